@@ -1,0 +1,14 @@
+# muster_add_test(NAME SOURCES src... LIBS lib... [TIMEOUT s])
+# Builds a cmocka unit test and registers it with ctest under a timeout, the
+# way nng_test() does; every unit test goes through here so that the
+# sanitizer and valgrind runs cover all of them.
+function(muster_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 60)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} PkgConfig::CMOCKA)
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS unit)
+endfunction()

@@ -1,0 +1,146 @@
+/*
+ * wire.c — framing of protocol messages on ZeroMQ sockets (see wire.h).
+ *
+ * Receive reads every frame of a multipart message even when it is
+ * malformed, so one bad message never desynchronises the socket.
+ */
+#include "common/wire.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+
+int
+mu_wire_sockopts (void *sock, int hwm)
+{
+  int linger = 0;
+  int64_t maxmsg = (int64_t)MU_PROTO_MAX_MSG;
+  if (zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger) != 0
+      || zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0
+      || zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0
+      || zmq_setsockopt (sock, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0)
+    return -errno;
+  return 0;
+}
+
+int
+mu_wire_send (void *sock, const mu_route_t *to, const mu_msg_t *msg)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  int rc = mu_msg_encode (msg, &buf, &len);
+  if (rc != 0)
+    return rc;
+  if (to != NULL)
+    {
+      if (zmq_send (sock, to->id, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        {
+          rc = -errno;
+          free (buf);
+          return rc;
+        }
+      if (to->delim)
+        zmq_send (sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    }
+  if (zmq_send (sock, buf, len, ZMQ_DONTWAIT) < 0)
+    rc = -errno;
+  free (buf);
+  return rc;
+}
+
+static int
+more_frames (void *sock)
+{
+  int more = 0;
+  size_t len = sizeof more;
+  zmq_getsockopt (sock, ZMQ_RCVMORE, &more, &len);
+  return more;
+}
+
+static void
+drop_rest (void *sock)
+{
+  while (more_frames (sock))
+    {
+      zmq_msg_t m;
+      zmq_msg_init (&m);
+      zmq_msg_recv (&m, sock, ZMQ_DONTWAIT);
+      zmq_msg_close (&m);
+    }
+}
+
+int
+mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
+              size_t errlen)
+{
+  memset (out, 0, sizeof *out);
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  zmq_msg_t m;
+  zmq_msg_init (&m);
+  if (zmq_msg_recv (&m, sock, ZMQ_DONTWAIT) < 0)
+    {
+      int e = errno;
+      zmq_msg_close (&m);
+      return -e;
+    }
+  if (from != NULL)
+    {
+      from->delim = 0;
+      from->len = zmq_msg_size (&m) < sizeof from->id ? zmq_msg_size (&m)
+                                                      : sizeof from->id;
+      memcpy (from->id, zmq_msg_data (&m), from->len);
+      zmq_msg_close (&m);
+      zmq_msg_init (&m);
+      if (!more_frames (sock) || zmq_msg_recv (&m, sock, ZMQ_DONTWAIT) < 0)
+        {
+          zmq_msg_close (&m);
+          if (err != NULL)
+            snprintf (err, errlen, "message has a routing id but no body");
+          return MUSTER_EPROTO;
+        }
+      if (zmq_msg_size (&m) == 0 && more_frames (sock))
+        {
+          from->delim = 1;
+          zmq_msg_close (&m);
+          zmq_msg_init (&m);
+          if (zmq_msg_recv (&m, sock, ZMQ_DONTWAIT) < 0)
+            {
+              zmq_msg_close (&m);
+              return MUSTER_EPROTO;
+            }
+        }
+    }
+  int rc;
+  if (more_frames (sock))
+    {
+      drop_rest (sock);
+      if (err != NULL)
+        snprintf (err, errlen, "message has more than one body frame");
+      rc = MUSTER_EPROTO;
+    }
+  else
+    rc = mu_msg_decode (zmq_msg_data (&m), zmq_msg_size (&m), out, err,
+                        errlen);
+  zmq_msg_close (&m);
+  return rc;
+}
+
+int
+mu_wire_send_error (void *sock, const mu_route_t *to, int code,
+                    const char *in_reply_to, uint64_t req_id,
+                    const char *message)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_ERROR;
+  m.u.error.code = code;
+  m.u.error.message = (char *)(message ? message : muster_strerror (code));
+  m.u.error.in_reply_to = (char *)in_reply_to;
+  m.u.error.req_id = req_id;
+  return mu_wire_send (sock, to, &m);
+}

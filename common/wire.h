@@ -1,0 +1,48 @@
+/*
+ * wire.h — one protocol message on a ZeroMQ socket.
+ *
+ * A message travels as [routing id][empty delimiter]?[body] on a ROUTER
+ * and as [body] on a DEALER; the body is the msgpack map of proto.h.  These
+ * helpers are the only code that moves protocol messages on sockets, so
+ * framing rules (at most one body frame, bounded routing ids, REQ clients'
+ * empty delimiter) live in one place.  All calls are non-blocking.
+ */
+#ifndef MU_WIRE_H
+#define MU_WIRE_H
+
+#include <stddef.h>
+
+#include "common/proto.h"
+
+/* Where a message came from on a ROUTER, so the reply can go back. */
+typedef struct mu_route {
+  unsigned char id[256];
+  size_t len;
+  int delim; /* the peer is a REQ socket: echo an empty delimiter frame */
+} mu_route_t;
+
+/* Encode and send `msg`; with `to` != NULL a routing frame (and delimiter
+ * if to->delim) goes first.  Returns 0, -EAGAIN (high-water mark),
+ * -EHOSTUNREACH (unknown peer on a ROUTER_MANDATORY socket) or a codec
+ * error. */
+int mu_wire_send (void *sock, const mu_route_t *to, const mu_msg_t *msg);
+
+/* Receive one whole message.  With `from` != NULL the first frame is taken
+ * as a routing id.  Returns 0 with *out decoded (owned: mu_msg_clear), or
+ * -EAGAIN when nothing is waiting, or a negative decode error: the bad
+ * message is consumed, *out is empty, `from` is filled so the caller can
+ * answer with mu_wire_send_error, and `err` names the problem. */
+int mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
+                  size_t errlen);
+
+/* Send an "error" message with code, text and what it answers. */
+int mu_wire_send_error (void *sock, const mu_route_t *to, int code,
+                        const char *in_reply_to, uint64_t req_id,
+                        const char *message);
+
+/* Apply muster's standard options to a socket: linger 0, ZMQ_MAXMSGSIZE
+ * bounded by MU_PROTO_MAX_MSG, and the given high-water marks.  0 or
+ * -errno. */
+int mu_wire_sockopts (void *sock, int hwm);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * coord.c — the coordinator's sockets, lifecycle and message dispatch.
+ *
+ * Two ROUTER sockets join the libuv loop through zwatch: the agent port
+ * (agents are DEALERs whose routing id is their node id; ROUTER_HANDOVER
+ * lets a reconnecting agent take its identity back, ROUTER_MANDATORY turns
+ * sends to a vanished agent into an error instead of a silent drop) and the
+ * optional control port.  Every received message is decoded by the schema
+ * codec; anything malformed is answered with an "error" message and
+ * dropped, and never reaches the handlers in nodes.c, jobs.c, kv.c, ctl.c.
+ * A sweep timer at the heartbeat interval declares lost nodes and expires
+ * KV waits.
+ */
+#include "coordinator/coord.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+#include "common/zwatch.h"
+
+#define AGENT_HWM 1000000
+
+const char *
+mu_job_state_name (mu_job_state_t s)
+{
+  switch (s)
+    {
+    case MU_JOB_PENDING:
+      return "pending";
+    case MU_JOB_RENDEZVOUS:
+      return "rendezvous";
+    case MU_JOB_RUNNING:
+      return "running";
+    case MU_JOB_RECOVERING:
+      return "recovering";
+    case MU_JOB_STOPPING:
+      return "stopping";
+    case MU_JOB_SUCCEEDED:
+      return "succeeded";
+    case MU_JOB_FAILED:
+      return "failed";
+    case MU_JOB_CANCELLED:
+      return "cancelled";
+    }
+  return "?";
+}
+
+int
+mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
+{
+  mu_coord_t *c = calloc (1, sizeof *c);
+  if (c == NULL)
+    return -ENOMEM;
+  c->opts = *opts;
+  if (c->opts.heartbeat_ms == 0)
+    c->opts.heartbeat_ms = 200;
+  if (c->opts.miss_limit == 0)
+    c->opts.miss_limit = 4;
+  if (c->opts.finished_keep == 0)
+    c->opts.finished_keep = 64;
+  mu_log_init (&c->own_log, "musterd");
+  c->log = opts->log ? opts->log : &c->own_log;
+  c->node_ids = mu_smap_new ();
+  c->jobs = mu_smap_new ();
+  if (c->node_ids == NULL || c->jobs == NULL)
+    {
+      mu_smap_destroy (&c->node_ids);
+      mu_smap_destroy (&c->jobs);
+      free (c);
+      return -ENOMEM;
+    }
+  mu_random_hex (c->session, 8);
+  *out = c;
+  return 0;
+}
+
+mu_node_t *
+mu_coord_node (mu_coord_t *c, uint32_t key)
+{
+  if (key >= c->nodes_used || c->nodes[key] == NULL || !c->nodes[key]->in_use)
+    return NULL;
+  return c->nodes[key];
+}
+
+int
+mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
+{
+  if (!n->alive || c->agent_sock == NULL)
+    return MUSTER_EPEERLOST;
+  int rc = mu_wire_send (c->agent_sock, &n->route, m);
+  if (rc != 0 && rc != -EHOSTUNREACH)
+    mu_log_warn (c->log, "SEND-FAILED", "%s to node %s: %s",
+                 mu_msg_name (m->type), n->node_id, muster_strerror (rc));
+  return rc;
+}
+
+static void
+dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
+{
+  if (m->type == MU_MSG_REGISTER)
+    {
+      mu_nodes_register (c, from, &m->u.reg);
+      return;
+    }
+  mu_node_t *n = mu_nodes_by_route (c, from);
+  if (n == NULL)
+    {
+      /* Not registered (or declared lost): tell it to register again. */
+      mu_wire_send_error (c->agent_sock, from, MUSTER_ENOTFOUND,
+                          mu_msg_name (m->type), 0,
+                          "unknown node: register first");
+      return;
+    }
+  n->last_seen_ms = mu_now_ms ();
+  switch (m->type)
+    {
+    case MU_MSG_HEARTBEAT:
+      mu_nodes_heartbeat (c, from, &m->u.heartbeat);
+      break;
+    case MU_MSG_WORKER_STATE:
+      mu_jobs_worker_state (c, n, &m->u.worker_state);
+      break;
+    case MU_MSG_PROGRESS:
+      mu_jobs_progress (c, n, &m->u.progress);
+      break;
+    case MU_MSG_KV_PUT:
+      mu_kv_put (c, n, &m->u.kv_put);
+      break;
+    case MU_MSG_KV_GET:
+      mu_kv_get (c, n, &m->u.kv_get);
+      break;
+    case MU_MSG_BARRIER:
+      mu_kv_barrier (c, n, &m->u.barrier);
+      break;
+    case MU_MSG_ERROR:
+      mu_log_warn (c->log, "AGENT-ERROR", "node %s: %s", n->node_id,
+                   m->u.error.message);
+      break;
+    default:
+      mu_wire_send_error (c->agent_sock, from, MUSTER_ETYPE,
+                          mu_msg_name (m->type), 0,
+                          "message type not accepted on the agent port");
+      break;
+    }
+}
+
+static int
+on_agent_readable (void *sock, void *arg)
+{
+  mu_coord_t *c = arg;
+  mu_route_t from;
+  mu_msg_t m;
+  char err[256];
+  int rc = mu_wire_recv (sock, &from, &m, err, sizeof err);
+  if (rc == -EAGAIN)
+    return -EAGAIN;
+  if (rc != 0)
+    {
+      mu_log_warn (c->log, "PROTO-ERROR", "agent port: %s", err);
+      mu_wire_send_error (sock, &from, rc, NULL, 0, err);
+      return 0;
+    }
+  dispatch_agent (c, &from, &m);
+  mu_msg_clear (&m);
+  return 0;
+}
+
+static int
+on_ctl_readable (void *sock, void *arg)
+{
+  mu_coord_t *c = arg;
+  mu_route_t from;
+  mu_msg_t m;
+  char err[256];
+  int rc = mu_wire_recv (sock, &from, &m, err, sizeof err);
+  if (rc == -EAGAIN)
+    return -EAGAIN;
+  if (rc != 0)
+    {
+      mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);
+      mu_wire_send_error (sock, &from, rc, NULL, 0, err);
+      return 0;
+    }
+  mu_ctl_handle (c, &from, &m);
+  mu_msg_clear (&m);
+  return 0;
+}
+
+static void
+on_sweep (uv_timer_t *t)
+{
+  mu_coord_t *c = t->data;
+  mu_nodes_sweep (c, mu_now_ms ());
+}
+
+static int
+open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
+             size_t eplen)
+{
+  void *s = zmq_socket (c->zctx, ZMQ_ROUTER);
+  if (s == NULL)
+    return -errno;
+  int one = 1;
+  int rc = mu_wire_sockopts (s, AGENT_HWM);
+  if (rc == 0 && (zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
+                  || zmq_setsockopt (s, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0))
+    rc = -errno;
+  if (rc == 0 && zmq_bind (s, bind) != 0)
+    rc = -errno;
+  size_t len = eplen;
+  if (rc == 0 && zmq_getsockopt (s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+    rc = -errno;
+  if (rc != 0)
+    {
+      zmq_close (s);
+      return rc;
+    }
+  *sock_out = s;
+  return 0;
+}
+
+int
+mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
+{
+  c->loop = loop;
+  c->zctx = zmq_ctx_new ();
+  if (c->zctx == NULL)
+    return -errno;
+  int rc = open_router (c, c->opts.agent_bind, &c->agent_sock, c->agent_ep,
+                        sizeof c->agent_ep);
+  if (rc != 0)
+    {
+      mu_log_err (c->log, "BIND-FAILED", "agent port %s: %s",
+                  c->opts.agent_bind, muster_strerror (rc));
+      goto fail;
+    }
+  if (c->opts.ctl_bind != NULL)
+    {
+      rc = open_router (c, c->opts.ctl_bind, &c->ctl_sock, c->ctl_ep,
+                        sizeof c->ctl_ep);
+      if (rc != 0)
+        {
+          mu_log_err (c->log, "BIND-FAILED", "control port %s: %s",
+                      c->opts.ctl_bind, muster_strerror (rc));
+          goto fail;
+        }
+      rc = mu_zwatch_start (loop, c->ctl_sock, on_ctl_readable, c,
+                            &c->ctl_watch);
+      if (rc != 0)
+        goto fail;
+    }
+  rc = mu_zwatch_start (loop, c->agent_sock, on_agent_readable, c,
+                        &c->agent_watch);
+  if (rc != 0)
+    goto fail;
+  uv_timer_init (loop, &c->sweep_timer);
+  c->sweep_timer.data = c;
+  uv_timer_start (&c->sweep_timer, on_sweep, c->opts.heartbeat_ms,
+                  c->opts.heartbeat_ms);
+  c->started = 1;
+  mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s", c->agent_ep,
+               c->ctl_sock ? ", control port " : "",
+               c->ctl_sock ? c->ctl_ep : "");
+  return 0;
+fail:
+  mu_zwatch_stop (&c->ctl_watch);
+  mu_zwatch_stop (&c->agent_watch);
+  if (c->ctl_sock)
+    zmq_close (c->ctl_sock);
+  if (c->agent_sock)
+    zmq_close (c->agent_sock);
+  c->ctl_sock = c->agent_sock = NULL;
+  zmq_ctx_term (c->zctx);
+  c->zctx = NULL;
+  return rc;
+}
+
+const char *
+mu_coord_agent_endpoint (const mu_coord_t *c)
+{
+  return c->agent_ep;
+}
+
+const char *
+mu_coord_ctl_endpoint (const mu_coord_t *c)
+{
+  return c->ctl_sock ? c->ctl_ep : NULL;
+}
+
+void
+mu_coord_stop (mu_coord_t *c)
+{
+  if (!c->started || c->stopping)
+    return;
+  c->stopping = 1;
+  mu_jobs_close_all (c);
+  mu_zwatch_stop (&c->agent_watch);
+  mu_zwatch_stop (&c->ctl_watch);
+  uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
+  /* Give final messages (job.done) a moment to leave. */
+  int linger = 500;
+  if (c->agent_sock)
+    zmq_setsockopt (c->agent_sock, ZMQ_LINGER, &linger, sizeof linger);
+  if (c->agent_sock)
+    zmq_close (c->agent_sock);
+  if (c->ctl_sock)
+    zmq_close (c->ctl_sock);
+  c->agent_sock = c->ctl_sock = NULL;
+  zmq_ctx_term (c->zctx);
+  c->zctx = NULL;
+}
+
+void
+mu_coord_destroy (mu_coord_t **c_p)
+{
+  if (c_p == NULL || *c_p == NULL)
+    return;
+  mu_coord_t *c = *c_p;
+  mu_jobs_free_all (c);
+  mu_nodes_free_all (c);
+  mu_smap_destroy (&c->node_ids);
+  mu_smap_destroy (&c->jobs);
+  free (c);
+  *c_p = NULL;
+}

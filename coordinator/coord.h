@@ -1,0 +1,216 @@
+/*
+ * coord.h — musterd, the coordinator, as an embeddable object.
+ *
+ * One mu_coord_t owns the truth for every node and job it knows: the node
+ * table, the job registry with one rendezvous state machine per job, each
+ * job's KV store and barriers, and the two ZeroMQ ROUTER sockets (agent port
+ * and control port) it serves on one libuv loop.  `musterd` wraps it in a
+ * main(); `muster run` embeds it next to an agent on the same loop.
+ *
+ * The struct definitions below are shared by the coordinator's files
+ * (coord.c sockets and dispatch, nodes.c, jobs.c, kv.c, ctl.c) and by no
+ * one else: other components talk to a coordinator only over the wire.
+ */
+#ifndef MU_COORD_H
+#define MU_COORD_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/smap.h"
+#include "common/wire.h"
+#include "rendezvous/rdzv.h"
+
+typedef struct mu_coord mu_coord_t;
+
+typedef struct mu_coord_opts {
+  const char *agent_bind;   /* e.g. "tcp://127.0.0.1:*" */
+  const char *ctl_bind;     /* NULL = no control port */
+  uint64_t heartbeat_ms;    /* agents' heartbeat interval; 0 = 200 */
+  uint64_t miss_limit;      /* missed heartbeats before loss; 0 = 4 */
+  uint64_t finished_keep;   /* finished jobs kept for status; 0 = 64 */
+  mu_log_t *log;            /* borrowed; NULL = a stderr logger */
+} mu_coord_opts_t;
+
+/* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
+ * the caller (mu_coord_destroy). */
+int mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out);
+/* Bind the ports and start serving on `loop`.  0 or a negative code (e.g.
+ * -EADDRINUSE); on error nothing is left running. */
+int mu_coord_start (mu_coord_t *c, uv_loop_t *loop);
+/* The endpoints actually bound (ports resolved); valid after start. */
+const char *mu_coord_agent_endpoint (const mu_coord_t *c);
+const char *mu_coord_ctl_endpoint (const mu_coord_t *c);
+/* Stop serving: close sockets and handles (asynchronously; run the loop
+ * until it is empty afterwards).  Idempotent. */
+void mu_coord_stop (mu_coord_t *c);
+/* Free; the coordinator must be stopped and its handles closed.  Accepts
+ * NULL and a pointer to NULL. */
+void mu_coord_destroy (mu_coord_t **c_p);
+
+/* ------------------------------------------------------------ internals */
+
+typedef enum mu_job_state {
+  MU_JOB_PENDING = 0, /* created, no round yet */
+  MU_JOB_RENDEZVOUS,  /* a round is open */
+  MU_JOB_RUNNING,     /* an epoch is running */
+  MU_JOB_RECOVERING,  /* stopping an epoch before the next round */
+  MU_JOB_STOPPING,    /* stopping for good (failed / cancelled) */
+  MU_JOB_SUCCEEDED,
+  MU_JOB_FAILED,
+  MU_JOB_CANCELLED
+} mu_job_state_t;
+
+const char *mu_job_state_name (mu_job_state_t s);
+
+typedef struct mu_job mu_job_t;
+
+typedef struct mu_node {
+  uint32_t key;       /* index in the node table; rendezvous key */
+  char *node_id;
+  char *host;
+  uint32_t slots;
+  uint64_t port_base;
+  uint64_t pid;
+  mu_route_t route;
+  uint64_t last_seen_ms;
+  int in_use;         /* slot of the table holds a node */
+  int alive;
+  mu_job_t *job;      /* job it serves, NULL = free */
+  uint32_t role;      /* role index in that job */
+  char *role_name;    /* requested role name (NULL = first) */
+  uint32_t live;      /* workers of the job's current epoch not yet exited */
+  uint64_t live_epoch;
+  /* failure history for cordoning (recovery) */
+  uint32_t fail_count;
+  uint64_t fail_window_start;
+  uint64_t cordon_until;
+  uint32_t cordon_level;
+} mu_node_t;
+
+typedef struct mu_waiter {
+  struct mu_waiter *next;
+  uint32_t node_key;
+  uint64_t rank;
+  uint64_t req_id;
+  uint64_t deadline_ms; /* UINT64_MAX = forever */
+  char *key;            /* kv.get: key waited for */
+} mu_waiter_t;
+
+typedef struct mu_bstate {
+  uint64_t arrived;
+  mu_waiter_t *waiters;
+} mu_bstate_t;
+
+typedef struct mu_failure {
+  int set;
+  int64_t rank;
+  char *node_id;
+  int64_t exit_code;
+  int64_t signal;
+  char *stderr_tail;
+  char *reason;
+} mu_failure_t;
+
+struct mu_job {
+  char *id;
+  mu_job_spec_t *spec;
+  mu_rdzv_t *rdzv;
+  mu_job_state_t state;
+  mu_coord_t *coord;
+  uint64_t epoch;        /* running (or last) epoch */
+  uint64_t world;
+  uint64_t ok_exits;     /* workers of `epoch` that exited 0 */
+  uint64_t live;         /* workers of `epoch` not yet exited */
+  uint64_t restarts;     /* restarts so far (all kinds) */
+  uint64_t user_failures;
+  uint64_t infra_failures;
+  uint64_t created_ms;
+  uint64_t finished_ms;
+  int in_place;          /* elastic_mode == in-place */
+  uv_timer_t rdzv_timer; /* rendezvous deadline */
+  uv_timer_t kick_timer; /* progress display, restart backoff */
+  int timers_open;
+  uint32_t *members;     /* node keys of the running epoch */
+  size_t nmembers;
+  mu_smap_t *kv;         /* key -> mu_bin_t*, current epoch */
+  mu_smap_t *barriers;   /* name -> mu_bstate_t*, current epoch */
+  mu_waiter_t *kv_waiters;
+  uint64_t next_wait_deadline;
+  mu_failure_t failure;  /* first failure of the job (root cause) */
+  mu_job_state_t final_state; /* where STOPPING ends */
+  char *reason;          /* why it ended (or is ending) */
+  int final_exit_code;
+  uint64_t epoch_started_ms;
+  mu_job_t *next_finished;
+};
+
+struct mu_coord {
+  mu_coord_opts_t opts;
+  mu_log_t own_log;
+  mu_log_t *log;
+  uv_loop_t *loop;
+  void *zctx;
+  void *agent_sock;
+  void *ctl_sock;
+  struct mu_zwatch *agent_watch;
+  struct mu_zwatch *ctl_watch;
+  char agent_ep[256];
+  char ctl_ep[256];
+  char session[17];
+  uv_timer_t sweep_timer;
+  int started;
+  int stopping;
+  /* nodes: a table indexed by key, with a free list and an id index */
+  mu_node_t **nodes;
+  size_t nodes_cap;
+  size_t nodes_used;
+  uint32_t *free_keys;
+  size_t nfree_keys;
+  mu_smap_t *node_ids; /* node_id -> mu_node_t* */
+  mu_smap_t *jobs;     /* job id -> mu_job_t* */
+  size_t njobs_finished;
+};
+
+/* coord.c: sending to agents. */
+int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
+mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
+
+/* nodes.c */
+int mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
+                       mu_reg_t *reg);
+void mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
+                         const mu_heartbeat_t *hb);
+mu_node_t *mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from);
+void mu_nodes_sweep (mu_coord_t *c, uint64_t now);
+void mu_nodes_free_all (mu_coord_t *c);
+
+/* jobs.c */
+int mu_jobs_validate_spec (const mu_job_spec_t *spec, char *err,
+                           size_t errlen);
+int mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n,
+                         const mu_job_spec_t *spec, char *err, size_t errlen);
+void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why);
+void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
+                           const mu_worker_state_t *ws);
+void mu_jobs_progress (mu_coord_t *c, mu_node_t *n, const mu_progress_t *p);
+int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
+                    size_t errlen);
+int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);
+void mu_jobs_offer_free_nodes (mu_coord_t *c);
+void mu_jobs_close_all (mu_coord_t *c);
+void mu_jobs_free_all (mu_coord_t *c);
+
+/* kv.c */
+void mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p);
+void mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g);
+void mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b);
+void mu_kv_reset (mu_job_t *j, int status);
+void mu_kv_expire (mu_coord_t *c, mu_job_t *j, uint64_t now);
+
+/* ctl.c */
+void mu_ctl_handle (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m);
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * ctl.c — the control port: what platforms (and `muster status`, `muster
+ * submit`, `muster cancel`) ask of a running coordinator.
+ *
+ * Requests arrive on a ROUTER from DEALER or REQ clients; every request gets
+ * exactly one answer: the reply message of its kind, or an "error" naming
+ * what was wrong.  docs/control-port.md documents each message.
+ */
+#include "coordinator/coord.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "coordinator/epoch.h"
+
+static void
+fill_info (const mu_job_t *j, mu_job_info_t *info)
+{
+  info->id = j->id;
+  info->state = (char *)mu_job_state_name (j->state);
+  info->epoch = j->epoch;
+  info->world = j->world;
+  info->nodes = j->nmembers;
+  info->restarts = j->restarts;
+  info->reason = j->reason;
+}
+
+static void
+handle_status (mu_coord_t *c, const mu_route_t *from, const mu_ctl_status_t *s)
+{
+  size_t n = mu_smap_size (c->jobs);
+  mu_job_info_t *infos = calloc (n ? n : 1, sizeof *infos);
+  if (infos == NULL)
+    {
+      mu_wire_send_error (c->ctl_sock, from, -ENOMEM, "ctl.status", 0, NULL);
+      return;
+    }
+  size_t k = 0;
+  if (s->job != NULL)
+    {
+      mu_job_t *j = mu_smap_get (c->jobs, s->job);
+      if (j == NULL)
+        {
+          char err[256];
+          snprintf (err, sizeof err, "no job %s", s->job);
+          mu_wire_send_error (c->ctl_sock, from, MUSTER_ENOTFOUND,
+                              "ctl.status", 0, err);
+          free (infos);
+          return;
+        }
+      fill_info (j, &infos[k++]);
+    }
+  else
+    {
+      size_t pos = 0;
+      void *val;
+      while (mu_smap_next (c->jobs, &pos, NULL, &val))
+        fill_info (val, &infos[k++]);
+    }
+  size_t nodes = 0;
+  for (size_t i = 0; i < c->nodes_used; i++)
+    if (c->nodes[i] && c->nodes[i]->in_use && c->nodes[i]->alive)
+      nodes++;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_CTL_STATUS_REPLY;
+  m.u.ctl_status_reply.jobs.v = infos;
+  m.u.ctl_status_reply.jobs.n = k;
+  m.u.ctl_status_reply.nodes = nodes;
+  mu_wire_send (c->ctl_sock, from, &m);
+  free (infos);
+}
+
+static void
+send_ctl_reply (mu_coord_t *c, const mu_route_t *from, int status,
+                const char *message)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_CTL_REPLY;
+  m.u.ctl_reply.status = status;
+  m.u.ctl_reply.message = (char *)message;
+  mu_wire_send (c->ctl_sock, from, &m);
+}
+
+void
+mu_ctl_handle (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
+{
+  char err[512] = "";
+  int rc;
+  switch (m->type)
+    {
+    case MU_MSG_CTL_STATUS:
+      handle_status (c, from, &m->u.ctl_status);
+      break;
+    case MU_MSG_CTL_SUBMIT:
+      rc = mu_jobs_submit (c, m->u.ctl_submit.job, err, sizeof err);
+      if (rc != 0)
+        mu_wire_send_error (c->ctl_sock, from, rc, "ctl.submit", 0, err);
+      else
+        send_ctl_reply (c, from, 0, "submitted");
+      break;
+    case MU_MSG_CTL_CANCEL:
+      rc = mu_jobs_cancel (c, m->u.ctl_cancel.job, err, sizeof err);
+      if (rc != 0)
+        mu_wire_send_error (c->ctl_sock, from, rc, "ctl.cancel", 0, err);
+      else
+        send_ctl_reply (c, from, 0, "cancelling");
+      break;
+    default:
+      snprintf (err, sizeof err, "%s is not a control-port request",
+                mu_msg_name (m->type));
+      mu_wire_send_error (c->ctl_sock, from, MUSTER_ETYPE,
+                          mu_msg_name (m->type), 0, err);
+      break;
+    }
+}

@@ -1,0 +1,551 @@
+/*
+ * epoch.c — one epoch of a job from start to end (see epoch.h).
+ *
+ * Starting: when a round closes, every member node gets one "job.start"
+ * listing its workers (ranks of one node are contiguous) and the epoch's
+ * membership.  Running: agents report every worker exit; the job succeeds
+ * when all workers of the epoch exited 0.  Failing: the first failure is
+ * kept as the job's root cause; the epoch is stopped (job.stop to every
+ * member) and only when every worker is down does the job either open the
+ * next round (restart within budget, with exponential backoff) or finish.
+ * Waiting for the last exit before finishing is what guarantees a launcher
+ * never exits while a worker of its job still runs.
+ *
+ * Budgets belong to the job: user failures (non-zero exit, signal) draw on
+ * spec.max_restarts, infrastructure failures (lost node) on a separate
+ * budget, and scale-ups and preemptions on none.
+ */
+#include "coordinator/epoch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+
+#define FULL_MEMBERS_MAX 256   /* above: job.start carries own node + node 0 */
+#define INFRA_BUDGET 16
+#define BACKOFF_BASE_MS 100
+#define BACKOFF_MAX_MS 5000
+#define DEFAULT_GRACE_MS 5000
+
+static uint64_t
+grace_of (const mu_job_t *j)
+{
+  return j->spec->grace_ms ? j->spec->grace_ms : DEFAULT_GRACE_MS;
+}
+
+static mu_peer_node_t *
+build_peer_nodes (mu_job_t *j, const mu_rdzv_member_t *mem, size_t n)
+{
+  mu_coord_t *c = j->coord;
+  mu_peer_node_t *pn = calloc (n ? n : 1, sizeof *pn);
+  if (pn == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++)
+    {
+      mu_node_t *node = mu_coord_node (c, mem[i].key);
+      pn[i].node_id = node ? node->node_id : (char *)"?";
+      pn[i].host = node ? node->host : (char *)"?";
+      pn[i].role = j->spec->roles.v[mem[i].role].name;
+      pn[i].node_rank = mem[i].node_rank;
+      pn[i].first_rank = mem[i].first_rank;
+      pn[i].role_first_rank = mem[i].role_first_rank;
+      pn[i].nproc = mem[i].nproc;
+      pn[i].port_base = node ? node->port_base : 0;
+    }
+  return pn;
+}
+
+static int
+has_ps_role (const mu_job_t *j)
+{
+  for (size_t i = 0; i < j->spec->roles.n; i++)
+    if (strcmp (j->spec->roles.v[i].name, "ps") == 0)
+      return 1;
+  return 0;
+}
+
+static void
+send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
+            mu_msg_t *tmpl, mu_peer_node_t *all, size_t nall, int full)
+{
+  mu_assign_t *as = calloc (me->nproc, sizeof *as);
+  if (as == NULL)
+    return;
+  for (uint32_t i = 0; i < me->nproc; i++)
+    {
+      as[i].rank = me->first_rank + i;
+      as[i].local_rank = i;
+      as[i].role = j->spec->roles.v[me->role].name;
+      as[i].role_rank = me->role_first_rank + i;
+    }
+  mu_start_t *s = &tmpl->u.start;
+  s->node_rank = me->node_rank;
+  s->assign.v = as;
+  s->assign.n = me->nproc;
+  mu_peer_node_t two[2];
+  if (full)
+    {
+      s->nodes.v = all;
+      s->nodes.n = nall;
+    }
+  else
+    {
+      two[0] = all[0];
+      two[1] = all[me->node_rank];
+      s->nodes.v = two;
+      s->nodes.n = me->node_rank == 0 ? 1 : 2;
+    }
+  node->live = me->nproc;
+  node->live_epoch = j->epoch;
+  mu_coord_send_node (j->coord, node, tmpl);
+  free (as);
+}
+
+static void
+clear_failure_for_epoch (mu_job_t *j)
+{
+  (void)j; /* the first failure stays the job's root cause */
+}
+
+void
+mu_epoch_start (mu_job_t *j)
+{
+  mu_coord_t *c = j->coord;
+  size_t n = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &n);
+  j->epoch = mu_rdzv_epoch (j->rdzv);
+  j->world = mu_rdzv_world (j->rdzv);
+  j->ok_exits = 0;
+  j->live = 0;
+  j->epoch_started_ms = mu_now_ms ();
+  clear_failure_for_epoch (j);
+  mu_kv_reset (j, MUSTER_EMEMBERSHIP);
+  uint32_t *keys = malloc ((n ? n : 1) * sizeof *keys);
+  mu_peer_node_t *all = build_peer_nodes (j, mem, n);
+  mu_role_world_t roles[MU_RDZV_MAX_ROLES];
+  if (keys == NULL || all == NULL || n == 0)
+    {
+      free (keys);
+      free (all);
+      mu_epoch_fail (j, "out of memory starting the epoch", 1);
+      return;
+    }
+  size_t nroles = mu_rdzv_nroles (j->rdzv);
+  for (size_t r = 0; r < nroles; r++)
+    {
+      uint32_t nodes = 0;
+      roles[r].name = j->spec->roles.v[r].name;
+      roles[r].world = mu_rdzv_role_world (j->rdzv, (uint32_t)r, &nodes);
+      roles[r].nodes = nodes;
+    }
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_START;
+  mu_start_t *s = &m.u.start;
+  s->job = j->id;
+  s->epoch = j->epoch;
+  s->restart_count = j->restarts;
+  s->max_restarts = j->spec->max_restarts;
+  s->world = j->world;
+  s->nnodes = n;
+  s->master_addr = all[0].host;
+  s->master_port = all[0].port_base ? all[0].port_base + all[0].nproc : 0;
+  s->roles.v = roles;
+  s->roles.n = nroles;
+  s->spec = j->spec;
+  int full = n <= FULL_MEMBERS_MAX || has_ps_role (j);
+  for (size_t i = 0; i < n; i++)
+    {
+      keys[i] = mem[i].key;
+      mu_node_t *node = mu_coord_node (c, mem[i].key);
+      if (node == NULL)
+        continue;
+      j->live += mem[i].nproc;
+      send_start (j, node, &mem[i], &m, all, n, full);
+    }
+  free (j->members);
+  j->members = keys;
+  j->nmembers = n;
+  free (all);
+  j->state = MU_JOB_RUNNING;
+  mu_log_notice (c->log, "EPOCH-START",
+                 "job %s epoch %llu: %zu node(s), world %llu, restart %llu",
+                 j->id, (unsigned long long)j->epoch, n,
+                 (unsigned long long)j->world,
+                 (unsigned long long)j->restarts);
+  /* Nodes that did not make it into the round hear that they wait. */
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *w = c->nodes[k];
+      if (w && w->in_use && w->alive && w->job == j
+          && mu_rdzv_is_waiting (j->rdzv, w->key))
+        mu_epoch_send_progress (j, w);
+    }
+}
+
+void
+mu_epoch_send_progress (mu_job_t *j, mu_node_t *n)
+{
+  mu_rdzv_status_t p;
+  mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_RDZV_PROGRESS;
+  m.u.rdzv_progress.job = j->id;
+  m.u.rdzv_progress.epoch = p.epoch;
+  m.u.rdzv_progress.joined = p.joined;
+  m.u.rdzv_progress.min_nodes = p.min_nodes;
+  m.u.rdzv_progress.max_nodes = p.max_nodes;
+  m.u.rdzv_progress.last_call_ms = p.last_call_left;
+  m.u.rdzv_progress.waiting = mu_rdzv_is_waiting (j->rdzv, n->key) != 0;
+  mu_coord_send_node (j->coord, n, &m);
+}
+
+void
+mu_epoch_broadcast_progress (mu_job_t *j)
+{
+  mu_coord_t *c = j->coord;
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n && n->in_use && n->alive && n->job == j)
+        mu_epoch_send_progress (j, n);
+    }
+}
+
+static void
+send_stop (mu_job_t *j, const char *why)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_STOP;
+  m.u.stop.job = j->id;
+  m.u.stop.epoch = j->epoch;
+  m.u.stop.grace_ms = grace_of (j);
+  m.u.stop.reason = (char *)why;
+  for (size_t i = 0; i < j->nmembers; i++)
+    {
+      mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
+      if (n != NULL && n->job == j && n->live > 0)
+        mu_coord_send_node (j->coord, n, &m);
+    }
+}
+
+static int
+exit_code_of (const mu_job_t *j)
+{
+  if (!j->failure.set)
+    return 1;
+  if (j->failure.signal > 0)
+    return 128 + (int)j->failure.signal;
+  if (j->failure.exit_code > 0 && j->failure.exit_code < 256)
+    return (int)j->failure.exit_code;
+  return 1;
+}
+
+static void
+finish (mu_job_t *j, mu_job_state_t state)
+{
+  mu_coord_t *c = j->coord;
+  j->state = state;
+  j->finished_ms = mu_now_ms ();
+  j->final_exit_code = state == MU_JOB_SUCCEEDED   ? 0
+                       : state == MU_JOB_CANCELLED ? 130
+                                                   : exit_code_of (j);
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_JOB_DONE;
+  mu_job_done_t *d = &m.u.job_done;
+  d->job = j->id;
+  d->state = (char *)mu_job_state_name (state);
+  d->exit_code = j->final_exit_code;
+  d->reason = j->reason;
+  d->failed_rank = j->failure.set ? j->failure.rank : -1;
+  d->failed_node = j->failure.node_id;
+  d->failed_signal = j->failure.signal;
+  d->stderr_tail = j->failure.stderr_tail;
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n && n->in_use && n->job == j)
+        {
+          mu_coord_send_node (c, n, &m);
+          n->job = NULL;
+          n->live = 0;
+        }
+    }
+  mu_kv_reset (j, MUSTER_EJOBDONE);
+  mu_log_notice (c->log, "JOB-DONE", "job %s %s after %llu restart(s): %s",
+                 j->id, mu_job_state_name (state),
+                 (unsigned long long)j->restarts,
+                 j->reason ? j->reason : "");
+  mu_jobs_finished (c, j);
+}
+
+static void
+set_reason (mu_job_t *j, const char *why)
+{
+  char *r = strdup (why ? why : "");
+  if (r != NULL)
+    {
+      free (j->reason);
+      j->reason = r;
+    }
+}
+
+static uint64_t
+backoff_ms (const mu_job_t *j)
+{
+  if (j->restarts <= 1)
+    return 0;
+  uint64_t b = BACKOFF_BASE_MS;
+  for (uint64_t i = 2; i < j->restarts && b < BACKOFF_MAX_MS; i++)
+    b *= 2;
+  return b < BACKOFF_MAX_MS ? b : BACKOFF_MAX_MS;
+}
+
+static void
+on_backoff (uv_timer_t *t)
+{
+  mu_job_t *j = t->data;
+  if (j->state == MU_JOB_RECOVERING)
+    mu_jobs_open_round (j);
+}
+
+/* Every worker of the epoch is down: move on. */
+static void
+check_drained (mu_job_t *j)
+{
+  if (j->live > 0)
+    return;
+  switch (j->state)
+    {
+    case MU_JOB_RUNNING:
+      if (j->ok_exits >= j->world)
+        {
+          char why[128];
+          snprintf (why, sizeof why, "all %llu workers exited 0",
+                    (unsigned long long)j->world);
+          set_reason (j, why);
+          finish (j, MU_JOB_SUCCEEDED);
+        }
+      break;
+    case MU_JOB_RECOVERING:
+      {
+        uint64_t b = backoff_ms (j);
+        if (b == 0)
+          mu_jobs_open_round (j);
+        else
+          uv_timer_start (&j->kick_timer, on_backoff, b, 0);
+        break;
+      }
+    case MU_JOB_STOPPING:
+      finish (j, j->final_state);
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+stop_for_good (mu_job_t *j, mu_job_state_t final, const char *why)
+{
+  if (j->state >= MU_JOB_STOPPING)
+    return;
+  mu_job_state_t was = j->state;
+  set_reason (j, why);
+  j->final_state = final;
+  j->state = MU_JOB_STOPPING;
+  uv_timer_stop (&j->rdzv_timer);
+  uv_timer_stop (&j->kick_timer);
+  mu_kv_reset (j, MUSTER_EJOBDONE);
+  if (was == MU_JOB_RUNNING || was == MU_JOB_RECOVERING)
+    send_stop (j, why);
+  else
+    j->live = 0;
+  check_drained (j);
+}
+
+void
+mu_epoch_fail (mu_job_t *j, const char *why, int infra)
+{
+  (void)infra;
+  stop_for_good (j, MU_JOB_FAILED, why);
+}
+
+void
+mu_epoch_cancel (mu_job_t *j, const char *why)
+{
+  stop_for_good (j, MU_JOB_CANCELLED, why);
+}
+
+void
+mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
+{
+  if (j->state != MU_JOB_RUNNING)
+    return;
+  char msg[512];
+  if (kind == MU_RECOVER_USER)
+    {
+      if (j->user_failures >= j->spec->max_restarts)
+        {
+          snprintf (msg, sizeof msg, "%s; restart budget exhausted (%llu of %llu used)",
+                    why, (unsigned long long)j->user_failures,
+                    (unsigned long long)j->spec->max_restarts);
+          mu_epoch_fail (j, msg, 0);
+          return;
+        }
+      j->user_failures++;
+    }
+  else if (kind == MU_RECOVER_INFRA)
+    {
+      if (j->infra_failures >= INFRA_BUDGET)
+        {
+          snprintf (msg, sizeof msg, "%s; infrastructure restart budget exhausted (%d)",
+                    why, INFRA_BUDGET);
+          mu_epoch_fail (j, msg, 1);
+          return;
+        }
+      j->infra_failures++;
+    }
+  j->restarts++;
+  j->state = MU_JOB_RECOVERING;
+  mu_log_notice (j->coord->log, "JOB-RECOVER",
+                 "job %s epoch %llu: %s; restart %llu", j->id,
+                 (unsigned long long)j->epoch, why,
+                 (unsigned long long)j->restarts);
+  mu_kv_reset (j, MUSTER_EMEMBERSHIP);
+  send_stop (j, why);
+  check_drained (j);
+}
+
+static void
+record_failure (mu_job_t *j, mu_node_t *n, int64_t rank, int64_t code,
+                int64_t sig, const char *tail, const char *reason)
+{
+  if (j->failure.set)
+    return;
+  j->failure.set = 1;
+  j->failure.rank = rank;
+  j->failure.node_id = strdup (n->node_id);
+  j->failure.exit_code = code;
+  j->failure.signal = sig;
+  j->failure.stderr_tail = tail ? strdup (tail) : NULL;
+  j->failure.reason = reason ? strdup (reason) : NULL;
+}
+
+void
+mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
+{
+  mu_job_t *j = n->job;
+  if (j == NULL || strcmp (ws->job, j->id) != 0 || ws->epoch != j->epoch
+      || n->live_epoch != ws->epoch)
+    {
+      mu_log_debug (c->log, "STALE-EPOCH", "node %s: %s rank %llu epoch %llu ignored",
+                    n->node_id, ws->state, (unsigned long long)ws->rank,
+                    (unsigned long long)ws->epoch);
+      return;
+    }
+  if (strcmp (ws->state, "running") == 0)
+    return;
+  if (n->live > 0)
+    {
+      n->live--;
+      if (j->live > 0)
+        j->live--;
+    }
+  int ok = ws->exit_code == 0 && ws->signal == 0
+           && strcmp (ws->state, "exited") == 0;
+  if (ok)
+    j->ok_exits++;
+  else if (j->state == MU_JOB_RUNNING)
+    {
+      char why[256];
+      if (strcmp (ws->state, "failed-to-start") == 0)
+        snprintf (why, sizeof why, "rank %llu on node %s failed to start",
+                  (unsigned long long)ws->rank, n->node_id);
+      else if (ws->signal != 0)
+        snprintf (why, sizeof why, "rank %llu on node %s killed by signal %lld",
+                  (unsigned long long)ws->rank, n->node_id,
+                  (long long)ws->signal);
+      else
+        snprintf (why, sizeof why, "rank %llu on node %s exited with code %lld",
+                  (unsigned long long)ws->rank, n->node_id,
+                  (long long)ws->exit_code);
+      mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
+                   (unsigned long long)j->epoch, why);
+      record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
+                      ws->stderr_tail, why);
+      mu_epoch_recover (j, MU_RECOVER_USER, why);
+    }
+  check_drained (j);
+}
+
+void
+mu_jobs_progress (mu_coord_t *c, mu_node_t *n, const mu_progress_t *p)
+{
+  (void)c;
+  (void)n;
+  (void)p; /* hang detection (progress_timeout) builds on this */
+}
+
+void
+mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why)
+{
+  mu_job_t *j = n->job;
+  if (j == NULL)
+    return;
+  int was_member = 0;
+  for (size_t i = 0; i < j->nmembers; i++)
+    if (j->members[i] == n->key)
+      {
+        was_member = 1;
+        j->members[i] = j->members[--j->nmembers];
+        break;
+      }
+  if (n->live_epoch == j->epoch && n->live > 0)
+    j->live = j->live >= n->live ? j->live - n->live : 0;
+  n->live = 0;
+  n->job = NULL;
+  mu_rdzv_decision_t d;
+  int rc = mu_rdzv_leave (j->rdzv, mu_now_ms (), n->key, &d);
+  char msg[256];
+  snprintf (msg, sizeof msg, "node %s lost (%s)", n->node_id, why);
+  mu_log_warn (c->log, "NODE-LEFT-JOB", "job %s: %s", j->id, msg);
+  if (j->state == MU_JOB_RUNNING && was_member)
+    {
+      if (!j->failure.set)
+        {
+          j->failure.set = 1;
+          j->failure.rank = -1;
+          j->failure.node_id = strdup (n->node_id);
+          j->failure.reason = strdup (msg);
+        }
+      mu_epoch_recover (j, MU_RECOVER_INFRA, msg);
+    }
+  else if (j->state == MU_JOB_RENDEZVOUS && rc == 0)
+    mu_jobs_handle_decision (j, &d);
+  else
+    check_drained (j);
+}
+
+void
+mu_epoch_free_job (mu_job_t *j)
+{
+  mu_kv_reset (j, MUSTER_ECLOSED);
+  mu_smap_destroy (&j->kv);
+  mu_smap_destroy (&j->barriers);
+  mu_rdzv_destroy (&j->rdzv);
+  free (j->members);
+  free (j->failure.node_id);
+  free (j->failure.stderr_tail);
+  free (j->failure.reason);
+  free (j->reason);
+  mu_job_spec_free (&j->spec);
+  free (j);
+}

@@ -1,0 +1,40 @@
+/*
+ * epoch.h — running one epoch of a job and ending it: start messages,
+ * worker exits, failure handling with restart budgets, recovery into the
+ * next round, and the final outcome.  Internal to the coordinator.
+ */
+#ifndef MU_EPOCH_H
+#define MU_EPOCH_H
+
+#include "coordinator/coord.h"
+
+typedef enum mu_recover_kind {
+  MU_RECOVER_USER = 0, /* a worker exited non-zero or by signal */
+  MU_RECOVER_INFRA,    /* a node or agent was lost, or a worker hung */
+  MU_RECOVER_SCALE_UP, /* capacity arrived; never charged */
+  MU_RECOVER_PREEMPT   /* never charged */
+} mu_recover_kind_t;
+
+/* Start the epoch the rendezvous just closed: job.start to every member. */
+void mu_epoch_start (mu_job_t *j);
+/* Stop the running epoch and open the next round once every worker is
+ * down, if the budget of `kind` allows; otherwise fail the job. */
+void mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why);
+/* Stop everything and finish as failed (infra != 0: exit code 1 unless a
+ * worker's failure is already recorded). */
+void mu_epoch_fail (mu_job_t *j, const char *why, int infra);
+/* Stop everything and finish as cancelled. */
+void mu_epoch_cancel (mu_job_t *j, const char *why);
+/* rdzv.progress to one node / every node attached to the job. */
+void mu_epoch_send_progress (mu_job_t *j, mu_node_t *n);
+void mu_epoch_broadcast_progress (mu_job_t *j);
+/* Free a job that is detached from its coordinator and has no open
+ * handles. */
+void mu_epoch_free_job (mu_job_t *j);
+
+/* jobs.c entry points used by epoch.c */
+void mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d);
+void mu_jobs_open_round (mu_job_t *j);
+void mu_jobs_finished (mu_coord_t *c, mu_job_t *j);
+
+#endif

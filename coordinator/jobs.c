@@ -1,0 +1,526 @@
+/*
+ * jobs.c — the coordinator's job registry: creating jobs from a spec,
+ * attaching nodes to them, feeding their rendezvous state machine and
+ * acting on its decisions, and finishing them.
+ *
+ * A job is created by the first node that brings its spec (`muster run`
+ * on each machine, torchrun-style) or by a control-port submit, which then
+ * draws free registered nodes.  Later nodes must bring an identical spec.
+ * The rendezvous machine (rendezvous/) decides when a round closes; this
+ * file turns its decisions into epochs (epoch.c), timers and failures.
+ * A finished job stays in the registry (for status and for a late node to
+ * be told the outcome) until finished_keep newer jobs have finished.
+ */
+#include "coordinator/coord.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+#include "coordinator/epoch.h"
+
+#define MAX_NPROC 4096
+#define DEFAULT_JOIN_TIMEOUT_MS 600000u
+#define PROGRESS_EVERY_MS 250
+
+static int
+valid_id (const char *s)
+{
+  if (s == NULL || *s == '\0' || strlen (s) > 128)
+    return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+          || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+      return 0;
+  return 1;
+}
+
+int
+mu_jobs_validate_spec (const mu_job_spec_t *spec, char *err, size_t errlen)
+{
+  if (!valid_id (spec->id))
+    {
+      snprintf (err, errlen,
+                "job id '%s' must be 1-128 characters of [A-Za-z0-9._-]",
+                spec->id ? spec->id : "");
+      return MUSTER_EINVAL;
+    }
+  if (spec->roles.n == 0 || spec->roles.n > MU_RDZV_MAX_ROLES)
+    {
+      snprintf (err, errlen, "job %s: needs 1 to %d roles", spec->id,
+                MU_RDZV_MAX_ROLES);
+      return MUSTER_EINVAL;
+    }
+  for (size_t i = 0; i < spec->roles.n; i++)
+    {
+      const mu_role_spec_t *r = &spec->roles.v[i];
+      if (!valid_id (r->name) || strlen (r->name) >= MU_RDZV_ROLE_NAME_MAX)
+        {
+          snprintf (err, errlen, "job %s: bad role name '%s'", spec->id,
+                    r->name);
+          return MUSTER_EINVAL;
+        }
+      if (r->max_nodes == 0 || r->min_nodes > r->max_nodes
+          || r->max_nodes > UINT32_MAX)
+        {
+          snprintf (err, errlen,
+                    "job %s: role %s: nodes %llu:%llu (need 0 <= min <= max, "
+                    "max >= 1)",
+                    spec->id, r->name, (unsigned long long)r->min_nodes,
+                    (unsigned long long)r->max_nodes);
+          return MUSTER_EINVAL;
+        }
+      if (r->nproc == 0 || r->nproc > MAX_NPROC)
+        {
+          snprintf (err, errlen, "job %s: role %s: nproc must be 1..%d",
+                    spec->id, r->name, MAX_NPROC);
+          return MUSTER_EINVAL;
+        }
+      for (size_t k = 0; k < i; k++)
+        if (strcmp (spec->roles.v[k].name, r->name) == 0)
+          {
+            snprintf (err, errlen, "job %s: role %s declared twice",
+                      spec->id, r->name);
+            return MUSTER_EINVAL;
+          }
+    }
+  if (spec->argv.n == 0 || spec->argv.v[0][0] == '\0')
+    {
+      snprintf (err, errlen, "job %s: no program to run", spec->id);
+      return MUSTER_EINVAL;
+    }
+  if (spec->elastic_mode != NULL && strcmp (spec->elastic_mode, "restart") != 0
+      && strcmp (spec->elastic_mode, "in-place") != 0)
+    {
+      snprintf (err, errlen,
+                "job %s: elastic_mode '%s' (expected restart or in-place)",
+                spec->id, spec->elastic_mode);
+      return MUSTER_EINVAL;
+    }
+  return 0;
+}
+
+/* Two specs describe the same job when roles and program agree. */
+static int
+same_job (const mu_job_spec_t *a, const mu_job_spec_t *b, char *err,
+          size_t errlen)
+{
+  if (a->roles.n != b->roles.n)
+    goto differ;
+  for (size_t i = 0; i < a->roles.n; i++)
+    {
+      const mu_role_spec_t *x = &a->roles.v[i], *y = &b->roles.v[i];
+      if (strcmp (x->name, y->name) != 0 || x->min_nodes != y->min_nodes
+          || x->max_nodes != y->max_nodes || x->nproc != y->nproc)
+        goto differ;
+    }
+  if (a->argv.n != b->argv.n)
+    goto differ_argv;
+  for (size_t i = 0; i < a->argv.n; i++)
+    if (strcmp (a->argv.v[i], b->argv.v[i]) != 0)
+      goto differ_argv;
+  return 1;
+differ:
+  snprintf (err, errlen,
+            "job %s already exists with other roles or node counts "
+            "(role %s %llu:%llu x %llu)",
+            a->id, a->roles.v[0].name,
+            (unsigned long long)a->roles.v[0].min_nodes,
+            (unsigned long long)a->roles.v[0].max_nodes,
+            (unsigned long long)a->roles.v[0].nproc);
+  return 0;
+differ_argv:
+  snprintf (err, errlen, "job %s already exists with another program (%s)",
+            a->id, a->argv.v[0]);
+  return 0;
+}
+
+static void
+on_timer_closed (uv_handle_t *h)
+{
+  mu_job_t *j = h->data;
+  if (--j->timers_open == 0 && j->state >= MU_JOB_SUCCEEDED && j->coord == NULL)
+    mu_epoch_free_job (j);
+}
+
+static void on_rdzv_timer (uv_timer_t *t);
+
+static mu_job_t *
+job_new (mu_coord_t *c, const mu_job_spec_t *spec)
+{
+  mu_job_t *j = calloc (1, sizeof *j);
+  if (j == NULL)
+    return NULL;
+  j->coord = c;
+  j->spec = mu_job_spec_dup (spec);
+  j->id = j->spec ? j->spec->id : NULL;
+  j->kv = mu_smap_new ();
+  j->barriers = mu_smap_new ();
+  mu_rdzv_role_t roles[MU_RDZV_MAX_ROLES];
+  memset (roles, 0, sizeof roles);
+  for (size_t i = 0; j->spec && i < spec->roles.n; i++)
+    {
+      mu_strlcpy (roles[i].name, spec->roles.v[i].name, sizeof roles[i].name);
+      roles[i].min_nodes = (uint32_t)spec->roles.v[i].min_nodes;
+      roles[i].max_nodes = (uint32_t)spec->roles.v[i].max_nodes;
+      roles[i].nproc = (uint32_t)spec->roles.v[i].nproc;
+    }
+  mu_rdzv_opts_t ro = { .roles = roles,
+                        .nroles = spec->roles.n,
+                        .last_call_ms = spec->last_call_ms,
+                        .join_timeout_ms = spec->join_timeout_ms
+                                               ? spec->join_timeout_ms
+                                               : DEFAULT_JOIN_TIMEOUT_MS };
+  if (j->spec == NULL || j->kv == NULL || j->barriers == NULL
+      || mu_rdzv_new (&ro, &j->rdzv) != 0)
+    {
+      mu_smap_destroy (&j->kv);
+      mu_smap_destroy (&j->barriers);
+      mu_job_spec_free (&j->spec);
+      free (j);
+      return NULL;
+    }
+  j->in_place = spec->elastic_mode && strcmp (spec->elastic_mode, "in-place") == 0;
+  j->created_ms = mu_now_ms ();
+  j->final_exit_code = -1;
+  uv_timer_init (c->loop, &j->rdzv_timer);
+  uv_timer_init (c->loop, &j->kick_timer);
+  j->rdzv_timer.data = j->kick_timer.data = j;
+  j->timers_open = 2;
+  return j;
+}
+
+/* Close the job's timers; the job is freed by the last close callback once
+ * it has been detached from the coordinator. */
+static void
+job_close_timers (mu_job_t *j)
+{
+  if (j->timers_open == 2)
+    {
+      uv_close ((uv_handle_t *)&j->rdzv_timer, on_timer_closed);
+      uv_close ((uv_handle_t *)&j->kick_timer, on_timer_closed);
+    }
+}
+
+/* Drop finished jobs beyond the retention count, oldest first. */
+static void
+prune_finished (mu_coord_t *c)
+{
+  while (c->njobs_finished > c->opts.finished_keep)
+    {
+      mu_job_t *oldest = NULL;
+      size_t pos = 0;
+      void *val;
+      while (mu_smap_next (c->jobs, &pos, NULL, &val))
+        {
+          mu_job_t *j = val;
+          if (j->state >= MU_JOB_SUCCEEDED
+              && (oldest == NULL || j->finished_ms < oldest->finished_ms))
+            oldest = j;
+        }
+      if (oldest == NULL)
+        return;
+      mu_smap_del (c->jobs, oldest->id);
+      c->njobs_finished--;
+      oldest->coord = NULL;
+      job_close_timers (oldest);
+    }
+}
+
+void
+mu_jobs_finished (mu_coord_t *c, mu_job_t *j)
+{
+  c->njobs_finished++;
+  uv_timer_stop (&j->rdzv_timer);
+  uv_timer_stop (&j->kick_timer);
+  prune_finished (c);
+  mu_jobs_offer_free_nodes (c);
+}
+
+static void
+arm_rdzv_timer (mu_job_t *j, uint64_t deadline)
+{
+  if (deadline == 0)
+    {
+      uv_timer_stop (&j->rdzv_timer);
+      return;
+    }
+  uint64_t now = mu_now_ms ();
+  uv_timer_start (&j->rdzv_timer, on_rdzv_timer,
+                  deadline > now ? deadline - now : 0, 0);
+}
+
+static void
+on_progress_timer (uv_timer_t *t)
+{
+  mu_job_t *j = t->data;
+  if (j->state == MU_JOB_RENDEZVOUS)
+    mu_epoch_broadcast_progress (j);
+}
+
+void
+mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d)
+{
+  mu_coord_t *c = j->coord;
+  arm_rdzv_timer (j, d->deadline_ms);
+  switch (d->action)
+    {
+    case MU_RDZV_D_NONE:
+      break;
+    case MU_RDZV_D_CLOSED:
+      uv_timer_stop (&j->kick_timer);
+      mu_epoch_start (j);
+      break;
+    case MU_RDZV_D_FAILED:
+      {
+        mu_rdzv_status_t p;
+        mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
+        char why[256];
+        snprintf (why, sizeof why,
+                  "rendezvous timed out: %u of at least %u nodes joined",
+                  p.joined, p.min_nodes);
+        mu_log_warn (c->log, "RDZV-TIMEOUT", "job %s epoch %llu: %s", j->id,
+                     (unsigned long long)d->epoch, why);
+        mu_epoch_fail (j, why, 1);
+        break;
+      }
+    case MU_RDZV_D_RESIZE:
+      if (j->state == MU_JOB_RUNNING)
+        mu_epoch_recover (j, MU_RECOVER_SCALE_UP, "a node joined; scaling up");
+      break;
+    case MU_RDZV_D_MEMBER_LEFT:
+    case MU_RDZV_D_BELOW_MIN:
+      break; /* the caller (node loss) decides */
+    }
+}
+
+static void
+on_rdzv_timer (uv_timer_t *t)
+{
+  mu_job_t *j = t->data;
+  mu_rdzv_decision_t d;
+  if (mu_rdzv_tick (j->rdzv, mu_now_ms (), &d) == 0)
+    mu_jobs_handle_decision (j, &d);
+}
+
+/* Open a rendezvous round for the job (its first, or after recovery). */
+void
+mu_jobs_open_round (mu_job_t *j)
+{
+  mu_rdzv_decision_t d;
+  j->state = MU_JOB_RENDEZVOUS;
+  uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
+                  PROGRESS_EVERY_MS);
+  if (mu_rdzv_open (j->rdzv, mu_now_ms (), &d) == 0)
+    mu_jobs_handle_decision (j, &d);
+}
+
+static uint32_t
+role_index (mu_job_t *j, const char *name)
+{
+  if (name == NULL)
+    return 0;
+  for (size_t i = 0; i < j->spec->roles.n; i++)
+    if (strcmp (j->spec->roles.v[i].name, name) == 0)
+      return (uint32_t)i;
+  return UINT32_MAX;
+}
+
+static int
+join_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, char *err, size_t errlen)
+{
+  uint32_t role = role_index (j, n->role_name);
+  if (role == UINT32_MAX)
+    {
+      snprintf (err, errlen, "job %s has no role '%s'", j->id, n->role_name);
+      return MUSTER_EINVAL;
+    }
+  n->job = j;
+  n->role = role;
+  n->live = 0;
+  mu_rdzv_decision_t d;
+  int rc = mu_rdzv_join (j->rdzv, mu_now_ms (), n->key, role,
+                         (uint32_t)j->spec->roles.v[role].nproc, &d);
+  if (rc != 0)
+    {
+      n->job = NULL;
+      snprintf (err, errlen, "job %s: join refused: %s", j->id,
+                muster_strerror (rc));
+      return rc;
+    }
+  mu_log_info (c->log, "RDZV-JOIN", "job %s: node %s joined as %s", j->id,
+               n->node_id, j->spec->roles.v[role].name);
+  mu_epoch_send_progress (j, n);
+  mu_jobs_handle_decision (j, &d);
+  return 0;
+}
+
+static mu_job_t *
+create_job (mu_coord_t *c, const mu_job_spec_t *spec)
+{
+  mu_job_t *j = job_new (c, spec);
+  if (j == NULL)
+    return NULL;
+  if (mu_smap_put (c->jobs, j->id, j, NULL) != 0)
+    {
+      j->coord = NULL;
+      j->state = MU_JOB_CANCELLED;
+      job_close_timers (j);
+      return NULL;
+    }
+  mu_log_notice (c->log, "JOB-CREATED", "job %s: %s, %zu role(s), first %s %llu:%llu x %llu",
+                 j->id, spec->argv.v[0], spec->roles.n, spec->roles.v[0].name,
+                 (unsigned long long)spec->roles.v[0].min_nodes,
+                 (unsigned long long)spec->roles.v[0].max_nodes,
+                 (unsigned long long)spec->roles.v[0].nproc);
+  mu_jobs_open_round (j);
+  return j;
+}
+
+/* A finished job under the same id is replaced by a new one. */
+static void
+retire_finished (mu_coord_t *c, mu_job_t *j)
+{
+  mu_smap_del (c->jobs, j->id);
+  c->njobs_finished--;
+  j->coord = NULL;
+  job_close_timers (j);
+}
+
+int
+mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n, const mu_job_spec_t *spec,
+                     char *err, size_t errlen)
+{
+  mu_job_t *j = mu_smap_get (c->jobs, spec->id);
+  if (j != NULL && j->state >= MU_JOB_SUCCEEDED)
+    {
+      retire_finished (c, j);
+      j = NULL;
+    }
+  if (j == NULL)
+    {
+      j = create_job (c, spec);
+      if (j == NULL)
+        {
+          snprintf (err, errlen, "out of memory creating job %s", spec->id);
+          return -ENOMEM;
+        }
+    }
+  else if (!same_job (j->spec, spec, err, errlen))
+    return MUSTER_EJOBSPEC;
+  if (j->state == MU_JOB_STOPPING)
+    {
+      snprintf (err, errlen, "job %s is stopping", j->id);
+      return MUSTER_EJOBDONE;
+    }
+  return join_node (c, j, n, err, errlen);
+}
+
+int
+mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
+                size_t errlen)
+{
+  int rc = mu_jobs_validate_spec (spec, err, errlen);
+  if (rc != 0)
+    return rc;
+  mu_job_t *j = mu_smap_get (c->jobs, spec->id);
+  if (j != NULL && j->state < MU_JOB_SUCCEEDED)
+    {
+      snprintf (err, errlen, "job %s already exists (%s)", spec->id,
+                mu_job_state_name (j->state));
+      return MUSTER_EEXIST;
+    }
+  if (j != NULL)
+    retire_finished (c, j);
+  if (create_job (c, spec) == NULL)
+    {
+      snprintf (err, errlen, "out of memory creating job %s", spec->id);
+      return -ENOMEM;
+    }
+  mu_jobs_offer_free_nodes (c);
+  return 0;
+}
+
+int
+mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen)
+{
+  mu_job_t *j = mu_smap_get (c->jobs, id);
+  if (j == NULL)
+    {
+      snprintf (err, errlen, "no job %s", id);
+      return MUSTER_ENOTFOUND;
+    }
+  if (j->state >= MU_JOB_SUCCEEDED)
+    {
+      snprintf (err, errlen, "job %s already %s", id,
+                mu_job_state_name (j->state));
+      return MUSTER_EJOBDONE;
+    }
+  mu_epoch_cancel (j, "cancelled by request");
+  return 0;
+}
+
+/* Free nodes (registered without a job) go to jobs that still want nodes:
+ * pending or in rendezvous, below max.  Jobs are served oldest first. */
+void
+mu_jobs_offer_free_nodes (mu_coord_t *c)
+{
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n == NULL || !n->in_use || !n->alive || n->job != NULL
+          || n->cordon_until > mu_now_ms ())
+        continue;
+      mu_job_t *best = NULL;
+      size_t pos = 0;
+      void *val;
+      while (mu_smap_next (c->jobs, &pos, NULL, &val))
+        {
+          mu_job_t *j = val;
+          if (j->state != MU_JOB_RENDEZVOUS && j->state != MU_JOB_PENDING)
+            continue;
+          mu_rdzv_status_t p;
+          mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
+          if (p.joined >= p.max_nodes)
+            continue;
+          if (best == NULL || j->created_ms < best->created_ms)
+            best = j;
+        }
+      if (best == NULL)
+        return;
+      char err[256];
+      if (join_node (c, best, n, err, sizeof err) != 0)
+        mu_log_warn (c->log, "JOIN-FAILED", "node %s: %s", n->node_id, err);
+    }
+}
+
+void
+mu_jobs_close_all (mu_coord_t *c)
+{
+  size_t pos = 0;
+  void *val;
+  while (mu_smap_next (c->jobs, &pos, NULL, &val))
+    {
+      mu_job_t *j = val;
+      mu_kv_reset (j, MUSTER_ECLOSED);
+      job_close_timers (j);
+    }
+}
+
+void
+mu_jobs_free_all (mu_coord_t *c)
+{
+  size_t pos = 0;
+  void *val;
+  while (mu_smap_next (c->jobs, &pos, NULL, &val))
+    {
+      mu_job_t *j = val;
+      j->coord = NULL;
+      if (j->timers_open == 0)
+        mu_epoch_free_job (j);
+    }
+}

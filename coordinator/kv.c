@@ -1,0 +1,308 @@
+/*
+ * kv.c — the per-job, per-epoch key-value store and named barriers that
+ * workers use to bootstrap their collectives (exchange a gloo/NCCL id,
+ * meet before the first step).
+ *
+ * Everything is scoped to the job's current epoch: a request naming an
+ * older epoch is answered MUSTER_ESTALE_EPOCH, and a new epoch empties the
+ * store and answers every waiter MUSTER_EMEMBERSHIP, so no worker of a
+ * dead epoch hangs on a value or a barrier that will never come.  Waiting
+ * gets and barrier arrivals are held as waiters; the coordinator's sweep
+ * expires them with MUSTER_ETIMEDOUT, checking only when the earliest
+ * deadline has passed.
+ */
+#include "coordinator/coord.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+
+#define MAX_KEYS_PER_JOB (1u << 20)
+
+static void
+reply (mu_coord_t *c, mu_job_t *j, uint32_t node_key, uint64_t rank,
+       uint64_t req_id, int status, const mu_bin_t *val)
+{
+  mu_node_t *n = mu_coord_node (c, node_key);
+  if (n == NULL || !n->alive)
+    return;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_REPLY;
+  m.u.reply.job = j->id;
+  m.u.reply.rank = rank;
+  m.u.reply.req_id = req_id;
+  m.u.reply.status = status;
+  if (val != NULL)
+    m.u.reply.value = *val;
+  mu_coord_send_node (c, n, &m);
+}
+
+/* Find the job a request names, checking it belongs to the sender's job
+ * and is of the current epoch; answers the sender itself on error. */
+static mu_job_t *
+job_for (mu_coord_t *c, mu_node_t *n, const char *job, uint64_t epoch,
+         uint64_t rank, uint64_t req_id)
+{
+  mu_job_t *j = n->job;
+  if (j == NULL || strcmp (j->id, job) != 0)
+    {
+      j = mu_smap_get (c->jobs, job);
+      if (j != NULL)
+        reply (c, j, n->key, rank, req_id,
+               j->state >= MU_JOB_STOPPING ? MUSTER_EJOBDONE
+                                           : MUSTER_ESTALE_EPOCH,
+               NULL);
+      return NULL;
+    }
+  if (j->kv == NULL || j->barriers == NULL)
+    {
+      reply (c, j, n->key, rank, req_id, -ENOMEM, NULL);
+      return NULL;
+    }
+  if (epoch != j->epoch || j->state != MU_JOB_RUNNING)
+    {
+      reply (c, j, n->key, rank, req_id,
+             epoch < j->epoch ? MUSTER_ESTALE_EPOCH
+             : j->state >= MU_JOB_STOPPING ? MUSTER_EJOBDONE
+                                           : MUSTER_EMEMBERSHIP,
+             NULL);
+      return NULL;
+    }
+  return j;
+}
+
+static uint64_t
+deadline_of (uint64_t timeout_ms)
+{
+  return timeout_ms == UINT64_MAX || timeout_ms > (1ull << 40)
+             ? UINT64_MAX
+             : mu_now_ms () + timeout_ms;
+}
+
+static mu_waiter_t *
+waiter_new (mu_node_t *n, uint64_t rank, uint64_t req_id, uint64_t deadline)
+{
+  mu_waiter_t *w = calloc (1, sizeof *w);
+  if (w == NULL)
+    return NULL;
+  w->node_key = n->key;
+  w->rank = rank;
+  w->req_id = req_id;
+  w->deadline_ms = deadline;
+  return w;
+}
+
+static void
+note_deadline (mu_job_t *j, uint64_t deadline)
+{
+  if (j->next_wait_deadline == 0 || deadline < j->next_wait_deadline)
+    j->next_wait_deadline = deadline;
+}
+
+void
+mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
+{
+  mu_job_t *j = job_for (c, n, p->job, p->epoch, p->rank, p->req_id);
+  if (j == NULL)
+    return;
+  mu_bin_t *val = mu_smap_get (j->kv, p->key);
+  if (val == NULL && mu_smap_size (j->kv) >= MAX_KEYS_PER_JOB)
+    {
+      reply (c, j, n->key, p->rank, p->req_id, MUSTER_ETOOBIG, NULL);
+      return;
+    }
+  mu_bin_t *nv = malloc (sizeof *nv);
+  if (nv == NULL)
+    {
+      reply (c, j, n->key, p->rank, p->req_id, -ENOMEM, NULL);
+      return;
+    }
+  /* Take the decoded buffer instead of copying it. */
+  *nv = p->value;
+  p->value.ptr = NULL;
+  p->value.len = 0;
+  void *old = NULL;
+  if (mu_smap_put (j->kv, p->key, nv, &old) != 0)
+    {
+      free (nv->ptr);
+      free (nv);
+      reply (c, j, n->key, p->rank, p->req_id, -ENOMEM, NULL);
+      return;
+    }
+  if (old != NULL)
+    {
+      free (((mu_bin_t *)old)->ptr);
+      free (old);
+    }
+  reply (c, j, n->key, p->rank, p->req_id, 0, NULL);
+  /* Wake the gets waiting for this key. */
+  mu_waiter_t **pp = &j->kv_waiters;
+  while (*pp != NULL)
+    {
+      mu_waiter_t *w = *pp;
+      if (strcmp (w->key, p->key) == 0)
+        {
+          *pp = w->next;
+          reply (c, j, w->node_key, w->rank, w->req_id, 0, nv);
+          free (w->key);
+          free (w);
+        }
+      else
+        pp = &w->next;
+    }
+}
+
+void
+mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g)
+{
+  mu_job_t *j = job_for (c, n, g->job, g->epoch, g->rank, g->req_id);
+  if (j == NULL)
+    return;
+  mu_bin_t *val = mu_smap_get (j->kv, g->key);
+  if (val != NULL)
+    {
+      reply (c, j, n->key, g->rank, g->req_id, 0, val);
+      return;
+    }
+  if (g->timeout_ms == 0)
+    {
+      reply (c, j, n->key, g->rank, g->req_id, MUSTER_ENOTFOUND, NULL);
+      return;
+    }
+  mu_waiter_t *w = waiter_new (n, g->rank, g->req_id, deadline_of (g->timeout_ms));
+  if (w == NULL || (w->key = strdup (g->key)) == NULL)
+    {
+      free (w);
+      reply (c, j, n->key, g->rank, g->req_id, -ENOMEM, NULL);
+      return;
+    }
+  w->next = j->kv_waiters;
+  j->kv_waiters = w;
+  note_deadline (j, w->deadline_ms);
+}
+
+void
+mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b)
+{
+  mu_job_t *j = job_for (c, n, b->job, b->epoch, b->rank, b->req_id);
+  if (j == NULL)
+    return;
+  mu_bstate_t *bs = mu_smap_get (j->barriers, b->name);
+  if (bs == NULL)
+    {
+      bs = calloc (1, sizeof *bs);
+      if (bs == NULL || mu_smap_put (j->barriers, b->name, bs, NULL) != 0)
+        {
+          free (bs);
+          reply (c, j, n->key, b->rank, b->req_id, -ENOMEM, NULL);
+          return;
+        }
+    }
+  mu_waiter_t *w = waiter_new (n, b->rank, b->req_id,
+                               b->timeout_ms ? deadline_of (b->timeout_ms)
+                                             : UINT64_MAX);
+  if (w == NULL)
+    {
+      reply (c, j, n->key, b->rank, b->req_id, -ENOMEM, NULL);
+      return;
+    }
+  w->next = bs->waiters;
+  bs->waiters = w;
+  bs->arrived++;
+  note_deadline (j, w->deadline_ms);
+  if (bs->arrived < j->world)
+    return;
+  /* Everyone is here: release them all; the name can be used again. */
+  for (mu_waiter_t *x = bs->waiters, *next; x != NULL; x = next)
+    {
+      next = x->next;
+      reply (c, j, x->node_key, x->rank, x->req_id, 0, NULL);
+      free (x);
+    }
+  bs->waiters = NULL;
+  bs->arrived = 0;
+}
+
+static void
+fail_list (mu_coord_t *c, mu_job_t *j, mu_waiter_t **list, int status,
+           uint64_t now, uint64_t *next_deadline)
+{
+  mu_waiter_t **pp = list;
+  while (*pp != NULL)
+    {
+      mu_waiter_t *w = *pp;
+      if (now == 0 || w->deadline_ms <= now)
+        {
+          *pp = w->next;
+          if (c != NULL)
+            reply (c, j, w->node_key, w->rank, w->req_id, status, NULL);
+          free (w->key);
+          free (w);
+        }
+      else
+        {
+          if (next_deadline && (*next_deadline == 0 || w->deadline_ms < *next_deadline))
+            *next_deadline = w->deadline_ms;
+          pp = &w->next;
+        }
+    }
+}
+
+void
+mu_kv_expire (mu_coord_t *c, mu_job_t *j, uint64_t now)
+{
+  if (j->next_wait_deadline == 0 || now < j->next_wait_deadline)
+    return;
+  uint64_t next = 0;
+  fail_list (c, j, &j->kv_waiters, MUSTER_ETIMEDOUT, now, &next);
+  size_t pos = 0;
+  void *val;
+  while (mu_smap_next (j->barriers, &pos, NULL, &val))
+    {
+      mu_bstate_t *bs = val;
+      uint64_t before = 0;
+      for (mu_waiter_t *w = bs->waiters; w; w = w->next)
+        before++;
+      fail_list (c, j, &bs->waiters, MUSTER_ETIMEDOUT, now, &next);
+      uint64_t after = 0;
+      for (mu_waiter_t *w = bs->waiters; w; w = w->next)
+        after++;
+      bs->arrived -= before - after;
+    }
+  j->next_wait_deadline = next;
+}
+
+void
+mu_kv_reset (mu_job_t *j, int status)
+{
+  mu_coord_t *c = j->coord;
+  if (j->kv == NULL)
+    return;
+  fail_list (c, j, &j->kv_waiters, status, 0, NULL);
+  size_t pos = 0;
+  void *val;
+  const char *key;
+  while (mu_smap_next (j->barriers, &pos, &key, &val))
+    {
+      mu_bstate_t *bs = val;
+      fail_list (c, j, &bs->waiters, status, 0, NULL);
+      free (bs);
+    }
+  pos = 0;
+  while (mu_smap_next (j->kv, &pos, &key, &val))
+    {
+      mu_bin_t *b = val;
+      free (b->ptr);
+      free (b);
+    }
+  mu_smap_destroy (&j->kv);
+  mu_smap_destroy (&j->barriers);
+  j->kv = mu_smap_new ();
+  j->barriers = mu_smap_new ();
+  j->next_wait_deadline = 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * musterd.c — the coordinator daemon's main(): flags and config file,
+ * signals, and one libuv loop around mu_coord_t.
+ *
+ * Configuration comes from a file of "key = value" lines (--config) whose
+ * keys are the long flag names, then from the command line, which wins.
+ * With --endpoints-file the bound endpoints (ports resolved when binding
+ * port 0) are written to a file once serving, so scripts and tests can
+ * start musterd on ephemeral ports.  SIGTERM and SIGINT stop it cleanly.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <muster/error.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coord.h"
+
+typedef struct daemon_cfg {
+  char agent_bind[256];
+  char ctl_bind[256];
+  char endpoints_file[1024];
+  uint64_t heartbeat_ms;
+  uint64_t miss_limit;
+  mu_log_level_t level;
+} daemon_cfg_t;
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "usage: musterd [options]\n"
+           "  --agent-bind EP      agent port (default tcp://0.0.0.0:29400)\n"
+           "  --ctl-bind EP        control port (default tcp://127.0.0.1:29401;\n"
+           "                       'none' disables it)\n"
+           "  --heartbeat DUR      agents' heartbeat interval (default 200ms)\n"
+           "  --miss-limit N       missed heartbeats before a node is lost (default 4)\n"
+           "  --endpoints-file F   write the bound endpoints to F once serving\n"
+           "  --config FILE        read 'key = value' lines (keys: the long options)\n"
+           "  --log-level L        err, warn, notice, info, debug (default notice)\n"
+           "  --help, --version\n");
+}
+
+static int
+apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
+       size_t errlen)
+{
+  int rc = 0;
+  if (strcmp (key, "agent-bind") == 0)
+    rc = mu_strlcpy (cfg->agent_bind, val, sizeof cfg->agent_bind);
+  else if (strcmp (key, "ctl-bind") == 0)
+    rc = mu_strlcpy (cfg->ctl_bind, val, sizeof cfg->ctl_bind);
+  else if (strcmp (key, "endpoints-file") == 0)
+    rc = mu_strlcpy (cfg->endpoints_file, val, sizeof cfg->endpoints_file);
+  else if (strcmp (key, "heartbeat") == 0)
+    {
+      rc = mu_parse_duration_ms (val, &cfg->heartbeat_ms);
+      if (rc == 0 && cfg->heartbeat_ms == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "miss-limit") == 0)
+    {
+      rc = mu_parse_u64 (val, &cfg->miss_limit);
+      if (rc == 0 && cfg->miss_limit == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "log-level") == 0)
+    rc = mu_log_parse_level (val, &cfg->level);
+  else
+    {
+      snprintf (err, errlen, "unknown option '%s'", key);
+      return MUSTER_EINVAL;
+    }
+  if (rc != 0)
+    snprintf (err, errlen, "bad value '%s' for %s", val, key);
+  return rc;
+}
+
+static int
+read_config (daemon_cfg_t *cfg, const char *path, char *err, size_t errlen)
+{
+  FILE *f = fopen (path, "r");
+  if (f == NULL)
+    {
+      snprintf (err, errlen, "cannot read config %s: %s", path, strerror (errno));
+      return -errno;
+    }
+  char line[2048];
+  int lineno = 0, rc = 0;
+  while (rc == 0 && fgets (line, sizeof line, f) != NULL)
+    {
+      lineno++;
+      char *s = line + strspn (line, " \t");
+      s[strcspn (s, "\r\n")] = '\0';
+      if (*s == '\0' || *s == '#')
+        continue;
+      char *eq = strchr (s, '=');
+      if (eq == NULL)
+        {
+          snprintf (err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+          rc = MUSTER_EINVAL;
+          break;
+        }
+      char *kend = eq;
+      while (kend > s && (kend[-1] == ' ' || kend[-1] == '\t'))
+        kend--;
+      *kend = '\0';
+      char *val = eq + 1 + strspn (eq + 1, " \t");
+      char *vend = val + strlen (val);
+      while (vend > val && (vend[-1] == ' ' || vend[-1] == '\t'))
+        *--vend = '\0';
+      char e2[256];
+      rc = apply (cfg, s, val, e2, sizeof e2);
+      if (rc != 0)
+        snprintf (err, errlen, "%s:%d: %s", path, lineno, e2);
+    }
+  fclose (f);
+  return rc;
+}
+
+static int
+parse_args (daemon_cfg_t *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
+      if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0)
+        {
+          usage (stdout);
+          exit (0);
+        }
+      if (strcmp (a, "--version") == 0)
+        {
+          printf ("musterd 0.1.0 (protocol %d)\n", MU_PROTO_VERSION);
+          exit (0);
+        }
+      if (strncmp (a, "--", 2) != 0)
+        {
+          snprintf (err, errlen, "unexpected argument '%s'", a);
+          return MUSTER_EINVAL;
+        }
+      char key[64];
+      const char *val;
+      const char *eq = strchr (a, '=');
+      if (eq != NULL)
+        {
+          size_t kl = (size_t)(eq - a - 2);
+          if (kl >= sizeof key)
+            kl = sizeof key - 1;
+          memcpy (key, a + 2, kl);
+          key[kl] = '\0';
+          val = eq + 1;
+        }
+      else
+        {
+          mu_strlcpy (key, a + 2, sizeof key);
+          if (i + 1 >= argc)
+            {
+              snprintf (err, errlen, "option --%s needs a value", key);
+              return MUSTER_EINVAL;
+            }
+          val = argv[++i];
+        }
+      int rc = strcmp (key, "config") == 0
+                   ? read_config (cfg, val, err, errlen)
+                   : apply (cfg, key, val, err, errlen);
+      if (rc != 0)
+        return rc;
+    }
+  return 0;
+}
+
+typedef struct daemon {
+  mu_coord_t *coord;
+  uv_signal_t sigterm, sigint;
+  mu_log_t log;
+} daemon_t;
+
+static void
+on_signal (uv_signal_t *s, int signum)
+{
+  daemon_t *d = s->data;
+  mu_log_notice (&d->log, "SHUTDOWN", "signal %d: stopping", signum);
+  mu_coord_stop (d->coord);
+  uv_close ((uv_handle_t *)&d->sigterm, NULL);
+  uv_close ((uv_handle_t *)&d->sigint, NULL);
+}
+
+static int
+write_endpoints (const char *path, mu_coord_t *c)
+{
+  char tmp[1100];
+  snprintf (tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen (tmp, "w");
+  if (f == NULL)
+    return -errno;
+  fprintf (f, "agent %s\nctl %s\n", mu_coord_agent_endpoint (c),
+           mu_coord_ctl_endpoint (c) ? mu_coord_ctl_endpoint (c) : "none");
+  if (fclose (f) != 0 || rename (tmp, path) != 0)
+    return -errno;
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  daemon_cfg_t cfg;
+  memset (&cfg, 0, sizeof cfg);
+  strcpy (cfg.agent_bind, "tcp://0.0.0.0:29400");
+  strcpy (cfg.ctl_bind, "tcp://127.0.0.1:29401");
+  cfg.level = MU_LOG_NOTICE;
+  char err[1024];
+  if (parse_args (&cfg, argc, argv, err, sizeof err) != 0)
+    {
+      fprintf (stderr, "musterd: %s\n", err);
+      usage (stderr);
+      return 2;
+    }
+  daemon_t d;
+  memset (&d, 0, sizeof d);
+  mu_log_init (&d.log, "musterd");
+  d.log.level = cfg.level;
+  mu_coord_opts_t o = { .agent_bind = cfg.agent_bind,
+                        .ctl_bind = strcmp (cfg.ctl_bind, "none") == 0
+                                        ? NULL
+                                        : cfg.ctl_bind,
+                        .heartbeat_ms = cfg.heartbeat_ms,
+                        .miss_limit = cfg.miss_limit,
+                        .log = &d.log };
+  uv_loop_t loop;
+  uv_loop_init (&loop);
+  int rc = mu_coord_new (&o, &d.coord);
+  if (rc == 0)
+    rc = mu_coord_start (d.coord, &loop);
+  if (rc != 0)
+    {
+      fprintf (stderr, "musterd: cannot start: %s\n", muster_strerror (rc));
+      mu_coord_destroy (&d.coord);
+      uv_loop_close (&loop);
+      return 1;
+    }
+  if (cfg.endpoints_file[0] != '\0'
+      && (rc = write_endpoints (cfg.endpoints_file, d.coord)) != 0)
+    {
+      fprintf (stderr, "musterd: cannot write %s: %s\n", cfg.endpoints_file,
+               muster_strerror (rc));
+      mu_coord_stop (d.coord);
+      uv_run (&loop, UV_RUN_DEFAULT);
+      mu_coord_destroy (&d.coord);
+      uv_loop_close (&loop);
+      return 1;
+    }
+  mu_log_notice (&d.log, "SERVING", "agent port %s, control port %s",
+                 mu_coord_agent_endpoint (d.coord),
+                 mu_coord_ctl_endpoint (d.coord) ? mu_coord_ctl_endpoint (d.coord)
+                                                 : "none");
+  uv_signal_init (&loop, &d.sigterm);
+  uv_signal_init (&loop, &d.sigint);
+  d.sigterm.data = d.sigint.data = &d;
+  uv_signal_start (&d.sigterm, on_signal, SIGTERM);
+  uv_signal_start (&d.sigint, on_signal, SIGINT);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  mu_coord_destroy (&d.coord);
+  uv_loop_close (&loop);
+  return 0;
+}

@@ -1,0 +1,250 @@
+/*
+ * nodes.c — the coordinator's node table: registration, heartbeats, loss.
+ *
+ * A node is one agent.  It is stored in a table indexed by a small integer
+ * key (reused through a free list) which doubles as its rendezvous key, and
+ * indexed by node id for lookups from routing ids.  Registration validates
+ * what the agent offers, answers "agent.welcome" with the heartbeat
+ * contract, and hands a node that brings a job to jobs.c.  The sweep
+ * declares a node lost when it has been silent for heartbeat_ms *
+ * miss_limit; jobs.c then reacts (re-form, fail).  Each heartbeat is O(1).
+ */
+#include "coordinator/coord.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+
+#define MAX_SLOTS 4096
+
+static int
+route_is_node (const mu_route_t *r, const char *node_id)
+{
+  size_t len = strlen (node_id);
+  return r->len == len && memcmp (r->id, node_id, len) == 0;
+}
+
+mu_node_t *
+mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from)
+{
+  char id[sizeof from->id + 1];
+  memcpy (id, from->id, from->len);
+  id[from->len] = '\0';
+  mu_node_t *n = mu_smap_get (c->node_ids, id);
+  return (n != NULL && n->alive) ? n : NULL;
+}
+
+static mu_node_t *
+alloc_node (mu_coord_t *c)
+{
+  uint32_t key;
+  if (c->nfree_keys > 0)
+    key = c->free_keys[--c->nfree_keys];
+  else
+    {
+      if (c->nodes_used == c->nodes_cap)
+        {
+          size_t ncap = c->nodes_cap ? c->nodes_cap * 2 : 64;
+          mu_node_t **nn = realloc (c->nodes, ncap * sizeof *nn);
+          uint32_t *nf = realloc (c->free_keys, ncap * sizeof *nf);
+          if (nn == NULL || nf == NULL)
+            {
+              if (nn)
+                c->nodes = nn;
+              if (nf)
+                c->free_keys = nf;
+              return NULL;
+            }
+          c->nodes = nn;
+          c->free_keys = nf;
+          c->nodes_cap = ncap;
+        }
+      key = (uint32_t)c->nodes_used++;
+      c->nodes[key] = NULL;
+    }
+  mu_node_t *n = c->nodes[key];
+  if (n == NULL)
+    {
+      n = calloc (1, sizeof *n);
+      if (n == NULL)
+        {
+          c->free_keys[c->nfree_keys++] = key;
+          return NULL;
+        }
+      c->nodes[key] = n;
+    }
+  memset (n, 0, sizeof *n);
+  n->key = key;
+  n->in_use = 1;
+  return n;
+}
+
+static void
+release_node (mu_coord_t *c, mu_node_t *n)
+{
+  mu_smap_del (c->node_ids, n->node_id);
+  free (n->node_id);
+  free (n->host);
+  free (n->role_name);
+  uint32_t key = n->key;
+  memset (n, 0, sizeof *n);
+  c->free_keys[c->nfree_keys++] = key;
+}
+
+static void
+send_welcome (mu_coord_t *c, mu_node_t *n)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_WELCOME;
+  m.u.welcome.node_id = n->node_id;
+  m.u.welcome.heartbeat_ms = c->opts.heartbeat_ms;
+  m.u.welcome.miss_limit = c->opts.miss_limit;
+  m.u.welcome.session = c->session;
+  mu_coord_send_node (c, n, &m);
+}
+
+int
+mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
+{
+  char err[512];
+  if (!route_is_node (from, reg->node_id))
+    {
+      mu_wire_send_error (c->agent_sock, from, MUSTER_EINVAL,
+                          "agent.register", 0,
+                          "node_id must equal the socket's routing id");
+      return MUSTER_EINVAL;
+    }
+  if (reg->slots == 0 || reg->slots > MAX_SLOTS || reg->host[0] == '\0')
+    {
+      snprintf (err, sizeof err, "node %s: slots must be 1..%d and host set",
+                reg->node_id, MAX_SLOTS);
+      mu_wire_send_error (c->agent_sock, from, MUSTER_EINVAL,
+                          "agent.register", 0, err);
+      return MUSTER_EINVAL;
+    }
+  if (reg->job != NULL
+      && mu_jobs_validate_spec (reg->job, err, sizeof err) != 0)
+    {
+      mu_wire_send_error (c->agent_sock, from, MUSTER_EINVAL,
+                          "agent.register", 0, err);
+      return MUSTER_EINVAL;
+    }
+  mu_node_t *n = mu_smap_get (c->node_ids, reg->node_id);
+  if (n != NULL)
+    {
+      /* Same node id again: the agent restarted or re-sent its
+       * registration.  Whatever it ran before is gone from its side. */
+      mu_log_notice (c->log, "NODE-REREGISTER", "node %s registered again",
+                     n->node_id);
+      if (n->alive)
+        mu_jobs_node_lost (c, n, "agent re-registered");
+      release_node (c, n);
+    }
+  n = alloc_node (c);
+  if (n == NULL)
+    return -ENOMEM;
+  n->node_id = strdup (reg->node_id);
+  n->host = strdup (reg->host);
+  n->role_name = reg->role ? strdup (reg->role) : NULL;
+  if (n->node_id == NULL || n->host == NULL || (reg->role && !n->role_name)
+      || mu_smap_put (c->node_ids, n->node_id, n, NULL) != 0)
+    {
+      release_node (c, n);
+      return -ENOMEM;
+    }
+  n->slots = (uint32_t)reg->slots;
+  n->port_base = reg->port_base;
+  n->pid = reg->pid;
+  n->route = *from;
+  n->alive = 1;
+  n->last_seen_ms = mu_now_ms ();
+  mu_log_info (c->log, "NODE-REGISTERED", "node %s host %s slots %u%s%s",
+               n->node_id, n->host, n->slots, reg->job ? " job " : "",
+               reg->job ? reg->job->id : "");
+  send_welcome (c, n);
+  if (reg->job != NULL)
+    {
+      int rc = mu_jobs_attach_node (c, n, reg->job, err, sizeof err);
+      if (rc != 0)
+        {
+          mu_wire_send_error (c->agent_sock, from, rc, "agent.register", 0,
+                              err);
+          mu_log_warn (c->log, "JOB-REFUSED", "node %s: %s", n->node_id, err);
+        }
+    }
+  else
+    mu_jobs_offer_free_nodes (c);
+  return 0;
+}
+
+void
+mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
+                    const mu_heartbeat_t *hb)
+{
+  (void)from;
+  mu_node_t *n = mu_nodes_by_route (c, from);
+  if (n == NULL)
+    return;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_HEARTBEAT;
+  m.u.heartbeat.node_id = n->node_id;
+  m.u.heartbeat.seq = hb->seq;
+  mu_coord_send_node (c, n, &m);
+}
+
+void
+mu_nodes_sweep (mu_coord_t *c, uint64_t now)
+{
+  uint64_t limit = c->opts.heartbeat_ms * c->opts.miss_limit;
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n == NULL || !n->in_use || !n->alive)
+        continue;
+      if (now - n->last_seen_ms > limit)
+        {
+          mu_log_warn (c->log, "NODE-LOST",
+                       "node %s silent for %llu ms (limit %llu ms)",
+                       n->node_id, (unsigned long long)(now - n->last_seen_ms),
+                       (unsigned long long)limit);
+          n->alive = 0;
+          mu_jobs_node_lost (c, n, "heartbeats missed");
+          release_node (c, n);
+        }
+    }
+  /* Expire KV and barrier waits of every job. */
+  size_t pos = 0;
+  void *val;
+  while (mu_smap_next (c->jobs, &pos, NULL, &val))
+    mu_kv_expire (c, val, now);
+}
+
+void
+mu_nodes_free_all (mu_coord_t *c)
+{
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n == NULL)
+        continue;
+      if (n->in_use)
+        {
+          free (n->node_id);
+          free (n->host);
+          free (n->role_name);
+        }
+      free (n);
+    }
+  free (c->nodes);
+  free (c->free_keys);
+  c->nodes = NULL;
+  c->free_keys = NULL;
+  c->nodes_used = c->nodes_cap = c->nfree_keys = 0;
+}

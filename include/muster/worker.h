@@ -1,0 +1,125 @@
+/*
+ * muster/worker.h — the worker API: what a training process launched by
+ * muster can ask of it.  Link with -lmuster.
+ *
+ * A worker opens a handle with muster_worker_init(), which reads the
+ * MUSTER_* environment its agent set, connects to the agent over ipc and
+ * fetches its place in the gang: rank, world, role, epoch and the peer list.
+ * A background thread owns the connection, so heartbeats and membership keep
+ * flowing while the training thread computes; every public call is a
+ * request to that thread.  Blocking calls take a timeout in milliseconds
+ * (-1 waits forever, 0 does not wait); each has an _nb variant that returns
+ * a request to test or wait on later.
+ *
+ * The handle holds no global state: two handles in one process work (each
+ * has its own thread and socket).  Handles are not thread-safe: use one from
+ * one thread at a time.  Every call that can fail returns 0 or a negative
+ * code from <muster/error.h>.
+ *
+ * A program that never links this library still runs under muster: it gets
+ * torchrun's environment (RANK, WORLD_SIZE, ...) and restarts.
+ */
+#ifndef MUSTER_WORKER_H
+#define MUSTER_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <muster/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct muster_worker muster_worker_t;
+typedef struct muster_req muster_req_t;
+
+typedef struct muster_worker_opts {
+  /* Agent endpoint; NULL = $MUSTER_AGENT_ENDPOINT. */
+  const char *endpoint;
+  /* How long init waits for the agent's answer; 0 = 10 s default. */
+  int connect_timeout_ms;
+} muster_worker_opts_t;
+
+/* One rank's address for the data plane. */
+typedef struct muster_peer {
+  const char *host; /* valid while the handle lives and the epoch is current */
+  int port;         /* MUSTER_PEER_PORT of that rank */
+  const char *role;
+  int role_rank;
+  int node_rank;
+  int local_rank;
+} muster_peer_t;
+
+/* Open a handle from the environment (opts may be NULL).  On success *out is
+ * owned by the caller (muster_worker_finalize).  Fails with MUSTER_ENOENV when
+ * not started by muster, MUSTER_ETIMEDOUT when the agent does not answer. */
+MUSTER_EXPORT int muster_worker_init (muster_worker_t **out,
+                                      const muster_worker_opts_t *opts);
+
+/* Tell the agent this worker is done with muster, stop the thread and free
+ * the handle.  Accepts NULL and a pointer to NULL; sets *w_p to NULL. */
+MUSTER_EXPORT void muster_worker_finalize (muster_worker_t **w_p);
+
+/* Place in the gang for the current epoch. */
+MUSTER_EXPORT int muster_worker_rank (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_world (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_local_rank (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_local_world (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_node_rank (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_nnodes (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_role_rank (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_role_world (const muster_worker_t *w);
+MUSTER_EXPORT int muster_worker_restart_count (const muster_worker_t *w);
+MUSTER_EXPORT uint64_t muster_worker_epoch (const muster_worker_t *w);
+/* Strings owned by the handle; do not free. */
+MUSTER_EXPORT const char *muster_worker_role (const muster_worker_t *w);
+MUSTER_EXPORT const char *muster_worker_job (const muster_worker_t *w);
+
+/* Address of `rank` (0..world-1).  MUSTER_EINVAL for a rank out of range. */
+MUSTER_EXPORT int muster_worker_peer (const muster_worker_t *w, int rank,
+                                      muster_peer_t *out);
+
+/* Store `len` bytes under `key` for this job and epoch (visible to every
+ * worker of the epoch; gone at the next epoch). */
+MUSTER_EXPORT int muster_worker_kv_put (muster_worker_t *w, const char *key,
+                                        const void *val, size_t len,
+                                        int timeout_ms);
+
+/* Read `key`, waiting up to timeout_ms for some worker to put it.  On
+ * success *val is a malloc'd copy the caller frees with free(), *len its
+ * size.  MUSTER_ENOTFOUND if absent (timeout 0), MUSTER_ETIMEDOUT after
+ * the wait. */
+MUSTER_EXPORT int muster_worker_kv_get (muster_worker_t *w, const char *key,
+                                        void **val, size_t *len,
+                                        int timeout_ms);
+
+/* Wait until every worker of the epoch has entered barrier `name`. */
+MUSTER_EXPORT int muster_worker_barrier (muster_worker_t *w, const char *name,
+                                         int timeout_ms);
+
+/* Report progress (liveness for hang detection); never blocks. */
+MUSTER_EXPORT int muster_worker_progress (muster_worker_t *w, uint64_t step);
+
+/* Non-blocking variants: start the request and return at once; *req is
+ * owned by the caller (muster_req_free). */
+MUSTER_EXPORT int muster_worker_kv_get_nb (muster_worker_t *w,
+                                           const char *key, int timeout_ms,
+                                           muster_req_t **req);
+MUSTER_EXPORT int muster_worker_barrier_nb (muster_worker_t *w,
+                                            const char *name, int timeout_ms,
+                                            muster_req_t **req);
+/* 1 if finished, 0 if not yet. */
+MUSTER_EXPORT int muster_req_done (muster_req_t *req);
+/* Wait up to timeout_ms; returns the request's result, MUSTER_ETIMEDOUT if
+ * it is still running.  For kv_get, *val and *len receive the value (may be
+ * NULL to ignore; the caller frees *val). */
+MUSTER_EXPORT int muster_req_wait (muster_req_t *req, int timeout_ms,
+                                   void **val, size_t *len);
+/* Free a request (finished or not); accepts NULL; sets *req_p to NULL. */
+MUSTER_EXPORT void muster_req_free (muster_req_t **req_p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,184 @@
+/*
+ * ctl_client.c — `muster status` and `muster cancel`: one request to a
+ * coordinator's control port, one answer, printed for a person.
+ *
+ * The request goes out on a DEALER; the answer is awaited with a bound
+ * (--timeout, default 5 s) so an unreachable coordinator is an error that
+ * names the endpoint rather than a hang.
+ */
+#include "launcher/ctl_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+#include "common/wire.h"
+
+static const char *
+default_endpoint (void)
+{
+  const char *e = getenv ("MUSTER_CTL_ENDPOINT");
+  return e && *e ? e : "tcp://127.0.0.1:29401";
+}
+
+/* Send `req`, wait up to timeout_ms for the answer into *rep. */
+static int
+call (const char *ep, uint64_t timeout_ms, const mu_msg_t *req, mu_msg_t *rep,
+      char *err, size_t errlen)
+{
+  void *ctx = zmq_ctx_new ();
+  void *s = ctx ? zmq_socket (ctx, ZMQ_DEALER) : NULL;
+  int rc = 0;
+  if (s == NULL)
+    rc = -errno;
+  if (rc == 0)
+    rc = mu_wire_sockopts (s, 1000);
+  if (rc == 0 && zmq_connect (s, ep) != 0)
+    {
+      rc = -errno;
+      snprintf (err, errlen, "bad endpoint %s: %s", ep, zmq_strerror (errno));
+    }
+  if (rc == 0)
+    rc = mu_wire_send (s, NULL, req);
+  if (rc == 0)
+    {
+      zmq_pollitem_t it = { .socket = s, .events = ZMQ_POLLIN };
+      int n = zmq_poll (&it, 1, (long)timeout_ms);
+      if (n <= 0)
+        {
+          rc = MUSTER_ETIMEDOUT;
+          snprintf (err, errlen, "no answer from the coordinator at %s after %.1f s",
+                    ep, (double)timeout_ms / 1000.0);
+        }
+      else
+        rc = mu_wire_recv (s, NULL, rep, err, errlen);
+    }
+  if (rc == 0 && rep->type == MU_MSG_ERROR)
+    {
+      snprintf (err, errlen, "%s", rep->u.error.message);
+      rc = (int)rep->u.error.code;
+      mu_msg_clear (rep);
+      if (rc >= 0)
+        rc = MUSTER_EINTERNAL;
+    }
+  if (s)
+    zmq_close (s);
+  if (ctx)
+    zmq_ctx_term (ctx);
+  return rc;
+}
+
+typedef struct ctl_args {
+  const char *endpoint;
+  uint64_t timeout_ms;
+  const char *job;
+} ctl_args_t;
+
+static int
+parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
+{
+  a->endpoint = default_endpoint ();
+  a->timeout_ms = 5000;
+  a->job = NULL;
+  for (int i = 0; i < argc; i++)
+    {
+      if ((strcmp (argv[i], "--endpoint") == 0 || strcmp (argv[i], "--ctl") == 0)
+          && i + 1 < argc)
+        a->endpoint = argv[++i];
+      else if (strcmp (argv[i], "--timeout") == 0 && i + 1 < argc)
+        {
+          if (mu_parse_duration_ms (argv[++i], &a->timeout_ms) != 0)
+            {
+              fprintf (stderr, "muster %s: bad --timeout '%s'\n", cmd, argv[i]);
+              return 2;
+            }
+        }
+      else if (argv[i][0] != '-' && a->job == NULL)
+        a->job = argv[i];
+      else
+        {
+          fprintf (stderr, "muster %s: unexpected argument '%s'\n"
+                   "usage: muster %s [--endpoint EP] [--timeout DUR] %s\n",
+                   cmd, argv[i], cmd, need_job ? "JOB" : "[JOB]");
+          return 2;
+        }
+    }
+  if (need_job && a->job == NULL)
+    {
+      fprintf (stderr, "muster %s: which job? usage: muster %s [--endpoint EP] JOB\n",
+               cmd, cmd);
+      return 2;
+    }
+  return 0;
+}
+
+int
+mu_ctl_status_main (int argc, char **argv)
+{
+  ctl_args_t a;
+  int rc = parse (argc, argv, &a, 0, "status");
+  if (rc != 0)
+    return rc;
+  mu_msg_t req, rep;
+  memset (&req, 0, sizeof req);
+  req.type = MU_MSG_CTL_STATUS;
+  req.u.ctl_status.job = (char *)a.job;
+  char err[512];
+  rc = call (a.endpoint, a.timeout_ms, &req, &rep, err, sizeof err);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster status: %s\n", err);
+      return 1;
+    }
+  if (rep.type != MU_MSG_CTL_STATUS_REPLY)
+    {
+      fprintf (stderr, "muster status: unexpected answer %s\n", mu_msg_name (rep.type));
+      mu_msg_clear (&rep);
+      return 1;
+    }
+  const mu_ctl_status_reply_t *s = &rep.u.ctl_status_reply;
+  printf ("%-24s %-11s %6s %6s %6s %8s  %s\n", "JOB", "STATE", "EPOCH", "WORLD",
+          "NODES", "RESTARTS", "REASON");
+  for (size_t i = 0; i < s->jobs.n; i++)
+    {
+      const mu_job_info_t *j = &s->jobs.v[i];
+      printf ("%-24s %-11s %6llu %6llu %6llu %8llu  %s\n", j->id, j->state,
+              (unsigned long long)j->epoch, (unsigned long long)j->world,
+              (unsigned long long)j->nodes, (unsigned long long)j->restarts,
+              j->reason ? j->reason : "");
+    }
+  printf ("%llu node(s) registered\n", (unsigned long long)s->nodes);
+  mu_msg_clear (&rep);
+  return 0;
+}
+
+int
+mu_ctl_cancel_main (int argc, char **argv)
+{
+  ctl_args_t a;
+  int rc = parse (argc, argv, &a, 1, "cancel");
+  if (rc != 0)
+    return rc;
+  mu_msg_t req, rep;
+  memset (&req, 0, sizeof req);
+  req.type = MU_MSG_CTL_CANCEL;
+  req.u.ctl_cancel.job = (char *)a.job;
+  char err[512];
+  rc = call (a.endpoint, a.timeout_ms, &req, &rep, err, sizeof err);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster cancel: %s\n", err);
+      return 1;
+    }
+  printf ("job %s: %s\n", a.job,
+          rep.type == MU_MSG_CTL_REPLY && rep.u.ctl_reply.message
+              ? rep.u.ctl_reply.message
+              : "ok");
+  mu_msg_clear (&rep);
+  return 0;
+}

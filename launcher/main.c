@@ -1,0 +1,53 @@
+/*
+ * main.c — the `muster` command: dispatch to its subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/proto.h"
+#include "launcher/ctl_client.h"
+#include "launcher/run.h"
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "usage: muster COMMAND [ARGS]\n"
+           "  run       launch a gang (like torchrun); muster run --help\n"
+           "  status    jobs of a running coordinator (control port)\n"
+           "  cancel    cancel a job of a running coordinator\n"
+           "  version   print the version\n"
+           "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT\n"
+           "(default tcp://127.0.0.1:29401).\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      usage (stderr);
+      return 2;
+    }
+  const char *cmd = argv[1];
+  if (strcmp (cmd, "run") == 0)
+    return mu_run_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "status") == 0)
+    return mu_ctl_status_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "cancel") == 0)
+    return mu_ctl_cancel_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "version") == 0 || strcmp (cmd, "--version") == 0)
+    {
+      printf ("muster 0.1.0 (protocol %d)\n", MU_PROTO_VERSION);
+      return 0;
+    }
+  if (strcmp (cmd, "help") == 0 || strcmp (cmd, "--help") == 0
+      || strcmp (cmd, "-h") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  fprintf (stderr, "muster: unknown command '%s'\n", cmd);
+  usage (stderr);
+  return 2;
+}

@@ -1,0 +1,425 @@
+/*
+ * run.c — `muster run`: launch a gang, show its progress, report its
+ * outcome, exit with its status.
+ *
+ * Three shapes, one loop:
+ *  - no --rdzv-endpoint: an embedded coordinator on 127.0.0.1 (ephemeral
+ *    port) and an agent bringing the job, in this process (torchrun's
+ *    --standalone);
+ *  - --rdzv-endpoint H:P --host: serve the coordinator at H:P and join it;
+ *  - --rdzv-endpoint H:P: join the coordinator there as one more node.
+ * The program is checked before anything starts (a missing program is a
+ * clear error, not N crashing workers).  On a terminal the rendezvous
+ * progress is redrawn in place; otherwise a line is printed when it
+ * changes.  When the job ends, a failure is reported once, by its root
+ * cause: the first rank that failed, its node, its exit code or signal and
+ * the tail of its stderr.  SIGINT/SIGTERM stop the workers (grace, then
+ * SIGKILL) and exit 128+signal.
+ */
+#include "launcher/run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <muster/error.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coord.h"
+#include "launcher/run_opts.h"
+#include "worker/agent.h"
+
+typedef struct run {
+  mu_run_opts_t o;
+  mu_log_t log;       /* the agent's */
+  mu_log_t coord_log; /* the embedded coordinator's: quieter, since the
+                         launcher itself reports the outcome */
+  uv_loop_t loop;
+  mu_coord_t *coord;
+  mu_agent_t *agent;
+  uv_signal_t sigint, sigterm;
+  int tty;
+  int progress_shown;
+  uint64_t last_joined;
+  int exit_code;
+  int done;
+  int signalled;
+  char endpoint[300];
+} run_t;
+
+/* Find `prog` the way execvp will; 0 if it can be run. */
+static int
+find_program (const char *prog, char *why, size_t whylen)
+{
+  if (strchr (prog, '/') != NULL)
+    {
+      struct stat st;
+      if (stat (prog, &st) != 0)
+        {
+          snprintf (why, whylen, "program '%s' not found", prog);
+          return -ENOENT;
+        }
+      if (S_ISDIR (st.st_mode) || access (prog, X_OK) != 0)
+        {
+          snprintf (why, whylen, "program '%s' is not executable", prog);
+          return -EACCES;
+        }
+      return 0;
+    }
+  const char *path = getenv ("PATH");
+  if (path == NULL)
+    path = "/usr/local/bin:/usr/bin:/bin";
+  char buf[4096];
+  for (const char *p = path; *p;)
+    {
+      const char *colon = strchr (p, ':');
+      size_t n = colon ? (size_t)(colon - p) : strlen (p);
+      snprintf (buf, sizeof buf, "%.*s/%s", (int)n, n ? p : ".", prog);
+      struct stat st;
+      if (stat (buf, &st) == 0 && !S_ISDIR (st.st_mode) && access (buf, X_OK) == 0)
+        return 0;
+      p += n + (colon ? 1 : 0);
+    }
+  snprintf (why, whylen, "program '%s' not found in PATH", prog);
+  return -ENOENT;
+}
+
+static int
+ends_with (const char *s, const char *suffix)
+{
+  size_t n = strlen (s), m = strlen (suffix);
+  return n >= m && strcmp (s + n - m, suffix) == 0;
+}
+
+/* torchrun runs "script.py" and "-m module" with the Python interpreter;
+ * so does muster run, unless --no-python.  The interpreter is
+ * $MUSTER_PYTHON, else python3 from PATH. */
+static char **
+build_argv (const mu_run_opts_t *o, size_t *n_out)
+{
+  int python = !o->no_python && (o->module || ends_with (o->argv[0], ".py"));
+  size_t n = (size_t)o->argc + (python ? (o->module ? 2 : 1) : 0);
+  char **v = calloc (n + 1, sizeof *v);
+  if (v == NULL)
+    return NULL;
+  size_t k = 0;
+  if (python)
+    {
+      const char *py = getenv ("MUSTER_PYTHON");
+      v[k++] = (char *)(py && *py ? py : "python3");
+      if (o->module)
+        v[k++] = (char *)"-m";
+    }
+  for (int i = 0; i < o->argc; i++)
+    v[k++] = o->argv[i];
+  *n_out = k;
+  return v;
+}
+
+static void
+clear_progress (run_t *r)
+{
+  if (r->tty && r->progress_shown)
+    {
+      fputs ("\r\033[K", stderr);
+      r->progress_shown = 0;
+    }
+}
+
+static void
+on_progress (void *arg, const mu_rdzv_progress_t *p)
+{
+  run_t *r = arg;
+  if (r->o.quiet)
+    return;
+  char line[256];
+  if (p->waiting)
+    snprintf (line, sizeof line,
+              "muster: job %s is full (%llu/%llu nodes); waiting for a place",
+              p->job, (unsigned long long)p->joined,
+              (unsigned long long)p->max_nodes);
+  else if (p->last_call_ms >= 0)
+    snprintf (line, sizeof line,
+              "muster: waiting for nodes %llu/%llu (min %llu), last call in %.1f s",
+              (unsigned long long)p->joined, (unsigned long long)p->max_nodes,
+              (unsigned long long)p->min_nodes, (double)p->last_call_ms / 1000.0);
+  else
+    snprintf (line, sizeof line, "muster: waiting for nodes %llu/%llu (min %llu)",
+              (unsigned long long)p->joined, (unsigned long long)p->max_nodes,
+              (unsigned long long)p->min_nodes);
+  if (r->tty)
+    {
+      fprintf (stderr, "\r\033[K%s", line);
+      r->progress_shown = 1;
+    }
+  else if (p->joined != r->last_joined || p->waiting)
+    fprintf (stderr, "%s\n", line);
+  r->last_joined = p->joined;
+  fflush (stderr);
+}
+
+static void
+on_epoch (void *arg, const mu_start_t *s)
+{
+  run_t *r = arg;
+  clear_progress (r);
+  if (!r->o.quiet)
+    fprintf (stderr,
+             "muster: job %s epoch %llu: %llu worker(s) on %llu node(s); this "
+             "node runs ranks %llu-%llu%s\n",
+             s->job, (unsigned long long)s->epoch, (unsigned long long)s->world,
+             (unsigned long long)s->nnodes, (unsigned long long)s->assign.v[0].rank,
+             (unsigned long long)s->assign.v[s->assign.n - 1].rank,
+             s->restart_count ? " (restarted)" : "");
+}
+
+static void
+print_tail (const char *tail)
+{
+  const char *p = tail;
+  while (p && *p)
+    {
+      const char *nl = strchr (p, '\n');
+      size_t n = nl ? (size_t)(nl - p) : strlen (p);
+      fprintf (stderr, "muster:   | %.*s\n", (int)n, p);
+      p += n + (nl ? 1 : 0);
+    }
+}
+
+static void
+on_done (void *arg, const mu_job_done_t *d)
+{
+  run_t *r = arg;
+  clear_progress (r);
+  r->done = 1;
+  r->exit_code = (int)d->exit_code;
+  if (strcmp (d->state, "succeeded") == 0)
+    {
+      if (!r->o.quiet)
+        fprintf (stderr, "muster: job %s succeeded: %s\n", d->job,
+                 d->reason ? d->reason : "");
+      return;
+    }
+  fprintf (stderr, "muster: job %s %s: %s\n", d->job[0] ? d->job : "(none)",
+           d->state, d->reason ? d->reason : "");
+  if (d->failed_rank >= 0)
+    {
+      fprintf (stderr, "muster: root cause: rank %lld on node %s ",
+               (long long)d->failed_rank, d->failed_node ? d->failed_node : "?");
+      if (d->failed_signal > 0)
+        fprintf (stderr, "was killed by signal %lld (%s)\n",
+                 (long long)d->failed_signal, strsignal ((int)d->failed_signal));
+      else
+        fprintf (stderr, "exited with code %d\n", r->exit_code);
+      if (d->stderr_tail && d->stderr_tail[0])
+        {
+          fprintf (stderr, "muster: last lines of rank %lld's stderr:\n",
+                   (long long)d->failed_rank);
+          print_tail (d->stderr_tail);
+        }
+    }
+  if (r->exit_code == 0)
+    r->exit_code = 1;
+}
+
+static void
+close_signals (run_t *r)
+{
+  if (!uv_is_closing ((uv_handle_t *)&r->sigint))
+    uv_close ((uv_handle_t *)&r->sigint, NULL);
+  if (!uv_is_closing ((uv_handle_t *)&r->sigterm))
+    uv_close ((uv_handle_t *)&r->sigterm, NULL);
+}
+
+static void
+on_agent_closed (void *arg)
+{
+  run_t *r = arg;
+  if (r->coord)
+    mu_coord_stop (r->coord);
+  close_signals (r);
+}
+
+static void
+on_signal (uv_signal_t *s, int signum)
+{
+  run_t *r = s->data;
+  if (r->signalled)
+    return;
+  r->signalled = signum;
+  clear_progress (r);
+  fprintf (stderr, "muster: %s: stopping workers (grace %.1f s)\n",
+           strsignal (signum), (double)r->o.grace_ms / 1000.0);
+  if (!r->done)
+    r->exit_code = 128 + signum;
+  mu_agent_shutdown (r->agent, r->o.grace_ms);
+}
+
+static int
+start_coordinator (run_t *r)
+{
+  char bind[300];
+  if (r->o.endpoint == NULL)
+    strcpy (bind, "tcp://127.0.0.1:*");
+  else
+    {
+      const char *colon = strrchr (r->o.endpoint, ':');
+      int loopback = strncmp (r->o.endpoint, "127.", 4) == 0
+                     || strncmp (r->o.endpoint, "localhost:", 10) == 0;
+      snprintf (bind, sizeof bind, "tcp://%s%s", loopback ? "127.0.0.1" : "*",
+                colon);
+    }
+  mu_coord_opts_t co = { .agent_bind = bind, .ctl_bind = r->o.ctl_bind,
+                         .log = &r->coord_log };
+  int rc = mu_coord_new (&co, &r->coord);
+  if (rc == 0)
+    rc = mu_coord_start (r->coord, &r->loop);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster: cannot serve the coordinator at %s: %s\n",
+               bind, muster_strerror (rc));
+      mu_coord_destroy (&r->coord);
+      return rc;
+    }
+  mu_strlcpy (r->endpoint, mu_coord_agent_endpoint (r->coord),
+              sizeof r->endpoint);
+  if (mu_coord_ctl_endpoint (r->coord) && !r->o.quiet)
+    fprintf (stderr, "muster: control port %s\n", mu_coord_ctl_endpoint (r->coord));
+  return 0;
+}
+
+static void
+make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
+           size_t argc, char *idbuf, size_t idlen)
+{
+  memset (spec, 0, sizeof *spec);
+  memset (role, 0, sizeof *role);
+  if (r->o.rdzv_id)
+    mu_strlcpy (idbuf, r->o.rdzv_id, idlen);
+  else if (r->o.endpoint)
+    mu_strlcpy (idbuf, "default", idlen);
+  else
+    {
+      char rnd[9];
+      mu_random_hex (rnd, 4);
+      snprintf (idbuf, idlen, "run-%s", rnd);
+    }
+  role->name = (char *)(r->o.role ? r->o.role : "worker");
+  role->min_nodes = r->o.min_nodes;
+  role->max_nodes = r->o.max_nodes;
+  role->nproc = r->o.nproc;
+  spec->id = idbuf;
+  spec->roles.v = role;
+  spec->roles.n = 1;
+  spec->argv.v = argv;
+  spec->argv.n = argc;
+  spec->max_restarts = r->o.max_restarts;
+  /* Embedded: no other node can find this coordinator, so do not wait. */
+  spec->last_call_ms = r->o.endpoint ? r->o.last_call_ms : 0;
+  spec->join_timeout_ms = r->o.join_timeout_ms;
+  spec->grace_ms = r->o.grace_ms;
+  spec->elastic_mode = (char *)r->o.elastic_mode;
+}
+
+int
+mu_run_main (int argc, char **argv)
+{
+  run_t r;
+  memset (&r, 0, sizeof r);
+  char err[512];
+  if (argc > 0 && (strcmp (argv[0], "--help") == 0 || strcmp (argv[0], "-h") == 0))
+    {
+      fputs (mu_run_opts_usage (), stdout);
+      return 0;
+    }
+  if (mu_run_opts_parse (argc, argv, &r.o, err, sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: %s\n", err);
+      return 2;
+    }
+  mu_log_init (&r.log, "muster");
+  mu_log_init (&r.coord_log, "musterd");
+  r.log.level = MU_LOG_WARN;
+  r.coord_log.level = MU_LOG_ERR;
+  if (r.o.log_level)
+    {
+      if (mu_log_parse_level (r.o.log_level, &r.log.level) != 0)
+        {
+          fprintf (stderr, "muster run: --log-level '%s': expected err, warn, "
+                   "notice, info or debug\n", r.o.log_level);
+          return 2;
+        }
+      r.coord_log.level = r.log.level;
+    }
+  size_t pargc = 0;
+  char **pargv = build_argv (&r.o, &pargc);
+  if (pargv == NULL)
+    return 1;
+  if (find_program (pargv[0], err, sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: %s\n", err);
+      free (pargv);
+      return 127;
+    }
+  r.tty = isatty (2);
+  uv_loop_init (&r.loop);
+  int rc = 0;
+  if (r.o.endpoint == NULL || r.o.host)
+    rc = start_coordinator (&r);
+  else
+    snprintf (r.endpoint, sizeof r.endpoint, "tcp://%s", r.o.endpoint);
+  if (rc == 0)
+    {
+      mu_job_spec_t spec;
+      mu_role_spec_t role;
+      char id[160];
+      make_spec (&r, &spec, &role, pargv, pargc, id, sizeof id);
+      mu_agent_opts_t ao = {
+        .coordinator = r.endpoint,
+        .node_id = r.o.node_id ? r.o.node_id : (r.o.endpoint ? NULL : "local"),
+        .host = r.o.advertise,
+        .slots = r.o.nproc,
+        .role = r.o.role,
+        .job = &spec,
+        .connect_timeout_ms = r.o.connect_timeout_ms,
+        .out_fd = 1,
+        .err_fd = 2,
+        .exit_on_done = 1,
+        .log = &r.log,
+        .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
+                .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
+      };
+      rc = mu_agent_new (&ao, &r.agent);
+      if (rc == 0)
+        rc = mu_agent_start (r.agent, &r.loop);
+      if (rc != 0)
+        {
+          fprintf (stderr, "muster run: cannot start the agent: %s\n",
+                   muster_strerror (rc));
+          if (r.coord)
+            mu_coord_stop (r.coord);
+        }
+    }
+  if (rc == 0)
+    {
+      uv_signal_init (&r.loop, &r.sigint);
+      uv_signal_init (&r.loop, &r.sigterm);
+      r.sigint.data = r.sigterm.data = &r;
+      uv_signal_start (&r.sigint, on_signal, SIGINT);
+      uv_signal_start (&r.sigterm, on_signal, SIGTERM);
+    }
+  uv_run (&r.loop, UV_RUN_DEFAULT);
+  mu_agent_destroy (&r.agent);
+  mu_coord_destroy (&r.coord);
+  uv_loop_close (&r.loop);
+  free (pargv);
+  if (rc != 0)
+    return 1;
+  return r.exit_code;
+}

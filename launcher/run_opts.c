@@ -1,0 +1,293 @@
+/*
+ * run_opts.c — parsing `muster run` flags (see run_opts.h).
+ *
+ * Flags take their value as "--flag value" or "--flag=value"; a flag
+ * spelled with underscores is the same flag.  The program starts at "--"
+ * or at the first argument that is not a flag, as with torchrun.
+ */
+#include "launcher/run_opts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+
+const char *
+mu_run_opts_usage (void)
+{
+  return "usage: muster run [options] [--] PROGRAM [ARGS...]\n"
+         "  --nnodes MIN:MAX|N      nodes in the gang (default 1)\n"
+         "  --nproc-per-node N      workers per node (default 1)\n"
+         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded)\n"
+         "  --host                  serve the coordinator at --rdzv-endpoint\n"
+         "  --rdzv-id ID            job id shared by all nodes\n"
+         "  --max-restarts N        restarts after worker failures (default 0)\n"
+         "  --standalone            embedded coordinator (the default without\n"
+         "                          --rdzv-endpoint)\n"
+         "  --node-id ID            this node's id\n"
+         "  --advertise-host ADDR   address other nodes reach this node at\n"
+         "  --role NAME             role of this node's workers (default worker)\n"
+         "  --last-call DUR         wait after min nodes joined (default 1s)\n"
+         "  --join-timeout DUR      fail if min nodes never join (default 600s)\n"
+         "  --connect-timeout DUR   give up on an unreachable coordinator (30s)\n"
+         "  --grace DUR             SIGTERM-to-SIGKILL grace (default 5s)\n"
+         "  --elastic-mode MODE     restart (default) or in-place\n"
+         "  --ctl-bind EP           control port of a served coordinator\n"
+         "  --no-python             run a .py PROGRAM directly\n"
+         "  -m, --module            run PROGRAM as 'python3 -m PROGRAM'\n"
+         "  --quiet                 no rendezvous progress display\n"
+         "  --log-level L           err, warn, notice, info, debug\n"
+         "  --rdzv-backend B, --rdzv-conf K=V,...  accepted as in torchrun\n"
+         "durations: 500ms, 2s, 1.5m; a bare number is milliseconds\n";
+}
+
+static int
+fail (char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+  snprintf (err, errlen, fmt, a, b ? b : "");
+  return MUSTER_EINVAL;
+}
+
+static int
+parse_u32 (const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+  uint64_t v;
+  if (mu_parse_u64 (s, &v) != 0 || v < lo || v > hi)
+    return MUSTER_EINVAL;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int
+parse_nnodes (const char *v, mu_run_opts_t *o)
+{
+  const char *colon = strchr (v, ':');
+  if (colon == NULL)
+    {
+      if (parse_u32 (v, 1, 1000000, &o->min_nodes) != 0)
+        return MUSTER_EINVAL;
+      o->max_nodes = o->min_nodes;
+      return 0;
+    }
+  char lo[32];
+  size_t n = (size_t)(colon - v);
+  if (n == 0 || n >= sizeof lo)
+    return MUSTER_EINVAL;
+  memcpy (lo, v, n);
+  lo[n] = '\0';
+  if (parse_u32 (lo, 1, 1000000, &o->min_nodes) != 0
+      || parse_u32 (colon + 1, 1, 1000000, &o->max_nodes) != 0
+      || o->min_nodes > o->max_nodes)
+    return MUSTER_EINVAL;
+  return 0;
+}
+
+/* torchrun's --rdzv-conf: join_timeout=S,last_call_timeout=S (seconds). */
+static int
+parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
+{
+  char buf[512];
+  if (mu_strlcpy (buf, v, sizeof buf) != 0)
+    return fail (err, errlen, "--rdzv-conf is too long", NULL, NULL);
+  for (char *save = NULL, *kv = strtok_r (buf, ",", &save); kv;
+       kv = strtok_r (NULL, ",", &save))
+    {
+      char *eq = strchr (kv, '=');
+      if (eq == NULL)
+        return fail (err, errlen, "--rdzv-conf: '%s' is not key=value", kv, NULL);
+      *eq = '\0';
+      uint64_t ms;
+      char val[64];
+      snprintf (val, sizeof val, "%ss", eq + 1);
+      if (mu_parse_duration_ms (val, &ms) != 0)
+        return fail (err, errlen, "--rdzv-conf: bad seconds '%s' for %s",
+                     eq + 1, kv);
+      if (strcmp (kv, "join_timeout") == 0)
+        o->join_timeout_ms = ms;
+      else if (strcmp (kv, "last_call_timeout") == 0)
+        o->last_call_ms = ms;
+      else if (strcmp (kv, "timeout") == 0 || strcmp (kv, "read_timeout") == 0
+               || strcmp (kv, "is_host") == 0)
+        ; /* torchrun store settings with no meaning here */
+      else
+        return fail (err, errlen, "--rdzv-conf: unknown key '%s'", kv, NULL);
+    }
+  return 0;
+}
+
+/* Canonical flag name: leading dashes dropped, '_' turned into '-'. */
+static void
+canon (const char *a, char *out, size_t outlen)
+{
+  while (*a == '-')
+    a++;
+  size_t i = 0;
+  for (; a[i] && a[i] != '=' && i + 1 < outlen; i++)
+    out[i] = a[i] == '_' ? '-' : a[i];
+  out[i] = '\0';
+}
+
+static const char *const FLAGS_WITH_VALUE[]
+    = { "nnodes", "nproc-per-node", "rdzv-endpoint", "rdzv-id",
+        "max-restarts", "node-id", "role", "advertise-host", "last-call",
+        "join-timeout", "connect-timeout", "grace", "elastic-mode",
+        "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf", NULL };
+
+static int
+takes_value (const char *name)
+{
+  for (int i = 0; FLAGS_WITH_VALUE[i]; i++)
+    if (strcmp (FLAGS_WITH_VALUE[i], name) == 0)
+      return 1;
+  return 0;
+}
+
+static int
+apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
+       size_t errlen)
+{
+  int rc = 0;
+  if (strcmp (name, "nnodes") == 0)
+    {
+      if (parse_nnodes (v, o) != 0)
+        return fail (err, errlen,
+                     "--nnodes '%s': expected N or MIN:MAX with 1 <= MIN <= MAX",
+                     v, NULL);
+    }
+  else if (strcmp (name, "nproc-per-node") == 0)
+    {
+      if (parse_u32 (v, 1, 4096, &o->nproc) != 0)
+        return fail (err, errlen, "--nproc-per-node '%s': expected 1..4096", v,
+                     NULL);
+    }
+  else if (strcmp (name, "rdzv-endpoint") == 0)
+    {
+      const char *colon = strrchr (v, ':');
+      uint32_t port;
+      if (colon == NULL || colon == v || parse_u32 (colon + 1, 1, 65535, &port) != 0)
+        return fail (err, errlen, "--rdzv-endpoint '%s': expected HOST:PORT",
+                     v, NULL);
+      o->endpoint = v;
+    }
+  else if (strcmp (name, "rdzv-id") == 0)
+    o->rdzv_id = v;
+  else if (strcmp (name, "max-restarts") == 0)
+    rc = mu_parse_u64 (v, &o->max_restarts);
+  else if (strcmp (name, "node-id") == 0)
+    o->node_id = v;
+  else if (strcmp (name, "role") == 0)
+    o->role = v;
+  else if (strcmp (name, "advertise-host") == 0)
+    o->advertise = v;
+  else if (strcmp (name, "last-call") == 0)
+    rc = mu_parse_duration_ms (v, &o->last_call_ms);
+  else if (strcmp (name, "join-timeout") == 0)
+    rc = mu_parse_duration_ms (v, &o->join_timeout_ms);
+  else if (strcmp (name, "connect-timeout") == 0)
+    rc = mu_parse_duration_ms (v, &o->connect_timeout_ms);
+  else if (strcmp (name, "grace") == 0)
+    rc = mu_parse_duration_ms (v, &o->grace_ms);
+  else if (strcmp (name, "elastic-mode") == 0)
+    {
+      if (strcmp (v, "restart") != 0 && strcmp (v, "in-place") != 0)
+        return fail (err, errlen,
+                     "--elastic-mode '%s': expected restart or in-place", v, NULL);
+      o->elastic_mode = v;
+    }
+  else if (strcmp (name, "log-level") == 0)
+    o->log_level = v;
+  else if (strcmp (name, "ctl-bind") == 0)
+    o->ctl_bind = v;
+  else if (strcmp (name, "rdzv-backend") == 0)
+    {
+      if (strcmp (v, "c10d") != 0 && strcmp (v, "muster") != 0
+          && strcmp (v, "static") != 0)
+        return fail (err, errlen,
+                     "--rdzv-backend '%s': muster is its own backend (c10d, "
+                     "static and muster are accepted)", v, NULL);
+    }
+  else if (strcmp (name, "rdzv-conf") == 0)
+    return parse_rdzv_conf (v, o, err, errlen);
+  if (rc != 0)
+    return fail (err, errlen, "bad value '%s' for --%s", v, name);
+  return 0;
+}
+
+int
+mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
+                   size_t errlen)
+{
+  memset (o, 0, sizeof *o);
+  o->min_nodes = o->max_nodes = 1;
+  o->nproc = 1;
+  o->last_call_ms = 1000;
+  o->join_timeout_ms = 600000;
+  o->connect_timeout_ms = 30000;
+  o->grace_ms = 5000;
+  int i = 0;
+  for (; i < argc; i++)
+    {
+      const char *a = argv[i];
+      if (strcmp (a, "--") == 0)
+        {
+          i++;
+          break;
+        }
+      if (a[0] != '-' || a[1] == '\0')
+        break;
+      char name[64];
+      canon (a, name, sizeof name);
+      const char *eq = strchr (a, '=');
+      if (strcmp (name, "standalone") == 0)
+        o->standalone = 1;
+      else if (strcmp (name, "host") == 0)
+        o->host = 1;
+      else if (strcmp (name, "quiet") == 0 || strcmp (name, "q") == 0)
+        o->quiet = 1;
+      else if (strcmp (name, "no-python") == 0)
+        o->no_python = 1;
+      else if (strcmp (name, "m") == 0 || strcmp (name, "module") == 0)
+        o->module = 1;
+      else if (takes_value (name))
+        {
+          const char *v;
+          if (eq != NULL)
+            v = eq + 1;
+          else if (i + 1 < argc)
+            v = argv[++i];
+          else
+            return fail (err, errlen, "option --%s needs a value", name, NULL);
+          int rc = apply (o, name, v, err, errlen);
+          if (rc != 0)
+            return rc;
+          continue;
+        }
+      else
+        return fail (err, errlen, "unknown option '%s' (see muster run --help)",
+                     a, NULL);
+      if (eq != NULL)
+        return fail (err, errlen, "option '%s' takes no value", a, NULL);
+    }
+  if (i >= argc)
+    return fail (err, errlen, "no program given: muster run [options] -- PROGRAM [ARGS...]",
+                 NULL, NULL);
+  if (argv[i][0] == '\0')
+    return fail (err, errlen, "the program name is empty", NULL, NULL);
+  if (o->host && o->endpoint == NULL)
+    return fail (err, errlen, "--host needs --rdzv-endpoint (where to serve)",
+                 NULL, NULL);
+  if (o->standalone && o->endpoint != NULL)
+    return fail (err, errlen, "--standalone and --rdzv-endpoint exclude each other",
+                 NULL, NULL);
+  if (o->endpoint == NULL && o->min_nodes > 1)
+    return fail (err, errlen,
+                 "--nnodes needs more than one node: give --rdzv-endpoint "
+                 "(the embedded coordinator serves this machine only)",
+                 NULL, NULL);
+  o->argv = argv + i;
+  o->argc = argc - i;
+  return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * run_opts.h — the flags of `muster run`, parsed into a struct.
+ *
+ * torchrun's flags are accepted where they mean the same thing (with
+ * dashes or underscores: --nproc-per-node and --nproc_per_node), so a
+ * torchrun command line works by replacing the program name.  Parsing is a
+ * pure function of argv so every flag and every error is unit-tested
+ * (run_opts_test.c).
+ */
+#ifndef MU_RUN_OPTS_H
+#define MU_RUN_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mu_run_opts {
+  uint32_t min_nodes, max_nodes; /* --nnodes MIN:MAX or N (default 1:1) */
+  uint32_t nproc;                /* --nproc-per-node (default 1) */
+  const char *endpoint;          /* --rdzv-endpoint HOST:PORT */
+  const char *rdzv_id;           /* --rdzv-id */
+  uint64_t max_restarts;         /* --max-restarts */
+  int standalone;                /* --standalone */
+  int host;                      /* --host: serve the coordinator here */
+  const char *node_id;           /* --node-id */
+  const char *role;              /* --role */
+  const char *advertise;         /* --advertise-host: address peers use */
+  uint64_t last_call_ms;         /* --last-call (default 1s) */
+  uint64_t join_timeout_ms;      /* --join-timeout (default 600s) */
+  uint64_t connect_timeout_ms;   /* --connect-timeout (default 30s) */
+  uint64_t grace_ms;             /* --grace (default 5s) */
+  const char *elastic_mode;      /* --elastic-mode restart|in-place */
+  const char *log_level;         /* --log-level */
+  const char *ctl_bind;          /* --ctl-bind (with --host/embedded) */
+  int quiet;                     /* --quiet: no progress display */
+  int no_python;                 /* --no-python */
+  int module;                    /* -m/--module: run argv[0] as python -m */
+  char **argv;                   /* the program and its arguments */
+  int argc;
+} mu_run_opts_t;
+
+/* Parse `muster run` arguments (argv[0] is the first flag, not "run").
+ * Returns 0, or MUSTER_EINVAL with a sentence naming the problem in err. */
+int mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
+                       size_t errlen);
+
+/* Usage text of `muster run`. */
+const char *mu_run_opts_usage (void);
+
+#endif

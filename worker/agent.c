@@ -1,0 +1,483 @@
+/*
+ * agent.c — the agent's coordinator side: lifecycle, registration with
+ * retries, heartbeats both ways, and the commands the coordinator sends
+ * (start, stop, progress, done, replies to relay).
+ *
+ * Registration: the DEALER is opened with ZMQ_IMMEDIATE so a registration
+ * sent before the coordinator is up fails at once (EAGAIN) instead of piling
+ * up in a queue; it is retried with backoff (50 ms doubling to 1 s) until
+ * "agent.welcome" arrives or connect_timeout_ms passes, after which the
+ * agent gives up with a message naming the endpoint.  A coordinator silent
+ * for heartbeat_ms * miss_limit is declared lost: the workers keep running
+ * and the agent registers again.
+ */
+#include "worker/agent_int.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+#include "common/zwatch.h"
+
+#define REG_BACKOFF_MIN_MS 50
+#define REG_BACKOFF_MAX_MS 1000
+#define COORD_HWM 100000
+
+int
+mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
+{
+  if (opts->coordinator == NULL || opts->slots == 0)
+    return MUSTER_EINVAL;
+  mu_agent_t *a = calloc (1, sizeof *a);
+  if (a == NULL)
+    return -ENOMEM;
+  a->opts = *opts;
+  mu_log_init (&a->own_log, "muster-agent");
+  a->log = opts->log ? opts->log : &a->own_log;
+  if (opts->job != NULL && (a->job = mu_job_spec_dup (opts->job)) == NULL)
+    {
+      free (a);
+      return -ENOMEM;
+    }
+  a->opts.job = a->job;
+  mu_strlcpy (a->coordinator, opts->coordinator, sizeof a->coordinator);
+  if (opts->node_id != NULL)
+    mu_strlcpy (a->node_id, opts->node_id, sizeof a->node_id);
+  else
+    {
+      char hn[64] = "node", rnd[9];
+      gethostname (hn, sizeof hn - 1);
+      hn[strcspn (hn, ".")] = '\0';
+      mu_random_hex (rnd, 4);
+      snprintf (a->node_id, sizeof a->node_id, "%s-%d-%s", hn, (int)getpid (),
+                rnd);
+    }
+  *out = a;
+  return 0;
+}
+
+const char *
+mu_agent_node_id (const mu_agent_t *a)
+{
+  return a->node_id;
+}
+
+/* The address other nodes' workers reach ours at. */
+static void
+detect_host (mu_agent_t *a)
+{
+  if (a->opts.host != NULL)
+    {
+      mu_strlcpy (a->host, a->opts.host, sizeof a->host);
+      return;
+    }
+  if (strstr (a->coordinator, "//127.") != NULL
+      || strstr (a->coordinator, "//localhost") != NULL
+      || strncmp (a->coordinator, "ipc:", 4) == 0
+      || strncmp (a->coordinator, "inproc:", 7) == 0)
+    {
+      strcpy (a->host, "127.0.0.1");
+      return;
+    }
+  if (gethostname (a->host, sizeof a->host - 1) != 0)
+    strcpy (a->host, "127.0.0.1");
+}
+
+/* Find slots+1 consecutive free TCP ports: one data-plane port per local
+ * rank plus one for rank 0's store (MASTER_PORT).  Bound briefly to check,
+ * then released; a program that binds them later may still race another
+ * process, as with torchrun's MASTER_PORT. */
+static uint64_t
+find_port_base (uint32_t count)
+{
+  for (int attempt = 0; attempt < 64; attempt++)
+    {
+      char rnd[5];
+      mu_random_hex (rnd, 2);
+      unsigned r = (unsigned)strtoul (rnd, NULL, 16);
+      unsigned base = 20000 + r % (30000 - count);
+      int ok = 1;
+      int fds[64];
+      unsigned nfd = 0;
+      for (unsigned p = base; p < base + count && ok; p++)
+        {
+          int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          struct sockaddr_in sin = { .sin_family = AF_INET,
+                                     .sin_port = htons ((uint16_t)p) };
+          if (fd < 0 || bind (fd, (struct sockaddr *)&sin, sizeof sin) != 0)
+            ok = 0;
+          if (fd >= 0)
+            {
+              if (nfd < 64)
+                fds[nfd++] = fd;
+              else
+                close (fd);
+            }
+        }
+      for (unsigned i = 0; i < nfd; i++)
+        close (fds[i]);
+      if (ok)
+        return base;
+    }
+  return 0;
+}
+
+int
+mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m)
+{
+  if (a->coord_sock == NULL)
+    return MUSTER_ECLOSED;
+  int rc = mu_wire_send (a->coord_sock, NULL, m);
+  if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT)
+    mu_log_warn (a->log, "SEND-FAILED", "%s to coordinator: %s",
+                 mu_msg_name (m->type), muster_strerror (rc));
+  return rc;
+}
+
+static int
+send_register (mu_agent_t *a)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_REGISTER;
+  m.u.reg.node_id = a->node_id;
+  m.u.reg.host = a->host;
+  m.u.reg.slots = a->opts.slots;
+  m.u.reg.port_base = a->port_base;
+  m.u.reg.pid = (uint64_t)getpid ();
+  m.u.reg.role = (char *)a->opts.role;
+  m.u.reg.job = a->job;
+  return mu_agent_send_coord (a, &m);
+}
+
+static void
+give_up (mu_agent_t *a, const char *why)
+{
+  mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
+  mu_job_done_t d;
+  memset (&d, 0, sizeof d);
+  d.job = a->job ? a->job->id : (char *)"";
+  d.state = (char *)"failed";
+  d.exit_code = 1;
+  d.reason = (char *)why;
+  d.failed_rank = -1;
+  mu_agent_report_done (a, &d);
+  mu_agent_shutdown (a, 0);
+}
+
+static void
+on_reg_timer (uv_timer_t *t)
+{
+  mu_agent_t *a = t->data;
+  if (a->registered || a->shutting_down)
+    return;
+  uint64_t now = mu_now_ms ();
+  if (a->opts.connect_timeout_ms > 0
+      && now - a->started_ms >= a->opts.connect_timeout_ms)
+    {
+      char why[512];
+      snprintf (why, sizeof why,
+                "cannot reach the coordinator at %s: no answer after %.1f s",
+                a->coordinator, (double)(now - a->started_ms) / 1000.0);
+      give_up (a, why);
+      return;
+    }
+  send_register (a);
+  a->reg_backoff_ms = a->reg_backoff_ms ? a->reg_backoff_ms * 2 : REG_BACKOFF_MIN_MS;
+  if (a->reg_backoff_ms > REG_BACKOFF_MAX_MS)
+    a->reg_backoff_ms = REG_BACKOFF_MAX_MS;
+  uint64_t next = a->reg_backoff_ms;
+  if (a->opts.connect_timeout_ms > 0
+      && now + next > a->started_ms + a->opts.connect_timeout_ms)
+    next = a->started_ms + a->opts.connect_timeout_ms - now;
+  uv_timer_start (&a->reg_timer, on_reg_timer, next, 0);
+}
+
+static void
+start_registering (mu_agent_t *a)
+{
+  a->registered = 0;
+  a->reg_backoff_ms = 0;
+  uv_timer_stop (&a->hb_timer);
+  uv_timer_start (&a->reg_timer, on_reg_timer, 0, 0);
+}
+
+static void
+on_hb_timer (uv_timer_t *t)
+{
+  mu_agent_t *a = t->data;
+  uint64_t now = mu_now_ms ();
+  if (now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
+    {
+      mu_log_warn (a->log, "COORD-LOST",
+                   "no word from the coordinator at %s for %llu ms; "
+                   "workers keep running, registering again",
+                   a->coordinator, (unsigned long long)(now - a->last_coord_ms));
+      a->started_ms = now;
+      start_registering (a);
+      return;
+    }
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_HEARTBEAT;
+  m.u.heartbeat.node_id = a->node_id;
+  m.u.heartbeat.seq = ++a->hb_seq;
+  mu_agent_send_coord (a, &m);
+}
+
+static void
+on_welcome (mu_agent_t *a, const mu_welcome_t *w)
+{
+  a->registered = 1;
+  a->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 200;
+  a->miss_limit = w->miss_limit ? w->miss_limit : 4;
+  uv_timer_stop (&a->reg_timer);
+  uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
+  mu_log_info (a->log, "REGISTERED", "node %s registered with %s (session %s)",
+               a->node_id, a->coordinator, w->session);
+}
+
+static void
+on_coord_error (mu_agent_t *a, const mu_error_t *e)
+{
+  if (e->code == MUSTER_ENOTFOUND && !a->shutting_down)
+    {
+      /* The coordinator does not know us (it restarted, or declared us
+       * lost): register again. */
+      start_registering (a);
+      return;
+    }
+  if (e->in_reply_to != NULL && strcmp (e->in_reply_to, "agent.register") == 0)
+    {
+      char why[1024];
+      snprintf (why, sizeof why, "the coordinator refused this node: %s",
+                e->message);
+      give_up (a, why);
+      return;
+    }
+  mu_log_warn (a->log, "COORD-ERROR", "%s (%s)", e->message,
+               muster_err_name ((int)e->code));
+}
+
+static void
+dispatch (mu_agent_t *a, mu_msg_t *m)
+{
+  a->last_coord_ms = mu_now_ms ();
+  switch (m->type)
+    {
+    case MU_MSG_WELCOME:
+      on_welcome (a, &m->u.welcome);
+      break;
+    case MU_MSG_HEARTBEAT:
+      break;
+    case MU_MSG_RDZV_PROGRESS:
+      if (a->opts.ev.on_progress)
+        a->opts.ev.on_progress (a->opts.ev.arg, &m->u.rdzv_progress);
+      break;
+    case MU_MSG_START:
+      mu_agent_workers_start (a, m);
+      break;
+    case MU_MSG_STOP:
+      mu_agent_workers_stop (a, m->u.stop.epoch, m->u.stop.grace_ms);
+      break;
+    case MU_MSG_JOB_DONE:
+      if (a->live > 0)
+        {
+          /* Report once the last worker is down. */
+          mu_msg_clear (&a->pending_done);
+          a->pending_done = *m;
+          m->type = MU_MSG_NONE;
+          mu_agent_workers_stop (a, UINT64_MAX, 0);
+        }
+      else
+        mu_agent_report_done (a, &m->u.job_done);
+      break;
+    case MU_MSG_REPLY:
+      mu_agent_workers_relay_reply (a, m);
+      break;
+    case MU_MSG_ERROR:
+      on_coord_error (a, &m->u.error);
+      break;
+    default:
+      mu_log_warn (a->log, "PROTO-ERROR", "unexpected %s from the coordinator",
+                   mu_msg_name (m->type));
+      break;
+    }
+}
+
+static int
+on_coord_readable (void *sock, void *arg)
+{
+  mu_agent_t *a = arg;
+  mu_msg_t m;
+  char err[256];
+  int rc = mu_wire_recv (sock, NULL, &m, err, sizeof err);
+  if (rc == -EAGAIN)
+    return -EAGAIN;
+  if (rc != 0)
+    {
+      mu_log_warn (a->log, "PROTO-ERROR", "from the coordinator: %s", err);
+      return 0;
+    }
+  dispatch (a, &m);
+  mu_msg_clear (&m);
+  return 0;
+}
+
+void
+mu_agent_maybe_finish (mu_agent_t *a)
+{
+  if (a->live > 0)
+    return;
+  if (a->pending_done.type == MU_MSG_JOB_DONE)
+    {
+      mu_msg_t d = a->pending_done;
+      a->pending_done.type = MU_MSG_NONE;
+      mu_agent_report_done (a, &d.u.job_done);
+      mu_msg_clear (&d);
+    }
+  if (a->shutting_down && !a->closed)
+    {
+      a->closed = 1;
+      uv_close ((uv_handle_t *)&a->reg_timer, NULL);
+      uv_close ((uv_handle_t *)&a->hb_timer, NULL);
+      mu_zwatch_stop (&a->coord_watch);
+      mu_agent_workers_close (a);
+      if (a->coord_sock)
+        zmq_close (a->coord_sock);
+      a->coord_sock = NULL;
+      zmq_ctx_term (a->zctx);
+      a->zctx = NULL;
+      if (a->opts.ev.on_closed)
+        a->opts.ev.on_closed (a->opts.ev.arg);
+    }
+}
+
+void
+mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d)
+{
+  if (a->job != NULL && a->done_reported)
+    return;
+  a->done_reported = a->job != NULL;
+  mu_msg_clear (&a->start);
+  if (a->opts.ev.on_done)
+    a->opts.ev.on_done (a->opts.ev.arg, d);
+  if (a->opts.exit_on_done)
+    mu_agent_shutdown (a, 0);
+}
+
+static int
+resolve_exec_helper (mu_agent_t *a)
+{
+  if (a->opts.exec_helper != NULL)
+    mu_strlcpy (a->exec_helper, a->opts.exec_helper, sizeof a->exec_helper);
+  else
+    {
+      char dir[900];
+      int rc = mu_self_dir (dir, sizeof dir);
+      if (rc != 0)
+        return rc;
+      snprintf (a->exec_helper, sizeof a->exec_helper, "%s/muster-exec", dir);
+    }
+  if (access (a->exec_helper, X_OK) != 0)
+    {
+      mu_log_err (a->log, "NO-EXEC-HELPER", "%s is missing or not executable",
+                  a->exec_helper);
+      return -ENOENT;
+    }
+  return 0;
+}
+
+int
+mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
+{
+  a->loop = loop;
+  int rc = resolve_exec_helper (a);
+  if (rc != 0)
+    return rc;
+  detect_host (a);
+  a->port_base = find_port_base (a->opts.slots + 1);
+  a->zctx = zmq_ctx_new ();
+  if (a->zctx == NULL)
+    return -errno;
+  a->coord_sock = zmq_socket (a->zctx, ZMQ_DEALER);
+  int one = 1;
+  if (a->coord_sock == NULL)
+    rc = -errno;
+  if (rc == 0)
+    rc = mu_wire_sockopts (a->coord_sock, COORD_HWM);
+  if (rc == 0
+      && (zmq_setsockopt (a->coord_sock, ZMQ_ROUTING_ID, a->node_id,
+                          strlen (a->node_id)) != 0
+          || zmq_setsockopt (a->coord_sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0))
+    rc = -errno;
+  if (rc == 0 && zmq_connect (a->coord_sock, a->coordinator) != 0)
+    {
+      rc = -errno;
+      mu_log_err (a->log, "BAD-ENDPOINT", "cannot use coordinator endpoint %s: %s",
+                  a->coordinator, zmq_strerror (-rc));
+    }
+  if (rc == 0)
+    rc = mu_agent_workers_open (a);
+  if (rc == 0)
+    rc = mu_zwatch_start (loop, a->coord_sock, on_coord_readable, a,
+                          &a->coord_watch);
+  if (rc != 0)
+    {
+      mu_agent_workers_close (a);
+      if (a->coord_sock)
+        zmq_close (a->coord_sock);
+      a->coord_sock = NULL;
+      zmq_ctx_term (a->zctx);
+      a->zctx = NULL;
+      return rc;
+    }
+  uv_timer_init (loop, &a->reg_timer);
+  uv_timer_init (loop, &a->hb_timer);
+  a->reg_timer.data = a->hb_timer.data = a;
+  a->started_ms = a->last_coord_ms = mu_now_ms ();
+  start_registering (a);
+  return 0;
+}
+
+void
+mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms)
+{
+  if (a->shutting_down || a->loop == NULL)
+    return;
+  a->shutting_down = 1;
+  uv_timer_stop (&a->reg_timer);
+  if (a->live > 0)
+    mu_agent_workers_stop (a, UINT64_MAX, grace_ms);
+  mu_agent_maybe_finish (a);
+}
+
+void
+mu_agent_destroy (mu_agent_t **a_p)
+{
+  if (a_p == NULL || *a_p == NULL)
+    return;
+  mu_agent_t *a = *a_p;
+  mu_msg_clear (&a->start);
+  mu_msg_clear (&a->pending_done);
+  free (a->workers);
+  mu_job_spec_free (&a->job);
+  if (a->run_dir[0] != '\0')
+    {
+      char sock[256];
+      snprintf (sock, sizeof sock, "%s/a.sock", a->run_dir);
+      unlink (sock);
+      rmdir (a->run_dir);
+    }
+  free (a);
+  *a_p = NULL;
+}

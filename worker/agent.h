@@ -1,0 +1,68 @@
+/*
+ * agent.h — muster-agent, the per-node shim, as an embeddable object.
+ *
+ * An agent registers its node's slots with a coordinator (optionally
+ * bringing a job spec, as `muster run` does on every machine), keeps a
+ * heartbeat, and on "job.start" spawns the node's workers through
+ * muster-exec with the gang's environment; it reports every exit at once,
+ * stops workers on "job.stop", and relays between its local workers
+ * (libmuster, over ipc) and the coordinator (tcp), so the coordinator holds
+ * one connection per node rather than per worker.  `muster-agent` wraps it
+ * in a main(); `muster run` embeds it, with or without a coordinator, on one
+ * libuv loop.
+ */
+#ifndef MU_AGENT_H
+#define MU_AGENT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+
+typedef struct mu_agent mu_agent_t;
+
+typedef struct mu_agent_events {
+  /* Rendezvous progress for display (may be NULL). */
+  void (*on_progress) (void *arg, const mu_rdzv_progress_t *p);
+  /* An epoch started on this node (may be NULL). */
+  void (*on_epoch) (void *arg, const mu_start_t *s);
+  /* The agent's job reached a final state, or the agent gave up (bad spec,
+   * coordinator unreachable): state "succeeded", "failed" or "cancelled".
+   * Called once, after every worker of this node is down. */
+  void (*on_done) (void *arg, const mu_job_done_t *d);
+  /* Everything is closed after mu_agent_shutdown (may be NULL). */
+  void (*on_closed) (void *arg);
+  void *arg;
+} mu_agent_events_t;
+
+typedef struct mu_agent_opts {
+  const char *coordinator;     /* agent port endpoint, "tcp://host:port" */
+  const char *node_id;         /* NULL = "<hostname>-<pid>-<random>" */
+  const char *host;            /* address peers use; NULL = detect */
+  uint32_t slots;              /* worker processes this node runs */
+  const char *role;            /* role to join as; NULL = the job's first */
+  const mu_job_spec_t *job;    /* job this node brings; NULL = free node */
+  const char *exec_helper;     /* NULL = muster-exec beside this program */
+  uint64_t connect_timeout_ms; /* give up registering after; 0 = never */
+  int out_fd, err_fd;          /* where workers' prefixed output goes */
+  int exit_on_done;            /* 1: shut down after on_done (muster run) */
+  mu_log_t *log;               /* borrowed; NULL = stderr logger */
+  mu_agent_events_t ev;
+} mu_agent_opts_t;
+
+/* Allocate; copies what it needs from opts (job is deep-copied).  0,
+ * MUSTER_EINVAL (no coordinator, slots 0) or -ENOMEM. */
+int mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out);
+/* Open sockets and begin registering.  0 or a negative code (e.g. a
+ * missing muster-exec: -ENOENT); on error nothing is left running. */
+int mu_agent_start (mu_agent_t *a, uv_loop_t *loop);
+/* Stop: SIGTERM the workers, SIGKILL after grace_ms, report their exits,
+ * then close sockets and handles.  The loop ends once all is closed. */
+void mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms);
+/* The node id in use (generated or given). */
+const char *mu_agent_node_id (const mu_agent_t *a);
+/* Free after the loop has finished; accepts NULL; sets *a_p NULL. */
+void mu_agent_destroy (mu_agent_t **a_p);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * agent_int.h — the agent's state, shared by agent.c (coordinator side:
+ * registration, heartbeats, commands) and agent_workers.c (node side:
+ * spawning, exits, the workers' ipc socket).  Not installed.
+ */
+#ifndef MU_AGENT_INT_H
+#define MU_AGENT_INT_H
+
+#include "common/wire.h"
+#include "worker/agent.h"
+#include "worker/spawn.h"
+
+typedef struct mu_agent_worker {
+  mu_agent_t *agent;
+  mu_proc_t *proc;
+  uint64_t rank;
+  uint64_t epoch;
+  uint32_t local_rank;
+  int pid;
+  int running;
+  mu_route_t route; /* its libmuster socket, once it said hello */
+  int has_route;
+  char prefix[96];
+} mu_agent_worker_t;
+
+struct mu_agent {
+  mu_agent_opts_t opts;
+  mu_log_t own_log;
+  mu_log_t *log;
+  mu_job_spec_t *job;       /* owned copy of opts.job */
+  char node_id[128];
+  char host[256];
+  char coordinator[256];
+  char exec_helper[1024];
+  char run_dir[128];
+  char ipc_ep[192];
+  uint64_t port_base;
+  uv_loop_t *loop;
+  void *zctx;
+  void *coord_sock;         /* DEALER, routing id = node_id */
+  void *work_sock;          /* ROUTER on ipc for local workers */
+  struct mu_zwatch *coord_watch;
+  struct mu_zwatch *work_watch;
+  uv_timer_t reg_timer;     /* registration retries, connect timeout */
+  uv_timer_t hb_timer;
+  uint64_t started_ms;
+  uint64_t last_coord_ms;
+  uint64_t heartbeat_ms;
+  uint64_t miss_limit;
+  uint64_t hb_seq;
+  uint64_t reg_backoff_ms;
+  int registered;
+  int handles_open;
+  int shutting_down;
+  int done_reported;
+  int closed;
+  uint64_t shutdown_grace_ms;
+  /* the current epoch */
+  mu_msg_t start;           /* last job.start (type NONE before) */
+  mu_agent_worker_t *workers;
+  size_t nworkers;
+  size_t live;              /* workers not yet exited (any epoch) */
+  mu_msg_t pending_done;    /* job.done received while workers still ran */
+};
+
+/* agent.c */
+int mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m);
+void mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d);
+void mu_agent_maybe_finish (mu_agent_t *a);
+
+/* agent_workers.c */
+int mu_agent_workers_open (mu_agent_t *a);
+void mu_agent_workers_start (mu_agent_t *a, mu_msg_t *start);
+void mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms);
+void mu_agent_workers_relay_reply (mu_agent_t *a, const mu_msg_t *m);
+void mu_agent_workers_close (mu_agent_t *a);
+
+#endif

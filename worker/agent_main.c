@@ -1,0 +1,148 @@
+/*
+ * agent_main.c — `muster-agent`: a standalone per-node agent that offers its
+ * slots to a coordinator and runs whatever jobs it is given.
+ *
+ * (`muster run --rdzv-endpoint` embeds the same agent with a job of its
+ * own; this program is the cluster form, for jobs sent with `muster
+ * submit` or the control port.)  SIGTERM or SIGINT stops the workers with a
+ * grace period and exits.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+#include "worker/agent.h"
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "usage: muster-agent --coordinator tcp://HOST:PORT [options]\n"
+           "  --coordinator EP     the coordinator's agent port (required)\n"
+           "  --slots N            worker processes this node runs (default 1)\n"
+           "  --node-id ID         node id (default hostname-pid-random)\n"
+           "  --host ADDR          address other nodes reach this one at\n"
+           "  --role NAME          role to serve as (default: a job's first)\n"
+           "  --connect-timeout D  give up if the coordinator never answers\n"
+           "                       (default 0 = keep trying)\n"
+           "  --grace D            SIGTERM-to-SIGKILL grace on shutdown (5s)\n"
+           "  --log-level L        err, warn, notice, info, debug\n");
+}
+
+typedef struct agent_main {
+  mu_agent_t *agent;
+  uv_signal_t sigterm, sigint;
+  uint64_t grace_ms;
+  mu_log_t log;
+} agent_main_t;
+
+static void
+on_signal (uv_signal_t *s, int signum)
+{
+  agent_main_t *m = s->data;
+  mu_log_notice (&m->log, "SHUTDOWN", "signal %d: stopping workers", signum);
+  uv_close ((uv_handle_t *)&m->sigterm, NULL);
+  uv_close ((uv_handle_t *)&m->sigint, NULL);
+  mu_agent_shutdown (m->agent, m->grace_ms);
+}
+
+int
+main (int argc, char **argv)
+{
+  agent_main_t m;
+  memset (&m, 0, sizeof m);
+  mu_log_init (&m.log, "muster-agent");
+  mu_agent_opts_t o;
+  memset (&o, 0, sizeof o);
+  o.slots = 1;
+  o.out_fd = 1;
+  o.err_fd = 2;
+  o.log = &m.log;
+  m.grace_ms = 5000;
+  for (int i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
+      if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0)
+        {
+          usage (stdout);
+          return 0;
+        }
+      if (i + 1 >= argc || strncmp (a, "--", 2) != 0)
+        {
+          fprintf (stderr, "muster-agent: %s '%s'\n",
+                   strncmp (a, "--", 2) == 0 ? "missing value for"
+                                             : "unexpected argument",
+                   a);
+          usage (stderr);
+          return 2;
+        }
+      const char *v = argv[++i];
+      uint64_t n = 0;
+      int rc = 0;
+      if (strcmp (a, "--coordinator") == 0)
+        o.coordinator = v;
+      else if (strcmp (a, "--slots") == 0 || strcmp (a, "--nproc-per-node") == 0)
+        {
+          rc = mu_parse_u64 (v, &n);
+          if (rc == 0 && (n == 0 || n > 4096))
+            rc = MUSTER_EINVAL;
+          o.slots = (uint32_t)n;
+        }
+      else if (strcmp (a, "--node-id") == 0)
+        o.node_id = v;
+      else if (strcmp (a, "--host") == 0)
+        o.host = v;
+      else if (strcmp (a, "--role") == 0)
+        o.role = v;
+      else if (strcmp (a, "--connect-timeout") == 0)
+        rc = mu_parse_duration_ms (v, &o.connect_timeout_ms);
+      else if (strcmp (a, "--grace") == 0)
+        rc = mu_parse_duration_ms (v, &m.grace_ms);
+      else if (strcmp (a, "--log-level") == 0)
+        rc = mu_log_parse_level (v, &m.log.level);
+      else
+        {
+          fprintf (stderr, "muster-agent: unknown option %s\n", a);
+          usage (stderr);
+          return 2;
+        }
+      if (rc != 0)
+        {
+          fprintf (stderr, "muster-agent: bad value '%s' for %s\n", v, a);
+          return 2;
+        }
+    }
+  if (o.coordinator == NULL)
+    {
+      fprintf (stderr, "muster-agent: --coordinator is required\n");
+      usage (stderr);
+      return 2;
+    }
+  uv_loop_t loop;
+  uv_loop_init (&loop);
+  int rc = mu_agent_new (&o, &m.agent);
+  if (rc == 0)
+    rc = mu_agent_start (m.agent, &loop);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster-agent: cannot start: %s\n", muster_strerror (rc));
+      mu_agent_destroy (&m.agent);
+      uv_loop_close (&loop);
+      return 1;
+    }
+  uv_signal_init (&loop, &m.sigterm);
+  uv_signal_init (&loop, &m.sigint);
+  m.sigterm.data = m.sigint.data = &m;
+  uv_signal_start (&m.sigterm, on_signal, SIGTERM);
+  uv_signal_start (&m.sigint, on_signal, SIGINT);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  mu_agent_destroy (&m.agent);
+  uv_loop_close (&loop);
+  return 0;
+}

@@ -1,0 +1,381 @@
+/*
+ * agent_workers.c — the agent's node side: spawning the workers of an
+ * epoch, reporting their exits, stopping them, and the ipc ROUTER that
+ * libmuster connects to.
+ *
+ * Workers are spawned through muster-exec (spawn.c) so none outlives the
+ * agent; each output line gets a "[role rank] " prefix.  An exit is reported
+ * to the coordinator the moment the process is gone and its pipes are
+ * drained, with the code or signal and the tail of its stderr.  Requests
+ * from workers (kv, barrier, progress) are checked to come from the rank
+ * that said hello on that socket, then relayed unchanged; replies come back
+ * addressed by rank.
+ */
+#include "worker/agent_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+
+#include "common/util.h"
+#include "common/zwatch.h"
+#include "worker/env.h"
+
+#define WORKER_HWM 100000
+
+static void
+report_state (mu_agent_t *a, mu_agent_worker_t *w, const char *state,
+              int64_t code, int64_t sig, const char *tail)
+{
+  const mu_start_t *s = &a->start.u.start;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_WORKER_STATE;
+  m.u.worker_state.job = s->job;
+  m.u.worker_state.epoch = w->epoch;
+  m.u.worker_state.rank = w->rank;
+  m.u.worker_state.state = (char *)state;
+  m.u.worker_state.pid = (uint64_t)(w->pid > 0 ? w->pid : 0);
+  m.u.worker_state.exit_code = code;
+  m.u.worker_state.signal = sig;
+  m.u.worker_state.stderr_tail = (char *)tail;
+  mu_agent_send_coord (a, &m);
+}
+
+static void
+on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
+{
+  mu_agent_worker_t *w = arg;
+  mu_agent_t *a = w->agent;
+  char *tail = mu_proc_stderr_tail (p);
+  w->running = 0;
+  w->has_route = 0;
+  if (a->live > 0)
+    a->live--;
+  mu_log_info (a->log, "WORKER-EXIT", "rank %llu (pid %d) %s %lld",
+               (unsigned long long)w->rank, w->pid,
+               term_signal ? "killed by signal" : "exited with code",
+               (long long)(term_signal ? term_signal : exit_code));
+  if (a->start.type == MU_MSG_START)
+    report_state (a, w, "exited", term_signal ? -1 : exit_code, term_signal,
+                  tail);
+  free (tail);
+  mu_proc_close (&w->proc);
+  mu_agent_maybe_finish (a);
+}
+
+/* Kill what is left of an older epoch without reporting it (the
+ * coordinator has moved on and ignores that epoch). */
+static void
+discard_workers (mu_agent_t *a)
+{
+  for (size_t i = 0; i < a->nworkers; i++)
+    {
+      mu_agent_worker_t *w = &a->workers[i];
+      if (w->proc != NULL)
+        {
+          if (w->running && a->live > 0)
+            a->live--;
+          mu_proc_close (&w->proc);
+        }
+    }
+  free (a->workers);
+  a->workers = NULL;
+  a->nworkers = 0;
+}
+
+static void
+spawn_one (mu_agent_t *a, size_t idx)
+{
+  const mu_start_t *s = &a->start.u.start;
+  const mu_assign_t *as = &s->assign.v[idx];
+  mu_agent_worker_t *w = &a->workers[idx];
+  w->agent = a;
+  w->rank = as->rank;
+  w->epoch = s->epoch;
+  w->local_rank = (uint32_t)as->local_rank;
+  snprintf (w->prefix, sizeof w->prefix, "[%s %llu] ", as->role,
+            (unsigned long long)as->rank);
+  char **envp = NULL;
+  mu_env_extra_t x = { .node_id = a->node_id, .agent_endpoint = a->ipc_ep };
+  /* The decoded argv is a counted list; exec wants it NULL-terminated. */
+  char **argv = calloc (s->spec->argv.n + 1, sizeof *argv);
+  int rc = argv ? mu_env_build (s, idx, &x, &envp) : -ENOMEM;
+  if (rc == 0)
+    {
+      memcpy (argv, s->spec->argv.v, s->spec->argv.n * sizeof *argv);
+      mu_proc_opts_t po = { .exec_helper = a->exec_helper,
+                            .argv = argv,
+                            .env = envp,
+                            .cwd = s->spec->cwd,
+                            .prefix = w->prefix,
+                            .out_fd = a->opts.out_fd,
+                            .err_fd = a->opts.err_fd,
+                            .on_exit = on_worker_exit,
+                            .arg = w };
+      rc = mu_proc_spawn (a->loop, &po, &w->proc);
+    }
+  mu_env_free (&envp);
+  free (argv);
+  if (rc != 0)
+    {
+      char why[512];
+      snprintf (why, sizeof why, "muster-agent: cannot start %s: %s",
+                s->spec->argv.v[0], muster_strerror (rc));
+      mu_log_err (a->log, "SPAWN-FAILED", "rank %llu: %s",
+                  (unsigned long long)w->rank, why);
+      report_state (a, w, "failed-to-start", 127, 0, why);
+      return;
+    }
+  w->pid = mu_proc_pid (w->proc);
+  w->running = 1;
+  a->live++;
+}
+
+void
+mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
+{
+  mu_start_t *s = &m->u.start;
+  if (a->job != NULL && strcmp (s->job, a->job->id) != 0)
+    {
+      mu_log_warn (a->log, "WRONG-JOB", "start for job %s, this node runs %s",
+                   s->job, a->job->id);
+      return;
+    }
+  if (s->assign.n == 0 || s->spec->argv.n == 0)
+    {
+      mu_log_warn (a->log, "BAD-START", "job %s epoch %llu: nothing to run",
+                   s->job, (unsigned long long)s->epoch);
+      return;
+    }
+  discard_workers (a);
+  mu_msg_clear (&a->start);
+  a->start = *m;
+  m->type = MU_MSG_NONE; /* moved: the agent owns it now */
+  s = &a->start.u.start;
+  a->workers = calloc (s->assign.n, sizeof *a->workers);
+  if (a->workers == NULL)
+    {
+      mu_log_err (a->log, "NOMEM", "cannot start %zu workers", s->assign.n);
+      return;
+    }
+  a->nworkers = s->assign.n;
+  mu_log_info (a->log, "EPOCH-START", "job %s epoch %llu: starting %zu worker(s)",
+               s->job, (unsigned long long)s->epoch, s->assign.n);
+  for (size_t i = 0; i < s->assign.n; i++)
+    spawn_one (a, i);
+  for (size_t i = 0; i < a->nworkers; i++)
+    if (a->workers[i].running)
+      report_state (a, &a->workers[i], "running", 0, 0, NULL);
+  if (a->opts.ev.on_epoch)
+    a->opts.ev.on_epoch (a->opts.ev.arg, s);
+}
+
+void
+mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms)
+{
+  for (size_t i = 0; i < a->nworkers; i++)
+    {
+      mu_agent_worker_t *w = &a->workers[i];
+      if (w->running && w->proc != NULL
+          && (epoch == UINT64_MAX || w->epoch == epoch))
+        mu_proc_stop (w->proc, grace_ms);
+    }
+}
+
+static mu_agent_worker_t *
+worker_by_rank (mu_agent_t *a, uint64_t rank)
+{
+  if (a->nworkers == 0)
+    return NULL;
+  /* Ranks of one node are contiguous. */
+  uint64_t first = a->workers[0].rank;
+  if (rank < first || rank - first >= a->nworkers)
+    return NULL;
+  return &a->workers[rank - first];
+}
+
+void
+mu_agent_workers_relay_reply (mu_agent_t *a, const mu_msg_t *m)
+{
+  mu_agent_worker_t *w = worker_by_rank (a, m->u.reply.rank);
+  if (w == NULL || !w->has_route)
+    return;
+  mu_wire_send (a->work_sock, &w->route, m);
+}
+
+static void
+send_info (mu_agent_t *a, mu_agent_worker_t *w, const mu_route_t *to)
+{
+  const mu_start_t *s = &a->start.u.start;
+  const mu_assign_t *as = &s->assign.v[w - a->workers];
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_WORKER_INFO;
+  mu_worker_info_t *i = &m.u.worker_info;
+  i->job = s->job;
+  i->epoch = s->epoch;
+  i->rank = as->rank;
+  i->world = s->world;
+  i->local_rank = as->local_rank;
+  i->local_world = s->assign.n;
+  i->role = as->role;
+  i->role_rank = as->role_rank;
+  for (size_t r = 0; r < s->roles.n; r++)
+    if (strcmp (s->roles.v[r].name, as->role) == 0)
+      i->role_world = s->roles.v[r].world;
+  i->node_rank = s->node_rank;
+  i->nnodes = s->nnodes;
+  i->restart_count = s->restart_count;
+  i->nodes.v = s->nodes.v;
+  i->nodes.n = s->nodes.n;
+  mu_wire_send (a->work_sock, to, &m);
+}
+
+static int
+same_route (const mu_route_t *x, const mu_route_t *y)
+{
+  return x->len == y->len && memcmp (x->id, y->id, x->len) == 0;
+}
+
+/* Which worker sent this?  Only a rank that said hello on this socket. */
+static mu_agent_worker_t *
+sender (mu_agent_t *a, const mu_route_t *from, uint64_t rank)
+{
+  mu_agent_worker_t *w = worker_by_rank (a, rank);
+  if (w == NULL || !w->has_route || !same_route (&w->route, from))
+    return NULL;
+  return w;
+}
+
+static void
+on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h)
+{
+  if (a->start.type != MU_MSG_START)
+    {
+      mu_wire_send_error (a->work_sock, from, MUSTER_ENOTFOUND, "worker.hello",
+                          0, "this agent runs no job");
+      return;
+    }
+  const mu_start_t *s = &a->start.u.start;
+  mu_agent_worker_t *w = worker_by_rank (a, h->rank);
+  if (strcmp (h->job, s->job) != 0 || w == NULL)
+    {
+      mu_wire_send_error (a->work_sock, from, MUSTER_ENOTFOUND, "worker.hello",
+                          0, "no such job or rank on this node");
+      return;
+    }
+  if (h->epoch != s->epoch)
+    {
+      mu_wire_send_error (a->work_sock, from, MUSTER_ESTALE_EPOCH,
+                          "worker.hello", 0, "epoch is not the current one");
+      return;
+    }
+  w->route = *from;
+  w->has_route = 1;
+  send_info (a, w, from);
+}
+
+static void
+relay (mu_agent_t *a, const mu_route_t *from, const mu_msg_t *m,
+       uint64_t rank, uint64_t req_id)
+{
+  if (sender (a, from, rank) == NULL)
+    {
+      mu_wire_send_error (a->work_sock, from, MUSTER_EINVAL,
+                          mu_msg_name (m->type), req_id,
+                          "send worker.hello first, from the rank you name");
+      return;
+    }
+  mu_agent_send_coord (a, m);
+}
+
+static int
+on_work_readable (void *sock, void *arg)
+{
+  mu_agent_t *a = arg;
+  mu_route_t from;
+  mu_msg_t m;
+  char err[256];
+  int rc = mu_wire_recv (sock, &from, &m, err, sizeof err);
+  if (rc == -EAGAIN)
+    return -EAGAIN;
+  if (rc != 0)
+    {
+      mu_log_info (a->log, "PROTO-ERROR", "from a worker: %s", err);
+      mu_wire_send_error (sock, &from, rc, NULL, 0, err);
+      return 0;
+    }
+  switch (m.type)
+    {
+    case MU_MSG_HELLO:
+      on_hello (a, &from, &m.u.hello);
+      break;
+    case MU_MSG_KV_PUT:
+      relay (a, &from, &m, m.u.kv_put.rank, m.u.kv_put.req_id);
+      break;
+    case MU_MSG_KV_GET:
+      relay (a, &from, &m, m.u.kv_get.rank, m.u.kv_get.req_id);
+      break;
+    case MU_MSG_BARRIER:
+      relay (a, &from, &m, m.u.barrier.rank, m.u.barrier.req_id);
+      break;
+    case MU_MSG_PROGRESS:
+      if (sender (a, &from, m.u.progress.rank) != NULL)
+        mu_agent_send_coord (a, &m);
+      break;
+    case MU_MSG_BYE:
+      {
+        mu_agent_worker_t *w = sender (a, &from, m.u.bye.rank);
+        if (w != NULL)
+          w->has_route = 0;
+        break;
+      }
+    default:
+      mu_wire_send_error (sock, &from, MUSTER_ETYPE, mu_msg_name (m.type), 0,
+                          "not a worker request");
+      break;
+    }
+  mu_msg_clear (&m);
+  return 0;
+}
+
+int
+mu_agent_workers_open (mu_agent_t *a)
+{
+  strcpy (a->run_dir, "/tmp/muster-XXXXXX");
+  if (mkdtemp (a->run_dir) == NULL)
+    {
+      a->run_dir[0] = '\0';
+      return -errno;
+    }
+  snprintf (a->ipc_ep, sizeof a->ipc_ep, "ipc://%s/a.sock", a->run_dir);
+  a->work_sock = zmq_socket (a->zctx, ZMQ_ROUTER);
+  if (a->work_sock == NULL)
+    return -errno;
+  int rc = mu_wire_sockopts (a->work_sock, WORKER_HWM);
+  if (rc == 0 && zmq_bind (a->work_sock, a->ipc_ep) != 0)
+    rc = -errno;
+  if (rc == 0)
+    rc = mu_zwatch_start (a->loop, a->work_sock, on_work_readable, a,
+                          &a->work_watch);
+  return rc;
+}
+
+void
+mu_agent_workers_close (mu_agent_t *a)
+{
+  mu_zwatch_stop (&a->work_watch);
+  for (size_t i = 0; i < a->nworkers; i++)
+    if (a->workers[i].proc != NULL)
+      mu_proc_close (&a->workers[i].proc);
+  if (a->work_sock != NULL)
+    zmq_close (a->work_sock);
+  a->work_sock = NULL;
+}

@@ -1,0 +1,377 @@
+/*
+ * worker.c — libmuster's front end: the public calls that run in the
+ * training process's own thread.
+ *
+ * muster_worker_init() reads the environment the agent set, builds the
+ * handle (its own ZeroMQ context, the inproc pipe, the actor's sockets),
+ * starts the actor thread and waits for the agent's WORKER_INFO — the
+ * actor reports it over the pipe — for at most connect_timeout_ms.
+ * Every request (kv put/get, barrier) is encoded here, in the caller's
+ * thread, with the epoch and rank of the snapshot the caller sees, and
+ * handed to the actor with one command; the blocking calls are the _nb
+ * machinery plus a wait.  Errors are returned, never asserted: this code
+ * runs inside somebody else's program (STYLE item 5).  Progress reports
+ * are a flag and a number the actor picks up, so muster_worker_progress()
+ * costs at most one non-blocking inproc send however often it is called.
+ *
+ * Environment: MUSTER_AGENT_ENDPOINT (unless opts->endpoint), MUSTER_JOB_ID,
+ * RANK (or MUSTER_RANK), MUSTER_EPOCH; optional MUSTER_LOG_LEVEL (default
+ * warn) and MUSTER_WORKER_LINK_GRACE_MS (how long a lost agent link may stay
+ * down before requests fail with MUSTER_EPEERLOST; default 5 s).
+ *
+ * Fork: a ZeroMQ context must not be used in a forked child; finalize in a
+ * child other than the one that opened the handle frees nothing and
+ * returns (the parent's handle is untouched).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+#include <muster/worker.h>
+
+#include "common/util.h"
+#include "worker/lib/worker_int.h"
+
+/* ------------------------------------------------------------- commands */
+
+int
+mu_worker_send_cmd (muster_worker_t *w, const mu_cmd_t *cmd, int flags)
+{
+  int rc;
+  pthread_mutex_lock (&w->fe_mu);
+  do
+    rc = zmq_send (w->pipe_fe, cmd, sizeof *cmd, flags) < 0 ? -errno : 0;
+  while (rc == -EINTR && !(flags & ZMQ_DONTWAIT));
+  pthread_mutex_unlock (&w->fe_mu);
+  return rc;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Stop the actor (if running) and free everything the handle owns. */
+static void
+mu_worker_free (muster_worker_t *w)
+{
+  if (w->thread_running)
+    {
+      mu_cmd_t stop = { .op = MU_CMD_STOP };
+      if (mu_worker_send_cmd (w, &stop, 0) != 0)
+        {
+          /* The pipe refused a blocking inproc send: nothing sane is left
+           * to do but leave the thread and context alone (leak). */
+          mu_log_err (&w->log, "WORKER-STOP", "cannot stop the worker thread");
+          return;
+        }
+      pthread_join (w->thread, NULL);
+      w->thread_running = false;
+    }
+  mu_actor_destroy (&w->actor);
+  if (w->pipe_fe)
+    zmq_close (w->pipe_fe);
+  if (w->ctx)
+    while (zmq_ctx_term (w->ctx) != 0 && errno == EINTR)
+      ;
+  mu_info_free_chain (atomic_load (&w->info));
+  free (w->job);
+  pthread_mutex_destroy (&w->fe_mu);
+  free (w);
+}
+
+/* Wait for the actor's READY: the agent's verdict on our HELLO. */
+static int
+mu_worker_wait_ready (muster_worker_t *w, int timeout_ms)
+{
+  uint64_t until = mu_now_ms () + (uint64_t)timeout_ms;
+  for (;;)
+    {
+      uint64_t now = mu_now_ms ();
+      long left = now >= until ? 0 : (long)(until - now);
+      zmq_pollitem_t item = { w->pipe_fe, 0, ZMQ_POLLIN, 0 };
+      int n = zmq_poll (&item, 1, left);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return -errno;
+      if (n == 0)
+        return MUSTER_ETIMEDOUT;
+      int status = 0;
+      int got = zmq_recv (w->pipe_fe, &status, sizeof status, ZMQ_DONTWAIT);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        continue;
+      if (got != (int)sizeof status)
+        return MUSTER_EINTERNAL;
+      return status;
+    }
+}
+
+/* A non-empty environment variable, or NULL. */
+static const char *
+mu_env (const char *name)
+{
+  const char *v = getenv (name);
+  return v && *v ? v : NULL;
+}
+
+int
+muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
+{
+  if (out == NULL)
+    return MUSTER_EINVAL;
+  *out = NULL;
+  if (opts != NULL && opts->connect_timeout_ms < 0)
+    return MUSTER_EINVAL;
+  const char *endpoint = opts && opts->endpoint && *opts->endpoint
+                             ? opts->endpoint
+                             : mu_env ("MUSTER_AGENT_ENDPOINT");
+  const char *job = mu_env ("MUSTER_JOB_ID");
+  const char *rank_s = mu_env ("RANK");
+  if (rank_s == NULL)
+    rank_s = mu_env ("MUSTER_RANK");
+  const char *epoch_s = mu_env ("MUSTER_EPOCH");
+  if (endpoint == NULL || job == NULL || rank_s == NULL || epoch_s == NULL)
+    return MUSTER_ENOENV;
+  uint64_t rank, epoch;
+  if (mu_parse_u64 (rank_s, &rank) != 0 || rank > INT_MAX
+      || mu_parse_u64 (epoch_s, &epoch) != 0)
+    return MUSTER_EINVAL;
+  if (strlen (job) > MU_PROTO_MAX_STR)
+    return MUSTER_ETOOBIG;
+  int timeout_ms = opts && opts->connect_timeout_ms > 0
+                       ? opts->connect_timeout_ms
+                       : MU_WORKER_CONNECT_TIMEOUT_MS;
+
+  muster_worker_t *w = calloc (1, sizeof *w);
+  if (w == NULL)
+    return -ENOMEM;
+  if (pthread_mutex_init (&w->fe_mu, NULL) != 0)
+    {
+      free (w);
+      return -ENOMEM;
+    }
+  w->pid = getpid ();
+  w->hello_rank = rank;
+  w->hello_epoch = epoch;
+  w->link_grace_ms = MU_WORKER_LINK_GRACE_MS;
+  const char *grace = mu_env ("MUSTER_WORKER_LINK_GRACE_MS");
+  uint64_t g;
+  if (grace != NULL && mu_parse_duration_ms (grace, &g) == 0)
+    w->link_grace_ms = g;
+  mu_log_init (&w->log, "libmuster");
+  w->log.level = MU_LOG_WARN;
+  const char *level = mu_env ("MUSTER_LOG_LEVEL");
+  if (level != NULL)
+    (void)mu_log_parse_level (level, &w->log.level);
+
+  int rc = 0;
+  if ((w->job = strdup (job)) == NULL)
+    {
+      rc = -ENOMEM;
+      goto fail;
+    }
+  if ((w->ctx = zmq_ctx_new ()) == NULL)
+    {
+      rc = errno ? -errno : -ENOMEM;
+      goto fail;
+    }
+  /* Unsent messages never hold up zmq_ctx_term (linger is also set to 0
+   * on every socket; only BYE gets a short linger). */
+  (void)zmq_ctx_set (w->ctx, ZMQ_BLOCKY, 0);
+  int zero = 0;
+  if ((w->pipe_fe = zmq_socket (w->ctx, ZMQ_PAIR)) == NULL
+      || zmq_setsockopt (w->pipe_fe, ZMQ_LINGER, &zero, sizeof zero) != 0
+      || zmq_bind (w->pipe_fe, MU_PIPE_EP) != 0)
+    {
+      rc = -errno;
+      goto fail;
+    }
+  if ((rc = mu_actor_new (w, endpoint, &w->actor)) != 0)
+    goto fail;
+  if ((rc = mu_actor_start (w->actor, &w->thread)) != 0)
+    goto fail;
+  w->thread_running = true;
+  if ((rc = mu_worker_wait_ready (w, timeout_ms)) != 0)
+    goto fail;
+  *out = w;
+  return 0;
+fail:
+  mu_worker_free (w);
+  return rc;
+}
+
+void
+muster_worker_finalize (muster_worker_t **w_p)
+{
+  if (w_p == NULL || *w_p == NULL)
+    return;
+  muster_worker_t *w = *w_p;
+  *w_p = NULL;
+  if (getpid () != w->pid)
+    return; /* a forked child: the context is the parent's */
+  mu_worker_free (w);
+}
+
+/* ------------------------------------------------------------- requests */
+
+/* Encode and hand one request to the actor.  On success *out holds the
+ * caller's reference; on failure nothing was started. */
+static int
+mu_worker_start (muster_worker_t *w, mu_req_kind_t kind, const char *key,
+                 const void *val, size_t len, int timeout_ms,
+                 muster_req_t **out)
+{
+  if (w == NULL || key == NULL || out == NULL || timeout_ms < -1
+      || (len > 0 && val == NULL))
+    return MUSTER_EINVAL;
+  if (strlen (key) > MU_PROTO_MAX_STR || len > MU_PROTO_MAX_STR)
+    return MUSTER_ETOOBIG;
+  const mu_info_t *info = mu_worker_info (w);
+  muster_req_t *req = mu_req_new (kind);
+  if (req == NULL)
+    return -ENOMEM;
+  req->id = atomic_fetch_add (&w->next_id, 1) + 1;
+  req->epoch = info->epoch;
+  req->w = w;
+  if (timeout_ms >= 0)
+    req->deadline_ms = mu_now_ms () + (uint64_t)timeout_ms
+                       + MU_WORKER_SLACK_MS;
+  /* On the wire "forever" is UINT64_MAX (the schema has no other way to
+   * say it; 0 means "do not wait"). */
+  uint64_t wire_timeout = timeout_ms < 0 ? UINT64_MAX : (uint64_t)timeout_ms;
+
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  switch (kind)
+    {
+    case MU_REQ_KV_PUT:
+      m.type = MU_MSG_KV_PUT;
+      m.u.kv_put = (mu_kv_put_t){
+        .job = info->job,
+        .epoch = info->epoch,
+        .rank = (uint64_t)info->rank,
+        .req_id = req->id,
+        .key = (char *)key,
+        .value = { .ptr = (uint8_t *)(val ? val : ""), .len = len },
+      };
+      break;
+    case MU_REQ_KV_GET:
+      m.type = MU_MSG_KV_GET;
+      m.u.kv_get = (mu_kv_get_t){
+        .job = info->job,
+        .epoch = info->epoch,
+        .rank = (uint64_t)info->rank,
+        .req_id = req->id,
+        .key = (char *)key,
+        .timeout_ms = wire_timeout,
+      };
+      break;
+    case MU_REQ_BARRIER:
+      m.type = MU_MSG_BARRIER;
+      m.u.barrier = (mu_barrier_t){
+        .job = info->job,
+        .epoch = info->epoch,
+        .rank = (uint64_t)info->rank,
+        .req_id = req->id,
+        .name = (char *)key,
+        .timeout_ms = wire_timeout,
+      };
+      break;
+    }
+  int rc = mu_msg_encode (&m, &req->buf, &req->buflen);
+  if (rc != 0)
+    {
+      mu_req_unref (req);
+      return rc;
+    }
+  mu_req_ref (req); /* the actor's reference */
+  mu_cmd_t cmd = { .op = MU_CMD_REQ, .req = req };
+  if ((rc = mu_worker_send_cmd (w, &cmd, 0)) != 0)
+    {
+      mu_req_unref (req);
+      mu_req_unref (req);
+      return rc;
+    }
+  *out = req;
+  return 0;
+}
+
+int
+muster_worker_kv_put (muster_worker_t *w, const char *key, const void *val,
+                      size_t len, int timeout_ms)
+{
+  muster_req_t *req = NULL;
+  int rc = mu_worker_start (w, MU_REQ_KV_PUT, key, val, len, timeout_ms,
+                            &req);
+  if (rc != 0)
+    return rc;
+  rc = muster_req_wait (req, -1, NULL, NULL);
+  muster_req_free (&req);
+  return rc;
+}
+
+int
+muster_worker_kv_get (muster_worker_t *w, const char *key, void **val,
+                      size_t *len, int timeout_ms)
+{
+  if (val != NULL)
+    *val = NULL;
+  if (len != NULL)
+    *len = 0;
+  if (val == NULL || len == NULL)
+    return MUSTER_EINVAL;
+  muster_req_t *req = NULL;
+  int rc = muster_worker_kv_get_nb (w, key, timeout_ms, &req);
+  if (rc != 0)
+    return rc;
+  rc = muster_req_wait (req, -1, val, len);
+  muster_req_free (&req);
+  return rc;
+}
+
+int
+muster_worker_barrier (muster_worker_t *w, const char *name, int timeout_ms)
+{
+  muster_req_t *req = NULL;
+  int rc = muster_worker_barrier_nb (w, name, timeout_ms, &req);
+  if (rc != 0)
+    return rc;
+  rc = muster_req_wait (req, -1, NULL, NULL);
+  muster_req_free (&req);
+  return rc;
+}
+
+int
+muster_worker_kv_get_nb (muster_worker_t *w, const char *key, int timeout_ms,
+                         muster_req_t **req)
+{
+  if (req != NULL)
+    *req = NULL;
+  return mu_worker_start (w, MU_REQ_KV_GET, key, NULL, 0, timeout_ms, req);
+}
+
+int
+muster_worker_barrier_nb (muster_worker_t *w, const char *name,
+                          int timeout_ms, muster_req_t **req)
+{
+  if (req != NULL)
+    *req = NULL;
+  return mu_worker_start (w, MU_REQ_BARRIER, name, NULL, 0, timeout_ms, req);
+}
+
+int
+muster_worker_progress (muster_worker_t *w, uint64_t step)
+{
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  atomic_store_explicit (&w->progress_step, step, memory_order_relaxed);
+  if (atomic_exchange_explicit (&w->progress_flag, true,
+                                memory_order_acq_rel))
+    return 0; /* already flagged: the actor will send the latest step */
+  mu_cmd_t cmd = { .op = MU_CMD_PROGRESS };
+  if (mu_worker_send_cmd (w, &cmd, ZMQ_DONTWAIT) != 0)
+    atomic_store (&w->progress_flag, false); /* the next call retries */
+  return 0;
+}

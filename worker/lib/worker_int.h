@@ -1,0 +1,211 @@
+/*
+ * worker_int.h — libmuster's internal header: the handle, the request
+ * object, the epoch snapshot and the calls the four source files make on
+ * each other.
+ *
+ * libmuster runs inside the user's training process, so it is built as a
+ * front end and an actor thread (STYLE item 8) without czmq: czmq's zsys
+ * layer installs SIGINT/SIGTERM handlers and keeps process-wide state (a
+ * shared context, a socket registry checked at exit), none of which belongs
+ * in somebody else's program.  Plain libzmq and pthreads give the same
+ * actor shape with no globals:
+ *
+ *   worker.c  front end: init/finalize, environment, the public requests
+ *   actor.c   the thread: owns the DEALER to the agent, the monitor socket
+ *             and the pending requests; enforces deadlines; applies
+ *             membership changes
+ *   req.c     the request object shared by both sides (refcounted)
+ *   info.c    the immutable per-epoch snapshot, getters and peer lookup
+ *
+ * Threads and ownership.  Each handle has its own ZeroMQ context, so two
+ * handles in one process share nothing.  The caller's thread talks to the
+ * actor over an inproc PAIR pipe (commands are small structs sent by value;
+ * a REQ command hands one reference of a request to the actor).  The actor
+ * publishes each epoch's snapshot through an atomic pointer; snapshots are
+ * immutable once published and are kept until finalize, so a string a
+ * getter returned never dangles while the handle lives.
+ */
+#ifndef MU_WORKER_INT_H
+#define MU_WORKER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <muster/worker.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+
+/* Default for opts->connect_timeout_ms. */
+#define MU_WORKER_CONNECT_TIMEOUT_MS 10000
+/* Added to a request's timeout for the local deadline: the coordinator's
+ * own timeout normally fires first and is reported with its status; the
+ * local one only catches an agent or coordinator that never answers. */
+#define MU_WORKER_SLACK_MS 1000
+/* How long the link to the agent may stay down before every pending and
+ * new request fails with MUSTER_EPEERLOST, even with timeout -1.
+ * Overridable with $MUSTER_WORKER_LINK_GRACE_MS (tests use a short one). */
+#define MU_WORKER_LINK_GRACE_MS 5000
+/* ZMTP heartbeats on the ipc link: they find an agent that is stopped or
+ * wedged (a dead one closes the socket and is seen at once). */
+#define MU_WORKER_HB_IVL_MS 1000
+#define MU_WORKER_HB_TIMEOUT_MS 3000
+/* Linger given to the DEALER after BYE, so the goodbye leaves the process;
+ * only used when the link is up, so finalize never waits on a dead agent. */
+#define MU_WORKER_BYE_LINGER_MS 200
+/* The pipe between front end and actor (inproc names are per context). */
+#define MU_PIPE_EP "inproc://muster-pipe"
+/* No deadline. */
+#define MU_NO_DEADLINE UINT64_MAX
+
+/* ------------------------------------------------------------- snapshot */
+
+/* Everything WORKER_INFO said about one epoch, validated and copied.
+ * Immutable once published; freed only at finalize. */
+typedef struct mu_info {
+  char *job;
+  char *role;
+  uint64_t epoch;
+  int rank, world;
+  int local_rank, local_world;
+  int role_rank, role_world;
+  int node_rank, nnodes;
+  int restart_count;
+  mu_peer_node_t *nodes; /* sorted by first_rank, non-overlapping */
+  size_t n_nodes;
+  struct mu_info *older; /* the snapshot this one replaced (kept) */
+} mu_info_t;
+
+/* Validate a decoded WORKER_INFO and copy it into a new snapshot.
+ * Returns 0 with *out owned by the caller (mu_info_free), MUSTER_EPROTO
+ * for inconsistent content, -ENOMEM. */
+int mu_info_new (const mu_worker_info_t *wi, mu_info_t **out);
+
+/* Free a snapshot and every older one chained behind it; accepts NULL. */
+void mu_info_free_chain (mu_info_t *info);
+
+/* Address of `rank` in a snapshot: 0, MUSTER_EINVAL (out of range) or
+ * MUSTER_ENOTFOUND (no node holds it). */
+int mu_info_peer (const mu_info_t *info, int rank, muster_peer_t *out);
+
+/* ------------------------------------------------------------- requests */
+
+typedef enum mu_req_kind {
+  MU_REQ_KV_PUT = 1,
+  MU_REQ_KV_GET,
+  MU_REQ_BARRIER
+} mu_req_kind_t;
+
+/* A request in flight.  Lifetime: created by the front end with one
+ * reference (the caller's); a second reference goes to the actor with the
+ * REQ command.  Whoever drops the last reference frees it, so freeing an
+ * unfinished request is safe and the actor's later completion never touches
+ * freed memory.  Completion happens once (later completions are ignored). */
+struct muster_req {
+  /* Shared between the threads, guarded by mu. */
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* signalled on completion (CLOCK_MONOTONIC) */
+  int refs;
+  bool done;
+  int status;
+  uint8_t *val; /* kv.get value on success, handed over by wait */
+  size_t len;
+
+  /* Written by the front end before the hand-off, read-only after. */
+  mu_req_kind_t kind;
+  uint64_t id;          /* req_id on the wire, unique per handle */
+  uint64_t epoch;       /* epoch the request was made in */
+  uint64_t deadline_ms; /* local deadline (mu_now_ms), MU_NO_DEADLINE */
+  muster_worker_t *w;   /* for cancel; valid while the request is not done */
+
+  /* The actor's, after the hand-off. */
+  char *buf; /* encoded message, until it is sent */
+  size_t buflen;
+  bool lost; /* the link dropped while this request was outstanding */
+  struct muster_req *prev, *next; /* pending list */
+};
+
+/* A new request with one reference, or NULL on allocation failure. */
+muster_req_t *mu_req_new (mu_req_kind_t kind);
+void mu_req_ref (muster_req_t *req);
+/* Drop one reference; the last one frees the request. */
+void mu_req_unref (muster_req_t *req);
+/* Finish the request with `status` and (kv.get, status 0) a value whose
+ * ownership passes to the request.  Returns false, freeing val, if it was
+ * already finished. */
+bool mu_req_complete (muster_req_t *req, int status, uint8_t *val,
+                      size_t len);
+
+/* --------------------------------------------------------------- handle */
+
+typedef struct mu_actor mu_actor_t;
+
+/* Commands on the pipe, front end -> actor (sent by value). */
+typedef enum mu_cmd_op {
+  MU_CMD_REQ = 1, /* req: a request; one reference passes to the actor */
+  MU_CMD_CANCEL,  /* arg: req_id of a request its caller freed */
+  MU_CMD_PROGRESS, /* wake up: w->progress_flag is set */
+  MU_CMD_STOP      /* say BYE, finish everything with MUSTER_ECLOSED, exit */
+} mu_cmd_op_t;
+
+typedef struct mu_cmd {
+  mu_cmd_op_t op;
+  uint64_t arg;
+  muster_req_t *req;
+} mu_cmd_t;
+
+struct muster_worker {
+  void *ctx;     /* this handle's own ZeroMQ context */
+  void *pipe_fe; /* front end's end of the pipe (PAIR) */
+  pthread_mutex_t fe_mu; /* serialises sends on pipe_fe */
+  mu_actor_t *actor;
+  pthread_t thread;
+  bool thread_running;
+
+  /* Current snapshot; written by the actor (release), read by getters
+   * (acquire).  Older snapshots hang off ->older. */
+  _Atomic (mu_info_t *) info;
+
+  atomic_uint_fast64_t next_id; /* last req_id handed out */
+  atomic_uint_fast64_t progress_step;
+  atomic_bool progress_flag; /* a PROGRESS is waiting to be sent */
+  atomic_bool link_dead;     /* agent gone past the grace period */
+
+  pid_t pid; /* of the process that opened the handle */
+
+  /* From the environment, for HELLO. */
+  char *job;
+  uint64_t hello_rank;
+  uint64_t hello_epoch;
+  uint64_t link_grace_ms;
+
+  mu_log_t log;
+};
+
+/* Current snapshot (never NULL once init succeeded). */
+static inline mu_info_t *
+mu_worker_info (const muster_worker_t *w)
+{
+  return atomic_load_explicit (&((muster_worker_t *)w)->info,
+                               memory_order_acquire);
+}
+
+/* Send a command to the actor; 0 or -errno.  flags: 0 or ZMQ_DONTWAIT. */
+int mu_worker_send_cmd (muster_worker_t *w, const mu_cmd_t *cmd, int flags);
+
+/* Actor lifecycle (actor.c).  mu_actor_new creates and connects the
+ * actor's sockets in w->ctx (from the caller's thread; the sockets migrate
+ * to the actor thread at pthread_create, which is a full memory barrier).
+ * mu_actor_start starts the thread with every signal blocked, so the user's
+ * signal handlers keep running in the user's threads.  After the thread is
+ * joined, mu_actor_destroy closes the sockets and frees the actor. */
+int mu_actor_new (muster_worker_t *w, const char *endpoint,
+                  mu_actor_t **out);
+int mu_actor_start (mu_actor_t *a, pthread_t *thread);
+void mu_actor_destroy (mu_actor_t **a_p);
+
+#endif

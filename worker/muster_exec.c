@@ -1,0 +1,433 @@
+/*
+ * muster_exec.c — `muster-exec [--] PROGRAM [ARGS...]`, the exec wrapper
+ * every worker is started through.
+ *
+ * Why it exists: the agent spawns workers with uv_spawn(UV_PROCESS_DETACHED),
+ * so each worker lives in its own session and process group, which lets the
+ * agent signal everything a worker started with one kill(-pgid).  But a
+ * SIGKILLed agent runs no cleanup, and libuv has no hook between fork and
+ * exec where PR_SET_PDEATHSIG could be set.  muster-exec is that hook, and a
+ * little more: it is the session and group leader (pgid == its pid == the
+ * pid the agent sees), it forks PROGRAM as its only direct child, and it
+ * guarantees that no process of the worker outlives either the worker or the
+ * agent:
+ *
+ *   - PR_SET_PDEATHSIG(SIGHUP) plus a getppid() check against the agent's pid
+ *     (env MUSTER_EXEC_PPID, removed before PROGRAM runs) tells it when the
+ *     agent is gone — also if the agent died before the prctl (the race every
+ *     PDEATHSIG user must close), and, through a getppid() poll once a
+ *     second, if the pdeath signal was spent on the exit of a non-main agent
+ *     thread.  On parent death it kills every descendant and then its whole
+ *     process group, itself included.
+ *   - PR_SET_CHILD_SUBREAPER makes orphaned descendants its children, so it
+ *     can always find them: when PROGRAM exits, muster-exec SIGKILLs every
+ *     child it has, reaps, and repeats until it has no children left (each
+ *     kill of a child re-parents that child's children to it).  This reaches
+ *     descendants that moved to another process group or session with
+ *     setsid(), which a kill(-pgid) would miss, and it cannot kill a stranger
+ *     by pid reuse: a pid that is our unreaped child cannot be reused.  The
+ *     sweep gives up after SWEEP_BOUND_MS on processes stuck in
+ *     uninterruptible sleep (they already have SIGKILL pending).
+ *   - It then exits with PROGRAM's exact status: the same exit code, or, if
+ *     PROGRAM was killed by a signal, it raises that signal on itself (with
+ *     core dumps off) so the agent's exit callback sees the same signal.
+ *   - PROGRAM runs (from a vfork) with an empty signal mask, default
+ *     dispositions and PR_SET_PDEATHSIG(SIGKILL), so it dies if muster-exec
+ *     itself is killed.
+ *     If exec fails it prints one line, "muster-exec: cannot run 'PROGRAM':
+ *     <strerror>", and exits 127 (not found) or 126 (found but not runnable),
+ *     as a shell does.
+ *
+ * Signal design: THE AGENT SIGNALS THE WHOLE GROUP (kill(-pid, sig)), and
+ * muster-exec forwards nothing.  Every process of the worker receives the
+ * agent's signal directly from the kernel, exactly as without muster-exec;
+ * muster-exec keeps all catchable signals blocked and takes them with
+ * sigtimedwait(), so its own copy is consumed and ignored (SIGHUP only counts
+ * as parent death when getppid() has changed).  Nothing is ever delivered
+ * twice, SIGKILL and SIGSTOP/SIGCONT to the group behave as they would on a
+ * bare worker, and the agent treats "helper" and "no helper" the same.  A
+ * terminating signal that reaches muster-exec after it blocked signals but
+ * before PROGRAM exists would have killed PROGRAM at once had it already
+ * run, so muster-exec dies of that signal instead of starting PROGRAM.
+ *
+ * Cost: no allocation, no stdio, a handful of syscalls plus one vfork
+ * before PROGRAM's exec; static buffers only.  (The vfork child only sets
+ * its pdeath signal and mask and execs; the error line is formatted into a
+ * static buffer the suspended parent never reads.)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PDEATH_SIG SIGHUP
+#define PARENT_POLL_MS 1000 /* getppid() poll while PROGRAM runs */
+#define SWEEP_BOUND_MS 5000 /* longest wait for killed descendants */
+#define SWEEP_STEP_MS 100   /* rescan for children at least this often */
+#define EXIT_USAGE 125      /* muster-exec's own failures (like env(1)) */
+
+static pid_t self_pid;
+static pid_t agent_pid;         /* parent we must not outlive */
+static pid_t child_pid;         /* PROGRAM */
+static int child_status;        /* its wait status once child_done */
+static int child_done;
+static sigset_t waited;         /* all catchable asynchronous signals */
+static char children_path[64];  /* /proc/self/task/<pid>/children */
+static char iobuf[4096];        /* reading /proc files */
+static char msg[1024];          /* the one error line */
+static char **prog_argv;        /* PROGRAM and its arguments */
+
+static void
+say (const char *text)
+{
+  size_t n = strlen (text);
+  while (n > 0)
+    {
+      ssize_t w = write (STDERR_FILENO, text, n);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return;
+      text += w;
+      n -= (size_t) w;
+    }
+}
+
+static long
+ms_until (const struct timespec *deadline)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  return (long) (deadline->tv_sec - now.tv_sec) * 1000
+         + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Does `sig` terminate a process whose disposition is the default? */
+static int
+default_terminates (int sig)
+{
+  switch (sig)
+    {
+    case SIGCHLD:
+    case SIGCONT:
+    case SIGURG:
+    case SIGWINCH:
+    case SIGSTOP:
+    case SIGTSTP:
+    case SIGTTIN:
+    case SIGTTOU:
+      return 0;
+    default:
+      return 1;
+    }
+}
+
+/* Record the exit of PROGRAM if `pid` is it. */
+static void
+note_reaped (pid_t pid, int status)
+{
+  if (pid == child_pid && !child_done)
+    {
+      child_done = 1;
+      child_status = status;
+    }
+}
+
+/* Reap every child that has exited; returns 1 while children remain, 0 when
+ * there are none (ECHILD). */
+static int
+reap_ready (void)
+{
+  for (;;)
+    {
+      int status;
+      pid_t pid = waitpid (-1, &status, WNOHANG);
+      if (pid > 0)
+        {
+          note_reaped (pid, status);
+          continue;
+        }
+      if (pid == 0)
+        return 1;
+      if (errno == EINTR)
+        continue;
+      return errno == ECHILD ? 0 : 1;
+    }
+}
+
+/* Fallback when the kernel lacks /proc/<pid>/task/<tid>/children: scan /proc
+ * for processes whose parent is us.  Uses opendir (which allocates), but
+ * only runs at teardown on such kernels. */
+static void
+kill_children_scan (int sig)
+{
+  DIR *d = opendir ("/proc");
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir (d)) != NULL)
+    {
+      char *end;
+      long pid = strtol (e->d_name, &end, 10);
+      if (*end != '\0' || pid <= 0 || pid == self_pid)
+        continue;
+      char path[64];
+      snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+      int fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      ssize_t n = read (fd, iobuf, sizeof iobuf - 1);
+      close (fd);
+      if (n <= 0)
+        continue;
+      iobuf[n] = '\0';
+      /* "pid (comm) state ppid ..."; comm may hold ')' so take the last. */
+      char *rp = strrchr (iobuf, ')');
+      char state;
+      long ppid;
+      if (rp && sscanf (rp + 1, " %c %ld", &state, &ppid) == 2
+          && ppid == (long) self_pid)
+        kill ((pid_t) pid, sig);
+    }
+  closedir (d);
+}
+
+/* Send `sig` to every direct child.  Race-free against pid reuse: a child
+ * we have not reaped keeps its pid. */
+static void
+kill_children (int sig)
+{
+  int fd = open (children_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      kill_children_scan (sig);
+      return;
+    }
+  long pid = 0;
+  int in_num = 0;
+  for (;;)
+    {
+      ssize_t n = read (fd, iobuf, sizeof iobuf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      for (ssize_t i = 0; i < n; i++)
+        {
+          char c = iobuf[i];
+          if (c >= '0' && c <= '9')
+            {
+              pid = pid * 10 + (c - '0');
+              in_num = 1;
+            }
+          else if (in_num)
+            {
+              kill ((pid_t) pid, sig);
+              pid = 0;
+              in_num = 0;
+            }
+        }
+    }
+  if (in_num)
+    kill ((pid_t) pid, sig);
+  close (fd);
+}
+
+/* SIGKILL every descendant and reap until none is left (or the bound runs
+ * out on processes that cannot die yet). */
+static void
+sweep (void)
+{
+  struct timespec deadline;
+  clock_gettime (CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += SWEEP_BOUND_MS / 1000;
+  sigset_t chld;
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  for (;;)
+    {
+      kill_children (SIGKILL);
+      if (!reap_ready ())
+        return;
+      long left = ms_until (&deadline);
+      if (left <= 0)
+        return;
+      if (left > SWEEP_STEP_MS)
+        left = SWEEP_STEP_MS;
+      struct timespec ts = { 0, left * 1000000L };
+      sigtimedwait (&chld, NULL, &ts);
+    }
+}
+
+/* Terminate with the same signal, so our parent sees what PROGRAM got. */
+static void
+die_by (int sig)
+{
+  struct rlimit no_core = { 0, 0 };
+  setrlimit (RLIMIT_CORE, &no_core);
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigaction (sig, &sa, NULL);
+  kill (self_pid, sig);
+  sigset_t one;
+  sigemptyset (&one);
+  sigaddset (&one, sig);
+  sigprocmask (SIG_UNBLOCK, &one, NULL);
+  _exit (128 + sig); /* not reached for a terminating signal */
+}
+
+static void
+exit_like (int status)
+{
+  if (WIFSIGNALED (status))
+    die_by (WTERMSIG (status));
+  _exit (WIFEXITED (status) ? WEXITSTATUS (status) : EXIT_USAGE);
+}
+
+static int
+parent_gone (void)
+{
+  return getppid () != agent_pid;
+}
+
+/* The agent is gone: nothing of the worker may survive it. */
+static void
+on_parent_death (void)
+{
+  sweep ();
+  kill (0, SIGKILL); /* our whole group, us included */
+  _exit (EXIT_USAGE);
+}
+
+static void
+run_child (char **argv)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != self_pid)
+    _exit (EXIT_USAGE); /* muster-exec died before the prctl */
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  execvp (argv[0], argv);
+  int e = errno;
+  snprintf (msg, sizeof msg, "muster-exec: cannot run '%s': %s\n", argv[0],
+            strerror (e));
+  say (msg);
+  _exit (e == ENOENT || e == ENOTDIR ? 127 : 126);
+}
+
+int
+main (int argc, char **argv)
+{
+  int first = 1;
+  if (first < argc && strcmp (argv[first], "--") == 0)
+    first++;
+  if (first >= argc)
+    {
+      say ("usage: muster-exec [--] PROGRAM [ARGS...]\n");
+      return EXIT_USAGE;
+    }
+  prog_argv = argv + first;
+  self_pid = getpid ();
+  snprintf (children_path, sizeof children_path, "/proc/%d/task/%d/children",
+            (int) self_pid, (int) self_pid);
+
+  /* Block every asynchronous signal; they are taken with sigtimedwait. */
+  sigfillset (&waited);
+  static const int sync_sigs[]
+      = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
+  for (size_t i = 0; i < sizeof sync_sigs / sizeof sync_sigs[0]; i++)
+    sigdelset (&waited, sync_sigs[i]);
+  sigprocmask (SIG_SETMASK, &waited, NULL);
+
+  /* Default dispositions for all: an inherited SIG_IGN would discard a
+   * signal before sigtimedwait sees it (SIGCHLD!) and would be inherited by
+   * PROGRAM.  Errors (SIGKILL, glibc-reserved signals) are harmless. */
+  struct sigaction dfl;
+  memset (&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP)
+      sigaction (s, &dfl, NULL);
+
+  prctl (PR_SET_PDEATHSIG, PDEATH_SIG);
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
+
+  const char *ppid_s = getenv ("MUSTER_EXEC_PPID");
+  agent_pid = getppid ();
+  if (ppid_s)
+    {
+      char *end;
+      long v = strtol (ppid_s, &end, 10);
+      if (*end == '\0' && v > 0)
+        agent_pid = (pid_t) v;
+      unsetenv ("MUSTER_EXEC_PPID"); /* not PROGRAM's business */
+    }
+  if (parent_gone ())
+    _exit (EXIT_USAGE); /* the agent died before the prctl took effect */
+
+  /* A terminating signal already here would have killed PROGRAM. */
+  sigset_t pend;
+  sigpending (&pend);
+  for (int s = 1; s < NSIG; s++)
+    {
+      if (!sigismember (&pend, s) || !sigismember (&waited, s))
+        continue;
+      sigset_t one;
+      sigemptyset (&one);
+      sigaddset (&one, s);
+      struct timespec zero = { 0, 0 };
+      if (sigtimedwait (&one, NULL, &zero) != s)
+        continue;
+      if (s == PDEATH_SIG && parent_gone ())
+        _exit (EXIT_USAGE);
+      if (default_terminates (s))
+        die_by (s);
+    }
+
+  /* vfork: no page-table copy, and when it returns PROGRAM has been exec'd
+   * (or has failed); the child only makes syscalls before execvp. */
+  child_pid = vfork ();
+  if (child_pid < 0)
+    {
+      snprintf (msg, sizeof msg, "muster-exec: cannot run '%s': vfork: %s\n",
+                prog_argv[0], strerror (errno));
+      say (msg);
+      _exit (126);
+    }
+  if (child_pid == 0)
+    run_child (prog_argv);
+
+  for (;;)
+    {
+      struct timespec ts
+          = { PARENT_POLL_MS / 1000, (PARENT_POLL_MS % 1000) * 1000000L };
+      siginfo_t si;
+      int sig = sigtimedwait (&waited, &si, &ts);
+      if (parent_gone ())
+        on_parent_death ();
+      if (sig == SIGCHLD || sig < 0)
+        {
+          reap_ready ();
+          if (child_done)
+            {
+              sweep ();
+              exit_like (child_status);
+            }
+        }
+      /* Any other signal was sent to the whole group and has reached
+       * PROGRAM directly: nothing to do. */
+    }
+}

@@ -1,0 +1,573 @@
+/*
+ * spawn.c — one worker process on the agent's libuv loop: spawn, line-wise
+ * prefixed output, stderr tail, signals, graceful stop, exit report.
+ *
+ * Process: uv_spawn with UV_PROCESS_DETACHED, so the child is a session and
+ * process-group leader and kill(-pid, sig) reaches everything it starts.
+ * With an exec helper the child is `muster-exec -- PROGRAM ARGS...`, which
+ * learns the agent's pid from MUSTER_EXEC_PPID and cleans up the whole
+ * process tree if the agent dies or PROGRAM exits (muster_exec.c).  Signal
+ * design, shared with muster_exec.c: every signal is sent by this file to
+ * the worker's whole group, muster-exec forwards nothing and absorbs its own
+ * copy; so helper and no-helper behave alike, and a group SIGKILL kills
+ * muster-exec too (the exit callback then reports SIGKILL, as it would for a
+ * bare worker).
+ *
+ * Output: stdout and stderr each come through a pipe into a buffer of
+ * MU_PROC_LINE_MAX bytes that has room for the prefix in front of it, so a
+ * line is emitted without copying: the prefix is written into the bytes just
+ * before the line (the headroom, or the previous, already emitted, line) and
+ * prefix+line+'\n' goes out in ONE write().  Only whole lines are written; a
+ * line longer than the buffer goes out in MU_PROC_LINE_MAX pieces, each
+ * prefixed, and a partial line left at EOF gets a newline added.  Writes are
+ * blocking writes from the loop thread (EINTR, short writes and EAGAIN are
+ * looped over, the latter with poll()); when a write fails for good (EPIPE,
+ * ...) that stream's output is dropped but still read, so the worker never
+ * blocks on a full pipe.  SIGPIPE is held off around writes unless the
+ * process already ignores it.
+ *
+ * Lifetime: the exit callback waits for the process's exit and for EOF on
+ * both pipes (bounded by MU_PROC_DRAIN_MS after the exit).  mu_proc_close()
+ * closes the handles asynchronously and the last close callback frees; if
+ * the process is still running it is SIGKILLed and its handle is kept until
+ * libuv has reaped it (closing an unreaped uv_process_t leaves a zombie).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "worker/spawn.h"
+
+extern char **environ;
+
+typedef struct mu_proc_stream {
+  uv_pipe_t pipe;
+  struct mu_proc *proc;
+  int fd;       /* destination, < 0 = discard */
+  bool is_err;  /* feeds the stderr tail */
+  bool eof;     /* no more data will be read */
+  bool dropped; /* destination failed for good */
+  char *buf;    /* prefix_len headroom + MU_PROC_LINE_MAX + 1 */
+  size_t len;   /* partial line at buf + prefix_len */
+} mu_proc_stream_t;
+
+struct mu_proc {
+  uv_loop_t *loop;
+  uv_process_t proc;
+  uv_timer_t kill_timer;  /* SIGKILL after the grace of mu_proc_stop */
+  uv_timer_t drain_timer; /* give up on pipes held open after the exit */
+  mu_proc_stream_t out, err;
+  char *prefix;
+  size_t prefix_len;
+  char *tail;         /* tail_cap slots of MU_PROC_TAIL_LINE_MAX bytes */
+  size_t *tail_len;   /* bytes used in each slot */
+  size_t tail_cap;    /* slots */
+  size_t tail_next;   /* slot the next line goes to */
+  size_t tail_count;  /* slots in use */
+  int pid;
+  int handles;        /* initialized handles whose close is pending */
+  bool spawned;       /* uv_spawn succeeded */
+  bool exited;
+  bool reported;      /* on_exit has been called */
+  bool closing;       /* mu_proc_close called (or spawn failed) */
+  bool proc_closed;   /* uv_close called on proc */
+  bool stopping;      /* SIGTERM sent by mu_proc_stop */
+  bool guard_sigpipe; /* SIGPIPE not ignored: hold it off around writes */
+  uint64_t kill_at;   /* loop time of the scheduled SIGKILL */
+  int64_t exit_code;
+  int term_signal;
+  mu_proc_exit_cb on_exit;
+  void *arg;
+};
+
+/* ---------------------------------------------------------------- freeing */
+
+static void
+mu_proc_free (mu_proc_t *p)
+{
+  free (p->out.buf);
+  free (p->err.buf);
+  free (p->prefix);
+  free (p->tail);
+  free (p->tail_len);
+  free (p);
+}
+
+static void
+mu_proc_on_close (uv_handle_t *h)
+{
+  mu_proc_t *p = h->data;
+  if (--p->handles == 0)
+    mu_proc_free (p);
+}
+
+static void
+mu_proc_close_handle (mu_proc_t *p, uv_handle_t *h)
+{
+  if (!uv_is_closing (h))
+    uv_close (h, mu_proc_on_close);
+  (void) p;
+}
+
+/* ----------------------------------------------------------------- output */
+
+/* Write all of buf to fd, blocking; 0 or a negative errno. */
+static int
+mu_proc_write_all (int fd, const char *buf, size_t n)
+{
+  while (n > 0)
+    {
+      ssize_t w = write (fd, buf, n);
+      if (w >= 0)
+        {
+          buf += w;
+          n -= (size_t) w;
+          continue;
+        }
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        {
+          struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+          poll (&pfd, 1, -1);
+          continue;
+        }
+      return -errno;
+    }
+  return 0;
+}
+
+/* Like mu_proc_write_all, but a broken pipe must not kill the agent: keep
+ * SIGPIPE blocked for the write and swallow one it raised. */
+static int
+mu_proc_write_guarded (mu_proc_t *p, int fd, const char *buf, size_t n)
+{
+  if (!p->guard_sigpipe)
+    return mu_proc_write_all (fd, buf, n);
+  sigset_t pipe_set, old, pending;
+  sigemptyset (&pipe_set);
+  sigaddset (&pipe_set, SIGPIPE);
+  pthread_sigmask (SIG_BLOCK, &pipe_set, &old);
+  sigpending (&pending);
+  bool was_pending = sigismember (&pending, SIGPIPE);
+  int r = mu_proc_write_all (fd, buf, n);
+  if (r == -EPIPE && !was_pending)
+    {
+      struct timespec zero = { 0, 0 };
+      while (sigtimedwait (&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+        ;
+    }
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+static void
+mu_proc_tail_push (mu_proc_t *p, const char *line, size_t n)
+{
+  if (n > MU_PROC_TAIL_LINE_MAX)
+    n = MU_PROC_TAIL_LINE_MAX;
+  memcpy (p->tail + p->tail_next * MU_PROC_TAIL_LINE_MAX, line, n);
+  p->tail_len[p->tail_next] = n;
+  p->tail_next = (p->tail_next + 1) % p->tail_cap;
+  if (p->tail_count < p->tail_cap)
+    p->tail_count++;
+}
+
+/* Emit one line of n bytes (without its newline) that starts inside s->buf's
+ * data area: the prefix_len bytes before it and the byte after it may be
+ * overwritten. */
+static void
+mu_proc_emit (mu_proc_t *p, mu_proc_stream_t *s, char *line, size_t n)
+{
+  if (s->is_err)
+    mu_proc_tail_push (p, line, n);
+  if (s->fd < 0 || s->dropped)
+    return;
+  char *start = line - p->prefix_len;
+  memcpy (start, p->prefix, p->prefix_len);
+  line[n] = '\n';
+  if (mu_proc_write_guarded (p, s->fd, start, p->prefix_len + n + 1) < 0)
+    s->dropped = true;
+}
+
+/* Emit every whole line in the buffer; `old` bytes at its start are known to
+ * hold no newline.  Keeps the partial rest, and flushes it as a piece when it
+ * fills the buffer. */
+static void
+mu_proc_scan (mu_proc_t *p, mu_proc_stream_t *s, size_t old)
+{
+  char *data = s->buf + p->prefix_len;
+  size_t start = 0, from = old;
+  for (;;)
+    {
+      char *nl = memchr (data + from, '\n', s->len - from);
+      if (!nl)
+        break;
+      size_t n = (size_t) (nl - (data + start));
+      mu_proc_emit (p, s, data + start, n);
+      start += n + 1;
+      from = start;
+    }
+  size_t rest = s->len - start;
+  if (start > 0 && rest > 0)
+    memmove (data, data + start, rest);
+  s->len = rest;
+  if (s->len == MU_PROC_LINE_MAX)
+    {
+      mu_proc_emit (p, s, data, s->len);
+      s->len = 0;
+    }
+}
+
+static void
+mu_proc_flush (mu_proc_t *p, mu_proc_stream_t *s)
+{
+  if (s->len > 0)
+    mu_proc_emit (p, s, s->buf + p->prefix_len, s->len);
+  s->len = 0;
+}
+
+/* ------------------------------------------------------------ exit report */
+
+static void
+mu_proc_maybe_report (mu_proc_t *p)
+{
+  if (p->reported || p->closing || !p->exited || !p->out.eof || !p->err.eof)
+    return;
+  p->reported = true;
+  uv_timer_stop (&p->kill_timer);
+  uv_timer_stop (&p->drain_timer);
+  if (p->on_exit)
+    p->on_exit (p, p->exit_code, p->term_signal, p->arg);
+}
+
+static void
+mu_proc_end_stream (mu_proc_t *p, mu_proc_stream_t *s)
+{
+  if (s->eof)
+    return;
+  mu_proc_flush (p, s);
+  s->eof = true;
+  uv_read_stop ((uv_stream_t *) &s->pipe);
+}
+
+static void
+mu_proc_on_alloc (uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  mu_proc_t *p = h->data;
+  mu_proc_stream_t *s = (uv_handle_t *) &p->out.pipe == h ? &p->out : &p->err;
+  (void) suggested;
+  buf->base = s->buf + p->prefix_len + s->len;
+  buf->len = MU_PROC_LINE_MAX - s->len;
+}
+
+static void
+mu_proc_on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+  mu_proc_t *p = st->data;
+  mu_proc_stream_t *s = (uv_stream_t *) &p->out.pipe == st ? &p->out : &p->err;
+  (void) buf;
+  if (nread > 0)
+    {
+      size_t old = s->len;
+      s->len += (size_t) nread;
+      mu_proc_scan (p, s, old);
+      return;
+    }
+  if (nread == 0 || nread == UV_ENOBUFS)
+    return;
+  /* UV_EOF, or a read error: either way this stream is over. */
+  mu_proc_end_stream (p, s);
+  mu_proc_maybe_report (p);
+}
+
+static void
+mu_proc_on_drain (uv_timer_t *t)
+{
+  mu_proc_t *p = t->data;
+  mu_proc_end_stream (p, &p->out);
+  mu_proc_end_stream (p, &p->err);
+  mu_proc_maybe_report (p);
+}
+
+static void
+mu_proc_on_exit (uv_process_t *h, int64_t exit_status, int term_signal)
+{
+  mu_proc_t *p = h->data;
+  p->exited = true;
+  p->exit_code = exit_status;
+  p->term_signal = term_signal;
+  uv_timer_stop (&p->kill_timer);
+  if (p->closing)
+    {
+      p->proc_closed = true;
+      mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+      return;
+    }
+  if (!p->out.eof || !p->err.eof)
+    uv_timer_start (&p->drain_timer, mu_proc_on_drain, MU_PROC_DRAIN_MS, 0);
+  mu_proc_maybe_report (p);
+}
+
+static void
+mu_proc_on_kill_timer (uv_timer_t *t)
+{
+  mu_proc_t *p = t->data;
+  if (!p->exited)
+    kill (-p->pid, SIGKILL);
+}
+
+/* ------------------------------------------------------------------ spawn */
+
+static size_t
+mu_proc_count (char *const *v)
+{
+  size_t n = 0;
+  while (v[n])
+    n++;
+  return n;
+}
+
+/* Begin closing everything; frees once the close callbacks have run. */
+static void
+mu_proc_teardown (mu_proc_t *p)
+{
+  p->closing = true;
+  if (p->spawned && !p->exited)
+    kill (-p->pid, SIGKILL);
+  mu_proc_close_handle (p, (uv_handle_t *) &p->out.pipe);
+  mu_proc_close_handle (p, (uv_handle_t *) &p->err.pipe);
+  mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
+  mu_proc_close_handle (p, (uv_handle_t *) &p->drain_timer);
+  if (!p->proc_closed && (!p->spawned || p->exited))
+    {
+      p->proc_closed = true;
+      mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+    }
+}
+
+int
+mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
+{
+  if (!out)
+    return -EINVAL;
+  *out = NULL;
+  if (!loop || !o || !o->argv || !o->argv[0])
+    return -EINVAL;
+  size_t argc = o->argc ? o->argc : mu_proc_count (o->argv);
+  for (size_t i = 0; i < argc; i++)
+    if (!o->argv[i])
+      return -EINVAL;
+  if (o->exec_helper && strchr (o->exec_helper, '/')
+      && access (o->exec_helper, X_OK) != 0)
+    return -ENOENT;
+
+  mu_proc_t *p = calloc (1, sizeof *p);
+  if (!p)
+    return -ENOMEM;
+  p->loop = loop;
+  p->on_exit = o->on_exit;
+  p->arg = o->arg;
+  p->prefix_len = o->prefix ? strlen (o->prefix) : 0;
+  p->tail_cap = o->tail_lines ? o->tail_lines : MU_PROC_TAIL_DEFAULT;
+  if (p->tail_cap > MU_PROC_TAIL_MAX)
+    p->tail_cap = MU_PROC_TAIL_MAX;
+  p->prefix = malloc (p->prefix_len + 1);
+  p->out.buf = malloc (p->prefix_len + MU_PROC_LINE_MAX + 1);
+  p->err.buf = malloc (p->prefix_len + MU_PROC_LINE_MAX + 1);
+  p->tail = malloc (p->tail_cap * MU_PROC_TAIL_LINE_MAX);
+  p->tail_len = calloc (p->tail_cap, sizeof *p->tail_len);
+  if (!p->prefix || !p->out.buf || !p->err.buf || !p->tail || !p->tail_len)
+    {
+      mu_proc_free (p);
+      return -ENOMEM;
+    }
+  if (p->prefix_len)
+    memcpy (p->prefix, o->prefix, p->prefix_len);
+  p->prefix[p->prefix_len] = '\0';
+  p->out.proc = p->err.proc = p;
+  p->out.fd = o->out_fd;
+  p->err.fd = o->err_fd;
+  p->err.is_err = true;
+  struct sigaction sa;
+  p->guard_sigpipe = !(sigaction (SIGPIPE, NULL, &sa) == 0
+                       && !(sa.sa_flags & SA_SIGINFO)
+                       && sa.sa_handler == SIG_IGN);
+
+  /* argv and env for uv_spawn; only pointers are copied. */
+  char *const *base = o->env ? o->env : environ;
+  size_t envc = o->exec_helper ? mu_proc_count (base) : 0;
+  char **args = calloc (argc + 3, sizeof *args);
+  char **envv = o->exec_helper ? calloc (envc + 2, sizeof *envv) : NULL;
+  if (!args || (o->exec_helper && !envv))
+    {
+      free (args);
+      free (envv);
+      mu_proc_free (p);
+      return -ENOMEM;
+    }
+  size_t k = 0;
+  char ppid_var[48];
+  if (o->exec_helper)
+    {
+      args[k++] = (char *) o->exec_helper;
+      args[k++] = (char *) "--";
+      size_t m = 0;
+      static const char key[] = "MUSTER_EXEC_PPID=";
+      for (size_t i = 0; i < envc; i++)
+        if (strncmp (base[i], key, sizeof key - 1) != 0)
+          envv[m++] = base[i];
+      snprintf (ppid_var, sizeof ppid_var, "%s%ld", key, (long) getpid ());
+      envv[m++] = ppid_var;
+      envv[m] = NULL;
+    }
+  for (size_t i = 0; i < argc; i++)
+    args[k++] = o->argv[i];
+  args[k] = NULL;
+
+  uv_pipe_init (loop, &p->out.pipe, 0);
+  uv_pipe_init (loop, &p->err.pipe, 0);
+  uv_timer_init (loop, &p->kill_timer);
+  uv_timer_init (loop, &p->drain_timer);
+  p->handles = 5; /* the four above and proc, which uv_spawn initializes */
+  p->out.pipe.data = p->err.pipe.data = p;
+  p->kill_timer.data = p->drain_timer.data = p;
+  p->proc.data = p;
+
+  /* The stdio flags are from the child's point of view: it writes. */
+  uv_stdio_container_t stdio[3];
+  stdio[0].flags = UV_IGNORE;
+  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[1].data.stream = (uv_stream_t *) &p->out.pipe;
+  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  stdio[2].data.stream = (uv_stream_t *) &p->err.pipe;
+
+  uv_process_options_t uo;
+  memset (&uo, 0, sizeof uo);
+  uo.exit_cb = mu_proc_on_exit;
+  uo.file = args[0];
+  uo.args = args;
+  uo.env = o->exec_helper ? envv : (char **) o->env;
+  uo.cwd = o->cwd;
+  uo.flags = UV_PROCESS_DETACHED;
+  uo.stdio_count = 3;
+  uo.stdio = stdio;
+
+  int r = uv_spawn (loop, &p->proc, &uo);
+  p->proc.data = p; /* uv_spawn re-initializes the handle */
+  free (args);
+  free (envv);
+  if (r != 0)
+    {
+      mu_proc_teardown (p);
+      return r;
+    }
+  p->spawned = true;
+  p->pid = p->proc.pid;
+  r = uv_read_start ((uv_stream_t *) &p->out.pipe, mu_proc_on_alloc,
+                     mu_proc_on_read);
+  if (r == 0)
+    r = uv_read_start ((uv_stream_t *) &p->err.pipe, mu_proc_on_alloc,
+                       mu_proc_on_read);
+  if (r != 0)
+    {
+      mu_proc_teardown (p);
+      return r;
+    }
+  *out = p;
+  return 0;
+}
+
+/* ------------------------------------------------------------- operations */
+
+int
+mu_proc_pid (const mu_proc_t *p)
+{
+  return p ? p->pid : 0;
+}
+
+int
+mu_proc_signal (mu_proc_t *p, int sig)
+{
+  if (!p || p->pid <= 0)
+    return -EINVAL;
+  if (p->exited)
+    return -ESRCH;
+  if (kill (-p->pid, sig) != 0)
+    return -errno;
+  return 0;
+}
+
+int
+mu_proc_stop (mu_proc_t *p, uint64_t grace_ms)
+{
+  if (!p || p->pid <= 0)
+    return -EINVAL;
+  if (p->exited)
+    return 0;
+  uint64_t now = uv_now (p->loop);
+  uint64_t at = now + grace_ms;
+  if (at < now)
+    at = UINT64_MAX; /* overflow: "never" */
+  if (!p->stopping)
+    {
+      p->stopping = true;
+      if (kill (-p->pid, SIGTERM) != 0 && errno != ESRCH)
+        return -errno;
+    }
+  else if (at >= p->kill_at)
+    return 0;
+  p->kill_at = at;
+  return uv_timer_start (&p->kill_timer, mu_proc_on_kill_timer, at - now, 0);
+}
+
+int
+mu_proc_running (const mu_proc_t *p)
+{
+  return p && p->spawned && !p->exited;
+}
+
+char *
+mu_proc_stderr_tail (const mu_proc_t *p)
+{
+  size_t total = 1;
+  size_t first = (p->tail_next + p->tail_cap - p->tail_count) % p->tail_cap;
+  for (size_t i = 0; i < p->tail_count; i++)
+    total += p->tail_len[(first + i) % p->tail_cap] + 1;
+  char *s = malloc (total);
+  if (!s)
+    return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < p->tail_count; i++)
+    {
+      size_t slot = (first + i) % p->tail_cap;
+      if (i > 0)
+        s[n++] = '\n';
+      memcpy (s + n, p->tail + slot * MU_PROC_TAIL_LINE_MAX, p->tail_len[slot]);
+      n += p->tail_len[slot];
+    }
+  s[n] = '\0';
+  return s;
+}
+
+void
+mu_proc_close (mu_proc_t **p_p)
+{
+  if (!p_p || !*p_p)
+    return;
+  mu_proc_t *p = *p_p;
+  *p_p = NULL;
+  if (p->closing)
+    return;
+  mu_proc_teardown (p);
+}

@@ -1,0 +1,106 @@
+/*
+ * spawn.h — starting and watching one worker process from the agent's libuv
+ * loop.
+ *
+ * A mu_proc_t is one worker: spawned in its own session and process group
+ * (UV_PROCESS_DETACHED), normally through the muster-exec helper, which ties
+ * the worker's life to the agent's and leaves no process behind (see
+ * muster_exec.c).  Its stdout and stderr come back through pipes and are
+ * written, whole line by whole line and each with the caller's prefix, to two
+ * file descriptors, so the output of many workers never interleaves
+ * mid-line; the last stderr lines are kept for failure reports.  Signals go
+ * to the worker's whole process group: the agent signals the group and
+ * muster-exec forwards nothing (it absorbs its own copy).
+ *
+ * Everything here runs on the loop's thread; nothing is thread-safe.
+ */
+#ifndef MU_SPAWN_H
+#define MU_SPAWN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+typedef struct mu_proc mu_proc_t;
+
+/* Called once, when the process has exited AND both of its pipes have
+ * reached EOF, so the stderr tail is complete.  `exit_code` is the exit
+ * status (0 if signalled) and `term_signal` the terminating signal (0 if
+ * none).  If a process that has exited leaves its pipes open through a
+ * descendant (only possible without the helper), the pipes are given up
+ * after MU_PROC_DRAIN_MS and the callback comes then.  `p` stays valid until
+ * mu_proc_close(); calling mu_proc_close() from the callback is allowed. */
+typedef void (*mu_proc_exit_cb) (mu_proc_t *p, int64_t exit_code,
+                                 int term_signal, void *arg);
+
+typedef struct mu_proc_opts {
+  const char *exec_helper; /* path of muster-exec; NULL = exec the program
+                              directly (no reaper) */
+  char *const *argv;       /* program and args, NULL-terminated unless
+                              argc is given */
+  size_t argc;             /* entries of argv to use; 0 = up to its NULL
+                              (a decoded mu_strlist_t is NOT NULL-terminated:
+                              pass .argv = l.v, .argc = l.n) */
+  char *const *env;        /* full environment, NULL-terminated; NULL =
+                              inherit */
+  const char *cwd;         /* NULL = inherit */
+  const char *prefix;      /* prepended to every output line, e.g.
+                              "[worker 3] "; NULL = none */
+  int out_fd, err_fd;      /* where prefixed stdout/stderr lines are
+                              written (e.g. 1 and 2); < 0 = discard */
+  size_t tail_lines;       /* stderr lines kept for failure reports;
+                              0 = MU_PROC_TAIL_DEFAULT */
+  mu_proc_exit_cb on_exit; /* may be NULL */
+  void *arg;
+} mu_proc_opts_t;
+
+#define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
+#define MU_PROC_TAIL_DEFAULT 20       /* stderr lines kept by default */
+#define MU_PROC_TAIL_MAX 10000        /* tail_lines is capped here */
+#define MU_PROC_TAIL_LINE_MAX 512     /* bytes kept of each tail line */
+#define MU_PROC_DRAIN_MS 2000         /* wait for EOF after the exit */
+
+/* Start a worker.  The worker's stdin is /dev/null.  argv[0] is looked up
+ * in PATH if it holds no '/'.  With exec_helper, the
+ * child runs `exec_helper -- argv...` with MUSTER_EXEC_PPID=<our pid> added
+ * to its environment (the caller's array is not modified).  On success *out
+ * is the new handle, which the caller owns and releases with mu_proc_close().
+ * Returns 0, -EINVAL for bad options, -ENOENT if exec_helper is missing or
+ * not executable, or libuv's (negative errno) code from uv_spawn (e.g.
+ * -ENOENT for a missing program without helper).  On error no callback is
+ * ever made and nothing needs releasing (memory is freed once the loop has
+ * run the handles' close callbacks). */
+int mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out);
+
+/* Process id of the worker (of muster-exec with the helper); it is also the
+ * id of the worker's process group. */
+int mu_proc_pid (const mu_proc_t *p);
+
+/* Send `sig` to the worker's whole process group.  0, -ESRCH once the
+ * process has exited, or another negative errno. */
+int mu_proc_signal (mu_proc_t *p, int sig);
+
+/* SIGTERM the group now and SIGKILL it after grace_ms if the process has not
+ * exited by then.  Idempotent: a repeated call sends no second SIGTERM and
+ * can only bring the SIGKILL forward, never push it back.  0 (also when the
+ * process has already exited) or a negative errno. */
+int mu_proc_stop (mu_proc_t *p, uint64_t grace_ms);
+
+/* 1 while the process has not exited, else 0. */
+int mu_proc_running (const mu_proc_t *p);
+
+/* The last tail_lines stderr lines (each cut at MU_PROC_TAIL_LINE_MAX bytes)
+ * joined with '\n', without a final newline; "" if there were none.  Caller
+ * owns the return value and must free() it; NULL only if out of memory. */
+char *mu_proc_stderr_tail (const mu_proc_t *p);
+
+/* Release the handle and set *p_p to NULL; accepts NULL and *p_p == NULL.
+ * If the process is still running its whole group is SIGKILLed first and no
+ * callback is made any more.  The libuv handles are closed asynchronously
+ * and the memory is freed once they are (the loop must keep running until
+ * then; a process that was still running keeps its handle until it has been
+ * reaped). */
+void mu_proc_close (mu_proc_t **p_p);
+
+#endif
