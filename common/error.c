@@ -23,7 +23,8 @@
  * negating also keeps INT_MIN away from the negation. */
 #define MU_ERRNO_MAX 4096
 
-typedef struct mu_errno_entry {
+typedef struct mu_errno_entry
+{
   int num;
   const char *name;
   const char *text;

@@ -62,8 +62,7 @@ test_muster_names (void **state)
   assert_string_equal (muster_err_name (MUSTER_EPROTO), "MUSTER_EPROTO");
   assert_string_equal (muster_err_name (MUSTER_ESTALE_EPOCH),
                        "MUSTER_ESTALE_EPOCH");
-  assert_string_equal (muster_err_name (MUSTER_EINTERNAL),
-                       "MUSTER_EINTERNAL");
+  assert_string_equal (muster_err_name (MUSTER_EINTERNAL), "MUSTER_EINTERNAL");
   assert_string_equal (muster_strerror (MUSTER_EVERSION),
                        "unsupported protocol version");
 }
@@ -77,14 +76,22 @@ test_errno_mapping (void **state)
     int num;
     const char *name;
   } cases[] = {
-    { EPERM, "EPERM" },         { ENOENT, "ENOENT" },
-    { EINTR, "EINTR" },         { EIO, "EIO" },
-    { EAGAIN, "EAGAIN" },       { ENOMEM, "ENOMEM" },
-    { EACCES, "EACCES" },       { EEXIST, "EEXIST" },
-    { EINVAL, "EINVAL" },       { ENOSPC, "ENOSPC" },
-    { EPIPE, "EPIPE" },         { ETIMEDOUT, "ETIMEDOUT" },
-    { ECONNREFUSED, "ECONNREFUSED" }, { EHOSTUNREACH, "EHOSTUNREACH" },
-    { EADDRINUSE, "EADDRINUSE" }, { ENOTSUP, "ENOTSUP" },
+    { EPERM, "EPERM" },
+    { ENOENT, "ENOENT" },
+    { EINTR, "EINTR" },
+    { EIO, "EIO" },
+    { EAGAIN, "EAGAIN" },
+    { ENOMEM, "ENOMEM" },
+    { EACCES, "EACCES" },
+    { EEXIST, "EEXIST" },
+    { EINVAL, "EINVAL" },
+    { ENOSPC, "ENOSPC" },
+    { EPIPE, "EPIPE" },
+    { ETIMEDOUT, "ETIMEDOUT" },
+    { ECONNREFUSED, "ECONNREFUSED" },
+    { EHOSTUNREACH, "EHOSTUNREACH" },
+    { EADDRINUSE, "EADDRINUSE" },
+    { ENOTSUP, "ENOTSUP" },
     { ECANCELED, "ECANCELED" },
   };
   for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)

@@ -31,9 +31,8 @@
 #define MU_LOG_TAG_MAX 64
 
 static const char *const mu_log_names[] = {
-  [MU_LOG_ERR] = "err",       [MU_LOG_WARN] = "warn",
-  [MU_LOG_NOTICE] = "notice", [MU_LOG_INFO] = "info",
-  [MU_LOG_DEBUG] = "debug",
+  [MU_LOG_ERR] = "err",   [MU_LOG_WARN] = "warn",   [MU_LOG_NOTICE] = "notice",
+  [MU_LOG_INFO] = "info", [MU_LOG_DEBUG] = "debug",
 };
 
 static const char *

@@ -29,6 +29,7 @@
 
 /* ------------------------------------------------------ descriptor tables */
 
+/* clang-format off */
 #define MU_FX_U64(o, f, s)
 #define MU_FX_I64(o, f, s)
 #define MU_FX_BOOL(o, f, s)
@@ -81,6 +82,8 @@ static const mu_msg_desc_t mu_msgs[MU_MSG__COUNT] = {
 #undef MU_MESSAGE_END
 #undef MU_FIELD
 };
+
+/* clang-format on */
 
 const mu_msg_desc_t *
 mu_proto_msg_desc (mu_msg_type_t type)
@@ -405,8 +408,7 @@ mu_pack_strmap (msgpack_packer *pk, const mu_strmap_t *m)
 }
 
 static int
-mu_pack_reclist (msgpack_packer *pk, const mu_field_desc_t *fd,
-                 const void *rec)
+mu_pack_reclist (msgpack_packer *pk, const mu_field_desc_t *fd, const void *rec)
 {
   const char *v = mu_ptr_get (rec, fd->offset);
   size_t n = *MU_COUNT_C (rec, fd);
@@ -437,7 +439,7 @@ mu_pack_field (msgpack_packer *pk, const mu_field_desc_t *fd, const void *rec)
       return 0;
     case MU_KIND_BOOL:
       MU_PK (*MU_AT_C (rec, fd, bool) ? msgpack_pack_true (pk)
-                                       : msgpack_pack_false (pk));
+                                      : msgpack_pack_false (pk));
       return 0;
     case MU_KIND_STR:
       return mu_pack_str (pk, *MU_AT_C (rec, fd, char *));

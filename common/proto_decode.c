@@ -43,7 +43,8 @@
 
 /* ------------------------------------------------------- decode: context */
 
-typedef struct mu_dctx {
+typedef struct mu_dctx
+{
   char *err;
   size_t errlen;
   const char *msg; /* wire name, once known */
@@ -139,34 +140,40 @@ mu_wrong_type (mu_dctx_t *c, const char *expected, const msgpack_object *o)
                   mu_type_name (o));
 }
 
-
 /* ----------------------------------------------------- pass 1: the bounds */
 
-enum { MU_SHAPE_SCALAR, MU_SHAPE_RAW, MU_SHAPE_ARRAY, MU_SHAPE_MAP };
+enum
+{
+  MU_SHAPE_SCALAR,
+  MU_SHAPE_RAW,
+  MU_SHAPE_ARRAY,
+  MU_SHAPE_MAP
+};
 
 /* Formats 0xc4..0xdf: bytes of the length field, fixed payload bytes (ext
  * type byte, number), and what the length counts. */
-static const struct mu_fmt {
+static const struct mu_fmt
+{
   unsigned char lenb, fixed, shape;
 } mu_fmts[] = {
-  { 1, 0, MU_SHAPE_RAW },   { 2, 0, MU_SHAPE_RAW },   /* bin 8, 16 */
-  { 4, 0, MU_SHAPE_RAW },   { 1, 1, MU_SHAPE_RAW },   /* bin 32, ext 8 */
-  { 2, 1, MU_SHAPE_RAW },   { 4, 1, MU_SHAPE_RAW },   /* ext 16, 32 */
-  { 0, 4, MU_SHAPE_SCALAR }, { 0, 8, MU_SHAPE_SCALAR }, /* float 32, 64 */
-  { 0, 1, MU_SHAPE_SCALAR }, { 0, 2, MU_SHAPE_SCALAR }, /* uint 8, 16 */
-  { 0, 4, MU_SHAPE_SCALAR }, { 0, 8, MU_SHAPE_SCALAR }, /* uint 32, 64 */
-  { 0, 1, MU_SHAPE_SCALAR }, { 0, 2, MU_SHAPE_SCALAR }, /* int 8, 16 */
-  { 0, 4, MU_SHAPE_SCALAR }, { 0, 8, MU_SHAPE_SCALAR }, /* int 32, 64 */
-  { 0, 2, MU_SHAPE_SCALAR }, { 0, 3, MU_SHAPE_SCALAR }, /* fixext 1, 2 */
-  { 0, 5, MU_SHAPE_SCALAR }, { 0, 9, MU_SHAPE_SCALAR }, /* fixext 4, 8 */
-  { 0, 17, MU_SHAPE_SCALAR },                          /* fixext 16 */
-  { 1, 0, MU_SHAPE_RAW },   { 2, 0, MU_SHAPE_RAW },   /* str 8, 16 */
-  { 4, 0, MU_SHAPE_RAW },                              /* str 32 */
-  { 2, 0, MU_SHAPE_ARRAY }, { 4, 0, MU_SHAPE_ARRAY }, /* array 16, 32 */
-  { 2, 0, MU_SHAPE_MAP },   { 4, 0, MU_SHAPE_MAP },   /* map 16, 32 */
+  { 1, 0, MU_SHAPE_RAW },     { 2, 0, MU_SHAPE_RAW },    /* bin 8, 16 */
+  { 4, 0, MU_SHAPE_RAW },     { 1, 1, MU_SHAPE_RAW },    /* bin 32, ext 8 */
+  { 2, 1, MU_SHAPE_RAW },     { 4, 1, MU_SHAPE_RAW },    /* ext 16, 32 */
+  { 0, 4, MU_SHAPE_SCALAR },  { 0, 8, MU_SHAPE_SCALAR }, /* float 32, 64 */
+  { 0, 1, MU_SHAPE_SCALAR },  { 0, 2, MU_SHAPE_SCALAR }, /* uint 8, 16 */
+  { 0, 4, MU_SHAPE_SCALAR },  { 0, 8, MU_SHAPE_SCALAR }, /* uint 32, 64 */
+  { 0, 1, MU_SHAPE_SCALAR },  { 0, 2, MU_SHAPE_SCALAR }, /* int 8, 16 */
+  { 0, 4, MU_SHAPE_SCALAR },  { 0, 8, MU_SHAPE_SCALAR }, /* int 32, 64 */
+  { 0, 2, MU_SHAPE_SCALAR },  { 0, 3, MU_SHAPE_SCALAR }, /* fixext 1, 2 */
+  { 0, 5, MU_SHAPE_SCALAR },  { 0, 9, MU_SHAPE_SCALAR }, /* fixext 4, 8 */
+  { 0, 17, MU_SHAPE_SCALAR },                            /* fixext 16 */
+  { 1, 0, MU_SHAPE_RAW },     { 2, 0, MU_SHAPE_RAW },    /* str 8, 16 */
+  { 4, 0, MU_SHAPE_RAW },                                /* str 32 */
+  { 2, 0, MU_SHAPE_ARRAY },   { 4, 0, MU_SHAPE_ARRAY },  /* array 16, 32 */
+  { 2, 0, MU_SHAPE_MAP },     { 4, 0, MU_SHAPE_MAP },    /* map 16, 32 */
 };
 
-_Static_assert (MU_NELEM (mu_fmts) == 0xdf - 0xc4 + 1, "one entry per format");
+_Static_assert(MU_NELEM (mu_fmts) == 0xdf - 0xc4 + 1, "one entry per format");
 
 static int
 mu_truncated (mu_dctx_t *c, size_t pos)
@@ -205,7 +212,8 @@ mu_scan_head (mu_dctx_t *c, const uint8_t *p, size_t avail, size_t pos,
   *children = 0;
   if (shape == MU_SHAPE_RAW && n > MU_PROTO_MAX_STR)
     return mu_fail (c, MUSTER_ETOOBIG,
-                    "string of %" PRIu64 " bytes at byte %zu exceeds the "
+                    "str, bin or ext of %" PRIu64
+                    " bytes at byte %zu exceeds the "
                     "bound of %u",
                     n, pos, MU_PROTO_MAX_STR);
   if (shape != MU_SHAPE_RAW && shape != MU_SHAPE_SCALAR
@@ -244,7 +252,7 @@ mu_scan (mu_dctx_t *c, const uint8_t *p, size_t len)
         }
       if (pos >= len)
         return mu_truncated (c, pos);
-      size_t size, children;
+      size_t size = 0, children = 0;
       int rc = mu_scan_head (c, p + pos, len - pos, pos, &size, &children);
       if (rc)
         return rc;
@@ -469,8 +477,8 @@ mu_dec_reclist (mu_dctx_t *c, const mu_field_desc_t *fd,
 }
 
 static int
-mu_dec_field (mu_dctx_t *c, const mu_field_desc_t *fd,
-              const msgpack_object *o, void *rec)
+mu_dec_field (mu_dctx_t *c, const mu_field_desc_t *fd, const msgpack_object *o,
+              void *rec)
 {
   switch (fd->kind)
     {
@@ -560,8 +568,9 @@ mu_dec_header (mu_dctx_t *c, const msgpack_object_map *m, mu_msg_type_t *type)
   for (uint32_t i = 0; i < m->size; i++)
     {
       const msgpack_object *k = &m->ptr[i].key;
-      const msgpack_object **slot
-          = mu_is_key (k, "v") ? &v : mu_is_key (k, "t") ? &t : NULL;
+      const msgpack_object **slot = mu_is_key (k, "v")   ? &v
+                                    : mu_is_key (k, "t") ? &t
+                                                         : NULL;
       if (slot && *slot)
         return mu_fail (c, MUSTER_EPROTO, "key '%c' appears twice",
                         slot == &v ? 'v' : 't');
@@ -594,9 +603,9 @@ mu_dec_header (mu_dctx_t *c, const msgpack_object_map *m, mu_msg_type_t *type)
         }
     }
   char buf[64];
-  return mu_fail (c, MUSTER_ETYPE, "unknown message type '%s'",
-                  mu_printable (buf, sizeof buf, t->via.str.ptr,
-                                t->via.str.size));
+  return mu_fail (
+      c, MUSTER_ETYPE, "unknown message type '%s'",
+      mu_printable (buf, sizeof buf, t->via.str.ptr, t->via.str.size));
 }
 
 static int
@@ -605,7 +614,7 @@ mu_dec_top (mu_dctx_t *c, const msgpack_object *o, mu_msg_t *out)
   if (o->type != MSGPACK_OBJECT_MAP)
     return mu_fail (c, MUSTER_EPROTO, "message is a %s, not a map",
                     mu_type_name (o));
-  mu_msg_type_t type;
+  mu_msg_type_t type = MU_MSG_NONE;
   int rc = mu_dec_header (c, &o->via.map, &type);
   if (rc)
     return rc;

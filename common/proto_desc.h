@@ -20,7 +20,8 @@
 
 #define MU_NELEM(a) (sizeof (a) / sizeof ((a)[0]))
 
-typedef enum mu_kind {
+typedef enum mu_kind
+{
   MU_KIND_U64,
   MU_KIND_I64,
   MU_KIND_BOOL,
@@ -34,24 +35,27 @@ typedef enum mu_kind {
 
 typedef struct mu_rec_desc mu_rec_desc_t;
 
-typedef struct mu_field_desc {
+typedef struct mu_field_desc
+{
   const char *name;
   size_t namelen;
   mu_kind_t kind;
-  size_t offset;            /* of the field (RECLIST: of its `v`) */
-  size_t count_off;         /* RECLIST: offset of its `n` */
+  size_t offset;    /* of the field (RECLIST: of its `v`) */
+  size_t count_off; /* RECLIST: offset of its `n` */
   bool required;
   const mu_rec_desc_t *sub; /* REC, RECLIST: the record; else NULL */
 } mu_field_desc_t;
 
-struct mu_rec_desc {
+struct mu_rec_desc
+{
   const char *name;
   size_t size; /* sizeof the C struct, also the RECLIST element size */
   const mu_field_desc_t *fields;
   size_t nfields; /* at most 64 (checked at compile time) */
 };
 
-typedef struct mu_msg_desc {
+typedef struct mu_msg_desc
+{
   const char *wire; /* "job.start" */
   size_t wirelen;
   const mu_rec_desc_t *rec;

@@ -28,7 +28,8 @@
 
 /* ------------------------------------------------- deterministic values */
 
-typedef struct gen {
+typedef struct gen
+{
   uint64_t s;
 } gen_t;
 
@@ -44,9 +45,11 @@ gen_next (gen_t *g)
 static uint64_t
 gen_u64 (gen_t *g)
 {
-  static const uint64_t edge[] = { 1, 127, 128, 255, 256, 65535, 65536,
-                                   UINT32_MAX, (uint64_t)UINT32_MAX + 1,
-                                   UINT64_MAX };
+  static const uint64_t edge[]
+      = { 1,         127,        128,
+          255,       256,        65535,
+          65536,     UINT32_MAX, (uint64_t)UINT32_MAX + 1,
+          UINT64_MAX };
   uint64_t r = gen_next (g);
   return r % 3 ? edge[r % 10] : r;
 }
@@ -54,8 +57,9 @@ gen_u64 (gen_t *g)
 static int64_t
 gen_i64 (gen_t *g)
 {
-  static const int64_t edge[] = { INT64_MIN, -1, -32, -33, -129, -32769,
-                                  INT64_MAX, 5, 0x12345678, -0x7654321 };
+  static const int64_t edge[]
+      = { INT64_MIN, -1,        -32, -33,        -129,
+          -32769,    INT64_MAX, 5,   0x12345678, -0x7654321 };
   uint64_t r = gen_next (g);
   return r % 3 ? edge[r % 10] : (int64_t)r;
 }
@@ -63,10 +67,11 @@ gen_i64 (gen_t *g)
 static char *
 gen_str (gen_t *g)
 {
-  static const char *const pats[] = { "", "x", "h\xc3\xa9llo w\xc3\xb6rld",
-                                      "tab\tnl\nquote\"", "0123456789abcdef"
-                                                          "0123456789abcdef"
-                                                          "0123456789" };
+  static const char *const pats[]
+      = { "", "x", "h\xc3\xa9llo w\xc3\xb6rld", "tab\tnl\nquote\"",
+          "0123456789abcdef"
+          "0123456789abcdef"
+          "0123456789" };
   char buf[64];
   uint64_t r = gen_next (g);
   if (r % 6 < 5)
@@ -122,7 +127,7 @@ gen_strmap (gen_t *g, mu_strmap_t *m)
   *(p) = calloc (1, sizeof **(p));                                             \
   fill_##sub (g, *(p), full)
 #define FILL_RECLIST(p, sub)                                                   \
-  (p)->n = 1 + gen_next (g) % 3;                                             \
+  (p)->n = 1 + gen_next (g) % 3;                                               \
   (p)->v = calloc ((p)->n, sizeof *(p)->v);                                    \
   for (size_t i_ = 0; i_ < (p)->n; i_++)                                       \
   fill_##sub (g, &(p)->v[i_], full)
@@ -283,8 +288,8 @@ expect_fail (const void *buf, size_t len, int code, const char *errsub)
   memset (err, 'X', sizeof err);
   int rc = mu_msg_decode (buf, len, &m, err, sizeof err);
   if (rc != code)
-    fail_msg ("decode returned %s (%s), expected %s", muster_err_name (rc),
-              err, muster_err_name (code));
+    fail_msg ("decode returned %s (%s), expected %s", muster_err_name (rc), err,
+              muster_err_name (code));
   assert_int_equal (m.type, MU_MSG_NONE);
   assert_true (strlen (err) > 0);
   if (errsub && !strstr (err, errsub))
@@ -343,7 +348,13 @@ roundtrip (mu_msg_type_t type, bool full)
 
 /* ------------------------------------------ mutating a valid encoding */
 
-typedef enum { M_SET, M_DROP, M_DUP, M_ADD } mop_t;
+typedef enum
+{
+  M_SET,
+  M_DROP,
+  M_DUP,
+  M_ADD
+} mop_t;
 
 static msgpack_object *
 step (msgpack_object *o, const char *seg, size_t *idx)
@@ -422,7 +433,8 @@ mutate (const char *in, size_t inlen, const char *path, mop_t op,
   else if (op == M_DROP && in_map)
     {
       msgpack_object_kv *p = parent->via.map.ptr;
-      memmove (p + idx, p + idx + 1, (--parent->via.map.size - idx) * sizeof *p);
+      memmove (p + idx, p + idx + 1,
+               (--parent->via.map.size - idx) * sizeof *p);
     }
   else
     fail_msg ("unsupported mutation at %s", path);
@@ -433,42 +445,54 @@ mutate (const char *in, size_t inlen, const char *path, mop_t op,
   msgpack_unpacked_destroy (&u);
 }
 
+/* clang-format off */
 #define O_STR(s) { .type = MSGPACK_OBJECT_STR, .via.str = { sizeof (s) - 1, s } }
 #define O_U64(x) { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = (x) }
 #define O_NEG(x) { .type = MSGPACK_OBJECT_NEGATIVE_INTEGER, .via.i64 = (x) }
+#define O_OF(t) { .type = MSGPACK_OBJECT_##t }
 
-static const msgpack_object o_str_x = O_STR ("x"), o_str_nul = O_STR ("a\0b"),
-                            o_u3 = O_U64 (3), o_u2 = O_U64 (2),
-                            o_big = O_U64 (UINT64_C (1) << 63),
-                            o_neg = O_NEG (-1), o_nil = { .type = MSGPACK_OBJECT_NIL },
-                            o_true = { .type = MSGPACK_OBJECT_BOOLEAN,
-                                       .via.boolean = true },
-                            o_float = { .type = MSGPACK_OBJECT_FLOAT64,
-                                        .via.f64 = 1.5 },
-                            o_arr = { .type = MSGPACK_OBJECT_ARRAY },
-                            o_map = { .type = MSGPACK_OBJECT_MAP },
-                            o_bin = { .type = MSGPACK_OBJECT_BIN,
-                                      .via.bin = { 2, "ab" } },
-                            o_str_1 = O_STR ("1"), o_str_nope = O_STR ("no.such"),
-                            o_str_empty = O_STR (""), o_key_zzz = O_STR ("zzz");
-static msgpack_object_kv dup_kv[2] = { { O_STR ("A"), O_STR ("1") },
-                                       { O_STR ("A"), O_STR ("2") } };
-static msgpack_object o_dupmap = { .type = MSGPACK_OBJECT_MAP,
-                                   .via.map = { 2, dup_kv } };
+/* Replacement values for mutate(). */
+static const msgpack_object o_str_x = O_STR ("x");
+static const msgpack_object o_str_nul = O_STR ("a\0b");
+static const msgpack_object o_str_1 = O_STR ("1");
+static const msgpack_object o_str_nope = O_STR ("no.such");
+static const msgpack_object o_str_empty = O_STR ("");
+static const msgpack_object o_key_zzz = O_STR ("zzz");
+static const msgpack_object o_u2 = O_U64 (2);
+static const msgpack_object o_u3 = O_U64 (3);
+static const msgpack_object o_big = O_U64 (UINT64_C (1) << 63);
+static const msgpack_object o_neg = O_NEG (-1);
+static const msgpack_object o_nil = O_OF (NIL);
+static const msgpack_object o_arr = O_OF (ARRAY);
+static const msgpack_object o_map = O_OF (MAP);
+static const msgpack_object o_true
+    = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = true };
+static const msgpack_object o_float
+    = { .type = MSGPACK_OBJECT_FLOAT64, .via.f64 = 1.5 };
+static const msgpack_object o_bin
+    = { .type = MSGPACK_OBJECT_BIN, .via.bin = { 2, "ab" } };
+/* {"A": "1", "A": "2"} */
+static msgpack_object_kv dup_kv[2]
+    = { { O_STR ("A"), O_STR ("1") }, { O_STR ("A"), O_STR ("2") } };
+static const msgpack_object o_dupmap
+    = { .type = MSGPACK_OBJECT_MAP, .via.map = { 2, dup_kv } };
+/* {"A\0B": "1"} */
 static msgpack_object_kv nulkey_kv[1] = { { O_STR ("A\0B"), O_STR ("1") } };
-static msgpack_object o_nulkeymap = { .type = MSGPACK_OBJECT_MAP,
-                                      .via.map = { 1, nulkey_kv } };
-static msgpack_object o_arr_maps[2] = { { .type = MSGPACK_OBJECT_MAP },
-                                        O_U64 (9) };
-static msgpack_object o_unknown = { .type = MSGPACK_OBJECT_ARRAY,
-                                    .via.array = { 2, o_arr_maps } };
+static const msgpack_object o_nulkeymap
+    = { .type = MSGPACK_OBJECT_MAP, .via.map = { 1, nulkey_kv } };
+/* [{}, 9]: the value of an unknown key */
+static msgpack_object o_arr_maps[2] = { O_OF (MAP), O_U64 (9) };
+static const msgpack_object o_unknown
+    = { .type = MSGPACK_OBJECT_ARRAY, .via.array = { 2, o_arr_maps } };
+/* clang-format on */
 
-typedef struct mcase {
+typedef struct mcase
+{
   mu_msg_type_t type;
   const char *path;
   mop_t op;
   const msgpack_object *val;
-  int code; /* 0: must decode and equal the original (for *_same) */
+  int code; /* 0: must decode (M_ADD: to a message equal to the original) */
   const char *errsub;
 } mcase_t;
 
@@ -610,7 +634,8 @@ test_optional_absent (void **state)
 
 /* ------------------------------------------------- hand-packed messages */
 
-typedef struct pk {
+typedef struct pk
+{
   msgpack_sbuffer sb;
   msgpack_packer p;
 } pk_t;
@@ -684,15 +709,19 @@ static void
 test_not_a_map (void **state)
 {
   (void)state;
-  static const struct {
+  static const struct
+  {
     const char *bytes;
     size_t len;
     const char *sub;
   } cases[] = {
-    { "\x92\x01\x02", 3, "is a array" }, { "\x05", 1, "unsigned" },
-    { "\xa1x", 2, "is a str" },          { "\xc0", 1, "is a nil" },
+    { "\x92\x01\x02", 3, "is a array" },
+    { "\x05", 1, "unsigned" },
+    { "\xa1x", 2, "is a str" },
+    { "\xc0", 1, "is a nil" },
     { "\xcb\0\0\0\0\0\0\0\0", 9, "float" },
-    { "\x80", 1, "'v' is missing" },     { "\xc1", 1, "reserved" },
+    { "\x80", 1, "'v' is missing" },
+    { "\xc1", 1, "reserved" },
     { "\x81\x01\x02", 3, "'v' is missing" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -779,6 +808,18 @@ test_bounds (void **state)
   assert_int_equal (mu_msg_decode (k.sb.data, k.sb.size, &m, NULL, 0), 0);
   mu_msg_clear (&m);
   msgpack_sbuffer_destroy (&k.sb);
+  /* nine lists at the bound: more objects than a message may hold */
+  pk_stop (&k, 9);
+  for (int l = 0; l < 9; l++)
+    {
+      char key[8];
+      snprintf (key, sizeof key, "x%d", l);
+      pk_str (&k, key);
+      msgpack_pack_array (&k.p, MU_PROTO_MAX_LIST);
+      for (size_t i = 0; i < MU_PROTO_MAX_LIST; i++)
+        msgpack_pack_nil (&k.p);
+    }
+  expect_fail_sb (&k.sb, MUSTER_ETOOBIG, "objects");
   /* the whole message over MU_PROTO_MAX_MSG: refused unread */
   char *huge = calloc (1, (size_t)MU_PROTO_MAX_MSG + 1);
   expect_fail (huge, (size_t)MU_PROTO_MAX_MSG + 1, MUSTER_ETOOBIG, "bound");

@@ -61,7 +61,7 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
   if (c->opts.heartbeat_ms == 0)
     c->opts.heartbeat_ms = 200;
   if (c->opts.miss_limit == 0)
-    c->opts.miss_limit = 4;
+    c->opts.miss_limit = 3;
   if (c->opts.finished_keep == 0)
     c->opts.finished_keep = 64;
   mu_log_init (&c->own_log, "musterd");
@@ -122,6 +122,9 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
     {
     case MU_MSG_HEARTBEAT:
       mu_nodes_heartbeat (c, from, &m->u.heartbeat);
+      break;
+    case MU_MSG_LEAVE:
+      mu_nodes_leave (c, n, m->u.leave.reason);
       break;
     case MU_MSG_WORKER_STATE:
       mu_jobs_worker_state (c, n, &m->u.worker_state);
@@ -261,8 +264,10 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
     goto fail;
   uv_timer_init (loop, &c->sweep_timer);
   c->sweep_timer.data = c;
-  uv_timer_start (&c->sweep_timer, on_sweep, c->opts.heartbeat_ms,
-                  c->opts.heartbeat_ms);
+  /* Sweep twice per interval: a silent node is declared lost at most half
+   * an interval after its limit. */
+  uint64_t sweep = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
+  uv_timer_start (&c->sweep_timer, on_sweep, sweep, sweep);
   c->started = 1;
   mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s", c->agent_ep,
                c->ctl_sock ? ", control port " : "",

@@ -29,7 +29,7 @@ typedef struct mu_coord_opts {
   const char *agent_bind;   /* e.g. "tcp://127.0.0.1:*" */
   const char *ctl_bind;     /* NULL = no control port */
   uint64_t heartbeat_ms;    /* agents' heartbeat interval; 0 = 200 */
-  uint64_t miss_limit;      /* missed heartbeats before loss; 0 = 4 */
+  uint64_t miss_limit;      /* missed heartbeats before loss; 0 = 3 */
   uint64_t finished_keep;   /* finished jobs kept for status; 0 = 64 */
   mu_log_t *log;            /* borrowed; NULL = a stderr logger */
 } mu_coord_opts_t;
@@ -88,6 +88,7 @@ typedef struct mu_node {
   uint64_t fail_window_start;
   uint64_t cordon_until;
   uint32_t cordon_level;
+  int cordoned;       /* out of its job's rendezvous until cordon_until */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -142,6 +143,7 @@ struct mu_job {
   mu_failure_t failure;  /* first failure of the job (root cause) */
   mu_job_state_t final_state; /* where STOPPING ends */
   char *reason;          /* why it ended (or is ending) */
+  char *epoch_reason;    /* why the next (or current) epoch began */
   int final_exit_code;
   uint64_t epoch_started_ms;
   mu_job_t *next_finished;
@@ -185,6 +187,7 @@ void mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
                          const mu_heartbeat_t *hb);
 mu_node_t *mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from);
 void mu_nodes_sweep (mu_coord_t *c, uint64_t now);
+void mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why);
 void mu_nodes_free_all (mu_coord_t *c);
 
 /* jobs.c */
@@ -192,7 +195,12 @@ int mu_jobs_validate_spec (const mu_job_spec_t *spec, char *err,
                            size_t errlen);
 int mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n,
                          const mu_job_spec_t *spec, char *err, size_t errlen);
-void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why);
+/* The node is gone from its job: lost (charged to the infrastructure
+ * budget) or left on purpose (drained, shut down: not charged). */
+void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
+                        int charged);
+/* Cordoned nodes whose cooldown has passed rejoin their job. */
+void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
 void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
                            const mu_worker_state_t *ws);
 void mu_jobs_progress (mu_coord_t *c, mu_node_t *n, const mu_progress_t *p);

@@ -106,10 +106,27 @@ send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
   free (as);
 }
 
+/* The root cause reported for a failed job is the first failure of its
+ * last epoch: earlier epochs' failures were recovered from. */
 static void
 clear_failure_for_epoch (mu_job_t *j)
 {
-  (void)j; /* the first failure stays the job's root cause */
+  free (j->failure.node_id);
+  free (j->failure.stderr_tail);
+  free (j->failure.reason);
+  memset (&j->failure, 0, sizeof j->failure);
+}
+
+/* Lowest rank of the new epoch on a node that also ran the previous one:
+ * whom new members copy their state from (in-place mode). */
+static int64_t
+sync_source (const mu_job_t *j, const mu_rdzv_member_t *mem, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < j->nmembers; k++)
+      if (j->members[k] == mem[i].key)
+        return (int64_t)mem[i].first_rank;
+  return -1;
 }
 
 void
@@ -135,6 +152,7 @@ mu_epoch_start (mu_job_t *j)
       mu_epoch_fail (j, "out of memory starting the epoch", 1);
       return;
     }
+  int in_place = j->in_place && j->epoch > 1;
   size_t nroles = mu_rdzv_nroles (j->rdzv);
   for (size_t r = 0; r < nroles; r++)
     {
@@ -158,6 +176,9 @@ mu_epoch_start (mu_job_t *j)
   s->roles.v = roles;
   s->roles.n = nroles;
   s->spec = j->spec;
+  s->in_place = in_place;
+  s->reason = j->epoch_reason;
+  s->sync_from = in_place ? sync_source (j, mem, n) : -1;
   int full = n <= FULL_MEMBERS_MAX || has_ps_role (j);
   for (size_t i = 0; i < n; i++)
     {
@@ -404,22 +425,38 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
     }
   else if (kind == MU_RECOVER_INFRA)
     {
-      if (j->infra_failures >= INFRA_BUDGET)
+      uint64_t budget = j->spec->infra_restarts ? j->spec->infra_restarts
+                                                 : INFRA_BUDGET;
+      if (j->infra_failures >= budget)
         {
-          snprintf (msg, sizeof msg, "%s; infrastructure restart budget exhausted (%d)",
-                    why, INFRA_BUDGET);
+          snprintf (msg, sizeof msg, "%s; infrastructure restart budget exhausted (%llu)",
+                    why, (unsigned long long)budget);
           mu_epoch_fail (j, msg, 1);
           return;
         }
       j->infra_failures++;
     }
   j->restarts++;
-  j->state = MU_JOB_RECOVERING;
+  char *er = strdup (why);
+  if (er != NULL)
+    {
+      free (j->epoch_reason);
+      j->epoch_reason = er;
+    }
   mu_log_notice (j->coord->log, "JOB-RECOVER",
-                 "job %s epoch %llu: %s; restart %llu", j->id,
+                 "job %s epoch %llu: %s; %s %llu", j->id,
                  (unsigned long long)j->epoch, why,
+                 j->in_place ? "re-forming in place, change" : "restart",
                  (unsigned long long)j->restarts);
   mu_kv_reset (j, MUSTER_EMEMBERSHIP);
+  if (j->in_place)
+    {
+      /* Survivors keep running: the next round re-ranks them and the
+       * agents start only what is missing. */
+      mu_jobs_open_round (j);
+      return;
+    }
+  j->state = MU_JOB_RECOVERING;
   send_stop (j, why);
   check_drained (j);
 }
@@ -469,6 +506,11 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",
                   (unsigned long long)ws->rank, n->node_id);
+      else if (strcmp (ws->state, "hung") == 0)
+        snprintf (why, sizeof why,
+                  "rank %llu on node %s hung (no progress for %llu ms)",
+                  (unsigned long long)ws->rank, n->node_id,
+                  (unsigned long long)j->spec->progress_timeout_ms);
       else if (ws->signal != 0)
         snprintf (why, sizeof why, "rank %llu on node %s killed by signal %lld",
                   (unsigned long long)ws->rank, n->node_id,
@@ -481,6 +523,7 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                    (unsigned long long)j->epoch, why);
       record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
                       ws->stderr_tail, why);
+      mu_cordon_note_failure (j, n);
       mu_epoch_recover (j, MU_RECOVER_USER, why);
     }
   check_drained (j);
@@ -495,7 +538,7 @@ mu_jobs_progress (mu_coord_t *c, mu_node_t *n, const mu_progress_t *p)
 }
 
 void
-mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why)
+mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
 {
   mu_job_t *j = n->job;
   if (j == NULL)
@@ -515,9 +558,16 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why)
   mu_rdzv_decision_t d;
   int rc = mu_rdzv_leave (j->rdzv, mu_now_ms (), n->key, &d);
   char msg[256];
-  snprintf (msg, sizeof msg, "node %s lost (%s)", n->node_id, why);
+  snprintf (msg, sizeof msg, "node %s %s (%s)", n->node_id,
+            charged ? "lost" : "left", why);
   mu_log_warn (c->log, "NODE-LEFT-JOB", "job %s: %s", j->id, msg);
-  if (j->state == MU_JOB_RUNNING && was_member)
+  int cordoned = n->cordoned;
+  n->cordoned = 0;
+  if (cordoned)
+    check_drained (j); /* it had already left the rendezvous */
+  else if (j->state == MU_JOB_RUNNING && was_member && !charged)
+    mu_epoch_recover (j, MU_RECOVER_SCALE_UP, msg);
+  else if (j->state == MU_JOB_RUNNING && was_member)
     {
       if (!j->failure.set)
         {
@@ -546,6 +596,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->failure.stderr_tail);
   free (j->failure.reason);
   free (j->reason);
+  free (j->epoch_reason);
   mu_job_spec_free (&j->spec);
   free (j);
 }

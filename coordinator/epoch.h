@@ -32,6 +32,10 @@ void mu_epoch_broadcast_progress (mu_job_t *j);
  * handles. */
 void mu_epoch_free_job (mu_job_t *j);
 
+/* cordon.c: count a failure of one of the node's workers; cordon the node
+ * when it fails too often. */
+void mu_cordon_note_failure (mu_job_t *j, mu_node_t *n);
+
 /* jobs.c entry points used by epoch.c */
 void mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d);
 void mu_jobs_open_round (mu_job_t *j);

@@ -315,7 +315,12 @@ mu_jobs_open_round (mu_job_t *j)
   j->state = MU_JOB_RENDEZVOUS;
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
                   PROGRESS_EVERY_MS);
-  if (mu_rdzv_open (j->rdzv, mu_now_ms (), &d) == 0)
+  /* The first round waits out its last call for late nodes; a round that
+   * re-forms the gang closes as soon as it can: everyone it expects is
+   * already there. */
+  int rc = j->epoch == 0 ? mu_rdzv_open (j->rdzv, mu_now_ms (), &d)
+                         : mu_rdzv_open_ex (j->rdzv, mu_now_ms (), 0, &d);
+  if (rc == 0)
     mu_jobs_handle_decision (j, &d);
 }
 

@@ -143,7 +143,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
       mu_log_notice (c->log, "NODE-REREGISTER", "node %s registered again",
                      n->node_id);
       if (n->alive)
-        mu_jobs_node_lost (c, n, "agent re-registered");
+        mu_jobs_node_lost (c, n, "agent re-registered", 1);
       release_node (c, n);
     }
   n = alloc_node (c);
@@ -215,15 +215,27 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
                        n->node_id, (unsigned long long)(now - n->last_seen_ms),
                        (unsigned long long)limit);
           n->alive = 0;
-          mu_jobs_node_lost (c, n, "heartbeats missed");
+          mu_jobs_node_lost (c, n, "heartbeats missed", 1);
           release_node (c, n);
         }
     }
+  mu_jobs_uncordon (c, now);
   /* Expire KV and barrier waits of every job. */
   size_t pos = 0;
   void *val;
   while (mu_smap_next (c->jobs, &pos, NULL, &val))
     mu_kv_expire (c, val, now);
+}
+
+void
+mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why)
+{
+  char msg[256];
+  snprintf (msg, sizeof msg, "left: %s", why ? why : "shut down");
+  mu_log_info (c->log, "NODE-LEAVE", "node %s %s", n->node_id, msg);
+  mu_jobs_node_lost (c, n, msg, 0);
+  n->alive = 0;
+  release_node (c, n);
 }
 
 void

@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
+#include "launcher/elf_needs.h"
 #include "launcher/run_opts.h"
 #include "worker/agent.h"
 
@@ -53,10 +54,13 @@ typedef struct run {
   char endpoint[300];
 } run_t;
 
-/* Find `prog` the way execvp will; 0 if it can be run. */
+/* Find `prog` the way execvp will; 0 if it can be run, with its path in
+ * `found` (size PATH_BUF). */
+#define PATH_BUF 4096
 static int
-find_program (const char *prog, char *why, size_t whylen)
+find_program (const char *prog, char *found, char *why, size_t whylen)
 {
+  snprintf (found, PATH_BUF, "%s", prog);
   if (strchr (prog, '/') != NULL)
     {
       struct stat st;
@@ -83,11 +87,42 @@ find_program (const char *prog, char *why, size_t whylen)
       snprintf (buf, sizeof buf, "%.*s/%s", (int)n, n ? p : ".", prog);
       struct stat st;
       if (stat (buf, &st) == 0 && !S_ISDIR (st.st_mode) && access (buf, X_OK) == 0)
-        return 0;
+        {
+          snprintf (found, PATH_BUF, "%s", buf);
+          return 0;
+        }
       p += n + (colon ? 1 : 0);
     }
   snprintf (why, whylen, "program '%s' not found in PATH", prog);
   return -ENOENT;
+}
+
+/* In-place mode re-ranks running workers through libmuster; a program
+ * that cannot hear of it must not be started in that mode.  Interpreters
+ * (the script may use the Python binding) and scripts cannot be checked
+ * here: a worker of theirs that never attaches libmuster is replaced
+ * instead of re-ranked when the gang changes (agent_workers.c). */
+static int
+check_in_place (const char *path)
+{
+  static const char *const interpreters[]
+      = { "python", "bash", "sh", "dash", "env", "perl", "ruby", "node", NULL };
+  const char *base = strrchr (path, '/');
+  base = base ? base + 1 : path;
+  for (int i = 0; interpreters[i]; i++)
+    if (strncmp (base, interpreters[i], strlen (interpreters[i])) == 0)
+      return 0;
+  int rc = mu_elf_needs (path, "libmuster.so");
+  if (rc == 0)
+    {
+      fprintf (stderr,
+               "muster run: --elastic-mode in-place needs a program linked "
+               "with libmuster (-lmuster) to hear of membership changes; %s "
+               "does not link it (use --elastic-mode restart)\n",
+               path);
+      return MUSTER_EINVAL;
+    }
+  return 0;
 }
 
 static int
@@ -361,11 +396,18 @@ mu_run_main (int argc, char **argv)
   char **pargv = build_argv (&r.o, &pargc);
   if (pargv == NULL)
     return 1;
-  if (find_program (pargv[0], err, sizeof err) != 0)
+  char found[PATH_BUF];
+  if (find_program (pargv[0], found, err, sizeof err) != 0)
     {
       fprintf (stderr, "muster run: %s\n", err);
       free (pargv);
       return 127;
+    }
+  if (r.o.elastic_mode && strcmp (r.o.elastic_mode, "in-place") == 0
+      && check_in_place (found) != 0)
+    {
+      free (pargv);
+      return 2;
     }
   r.tty = isatty (2);
   uv_loop_init (&r.loop);

@@ -100,6 +100,7 @@ struct mu_rdzv {
   uint32_t nroles;
   uint64_t last_call_ms;
   uint64_t join_timeout_ms;
+  uint64_t round_lc_ms; /* last call of the open round (open_ex may override) */
 
   mu_rdzv_state_t state;
   uint64_t epoch;
@@ -445,12 +446,12 @@ evaluate (mu_rdzv_t *r, uint64_t now_ms)
     return MU_RDZV_D_NONE;
   }
   if (!r->lc_armed) {
-    if (r->last_call_ms == 0) {
+    if (r->round_lc_ms == 0) {
       close_round (r);
       return MU_RDZV_D_CLOSED;
     }
     r->lc_armed = true;
-    r->lc_deadline = add_sat (now_ms, r->last_call_ms);
+    r->lc_deadline = add_sat (now_ms, r->round_lc_ms);
   }
   return MU_RDZV_D_NONE;
 }
@@ -529,6 +530,16 @@ mu_rdzv_open (mu_rdzv_t *r, uint64_t now_ms, mu_rdzv_decision_t *d)
 {
   if (!r || !d)
     return MUSTER_EINVAL;
+  return mu_rdzv_open_ex (r, now_ms, r->last_call_ms, d);
+}
+
+int
+mu_rdzv_open_ex (mu_rdzv_t *r, uint64_t now_ms, uint64_t last_call_ms,
+                 mu_rdzv_decision_t *d)
+{
+  if (!r || !d)
+    return MUSTER_EINVAL;
+  r->round_lc_ms = last_call_ms;
   /* Carry-over needs no work: the round lists already hold the closed
    * round's survivors in rank order, or the open (or failed) round's nodes
    * in join order.  Waiting nodes follow, oldest first, up to max. */

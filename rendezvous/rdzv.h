@@ -25,9 +25,10 @@
  *    (the coordinator decides whether to open a new round to scale up).
  *  - A member leaving a closed round yields MU_RDZV_D_MEMBER_LEFT, or
  *    MU_RDZV_D_BELOW_MIN when its role is now below min; the coordinator
- *    reacts by opening a new round.  Leaving an open round or the waiting
- *    list just removes the node (and disarms last call if a role drops
- *    below min).
+ *    reacts by opening a new round.  Leaving the waiting list just removes
+ *    the node; leaving an open round removes it, lets the oldest waiting
+ *    node of its role take the place, and disarms last call if the role is
+ *    still below min.
  *  - Ranks are deterministic and stable.  Within a role, nodes carried over
  *    keep their relative order and newcomers follow in join order.  Global
  *    order is role by role in declaration order; node ranks follow the same
@@ -120,6 +121,13 @@ void mu_rdzv_destroy (mu_rdzv_t **r_p);
  * nodes as described above.  May close at once (MU_RDZV_D_CLOSED).  Valid in
  * any state; reopening an open round restarts its timers. */
 int mu_rdzv_open (mu_rdzv_t *r, uint64_t now_ms, mu_rdzv_decision_t *d);
+
+/* Open a round whose last call is `last_call_ms` instead of the configured
+ * one (rounds opened later with mu_rdzv_open use the configured one).  The
+ * coordinator re-forms a gang after a failure with 0: everyone it expects
+ * is already there, so waiting would only delay the restart. */
+int mu_rdzv_open_ex (mu_rdzv_t *r, uint64_t now_ms, uint64_t last_call_ms,
+                     mu_rdzv_decision_t *d);
 
 /* A node asks to take part, under role index `role`, with `nproc` workers
  * (0 = the role's default).  Returns MUSTER_EEXIST if the key is already a

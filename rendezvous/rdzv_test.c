@@ -237,6 +237,31 @@ test_last_call_zero_closes_at_min (void **state)
   mu_rdzv_destroy (&r);
 }
 
+/* A re-formation round (open_ex with last call 0) closes as soon as the
+ * carried members reach min; the next plain open uses the configured
+ * last call again. */
+static void
+test_open_ex_overrides_last_call (void **state)
+{
+  (void)state;
+  mu_rdzv_role_t ro[] = { { "worker", 2, 4, 1 } };
+  mu_rdzv_t *r = mk (ro, 1, 100, 0);
+  O (r, 0);
+  J (r, 1, 1, 0, 0);
+  J (r, 2, 2, 0, 0);
+  J (r, 3, 3, 0, 0);
+  expect (T (r, 102), MU_RDZV_D_CLOSED, 1, 0);
+  mu_rdzv_decision_t d;
+  assert_int_equal (mu_rdzv_open_ex (r, 200, 0, &d), 0);
+  expect (d, MU_RDZV_D_CLOSED, 2, 0);
+  uint32_t keys[] = { 1, 2, 3 };
+  expect_keys (r, keys, 3);
+  expect (O (r, 300), MU_RDZV_D_NONE, 3, 400);
+  expect (T (r, 400), MU_RDZV_D_CLOSED, 3, 0);
+  assert_int_equal (mu_rdzv_open_ex (NULL, 0, 0, &d), MUSTER_EINVAL);
+  mu_rdzv_destroy (&r);
+}
+
 static void
 test_last_call_disarm_on_leave (void **state)
 {
@@ -665,6 +690,7 @@ main (void)
     cmocka_unit_test (test_last_call_after_min),
     cmocka_unit_test (test_last_call_zero_closes_at_min),
     cmocka_unit_test (test_last_call_disarm_on_leave),
+    cmocka_unit_test (test_open_ex_overrides_last_call),
     cmocka_unit_test (test_join_timeout_fail),
     cmocka_unit_test (test_join_timeout_with_min_closes),
     cmocka_unit_test (test_tick_before_deadline_noop),

@@ -350,8 +350,12 @@ mu_agent_maybe_finish (mu_agent_t *a)
       a->closed = 1;
       uv_close ((uv_handle_t *)&a->reg_timer, NULL);
       uv_close ((uv_handle_t *)&a->hb_timer, NULL);
+      uv_close ((uv_handle_t *)&a->hang_timer, NULL);
       mu_zwatch_stop (&a->coord_watch);
       mu_agent_workers_close (a);
+      int linger = 200; /* let agent.leave and the last reports out */
+      if (a->coord_sock)
+        zmq_setsockopt (a->coord_sock, ZMQ_LINGER, &linger, sizeof linger);
       if (a->coord_sock)
         zmq_close (a->coord_sock);
       a->coord_sock = NULL;
@@ -444,6 +448,7 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
   uv_timer_init (loop, &a->reg_timer);
   uv_timer_init (loop, &a->hb_timer);
   a->reg_timer.data = a->hb_timer.data = a;
+  mu_agent_workers_init_timers (a);
   a->started_ms = a->last_coord_ms = mu_now_ms ();
   start_registering (a);
   return 0;
@@ -456,6 +461,18 @@ mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms)
     return;
   a->shutting_down = 1;
   uv_timer_stop (&a->reg_timer);
+  if (a->registered)
+    {
+      /* Tell the coordinator at once instead of letting it miss our
+       * heartbeats: a drained node is not a failure. */
+      mu_msg_t m;
+      memset (&m, 0, sizeof m);
+      m.type = MU_MSG_LEAVE;
+      m.u.leave.node_id = a->node_id;
+      m.u.leave.reason = (char *)(a->done_reported ? "its job is done"
+                                                   : "agent shutting down");
+      mu_agent_send_coord (a, &m);
+    }
   if (a->live > 0)
     mu_agent_workers_stop (a, UINT64_MAX, grace_ms);
   mu_agent_maybe_finish (a);

@@ -20,6 +20,9 @@ typedef struct mu_agent_worker {
   int running;
   mu_route_t route; /* its libmuster socket, once it said hello */
   int has_route;
+  int new_member;   /* started in an in-place epoch: must sync state */
+  int hung;         /* killed for missing its progress deadline */
+  uint64_t last_progress_ms; /* hello or last progress report; 0 = none */
   char prefix[96];
 } mu_agent_worker_t;
 
@@ -43,6 +46,7 @@ struct mu_agent {
   struct mu_zwatch *work_watch;
   uv_timer_t reg_timer;     /* registration retries, connect timeout */
   uv_timer_t hb_timer;
+  uv_timer_t hang_timer;    /* progress_timeout checks */
   uint64_t started_ms;
   uint64_t last_coord_ms;
   uint64_t heartbeat_ms;
@@ -74,5 +78,6 @@ void mu_agent_workers_start (mu_agent_t *a, mu_msg_t *start);
 void mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms);
 void mu_agent_workers_relay_reply (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_workers_close (mu_agent_t *a);
+void mu_agent_workers_init_timers (mu_agent_t *a);
 
 #endif

@@ -63,8 +63,8 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
                term_signal ? "killed by signal" : "exited with code",
                (long long)(term_signal ? term_signal : exit_code));
   if (a->start.type == MU_MSG_START)
-    report_state (a, w, "exited", term_signal ? -1 : exit_code, term_signal,
-                  tail);
+    report_state (a, w, w->hung ? "hung" : "exited",
+                  term_signal ? -1 : exit_code, term_signal, tail);
   free (tail);
   mu_proc_close (&w->proc);
   mu_agent_maybe_finish (a);
@@ -96,7 +96,9 @@ spawn_one (mu_agent_t *a, size_t idx)
   const mu_start_t *s = &a->start.u.start;
   const mu_assign_t *as = &s->assign.v[idx];
   mu_agent_worker_t *w = &a->workers[idx];
+  memset (w, 0, sizeof *w);
   w->agent = a;
+  w->new_member = s->in_place;
   w->rank = as->rank;
   w->epoch = s->epoch;
   w->local_rank = (uint32_t)as->local_rank;
@@ -138,6 +140,64 @@ spawn_one (mu_agent_t *a, size_t idx)
   a->live++;
 }
 
+static void send_info (mu_agent_t *a, mu_agent_worker_t *w,
+                       const mu_route_t *to);
+
+/* In-place epoch: keep the running workers, tell each (through libmuster)
+ * its new rank, world and peers; a survivor that never attached libmuster
+ * cannot learn a new rank, so it is replaced like a lost one. */
+static void
+keep_or_replace (mu_agent_t *a, size_t i)
+{
+  const mu_start_t *s = &a->start.u.start;
+  mu_agent_worker_t *w = &a->workers[i];
+  if (w->running && w->proc != NULL && w->has_route)
+    {
+      w->rank = s->assign.v[i].rank;
+      w->epoch = s->epoch;
+      w->new_member = 0;
+      send_info (a, w, &w->route);
+      return;
+    }
+  if (w->proc != NULL)
+    {
+      if (w->running && a->live > 0)
+        a->live--;
+      mu_proc_close (&w->proc);
+    }
+  spawn_one (a, i);
+}
+
+static void
+on_hang_check (uv_timer_t *t)
+{
+  mu_agent_t *a = t->data;
+  if (a->start.type != MU_MSG_START)
+    return;
+  uint64_t limit = a->start.u.start.spec->progress_timeout_ms;
+  uint64_t now = mu_now_ms ();
+  for (size_t i = 0; i < a->nworkers; i++)
+    {
+      mu_agent_worker_t *w = &a->workers[i];
+      if (!w->running || w->hung || w->last_progress_ms == 0
+          || now - w->last_progress_ms <= limit)
+        continue;
+      mu_log_warn (a->log, "WORKER-HUNG",
+                   "rank %llu (pid %d): no progress for %llu ms; killing it",
+                   (unsigned long long)w->rank, w->pid,
+                   (unsigned long long)(now - w->last_progress_ms));
+      w->hung = 1;
+      mu_proc_signal (w->proc, SIGKILL);
+    }
+}
+
+void
+mu_agent_workers_init_timers (mu_agent_t *a)
+{
+  uv_timer_init (a->loop, &a->hang_timer);
+  a->hang_timer.data = a;
+}
+
 void
 mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
 {
@@ -154,22 +214,41 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
                    s->job, (unsigned long long)s->epoch);
       return;
     }
-  discard_workers (a);
+  int in_place = s->in_place && a->start.type == MU_MSG_START
+                 && strcmp (a->start.u.start.job, s->job) == 0
+                 && a->nworkers == s->assign.n;
+  if (!in_place)
+    discard_workers (a);
   mu_msg_clear (&a->start);
   a->start = *m;
   m->type = MU_MSG_NONE; /* moved: the agent owns it now */
   s = &a->start.u.start;
-  a->workers = calloc (s->assign.n, sizeof *a->workers);
-  if (a->workers == NULL)
+  if (!in_place)
     {
-      mu_log_err (a->log, "NOMEM", "cannot start %zu workers", s->assign.n);
-      return;
+      a->workers = calloc (s->assign.n, sizeof *a->workers);
+      if (a->workers == NULL)
+        {
+          mu_log_err (a->log, "NOMEM", "cannot start %zu workers", s->assign.n);
+          return;
+        }
+      a->nworkers = s->assign.n;
     }
-  a->nworkers = s->assign.n;
-  mu_log_info (a->log, "EPOCH-START", "job %s epoch %llu: starting %zu worker(s)",
-               s->job, (unsigned long long)s->epoch, s->assign.n);
+  mu_log_info (a->log, "EPOCH-START", "job %s epoch %llu: %s %zu worker(s)",
+               s->job, (unsigned long long)s->epoch,
+               in_place ? "re-ranking" : "starting", s->assign.n);
   for (size_t i = 0; i < s->assign.n; i++)
-    spawn_one (a, i);
+    if (in_place)
+      keep_or_replace (a, i);
+    else
+      spawn_one (a, i);
+  if (s->spec->progress_timeout_ms > 0)
+    {
+      uint64_t every = s->spec->progress_timeout_ms / 4;
+      every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+      uv_timer_start (&a->hang_timer, on_hang_check, every, every);
+    }
+  else
+    uv_timer_stop (&a->hang_timer);
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].running)
       report_state (a, &a->workers[i], "running", 0, 0, NULL);
@@ -235,6 +314,9 @@ send_info (mu_agent_t *a, mu_agent_worker_t *w, const mu_route_t *to)
   i->restart_count = s->restart_count;
   i->nodes.v = s->nodes.v;
   i->nodes.n = s->nodes.n;
+  i->reason = s->reason;
+  i->new_member = w->new_member;
+  i->sync_from = w->new_member ? s->sync_from : -1;
   mu_wire_send (a->work_sock, to, &m);
 }
 
@@ -279,6 +361,7 @@ on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h)
     }
   w->route = *from;
   w->has_route = 1;
+  w->last_progress_ms = mu_now_ms ();
   send_info (a, w, from);
 }
 
@@ -327,9 +410,14 @@ on_work_readable (void *sock, void *arg)
       relay (a, &from, &m, m.u.barrier.rank, m.u.barrier.req_id);
       break;
     case MU_MSG_PROGRESS:
-      if (sender (a, &from, m.u.progress.rank) != NULL)
-        mu_agent_send_coord (a, &m);
-      break;
+      {
+        /* Hang detection happens here, next to the worker; the
+         * coordinator never sees per-step traffic. */
+        mu_agent_worker_t *w = sender (a, &from, m.u.progress.rank);
+        if (w != NULL)
+          w->last_progress_ms = mu_now_ms ();
+        break;
+      }
     case MU_MSG_BYE:
       {
         mu_agent_worker_t *w = sender (a, &from, m.u.bye.rank);

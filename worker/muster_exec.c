@@ -49,6 +49,11 @@
  * terminating signal that reaches muster-exec after it blocked signals but
  * before PROGRAM exists would have killed PROGRAM at once had it already
  * run, so muster-exec dies of that signal instead of starting PROGRAM.
+ * The one signal the agent sends to muster-exec alone is MU_EXEC_SWEEP_SIG
+ * (spawn.h), its hard kill: muster-exec then SIGKILLs every descendant,
+ * including those that left the group with setsid(), and dies of SIGKILL
+ * (the agent follows up with a group SIGKILL if it does not).  It is obeyed
+ * only when si_pid is the agent's, so a worker may use that signal freely.
  *
  * Cost: no allocation, no stdio, a handful of syscalls plus one vfork
  * before PROGRAM's exec; static buffers only.  (The vfork child only sets
@@ -70,6 +75,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "worker/spawn.h" /* MU_EXEC_SWEEP_SIG, the contract with spawn.c */
 
 #define PDEATH_SIG SIGHUP
 #define PARENT_POLL_MS 1000 /* getppid() poll while PROGRAM runs */
@@ -307,7 +314,10 @@ static void
 on_parent_death (void)
 {
   sweep ();
-  kill (0, SIGKILL); /* our whole group, us included */
+  /* Then our whole group, us included — only if the group is ours (as when
+   * spawned detached); started from a shell we would hit the shell too. */
+  if (getpgrp () == self_pid)
+    kill (0, SIGKILL);
   _exit (EXIT_USAGE);
 }
 
@@ -389,10 +399,17 @@ main (int argc, char **argv)
       sigemptyset (&one);
       sigaddset (&one, s);
       struct timespec zero = { 0, 0 };
-      if (sigtimedwait (&one, NULL, &zero) != s)
+      siginfo_t si;
+      if (sigtimedwait (&one, &si, &zero) != s)
         continue;
       if (s == PDEATH_SIG && parent_gone ())
         _exit (EXIT_USAGE);
+      if (s == MU_EXEC_SWEEP_SIG)
+        {
+          if (si.si_pid == agent_pid)
+            die_by (SIGKILL); /* a hard kill before PROGRAM started */
+          continue;
+        }
       if (default_terminates (s))
         die_by (s);
     }
@@ -418,6 +435,15 @@ main (int argc, char **argv)
       int sig = sigtimedwait (&waited, &si, &ts);
       if (parent_gone ())
         on_parent_death ();
+      if (sig == MU_EXEC_SWEEP_SIG && si.si_pid == agent_pid)
+        {
+          /* The agent's hard kill: everything, now, and report SIGKILL
+           * (PROGRAM's own status if it had already exited). */
+          sweep ();
+          if (child_done)
+            exit_like (child_status);
+          die_by (SIGKILL);
+        }
       if (sig == SIGCHLD || sig < 0)
         {
           reap_ready ();

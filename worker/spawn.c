@@ -6,12 +6,19 @@
  * process-group leader and kill(-pid, sig) reaches everything it starts.
  * With an exec helper the child is `muster-exec -- PROGRAM ARGS...`, which
  * learns the agent's pid from MUSTER_EXEC_PPID and cleans up the whole
- * process tree if the agent dies or PROGRAM exits (muster_exec.c).  Signal
- * design, shared with muster_exec.c: every signal is sent by this file to
- * the worker's whole group, muster-exec forwards nothing and absorbs its own
- * copy; so helper and no-helper behave alike, and a group SIGKILL kills
- * muster-exec too (the exit callback then reports SIGKILL, as it would for a
- * bare worker).
+ * process tree if the agent dies or PROGRAM exits (muster_exec.c).
+ *
+ * Signal design, shared with muster_exec.c: every signal is sent by this
+ * file to the worker's whole group; muster-exec forwards nothing and absorbs
+ * its own copy, so helper and no-helper behave alike.  The one exception is
+ * the hard kill (mu_proc_stop's SIGKILL, mu_proc_signal(SIGKILL), closing a
+ * running worker): with the helper it is first a sweep request,
+ * MU_EXEC_SWEEP_SIG sent to muster-exec alone, on which muster-exec SIGKILLs
+ * every descendant — also those that left the group with setsid(), which a
+ * group SIGKILL would miss — and then dies of SIGKILL itself, so the exit
+ * callback reports SIGKILL as it would for a bare worker.  If the process is
+ * still there MU_PROC_SWEEP_MS later (muster-exec stopped or wedged), the
+ * group gets SIGKILL.
  *
  * Output: stdout and stderr each come through a pipe into a buffer of
  * MU_PROC_LINE_MAX bytes that has room for the prefix in front of it, so a
@@ -29,8 +36,9 @@
  * Lifetime: the exit callback waits for the process's exit and for EOF on
  * both pipes (bounded by MU_PROC_DRAIN_MS after the exit).  mu_proc_close()
  * closes the handles asynchronously and the last close callback frees; if
- * the process is still running it is SIGKILLed and its handle is kept until
- * libuv has reaped it (closing an unreaped uv_process_t leaves a zombie).
+ * the process is still running it is killed hard and its handle (and the
+ * backstop timer) are kept until libuv has reaped it (closing an unreaped
+ * uv_process_t leaves a zombie).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -64,7 +72,8 @@ typedef struct mu_proc_stream {
 struct mu_proc {
   uv_loop_t *loop;
   uv_process_t proc;
-  uv_timer_t kill_timer;  /* SIGKILL after the grace of mu_proc_stop */
+  uv_timer_t kill_timer;  /* the hard kill after the grace of mu_proc_stop,
+                             and the group SIGKILL after a sweep request */
   uv_timer_t drain_timer; /* give up on pipes held open after the exit */
   mu_proc_stream_t out, err;
   char *prefix;
@@ -82,6 +91,8 @@ struct mu_proc {
   bool closing;       /* mu_proc_close called (or spawn failed) */
   bool proc_closed;   /* uv_close called on proc */
   bool stopping;      /* SIGTERM sent by mu_proc_stop */
+  bool helper;        /* started through muster-exec */
+  bool sweep_sent;    /* MU_EXEC_SWEEP_SIG sent to muster-exec */
   bool guard_sigpipe; /* SIGPIPE not ignored: hold it off around writes */
   uint64_t kill_at;   /* loop time of the scheduled SIGKILL */
   int64_t exit_code;
@@ -312,6 +323,7 @@ mu_proc_on_exit (uv_process_t *h, int64_t exit_status, int term_signal)
     {
       p->proc_closed = true;
       mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+      mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
       return;
     }
   if (!p->out.eof || !p->err.eof)
@@ -319,12 +331,37 @@ mu_proc_on_exit (uv_process_t *h, int64_t exit_status, int term_signal)
   mu_proc_maybe_report (p);
 }
 
+static void mu_proc_kill_hard (mu_proc_t *p);
+
 static void
 mu_proc_on_kill_timer (uv_timer_t *t)
 {
-  mu_proc_t *p = t->data;
-  if (!p->exited)
-    kill (-p->pid, SIGKILL);
+  mu_proc_kill_hard (t->data);
+}
+
+/* Kill the worker for good.  Without the helper: SIGKILL to the group.
+ * With it, first ask muster-exec to sweep (it SIGKILLs every descendant,
+ * including any that left the process group with setsid(), which a group
+ * SIGKILL would miss and which would then outlive muster-exec), and SIGKILL
+ * the group only MU_PROC_SWEEP_MS later if the process is still there (a
+ * stopped or wedged muster-exec). */
+static void
+mu_proc_kill_hard (mu_proc_t *p)
+{
+  if (!p->spawned || p->exited)
+    return;
+  if (p->helper && !p->sweep_sent)
+    {
+      p->sweep_sent = true;
+      if (kill (p->pid, MU_EXEC_SWEEP_SIG) == 0)
+        {
+          p->kill_at = uv_now (p->loop) + MU_PROC_SWEEP_MS;
+          uv_timer_start (&p->kill_timer, mu_proc_on_kill_timer,
+                          MU_PROC_SWEEP_MS, 0);
+          return;
+        }
+    }
+  kill (-p->pid, SIGKILL);
 }
 
 /* ------------------------------------------------------------------ spawn */
@@ -343,16 +380,22 @@ static void
 mu_proc_teardown (mu_proc_t *p)
 {
   p->closing = true;
-  if (p->spawned && !p->exited)
-    kill (-p->pid, SIGKILL);
+  bool running = p->spawned && !p->exited;
+  if (running)
+    mu_proc_kill_hard (p);
   mu_proc_close_handle (p, (uv_handle_t *) &p->out.pipe);
   mu_proc_close_handle (p, (uv_handle_t *) &p->err.pipe);
-  mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
   mu_proc_close_handle (p, (uv_handle_t *) &p->drain_timer);
-  if (!p->proc_closed && (!p->spawned || p->exited))
+  if (!running)
     {
-      p->proc_closed = true;
-      mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+      /* else the exit callback closes these: the process handle must stay
+       * until libuv has reaped the child, the timer for the backstop */
+      mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
+      if (!p->proc_closed)
+        {
+          p->proc_closed = true;
+          mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+        }
     }
 }
 
@@ -399,6 +442,7 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
   p->out.fd = o->out_fd;
   p->err.fd = o->err_fd;
   p->err.is_err = true;
+  p->helper = o->exec_helper != NULL;
   struct sigaction sa;
   p->guard_sigpipe = !(sigaction (SIGPIPE, NULL, &sa) == 0
                        && !(sa.sa_flags & SA_SIGINFO)
@@ -503,6 +547,11 @@ mu_proc_signal (mu_proc_t *p, int sig)
     return -EINVAL;
   if (p->exited)
     return -ESRCH;
+  if (sig == SIGKILL)
+    {
+      mu_proc_kill_hard (p);
+      return 0;
+    }
   if (kill (-p->pid, sig) != 0)
     return -errno;
   return 0;

@@ -17,6 +17,7 @@
 #ifndef MU_SPAWN_H
 #define MU_SPAWN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,13 @@ typedef struct mu_proc_opts {
 #define MU_PROC_TAIL_MAX 10000        /* tail_lines is capped here */
 #define MU_PROC_TAIL_LINE_MAX 512     /* bytes kept of each tail line */
 #define MU_PROC_DRAIN_MS 2000         /* wait for EOF after the exit */
+#define MU_PROC_SWEEP_MS 1000         /* sweep request to group SIGKILL */
+
+/* Sent by the agent to muster-exec alone (never to the group) to ask it to
+ * SIGKILL every descendant now and then die of SIGKILL itself; muster-exec
+ * obeys it only from its parent (si_pid), so a program using this signal
+ * for itself is unaffected.  Shared by spawn.c and muster_exec.c. */
+#define MU_EXEC_SWEEP_SIG (SIGRTMIN + 4)
 
 /* Start a worker.  The worker's stdin is /dev/null.  argv[0] is looked up
  * in PATH if it holds no '/'.  With exec_helper, the
@@ -77,12 +85,15 @@ int mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out);
  * id of the worker's process group. */
 int mu_proc_pid (const mu_proc_t *p);
 
-/* Send `sig` to the worker's whole process group.  0, -ESRCH once the
- * process has exited, or another negative errno. */
+/* Send `sig` to the worker's whole process group.  SIGKILL is the hard
+ * kill: with the helper, a sweep request to muster-exec (which also reaches
+ * descendants that left the group) and a group SIGKILL MU_PROC_SWEEP_MS
+ * later if the process is still there; without it, a group SIGKILL.  0,
+ * -ESRCH once the process has exited, or another negative errno. */
 int mu_proc_signal (mu_proc_t *p, int sig);
 
-/* SIGTERM the group now and SIGKILL it after grace_ms if the process has not
- * exited by then.  Idempotent: a repeated call sends no second SIGTERM and
+/* SIGTERM the group now and kill it hard (as mu_proc_signal(SIGKILL)) after
+ * grace_ms if the process has not exited by then.  Idempotent: a repeated call sends no second SIGTERM and
  * can only bring the SIGKILL forward, never push it back.  0 (also when the
  * process has already exited) or a negative errno. */
 int mu_proc_stop (mu_proc_t *p, uint64_t grace_ms);
@@ -96,8 +107,8 @@ int mu_proc_running (const mu_proc_t *p);
 char *mu_proc_stderr_tail (const mu_proc_t *p);
 
 /* Release the handle and set *p_p to NULL; accepts NULL and *p_p == NULL.
- * If the process is still running its whole group is SIGKILLed first and no
- * callback is made any more.  The libuv handles are closed asynchronously
+ * If the process is still running it is killed hard first (as
+ * mu_proc_signal(SIGKILL)) and no callback is made any more.  The libuv handles are closed asynchronously
  * and the memory is freed once they are (the loop must keep running until
  * then; a process that was still running keeps its handle until it has been
  * reaped). */

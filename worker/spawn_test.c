@@ -15,12 +15,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,8 +41,9 @@
 /* ---------------------------------------------------------------- helpers */
 
 typedef struct fixture {
-  char exec_path[PATH_MAX];
+  char exec_path[PATH_MAX + 32];
   char dir[64];
+  int nfds; /* open fds before the test: none may leak */
   uv_loop_t loop;
 } fixture_t;
 
@@ -49,7 +52,6 @@ typedef struct result {
   int64_t code;
   int sig;
   char *tail;
-  uint64_t at_ms; /* uv_now at the callback */
 } result_t;
 
 static void
@@ -70,6 +72,18 @@ now_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static int
+count_fds (void)
+{
+  DIR *d = opendir ("/proc/self/fd");
+  assert_non_null (d);
+  int n = 0;
+  while (readdir (d))
+    n++;
+  closedir (d);
+  return n;
 }
 
 static int
@@ -96,6 +110,7 @@ setup (void **state)
               f->exec_path);
   snprintf (f->dir, sizeof f->dir, "/tmp/mu_spawn_XXXXXX");
   assert_non_null (mkdtemp (f->dir));
+  f->nfds = count_fds ();
   assert_int_equal (uv_loop_init (&f->loop), 0);
   *state = f;
   return 0;
@@ -108,6 +123,7 @@ teardown (void **state)
   /* Run any pending close callbacks, then the loop must close cleanly. */
   uv_run (&f->loop, UV_RUN_DEFAULT);
   assert_int_equal (uv_loop_close (&f->loop), 0);
+  assert_int_equal (count_fds (), f->nfds);
   char cmd[128];
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
   assert_int_equal (system (cmd), 0);
@@ -491,6 +507,7 @@ test_missing_program (void **state)
   assert_non_null (strstr (r2.tail, "Permission denied"));
   mu_proc_close (&p);
   free (r2.tail);
+  close (err);
 }
 
 static void
@@ -649,22 +666,20 @@ act_when_ready (fixture_t *f, poll_ctx_t *c)
   uv_timer_start (&c->t, on_poll, 5, 5);
 }
 
-static void
-on_exit_at (mu_proc_t *p, int64_t code, int sig, void *arg)
-{
-  result_t *r = arg;
-  on_exit_cb (p, code, sig, arg);
-  r->at_ms = uv_now (mu_proc_pid (p) ? uv_default_loop () : NULL);
-}
-
+/* A program that ignores SIGTERM: SIGKILL after the grace.  Its escaped
+ * descendant (own session, so outside the group) dies too: the hard kill is
+ * a sweep by muster-exec. */
 static void
 test_stop_grace_then_kill (void **state)
 {
   fixture_t *f = *state;
-  char ready[PATH_MAX], script[PATH_MAX + 128];
+  char ready[PATH_MAX], esc[PATH_MAX], script[3 * PATH_MAX];
   path_in (f, "ready", ready, sizeof ready);
-  snprintf (script, sizeof script, "trap '' TERM; touch '%s'; exec sleep 60",
-            ready);
+  path_in (f, "esc", esc, sizeof esc);
+  snprintf (script, sizeof script,
+            "trap '' TERM; setsid sleep 61 & echo $! > '%s'; "
+            "touch '%s'; exec sleep 60",
+            esc, ready);
   result_t r = { 0 };
   mu_proc_t *p = spawn_sh (f, script, NULL, -1, -1, 0, &r);
   poll_ctx_t c = { .p = p, .ready = ready, .grace = 300 };
@@ -674,13 +689,82 @@ test_stop_grace_then_kill (void **state)
   uint64_t elapsed = now_ms () - t0;
   assert_int_equal (r.called, 1);
   assert_int_equal (r.sig, SIGKILL);
-  assert_true (elapsed >= 300);
+  assert_true (elapsed >= 290); /* the grace (less coarse-clock slack) */
   assert_true (elapsed < 20000);
   assert_int_equal (mu_proc_stop (p, 0), 0); /* after exit: no-op */
   assert_int_equal (mu_proc_signal (p, SIGTERM), -ESRCH);
   mu_proc_close (&p);
+  int e = read_pid_file (esc);
+  assert_true (e > 0);
+  assert_true (wait_gone (e, 5000, false));
   free (r.tail);
-  (void) on_exit_at;
+}
+
+/* Without the helper the hard kill is a group SIGKILL. */
+static void
+test_stop_direct (void **state)
+{
+  fixture_t *f = *state;
+  char ready[PATH_MAX], script[PATH_MAX + 128];
+  path_in (f, "ready", ready, sizeof ready);
+  snprintf (script, sizeof script, "trap '' TERM; touch '%s'; exec sleep 60",
+            ready);
+  char *argv[] = { "/bin/sh", "-c", script, NULL };
+  result_t r = { 0 };
+  mu_proc_opts_t o = { .argv = argv,
+                       .out_fd = -1,
+                       .err_fd = -1,
+                       .on_exit = on_exit_cb,
+                       .arg = &r };
+  mu_proc_t *p = NULL;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), 0);
+  poll_ctx_t c = { .p = p, .ready = ready, .grace = 50 };
+  act_when_ready (f, &c);
+  run_loop (f);
+  assert_int_equal (r.called, 1);
+  assert_int_equal (r.sig, SIGKILL);
+  mu_proc_close (&p);
+  free (r.tail);
+}
+
+/* muster-exec is stopped, so it cannot act on the sweep request: the group
+ * SIGKILL MU_PROC_SWEEP_MS later still ends everything. */
+static void
+test_sweep_backstop (void **state)
+{
+  fixture_t *f = *state;
+  char ready[PATH_MAX], script[PATH_MAX + 128];
+  path_in (f, "ready", ready, sizeof ready);
+  snprintf (script, sizeof script,
+            "trap '' TERM; kill -STOP $PPID; touch '%s'; exec sleep 60",
+            ready);
+  result_t r = { 0 };
+  mu_proc_t *p = spawn_sh (f, script, NULL, -1, -1, 0, &r);
+  poll_ctx_t c = { .p = p, .ready = ready, .grace = 10 };
+  act_when_ready (f, &c);
+  uint64_t t0 = now_ms ();
+  run_loop (f);
+  uint64_t elapsed = now_ms () - t0;
+  assert_int_equal (r.called, 1);
+  assert_int_equal (r.sig, SIGKILL);
+  assert_true (elapsed >= MU_PROC_SWEEP_MS - 10);
+  mu_proc_close (&p);
+  free (r.tail);
+}
+
+/* The sweep signal from anyone but the agent is ignored by muster-exec. */
+static void
+test_sweep_not_from_agent (void **state)
+{
+  fixture_t *f = *state;
+  char script[128];
+  snprintf (script, sizeof script, "kill -%d $PPID; sleep 0.2; exit 6",
+            (int) MU_EXEC_SWEEP_SIG);
+  result_t r = { 0 };
+  run_sh (f, script, NULL, -1, -1, 0, &r);
+  assert_int_equal (r.sig, 0);
+  assert_int_equal (r.code, 6);
+  free (r.tail);
 }
 
 static void
@@ -754,23 +838,28 @@ static void
 test_close_running (void **state)
 {
   fixture_t *f = *state;
-  char gc[PATH_MAX], script[PATH_MAX + 128];
+  char gc[PATH_MAX], esc[PATH_MAX], ready[PATH_MAX], script[4 * PATH_MAX];
   path_in (f, "gc", gc, sizeof gc);
-  snprintf (script, sizeof script, "sleep 60 & echo $! > '%s'; exec sleep 60",
-            gc);
+  path_in (f, "esc", esc, sizeof esc);
+  path_in (f, "ready", ready, sizeof ready);
+  snprintf (script, sizeof script,
+            "sleep 60 & echo $! > '%s'; setsid sleep 61 & echo $! > '%s'; "
+            "touch '%s'; exec sleep 60",
+            gc, esc, ready);
   result_t r = { 0 };
   mu_proc_t *p = spawn_sh (f, script, NULL, -1, -1, 0, &r);
   int pid = mu_proc_pid (p);
-  assert_true (wait_file (gc, 5000));
-  usleep (20000); /* let the echo finish writing */
-  int g = read_pid_file (gc);
+  assert_true (wait_file (ready, 5000));
+  int g = read_pid_file (gc), e = read_pid_file (esc);
   mu_proc_close (&p);
   assert_null (p);
   run_loop (f);
   assert_int_equal (r.called, 0);
   assert_true (wait_gone (pid, 5000, false));
   assert_true (g > 0);
+  assert_true (e > 0);
   assert_true (wait_gone (g, 5000, false));
+  assert_true (wait_gone (e, 5000, false));
 }
 
 /* Output to a broken pipe is dropped; the worker is not blocked and the
@@ -853,6 +942,11 @@ test_parent_death (void **state)
 int
 main (void)
 {
+  /* libuv keeps two process-wide fds (its signal lock pipe) from the first
+   * loop on; open them now so the per-test fd count sees only leaks. */
+  uv_loop_t warm;
+  uv_loop_init (&warm);
+  uv_loop_close (&warm);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_exit_code, setup, teardown),
     cmocka_unit_test_setup_teardown (test_signal_kill9, setup, teardown),
@@ -865,6 +959,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_direct, setup, teardown),
     cmocka_unit_test_setup_teardown (test_env, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stop_grace_then_kill, setup,
+                                     teardown),
+    cmocka_unit_test_setup_teardown (test_stop_direct, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_sweep_backstop, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_sweep_not_from_agent, setup,
                                      teardown),
     cmocka_unit_test_setup_teardown (test_stop_term, setup, teardown),
     cmocka_unit_test_setup_teardown (test_signal_group, setup, teardown),

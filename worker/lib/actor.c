@@ -20,7 +20,10 @@
  *     exits closes the ipc socket; a stopped one misses ZMTP heartbeats)
  *     marks outstanding requests as lost, so their deadline reports
  *     MUSTER_EPEERLOST, and a link down for longer than the grace period
- *     fails everything, even requests without a deadline;
+ *     fails everything, even requests without a deadline.  The link counts
+ *     as up again only after a ZMTP handshake (HANDSHAKE_SUCCEEDED), not at
+ *     CONNECTED: the kernel accepts an ipc connection on behalf of a
+ *     stopped agent, which would otherwise reset the grace period forever;
  *   - sends the latest progress step whenever the front end flags one
  *     (many calls between two wake-ups become one message).
  * Anything malformed from the agent is consumed, counted and dropped.
@@ -103,7 +106,8 @@ mu_actor_new (muster_worker_t *w, const char *endpoint, mu_actor_t **out)
       || zmq_setsockopt (a->dealer, ZMQ_ROUTING_ID, rid, strlen (rid)) != 0)
     goto fail;
   if (zmq_socket_monitor (a->dealer, MU_MONITOR_EP,
-                          ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED)
+                          ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                              | ZMQ_EVENT_DISCONNECTED)
       != 0)
     goto fail;
   a->monitoring = true;
@@ -208,6 +212,17 @@ mu_wire_status (int64_t s, bool nonzero)
   if (s > 0 || s < INT_MIN)
     return MUSTER_EPROTO;
   return (int)s;
+}
+
+/* The result of a request as the caller sees it.  The coordinator answers
+ * a request of an epoch it has left with MUSTER_ESTALE_EPOCH, possibly
+ * before the agent's new WORKER_INFO reaches us: to the caller that is a
+ * membership change, so it gets the one code it handles for that. */
+static int
+mu_req_status (int64_t s, bool nonzero)
+{
+  int status = mu_wire_status (s, nonzero);
+  return status == MUSTER_ESTALE_EPOCH ? MUSTER_EMEMBERSHIP : status;
 }
 
 /* ------------------------------------------------------------- sending */
@@ -366,7 +381,7 @@ mu_on_reply (mu_actor_t *a, mu_reply_t *rep)
       a->stale++; /* timed out, cancelled or of an older epoch */
       return;
     }
-  int status = mu_wire_status (rep->status, false);
+  int status = mu_req_status (rep->status, false);
   uint8_t *val = NULL;
   size_t len = 0;
   if (status == 0 && r->kind == MU_REQ_KV_GET)
@@ -390,7 +405,7 @@ mu_on_error (mu_actor_t *a, const mu_error_t *e)
   muster_req_t *r = e->req_id ? mu_pend_find (a, e->req_id) : NULL;
   if (r != NULL)
     {
-      mu_finish (a, r, true, code, NULL, 0);
+      mu_finish (a, r, true, mu_req_status (e->code, true), NULL, 0);
       return;
     }
   if (!a->attached)
@@ -478,7 +493,7 @@ mu_on_monitor (mu_actor_t *a)
             mu_log_warn (&a->w->log, "WORKER-AGENT-LOST",
                          "link to the agent is down");
         }
-      else if (ev == ZMQ_EVENT_CONNECTED)
+      else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
         {
           if (a->had_disconnect)
             {
@@ -499,6 +514,12 @@ mu_on_monitor (mu_actor_t *a)
 static void
 mu_on_req (mu_actor_t *a, muster_req_t *r)
 {
+  /* The front end filled the request in before the lock/unlock of its
+   * mu_req_ref(); taking the lock once here orders those writes before
+   * ours in a way ThreadSanitizer can see (libzmq's lock-free pipe orders
+   * them too, but inside an uninstrumented library). */
+  pthread_mutex_lock (&r->mu);
+  pthread_mutex_unlock (&r->mu);
   if (atomic_load (&a->w->link_dead))
     mu_finish (a, r, false, MUSTER_EPEERLOST, NULL, 0);
   else if (r->epoch < mu_worker_info (a->w)->epoch)

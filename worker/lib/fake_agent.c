@@ -98,7 +98,7 @@ fa_send_info (fa_t *fa, const mu_route_t *to, uint64_t rank, uint64_t epoch,
   int n = o->nnodes, np = o->nproc;
   bool ps = o->ps_last && n > 1;
   mu_peer_node_t nodes[16];
-  char ids[16][16], hosts[16][16];
+  char ids[16][24], hosts[16][24];
   for (int i = 0; i < n && i < 16; i++)
     {
       bool is_ps = ps && i == n - 1;
@@ -518,6 +518,7 @@ FA_SET (fa_set_hello_error, hello_error, int)
 FA_SET (fa_set_silent, silent, bool)
 FA_SET (fa_set_mute, mute, bool)
 FA_SET (fa_set_barrier_n, barrier_n, int)
+FA_SET (fa_set_epoch_quiet, epoch, uint64_t)
 
 #define FA_GET(fn, field, type)                                                \
   type fn (fa_t *fa)                                                           \

@@ -38,6 +38,9 @@ void fa_set_hello_error (fa_t *fa, int code); /* 0 = answer normally */
 void fa_set_silent (fa_t *fa, bool on);       /* ignore everything */
 void fa_set_mute (fa_t *fa, bool on);         /* ignore requests only */
 void fa_set_barrier_n (fa_t *fa, int n);
+/* Move to `epoch` without telling anyone (requests of the old epoch are
+ * then answered MUSTER_ESTALE_EPOCH, as the coordinator answers them). */
+void fa_set_epoch_quiet (fa_t *fa, uint64_t epoch);
 
 /* Move to `epoch` and tell every attached worker, each with rank
  * (old + shift) % world.  Clears the KV store and barriers. */

@@ -13,12 +13,15 @@
  */
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -256,7 +259,6 @@ test_kv_roundtrip (void **state)
                     MUSTER_EINVAL);
   assert_int_equal (muster_worker_barrier (NULL, "b", 0), MUSTER_EINVAL);
   muster_worker_finalize (&w);
-  assert_true (fa_byes (f->fa) >= 0); /* BYE is best effort */
 }
 
 typedef struct putter {
@@ -534,6 +536,77 @@ test_agent_restart (void **state)
   muster_worker_finalize (&w);
 }
 
+static void
+test_bye_and_bad_endpoints (void **state)
+{
+  fx_t *f = *state;
+  muster_worker_t *w = open_rank (f, 0);
+  muster_worker_finalize (&w);
+  for (int i = 0; i < 200 && fa_byes (f->fa) < 1; i++)
+    usleep (10 * 1000);
+  assert_int_equal (fa_byes (f->fa), 1);
+  /* endpoints libzmq refuses: an error, not a crash or a wait */
+  muster_worker_opts_t o = { .endpoint = "bogus://x" };
+  int rc = muster_worker_init (&w, &o);
+  assert_true (rc < 0);
+  assert_null (w);
+  char longep[300];
+  memset (longep, 'a', sizeof longep);
+  memcpy (longep, "ipc:///tmp/", 11);
+  longep[sizeof longep - 1] = '\0';
+  o.endpoint = longep;
+  rc = muster_worker_init (&w, &o);
+  assert_true (rc < 0);
+  assert_null (w);
+}
+
+static void
+test_stale_epoch_is_membership (void **state)
+{
+  fx_t *f = *state;
+  muster_worker_t *w = open_rank (f, 0);
+  /* the coordinator moved on before the new WORKER_INFO reached us */
+  fa_set_epoch_quiet (f->fa, EPOCH + 5);
+  assert_int_equal (muster_worker_kv_put (w, "k", "v", 1, 1000),
+                    MUSTER_EMEMBERSHIP);
+  assert_int_equal (muster_worker_epoch (w), EPOCH);
+  muster_worker_finalize (&w);
+}
+
+/* A stopped agent keeps its socket open: only heartbeats find it. */
+static void
+test_agent_wedged (void **state)
+{
+  fx_t *f = *state;
+  fa_stop (&f->fa); /* a child process plays the agent instead */
+  char path[192];
+  snprintf (path, sizeof path, "%s/a.sock", f->dir);
+  unlink (path);
+  pid_t pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      if (fa_start (&f->o) == NULL)
+        _exit (1);
+      for (;;)
+        pause ();
+    }
+  struct stat st;
+  for (int i = 0; i < 500 && stat (path, &st) != 0; i++)
+    usleep (10 * 1000);
+  muster_worker_t *w = open_rank (f, 0);
+  muster_req_t *r = NULL;
+  assert_int_equal (muster_worker_barrier_nb (w, "wedged", -1, &r), 0);
+  uint64_t t0 = mu_now_ms ();
+  kill (pid, SIGSTOP);
+  assert_int_equal (muster_req_wait (r, 60000, NULL, NULL), MUSTER_EPEERLOST);
+  assert_true (mu_now_ms () - t0 < 60000);
+  muster_req_free (&r);
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  muster_worker_finalize (&w);
+}
+
 int
 main (void)
 {
@@ -562,6 +635,12 @@ main (void)
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_agent_lost, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown (test_agent_restart, fx_setup,
+                                     fx_teardown),
+    cmocka_unit_test_setup_teardown (test_bye_and_bad_endpoints, fx_setup,
+                                     fx_teardown),
+    cmocka_unit_test_setup_teardown (test_stale_epoch_is_membership,
+                                     fx_setup, fx_teardown),
+    cmocka_unit_test_setup_teardown (test_agent_wedged, fx_setup,
                                      fx_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,0 +1,971 @@
+/*
+ * rdzv_load.c — rendezvous load generator: many simulated agents, one
+ * process, one musterd.
+ *
+ * Each simulated agent is one ZeroMQ DEALER socket whose routing id is its
+ * node id, speaking the agent side of the protocol exactly as worker/agent.c
+ * does, through the project's codec (common/proto.h, common/wire.h):
+ *
+ *     A -> C  agent.register {node_id, host, slots = W, job = spec}
+ *     C -> A  agent.welcome {heartbeat_ms, miss_limit}, rdzv.progress ...
+ *     A <-> C agent.heartbeat every heartbeat_ms (from the welcome)
+ *     C -> A  job.start {epoch, assign[W], nodes, ...}     (round closed)
+ *     A -> C  worker.state {rank, "exited", exit_code 0}   (W per agent)
+ *     C -> A  job.done {state "succeeded"}
+ *
+ * The job is brought by every agent with --nnodes A:A (min = max = A), so
+ * the round closes the moment the A-th node joins.  Phases, each timed on
+ * CLOCK_MONOTONIC:
+ *
+ *   connect   every socket connects and sends one heartbeat before
+ *             registering; musterd answers an unknown node with an error,
+ *             and when every socket has its answer all connections are up.
+ *             Connecting is timed but kept out of the rendezvous figure.
+ *   round     from the first agent.register sent until every agent holds
+ *             its job.start (with the welcome and first job.start times).
+ *   done      from the first worker.state "exited" sent until every agent
+ *             holds job.done.
+ *
+ * Everything sent in a timed phase is encoded beforehand, so the figures
+ * are the coordinator's work plus the transport, not this program's
+ * encoder.  musterd's memory is read from /proc/PID/status (VmRSS) before
+ * connecting, after connecting and after the round closed; its CPU time from
+ * /proc/PID/stat.  Per worker = growth / (A * W).
+ *
+ * Scaling this process: ZMQ_MAX_SOCKETS is raised on the context, and
+ * RLIMIT_NOFILE raised (two descriptors per socket: its mailbox and its TCP
+ * connection; as root the hard limit is raised too).  Sockets are watched by
+ * one epoll set on their ZMQ_FD, drained only when signalled (ZMQ_FD is
+ * edge-like: every socket is drained after each send to it, and all of them
+ * are swept when the loop is idle).  Heartbeats are due in welcome order,
+ * so a FIFO ring is the timer queue.
+ *
+ * This is a benchmark, not a test: it exits 0 whatever the figures are, and
+ * non-zero only when something broke (a refusal, a lost node, a timeout).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <muster/error.h>
+
+#include "common/proto.h"
+#include "common/wire.h"
+
+extern char **environ;
+
+#define SOCK_HWM 100000
+#define SEND_BATCH 256     /* sends between two looks at incoming traffic */
+#define SWEEP_IDLE_MS 50   /* full sweep of all sockets when idle this long */
+#define JOB_ID "bench-rdzv"
+
+/* ------------------------------------------------------------- options */
+
+typedef struct opts {
+  uint32_t agents;
+  uint32_t workers;
+  const char *musterd;    /* start this binary, or */
+  const char *endpoint;   /* use this agent endpoint */
+  long pid;               /* musterd pid for --endpoint (memory, CPU) */
+  const char *heartbeat;  /* --heartbeat for a musterd we start */
+  const char *perf;       /* perf record output for a musterd we start */
+  const char *log_level;  /* musterd --log-level */
+  double timeout_s;
+  int io_threads;
+  int verbose;
+} opts_t;
+
+static void
+usage (FILE *f)
+{
+  fprintf (f,
+           "usage: rdzv_load [options]\n"
+           "  --agents N        simulated agents (nodes), default 1000\n"
+           "  --workers N       workers per agent, default 10\n"
+           "  --musterd PATH    start this musterd on 127.0.0.1, port 0\n"
+           "  --endpoint EP     or use a running one (tcp://H:P)\n"
+           "  --pid PID         with --endpoint: its pid, for memory and CPU\n"
+           "  --heartbeat DUR   --heartbeat for the musterd started here\n"
+           "  --log-level L     --log-level for it (default warn)\n"
+           "  --perf FILE       profile it: perf record -g -o FILE\n"
+           "  --timeout SEC     give up on a phase after this (default 120)\n"
+           "  --io-threads N    ZeroMQ I/O threads here (default 1)\n"
+           "  --verbose         progress on stderr\n");
+}
+
+static int
+parse_u32 (const char *s, uint32_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (s, &end, 10);
+  if (errno || *s == '\0' || *end != '\0' || v == 0 || v > UINT32_MAX)
+    return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int
+parse_opts (int argc, char **argv, opts_t *o)
+{
+  static const struct option lo[] = {
+    { "agents", required_argument, 0, 'a' },
+    { "workers", required_argument, 0, 'w' },
+    { "musterd", required_argument, 0, 'm' },
+    { "endpoint", required_argument, 0, 'e' },
+    { "pid", required_argument, 0, 'p' },
+    { "heartbeat", required_argument, 0, 'H' },
+    { "log-level", required_argument, 0, 'L' },
+    { "perf", required_argument, 0, 'P' },
+    { "timeout", required_argument, 0, 't' },
+    { "io-threads", required_argument, 0, 'i' },
+    { "verbose", no_argument, 0, 'v' },
+    { "help", no_argument, 0, 'h' },
+    { 0, 0, 0, 0 },
+  };
+  memset (o, 0, sizeof *o);
+  o->agents = 1000;
+  o->workers = 10;
+  o->timeout_s = 120;
+  o->io_threads = 1;
+  o->log_level = "warn";
+  int c;
+  uint32_t u;
+  while ((c = getopt_long (argc, argv, "h", lo, NULL)) != -1)
+    switch (c)
+      {
+      case 'a':
+        if (parse_u32 (optarg, &o->agents) != 0)
+          return -1;
+        break;
+      case 'w':
+        if (parse_u32 (optarg, &o->workers) != 0)
+          return -1;
+        break;
+      case 'm':
+        o->musterd = optarg;
+        break;
+      case 'e':
+        o->endpoint = optarg;
+        break;
+      case 'p':
+        o->pid = atol (optarg);
+        break;
+      case 'H':
+        o->heartbeat = optarg;
+        break;
+      case 'L':
+        o->log_level = optarg;
+        break;
+      case 'P':
+        o->perf = optarg;
+        break;
+      case 't':
+        o->timeout_s = atof (optarg);
+        break;
+      case 'i':
+        if (parse_u32 (optarg, &u) != 0)
+          return -1;
+        o->io_threads = (int)u;
+        break;
+      case 'v':
+        o->verbose = 1;
+        break;
+      case 'h':
+        usage (stdout);
+        exit (0);
+      default:
+        return -1;
+      }
+  if (optind != argc || (o->musterd == NULL) == (o->endpoint == NULL))
+    return -1;
+  return 0;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static uint64_t
+now_us (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static double
+ms (uint64_t us)
+{
+  return (double)us / 1000.0;
+}
+
+static int verbose;
+
+static void
+note (const char *fmt, ...)
+{
+  if (!verbose)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  fprintf (stderr, "rdzv_load: ");
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+  va_end (ap);
+}
+
+static void
+die (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  fprintf (stderr, "rdzv_load: ");
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+  va_end (ap);
+  exit (1);
+}
+
+/* VmRSS / VmHWM of a process in kB, or -1. */
+static long
+proc_status_kb (long pid, const char *field)
+{
+  char path[64], line[256];
+  snprintf (path, sizeof path, "/proc/%ld/status", pid);
+  FILE *f = fopen (path, "r");
+  if (f == NULL)
+    return -1;
+  long v = -1;
+  size_t fl = strlen (field);
+  while (fgets (line, sizeof line, f) != NULL)
+    if (strncmp (line, field, fl) == 0 && line[fl] == ':')
+      {
+        v = atol (line + fl + 1);
+        break;
+      }
+  fclose (f);
+  return v;
+}
+
+/* utime + stime of a process in seconds, or -1. */
+static double
+proc_cpu_s (long pid)
+{
+  char path[64], buf[2048];
+  snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen (path, "r");
+  if (f == NULL)
+    return -1;
+  size_t n = fread (buf, 1, sizeof buf - 1, f);
+  fclose (f);
+  buf[n] = '\0';
+  char *p = strrchr (buf, ')'); /* comm may contain spaces */
+  if (p == NULL)
+    return -1;
+  unsigned long ut = 0, st = 0;
+  /* after ')': state(3) ... utime is field 14, stime 15 */
+  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+              &ut, &st)
+      != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf (_SC_CLK_TCK);
+}
+
+static double
+self_cpu_s (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+         + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Two descriptors per simulated agent, plus room for everything else. */
+static void
+raise_nofile (uint32_t agents)
+{
+  rlim_t need = (rlim_t)agents * 2 + 1024;
+  struct rlimit rl;
+  getrlimit (RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur >= need)
+    return;
+  struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
+  if (setrlimit (RLIMIT_NOFILE, &want) != 0)
+    {
+      /* Not root (or above fs.nr_open): settle for the hard limit. */
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &rl);
+      getrlimit (RLIMIT_NOFILE, &rl);
+      if (rl.rlim_cur < need)
+        die ("%u agents need about %llu file descriptors, the limit is %llu "
+             "(raise ulimit -n)",
+             agents, (unsigned long long)need,
+             (unsigned long long)rl.rlim_cur);
+    }
+}
+
+/* ----------------------------------------------------------- musterd */
+
+typedef struct daemon {
+  pid_t pid;
+  pid_t perf_pid;
+  char dir[64];
+  char log[128];
+  char endpoint[256];
+} daemon_t;
+
+static void
+start_musterd (const opts_t *o, daemon_t *d)
+{
+  strcpy (d->dir, "/tmp/rdzv_load.XXXXXX");
+  if (mkdtemp (d->dir) == NULL)
+    die ("mkdtemp: %s", strerror (errno));
+  char epfile[128];
+  snprintf (epfile, sizeof epfile, "%s/endpoints", d->dir);
+  snprintf (d->log, sizeof d->log, "%s/musterd.log", d->dir);
+  const char *argv[16];
+  int k = 0;
+  argv[k++] = o->musterd;
+  argv[k++] = "--agent-bind";
+  argv[k++] = "tcp://127.0.0.1:*";
+  argv[k++] = "--ctl-bind";
+  argv[k++] = "none";
+  argv[k++] = "--endpoints-file";
+  argv[k++] = epfile;
+  argv[k++] = "--log-level";
+  argv[k++] = o->log_level;
+  if (o->heartbeat != NULL)
+    {
+      argv[k++] = "--heartbeat";
+      argv[k++] = o->heartbeat;
+    }
+  argv[k] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init (&fa);
+  posix_spawn_file_actions_addopen (&fa, 2, d->log,
+                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
+  int rc = posix_spawn (&d->pid, o->musterd, &fa, NULL, (char **)argv,
+                        environ);
+  posix_spawn_file_actions_destroy (&fa);
+  if (rc != 0)
+    die ("cannot start %s: %s", o->musterd, strerror (rc));
+  for (int i = 0; i < 1000; i++)
+    {
+      FILE *f = fopen (epfile, "r");
+      if (f != NULL)
+        {
+          char key[32];
+          int ok = fscanf (f, "%31s %255s", key, d->endpoint) == 2
+                   && strcmp (key, "agent") == 0;
+          fclose (f);
+          if (ok)
+            break;
+          d->endpoint[0] = '\0';
+        }
+      int st;
+      if (waitpid (d->pid, &st, WNOHANG) == d->pid)
+        die ("musterd exited at start; see %s", d->log);
+      usleep (10000);
+    }
+  if (d->endpoint[0] == '\0')
+    die ("musterd wrote no endpoints file in 10 s; see %s", d->log);
+  note ("musterd pid %d at %s (log %s)", (int)d->pid, d->endpoint, d->log);
+  if (o->perf != NULL)
+    {
+      char pid[32];
+      snprintf (pid, sizeof pid, "%d", (int)d->pid);
+      const char *pargv[] = { "perf", "record", "-g", "-q", "-o", o->perf,
+                              "-p", pid, NULL };
+      posix_spawn_file_actions_init (&fa);
+      posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
+      rc = posix_spawnp (&d->perf_pid, "perf", &fa, NULL, (char **)pargv,
+                         environ);
+      posix_spawn_file_actions_destroy (&fa);
+      if (rc != 0)
+        die ("cannot start perf: %s", strerror (rc));
+      usleep (500000); /* let perf attach */
+    }
+}
+
+static void
+stop_musterd (daemon_t *d)
+{
+  if (d->perf_pid > 0)
+    {
+      kill (d->perf_pid, SIGINT);
+      waitpid (d->perf_pid, NULL, 0);
+    }
+  if (d->pid > 0)
+    {
+      kill (d->pid, SIGTERM);
+      int st = 0;
+      for (int i = 0; i < 500 && waitpid (d->pid, &st, WNOHANG) == 0; i++)
+        usleep (10000);
+      if (waitpid (d->pid, &st, WNOHANG) == 0)
+        {
+          kill (d->pid, SIGKILL);
+          waitpid (d->pid, &st, 0);
+        }
+    }
+}
+
+/* ------------------------------------------------------ simulated agents */
+
+enum { PH_CONNECT, PH_ROUND, PH_DONE };
+
+typedef struct agent {
+  void *sock;
+  char node_id[24];
+  uint8_t probed;   /* connect probe answered */
+  uint8_t welcomed;
+  uint8_t started;
+  uint8_t done;
+  uint64_t hb_due_us;
+  uint64_t hb_seq;
+  uint64_t epoch;
+  uint64_t first_rank;
+  uint32_t nassign;
+} agent_t;
+
+typedef struct sim {
+  const opts_t *o;
+  void *ctx;
+  int ep;           /* epoll */
+  agent_t *ag;
+  uint32_t n;
+  int phase;
+  /* heartbeat FIFO ring (welcome order) */
+  uint32_t *ring;
+  uint32_t ring_head, ring_len;
+  uint64_t hb_us;
+  /* counters */
+  uint32_t probed, welcomed, started, done;
+  uint64_t msgs_in, heartbeats_in, progress_in, heartbeats_out;
+  uint64_t t_first_welcome, t_last_welcome, t_first_start, t_last_start,
+      t_last_done;
+  uint64_t errors;
+  int failed;
+} sim_t;
+
+static void drain (sim_t *s, uint32_t i);
+
+/* Send a pre-encoded message; on a full pipe, service incoming traffic and
+ * retry (a DEALER at its high-water mark refuses with EAGAIN). */
+static void
+send_raw (sim_t *s, uint32_t i, const void *buf, size_t len)
+{
+  for (;;)
+    {
+      if (zmq_send (s->ag[i].sock, buf, len, ZMQ_DONTWAIT) >= 0)
+        break;
+      if (errno != EAGAIN)
+        die ("send to coordinator (agent %u): %s", i, zmq_strerror (errno));
+      drain (s, i);
+      usleep (100);
+    }
+  drain (s, i);
+}
+
+static void
+send_msg (sim_t *s, uint32_t i, const mu_msg_t *m)
+{
+  char *buf;
+  size_t len;
+  int rc = mu_msg_encode (m, &buf, &len);
+  if (rc != 0)
+    die ("encode %s: %s", mu_msg_name (m->type), muster_strerror (rc));
+  send_raw (s, i, buf, len);
+  free (buf);
+}
+
+static void
+send_heartbeat (sim_t *s, uint32_t i)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_HEARTBEAT;
+  m.u.heartbeat.node_id = s->ag[i].node_id;
+  m.u.heartbeat.seq = ++s->ag[i].hb_seq;
+  send_msg (s, i, &m);
+  s->heartbeats_out++;
+}
+
+static void
+on_message (sim_t *s, uint32_t i, mu_msg_t *m)
+{
+  agent_t *a = &s->ag[i];
+  uint64_t t = now_us ();
+  s->msgs_in++;
+  switch (m->type)
+    {
+    case MU_MSG_ERROR:
+      if (s->phase == PH_CONNECT && !a->probed
+          && m->u.error.code == MUSTER_ENOTFOUND)
+        {
+          a->probed = 1;
+          s->probed++;
+          break;
+        }
+      s->errors++;
+      fprintf (stderr, "rdzv_load: %s: error from musterd: %s (%s)\n",
+               a->node_id, m->u.error.message,
+               muster_err_name ((int)m->u.error.code));
+      s->failed = 1;
+      break;
+    case MU_MSG_WELCOME:
+      if (!a->welcomed)
+        {
+          a->welcomed = 1;
+          if (s->welcomed++ == 0)
+            {
+              s->t_first_welcome = t;
+              s->hb_us = (m->u.welcome.heartbeat_ms ? m->u.welcome.heartbeat_ms
+                                                    : 200)
+                         * 1000u;
+            }
+          s->t_last_welcome = t;
+          a->hb_due_us = t + s->hb_us;
+          s->ring[(s->ring_head + s->ring_len++) % s->n] = i;
+        }
+      break;
+    case MU_MSG_HEARTBEAT:
+      s->heartbeats_in++;
+      break;
+    case MU_MSG_RDZV_PROGRESS:
+      s->progress_in++;
+      break;
+    case MU_MSG_START:
+      {
+        const mu_start_t *st = &m->u.start;
+        if (a->started)
+          {
+            fprintf (stderr, "rdzv_load: %s: second job.start (epoch %llu)\n",
+                     a->node_id, (unsigned long long)st->epoch);
+            s->failed = 1;
+            break;
+          }
+        if (st->assign.n != s->o->workers
+            || st->world != (uint64_t)s->n * s->o->workers
+            || st->nnodes != s->n)
+          {
+            fprintf (stderr,
+                     "rdzv_load: %s: job.start with %zu workers, world %llu, "
+                     "%llu nodes (expected %u, %llu, %u)\n",
+                     a->node_id, st->assign.n, (unsigned long long)st->world,
+                     (unsigned long long)st->nnodes, s->o->workers,
+                     (unsigned long long)s->n * s->o->workers, s->n);
+            s->failed = 1;
+          }
+        a->started = 1;
+        a->epoch = st->epoch;
+        a->nassign = (uint32_t)st->assign.n;
+        a->first_rank = st->assign.n ? st->assign.v[0].rank : 0;
+        if (s->started++ == 0)
+          s->t_first_start = t;
+        s->t_last_start = t;
+        break;
+      }
+    case MU_MSG_JOB_DONE:
+      if (!a->done)
+        {
+          a->done = 1;
+          s->done++;
+          s->t_last_done = t;
+          if (strcmp (m->u.job_done.state, "succeeded") != 0)
+            {
+              fprintf (stderr, "rdzv_load: %s: job.done %s: %s\n", a->node_id,
+                       m->u.job_done.state,
+                       m->u.job_done.reason ? m->u.job_done.reason : "");
+              s->failed = 1;
+            }
+        }
+      break;
+    case MU_MSG_STOP:
+      fprintf (stderr, "rdzv_load: %s: unexpected job.stop: %s\n", a->node_id,
+               m->u.stop.reason ? m->u.stop.reason : "");
+      s->failed = 1;
+      break;
+    default:
+      fprintf (stderr, "rdzv_load: %s: unexpected %s\n", a->node_id,
+               mu_msg_name (m->type));
+      break;
+    }
+}
+
+/* Receive everything waiting on agent i's socket. */
+static void
+drain (sim_t *s, uint32_t i)
+{
+  for (;;)
+    {
+      mu_msg_t m;
+      char err[256];
+      int rc = mu_wire_recv (s->ag[i].sock, NULL, &m, err, sizeof err);
+      if (rc == -EAGAIN)
+        return;
+      if (rc == -EINTR)
+        continue;
+      if (rc != 0)
+        {
+          fprintf (stderr, "rdzv_load: agent %u: bad message: %s\n", i, err);
+          s->failed = 1;
+          continue;
+        }
+      on_message (s, i, &m);
+      mu_msg_clear (&m);
+    }
+}
+
+static void
+sweep_all (sim_t *s)
+{
+  for (uint32_t i = 0; i < s->n; i++)
+    drain (s, i);
+}
+
+static void
+send_due_heartbeats (sim_t *s, uint64_t t)
+{
+  while (s->ring_len > 0)
+    {
+      uint32_t i = s->ring[s->ring_head];
+      if (s->ag[i].hb_due_us > t)
+        break;
+      s->ring_head = (s->ring_head + 1) % s->n;
+      s->ring_len--;
+      send_heartbeat (s, i);
+      s->ag[i].hb_due_us += s->hb_us;
+      if (s->ag[i].hb_due_us < t) /* fell behind: do not burst */
+        s->ag[i].hb_due_us = t + s->hb_us;
+      s->ring[(s->ring_head + s->ring_len++) % s->n] = i;
+    }
+}
+
+/* One turn of the loop: wait up to max_wait_ms for traffic, handle it, send
+ * due heartbeats. */
+static void
+service (sim_t *s, int max_wait_ms)
+{
+  static uint64_t last_sweep;
+  uint64_t t = now_us ();
+  int wait = max_wait_ms;
+  if (s->ring_len > 0)
+    {
+      uint64_t due = s->ag[s->ring[s->ring_head]].hb_due_us;
+      int until = due > t ? (int)((due - t) / 1000) : 0;
+      if (until < wait)
+        wait = until;
+    }
+  struct epoll_event ev[512];
+  int k = epoll_wait (s->ep, ev, 512, wait);
+  for (int e = 0; e < k; e++)
+    drain (s, ev[e].data.u32);
+  t = now_us ();
+  if (k <= 0 && t - last_sweep > SWEEP_IDLE_MS * 1000u)
+    {
+      sweep_all (s);
+      last_sweep = t;
+    }
+  send_due_heartbeats (s, t);
+}
+
+static void
+wait_for (sim_t *s, const uint32_t *count, const char *what, uint64_t t0)
+{
+  uint64_t limit = (uint64_t)(s->o->timeout_s * 1e6);
+  uint64_t last_note = now_us ();
+  while (*count < s->n && !s->failed)
+    {
+      service (s, 20);
+      uint64_t t = now_us ();
+      if (t - t0 > limit)
+        die ("timed out after %.0f s waiting for %s: %u of %u", s->o->timeout_s,
+             what, *count, s->n);
+      if (t - last_note > 1000000)
+        {
+          note ("%s: %u of %u", what, *count, s->n);
+          last_note = t;
+        }
+    }
+}
+
+/* Keep heartbeating for a while (lets musterd settle between phases). */
+static void
+idle_for (sim_t *s, uint64_t us)
+{
+  uint64_t end = now_us () + us;
+  while (now_us () < end)
+    service (s, 10);
+}
+
+static void
+build_spec (const opts_t *o, mu_job_spec_t *spec, mu_role_spec_t *role,
+            char **argv)
+{
+  memset (spec, 0, sizeof *spec);
+  memset (role, 0, sizeof *role);
+  role->name = (char *)"worker";
+  role->min_nodes = o->agents;
+  role->max_nodes = o->agents;
+  role->nproc = o->workers;
+  argv[0] = (char *)"/bin/true";
+  spec->id = (char *)JOB_ID;
+  spec->roles.v = role;
+  spec->roles.n = 1;
+  spec->argv.v = argv;
+  spec->argv.n = 1;
+}
+
+typedef struct enc {
+  char *buf;
+  size_t len;
+} enc_t;
+
+int
+main (int argc, char **argv)
+{
+  opts_t o;
+  if (parse_opts (argc, argv, &o) != 0)
+    {
+      usage (stderr);
+      return 2;
+    }
+  verbose = o.verbose;
+  signal (SIGPIPE, SIG_IGN);
+  raise_nofile (o.agents);
+
+  daemon_t d;
+  memset (&d, 0, sizeof d);
+  long pid = o.pid;
+  const char *endpoint = o.endpoint;
+  if (o.musterd != NULL)
+    {
+      start_musterd (&o, &d);
+      pid = d.pid;
+      endpoint = d.endpoint;
+    }
+
+  sim_t s;
+  memset (&s, 0, sizeof s);
+  s.o = &o;
+  s.n = o.agents;
+  s.ag = calloc (s.n, sizeof *s.ag);
+  s.ring = calloc (s.n, sizeof *s.ring);
+  s.ctx = zmq_ctx_new ();
+  s.ep = epoll_create1 (EPOLL_CLOEXEC);
+  if (s.ag == NULL || s.ring == NULL || s.ctx == NULL || s.ep < 0)
+    die ("out of memory");
+  int limit = zmq_ctx_get (s.ctx, ZMQ_SOCKET_LIMIT);
+  if ((int64_t)s.n + 16 > limit)
+    die ("%u agents exceed ZeroMQ's socket limit %d", s.n, limit);
+  zmq_ctx_set (s.ctx, ZMQ_MAX_SOCKETS, (int)s.n + 16);
+  zmq_ctx_set (s.ctx, ZMQ_IO_THREADS, o.io_threads);
+
+  long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+
+  /* ---- connect */
+  uint64_t t_conn0 = now_us ();
+  for (uint32_t i = 0; i < s.n; i++)
+    {
+      agent_t *a = &s.ag[i];
+      snprintf (a->node_id, sizeof a->node_id, "sim-%06u", i);
+      a->sock = zmq_socket (s.ctx, ZMQ_DEALER);
+      if (a->sock == NULL)
+        die ("socket %u: %s", i, zmq_strerror (errno));
+      int rc = mu_wire_sockopts (a->sock, SOCK_HWM);
+      if (rc != 0
+          || zmq_setsockopt (a->sock, ZMQ_ROUTING_ID, a->node_id,
+                             strlen (a->node_id))
+                 != 0
+          || zmq_connect (a->sock, endpoint) != 0)
+        die ("socket %u: %s", i, zmq_strerror (errno));
+      int fd;
+      size_t fl = sizeof fd;
+      zmq_getsockopt (a->sock, ZMQ_FD, &fd, &fl);
+      struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+      if (epoll_ctl (s.ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+        die ("epoll_ctl: %s", strerror (errno));
+      /* The probe: an unregistered node's heartbeat is answered with
+       * "unknown node", which proves the connection is up both ways. */
+      mu_msg_t m;
+      memset (&m, 0, sizeof m);
+      m.type = MU_MSG_HEARTBEAT;
+      m.u.heartbeat.node_id = a->node_id;
+      send_msg (&s, i, &m);
+      if (i % SEND_BATCH == 0)
+        service (&s, 0);
+    }
+  wait_for (&s, &s.probed, "connections", t_conn0);
+  uint64_t t_conn = now_us () - t_conn0;
+  if (s.failed)
+    goto out;
+
+  /* ---- encode every registration beforehand */
+  mu_job_spec_t spec;
+  mu_role_spec_t role;
+  char *pargv[1];
+  build_spec (&o, &spec, &role, pargv);
+  enc_t *reg = calloc (s.n, sizeof *reg);
+  if (reg == NULL)
+    die ("out of memory");
+  for (uint32_t i = 0; i < s.n; i++)
+    {
+      mu_msg_t m;
+      memset (&m, 0, sizeof m);
+      m.type = MU_MSG_REGISTER;
+      m.u.reg.node_id = s.ag[i].node_id;
+      m.u.reg.host = (char *)"127.0.0.1";
+      m.u.reg.slots = o.workers;
+      m.u.reg.port_base = 20000 + (uint64_t)(i % 4000) * 11;
+      m.u.reg.pid = (uint64_t)getpid ();
+      m.u.reg.job = &spec;
+      int rc = mu_msg_encode (&m, &reg[i].buf, &reg[i].len);
+      if (rc != 0)
+        die ("encode agent.register: %s", muster_strerror (rc));
+    }
+  idle_for (&s, 100000);
+  long rss1 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  double cpu1 = pid > 0 ? proc_cpu_s (pid) : -1;
+  double self1 = self_cpu_s ();
+
+  /* ---- round: first register sent .. every job.start received */
+  s.phase = PH_ROUND;
+  uint64_t t_reg0 = now_us ();
+  for (uint32_t i = 0; i < s.n; i++)
+    {
+      send_raw (&s, i, reg[i].buf, reg[i].len);
+      if (i % SEND_BATCH == SEND_BATCH - 1)
+        service (&s, 0);
+    }
+  uint64_t t_reg_sent = now_us ();
+  wait_for (&s, &s.started, "job.start", t_reg0);
+  uint64_t t_round = s.t_last_start - t_reg0;
+  double cpu2 = pid > 0 ? proc_cpu_s (pid) : -1;
+  double self2 = self_cpu_s ();
+  for (uint32_t i = 0; i < s.n; i++)
+    free (reg[i].buf);
+  free (reg);
+  if (s.failed)
+    goto out;
+  idle_for (&s, 200000);
+  long rss2 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+
+  /* ---- done: every worker reports "exited" 0 */
+  size_t nw = (size_t)s.n * o.workers;
+  enc_t *ex = calloc (nw, sizeof *ex);
+  if (ex == NULL)
+    die ("out of memory");
+  for (uint32_t i = 0; i < s.n; i++)
+    for (uint32_t w = 0; w < o.workers; w++)
+      {
+        mu_msg_t m;
+        memset (&m, 0, sizeof m);
+        m.type = MU_MSG_WORKER_STATE;
+        m.u.worker_state.job = (char *)JOB_ID;
+        m.u.worker_state.epoch = s.ag[i].epoch;
+        m.u.worker_state.rank = s.ag[i].first_rank + w;
+        m.u.worker_state.state = (char *)"exited";
+        m.u.worker_state.pid = 100000 + (uint64_t)i * o.workers + w;
+        m.u.worker_state.exit_code = 0;
+        m.u.worker_state.signal = 0;
+        enc_t *e = &ex[(size_t)i * o.workers + w];
+        int rc = mu_msg_encode (&m, &e->buf, &e->len);
+        if (rc != 0)
+          die ("encode worker.state: %s", muster_strerror (rc));
+      }
+  double cpu3 = pid > 0 ? proc_cpu_s (pid) : -1;
+  s.phase = PH_DONE;
+  uint64_t t_exit0 = now_us ();
+  /* Round-robin over agents, as exits from many machines interleave. */
+  size_t sent = 0;
+  for (uint32_t w = 0; w < o.workers; w++)
+    for (uint32_t i = 0; i < s.n; i++)
+      {
+        enc_t *e = &ex[(size_t)i * o.workers + w];
+        send_raw (&s, i, e->buf, e->len);
+        if (++sent % SEND_BATCH == 0)
+          service (&s, 0);
+      }
+  wait_for (&s, &s.done, "job.done", t_exit0);
+  uint64_t t_done = s.t_last_done - t_exit0;
+  double cpu4 = pid > 0 ? proc_cpu_s (pid) : -1;
+  for (size_t k = 0; k < nw; k++)
+    free (ex[k].buf);
+  free (ex);
+  long hwm = pid > 0 ? proc_status_kb (pid, "VmHWM") : -1;
+
+  /* ---- report */
+  printf ("rdzv_load: %u agents x %u workers = %zu workers, musterd %s\n",
+          s.n, o.workers, nw, o.musterd ? "started here" : endpoint);
+  printf ("  connect (not in the round)   %9.1f ms\n", ms (t_conn));
+  printf ("  round: registers sent in     %9.1f ms\n", ms (t_reg_sent - t_reg0));
+  printf ("         all welcomed at       %9.1f ms\n",
+          ms (s.t_last_welcome - t_reg0));
+  printf ("         first job.start at    %9.1f ms\n",
+          ms (s.t_first_start - t_reg0));
+  printf ("         all job.start at      %9.1f ms   <- rendezvous round\n",
+          ms (t_round));
+  printf ("  done:  all job.done at       %9.1f ms   (%zu worker.state sent)\n",
+          ms (t_done), nw);
+  if (pid > 0)
+    {
+      printf ("  musterd CPU: round %.2f s, done %.2f s; this process (round) "
+              "%.2f s\n",
+              cpu2 - cpu1, cpu4 - cpu3, self2 - self1);
+      printf ("  musterd VmRSS: %ld kB idle, %ld kB connected, %ld kB after "
+              "the round (VmHWM %ld kB)\n",
+              rss0, rss1, rss2, hwm);
+      printf ("  memory per worker: %.0f B (from idle), %.0f B (from "
+              "connected: registration and round only)\n",
+              (double)(rss2 - rss0) * 1024.0 / (double)nw,
+              (double)(rss2 - rss1) * 1024.0 / (double)nw);
+    }
+  printf ("  traffic in: %llu msgs (%llu heartbeat replies, %llu "
+          "rdzv.progress); heartbeats out %llu\n",
+          (unsigned long long)s.msgs_in,
+          (unsigned long long)s.heartbeats_in,
+          (unsigned long long)s.progress_in,
+          (unsigned long long)s.heartbeats_out);
+  printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
+          "done_ms=%.1f rss_per_worker_b=%.0f musterd_cpu_round_s=%.2f\n",
+          s.n, nw, ms (t_conn), ms (t_round), ms (t_done),
+          pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
+          pid > 0 ? cpu2 - cpu1 : -1.0);
+  fflush (stdout);
+
+out:
+  for (uint32_t i = 0; i < s.n; i++)
+    if (s.ag[i].sock)
+      zmq_close (s.ag[i].sock);
+  zmq_ctx_term (s.ctx);
+  close (s.ep);
+  if (o.musterd != NULL)
+    {
+      stop_musterd (&d);
+      if (s.failed)
+        fprintf (stderr, "rdzv_load: musterd log kept in %s\n", d.log);
+      else
+        {
+          unlink (d.log);
+          rmdir (d.dir);
+        }
+    }
+  free (s.ag);
+  free (s.ring);
+  return s.failed ? 1 : 0;
+}

@@ -1,0 +1,161 @@
+/*
+ * run_opts_test.c — every flag of `muster run`, torchrun spellings, and
+ * every usage error with the sentence it must produce.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <muster/error.h>
+
+#include "launcher/run_opts.h"
+
+static int
+parse (mu_run_opts_t *o, char *err, const char *const *args)
+{
+  char *argv[64];
+  int argc = 0;
+  while (args[argc] != NULL)
+    {
+      argv[argc] = (char *)args[argc];
+      argc++;
+    }
+  argv[argc] = NULL;
+  return mu_run_opts_parse (argc, argv, o, err, 256);
+}
+
+static void
+test_defaults (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "./train", "--lr", "0.1", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.min_nodes, 1);
+  assert_int_equal (o.max_nodes, 1);
+  assert_int_equal (o.nproc, 1);
+  assert_null (o.endpoint);
+  assert_int_equal (o.argc, 3);
+  assert_string_equal (o.argv[0], "./train");
+  assert_string_equal (o.argv[1], "--lr"); /* the program's own flags */
+  assert_int_equal (o.last_call_ms, 1000);
+  assert_int_equal (o.join_timeout_ms, 600000);
+}
+
+static void
+test_torchrun_flags (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "--nnodes=2:8", "--nproc_per_node", "4",
+                      "--rdzv_endpoint", "node0:29400", "--rdzv-id=job7",
+                      "--max_restarts", "3", "--rdzv-backend", "c10d",
+                      "--rdzv-conf", "join_timeout=90,last_call_timeout=2",
+                      "--", "python3", "train.py", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.min_nodes, 2);
+  assert_int_equal (o.max_nodes, 8);
+  assert_int_equal (o.nproc, 4);
+  assert_string_equal (o.endpoint, "node0:29400");
+  assert_string_equal (o.rdzv_id, "job7");
+  assert_int_equal (o.max_restarts, 3);
+  assert_int_equal (o.join_timeout_ms, 90000);
+  assert_int_equal (o.last_call_ms, 2000);
+  assert_int_equal (o.argc, 2);
+  assert_string_equal (o.argv[0], "python3");
+}
+
+static void
+test_muster_flags (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "--nnodes", "3", "--rdzv-endpoint", "127.0.0.1:5000",
+                      "--host", "--node-id", "n1", "--role", "ps",
+                      "--last-call", "250ms", "--join-timeout", "1.5m",
+                      "--connect-timeout", "2s", "--grace", "3s",
+                      "--elastic-mode", "in-place", "--quiet", "--no-python",
+                      "-m", "prog", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.min_nodes, 3);
+  assert_int_equal (o.max_nodes, 3);
+  assert_int_equal (o.host, 1);
+  assert_string_equal (o.node_id, "n1");
+  assert_string_equal (o.role, "ps");
+  assert_int_equal (o.last_call_ms, 250);
+  assert_int_equal (o.join_timeout_ms, 90000);
+  assert_int_equal (o.connect_timeout_ms, 2000);
+  assert_int_equal (o.grace_ms, 3000);
+  assert_string_equal (o.elastic_mode, "in-place");
+  assert_int_equal (o.quiet, 1);
+  assert_int_equal (o.no_python, 1);
+  assert_int_equal (o.module, 1);
+}
+
+static void
+expect_error (const char *const *args, const char *needle)
+{
+  mu_run_opts_t o;
+  char err[256] = "";
+  assert_int_equal (parse (&o, err, args), MUSTER_EINVAL);
+  if (strstr (err, needle) == NULL)
+    fail_msg ("error '%s' does not mention '%s'", err, needle);
+}
+
+static void
+test_errors (void **state)
+{
+  (void)state;
+  const char *a1[] = { "--bogus", "x", NULL };
+  expect_error (a1, "unknown option '--bogus'");
+  const char *a2[] = { "--nnodes", "3:2", "x", NULL };
+  expect_error (a2, "--nnodes '3:2'");
+  const char *a3[] = { "--nnodes", "x", "prog", NULL };
+  expect_error (a3, "--nnodes 'x'");
+  const char *a4[] = { "--nnodes", "0:2", "prog", NULL };
+  expect_error (a4, "--nnodes '0:2'");
+  const char *a5[] = { "--nproc-per-node", NULL };
+  expect_error (a5, "needs a value");
+  const char *a6[] = { "--nproc-per-node", "2", "--", NULL };
+  expect_error (a6, "no program given");
+  const char *a7[] = { "--rdzv-endpoint", "hostonly", "prog", NULL };
+  expect_error (a7, "expected HOST:PORT");
+  const char *a8[] = { "--rdzv-endpoint", "h:99999", "prog", NULL };
+  expect_error (a8, "expected HOST:PORT");
+  const char *a9[] = { "--host", "prog", NULL };
+  expect_error (a9, "--host needs --rdzv-endpoint");
+  const char *a10[] = { "--nnodes", "2", "prog", NULL };
+  expect_error (a10, "give --rdzv-endpoint");
+  const char *a11[] = { "--elastic-mode", "sometimes", "prog", NULL };
+  expect_error (a11, "expected restart or in-place");
+  const char *a12[] = { "--last-call", "soon", "prog", NULL };
+  expect_error (a12, "bad value 'soon' for --last-call");
+  const char *a13[] = { "--standalone", "--rdzv-endpoint", "h:1", "p", NULL };
+  expect_error (a13, "exclude each other");
+  const char *a14[] = { "--rdzv-conf", "bogus=1", "p", NULL };
+  expect_error (a14, "unknown key 'bogus'");
+  const char *a15[] = { "--rdzv-backend", "etcd", "p", NULL };
+  expect_error (a15, "--rdzv-backend 'etcd'");
+  const char *a16[] = { "--quiet=yes", "p", NULL };
+  expect_error (a16, "takes no value");
+  const char *a17[] = { "", NULL };
+  expect_error (a17, "empty");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_defaults),
+    cmocka_unit_test (test_torchrun_flags),
+    cmocka_unit_test (test_muster_flags),
+    cmocka_unit_test (test_errors),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

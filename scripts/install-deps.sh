@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian packages muster needs to build, test and run its
+# examples.  Safe to run again: packages already present are skipped, and
+# apt-get update runs only when something is missing.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config
+      libzmq3-dev libczmq-dev libmsgpack-dev libuv1-dev libcmocka-dev
+      libopenmpi-dev openmpi-bin
+      python3 python3-zmq python3-msgpack valgrind)
+if [ "${MUSTER_WITH_TORCH:-0}" = 1 ]; then
+  pkgs+=(python3-torch)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
