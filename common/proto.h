@@ -119,8 +119,11 @@ typedef struct mu_msg {
 
 /* Encode `msg` as one msgpack map.  On success *buf is a malloc'd buffer the
  * caller owns and must free(); *len is its size.  Returns 0 or a negative
- * code (MUSTER_ETYPE for a bad type, MUSTER_EPROTO for a NULL required
- * string or record, -ENOMEM). */
+ * code: MUSTER_ETYPE for a bad type, MUSTER_EPROTO for a NULL required
+ * string or record (or anything a decoder would refuse), MUSTER_ETOOBIG
+ * for a field or message over its bound, MUSTER_EINVAL for NULL
+ * arguments, -ENOMEM.  Optional fields that are NULL or empty are left
+ * out.  "v" and "t" are reserved: no field may be named so. */
 int mu_msg_encode (const mu_msg_t *msg, char **buf, size_t *len);
 
 /* Decode one message from `data`.  On success *out is filled and owns its

@@ -10,7 +10,10 @@
  * file descriptors, so the output of many workers never interleaves
  * mid-line; the last stderr lines are kept for failure reports.  Signals go
  * to the worker's whole process group: the agent signals the group and
- * muster-exec forwards nothing (it absorbs its own copy).
+ * muster-exec forwards nothing (it absorbs its own copy).  The hard kill is
+ * the exception: with the helper it is a sweep request to muster-exec
+ * (MU_EXEC_SWEEP_SIG), backed by a group SIGKILL, so that descendants which
+ * left the group die too.
  *
  * Everything here runs on the loop's thread; nothing is thread-safe.
  */
@@ -93,9 +96,10 @@ int mu_proc_pid (const mu_proc_t *p);
 int mu_proc_signal (mu_proc_t *p, int sig);
 
 /* SIGTERM the group now and kill it hard (as mu_proc_signal(SIGKILL)) after
- * grace_ms if the process has not exited by then.  Idempotent: a repeated call sends no second SIGTERM and
- * can only bring the SIGKILL forward, never push it back.  0 (also when the
- * process has already exited) or a negative errno. */
+ * grace_ms if the process has not exited by then.  Idempotent: a repeated
+ * call sends no second SIGTERM and can only bring the hard kill forward,
+ * never push it back.  0 (also when the process has already exited) or a
+ * negative errno. */
 int mu_proc_stop (mu_proc_t *p, uint64_t grace_ms);
 
 /* 1 while the process has not exited, else 0. */
@@ -108,10 +112,10 @@ char *mu_proc_stderr_tail (const mu_proc_t *p);
 
 /* Release the handle and set *p_p to NULL; accepts NULL and *p_p == NULL.
  * If the process is still running it is killed hard first (as
- * mu_proc_signal(SIGKILL)) and no callback is made any more.  The libuv handles are closed asynchronously
- * and the memory is freed once they are (the loop must keep running until
- * then; a process that was still running keeps its handle until it has been
- * reaped). */
+ * mu_proc_signal(SIGKILL)) and no callback is made any more.  The libuv
+ * handles are closed asynchronously and the memory is freed once they are
+ * (the loop must keep running until then; a process that was still running
+ * keeps its handle until it has been reaped). */
 void mu_proc_close (mu_proc_t **p_p);
 
 #endif

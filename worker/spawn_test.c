@@ -599,8 +599,8 @@ test_env (void **state)
   char *env[] = { "PATH=/usr/bin:/bin", "FOO=bar baz",
                   "MUSTER_EXEC_PPID=1", NULL };
   char *argv[] = { "/bin/sh", "-c",
-                   "echo \"FOO=$FOO\"; echo \"PPID_VAR=${MUSTER_EXEC_PPID-unset}\"; "
-                   "pwd",
+                   "echo \"FOO=$FOO\"; "
+                   "echo \"PPID_VAR=${MUSTER_EXEC_PPID-unset}\"; pwd",
                    NULL };
   result_t r = { 0 };
   mu_proc_opts_t o = { .exec_helper = f->exec_path,

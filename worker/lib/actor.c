@@ -6,16 +6,16 @@
  * its end of the inproc pipe from the front end, a DEALER connected to the
  * agent (a ROUTER that knows this worker by the routing id its HELLO came
  * from) and a PAIR reading the DEALER's monitor events.  One zmq_poll loop
- * serves them all; there is no other blocking call.  The loop
- *   - says HELLO at start (and again after a reconnect), answers the
- *     front end's init with READY once the first WORKER_INFO (or an ERROR)
- *     arrives;
- *   - keeps the pending requests in a list in issue order, sends each once
- *     (keeping order if the DEALER's high-water mark pushes back), matches
- *     REPLY and ERROR by req_id, and finishes each at the latest at its
- *     local deadline;
- *   - applies a newer-epoch WORKER_INFO: publishes a new snapshot and
- *     finishes every request of an older epoch with MUSTER_EMEMBERSHIP;
+ * serves them all; there is no other blocking call.  This file holds the
+ * thread's frame: the sockets' setup and teardown, the loop, the front
+ * end's commands, the deadlines and the link watch; actor_msg.c holds the
+ * conversation with the agent (what is said, what is heard, the pending
+ * requests).  Each turn of the loop
+ *   - finishes the requests past their local deadline, sends what is
+ *     waiting to be sent, and polls until the next deadline;
+ *   - takes the front end's commands: a new request joins the pending
+ *     list (or fails at once if it belongs to an older epoch or the agent
+ *     is gone), a cancel drops one, STOP ends the loop;
  *   - watches the link: the monitor's DISCONNECTED event (an agent that
  *     exits closes the ipc socket; a stopped one misses ZMTP heartbeats)
  *     marks outstanding requests as lost, so their deadline reports
@@ -23,10 +23,13 @@
  *     fails everything, even requests without a deadline.  The link counts
  *     as up again only after a ZMTP handshake (HANDSHAKE_SUCCEEDED), not at
  *     CONNECTED: the kernel accepts an ipc connection on behalf of a
- *     stopped agent, which would otherwise reset the grace period forever;
- *   - sends the latest progress step whenever the front end flags one
- *     (many calls between two wake-ups become one message).
- * Anything malformed from the agent is consumed, counted and dropped.
+ *     stopped agent, which would otherwise reset the grace period forever.
+ *     After a reconnect the actor says HELLO again, so a restarted agent
+ *     learns who we are;
+ *   - sends the latest progress step if the front end flagged one (many
+ *     calls between two wake-ups become one message).
+ * At STOP it sends the last progress and BYE, and finishes every pending
+ * request with MUSTER_ECLOSED before the thread ends.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* pthread_setname_np */
@@ -48,26 +51,6 @@
 
 #define MU_MONITOR_EP "inproc://muster-monitor"
 #define MU_DEALER_HWM 1000
-/* Messages handled per socket per loop turn, so no source starves another. */
-#define MU_BATCH 256
-
-struct mu_actor {
-  muster_worker_t *w;
-  void *pipe;
-  void *dealer;
-  void *monitor;
-  bool monitoring;
-
-  muster_req_t *head, *tail; /* pending, in issue order */
-  bool attached;  /* the first WORKER_INFO was applied */
-  bool ready_sent; /* init has its answer */
-  bool stopping;
-  bool link_up;
-  bool had_disconnect;
-  uint64_t down_since;
-  uint64_t dropped; /* malformed or unexpected messages */
-  uint64_t stale;   /* replies to requests no longer pending */
-};
 
 /* ------------------------------------------------------------ lifecycle */
 
@@ -144,318 +127,6 @@ mu_actor_destroy (mu_actor_t **a_p)
   free (a);
 }
 
-/* -------------------------------------------------------- pending list */
-
-static void
-mu_pend_append (mu_actor_t *a, muster_req_t *r)
-{
-  r->next = NULL;
-  r->prev = a->tail;
-  if (a->tail)
-    a->tail->next = r;
-  else
-    a->head = r;
-  a->tail = r;
-}
-
-static void
-mu_pend_remove (mu_actor_t *a, muster_req_t *r)
-{
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    a->head = r->next;
-  if (r->next)
-    r->next->prev = r->prev;
-  else
-    a->tail = r->prev;
-  r->prev = r->next = NULL;
-}
-
-/* Finish a request the actor holds (pending or just received) and drop the
- * actor's reference. */
-static void
-mu_finish (mu_actor_t *a, muster_req_t *r, bool listed, int status,
-           uint8_t *val, size_t len)
-{
-  if (listed)
-    mu_pend_remove (a, r);
-  free (r->buf);
-  r->buf = NULL;
-  mu_req_complete (r, status, val, len);
-  mu_req_unref (r);
-}
-
-static void
-mu_finish_all (mu_actor_t *a, int status)
-{
-  while (a->head)
-    mu_finish (a, a->head, true, status, NULL, 0);
-}
-
-static muster_req_t *
-mu_pend_find (mu_actor_t *a, uint64_t id)
-{
-  for (muster_req_t *r = a->head; r; r = r->next)
-    if (r->id == id)
-      return r;
-  return NULL;
-}
-
-/* A status or code from the wire as a muster code: 0 stays 0 (unless
- * `nonzero`), anything positive or out of int range is a protocol error. */
-static int
-mu_wire_status (int64_t s, bool nonzero)
-{
-  if (s == 0)
-    return nonzero ? MUSTER_EPROTO : 0;
-  if (s > 0 || s < INT_MIN)
-    return MUSTER_EPROTO;
-  return (int)s;
-}
-
-/* The result of a request as the caller sees it.  The coordinator answers
- * a request of an epoch it has left with MUSTER_ESTALE_EPOCH, possibly
- * before the agent's new WORKER_INFO reaches us: to the caller that is a
- * membership change, so it gets the one code it handles for that. */
-static int
-mu_req_status (int64_t s, bool nonzero)
-{
-  int status = mu_wire_status (s, nonzero);
-  return status == MUSTER_ESTALE_EPOCH ? MUSTER_EMEMBERSHIP : status;
-}
-
-/* ------------------------------------------------------------- sending */
-
-static void
-mu_send_hello (mu_actor_t *a)
-{
-  muster_worker_t *w = a->w;
-  mu_info_t *info = a->attached ? mu_worker_info (w) : NULL;
-  mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_HELLO;
-  m.u.hello.job = w->job;
-  m.u.hello.rank = info ? (uint64_t)info->rank : w->hello_rank;
-  m.u.hello.epoch = info ? info->epoch : w->hello_epoch;
-  m.u.hello.pid = (uint64_t)getpid ();
-  int rc = mu_wire_send (a->dealer, NULL, &m);
-  if (rc != 0)
-    mu_log_warn (&w->log, "WORKER-HELLO", "cannot send hello: %s",
-                 muster_strerror (rc));
-}
-
-static void
-mu_send_progress (mu_actor_t *a)
-{
-  muster_worker_t *w = a->w;
-  if (!a->attached
-      || !atomic_exchange_explicit (&w->progress_flag, false,
-                                    memory_order_acq_rel))
-    return;
-  mu_info_t *info = mu_worker_info (w);
-  mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_PROGRESS;
-  m.u.progress.job = info->job;
-  m.u.progress.epoch = info->epoch;
-  m.u.progress.rank = (uint64_t)info->rank;
-  m.u.progress.step = atomic_load_explicit (&w->progress_step,
-                                            memory_order_relaxed);
-  (void)mu_wire_send (a->dealer, NULL, &m); /* fire and forget */
-}
-
-static void
-mu_send_bye (mu_actor_t *a)
-{
-  mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_BYE;
-  m.u.bye.rank = (uint64_t)mu_worker_info (a->w)->rank;
-  if (mu_wire_send (a->dealer, NULL, &m) == 0 && a->link_up)
-    (void)mu_setopt_int (a->dealer, ZMQ_LINGER, MU_WORKER_BYE_LINGER_MS);
-}
-
-/* Send every request not yet sent, in order; stop at the first one the
- * high-water mark refuses.  Returns how many remain unsent. */
-static int
-mu_flush (mu_actor_t *a)
-{
-  int unsent = 0;
-  muster_req_t *r = a->head;
-  while (r)
-    {
-      muster_req_t *next = r->next;
-      if (r->buf != NULL && unsent == 0)
-        {
-          if (zmq_send (a->dealer, r->buf, r->buflen, ZMQ_DONTWAIT) >= 0)
-            {
-              free (r->buf);
-              r->buf = NULL;
-            }
-          else if (errno != EAGAIN && errno != EINTR)
-            {
-              mu_finish (a, r, true, -errno, NULL, 0);
-              r = next;
-              continue;
-            }
-        }
-      if (r->buf != NULL)
-        unsent++;
-      r = next;
-    }
-  return unsent;
-}
-
-static void
-mu_ready (mu_actor_t *a, int status)
-{
-  if (a->ready_sent)
-    return;
-  a->ready_sent = true;
-  (void)zmq_send (a->pipe, &status, sizeof status, 0);
-}
-
-/* ----------------------------------------------------- agent messages */
-
-static void
-mu_on_worker_info (mu_actor_t *a, const mu_worker_info_t *wi)
-{
-  muster_worker_t *w = a->w;
-  mu_info_t *cur = a->attached ? mu_worker_info (w) : NULL;
-  if (strcmp (wi->job, w->job) != 0)
-    {
-      a->dropped++;
-      if (!a->attached)
-        mu_ready (a, MUSTER_EPROTO); /* the agent confused us with another */
-      return;
-    }
-  if (cur != NULL && wi->epoch <= cur->epoch)
-    {
-      a->stale++; /* a repeat (after re-HELLO) or an older epoch */
-      return;
-    }
-  mu_info_t *info = NULL;
-  int rc = mu_info_new (wi, &info);
-  if (rc != 0)
-    {
-      a->dropped++;
-      mu_log_warn (&w->log, "WORKER-BAD-INFO", "worker.info dropped: %s",
-                   muster_strerror (rc));
-      if (!a->attached)
-        mu_ready (a, rc);
-      return;
-    }
-  info->older = cur;
-  atomic_store_explicit (&w->info, info, memory_order_release);
-  a->link_up = true;
-  if (!a->attached)
-    {
-      a->attached = true;
-      mu_ready (a, 0);
-      return;
-    }
-  mu_log_info (&w->log, "WORKER-EPOCH", "epoch %llu: rank %d of %d",
-               (unsigned long long)info->epoch, info->rank, info->world);
-  muster_req_t *r = a->head;
-  while (r)
-    {
-      muster_req_t *next = r->next;
-      if (r->epoch < info->epoch)
-        mu_finish (a, r, true, MUSTER_EMEMBERSHIP, NULL, 0);
-      r = next;
-    }
-}
-
-static void
-mu_on_reply (mu_actor_t *a, mu_reply_t *rep)
-{
-  if (strcmp (rep->job, a->w->job) != 0)
-    {
-      a->dropped++;
-      return;
-    }
-  muster_req_t *r = mu_pend_find (a, rep->req_id);
-  if (r == NULL)
-    {
-      a->stale++; /* timed out, cancelled or of an older epoch */
-      return;
-    }
-  int status = mu_req_status (rep->status, false);
-  uint8_t *val = NULL;
-  size_t len = 0;
-  if (status == 0 && r->kind == MU_REQ_KV_GET)
-    {
-      /* A copy, so the caller always gets a malloc'd, non-NULL buffer
-       * (also for an empty value) it can free(). */
-      len = rep->value.len;
-      val = malloc (len ? len : 1);
-      if (val == NULL)
-        status = -ENOMEM, len = 0;
-      else if (len)
-        memcpy (val, rep->value.ptr, len);
-    }
-  mu_finish (a, r, true, status, val, len);
-}
-
-static void
-mu_on_error (mu_actor_t *a, const mu_error_t *e)
-{
-  int code = mu_wire_status (e->code, true);
-  muster_req_t *r = e->req_id ? mu_pend_find (a, e->req_id) : NULL;
-  if (r != NULL)
-    {
-      mu_finish (a, r, true, mu_req_status (e->code, true), NULL, 0);
-      return;
-    }
-  if (!a->attached)
-    {
-      mu_ready (a, code); /* the agent refused our HELLO */
-      return;
-    }
-  a->dropped++;
-  mu_log_warn (&a->w->log, "WORKER-AGENT-ERROR", "agent: %s (%s)",
-               e->message ? e->message : "?", muster_err_name (code));
-}
-
-static void
-mu_on_dealer (mu_actor_t *a)
-{
-  for (int i = 0; i < MU_BATCH; i++)
-    {
-      mu_msg_t m;
-      char err[128];
-      int rc = mu_wire_recv (a->dealer, NULL, &m, err, sizeof err);
-      if (rc == -EAGAIN || rc == -EINTR)
-        return;
-      if (rc != 0)
-        {
-          a->dropped++;
-          mu_log_debug (&a->w->log, "WORKER-BAD-MSG", "dropped: %s", err);
-          continue;
-        }
-      switch (m.type)
-        {
-        case MU_MSG_WORKER_INFO:
-          mu_on_worker_info (a, &m.u.worker_info);
-          break;
-        case MU_MSG_REPLY:
-          if (a->attached)
-            mu_on_reply (a, &m.u.reply);
-          else
-            a->dropped++;
-          break;
-        case MU_MSG_ERROR:
-          mu_on_error (a, &m.u.error);
-          break;
-        default:
-          a->dropped++;
-          break;
-        }
-      mu_msg_clear (&m);
-    }
-}
-
 /* ---------------------------------------------------------------- link */
 
 static void
@@ -482,10 +153,11 @@ mu_on_monitor (mu_actor_t *a)
         }
       zmq_msg_close (&m);
 
+      if (ev == ZMQ_EVENT_DISCONNECTED)
+        a->had_disconnect = true; /* also before the first WORKER_INFO */
       if (ev == ZMQ_EVENT_DISCONNECTED && a->link_up)
         {
           a->link_up = false;
-          a->had_disconnect = true;
           a->down_since = mu_now_ms ();
           for (muster_req_t *r = a->head; r; r = r->next)
             r->lost = true;
@@ -498,7 +170,7 @@ mu_on_monitor (mu_actor_t *a)
           if (a->had_disconnect)
             {
               a->had_disconnect = false;
-              mu_send_hello (a); /* make the agent know us again */
+              mu_actor_say_hello (a); /* make the agent know us again */
               if (a->attached)
                 mu_log_notice (&a->w->log, "WORKER-AGENT-BACK",
                                "link to the agent is up again");
@@ -521,11 +193,11 @@ mu_on_req (mu_actor_t *a, muster_req_t *r)
   pthread_mutex_lock (&r->mu);
   pthread_mutex_unlock (&r->mu);
   if (atomic_load (&a->w->link_dead))
-    mu_finish (a, r, false, MUSTER_EPEERLOST, NULL, 0);
+    mu_actor_finish (a, r, false, MUSTER_EPEERLOST, NULL, 0);
   else if (r->epoch < mu_worker_info (a->w)->epoch)
-    mu_finish (a, r, false, MUSTER_EMEMBERSHIP, NULL, 0);
+    mu_actor_finish (a, r, false, MUSTER_EMEMBERSHIP, NULL, 0);
   else
-    mu_pend_append (a, r);
+    mu_actor_append (a, r);
 }
 
 static void
@@ -546,9 +218,9 @@ mu_on_pipe (mu_actor_t *a)
           break;
         case MU_CMD_CANCEL:
           {
-            muster_req_t *r = mu_pend_find (a, cmd.arg);
+            muster_req_t *r = mu_actor_find (a, cmd.arg);
             if (r != NULL)
-              mu_finish (a, r, true, MUSTER_ECANCELED, NULL, 0);
+              mu_actor_finish (a, r, true, MUSTER_ECANCELED, NULL, 0);
           }
           break;
         case MU_CMD_PROGRESS:
@@ -578,7 +250,7 @@ mu_expire (mu_actor_t *a, uint64_t now)
     {
       muster_req_t *next = r->next;
       if (r->deadline_ms <= now)
-        mu_finish (a, r, true,
+        mu_actor_finish (a, r, true,
                    (r->lost || !a->link_up) ? MUSTER_EPEERLOST
                                             : MUSTER_ETIMEDOUT,
                    NULL, 0);
@@ -590,7 +262,7 @@ mu_expire (mu_actor_t *a, uint64_t now)
       mu_log_warn (&a->w->log, "WORKER-AGENT-GONE",
                    "agent unreachable for %llu ms; requests fail",
                    (unsigned long long)(now - a->down_since));
-      mu_finish_all (a, MUSTER_EPEERLOST);
+      mu_actor_finish_all (a, MUSTER_EPEERLOST);
     }
 }
 
@@ -619,12 +291,12 @@ static void *
 mu_actor_main (void *arg)
 {
   mu_actor_t *a = arg;
-  mu_send_hello (a);
+  mu_actor_say_hello (a);
   while (!a->stopping)
     {
       uint64_t now = mu_now_ms ();
       mu_expire (a, now);
-      int unsent = mu_flush (a);
+      int unsent = mu_actor_flush (a);
       zmq_pollitem_t items[3] = {
         { a->pipe, 0, ZMQ_POLLIN, 0 },
         { a->dealer, 0, (short)(ZMQ_POLLIN | (unsent ? ZMQ_POLLOUT : 0)), 0 },
@@ -638,25 +310,25 @@ mu_actor_main (void *arg)
            * spin if it does. */
           mu_log_err (&a->w->log, "WORKER-POLL", "zmq_poll: %s",
                       zmq_strerror (errno));
-          mu_finish_all (a, MUSTER_EINTERNAL);
+          mu_actor_finish_all (a, MUSTER_EINTERNAL);
           usleep (100 * 1000);
           continue;
         }
       if (items[2].revents & ZMQ_POLLIN)
         mu_on_monitor (a);
       if (items[1].revents & ZMQ_POLLIN)
-        mu_on_dealer (a);
+        mu_actor_on_dealer (a);
       if (items[0].revents & ZMQ_POLLIN)
         mu_on_pipe (a);
-      mu_send_progress (a);
+      mu_actor_say_progress (a);
     }
   if (a->attached)
     {
-      (void)mu_flush (a);
-      mu_send_progress (a);
-      mu_send_bye (a);
+      (void)mu_actor_flush (a);
+      mu_actor_say_progress (a);
+      mu_actor_say_bye (a);
     }
-  mu_finish_all (a, MUSTER_ECLOSED);
+  mu_actor_finish_all (a, MUSTER_ECLOSED);
   if (a->dropped || a->stale)
     mu_log_info (&a->w->log, "WORKER-STATS",
                  "%llu malformed or unexpected, %llu stale messages dropped",

@@ -197,6 +197,51 @@ mu_worker_info (const muster_worker_t *w)
 /* Send a command to the actor; 0 or -errno.  flags: 0 or ZMQ_DONTWAIT. */
 int mu_worker_send_cmd (muster_worker_t *w, const mu_cmd_t *cmd, int flags);
 
+/* ---------------------------------------------------------------- actor */
+
+/* Messages handled per socket per loop turn, so no source starves another. */
+#define MU_BATCH 256
+
+/* The actor thread's state.  Touched only by the actor thread while it
+ * runs (and by the front end before it starts and after it is joined). */
+struct mu_actor {
+  muster_worker_t *w;
+  void *pipe;    /* actor's end of the pipe (PAIR) */
+  void *dealer;  /* to the agent */
+  void *monitor; /* the DEALER's monitor events (PAIR) */
+  bool monitoring;
+
+  muster_req_t *head, *tail; /* pending, in issue order */
+  bool attached;   /* the first WORKER_INFO was applied */
+  bool ready_sent; /* init has its answer */
+  bool stopping;
+  bool link_up;        /* a ZMTP session with the agent is up */
+  bool had_disconnect; /* say HELLO again at the next handshake */
+  uint64_t down_since; /* mu_now_ms() when the link went down */
+  uint64_t dropped;    /* malformed or unexpected messages */
+  uint64_t stale;      /* replies to requests no longer pending */
+};
+
+/* The conversation with the agent (actor_msg.c; actor thread only). */
+void mu_actor_append (mu_actor_t *a, muster_req_t *r);
+muster_req_t *mu_actor_find (mu_actor_t *a, uint64_t id);
+/* Finish a request the actor holds (`listed`: it is on the pending list)
+ * with status and value, and drop the actor's reference. */
+void mu_actor_finish (mu_actor_t *a, muster_req_t *r, bool listed,
+                      int status, uint8_t *val, size_t len);
+void mu_actor_finish_all (mu_actor_t *a, int status);
+/* HELLO with the current rank and epoch (those of the environment before
+ * the first WORKER_INFO). */
+void mu_actor_say_hello (mu_actor_t *a);
+/* PROGRESS with the latest step, if the front end flagged one. */
+void mu_actor_say_progress (mu_actor_t *a);
+/* BYE, with a short linger if the link is up. */
+void mu_actor_say_bye (mu_actor_t *a);
+/* Send pending requests in order; returns how many are still unsent. */
+int mu_actor_flush (mu_actor_t *a);
+/* Receive and handle up to MU_BATCH messages from the agent. */
+void mu_actor_on_dealer (mu_actor_t *a);
+
 /* Actor lifecycle (actor.c).  mu_actor_new creates and connects the
  * actor's sockets in w->ctx (from the caller's thread; the sockets migrate
  * to the actor thread at pthread_create, which is a full memory barrier).
