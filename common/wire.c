@@ -28,6 +28,22 @@ mu_wire_sockopts (void *sock, int hwm)
 }
 
 int
+mu_wire_send_raw (void *sock, const mu_route_t *to, const void *buf,
+                  size_t len)
+{
+  if (to != NULL)
+    {
+      if (zmq_send (sock, to->id, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -errno;
+      if (to->delim)
+        zmq_send (sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    }
+  if (zmq_send (sock, buf, len, ZMQ_DONTWAIT) < 0)
+    return -errno;
+  return 0;
+}
+
+int
 mu_wire_send (void *sock, const mu_route_t *to, const mu_msg_t *msg)
 {
   char *buf = NULL;
@@ -35,19 +51,7 @@ mu_wire_send (void *sock, const mu_route_t *to, const mu_msg_t *msg)
   int rc = mu_msg_encode (msg, &buf, &len);
   if (rc != 0)
     return rc;
-  if (to != NULL)
-    {
-      if (zmq_send (sock, to->id, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        {
-          rc = -errno;
-          free (buf);
-          return rc;
-        }
-      if (to->delim)
-        zmq_send (sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    }
-  if (zmq_send (sock, buf, len, ZMQ_DONTWAIT) < 0)
-    rc = -errno;
+  rc = mu_wire_send_raw (sock, to, buf, len);
   free (buf);
   return rc;
 }

@@ -27,6 +27,10 @@ typedef struct mu_route {
  * error. */
 int mu_wire_send (void *sock, const mu_route_t *to, const mu_msg_t *msg);
 
+/* Send an already encoded body (e.g. one encoded once and sent to many). */
+int mu_wire_send_raw (void *sock, const mu_route_t *to, const void *buf,
+                      size_t len);
+
 /* Receive one whole message.  With `from` != NULL the first frame is taken
  * as a routing id.  Returns 0 with *out decoded (owned: mu_msg_clear), or
  * -EAGAIN when nothing is waiting, or a negative decode error: the bad

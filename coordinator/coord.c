@@ -64,6 +64,8 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
     c->opts.miss_limit = 3;
   if (c->opts.finished_keep == 0)
     c->opts.finished_keep = 64;
+  if (c->opts.full_members_max == 0)
+    c->opts.full_members_max = 256;
   mu_log_init (&c->own_log, "musterd");
   c->log = opts->log ? opts->log : &c->own_log;
   c->node_ids = mu_smap_new ();
@@ -129,8 +131,8 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
     case MU_MSG_WORKER_STATE:
       mu_jobs_worker_state (c, n, &m->u.worker_state);
       break;
-    case MU_MSG_PROGRESS:
-      mu_jobs_progress (c, n, &m->u.progress);
+    case MU_MSG_MEMBERS_GET:
+      mu_jobs_members (c, n, &m->u.members_get);
       break;
     case MU_MSG_KV_PUT:
       mu_kv_put (c, n, &m->u.kv_put);

@@ -31,6 +31,9 @@ typedef struct mu_coord_opts {
   uint64_t heartbeat_ms;    /* agents' heartbeat interval; 0 = 200 */
   uint64_t miss_limit;      /* missed heartbeats before loss; 0 = 3 */
   uint64_t finished_keep;   /* finished jobs kept for status; 0 = 64 */
+  uint64_t full_members_max; /* job.start carries every node up to this
+                                many nodes; above, agents fetch the
+                                membership (job.members.get); 0 = 256 */
   mu_log_t *log;            /* borrowed; NULL = a stderr logger */
 } mu_coord_opts_t;
 
@@ -146,6 +149,8 @@ struct mu_job {
   char *epoch_reason;    /* why the next (or current) epoch began */
   int final_exit_code;
   uint64_t epoch_started_ms;
+  char *members_buf;     /* encoded job.members of `epoch` (large jobs) */
+  size_t members_len;
   mu_job_t *next_finished;
 };
 
@@ -203,7 +208,8 @@ void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
 void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
 void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
                            const mu_worker_state_t *ws);
-void mu_jobs_progress (mu_coord_t *c, mu_node_t *n, const mu_progress_t *p);
+void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
+                      const mu_members_get_t *g);
 int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
                     size_t errlen);
 int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);

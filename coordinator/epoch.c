@@ -26,7 +26,6 @@
 
 #include "common/util.h"
 
-#define FULL_MEMBERS_MAX 256   /* above: job.start carries own node + node 0 */
 #define INFRA_BUDGET 16
 #define BACKOFF_BASE_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -59,6 +58,8 @@ build_peer_nodes (mu_job_t *j, const mu_rdzv_member_t *mem, size_t n)
     }
   return pn;
 }
+
+static void cache_members (mu_job_t *j, mu_peer_node_t *all, size_t n);
 
 static int
 has_ps_role (const mu_job_t *j)
@@ -179,7 +180,14 @@ mu_epoch_start (mu_job_t *j)
   s->in_place = in_place;
   s->reason = j->epoch_reason;
   s->sync_from = in_place ? sync_source (j, mem, n) : -1;
-  int full = n <= FULL_MEMBERS_MAX || has_ps_role (j);
+  int full = n <= c->opts.full_members_max || has_ps_role (j);
+  if (!full)
+    cache_members (j, all, n);
+  else
+    {
+      free (j->members_buf);
+      j->members_buf = NULL;
+    }
   for (size_t i = 0; i < n; i++)
     {
       keys[i] = mem[i].key;
@@ -529,12 +537,40 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
   check_drained (j);
 }
 
-void
-mu_jobs_progress (mu_coord_t *c, mu_node_t *n, const mu_progress_t *p)
+/* Encode the epoch's whole membership once; agents of a large job fetch
+ * it (job.members.get) when their workers first ask for peers. */
+static void
+cache_members (mu_job_t *j, mu_peer_node_t *all, size_t n)
 {
-  (void)c;
-  (void)n;
-  (void)p; /* hang detection (progress_timeout) builds on this */
+  free (j->members_buf);
+  j->members_buf = NULL;
+  j->members_len = 0;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_MEMBERS;
+  m.u.members.job = j->id;
+  m.u.members.epoch = j->epoch;
+  m.u.members.nodes.v = all;
+  m.u.members.nodes.n = n;
+  if (mu_msg_encode (&m, &j->members_buf, &j->members_len) != 0)
+    mu_log_err (j->coord->log, "ENCODE-FAILED", "job %s: membership of %zu nodes",
+                j->id, n);
+}
+
+void
+mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
+{
+  mu_job_t *j = n->job;
+  if (j == NULL || strcmp (j->id, g->job) != 0 || g->epoch != j->epoch
+      || j->members_buf == NULL)
+    {
+      mu_wire_send_error (c->agent_sock, &n->route,
+                          j != NULL && g->epoch < j->epoch ? MUSTER_ESTALE_EPOCH
+                                                           : MUSTER_ENOTFOUND,
+                          "job.members.get", 0, "no such job epoch membership");
+      return;
+    }
+  mu_wire_send_raw (c->agent_sock, &n->route, j->members_buf, j->members_len);
 }
 
 void
@@ -597,6 +633,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->failure.reason);
   free (j->reason);
   free (j->epoch_reason);
+  free (j->members_buf);
   mu_job_spec_free (&j->spec);
   free (j);
 }

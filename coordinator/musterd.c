@@ -26,6 +26,7 @@ typedef struct daemon_cfg {
   char endpoints_file[1024];
   uint64_t heartbeat_ms;
   uint64_t miss_limit;
+  uint64_t full_members_max;
   mu_log_level_t level;
 } daemon_cfg_t;
 
@@ -40,6 +41,8 @@ usage (FILE *f)
            "  --heartbeat DUR      agents' heartbeat interval (default 200ms)\n"
            "  --miss-limit N       missed heartbeats before a node is lost (default 4)\n"
            "  --endpoints-file F   write the bound endpoints to F once serving\n"
+           "  --full-members-max N job.start lists every node up to N nodes;\n"
+           "                       larger jobs fetch the list lazily (256)\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
            "  --log-level L        err, warn, notice, info, debug (default notice)\n"
            "  --help, --version\n");
@@ -70,6 +73,12 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
     }
   else if (strcmp (key, "log-level") == 0)
     rc = mu_log_parse_level (val, &cfg->level);
+  else if (strcmp (key, "full-members-max") == 0)
+    {
+      rc = mu_parse_u64 (val, &cfg->full_members_max);
+      if (rc == 0 && cfg->full_members_max == 0)
+        rc = MUSTER_EINVAL;
+    }
   else
     {
       snprintf (err, errlen, "unknown option '%s'", key);
@@ -230,6 +239,7 @@ main (int argc, char **argv)
                                         : cfg.ctl_bind,
                         .heartbeat_ms = cfg.heartbeat_ms,
                         .miss_limit = cfg.miss_limit,
+                        .full_members_max = cfg.full_members_max,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);

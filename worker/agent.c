@@ -304,6 +304,9 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
     case MU_MSG_REPLY:
       mu_agent_workers_relay_reply (a, m);
       break;
+    case MU_MSG_MEMBERS:
+      mu_agent_workers_members (a, m);
+      break;
     case MU_MSG_ERROR:
       on_coord_error (a, &m->u.error);
       break;
@@ -486,6 +489,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_agent_t *a = *a_p;
   mu_msg_clear (&a->start);
   mu_msg_clear (&a->pending_done);
+  mu_msg_clear (&a->members);
   free (a->workers);
   mu_job_spec_free (&a->job);
   if (a->run_dir[0] != '\0')

@@ -65,6 +65,8 @@ struct mu_agent {
   size_t nworkers;
   size_t live;              /* workers not yet exited (any epoch) */
   mu_msg_t pending_done;    /* job.done received while workers still ran */
+  mu_msg_t members;         /* job.members of the current epoch, if fetched */
+  int members_requested;
 };
 
 /* agent.c */
@@ -77,6 +79,7 @@ int mu_agent_workers_open (mu_agent_t *a);
 void mu_agent_workers_start (mu_agent_t *a, mu_msg_t *start);
 void mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms);
 void mu_agent_workers_relay_reply (mu_agent_t *a, const mu_msg_t *m);
+void mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m);
 void mu_agent_workers_close (mu_agent_t *a);
 void mu_agent_workers_init_timers (mu_agent_t *a);
 

@@ -142,6 +142,7 @@ spawn_one (mu_agent_t *a, size_t idx)
 
 static void send_info (mu_agent_t *a, mu_agent_worker_t *w,
                        const mu_route_t *to);
+static void info_when_ready (mu_agent_t *a, mu_agent_worker_t *w);
 
 /* In-place epoch: keep the running workers, tell each (through libmuster)
  * its new rank, world and peers; a survivor that never attached libmuster
@@ -156,7 +157,7 @@ keep_or_replace (mu_agent_t *a, size_t i)
       w->rank = s->assign.v[i].rank;
       w->epoch = s->epoch;
       w->new_member = 0;
-      send_info (a, w, &w->route);
+      info_when_ready (a, w);
       return;
     }
   if (w->proc != NULL)
@@ -220,6 +221,8 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
   if (!in_place)
     discard_workers (a);
   mu_msg_clear (&a->start);
+  mu_msg_clear (&a->members);
+  a->members_requested = 0;
   a->start = *m;
   m->type = MU_MSG_NONE; /* moved: the agent owns it now */
   s = &a->start.u.start;
@@ -312,12 +315,58 @@ send_info (mu_agent_t *a, mu_agent_worker_t *w, const mu_route_t *to)
   i->node_rank = s->node_rank;
   i->nnodes = s->nnodes;
   i->restart_count = s->restart_count;
-  i->nodes.v = s->nodes.v;
-  i->nodes.n = s->nodes.n;
+  if (a->members.type == MU_MSG_MEMBERS)
+    {
+      i->nodes.v = a->members.u.members.nodes.v;
+      i->nodes.n = a->members.u.members.nodes.n;
+    }
+  else
+    {
+      i->nodes.v = s->nodes.v;
+      i->nodes.n = s->nodes.n;
+    }
   i->reason = s->reason;
   i->new_member = w->new_member;
   i->sync_from = w->new_member ? s->sync_from : -1;
   mu_wire_send (a->work_sock, to, &m);
+}
+
+/* Answer a worker's hello with its epoch's info; in a large job the agent
+ * first fetches the whole membership, once per epoch, and answers every
+ * waiting worker when it arrives (mu_agent_workers_members). */
+static void
+info_when_ready (mu_agent_t *a, mu_agent_worker_t *w)
+{
+  const mu_start_t *s = &a->start.u.start;
+  if (s->nodes.n >= s->nnodes || a->members.type == MU_MSG_MEMBERS)
+    {
+      send_info (a, w, &w->route);
+      return;
+    }
+  if (a->members_requested)
+    return;
+  a->members_requested = 1;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_MEMBERS_GET;
+  m.u.members_get.job = s->job;
+  m.u.members_get.epoch = s->epoch;
+  mu_agent_send_coord (a, &m);
+}
+
+void
+mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m)
+{
+  if (a->start.type != MU_MSG_START
+      || strcmp (m->u.members.job, a->start.u.start.job) != 0
+      || m->u.members.epoch != a->start.u.start.epoch)
+    return;
+  mu_msg_clear (&a->members);
+  a->members = *m;
+  m->type = MU_MSG_NONE;
+  for (size_t i = 0; i < a->nworkers; i++)
+    if (a->workers[i].has_route && a->workers[i].running)
+      send_info (a, &a->workers[i], &a->workers[i].route);
 }
 
 static int
@@ -362,7 +411,7 @@ on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h)
   w->route = *from;
   w->has_route = 1;
   w->last_progress_ms = mu_now_ms ();
-  send_info (a, w, from);
+  info_when_ready (a, w);
 }
 
 static void

@@ -251,9 +251,9 @@ mu_expire (mu_actor_t *a, uint64_t now)
       muster_req_t *next = r->next;
       if (r->deadline_ms <= now)
         mu_actor_finish (a, r, true,
-                   (r->lost || !a->link_up) ? MUSTER_EPEERLOST
-                                            : MUSTER_ETIMEDOUT,
-                   NULL, 0);
+                         (r->lost || !a->link_up) ? MUSTER_EPEERLOST
+                                                  : MUSTER_ETIMEDOUT,
+                         NULL, 0);
       r = next;
     }
   if (mu_link_grace_armed (a) && now - a->down_since >= a->w->link_grace_ms)

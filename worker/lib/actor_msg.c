@@ -166,6 +166,11 @@ mu_actor_say_bye (mu_actor_t *a)
 int
 mu_actor_flush (mu_actor_t *a)
 {
+  /* While the link is down, requests wait here rather than in libzmq's
+   * queue: after the reconnect HELLO goes first, so the agent (perhaps a
+   * restarted one) knows who is asking. */
+  if (a->attached && !a->link_up)
+    return 0;
   int unsent = 0;
   muster_req_t *r = a->head;
   while (r)

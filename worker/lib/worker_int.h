@@ -237,7 +237,8 @@ void mu_actor_say_hello (mu_actor_t *a);
 void mu_actor_say_progress (mu_actor_t *a);
 /* BYE, with a short linger if the link is up. */
 void mu_actor_say_bye (mu_actor_t *a);
-/* Send pending requests in order; returns how many are still unsent. */
+/* Send pending requests in order; returns how many are still unsent and
+ * sendable (0 while the link is down: they wait for the next handshake). */
 int mu_actor_flush (mu_actor_t *a);
 /* Receive and handle up to MU_BATCH messages from the agent. */
 void mu_actor_on_dealer (mu_actor_t *a);
