@@ -307,15 +307,18 @@ class MusterCase(unittest.TestCase):
                           % (timeout, what, self.describe()))
             time.sleep(interval)
 
-    def assert_no_process_left(self, timeout=LEFTOVER_TIMEOUT, what="test end"):
+    def assert_no_process_left(self, timeout=LEFTOVER_TIMEOUT, what="test end",
+                               allow=()):
         """No process with this test's tag may remain (bounded wait for the
-        ones already dying); stragglers are reported, then killed."""
+        ones already dying), except the processes `allow` (Procs the test
+        still runs, e.g. musterd); stragglers are reported, then killed."""
         self.check("no process left behind (%s)" % what)
+        keep = {p.pid for p in allow if p.running()}
         deadline = time.monotonic() + timeout
-        left = tagged_pids(self.tag)
+        left = [pid for pid in tagged_pids(self.tag) if pid not in keep]
         while left and time.monotonic() < deadline:
             time.sleep(0.1)
-            left = tagged_pids(self.tag)
+            left = [pid for pid in tagged_pids(self.tag) if pid not in keep]
         if not left:
             return
         names = ["%d: %s" % (pid, proc_cmdline(pid)) for pid in left]

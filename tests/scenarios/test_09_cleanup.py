@@ -96,7 +96,9 @@ class Cleanup(MusterCase):
         self.wait_ready([a], 2)
         a.signal(signal.SIGKILL)
         a.wait(10)
-        self.assert_no_process_left(what="SIGKILL to muster-agent")
+        self.assert_no_process_left(what="SIGKILL to muster-agent", allow=[d])
+        self.check("musterd is still serving after losing the agent")
+        self.expect(d.running(), "musterd exited", d)
 
     _submitted = False
 

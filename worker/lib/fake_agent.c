@@ -322,7 +322,9 @@ fa_on_request (fa_t *fa, const mu_route_t *from, mu_msg_t *m)
   else
     {
       const mu_barrier_t *b = &m->u.barrier;
-      fa_add_wait (fa, true, from, rank, req_id, b->name, b->timeout_ms);
+      /* as the coordinator reads it: 0 = no timeout */
+      fa_add_wait (fa, true, from, rank, req_id, b->name,
+                   b->timeout_ms ? b->timeout_ms : UINT64_MAX);
       int need = fa->barrier_n > 0 ? fa->barrier_n : fa->world;
       if (fa_barrier_count (fa, b->name) >= need)
         fa_release (fa, true, b->name, 0, NULL);
@@ -389,7 +391,8 @@ fa_actions (fa_t *fa)
       for (int i = 0; i < fa->nworkers; i++)
         {
           fa_worker_t *wk = &fa->workers[i];
-          wk->rank = (wk->rank + (uint64_t)fa->act_shift) % (uint64_t)fa->world;
+          wk->rank = (wk->rank + (uint64_t)fa->act_shift)
+                     % (uint64_t)fa->world;
           fa_send_info (fa, &wk->route, wk->rank, fa->epoch, false);
         }
       while (fa->nwaits > 0) /* the old epoch's waits end as stale */

@@ -352,6 +352,10 @@ test_local_timeout (void **state)
   fa_set_mute (f->fa, true);
   uint64_t t0 = mu_now_ms ();
   assert_int_equal (muster_worker_barrier (w, "never", 200), MUSTER_ETIMEDOUT);
+  fa_set_mute (f->fa, false);
+  /* 0 = do not wait: an incomplete barrier times out at once */
+  assert_int_equal (muster_worker_barrier (w, "quick", 0), MUSTER_ETIMEDOUT);
+  fa_set_mute (f->fa, true);
   assert_int_equal (muster_worker_kv_put (w, "k", "v", 1, 0),
                     MUSTER_ETIMEDOUT);
   assert_true (mu_now_ms () - t0 < 20000);

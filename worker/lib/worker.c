@@ -276,7 +276,9 @@ mu_worker_start (muster_worker_t *w, mu_req_kind_t kind, const char *key,
         .rank = (uint64_t)info->rank,
         .req_id = req->id,
         .name = (char *)key,
-        .timeout_ms = wire_timeout,
+        /* The coordinator reads a barrier's timeout_ms 0 as "no timeout";
+         * 1 ms is the shortest wait it can express, i.e. "do not wait". */
+        .timeout_ms = timeout_ms == 0 ? 1 : wire_timeout,
       };
       break;
     }
