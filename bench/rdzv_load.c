@@ -32,9 +32,11 @@
  * connecting, after connecting and after the round closed; its CPU time from
  * /proc/PID/stat.  Per worker = growth / (A * W).
  *
- * Scaling this process: ZMQ_MAX_SOCKETS is raised on the context, and
- * RLIMIT_NOFILE raised (two descriptors per socket: its mailbox and its TCP
- * connection; as root the hard limit is raised too).  Sockets are watched by
+ * Scaling: ZMQ_MAX_SOCKETS is raised on each context and RLIMIT_NOFILE as
+ * far as allowed; each socket needs two descriptors (its mailbox and its
+ * TCP connection), so when the limit cannot hold them all the agents are
+ * split into shards, one process each (forked before any ZeroMQ context
+ * exists), driven phase by phase over pipes.  Sockets are watched by
  * one epoll set on their ZMQ_FD, drained only when signalled (ZMQ_FD is
  * edge-like: every socket is drained after each send to it, and all of them
  * are swept when the loop is idle).  Heartbeats are due in welcome order,
@@ -294,28 +296,36 @@ self_cpu_s (void)
          + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* Two descriptors per simulated agent, plus room for everything else. */
-static void
+/* Raise RLIMIT_NOFILE as far as allowed (as root with CAP_SYS_RESOURCE
+ * past the hard limit) and return how many agents one process can hold:
+ * each needs two descriptors (its socket's mailbox and its TCP connection).
+ * More agents than that are spread over several processes.  musterd, when
+ * started here, inherits the limit and needs one descriptor per agent. */
+static uint32_t
 raise_nofile (uint32_t agents)
 {
   rlim_t need = (rlim_t)agents * 2 + 1024;
   struct rlimit rl;
   getrlimit (RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur >= need)
-    return;
-  struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
-  if (setrlimit (RLIMIT_NOFILE, &want) != 0)
+  if (rl.rlim_cur < need)
     {
-      /* Not root (or above fs.nr_open): settle for the hard limit. */
-      rl.rlim_cur = rl.rlim_max;
-      setrlimit (RLIMIT_NOFILE, &rl);
+      struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
+      if (setrlimit (RLIMIT_NOFILE, &want) != 0)
+        {
+          rl.rlim_cur = rl.rlim_max;
+          setrlimit (RLIMIT_NOFILE, &rl);
+        }
       getrlimit (RLIMIT_NOFILE, &rl);
-      if (rl.rlim_cur < need)
-        die ("%u agents need about %llu file descriptors, the limit is %llu "
-             "(raise ulimit -n)",
-             agents, (unsigned long long)need,
-             (unsigned long long)rl.rlim_cur);
     }
+  if (rl.rlim_cur < (rlim_t)agents + 256)
+    fprintf (stderr,
+             "rdzv_load: warning: descriptor limit %llu is too low for a "
+             "musterd serving %u agents\n",
+             (unsigned long long)rl.rlim_cur, agents);
+  rlim_t per = rl.rlim_cur > 1024 ? (rl.rlim_cur - 512) / 2 : 256;
+  if (per > 60000) /* ZeroMQ's socket limit per context is 65535 */
+    per = 60000;
+  return (uint32_t)per;
 }
 
 /* ----------------------------------------------------------- musterd */
@@ -439,28 +449,48 @@ typedef struct agent {
   uint64_t hb_seq;
   uint64_t epoch;
   uint64_t first_rank;
-  uint32_t nassign;
 } agent_t;
+
+typedef struct enc {
+  char *buf;
+  size_t len;
+} enc_t;
+
+/* What a shard reports to the parent after each phase (one pipe write,
+ * well under PIPE_BUF).  Times are CLOCK_MONOTONIC, comparable across
+ * processes. */
+typedef struct report {
+  int failed;
+  uint32_t count;    /* agents that completed the phase */
+  uint64_t t_sent;   /* last message of the phase sent */
+  uint64_t t_first_welcome, t_last_welcome;
+  uint64_t t_first, t_last; /* first and last completion */
+  uint64_t msgs_in, heartbeats_in, progress_in, heartbeats_out;
+  double cpu_s;
+} report_t;
 
 typedef struct sim {
   const opts_t *o;
+  const char *endpoint;
   void *ctx;
-  int ep;           /* epoll */
+  int ep;           /* epoll set: ZMQ_FDs and the command pipe */
+  int cmd_fd;       /* commands from the parent */
+  int cmd_ready;
   agent_t *ag;
-  uint32_t n;
+  uint32_t n;       /* agents of this shard */
+  uint32_t base;    /* global index of the first */
+  uint32_t nopen;   /* sockets created so far */
   int phase;
   /* heartbeat FIFO ring (welcome order) */
   uint32_t *ring;
   uint32_t ring_head, ring_len;
   uint64_t hb_us;
-  /* counters */
+  uint64_t last_sweep;
   uint32_t probed, welcomed, started, done;
-  uint64_t msgs_in, heartbeats_in, progress_in, heartbeats_out;
-  uint64_t t_first_welcome, t_last_welcome, t_first_start, t_last_start,
-      t_last_done;
-  uint64_t errors;
-  int failed;
+  report_t r;
 } sim_t;
+
+#define CMD_MARK UINT32_MAX
 
 static void drain (sim_t *s, uint32_t i);
 
@@ -474,10 +504,12 @@ send_raw (sim_t *s, uint32_t i, const void *buf, size_t len)
       if (zmq_send (s->ag[i].sock, buf, len, ZMQ_DONTWAIT) >= 0)
         break;
       if (errno != EAGAIN)
-        die ("send to coordinator (agent %u): %s", i, zmq_strerror (errno));
+        die ("send to coordinator (agent %u): %s", s->base + i,
+             zmq_strerror (errno));
       drain (s, i);
       usleep (100);
     }
+  /* A send may consume the ZMQ_FD edge of pending input: look now. */
   drain (s, i);
 }
 
@@ -502,15 +534,28 @@ send_heartbeat (sim_t *s, uint32_t i)
   m.u.heartbeat.node_id = s->ag[i].node_id;
   m.u.heartbeat.seq = ++s->ag[i].hb_seq;
   send_msg (s, i, &m);
-  s->heartbeats_out++;
+  s->r.heartbeats_out++;
+}
+
+static void
+fail (sim_t *s, const agent_t *a, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  fprintf (stderr, "rdzv_load: %s: ", a->node_id);
+  vfprintf (stderr, fmt, ap);
+  fputc ('\n', stderr);
+  va_end (ap);
+  s->r.failed = 1;
 }
 
 static void
 on_message (sim_t *s, uint32_t i, mu_msg_t *m)
 {
   agent_t *a = &s->ag[i];
+  uint32_t total = s->o->agents;
   uint64_t t = now_us ();
-  s->msgs_in++;
+  s->r.msgs_in++;
   switch (m->type)
     {
     case MU_MSG_ERROR:
@@ -519,13 +564,11 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
         {
           a->probed = 1;
           s->probed++;
+          s->r.t_last = t;
           break;
         }
-      s->errors++;
-      fprintf (stderr, "rdzv_load: %s: error from musterd: %s (%s)\n",
-               a->node_id, m->u.error.message,
-               muster_err_name ((int)m->u.error.code));
-      s->failed = 1;
+      fail (s, a, "error from musterd: %s (%s)", m->u.error.message,
+            muster_err_name ((int)m->u.error.code));
       break;
     case MU_MSG_WELCOME:
       if (!a->welcomed)
@@ -533,76 +576,66 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
           a->welcomed = 1;
           if (s->welcomed++ == 0)
             {
-              s->t_first_welcome = t;
+              s->r.t_first_welcome = t;
               s->hb_us = (m->u.welcome.heartbeat_ms ? m->u.welcome.heartbeat_ms
                                                     : 200)
                          * 1000u;
             }
-          s->t_last_welcome = t;
+          s->r.t_last_welcome = t;
           a->hb_due_us = t + s->hb_us;
           s->ring[(s->ring_head + s->ring_len++) % s->n] = i;
         }
       break;
     case MU_MSG_HEARTBEAT:
-      s->heartbeats_in++;
+      s->r.heartbeats_in++;
       break;
     case MU_MSG_RDZV_PROGRESS:
-      s->progress_in++;
+      s->r.progress_in++;
       break;
     case MU_MSG_START:
       {
         const mu_start_t *st = &m->u.start;
         if (a->started)
           {
-            fprintf (stderr, "rdzv_load: %s: second job.start (epoch %llu)\n",
-                     a->node_id, (unsigned long long)st->epoch);
-            s->failed = 1;
+            fail (s, a, "second job.start (epoch %llu)",
+                  (unsigned long long)st->epoch);
             break;
           }
         if (st->assign.n != s->o->workers
-            || st->world != (uint64_t)s->n * s->o->workers
-            || st->nnodes != s->n)
-          {
-            fprintf (stderr,
-                     "rdzv_load: %s: job.start with %zu workers, world %llu, "
-                     "%llu nodes (expected %u, %llu, %u)\n",
-                     a->node_id, st->assign.n, (unsigned long long)st->world,
-                     (unsigned long long)st->nnodes, s->o->workers,
-                     (unsigned long long)s->n * s->o->workers, s->n);
-            s->failed = 1;
-          }
+            || st->world != (uint64_t)total * s->o->workers
+            || st->nnodes != total)
+          fail (s, a,
+                "job.start with %zu workers, world %llu, %llu nodes "
+                "(expected %u, %llu, %u)",
+                st->assign.n, (unsigned long long)st->world,
+                (unsigned long long)st->nnodes, s->o->workers,
+                (unsigned long long)total * s->o->workers, total);
         a->started = 1;
         a->epoch = st->epoch;
-        a->nassign = (uint32_t)st->assign.n;
         a->first_rank = st->assign.n ? st->assign.v[0].rank : 0;
         if (s->started++ == 0)
-          s->t_first_start = t;
-        s->t_last_start = t;
+          s->r.t_first = t;
+        s->r.t_last = t;
         break;
       }
     case MU_MSG_JOB_DONE:
       if (!a->done)
         {
           a->done = 1;
-          s->done++;
-          s->t_last_done = t;
+          if (s->done++ == 0)
+            s->r.t_first = t;
+          s->r.t_last = t;
           if (strcmp (m->u.job_done.state, "succeeded") != 0)
-            {
-              fprintf (stderr, "rdzv_load: %s: job.done %s: %s\n", a->node_id,
-                       m->u.job_done.state,
-                       m->u.job_done.reason ? m->u.job_done.reason : "");
-              s->failed = 1;
-            }
+            fail (s, a, "job.done %s: %s", m->u.job_done.state,
+                  m->u.job_done.reason ? m->u.job_done.reason : "");
         }
       break;
     case MU_MSG_STOP:
-      fprintf (stderr, "rdzv_load: %s: unexpected job.stop: %s\n", a->node_id,
-               m->u.stop.reason ? m->u.stop.reason : "");
-      s->failed = 1;
+      fail (s, a, "unexpected job.stop: %s",
+            m->u.stop.reason ? m->u.stop.reason : "");
       break;
     default:
-      fprintf (stderr, "rdzv_load: %s: unexpected %s\n", a->node_id,
-               mu_msg_name (m->type));
+      fail (s, a, "unexpected %s", mu_msg_name (m->type));
       break;
     }
 }
@@ -622,8 +655,10 @@ drain (sim_t *s, uint32_t i)
         continue;
       if (rc != 0)
         {
-          fprintf (stderr, "rdzv_load: agent %u: bad message: %s\n", i, err);
-          s->failed = 1;
+          fail (s, &s->ag[i], "bad message: %s (%s)", err,
+                muster_err_name (rc));
+          if (rc > MUSTER_ERR_BASE) /* a socket error, not a decode error */
+            return;
           continue;
         }
       on_message (s, i, &m);
@@ -634,7 +669,7 @@ drain (sim_t *s, uint32_t i)
 static void
 sweep_all (sim_t *s)
 {
-  for (uint32_t i = 0; i < s->n; i++)
+  for (uint32_t i = 0; i < s->nopen; i++)
     drain (s, i);
 }
 
@@ -661,7 +696,6 @@ send_due_heartbeats (sim_t *s, uint64_t t)
 static void
 service (sim_t *s, int max_wait_ms)
 {
-  static uint64_t last_sweep;
   uint64_t t = now_us ();
   int wait = max_wait_ms;
   if (s->ring_len > 0)
@@ -674,12 +708,15 @@ service (sim_t *s, int max_wait_ms)
   struct epoll_event ev[512];
   int k = epoll_wait (s->ep, ev, 512, wait);
   for (int e = 0; e < k; e++)
-    drain (s, ev[e].data.u32);
+    if (ev[e].data.u32 == CMD_MARK)
+      s->cmd_ready = 1;
+    else
+      drain (s, ev[e].data.u32);
   t = now_us ();
-  if (k <= 0 && t - last_sweep > SWEEP_IDLE_MS * 1000u)
+  if (k <= 0 && t - s->last_sweep > SWEEP_IDLE_MS * 1000u)
     {
       sweep_all (s);
-      last_sweep = t;
+      s->last_sweep = t;
     }
   send_due_heartbeats (s, t);
 }
@@ -689,28 +726,38 @@ wait_for (sim_t *s, const uint32_t *count, const char *what, uint64_t t0)
 {
   uint64_t limit = (uint64_t)(s->o->timeout_s * 1e6);
   uint64_t last_note = now_us ();
-  while (*count < s->n && !s->failed)
+  while (*count < s->n && !s->r.failed)
     {
       service (s, 20);
       uint64_t t = now_us ();
       if (t - t0 > limit)
-        die ("timed out after %.0f s waiting for %s: %u of %u", s->o->timeout_s,
-             what, *count, s->n);
+        die ("timed out after %.0f s waiting for %s: %u of %u in shard %u",
+             s->o->timeout_s, what, *count, s->n, s->base);
       if (t - last_note > 1000000)
         {
-          note ("%s: %u of %u", what, *count, s->n);
+          note ("shard %u: %s: %u of %u", s->base, what, *count, s->n);
           last_note = t;
         }
     }
 }
 
-/* Keep heartbeating for a while (lets musterd settle between phases). */
-static void
-idle_for (sim_t *s, uint64_t us)
+/* Keep the agents alive (heartbeats) until the parent sends a command. */
+static char
+next_command (sim_t *s)
 {
-  uint64_t end = now_us () + us;
-  while (now_us () < end)
-    service (s, 10);
+  for (;;)
+    {
+      char c;
+      ssize_t r = read (s->cmd_fd, &c, 1);
+      if (r == 1)
+        return c;
+      if (r == 0)
+        return 'Q'; /* the parent is gone */
+      if (errno != EAGAIN && errno != EINTR)
+        return 'Q';
+      s->cmd_ready = 0;
+      service (s, 50);
+    }
 }
 
 static void
@@ -731,10 +778,245 @@ build_spec (const opts_t *o, mu_job_spec_t *spec, mu_role_spec_t *role,
   spec->argv.n = 1;
 }
 
-typedef struct enc {
-  char *buf;
-  size_t len;
-} enc_t;
+static void
+send_report (sim_t *s, int res_fd)
+{
+  s->r.cpu_s = self_cpu_s ();
+  if (write (res_fd, &s->r, sizeof s->r) != (ssize_t)sizeof s->r)
+    exit (1);
+  int failed = s->r.failed;
+  memset (&s->r, 0, sizeof s->r);
+  s->r.failed = failed;
+}
+
+/* One shard of the simulated agents, in its own process (ZeroMQ contexts
+ * do not survive fork, and each process has its own descriptor limit).
+ * Commands: 'C' connect and probe, 'R' register and wait for every
+ * job.start, 'X' report every worker exited and wait for every job.done,
+ * 'Q' quit.  Each command is answered with a report_t. */
+static int
+shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
+            int cmd_fd, int res_fd)
+{
+  sim_t s;
+  memset (&s, 0, sizeof s);
+  s.o = o;
+  s.endpoint = endpoint;
+  s.base = base;
+  s.n = n;
+  s.cmd_fd = cmd_fd;
+  s.ag = calloc (n, sizeof *s.ag);
+  s.ring = calloc (n, sizeof *s.ring);
+  s.ctx = zmq_ctx_new ();
+  s.ep = epoll_create1 (EPOLL_CLOEXEC);
+  if (s.ag == NULL || s.ring == NULL || s.ctx == NULL || s.ep < 0)
+    die ("out of memory");
+  zmq_ctx_set (s.ctx, ZMQ_MAX_SOCKETS, (int)n + 16);
+  zmq_ctx_set (s.ctx, ZMQ_IO_THREADS, o->io_threads);
+  fcntl (cmd_fd, F_SETFL, O_NONBLOCK);
+  struct epoll_event cev = { .events = EPOLLIN, .data.u32 = CMD_MARK };
+  epoll_ctl (s.ep, EPOLL_CTL_ADD, cmd_fd, &cev);
+
+  mu_job_spec_t spec;
+  mu_role_spec_t role;
+  char *pargv[1];
+  build_spec (o, &spec, &role, pargv);
+  enc_t *reg = NULL, *ex = NULL;
+  size_t nw = (size_t)n * o->workers;
+
+  for (;;)
+    {
+      char c = next_command (&s);
+      if (c == 'Q')
+        break;
+      if (c == 'C')
+        {
+          s.phase = PH_CONNECT;
+          uint64_t t0 = now_us ();
+          for (uint32_t i = 0; i < n; i++)
+            {
+              agent_t *a = &s.ag[i];
+              snprintf (a->node_id, sizeof a->node_id, "sim-%06u", base + i);
+              a->sock = zmq_socket (s.ctx, ZMQ_DEALER);
+              if (a->sock == NULL)
+                die ("socket %u: %s", base + i, zmq_strerror (errno));
+              if (mu_wire_sockopts (a->sock, SOCK_HWM) != 0
+                  || zmq_setsockopt (a->sock, ZMQ_ROUTING_ID, a->node_id,
+                                     strlen (a->node_id))
+                         != 0
+                  || zmq_connect (a->sock, endpoint) != 0)
+                die ("socket %u: %s", base + i, zmq_strerror (errno));
+              int fd;
+              size_t fl = sizeof fd;
+              zmq_getsockopt (a->sock, ZMQ_FD, &fd, &fl);
+              struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+              if (epoll_ctl (s.ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+                die ("epoll_ctl: %s", strerror (errno));
+              s.nopen = i + 1;
+              /* The probe: an unregistered node's heartbeat is answered
+               * with "unknown node", which proves the connection is up
+               * both ways. */
+              mu_msg_t m;
+              memset (&m, 0, sizeof m);
+              m.type = MU_MSG_HEARTBEAT;
+              m.u.heartbeat.node_id = a->node_id;
+              send_msg (&s, i, &m);
+              if (i % SEND_BATCH == 0)
+                service (&s, 0);
+            }
+          wait_for (&s, &s.probed, "connections", t0);
+          s.r.count = s.probed;
+          /* Encode every registration now, outside the timed round. */
+          reg = calloc (n, sizeof *reg);
+          if (reg == NULL)
+            die ("out of memory");
+          for (uint32_t i = 0; i < n; i++)
+            {
+              mu_msg_t m;
+              memset (&m, 0, sizeof m);
+              m.type = MU_MSG_REGISTER;
+              m.u.reg.node_id = s.ag[i].node_id;
+              m.u.reg.host = (char *)"127.0.0.1";
+              m.u.reg.slots = o->workers;
+              m.u.reg.port_base = 20000 + (uint64_t)((base + i) % 3000) * 10;
+              m.u.reg.pid = (uint64_t)getpid ();
+              m.u.reg.job = &spec;
+              int rc = mu_msg_encode (&m, &reg[i].buf, &reg[i].len);
+              if (rc != 0)
+                die ("encode agent.register: %s", muster_strerror (rc));
+            }
+        }
+      else if (c == 'R')
+        {
+          s.phase = PH_ROUND;
+          uint64_t t0 = now_us ();
+          for (uint32_t i = 0; i < n; i++)
+            {
+              send_raw (&s, i, reg[i].buf, reg[i].len);
+              if (i % SEND_BATCH == SEND_BATCH - 1)
+                service (&s, 0);
+            }
+          s.r.t_sent = now_us ();
+          wait_for (&s, &s.started, "job.start", t0);
+          s.r.count = s.started;
+          for (uint32_t i = 0; i < n; i++)
+            free (reg[i].buf);
+          free (reg);
+          reg = NULL;
+        }
+      else if (c == 'E')
+        {
+          /* Encode every exit report, outside the timed phase. */
+          ex = calloc (nw, sizeof *ex);
+          if (ex == NULL)
+            die ("out of memory");
+          for (uint32_t i = 0; i < n; i++)
+            for (uint32_t w = 0; w < o->workers; w++)
+              {
+                mu_msg_t m;
+                memset (&m, 0, sizeof m);
+                m.type = MU_MSG_WORKER_STATE;
+                m.u.worker_state.job = (char *)JOB_ID;
+                m.u.worker_state.epoch = s.ag[i].epoch;
+                m.u.worker_state.rank = s.ag[i].first_rank + w;
+                m.u.worker_state.state = (char *)"exited";
+                m.u.worker_state.pid = 100000 + (uint64_t)i * o->workers + w;
+                enc_t *e = &ex[(size_t)i * o->workers + w];
+                int rc = mu_msg_encode (&m, &e->buf, &e->len);
+                if (rc != 0)
+                  die ("encode worker.state: %s", muster_strerror (rc));
+              }
+        }
+      else if (c == 'X')
+        {
+          s.phase = PH_DONE;
+          uint64_t t0 = now_us ();
+          /* Round-robin over agents, as exits from many machines
+           * interleave. */
+          size_t sent = 0;
+          for (uint32_t w = 0; w < o->workers; w++)
+            for (uint32_t i = 0; i < n; i++)
+              {
+                enc_t *e = &ex[(size_t)i * o->workers + w];
+                send_raw (&s, i, e->buf, e->len);
+                if (++sent % SEND_BATCH == 0)
+                  service (&s, 0);
+              }
+          s.r.t_sent = now_us ();
+          wait_for (&s, &s.done, "job.done", t0);
+          s.r.count = s.done;
+          for (size_t k = 0; k < nw; k++)
+            free (ex[k].buf);
+          free (ex);
+          ex = NULL;
+        }
+      send_report (&s, res_fd);
+      if (s.r.failed)
+        break;
+    }
+  for (uint32_t i = 0; i < s.nopen; i++)
+    zmq_close (s.ag[i].sock);
+  zmq_ctx_term (s.ctx);
+  close (s.ep);
+  int failed = s.r.failed;
+  free (s.ag);
+  free (s.ring);
+  return failed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------- parent */
+
+typedef struct shard {
+  pid_t pid;
+  int cmd_fd, res_fd;
+  uint32_t base, n;
+  report_t r;
+} shard_t;
+
+/* Send one command to every shard, collect every report; the merged
+ * report has the earliest "first" and latest "last" times. */
+static int
+phase (shard_t *sh, int k, char cmd, report_t *out)
+{
+  memset (out, 0, sizeof *out);
+  for (int i = 0; i < k; i++)
+    if (write (sh[i].cmd_fd, &cmd, 1) != 1)
+      return -1;
+  for (int i = 0; i < k; i++)
+    {
+      report_t *r = &sh[i].r;
+      size_t got = 0;
+      while (got < sizeof *r)
+        {
+          ssize_t g = read (sh[i].res_fd, (char *)r + got, sizeof *r - got);
+          if (g <= 0)
+            return -1; /* the shard died; it said why on stderr */
+          got += (size_t)g;
+        }
+      out->failed |= r->failed;
+      out->count += r->count;
+#define MIN_T(f) if (r->f && (!out->f || r->f < out->f)) out->f = r->f
+#define MAX_T(f) if (r->f > out->f) out->f = r->f
+      MIN_T (t_first);
+      MIN_T (t_first_welcome);
+      MAX_T (t_last);
+      MAX_T (t_last_welcome);
+      MAX_T (t_sent);
+      out->msgs_in += r->msgs_in;
+      out->heartbeats_in += r->heartbeats_in;
+      out->progress_in += r->progress_in;
+      out->heartbeats_out += r->heartbeats_out;
+      out->cpu_s += r->cpu_s;
+    }
+  return out->failed ? -1 : 0;
+}
+
+/* Let musterd settle between phases (the shards keep heartbeating). */
+static void
+settle (int ms_)
+{
+  usleep ((useconds_t)ms_ * 1000u);
+}
 
 int
 main (int argc, char **argv)
@@ -747,7 +1029,8 @@ main (int argc, char **argv)
     }
   verbose = o.verbose;
   signal (SIGPIPE, SIG_IGN);
-  raise_nofile (o.agents);
+  uint32_t per = raise_nofile (o.agents);
+  int k = (int)((o.agents + per - 1) / per);
 
   daemon_t d;
   memset (&d, 0, sizeof d);
@@ -759,213 +1042,158 @@ main (int argc, char **argv)
       pid = d.pid;
       endpoint = d.endpoint;
     }
+  note ("%u agents in %d process(es) of at most %u", o.agents, k, per);
 
-  sim_t s;
-  memset (&s, 0, sizeof s);
-  s.o = &o;
-  s.n = o.agents;
-  s.ag = calloc (s.n, sizeof *s.ag);
-  s.ring = calloc (s.n, sizeof *s.ring);
-  s.ctx = zmq_ctx_new ();
-  s.ep = epoll_create1 (EPOLL_CLOEXEC);
-  if (s.ag == NULL || s.ring == NULL || s.ctx == NULL || s.ep < 0)
+  shard_t *sh = calloc ((size_t)k, sizeof *sh);
+  if (sh == NULL)
     die ("out of memory");
-  int limit = zmq_ctx_get (s.ctx, ZMQ_SOCKET_LIMIT);
-  if ((int64_t)s.n + 16 > limit)
-    die ("%u agents exceed ZeroMQ's socket limit %d", s.n, limit);
-  zmq_ctx_set (s.ctx, ZMQ_MAX_SOCKETS, (int)s.n + 16);
-  zmq_ctx_set (s.ctx, ZMQ_IO_THREADS, o.io_threads);
+  for (int i = 0; i < k; i++)
+    {
+      int cmd[2], res[2];
+      if (pipe2 (cmd, O_CLOEXEC) != 0 || pipe2 (res, O_CLOEXEC) != 0)
+        die ("pipe: %s", strerror (errno));
+      sh[i].base = (uint32_t)i * (o.agents / (uint32_t)k)
+                   + ((uint32_t)i < o.agents % (uint32_t)k
+                          ? (uint32_t)i
+                          : o.agents % (uint32_t)k);
+      sh[i].n = o.agents / (uint32_t)k
+                + ((uint32_t)i < o.agents % (uint32_t)k ? 1 : 0);
+      fflush (NULL);
+      pid_t p = fork ();
+      if (p < 0)
+        die ("fork: %s", strerror (errno));
+      if (p == 0)
+        {
+          close (cmd[1]);
+          close (res[0]);
+          for (int j = 0; j < i; j++)
+            {
+              close (sh[j].cmd_fd);
+              close (sh[j].res_fd);
+            }
+          _exit (shard_main (&o, endpoint, sh[i].base, sh[i].n, cmd[0],
+                             res[1]));
+        }
+      close (cmd[0]);
+      close (res[1]);
+      sh[i].pid = p;
+      sh[i].cmd_fd = cmd[1];
+      sh[i].res_fd = res[0];
+    }
 
+  report_t rc_, rr, rx, rd;
+  int bad = 0;
   long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
-
-  /* ---- connect */
   uint64_t t_conn0 = now_us ();
-  for (uint32_t i = 0; i < s.n; i++)
+  if (phase (sh, k, 'C', &rc_) != 0)
     {
-      agent_t *a = &s.ag[i];
-      snprintf (a->node_id, sizeof a->node_id, "sim-%06u", i);
-      a->sock = zmq_socket (s.ctx, ZMQ_DEALER);
-      if (a->sock == NULL)
-        die ("socket %u: %s", i, zmq_strerror (errno));
-      int rc = mu_wire_sockopts (a->sock, SOCK_HWM);
-      if (rc != 0
-          || zmq_setsockopt (a->sock, ZMQ_ROUTING_ID, a->node_id,
-                             strlen (a->node_id))
-                 != 0
-          || zmq_connect (a->sock, endpoint) != 0)
-        die ("socket %u: %s", i, zmq_strerror (errno));
-      int fd;
-      size_t fl = sizeof fd;
-      zmq_getsockopt (a->sock, ZMQ_FD, &fd, &fl);
-      struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
-      if (epoll_ctl (s.ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-        die ("epoll_ctl: %s", strerror (errno));
-      /* The probe: an unregistered node's heartbeat is answered with
-       * "unknown node", which proves the connection is up both ways. */
-      mu_msg_t m;
-      memset (&m, 0, sizeof m);
-      m.type = MU_MSG_HEARTBEAT;
-      m.u.heartbeat.node_id = a->node_id;
-      send_msg (&s, i, &m);
-      if (i % SEND_BATCH == 0)
-        service (&s, 0);
+      bad = 1;
+      goto out;
     }
-  wait_for (&s, &s.probed, "connections", t_conn0);
-  uint64_t t_conn = now_us () - t_conn0;
-  if (s.failed)
-    goto out;
-
-  /* ---- encode every registration beforehand */
-  mu_job_spec_t spec;
-  mu_role_spec_t role;
-  char *pargv[1];
-  build_spec (&o, &spec, &role, pargv);
-  enc_t *reg = calloc (s.n, sizeof *reg);
-  if (reg == NULL)
-    die ("out of memory");
-  for (uint32_t i = 0; i < s.n; i++)
-    {
-      mu_msg_t m;
-      memset (&m, 0, sizeof m);
-      m.type = MU_MSG_REGISTER;
-      m.u.reg.node_id = s.ag[i].node_id;
-      m.u.reg.host = (char *)"127.0.0.1";
-      m.u.reg.slots = o.workers;
-      m.u.reg.port_base = 20000 + (uint64_t)(i % 4000) * 11;
-      m.u.reg.pid = (uint64_t)getpid ();
-      m.u.reg.job = &spec;
-      int rc = mu_msg_encode (&m, &reg[i].buf, &reg[i].len);
-      if (rc != 0)
-        die ("encode agent.register: %s", muster_strerror (rc));
-    }
-  idle_for (&s, 100000);
+  uint64_t t_conn = rc_.t_last - t_conn0;
+  settle (200);
   long rss1 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
   double cpu1 = pid > 0 ? proc_cpu_s (pid) : -1;
-  double self1 = self_cpu_s ();
 
-  /* ---- round: first register sent .. every job.start received */
-  s.phase = PH_ROUND;
   uint64_t t_reg0 = now_us ();
-  for (uint32_t i = 0; i < s.n; i++)
+  if (phase (sh, k, 'R', &rr) != 0)
     {
-      send_raw (&s, i, reg[i].buf, reg[i].len);
-      if (i % SEND_BATCH == SEND_BATCH - 1)
-        service (&s, 0);
+      bad = 1;
+      goto out;
     }
-  uint64_t t_reg_sent = now_us ();
-  wait_for (&s, &s.started, "job.start", t_reg0);
-  uint64_t t_round = s.t_last_start - t_reg0;
   double cpu2 = pid > 0 ? proc_cpu_s (pid) : -1;
-  double self2 = self_cpu_s ();
-  for (uint32_t i = 0; i < s.n; i++)
-    free (reg[i].buf);
-  free (reg);
-  if (s.failed)
-    goto out;
-  idle_for (&s, 200000);
+  settle (200);
   long rss2 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
 
-  /* ---- done: every worker reports "exited" 0 */
-  size_t nw = (size_t)s.n * o.workers;
-  enc_t *ex = calloc (nw, sizeof *ex);
-  if (ex == NULL)
-    die ("out of memory");
-  for (uint32_t i = 0; i < s.n; i++)
-    for (uint32_t w = 0; w < o.workers; w++)
-      {
-        mu_msg_t m;
-        memset (&m, 0, sizeof m);
-        m.type = MU_MSG_WORKER_STATE;
-        m.u.worker_state.job = (char *)JOB_ID;
-        m.u.worker_state.epoch = s.ag[i].epoch;
-        m.u.worker_state.rank = s.ag[i].first_rank + w;
-        m.u.worker_state.state = (char *)"exited";
-        m.u.worker_state.pid = 100000 + (uint64_t)i * o.workers + w;
-        m.u.worker_state.exit_code = 0;
-        m.u.worker_state.signal = 0;
-        enc_t *e = &ex[(size_t)i * o.workers + w];
-        int rc = mu_msg_encode (&m, &e->buf, &e->len);
-        if (rc != 0)
-          die ("encode worker.state: %s", muster_strerror (rc));
-      }
+  if (phase (sh, k, 'E', &rx) != 0)
+    {
+      bad = 1;
+      goto out;
+    }
   double cpu3 = pid > 0 ? proc_cpu_s (pid) : -1;
-  s.phase = PH_DONE;
   uint64_t t_exit0 = now_us ();
-  /* Round-robin over agents, as exits from many machines interleave. */
-  size_t sent = 0;
-  for (uint32_t w = 0; w < o.workers; w++)
-    for (uint32_t i = 0; i < s.n; i++)
-      {
-        enc_t *e = &ex[(size_t)i * o.workers + w];
-        send_raw (&s, i, e->buf, e->len);
-        if (++sent % SEND_BATCH == 0)
-          service (&s, 0);
-      }
-  wait_for (&s, &s.done, "job.done", t_exit0);
-  uint64_t t_done = s.t_last_done - t_exit0;
+  if (phase (sh, k, 'X', &rd) != 0)
+    {
+      bad = 1;
+      goto out;
+    }
   double cpu4 = pid > 0 ? proc_cpu_s (pid) : -1;
-  for (size_t k = 0; k < nw; k++)
-    free (ex[k].buf);
-  free (ex);
   long hwm = pid > 0 ? proc_status_kb (pid, "VmHWM") : -1;
 
-  /* ---- report */
-  printf ("rdzv_load: %u agents x %u workers = %zu workers, musterd %s\n",
-          s.n, o.workers, nw, o.musterd ? "started here" : endpoint);
+  size_t nw = (size_t)o.agents * o.workers;
+  uint64_t t_round = rr.t_last - t_reg0;
+  uint64_t t_done = rd.t_last - t_exit0;
+  printf ("rdzv_load: %u agents x %u workers = %zu workers (%d load "
+          "process%s), musterd %s\n",
+          o.agents, o.workers, nw, k, k > 1 ? "es" : "",
+          o.musterd ? "started here" : endpoint);
   printf ("  connect (not in the round)   %9.1f ms\n", ms (t_conn));
-  printf ("  round: registers sent in     %9.1f ms\n", ms (t_reg_sent - t_reg0));
+  printf ("  round: registers sent in     %9.1f ms\n", ms (rr.t_sent - t_reg0));
   printf ("         all welcomed at       %9.1f ms\n",
-          ms (s.t_last_welcome - t_reg0));
-  printf ("         first job.start at    %9.1f ms\n",
-          ms (s.t_first_start - t_reg0));
+          ms (rr.t_last_welcome - t_reg0));
+  printf ("         first job.start at    %9.1f ms\n", ms (rr.t_first - t_reg0));
   printf ("         all job.start at      %9.1f ms   <- rendezvous round\n",
           ms (t_round));
-  printf ("  done:  all job.done at       %9.1f ms   (%zu worker.state sent)\n",
+  printf ("  done:  exits sent in         %9.1f ms\n", ms (rd.t_sent - t_exit0));
+  printf ("         all job.done at       %9.1f ms   (%zu worker.state)\n",
           ms (t_done), nw);
   if (pid > 0)
     {
-      printf ("  musterd CPU: round %.2f s, done %.2f s; this process (round) "
-              "%.2f s\n",
-              cpu2 - cpu1, cpu4 - cpu3, self2 - self1);
+      printf ("  musterd CPU: round %.2f s, done %.2f s; load generator "
+              "(round) %.2f s\n",
+              cpu2 - cpu1, cpu4 - cpu3, rr.cpu_s - rc_.cpu_s);
       printf ("  musterd VmRSS: %ld kB idle, %ld kB connected, %ld kB after "
               "the round (VmHWM %ld kB)\n",
               rss0, rss1, rss2, hwm);
-      printf ("  memory per worker: %.0f B (from idle), %.0f B (from "
-              "connected: registration and round only)\n",
+      printf ("  memory per worker: %.0f B from idle, %.0f B from connected "
+              "(registration and round only)\n",
               (double)(rss2 - rss0) * 1024.0 / (double)nw,
               (double)(rss2 - rss1) * 1024.0 / (double)nw);
     }
-  printf ("  traffic in: %llu msgs (%llu heartbeat replies, %llu "
-          "rdzv.progress); heartbeats out %llu\n",
-          (unsigned long long)s.msgs_in,
-          (unsigned long long)s.heartbeats_in,
-          (unsigned long long)s.progress_in,
-          (unsigned long long)s.heartbeats_out);
+  printf ("  traffic in (round): %llu msgs, %llu heartbeat replies, %llu "
+          "rdzv.progress; heartbeats out %llu\n",
+          (unsigned long long)rr.msgs_in,
+          (unsigned long long)rr.heartbeats_in,
+          (unsigned long long)rr.progress_in,
+          (unsigned long long)rr.heartbeats_out);
   printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
           "done_ms=%.1f rss_per_worker_b=%.0f musterd_cpu_round_s=%.2f\n",
-          s.n, nw, ms (t_conn), ms (t_round), ms (t_done),
+          o.agents, nw, ms (t_conn), ms (t_round), ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? cpu2 - cpu1 : -1.0);
   fflush (stdout);
 
 out:
-  for (uint32_t i = 0; i < s.n; i++)
-    if (s.ag[i].sock)
-      zmq_close (s.ag[i].sock);
-  zmq_ctx_term (s.ctx);
-  close (s.ep);
+  for (int i = 0; i < k; i++)
+    {
+      char q = 'Q';
+      if (write (sh[i].cmd_fd, &q, 1) != 1)
+        { /* already gone */
+        }
+      close (sh[i].cmd_fd);
+      close (sh[i].res_fd);
+    }
+  for (int i = 0; i < k; i++)
+    {
+      int st;
+      waitpid (sh[i].pid, &st, 0);
+      if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
+        bad = 1;
+    }
+  free (sh);
   if (o.musterd != NULL)
     {
       stop_musterd (&d);
-      if (s.failed)
-        fprintf (stderr, "rdzv_load: musterd log kept in %s\n", d.log);
+      if (bad)
+        fprintf (stderr, "rdzv_load: failed; musterd's log is %s\n", d.log);
       else
         {
+          char ep[160];
+          snprintf (ep, sizeof ep, "%s/endpoints", d.dir);
+          unlink (ep);
           unlink (d.log);
           rmdir (d.dir);
         }
     }
-  free (s.ag);
-  free (s.ring);
-  return s.failed ? 1 : 0;
+  return bad ? 1 : 0;
 }

@@ -72,6 +72,10 @@ MUSTER_EXPORT int muster_worker_role_rank (const muster_worker_t *w);
 MUSTER_EXPORT int muster_worker_role_world (const muster_worker_t *w);
 MUSTER_EXPORT int muster_worker_restart_count (const muster_worker_t *w);
 MUSTER_EXPORT uint64_t muster_worker_epoch (const muster_worker_t *w);
+/* In-place mode: the rank whose state this worker must copy before it
+ * trains, because it joined the gang in the current epoch; -1 when there is
+ * nothing to copy. */
+MUSTER_EXPORT int muster_worker_sync_from (const muster_worker_t *w);
 /* Strings owned by the handle; do not free. */
 MUSTER_EXPORT const char *muster_worker_role (const muster_worker_t *w);
 MUSTER_EXPORT const char *muster_worker_job (const muster_worker_t *w);

@@ -14,8 +14,9 @@
  *   - finishes the requests past their local deadline, sends what is
  *     waiting to be sent, and polls until the next deadline;
  *   - takes the front end's commands: a new request joins the pending
- *     list (or fails at once if it belongs to an older epoch or the agent
- *     is gone), a cancel drops one, STOP ends the loop;
+ *     list (or fails at once: MUSTER_ESTALE_EPOCH if its epoch already
+ *     ended, MUSTER_EPEERLOST if the agent is gone), a cancel drops one,
+ *     STOP ends the loop;
  *   - watches the link: the monitor's DISCONNECTED event (an agent that
  *     exits closes the ipc socket; a stopped one misses ZMTP heartbeats)
  *     marks outstanding requests as lost, so their deadline reports
@@ -195,7 +196,8 @@ mu_on_req (mu_actor_t *a, muster_req_t *r)
   if (atomic_load (&a->w->link_dead))
     mu_actor_finish (a, r, false, MUSTER_EPEERLOST, NULL, 0);
   else if (r->epoch < mu_worker_info (a->w)->epoch)
-    mu_actor_finish (a, r, false, MUSTER_EMEMBERSHIP, NULL, 0);
+    /* made in an epoch that ended before it reached us: "sent late" */
+    mu_actor_finish (a, r, false, MUSTER_ESTALE_EPOCH, NULL, 0);
   else
     mu_actor_append (a, r);
 }

@@ -60,7 +60,7 @@ mu_pend_remove (mu_actor_t *a, muster_req_t *r)
  * actor's reference. */
 void
 mu_actor_finish (mu_actor_t *a, muster_req_t *r, bool listed, int status,
-           uint8_t *val, size_t len)
+                 uint8_t *val, size_t len)
 {
   if (listed)
     mu_pend_remove (a, r);
@@ -96,17 +96,6 @@ mu_wire_status (int64_t s, bool nonzero)
   if (s > 0 || s < INT_MIN)
     return MUSTER_EPROTO;
   return (int)s;
-}
-
-/* The result of a request as the caller sees it.  The coordinator answers
- * a request of an epoch it has left with MUSTER_ESTALE_EPOCH, possibly
- * before the agent's new WORKER_INFO reaches us: to the caller that is a
- * membership change, so it gets the one code it handles for that. */
-static int
-mu_req_status (int64_t s, bool nonzero)
-{
-  int status = mu_wire_status (s, nonzero);
-  return status == MUSTER_ESTALE_EPOCH ? MUSTER_EMEMBERSHIP : status;
 }
 
 /* ------------------------------------------------------------- sending */
@@ -271,7 +260,7 @@ mu_on_reply (mu_actor_t *a, mu_reply_t *rep)
       a->stale++; /* timed out, cancelled or of an older epoch */
       return;
     }
-  int status = mu_req_status (rep->status, false);
+  int status = mu_wire_status (rep->status, false);
   uint8_t *val = NULL;
   size_t len = 0;
   if (status == 0 && r->kind == MU_REQ_KV_GET)
@@ -295,12 +284,17 @@ mu_on_error (mu_actor_t *a, const mu_error_t *e)
   muster_req_t *r = e->req_id ? mu_actor_find (a, e->req_id) : NULL;
   if (r != NULL)
     {
-      mu_actor_finish (a, r, true, mu_req_status (e->code, true), NULL, 0);
+      mu_actor_finish (a, r, true, code, NULL, 0);
       return;
     }
   if (!a->attached)
     {
       mu_ready (a, code); /* the agent refused our HELLO */
+      return;
+    }
+  if (e->req_id != 0)
+    {
+      a->stale++; /* about a request that already ended */
       return;
     }
   a->dropped++;

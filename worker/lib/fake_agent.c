@@ -90,9 +90,10 @@ fa_reply (fa_t *fa, const mu_route_t *to, uint64_t rank, uint64_t req_id,
   mu_wire_send (fa->router, to, &m);
 }
 
+/* WORKER_INFO for `rank`; sync_from >= 0 makes it a new member. */
 static void
 fa_send_info (fa_t *fa, const mu_route_t *to, uint64_t rank, uint64_t epoch,
-              bool broken)
+              bool broken, int64_t sync_from)
 {
   const fa_opts_t *o = &fa->o;
   int n = o->nnodes, np = o->nproc;
@@ -136,6 +137,8 @@ fa_send_info (fa_t *fa, const mu_route_t *to, uint64_t rank, uint64_t epoch,
     .nnodes = (uint64_t)n,
     .restart_count = o->restart_count,
     .nodes = { .v = nodes, .n = (size_t)n },
+    .new_member = sync_from >= 0,
+    .sync_from = sync_from,
   };
   mu_wire_send (fa->router, to, &m);
 }
@@ -171,12 +174,12 @@ fa_garbage (fa_t *fa, const fa_worker_t *wk)
   char *job = fa->job;
   fa->job = "another-job";
   fa_reply (fa, to, wk->rank, 1, 0, NULL, 0);
-  fa_send_info (fa, to, wk->rank, fa->epoch + 100, false); /* wrong job */
+  fa_send_info (fa, to, wk->rank, fa->epoch + 100, false, -1); /* job */
   fa->job = job;
-  fa_send_info (fa, to, wk->rank, fa->epoch + 100, true); /* rank >= world */
+  fa_send_info (fa, to, wk->rank, fa->epoch + 100, true, -1); /* rank */
   if (fa->epoch > 0)
-    fa_send_info (fa, to, wk->rank, fa->epoch - 1, false); /* older */
-  fa_send_info (fa, to, wk->rank, fa->epoch, false);       /* repeat */
+    fa_send_info (fa, to, wk->rank, fa->epoch - 1, false, -1); /* older */
+  fa_send_info (fa, to, wk->rank, fa->epoch, false, -1); /* repeat */
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_KV_GET; /* wrong direction */
@@ -352,7 +355,7 @@ fa_on_message (fa_t *fa, const mu_route_t *from, mu_msg_t *m)
           wk = &fa->workers[fa->nworkers++];
         wk->route = *from;
         wk->rank = m->u.hello.rank;
-        fa_send_info (fa, from, wk->rank, fa->epoch, false);
+        fa_send_info (fa, from, wk->rank, fa->epoch, false, -1);
       }
       return;
     case MU_MSG_BYE:
@@ -393,7 +396,9 @@ fa_actions (fa_t *fa)
           fa_worker_t *wk = &fa->workers[i];
           wk->rank = (wk->rank + (uint64_t)fa->act_shift)
                      % (uint64_t)fa->world;
-          fa_send_info (fa, &wk->route, wk->rank, fa->epoch, false);
+          /* ranks other than 0 play new members that copy from rank 0 */
+          fa_send_info (fa, &wk->route, wk->rank, fa->epoch, false,
+                        wk->rank != 0 ? 0 : -1);
         }
       while (fa->nwaits > 0) /* the old epoch's waits end as stale */
         {

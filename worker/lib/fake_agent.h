@@ -43,7 +43,8 @@ void fa_set_barrier_n (fa_t *fa, int n);
 void fa_set_epoch_quiet (fa_t *fa, uint64_t epoch);
 
 /* Move to `epoch` and tell every attached worker, each with rank
- * (old + shift) % world.  Clears the KV store and barriers. */
+ * (old + shift) % world; every rank but 0 is told it is a new member that
+ * syncs from rank 0.  Clears the KV store and barriers. */
 void fa_new_epoch (fa_t *fa, uint64_t epoch, int shift);
 /* Send every attached worker a volley of malformed or unexpected frames. */
 void fa_send_garbage (fa_t *fa);

@@ -123,6 +123,12 @@ mu_info_new (const mu_worker_info_t *wi, mu_info_t **out)
   info->node_rank = (int)wi->node_rank;
   info->nnodes = (int)wi->nnodes;
   info->restart_count = (int)wi->restart_count;
+  /* Optional fields: an absent sync_from decodes as 0, so it only counts
+   * for a new member, and a rank outside the world means "none". */
+  info->sync_from = wi->new_member && wi->sync_from >= 0
+                            && wi->sync_from < (int64_t)wi->world
+                        ? (int)wi->sync_from
+                        : -1;
   info->job = strdup (wi->job);
   info->role = strdup (wi->role);
   if (info->job == NULL || info->role == NULL)
@@ -206,6 +212,7 @@ MU_INFO_GETTER (nnodes)
 MU_INFO_GETTER (role_rank)
 MU_INFO_GETTER (role_world)
 MU_INFO_GETTER (restart_count)
+MU_INFO_GETTER (sync_from)
 
 uint64_t
 muster_worker_epoch (const muster_worker_t *w)

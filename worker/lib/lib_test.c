@@ -3,25 +3,23 @@
  *
  * Each test gets a fresh temporary directory, a fake agent (fake_agent.c)
  * bound to ipc://<dir>/a.sock and the MUSTER_* environment a real agent
- * would set.  The tests cover init (missing environment, no agent, a
+ * would set.  This file covers init (missing environment, no agent, a
  * refused HELLO), the getters and peer lookup, the KV store and barriers
  * (also across two handles in one process, which proves there are no
- * globals), local timeouts, the _nb requests and their lifetime (freeing
- * an unfinished request, a request outliving its handle), progress that
- * never blocks, a membership change, garbage from the agent, a lost and a
- * restarted agent.  Timing assertions are only generous upper bounds.
+ * globals), local timeouts and the _nb requests and their lifetime
+ * (freeing an unfinished request, a request outliving its handle);
+ * lib_test_agent.c covers the conversation over time: progress that never
+ * blocks, a membership change, garbage from the agent, a lost, restarted
+ * or stopped agent.  Timing assertions are only generous upper bounds.
  */
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -29,19 +27,9 @@
 #include <muster/worker.h>
 
 #include "common/util.h"
-#include "worker/lib/fake_agent.h"
+#include "worker/lib/lib_test.h"
 
-#define JOB "job-x"
-#define EPOCH 7
-
-typedef struct fx {
-  char dir[64];
-  char ep[128];
-  fa_t *fa;
-  fa_opts_t o;
-} fx_t;
-
-static void
+void
 set_env (const fx_t *f, int rank)
 {
   char r[16];
@@ -73,19 +61,19 @@ fx_setup_shape (void **state, int nnodes, int nproc)
   return 0;
 }
 
-static int
+int
 fx_setup (void **state)
 {
   return fx_setup_shape (state, 2, 2);
 }
 
-static int
+int
 fx_setup_world2 (void **state)
 {
   return fx_setup_shape (state, 2, 1);
 }
 
-static int
+int
 fx_teardown (void **state)
 {
   fx_t *f = *state;
@@ -98,7 +86,7 @@ fx_teardown (void **state)
   return 0;
 }
 
-static muster_worker_t *
+muster_worker_t *
 open_rank (fx_t *f, int rank)
 {
   set_env (f, rank);
@@ -108,6 +96,7 @@ open_rank (fx_t *f, int rank)
   assert_non_null (w);
   return w;
 }
+
 
 /* ------------------------------------------------------------------ init */
 
@@ -188,6 +177,7 @@ test_getters_and_peers (void **state)
   assert_int_equal (muster_worker_role_rank (w), 1);
   assert_int_equal (muster_worker_role_world (w), 2);
   assert_int_equal (muster_worker_restart_count (w), 2);
+  assert_int_equal (muster_worker_sync_from (w), -1);
   assert_int_equal (muster_worker_epoch (w), EPOCH);
   assert_string_equal (muster_worker_role (w), "ps");
   assert_string_equal (muster_worker_job (w), JOB);
@@ -216,6 +206,7 @@ test_getters_and_peers (void **state)
   assert_int_equal (muster_worker_peer (w, 0, NULL), MUSTER_EINVAL);
   assert_int_equal (muster_worker_peer (NULL, 0, &p), MUSTER_EINVAL);
   assert_int_equal (muster_worker_rank (NULL), MUSTER_EINVAL);
+  assert_int_equal (muster_worker_sync_from (NULL), MUSTER_EINVAL);
   assert_null (muster_worker_job (NULL));
   muster_worker_finalize (&w);
   assert_null (w);
@@ -419,198 +410,6 @@ test_nb_requests (void **state)
   assert_null (r);
 }
 
-/* -------------------------------------------------------------- progress */
-
-static void
-test_progress_never_blocks (void **state)
-{
-  fx_t *f = *state;
-  muster_worker_t *w = open_rank (f, 0);
-  uint64_t t0 = mu_now_ms ();
-  for (uint64_t s = 1; s <= 100000; s++)
-    assert_int_equal (muster_worker_progress (w, s), 0);
-  assert_true (mu_now_ms () - t0 < 20000);
-  /* coalesced, but the last step arrives */
-  for (int i = 0; i < 500 && fa_last_step (f->fa) != 100000; i++)
-    usleep (10 * 1000);
-  assert_int_equal (fa_last_step (f->fa), 100000);
-  assert_true (fa_progress_count (f->fa) >= 1);
-  /* with the agent gone, progress still returns at once */
-  fa_stop (&f->fa);
-  t0 = mu_now_ms ();
-  for (uint64_t s = 1; s <= 100000; s++)
-    assert_int_equal (muster_worker_progress (w, s), 0);
-  assert_true (mu_now_ms () - t0 < 20000);
-  assert_int_equal (muster_worker_progress (NULL, 1), MUSTER_EINVAL);
-  muster_worker_finalize (&w);
-}
-
-/* ------------------------------------------------------------ membership */
-
-static void
-test_membership_change (void **state)
-{
-  fx_t *f = *state;
-  muster_worker_t *w = open_rank (f, 1);
-  assert_int_equal (muster_worker_kv_put (w, "old", "1", 1, 1000), 0);
-  muster_req_t *r = NULL;
-  assert_int_equal (muster_worker_barrier_nb (w, "m", -1, &r), 0);
-  assert_int_equal (muster_req_wait (r, 100, NULL, NULL), MUSTER_ETIMEDOUT);
-  fa_new_epoch (f->fa, EPOCH + 1, 1);
-  assert_int_equal (muster_req_wait (r, 10000, NULL, NULL),
-                    MUSTER_EMEMBERSHIP);
-  muster_req_free (&r);
-  assert_int_equal (muster_worker_epoch (w), EPOCH + 1);
-  assert_int_equal (muster_worker_rank (w), 2);
-  assert_int_equal (muster_worker_node_rank (w), 1);
-  assert_string_equal (muster_worker_role (w), "ps");
-  /* new requests carry the new epoch; the old epoch's KV is gone */
-  void *val = NULL;
-  size_t len;
-  assert_int_equal (muster_worker_kv_get (w, "old", &val, &len, 0),
-                    MUSTER_ENOTFOUND);
-  assert_int_equal (fa_last_req_epoch (f->fa), EPOCH + 1);
-  muster_worker_finalize (&w);
-}
-
-static void
-test_garbage_ignored (void **state)
-{
-  fx_t *f = *state;
-  muster_worker_t *w = open_rank (f, 2);
-  muster_req_t *r = NULL;
-  assert_int_equal (muster_worker_kv_get_nb (w, "g", 5000, &r), 0);
-  fa_send_garbage (f->fa);
-  assert_int_equal (muster_worker_kv_put (w, "g", "ok", 2, 5000), 0);
-  void *val = NULL;
-  size_t len = 0;
-  assert_int_equal (muster_req_wait (r, -1, &val, &len), 0);
-  assert_int_equal (len, 2);
-  free (val);
-  muster_req_free (&r);
-  assert_int_equal (muster_worker_epoch (w), EPOCH);
-  assert_int_equal (muster_worker_rank (w), 2);
-  assert_int_equal (muster_worker_world (w), 4);
-  muster_worker_finalize (&w);
-}
-
-/* ------------------------------------------------------------------ link */
-
-static void
-test_agent_lost (void **state)
-{
-  fx_t *f = *state;
-  muster_worker_t *w = open_rank (f, 0);
-  muster_req_t *r = NULL;
-  assert_int_equal (muster_worker_barrier_nb (w, "lost", -1, &r), 0);
-  assert_int_equal (muster_req_wait (r, 50, NULL, NULL), MUSTER_ETIMEDOUT);
-  uint64_t t0 = mu_now_ms ();
-  fa_stop (&f->fa);
-  assert_int_equal (muster_req_wait (r, 20000, NULL, NULL), MUSTER_EPEERLOST);
-  assert_true (mu_now_ms () - t0 < 20000);
-  muster_req_free (&r);
-  /* the agent stays gone: new requests fail, even without a deadline */
-  assert_int_equal (muster_worker_barrier (w, "after", -1), MUSTER_EPEERLOST);
-  muster_worker_finalize (&w);
-}
-
-static void
-test_agent_restart (void **state)
-{
-  fx_t *f = *state;
-  setenv ("MUSTER_WORKER_LINK_GRACE_MS", "20000", 1);
-  muster_worker_t *w = NULL;
-  setenv ("RANK", "1", 1);
-  assert_int_equal (muster_worker_init (&w, NULL), 0);
-  assert_int_equal (muster_worker_kv_put (w, "a", "1", 1, 5000), 0);
-  fa_stop (&f->fa);
-  f->fa = fa_start (&f->o);
-  assert_non_null (f->fa);
-  /* the new agent answers only workers that said HELLO to it */
-  int rc = -1;
-  for (int i = 0; i < 100 && rc != 0; i++)
-    {
-      rc = muster_worker_kv_put (w, "b", "2", 1, 5000);
-      if (rc != 0)
-        usleep (50 * 1000);
-    }
-  assert_int_equal (rc, 0);
-  assert_true (fa_hellos (f->fa) >= 1);
-  assert_int_equal (muster_worker_rank (w), 1);
-  muster_worker_finalize (&w);
-}
-
-static void
-test_bye_and_bad_endpoints (void **state)
-{
-  fx_t *f = *state;
-  muster_worker_t *w = open_rank (f, 0);
-  muster_worker_finalize (&w);
-  for (int i = 0; i < 200 && fa_byes (f->fa) < 1; i++)
-    usleep (10 * 1000);
-  assert_int_equal (fa_byes (f->fa), 1);
-  /* endpoints libzmq refuses: an error, not a crash or a wait */
-  muster_worker_opts_t o = { .endpoint = "bogus://x" };
-  int rc = muster_worker_init (&w, &o);
-  assert_true (rc < 0);
-  assert_null (w);
-  char longep[300];
-  memset (longep, 'a', sizeof longep);
-  memcpy (longep, "ipc:///tmp/", 11);
-  longep[sizeof longep - 1] = '\0';
-  o.endpoint = longep;
-  rc = muster_worker_init (&w, &o);
-  assert_true (rc < 0);
-  assert_null (w);
-}
-
-static void
-test_stale_epoch_is_membership (void **state)
-{
-  fx_t *f = *state;
-  muster_worker_t *w = open_rank (f, 0);
-  /* the coordinator moved on before the new WORKER_INFO reached us */
-  fa_set_epoch_quiet (f->fa, EPOCH + 5);
-  assert_int_equal (muster_worker_kv_put (w, "k", "v", 1, 1000),
-                    MUSTER_EMEMBERSHIP);
-  assert_int_equal (muster_worker_epoch (w), EPOCH);
-  muster_worker_finalize (&w);
-}
-
-/* A stopped agent keeps its socket open: only heartbeats find it. */
-static void
-test_agent_wedged (void **state)
-{
-  fx_t *f = *state;
-  fa_stop (&f->fa); /* a child process plays the agent instead */
-  char path[192];
-  snprintf (path, sizeof path, "%s/a.sock", f->dir);
-  unlink (path);
-  pid_t pid = fork ();
-  assert_true (pid >= 0);
-  if (pid == 0)
-    {
-      if (fa_start (&f->o) == NULL)
-        _exit (1);
-      for (;;)
-        pause ();
-    }
-  struct stat st;
-  for (int i = 0; i < 500 && stat (path, &st) != 0; i++)
-    usleep (10 * 1000);
-  muster_worker_t *w = open_rank (f, 0);
-  muster_req_t *r = NULL;
-  assert_int_equal (muster_worker_barrier_nb (w, "wedged", -1, &r), 0);
-  uint64_t t0 = mu_now_ms ();
-  kill (pid, SIGSTOP);
-  assert_int_equal (muster_req_wait (r, 60000, NULL, NULL), MUSTER_EPEERLOST);
-  assert_true (mu_now_ms () - t0 < 60000);
-  muster_req_free (&r);
-  kill (pid, SIGKILL);
-  waitpid (pid, NULL, 0);
-  muster_worker_finalize (&w);
-}
-
 int
 main (void)
 {
@@ -642,7 +441,7 @@ main (void)
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_bye_and_bad_endpoints, fx_setup,
                                      fx_teardown),
-    cmocka_unit_test_setup_teardown (test_stale_epoch_is_membership,
+    cmocka_unit_test_setup_teardown (test_stale_epoch_reply,
                                      fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown (test_agent_wedged, fx_setup,
                                      fx_teardown),

@@ -1,7 +1,7 @@
 /*
  * worker_int.h — libmuster's internal header: the handle, the request
- * object, the epoch snapshot and the calls the four source files make on
- * each other.
+ * object, the epoch snapshot, the actor's state and the calls the source
+ * files make on each other.
  *
  * libmuster runs inside the user's training process, so it is built as a
  * front end and an actor thread (STYLE item 8) without czmq: czmq's zsys
@@ -10,12 +10,15 @@
  * in somebody else's program.  Plain libzmq and pthreads give the same
  * actor shape with no globals:
  *
- *   worker.c  front end: init/finalize, environment, the public requests
- *   actor.c   the thread: owns the DEALER to the agent, the monitor socket
- *             and the pending requests; enforces deadlines; applies
- *             membership changes
- *   req.c     the request object shared by both sides (refcounted)
- *   info.c    the immutable per-epoch snapshot, getters and peer lookup
+ *   worker.c     front end: init/finalize, environment, the public
+ *                requests, progress
+ *   actor.c      the thread: its sockets, the poll loop, the front end's
+ *                commands, deadlines, the link to the agent
+ *   actor_msg.c  the thread's conversation with the agent: HELLO, the
+ *                requests and their pending list, replies, WORKER_INFO
+ *                (membership changes), PROGRESS, BYE
+ *   req.c        the request object shared by both sides (refcounted)
+ *   info.c       the immutable per-epoch snapshot, getters, peer lookup
  *
  * Threads and ownership.  Each handle has its own ZeroMQ context, so two
  * handles in one process share nothing.  The caller's thread talks to the
@@ -75,6 +78,7 @@ typedef struct mu_info {
   int role_rank, role_world;
   int node_rank, nnodes;
   int restart_count;
+  int sync_from; /* -1 unless a new member with a rank to copy from */
   mu_peer_node_t *nodes; /* sorted by first_rank, non-overlapping */
   size_t n_nodes;
   struct mu_info *older; /* the snapshot this one replaced (kept) */

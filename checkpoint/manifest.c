@@ -1,0 +1,875 @@
+/*
+ * manifest.c — step directories, the MANIFEST, and finding the newest
+ * usable checkpoint.
+ *
+ * DESIGN.  The MANIFEST is the ckpt.manifest message encoded by the
+ * schema codec and written with the shard protocol (mu_ckpt_write_file), so
+ * there is one atomic-write implementation and one encoding.  Trust is
+ * layered: decoding bounds every size (the codec never trusts input);
+ * mu_manifest_check then proves the structure (ranks, roles, names,
+ * buckets) without touching the disk; mu_manifest_validate finally checks
+ * the files.  Names in a manifest come from disk and so are checked before
+ * being joined to a path; the job and step a MANIFEST names must be those
+ * of the directory it lies in, so a MANIFEST copied into the wrong step
+ * (or a step directory renamed) is refused rather than restored.
+ *
+ * mu_ckpt_latest lists the step directories, sorts them newest first and
+ * stops at the first one that reads and validates: a restore touches only
+ * the newest usable step and the newer broken ones it reports.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "checkpoint/manifest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint/buckets.h"
+
+#define ERR(...)                                                               \
+  do                                                                           \
+    {                                                                          \
+      if (err && errlen)                                                       \
+        snprintf (err, errlen, __VA_ARGS__);                                   \
+    }                                                                          \
+  while (0)
+
+typedef unsigned long long ull;
+
+/* ------------------------------------------------------------ names, paths */
+
+bool
+mu_ckpt_job_ok (const char *job)
+{
+  if (!job || !*job || strlen (job) > MU_CKPT_JOB_MAX)
+    return false;
+  if (strcmp (job, ".") == 0 || strcmp (job, "..") == 0)
+    return false;
+  for (const char *s = job; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')
+          || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+      return false;
+  return true;
+}
+
+int
+mu_ckpt_step_name (uint64_t step, char *buf, size_t size)
+{
+  int n = snprintf (buf, size, MU_CKPT_STEP_PREFIX "%020" PRIu64, step);
+  return (n < 0 || (size_t)n >= size) ? MUSTER_ETOOBIG : 0;
+}
+
+int
+mu_ckpt_parse_step_name (const char *name, uint64_t *step)
+{
+  if (!name || strlen (name) != MU_CKPT_STEP_NAME_LEN
+      || strncmp (name, MU_CKPT_STEP_PREFIX, 5) != 0)
+    return MUSTER_EINVAL;
+  uint64_t v = 0;
+  for (const char *p = name + 5; *p; p++)
+    {
+      if (*p < '0' || *p > '9')
+        return MUSTER_EINVAL;
+      unsigned d = (unsigned)(*p - '0');
+      if (v > (UINT64_MAX - d) / 10)
+        return MUSTER_EINVAL;
+      v = v * 10 + d;
+    }
+  if (step)
+    *step = v;
+  return 0;
+}
+
+int
+mu_ckpt_job_dir (const char *ckpt_dir, const char *job, char *buf,
+                 size_t size)
+{
+  if (!ckpt_dir || !*ckpt_dir || !buf || !mu_ckpt_job_ok (job))
+    return MUSTER_EINVAL;
+  int n = snprintf (buf, size, "%s/%s", ckpt_dir, job);
+  return (n < 0 || (size_t)n >= size) ? MUSTER_ETOOBIG : 0;
+}
+
+int
+mu_ckpt_step_dir (const char *ckpt_dir, const char *job, uint64_t step,
+                  char *buf, size_t size)
+{
+  if (!ckpt_dir || !*ckpt_dir || !buf || !mu_ckpt_job_ok (job))
+    return MUSTER_EINVAL;
+  int n = snprintf (buf, size, "%s/%s/" MU_CKPT_STEP_PREFIX "%020" PRIu64,
+                    ckpt_dir, job, step);
+  return (n < 0 || (size_t)n >= size) ? MUSTER_ETOOBIG : 0;
+}
+
+/* Copy of path with trailing slashes removed (but "/" kept). */
+static char *
+trimmed (const char *path)
+{
+  char *p = strdup (path);
+  if (p)
+    {
+      size_t n = strlen (p);
+      while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    }
+  return p;
+}
+
+/* The job and step a step directory stands for, from its last two path
+ * components (lexically: a symlinked job directory keeps the name it is
+ * reached by); a path that does not show its parent ("step-..",
+ * "./step-..", "../step-..") is resolved with realpath first.  0,
+ * MUSTER_EINVAL (not a step directory name), -ENOMEM or -errno. */
+static int
+step_dir_identity (const char *step_dir, char *job, size_t jobsz,
+                   uint64_t *step)
+{
+  char *p = trimmed (step_dir);
+  if (!p)
+    return -ENOMEM;
+  for (int pass = 0; pass < 2; pass++)
+    {
+      char *slash = strrchr (p, '/');
+      const char *base = slash ? slash + 1 : p;
+      if (mu_ckpt_parse_step_name (base, step) != 0)
+        {
+          free (p);
+          return MUSTER_EINVAL;
+        }
+      const char *parent = NULL;
+      if (slash && slash > p)
+        {
+          *slash = '\0';
+          char *s2 = strrchr (p, '/');
+          parent = s2 ? s2 + 1 : p;
+        }
+      if (parent && *parent && strcmp (parent, ".") != 0
+          && strcmp (parent, "..") != 0)
+        {
+          int n = snprintf (job, jobsz, "%s", parent);
+          free (p);
+          return (n < 0 || (size_t)n >= jobsz) ? MUSTER_EINVAL : 0;
+        }
+      if (pass == 1)
+        break;
+      free (p);
+      p = realpath (step_dir, NULL);
+      if (!p)
+        return -errno;
+    }
+  free (p);
+  return MUSTER_EINVAL;
+}
+
+int
+mu_ckpt_mkdir_p (const char *path)
+{
+  if (!path || !*path)
+    return MUSTER_EINVAL;
+  char *p = trimmed (path);
+  if (!p)
+    return -ENOMEM;
+  int rc = 0;
+  size_t n = strlen (p);
+  for (size_t i = 1; i <= n && rc == 0; i++)
+    {
+      if (p[i] != '/' && p[i] != '\0')
+        continue;
+      char saved = p[i];
+      p[i] = '\0';
+      if (mkdir (p, 0755) == 0)
+        {
+          /* Make the new entry durable in its parent. */
+          char *slash = strrchr (p, '/');
+          if (!slash)
+            rc = mu_ckpt_fsync_dir (".");
+          else if (slash == p)
+            rc = mu_ckpt_fsync_dir ("/");
+          else
+            {
+              *slash = '\0';
+              rc = mu_ckpt_fsync_dir (p);
+              *slash = '/';
+            }
+        }
+      else if (errno == EEXIST)
+        {
+          struct stat st;
+          if (stat (p, &st) != 0)
+            rc = -errno;
+          else if (!S_ISDIR (st.st_mode))
+            rc = -ENOTDIR;
+        }
+      else
+        rc = -errno;
+      p[i] = saved;
+    }
+  free (p);
+  return rc;
+}
+
+/* ------------------------------------------------------------ structure */
+
+typedef struct role_ref
+{
+  const char *name;
+  uint64_t world;
+  uint64_t base; /* first slot of this role in the role-rank bitmap */
+} role_ref_t;
+
+static int
+cmp_role (const void *a, const void *b)
+{
+  return strcmp (((const role_ref_t *)a)->name, ((const role_ref_t *)b)->name);
+}
+
+static int
+cmp_strp (const void *a, const void *b)
+{
+  return strcmp (*(char *const *)a, *(char *const *)b);
+}
+
+static bool
+bit_test_set (unsigned char *bits, uint64_t i)
+{
+  bool was = bits[i / 8] & (1u << (i % 8));
+  bits[i / 8] |= (unsigned char)(1u << (i % 8));
+  return was;
+}
+
+int
+mu_manifest_check (const mu_ckpt_manifest_t *m, char *err, size_t errlen)
+{
+  if (err && errlen)
+    err[0] = '\0';
+  if (!m)
+    return MUSTER_EINVAL;
+  if (!mu_ckpt_job_ok (m->job))
+    {
+      ERR ("job id '%s' is not a valid directory name",
+           m->job ? m->job : "(null)");
+      return MUSTER_EINVAL;
+    }
+  if (m->world == 0 || m->world != m->shards.n || !m->shards.v)
+    {
+      ERR ("world is %llu but %zu shards are listed", (ull)m->world,
+           m->shards.n);
+      return MUSTER_EINVAL;
+    }
+  if (m->roles.n == 0 || !m->roles.v)
+    {
+      ERR ("no roles listed");
+      return MUSTER_EINVAL;
+    }
+  for (size_t i = 0; i < m->shards.n; i++)
+    {
+      const mu_shard_info_t *s = &m->shards.v[i];
+      if (s->rank != i)
+        {
+          ERR ("shard %zu has rank %llu: shards must list ranks 0..%llu "
+               "once each, in order",
+               i, (ull)s->rank, (ull)m->world - 1);
+          return MUSTER_EINVAL;
+        }
+      if (!mu_shard_name_ok (s->file))
+        {
+          ERR ("rank %zu: shard name '%s' is not a plain file name", i,
+               s->file ? s->file : "(null)");
+          return MUSTER_EINVAL;
+        }
+      if (!s->role)
+        {
+          ERR ("rank %zu: no role", i);
+          return MUSTER_EINVAL;
+        }
+    }
+
+  int rc = 0;
+  role_ref_t *roles = calloc (m->roles.n, sizeof *roles);
+  char **files = malloc (m->shards.n * sizeof *files);
+  unsigned char *bits = calloc (m->world / 8 + 1, 1);
+  if (!roles || !files || !bits)
+    {
+      rc = -ENOMEM;
+      goto out;
+    }
+
+  /* Roles: distinct names, worlds adding up to world. */
+  uint64_t sum = 0;
+  for (size_t r = 0; r < m->roles.n; r++)
+    {
+      const mu_role_world_t *rw = &m->roles.v[r];
+      if (!rw->name || !*rw->name)
+        {
+          ERR ("role %zu has no name", r);
+          rc = MUSTER_EINVAL;
+          goto out;
+        }
+      if (rw->world > m->world - sum)
+        {
+          ERR ("role worlds add up to more than world %llu", (ull)m->world);
+          rc = MUSTER_EINVAL;
+          goto out;
+        }
+      roles[r] = (role_ref_t){ rw->name, rw->world, sum };
+      sum += rw->world;
+    }
+  if (sum != m->world)
+    {
+      ERR ("role worlds add up to %llu, world is %llu", (ull)sum,
+           (ull)m->world);
+      rc = MUSTER_EINVAL;
+      goto out;
+    }
+  qsort (roles, m->roles.n, sizeof *roles, cmp_role);
+  for (size_t r = 1; r < m->roles.n; r++)
+    if (strcmp (roles[r - 1].name, roles[r].name) == 0)
+      {
+        ERR ("role '%s' is listed twice", roles[r].name);
+        rc = MUSTER_EINVAL;
+        goto out;
+      }
+
+  /* Each shard: a known role, a role rank in range, each once. */
+  for (size_t i = 0; i < m->shards.n; i++)
+    {
+      const mu_shard_info_t *s = &m->shards.v[i];
+      role_ref_t key = { s->role, 0, 0 };
+      role_ref_t *r = bsearch (&key, roles, m->roles.n, sizeof *roles,
+                               cmp_role);
+      if (!r)
+        {
+          ERR ("rank %zu: role '%s' is not listed", i, s->role);
+          rc = MUSTER_EINVAL;
+          goto out;
+        }
+      if (s->role_rank >= r->world)
+        {
+          ERR ("rank %zu: role rank %llu but role '%s' has %llu workers", i,
+               (ull)s->role_rank, r->name, (ull)r->world);
+          rc = MUSTER_EINVAL;
+          goto out;
+        }
+      if (bit_test_set (bits, r->base + s->role_rank))
+        {
+          ERR ("role '%s' rank %llu is listed twice", r->name,
+               (ull)s->role_rank);
+          rc = MUSTER_EINVAL;
+          goto out;
+        }
+      files[i] = s->file;
+    }
+
+  /* Distinct file names. */
+  qsort (files, m->shards.n, sizeof *files, cmp_strp);
+  for (size_t i = 1; i < m->shards.n; i++)
+    if (strcmp (files[i - 1], files[i]) == 0)
+      {
+        ERR ("shard file '%s' is listed twice", files[i]);
+        rc = MUSTER_EINVAL;
+        goto out;
+      }
+
+  rc = mu_buckets_check (m, err, errlen);
+out:
+  free (roles);
+  free (files);
+  free (bits);
+  return rc;
+}
+
+/* ------------------------------------------------------------ read/write */
+
+/* Does m name the job and step of step_dir? */
+static int
+check_identity (const char *step_dir, const char *job, uint64_t step,
+                char *err, size_t errlen)
+{
+  char djob[MU_CKPT_JOB_MAX + 2];
+  uint64_t dstep = 0;
+  int rc = step_dir_identity (step_dir, djob, sizeof djob, &dstep);
+  if (rc == -ENOMEM)
+    return rc;
+  if (rc)
+    {
+      ERR ("%s is not a <job>/step-<20 digits> directory", step_dir);
+      return MUSTER_EINVAL;
+    }
+  if (!job || strcmp (djob, job) != 0 || dstep != step)
+    {
+      ERR ("MANIFEST is for job %s step %llu but lies in job %s step %llu",
+           job ? job : "(null)", (ull)step, djob, (ull)dstep);
+      return MU_CKPT_ECORRUPT;
+    }
+  return 0;
+}
+
+int
+mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m,
+                   char *err, size_t errlen)
+{
+  if (err && errlen)
+    err[0] = '\0';
+  if (!step_dir || !m)
+    return MUSTER_EINVAL;
+  int rc = mu_manifest_check (m, err, errlen);
+  if (rc)
+    return rc;
+  rc = check_identity (step_dir, m->job, m->step, err, errlen);
+  if (rc)
+    return rc == -ENOMEM ? rc : MUSTER_EINVAL;
+  mu_msg_t msg;
+  memset (&msg, 0, sizeof msg);
+  msg.type = MU_MSG_CKPT_MANIFEST;
+  msg.u.ckpt_manifest = *m; /* borrowed: encoded, never cleared */
+  char *buf = NULL;
+  size_t len = 0;
+  rc = mu_msg_encode (&msg, &buf, &len);
+  if (rc)
+    {
+      ERR ("encoding the MANIFEST failed: %s", muster_strerror (rc));
+      return rc;
+    }
+  rc = mu_ckpt_write_file (step_dir, MU_CKPT_MANIFEST_FILE, buf, len);
+  free (buf);
+  if (rc)
+    ERR ("writing %s/" MU_CKPT_MANIFEST_FILE ": %s", step_dir,
+         muster_strerror (rc));
+  return rc;
+}
+
+/* Read a whole file of at most `max` bytes relative to dirfd. */
+static int
+read_small (const char *dir, const char *name, size_t max, char **out,
+            size_t *len)
+{
+  int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return -errno;
+  int fd = openat (dfd, name, O_RDONLY | O_CLOEXEC);
+  int rc = fd < 0 ? -errno : 0;
+  close (dfd);
+  if (rc)
+    return rc;
+  struct stat st;
+  if (fstat (fd, &st) != 0)
+    rc = -errno;
+  else if (!S_ISREG (st.st_mode))
+    rc = MU_CKPT_ECORRUPT;
+  else if ((uint64_t)st.st_size > max)
+    rc = MUSTER_ETOOBIG;
+  char *buf = NULL;
+  size_t n = 0;
+  if (rc == 0 && !(buf = malloc ((size_t)st.st_size + 1)))
+    rc = -ENOMEM;
+  while (rc == 0 && n < (size_t)st.st_size)
+    {
+      ssize_t k = read (fd, buf + n, (size_t)st.st_size - n);
+      if (k < 0 && errno == EINTR)
+        continue;
+      if (k < 0)
+        rc = -errno;
+      else if (k == 0)
+        break; /* shrank under us: decode will see what is there */
+      else
+        n += (size_t)k;
+    }
+  close (fd);
+  if (rc)
+    {
+      free (buf);
+      return rc;
+    }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int
+mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
+                  size_t errlen)
+{
+  if (err && errlen)
+    err[0] = '\0';
+  if (!step_dir || !out)
+    return MUSTER_EINVAL;
+  memset (out, 0, sizeof *out);
+  char *buf = NULL;
+  size_t len = 0;
+  int rc = read_small (step_dir, MU_CKPT_MANIFEST_FILE, MU_PROTO_MAX_MSG,
+                       &buf, &len);
+  if (rc)
+    {
+      if (rc == MUSTER_ETOOBIG)
+        {
+          ERR ("MANIFEST is larger than %u bytes", MU_PROTO_MAX_MSG);
+          rc = MU_CKPT_ECORRUPT;
+        }
+      else if (rc == MU_CKPT_ECORRUPT)
+        ERR ("MANIFEST is not a regular file");
+      else
+        ERR ("MANIFEST: %s", rc == -ENOENT ? "missing" : muster_strerror (rc));
+      return rc;
+    }
+  char derr[200];
+  rc = mu_msg_decode (buf, len, out, derr, sizeof derr);
+  free (buf);
+  if (rc)
+    {
+      ERR ("MANIFEST does not decode: %s", derr);
+      return rc;
+    }
+  if (out->type != MU_MSG_CKPT_MANIFEST)
+    {
+      ERR ("MANIFEST holds a %s message", mu_msg_name (out->type));
+      mu_msg_clear (out);
+      return MU_CKPT_ECORRUPT;
+    }
+  rc = check_identity (step_dir, out->u.ckpt_manifest.job,
+                       out->u.ckpt_manifest.step, err, errlen);
+  if (rc)
+    mu_msg_clear (out);
+  return rc;
+}
+
+int
+mu_manifest_validate (const char *step_dir, const mu_ckpt_manifest_t *m,
+                      bool deep, char *err, size_t errlen)
+{
+  if (err && errlen)
+    err[0] = '\0';
+  if (!step_dir || !m)
+    return MUSTER_EINVAL;
+  int rc = mu_manifest_check (m, err, errlen);
+  if (rc)
+    return rc;
+  /* Sizes of every shard first: a missing or truncated shard is found
+   * without reading gigabytes of the others. */
+  for (int pass = 0; pass < (deep ? 2 : 1); pass++)
+    for (size_t i = 0; i < m->shards.n; i++)
+      {
+        rc = mu_shard_verify (step_dir, &m->shards.v[i], pass == 1, err,
+                              errlen);
+        if (rc)
+          return rc;
+      }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- scans */
+
+static int
+cmp_step (const void *a, const void *b)
+{
+  uint64_t x = ((const mu_ckpt_step_t *)a)->step;
+  uint64_t y = ((const mu_ckpt_step_t *)b)->step;
+  return (x > y) - (x < y);
+}
+
+/* Step directories of job_dir, ascending.  complete = has a MANIFEST if
+ * `probe`, else false.  -ENOENT if job_dir does not exist. */
+static int
+list_steps (const char *job_dir, bool probe, mu_ckpt_step_t **out, size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  DIR *d = opendir (job_dir);
+  if (!d)
+    return -errno;
+  int dfd = dirfd (d);
+  mu_ckpt_step_t *v = NULL;
+  size_t cnt = 0, cap = 0;
+  int rc = 0;
+  for (;;)
+    {
+      errno = 0;
+      struct dirent *e = readdir (d);
+      if (!e)
+        {
+          rc = errno ? -errno : 0;
+          break;
+        }
+      uint64_t step;
+      if (mu_ckpt_parse_step_name (e->d_name, &step) != 0)
+        continue;
+      struct stat st;
+      if (fstatat (dfd, e->d_name, &st, 0) != 0 || !S_ISDIR (st.st_mode))
+        continue;
+      if (cnt == cap)
+        {
+          size_t nc = cap ? cap * 2 : 16;
+          mu_ckpt_step_t *nv = realloc (v, nc * sizeof *nv);
+          if (!nv)
+            {
+              rc = -ENOMEM;
+              break;
+            }
+          v = nv;
+          cap = nc;
+        }
+      bool complete = false;
+      if (probe)
+        {
+          char rel[NAME_MAX + 1 + sizeof MU_CKPT_MANIFEST_FILE];
+          snprintf (rel, sizeof rel, "%s/" MU_CKPT_MANIFEST_FILE, e->d_name);
+          complete = fstatat (dfd, rel, &st, 0) == 0 && S_ISREG (st.st_mode);
+        }
+      v[cnt++] = (mu_ckpt_step_t){ step, complete };
+    }
+  closedir (d);
+  if (rc)
+    {
+      free (v);
+      return rc;
+    }
+  if (cnt)
+    qsort (v, cnt, sizeof *v, cmp_step);
+  *out = v;
+  *n = cnt;
+  return 0;
+}
+
+int
+mu_ckpt_list (const char *job_dir, mu_ckpt_step_t **out, size_t *n)
+{
+  if (!job_dir || !out || !n)
+    return MUSTER_EINVAL;
+  int rc = list_steps (job_dir, true, out, n);
+  return rc == -ENOENT ? 0 : rc;
+}
+
+const char *
+mu_ckpt_skip_name (mu_ckpt_skip_reason_t reason)
+{
+  switch (reason)
+    {
+    case MU_CKPT_SKIP_PARTIAL:
+      return "partial";
+    case MU_CKPT_SKIP_BAD_MANIFEST:
+      return "bad-manifest";
+    case MU_CKPT_SKIP_MISSING:
+      return "missing-shard";
+    case MU_CKPT_SKIP_CORRUPT:
+      return "corrupt";
+    case MU_CKPT_SKIP_IO:
+      return "io-error";
+    }
+  return "?";
+}
+
+static bool
+resource_error (int rc)
+{
+  return rc == -ENOMEM || rc == -EMFILE || rc == -ENFILE;
+}
+
+int
+mu_ckpt_latest (const char *job_dir, bool deep, uint64_t *step,
+                mu_msg_t *manifest, mu_ckpt_skip_fn fn, void *arg)
+{
+  if (!job_dir)
+    return MUSTER_EINVAL;
+  if (manifest)
+    memset (manifest, 0, sizeof *manifest);
+  mu_ckpt_step_t *steps = NULL;
+  size_t n = 0;
+  int rc = list_steps (job_dir, false, &steps, &n);
+  if (rc)
+    return rc == -ENOENT ? MUSTER_ENOTFOUND : rc;
+  char *jd = trimmed (job_dir);
+  size_t plen = strlen (job_dir) + 1 + MU_CKPT_STEP_NAME_LEN + 1;
+  char *path = malloc (plen);
+  if (!path || !jd)
+    {
+      free (jd);
+      free (path);
+      free (steps);
+      return -ENOMEM;
+    }
+  char detail[512];
+  rc = MUSTER_ENOTFOUND;
+  for (size_t k = n; k-- > 0;)
+    {
+      snprintf (path, plen, "%s%s" MU_CKPT_STEP_PREFIX "%020" PRIu64, jd,
+                strcmp (jd, "/") == 0 ? "" : "/", steps[k].step);
+      mu_msg_t m;
+      mu_ckpt_skip_reason_t why;
+      int r = mu_manifest_read (path, &m, detail, sizeof detail);
+      if (r == 0)
+        {
+          r = mu_manifest_validate (path, &m.u.ckpt_manifest, deep, detail,
+                                    sizeof detail);
+          if (r == 0)
+            {
+              if (step)
+                *step = steps[k].step;
+              if (manifest)
+                *manifest = m;
+              else
+                mu_msg_clear (&m);
+              rc = 0;
+              break;
+            }
+          mu_msg_clear (&m);
+          why = r == -ENOENT             ? MU_CKPT_SKIP_MISSING
+                : r == MU_CKPT_ECORRUPT  ? MU_CKPT_SKIP_CORRUPT
+                : r == MUSTER_EINVAL     ? MU_CKPT_SKIP_BAD_MANIFEST
+                                         : MU_CKPT_SKIP_IO;
+        }
+      else if (r == -ENOENT)
+        {
+          why = MU_CKPT_SKIP_PARTIAL;
+          snprintf (detail, sizeof detail,
+                    "no MANIFEST: never committed (aborted, crashed or still "
+                    "being written)");
+        }
+      else
+        why = MU_CKPT_SKIP_BAD_MANIFEST;
+      if (resource_error (r))
+        {
+          rc = r;
+          break;
+        }
+      if (fn)
+        {
+          mu_ckpt_skip_t s = { steps[k].step, path, why, r, detail };
+          fn (arg, &s);
+        }
+    }
+  free (jd);
+  free (path);
+  free (steps);
+  return rc;
+}
+
+/* ------------------------------------------------------------- removal */
+
+int
+mu_ckpt_remove_step (const char *step_dir)
+{
+  if (!step_dir)
+    return MUSTER_EINVAL;
+  int dfd = open (step_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return -errno;
+  int rc = 0;
+  if (unlinkat (dfd, MU_CKPT_MANIFEST_FILE, 0) == 0)
+    {
+      if (fsync (dfd) != 0)
+        rc = -errno;
+    }
+  else if (errno != ENOENT)
+    rc = -errno;
+  if (rc)
+    {
+      close (dfd);
+      return rc;
+    }
+  DIR *d = fdopendir (dfd);
+  if (!d)
+    {
+      rc = -errno;
+      close (dfd);
+      return rc;
+    }
+  for (;;)
+    {
+      errno = 0;
+      struct dirent *e = readdir (d);
+      if (!e)
+        {
+          if (errno)
+            rc = -errno;
+          break;
+        }
+      if (strcmp (e->d_name, ".") == 0 || strcmp (e->d_name, "..") == 0)
+        continue;
+      if (unlinkat (dfd, e->d_name, 0) != 0 && errno != ENOENT)
+        {
+          /* A subdirectory (EISDIR) is not ours: rmdir will say so. */
+          if (errno != EISDIR && errno != EPERM)
+            rc = -errno;
+        }
+    }
+  closedir (d);
+  if (rc)
+    return rc;
+  if (rmdir (step_dir) != 0)
+    return -errno;
+  char *p = trimmed (step_dir);
+  if (!p)
+    return -ENOMEM;
+  char *slash = strrchr (p, '/');
+  if (!slash)
+    rc = mu_ckpt_fsync_dir (".");
+  else if (slash == p)
+    rc = mu_ckpt_fsync_dir ("/");
+  else
+    {
+      *slash = '\0';
+      rc = mu_ckpt_fsync_dir (p);
+    }
+  free (p);
+  return rc;
+}
+
+int
+mu_ckpt_step_prepare (const char *step_dir, bool deep, char *err,
+                      size_t errlen)
+{
+  if (err && errlen)
+    err[0] = '\0';
+  if (!step_dir)
+    return MUSTER_EINVAL;
+  int rc = mu_ckpt_mkdir_p (step_dir);
+  if (rc)
+    {
+      ERR ("creating %s: %s", step_dir, muster_strerror (rc));
+      return rc;
+    }
+  mu_msg_t m;
+  rc = mu_manifest_read (step_dir, &m, err, errlen);
+  if (rc == -ENOENT)
+    {
+      if (err && errlen)
+        err[0] = '\0';
+      return 0;
+    }
+  if (resource_error (rc))
+    return rc;
+  if (rc == 0)
+    {
+      rc = mu_manifest_validate (step_dir, &m.u.ckpt_manifest, deep, err,
+                                 errlen);
+      mu_msg_clear (&m);
+      if (rc == 0)
+        {
+          ERR ("%s already holds a complete checkpoint", step_dir);
+          return MUSTER_EEXIST;
+        }
+      if (resource_error (rc))
+        return rc;
+    }
+  /* An invalid MANIFEST: make the step partial before shards change. */
+  int dfd = open (step_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return -errno;
+  rc = 0;
+  if (unlinkat (dfd, MU_CKPT_MANIFEST_FILE, 0) != 0 && errno != ENOENT)
+    rc = -errno;
+  if (rc == 0 && fsync (dfd) != 0)
+    rc = -errno;
+  close (dfd);
+  if (rc == 0 && err && errlen)
+    err[0] = '\0';
+  return rc;
+}
