@@ -466,6 +466,7 @@ typedef struct report {
   uint64_t t_first_welcome, t_last_welcome;
   uint64_t t_first, t_last; /* first and last completion */
   uint64_t msgs_in, heartbeats_in, progress_in, heartbeats_out;
+  uint64_t hb_late_max_us; /* worst lateness of a heartbeat sent here */
   double cpu_s;
 } report_t;
 
@@ -540,13 +541,14 @@ send_heartbeat (sim_t *s, uint32_t i)
 static void
 fail (sim_t *s, const agent_t *a, const char *fmt, ...)
 {
+  if (s->r.failed++ >= 5)
+    return; /* the first few say enough */
   va_list ap;
   va_start (ap, fmt);
   fprintf (stderr, "rdzv_load: %s: ", a->node_id);
   vfprintf (stderr, fmt, ap);
   fputc ('\n', stderr);
   va_end (ap);
-  s->r.failed = 1;
 }
 
 static void
@@ -683,6 +685,8 @@ send_due_heartbeats (sim_t *s, uint64_t t)
         break;
       s->ring_head = (s->ring_head + 1) % s->n;
       s->ring_len--;
+      if (t - s->ag[i].hb_due_us > s->r.hb_late_max_us)
+        s->r.hb_late_max_us = t - s->ag[i].hb_due_us;
       send_heartbeat (s, i);
       s->ag[i].hb_due_us += s->hb_us;
       if (s->ag[i].hb_due_us < t) /* fell behind: do not burst */
@@ -950,6 +954,9 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
           free (ex);
           ex = NULL;
         }
+      if (s.r.failed > 5)
+        fprintf (stderr, "rdzv_load: shard %u: %d failures in all\n", base,
+                 s.r.failed);
       send_report (&s, res_fd);
       if (s.r.failed)
         break;
@@ -1002,12 +1009,18 @@ phase (shard_t *sh, int k, char cmd, report_t *out)
       MAX_T (t_last);
       MAX_T (t_last_welcome);
       MAX_T (t_sent);
+      MAX_T (hb_late_max_us);
       out->msgs_in += r->msgs_in;
       out->heartbeats_in += r->heartbeats_in;
       out->progress_in += r->progress_in;
       out->heartbeats_out += r->heartbeats_out;
       out->cpu_s += r->cpu_s;
     }
+  if (out->failed)
+    fprintf (stderr,
+             "rdzv_load: phase '%c' failed: %u agents completed it; "
+             "heartbeats sent up to %.1f ms late\n",
+             cmd, out->count, ms (out->hb_late_max_us));
   return out->failed ? -1 : 0;
 }
 
@@ -1151,11 +1164,11 @@ main (int argc, char **argv)
               (double)(rss2 - rss1) * 1024.0 / (double)nw);
     }
   printf ("  traffic in (round): %llu msgs, %llu heartbeat replies, %llu "
-          "rdzv.progress; heartbeats out %llu\n",
+          "rdzv.progress; heartbeats out %llu, latest %.1f ms late\n",
           (unsigned long long)rr.msgs_in,
           (unsigned long long)rr.heartbeats_in,
           (unsigned long long)rr.progress_in,
-          (unsigned long long)rr.heartbeats_out);
+          (unsigned long long)rr.heartbeats_out, ms (rr.hb_late_max_us));
   printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
           "done_ms=%.1f rss_per_worker_b=%.0f musterd_cpu_round_s=%.2f\n",
           o.agents, nw, ms (t_conn), ms (t_round), ms (t_done),

@@ -166,16 +166,10 @@ reason_ranks (mu_ckpt_commit_t *c, const char *prefix, uint64_t lo,
               uint64_t hi, size_t *len)
 {
   /* Count first to choose "rank" or "ranks". */
-  uint64_t n = 0, first = UINT64_MAX, last = 0;
+  uint64_t n = 0;
   for (uint64_t r = lo; r < hi && r < c->world; r++)
-    if (!c->shards[r].file)
-      {
-        n++;
-        if (first == UINT64_MAX)
-          first = r;
-        last = r;
-      }
-  bool plural = n > 1 || (n == 1 && first != last);
+    n += c->shards[r].file == NULL;
+  bool plural = n > 1;
   int k = snprintf (c->reason, sizeof c->reason, "%s%s ", prefix,
                     plural ? "ranks" : "rank");
   *len = k > 0 ? (size_t)k : 0;
@@ -293,85 +287,58 @@ same_shard (const mu_shard_info_t *a, const mu_shard_info_t *b)
          && a->bucket_count == b->bucket_count;
 }
 
-typedef struct role_key
+typedef struct role_group
 {
   const char *name;
-  uint64_t rank;
-} role_key_t;
+  uint64_t first; /* lowest rank naming it */
+  uint64_t count;
+} role_group_t;
 
 static int
-cmp_role_key (const void *a, const void *b)
+cmp_name_rank (const void *a, const void *b)
 {
-  const role_key_t *x = a, *y = b;
+  const role_group_t *x = a, *y = b;
   int k = strcmp (x->name, y->name);
   if (k)
     return k;
-  return (x->rank > y->rank) - (x->rank < y->rank);
+  return (x->first > y->first) - (x->first < y->first);
 }
 
 static int
-cmp_role_first (const void *a, const void *b)
+cmp_first_rank (const void *a, const void *b)
 {
-  const role_key_t *x = a, *y = b;
-  return (x->rank > y->rank) - (x->rank < y->rank);
+  const role_group_t *x = a, *y = b;
+  return (x->first > y->first) - (x->first < y->first);
 }
 
-/* Roles from the shards: one per distinct name, ordered by lowest rank,
- * world = shards naming it, nodes 0 (not known here). */
+/* Roles from the shards: one per distinct name, in the order of their
+ * lowest rank, world = shards naming it, nodes 0 (not known here).  One
+ * sort by (name, rank) groups them; a second orders the groups. */
 static int
 derive_roles (mu_ckpt_commit_t *c)
 {
-  role_key_t *keys = malloc (c->world * sizeof *keys);
-  if (!keys)
+  role_group_t *g = malloc (c->world * sizeof *g);
+  if (!g)
     return -ENOMEM;
   for (uint64_t r = 0; r < c->world; r++)
-    keys[r] = (role_key_t){ c->shards[r].role, r };
-  qsort (keys, c->world, sizeof *keys, cmp_role_key);
-  /* Compact into one entry per role: name, lowest rank; count in a
-   * parallel pass. */
+    g[r] = (role_group_t){ c->shards[r].role, r, 1 };
+  qsort (g, c->world, sizeof *g, cmp_name_rank);
   size_t nr = 0;
-  uint64_t *counts = calloc (c->world, sizeof *counts);
-  if (!counts)
-    {
-      free (keys);
-      return -ENOMEM;
-    }
   for (uint64_t i = 0; i < c->world; i++)
-    {
-      if (i == 0 || strcmp (keys[i].name, keys[nr - 1].name) != 0)
-        keys[nr++] = keys[i];
-      counts[nr - 1]++;
-    }
-  /* counts[] follow keys[] order; carry the count through the re-sort. */
-  role_key_t *by_first = malloc (nr * sizeof *by_first);
+    if (nr > 0 && strcmp (g[i].name, g[nr - 1].name) == 0)
+      g[nr - 1].count++;
+    else
+      g[nr++] = g[i];
+  qsort (g, nr, sizeof *g, cmp_first_rank);
   mu_role_world_t *roles = calloc (nr, sizeof *roles);
-  int rc = (!by_first || !roles) ? -ENOMEM : 0;
-  for (size_t i = 0; rc == 0 && i < nr; i++)
-    by_first[i] = (role_key_t){ keys[i].name, keys[i].rank };
-  if (rc == 0)
-    qsort (by_first, nr, sizeof *by_first, cmp_role_first);
+  int rc = roles ? 0 : -ENOMEM;
   for (size_t i = 0; rc == 0 && i < nr; i++)
     {
-      /* Find the count of this name (nr is small in practice; binary
-       * search in keys, which is sorted by name). */
-      role_key_t probe = { by_first[i].name, 0 };
-      size_t lo = 0, hi = nr;
-      while (lo < hi)
-        {
-          size_t mid = lo + (hi - lo) / 2;
-          if (strcmp (keys[mid].name, probe.name) < 0)
-            lo = mid + 1;
-          else
-            hi = mid;
-        }
-      roles[i].world = counts[lo];
-      roles[i].nodes = 0;
-      if (!(roles[i].name = strdup (by_first[i].name)))
+      roles[i].world = g[i].count;
+      if (!(roles[i].name = strdup (g[i].name)))
         rc = -ENOMEM;
     }
-  free (keys);
-  free (counts);
-  free (by_first);
+  free (g);
   if (rc)
     {
       roles_free (roles, nr);

@@ -80,6 +80,35 @@ MUSTER_EXPORT int muster_worker_sync_from (const muster_worker_t *w);
 MUSTER_EXPORT const char *muster_worker_role (const muster_worker_t *w);
 MUSTER_EXPORT const char *muster_worker_job (const muster_worker_t *w);
 
+/* A membership change: the gang entered a new epoch.  In in-place mode the
+ * worker keeps running with a new rank and world; in restart mode workers
+ * are restarted instead and see their epoch at init. */
+typedef struct muster_membership {
+  uint64_t epoch;
+  int rank, world;
+  int local_rank, local_world;
+  int role_rank, role_world;
+  int node_rank, nnodes;
+  int sync_from;      /* -1, or the rank to copy state from (new member) */
+  const char *reason; /* why the epoch began ("" if not said); valid for
+                         the handle's life */
+} muster_membership_t;
+
+/* Called on libmuster's own thread, right after the new epoch is in effect
+ * (getters already answer for it): keep it short and thread-safe, e.g. set
+ * a flag the training loop checks.  fn NULL removes the callback. */
+typedef void (*muster_membership_fn) (muster_worker_t *w,
+                                      const muster_membership_t *m,
+                                      void *arg);
+MUSTER_EXPORT int muster_worker_on_membership (muster_worker_t *w,
+                                               muster_membership_fn fn,
+                                               void *arg);
+
+/* Pollable form: 1 and *out filled if the epoch changed since the last call
+ * (or since init), 0 if not.  Never blocks. */
+MUSTER_EXPORT int muster_worker_membership_changed (muster_worker_t *w,
+                                                    muster_membership_t *out);
+
 /* Address of `rank` (0..world-1).  MUSTER_EINVAL for a rank out of range. */
 MUSTER_EXPORT int muster_worker_peer (const muster_worker_t *w, int rank,
                                       muster_peer_t *out);

@@ -236,6 +236,14 @@ mu_on_worker_info (mu_actor_t *a, const mu_worker_info_t *wi)
     }
   mu_log_info (&w->log, "WORKER-EPOCH", "epoch %llu: rank %d of %d",
                (unsigned long long)info->epoch, info->rank, info->world);
+  pthread_mutex_lock (&w->cb_mu);
+  if (w->on_membership != NULL)
+    {
+      muster_membership_t ev;
+      mu_info_membership (info, &ev);
+      w->on_membership (w, &ev, w->on_membership_arg);
+    }
+  pthread_mutex_unlock (&w->cb_mu);
   muster_req_t *r = a->head;
   while (r)
     {

@@ -37,7 +37,24 @@ mu_info_free_one (mu_info_t *info)
   free (info->nodes);
   free (info->job);
   free (info->role);
+  free (info->reason);
   free (info);
+}
+
+void
+mu_info_membership (const mu_info_t *info, muster_membership_t *out)
+{
+  out->epoch = info->epoch;
+  out->rank = info->rank;
+  out->world = info->world;
+  out->local_rank = info->local_rank;
+  out->local_world = info->local_world;
+  out->role_rank = info->role_rank;
+  out->role_world = info->role_world;
+  out->node_rank = info->node_rank;
+  out->nnodes = info->nnodes;
+  out->sync_from = info->sync_from;
+  out->reason = info->reason;
 }
 
 void
@@ -131,7 +148,8 @@ mu_info_new (const mu_worker_info_t *wi, mu_info_t **out)
                         : -1;
   info->job = strdup (wi->job);
   info->role = strdup (wi->role);
-  if (info->job == NULL || info->role == NULL)
+  info->reason = strdup (wi->reason ? wi->reason : "");
+  if (info->job == NULL || info->role == NULL || info->reason == NULL)
     goto nomem;
   if (wi->nodes.n > 0)
     {

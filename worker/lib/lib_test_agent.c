@@ -52,11 +52,31 @@ test_progress_never_blocks (void **state)
 
 /* ------------------------------------------------------------ membership */
 
+typedef struct seen {
+  int calls;
+  muster_membership_t last;
+} seen_t;
+
+static void
+on_membership (muster_worker_t *w, const muster_membership_t *m, void *arg)
+{
+  (void)w;
+  seen_t *s = arg;
+  s->last = *m;
+  s->calls++;
+}
+
 void
 test_membership_change (void **state)
 {
   fx_t *f = *state;
   muster_worker_t *w = open_rank (f, 1);
+  seen_t seen = { 0 };
+  muster_membership_t ev;
+  assert_int_equal (muster_worker_membership_changed (w, &ev), 0);
+  assert_int_equal (muster_worker_on_membership (w, on_membership, &seen), 0);
+  assert_int_equal (muster_worker_on_membership (NULL, NULL, NULL),
+                    MUSTER_EINVAL);
   assert_int_equal (muster_worker_kv_put (w, "old", "1", 1, 1000), 0);
   muster_req_t *r = NULL;
   assert_int_equal (muster_worker_barrier_nb (w, "m", -1, &r), 0);
@@ -70,6 +90,18 @@ test_membership_change (void **state)
   assert_int_equal (muster_worker_node_rank (w), 1);
   assert_string_equal (muster_worker_role (w), "ps");
   assert_int_equal (muster_worker_sync_from (w), 0); /* a new member */
+  /* the callback ran (on libmuster's thread) before the pending barrier
+   * was failed, and the pollable form reports the change once */
+  assert_int_equal (seen.calls, 1);
+  assert_int_equal (seen.last.epoch, EPOCH + 1);
+  assert_int_equal (seen.last.rank, 2);
+  assert_int_equal (seen.last.sync_from, 0);
+  assert_non_null (seen.last.reason);
+  assert_int_equal (muster_worker_membership_changed (w, &ev), 1);
+  assert_int_equal (ev.epoch, EPOCH + 1);
+  assert_int_equal (ev.rank, 2);
+  assert_int_equal (ev.world, muster_worker_world (w));
+  assert_int_equal (muster_worker_membership_changed (w, &ev), 0);
   /* new requests carry the new epoch; the old epoch's KV is gone */
   void *val = NULL;
   size_t len;

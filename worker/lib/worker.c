@@ -78,7 +78,34 @@ mu_worker_free (muster_worker_t *w)
   mu_info_free_chain (atomic_load (&w->info));
   free (w->job);
   pthread_mutex_destroy (&w->fe_mu);
+  pthread_mutex_destroy (&w->cb_mu);
   free (w);
+}
+
+int
+muster_worker_on_membership (muster_worker_t *w, muster_membership_fn fn,
+                             void *arg)
+{
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  pthread_mutex_lock (&w->cb_mu);
+  w->on_membership = fn;
+  w->on_membership_arg = arg;
+  pthread_mutex_unlock (&w->cb_mu);
+  return 0;
+}
+
+int
+muster_worker_membership_changed (muster_worker_t *w, muster_membership_t *out)
+{
+  if (w == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  const mu_info_t *info = mu_worker_info (w);
+  if (info == NULL || info->epoch <= w->seen_epoch)
+    return 0;
+  w->seen_epoch = info->epoch;
+  mu_info_membership (info, out);
+  return 1;
 }
 
 /* Wait for the actor's READY: the agent's verdict on our HELLO. */
@@ -152,6 +179,12 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
       free (w);
       return -ENOMEM;
     }
+  if (pthread_mutex_init (&w->cb_mu, NULL) != 0)
+    {
+      pthread_mutex_destroy (&w->fe_mu);
+      free (w);
+      return -ENOMEM;
+    }
   w->pid = getpid ();
   w->hello_rank = rank;
   w->hello_epoch = epoch;
@@ -195,6 +228,7 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
   w->thread_running = true;
   if ((rc = mu_worker_wait_ready (w, timeout_ms)) != 0)
     goto fail;
+  w->seen_epoch = mu_worker_info (w)->epoch;
   *out = w;
   return 0;
 fail:

@@ -79,6 +79,7 @@ typedef struct mu_info {
   int node_rank, nnodes;
   int restart_count;
   int sync_from; /* -1 unless a new member with a rank to copy from */
+  char *reason;  /* why the epoch began; "" if not said */
   mu_peer_node_t *nodes; /* sorted by first_rank, non-overlapping */
   size_t n_nodes;
   struct mu_info *older; /* the snapshot this one replaced (kept) */
@@ -88,6 +89,9 @@ typedef struct mu_info {
  * Returns 0 with *out owned by the caller (mu_info_free), MUSTER_EPROTO
  * for inconsistent content, -ENOMEM. */
 int mu_info_new (const mu_worker_info_t *wi, mu_info_t **out);
+
+/* Fill a public membership record from a snapshot. */
+void mu_info_membership (const mu_info_t *info, muster_membership_t *out);
 
 /* Free a snapshot and every older one chained behind it; accepts NULL. */
 void mu_info_free_chain (mu_info_t *info);
@@ -166,6 +170,10 @@ struct muster_worker {
   void *ctx;     /* this handle's own ZeroMQ context */
   void *pipe_fe; /* front end's end of the pipe (PAIR) */
   pthread_mutex_t fe_mu; /* serialises sends on pipe_fe */
+  pthread_mutex_t cb_mu; /* guards the membership callback */
+  muster_membership_fn on_membership;
+  void *on_membership_arg;
+  uint64_t seen_epoch;   /* last epoch membership_changed reported */
   mu_actor_t *actor;
   pthread_t thread;
   bool thread_running;
