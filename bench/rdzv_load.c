@@ -73,7 +73,7 @@ extern char **environ;
 
 #define SOCK_HWM 100000
 #define SEND_BATCH 256     /* sends between two looks at incoming traffic */
-#define SWEEP_IDLE_MS 50   /* full sweep of all sockets when idle this long */
+#define SWEEP_IDLE_MS 1000 /* full sweep of all sockets when idle this long */
 #define JOB_ID "bench-rdzv"
 
 /* ------------------------------------------------------------- options */
@@ -87,7 +87,11 @@ typedef struct opts {
   const char *heartbeat;  /* --heartbeat for a musterd we start */
   const char *perf;       /* perf record output for a musterd we start */
   const char *log_level;  /* musterd --log-level */
+  const char *dargs[16];  /* more musterd arguments (--musterd-arg) */
+  int ndargs;
   double timeout_s;
+  double steady_s;        /* heartbeat-only period measured after the round */
+  uint32_t connect_window; /* connections in flight at once, 0 = all */
   int io_threads;
   int verbose;
 } opts_t;
@@ -105,7 +109,13 @@ usage (FILE *f)
            "  --heartbeat DUR   --heartbeat for the musterd started here\n"
            "  --log-level L     --log-level for it (default warn)\n"
            "  --perf FILE       profile it: perf record -g -o FILE\n"
+           "  --musterd-arg A   pass A to it (repeatable), e.g.\n"
+           "                    --musterd-arg=--full-members-max=1\n"
            "  --timeout SEC     give up on a phase after this (default 120)\n"
+           "  --steady SEC      measure the running job's heartbeat load for\n"
+           "                    this long after the round (default 2, 0 = skip)\n"
+           "  --connect-window N  connections in flight at once (default 64;\n"
+           "                    0 = all at once, a burst)\n"
            "  --io-threads N    ZeroMQ I/O threads here (default 1)\n"
            "  --verbose         progress on stderr\n");
 }
@@ -134,7 +144,10 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "heartbeat", required_argument, 0, 'H' },
     { "log-level", required_argument, 0, 'L' },
     { "perf", required_argument, 0, 'P' },
+    { "musterd-arg", required_argument, 0, 'D' },
     { "timeout", required_argument, 0, 't' },
+    { "steady", required_argument, 0, 's' },
+    { "connect-window", required_argument, 0, 'W' },
     { "io-threads", required_argument, 0, 'i' },
     { "verbose", no_argument, 0, 'v' },
     { "help", no_argument, 0, 'h' },
@@ -144,6 +157,8 @@ parse_opts (int argc, char **argv, opts_t *o)
   o->agents = 1000;
   o->workers = 10;
   o->timeout_s = 120;
+  o->steady_s = 2;
+  o->connect_window = 64;
   o->io_threads = 1;
   o->log_level = "warn";
   int c;
@@ -177,8 +192,19 @@ parse_opts (int argc, char **argv, opts_t *o)
       case 'P':
         o->perf = optarg;
         break;
+      case 'D':
+        if (o->ndargs == 16)
+          return -1;
+        o->dargs[o->ndargs++] = optarg;
+        break;
       case 't':
         o->timeout_s = atof (optarg);
+        break;
+      case 's':
+        o->steady_s = atof (optarg);
+        break;
+      case 'W':
+        o->connect_window = (uint32_t)strtoul (optarg, NULL, 10);
         break;
       case 'i':
         if (parse_u32 (optarg, &u) != 0)
@@ -347,7 +373,7 @@ start_musterd (const opts_t *o, daemon_t *d)
   char epfile[128];
   snprintf (epfile, sizeof epfile, "%s/endpoints", d->dir);
   snprintf (d->log, sizeof d->log, "%s/musterd.log", d->dir);
-  const char *argv[16];
+  const char *argv[40];
   int k = 0;
   argv[k++] = o->musterd;
   argv[k++] = "--agent-bind";
@@ -363,6 +389,8 @@ start_musterd (const opts_t *o, daemon_t *d)
       argv[k++] = "--heartbeat";
       argv[k++] = o->heartbeat;
     }
+  for (int i = 0; i < o->ndargs; i++)
+    argv[k++] = o->dargs[i];
   argv[k] = NULL;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init (&fa);
@@ -447,6 +475,7 @@ typedef struct agent {
   uint8_t done;
   uint64_t hb_due_us;
   uint64_t hb_seq;
+  uint64_t hb_sent_us; /* when heartbeat hb_seq went out */
   uint64_t epoch;
   uint64_t first_rank;
 } agent_t;
@@ -467,7 +496,10 @@ typedef struct report {
   uint64_t t_first, t_last; /* first and last completion */
   uint64_t msgs_in, heartbeats_in, progress_in, heartbeats_out;
   uint64_t hb_late_max_us; /* worst lateness of a heartbeat sent here */
-  double cpu_s;
+  uint64_t hb_rtt_max_us;  /* worst heartbeat round trip through musterd */
+  uint64_t hb_rtt_sum_us, hb_rtt_n;
+  double cpu_start_s, cpu_s; /* this process's CPU at phase start and end */
+  uint64_t hb_ms;            /* heartbeat interval from agent.welcome */
 } report_t;
 
 typedef struct sim {
@@ -534,6 +566,7 @@ send_heartbeat (sim_t *s, uint32_t i)
   m.type = MU_MSG_HEARTBEAT;
   m.u.heartbeat.node_id = s->ag[i].node_id;
   m.u.heartbeat.seq = ++s->ag[i].hb_seq;
+  s->ag[i].hb_sent_us = now_us ();
   send_msg (s, i, &m);
   s->r.heartbeats_out++;
 }
@@ -590,6 +623,15 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
       break;
     case MU_MSG_HEARTBEAT:
       s->r.heartbeats_in++;
+      if (m->u.heartbeat.seq == a->hb_seq && a->hb_sent_us != 0)
+        {
+          uint64_t rtt = t - a->hb_sent_us;
+          if (rtt > s->r.hb_rtt_max_us)
+            s->r.hb_rtt_max_us = rtt;
+          s->r.hb_rtt_sum_us += rtt;
+          s->r.hb_rtt_n++;
+          a->hb_sent_us = 0;
+        }
       break;
     case MU_MSG_RDZV_PROGRESS:
       s->r.progress_in++;
@@ -786,11 +828,13 @@ static void
 send_report (sim_t *s, int res_fd)
 {
   s->r.cpu_s = self_cpu_s ();
+  s->r.hb_ms = s->hb_us / 1000u;
   if (write (res_fd, &s->r, sizeof s->r) != (ssize_t)sizeof s->r)
     exit (1);
   int failed = s->r.failed;
   memset (&s->r, 0, sizeof s->r);
   s->r.failed = failed;
+  s->r.cpu_start_s = self_cpu_s ();
 }
 
 /* One shard of the simulated agents, in its own process (ZeroMQ contexts
@@ -800,7 +844,7 @@ send_report (sim_t *s, int res_fd)
  * 'Q' quit.  Each command is answered with a report_t. */
 static int
 shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
-            int cmd_fd, int res_fd)
+            uint32_t nshards, int cmd_fd, int res_fd)
 {
   sim_t s;
   memset (&s, 0, sizeof s);
@@ -827,12 +871,16 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
   build_spec (o, &spec, &role, pargv);
   enc_t *reg = NULL, *ex = NULL;
   size_t nw = (size_t)n * o->workers;
+  uint32_t window = o->connect_window / nshards;
+  if (o->connect_window > 0 && window == 0)
+    window = 1;
 
   for (;;)
     {
       char c = next_command (&s);
       if (c == 'Q')
         break;
+      s.r.cpu_start_s = self_cpu_s ();
       if (c == 'C')
         {
           s.phase = PH_CONNECT;
@@ -840,6 +888,10 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
           for (uint32_t i = 0; i < n; i++)
             {
               agent_t *a = &s.ag[i];
+              /* Pace: a listener's accept backlog is finite, and a SYN it
+               * drops is retried only after 1 s, 3 s, 7 s ... */
+              while (window > 0 && i - s.probed >= window && !s.r.failed)
+                service (&s, 5);
               snprintf (a->node_id, sizeof a->node_id, "sim-%06u", base + i);
               a->sock = zmq_socket (s.ctx, ZMQ_DEALER);
               if (a->sock == NULL)
@@ -907,6 +959,14 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
             free (reg[i].buf);
           free (reg);
           reg = NULL;
+        }
+      else if (c == 'I')
+        {
+          /* Steady state: only heartbeats, for the parent's stopwatch. */
+          uint64_t end = now_us () + (uint64_t)(o->steady_s * 1e6);
+          while (now_us () < end && !s.r.failed)
+            service (&s, 20);
+          s.r.count = n;
         }
       else if (c == 'E')
         {
@@ -1010,17 +1070,23 @@ phase (shard_t *sh, int k, char cmd, report_t *out)
       MAX_T (t_last_welcome);
       MAX_T (t_sent);
       MAX_T (hb_late_max_us);
+      MAX_T (hb_rtt_max_us);
+      MAX_T (hb_ms);
+      out->hb_rtt_sum_us += r->hb_rtt_sum_us;
+      out->hb_rtt_n += r->hb_rtt_n;
       out->msgs_in += r->msgs_in;
       out->heartbeats_in += r->heartbeats_in;
       out->progress_in += r->progress_in;
       out->heartbeats_out += r->heartbeats_out;
-      out->cpu_s += r->cpu_s;
+      out->cpu_s += r->cpu_s - r->cpu_start_s;
     }
   if (out->failed)
     fprintf (stderr,
              "rdzv_load: phase '%c' failed: %u agents completed it; "
-             "heartbeats sent up to %.1f ms late\n",
-             cmd, out->count, ms (out->hb_late_max_us));
+             "heartbeats were sent at most %.1f ms late and answered within "
+             "%.1f ms at worst\n",
+             cmd, out->count, ms (out->hb_late_max_us),
+             ms (out->hb_rtt_max_us));
   return out->failed ? -1 : 0;
 }
 
@@ -1084,8 +1150,8 @@ main (int argc, char **argv)
               close (sh[j].cmd_fd);
               close (sh[j].res_fd);
             }
-          _exit (shard_main (&o, endpoint, sh[i].base, sh[i].n, cmd[0],
-                             res[1]));
+          _exit (shard_main (&o, endpoint, sh[i].base, sh[i].n, (uint32_t)k,
+                             cmd[0], res[1]));
         }
       close (cmd[0]);
       close (res[1]);
@@ -1094,8 +1160,15 @@ main (int argc, char **argv)
       sh[i].res_fd = res[0];
     }
 
-  report_t rc_, rr, rx, rd;
+  report_t rc_, rr, ri, rx, rd;
+  memset (&ri, 0, sizeof ri);
   int bad = 0;
+  size_t nw = (size_t)o.agents * o.workers;
+  printf ("rdzv_load: %u agents x %u workers = %zu workers (%d load "
+          "process%s), musterd %s\n",
+          o.agents, o.workers, nw, k, k > 1 ? "es" : "",
+          o.musterd ? "started here" : endpoint);
+  fflush (stdout);
   long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
   uint64_t t_conn0 = now_us ();
   if (phase (sh, k, 'C', &rc_) != 0)
@@ -1104,6 +1177,10 @@ main (int argc, char **argv)
       goto out;
     }
   uint64_t t_conn = rc_.t_last - t_conn0;
+  printf ("  connect: %.1f ms (window %u%s; not part of the round)\n",
+          ms (t_conn), o.connect_window,
+          o.connect_window ? "" : " = all at once");
+  fflush (stdout);
   settle (200);
   long rss1 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
   double cpu1 = pid > 0 ? proc_cpu_s (pid) : -1;
@@ -1115,8 +1192,43 @@ main (int argc, char **argv)
       goto out;
     }
   double cpu2 = pid > 0 ? proc_cpu_s (pid) : -1;
+  uint64_t t_round = rr.t_last - t_reg0;
+  printf ("  round: registers sent in     %9.1f ms\n", ms (rr.t_sent - t_reg0));
+  printf ("         all welcomed at       %9.1f ms\n",
+          ms (rr.t_last_welcome - t_reg0));
+  printf ("         first job.start at    %9.1f ms\n", ms (rr.t_first - t_reg0));
+  printf ("         all job.start at      %9.1f ms   <- rendezvous round\n",
+          ms (t_round));
+  printf ("         musterd CPU %.2f s, load generator CPU %.2f s; received "
+          "%llu msgs (%llu rdzv.progress); heartbeat every %llu ms, round "
+          "trip max %.1f ms\n",
+          pid > 0 ? cpu2 - cpu1 : -1.0, rr.cpu_s,
+          (unsigned long long)rr.msgs_in, (unsigned long long)rr.progress_in,
+          (unsigned long long)(rr.hb_ms), ms (rr.hb_rtt_max_us));
+  fflush (stdout);
   settle (200);
   long rss2 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+
+  if (o.steady_s > 0)
+    {
+      double c0 = pid > 0 ? proc_cpu_s (pid) : -1;
+      uint64_t t0 = now_us ();
+      if (phase (sh, k, 'I', &ri) != 0)
+        {
+          bad = 1;
+          goto out;
+        }
+      double wall = (double)(now_us () - t0) / 1e6;
+      double c1 = pid > 0 ? proc_cpu_s (pid) : -1;
+      printf ("  steady (job running, heartbeats only, %.1f s): musterd CPU "
+              "%.0f%% of a core; %.0f heartbeats/s; round trip mean %.1f ms, "
+              "max %.1f ms\n",
+              wall, pid > 0 ? 100.0 * (c1 - c0) / wall : -1.0,
+              (double)ri.heartbeats_out / wall,
+              ri.hb_rtt_n ? ms (ri.hb_rtt_sum_us / ri.hb_rtt_n) : 0.0,
+              ms (ri.hb_rtt_max_us));
+      fflush (stdout);
+    }
 
   if (phase (sh, k, 'E', &rx) != 0)
     {
@@ -1132,29 +1244,13 @@ main (int argc, char **argv)
     }
   double cpu4 = pid > 0 ? proc_cpu_s (pid) : -1;
   long hwm = pid > 0 ? proc_status_kb (pid, "VmHWM") : -1;
-
-  size_t nw = (size_t)o.agents * o.workers;
-  uint64_t t_round = rr.t_last - t_reg0;
   uint64_t t_done = rd.t_last - t_exit0;
-  printf ("rdzv_load: %u agents x %u workers = %zu workers (%d load "
-          "process%s), musterd %s\n",
-          o.agents, o.workers, nw, k, k > 1 ? "es" : "",
-          o.musterd ? "started here" : endpoint);
-  printf ("  connect (not in the round)   %9.1f ms\n", ms (t_conn));
-  printf ("  round: registers sent in     %9.1f ms\n", ms (rr.t_sent - t_reg0));
-  printf ("         all welcomed at       %9.1f ms\n",
-          ms (rr.t_last_welcome - t_reg0));
-  printf ("         first job.start at    %9.1f ms\n", ms (rr.t_first - t_reg0));
-  printf ("         all job.start at      %9.1f ms   <- rendezvous round\n",
-          ms (t_round));
   printf ("  done:  exits sent in         %9.1f ms\n", ms (rd.t_sent - t_exit0));
-  printf ("         all job.done at       %9.1f ms   (%zu worker.state)\n",
-          ms (t_done), nw);
+  printf ("         all job.done at       %9.1f ms   (%zu worker.state; "
+          "musterd CPU %.2f s)\n",
+          ms (t_done), nw, pid > 0 ? cpu4 - cpu3 : -1.0);
   if (pid > 0)
     {
-      printf ("  musterd CPU: round %.2f s, done %.2f s; load generator "
-              "(round) %.2f s\n",
-              cpu2 - cpu1, cpu4 - cpu3, rr.cpu_s - rc_.cpu_s);
       printf ("  musterd VmRSS: %ld kB idle, %ld kB connected, %ld kB after "
               "the round (VmHWM %ld kB)\n",
               rss0, rss1, rss2, hwm);
@@ -1163,17 +1259,13 @@ main (int argc, char **argv)
               (double)(rss2 - rss0) * 1024.0 / (double)nw,
               (double)(rss2 - rss1) * 1024.0 / (double)nw);
     }
-  printf ("  traffic in (round): %llu msgs, %llu heartbeat replies, %llu "
-          "rdzv.progress; heartbeats out %llu, latest %.1f ms late\n",
-          (unsigned long long)rr.msgs_in,
-          (unsigned long long)rr.heartbeats_in,
-          (unsigned long long)rr.progress_in,
-          (unsigned long long)rr.heartbeats_out, ms (rr.hb_late_max_us));
   printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
-          "done_ms=%.1f rss_per_worker_b=%.0f musterd_cpu_round_s=%.2f\n",
+          "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
+          "musterd_cpu_round_s=%.2f hb_rtt_max_ms=%.1f\n",
           o.agents, nw, ms (t_conn), ms (t_round), ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
-          pid > 0 ? cpu2 - cpu1 : -1.0);
+          pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
+          pid > 0 ? cpu2 - cpu1 : -1.0, ms (ri.hb_rtt_max_us));
   fflush (stdout);
 
 out:

@@ -3,6 +3,7 @@
  * from the polynomial, chaining, and the hardware and software paths
  * cross-checked on random buffers of every small length and alignment.
  */
+#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -60,6 +60,10 @@ int mu_ckpt_job_dir (const char *ckpt_dir, const char *job, char *buf,
 int mu_ckpt_step_dir (const char *ckpt_dir, const char *job, uint64_t step,
                       char *buf, size_t size);
 
+/* fsync the directory that holds `path` ("." for a bare name).  0 or
+ * -errno. */
+int mu_ckpt_fsync_parent (const char *path);
+
 /* mkdir -p that survives a crash: every directory it creates has its
  * parent fsync'd.  0, -ENOTDIR if a component is not a directory, -errno. */
 int mu_ckpt_mkdir_p (const char *path);

@@ -323,6 +323,8 @@ mu_shard_writer_append (mu_shard_writer_t *w, const void *buf, size_t len)
     return MUSTER_EINVAL;
   if (w->err)
     return w->err;
+  if (len == 0)
+    return 0;
   const unsigned char *p = buf;
   if (w->used + len <= STREAM_BUF)
     {

@@ -23,6 +23,7 @@
 
 #include "common/util.h"
 #include "common/zwatch.h"
+#include "coordinator/ckpt.h"
 
 #define AGENT_HWM 1000000
 
@@ -47,6 +48,8 @@ mu_job_state_name (mu_job_state_t s)
       return "failed";
     case MU_JOB_CANCELLED:
       return "cancelled";
+    case MU_JOB_SUSPENDED:
+      return "suspended";
     }
   return "?";
 }
@@ -130,6 +133,14 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       break;
     case MU_MSG_WORKER_STATE:
       mu_jobs_worker_state (c, n, &m->u.worker_state);
+      break;
+    case MU_MSG_CKPT_SAVED:
+      mu_ckpt_on_saved (c, n, &m->u.ckpt_saved);
+      break;
+    case MU_MSG_PREEMPT:
+      mu_ckpt_preempt_node (c, n, m->u.preempt.grace_ms,
+                            m->u.preempt.reason ? m->u.preempt.reason
+                                                : "node preempted");
       break;
     case MU_MSG_MEMBERS_GET:
       mu_jobs_members (c, n, &m->u.members_get);

@@ -63,7 +63,8 @@ typedef enum mu_job_state {
   MU_JOB_STOPPING,    /* stopping for good (failed / cancelled) */
   MU_JOB_SUCCEEDED,
   MU_JOB_FAILED,
-  MU_JOB_CANCELLED
+  MU_JOB_CANCELLED,
+  MU_JOB_SUSPENDED /* preempted; resumable from its checkpoint */
 } mu_job_state_t;
 
 const char *mu_job_state_name (mu_job_state_t s);
@@ -151,6 +152,21 @@ struct mu_job {
   uint64_t epoch_started_ms;
   char *members_buf;     /* encoded job.members of `epoch` (large jobs) */
   size_t members_len;
+  /* checkpoints (ckpt.c) */
+  struct mu_ckpt_commit *ckpt; /* NULL: the job has no ckpt_dir */
+  char *ckpt_job_dir;
+  uv_timer_t ckpt_timer; /* periodic trigger */
+  uv_timer_t ckpt_tick;  /* deadline of the attempt in flight */
+  uint64_t max_step;     /* highest step any agent reported */
+  uint64_t ckpt_seq;     /* attempts of a job that reports no steps */
+  uint64_t restore_step;
+  char *restore_dir;     /* newest complete checkpoint; NULL = none */
+  int io_inflight;       /* thread-pool work items running */
+  int ckpt_retries;      /* attempts aborted because workers passed */
+  const char *ckpt_reason;
+  int preempting;        /* 1 = the whole job, 2 = one node */
+  uint32_t preempt_node; /* its key (preempting == 2) */
+  uint64_t preempt_deadline_ms;
   mu_job_t *next_finished;
 };
 

@@ -15,6 +15,7 @@
 
 #include <muster/error.h>
 
+#include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 
 static void
@@ -87,6 +88,56 @@ send_ctl_reply (mu_coord_t *c, const mu_route_t *from, int status,
   mu_wire_send (c->ctl_sock, from, &m);
 }
 
+/* ctl.checkpoint, ctl.preempt, ctl.resume: one job, one action. */
+static void
+handle_job_op (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
+{
+  const char *id = m->type == MU_MSG_CTL_CHECKPOINT ? m->u.ctl_checkpoint.job
+                   : m->type == MU_MSG_CTL_PREEMPT  ? m->u.ctl_preempt.job
+                                                    : m->u.ctl_resume.job;
+  char err[512] = "";
+  mu_job_t *j = mu_smap_get (c->jobs, id);
+  if (j == NULL)
+    {
+      snprintf (err, sizeof err, "no job %s", id);
+      mu_wire_send_error (c->ctl_sock, from, MUSTER_ENOTFOUND,
+                          mu_msg_name (m->type), 0, err);
+      return;
+    }
+  int rc = 0;
+  char msg[256];
+  switch (m->type)
+    {
+    case MU_MSG_CTL_CHECKPOINT:
+      rc = mu_ckpt_trigger (j, "request", 0, err, sizeof err);
+      snprintf (msg, sizeof msg, "checkpoint of step %llu requested",
+                (unsigned long long)(j->ckpt ? j->max_step + 2 : 0));
+      break;
+    case MU_MSG_CTL_PREEMPT:
+      if (j->state >= MU_JOB_STOPPING)
+        {
+          snprintf (err, sizeof err, "job %s is %s", id,
+                    mu_job_state_name (j->state));
+          rc = MUSTER_EJOBDONE;
+          break;
+        }
+      mu_ckpt_preempt_job (j,
+                           m->u.ctl_preempt.grace_ms ? m->u.ctl_preempt.grace_ms
+                                                     : 30000,
+                           "preempted by request");
+      snprintf (msg, sizeof msg, "preempting");
+      break;
+    default:
+      rc = mu_ckpt_resume (j, err, sizeof err);
+      snprintf (msg, sizeof msg, "resuming");
+      break;
+    }
+  if (rc != 0)
+    mu_wire_send_error (c->ctl_sock, from, rc, mu_msg_name (m->type), 0, err);
+  else
+    send_ctl_reply (c, from, 0, msg);
+}
+
 void
 mu_ctl_handle (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
 {
@@ -110,6 +161,11 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
         mu_wire_send_error (c->ctl_sock, from, rc, "ctl.cancel", 0, err);
       else
         send_ctl_reply (c, from, 0, "cancelling");
+      break;
+    case MU_MSG_CTL_CHECKPOINT:
+    case MU_MSG_CTL_PREEMPT:
+    case MU_MSG_CTL_RESUME:
+      handle_job_op (c, from, m);
       break;
     default:
       snprintf (err, sizeof err, "%s is not a control-port request",

@@ -25,6 +25,7 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "coordinator/ckpt.h"
 
 #define INFRA_BUDGET 16
 #define BACKOFF_BASE_MS 100
@@ -180,6 +181,8 @@ mu_epoch_start (mu_job_t *j)
   s->in_place = in_place;
   s->reason = j->epoch_reason;
   s->sync_from = in_place ? sync_source (j, mem, n) : -1;
+  s->restore_dir = j->restore_dir;
+  s->restore_step = j->restore_dir ? j->restore_step : 0;
   int full = n <= c->opts.full_members_max || has_ps_role (j);
   if (!full)
     cache_members (j, all, n);
@@ -202,6 +205,7 @@ mu_epoch_start (mu_job_t *j)
   j->nmembers = n;
   free (all);
   j->state = MU_JOB_RUNNING;
+  mu_ckpt_epoch_started (j);
   mu_log_notice (c->log, "EPOCH-START",
                  "job %s epoch %llu: %zu node(s), world %llu, restart %llu",
                  j->id, (unsigned long long)j->epoch, n,
@@ -285,6 +289,7 @@ finish (mu_job_t *j, mu_job_state_t state)
   j->finished_ms = mu_now_ms ();
   j->final_exit_code = state == MU_JOB_SUCCEEDED   ? 0
                        : state == MU_JOB_CANCELLED ? 130
+                       : state == MU_JOB_SUSPENDED ? (j->restore_dir ? 0 : 1)
                                                    : exit_code_of (j);
   mu_msg_t m;
   memset (&m, 0, sizeof m);
@@ -298,16 +303,25 @@ finish (mu_job_t *j, mu_job_state_t state)
   d->failed_node = j->failure.node_id;
   d->failed_signal = j->failure.signal;
   d->stderr_tail = j->failure.stderr_tail;
+  if (state == MU_JOB_SUSPENDED)
+    {
+      d->failed_rank = -1;
+      d->resume_step = j->restore_step;
+      d->resumable = j->restore_dir != NULL;
+    }
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
       if (n && n->in_use && n->job == j)
         {
           mu_coord_send_node (c, n, &m);
+          mu_rdzv_decision_t rd;
+          mu_rdzv_leave (j->rdzv, mu_now_ms (), n->key, &rd);
           n->job = NULL;
           n->live = 0;
         }
     }
+  j->nmembers = 0;
   mu_kv_reset (j, MUSTER_EJOBDONE);
   mu_log_notice (c->log, "JOB-DONE", "job %s %s after %llu restart(s): %s",
                  j->id, mu_job_state_name (state),
@@ -411,6 +425,12 @@ void
 mu_epoch_cancel (mu_job_t *j, const char *why)
 {
   stop_for_good (j, MU_JOB_CANCELLED, why);
+}
+
+void
+mu_epoch_suspend (mu_job_t *j, const char *why)
+{
+  stop_for_good (j, MU_JOB_SUSPENDED, why);
 }
 
 void
@@ -587,6 +607,11 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
         j->members[i] = j->members[--j->nmembers];
         break;
       }
+  size_t nmem = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &nmem);
+  for (size_t i = 0; was_member && i < nmem; i++)
+    if (mem[i].key == n->key)
+      mu_ckpt_lost (j, mem[i].first_rank, mem[i].nproc);
   if (n->live_epoch == j->epoch && n->live > 0)
     j->live = j->live >= n->live ? j->live - n->live : 0;
   n->live = 0;
@@ -634,6 +659,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->reason);
   free (j->epoch_reason);
   free (j->members_buf);
+  mu_ckpt_job_free (j);
   mu_job_spec_free (&j->spec);
   free (j);
 }

@@ -25,6 +25,9 @@ void mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why);
 void mu_epoch_fail (mu_job_t *j, const char *why, int infra);
 /* Stop everything and finish as cancelled. */
 void mu_epoch_cancel (mu_job_t *j, const char *why);
+/* Stop everything and finish as suspended (preempted; resumable from the
+ * job's newest complete checkpoint). */
+void mu_epoch_suspend (mu_job_t *j, const char *why);
 /* rdzv.progress to one node / every node attached to the job. */
 void mu_epoch_send_progress (mu_job_t *j, mu_node_t *n);
 void mu_epoch_broadcast_progress (mu_job_t *j);

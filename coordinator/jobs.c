@@ -21,6 +21,7 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 
 #define MAX_NPROC 4096
@@ -143,7 +144,8 @@ static void
 on_timer_closed (uv_handle_t *h)
 {
   mu_job_t *j = h->data;
-  if (--j->timers_open == 0 && j->state >= MU_JOB_SUCCEEDED && j->coord == NULL)
+  if (--j->timers_open == 0 && j->state >= MU_JOB_SUCCEEDED && j->coord == NULL
+      && j->io_inflight == 0)
     mu_epoch_free_job (j);
 }
 
@@ -189,8 +191,11 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
   j->final_exit_code = -1;
   uv_timer_init (c->loop, &j->rdzv_timer);
   uv_timer_init (c->loop, &j->kick_timer);
+  uv_timer_init (c->loop, &j->ckpt_timer);
+  uv_timer_init (c->loop, &j->ckpt_tick);
   j->rdzv_timer.data = j->kick_timer.data = j;
-  j->timers_open = 2;
+  j->ckpt_timer.data = j->ckpt_tick.data = j;
+  j->timers_open = 4;
   return j;
 }
 
@@ -199,10 +204,12 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
 static void
 job_close_timers (mu_job_t *j)
 {
-  if (j->timers_open == 2)
+  if (j->timers_open == 4 && !uv_is_closing ((uv_handle_t *)&j->rdzv_timer))
     {
       uv_close ((uv_handle_t *)&j->rdzv_timer, on_timer_closed);
       uv_close ((uv_handle_t *)&j->kick_timer, on_timer_closed);
+      uv_close ((uv_handle_t *)&j->ckpt_timer, on_timer_closed);
+      uv_close ((uv_handle_t *)&j->ckpt_tick, on_timer_closed);
     }
 }
 
@@ -218,7 +225,7 @@ prune_finished (mu_coord_t *c)
       while (mu_smap_next (c->jobs, &pos, NULL, &val))
         {
           mu_job_t *j = val;
-          if (j->state >= MU_JOB_SUCCEEDED
+          if (j->state >= MU_JOB_SUCCEEDED && j->state != MU_JOB_SUSPENDED
               && (oldest == NULL || j->finished_ms < oldest->finished_ms))
             oldest = j;
         }
@@ -237,6 +244,7 @@ mu_jobs_finished (mu_coord_t *c, mu_job_t *j)
   c->njobs_finished++;
   uv_timer_stop (&j->rdzv_timer);
   uv_timer_stop (&j->kick_timer);
+  uv_timer_stop (&j->ckpt_timer);
   prune_finished (c);
   mu_jobs_offer_free_nodes (c);
 }
@@ -382,7 +390,12 @@ create_job (mu_coord_t *c, const mu_job_spec_t *spec)
                  (unsigned long long)spec->roles.v[0].min_nodes,
                  (unsigned long long)spec->roles.v[0].max_nodes,
                  (unsigned long long)spec->roles.v[0].nproc);
-  mu_jobs_open_round (j);
+  int rc = mu_ckpt_job_init (j);
+  if (rc < 0)
+    mu_log_warn (c->log, "CKPT-INIT-FAILED", "job %s: checkpoints off: %s",
+                 j->id, muster_strerror (rc));
+  if (rc != 1) /* 1: the scan for a restore point opens the round */
+    mu_jobs_open_round (j);
   return j;
 }
 
@@ -401,7 +414,9 @@ mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n, const mu_job_spec_t *spec,
                      char *err, size_t errlen)
 {
   mu_job_t *j = mu_smap_get (c->jobs, spec->id);
-  if (j != NULL && j->state >= MU_JOB_SUCCEEDED)
+  if (j != NULL && j->state == MU_JOB_SUSPENDED && same_job (j->spec, spec, err, errlen))
+    mu_ckpt_resume (j, err, errlen); /* starting it again resumes it */
+  else if (j != NULL && j->state >= MU_JOB_SUCCEEDED)
     {
       retire_finished (c, j);
       j = NULL;
@@ -433,6 +448,8 @@ mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
   if (rc != 0)
     return rc;
   mu_job_t *j = mu_smap_get (c->jobs, spec->id);
+  if (j != NULL && j->state == MU_JOB_SUSPENDED)
+    return mu_ckpt_resume (j, err, errlen);
   if (j != NULL && j->state < MU_JOB_SUCCEEDED)
     {
       snprintf (err, errlen, "job %s already exists (%s)", spec->id,
@@ -512,6 +529,7 @@ mu_jobs_close_all (mu_coord_t *c)
     {
       mu_job_t *j = val;
       mu_kv_reset (j, MUSTER_ECLOSED);
+      mu_ckpt_job_close (j);
       job_close_timers (j);
     }
 }
@@ -525,7 +543,7 @@ mu_jobs_free_all (mu_coord_t *c)
     {
       mu_job_t *j = val;
       j->coord = NULL;
-      if (j->timers_open == 0)
+      if (j->timers_open == 0 && j->io_inflight == 0)
         mu_epoch_free_job (j);
     }
 }

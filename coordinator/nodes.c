@@ -19,6 +19,7 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "coordinator/ckpt.h"
 
 #define MAX_SLOTS 4096
 
@@ -191,6 +192,8 @@ mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
   mu_node_t *n = mu_nodes_by_route (c, from);
   if (n == NULL)
     return;
+  if (n->job != NULL && hb->step > 0)
+    mu_ckpt_note_step (n->job, hb->step);
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_HEARTBEAT;

@@ -43,7 +43,10 @@ extern "C" {
   XX(ENOENV, 16, "not started by muster (MUSTER_* environment missing)")       \
   XX(ECANCELED, 17, "operation canceled")                                      \
   XX(EJOBDONE, 18, "job has already finished")                                 \
-  XX(EINTERNAL, 19, "internal error")
+  XX(EINTERNAL, 19, "internal error")                                         \
+  XX(EPASSED, 20, "the worker is already past the requested step")            \
+  XX(ECORRUPT, 21, "checkpoint data is corrupt (size or checksum mismatch)")  \
+  XX(ENOCKPT, 22, "no complete checkpoint to restore from")
 
 enum {
 #define MUSTER_XX_(name, off, msg) MUSTER_##name = MUSTER_ERR_BASE - (off),

@@ -1,0 +1,495 @@
+/*
+ * ckpt.c — checkpoints seen from the coordinator: when to take one, the
+ * two-phase commit (checkpoint/commit.c) fed from the loop, where the next
+ * epoch restores from, and preemption.
+ *
+ * Step agreement: a checkpoint is of "the state after step S" and every
+ * member must save the same S.  Agents put the highest step their workers
+ * reported in each heartbeat; the coordinator asks for S = max + 2, so a
+ * request reaches every worker before it gets there (a step takes longer
+ * than a message).  A worker already past S answers MUSTER_EPASSED and the
+ * attempt is retried at once with a fresh S (up to 3 times).  A job that
+ * reports no steps is asked to save at once (`now`), numbered 1, 2, ...
+ *
+ * Triggers: periodic (spec.ckpt_every_ms), on demand (control port
+ * ctl.checkpoint), preemption (ctl.preempt for the whole job; agent.preempt
+ * when a node gets SIGTERM or Slurm's warning signal).  A preemption
+ * checkpoints within the grace period, then stops; if the commit misses
+ * the deadline the job stops anyway and keeps the previous checkpoint.
+ *
+ * Blocking file work (scanning for the newest checkpoint, writing the
+ * MANIFEST, retention) runs on libuv's thread pool (ckpt_io.c); only a
+ * mkdir and a stat run on the loop, when an attempt begins.
+ */
+#include "coordinator/ckpt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "checkpoint/commit.h"
+#include "common/util.h"
+#include "coordinator/epoch.h"
+
+#define DEFAULT_TIMEOUT_MS 60000
+#define MAX_PASSED_RETRIES 3
+#define PREEMPT_STOP_SHARE 4 /* a quarter of the grace is kept for stopping */
+
+static void on_tick (uv_timer_t *t);
+
+static uint64_t
+timeout_of (const mu_job_t *j)
+{
+  return j->spec->ckpt_timeout_ms ? j->spec->ckpt_timeout_ms
+                                  : DEFAULT_TIMEOUT_MS;
+}
+
+static void
+broadcast (mu_job_t *j, const mu_msg_t *m)
+{
+  for (size_t i = 0; i < j->nmembers; i++)
+    {
+      mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
+      if (n != NULL && n->job == j)
+        mu_coord_send_node (j->coord, n, m);
+    }
+}
+
+static void
+send_done (mu_job_t *j, uint64_t step, int status, const char *manifest)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_CKPT_DONE;
+  m.u.ckpt_done.job = j->id;
+  m.u.ckpt_done.step = step;
+  m.u.ckpt_done.status = status;
+  m.u.ckpt_done.manifest = (char *)manifest;
+  broadcast (j, &m);
+}
+
+static void arm_tick (mu_job_t *j, uint64_t deadline);
+static void after_attempt (mu_job_t *j, int committed, uint64_t step,
+                           int status);
+
+/* Act on a decision of the commit machine. */
+static void
+apply (mu_job_t *j, const mu_ckpt_decision_t *d)
+{
+  arm_tick (j, d->deadline_ms);
+  switch (d->action)
+    {
+    case MU_CKPT_D_NONE:
+    case MU_CKPT_D_REQUEST: /* sent by begin() itself */
+      break;
+    case MU_CKPT_D_WRITE_MANIFEST:
+      d->manifest->created_us = mu_wall_us ();
+      if (mu_ckpt_io_commit (j, d->manifest, d->step) != 0)
+        {
+          mu_ckpt_decision_t d2;
+          if (mu_ckpt_commit_written (j->ckpt, mu_now_ms (), -ENOMEM, &d2) == 0)
+            apply (j, &d2);
+        }
+      break;
+    case MU_CKPT_D_COMMITTED:
+      {
+        char dir[4096];
+        mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, d->step, dir, sizeof dir);
+        char *rd = strdup (dir);
+        if (rd != NULL)
+          {
+            free (j->restore_dir);
+            j->restore_dir = rd;
+            j->restore_step = d->step;
+          }
+        mu_log_notice (j->coord->log, "CKPT-COMMITTED",
+                       "job %s: step %llu committed (%s)", j->id,
+                       (unsigned long long)d->step, dir);
+        char manifest[4200];
+        snprintf (manifest, sizeof manifest, "%s/MANIFEST", dir);
+        send_done (j, d->step, 0, manifest);
+        after_attempt (j, 1, d->step, 0);
+        break;
+      }
+    case MU_CKPT_D_ABORTED:
+      mu_log_warn (j->coord->log, "CKPT-ABORTED", "job %s: step %llu: %s",
+                   j->id, (unsigned long long)d->step,
+                   d->reason ? d->reason : muster_strerror (d->status));
+      send_done (j, d->step, d->status, NULL);
+      after_attempt (j, 0, d->step, d->status);
+      break;
+    }
+}
+
+static void
+arm_tick (mu_job_t *j, uint64_t deadline)
+{
+  if (j->coord == NULL || uv_is_closing ((uv_handle_t *)&j->ckpt_tick))
+    return;
+  if (deadline == 0)
+    {
+      uv_timer_stop (&j->ckpt_tick);
+      return;
+    }
+  uint64_t now = mu_now_ms ();
+  uv_timer_start (&j->ckpt_tick, on_tick, deadline > now ? deadline - now : 0,
+                  0);
+}
+
+static void
+on_tick (uv_timer_t *t)
+{
+  mu_job_t *j = t->data;
+  mu_ckpt_decision_t d;
+  if (j->ckpt != NULL && mu_ckpt_commit_tick (j->ckpt, mu_now_ms (), &d) == 0)
+    apply (j, &d);
+}
+
+static int
+begin (mu_job_t *j, uint64_t timeout_ms, char *err, size_t errlen)
+{
+  int now_mode = j->max_step == 0;
+  uint64_t step = now_mode ? ++j->ckpt_seq : j->max_step + 2;
+  uint64_t last = 0;
+  if (mu_ckpt_commit_last (j->ckpt, &last) && step <= last)
+    step = last + 1;
+  char dir[4096];
+  int rc = mu_ckpt_io_prepare (j, step, dir, sizeof dir, err, errlen);
+  if (rc != 0)
+    return rc;
+  mu_role_world_t roles[MU_RDZV_MAX_ROLES];
+  size_t nroles = mu_rdzv_nroles (j->rdzv);
+  for (size_t r = 0; r < nroles; r++)
+    {
+      roles[r].name = j->spec->roles.v[r].name;
+      uint32_t nodes = 0;
+      roles[r].world = mu_rdzv_role_world (j->rdzv, (uint32_t)r, &nodes);
+      roles[r].nodes = nodes;
+    }
+  mu_ckpt_begin_t b = { .step = step,
+                        .epoch = j->epoch,
+                        .world = j->world,
+                        .timeout_ms = timeout_ms,
+                        .roles = roles,
+                        .nroles = nroles,
+                        .nbuckets = j->spec->nbuckets };
+  mu_ckpt_decision_t d;
+  rc = mu_ckpt_commit_begin (j->ckpt, mu_now_ms (), &b, &d);
+  if (rc != 0)
+    {
+      snprintf (err, errlen, "job %s: cannot begin a checkpoint of step %llu: %s",
+                j->id, (unsigned long long)step, muster_strerror (rc));
+      return rc;
+    }
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_CKPT_REQUEST;
+  m.u.ckpt_request.job = j->id;
+  m.u.ckpt_request.epoch = j->epoch;
+  m.u.ckpt_request.step = step;
+  m.u.ckpt_request.deadline_ms = timeout_ms;
+  m.u.ckpt_request.dir = dir;
+  m.u.ckpt_request.reason = (char *)j->ckpt_reason;
+  m.u.ckpt_request.now = now_mode;
+  broadcast (j, &m);
+  mu_log_info (j->coord->log, "CKPT-BEGIN", "job %s epoch %llu: step %llu (%s)",
+               j->id, (unsigned long long)j->epoch, (unsigned long long)step,
+               j->ckpt_reason ? j->ckpt_reason : "");
+  apply (j, &d);
+  return 0;
+}
+
+int
+mu_ckpt_trigger (mu_job_t *j, const char *reason, uint64_t timeout_ms,
+                 char *err, size_t errlen)
+{
+  if (j->ckpt == NULL)
+    {
+      snprintf (err, errlen, "job %s has no checkpoint directory (ckpt_dir)",
+                j->id);
+      return MUSTER_EINVAL;
+    }
+  if (j->state != MU_JOB_RUNNING)
+    {
+      snprintf (err, errlen, "job %s is %s, not running", j->id,
+                mu_job_state_name (j->state));
+      return MUSTER_EJOBDONE;
+    }
+  mu_ckpt_state_t st = mu_ckpt_commit_state (j->ckpt);
+  if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
+    {
+      snprintf (err, errlen, "job %s: a checkpoint of step %llu is in flight",
+                j->id, (unsigned long long)mu_ckpt_commit_step (j->ckpt));
+      return MUSTER_EEXIST;
+    }
+  j->ckpt_reason = reason;
+  j->ckpt_retries = 0;
+  return begin (j, timeout_ms ? timeout_ms : timeout_of (j), err, errlen);
+}
+
+/* ------------------------------------------------------------ preemption */
+
+static void
+finish_preemption (mu_job_t *j, int committed)
+{
+  int mode = j->preempting;
+  j->preempting = 0;
+  char why[256];
+  if (committed)
+    snprintf (why, sizeof why, "preempted; resumable from step %llu",
+              (unsigned long long)j->restore_step);
+  else if (j->restore_dir != NULL)
+    snprintf (why, sizeof why,
+              "preempted before its checkpoint committed; resumable from "
+              "step %llu",
+              (unsigned long long)j->restore_step);
+  else
+    snprintf (why, sizeof why, "preempted; no checkpoint to resume from");
+  if (mode == 2)
+    {
+      mu_node_t *n = mu_coord_node (j->coord, j->preempt_node);
+      if (n != NULL && n->job == j)
+        {
+          /* Can the job go on without it? */
+          uint32_t nodes = 0;
+          mu_rdzv_role_world (j->rdzv, n->role, &nodes);
+          const mu_rdzv_role_t *role = mu_rdzv_role (j->rdzv, n->role);
+          if (role != NULL && nodes > role->min_nodes)
+            {
+              mu_msg_t m;
+              memset (&m, 0, sizeof m);
+              m.type = MU_MSG_JOB_DONE;
+              m.u.job_done.job = j->id;
+              m.u.job_done.state = (char *)"suspended";
+              m.u.job_done.exit_code = 0;
+              m.u.job_done.reason = why;
+              m.u.job_done.failed_rank = -1;
+              m.u.job_done.resume_step = j->restore_step;
+              m.u.job_done.resumable = j->restore_dir != NULL;
+              mu_coord_send_node (j->coord, n, &m);
+              mu_jobs_node_lost (j->coord, n, "preempted", 0);
+              return;
+            }
+        }
+    }
+  mu_epoch_suspend (j, why);
+}
+
+static void
+after_attempt (mu_job_t *j, int committed, uint64_t step, int status)
+{
+  (void)step;
+  if (!committed && status == MUSTER_EPASSED && j->state == MU_JOB_RUNNING
+      && j->ckpt_retries++ < MAX_PASSED_RETRIES)
+    {
+      char err[256];
+      uint64_t now = mu_now_ms ();
+      uint64_t t = timeout_of (j);
+      if (j->preempting)
+        t = j->preempt_deadline_ms > now ? j->preempt_deadline_ms - now : 1;
+      if (begin (j, t, err, sizeof err) == 0)
+        return;
+      mu_log_warn (j->coord->log, "CKPT-RETRY", "%s", err);
+    }
+  if (j->preempting)
+    finish_preemption (j, committed);
+}
+
+static void
+preempt (mu_job_t *j, uint64_t grace_ms, const char *why)
+{
+  uint64_t now = mu_now_ms ();
+  uint64_t budget = grace_ms - grace_ms / PREEMPT_STOP_SHARE;
+  j->preempt_deadline_ms = now + budget;
+  mu_log_notice (j->coord->log, "PREEMPT", "job %s: %s; checkpoint within %llu ms",
+                 j->id, why, (unsigned long long)budget);
+  char err[256];
+  mu_ckpt_state_t st = j->ckpt ? mu_ckpt_commit_state (j->ckpt) : MU_CKPT_IDLE;
+  if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
+    return; /* the attempt in flight decides; after_attempt finishes */
+  if (j->ckpt == NULL || j->state != MU_JOB_RUNNING
+      || mu_ckpt_trigger (j, "preempt", budget ? budget : 1, err, sizeof err) != 0)
+    finish_preemption (j, 0);
+}
+
+void
+mu_ckpt_preempt_job (mu_job_t *j, uint64_t grace_ms, const char *why)
+{
+  if (j->state >= MU_JOB_STOPPING)
+    return;
+  j->preempting = 1;
+  preempt (j, grace_ms, why);
+}
+
+void
+mu_ckpt_preempt_node (mu_coord_t *c, mu_node_t *n, uint64_t grace_ms,
+                      const char *why)
+{
+  mu_job_t *j = n->job;
+  if (j == NULL || j->state >= MU_JOB_STOPPING)
+    return;
+  if (j->state != MU_JOB_RUNNING || !mu_rdzv_is_member (j->rdzv, n->key))
+    {
+      /* Not part of a running epoch: nothing to save, just leave. */
+      mu_nodes_leave (c, n, why);
+      return;
+    }
+  if (j->preempting == 0)
+    {
+      j->preempting = 2;
+      j->preempt_node = n->key;
+    }
+  else
+    j->preempting = 1; /* several nodes go: suspend the job */
+  preempt (j, grace_ms, why);
+}
+
+int
+mu_ckpt_resume (mu_job_t *j, char *err, size_t errlen)
+{
+  if (j->state != MU_JOB_SUSPENDED)
+    {
+      snprintf (err, errlen, "job %s is %s, not suspended", j->id,
+                mu_job_state_name (j->state));
+      return MUSTER_EINVAL;
+    }
+  mu_log_notice (j->coord->log, "JOB-RESUME", "job %s resumes from %s", j->id,
+                 j->restore_dir ? j->restore_dir : "the start (no checkpoint)");
+  j->coord->njobs_finished--;
+  mu_jobs_open_round (j);
+  mu_jobs_offer_free_nodes (j->coord);
+  return 0;
+}
+
+/* ------------------------------------------------------------- the rest */
+
+void
+mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n, const mu_ckpt_saved_t *saved)
+{
+  mu_job_t *j = n->job;
+  if (j == NULL || j->ckpt == NULL || strcmp (j->id, saved->job) != 0)
+    return;
+  mu_ckpt_decision_t d;
+  int rc = mu_ckpt_commit_ack (j->ckpt, mu_now_ms (), saved, &d);
+  if (rc != 0)
+    {
+      mu_log_info (c->log, "CKPT-ACK-REFUSED",
+                   "job %s: ckpt.saved of rank %llu step %llu: %s", j->id,
+                   (unsigned long long)saved->rank,
+                   (unsigned long long)saved->step, muster_strerror (rc));
+      return;
+    }
+  apply (j, &d);
+}
+
+void
+mu_ckpt_note_step (mu_job_t *j, uint64_t step)
+{
+  if (step > j->max_step)
+    j->max_step = step;
+}
+
+void
+mu_ckpt_lost (mu_job_t *j, uint64_t first_rank, uint64_t count)
+{
+  mu_ckpt_decision_t d;
+  if (j->ckpt != NULL
+      && mu_ckpt_commit_lost (j->ckpt, mu_now_ms (), first_rank, count, &d) == 0)
+    apply (j, &d);
+}
+
+static void
+on_periodic (uv_timer_t *t)
+{
+  mu_job_t *j = t->data;
+  char err[256];
+  if (j->state == MU_JOB_RUNNING && !j->preempting
+      && mu_ckpt_trigger (j, "periodic", 0, err, sizeof err) != 0)
+    mu_log_info (j->coord->log, "CKPT-SKIPPED", "%s", err);
+}
+
+void
+mu_ckpt_epoch_started (mu_job_t *j)
+{
+  if (j->ckpt == NULL)
+    return;
+  mu_ckpt_decision_t d;
+  if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)
+    apply (j, &d);
+  if (j->spec->ckpt_every_ms > 0)
+    uv_timer_start (&j->ckpt_timer, on_periodic, j->spec->ckpt_every_ms,
+                    j->spec->ckpt_every_ms);
+}
+
+int
+mu_ckpt_job_init (mu_job_t *j)
+{
+  if (j->spec->ckpt_dir == NULL || j->spec->ckpt_dir[0] == '\0')
+    return 0;
+  char dir[4096];
+  int rc = mu_ckpt_job_dir (j->spec->ckpt_dir, j->id, dir, sizeof dir);
+  if (rc != 0 || (j->ckpt_job_dir = strdup (dir)) == NULL)
+    return rc ? rc : -ENOMEM;
+  rc = mu_ckpt_commit_new (j->id, &j->ckpt);
+  if (rc != 0)
+    return rc;
+  rc = mu_ckpt_io_scan (j);
+  return rc == 0 ? 1 : rc;
+}
+
+void
+mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips)
+{
+  if (j->coord == NULL)
+    return;
+  if (skips != NULL && skips[0] != '\0')
+    mu_log_warn (j->coord->log, "CKPT-SKIPPED", "job %s: %s", j->id, skips);
+  if (rc == 0)
+    {
+      char dir[4096];
+      mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, dir, sizeof dir);
+      free (j->restore_dir);
+      j->restore_dir = strdup (dir);
+      j->restore_step = step;
+      mu_log_notice (j->coord->log, "CKPT-RESTORE", "job %s restores from step %llu",
+                     j->id, (unsigned long long)step);
+    }
+  else if (rc != MUSTER_ENOTFOUND)
+    mu_log_warn (j->coord->log, "CKPT-SCAN-FAILED", "job %s: %s", j->id,
+                 muster_strerror (rc));
+  if (j->state == MU_JOB_PENDING)
+    mu_jobs_open_round (j);
+}
+
+void
+mu_ckpt_commit_io_done (mu_job_t *j, int status)
+{
+  if (j->ckpt == NULL)
+    return;
+  mu_ckpt_decision_t d;
+  if (mu_ckpt_commit_written (j->ckpt, mu_now_ms (), status, &d) == 0
+      && j->coord != NULL)
+    apply (j, &d);
+}
+
+void
+mu_ckpt_job_close (mu_job_t *j)
+{
+  if (j->ckpt != NULL)
+    {
+      mu_ckpt_decision_t d;
+      mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), MUSTER_ECLOSED,
+                             "coordinator shutting down", &d);
+    }
+}
+
+void
+mu_ckpt_job_free (mu_job_t *j)
+{
+  mu_ckpt_commit_destroy (&j->ckpt);
+  free (j->ckpt_job_dir);
+  free (j->restore_dir);
+}

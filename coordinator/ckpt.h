@@ -1,0 +1,65 @@
+/*
+ * ckpt.h — the coordinator's side of checkpoints: triggers, the two-phase
+ * commit driven from the loop, restore points, and preemption.  Internal
+ * to the coordinator (ckpt.c, ckpt_io.c).
+ */
+#ifndef MU_COORD_CKPT_H
+#define MU_COORD_CKPT_H
+
+#include "coordinator/coord.h"
+
+/* Set the job up for checkpoints if its spec names a ckpt_dir.  Returns 1
+ * when the scan for the newest complete checkpoint was started off the
+ * loop: ckpt.c opens the job's first round when it finishes.  0 when there
+ * is nothing to scan (the caller opens the round), negative on error. */
+int mu_ckpt_job_init (mu_job_t *j);
+
+/* An epoch started (periodic timer, abort of an attempt of the old one). */
+void mu_ckpt_epoch_started (mu_job_t *j);
+
+/* Take a checkpoint now.  0, or MUSTER_EINVAL (no ckpt_dir), MUSTER_EEXIST
+ * (one is in flight), MUSTER_EJOBDONE (not running), with `err`. */
+int mu_ckpt_trigger (mu_job_t *j, const char *reason, uint64_t timeout_ms,
+                     char *err, size_t errlen);
+
+/* A member's ckpt.saved, relayed by its agent. */
+void mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n,
+                       const mu_ckpt_saved_t *saved);
+
+/* An agent's heartbeat said its workers reached `step`. */
+void mu_ckpt_note_step (mu_job_t *j, uint64_t step);
+
+/* Members are gone (node lost or left): abort an attempt that waited on
+ * them. */
+void mu_ckpt_lost (mu_job_t *j, uint64_t first_rank, uint64_t count);
+
+/* Preempt the whole job: checkpoint (within grace_ms), stop, suspend. */
+void mu_ckpt_preempt_job (mu_job_t *j, uint64_t grace_ms, const char *why);
+
+/* Preempt one node: checkpoint, then release it; the job goes on without it
+ * if it can, else it is suspended. */
+void mu_ckpt_preempt_node (mu_coord_t *c, mu_node_t *n, uint64_t grace_ms,
+                           const char *why);
+
+/* Resume a suspended job from its newest complete checkpoint. */
+int mu_ckpt_resume (mu_job_t *j, char *err, size_t errlen);
+
+/* Timers and machine: close (before the job is freed) and free. */
+void mu_ckpt_job_close (mu_job_t *j);
+void mu_ckpt_job_free (mu_job_t *j);
+
+/* ckpt_io.c: blocking work run on libuv's thread pool. */
+typedef struct mu_ckpt_io mu_ckpt_io_t;
+/* Find the newest complete, valid (CRC-checked) checkpoint. */
+int mu_ckpt_io_scan (mu_job_t *j);
+/* Write the MANIFEST of the WRITING attempt, then apply retention. */
+int mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step);
+/* Make a step directory ready (synchronously: a mkdir and a stat). */
+int mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, char *dir, size_t dirlen,
+                        char *err, size_t errlen);
+
+/* ckpt.c entry points ckpt_io.c calls back on the loop thread. */
+void mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips);
+void mu_ckpt_commit_io_done (mu_job_t *j, int status);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * ckpt_io.c — the coordinator's blocking checkpoint file work, run on
+ * libuv's thread pool so the loop never waits on a disk: the scan for the
+ * newest complete checkpoint at job creation (every shard's CRC is
+ * checked, so a corrupt newest checkpoint is reported and the previous one
+ * used), and the commit (MANIFEST written atomically, then retention).
+ *
+ * A work item holds what it needs by value or by a pointer that stays
+ * valid until its after-callback (the commit machine keeps the manifest
+ * of a WRITING attempt unchanged until told it was written).  A job with
+ * work in flight is not freed until the work is back (io_inflight).
+ */
+#include "coordinator/ckpt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <muster/error.h>
+
+#include "checkpoint/commit.h"
+#include "checkpoint/manifest.h"
+#include "coordinator/epoch.h"
+
+#define DEFAULT_KEEP 3
+
+typedef struct io_item {
+  uv_work_t req;
+  mu_job_t *job;
+  int rc;
+  /* scan */
+  char job_dir[4096];
+  uint64_t step;
+  char skips[2048];
+  /* commit */
+  char step_dir[4096];
+  mu_ckpt_manifest_t *manifest;
+  size_t keep;
+  char err[512];
+  char retention[512];
+} io_item_t;
+
+static void
+on_skip (void *arg, const mu_ckpt_skip_t *s)
+{
+  io_item_t *it = arg;
+  size_t used = strlen (it->skips);
+  snprintf (it->skips + used, sizeof it->skips - used,
+            "%sstep %llu skipped (%s: %s)", used ? "; " : "",
+            (unsigned long long)s->step, mu_ckpt_skip_name (s->reason),
+            s->detail ? s->detail : "");
+}
+
+static void
+scan_work (uv_work_t *req)
+{
+  io_item_t *it = req->data;
+  it->rc = mu_ckpt_latest (it->job_dir, true, &it->step, NULL, on_skip, it);
+}
+
+static void
+finish_item (io_item_t *it)
+{
+  mu_job_t *j = it->job;
+  j->io_inflight--;
+  free (it);
+  if (j->coord == NULL && j->timers_open == 0 && j->io_inflight == 0)
+    mu_epoch_free_job (j);
+}
+
+static void
+scan_after (uv_work_t *req, int status)
+{
+  io_item_t *it = req->data;
+  mu_ckpt_scan_done (it->job, status == 0 ? it->rc : MUSTER_ECANCELED,
+                     it->step, it->skips);
+  finish_item (it);
+}
+
+int
+mu_ckpt_io_scan (mu_job_t *j)
+{
+  io_item_t *it = calloc (1, sizeof *it);
+  if (it == NULL)
+    return -ENOMEM;
+  it->job = j;
+  it->req.data = it;
+  snprintf (it->job_dir, sizeof it->job_dir, "%s", j->ckpt_job_dir);
+  int rc = uv_queue_work (j->coord->loop, &it->req, scan_work, scan_after);
+  if (rc != 0)
+    {
+      free (it);
+      return rc;
+    }
+  j->io_inflight++;
+  return 0;
+}
+
+static void
+commit_work (uv_work_t *req)
+{
+  io_item_t *it = req->data;
+  it->rc = mu_manifest_write (it->step_dir, it->manifest, it->err,
+                              sizeof it->err);
+  if (it->rc != 0)
+    return;
+  /* Retention: keep the newest `keep` complete checkpoints; never the one
+   * just written, nothing newer than it. */
+  mu_ckpt_step_t *steps = NULL;
+  size_t n = 0;
+  if (mu_ckpt_list (it->job_dir, &steps, &n) != 0)
+    return;
+  uint64_t *del = calloc (n ? n : 1, sizeof *del);
+  size_t ndel = 0;
+  uint64_t protect = it->step;
+  if (del != NULL
+      && mu_ckpt_retention (steps, n, it->keep, &protect, 1, del, &ndel) == 0)
+    for (size_t i = 0; i < ndel; i++)
+      {
+        char dir[4200];
+        char name[64];
+        mu_ckpt_step_name (del[i], name, sizeof name);
+        snprintf (dir, sizeof dir, "%s/%s", it->job_dir, name);
+        int rc = mu_ckpt_remove_step (dir);
+        size_t used = strlen (it->retention);
+        snprintf (it->retention + used, sizeof it->retention - used, "%s%llu%s",
+                  used ? ", " : "", (unsigned long long)del[i],
+                  rc ? " (failed)" : "");
+      }
+  free (del);
+  free (steps);
+}
+
+static void
+commit_after (uv_work_t *req, int status)
+{
+  io_item_t *it = req->data;
+  mu_job_t *j = it->job;
+  int rc = status == 0 ? it->rc : MUSTER_ECANCELED;
+  if (rc != 0 && j->coord != NULL)
+    mu_log_err (j->coord->log, "CKPT-MANIFEST-FAILED", "job %s step %llu: %s",
+                j->id, (unsigned long long)it->step,
+                it->err[0] ? it->err : muster_strerror (rc));
+  if (it->retention[0] != '\0' && j->coord != NULL)
+    mu_log_info (j->coord->log, "CKPT-RETENTION", "job %s: removed step(s) %s",
+                 j->id, it->retention);
+  mu_ckpt_commit_io_done (j, rc);
+  finish_item (it);
+}
+
+int
+mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step)
+{
+  io_item_t *it = calloc (1, sizeof *it);
+  if (it == NULL)
+    return -ENOMEM;
+  it->job = j;
+  it->req.data = it;
+  it->manifest = m;
+  it->step = step;
+  it->keep = j->spec->ckpt_keep ? j->spec->ckpt_keep : DEFAULT_KEEP;
+  snprintf (it->job_dir, sizeof it->job_dir, "%s", j->ckpt_job_dir);
+  mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, it->step_dir,
+                    sizeof it->step_dir);
+  int rc = uv_queue_work (j->coord->loop, &it->req, commit_work, commit_after);
+  if (rc != 0)
+    {
+      free (it);
+      return rc;
+    }
+  j->io_inflight++;
+  return 0;
+}
+
+int
+mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, char *dir, size_t dirlen,
+                    char *err, size_t errlen)
+{
+  int rc = mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, dir, dirlen);
+  if (rc != 0)
+    {
+      snprintf (err, errlen, "checkpoint path too long under %s",
+                j->spec->ckpt_dir);
+      return rc;
+    }
+  return mu_ckpt_step_prepare (dir, false, err, errlen);
+}
