@@ -415,7 +415,7 @@ check_identity (const char *step_dir, const char *job, uint64_t step,
     {
       ERR ("MANIFEST is for job %s step %llu but lies in job %s step %llu",
            job ? job : "(null)", (ull)step, djob, (ull)dstep);
-      return MU_CKPT_ECORRUPT;
+      return MUSTER_ECORRUPT;
     }
   return 0;
 }
@@ -471,7 +471,7 @@ read_small (const char *dir, const char *name, size_t max, char **out,
   if (fstat (fd, &st) != 0)
     rc = -errno;
   else if (!S_ISREG (st.st_mode))
-    rc = MU_CKPT_ECORRUPT;
+    rc = MUSTER_ECORRUPT;
   else if ((uint64_t)st.st_size > max)
     rc = MUSTER_ETOOBIG;
   char *buf = NULL;
@@ -519,9 +519,9 @@ mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
       if (rc == MUSTER_ETOOBIG)
         {
           ERR ("MANIFEST is larger than %u bytes", MU_PROTO_MAX_MSG);
-          rc = MU_CKPT_ECORRUPT;
+          rc = MUSTER_ECORRUPT;
         }
-      else if (rc == MU_CKPT_ECORRUPT)
+      else if (rc == MUSTER_ECORRUPT)
         ERR ("MANIFEST is not a regular file");
       else
         ERR ("MANIFEST: %s", rc == -ENOENT ? "missing" : muster_strerror (rc));
@@ -539,7 +539,7 @@ mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
     {
       ERR ("MANIFEST holds a %s message", mu_msg_name (out->type));
       mu_msg_clear (out);
-      return MU_CKPT_ECORRUPT;
+      return MUSTER_ECORRUPT;
     }
   rc = check_identity (step_dir, out->u.ckpt_manifest.job,
                        out->u.ckpt_manifest.step, err, errlen);

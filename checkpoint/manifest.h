@@ -100,7 +100,7 @@ int mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m,
 /* Read and decode `<step_dir>/MANIFEST` into *out (type
  * MU_MSG_CKPT_MANIFEST; release with mu_msg_clear).  Returns -ENOENT when
  * there is no MANIFEST (a partial step); the codec's code for an
- * undecodable one; MU_CKPT_ECORRUPT for another message type, for a file
+ * undecodable one; MUSTER_ECORRUPT for another message type, for a file
  * over MU_PROTO_MAX_MSG, or when its job or step differs from the
  * directory's.  On failure *out is empty.  Does not validate the shards. */
 int mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
@@ -110,7 +110,7 @@ int mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
  * regular file of the recorded size, and if `deep` of the recorded CRC-32C
  * (sizes of all shards are checked before any checksum).  Returns 0;
  * MUSTER_EINVAL (malformed); -ENOENT (a shard is missing);
- * MU_CKPT_ECORRUPT (size or checksum differ); other -errno. */
+ * MUSTER_ECORRUPT (size or checksum differ); other -errno. */
 int mu_manifest_validate (const char *step_dir, const mu_ckpt_manifest_t *m,
                           bool deep, char *err, size_t errlen);
 

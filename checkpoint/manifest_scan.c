@@ -191,7 +191,7 @@ mu_ckpt_latest (const char *job_dir, bool deep, uint64_t *step,
             }
           mu_msg_clear (&m);
           why = r == -ENOENT             ? MU_CKPT_SKIP_MISSING
-                : r == MU_CKPT_ECORRUPT  ? MU_CKPT_SKIP_CORRUPT
+                : r == MUSTER_ECORRUPT  ? MU_CKPT_SKIP_CORRUPT
                 : r == MUSTER_EINVAL     ? MU_CKPT_SKIP_BAD_MANIFEST
                                          : MU_CKPT_SKIP_IO;
         }

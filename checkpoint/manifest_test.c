@@ -239,7 +239,7 @@ test_read_refuses (void **state)
   assert_non_null (buf);
   assert_int_equal (tu_write (sd2, "MANIFEST", buf, len), 0);
   assert_int_equal (mu_manifest_read (sd2, &m, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "step 5"));
   assert_int_equal (m.type, MU_MSG_NONE);
   /* ... or into another job's. */
@@ -249,7 +249,7 @@ test_read_refuses (void **state)
   assert_int_equal (mu_ckpt_mkdir_p (other), 0);
   assert_int_equal (tu_write (other, "MANIFEST", buf, len), 0);
   assert_int_equal (mu_manifest_read (other, &m, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "job " JOB));
 
   /* Truncated: does not decode. */
@@ -278,7 +278,7 @@ test_read_refuses (void **state)
   assert_int_equal (tu_write (sd2, "MANIFEST", enc, enclen), 0);
   free (enc);
   assert_int_equal (mu_manifest_read (sd2, &m, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "ckpt.done"));
 
   /* A directory named MANIFEST. */
@@ -287,7 +287,7 @@ test_read_refuses (void **state)
   assert_int_equal (mkdir (md, 0755), 0);
   free (md);
   assert_int_equal (mu_manifest_read (sd2, &m, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
 
   /* Not a step directory at all. */
   assert_int_equal (mu_manifest_read (root, &m, err, sizeof err),
@@ -473,14 +473,14 @@ test_validate (void **state)
   assert_int_equal (tu_flip (sd, "rank-00001.bin", 500), 0);
   assert_int_equal (mu_manifest_validate (sd, cm, false, err, sizeof err), 0);
   assert_int_equal (mu_manifest_validate (sd, cm, true, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "rank-00001.bin"));
   assert_int_equal (tu_flip (sd, "rank-00001.bin", 500), 0);
 
   /* A truncated shard is found by size, before any CRC is read. */
   assert_int_equal (tu_truncate (sd, "rank-00002.bin", 3), 0);
   assert_int_equal (mu_manifest_validate (sd, cm, false, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "rank-00002.bin"));
 
   char *p = tu_join (sd, "rank-00000.bin");
@@ -583,7 +583,7 @@ test_latest (void **state)
   assert_non_null (strstr (r.detail[1], "rank-00003.bin"));
   assert_non_null (strstr (r.detail[4], "rank-00002.bin"));
   assert_non_null (strstr (r.detail[4], "checksum mismatch"));
-  assert_int_equal (r.code[4], MU_CKPT_ECORRUPT);
+  assert_int_equal (r.code[4], MUSTER_ECORRUPT);
   assert_string_equal (mu_ckpt_skip_name (MU_CKPT_SKIP_CORRUPT), "corrupt");
   assert_string_equal (mu_ckpt_skip_name (MU_CKPT_SKIP_PARTIAL), "partial");
 

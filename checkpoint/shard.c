@@ -541,13 +541,13 @@ mu_shard_verify (const char *dir, const mu_shard_info_t *info, bool deep,
     rc = -errno;
   else if (!S_ISREG (st.st_mode))
     {
-      rc = MU_CKPT_ECORRUPT;
+      rc = MUSTER_ECORRUPT;
       if (err && errlen)
         snprintf (err, errlen, "shard %s: not a regular file", info->file);
     }
   else if ((uint64_t)st.st_size != info->size)
     {
-      rc = MU_CKPT_ECORRUPT;
+      rc = MUSTER_ECORRUPT;
       if (err && errlen)
         snprintf (err, errlen, "shard %s: %llu bytes, expected %llu",
                   info->file, (unsigned long long)st.st_size,
@@ -560,7 +560,7 @@ mu_shard_verify (const char *dir, const mu_shard_info_t *info, bool deep,
       rc = mu_shard_checksum_fd (fd, &size, &crc);
       if (rc == 0 && (size != info->size || crc != info->crc32c))
         {
-          rc = MU_CKPT_ECORRUPT;
+          rc = MUSTER_ECORRUPT;
           if (err && errlen)
             snprintf (err, errlen,
                       "shard %s: CRC-32C 0x%08x, expected 0x%08llx "

@@ -45,11 +45,6 @@
 
 #include "common/proto.h"
 
-/* The code a corrupt shard or manifest is reported with: size or CRC-32C
- * differs from the record.  MUSTER_EPROTO until error.h has a dedicated
- * MUSTER_ECORRUPT (proposed); callers compare against this name. */
-#define MU_CKPT_ECORRUPT MUSTER_EPROTO
-
 /* Longest shard file name: NAME_MAX (255) minus ".tmp", minus slack. */
 #define MU_SHARD_NAME_MAX 250
 
@@ -106,7 +101,7 @@ int mu_shard_adopt (const char *dir, const char *file, mu_shard_info_t *info);
 
 /* Check `<dir>/<info->file>` against the record: a regular file of
  * info->size bytes and, if `deep`, of CRC-32C info->crc32c.  Returns 0;
- * -ENOENT if it is missing; MU_CKPT_ECORRUPT if size or checksum differ;
+ * -ENOENT if it is missing; MUSTER_ECORRUPT if size or checksum differ;
  * MUSTER_EINVAL for a bad name; other -errno for I/O.  If `err` is not
  * NULL a sentence naming the file and the difference goes there.  Note: a
  * file just written is read back from the page cache, so this checks what

@@ -454,7 +454,7 @@ test_verify (void **state)
   assert_int_equal (tu_flip (dir, "v.bin", 1234567), 0);
   assert_int_equal (mu_shard_verify (dir, &info, false, err, sizeof err), 0);
   assert_int_equal (mu_shard_verify (dir, &info, true, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "v.bin"));
   assert_non_null (strstr (err, "checksum mismatch"));
   assert_int_equal (tu_flip (dir, "v.bin", 1234567), 0);
@@ -463,7 +463,7 @@ test_verify (void **state)
   /* Truncated. */
   assert_int_equal (tu_truncate (dir, "v.bin", (long long)len - 1), 0);
   assert_int_equal (mu_shard_verify (dir, &info, false, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "expected"));
 
   /* Not a file. */
@@ -473,7 +473,7 @@ test_verify (void **state)
   mu_shard_info_t d = info;
   d.file = "d.bin";
   assert_int_equal (mu_shard_verify (dir, &d, false, err, sizeof err),
-                    MU_CKPT_ECORRUPT);
+                    MUSTER_ECORRUPT);
 
   /* Bad names never reach the filesystem. */
   d.file = "../v.bin";

@@ -148,11 +148,24 @@ on_tick (uv_timer_t *t)
     apply (j, &d);
 }
 
+/* The step to ask for: far enough ahead that the request reaches every
+ * worker before it finishes that step, from the highest step seen, its age
+ * and the job's step rate (plus 50 ms for the request to travel). */
+static uint64_t
+target_step (const mu_job_t *j)
+{
+  uint64_t age = mu_now_ms () - j->max_step_ms;
+  double ahead = j->step_rate * (double)(age + 50);
+  if (ahead > 1e9)
+    ahead = 1e9;
+  return j->max_step + 2 + (uint64_t)ahead;
+}
+
 static int
 begin (mu_job_t *j, uint64_t timeout_ms, char *err, size_t errlen)
 {
   int now_mode = j->max_step == 0;
-  uint64_t step = now_mode ? ++j->ckpt_seq : j->max_step + 2;
+  uint64_t step = now_mode ? ++j->ckpt_seq : target_step (j);
   uint64_t last = 0;
   if (mu_ckpt_commit_last (j->ckpt, &last) && step <= last)
     step = last + 1;
@@ -282,8 +295,12 @@ static void
 after_attempt (mu_job_t *j, int committed, uint64_t step, int status)
 {
   (void)step;
+  /* A preemption keeps trying until its deadline; others a few times. */
+  uint64_t now0 = mu_now_ms ();
+  int may_retry = j->preempting ? now0 < j->preempt_deadline_ms
+                                : j->ckpt_retries < MAX_PASSED_RETRIES;
   if (!committed && status == MUSTER_EPASSED && j->state == MU_JOB_RUNNING
-      && j->ckpt_retries++ < MAX_PASSED_RETRIES)
+      && may_retry && ++j->ckpt_retries)
     {
       char err[256];
       uint64_t now = mu_now_ms ();
@@ -372,6 +389,8 @@ mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n, const mu_ckpt_saved_t *saved)
   mu_job_t *j = n->job;
   if (j == NULL || j->ckpt == NULL || strcmp (j->id, saved->job) != 0)
     return;
+  if (saved->at_step > 0)
+    mu_ckpt_note_step (j, saved->at_step);
   mu_ckpt_decision_t d;
   int rc = mu_ckpt_commit_ack (j->ckpt, mu_now_ms (), saved, &d);
   if (rc != 0)
@@ -388,8 +407,16 @@ mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n, const mu_ckpt_saved_t *saved)
 void
 mu_ckpt_note_step (mu_job_t *j, uint64_t step)
 {
-  if (step > j->max_step)
-    j->max_step = step;
+  if (step <= j->max_step)
+    return;
+  uint64_t now = mu_now_ms ();
+  if (j->max_step > 0 && now > j->max_step_ms)
+    {
+      double rate = (double)(step - j->max_step) / (double)(now - j->max_step_ms);
+      j->step_rate = j->step_rate > 0 ? 0.7 * j->step_rate + 0.3 * rate : rate;
+    }
+  j->max_step = step;
+  j->max_step_ms = now;
 }
 
 void
@@ -416,6 +443,10 @@ mu_ckpt_epoch_started (mu_job_t *j)
 {
   if (j->ckpt == NULL)
     return;
+  /* Steps restart from the restore point (or 0) unless the gang changed in
+   * place; heartbeats bring the new highest step. */
+  if (!j->in_place)
+    j->max_step = j->restore_dir ? j->restore_step : 0;
   mu_ckpt_decision_t d;
   if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)
     apply (j, &d);

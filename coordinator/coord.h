@@ -158,6 +158,8 @@ struct mu_job {
   uv_timer_t ckpt_timer; /* periodic trigger */
   uv_timer_t ckpt_tick;  /* deadline of the attempt in flight */
   uint64_t max_step;     /* highest step any agent reported */
+  uint64_t max_step_ms;  /* when it was reported */
+  double step_rate;      /* steps per ms, smoothed */
   uint64_t ckpt_seq;     /* attempts of a job that reports no steps */
   uint64_t restore_step;
   char *restore_dir;     /* newest complete checkpoint; NULL = none */

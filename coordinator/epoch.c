@@ -235,7 +235,10 @@ mu_epoch_send_progress (mu_job_t *j, mu_node_t *n)
   m.u.rdzv_progress.min_nodes = p.min_nodes;
   m.u.rdzv_progress.max_nodes = p.max_nodes;
   m.u.rdzv_progress.last_call_ms = p.last_call_left;
-  m.u.rdzv_progress.waiting = mu_rdzv_is_waiting (j->rdzv, n->key) != 0;
+  /* Before the first round opens (a restore point is being looked up)
+   * every node waits in line; that is not "the job is full". */
+  m.u.rdzv_progress.waiting = mu_rdzv_is_waiting (j->rdzv, n->key) != 0
+                              && p.state != MU_RDZV_IDLE;
   mu_coord_send_node (j->coord, n, &m);
 }
 

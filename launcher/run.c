@@ -44,7 +44,8 @@ typedef struct run {
   uv_loop_t loop;
   mu_coord_t *coord;
   mu_agent_t *agent;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sigpreempt;
+  char ckpt_dir_abs[4096];
   int tty;
   int progress_shown;
   uint64_t last_joined;
@@ -241,6 +242,18 @@ on_done (void *arg, const mu_job_done_t *d)
                  d->reason ? d->reason : "");
       return;
     }
+  if (strcmp (d->state, "suspended") == 0)
+    {
+      if (d->resumable)
+        fprintf (stderr,
+                 "muster: job %s suspended: %s; run the same command (same "
+                 "--rdzv-id and --ckpt-dir) to resume\n",
+                 d->job, d->reason ? d->reason : "");
+      else
+        fprintf (stderr, "muster: job %s suspended: %s\n", d->job,
+                 d->reason ? d->reason : "");
+      return;
+    }
   fprintf (stderr, "muster: job %s %s: %s\n", d->job[0] ? d->job : "(none)",
            d->state, d->reason ? d->reason : "");
   if (d->failed_rank >= 0)
@@ -270,6 +283,9 @@ close_signals (run_t *r)
     uv_close ((uv_handle_t *)&r->sigint, NULL);
   if (!uv_is_closing ((uv_handle_t *)&r->sigterm))
     uv_close ((uv_handle_t *)&r->sigterm, NULL);
+  if (r->o.preempt_signal && r->o.preempt_signal != SIGTERM
+      && !uv_is_closing ((uv_handle_t *)&r->sigpreempt))
+    uv_close ((uv_handle_t *)&r->sigpreempt, NULL);
 }
 
 static void
@@ -289,6 +305,16 @@ on_signal (uv_signal_t *s, int signum)
     return;
   r->signalled = signum;
   clear_progress (r);
+  /* SIGTERM (Kubernetes, Slurm) and the configured warning signal are a
+   * preemption: checkpoint, then stop.  Without checkpoints, or on
+   * SIGINT, just stop. */
+  if (r->o.ckpt_dir != NULL && signum != SIGINT)
+    {
+      fprintf (stderr, "muster: %s: preempted; checkpointing within %.1f s\n",
+               strsignal (signum), (double)r->o.preempt_grace_ms / 1000.0);
+      mu_agent_preempt (r->agent, r->o.preempt_grace_ms, strsignal (signum));
+      return;
+    }
   fprintf (stderr, "muster: %s: stopping workers (grace %.1f s)\n",
            strsignal (signum), (double)r->o.grace_ms / 1000.0);
   if (!r->done)
@@ -335,16 +361,9 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
 {
   memset (spec, 0, sizeof *spec);
   memset (role, 0, sizeof *role);
-  if (r->o.rdzv_id)
-    mu_strlcpy (idbuf, r->o.rdzv_id, idlen);
-  else if (r->o.endpoint)
-    mu_strlcpy (idbuf, "default", idlen);
-  else
-    {
-      char rnd[9];
-      mu_random_hex (rnd, 4);
-      snprintf (idbuf, idlen, "run-%s", rnd);
-    }
+  /* Like torchrun, one default id: a job started again with the same
+   * --ckpt-dir finds its checkpoints under <ckpt-dir>/<id>. */
+  mu_strlcpy (idbuf, r->o.rdzv_id ? r->o.rdzv_id : "default", idlen);
   role->name = (char *)(r->o.role ? r->o.role : "worker");
   role->min_nodes = r->o.min_nodes;
   role->max_nodes = r->o.max_nodes;
@@ -360,6 +379,12 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->join_timeout_ms = r->o.join_timeout_ms;
   spec->grace_ms = r->o.grace_ms;
   spec->elastic_mode = (char *)r->o.elastic_mode;
+  spec->progress_timeout_ms = r->o.progress_timeout_ms;
+  spec->ckpt_dir = (char *)r->o.ckpt_dir;
+  spec->ckpt_every_ms = r->o.ckpt_every_ms;
+  spec->ckpt_keep = r->o.ckpt_keep;
+  spec->ckpt_timeout_ms = r->o.ckpt_timeout_ms;
+  spec->nbuckets = r->o.nbuckets;
 }
 
 int
@@ -409,6 +434,18 @@ mu_run_main (int argc, char **argv)
       free (pargv);
       return 2;
     }
+  if (r.o.ckpt_dir != NULL && r.o.ckpt_dir[0] != '/')
+    {
+      char cwd[2048];
+      if (getcwd (cwd, sizeof cwd) == NULL)
+        {
+          fprintf (stderr, "muster run: cannot resolve --ckpt-dir %s\n", r.o.ckpt_dir);
+          free (pargv);
+          return 2;
+        }
+      snprintf (r.ckpt_dir_abs, sizeof r.ckpt_dir_abs, "%s/%s", cwd, r.o.ckpt_dir);
+      r.o.ckpt_dir = r.ckpt_dir_abs;
+    }
   r.tty = isatty (2);
   uv_loop_init (&r.loop);
   int rc = 0;
@@ -455,6 +492,12 @@ mu_run_main (int argc, char **argv)
       r.sigint.data = r.sigterm.data = &r;
       uv_signal_start (&r.sigint, on_signal, SIGINT);
       uv_signal_start (&r.sigterm, on_signal, SIGTERM);
+      if (r.o.preempt_signal && r.o.preempt_signal != SIGTERM)
+        {
+          uv_signal_init (&r.loop, &r.sigpreempt);
+          r.sigpreempt.data = &r;
+          uv_signal_start (&r.sigpreempt, on_signal, r.o.preempt_signal);
+        }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
   mu_agent_destroy (&r.agent);

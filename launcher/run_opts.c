@@ -7,6 +7,7 @@
  */
 #include "launcher/run_opts.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,17 @@ mu_run_opts_usage (void)
          "  --grace DUR             SIGTERM-to-SIGKILL grace (default 5s)\n"
          "  --elastic-mode MODE     restart (default) or in-place\n"
          "  --ctl-bind EP           control port of a served coordinator\n"
+         "  --progress-timeout DUR  kill and restart a worker (libmuster) that\n"
+         "                          reports no progress for this long\n"
+         "  --ckpt-dir DIR          checkpoints (shared by all nodes); restores\n"
+         "                          from the newest complete one\n"
+         "  --ckpt-every DUR        periodic checkpoints\n"
+         "  --ckpt-keep N           complete checkpoints kept (default 3)\n"
+         "  --ckpt-timeout DUR      how long a checkpoint waits for shards (60s)\n"
+         "  --nbuckets N            PS jobs: hash buckets of the model\n"
+         "  --preempt-signal SIG    also treat SIG (e.g. USR1, Slurm's warning)\n"
+         "                          as preemption; SIGTERM always is\n"
+         "  --preempt-grace DUR     time to checkpoint and stop when preempted (30s)\n"
          "  --no-python             run a .py PROGRAM directly\n"
          "  -m, --module            run PROGRAM as 'python3 -m PROGRAM'\n"
          "  --quiet                 no rendezvous progress display\n"
@@ -134,7 +146,9 @@ static const char *const FLAGS_WITH_VALUE[]
     = { "nnodes", "nproc-per-node", "rdzv-endpoint", "rdzv-id",
         "max-restarts", "node-id", "role", "advertise-host", "last-call",
         "join-timeout", "connect-timeout", "grace", "elastic-mode",
-        "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf", NULL };
+        "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf",
+        "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-keep",
+        "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", NULL };
 
 static int
 takes_value (const char *name)
@@ -211,6 +225,44 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "rdzv-conf") == 0)
     return parse_rdzv_conf (v, o, err, errlen);
+  else if (strcmp (name, "progress-timeout") == 0)
+    rc = mu_parse_duration_ms (v, &o->progress_timeout_ms);
+  else if (strcmp (name, "ckpt-dir") == 0)
+    {
+      if (v[0] == '\0')
+        return fail (err, errlen, "--ckpt-dir needs a directory", NULL, NULL);
+      o->ckpt_dir = v;
+    }
+  else if (strcmp (name, "ckpt-every") == 0)
+    rc = mu_parse_duration_ms (v, &o->ckpt_every_ms);
+  else if (strcmp (name, "ckpt-keep") == 0)
+    {
+      rc = mu_parse_u64 (v, &o->ckpt_keep);
+      if (rc == 0 && o->ckpt_keep == 0)
+        return fail (err, errlen, "--ckpt-keep '%s': keep at least 1", v, NULL);
+    }
+  else if (strcmp (name, "ckpt-timeout") == 0)
+    rc = mu_parse_duration_ms (v, &o->ckpt_timeout_ms);
+  else if (strcmp (name, "nbuckets") == 0)
+    rc = mu_parse_u64 (v, &o->nbuckets);
+  else if (strcmp (name, "preempt-grace") == 0)
+    rc = mu_parse_duration_ms (v, &o->preempt_grace_ms);
+  else if (strcmp (name, "preempt-signal") == 0)
+    {
+      static const struct { const char *n; int s; } sigs[]
+          = { { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "HUP", SIGHUP },
+              { "TERM", SIGTERM }, { "URG", SIGURG }, { "XCPU", SIGXCPU },
+              { NULL, 0 } };
+      const char *s = strncmp (v, "SIG", 3) == 0 ? v + 3 : v;
+      o->preempt_signal = 0;
+      for (int k = 0; sigs[k].n; k++)
+        if (strcmp (sigs[k].n, s) == 0)
+          o->preempt_signal = sigs[k].s;
+      if (o->preempt_signal == 0)
+        return fail (err, errlen,
+                     "--preempt-signal '%s': expected USR1, USR2, HUP, TERM, "
+                     "URG or XCPU", v, NULL);
+    }
   if (rc != 0)
     return fail (err, errlen, "bad value '%s' for --%s", v, name);
   return 0;
@@ -227,6 +279,7 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
   o->join_timeout_ms = 600000;
   o->connect_timeout_ms = 30000;
   o->grace_ms = 5000;
+  o->preempt_grace_ms = 30000;
   int i = 0;
   for (; i < argc; i++)
     {

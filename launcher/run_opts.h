@@ -31,6 +31,14 @@ typedef struct mu_run_opts {
   const char *elastic_mode;      /* --elastic-mode restart|in-place */
   const char *log_level;         /* --log-level */
   const char *ctl_bind;          /* --ctl-bind (with --host/embedded) */
+  uint64_t progress_timeout_ms;  /* --progress-timeout: hang detection */
+  const char *ckpt_dir;          /* --ckpt-dir */
+  uint64_t ckpt_every_ms;        /* --ckpt-every */
+  uint64_t ckpt_keep;            /* --ckpt-keep */
+  uint64_t ckpt_timeout_ms;      /* --ckpt-timeout */
+  uint64_t nbuckets;             /* --nbuckets (PS jobs) */
+  int preempt_signal;            /* --preempt-signal (besides SIGTERM) */
+  uint64_t preempt_grace_ms;     /* --preempt-grace (default 30s) */
   int quiet;                     /* --quiet: no progress display */
   int no_python;                 /* --no-python */
   int module;                    /* -m/--module: run argv[0] as python -m */

@@ -231,6 +231,7 @@ on_hb_timer (uv_timer_t *t)
   m.type = MU_MSG_HEARTBEAT;
   m.u.heartbeat.node_id = a->node_id;
   m.u.heartbeat.seq = ++a->hb_seq;
+  m.u.heartbeat.step = a->max_step;
   mu_agent_send_coord (a, &m);
 }
 
@@ -307,6 +308,10 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
     case MU_MSG_MEMBERS:
       mu_agent_workers_members (a, m);
       break;
+    case MU_MSG_CKPT_REQUEST:
+    case MU_MSG_CKPT_DONE:
+      mu_agent_workers_broadcast (a, m);
+      break;
     case MU_MSG_ERROR:
       on_coord_error (a, &m->u.error);
       break;
@@ -354,6 +359,7 @@ mu_agent_maybe_finish (mu_agent_t *a)
       uv_close ((uv_handle_t *)&a->reg_timer, NULL);
       uv_close ((uv_handle_t *)&a->hb_timer, NULL);
       uv_close ((uv_handle_t *)&a->hang_timer, NULL);
+      uv_close ((uv_handle_t *)&a->preempt_timer, NULL);
       mu_zwatch_stop (&a->coord_watch);
       mu_agent_workers_close (a);
       int linger = 200; /* let agent.leave and the last reports out */
@@ -450,11 +456,43 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
     }
   uv_timer_init (loop, &a->reg_timer);
   uv_timer_init (loop, &a->hb_timer);
-  a->reg_timer.data = a->hb_timer.data = a;
+  uv_timer_init (loop, &a->preempt_timer);
+  a->reg_timer.data = a->hb_timer.data = a->preempt_timer.data = a;
   mu_agent_workers_init_timers (a);
   a->started_ms = a->last_coord_ms = mu_now_ms ();
   start_registering (a);
   return 0;
+}
+
+static void
+on_preempt_deadline (uv_timer_t *t)
+{
+  mu_agent_t *a = t->data;
+  mu_log_warn (a->log, "PREEMPT-DEADLINE",
+               "no answer from the coordinator within the grace period; "
+               "stopping the workers");
+  mu_agent_shutdown (a, 0);
+}
+
+void
+mu_agent_preempt (mu_agent_t *a, uint64_t grace_ms, const char *reason)
+{
+  if (a->shutting_down || a->preempting)
+    return;
+  if (!a->registered || a->live == 0 || a->job == NULL)
+    {
+      mu_agent_shutdown (a, grace_ms);
+      return;
+    }
+  a->preempting = 1;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_PREEMPT;
+  m.u.preempt.node_id = a->node_id;
+  m.u.preempt.grace_ms = grace_ms;
+  m.u.preempt.reason = (char *)reason;
+  mu_agent_send_coord (a, &m);
+  uv_timer_start (&a->preempt_timer, on_preempt_deadline, grace_ms, 0);
 }
 
 void
@@ -464,6 +502,7 @@ mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms)
     return;
   a->shutting_down = 1;
   uv_timer_stop (&a->reg_timer);
+  uv_timer_stop (&a->preempt_timer);
   if (a->registered)
     {
       /* Tell the coordinator at once instead of letting it miss our

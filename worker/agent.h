@@ -60,6 +60,11 @@ int mu_agent_start (mu_agent_t *a, uv_loop_t *loop);
 /* Stop: SIGTERM the workers, SIGKILL after grace_ms, report their exits,
  * then close sockets and handles.  The loop ends once all is closed. */
 void mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms);
+/* The node is being preempted (SIGTERM from Kubernetes or Slurm, Slurm's
+ * warning signal): ask the coordinator to checkpoint the job and release
+ * this node within grace_ms; if nothing has happened by then, stop the
+ * workers anyway.  Without a coordinator or a job it is a shutdown. */
+void mu_agent_preempt (mu_agent_t *a, uint64_t grace_ms, const char *reason);
 /* The node id in use (generated or given). */
 const char *mu_agent_node_id (const mu_agent_t *a);
 /* Free after the loop has finished; accepts NULL; sets *a_p NULL. */

@@ -66,6 +66,9 @@ struct mu_agent {
   size_t live;              /* workers not yet exited (any epoch) */
   mu_msg_t pending_done;    /* job.done received while workers still ran */
   mu_msg_t members;         /* job.members of the current epoch, if fetched */
+  uint64_t max_step;        /* highest step a worker reported (heartbeats) */
+  uv_timer_t preempt_timer; /* preemption deadline */
+  int preempting;
   int members_requested;
 };
 
@@ -80,6 +83,8 @@ void mu_agent_workers_start (mu_agent_t *a, mu_msg_t *start);
 void mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms);
 void mu_agent_workers_relay_reply (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m);
+/* ckpt.request / ckpt.done to every worker of the current epoch. */
+void mu_agent_workers_broadcast (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_workers_close (mu_agent_t *a);
 void mu_agent_workers_init_timers (mu_agent_t *a);
 

@@ -219,7 +219,10 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
                  && strcmp (a->start.u.start.job, s->job) == 0
                  && a->nworkers == s->assign.n;
   if (!in_place)
-    discard_workers (a);
+    {
+      discard_workers (a);
+      a->max_step = 0;
+    }
   mu_msg_clear (&a->start);
   mu_msg_clear (&a->members);
   a->members_requested = 0;
@@ -369,6 +372,16 @@ mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m)
       send_info (a, &a->workers[i], &a->workers[i].route);
 }
 
+void
+mu_agent_workers_broadcast (mu_agent_t *a, const mu_msg_t *m)
+{
+  if (a->start.type != MU_MSG_START)
+    return;
+  for (size_t i = 0; i < a->nworkers; i++)
+    if (a->workers[i].has_route && a->workers[i].running)
+      mu_wire_send (a->work_sock, &a->workers[i].route, m);
+}
+
 static int
 same_route (const mu_route_t *x, const mu_route_t *y)
 {
@@ -461,12 +474,20 @@ on_work_readable (void *sock, void *arg)
     case MU_MSG_PROGRESS:
       {
         /* Hang detection happens here, next to the worker; the
-         * coordinator never sees per-step traffic. */
+         * coordinator never sees per-step traffic, only the node's highest
+         * step in each heartbeat (for checkpoint step agreement). */
         mu_agent_worker_t *w = sender (a, &from, m.u.progress.rank);
         if (w != NULL)
-          w->last_progress_ms = mu_now_ms ();
+          {
+            w->last_progress_ms = mu_now_ms ();
+            if (m.u.progress.step > a->max_step)
+              a->max_step = m.u.progress.step;
+          }
         break;
       }
+    case MU_MSG_CKPT_SAVED:
+      relay (a, &from, &m, m.u.ckpt_saved.rank, 0);
+      break;
     case MU_MSG_BYE:
       {
         mu_agent_worker_t *w = sender (a, &from, m.u.bye.rank);

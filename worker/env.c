@@ -453,6 +453,11 @@ mu_env_muster_vars (const mu_start_t *st, const mu_assign_t *a,
   U64 ("MUSTER_PEER_PORT", peer_port);
   if (st->spec && st->spec->ckpt_dir)
     STR ("MUSTER_CKPT_DIR", st->spec->ckpt_dir);
+  if (st->restore_dir)
+    {
+      STR ("MUSTER_RESTORE_DIR", st->restore_dir);
+      U64 ("MUSTER_RESTORE_STEP", st->restore_step);
+    }
 
   /* parameter-server jobs */
   if (r == 0 && mu_env_is_ps_job (st))

@@ -109,6 +109,82 @@ MUSTER_EXPORT int muster_worker_on_membership (muster_worker_t *w,
 MUSTER_EXPORT int muster_worker_membership_changed (muster_worker_t *w,
                                                     muster_membership_t *out);
 
+/* ------------------------------------------------------------ checkpoints
+ *
+ * A checkpoint is of "the state after step S", saved by every worker as
+ * one shard and committed by the coordinator only when all shards are
+ * durable.  A program reports each finished step with
+ * muster_worker_progress(); when muster_worker_ckpt_due() then says 1, it
+ * saves its state with muster_worker_ckpt_save() (or writes the file
+ * itself at muster_worker_ckpt_path() and calls
+ * muster_worker_ckpt_save_file()).  With MUSTER_CKPT_ASYNC the state is
+ * copied and training goes on while a background thread writes and
+ * fsyncs it. */
+typedef struct muster_ckpt_request {
+  uint64_t step;        /* save the state after this step */
+  int now;              /* 1: save at once (the job reports no steps) */
+  uint64_t deadline_ms; /* how long the coordinator waits for the shards */
+  const char *reason;   /* "periodic", "request", "preempt" */
+} muster_ckpt_request_t;
+
+#define MUSTER_CKPT_ASYNC 1
+
+/* Called on libmuster's thread when a checkpoint is requested (keep it
+ * short; set a flag).  fn NULL removes it. */
+typedef void (*muster_ckpt_fn) (muster_worker_t *w,
+                                const muster_ckpt_request_t *rq, void *arg);
+MUSTER_EXPORT int muster_worker_on_ckpt (muster_worker_t *w, muster_ckpt_fn fn,
+                                         void *arg);
+/* 1 (and *out filled) if this worker should save now: a checkpoint is
+ * requested and the last step reported is its step (or it is `now`).
+ * A worker that already went past the step answers for itself
+ * (MUSTER_EPASSED) and the coordinator asks again for a later step. */
+MUSTER_EXPORT int muster_worker_ckpt_due (muster_worker_t *w,
+                                          muster_ckpt_request_t *out);
+/* Save `len` bytes as this worker's shard of the due checkpoint.  Without
+ * flags it returns once the shard is durable and reported; with
+ * MUSTER_CKPT_ASYNC once the bytes are copied.  MUSTER_ENOTFOUND if no
+ * checkpoint is due. */
+MUSTER_EXPORT int muster_worker_ckpt_save (muster_worker_t *w, const void *buf,
+                                           size_t len, int flags);
+/* Where to write the shard yourself (then muster_worker_ckpt_save_file). */
+MUSTER_EXPORT int muster_worker_ckpt_path (muster_worker_t *w, char *buf,
+                                           size_t size);
+MUSTER_EXPORT int muster_worker_ckpt_save_file (muster_worker_t *w);
+/* Block until every asynchronous save is durable; returns the status of
+ * the last one (0 or a negative code). */
+MUSTER_EXPORT int muster_worker_ckpt_flush (muster_worker_t *w);
+
+/* Where to restore from at start: the newest complete checkpoint of the
+ * job.  The shard is the one of the same role and role rank, or, when the
+ * role has other replicas now, role rank modulo the saved role size. */
+typedef struct muster_restore {
+  uint64_t step;
+  const char *path; /* the shard file; valid for the handle's life */
+  uint64_t size;
+  int from_rank;    /* the rank that wrote it */
+} muster_restore_t;
+/* 0 and *out; MUSTER_ENOCKPT if the job starts fresh; MUSTER_ECORRUPT if
+ * the shard fails its checksum. */
+MUSTER_EXPORT int muster_worker_restore (muster_worker_t *w,
+                                         muster_restore_t *out);
+
+/* Parameter servers: the pieces of the saved shards that hold the hash
+ * buckets this server owns now (the number of servers may have changed). */
+typedef struct muster_bucket_slice {
+  const char *path;      /* shard file */
+  uint64_t bucket_first; /* first bucket of the piece */
+  uint64_t bucket_count;
+  uint64_t offset;       /* index of bucket_first within that shard */
+} muster_bucket_slice_t;
+/* *out is malloc'd (free() it); *n slices in bucket order. */
+MUSTER_EXPORT int muster_worker_restore_buckets (muster_worker_t *w,
+                                                 muster_bucket_slice_t **out,
+                                                 size_t *n);
+/* The buckets this server owns: [*first, *first + *count). */
+MUSTER_EXPORT int muster_worker_buckets (muster_worker_t *w, uint64_t *first,
+                                         uint64_t *count);
+
 /* Address of `rank` (0..world-1).  MUSTER_EINVAL for a rank out of range. */
 MUSTER_EXPORT int muster_worker_peer (const muster_worker_t *w, int rank,
                                       muster_peer_t *out);

@@ -230,6 +230,15 @@ mu_on_pipe (mu_actor_t *a)
         case MU_CMD_STOP:
           a->stopping = true;
           break;
+        case MU_CMD_SEND:
+          if (cmd.blob != NULL)
+            {
+              (void)mu_wire_send_raw (a->dealer, NULL, cmd.blob->buf,
+                                      cmd.blob->len);
+              free (cmd.blob->buf);
+              free (cmd.blob);
+            }
+          break;
         }
     }
 }

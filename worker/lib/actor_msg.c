@@ -340,6 +340,12 @@ mu_actor_on_dealer (mu_actor_t *a)
         case MU_MSG_ERROR:
           mu_on_error (a, &m.u.error);
           break;
+        case MU_MSG_CKPT_REQUEST:
+          mu_wckpt_on_request (a->w, &m.u.ckpt_request);
+          break;
+        case MU_MSG_CKPT_DONE:
+          mu_wckpt_on_done (a->w, &m.u.ckpt_done);
+          break;
         default:
           a->dropped++;
           break;

@@ -56,6 +56,7 @@ mu_worker_send_cmd (muster_worker_t *w, const mu_cmd_t *cmd, int flags)
 static void
 mu_worker_free (muster_worker_t *w)
 {
+  mu_wckpt_destroy (&w->ck); /* flush async saves while the actor runs */
   if (w->thread_running)
     {
       mu_cmd_t stop = { .op = MU_CMD_STOP };
@@ -181,6 +182,13 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
     }
   if (pthread_mutex_init (&w->cb_mu, NULL) != 0)
     {
+      pthread_mutex_destroy (&w->fe_mu);
+      free (w);
+      return -ENOMEM;
+    }
+  if (mu_wckpt_new (&w->ck) != 0)
+    {
+      pthread_mutex_destroy (&w->cb_mu);
       pthread_mutex_destroy (&w->fe_mu);
       free (w);
       return -ENOMEM;
@@ -403,6 +411,7 @@ muster_worker_progress (muster_worker_t *w, uint64_t step)
   if (w == NULL)
     return MUSTER_EINVAL;
   atomic_store_explicit (&w->progress_step, step, memory_order_relaxed);
+  atomic_store_explicit (&w->progress_any, true, memory_order_relaxed);
   if (atomic_exchange_explicit (&w->progress_flag, true,
                                 memory_order_acq_rel))
     return 0; /* already flagged: the actor will send the latest step */

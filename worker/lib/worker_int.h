@@ -157,20 +157,33 @@ typedef enum mu_cmd_op {
   MU_CMD_REQ = 1, /* req: a request; one reference passes to the actor */
   MU_CMD_CANCEL,  /* arg: req_id of a request its caller freed */
   MU_CMD_PROGRESS, /* wake up: w->progress_flag is set */
-  MU_CMD_STOP      /* say BYE, finish everything with MUSTER_ECLOSED, exit */
+  MU_CMD_STOP,     /* say BYE, finish everything with MUSTER_ECLOSED, exit */
+  MU_CMD_SEND      /* blob: an encoded message to send as is (ckpt.saved) */
 } mu_cmd_op_t;
+
+/* An encoded message handed to the actor, which frees it. */
+typedef struct mu_blob {
+  char *buf;
+  size_t len;
+} mu_blob_t;
 
 typedef struct mu_cmd {
   mu_cmd_op_t op;
   uint64_t arg;
   muster_req_t *req;
+  mu_blob_t *blob;
 } mu_cmd_t;
+
+/* Checkpoint state of a handle (ckpt.c). */
+typedef struct mu_wckpt mu_wckpt_t;
 
 struct muster_worker {
   void *ctx;     /* this handle's own ZeroMQ context */
   void *pipe_fe; /* front end's end of the pipe (PAIR) */
   pthread_mutex_t fe_mu; /* serialises sends on pipe_fe */
   pthread_mutex_t cb_mu; /* guards the membership callback */
+  mu_wckpt_t *ck;        /* checkpoint requests and saves (ckpt.c) */
+  atomic_bool progress_any; /* a step was ever reported */
   muster_membership_fn on_membership;
   void *on_membership_arg;
   uint64_t seen_epoch;   /* last epoch membership_changed reported */
@@ -265,5 +278,14 @@ int mu_actor_new (muster_worker_t *w, const char *endpoint,
                   mu_actor_t **out);
 int mu_actor_start (mu_actor_t *a, pthread_t *thread);
 void mu_actor_destroy (mu_actor_t **a_p);
+
+/* ckpt.c */
+int mu_wckpt_new (mu_wckpt_t **out);
+/* Flushes asynchronous saves (their reports still go out): call while the
+ * actor runs. */
+void mu_wckpt_destroy (mu_wckpt_t **ck_p);
+/* Actor thread: a ckpt.request / ckpt.done from the agent. */
+void mu_wckpt_on_request (muster_worker_t *w, const mu_ckpt_request_t *rq);
+void mu_wckpt_on_done (muster_worker_t *w, const mu_ckpt_done_t *d);
 
 #endif
