@@ -81,6 +81,7 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="muster-launch-bench.")
         self.seq = 0
         self.daemons = {}
+        self.broken = False
 
     # ----------------------------------------------------------- one launch
     def run_once(self, name, cmds, nworkers, env_extra=None):
@@ -128,13 +129,17 @@ class Bench:
                 pass
         if bad or len(starts) != nworkers:
             tail = ""
-            try:
-                with open(os.path.join(rdir, "launcher0.log"), "rb") as f:
-                    tail = f.read()[-800:].decode(errors="replace")
-            except OSError:
-                pass
-            raise Broken("%s: exit codes %s, %d of %d workers started "
-                         "(logs in %s)\n%s"
+            for i, _ in (bad or [(0, 0)]):
+                try:
+                    with open(os.path.join(rdir, "launcher%d.log" % i),
+                              "rb") as f:
+                        tail += "  launcher %d: %s\n" % (i, f.read()[-600:].decode(
+                            errors="replace").strip().replace("\n", "\n    "))
+                except OSError:
+                    pass
+            self.broken = True
+            raise Broken("%s: exit codes (launcher, code) %s, %d of %d "
+                         "workers started (logs in %s)\n%s"
                          % (name, bad, len(starts), nworkers, rdir, tail))
         if not self.a.keep:
             shutil.rmtree(rdir, ignore_errors=True)
@@ -220,7 +225,9 @@ class Bench:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        if not self.a.keep:
+        if self.broken:
+            print("logs of the broken runs kept in %s" % self.tmp)
+        elif not self.a.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 

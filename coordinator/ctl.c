@@ -15,6 +15,7 @@
 
 #include <muster/error.h>
 
+#include "checkpoint/commit.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 
@@ -111,7 +112,8 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
     case MU_MSG_CTL_CHECKPOINT:
       rc = mu_ckpt_trigger (j, "request", 0, err, sizeof err);
       snprintf (msg, sizeof msg, "checkpoint of step %llu requested",
-                (unsigned long long)(j->ckpt ? j->max_step + 2 : 0));
+                (unsigned long long)(rc == 0 ? mu_ckpt_commit_step (j->ckpt)
+                                             : 0));
       break;
     case MU_MSG_CTL_PREEMPT:
       if (j->state >= MU_JOB_STOPPING)

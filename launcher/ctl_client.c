@@ -77,6 +77,7 @@ typedef struct ctl_args {
   const char *endpoint;
   uint64_t timeout_ms;
   const char *job;
+  uint64_t grace_ms;
 } ctl_args_t;
 
 static int
@@ -85,6 +86,7 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
   a->endpoint = default_endpoint ();
   a->timeout_ms = 5000;
   a->job = NULL;
+  a->grace_ms = 0;
   for (int i = 0; i < argc; i++)
     {
       if ((strcmp (argv[i], "--endpoint") == 0 || strcmp (argv[i], "--ctl") == 0)
@@ -95,6 +97,15 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
           if (mu_parse_duration_ms (argv[++i], &a->timeout_ms) != 0)
             {
               fprintf (stderr, "muster %s: bad --timeout '%s'\n", cmd, argv[i]);
+              return 2;
+            }
+        }
+      else if (strcmp (argv[i], "--grace") == 0 && i + 1 < argc
+               && strcmp (cmd, "preempt") == 0)
+        {
+          if (mu_parse_duration_ms (argv[++i], &a->grace_ms) != 0)
+            {
+              fprintf (stderr, "muster %s: bad --grace '%s'\n", cmd, argv[i]);
               return 2;
             }
         }
@@ -173,6 +184,47 @@ mu_ctl_cancel_main (int argc, char **argv)
   if (rc != 0)
     {
       fprintf (stderr, "muster cancel: %s\n", err);
+      return 1;
+    }
+  printf ("job %s: %s\n", a.job,
+          rep.type == MU_MSG_CTL_REPLY && rep.u.ctl_reply.message
+              ? rep.u.ctl_reply.message
+              : "ok");
+  mu_msg_clear (&rep);
+  return 0;
+}
+
+/* checkpoint, preempt, resume: one job, one action, one answer. */
+int
+mu_ctl_job_main (const char *cmd, int argc, char **argv)
+{
+  ctl_args_t a;
+  int rc = parse (argc, argv, &a, 1, cmd);
+  if (rc != 0)
+    return rc;
+  mu_msg_t req, rep;
+  memset (&req, 0, sizeof req);
+  if (strcmp (cmd, "checkpoint") == 0)
+    {
+      req.type = MU_MSG_CTL_CHECKPOINT;
+      req.u.ctl_checkpoint.job = (char *)a.job;
+    }
+  else if (strcmp (cmd, "preempt") == 0)
+    {
+      req.type = MU_MSG_CTL_PREEMPT;
+      req.u.ctl_preempt.job = (char *)a.job;
+      req.u.ctl_preempt.grace_ms = a.grace_ms;
+    }
+  else
+    {
+      req.type = MU_MSG_CTL_RESUME;
+      req.u.ctl_resume.job = (char *)a.job;
+    }
+  char err[512];
+  rc = call (a.endpoint, a.timeout_ms, &req, &rep, err, sizeof err);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster %s: %s\n", cmd, err);
       return 1;
     }
   printf ("job %s: %s\n", a.job,

@@ -8,5 +8,7 @@
 int mu_ctl_status_main (int argc, char **argv);
 /* `muster cancel [--endpoint EP] JOB`; returns the exit status. */
 int mu_ctl_cancel_main (int argc, char **argv);
+/* `muster checkpoint|preempt|resume [--endpoint EP] [--grace DUR] JOB`. */
+int mu_ctl_job_main (const char *cmd, int argc, char **argv);
 
 #endif

@@ -16,6 +16,9 @@ usage (FILE *f)
            "  run       launch a gang (like torchrun); muster run --help\n"
            "  status    jobs of a running coordinator (control port)\n"
            "  cancel    cancel a job of a running coordinator\n"
+           "  checkpoint JOB       take a checkpoint now\n"
+           "  preempt [--grace D] JOB  checkpoint, stop and suspend a job\n"
+           "  resume JOB           run a suspended job again from its checkpoint\n"
            "  version   print the version\n"
            "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT\n"
            "(default tcp://127.0.0.1:29401).\n");
@@ -36,6 +39,9 @@ main (int argc, char **argv)
     return mu_ctl_status_main (argc - 2, argv + 2);
   if (strcmp (cmd, "cancel") == 0)
     return mu_ctl_cancel_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "checkpoint") == 0 || strcmp (cmd, "preempt") == 0
+      || strcmp (cmd, "resume") == 0)
+    return mu_ctl_job_main (cmd, argc - 2, argv + 2);
   if (strcmp (cmd, "version") == 0 || strcmp (cmd, "--version") == 0)
     {
       printf ("muster 0.1.0 (protocol %d)\n", MU_PROTO_VERSION);
