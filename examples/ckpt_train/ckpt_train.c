@@ -14,13 +14,20 @@
  *
  * Options: --steps N (total), --step-ms MS (time per step), --size N
  * (floats), --sync (save synchronously), --crash-at S (exit 3 at step S in
- * the first attempt only: TORCHELASTIC_RESTART_COUNT 0).
+ * the first attempt only: TORCHELASTIC_RESTART_COUNT 0).  For fault
+ * injection in tests, in the first attempt only: --die-in-save PHASE
+ * (before: die when the save is due; mid: die half-way through writing the
+ * shard file; after: die once the shard is written and reported) and
+ * --slow-save-rank R --slow-save-ms MS (rank R waits before saving, so
+ * others' shards are in while its is not); --die-at-save K picks the
+ * K-th checkpoint of the run for --die-in-save (default 1).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <muster/worker.h>
 
@@ -82,6 +89,10 @@ main (int argc, char **argv)
   long step_ms = 2;
   size_t n = 1024;
   int flags = MUSTER_CKPT_ASYNC;
+  const char *die_in_save = NULL;
+  int slow_rank = -1;
+  int die_at_save = 1, saves = 0;
+  long slow_ms = 0;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--steps") == 0 && i + 1 < argc)
@@ -94,10 +105,20 @@ main (int argc, char **argv)
         crash_at = strtoull (argv[++i], NULL, 10);
       else if (strcmp (argv[i], "--sync") == 0)
         flags = 0;
+      else if (strcmp (argv[i], "--die-in-save") == 0 && i + 1 < argc)
+        die_in_save = argv[++i];
+      else if (strcmp (argv[i], "--die-at-save") == 0 && i + 1 < argc)
+        die_at_save = atoi (argv[++i]);
+      else if (strcmp (argv[i], "--slow-save-rank") == 0 && i + 1 < argc)
+        slow_rank = atoi (argv[++i]);
+      else if (strcmp (argv[i], "--slow-save-ms") == 0 && i + 1 < argc)
+        slow_ms = strtol (argv[++i], NULL, 10);
       else
         {
           fprintf (stderr, "usage: ckpt_train [--steps N] [--step-ms MS] "
-                           "[--size N] [--sync] [--crash-at S]\n");
+                           "[--size N] [--sync] [--crash-at S] "
+                           "[--die-in-save before|mid|after] "
+                           "[--slow-save-rank R --slow-save-ms MS]\n");
           return 2;
         }
     }
@@ -131,8 +152,37 @@ main (int argc, char **argv)
       muster_ckpt_request_t rq;
       if (muster_worker_ckpt_due (w, &rq) == 1)
         {
-          rc = muster_worker_ckpt_save (w, s, sizeof *s + n * sizeof (float),
-                                        flags);
+          size_t bytes = sizeof *s + n * sizeof (float);
+          int me = muster_worker_rank (w);
+          int dying = first_attempt && die_in_save && me == 0
+                      && ++saves == die_at_save;
+          if (first_attempt && me == slow_rank && slow_ms > 0)
+            {
+              struct timespec t = { slow_ms / 1000, (slow_ms % 1000) * 1000000L };
+              nanosleep (&t, NULL);
+            }
+          if (dying)
+            {
+              if (strcmp (die_in_save, "before") == 0)
+                _exit (9);
+              if (strcmp (die_in_save, "mid") == 0)
+                {
+                  char path[4096];
+                  if (muster_worker_ckpt_path (w, path, sizeof path) == 0)
+                    {
+                      FILE *f = fopen (path, "wb");
+                      if (f)
+                        {
+                          fwrite (s, 1, bytes / 2, f);
+                          fflush (f);
+                        }
+                    }
+                  _exit (9);
+                }
+            }
+          rc = muster_worker_ckpt_save (w, s, bytes, dying ? 0 : flags);
+          if (dying && strcmp (die_in_save, "after") == 0)
+            _exit (9);
           if (rc != 0)
             fprintf (stderr, "checkpoint of step %llu failed: %s\n",
                      (unsigned long long)s->step, muster_strerror (rc));
