@@ -4,20 +4,24 @@
  * asynchronous one.
  *
  * Throughput.  In one invocation, into one directory, alternating the
- * order each repetition so drift in the disk's speed hits both alike:
+ * order each repetition so drift in the disk's speed hits all alike:
  *
  *   dd if=/dev/zero of=DIR/dd.bin bs=4M count=N conv=fsync   (the baseline)
- *   mu_shard_write_buf of the same number of bytes           (tmp, CRC-32C,
+ *   mu_shard_write_buf of N*4 MiB of zeros                   (tmp, CRC-32C,
  *                                                             fsync, rename,
  *                                                             fsync dir)
- *   mu_shard_writer_* in 1 MiB appends                       (streaming)
+ *   dd if=<N*4 MiB pseudo-random bytes in /dev/shm> ... conv=fsync
+ *   mu_shard_write_buf of the same pseudo-random bytes
+ *   mu_shard_writer_* of them in 1 MiB appends               (streaming)
  *
  * each timed end to end on CLOCK_MONOTONIC (dd including its fork and
- * exec, a millisecond against seconds).  The shard's bytes are not zeros
- * (a fixed pseudo-random pattern, made before the clock starts).  Between
- * runs the file is removed and the filesystem synced so one run's
- * writeback does not land in the next.  Medians are printed with every
- * run, and the ratio shard / dd.
+ * exec, a millisecond against seconds).  Zeros and random bytes are
+ * compared separately because virtual disks may store zero blocks faster
+ * than data (the development VM does, by a quarter), which would flatter
+ * dd if=/dev/zero against real model state.  Buffers are made and touched
+ * before the clock starts.  Between runs the file is removed and the
+ * filesystem synced, so one run's writeback does not land in the next.
+ * Every run is printed, then medians and the ratios shard / dd.
  *
  * Stall.  A "training" thread holds a state of S MiB (default 256):
  *
@@ -31,6 +35,15 @@
  *          later ones reuse the writer's buffer (the steady state, and the
  *          first one too after mu_async_writer_reserve).
  *
+ *   overlap  mu_async_writer_snapshot_start: the writer thread makes the
+ *          copy while the training thread runs a step that only reads the
+ *          state (--step-ms of compute, standing for forward and
+ *          backward); it waits (mu_async_writer_wait_copied) just before
+ *          the optimizer would write.  The stall is what of the copy is
+ *          left by then.
+ *   handover  mu_async_writer_submit of a buffer the program will not touch
+ *          until the callback returns it (double buffering): no copy.
+ *
  * While an async save runs the training thread spins on a compute kernel,
  * and its rate is compared with the rate when nothing is being saved: how
  * fast training goes during a save on this 2-core machine.
@@ -38,7 +51,8 @@
  * A benchmark, not a test: it exits 0 whatever the figures are, non-zero
  * only if something failed (a write error, dd missing is only a note).
  * Usage: ckpt_bench [--dir DIR] [--size MiB] [--reps N] [--state MiB]
- *                   [--saves N] [--no-throughput] [--no-stall]
+ *                   [--saves N] [--step-ms MS] [--no-throughput]
+ *                   [--no-stall]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -76,6 +90,7 @@ typedef struct opts
   int reps;
   size_t state_mib;
   int saves;
+  long step_ms; /* forward+backward time the overlapped copy hides behind */
   bool throughput;
   bool stall;
 } opts_t;
@@ -170,15 +185,16 @@ fs_name (const char *dir)
 
 /* ------------------------------------------------------------ throughput */
 
-/* dd ... conv=fsync; seconds, or -1 if dd could not run. */
+/* dd if=<src> ... conv=fsync; seconds, or -1 if dd could not run. */
 static double
-run_dd (const char *dir, size_t mib)
+run_dd (const char *dir, const char *src, size_t mib)
 {
-  char of[4200], count[32];
+  char of[4200], in[4200], count[32];
   snprintf (of, sizeof of, "of=%s/dd.bin", dir);
+  snprintf (in, sizeof in, "if=%s", src);
   snprintf (count, sizeof count, "count=%zu", mib / 4);
-  char *argv[] = { "dd", "if=/dev/zero", of, "bs=4M", count, "conv=fsync",
-                   "status=none", NULL };
+  char *argv[]
+      = { "dd", in, of, "bs=4M", count, "conv=fsync", "status=none", NULL };
   uint64_t t0 = mu_now_us ();
   pid_t pid;
   if (posix_spawnp (&pid, "dd", NULL, NULL, argv, environ) != 0)
@@ -214,9 +230,8 @@ run_stream (const char *dir, const unsigned char *buf, size_t len)
   uint64_t t0 = mu_now_us ();
   int rc = mu_shard_writer_open (dir, "stream.bin", &w);
   for (size_t off = 0; rc == 0 && off < len; off += 1u << 20)
-    rc = mu_shard_writer_append (w, buf + off,
-                                 len - off < (1u << 20) ? len - off
-                                                        : (1u << 20));
+    rc = mu_shard_writer_append (
+        w, buf + off, len - off < (1u << 20) ? len - off : (1u << 20));
   if (rc == 0)
     rc = mu_shard_writer_commit (&w, &info);
   else
@@ -232,87 +247,159 @@ run_stream (const char *dir, const unsigned char *buf, size_t len)
   return s;
 }
 
+/* The runs of one repetition.  Zeros and pseudo-random bytes are kept
+ * apart because a virtual disk may store zero blocks faster (this one
+ * does, by about a quarter): each shard run is compared with dd writing
+ * the same bytes, from /dev/zero or from a copy of the pattern in tmpfs. */
+enum
+{
+  R_DD_ZERO,
+  R_BUF_ZERO,
+  R_DD_RAND,
+  R_BUF_RAND,
+  R_STREAM_RAND,
+  R_N
+};
+static const char *run_name[R_N]
+    = { "dd if=/dev/zero bs=4M conv=fsync", "mu_shard_write_buf, zeros",
+        "dd if=<random in tmpfs> bs=4M conv=fsync",
+        "mu_shard_write_buf, random", "mu_shard_writer 1 MiB appends, random" };
+
 typedef struct tp_result
 {
-  double dd, buf, stream; /* median MB/s; dd < 0 when not run */
+  double mbps[R_N]; /* medians; 0 when not run */
 } tp_result_t;
+
+/* A tmpfs copy of buf for dd to read, or NULL (no /dev/shm, no room). */
+static char *
+make_dd_source (const unsigned char *buf, size_t len)
+{
+  struct statvfs sv;
+  if (statvfs ("/dev/shm", &sv) != 0
+      || (double)sv.f_bavail * sv.f_frsize < 1.5 * (double)len)
+    return NULL;
+  char *path = strdup ("/dev/shm/ckpt_bench_src_XXXXXX");
+  int fd = path ? mkstemp (path) : -1;
+  if (fd < 0)
+    {
+      free (path);
+      return NULL;
+    }
+  size_t off = 0;
+  while (off < len)
+    {
+      ssize_t k = write (fd, buf + off, len - off);
+      if (k <= 0)
+        break;
+      off += (size_t)k;
+    }
+  close (fd);
+  if (off != len)
+    {
+      unlink (path);
+      free (path);
+      return NULL;
+    }
+  return path;
+}
 
 static int
 throughput (const opts_t *o, tp_result_t *res)
 {
   size_t len = o->size_mib << 20;
-  unsigned char *buf = malloc (len);
-  if (!buf)
+  unsigned char *rnd = malloc (len), *zero = calloc (1, len);
+  double *v[R_N];
+  for (int k = 0; k < R_N; k++)
+    v[k] = calloc ((size_t)o->reps, sizeof (double));
+  if (!rnd || !zero || !v[R_N - 1])
     {
       fprintf (stderr, "ckpt_bench: cannot allocate %zu MiB\n", o->size_mib);
       return 1;
     }
-  fill_pattern (buf, len);
-  double *dd = calloc ((size_t)o->reps, sizeof *dd);
-  double *bf = calloc ((size_t)o->reps, sizeof *bf);
-  double *st = calloc ((size_t)o->reps, sizeof *st);
-  if (!dd || !bf || !st)
-    return 1;
-  bool have_dd = true;
-  printf ("throughput: %zu MiB per file, %d repetitions (MB/s = 10^6 B/s)\n",
+  fill_pattern (rnd, len);
+  memset (zero, 0, len); /* resident, like the pattern */
+  char *src = make_dd_source (rnd, len);
+  bool have[R_N] = { true, true, src != NULL, true, true };
+  printf ("throughput: %zu MiB per file, %d repetitions, MB/s = 10^6 B/s\n",
           o->size_mib, o->reps);
+  if (!src)
+    printf ("  note: no room in /dev/shm for dd's random source; that "
+            "baseline is skipped\n");
   for (int r = 0; r < o->reps; r++)
     {
-      /* Alternate the order: dd, buf, stream / stream, buf, dd. */
-      for (int k = 0; k < 3; k++)
+      printf ("  rep %d:", r + 1);
+      for (int i = 0; i < R_N; i++)
         {
-          int which = r % 2 ? 2 - k : k;
-          double s;
-          switch (which)
+          int k = r % 2 ? R_N - 1 - i : i; /* alternate the order */
+          if (!have[k])
+            continue;
+          double s = -1;
+          const char *out = "shard.bin";
+          switch (k)
             {
-            case 0:
-              if (!have_dd)
-                break;
-              s = run_dd (o->dir, o->size_mib);
+            case R_DD_ZERO:
+            case R_DD_RAND:
+              s = run_dd (o->dir, k == R_DD_ZERO ? "/dev/zero" : src,
+                          o->size_mib);
+              out = "dd.bin";
               if (s < 0)
                 {
-                  printf ("  note: dd could not run; no baseline\n");
-                  have_dd = false;
+                  printf (" (dd could not run: no baseline)");
+                  have[k] = false;
                 }
-              dd[r] = s > 0 ? len / s / 1e6 : 0;
-              settle (o->dir, "dd.bin");
               break;
-            case 1:
-              s = run_buf (o->dir, buf, len);
-              if (s < 0)
-                return 1;
-              bf[r] = len / s / 1e6;
-              settle (o->dir, "shard.bin");
+            case R_BUF_ZERO:
+              s = run_buf (o->dir, zero, len);
               break;
-            case 2:
-              s = run_stream (o->dir, buf, len);
-              if (s < 0)
-                return 1;
-              st[r] = len / s / 1e6;
-              settle (o->dir, "stream.bin");
+            case R_BUF_RAND:
+              s = run_buf (o->dir, rnd, len);
+              break;
+            case R_STREAM_RAND:
+              s = run_stream (o->dir, rnd, len);
+              out = "stream.bin";
               break;
             }
+          if (s < 0 && have[k])
+            return 1;
+          if (s > 0)
+            v[k][r] = len / s / 1e6;
+          settle (o->dir, out);
         }
-      printf ("  rep %d: dd %7.1f   mu_shard_write_buf %7.1f   "
-              "mu_shard_writer %7.1f\n",
-              r + 1, have_dd ? dd[r] : 0.0, bf[r], st[r]);
+      for (int k = 0; k < R_N; k++)
+        if (have[k])
+          printf (" %s %.0f",
+                  k == R_DD_ZERO    ? "dd0"
+                  : k == R_BUF_ZERO ? "shard0"
+                  : k == R_DD_RAND  ? "ddR"
+                  : k == R_BUF_RAND ? "shardR"
+                                    : "streamR",
+                  v[k][r]);
+      printf ("\n");
     }
-  res->dd = have_dd ? median (dd, o->reps) : -1;
-  res->buf = median (bf, o->reps);
-  res->stream = median (st, o->reps);
-  if (have_dd)
-    printf ("  median: dd bs=4M conv=fsync          %7.1f MB/s\n", res->dd);
-  printf ("          mu_shard_write_buf           %7.1f MB/s", res->buf);
-  if (have_dd)
-    printf ("   ratio %.2f (target >= 0.8)", res->buf / res->dd);
-  printf ("\n          mu_shard_writer, 1 MiB appends %5.1f MB/s", res->stream);
-  if (have_dd)
-    printf ("   ratio %.2f", res->stream / res->dd);
-  printf ("\n");
-  free (dd);
-  free (bf);
-  free (st);
-  free (buf);
+  printf ("  median:\n");
+  for (int k = 0; k < R_N; k++)
+    {
+      res->mbps[k] = have[k] ? median (v[k], o->reps) : 0;
+      if (!have[k])
+        continue;
+      printf ("    %-42s %7.1f MB/s", run_name[k], res->mbps[k]);
+      int base = k == R_BUF_ZERO                           ? R_DD_ZERO
+                 : (k == R_BUF_RAND || k == R_STREAM_RAND) ? R_DD_RAND
+                                                           : -1;
+      if (base >= 0 && have[base] && res->mbps[base] > 0)
+        printf ("   ratio %.2f to dd%s", res->mbps[k] / res->mbps[base],
+                k == R_BUF_ZERO ? " (target >= 0.8)" : "");
+      printf ("\n");
+    }
+  if (src)
+    {
+      unlink (src);
+      free (src);
+    }
+  for (int k = 0; k < R_N; k++)
+    free (v[k]);
+  free (rnd);
+  free (zero);
   return 0;
 }
 
@@ -366,7 +453,8 @@ compute_rate (uint64_t *sink)
 
 typedef struct stall_result
 {
-  double sync_ms, async_ms, cold_ms, reserved_ms, durable_ms, speed;
+  double sync_ms, async_ms, cold_ms, reserved_ms, handover_ms, overlap_ms,
+      durable_ms, speed;
 } stall_result_t;
 
 /* One async save: snapshot (timed), then compute until it is durable.
@@ -380,8 +468,8 @@ async_save (mu_async_writer_t *w, const char *dir, const unsigned char *st,
   atomic_init (&d.status, 0);
   atomic_init (&d.at_us, 0);
   uint64_t t0 = mu_now_us ();
-  int rc = mu_async_writer_snapshot (w, dir, "async.bin", st, len, on_saved,
-                                     &d);
+  int rc
+      = mu_async_writer_snapshot (w, dir, "async.bin", st, len, on_saved, &d);
   double stall = ms_since (t0);
   if (rc)
     {
@@ -458,8 +546,8 @@ stall (const opts_t *o, stall_result_t *res)
   for (int i = 0; i < n; i++)
     {
       st[(size_t)i * 4096 % len] ^= 1;
-      async_ms[i] = async_save (w, o->dir, st, len, &dur_ms[i], &rates[i],
-                                &sink);
+      async_ms[i]
+          = async_save (w, o->dir, st, len, &dur_ms[i], &rates[i], &sink);
       if (async_ms[i] < 0)
         return 1;
       settle (o->dir, "async.bin");
@@ -473,6 +561,70 @@ stall (const opts_t *o, stall_result_t *res)
     return 1;
   res->reserved_ms = async_save (w, o->dir, st, len, &durable, &rate, &sink);
   settle (o->dir, "async.bin");
+
+  /* The copy on the writer thread, overlapped with a training step that
+   * only reads the state (forward and backward, step_ms of compute): the
+   * stall is the start call plus whatever of the copy is left when the
+   * step ends and the optimizer wants to write. */
+  double *ov = calloc ((size_t)n, sizeof (double));
+  if (!ov)
+    return 1;
+  for (int i = 0; i < n; i++)
+    {
+      save_done_t d;
+      atomic_init (&d.done, 0);
+      atomic_init (&d.status, 0);
+      atomic_init (&d.at_us, 0);
+      st[(size_t)i * 4096 % len] ^= 1; /* the optimizer step */
+      uint64_t ticket = 0;
+      uint64_t t0 = mu_now_us ();
+      int rc = mu_async_writer_snapshot_start (w, o->dir, "async.bin", st, len,
+                                               on_saved, &d, &ticket);
+      double blocked = ms_since (t0);
+      uint64_t c0 = mu_now_us ();
+      while (rc == 0 && ms_since (c0) < (double)o->step_ms)
+        sink = compute (sink, 20000); /* forward + backward */
+      uint64_t t1 = mu_now_us ();
+      if (rc == 0)
+        rc = mu_async_writer_wait_copied (w, ticket);
+      blocked += ms_since (t1);
+      ov[i] = blocked;
+      if (rc || mu_async_writer_flush (w) || atomic_load (&d.status))
+        {
+          fprintf (stderr, "ckpt_bench: overlapped snapshot failed\n");
+          return 1;
+        }
+      settle (o->dir, "async.bin");
+    }
+  res->overlap_ms = median (ov, n);
+  free (ov);
+
+  /* No copy at all: a program that double-buffers its state hands the
+   * writer the buffer it just finished (mu_async_writer_submit) and gets
+   * it back in the callback. */
+  double *hand = calloc ((size_t)n, sizeof (double));
+  if (!hand)
+    return 1;
+  for (int i = 0; i < n; i++)
+    {
+      save_done_t d;
+      atomic_init (&d.done, 0);
+      atomic_init (&d.status, 0);
+      atomic_init (&d.at_us, 0);
+      void *buf = st;
+      uint64_t t0 = mu_now_us ();
+      int rc = mu_async_writer_submit (w, o->dir, "async.bin", &buf, len,
+                                       on_saved, &d);
+      hand[i] = ms_since (t0);
+      if (rc || mu_async_writer_flush (w) || atomic_load (&d.status))
+        {
+          fprintf (stderr, "ckpt_bench: submit failed\n");
+          return 1;
+        }
+      settle (o->dir, "async.bin");
+    }
+  res->handover_ms = median (hand, n);
+  free (hand);
   mu_async_writer_destroy (&w);
 
   for (int i = 0; i < n; i++)
@@ -496,6 +648,12 @@ stall (const opts_t *o, stall_result_t *res)
   printf ("          async, first snapshot after _reserve            %8.1f "
           "ms   %.1f%% of sync\n",
           res->reserved_ms, 100.0 * res->reserved_ms / res->sync_ms);
+  printf ("          async, copy overlapped with a %4ld ms step      %8.3f "
+          "ms   %.3f%% of sync (snapshot_start .. wait_copied)\n",
+          o->step_ms, res->overlap_ms, 100.0 * res->overlap_ms / res->sync_ms);
+  printf ("          async handover without a copy (_submit)         %8.3f "
+          "ms   %.3f%% of sync\n",
+          res->handover_ms, 100.0 * res->handover_ms / res->sync_ms);
   printf ("          async, shard durable after                      %8.1f "
           "ms\n",
           res->durable_ms);
@@ -516,21 +674,22 @@ stall (const opts_t *o, stall_result_t *res)
 static void
 usage (void)
 {
-  fprintf (stderr,
-           "usage: ckpt_bench [--dir DIR] [--size MiB] [--reps N] "
-           "[--state MiB] [--saves N] [--no-throughput] [--no-stall]\n");
+  fprintf (stderr, "usage: ckpt_bench [--dir DIR] [--size MiB] [--reps N] "
+                   "[--state MiB] [--saves N] [--step-ms MS] [--no-throughput] "
+                   "[--no-stall]\n");
 }
 
 int
 main (int argc, char **argv)
 {
-  opts_t o = { NULL, 1024, 3, 256, 5, true, true };
+  opts_t o = { NULL, 1024, 3, 256, 5, 100, true, true };
   static const struct option lo[] = {
     { "dir", required_argument, NULL, 'd' },
     { "size", required_argument, NULL, 's' },
     { "reps", required_argument, NULL, 'r' },
     { "state", required_argument, NULL, 'S' },
     { "saves", required_argument, NULL, 'n' },
+    { "step-ms", required_argument, NULL, 'm' },
     { "no-throughput", no_argument, NULL, 'T' },
     { "no-stall", no_argument, NULL, 'A' },
     { "help", no_argument, NULL, 'h' },
@@ -538,7 +697,7 @@ main (int argc, char **argv)
   };
   int c;
   uint64_t v;
-  while ((c = getopt_long (argc, argv, "d:s:r:S:n:h", lo, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "d:s:r:S:n:m:h", lo, NULL)) != -1)
     switch (c)
       {
       case 'd':
@@ -548,6 +707,7 @@ main (int argc, char **argv)
       case 'r':
       case 'S':
       case 'n':
+      case 'm':
         if (mu_parse_u64 (optarg, &v) != 0 || v == 0 || v > (1u << 20))
           {
             usage ();
@@ -559,6 +719,8 @@ main (int argc, char **argv)
           o.reps = (int)v;
         else if (c == 'S')
           o.state_mib = (size_t)v;
+        else if (c == 'm')
+          o.step_ms = (long)v;
         else
           o.saves = (int)v;
         break;
@@ -575,8 +737,7 @@ main (int argc, char **argv)
 
   const char *base = o.dir;
   if (!base)
-    base = getenv ("TMPDIR") && *getenv ("TMPDIR") ? getenv ("TMPDIR")
-                                                   : "/tmp";
+    base = getenv ("TMPDIR") && *getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
   char dir[4096];
   snprintf (dir, sizeof dir, "%s/ckpt_bench_XXXXXX", base);
   if (!mkdtemp (dir))
@@ -603,7 +764,7 @@ main (int argc, char **argv)
           mu_crc32c_hw_available () ? "hardware (SSE4.2)" : "software");
 
   int rc = 0;
-  tp_result_t tp = { -1, 0, 0 };
+  tp_result_t tp = { { 0 } };
   stall_result_t sr = { 0 };
   if (o.throughput)
     rc = throughput (&o, &tp);
@@ -612,13 +773,19 @@ main (int argc, char **argv)
   rmdir (dir);
   if (rc)
     return rc;
-  printf ("RESULT size_mib=%zu dd_mbps=%.1f shard_mbps=%.1f stream_mbps=%.1f "
-          "ratio=%.2f state_mib=%zu sync_ms=%.1f async_stall_ms=%.1f "
-          "stall_ratio=%.4f cold_stall_ms=%.1f durable_ms=%.1f "
+  const double *m = tp.mbps;
+  printf ("RESULT size_mib=%zu dd_zero_mbps=%.1f shard_zero_mbps=%.1f "
+          "ratio_zero=%.2f dd_rand_mbps=%.1f shard_rand_mbps=%.1f "
+          "stream_rand_mbps=%.1f ratio_rand=%.2f state_mib=%zu sync_ms=%.1f "
+          "async_stall_ms=%.1f stall_ratio=%.4f cold_stall_ms=%.1f "
+          "overlap_ms=%.3f handover_ms=%.3f durable_ms=%.1f "
           "train_speed=%.2f\n",
-          o.size_mib, tp.dd, tp.buf, tp.stream,
-          tp.dd > 0 ? tp.buf / tp.dd : 0.0, o.state_mib, sr.sync_ms,
-          sr.async_ms, sr.sync_ms > 0 ? sr.async_ms / sr.sync_ms : 0.0,
-          sr.cold_ms, sr.durable_ms, sr.speed);
+          o.size_mib, m[R_DD_ZERO], m[R_BUF_ZERO],
+          m[R_DD_ZERO] > 0 ? m[R_BUF_ZERO] / m[R_DD_ZERO] : 0.0, m[R_DD_RAND],
+          m[R_BUF_RAND], m[R_STREAM_RAND],
+          m[R_DD_RAND] > 0 ? m[R_BUF_RAND] / m[R_DD_RAND] : 0.0, o.state_mib,
+          sr.sync_ms, sr.async_ms,
+          sr.sync_ms > 0 ? sr.async_ms / sr.sync_ms : 0.0, sr.cold_ms,
+          sr.overlap_ms, sr.handover_ms, sr.durable_ms, sr.speed);
   return 0;
 }

@@ -94,6 +94,8 @@ typedef struct opts {
   uint32_t connect_window; /* connections in flight at once, 0 = all */
   int io_threads;
   int verbose;
+  const char *sizes;      /* --sizes: run each AxW in turn, then a table */
+  int reps;               /* --reps: runs per size with --sizes */
 } opts_t;
 
 static void
@@ -117,7 +119,12 @@ usage (FILE *f)
            "  --connect-window N  connections in flight at once (default 64;\n"
            "                    0 = all at once, a burst)\n"
            "  --io-threads N    ZeroMQ I/O threads here (default 1)\n"
-           "  --verbose         progress on stderr\n");
+           "  --verbose         progress on stderr\n"
+           "  --sizes LIST      run each AGENTSxWORKERS of LIST (e.g.\n"
+           "                    100x10,1000x10,10000x10) with a fresh musterd\n"
+           "                    and print a summary table\n"
+           "  --reps N          with --sizes: runs per size, medians reported\n"
+           "                    (default 1)\n");
 }
 
 static int
@@ -150,6 +157,8 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "connect-window", required_argument, 0, 'W' },
     { "io-threads", required_argument, 0, 'i' },
     { "verbose", no_argument, 0, 'v' },
+    { "sizes", required_argument, 0, 'S' },
+    { "reps", required_argument, 0, 'r' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 },
   };
@@ -213,6 +222,12 @@ parse_opts (int argc, char **argv, opts_t *o)
         break;
       case 'v':
         o->verbose = 1;
+        break;
+      case 'S':
+        o->sizes = optarg;
+        break;
+      case 'r':
+        o->reps = atoi (optarg);
         break;
       case 'h':
         usage (stdout);
@@ -1031,6 +1046,161 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
   return failed ? 1 : 0;
 }
 
+/* -------------------------------------------------------------- sizes */
+
+/* --sizes: run this program once per size and repetition (a fresh
+ * process, and a fresh musterd, each time) with the other options
+ * unchanged, echo its output, and gather its RESULT lines into a table of
+ * medians. */
+enum { F_ROUND, F_DONE, F_B0, F_B1, F_CPU, F_RTT, F_N };
+static const char *const field_key[F_N] = {
+  "round_ms=", "done_ms=", "rss_per_worker_b=", "rss_per_worker_reg_b=",
+  "musterd_cpu_round_s=", "hb_rtt_max_ms=",
+};
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, int n)
+{
+  qsort (v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int
+run_sizes (const opts_t *o, int argc, char **argv)
+{
+  char list[1024];
+  if (strlen (o->sizes) >= sizeof list)
+    return 2;
+  strcpy (list, o->sizes);
+  enum { MAXSZ = 16, MAXREP = 25 };
+  double val[MAXSZ][F_N][MAXREP];
+  double rmin[MAXSZ], rmax[MAXSZ];
+  int nok[MAXSZ];
+  char labels[MAXSZ][64];
+  unsigned long wk[MAXSZ];
+  int nsz = 0, bad = 0;
+  int reps = o->reps < 1 ? 1 : o->reps > MAXREP ? MAXREP : o->reps;
+  for (char *tok = strtok (list, ","); tok && nsz < MAXSZ;
+       tok = strtok (NULL, ","))
+    {
+      unsigned a = 0, w = 0;
+      if (sscanf (tok, "%ux%u", &a, &w) != 2 || a == 0 || w == 0)
+        die ("--sizes: '%s' is not AGENTSxWORKERS", tok);
+      snprintf (labels[nsz], sizeof labels[nsz], "%ux%u", a, w);
+      wk[nsz] = (unsigned long)a * w;
+      nok[nsz] = 0;
+      rmin[nsz] = 1e30;
+      rmax[nsz] = 0;
+      char sa[16], sw[16];
+      snprintf (sa, sizeof sa, "%u", a);
+      snprintf (sw, sizeof sw, "%u", w);
+      const char *cargv[72];
+      int k = 0;
+      cargv[k++] = argv[0];
+      for (int i = 1; i < argc && k < 64; i++)
+        {
+          if (strcmp (argv[i], "--sizes") == 0 || strcmp (argv[i], "--reps") == 0)
+            {
+              i++;
+              continue;
+            }
+          if (strncmp (argv[i], "--sizes=", 8) == 0
+              || strncmp (argv[i], "--reps=", 7) == 0)
+            continue;
+          cargv[k++] = argv[i];
+        }
+      cargv[k++] = "--agents";
+      cargv[k++] = sa;
+      cargv[k++] = "--workers";
+      cargv[k++] = sw;
+      cargv[k] = NULL;
+      for (int rep = 0; rep < reps; rep++)
+        {
+          int pfd[2];
+          if (pipe (pfd) != 0)
+            die ("pipe: %s", strerror (errno));
+          fflush (NULL);
+          pid_t p = fork ();
+          if (p == 0)
+            {
+              dup2 (pfd[1], 1);
+              close (pfd[0]);
+              close (pfd[1]);
+              execv ("/proc/self/exe", (char **)cargv);
+              _exit (127);
+            }
+          close (pfd[1]);
+          FILE *f = fdopen (pfd[0], "r");
+          char line[1024];
+          int got = 0;
+          while (f && fgets (line, sizeof line, f) != NULL)
+            {
+              fputs (line, stdout);
+              fflush (stdout);
+              if (strncmp (line, "RESULT ", 7) != 0)
+                continue;
+              got = 1;
+              for (int fi = 0; fi < F_N; fi++)
+                {
+                  const char *q = strstr (line, field_key[fi]);
+                  val[nsz][fi][nok[nsz]] =
+                      q ? atof (q + strlen (field_key[fi])) : -1;
+                }
+            }
+          if (f)
+            fclose (f);
+          int st;
+          waitpid (p, &st, 0);
+          if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || !got)
+            {
+              bad = 1;
+              continue;
+            }
+          double r = val[nsz][F_ROUND][nok[nsz]];
+          if (r < rmin[nsz])
+            rmin[nsz] = r;
+          if (r > rmax[nsz])
+            rmax[nsz] = r;
+          nok[nsz]++;
+        }
+      nsz++;
+    }
+  printf ("\nrendezvous load summary: median of %d run(s) each (see "
+          "bench/README.md)\n", reps);
+  printf ("%-10s %8s %10s %15s %9s %10s %10s %10s %9s\n", "size", "workers",
+          "round", "(min-max)", "all done", "B/worker", "B/worker",
+          "musterd", "hb rtt");
+  printf ("%-10s %8s %10s %15s %9s %10s %10s %10s %9s\n", "", "", "", "", "",
+          "from idle", "reg+round", "CPU round", "max");
+  for (int i = 0; i < nsz; i++)
+    {
+      if (nok[i] == 0)
+        {
+          printf ("%-10s %8lu %10s   (broken: see the output above)\n",
+                  labels[i], wk[i], "FAILED");
+          continue;
+        }
+      double m[F_N];
+      for (int fi = 0; fi < F_N; fi++)
+        m[fi] = median (val[i][fi], nok[i]);
+      char range[32];
+      snprintf (range, sizeof range, "(%.0f-%.0f)", rmin[i], rmax[i]);
+      printf ("%-10s %8lu %7.0f ms %15s %6.0f ms %10.0f %10.0f %8.2f s "
+              "%6.0f ms%s\n",
+              labels[i], wk[i], m[F_ROUND], range, m[F_DONE], m[F_B0],
+              m[F_B1], m[F_CPU], m[F_RTT],
+              nok[i] < reps ? "  (some runs broke)" : "");
+    }
+  return bad ? 1 : 0;
+}
+
 /* ------------------------------------------------------------- parent */
 
 typedef struct shard {
@@ -1108,6 +1278,8 @@ main (int argc, char **argv)
     }
   verbose = o.verbose;
   signal (SIGPIPE, SIG_IGN);
+  if (o.sizes != NULL)
+    return run_sizes (&o, argc, argv);
   uint32_t per = raise_nofile (o.agents);
   int k = (int)((o.agents + per - 1) / per);
 

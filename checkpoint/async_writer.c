@@ -28,11 +28,13 @@ typedef struct job
 {
   struct job *next;
   char *dir;
-  char *file;    /* NULL: a reservation of `len` bytes */
+  char *file; /* NULL: a reservation of `len` bytes */
   void *buf;
   size_t len;
-  size_t cap;    /* snapshot buffers: allocated size */
-  bool snapshot; /* buf is the writer's (recycled), not the caller's */
+  size_t cap;      /* snapshot buffers: allocated size */
+  bool snapshot;   /* buf is the writer's (recycled), not the caller's */
+  const void *src; /* snapshot_start: copy from here on the writer thread */
+  uint64_t ticket; /* snapshot_start: its ticket */
   mu_async_done_fn done;
   void *arg;
 } job_t;
@@ -40,9 +42,14 @@ typedef struct job
 struct mu_async_writer
 {
   pthread_mutex_t mu;
-  pthread_cond_t work; /* queue non-empty or stopping */
-  pthread_cond_t idle; /* pending dropped */
+  pthread_cond_t work;      /* queue non-empty or stopping */
+  pthread_cond_t idle;      /* pending dropped */
+  pthread_cond_t copied_cv; /* `copied` moved */
   job_t *head, *tail;
+  uint64_t tickets;    /* last ticket handed out by snapshot_start */
+  uint64_t copied;     /* tickets up to this one no longer need their src */
+  uint64_t err_ticket; /* the last ticket whose copy failed, and why */
+  int err;
   size_t pending; /* jobs queued or in progress */
   bool started, stopping;
   pthread_t thread;
@@ -84,6 +91,42 @@ touch (void *buf, size_t len)
     p[i] = 0;
 }
 
+/* snapshot_start's copy, on the writer thread: into the spare buffer if it
+ * is big enough, else a new one; then release the caller's source. */
+static int
+copy_stage (mu_async_writer_t *w, job_t *j)
+{
+  pthread_mutex_lock (&w->mu);
+  if (w->spare && w->spare_cap >= j->len)
+    {
+      j->buf = w->spare;
+      j->cap = w->spare_cap;
+      w->spare = NULL;
+      w->spare_cap = 0;
+    }
+  pthread_mutex_unlock (&w->mu);
+  if (!j->buf)
+    {
+      j->cap = j->len ? j->len : 1;
+      j->buf = malloc (j->cap);
+    }
+  if (j->buf && j->len)
+    memcpy (j->buf, j->src, j->len);
+  int rc = j->buf ? 0 : -ENOMEM;
+  pthread_mutex_lock (&w->mu);
+  w->copied = j->ticket;
+  if (rc)
+    {
+      w->err_ticket = j->ticket;
+      w->err = rc;
+    }
+  pthread_cond_broadcast (&w->copied_cv);
+  pthread_mutex_unlock (&w->mu);
+  j->src = NULL;
+  j->snapshot = true;
+  return rc;
+}
+
 static void *
 writer_main (void *arg)
 {
@@ -111,9 +154,13 @@ writer_main (void *arg)
         }
       else
         {
+          int rc = 0;
+          if (j->src)
+            rc = copy_stage (w, j);
           mu_shard_info_t info;
           memset (&info, 0, sizeof info);
-          int rc = mu_shard_write_buf (j->dir, j->file, j->buf, j->len, &info);
+          if (rc == 0)
+            rc = mu_shard_write_buf (j->dir, j->file, j->buf, j->len, &info);
           j->done (j->arg, rc, rc == 0 ? &info : NULL,
                    j->snapshot ? NULL : j->buf);
           mu_shard_info_clear (&info);
@@ -155,6 +202,14 @@ mu_async_writer_new (mu_async_writer_t **out)
       free (w);
       return -ENOMEM;
     }
+  if (pthread_cond_init (&w->copied_cv, NULL) != 0)
+    {
+      pthread_cond_destroy (&w->idle);
+      pthread_cond_destroy (&w->work);
+      pthread_mutex_destroy (&w->mu);
+      free (w);
+      return -ENOMEM;
+    }
   *out = w;
   return 0;
 }
@@ -177,9 +232,11 @@ mu_async_writer_start (mu_async_writer_t *w)
   return -rc;
 }
 
-/* Append a job (or free it and fail if stopping). */
+/* Append a job, or fail if stopping.  A copy job gets its ticket here,
+ * under the lock, and *ticket receives it: once the lock is released the
+ * writer may already have finished and freed the job. */
 static int
-enqueue (mu_async_writer_t *w, job_t *j)
+enqueue_t (mu_async_writer_t *w, job_t *j, uint64_t *ticket)
 {
   pthread_mutex_lock (&w->mu);
   if (w->stopping)
@@ -187,6 +244,8 @@ enqueue (mu_async_writer_t *w, job_t *j)
       pthread_mutex_unlock (&w->mu);
       return MUSTER_ECLOSED;
     }
+  if (j->src)
+    *ticket = j->ticket = ++w->tickets;
   if (w->tail)
     w->tail->next = j;
   else
@@ -196,6 +255,12 @@ enqueue (mu_async_writer_t *w, job_t *j)
   pthread_cond_signal (&w->work);
   pthread_mutex_unlock (&w->mu);
   return 0;
+}
+
+static int
+enqueue (mu_async_writer_t *w, job_t *j)
+{
+  return enqueue_t (w, j, NULL);
 }
 
 static job_t *
@@ -217,9 +282,9 @@ job_new (const char *dir, const char *file, mu_async_done_fn done, void *arg)
 }
 
 int
-mu_async_writer_submit (mu_async_writer_t *w, const char *dir,
-                        const char *file, void **buf_p, size_t len,
-                        mu_async_done_fn done, void *arg)
+mu_async_writer_submit (mu_async_writer_t *w, const char *dir, const char *file,
+                        void **buf_p, size_t len, mu_async_done_fn done,
+                        void *arg)
 {
   if (!w || !dir || !buf_p || (!*buf_p && len) || !done
       || !mu_shard_name_ok (file))
@@ -279,6 +344,45 @@ mu_async_writer_snapshot (mu_async_writer_t *w, const char *dir,
       pthread_mutex_unlock (&w->mu);
       job_free (j);
     }
+  return rc;
+}
+
+int
+mu_async_writer_snapshot_start (mu_async_writer_t *w, const char *dir,
+                                const char *file, const void *src, size_t len,
+                                mu_async_done_fn done, void *arg,
+                                uint64_t *ticket)
+{
+  if (!w || !dir || !src || !done || !ticket || !mu_shard_name_ok (file))
+    return MUSTER_EINVAL;
+  job_t *j = job_new (dir, file, done, arg);
+  if (!j)
+    return -ENOMEM;
+  j->src = src;
+  j->len = len;
+  int rc = enqueue_t (w, j, ticket);
+  if (rc)
+    job_free (j);
+  return rc;
+}
+
+int
+mu_async_writer_wait_copied (mu_async_writer_t *w, uint64_t ticket)
+{
+  if (!w)
+    return MUSTER_EINVAL;
+  pthread_mutex_lock (&w->mu);
+  int rc = 0;
+  if (ticket > w->tickets || (!w->started && w->copied < ticket))
+    rc = MUSTER_EINVAL;
+  else
+    {
+      while (w->copied < ticket)
+        pthread_cond_wait (&w->copied_cv, &w->mu);
+      if (w->err_ticket == ticket)
+        rc = w->err;
+    }
+  pthread_mutex_unlock (&w->mu);
   return rc;
 }
 
@@ -351,6 +455,7 @@ mu_async_writer_destroy (mu_async_writer_t **w_p)
       job_free (j);
     }
   free (w->spare);
+  pthread_cond_destroy (&w->copied_cv);
   pthread_cond_destroy (&w->idle);
   pthread_cond_destroy (&w->work);
   pthread_mutex_destroy (&w->mu);

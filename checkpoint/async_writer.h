@@ -4,8 +4,11 @@
  *
  * A writer is one thread and a FIFO queue.  The training thread either
  * gives it a buffer it will not touch again (mu_async_writer_submit: no
- * copy at all) or has its state copied into a buffer the writer owns
- * (mu_async_writer_snapshot: the stall is one memcpy).  The thread writes
+ * copy at all), has its state copied into a buffer the writer owns
+ * (mu_async_writer_snapshot: the stall is one memcpy), or has the writer
+ * thread make that copy while training reads on, waiting only before it
+ * next writes the state (mu_async_writer_snapshot_start and
+ * mu_async_writer_wait_copied).  The thread writes
  * each shard with mu_shard_write_buf (tmp, CRC, fsync, rename, fsync dir)
  * and then calls `done` with the outcome and the shard record; that is the
  * moment the caller may report ckpt.saved.  Shards are written and
@@ -66,6 +69,25 @@ int mu_async_writer_submit (mu_async_writer_t *w, const char *dir,
 int mu_async_writer_snapshot (mu_async_writer_t *w, const char *dir,
                               const char *file, const void *src, size_t len,
                               mu_async_done_fn done, void *arg);
+
+/* The copy without the stall: like mu_async_writer_snapshot, but the copy
+ * is made on the writer thread, so this returns at once with a ticket.
+ * `src` must not change until mu_async_writer_wait_copied (w, *ticket)
+ * returns.  Training loops call it after an optimizer step and wait just
+ * before the next one: the forward and backward passes only read the
+ * parameters, so the copy overlaps them (the scheme of CheckFreq, FAST
+ * '21).  The copy starts when the writer reaches the job: shards queued
+ * before it are written first.  Errors as for submit. */
+int mu_async_writer_snapshot_start (mu_async_writer_t *w, const char *dir,
+                                    const char *file, const void *src,
+                                    size_t len, mu_async_done_fn done,
+                                    void *arg, uint64_t *ticket);
+
+/* Block until the copy of `ticket` is made and its source may change.
+ * Returns 0, -ENOMEM if the copy could not be made (the shard's callback
+ * reports it too), or MUSTER_EINVAL for a ticket never handed out or a
+ * writer not started. */
+int mu_async_writer_wait_copied (mu_async_writer_t *w, uint64_t ticket);
 
 /* Have the writer thread prepare (allocate and touch) a snapshot buffer of
  * at least `len` bytes, in order, without blocking the caller.  0 or

@@ -97,27 +97,25 @@ test_submit_and_snapshot (void **state)
   uint32_t crc1 = mu_crc32c (0, state_buf, len);
   /* Snapshot, then scribble on the source at once: the file has the
    * bytes as they were. */
-  assert_int_equal (mu_async_writer_snapshot (w, dir, "snap-1", state_buf,
-                                              len, on_done, &s),
-                    0);
+  assert_int_equal (
+      mu_async_writer_snapshot (w, dir, "snap-1", state_buf, len, on_done, &s),
+      0);
   memset (state_buf, 0, len);
   uint32_t crc0 = mu_crc32c (0, state_buf, len);
-  assert_int_equal (mu_async_writer_snapshot (w, dir, "snap-2", state_buf,
-                                              len, on_done, &s),
-                    0);
+  assert_int_equal (
+      mu_async_writer_snapshot (w, dir, "snap-2", state_buf, len, on_done, &s),
+      0);
   /* Hand over a buffer: ownership moves, then comes back. */
   void *mine = malloc (1000);
   memset (mine, 7, 1000);
   void *given = mine;
-  assert_int_equal (mu_async_writer_submit (w, dir, "sub-3", &mine, 1000,
-                                            on_done, &s),
-                    0);
+  assert_int_equal (
+      mu_async_writer_submit (w, dir, "sub-3", &mine, 1000, on_done, &s), 0);
   assert_null (mine);
   /* Into a directory that does not exist: the error is reported. */
   char *nodir = tu_join (dir, "none");
-  assert_int_equal (mu_async_writer_snapshot (w, nodir, "bad-4", "x", 1,
-                                              on_done, &s),
-                    0);
+  assert_int_equal (
+      mu_async_writer_snapshot (w, nodir, "bad-4", "x", 1, on_done, &s), 0);
   free (nodir);
   assert_int_equal (mu_async_writer_flush (w), 0);
   assert_int_equal (mu_async_writer_pending (w), 0);
@@ -147,17 +145,16 @@ test_submit_and_snapshot (void **state)
 
   /* Refused submissions: nothing queued, the buffer stays ours. */
   void *keep = malloc (10);
-  assert_int_equal (mu_async_writer_submit (w, dir, "../x", &keep, 10,
-                                            on_done, &s),
-                    MUSTER_EINVAL);
-  assert_int_equal (mu_async_writer_submit (w, dir, "ok", &keep, 10, NULL,
-                                            &s),
+  assert_int_equal (
+      mu_async_writer_submit (w, dir, "../x", &keep, 10, on_done, &s),
+      MUSTER_EINVAL);
+  assert_int_equal (mu_async_writer_submit (w, dir, "ok", &keep, 10, NULL, &s),
                     MUSTER_EINVAL);
   assert_non_null (keep);
   free (keep);
-  assert_int_equal (mu_async_writer_snapshot (w, dir, "MANIFEST", "x", 1,
-                                              on_done, &s),
-                    MUSTER_EINVAL);
+  assert_int_equal (
+      mu_async_writer_snapshot (w, dir, "MANIFEST", "x", 1, on_done, &s),
+      MUSTER_EINVAL);
   assert_int_equal (mu_async_writer_reserve (w, 0), MUSTER_EINVAL);
   assert_int_equal (mu_async_writer_flush (NULL), MUSTER_EINVAL);
   assert_int_equal (mu_async_writer_pending (NULL), 0);
@@ -191,9 +188,8 @@ test_reserve_and_drain (void **state)
       crc[i] = mu_crc32c (0, st, len);
       char name[32];
       snprintf (name, sizeof name, "step-%02d", i);
-      assert_int_equal (mu_async_writer_snapshot (w, dir, name, st, len,
-                                                  on_done, &s),
-                        0);
+      assert_int_equal (
+          mu_async_writer_snapshot (w, dir, name, st, len, on_done, &s), 0);
     }
   mu_async_writer_destroy (&w); /* waits for all 20 */
   assert_int_equal (s.n, 20);
@@ -209,6 +205,90 @@ test_reserve_and_drain (void **state)
       assert_int_equal (mu_crc32c (0, got, n), crc[i]);
       free (got);
     }
+  free (st);
+  pthread_mutex_destroy (&s.mu);
+}
+
+/* snapshot_start: the copy is made on the writer thread; after
+ * wait_copied the source may change and the file still holds the bytes of
+ * the moment of the call.  Tickets grow; bad tickets are refused. */
+static void
+test_snapshot_start (void **state)
+{
+  const char *dir = *state;
+  mu_async_writer_t *w = NULL;
+  assert_int_equal (mu_async_writer_new (&w), 0);
+  seen_t s;
+  seen_init (&s);
+  size_t len = 3u << 20;
+  unsigned char *st = malloc (len);
+  uint64_t t = 0, prev = 0;
+  /* Not started: queued, but waiting would never end. */
+  tu_fill (st, len, 1);
+  uint32_t crc1 = mu_crc32c (0, st, len);
+  assert_int_equal (
+      mu_async_writer_snapshot_start (w, dir, "ov-0", st, len, on_done, &s, &t),
+      0);
+  assert_int_equal (t, 1);
+  assert_int_equal (mu_async_writer_wait_copied (w, t), MUSTER_EINVAL);
+  assert_int_equal (mu_async_writer_start (w), 0);
+  assert_int_equal (mu_async_writer_wait_copied (w, t), 0);
+  prev = t;
+  uint32_t crc[8];
+  for (int i = 1; i <= 8; i++)
+    {
+      tu_fill (st, len, (uint64_t)i + 10); /* the optimizer step */
+      crc[i - 1] = mu_crc32c (0, st, len);
+      char name[16];
+      snprintf (name, sizeof name, "ov-%d", i);
+      assert_int_equal (mu_async_writer_snapshot_start (w, dir, name, st, len,
+                                                        on_done, &s, &t),
+                        0);
+      assert_true (t > prev);
+      prev = t;
+      /* ... forward and backward would run here, reading st ... */
+      assert_int_equal (mu_async_writer_wait_copied (w, t), 0);
+      memset (st, 0xee, len); /* now it may change */
+    }
+  assert_int_equal (mu_async_writer_wait_copied (w, 1), 0); /* old: done */
+  assert_int_equal (mu_async_writer_wait_copied (w, t + 1), MUSTER_EINVAL);
+  assert_int_equal (mu_async_writer_wait_copied (NULL, 1), MUSTER_EINVAL);
+  assert_int_equal (
+      mu_async_writer_snapshot_start (w, dir, "x", NULL, 1, on_done, &s, &t),
+      MUSTER_EINVAL);
+  assert_int_equal (
+      mu_async_writer_snapshot_start (w, dir, "x", st, 1, on_done, &s, NULL),
+      MUSTER_EINVAL);
+  assert_int_equal (mu_async_writer_flush (w), 0);
+  assert_int_equal (s.n, 9);
+  assert_int_equal (s.status[0], 0);
+  assert_int_equal (s.crc[0], crc1);
+  assert_null (s.buf[0]);
+  for (int i = 1; i <= 8; i++)
+    {
+      assert_int_equal (s.status[i], 0);
+      assert_int_equal (s.crc[i], crc[i - 1]);
+      char name[16];
+      snprintf (name, sizeof name, "ov-%d", i);
+      size_t n = 0;
+      unsigned char *got = tu_read (dir, name, &n);
+      assert_int_equal (n, len);
+      assert_int_equal (mu_crc32c (0, got, n), crc[i - 1]);
+      free (got);
+    }
+  mu_async_writer_destroy (&w);
+
+  /* Never started: a pending snapshot_start is reported cancelled. */
+  pthread_mutex_destroy (&s.mu);
+  seen_init (&s);
+  assert_int_equal (mu_async_writer_new (&w), 0);
+  assert_int_equal (mu_async_writer_snapshot_start (w, dir, "never", st, len,
+                                                    on_done, &s, &t),
+                    0);
+  mu_async_writer_destroy (&w);
+  assert_int_equal (s.n, 1);
+  assert_int_equal (s.status[0], MUSTER_ECANCELED);
+  assert_false (tu_exists (dir, "never"));
   free (st);
   pthread_mutex_destroy (&s.mu);
 }
@@ -236,8 +316,8 @@ on_chain (void *arg, int status, const mu_shard_info_t *info, void *buf)
     {
       char name[32];
       snprintf (name, sizeof name, "chain-%d", c->left);
-      int rc = mu_async_writer_snapshot (c->w, c->dir, name, "abc", 3,
-                                         on_chain, c);
+      int rc = mu_async_writer_snapshot (c->w, c->dir, name, "abc", 3, on_chain,
+                                         c);
       if (rc)
         c->status = rc;
     }
@@ -250,9 +330,9 @@ test_callback_queues_more (void **state)
   chain_t c = { NULL, dir, 5, 0, 0 };
   assert_int_equal (mu_async_writer_new (&c.w), 0);
   assert_int_equal (mu_async_writer_start (c.w), 0);
-  assert_int_equal (mu_async_writer_snapshot (c.w, dir, "chain-5", "abc", 3,
-                                              on_chain, &c),
-                    0);
+  assert_int_equal (
+      mu_async_writer_snapshot (c.w, dir, "chain-5", "abc", 3, on_chain, &c),
+      0);
   /* flush returns only when the chain is done: each link is queued before
    * its parent counts as finished. */
   assert_int_equal (mu_async_writer_flush (c.w), 0);
@@ -271,9 +351,8 @@ test_before_start (void **state)
   /* Queued before start: written once started. */
   mu_async_writer_t *w = NULL;
   assert_int_equal (mu_async_writer_new (&w), 0);
-  assert_int_equal (mu_async_writer_snapshot (w, dir, "early", "e", 1, on_done,
-                                              &s),
-                    0);
+  assert_int_equal (
+      mu_async_writer_snapshot (w, dir, "early", "e", 1, on_done, &s), 0);
   assert_int_equal (mu_async_writer_flush (w), MUSTER_EINVAL);
   assert_int_equal (mu_async_writer_start (w), 0);
   assert_int_equal (mu_async_writer_flush (w), 0);
@@ -286,12 +365,10 @@ test_before_start (void **state)
   assert_int_equal (mu_async_writer_new (&w), 0);
   void *mine = malloc (16);
   void *given = mine;
-  assert_int_equal (mu_async_writer_submit (w, dir, "a", &mine, 16, on_done,
-                                            &s),
-                    0);
-  assert_int_equal (mu_async_writer_snapshot (w, dir, "b", "bb", 2, on_done,
-                                              &s),
-                    0);
+  assert_int_equal (
+      mu_async_writer_submit (w, dir, "a", &mine, 16, on_done, &s), 0);
+  assert_int_equal (
+      mu_async_writer_snapshot (w, dir, "b", "bb", 2, on_done, &s), 0);
   assert_int_equal (mu_async_writer_reserve (w, 4096), 0);
   assert_int_equal (mu_async_writer_pending (w), 3);
   mu_async_writer_destroy (&w);
@@ -312,9 +389,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_submit_and_snapshot, setup,
-                                     teardown),
+    cmocka_unit_test_setup_teardown (test_submit_and_snapshot, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reserve_and_drain, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_snapshot_start, setup, teardown),
     cmocka_unit_test_setup_teardown (test_callback_queues_more, setup,
                                      teardown),
     cmocka_unit_test_setup_teardown (test_before_start, setup, teardown),

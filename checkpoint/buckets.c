@@ -27,8 +27,8 @@ range_start (uint64_t nb, uint64_t nps, uint64_t i)
 }
 
 int
-mu_buckets_owned (uint64_t nbuckets, uint64_t nps, uint64_t i,
-                  uint64_t *first, uint64_t *count)
+mu_buckets_owned (uint64_t nbuckets, uint64_t nps, uint64_t i, uint64_t *first,
+                  uint64_t *count)
 {
   if (nps == 0 || i >= nps || !first || !count)
     return MUSTER_EINVAL;
@@ -125,10 +125,11 @@ mu_buckets_check (const mu_ckpt_manifest_t *m, char *err, size_t errlen)
           rc = MUSTER_EINVAL;
           if (err && errlen)
             snprintf (err, errlen, "%s bucket %llu (rank %llu starts at %llu)",
-                      s->bucket_first > next ? "no shard holds" :
-                      "more than one shard holds",
+                      s->bucket_first > next ? "no shard holds"
+                                             : "more than one shard holds",
                       (unsigned long long)(s->bucket_first > next
-                                               ? next : s->bucket_first),
+                                               ? next
+                                               : s->bucket_first),
                       (unsigned long long)s->rank,
                       (unsigned long long)s->bucket_first);
         }
@@ -136,10 +137,9 @@ mu_buckets_check (const mu_ckpt_manifest_t *m, char *err, size_t errlen)
         {
           rc = MUSTER_EINVAL;
           if (err && errlen)
-            snprintf (err, errlen,
-                      "rank %llu holds buckets beyond nbuckets %llu",
-                      (unsigned long long)s->rank,
-                      (unsigned long long)m->nbuckets);
+            snprintf (
+                err, errlen, "rank %llu holds buckets beyond nbuckets %llu",
+                (unsigned long long)s->rank, (unsigned long long)m->nbuckets);
         }
       else
         next += s->bucket_count;
@@ -156,8 +156,8 @@ mu_buckets_check (const mu_ckpt_manifest_t *m, char *err, size_t errlen)
 }
 
 int
-mu_buckets_restore_plan (const mu_ckpt_manifest_t *m, uint64_t nps,
-                         uint64_t i, mu_bucket_slice_t **out, size_t *n)
+mu_buckets_restore_plan (const mu_ckpt_manifest_t *m, uint64_t nps, uint64_t i,
+                         mu_bucket_slice_t **out, size_t *n)
 {
   if (!m || !out || !n || nps == 0 || i >= nps || m->nbuckets == 0)
     return MUSTER_EINVAL;

@@ -50,13 +50,12 @@ test_owned (void **state)
             if (count)
               {
                 uint64_t owner;
-                assert_int_equal (mu_buckets_owner (nb, p, first + count - 1,
-                                                    &owner),
-                                  0);
+                assert_int_equal (
+                    mu_buckets_owner (nb, p, first + count - 1, &owner), 0);
                 assert_int_equal (owner, i);
               }
           }
-        assert_int_equal (next, nb);  /* covers everything */
+        assert_int_equal (next, nb);    /* covers everything */
         assert_true (maxc - minc <= 1); /* balanced */
       }
   uint64_t f, c;
@@ -74,9 +73,8 @@ test_owned (void **state)
   assert_int_equal (mu_buckets_owner (4096, 3, 4096, &f), MUSTER_EINVAL);
   assert_int_equal (mu_buckets_owner (4096, 0, 1, &f), MUSTER_EINVAL);
   /* Huge values do not overflow. */
-  assert_int_equal (mu_buckets_owned (UINT64_MAX, UINT64_MAX - 1,
-                                      UINT64_MAX - 2, &f, &c),
-                    0);
+  assert_int_equal (
+      mu_buckets_owned (UINT64_MAX, UINT64_MAX - 1, UINT64_MAX - 2, &f, &c), 0);
   assert_true (f + c == UINT64_MAX);
   assert_int_equal (mu_buckets_owner (UINT64_MAX, 3, UINT64_MAX - 1, &f), 0);
   assert_int_equal (f, 2);
@@ -117,9 +115,9 @@ ckpt_make (ckpt_t *c, uint64_t nb, uint64_t p, uint64_t nworkers)
           s->role = "ps";
           s->role_rank = i;
           snprintf (c->files[r], 32, "ps-%llu", (unsigned long long)i);
-          assert_int_equal (mu_buckets_owned (nb, p, i, &s->bucket_first,
-                                              &s->bucket_count),
-                            0);
+          assert_int_equal (
+              mu_buckets_owned (nb, p, i, &s->bucket_first, &s->bucket_count),
+              0);
         }
     }
   c->m.job = "j";
@@ -163,14 +161,13 @@ check_restore (uint64_t nb, uint64_t p, uint64_t p2, uint64_t nworkers)
         {
           const mu_shard_info_t *s = sl[k].shard;
           assert_true (s >= c.shards && s < c.shards + c.m.world);
-          assert_true (s->bucket_count > 0); /* a PS shard */
+          assert_true (s->bucket_count > 0);           /* a PS shard */
           assert_int_equal (sl[k].bucket_first, next); /* in order, no gap */
           assert_true (sl[k].bucket_count > 0);
           assert_true (sl[k].bucket_first >= s->bucket_first);
           assert_true (sl[k].bucket_first + sl[k].bucket_count
                        <= s->bucket_first + s->bucket_count);
-          assert_int_equal (sl[k].offset,
-                            sl[k].bucket_first - s->bucket_first);
+          assert_int_equal (sl[k].offset, sl[k].bucket_first - s->bucket_first);
           for (uint64_t b = sl[k].bucket_first;
                b < sl[k].bucket_first + sl[k].bucket_count; b++)
             {

@@ -87,7 +87,7 @@ in_flight (const mu_ckpt_commit_t *c)
 }
 
 static void
-fill (const mu_ckpt_commit_t *c, mu_ckpt_action_t a, mu_ckpt_decision_t *d)
+fill (mu_ckpt_commit_t *c, mu_ckpt_action_t a, mu_ckpt_decision_t *d)
 {
   if (!d)
     return;
@@ -99,7 +99,7 @@ fill (const mu_ckpt_commit_t *c, mu_ckpt_action_t a, mu_ckpt_decision_t *d)
   d->epoch = c->att_epoch;
   d->deadline_ms = c->state == MU_CKPT_COLLECTING ? c->deadline : 0;
   if (a == MU_CKPT_D_WRITE_MANIFEST)
-    d->manifest = (mu_ckpt_manifest_t *)&c->man;
+    d->manifest = &c->man;
 }
 
 static int
@@ -162,8 +162,8 @@ list_missing (mu_ckpt_commit_t *c, uint64_t lo, uint64_t hi, size_t *len)
 /* "rank 3" or "ranks 3, 7" at the start of c->reason after `prefix`;
  * returns the count and the length written. */
 static uint64_t
-reason_ranks (mu_ckpt_commit_t *c, const char *prefix, uint64_t lo,
-              uint64_t hi, size_t *len)
+reason_ranks (mu_ckpt_commit_t *c, const char *prefix, uint64_t lo, uint64_t hi,
+              size_t *len)
 {
   /* Count first to choose "rank" or "ranks". */
   uint64_t n = 0;
@@ -224,8 +224,8 @@ mu_ckpt_commit_begin (mu_ckpt_commit_t *c, uint64_t now_ms,
     return MUSTER_EEXIST;
   if (b->epoch < c->epoch)
     return MUSTER_ESTALE_EPOCH;
-  if (b->world == 0 || b->world > MU_PROTO_MAX_LIST
-      || (b->nroles && !b->roles) || b->nroles > MU_PROTO_MAX_LIST)
+  if (b->world == 0 || b->world > MU_PROTO_MAX_LIST || (b->nroles && !b->roles)
+      || b->nroles > MU_PROTO_MAX_LIST)
     return MUSTER_EINVAL;
   uint64_t sum = 0;
   for (size_t i = 0; i < b->nroles; i++)
@@ -240,8 +240,7 @@ mu_ckpt_commit_begin (mu_ckpt_commit_t *c, uint64_t now_ms,
     return MUSTER_EINVAL;
 
   mu_shard_info_t *shards = calloc (b->world, sizeof *shards);
-  mu_role_world_t *roles = b->nroles ? calloc (b->nroles, sizeof *roles)
-                                     : NULL;
+  mu_role_world_t *roles = b->nroles ? calloc (b->nroles, sizeof *roles) : NULL;
   char *job = strdup (c->job);
   bool ok = shards && job && (!b->nroles || roles);
   for (size_t i = 0; ok && i < b->nroles; i++)
@@ -484,9 +483,8 @@ mu_ckpt_commit_tick (mu_ckpt_commit_t *c, uint64_t now_ms,
 }
 
 int
-mu_ckpt_commit_lost (mu_ckpt_commit_t *c, uint64_t now_ms,
-                     uint64_t first_rank, uint64_t count,
-                     mu_ckpt_decision_t *d)
+mu_ckpt_commit_lost (mu_ckpt_commit_t *c, uint64_t now_ms, uint64_t first_rank,
+                     uint64_t count, mu_ckpt_decision_t *d)
 {
   (void)now_ms;
   fill (c, MU_CKPT_D_NONE, d);
@@ -509,8 +507,8 @@ mu_ckpt_commit_lost (mu_ckpt_commit_t *c, uint64_t now_ms,
 }
 
 int
-mu_ckpt_commit_new_epoch (mu_ckpt_commit_t *c, uint64_t now_ms,
-                          uint64_t epoch, mu_ckpt_decision_t *d)
+mu_ckpt_commit_new_epoch (mu_ckpt_commit_t *c, uint64_t now_ms, uint64_t epoch,
+                          mu_ckpt_decision_t *d)
 {
   (void)now_ms;
   fill (c, MU_CKPT_D_NONE, d);

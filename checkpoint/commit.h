@@ -190,11 +190,11 @@ bool mu_ckpt_commit_last (const mu_ckpt_commit_t *c, uint64_t *step);
 /* Which of `steps` (as from mu_ckpt_list; any order) to delete so that the
  * `keep` newest complete ones remain (keep 0 counts as 1); rules above.
  * The steps in `protect` are never deleted (they still count as complete
- * or partial as listed).  Writes at most n steps, ascending, to `del` (room for n) and
- * their number to *ndel.  Pure; 0 or MUSTER_EINVAL. */
+ * or partial as listed).  Writes at most n steps, ascending, to `del` (room for
+ * n) and their number to *ndel.  Pure; 0 or MUSTER_EINVAL. */
 int mu_ckpt_retention (const mu_ckpt_step_t *steps, size_t n, size_t keep,
-                       const uint64_t *protect, size_t nprotect,
-                       uint64_t *del, size_t *ndel);
+                       const uint64_t *protect, size_t nprotect, uint64_t *del,
+                       size_t *ndel);
 
 /* mu_ckpt_retention protecting the attempt in flight (if any) and the step
  * this machine last committed. */

@@ -92,9 +92,9 @@ ack (mu_ckpt_commit_t *c, uint64_t now, uint64_t step, uint64_t epoch,
 {
   ack_t a;
   mu_ckpt_decision_t d;
-  assert_int_equal (mu_ckpt_commit_ack (c, now, &ack_of (&a, step, epoch,
-                                                         rank, 0)->s, &d),
-                    0);
+  assert_int_equal (
+      mu_ckpt_commit_ack (c, now, &ack_of (&a, step, epoch, rank, 0)->s, &d),
+      0);
   return d;
 }
 
@@ -193,9 +193,8 @@ test_commit_path (void **state)
    * there is no timer; tick / lost / new epoch / cancel change nothing;
    * begin is refused. */
   ack_t a;
-  assert_int_equal (mu_ckpt_commit_ack (c, 1300,
-                                        &ack_of (&a, 500, 2, 3, 0)->s, &d),
-                    0);
+  assert_int_equal (
+      mu_ckpt_commit_ack (c, 1300, &ack_of (&a, 500, 2, 3, 0)->s, &d), 0);
   assert_int_equal (d.action, MU_CKPT_D_NONE);
   a.sh.size = 1;
   assert_int_equal (mu_ckpt_commit_ack (c, 1300, &a.s, &d), MUSTER_EEXIST);
@@ -213,9 +212,9 @@ test_commit_path (void **state)
   assert_int_equal (d.action, MU_CKPT_D_NONE);
   assert_int_equal (d.step, 500); /* C9: current attempt */
   /* Acks of the old epoch are stale now. */
-  assert_int_equal (mu_ckpt_commit_ack (c, 1300,
-                                        &ack_of (&a, 500, 2, 3, 0)->s, &d),
-                    MUSTER_ESTALE_EPOCH);
+  assert_int_equal (
+      mu_ckpt_commit_ack (c, 1300, &ack_of (&a, 500, 2, 3, 0)->s, &d),
+      MUSTER_ESTALE_EPOCH);
   assert_int_equal (m->created_us, 123); /* untouched through all that */
 
   assert_int_equal (mu_ckpt_commit_written (c, 1400, 0, &d), 0);
@@ -266,9 +265,8 @@ test_failed_ack_aborts (void **state)
   ack (c, 1, 9, 4, 0);
   ack_t a;
   mu_ckpt_decision_t d;
-  assert_int_equal (mu_ckpt_commit_ack (c, 2,
-                                        &ack_of (&a, 9, 4, 2, -EIO)->s, &d),
-                    0);
+  assert_int_equal (
+      mu_ckpt_commit_ack (c, 2, &ack_of (&a, 9, 4, 2, -EIO)->s, &d), 0);
   expect_abort (d, -EIO, "rank 2 could not save its shard: Input/output error");
   assert_int_equal (mu_ckpt_commit_state (c), MU_CKPT_ABORTED);
   assert_int_equal (mu_ckpt_commit_missing (c), 0);
@@ -279,10 +277,8 @@ test_failed_ack_aborts (void **state)
   assert_int_equal (d.action, MU_CKPT_D_NONE);
   /* A muster code as the status. */
   begin (c, 10, 10, 4, 4, 5000);
-  assert_int_equal (mu_ckpt_commit_ack (c, 11,
-                                        &ack_of (&a, 10, 4, 3,
-                                                 MUSTER_ECANCELED)->s,
-                                        &d),
+  assert_int_equal (mu_ckpt_commit_ack (
+                        c, 11, &ack_of (&a, 10, 4, 3, MUSTER_ECANCELED)->s, &d),
                     0);
   expect_abort (d, MUSTER_ECANCELED, NULL);
   assert_non_null (strstr (d.reason, "rank 3"));
@@ -307,7 +303,7 @@ test_stale_and_bad_acks (void **state)
   assert_int_equal (mu_ckpt_commit_ack (c, 1, &a.s, &d), MUSTER_ESTALE_EPOCH);
   assert_int_equal (d.action, MU_CKPT_D_NONE);
   assert_int_equal (d.deadline_ms, 1000); /* C9 */
-  ack_of (&a, 100, 6, 0, 0); /* an epoch this attempt is not */
+  ack_of (&a, 100, 6, 0, 0);              /* an epoch this attempt is not */
   assert_int_equal (mu_ckpt_commit_ack (c, 1, &a.s, &d), MUSTER_ENOTFOUND);
   ack_of (&a, 99, 5, 0, 0); /* another step */
   assert_int_equal (mu_ckpt_commit_ack (c, 1, &a.s, &d), MUSTER_ENOTFOUND);
@@ -532,9 +528,8 @@ test_new_epoch_and_cancel (void **state)
   assert_int_equal (d.epoch, 3); /* the aborted attempt's */
 
   begin (c, 20, 31, 4, 4, 1000);
-  assert_int_equal (mu_ckpt_commit_cancel (c, 21, 0, "preempted: grace over",
-                                           &d),
-                    0);
+  assert_int_equal (
+      mu_ckpt_commit_cancel (c, 21, 0, "preempted: grace over", &d), 0);
   expect_abort (d, MUSTER_ECANCELED, "preempted: grace over");
   begin (c, 30, 32, 4, 4, 1000);
   assert_int_equal (mu_ckpt_commit_cancel (c, 31, -EPIPE, NULL, &d), 0);
@@ -655,9 +650,9 @@ test_retention (void **state)
 
   /* Order of the input does not matter; partial steps older than the
    * newest complete go, newer ones stay; protected steps stay. */
-  mu_ckpt_step_t mix[] = { { 700, false }, { 100, true }, { 900, false },
-                           { 300, true },  { 500, true }, { 200, false },
-                           { 600, true },  { 400, true } };
+  mu_ckpt_step_t mix[]
+      = { { 700, false }, { 100, true },  { 900, false }, { 300, true },
+          { 500, true },  { 200, false }, { 600, true },  { 400, true } };
   uint64_t prot[] = { 300 };
   assert_int_equal (mu_ckpt_retention (mix, 8, 2, prot, 1, del, &n), 0);
   /* complete: 100 300 400 500 600 -> keep 500, 600; 300 protected;
@@ -685,8 +680,9 @@ test_retention (void **state)
   mu_ckpt_decision_t d = ack (c, 1, 300, 1, 0);
   assert_int_equal (mu_ckpt_commit_written (c, 2, 0, &d), 0);
   begin (c, 3, 150, 1, 1, 0); /* an odd in-flight step, older */
-  mu_ckpt_step_t disk[] = { { 100, true }, { 150, false }, { 200, true },
-                            { 300, true }, { 400, true } };
+  mu_ckpt_step_t disk[] = {
+    { 100, true }, { 150, false }, { 200, true }, { 300, true }, { 400, true }
+  };
   assert_int_equal (mu_ckpt_commit_retention (c, disk, 5, 1, del, &n), 0);
   /* newest complete 400 stays; 300 (last committed) and 150 (in flight)
    * are protected; 100 and 200 go. */
@@ -730,8 +726,9 @@ test_random_sequences (void **state)
             {
             case 0:
               {
-                mu_ckpt_begin_t b = { step + 1, epoch, 1 + RND () % 16,
-                                      RND () % 400, NULL, 0, 0 };
+                mu_ckpt_begin_t b
+                    = { step + 1, epoch, 1 + RND () % 16, RND () % 400, NULL,
+                        0,        0 };
                 rc = mu_ckpt_commit_begin (c, now, &b, &d);
                 if (before == MU_CKPT_COLLECTING || before == MU_CKPT_WRITING)
                   assert_int_equal (rc, MUSTER_EEXIST);
@@ -752,9 +749,8 @@ test_random_sequences (void **state)
                 uint64_t r = world ? RND () % (world + 1) : 0;
                 int status = RND () % 20 == 0 ? -EIO : 0;
                 uint64_t e = RND () % 10 == 0 ? epoch - 1 : epoch;
-                rc = mu_ckpt_commit_ack (c, now,
-                                         &ack_of (&a, step, e, r, status)->s,
-                                         &d);
+                rc = mu_ckpt_commit_ack (
+                    c, now, &ack_of (&a, step, e, r, status)->s, &d);
                 if (rc == 0 && before == MU_CKPT_COLLECTING && status == 0
                     && r < world)
                   acked[r] = true;

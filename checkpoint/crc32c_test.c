@@ -190,10 +190,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_vectors),
-    cmocka_unit_test (test_tables),
-    cmocka_unit_test (test_chaining),
-    cmocka_unit_test (test_cross_check),
+    cmocka_unit_test (test_vectors),      cmocka_unit_test (test_tables),
+    cmocka_unit_test (test_chaining),     cmocka_unit_test (test_cross_check),
     cmocka_unit_test (test_detects_flip),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -19,11 +19,9 @@
 #endif
 #include "checkpoint/manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +85,7 @@ mu_ckpt_parse_step_name (const char *name, uint64_t *step)
 }
 
 int
-mu_ckpt_job_dir (const char *ckpt_dir, const char *job, char *buf,
-                 size_t size)
+mu_ckpt_job_dir (const char *ckpt_dir, const char *job, char *buf, size_t size)
 {
   if (!ckpt_dir || !*ckpt_dir || !buf || !mu_ckpt_job_ok (job))
     return MUSTER_EINVAL;
@@ -351,8 +348,8 @@ mu_manifest_check (const mu_ckpt_manifest_t *m, char *err, size_t errlen)
     {
       const mu_shard_info_t *s = &m->shards.v[i];
       role_ref_t key = { s->role, 0, 0 };
-      role_ref_t *r = bsearch (&key, roles, m->roles.n, sizeof *roles,
-                               cmp_role);
+      role_ref_t *r
+          = bsearch (&key, roles, m->roles.n, sizeof *roles, cmp_role);
       if (!r)
         {
           ERR ("rank %zu: role '%s' is not listed", i, s->role);
@@ -398,8 +395,8 @@ out:
 
 /* Does m name the job and step of step_dir? */
 static int
-check_identity (const char *step_dir, const char *job, uint64_t step,
-                char *err, size_t errlen)
+check_identity (const char *step_dir, const char *job, uint64_t step, char *err,
+                size_t errlen)
 {
   char djob[MU_CKPT_JOB_MAX + 2];
   uint64_t dstep = 0;
@@ -421,8 +418,8 @@ check_identity (const char *step_dir, const char *job, uint64_t step,
 }
 
 int
-mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m,
-                   char *err, size_t errlen)
+mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m, char *err,
+                   size_t errlen)
 {
   if (err && errlen)
     err[0] = '\0';
@@ -502,8 +499,7 @@ read_small (const char *dir, const char *name, size_t max, char **out,
 }
 
 int
-mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
-                  size_t errlen)
+mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err, size_t errlen)
 {
   if (err && errlen)
     err[0] = '\0';
@@ -512,8 +508,8 @@ mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
   memset (out, 0, sizeof *out);
   char *buf = NULL;
   size_t len = 0;
-  int rc = read_small (step_dir, MU_CKPT_MANIFEST_FILE, MU_PROTO_MAX_MSG,
-                       &buf, &len);
+  int rc = read_small (step_dir, MU_CKPT_MANIFEST_FILE, MU_PROTO_MAX_MSG, &buf,
+                       &len);
   if (rc)
     {
       if (rc == MUSTER_ETOOBIG)
@@ -571,4 +567,3 @@ mu_manifest_validate (const char *step_dir, const mu_ckpt_manifest_t *m,
       }
   return 0;
 }
-

@@ -190,10 +190,10 @@ mu_ckpt_latest (const char *job_dir, bool deep, uint64_t *step,
               break;
             }
           mu_msg_clear (&m);
-          why = r == -ENOENT             ? MU_CKPT_SKIP_MISSING
-                : r == MUSTER_ECORRUPT  ? MU_CKPT_SKIP_CORRUPT
-                : r == MUSTER_EINVAL     ? MU_CKPT_SKIP_BAD_MANIFEST
-                                         : MU_CKPT_SKIP_IO;
+          why = r == -ENOENT           ? MU_CKPT_SKIP_MISSING
+                : r == MUSTER_ECORRUPT ? MU_CKPT_SKIP_CORRUPT
+                : r == MUSTER_EINVAL   ? MU_CKPT_SKIP_BAD_MANIFEST
+                                       : MU_CKPT_SKIP_IO;
         }
       else if (r == -ENOENT)
         {
@@ -279,8 +279,7 @@ mu_ckpt_remove_step (const char *step_dir)
 }
 
 int
-mu_ckpt_step_prepare (const char *step_dir, bool deep, char *err,
-                      size_t errlen)
+mu_ckpt_step_prepare (const char *step_dir, bool deep, char *err, size_t errlen)
 {
   if (err && errlen)
     err[0] = '\0';

@@ -67,9 +67,8 @@ make_step (const char *root, uint64_t step, uint64_t world, char *step_dir,
       tu_fill (buf, len, step * 1000 + r);
       char name[64];
       shard_name (name, sizeof name, r);
-      assert_int_equal (mu_shard_write_buf (step_dir, name, buf, len,
-                                            &shards[r]),
-                        0);
+      assert_int_equal (
+          mu_shard_write_buf (step_dir, name, buf, len, &shards[r]), 0);
       shards[r].role = strdup ("worker");
       shards[r].rank = r;
       shards[r].role_rank = r;
@@ -120,10 +119,15 @@ test_names (void **state)
   assert_int_equal (mu_ckpt_parse_step_name ("step-18446744073709551615", &s),
                     0);
   assert_true (s == UINT64_MAX);
-  const char *bad[] = { "step-18446744073709551616", "step-99999999999999999999",
-                        "step-42", "step-0000000000000000004x",
-                        "Step-00000000000000000042", "step-000000000000000000042",
-                        "step-00000000000000000042.tmp", "", "MANIFEST" };
+  const char *bad[] = { "step-18446744073709551616",
+                        "step-99999999999999999999",
+                        "step-42",
+                        "step-0000000000000000004x",
+                        "Step-00000000000000000042",
+                        "step-000000000000000000042",
+                        "step-00000000000000000042.tmp",
+                        "",
+                        "MANIFEST" };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     assert_int_equal (mu_ckpt_parse_step_name (bad[i], &s), MUSTER_EINVAL);
   assert_int_equal (mu_ckpt_parse_step_name (NULL, &s), MUSTER_EINVAL);
@@ -570,9 +574,8 @@ test_latest (void **state)
   assert_int_equal (r.n, 5);
   uint64_t want_step[] = { 700, 600, 500, 400, 300 };
   mu_ckpt_skip_reason_t want_why[]
-      = { MU_CKPT_SKIP_PARTIAL, MU_CKPT_SKIP_MISSING,
-          MU_CKPT_SKIP_BAD_MANIFEST, MU_CKPT_SKIP_PARTIAL,
-          MU_CKPT_SKIP_CORRUPT };
+      = { MU_CKPT_SKIP_PARTIAL, MU_CKPT_SKIP_MISSING, MU_CKPT_SKIP_BAD_MANIFEST,
+          MU_CKPT_SKIP_PARTIAL, MU_CKPT_SKIP_CORRUPT };
   for (int i = 0; i < 5; i++)
     {
       assert_int_equal (r.step[i], want_step[i]);
@@ -693,8 +696,7 @@ test_retention_on_disk (void **state)
   for (size_t i = 0; i < ndel; i++)
     {
       assert_int_equal (del[i], want[i]);
-      assert_int_equal (mu_ckpt_step_dir (root, JOB, del[i], sd, sizeof sd),
-                        0);
+      assert_int_equal (mu_ckpt_step_dir (root, JOB, del[i], sd, sizeof sd), 0);
       assert_int_equal (mu_ckpt_remove_step (sd), 0);
     }
   free (list);
@@ -732,10 +734,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_write_refuses, setup, teardown),
     cmocka_unit_test_setup_teardown (test_validate, setup, teardown),
     cmocka_unit_test_setup_teardown (test_latest, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_remove_and_prepare, setup,
-                                     teardown),
-    cmocka_unit_test_setup_teardown (test_retention_on_disk, setup,
-                                     teardown),
+    cmocka_unit_test_setup_teardown (test_remove_and_prepare, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_retention_on_disk, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -37,7 +37,7 @@
 
 #include "checkpoint/crc32c.h"
 
-#define WRITE_CHUNK (8u << 20)     /* one write() */
+#define WRITE_CHUNK (8u << 20)      /* one write() */
 #define WRITEBACK_EVERY (32u << 20) /* start writeback of this much */
 #define STREAM_BUF (4u << 20)       /* appends smaller than this coalesce */
 #define READ_CHUNK (1u << 20)       /* checksum reads */
@@ -46,13 +46,13 @@ struct mu_shard_writer
 {
   int dirfd;
   int fd;
-  char *file;           /* final name */
-  char *tmp;            /* "<file>.tmp" */
-  uint64_t size;        /* bytes written to fd */
-  uint64_t kicked;      /* bytes handed to sync_file_range */
+  char *file;      /* final name */
+  char *tmp;       /* "<file>.tmp" */
+  uint64_t size;   /* bytes written to fd */
+  uint64_t kicked; /* bytes handed to sync_file_range */
   uint32_t crc;
-  int err;              /* sticky: first failure */
-  unsigned char *buf;   /* coalescing buffer (streams only), lazily */
+  int err;            /* sticky: first failure */
+  unsigned char *buf; /* coalescing buffer (streams only), lazily */
   size_t used;
 };
 
@@ -215,10 +215,10 @@ writer_open (const char *dir, const char *file, mu_shard_writer_t **out)
 /* Queue writeback of what has been written since the last kick.  Purely an
  * optimisation: errors are ignored here and surface in the fsync. */
 static void
-writer_kick (mu_shard_writer_t *w, bool force)
+writer_kick (mu_shard_writer_t *w)
 {
   uint64_t pending = w->size - w->kicked;
-  if (pending == 0 || (!force && pending < WRITEBACK_EVERY))
+  if (pending < WRITEBACK_EVERY)
     return;
 #ifdef SYNC_FILE_RANGE_WRITE
   (void)sync_file_range (w->fd, (off_t)w->kicked, (off_t)pending,
@@ -239,7 +239,7 @@ writer_put (mu_shard_writer_t *w, const unsigned char *p, size_t n)
       if (rc)
         return w->err = rc;
       w->size += k;
-      writer_kick (w, false);
+      writer_kick (w);
       p += k;
       n -= k;
     }

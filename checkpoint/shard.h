@@ -72,8 +72,7 @@ int mu_shard_writer_open (const char *dir, const char *file,
 
 /* Append bytes.  After a failed append the writer is dead: later appends
  * and the commit return the same error; _abort it.  0 or -errno. */
-int mu_shard_writer_append (mu_shard_writer_t *w, const void *buf,
-                            size_t len);
+int mu_shard_writer_append (mu_shard_writer_t *w, const void *buf, size_t len);
 
 /* Bytes appended so far. */
 uint64_t mu_shard_writer_size (const mu_shard_writer_t *w);

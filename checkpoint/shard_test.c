@@ -81,8 +81,7 @@ test_write_buf (void **state)
       expect_file (dir, name, buf, len, &info);
       assert_int_equal (info.rank, 77);
       char err[200];
-      assert_int_equal (mu_shard_verify (dir, &info, true, err, sizeof err),
-                        0);
+      assert_int_equal (mu_shard_verify (dir, &info, true, err, sizeof err), 0);
       mu_shard_info_clear (&info);
       assert_null (info.file);
       free (buf);
@@ -110,8 +109,8 @@ test_names (void **state)
   long_ok[MU_SHARD_NAME_MAX] = '\0';
   memset (too_long, 'a', MU_SHARD_NAME_MAX + 1);
   too_long[MU_SHARD_NAME_MAX + 1] = '\0';
-  const char *bad[] = { "", ".", "..", "a/b", "/abs", "../up", "x.tmp",
-                        ".tmp", "MANIFEST", too_long };
+  const char *bad[] = { "",      ".",     "..",   "a/b",      "/abs",
+                        "../up", "x.tmp", ".tmp", "MANIFEST", too_long };
   mu_shard_info_t info = { 0 };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     {
@@ -140,8 +139,7 @@ test_names (void **state)
                     MUSTER_EINVAL);
   assert_int_equal (mu_shard_write_buf (dir, "a", NULL, 1, &info),
                     MUSTER_EINVAL);
-  assert_int_equal (mu_shard_write_buf (dir, "a", "x", 1, NULL),
-                    MUSTER_EINVAL);
+  assert_int_equal (mu_shard_write_buf (dir, "a", "x", 1, NULL), MUSTER_EINVAL);
 }
 
 static void
@@ -175,8 +173,8 @@ test_stream (void **state)
   while (off < total)
     {
       /* Mostly small appends, sometimes one bigger than the buffer. */
-      size_t n = (tu_rng (&seed) % 16 == 0) ? (5u << 20)
-                                            : tu_rng (&seed) % 70000;
+      size_t n
+          = (tu_rng (&seed) % 16 == 0) ? (5u << 20) : tu_rng (&seed) % 70000;
       if (n > total - off)
         n = total - off;
       assert_int_equal (mu_shard_writer_append (w, buf + off, n), 0);
@@ -313,8 +311,8 @@ sleep_ms (long ms)
 /* Fork a child writing a big shard, SIGKILL it once `threshold` bytes are
  * in the .tmp; returns whether the kill landed before the commit. */
 static bool
-kill_mid_write (const char *dir, const char *name, bool streaming,
-                size_t total, long long threshold)
+kill_mid_write (const char *dir, const char *name, bool streaming, size_t total,
+                long long threshold)
 {
   char tmp[64];
   snprintf (tmp, sizeof tmp, "%s.tmp", name);

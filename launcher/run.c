@@ -360,7 +360,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
            size_t argc, char *idbuf, size_t idlen)
 {
   memset (spec, 0, sizeof *spec);
-  memset (role, 0, sizeof *role);
+  memset (role, 0, MU_RUN_MAX_ROLES * sizeof *role);
   /* Like torchrun, one default id: a job started again with the same
    * --ckpt-dir finds its checkpoints under <ckpt-dir>/<id>. */
   mu_strlcpy (idbuf, r->o.rdzv_id ? r->o.rdzv_id : "default", idlen);
@@ -371,6 +371,15 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->id = idbuf;
   spec->roles.v = role;
   spec->roles.n = 1;
+  for (size_t i = 0; i < r->o.nroles; i++)
+    {
+      role[i].name = r->o.roles[i].name;
+      role[i].min_nodes = r->o.roles[i].min_nodes;
+      role[i].max_nodes = r->o.roles[i].max_nodes;
+      role[i].nproc = r->o.roles[i].nproc;
+    }
+  if (r->o.nroles > 0)
+    spec->roles.n = r->o.nroles;
   spec->argv.v = argv;
   spec->argv.n = argc;
   spec->max_restarts = r->o.max_restarts;
@@ -456,9 +465,9 @@ mu_run_main (int argc, char **argv)
   if (rc == 0)
     {
       mu_job_spec_t spec;
-      mu_role_spec_t role;
+      mu_role_spec_t role[MU_RUN_MAX_ROLES];
       char id[160];
-      make_spec (&r, &spec, &role, pargv, pargc, id, sizeof id);
+      make_spec (&r, &spec, role, pargv, pargc, id, sizeof id);
       mu_agent_opts_t ao = {
         .coordinator = r.endpoint,
         .node_id = r.o.node_id ? r.o.node_id : (r.o.endpoint ? NULL : "local"),

@@ -31,6 +31,9 @@ mu_run_opts_usage (void)
          "  --node-id ID            this node's id\n"
          "  --advertise-host ADDR   address other nodes reach this node at\n"
          "  --role NAME             role of this node's workers (default worker)\n"
+         "  --roles R=MIN:MAXxN,... several roles (same on every node), e.g.\n"
+         "                          worker=2:4x2,ps=2x1; each node picks one\n"
+         "                          with --role\n"
          "  --last-call DUR         wait after min nodes joined (default 1s)\n"
          "  --join-timeout DUR      fail if min nodes never join (default 600s)\n"
          "  --connect-timeout DUR   give up on an unreachable coordinator (30s)\n"
@@ -97,6 +100,48 @@ parse_nnodes (const char *v, mu_run_opts_t *o)
   return 0;
 }
 
+/* --roles worker=2:4x2,ps=2x1: NAME=MIN:MAX or NAME=N, then xNPROC. */
+static int
+parse_roles (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
+{
+  char buf[1024];
+  if (mu_strlcpy (buf, v, sizeof buf) != 0)
+    return fail (err, errlen, "--roles is too long", NULL, NULL);
+  o->nroles = 0;
+  for (char *save = NULL, *r = strtok_r (buf, ",", &save); r;
+       r = strtok_r (NULL, ",", &save))
+    {
+      if (o->nroles == MU_RUN_MAX_ROLES)
+        return fail (err, errlen, "--roles: at most 16 roles", NULL, NULL);
+      mu_run_role_t *role = &o->roles[o->nroles];
+      char *eq = strchr (r, '=');
+      char *x = eq ? strchr (eq, 'x') : NULL;
+      if (eq == NULL || x == NULL || eq == r || (size_t)(eq - r) >= sizeof role->name)
+        return fail (err, errlen,
+                     "--roles: '%s' is not NAME=MIN:MAXxNPROC (e.g. ps=2x1)", r,
+                     NULL);
+      *eq = '\0';
+      *x = '\0';
+      snprintf (role->name, sizeof role->name, "%s", r);
+      mu_run_opts_t tmp;
+      memset (&tmp, 0, sizeof tmp);
+      if (parse_nnodes (eq + 1, &tmp) != 0
+          || parse_u32 (x + 1, 1, 4096, &role->nproc) != 0)
+        return fail (err, errlen,
+                     "--roles: bad counts for role '%s' (NAME=MIN:MAXxNPROC)",
+                     r, NULL);
+      role->min_nodes = tmp.min_nodes;
+      role->max_nodes = tmp.max_nodes;
+      for (size_t k = 0; k < o->nroles; k++)
+        if (strcmp (o->roles[k].name, role->name) == 0)
+          return fail (err, errlen, "--roles: role '%s' given twice", r, NULL);
+      o->nroles++;
+    }
+  if (o->nroles == 0)
+    return fail (err, errlen, "--roles: no role given", NULL, NULL);
+  return 0;
+}
+
 /* torchrun's --rdzv-conf: join_timeout=S,last_call_timeout=S (seconds). */
 static int
 parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
@@ -148,7 +193,8 @@ static const char *const FLAGS_WITH_VALUE[]
         "join-timeout", "connect-timeout", "grace", "elastic-mode",
         "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf",
         "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-keep",
-        "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", NULL };
+        "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
+        NULL };
 
 static int
 takes_value (const char *name)
@@ -225,6 +271,8 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "rdzv-conf") == 0)
     return parse_rdzv_conf (v, o, err, errlen);
+  else if (strcmp (name, "roles") == 0)
+    return parse_roles (v, o, err, errlen);
   else if (strcmp (name, "progress-timeout") == 0)
     rc = mu_parse_duration_ms (v, &o->progress_timeout_ms);
   else if (strcmp (name, "ckpt-dir") == 0)
@@ -335,6 +383,21 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
   if (o->standalone && o->endpoint != NULL)
     return fail (err, errlen, "--standalone and --rdzv-endpoint exclude each other",
                  NULL, NULL);
+  if (o->nroles > 0)
+    {
+      size_t k = 0;
+      if (o->role != NULL)
+        while (k < o->nroles && strcmp (o->roles[k].name, o->role) != 0)
+          k++;
+      if (k == o->nroles)
+        return fail (err, errlen, "--role '%s' is not one of --roles",
+                     o->role, NULL);
+      if (o->endpoint == NULL)
+        return fail (err, errlen,
+                     "--roles needs --rdzv-endpoint: each node runs one role",
+                     NULL, NULL);
+      o->nproc = o->roles[k].nproc; /* this node's workers */
+    }
   if (o->endpoint == NULL && o->min_nodes > 1)
     return fail (err, errlen,
                  "--nnodes needs more than one node: give --rdzv-endpoint "

@@ -13,6 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define MU_RUN_MAX_ROLES 16
+
+typedef struct mu_run_role {
+  char name[64];
+  uint32_t min_nodes, max_nodes, nproc;
+} mu_run_role_t;
+
 typedef struct mu_run_opts {
   uint32_t min_nodes, max_nodes; /* --nnodes MIN:MAX or N (default 1:1) */
   uint32_t nproc;                /* --nproc-per-node (default 1) */
@@ -39,6 +46,9 @@ typedef struct mu_run_opts {
   uint64_t nbuckets;             /* --nbuckets (PS jobs) */
   int preempt_signal;            /* --preempt-signal (besides SIGTERM) */
   uint64_t preempt_grace_ms;     /* --preempt-grace (default 30s) */
+  mu_run_role_t roles[MU_RUN_MAX_ROLES]; /* --roles (nroles 0: one role
+                                            from --nnodes/--nproc-per-node) */
+  size_t nroles;
   int quiet;                     /* --quiet: no progress display */
   int no_python;                 /* --no-python */
   int module;                    /* -m/--module: run argv[0] as python -m */

@@ -129,11 +129,12 @@ class Proc:
         the process is still running after `timeout` seconds."""
         try:
             self.rc = self.p.wait(timeout=timeout)
+            return self.rc
         except subprocess.TimeoutExpired:
-            self.kill()
-            self.case.fail("%s did not finish within %.0f s (killed)\n%s"
-                           % (self.name, timeout, self.case.describe()))
-        return self.rc
+            pass
+        self.kill()
+        self.case.fail("%s did not finish within %.0f s (killed)\n%s"
+                       % (self.name, timeout, self.case.describe()))
 
     def signal(self, sig):
         if self.running():

@@ -453,6 +453,8 @@ mu_env_muster_vars (const mu_start_t *st, const mu_assign_t *a,
   U64 ("MUSTER_PEER_PORT", peer_port);
   if (st->spec && st->spec->ckpt_dir)
     STR ("MUSTER_CKPT_DIR", st->spec->ckpt_dir);
+  if (st->spec && st->spec->nbuckets)
+    U64 ("MUSTER_NBUCKETS", st->spec->nbuckets);
   if (st->restore_dir)
     {
       STR ("MUSTER_RESTORE_DIR", st->restore_dir);

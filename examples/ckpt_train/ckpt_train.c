@@ -12,6 +12,13 @@
  *   muster run --nproc-per-node 2 --ckpt-dir /tmp/ck --ckpt-every 2s -- \
  *       ckpt_train --steps 2000 --step-ms 5
  *
+ * Workers of a role named "ps" act as parameter servers: each holds the
+ * hash buckets it owns (muster_worker_buckets), saves just those, and at
+ * restore reads them back from whichever old servers held them
+ * (muster_worker_restore_buckets), checking every value, so a job saved
+ * with 2 servers and resumed with 3 proves the re-partitioning.  Needs
+ * --nbuckets on muster run.
+ *
  * Options: --steps N (total), --step-ms MS (time per step), --size N
  * (floats), --sync (save synchronously), --crash-at S (exit 3 at step S in
  * the first attempt only: TORCHELASTIC_RESTART_COUNT 0).  For fault
@@ -52,6 +59,116 @@ checksum (const state_t *s, size_t n)
   for (size_t i = 0; i < n * sizeof (float); i++)
     h = (h ^ p[i]) * 1099511628211ull;
   return h;
+}
+
+/* ------------------------------------------------ parameter servers */
+
+static uint64_t
+bucket_value (uint64_t bucket, uint64_t step)
+{
+  return bucket * 1000003u + step;
+}
+
+typedef struct ps {
+  uint64_t first, count, step;
+  uint64_t *v;
+} ps_t;
+
+static void
+ps_step (ps_t *p)
+{
+  p->step++;
+  for (uint64_t i = 0; i < p->count; i++)
+    p->v[i] = bucket_value (p->first + i, p->step);
+}
+
+/* Rebuild this server's buckets from the checkpoint, whatever the number
+ * of servers was when it was saved; every value must be the saved step's. */
+static int
+ps_restore (muster_worker_t *w, ps_t *p)
+{
+  muster_restore_t r;
+  int rc = muster_worker_restore (w, &r);
+  if (rc == MUSTER_ENOCKPT)
+    return 0;
+  if (rc != 0)
+    return rc;
+  muster_bucket_slice_t *sl = NULL;
+  size_t n = 0;
+  rc = muster_worker_restore_buckets (w, &sl, &n);
+  if (rc != 0)
+    {
+      fprintf (stderr, "restore_buckets: %s\n", muster_strerror (rc));
+      return rc;
+    }
+  uint64_t got = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    {
+      FILE *f = fopen (sl[i].path, "rb");
+      if (f == NULL
+          || fseek (f, (long)(sl[i].offset * sizeof (uint64_t)), SEEK_SET) != 0
+          || fread (p->v + (sl[i].bucket_first - p->first), sizeof (uint64_t),
+                    sl[i].bucket_count, f)
+                 != sl[i].bucket_count)
+        rc = MUSTER_ECORRUPT;
+      if (f)
+        fclose (f);
+      got += sl[i].bucket_count;
+    }
+  for (uint64_t i = 0; rc == 0 && i < p->count; i++)
+    if (p->v[i] != bucket_value (p->first + i, r.step))
+      rc = MUSTER_ECORRUPT;
+  if (rc == 0 && got != p->count)
+    rc = MUSTER_ECORRUPT;
+  if (rc == 0)
+    {
+      p->step = r.step;
+      printf ("ps %d restored buckets [%llu,%llu) of step %llu from %zu "
+              "slice(s): all values check\n",
+              muster_worker_role_rank (w), (unsigned long long)p->first,
+              (unsigned long long)(p->first + p->count),
+              (unsigned long long)r.step, n);
+    }
+  else
+    fprintf (stderr, "ps restore failed: %s\n", muster_strerror (rc));
+  free (sl);
+  return rc;
+}
+
+static int
+run_ps (muster_worker_t *w, uint64_t steps, long step_ms)
+{
+  ps_t p = { 0 };
+  int rc = muster_worker_buckets (w, &p.first, &p.count);
+  if (rc != 0)
+    {
+      fprintf (stderr, "a ps needs --nbuckets: %s\n", muster_strerror (rc));
+      return 1;
+    }
+  p.v = calloc (p.count ? p.count : 1, sizeof *p.v);
+  if (p.v == NULL || ps_restore (w, &p) != 0)
+    {
+      free (p.v);
+      return 1;
+    }
+  struct timespec nap = { step_ms / 1000, (step_ms % 1000) * 1000000L };
+  while (p.step < steps)
+    {
+      ps_step (&p);
+      muster_worker_progress (w, p.step);
+      muster_ckpt_request_t rq;
+      if (muster_worker_ckpt_due (w, &rq) == 1
+          && (rc = muster_worker_ckpt_save (w, p.v, p.count * sizeof *p.v, 0))
+                 != 0)
+        fprintf (stderr, "ps checkpoint failed: %s\n", muster_strerror (rc));
+      if (step_ms > 0)
+        nanosleep (&nap, NULL);
+    }
+  printf ("ps %d done at step %llu with buckets [%llu,%llu)\n",
+          muster_worker_role_rank (w), (unsigned long long)p.step,
+          (unsigned long long)p.first, (unsigned long long)(p.first + p.count));
+  free (p.v);
+  return 0;
 }
 
 static int
@@ -128,6 +245,12 @@ main (int argc, char **argv)
     {
       fprintf (stderr, "muster_worker_init: %s\n", muster_strerror (rc));
       return 1;
+    }
+  if (strcmp (muster_worker_role (w), "ps") == 0)
+    {
+      rc = run_ps (w, steps, step_ms);
+      muster_worker_finalize (&w);
+      return rc;
     }
   state_t *s = calloc (1, sizeof *s + n * sizeof (float));
   if (s == NULL || restore (w, s, n) != 0)

@@ -39,7 +39,7 @@ class Embedded(MusterCase):
         self.expect_eq(rc, 0, "exit status", p)
         lines = worker_lines(p.out, "worker")
         self.expect_eq(sorted(lines), [0, 1, 2, 3], "ranks seen", p)
-        masters = set()
+        masters, run_ids = set(), set()
         for rank, ls in lines.items():
             self.expect_eq(len(ls), 1, "lines of rank %d" % rank, p)
             words = ls[0].split()
@@ -50,9 +50,28 @@ class Embedded(MusterCase):
             self.expect_eq(words[8], "master", "line of rank %d" % rank, p)
             masters.add(words[9])
             self.expect_eq(words[10:12], ["restart", "0/2"], "restarts", p)
-            self.expect(words[13].startswith("run-"), "run id %r" % words[13], p)
+            self.expect_eq(words[12], "run", "line of rank %d" % rank, p)
+            run_ids.add(words[13] if len(words) > 13 else "")
         self.check("every rank sees the same MASTER_ADDR:MASTER_PORT")
         self.expect_eq(len(masters), 1, "distinct masters %r" % masters, p)
+        self.check("every rank sees the same non-empty TORCHELASTIC_RUN_ID")
+        self.expect(len(run_ids) == 1 and "" not in run_ids, "run ids %r" % run_ids, p)
+
+
+    def test_python_script_and_module(self):
+        self.write_script("hello_py.py", "import os\nprint('py RANK=' + os.environ['RANK'])\n",
+                          mode=0o644)
+        p = self.muster_run(["--nproc-per-node", "2", "--", "hello_py.py"], cwd=self.tmp)
+        self.check("a .py program runs with the Python interpreter (torchrun-style), "
+                   "even without execute permission")
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        self.expect_eq(worker_lines(p.out, "worker"), {0: ["py RANK=0"], 1: ["py RANK=1"]},
+                       "worker output", p)
+        q = self.muster_run(["--nproc-per-node", "2", "-m", "hello_py"], cwd=self.tmp)
+        self.check("-m MODULE runs 'python3 -m MODULE'")
+        self.expect_eq(q.wait(), 0, "exit status", q)
+        self.expect_eq(worker_lines(q.out, "worker"), {0: ["py RANK=0"], 1: ["py RANK=1"]},
+                       "worker output", q)
 
 
 if __name__ == "__main__":

@@ -53,12 +53,15 @@ class MultiNode(MusterCase):
         self.expect_eq(sorted(g for s in groups.values() for g in s), ["0", "1", "2"],
                        "group ranks")
         st = self.run_muster(["status", "--endpoint", d.ctl_ep], timeout=20)
-        self.check("muster status shows job gang3 succeeded, world 6 on 3 nodes")
+        self.check("muster status shows job gang3 succeeded, epoch 1, world 6")
         self.expect_eq(st.rc, 0, "muster status exit", st)
         row = [l.split() for l in st.out.splitlines() if l.startswith("gang3 ")]
         self.expect(len(row) == 1, "no row for gang3", st)
-        self.expect_eq(row[0][1:5], ["succeeded", "1", "6", "3"],
-                       "state epoch world nodes", st)
+        self.expect_eq(row[0][1:4], ["succeeded", "1", "6"], "state epoch world", st)
+        # job_info.world and .nodes both describe the job's (last) epoch
+        # (common/proto_schema.def): a finished job of world 6 ran on 3 nodes.
+        self.check("... and the NODES column of its last epoch: 3")
+        self.expect_eq(row[0][4], "3", "NODES of the finished job", st)
 
 
 if __name__ == "__main__":

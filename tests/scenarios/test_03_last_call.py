@@ -1,6 +1,10 @@
 #!/usr/bin/python3
-"""Scenario 3 — --nnodes 2:4 with only 2 nodes: the minimum is reached, the
-last call expires, and the gang runs with the 2 nodes (world 4)."""
+"""Scenario 3 — rendezvous outcomes: --nnodes 2:4 with only 2 nodes (the
+minimum is reached, the last call expires, the gang runs with world 4); the
+minimum never reached (--join-timeout: exit 1, "rendezvous timed out"); a
+node bringing a different spec for the same job id is refused while the
+right nodes still form the gang; a node arriving when the job is full waits
+and ends with the job."""
 import os
 import sys
 
@@ -33,10 +37,52 @@ class LastCall(MusterCase):
                     "no 'last call' progress line on any node")
         st = self.run_muster(["status", "--endpoint", d.ctl_ep], timeout=20)
         row = [l.split() for l in st.out.splitlines() if l.startswith("lastcall ")]
-        self.check("muster status: lastcall succeeded, world 4 on 2 nodes")
+        self.check("muster status: lastcall succeeded, epoch 1, world 4")
         self.expect(len(row) == 1, "no row for lastcall", st)
-        self.expect_eq(row[0][1:5], ["succeeded", "1", "4", "2"],
-                       "state epoch world nodes", st)
+        self.expect_eq(row[0][1:4], ["succeeded", "1", "4"], "state epoch world", st)
+
+
+    def test_join_timeout(self):
+        d = self.musterd()
+        n = self.node(d, "alone", PROG, "2", 1, "lonely", extra=["--join-timeout", "1s"])
+        rc = n.wait()
+        self.check("--nnodes 2 with one node and --join-timeout 1s: exit 1")
+        self.expect_eq(rc, 1, "exit status", n)
+        self.check("the message says the rendezvous timed out")
+        self.expect("rendezvous timed out" in n.err, "message", n)
+        self.expect_eq(worker_lines(n.out), {}, "worker output", n)
+
+    def test_mismatched_spec_refused(self):
+        d = self.musterd()
+        first = self.node(d, "m0", PROG, "2", 1, "mixed")
+        self.wait_for(lambda: "waiting for nodes" in first.err, 20, "m0 to join")
+        odd = self.node(d, "m1", PROG, "2", 2, "mixed")  # nproc 2, not 1
+        rc = odd.wait()
+        self.check("a node with another --nproc-per-node for the same job: exit 1")
+        self.expect_eq(rc, 1, "exit status of the odd node", odd)
+        self.check("its message says the job exists with another shape")
+        self.expect("already exists" in odd.err, "message", odd)
+        ok = self.node(d, "m2", PROG, "2", 1, "mixed")
+        for n in (first, ok):
+            self.check("the right nodes still form the gang: %s exits 0" % n.name)
+            self.expect_eq(n.wait(), 0, "exit status of %s" % n.name, n)
+
+    def test_late_node_when_full(self):
+        d = self.musterd()
+        go = os.path.join(self.tmp, "go")
+        prog = ["sh", "-c", 'while [ ! -e "%s" ]; do sleep 0.05; done; echo RANK=$RANK' % go]
+        nodes = [self.node(d, "f%d" % i, prog, "2", 1, "full") for i in range(2)]
+        self.wait_for(lambda: all("epoch 1" in n.err for n in nodes), 30, "the gang to start")
+        late = self.node(d, "f2", prog, "2", 1, "full")
+        self.wait_for(lambda: "is full" in late.err, 30, "the late node to be told")
+        self.check("a node arriving at a full job is told it waits for a place")
+        open(go, "w").close()
+        for n in nodes:
+            self.expect_eq(n.wait(), 0, "exit status of %s" % n.name, n)
+        rc = late.wait()
+        self.check("when the job ends, the waiting node ends too (exit %s), "
+                   "having run no worker" % rc)
+        self.expect_eq(worker_lines(late.out), {}, "worker output of the late node", late)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,15 @@ class Connect(MusterCase):
         self.check("--host served the coordinator and both nodes formed world 4")
         self.expect_eq(sorted(ranks), [0, 1, 2, 3], "ranks")
 
+    def test_host_port_in_use(self):
+        d = self.musterd()
+        p = self.muster_run(["--rdzv-endpoint", d.rdzv, "--host", "--"] + PROG)
+        rc = p.wait(30)
+        self.check("--host on a port already taken (by musterd): exit 1, port named")
+        self.expect_eq(rc, 1, "exit status", p)
+        self.expect(str(d.agent_port) in p.err, "port not in the message", p)
+        self.expect(d.running(), "musterd died", d)
+
     def test_unreachable_endpoint(self):
         port = free_port()
         ep = "127.0.0.1:%d" % port

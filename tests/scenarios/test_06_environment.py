@@ -2,9 +2,9 @@
 """Scenario 6 — the environment every worker sees: torchrun's variables and
 muster's MUSTER_* set, consistent with each other and across the gang; the
 launcher's own environment is passed through but never overrides muster's
-variables; a parameter-server job (roles ps and worker, submitted on the
-control port to free agents, since `muster run` gives a job one role only)
-gets TF_CONFIG and DMLC_*."""
+variables; a parameter-server job (roles ps and worker), started with
+`muster run --roles ... --role` or submitted on the control port to free
+agents, gets TF_CONFIG and DMLC_* consistent with the ranks and ports."""
 import json
 import os
 import sys
@@ -124,7 +124,25 @@ class Environment(MusterCase):
         for r in (0, 2):
             self.expect_eq(peers[r + 1], peers[r] + 1, "peer ports of one node %r" % peers)
 
-    def test_ps_job_tf_config(self):
+    def test_ps_job_cli(self):
+        """A ps+worker job from the command line: every node brings the same
+        --roles and picks its own with --role."""
+        script = self.write_script("dump_env.py", DUMP)
+        d = self.musterd()
+        nodes = []
+        for node_id, role in (("ps0", "ps"), ("wk0", "worker"), ("wk1", "worker")):
+            nodes.append(self.muster_run(
+                ["--rdzv-endpoint", d.rdzv, "--roles", "ps=1x1,worker=2x2",
+                 "--role", role, "--rdzv-id", "psjob", "--node-id", node_id,
+                 "--connect-timeout", "20s", "--", sys.executable, script],
+                name=node_id))
+        for n in nodes:
+            self.check("node %s exits 0" % n.name)
+            self.expect_eq(n.wait(), 0, "exit status of %s" % n.name, n)
+        self.check_ps_env(nodes)
+
+    def test_ps_job_control_port(self):
+        """The same job submitted on the control port to free agents."""
         why = zmq_available()
         if why:
             print("SKIPPED: cannot submit on the control port: " + why, flush=True)
@@ -150,20 +168,25 @@ class Environment(MusterCase):
             jobs = st.get("jobs") or [{}]
             return jobs[0].get("state") in ("succeeded", "failed", "cancelled") and jobs[0]
         info = self.wait_for(done, 30, "psjob to finish")
-        self.check("psjob succeeded with world 5 on 3 nodes")
-        self.expect_eq((info.get("state"), info.get("world"), info.get("nodes")),
-                       ("succeeded", 5, 3), "job info %r" % info)
+        self.check("psjob succeeded with world 5")
+        self.expect_eq((info.get("state"), info.get("world")), ("succeeded", 5),
+                       "job info %r" % info)
+        self.check_ps_env(agents)
+
+    def check_ps_env(self, procs):
+        """Rank 0 is the ps, ranks 1..4 the workers; torchrun, MUSTER_*,
+        TF_CONFIG and DMLC_* agree with each other."""
         env = {}
         role_of = {}
-        for a in agents:
+        for a in procs:
             for role in ("ps", "worker"):
                 for r, e in envs_of(self, a, role).items():
                     env[r] = e
                     role_of[r] = role
-        self.check("ranks 0..4: rank 0 is the ps, ranks 1..4 the workers")
-        self.expect_eq(sorted(env), [0, 1, 2, 3, 4], "ranks", *agents)
+        self.check("ranks 0..4: rank 0 is the ps ('[ps 0] ' prefix), ranks 1..4 workers")
+        self.expect_eq(sorted(env), [0, 1, 2, 3, 4], "ranks", *procs)
         self.expect_eq(role_of, {0: "ps", 1: "worker", 2: "worker", 3: "worker",
-                                 4: "worker"}, "roles", *agents)
+                                 4: "worker"}, "roles", *procs)
         addr = lambda e: "%s:%s" % (e["DMLC_NODE_HOST"], e["MUSTER_PEER_PORT"])  # noqa
         for r, e in sorted(env.items()):
             missing = [k for k in TORCHRUN + MUSTER + ["TF_CONFIG", "DMLC_ROLE",
@@ -171,28 +194,33 @@ class Environment(MusterCase):
                        "DMLC_NUM_WORKER", "DMLC_NODE_HOST"] if k not in e]
             self.check("rank %d (%s): torchrun, MUSTER_*, TF_CONFIG and DMLC_* set"
                        % (r, role_of[r]))
-            self.expect_eq(missing, [], "missing variables of rank %d" % r, *agents)
+            self.expect_eq(missing, [], "missing variables of rank %d" % r, *procs)
             ps = role_of[r] == "ps"
             want = {"ROLE_NAME": role_of[r], "ROLE_RANK": str(0 if ps else r - 1),
                     "ROLE_WORLD_SIZE": "1" if ps else "4", "WORLD_SIZE": "5",
+                    "MUSTER_ROLE": role_of[r], "MUSTER_ROLE_RANK": str(0 if ps else r - 1),
+                    "MUSTER_ROLE_WORLD_SIZE": "1" if ps else "4",
                     "DMLC_ROLE": "server" if ps else "worker",
                     "DMLC_NUM_SERVER": "1", "DMLC_NUM_WORKER": "4",
                     "DMLC_PS_ROOT_URI": e["MASTER_ADDR"],
                     "DMLC_PS_ROOT_PORT": e["MASTER_PORT"]}
             self.expect_eq({k: e[k] for k in want}, want, "variables of rank %d" % r,
-                           *agents)
+                           *procs)
             tf = json.loads(e["TF_CONFIG"])
             self.check("rank %d: TF_CONFIG task is %s/%s" % (r, want["ROLE_NAME"],
                                                               want["ROLE_RANK"]))
             self.expect_eq(tf.get("task"), {"type": role_of[r],
                                             "index": int(want["ROLE_RANK"])},
-                           "TF_CONFIG task of rank %d" % r, *agents)
+                           "TF_CONFIG task of rank %d" % r, *procs)
             cluster = {"ps": [addr(env[0])] if 0 in env else [],
                        "worker": [addr(env[k]) for k in (1, 2, 3, 4) if k in env]}
             self.check("rank %d: TF_CONFIG cluster lists every ps and worker as "
                        "host:MUSTER_PEER_PORT in role-rank order" % r)
             self.expect_eq(tf.get("cluster"), cluster, "TF_CONFIG cluster of rank %d"
-                           % r, *agents)
+                           % r, *procs)
+        self.check("the gang agrees on MASTER_ADDR:MASTER_PORT")
+        self.expect_eq(len({(e["MASTER_ADDR"], e["MASTER_PORT"]) for e in env.values()}),
+                       1, "masters", *procs)
 
 
 if __name__ == "__main__":

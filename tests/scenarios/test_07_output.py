@@ -90,5 +90,25 @@ class Output(MusterCase):
                                             want[bad] if bad < len(want) else None))
 
 
+    def test_long_line_in_pieces(self):
+        n = 150000
+        prog = ("import sys; sys.stdout.write('L' * %d + '\\n'); "
+                "sys.stdout.write('after\\n')" % n)
+        p = self.muster_run(["--", sys.executable, "-c", prog])
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        pieces = []
+        for line in p.out.splitlines():
+            m = WORKER_LINE.match(line)
+            self.expect(m is not None, "line without prefix: %r" % line[:100], p)
+            pieces.append(m.group(3))
+        self.check("a %d-byte line comes out in prefixed pieces of at most 64 KiB, "
+                   "nothing lost, then the next line" % n)
+        self.expect(len(pieces) >= 3, "%d pieces" % len(pieces), p)
+        self.expect_eq(pieces[-1], "after", "line after the long one", p)
+        self.expect(all(len(x) <= 65536 for x in pieces), "piece sizes %r"
+                    % [len(x) for x in pieces], p)
+        self.expect_eq("".join(pieces[:-1]), "L" * n, "the long line reassembled", p)
+
+
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import MusterCase, main  # noqa: E402
+from harness import MusterCase, main, worker_lines  # noqa: E402
 
 
 class ExitStatus(MusterCase):
@@ -44,6 +44,41 @@ class ExitStatus(MusterCase):
         self.check("root cause names rank 2 and signal 9")
         self.expect("root cause: rank 2 on node local was killed by signal 9"
                     in p.err, "root cause line", p)
+
+    def test_segfault_and_code_255(self):
+        p = self.muster_run(["--nproc-per-node", "2", "--", "sh", "-c",
+                             'if [ "$RANK" = 1 ]; then kill -SEGV $$; fi; exec sleep 100'])
+        self.check("a rank dying of SIGSEGV: exit 139, signal 11 named")
+        self.expect_eq(p.wait(), 139, "exit status", p)
+        self.expect("was killed by signal 11" in p.err, "root cause", p)
+        q = self.muster_run(["--", "sh", "-c", "exit 255"])
+        self.check("a rank exiting 255: exit 255")
+        self.expect_eq(q.wait(), 255, "exit status", q)
+
+    def test_restart_then_success(self):
+        prog = ('if [ "$TORCHELASTIC_RESTART_COUNT" = 0 ] && [ "$RANK" = 1 ]; then exit 3; fi; '
+                'echo "restart=$TORCHELASTIC_RESTART_COUNT epoch=$MUSTER_EPOCH"')
+        p = self.muster_run(["--nproc-per-node", "2", "--max-restarts", "1", "--grace", "2s",
+                             "--", "sh", "-c", prog])
+        self.check("rank 1 fails in the first attempt, --max-restarts 1: exit 0")
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        lines = worker_lines(p.out, "worker")
+        self.check("both ranks finish in the restarted epoch (restart count 1)")
+        for r in (0, 1):
+            self.expect(lines.get(r) and lines[r][-1].startswith("restart=1 epoch="),
+                        "last line of rank %d: %r" % (r, lines.get(r)), p)
+        self.expect("(restarted)" in p.err, "restart not announced", p)
+
+    def test_restart_budget_exhausted(self):
+        p = self.muster_run(["--nproc-per-node", "2", "--max-restarts", "2", "--",
+                             "sh", "-c", "exit 4"])
+        self.check("every attempt fails, --max-restarts 2: exit 4 after 3 epochs")
+        self.expect_eq(p.wait(), 4, "exit status", p)
+        self.expect_eq(p.err.count("(restarted)"), 2, "restarts announced", p)
+        self.check("the failure says the budget is exhausted, with the root cause")
+        self.expect("restart budget exhausted" in p.err, "message", p)
+        self.expect("root cause: rank" in p.err and "exited with code 4" in p.err,
+                    "root cause", p)
 
     def test_multinode_failure_reaches_every_node(self):
         d = self.musterd()

@@ -72,12 +72,19 @@ class Cleanup(MusterCase):
             what="SIGKILL to muster run (muster-exec must reap its workers)")
 
     def test_sigkill_to_musterd_during_job(self):
+        self.coordinator_dies(signal.SIGKILL)
+
+    def test_sigterm_to_musterd_during_job(self):
+        self.coordinator_dies(signal.SIGTERM)
+
+    def coordinator_dies(self, sig):
         d = self.musterd()
         nodes = [self.node(d, "k%d" % i, ["sh", "-c", WORKER], "2", 1, "orphaned",
                            extra=["--connect-timeout", "3s"]) for i in range(2)]
         self.wait_ready(nodes, 2)
-        d.signal(signal.SIGKILL)
-        self.expect_eq(d.wait(10), -signal.SIGKILL, "musterd exit status", d)
+        d.signal(sig)
+        rc = d.wait(30)
+        self.check("musterd ended by signal %d (exit status %s)" % (sig, rc))
         t0 = time.monotonic()
         for n in nodes:
             rc = n.wait(60)  # bound against a hang
@@ -86,7 +93,38 @@ class Cleanup(MusterCase):
             self.expect_eq(rc, 1, "exit status of %s" % n.name, n)
             self.check("node %s names the coordinator it lost" % n.name)
             self.expect(d.agent_ep in n.err, "%s not in stderr" % d.agent_ep, n)
-        self.assert_no_process_left(what="SIGKILL to musterd")
+        self.assert_no_process_left(what="signal %d to musterd" % sig)
+
+    def test_node_lost_from_running_gang(self):
+        self.lose_a_node(signal.SIGKILL)
+
+    def test_node_stopped_in_running_gang(self):
+        self.lose_a_node(signal.SIGTERM)
+
+    def lose_a_node(self, sig):
+        """One node of a 2-node gang goes away; the survivor must not hang:
+        it re-forms, finds nobody within --join-timeout and ends."""
+        d = self.musterd()
+        nodes = [self.node(d, "s%d" % i, ["sh", "-c", WORKER], "2", 2, "shrink",
+                           extra=["--join-timeout", "5s", "--grace", "1s"])
+                 for i in range(2)]
+        self.wait_ready(nodes, 4)
+        victim, survivor = nodes
+        victim.signal(sig)
+        rc = victim.wait(30)
+        self.check("the node that got signal %d ends (exit status %s)" % (sig, rc))
+        self.expect_eq(rc, -sig if sig == signal.SIGKILL else 128 + sig,
+                       "exit status of %s" % victim.name, victim)
+        t0 = time.monotonic()
+        rc = survivor.wait(60)  # bound against a hang
+        self.check("the survivor ends by itself, non-zero (exit %s after %.1f s)"
+                   % (rc, time.monotonic() - t0))
+        self.expect(rc != 0, "survivor exit status %s" % rc, survivor)
+        self.check("the survivor says why (the gang could not re-form)")
+        self.expect("rendezvous timed out" in survivor.err, "reason", survivor)
+        self.check("musterd keeps serving")
+        self.expect(d.running(), "musterd exited", d)
+        self.assert_no_process_left(what="losing a node", allow=[d])
 
     def test_sigkill_to_pool_agent(self):
         d = self.musterd()
