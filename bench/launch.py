@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -104,19 +105,28 @@ class Bench:
             procs.append(subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=env, start_new_session=True))
-        deadline = t0 + self.a.timeout
-        try:
-            for p in procs:
-                left = deadline - time.time()
-                p.wait(timeout=max(left, 0.01))
-        except subprocess.TimeoutExpired:
+        # Blocking waits (Popen.wait with a timeout polls with sleeps of up
+        # to 50 ms, which would blur the exit time); a watchdog thread
+        # kills the launchers' process groups if they overrun.
+        expired = threading.Event()
+
+        def watchdog():
+            expired.set()
             for p in procs:
                 if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGKILL)
-                    p.wait()
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+        timer = threading.Timer(self.a.timeout, watchdog)
+        timer.start()
+        for p in procs:
+            p.wait()
+        t_exit = time.time()
+        timer.cancel()
+        if expired.is_set():
             raise Broken("%s: timed out after %.0f s (logs in %s)"
                          % (name, self.a.timeout, rdir))
-        t_exit = time.time()
         for log in logs:
             log.close()
         bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode]
@@ -164,7 +174,8 @@ class Bench:
             out = []
             for i in range(nodes):
                 out.append([exe, "run", "--quiet"] + (host if i == 0 else [])
-                           + ["--rdzv-endpoint", ep, "--nnodes", str(nodes),
+                           + ["--connect-timeout", "10s",
+                              "--rdzv-endpoint", ep, "--nnodes", str(nodes),
                               "--nproc-per-node", str(nproc),
                               "--rdzv-id", job, "--node-id",
                               "%s-n%d" % (job, i), "--"] + worker_argv)
@@ -326,12 +337,12 @@ def main():
         ends = {key: [] for key, _, _ in cells}
         for rep in range(a.warmup + a.reps):
             for key, factory, env in cells:
-                if key in broken:
-                    continue
                 try:
                     s, e = b.run_once("%dx%d %s %s" % key, factory(), n * k, env)
                 except Broken as ex:
-                    print("BROKEN: %s" % ex, file=sys.stderr)
+                    # Keep going: the figure is the median of the runs that
+                    # worked, and the table says how many did not.
+                    print("\nBROKEN: %s" % ex, file=sys.stderr)
                     broken.append(key)
                     continue
                 if rep >= a.warmup:
@@ -348,6 +359,9 @@ def main():
         tre = med((n, k, "torchrun", "Py"), ends)
         for m in mlist:
             rows.append(dict(n=n, k=k, mode=m,
+                             bc=broken.count((n, k, m, "C")),
+                             bpy=broken.count((n, k, m, "Py")),
+                             btr=broken.count((n, k, "torchrun", "Py")),
                              c=med((n, k, m, "C")), py=med((n, k, m, "Py")),
                              tr=tr,
                              cmin=min(res[(n, k, m, "C")], default=None),
@@ -365,12 +379,23 @@ def main():
                                          "ratio")
     print(hdr)
     print("-" * len(hdr))
+    nbroken = 0
     for r in rows:
         ratio = ("%.0fx" % (r["tr"] / r["py"])) if r["tr"] and r["py"] else "-"
+        c, py = fmt(r["c"]), fmt(r["py"])
+        if r["bc"]:
+            c += " [%d!]" % r["bc"]
+        if r["bpy"]:
+            py += " [%d!]" % r["bpy"]
+        tr = fmt(r["tr"]) + (" [%d!]" % r["btr"] if r["btr"] else "")
+        nbroken += r["bc"] + r["bpy"] + r["btr"]
         print("%-22s %12s %14s %16s %10s" % (
-            "%dx%d (%s)" % (r["n"], r["k"], label[r["mode"]]), fmt(r["c"]),
-            fmt(r["py"]), fmt(r["tr"]), ratio))
+            "%dx%d (%s)" % (r["n"], r["k"], label[r["mode"]]), c, py, tr,
+            ratio))
     print("ratio = torchrun Python / muster Python (same worker script)")
+    if nbroken:
+        print("[n!] = n of the %d runs of that cell broke (see BROKEN above); "
+              "the median is over the others" % (a.warmup + a.reps))
     print()
     print("Time until every launcher exited (whole trivial job, median)")
     print("%-22s %12s %14s %16s" % ("config", "muster C", "muster Python",

@@ -14,9 +14,11 @@
  * only queues I/O) so the disk works while the next pieces are copied and
  * the final fsync has little left to do; without it the kernel would hold
  * everything dirty until the fsync (below the dirty thresholds it does not
- * start on its own).  `dd bs=4M conv=fsync` does plain writes then one
- * fsync; bench/checkpoint.c compares the two.  O_DIRECT is not used: it
- * needs aligned buffers and sizes and measured no faster here.
+ * start on its own).  On the development VM, 1 GiB shards: about 470 MB/s
+ * with it, 385 without, `dd bs=4M conv=fsync` (plain writes, one fsync)
+ * 470; bench/checkpoint.c measures shard against dd.  O_DIRECT is not
+ * used: it needs aligned buffers, offsets and sizes (a shard's length is
+ * the program's), and the writer already keeps up with dd without it.
  *
  * Failure.  Any error closes the file and unlinks the temporary name; an
  * error after the rename (the directory fsync) unlinks the final name, so

@@ -212,7 +212,8 @@ on_epoch (void *arg, const mu_start_t *s)
              s->job, (unsigned long long)s->epoch, (unsigned long long)s->world,
              (unsigned long long)s->nnodes, (unsigned long long)s->assign.v[0].rank,
              (unsigned long long)s->assign.v[s->assign.n - 1].rank,
-             s->restart_count ? " (restarted)" : "");
+             s->in_place ? " (re-formed in place)"
+             : s->restart_count ? " (restarted)" : "");
 }
 
 static void

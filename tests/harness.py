@@ -563,8 +563,8 @@ def zmq_request(endpoint, frames, timeout=5.0, routing_id=None):
     argv = [zmq_probe_path(), endpoint, str(int(timeout * 1000))]
     if routing_id:
         argv += ["--routing-id", routing_id.hex()]
-    argv += [f.hex() for f in frames]
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+    frames_in = "\n".join(f.hex() for f in frames).encode()
+    r = subprocess.run(argv, input=frames_in, capture_output=True,
                        timeout=timeout + 10)
     if r.returncode == 3:
         return None

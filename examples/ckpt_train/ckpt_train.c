@@ -21,7 +21,9 @@
  *
  * Options: --steps N (total), --step-ms MS (time per step), --size N
  * (floats), --sync (save synchronously), --crash-at S (exit 3 at step S in
- * the first attempt only: TORCHELASTIC_RESTART_COUNT 0).  For fault
+ * the first attempt only: TORCHELASTIC_RESTART_COUNT 0; with --crash-rank
+ * R only rank R crashes).  In-place mode: membership changes are printed
+ * as they come ("membership: epoch E rank R world W ...").  For fault
  * injection in tests, in the first attempt only: --die-in-save PHASE
  * (before: die when the save is due; mid: die half-way through writing the
  * shard file; after: die once the shard is written and reported) and
@@ -203,6 +205,7 @@ int
 main (int argc, char **argv)
 {
   uint64_t steps = 1000, crash_at = 0;
+  int crash_rank = -1;
   long step_ms = 2;
   size_t n = 1024;
   int flags = MUSTER_CKPT_ASYNC;
@@ -220,6 +223,8 @@ main (int argc, char **argv)
         n = strtoull (argv[++i], NULL, 10);
       else if (strcmp (argv[i], "--crash-at") == 0 && i + 1 < argc)
         crash_at = strtoull (argv[++i], NULL, 10);
+      else if (strcmp (argv[i], "--crash-rank") == 0 && i + 1 < argc)
+        crash_rank = atoi (argv[++i]);
       else if (strcmp (argv[i], "--sync") == 0)
         flags = 0;
       else if (strcmp (argv[i], "--die-in-save") == 0 && i + 1 < argc)
@@ -261,11 +266,25 @@ main (int argc, char **argv)
     }
   const char *rc_env = getenv ("TORCHELASTIC_RESTART_COUNT");
   int first_attempt = rc_env == NULL || strcmp (rc_env, "0") == 0;
+  printf ("rank %d pid %d epoch %llu world %d sync_from %d\n",
+          muster_worker_rank (w), (int)getpid (),
+          (unsigned long long)muster_worker_epoch (w), muster_worker_world (w),
+          muster_worker_sync_from (w));
+  fflush (stdout);
   struct timespec nap = { step_ms / 1000, (step_ms % 1000) * 1000000L };
   while (s->step < steps)
     {
       train_step (s, n);
-      if (crash_at && s->step == crash_at && first_attempt)
+      muster_membership_t mm;
+      if (muster_worker_membership_changed (w, &mm) == 1)
+        {
+          printf ("membership: epoch %llu rank %d world %d pid %d reason %s\n",
+                  (unsigned long long)mm.epoch, mm.rank, mm.world,
+                  (int)getpid (), mm.reason);
+          fflush (stdout);
+        }
+      if (crash_at && s->step == crash_at && first_attempt
+          && (crash_rank < 0 || crash_rank == muster_worker_rank (w)))
         {
           fprintf (stderr, "crashing at step %llu as asked\n",
                    (unsigned long long)s->step);

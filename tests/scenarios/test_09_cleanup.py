@@ -3,15 +3,18 @@
 grandchildren (one of them in its own session) are all gone after: SIGTERM
 to muster run (grace, then SIGKILL for workers that ignore SIGTERM); SIGKILL
 to muster run itself (muster-exec notices its agent died and reaps the
-worker's whole tree); SIGKILL to musterd while a job runs (the nodes do not
-hang: they give up after --connect-timeout and stop their workers)."""
+worker's whole tree); SIGKILL or SIGTERM to musterd while a job runs (the
+nodes do not hang: they give up after --connect-timeout and stop their
+workers); a node of a 2-node gang killed or stopped (the survivor does not
+hang either); SIGKILL to a pool muster-agent running a submitted job."""
 import os
 import signal
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import MusterCase, main, tagged_pids, worker_lines  # noqa: E402
+from harness import (MusterCase, ctl_call, main, tagged_pids,  # noqa: E402
+                     worker_lines, zmq_available)
 
 # Each worker: two background sleeps (one in a new session, out of reach of
 # a process-group kill), says "ready" with its pid, then waits.
@@ -127,38 +130,26 @@ class Cleanup(MusterCase):
         self.assert_no_process_left(what="losing a node", allow=[d])
 
     def test_sigkill_to_pool_agent(self):
-        d = self.musterd()
-        a = self.agent(d, "pool0", 2)
-        self.wait_for(lambda: "ready" in a.out or self._submit_once(d), 20,
-                      "the job to start on the pool agent")
-        self.wait_ready([a], 2)
-        a.signal(signal.SIGKILL)
-        a.wait(10)
-        self.assert_no_process_left(what="SIGKILL to muster-agent", allow=[d])
-        self.check("musterd is still serving after losing the agent")
-        self.expect(d.running(), "musterd exited", d)
-
-    _submitted = False
-
-    def _submit_once(self, d):
-        """Submit the sleeping job once the agent is registered."""
-        from harness import ctl_call, zmq_available
         why = zmq_available()
         if why:
             print("SKIPPED: cannot submit on the control port: " + why, flush=True)
             self.skipTest(why)
-        if self._submitted:
-            return False
-        st = ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {}
-        if st.get("nodes") != 1:
-            return False
+        d = self.musterd()
+        a = self.agent(d, "pool0", 2)
+        self.wait_for(lambda: (ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {})
+                      .get("nodes") == 1, 20, "the agent to register")
         job = {"id": "pooljob", "roles": [{"name": "worker", "min_nodes": 1,
                                            "max_nodes": 1, "nproc": 2}],
                "argv": ["sh", "-c", WORKER], "last_call_ms": 0}
         rep = ctl_call(d.ctl_ep, {"t": "ctl.submit", "job": job})
-        self.expect(rep is not None and rep.get("status") == 0, "submit: %r" % (rep,))
-        self._submitted = True
-        return False
+        self.expect(rep is not None and rep.get("status") == 0, "submit: %r" % (rep,), d)
+        self.wait_ready([a], 2)
+        a.signal(signal.SIGKILL)
+        a.wait(10)
+        self.check("muster-agent SIGKILLed while running a submitted job")
+        self.assert_no_process_left(what="SIGKILL to muster-agent", allow=[d])
+        self.check("musterd is still serving after losing the agent")
+        self.expect(d.running(), "musterd exited", d)
 
 
 if __name__ == "__main__":
