@@ -476,8 +476,9 @@ mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips)
 {
   if (j->coord == NULL)
     return;
+  /* A checkpoint that cannot be used is lost work: say so loudly. */
   if (skips != NULL && skips[0] != '\0')
-    mu_log_warn (j->coord->log, "CKPT-SKIPPED", "job %s: %s", j->id, skips);
+    mu_log_err (j->coord->log, "CKPT-SKIPPED", "job %s: %s", j->id, skips);
   if (rc == 0)
     {
       char dir[4096];

@@ -32,7 +32,8 @@ typedef struct io_item {
   /* scan */
   char job_dir[4096];
   uint64_t step;
-  char skips[2048];
+  char skips[2048];   /* unusable checkpoints: corrupt, missing shards */
+  char partial[1024]; /* never committed: normal after a crash */
   /* commit */
   char step_dir[4096];
   mu_ckpt_manifest_t *manifest;
@@ -45,6 +46,13 @@ static void
 on_skip (void *arg, const mu_ckpt_skip_t *s)
 {
   io_item_t *it = arg;
+  if (s->reason == MU_CKPT_SKIP_PARTIAL)
+    {
+      size_t used = strlen (it->partial);
+      snprintf (it->partial + used, sizeof it->partial - used, "%s%llu",
+                used ? ", " : "", (unsigned long long)s->step);
+      return;
+    }
   size_t used = strlen (it->skips);
   snprintf (it->skips + used, sizeof it->skips - used,
             "%sstep %llu skipped (%s: %s)", used ? "; " : "",
@@ -73,6 +81,10 @@ static void
 scan_after (uv_work_t *req, int status)
 {
   io_item_t *it = req->data;
+  if (it->partial[0] != '\0' && it->job->coord != NULL)
+    mu_log_info (it->job->coord->log, "CKPT-PARTIAL",
+                 "job %s: uncommitted step(s) %s ignored", it->job->id,
+                 it->partial);
   mu_ckpt_scan_done (it->job, status == 0 ? it->rc : MUSTER_ECANCELED,
                      it->step, it->skips);
   finish_item (it);

@@ -26,7 +26,9 @@
  * as they come ("membership: epoch E rank R world W ...").  For fault
  * injection in tests, in the first attempt only: --die-in-save PHASE
  * (before: die when the save is due; mid: die half-way through writing the
- * shard file; after: die once the shard is written and reported) and
+ * shard file; written: die once the whole shard is in place under its final
+ * name but before reporting it; after: die once the shard is written and
+ * reported) and
  * --slow-save-rank R --slow-save-ms MS (rank R waits before saving, so
  * others' shards are in while its is not); --die-at-save K picks the
  * K-th checkpoint of the run for --die-in-save (default 1).
@@ -307,6 +309,22 @@ main (int argc, char **argv)
             {
               if (strcmp (die_in_save, "before") == 0)
                 _exit (9);
+              if (strcmp (die_in_save, "written") == 0)
+                {
+                  char path[4096];
+                  if (muster_worker_ckpt_path (w, path, sizeof path) == 0)
+                    {
+                      path[strlen (path) - 4] = '\0'; /* drop ".tmp" */
+                      FILE *f = fopen (path, "wb");
+                      if (f)
+                        {
+                          fwrite (s, 1, bytes, f);
+                          fflush (f);
+                          fsync (fileno (f));
+                        }
+                    }
+                  _exit (9);
+                }
               if (strcmp (die_in_save, "mid") == 0)
                 {
                   char path[4096];

@@ -148,7 +148,10 @@ mu_wckpt_on_request (muster_worker_t *w, const mu_ckpt_request_t *rq)
     return;
   uint64_t done = atomic_load (&w->progress_step);
   int reported = atomic_load (&w->progress_any);
-  if (!rq->now && reported && done > rq->step)
+  /* "Save now" is only for programs that report no steps: one that does
+   * must save at an agreed step, so it answers with where it is and the
+   * coordinator asks again for a step ahead of it. */
+  if ((!rq->now && reported && done > rq->step) || (rq->now && reported))
     {
       send_saved (w, rq->step, rq->epoch, MUSTER_EPASSED, NULL);
       return;
