@@ -96,6 +96,7 @@ typedef struct opts {
   int verbose;
   const char *sizes;      /* --sizes: run each AxW in turn, then a table */
   int reps;               /* --reps: runs per size with --sizes */
+  int nice;               /* niceness of the load processes */
 } opts_t;
 
 static void
@@ -124,7 +125,10 @@ usage (FILE *f)
            "                    100x10,1000x10,10000x10) with a fresh musterd\n"
            "                    and print a summary table\n"
            "  --reps N          with --sizes: runs per size, medians reported\n"
-           "                    (default 1)\n");
+           "                    (default 1)\n"
+           "  --nice N          niceness of the load processes (default 0); on a\n"
+           "                    small machine 10 lets musterd have the CPU it\n"
+           "                    would have on its own host\n");
 }
 
 static int
@@ -159,6 +163,7 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "verbose", no_argument, 0, 'v' },
     { "sizes", required_argument, 0, 'S' },
     { "reps", required_argument, 0, 'r' },
+    { "nice", required_argument, 0, 'n' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 },
   };
@@ -228,6 +233,9 @@ parse_opts (int argc, char **argv, opts_t *o)
         break;
       case 'r':
         o->reps = atoi (optarg);
+        break;
+      case 'n':
+        o->nice = atoi (optarg);
         break;
       case 'h':
         usage (stdout);
@@ -1322,6 +1330,8 @@ main (int argc, char **argv)
               close (sh[j].cmd_fd);
               close (sh[j].res_fd);
             }
+          if (o.nice != 0 && nice (o.nice) == -1 && errno != 0)
+            note ("nice %d: %s", o.nice, strerror (errno));
           _exit (shard_main (&o, endpoint, sh[i].base, sh[i].n, (uint32_t)k,
                              cmd[0], res[1]));
         }

@@ -31,7 +31,9 @@
 static int
 valid_id (const char *s)
 {
-  if (s == NULL || *s == '\0' || strlen (s) > 128)
+  /* Ids name checkpoint directories: "." and ".." would escape them. */
+  if (s == NULL || *s == '\0' || strlen (s) > 128 || strcmp (s, ".") == 0
+      || strcmp (s, "..") == 0)
     return 0;
   for (; *s; s++)
     if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')

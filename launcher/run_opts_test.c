@@ -16,7 +16,9 @@
 static int
 parse (mu_run_opts_t *o, char *err, const char *const *args)
 {
-  char *argv[64];
+  /* o->argv points into this array after parsing: it must outlive the
+   * call (tests run one at a time). */
+  static char *argv[64];
   int argc = 0;
   while (args[argc] != NULL)
     {

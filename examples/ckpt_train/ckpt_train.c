@@ -20,7 +20,8 @@
  * --nbuckets on muster run.
  *
  * Options: --steps N (total), --step-ms MS (time per step), --size N
- * (floats), --sync (save synchronously), --crash-at S (exit 3 at step S in
+ * (floats), --sync (save synchronously), --overlap (copy the state on the
+ * background thread while the next step runs), --crash-at S (exit 3 at step S in
  * the first attempt only: TORCHELASTIC_RESTART_COUNT 0; with --crash-rank
  * R only rank R crashes).  In-place mode: membership changes are printed
  * as they come ("membership: epoch E rank R world W ...").  For fault
@@ -229,6 +230,8 @@ main (int argc, char **argv)
         crash_rank = atoi (argv[++i]);
       else if (strcmp (argv[i], "--sync") == 0)
         flags = 0;
+      else if (strcmp (argv[i], "--overlap") == 0)
+        flags = MUSTER_CKPT_OVERLAP;
       else if (strcmp (argv[i], "--die-in-save") == 0 && i + 1 < argc)
         die_in_save = argv[++i];
       else if (strcmp (argv[i], "--die-at-save") == 0 && i + 1 < argc)
@@ -274,8 +277,12 @@ main (int argc, char **argv)
           muster_worker_sync_from (w));
   fflush (stdout);
   struct timespec nap = { step_ms / 1000, (step_ms % 1000) * 1000000L };
+  if (flags != 0)
+    muster_worker_ckpt_reserve (w, sizeof *s + n * sizeof (float));
   while (s->step < steps)
     {
+      if (flags == MUSTER_CKPT_OVERLAP)
+        muster_worker_ckpt_copied (w); /* before the state changes */
       train_step (s, n);
       muster_membership_t mm;
       if (muster_worker_membership_changed (w, &mm) == 1)

@@ -128,6 +128,12 @@ typedef struct muster_ckpt_request {
 } muster_ckpt_request_t;
 
 #define MUSTER_CKPT_ASYNC 1
+/* Asynchronous, and the copy itself is made on the background thread while
+ * the program goes on reading (not writing!) its state, e.g. during the
+ * next forward and backward pass; call muster_worker_ckpt_copied() before
+ * the state changes again (CheckFreq's scheme).  The training stall is
+ * then next to nothing. */
+#define MUSTER_CKPT_OVERLAP 2
 
 /* Called on libmuster's thread when a checkpoint is requested (keep it
  * short; set a flag).  fn NULL removes it. */
@@ -147,6 +153,12 @@ MUSTER_EXPORT int muster_worker_ckpt_due (muster_worker_t *w,
  * checkpoint is due. */
 MUSTER_EXPORT int muster_worker_ckpt_save (muster_worker_t *w, const void *buf,
                                            size_t len, int flags);
+/* After a MUSTER_CKPT_OVERLAP save: block until the state has been copied
+ * and may change.  0 at once when no copy is in progress. */
+MUSTER_EXPORT int muster_worker_ckpt_copied (muster_worker_t *w);
+/* Have the background thread prepare a snapshot buffer of `len` bytes now,
+ * so the first asynchronous save does not pay for fresh memory. */
+MUSTER_EXPORT int muster_worker_ckpt_reserve (muster_worker_t *w, size_t len);
 /* Where to write the shard yourself (then muster_worker_ckpt_save_file). */
 MUSTER_EXPORT int muster_worker_ckpt_path (muster_worker_t *w, char *buf,
                                            size_t size);

@@ -44,6 +44,8 @@ struct mu_wckpt {
   char reason[32];
   mu_async_writer_t *writer; /* created on the first async save */
   int inflight;              /* async saves not yet reported */
+  uint64_t copy_ticket;      /* MUSTER_CKPT_OVERLAP copy to wait for */
+  int copy_pending;
   int last_status;
   /* restore */
   mu_msg_t manifest;         /* of MUSTER_RESTORE_DIR, once read */
@@ -306,6 +308,43 @@ on_async_done (void *arg, int status, const mu_shard_info_t *info, void *buf)
   free (c);
 }
 
+/* The background writer, created and started on first use (ck->mu held). */
+static int
+ensure_writer (mu_wckpt_t *ck)
+{
+  int rc = 0;
+  if (ck->writer == NULL && (rc = mu_async_writer_new (&ck->writer)) == 0
+      && (rc = mu_async_writer_start (ck->writer)) != 0)
+    mu_async_writer_destroy (&ck->writer);
+  return rc;
+}
+
+int
+muster_worker_ckpt_copied (muster_worker_t *w)
+{
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  mu_wckpt_t *ck = w->ck;
+  pthread_mutex_lock (&ck->mu);
+  int pending = ck->copy_pending;
+  uint64_t ticket = ck->copy_ticket;
+  ck->copy_pending = 0;
+  pthread_mutex_unlock (&ck->mu);
+  return pending ? mu_async_writer_wait_copied (ck->writer, ticket) : 0;
+}
+
+int
+muster_worker_ckpt_reserve (muster_worker_t *w, size_t len)
+{
+  if (w == NULL)
+    return MUSTER_EINVAL;
+  mu_wckpt_t *ck = w->ck;
+  pthread_mutex_lock (&ck->mu);
+  int rc = ensure_writer (ck);
+  pthread_mutex_unlock (&ck->mu);
+  return rc == 0 ? mu_async_writer_reserve (ck->writer, len) : rc;
+}
+
 int
 muster_worker_ckpt_save (muster_worker_t *w, const void *buf, size_t len,
                          int flags)
@@ -324,17 +363,28 @@ muster_worker_ckpt_save (muster_worker_t *w, const void *buf, size_t len,
     }
   shard_name (w, file, sizeof file);
   mu_wckpt_t *ck = w->ck;
-  if (flags & MUSTER_CKPT_ASYNC)
+  if (flags & (MUSTER_CKPT_ASYNC | MUSTER_CKPT_OVERLAP))
     {
       pthread_mutex_lock (&ck->mu);
-      if (ck->writer == NULL
-          && (rc = mu_async_writer_new (&ck->writer)) == 0
-          && (rc = mu_async_writer_start (ck->writer)) != 0)
-        mu_async_writer_destroy (&ck->writer);
+      rc = ensure_writer (ck);
       if (rc == 0)
         ck->inflight++;
       pthread_mutex_unlock (&ck->mu);
-      if (rc == 0)
+      uint64_t ticket = 0;
+      if (rc == 0 && (flags & MUSTER_CKPT_OVERLAP))
+        {
+          muster_worker_ckpt_copied (w); /* one copy in progress at a time */
+          rc = mu_async_writer_snapshot_start (ck->writer, dir, file, buf, len,
+                                               on_async_done, c, &ticket);
+          if (rc == 0)
+            {
+              pthread_mutex_lock (&ck->mu);
+              ck->copy_ticket = ticket;
+              ck->copy_pending = 1;
+              pthread_mutex_unlock (&ck->mu);
+            }
+        }
+      else if (rc == 0)
         rc = mu_async_writer_snapshot (ck->writer, dir, file, buf, len,
                                        on_async_done, c);
       if (rc == 0)
@@ -395,6 +445,7 @@ muster_worker_ckpt_flush (muster_worker_t *w)
 {
   if (w == NULL)
     return MUSTER_EINVAL;
+  muster_worker_ckpt_copied (w);
   mu_wckpt_t *ck = w->ck;
   pthread_mutex_lock (&ck->mu);
   while (ck->inflight > 0)
