@@ -1,10 +1,10 @@
 /*
- * rdzv_load.c — rendezvous load generator: many simulated agents, one
- * process, one musterd.
+ * rdzv_load.c — rendezvous load generator: many simulated agents against
+ * one musterd.
  *
  * Each simulated agent is one ZeroMQ DEALER socket whose routing id is its
- * node id, speaking the agent side of the protocol exactly as worker/agent.c
- * does, through the project's codec (common/proto.h, common/wire.h):
+ * node id, speaking the agent side of the protocol as worker/agent.c does,
+ * through the project's codec (common/proto.h, common/wire.h):
  *
  *     A -> C  agent.register {node_id, host, slots = W, job = spec}
  *     C -> A  agent.welcome {heartbeat_ms, miss_limit}, rdzv.progress ...
@@ -13,34 +13,40 @@
  *     A -> C  worker.state {rank, "exited", exit_code 0}   (W per agent)
  *     C -> A  job.done {state "succeeded"}
  *
- * The job is brought by every agent with --nnodes A:A (min = max = A), so
- * the round closes the moment the A-th node joins.  Phases, each timed on
- * CLOCK_MONOTONIC:
+ * Every agent brings the same job with --nnodes A:A (min = max = A), so the
+ * round closes the moment the A-th node joins.  Phases, each timed on
+ * CLOCK_MONOTONIC (comparable across processes):
  *
- *   connect   every socket connects and sends one heartbeat before
- *             registering; musterd answers an unknown node with an error,
- *             and when every socket has its answer all connections are up.
- *             Connecting is timed but kept out of the rendezvous figure.
+ *   connect   every socket connects and sends one heartbeat before it
+ *             registers; musterd answers an unknown node with an error,
+ *             and once every socket has its answer all connections are up.
+ *             At most --connect-window connections are in flight at once.
+ *             Timed, but kept out of the rendezvous figure.
  *   round     from the first agent.register sent until every agent holds
- *             its job.start (with the welcome and first job.start times).
+ *             its job.start (also: when the last welcome and the first
+ *             job.start arrived).
+ *   steady    --steady seconds of the running job with only heartbeats:
+ *             musterd's CPU share and the heartbeat round trip.
  *   done      from the first worker.state "exited" sent until every agent
  *             holds job.done.
  *
  * Everything sent in a timed phase is encoded beforehand, so the figures
  * are the coordinator's work plus the transport, not this program's
- * encoder.  musterd's memory is read from /proc/PID/status (VmRSS) before
- * connecting, after connecting and after the round closed; its CPU time from
- * /proc/PID/stat.  Per worker = growth / (A * W).
+ * encoder; what arrives is decoded in full, as an agent would.  musterd's
+ * memory is read from /proc/PID/status (VmRSS) before connecting, after
+ * connecting and after the round closed; its CPU time from /proc/PID/stat.
+ * Per worker = growth / (A * W).
  *
  * Scaling: ZMQ_MAX_SOCKETS is raised on each context and RLIMIT_NOFILE as
  * far as allowed; each socket needs two descriptors (its mailbox and its
  * TCP connection), so when the limit cannot hold them all the agents are
  * split into shards, one process each (forked before any ZeroMQ context
- * exists), driven phase by phase over pipes.  Sockets are watched by
- * one epoll set on their ZMQ_FD, drained only when signalled (ZMQ_FD is
- * edge-like: every socket is drained after each send to it, and all of them
- * are swept when the loop is idle).  Heartbeats are due in welcome order,
- * so a FIFO ring is the timer queue.
+ * exists), driven phase by phase over pipes.  Instead of zmq_poll over
+ * thousands of sockets (O(sockets) per call), one epoll set watches every
+ * socket's ZMQ_FD and only signalled sockets are drained.  ZMQ_FD is
+ * edge-like, so a socket is also drained after every send to it, and all
+ * are swept when the loop has been idle for a second.  Heartbeats fall due
+ * in welcome order, so a FIFO ring is the timer queue.
  *
  * This is a benchmark, not a test: it exits 0 whatever the figures are, and
  * non-zero only when something broke (a refusal, a lost node, a timeout).

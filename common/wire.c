@@ -27,20 +27,34 @@ mu_wire_sockopts (void *sock, int hwm)
   return 0;
 }
 
+/* One frame; a signal (SIGCHLD of a worker, say) interrupting the call is
+ * not a failure: send the same frame again. */
+static int
+send_frame (void *sock, const void *buf, size_t len, int flags)
+{
+  for (int tries = 0; tries < 100; tries++)
+    {
+      if (zmq_send (sock, buf, len, flags | ZMQ_DONTWAIT) >= 0)
+        return 0;
+      if (errno != EINTR)
+        return -errno;
+    }
+  return -EINTR;
+}
+
 int
 mu_wire_send_raw (void *sock, const mu_route_t *to, const void *buf,
                   size_t len)
 {
+  int rc;
   if (to != NULL)
     {
-      if (zmq_send (sock, to->id, to->len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return -errno;
-      if (to->delim)
-        zmq_send (sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+      if ((rc = send_frame (sock, to->id, to->len, ZMQ_SNDMORE)) != 0)
+        return rc;
+      if (to->delim && (rc = send_frame (sock, "", 0, ZMQ_SNDMORE)) != 0)
+        return rc;
     }
-  if (zmq_send (sock, buf, len, ZMQ_DONTWAIT) < 0)
-    return -errno;
-  return 0;
+  return send_frame (sock, buf, len, 0);
 }
 
 int
@@ -82,15 +96,20 @@ mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
               size_t errlen)
 {
   memset (out, 0, sizeof *out);
+  if (from != NULL)
+    from->len = 0; /* nothing to answer to unless a routing id arrives */
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   zmq_msg_t m;
   zmq_msg_init (&m);
-  if (zmq_msg_recv (&m, sock, ZMQ_DONTWAIT) < 0)
+  int got;
+  while ((got = zmq_msg_recv (&m, sock, ZMQ_DONTWAIT)) < 0 && errno == EINTR)
+    ;
+  if (got < 0)
     {
       int e = errno;
       zmq_msg_close (&m);
-      return -e;
+      return e == EAGAIN ? -EAGAIN : -e;
     }
   if (from != NULL)
     {
@@ -139,6 +158,8 @@ mu_wire_send_error (void *sock, const mu_route_t *to, int code,
                     const char *in_reply_to, uint64_t req_id,
                     const char *message)
 {
+  if (to != NULL && to->len == 0)
+    return MUSTER_EINVAL; /* no peer to answer (the routing id never came) */
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_ERROR;

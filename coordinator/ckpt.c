@@ -376,6 +376,7 @@ mu_ckpt_resume (mu_job_t *j, char *err, size_t errlen)
   mu_log_notice (j->coord->log, "JOB-RESUME", "job %s resumes from %s", j->id,
                  j->restore_dir ? j->restore_dir : "the start (no checkpoint)");
   j->coord->njobs_finished--;
+  j->nmembers = 0; /* its nodes were released when it was suspended */
   mu_jobs_open_round (j);
   mu_jobs_offer_free_nodes (j->coord);
   return 0;

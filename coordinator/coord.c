@@ -174,8 +174,8 @@ on_agent_readable (void *sock, void *arg)
   mu_msg_t m;
   char err[256];
   int rc = mu_wire_recv (sock, &from, &m, err, sizeof err);
-  if (rc == -EAGAIN)
-    return -EAGAIN;
+  if (rc == -EAGAIN || (rc < 0 && rc > MUSTER_ERR_BASE))
+    return -EAGAIN; /* nothing, or a socket error: stop draining */
   if (rc != 0)
     {
       mu_log_warn (c->log, "PROTO-ERROR", "agent port: %s", err);
@@ -195,8 +195,8 @@ on_ctl_readable (void *sock, void *arg)
   mu_msg_t m;
   char err[256];
   int rc = mu_wire_recv (sock, &from, &m, err, sizeof err);
-  if (rc == -EAGAIN)
-    return -EAGAIN;
+  if (rc == -EAGAIN || (rc < 0 && rc > MUSTER_ERR_BASE))
+    return -EAGAIN; /* nothing, or a socket error: stop draining */
   if (rc != 0)
     {
       mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);

@@ -254,9 +254,41 @@ mu_epoch_broadcast_progress (mu_job_t *j)
     }
 }
 
+static void check_drained (mu_job_t *j);
+
+/* Every worker of a stopped epoch must be reported gone before the job
+ * moves on; an agent that lost a report (or hangs) must not hold the job
+ * forever: past the grace period plus the time to declare a node lost,
+ * the workers still unreported are taken as gone. */
+static void
+on_drain_deadline (uv_timer_t *t)
+{
+  mu_job_t *j = t->data;
+  if ((j->state != MU_JOB_RECOVERING && j->state != MU_JOB_STOPPING)
+      || j->live == 0)
+    return;
+  mu_log_warn (j->coord->log, "DRAIN-TIMEOUT",
+               "job %s epoch %llu: %llu worker(s) never reported their exit; "
+               "taking them as gone",
+               j->id, (unsigned long long)j->epoch,
+               (unsigned long long)j->live);
+  for (size_t i = 0; i < j->nmembers; i++)
+    {
+      mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
+      if (n != NULL && n->job == j)
+        n->live = 0;
+    }
+  j->live = 0;
+  check_drained (j);
+}
+
 static void
 send_stop (mu_job_t *j, const char *why)
 {
+  mu_coord_t *c = j->coord;
+  uint64_t bound = grace_of (j) + c->opts.heartbeat_ms * c->opts.miss_limit
+                   + 1000;
+  uv_timer_start (&j->kick_timer, on_drain_deadline, bound, 0);
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_STOP;
@@ -324,7 +356,6 @@ finish (mu_job_t *j, mu_job_state_t state)
           n->live = 0;
         }
     }
-  j->nmembers = 0;
   mu_kv_reset (j, MUSTER_EJOBDONE);
   mu_log_notice (c->log, "JOB-DONE", "job %s %s after %llu restart(s): %s",
                  j->id, mu_job_state_name (state),

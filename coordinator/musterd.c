@@ -132,6 +132,18 @@ read_config (daemon_cfg_t *cfg, const char *path, char *err, size_t errlen)
 }
 
 static int
+known_key (const char *key)
+{
+  static const char *const keys[]
+      = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
+          "miss-limit", "log-level", "full-members-max", "config", NULL };
+  for (int i = 0; keys[i]; i++)
+    if (strcmp (keys[i], key) == 0)
+      return 1;
+  return 0;
+}
+
+static int
 parse_args (daemon_cfg_t *cfg, int argc, char **argv, char *err, size_t errlen)
 {
   for (int i = 1; i < argc; i++)
@@ -167,6 +179,11 @@ parse_args (daemon_cfg_t *cfg, int argc, char **argv, char *err, size_t errlen)
       else
         {
           mu_strlcpy (key, a + 2, sizeof key);
+          if (!known_key (key))
+            {
+              snprintf (err, errlen, "unknown option '%s'", a);
+              return MUSTER_EINVAL;
+            }
           if (i + 1 >= argc)
             {
               snprintf (err, errlen, "option --%s needs a value", key);

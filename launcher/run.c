@@ -432,11 +432,12 @@ mu_run_main (int argc, char **argv)
   if (pargv == NULL)
     return 1;
   char found[PATH_BUF];
-  if (find_program (pargv[0], found, err, sizeof err) != 0)
+  int frc = find_program (pargv[0], found, err, sizeof err);
+  if (frc != 0)
     {
       fprintf (stderr, "muster run: %s\n", err);
       free (pargv);
-      return 127;
+      return frc == -EACCES ? 126 : 127; /* as a shell would */
     }
   if (r.o.elastic_mode && strcmp (r.o.elastic_mode, "in-place") == 0
       && check_in_place (found) != 0)

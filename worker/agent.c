@@ -329,8 +329,8 @@ on_coord_readable (void *sock, void *arg)
   mu_msg_t m;
   char err[256];
   int rc = mu_wire_recv (sock, NULL, &m, err, sizeof err);
-  if (rc == -EAGAIN)
-    return -EAGAIN;
+  if (rc == -EAGAIN || (rc < 0 && rc > MUSTER_ERR_BASE))
+    return -EAGAIN; /* nothing, or a socket error: stop draining */
   if (rc != 0)
     {
       mu_log_warn (a->log, "PROTO-ERROR", "from the coordinator: %s", err);

@@ -73,11 +73,19 @@ main (int argc, char **argv)
           usage (stdout);
           return 0;
         }
-      if (i + 1 >= argc || strncmp (a, "--", 2) != 0)
+      static const char *const known[]
+          = { "--coordinator", "--slots", "--nproc-per-node", "--node-id",
+              "--host", "--role", "--connect-timeout", "--grace",
+              "--log-level", NULL };
+      int k = 0;
+      while (known[k] && strcmp (known[k], a) != 0)
+        k++;
+      if (known[k] == NULL || i + 1 >= argc)
         {
           fprintf (stderr, "muster-agent: %s '%s'\n",
-                   strncmp (a, "--", 2) == 0 ? "missing value for"
-                                             : "unexpected argument",
+                   strncmp (a, "--", 2) != 0 ? "unexpected argument"
+                   : known[k] == NULL        ? "unknown option"
+                                             : "missing value for",
                    a);
           usage (stderr);
           return 2;
