@@ -309,6 +309,8 @@ def main():
     print("launch benchmark: %d repetitions (+%d warm-up) per cell, median "
           "reported; %s, %d CPUs" % (a.reps, a.warmup, os.uname().release,
                                      os.cpu_count()))
+    print("  load average at start: %.2f %.2f %.2f (other work on the machine "
+          "skews every figure)" % os.getloadavg())
     print("  muster: %s   C worker: %s" % (a.bin, a.worker))
     print("  Python worker: %s %s" % (a.python, a.py_worker))
     if a.no_torchrun:
@@ -419,6 +421,7 @@ def main():
                       "%dx%d (%s)" % (r["n"], r["k"], label[r["mode"]]),
                       "met" if r["c"] <= 0.030 else "NOT met", r["c"] * 1e3,
                       r["cmin"] * 1e3, r["cmax"] * 1e3))
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
     b.close()
     if broken:
         print("\nbroken runs: %s" % ", ".join("%dx%d %s %s" % k for k in broken))

@@ -909,6 +909,10 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
       char c = next_command (&s);
       if (c == 'Q')
         break;
+      /* A report covers its phase only, not the wait for the command. */
+      int failed = s.r.failed;
+      memset (&s.r, 0, sizeof s.r);
+      s.r.failed = failed;
       s.r.cpu_start_s = self_cpu_s ();
       if (c == 'C')
         {
@@ -1066,10 +1070,11 @@ shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
  * process, and a fresh musterd, each time) with the other options
  * unchanged, echo its output, and gather its RESULT lines into a table of
  * medians. */
-enum { F_ROUND, F_DONE, F_B0, F_B1, F_CPU, F_RTT, F_N };
+enum { F_ROUND, F_DONE, F_B0, F_B1, F_CPU, F_RTT, F_SCPU, F_HBPS, F_N };
 static const char *const field_key[F_N] = {
   "round_ms=", "done_ms=", "rss_per_worker_b=", "rss_per_worker_reg_b=",
-  "musterd_cpu_round_s=", "hb_rtt_max_ms=",
+  "musterd_cpu_round_s=", "hb_rtt_max_ms=", "steady_cpu_pct=",
+  "steady_hb_per_s=",
 };
 
 static int
@@ -1188,11 +1193,11 @@ run_sizes (const opts_t *o, int argc, char **argv)
     }
   printf ("\nrendezvous load summary: median of %d run(s) each (see "
           "bench/README.md)\n", reps);
-  printf ("%-10s %8s %10s %15s %9s %10s %10s %10s %9s\n", "size", "workers",
+  printf ("%-10s %8s %10s %13s %9s %9s %9s %9s %s\n", "size", "workers",
           "round", "(min-max)", "all done", "B/worker", "B/worker",
-          "musterd", "hb rtt");
-  printf ("%-10s %8s %10s %15s %9s %10s %10s %10s %9s\n", "", "", "", "", "",
-          "from idle", "reg+round", "CPU round", "max");
+          "musterd", "  steady: musterd CPU, heartbeats/s, rtt max");
+  printf ("%-10s %8s %10s %13s %9s %9s %9s %9s\n", "", "", "", "", "",
+          "from idle", "reg+round", "CPU round");
   for (int i = 0; i < nsz; i++)
     {
       if (nok[i] == 0)
@@ -1206,10 +1211,13 @@ run_sizes (const opts_t *o, int argc, char **argv)
         m[fi] = median (val[i][fi], nok[i]);
       char range[32];
       snprintf (range, sizeof range, "(%.0f-%.0f)", rmin[i], rmax[i]);
-      printf ("%-10s %8lu %7.0f ms %15s %6.0f ms %10.0f %10.0f %8.2f s "
-              "%6.0f ms%s\n",
+      char steady[64] = "  (not measured)";
+      if (m[F_SCPU] >= 0)
+        snprintf (steady, sizeof steady, "  %3.0f%% of a core, %6.0f/s, %4.0f ms",
+                  m[F_SCPU], m[F_HBPS], m[F_RTT]);
+      printf ("%-10s %8lu %7.0f ms %13s %6.0f ms %9.0f %9.0f %7.2f s%s%s\n",
               labels[i], wk[i], m[F_ROUND], range, m[F_DONE], m[F_B0],
-              m[F_B1], m[F_CPU], m[F_RTT],
+              m[F_B1], m[F_CPU], steady,
               nok[i] < reps ? "  (some runs broke)" : "");
     }
   return bad ? 1 : 0;
@@ -1350,12 +1358,16 @@ main (int argc, char **argv)
 
   report_t rc_, rr, ri, rx, rd;
   memset (&ri, 0, sizeof ri);
+  double steady_pct = -1, steady_hbps = -1;
   int bad = 0;
   size_t nw = (size_t)o.agents * o.workers;
+  double la[3] = { 0, 0, 0 };
+  if (getloadavg (la, 3) < 0)
+    la[0] = la[1] = la[2] = -1;
   printf ("rdzv_load: %u agents x %u workers = %zu workers (%d load "
-          "process%s), musterd %s\n",
+          "process%s), musterd %s; load average %.2f\n",
           o.agents, o.workers, nw, k, k > 1 ? "es" : "",
-          o.musterd ? "started here" : endpoint);
+          o.musterd ? "started here" : endpoint, la[0]);
   fflush (stdout);
   long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
   uint64_t t_conn0 = now_us ();
@@ -1408,6 +1420,8 @@ main (int argc, char **argv)
         }
       double wall = (double)(now_us () - t0) / 1e6;
       double c1 = pid > 0 ? proc_cpu_s (pid) : -1;
+      steady_pct = pid > 0 ? 100.0 * (c1 - c0) / wall : -1.0;
+      steady_hbps = (double)ri.heartbeats_out / wall;
       printf ("  steady (job running, heartbeats only, %.1f s): musterd CPU "
               "%.0f%% of a core; %.0f heartbeats/s; round trip mean %.1f ms, "
               "max %.1f ms\n",
@@ -1449,11 +1463,13 @@ main (int argc, char **argv)
     }
   printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
           "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
-          "musterd_cpu_round_s=%.2f hb_rtt_max_ms=%.1f\n",
+          "musterd_cpu_round_s=%.2f hb_rtt_max_ms=%.1f "
+          "steady_cpu_pct=%.0f steady_hb_per_s=%.0f\n",
           o.agents, nw, ms (t_conn), ms (t_round), ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
-          pid > 0 ? cpu2 - cpu1 : -1.0, ms (ri.hb_rtt_max_us));
+          pid > 0 ? cpu2 - cpu1 : -1.0, ms (ri.hb_rtt_max_us), steady_pct,
+          steady_hbps);
   fflush (stdout);
 
 out:

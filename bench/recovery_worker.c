@@ -47,7 +47,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef RECOVERY_NO_LIBMUSTER
 #include <muster/worker.h>
+#else
+/* Built without libmuster (recovery_worker_bare): restart mode only. */
+typedef struct muster_worker muster_worker_t;
+typedef struct muster_membership muster_membership_t;
+#endif
 
 static long long
 now_us (void)
@@ -111,6 +117,7 @@ file_exists (const char *name)
 /* Membership callback: runs on libmuster's thread right after the new epoch
  * is in effect.  It only records the instant. */
 static _Atomic long long cb_us;
+#ifndef RECOVERY_NO_LIBMUSTER
 static void
 on_membership (muster_worker_t *w, const muster_membership_t *m, void *arg)
 {
@@ -121,6 +128,7 @@ on_membership (muster_worker_t *w, const muster_membership_t *m, void *arg)
   long long t = now_us ();
   atomic_compare_exchange_strong (&cb_us, &expected, t);
 }
+#endif
 
 /* Crash: create the crash file exclusively, record the instant, die. */
 static void
@@ -175,6 +183,14 @@ main (void)
   int late = file_exists ("crash") || file_exists ("lost");
 
   muster_worker_t *w = NULL;
+#ifdef RECOVERY_NO_LIBMUSTER
+  if (inplace)
+    {
+      fprintf (stderr, "recovery_worker: built without libmuster; "
+                       "no in-place mode\n");
+      return 2;
+    }
+#else
   if (inplace)
     {
       int rc = muster_worker_init (&w, NULL);
@@ -188,6 +204,7 @@ main (void)
       muster_membership_t m;
       (void)muster_worker_membership_changed (w, &m); /* nothing yet */
     }
+#endif
 
   long long crash_at = -1; /* when the crashing rank crashes */
   if (!late && rank == crash_rank)
@@ -214,6 +231,7 @@ main (void)
       long long t = now_us ();
       if (crash_at >= 0 && t >= crash_at)
         crash (epoch, rank);
+#ifndef RECOVERY_NO_LIBMUSTER
       if (w != NULL && poll_us == 0)
         {
           muster_membership_t m;
@@ -230,6 +248,7 @@ main (void)
               end = poll_us + after_ms * 1000LL;
             }
         }
+#endif
       if (t >= end)
         break;
       if (w == NULL && crash_at < 0)
@@ -239,6 +258,8 @@ main (void)
         }
       sleep_ms (1);
     }
+#ifndef RECOVERY_NO_LIBMUSTER
   muster_worker_finalize (&w);
+#endif
   return 0;
 }

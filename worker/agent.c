@@ -309,8 +309,15 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
       mu_agent_workers_members (a, m);
       break;
     case MU_MSG_CKPT_REQUEST:
+      mu_agent_workers_broadcast (a, m);
+      /* A worker still starting up gets it when it says hello. */
+      mu_msg_clear (&a->ckpt_request);
+      a->ckpt_request = *m;
+      m->type = MU_MSG_NONE;
+      break;
     case MU_MSG_CKPT_DONE:
       mu_agent_workers_broadcast (a, m);
+      mu_msg_clear (&a->ckpt_request);
       break;
     case MU_MSG_ERROR:
       on_coord_error (a, &m->u.error);
@@ -529,6 +536,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_msg_clear (&a->start);
   mu_msg_clear (&a->pending_done);
   mu_msg_clear (&a->members);
+  mu_msg_clear (&a->ckpt_request);
   free (a->workers);
   mu_job_spec_free (&a->job);
   if (a->run_dir[0] != '\0')

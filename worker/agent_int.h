@@ -66,6 +66,7 @@ struct mu_agent {
   size_t live;              /* workers not yet exited (any epoch) */
   mu_msg_t pending_done;    /* job.done received while workers still ran */
   mu_msg_t members;         /* job.members of the current epoch, if fetched */
+  mu_msg_t ckpt_request;    /* the checkpoint in flight, for late workers */
   uint64_t max_step;        /* highest step a worker reported (heartbeats) */
   uv_timer_t preempt_timer; /* preemption deadline */
   int preempting;

@@ -225,6 +225,7 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
     }
   mu_msg_clear (&a->start);
   mu_msg_clear (&a->members);
+  mu_msg_clear (&a->ckpt_request); /* of the old epoch */
   a->members_requested = 0;
   a->start = *m;
   m->type = MU_MSG_NONE; /* moved: the agent owns it now */
@@ -332,6 +333,10 @@ send_info (mu_agent_t *a, mu_agent_worker_t *w, const mu_route_t *to)
   i->new_member = w->new_member;
   i->sync_from = w->new_member ? s->sync_from : -1;
   mu_wire_send (a->work_sock, to, &m);
+  /* A checkpoint requested before this worker attached. */
+  if (a->ckpt_request.type == MU_MSG_CKPT_REQUEST
+      && a->ckpt_request.u.ckpt_request.epoch == s->epoch)
+    mu_wire_send (a->work_sock, to, &a->ckpt_request);
 }
 
 /* Answer a worker's hello with its epoch's info; in a large job the agent
