@@ -269,14 +269,17 @@ def main():
                     help="interpreter of the Python worker and of torchrun")
     ap.add_argument("--configs", default="1x4,4x1,2x2",
                     help="comma-separated AGENTSxWORKERS (default %(default)s)")
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=5,
+                    help="measured runs per cell (default %(default)s)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="discarded runs before them (default %(default)s)")
     ap.add_argument("--timeout", type=float, default=120,
                     help="seconds before one launch counts as broken")
     ap.add_argument("--multi", default="musterd,host",
                     help="muster modes for multi-agent configs: musterd, "
                     "host or both (default %(default)s)")
-    ap.add_argument("--no-torchrun", action="store_true")
+    ap.add_argument("--no-torchrun", action="store_true",
+                    help="skip the torchrun baseline")
     ap.add_argument("--keep", action="store_true",
                     help="keep the per-run directories and logs")
     a = ap.parse_args()

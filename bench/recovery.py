@@ -247,6 +247,7 @@ class Bench:
         env["BENCH_CRASH_MS"] = str(self.a.crash_ms)
         env.update(env_extra)
         procs, logs = [], []
+        t0 = time.time()
         for i, argv in enumerate(argvs(rdir)):
             log = open(os.path.join(rdir, "launcher%d.log" % i), "wb")
             logs.append(log)
@@ -273,6 +274,7 @@ class Bench:
             err = str(ex)
         for p in procs:
             p.wait()
+        self.wall = time.time() - t0
         timer.cancel()
         for log in logs:
             log.close()
@@ -351,12 +353,16 @@ class Bench:
     # ------------------------------------------------------ the cells
     def restart(self, system, lang, nodes, nproc):
         """(a)/(b): seconds from the crash until every worker runs again."""
-        env = {"BENCH_RUN_MS": "5000", "BENCH_AFTER_MS": str(self.a.after_ms)}
+        # The first attempt's workers are stopped by the restart; they would
+        # exit on their own only if it never came.  torchrun notices the
+        # crash at its next monitor tick, up to --monitor_interval later.
+        env = {"BENCH_RUN_MS": "60000" if system == "torchrun" else "10000",
+               "BENCH_AFTER_MS": str(self.a.after_ms)}
         if system == "torchrun":
             cmds = self.torchrun_cmds(nodes, nproc)
         else:
-            prog = [self.a.worker] if lang == "C" else [
-                os.path.abspath(__file__), "worker"]
+            prog = {"C": [self.a.worker], "Cbare": [self.a.bare_worker],
+                    "Py": [os.path.abspath(__file__), "worker"]}[lang]
             if lang == "Py":
                 env["MUSTER_PYTHON"] = self.a.python
             cmds, _ = self.muster_cmds(prog, nodes, nproc)
@@ -365,17 +371,27 @@ class Bench:
         crash_us, crash_epoch, _ = (int(x) for x in open(
             os.path.join(rdir, "crash")).read().split())
         crash = crash_us / 1e6
-        st = starts(rdir)
-        later = sorted(e for e in st if e > crash_epoch)
+        # Every rank's first start after the crash.  Not simply the next
+        # epoch's files: torchrun's TORCHELASTIC_RESTART_COUNT counts only
+        # the restarts its own agent made after a failure, so the workers of
+        # the other agents, restarted because the membership changed, start
+        # again with count 0 (and overwrite their first start file).  Every
+        # worker of the first attempt was running before the crash (the
+        # crashing rank waits for all), so a start after it is a restart.
+        after = {}
+        for e, ranks in starts(rdir).items():
+            for r, t in ranks.items():
+                if t > crash:
+                    after[r] = min(t, after.get(r, t))
         world = nodes * nproc
-        if not later or len(st[later[0]]) != world:
-            raise Broken("%s %s %dx%d: epochs %s, %s workers in the one "
-                         "after the crash (files in %s)" % (
-                             system, lang, nodes, nproc, sorted(st),
-                             len(st[later[0]]) if later else 0, rdir))
+        if sorted(after) != list(range(world)):
+            raise Broken("%s %s %dx%d: ranks %s started after the crash, "
+                         "want 0-%d (files in %s)" % (
+                             system, lang, nodes, nproc, sorted(after),
+                             world - 1, rdir))
         self.done(rdir)
-        return {"all": max(st[later[0]].values()) - crash,
-                "first": min(st[later[0]].values()) - crash}
+        return {"all": max(after.values()) - crash,
+                "first": min(after.values()) - crash, "wall": self.wall}
 
     def inplace(self, nodes, nproc):
         """(c): seconds from the crash until the survivors see the new
@@ -455,8 +471,25 @@ class Bench:
                          "run %d workers (files in %s)" % (
                              {e: sorted(st[e]) for e in st}, nodes - 1, rdir))
         out["reformed"] = max(st[later[0]].values()) - out["t_kill"]
+        self.remove_agent_dirs(rdir)
         self.done(rdir)
         return out
+
+    def remove_agent_dirs(self, rdir):
+        """The SIGKILLed agent could not remove its run directory (the ipc
+        socket's /tmp/muster-XXXXXX); the surviving ones did.  The workers
+        recorded their agent's endpoint: remove what is left of those."""
+        import re
+        import shutil
+        for name in os.listdir(rdir):
+            if not name.startswith("start."):
+                continue
+            with open(os.path.join(rdir, name)) as f:
+                tok = f.read().split()
+            m = re.match(r"ipc://(/tmp/muster-[A-Za-z0-9]{6})/[^/]+$",
+                         tok[1] if len(tok) > 1 else "")
+            if m and os.path.isdir(m.group(1)):
+                shutil.rmtree(m.group(1), ignore_errors=True)
 
     def close(self):
         import shutil
@@ -497,8 +530,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", help="directory with muster and musterd "
                     "(default: build-bench/bin or build/bin of the repo)")
-    ap.add_argument("--worker", help="the C worker (default: "
-                    "<bin>/../bench/recovery_worker)")
+    ap.add_argument("--worker", help="the C worker, linked with libmuster "
+                    "(default: <bin>/../bench/recovery_worker)")
+    ap.add_argument("--bare-worker", help="the same C worker built without "
+                    "libmuster (default: <bin>/../bench/recovery_worker_bare; "
+                    "its rows are skipped if it does not exist)")
     ap.add_argument("--python", default="/usr/bin/python3" if
                     os.path.exists("/usr/bin/python3") else sys.executable,
                     help="interpreter of the Python worker and of torchrun")
@@ -542,13 +578,20 @@ def main():
     if a.bin is None or not os.path.exists(os.path.join(a.bin, "muster")):
         sys.exit("recovery.py: no muster binary; build first or pass --bin")
     a.bin = os.path.abspath(a.bin)
+    bench_dir = os.path.join(os.path.dirname(a.bin), "bench")
     if a.worker is None:
-        a.worker = os.path.join(os.path.dirname(a.bin), "bench",
-                                "recovery_worker")
+        a.worker = os.path.join(bench_dir, "recovery_worker")
     a.worker = os.path.abspath(a.worker)
     if not os.access(a.worker, os.X_OK):
         sys.exit("recovery.py: no C worker at %s (cmake --build ... --target "
                  "recovery_worker) or pass --worker" % a.worker)
+    if a.bare_worker is None:
+        cand = os.path.join(bench_dir, "recovery_worker_bare")
+        a.bare_worker = cand if os.access(cand, os.X_OK) else ""
+    elif not os.access(a.bare_worker, os.X_OK):
+        sys.exit("recovery.py: no bare C worker at %s" % a.bare_worker)
+    if a.bare_worker:
+        a.bare_worker = os.path.abspath(a.bare_worker)
     parts = set(p.strip() for p in a.parts.split(",") if p.strip())
     N = a.nodes
     tn, tk = (int(x) for x in a.torchrun_multi.lower().split("x"))
@@ -561,7 +604,10 @@ def main():
           "warm-up), %d per torchrun cell; %s, %d CPUs"
           % (a.reps, a.warmup, a.torchrun_reps,
              os.uname().release, os.cpu_count()))
-    print("  muster: %s   C worker: %s" % (a.bin, a.worker))
+    print("  muster: %s" % a.bin)
+    print("  C worker: %s (links libmuster)" % a.worker)
+    print("  bare C worker: %s" % (a.bare_worker + " (libc only)"
+                                   if a.bare_worker else "none; rows skipped"))
     print("  Python worker: %s %s worker" % (a.python,
                                              os.path.abspath(__file__)))
     if "b" in parts:
@@ -585,8 +631,11 @@ def main():
     # cells: key -> (factory, is_torchrun)
     cells = []
     if "a" in parts:
-        cells += [(("restart", "C", 1, 4), lambda: b.restart("muster", "C", 1, 4)),
-                  (("restart", "C", N, 1), lambda: b.restart("muster", "C", N, 1))]
+        for lang in ("C", "Cbare") if a.bare_worker else ("C",):
+            cells += [(("restart", lang, 1, 4),
+                       lambda lang=lang: b.restart("muster", lang, 1, 4)),
+                      (("restart", lang, N, 1),
+                       lambda lang=lang: b.restart("muster", lang, N, 1))]
     if "b" in parts:
         cells += [(("restart", "Py", 1, 4), lambda: b.restart("muster", "Py", 1, 4)),
                   (("restart", "Py", N, 1), lambda: b.restart("muster", "Py", N, 1))]
@@ -642,86 +691,91 @@ def main():
         n = broken.count(key)
         return " [%d!]" % n if n else ""
 
+    W = 54
     print()
-    print("Recovery after a crash, median (%d muster runs, %d torchrun runs "
-          "per cell)" % (a.reps, a.torchrun_reps if torch_ok else 0))
-    hdr = "%-44s %11s %14s %16s %8s" % ("config", "muster (C)",
-                                        "muster (Python)", "torchrun (Python)",
-                                        "ratio")
+    print("Recovery, median of %d muster runs (%d torchrun runs) per cell"
+          % (a.reps, a.torchrun_reps if torch_ok else 0))
+    hdr = "%-*s %11s %16s %18s %6s" % (W, "config", "muster (C)",
+                                       "muster (Python)", "torchrun (Python)",
+                                       "ratio")
     print(hdr)
     print("-" * len(hdr))
+
+    def row(label, c="-", py="-", tr="-", ratio="-"):
+        print("%-*s %11s %16s %18s %6s" % (W, label, c, py, tr, ratio))
     rows = []
     tcfg = {1: (1, 4), N: (tn, tk)}
-    for n, k, label in ((1, 4, "1 node x 4 (embedded)"),
-                        (N, 1, "%d agents x 1 (musterd)" % N)):
-        if not ("a" in parts or "b" in parts):
-            break
-        tkey = ("torchrun", "Py") + tcfg[n]
-        c = med(("restart", "C", n, k), "all")
-        py = med(("restart", "Py", n, k), "all")
-        tr = med(tkey, "all") if torch_ok else None
-        ratio = "%.0fx" % (tr / py) if tr and py else "-"
-        tl = fmt(tr) + cnt(tkey)
-        if tr is not None and tkey[2:] != (n, k):
-            tl += " (%dx%d)" % tkey[2:]
-        print("%-44s %11s %14s %16s %8s" % (
-            "restart, crash -> all running: " + label,
-            fmt(c) + cnt(("restart", "C", n, k)),
-            fmt(py) + cnt(("restart", "Py", n, k)), tl, ratio))
-        rows.append((n, k, c, py, tr))
+    if "a" in parts or "b" in parts:
+        for n, k, label in ((1, 4, "1 node x 4 (embedded)"),
+                            (N, 1, "%d agents x 1 (musterd)" % N)):
+            tkey = ("torchrun", "Py") + tcfg[n]
+            ck, bk, pk = (("restart", x, n, k) for x in ("C", "Cbare", "Py"))
+            c, py = med(ck, "all"), med(pk, "all")
+            tr = med(tkey, "all") if torch_ok else None
+            tl = fmt(tr) + cnt(tkey)
+            if tr is not None and tkey[2:] != (n, k):
+                tl += " (%dx%d)" % tkey[2:]
+            row("restart %s: crash -> all run" % label,
+                fmt(c) + cnt(ck), fmt(py) + cnt(pk), tl,
+                "%.0fx" % (tr / py) if tr and py else "-")
+            if a.bare_worker and "a" in parts:
+                row("  same, C worker without libmuster",
+                    fmt(med(bk, "all")) + cnt(bk))
+            rows.append((n, k, c, py, tr))
     if "c" in parts:
-        for n, k, label in ((1, 4, "1x4"), (N, 1, "%dx1" % N)):
+        for n, k, label in ((1, 4, "1x4"), (N, 1, "%dx1 (musterd)" % N)):
             key = ("inplace", "C", n, k)
             for field, what in (("cb", "survivors' callback"),
                                 ("poll", "survivors' 1 ms poll"),
-                                ("repl", "replacement running")):
-                print("%-44s %11s %14s %16s %8s" % (
-                    "in-place %s: crash -> %s" % (label, what),
-                    fmt(med(key, field)) + cnt(key), "-", "-", "-"))
+                                ("repl", "replacement runs")):
+                row("in-place %s: crash -> %s" % (label, what),
+                    fmt(med(key, field)) + cnt(key))
     if "d" in parts:
         key = ("loss", "C", N, 1)
         for field, what in (("lost", "kill -9 agent -> NODE-LOST logged"),
                             ("silent", "  musterd's 'silent for'"),
                             ("reformed", "kill -9 agent -> %d workers run"
                              % (N - 1))):
-            print("%-44s %11s %14s %16s %8s" % (
-                "%dx1: %s" % (N, what), fmt(med(key, field)) + cnt(key),
-                "-", "-", "-"))
+            row("%dx1 (musterd): %s" % (N, what),
+                fmt(med(key, field)) + cnt(key))
     print("ratio = torchrun (Python) / muster (Python), same worker script")
     if broken:
         print("[n!] = n runs of that cell broke (see BROKEN above); the "
               "median is over the others")
 
     print()
-    print("Ranges (min-max) and targets; informational, a benchmark never "
-          "fails on timing:")
+    print("Ranges and targets (informational; a benchmark never fails on "
+          "timing):")
 
     def target(label, key, field, limit):
         m, r = med(key, field), rng(key, field)
         if m is None:
             return
-        print("  %-52s %-8s median %s, range %s-%s (target < %s)" % (
+        print("  %-50s %-7s median %s, range %s-%s (target < %s)" % (
             label, "met" if m < limit else "NOT met", fmt(m), fmt(r[0]),
             fmt(r[1]), fmt(limit)))
-    target("restart 1x4, C: crash -> all running", ("restart", "C", 1, 4),
-           "all", 0.020)
-    target("restart %dx1, C: crash -> all running" % N,
-           ("restart", "C", N, 1), "all", 0.100)
-    target("in-place 1x4: crash -> survivors see it (callback)",
-           ("inplace", "C", 1, 4), "cb", 0.020)
-    target("in-place 1x4: crash -> survivors see it (1 ms poll)",
-           ("inplace", "C", 1, 4), "poll", 0.020)
-    target("in-place %dx1: crash -> survivors see it (callback)" % N,
-           ("inplace", "C", N, 1), "cb", 0.020)
-    target("in-place %dx1: crash -> survivors see it (1 ms poll)" % N,
-           ("inplace", "C", N, 1), "poll", 0.020)
+    for lang, what in (("C", "C"), ("Cbare", "bare C")):
+        target("restart 1x4, %s: crash -> all run" % what,
+               ("restart", lang, 1, 4), "all", 0.020)
+        target("restart %dx1, %s: crash -> all run" % (N, what),
+               ("restart", lang, N, 1), "all", 0.100)
+    for n, k in ((1, 4), (N, 1)):
+        for field, what in (("cb", "callback"), ("poll", "1 ms poll")):
+            target("in-place %dx%d: crash -> survivors see it (%s)"
+                   % (n, k, what), ("inplace", "C", n, k), field, 0.020)
     target("agent loss: kill -> NODE-LOST", ("loss", "C", N, 1), "lost", 1.0)
     for n, k, c, py, tr in rows:
         if tr and py:
             want = 3 if n == 1 else 10
-            print("  %-52s %-8s %.0fx (target >= %dx)" % (
-                "restart %dx%d Python: faster than torchrun" % (n, k),
+            print("  %-50s %-7s %.0fx (target >= %dx)" % (
+                "restart %dx%d, Python: faster than torchrun" % (n, k),
                 "met" if tr / py >= want else "NOT met", tr / py, want))
+    if torch_ok:
+        for key in (("torchrun", "Py", 1, 4), ("torchrun", "Py", tn, tk)):
+            w = med(key, "wall")
+            if w is not None:
+                print("  (torchrun %dx%d: one run takes %.0f s end to end)"
+                      % (key[2], key[3], w))
     print("total time %.0f s" % (time.time() - t_start))
     if broken:
         print("\nbroken runs: %s" % ", ".join("%s %s %dx%d" % k

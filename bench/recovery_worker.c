@@ -8,6 +8,7 @@
  *
  *     $BENCH_DIR/start.<epoch>.<rank>
  *
+ * (followed by $MUSTER_AGENT_ENDPOINT, or "-", on the same line)
  * where <epoch> is $MUSTER_EPOCH, else $TORCHELASTIC_RESTART_COUNT + 1, else
  * 1, and <rank> is $RANK.  What happens next (all from the environment):
  *
@@ -23,7 +24,10 @@
  *   BENCH_AFTER_MS    how long a worker lives when it starts after the crash
  *                     (restarted, or a replacement; default 100), and, in
  *                     in-place mode, how long a survivor lives after it saw
- *                     the new membership.
+ *                     the new membership.  A worker that finds
+ *                     $BENCH_DIR/crash or $BENCH_DIR/lost (made by the
+ *                     benchmark before it kills an agent) counts as started
+ *                     after the failure.
  *   BENCH_INPLACE     1: in-place mode.  The worker attaches libmuster
  *                     (muster_worker_init), registers a membership callback
  *                     and also polls muster_worker_membership_changed() every
@@ -31,9 +35,17 @@
  *                     "<callback_us> <poll_us> <epoch> <rank> <world>" to
  *                     $BENCH_DIR/member.<rank> (rank = the rank at start).
  *
+ * Built twice from this file: recovery_worker links libmuster (in-place
+ * mode needs it, and `muster run --elastic-mode in-place` refuses an ELF
+ * program without it), recovery_worker_bare with -DRECOVERY_NO_LIBMUSTER
+ * links only libc.  Loading libmuster pulls in libzmq and its dependency
+ * chain (libstdc++, libsodium, libpgm, libnorm, GSSAPI/Kerberos), which costs
+ * about 11 ms of CPU before main() on the 2-core benchmark machine; the bare
+ * build lets restart mode be timed without that cost.
+ *
  * Exits 0 normally, 2 on a setup error (missing environment, unwritable
- * file, libmuster init failure): the benchmark then reports the run as
- * broken.
+ * file, libmuster init failure, in-place mode in the bare build): the
+ * benchmark then reports the run as broken.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,10 +61,6 @@
 
 #ifndef RECOVERY_NO_LIBMUSTER
 #include <muster/worker.h>
-#else
-/* Built without libmuster (recovery_worker_bare): restart mode only. */
-typedef struct muster_worker muster_worker_t;
-typedef struct muster_membership muster_membership_t;
 #endif
 
 static long long
@@ -114,19 +122,86 @@ file_exists (const char *name)
   return access (path, F_OK) == 0;
 }
 
-/* Membership callback: runs on libmuster's thread right after the new epoch
- * is in effect.  It only records the instant. */
-static _Atomic long long cb_us;
+/* ------------------------------------------------------ in-place mode */
 #ifndef RECOVERY_NO_LIBMUSTER
+static muster_worker_t *w;
+static _Atomic long long cb_us; /* first callback's instant */
+
+/* Runs on libmuster's thread right after the new epoch is in effect: it
+ * only records the instant. */
 static void
-on_membership (muster_worker_t *w, const muster_membership_t *m, void *arg)
+on_membership (muster_worker_t *h, const muster_membership_t *m, void *arg)
 {
-  (void)w;
+  (void)h;
   (void)m;
   (void)arg;
   long long expected = 0;
-  long long t = now_us ();
-  atomic_compare_exchange_strong (&cb_us, &expected, t);
+  atomic_compare_exchange_strong (&cb_us, &expected, now_us ());
+}
+
+static int
+inplace_attach (void)
+{
+  int rc = muster_worker_init (&w, NULL);
+  if (rc != 0)
+    {
+      fprintf (stderr, "recovery_worker: muster_worker_init: %s\n",
+               muster_strerror (rc));
+      return -1;
+    }
+  muster_worker_on_membership (w, on_membership, NULL);
+  muster_membership_t m;
+  (void)muster_worker_membership_changed (w, &m); /* nothing yet */
+  return 0;
+}
+
+/* One poll of the training loop: 1 and *seen_us set on the first change. */
+static int
+inplace_poll (long rank, long long *seen_us)
+{
+  muster_membership_t m;
+  if (muster_worker_membership_changed (w, &m) != 1)
+    return 0;
+  long long poll_us = now_us ();
+  long long cb = atomic_load (&cb_us);
+  char name[64], text[256];
+  snprintf (name, sizeof name, "member.%ld", rank);
+  snprintf (text, sizeof text, "%lld %lld %llu %d %d\n", cb ? cb : poll_us,
+            poll_us, (unsigned long long)m.epoch, m.rank, m.world);
+  if (write_file (name, text) != 0)
+    return -1;
+  *seen_us = poll_us;
+  return 1;
+}
+
+static void
+inplace_detach (void)
+{
+  muster_worker_finalize (&w);
+}
+#else
+/* recovery_worker_bare: the same program without libmuster (libc only), so
+ * restart mode can be timed without the cost of loading libmuster and
+ * libzmq's dependencies at every start. */
+static int
+inplace_attach (void)
+{
+  fprintf (stderr, "recovery_worker: built without libmuster, no in-place "
+                   "mode\n");
+  return -1;
+}
+
+static int
+inplace_poll (long rank, long long *seen_us)
+{
+  (void)rank;
+  (void)seen_us;
+  return 0;
+}
+
+static void
+inplace_detach (void)
+{
 }
 #endif
 
@@ -170,7 +245,11 @@ main (void)
 
   char name[256], text[256];
   snprintf (name, sizeof name, "start.%ld.%ld", epoch, rank);
-  snprintf (text, sizeof text, "%lld\n", t0);
+  /* Second token: the agent's endpoint (lets the benchmark remove the run
+   * directory of an agent it SIGKILLed, which cannot clean up itself). */
+  const char *agent_ep = getenv ("MUSTER_AGENT_ENDPOINT");
+  snprintf (text, sizeof text, "%lld %s\n", t0,
+            agent_ep && *agent_ep ? agent_ep : "-");
   if (write_file (name, text) != 0)
     return 2;
 
@@ -182,29 +261,8 @@ main (void)
   /* Started after the crash: a restarted worker or a replacement. */
   int late = file_exists ("crash") || file_exists ("lost");
 
-  muster_worker_t *w = NULL;
-#ifdef RECOVERY_NO_LIBMUSTER
-  if (inplace)
-    {
-      fprintf (stderr, "recovery_worker: built without libmuster; "
-                       "no in-place mode\n");
-      return 2;
-    }
-#else
-  if (inplace)
-    {
-      int rc = muster_worker_init (&w, NULL);
-      if (rc != 0)
-        {
-          fprintf (stderr, "recovery_worker: muster_worker_init: %s\n",
-                   muster_strerror (rc));
-          return 2;
-        }
-      muster_worker_on_membership (w, on_membership, NULL);
-      muster_membership_t m;
-      (void)muster_worker_membership_changed (w, &m); /* nothing yet */
-    }
-#endif
+  if (inplace && inplace_attach () != 0)
+    return 2;
 
   long long crash_at = -1; /* when the crashing rank crashes */
   if (!late && rank == crash_rank)
@@ -225,41 +283,30 @@ main (void)
     }
 
   long long end = t0 + (late ? after_ms : run_ms) * 1000LL;
-  long long poll_us = 0;
+  long long seen_us = 0; /* in-place: when the change was seen */
   for (;;)
     {
       long long t = now_us ();
       if (crash_at >= 0 && t >= crash_at)
         crash (epoch, rank);
-#ifndef RECOVERY_NO_LIBMUSTER
-      if (w != NULL && poll_us == 0)
+      if (inplace && seen_us == 0)
         {
-          muster_membership_t m;
-          if (muster_worker_membership_changed (w, &m) == 1)
-            {
-              poll_us = now_us ();
-              long long cb = atomic_load (&cb_us);
-              snprintf (name, sizeof name, "member.%ld", rank);
-              snprintf (text, sizeof text, "%lld %lld %llu %d %d\n",
-                        cb ? cb : poll_us, poll_us,
-                        (unsigned long long)m.epoch, m.rank, m.world);
-              if (write_file (name, text) != 0)
-                return 2;
-              end = poll_us + after_ms * 1000LL;
-            }
+          int rc = inplace_poll (rank, &seen_us);
+          if (rc < 0)
+            return 2;
+          if (rc == 1)
+            end = seen_us + after_ms * 1000LL;
         }
-#endif
       if (t >= end)
         break;
-      if (w == NULL && crash_at < 0)
+      if (!inplace && crash_at < 0)
         {
           sleep_ms ((long)((end - t) / 1000) + 1);
           continue;
         }
       sleep_ms (1);
     }
-#ifndef RECOVERY_NO_LIBMUSTER
-  muster_worker_finalize (&w);
-#endif
+  if (inplace)
+    inplace_detach ();
   return 0;
 }

@@ -1,0 +1,78 @@
+/*
+ * rdzv_load.h — what the two halves of the rendezvous load generator share:
+ * rdzv_load.c (options, the musterd it starts, the parent that drives the
+ * phases and reports) and rdzv_sim.c (one shard of simulated agents, run in
+ * a child process).  See rdzv_load.c for what the benchmark measures.
+ */
+#ifndef RDZV_LOAD_H
+#define RDZV_LOAD_H
+
+#include <stdint.h>
+
+/* Command-line options (see usage() in rdzv_load.c). */
+typedef struct opts
+{
+  uint32_t agents;
+  uint32_t workers;
+  const char *musterd;   /* start this binary, or */
+  const char *endpoint;  /* use this agent endpoint */
+  long pid;              /* musterd pid for --endpoint (memory, CPU) */
+  const char *heartbeat; /* --heartbeat for a musterd we start */
+  const char *perf;      /* perf record output for a musterd we start */
+  const char *log_level; /* musterd --log-level */
+  const char *dargs[16]; /* more musterd arguments (--musterd-arg) */
+  int ndargs;
+  double timeout_s;
+  double steady_s;         /* heartbeat-only period measured after the round */
+  uint32_t connect_window; /* connections in flight at once, 0 = all */
+  int io_threads;
+  int verbose;
+  const char *sizes; /* --sizes: run each AxW in turn, then a table */
+  int reps;          /* --reps: runs per size with --sizes */
+  int nice;          /* niceness of the load processes */
+  const char *role;  /* role name of the job's one role */
+} opts_t;
+
+/* What a shard reports to the parent after each phase (one pipe write,
+ * well under PIPE_BUF).  Times are CLOCK_MONOTONIC, comparable across
+ * processes. */
+typedef struct report
+{
+  int failed;
+  uint32_t count;  /* agents that completed the phase */
+  uint64_t t_sent; /* last message of the phase sent */
+  uint64_t t_first_welcome, t_last_welcome;
+  uint64_t t_first, t_last; /* first and last completion */
+  uint64_t msgs_in, heartbeats_in, progress_in, heartbeats_out;
+  uint64_t hb_late_max_us; /* worst lateness of a heartbeat sent here */
+  uint64_t hb_rtt_max_us;  /* worst heartbeat round trip through musterd */
+  uint64_t hb_rtt_sum_us, hb_rtt_n;
+  double cpu_start_s, cpu_s; /* this process's CPU at phase start and end */
+  uint64_t hb_ms;            /* heartbeat interval from agent.welcome */
+} report_t;
+
+/* Progress lines on stderr (--verbose). */
+extern int rl_verbose;
+
+/* CLOCK_MONOTONIC in microseconds, and microseconds as milliseconds. */
+uint64_t rl_now_us (void);
+double rl_ms (uint64_t us);
+/* A progress line on stderr if rl_verbose. */
+void rl_note (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* A message on stderr, then exit(1): something broke. */
+void rl_die (const char *fmt, ...)
+    __attribute__ ((format (printf, 1, 2), noreturn));
+/* CPU seconds (user + system) of this process, all threads. */
+double rl_self_cpu_s (void);
+
+/* Run one shard: agents base .. base+n-1 of o->agents, connecting to
+ * `endpoint`; `nshards` shards share --connect-window.  Reads one-byte
+ * commands from cmd_fd ('C' connect, 'R' register and wait for job.start,
+ * 'I' heartbeats only for o->steady_s, 'E' encode the exit reports, 'X'
+ * send them and wait for job.done, 'Q' quit) and answers each with one
+ * report_t on res_fd.  Returns the process exit status (0, or 1 if
+ * something broke). */
+int rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base,
+                   uint32_t n, uint32_t nshards, int cmd_fd, int res_fd);
+
+#endif
