@@ -4,8 +4,8 @@
 Four measurements, side by side in one invocation:
 
  (a) restart mode, C worker.  One worker of a running gang SIGKILLs itself;
-     the figure is the time from that crash until every worker of the next
-     attempt runs:  max over ranks of start.<next epoch>.<rank>  -  crash.
+     the figure is the time from that crash until every worker runs again:
+     max over ranks of (the rank's first start after the crash) - crash.
      Every worker writes the CLOCK_REALTIME instant at which its program
      began to $BENCH_DIR/start.<epoch>.<rank> (the C worker,
      bench/recovery_worker, at main() entry); the crashing rank (1) waits
@@ -15,39 +15,50 @@ Four measurements, side by side in one invocation:
        1x4   muster run --nproc-per-node 4 --max-restarts 1 (embedded)
        4x1   a musterd on an ephemeral port, started once before anything is
              timed, and 4 `muster run --rdzv-endpoint ... --nnodes 4
-             --nproc-per-node 1 --max-restarts 1`, one per node id
+             --nproc-per-node 1 --rdzv-id J --node-id J-nI --max-restarts 1`
+     Measured twice: with recovery_worker (links libmuster, whose libzmq
+     dependency chain costs about 11 ms of loading before main() on this
+     kind of machine) and with recovery_worker_bare (the same source built
+     without libmuster: libc only), which isolates the launcher's share.
  (b) the same with a Python worker (this very file, run as
      `recovery.py worker`: it reads time.time() as its first statement), under
      muster (MUSTER_PYTHON=--python) and under torchrun (same interpreter, same
-     script): --standalone for 1x4; for several agents N torchrun processes
-     with --rdzv_backend c10d on 127.0.0.1 (the first to bind hosts the
-     store; torch 1.13 falls back to client for the others).  torchrun runs
-     with its defaults (--monitor_interval 5 s) unless --torchrun-monitor is
-     given.  ratio = torchrun Python / muster Python.
- (c) in-place mode (--elastic-mode in-place), C worker linked with libmuster:
-     the survivors keep running; each registers a membership callback and
-     also polls muster_worker_membership_changed() every 1 ms, and writes both
-     instants to $BENCH_DIR/member.<rank>.  Figures: max over survivors of
-     (callback instant - crash), of (poll instant - crash), and the time
-     until the replacement of the crashed rank runs.
+     script, --max_restarts 1, torchrun's defaults otherwise, notably
+     --monitor_interval 5 s unless --torchrun-monitor is given):
+       1x4   --standalone's rendezvous (c10d, localhost, fresh run id) on a
+             free port rather than the fixed 29400 (--torchrun-standalone
+             passes the flag itself)
+       NxK   --torchrun-multi (default 4x1): N torchrun processes with
+             --rdzv_backend c10d on 127.0.0.1:PORT (torch 1.13: every agent
+             first tries to host the store, the first to bind does, the
+             others fall back to clients)
+     ratio = torchrun (Python) / muster (Python).
+ (c) in-place mode (--elastic-mode in-place), C worker linked with libmuster,
+     1x4 and 4x1: the survivors keep running; each registers a membership
+     callback and also polls muster_worker_membership_changed() every 1 ms,
+     and writes both instants to $BENCH_DIR/member.<rank>.  Figures: max over
+     survivors of (callback instant - crash), of (poll instant - crash), and
+     the time until the replacement of the crashed rank runs.
  (d) agent loss, 4x1 against the musterd (started with --log-level info;
-     its heartbeat contract is the default, 200 ms x 3 misses), with
+     heartbeat contract left at its default, 200 ms x 3 misses), with
      --nnodes 3:4 so the gang can re-form without the lost node: once every
-     worker runs, the benchmark SIGKILLs one agent's `muster run` process and
-     measures from the kill until musterd logs NODE-LOST for that node (its
-     stderr is read through a pipe and every line time-stamped on arrival),
-     the "silent for N ms" musterd reports, and the time until every worker
-     of the re-formed gang (3 nodes) runs.
+     worker runs, the benchmark SIGKILLs one agent's `muster run` process (by
+     its pid) and measures from the kill until musterd logs NODE-LOST for that
+     node (its stderr is read through a pipe and every line time-stamped on
+     arrival), the "silent for N ms" musterd reports, and the time until every
+     worker of the re-formed gang (3 nodes) runs.  The killed agent's run
+     directory (/tmp/muster-XXXXXX, which it cannot remove itself) is removed.
 
 Medians of --reps repetitions (--torchrun-reps for torchrun, which is slow),
-after --warmup discarded runs; the cells are interleaved within each
-repetition so drift hits all of them alike.
+after --warmup discarded runs (none for torchrun); the cells are interleaved
+within each repetition so drift hits all of them alike.
 
 A benchmark, not a test: prints figures and ratios, exits 0 whatever they
-are, and non-zero only if something broke (a launcher failed, a worker or a
-file is missing, a run timed out).  Standard library only; run it with the
-interpreter that has torch (/usr/bin/python3 on Debian), which also runs the
-Python workers.
+are, and non-zero only if a muster run broke (a launcher failed, a worker or
+a file is missing, a run timed out).  A torchrun run that fails is reported
+as the baseline's failure and does not change the exit status.  Standard
+library only; run it with the interpreter that has torch (/usr/bin/python3 on
+Debian), which also runs the Python workers.
 """
 import time
 
@@ -122,18 +133,6 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def port_free(port):
-    import socket
-    s = socket.socket()
-    try:
-        s.bind(("0.0.0.0", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 class Broken(Exception):
@@ -237,7 +236,6 @@ class Bench:
         """Start the launchers `argvs` back to back, call during(procs,
         rdir) if given, wait for all; returns rdir.  Launchers whose index is
         in may_die may exit with any status."""
-        import shutil
         import signal
         import subprocess
         import threading
@@ -337,16 +335,22 @@ class Bench:
         if self.a.torchrun_monitor is not None:
             common += ["--monitor_interval", str(self.a.torchrun_monitor)]
         script = [os.path.abspath(__file__), "worker"]
-        if nodes == 1 and self.standalone_ok:
+        if nodes == 1 and self.a.torchrun_standalone:
             return lambda rdir: [[py, "-m", "torch.distributed.run",
                                   "--standalone"] + common + [
                 "--log_dir", os.path.join(rdir, "tlog")] + script]
+        # 1 node: what --standalone does in torch 1.13 (run.py: c10d,
+        # localhost:29400, a fresh run id), on a free port instead of 29400:
+        # a torchrun that finds 29400 taken (another benchmark's torchrun,
+        # a musterd on its default port) silently becomes a client of that
+        # store and breaks with "Broken pipe" when its owner exits.
         port = free_port()
-        job = "t%d" % self.seq
+        job = "t%d.%d" % (os.getpid(), self.seq)
+        host = "localhost" if nodes == 1 else "127.0.0.1"
         return lambda rdir: [
             [py, "-m", "torch.distributed.run", "--nnodes", str(nodes),
              "--rdzv_backend", "c10d", "--rdzv_endpoint",
-             "127.0.0.1:%d" % port, "--rdzv_id", job] + common
+             "%s:%d" % (host, port), "--rdzv_id", job] + common
             + ["--log_dir", os.path.join(rdir, "tlog%d" % i)] + script
             for i in range(nodes)]
 
@@ -540,9 +544,9 @@ def main():
                     help="interpreter of the Python worker and of torchrun")
     ap.add_argument("--reps", type=int, default=5,
                     help="repetitions per muster cell (default %(default)s)")
-    ap.add_argument("--torchrun-reps", type=int, default=2,
+    ap.add_argument("--torchrun-reps", type=int, default=3,
                     help="repetitions per torchrun cell (default "
-                    "%(default)s; each takes 10-20 s)")
+                    "%(default)s; a run takes 13 s (1x4) to 26 s (4x1))")
     ap.add_argument("--warmup", type=int, default=1,
                     help="discarded runs per muster cell (default %(default)s)")
     ap.add_argument("--nodes", type=int, default=4,
@@ -554,6 +558,9 @@ def main():
     ap.add_argument("--torchrun-monitor", type=float, default=None,
                     help="torchrun --monitor_interval in seconds (default: "
                     "torchrun's own, 5)")
+    ap.add_argument("--torchrun-standalone", action="store_true",
+                    help="1x4: pass --standalone itself (fixed port 29400) "
+                    "rather than its equivalent on a free port")
     ap.add_argument("--crash-ms", type=int, default=300,
                     help="crash this long after every worker runs "
                     "(default %(default)s)")
@@ -599,7 +606,6 @@ def main():
     torch_ok = ("b" in parts and not a.no_torchrun
                 and have_torchrun(a.python))
     b = Bench(a)
-    b.standalone_ok = port_free(29400)
     print("recovery benchmark: median of %d runs per muster cell (+%d "
           "warm-up), %d per torchrun cell; %s, %d CPUs"
           % (a.reps, a.warmup, a.torchrun_reps,
@@ -622,9 +628,10 @@ def main():
                       a.python, "%g s" % a.torchrun_monitor
                       if a.torchrun_monitor is not None else "5 s (default)",
                       tn, tk))
-            if not b.standalone_ok:
-                print("  torchrun: port 29400 (--standalone's) is busy; 1x4 "
-                      "uses c10d on a free port")
+            print("  torchrun 1x4: %s" % (
+                "--standalone (port 29400)" if a.torchrun_standalone else
+                "--standalone's c10d rendezvous on a free port instead of "
+                "29400 (--torchrun-standalone: the flag itself)"))
     print("  crash %d ms after every worker runs; restarted workers run "
           "%d ms" % (a.crash_ms, a.after_ms))
 
@@ -668,7 +675,9 @@ def main():
                 try:
                     v = factory()
                 except Broken as ex:
-                    print("\nBROKEN: %s" % ex, file=sys.stderr)
+                    print("\n%s: %s" % ("BASELINE BROKEN" if key[0] ==
+                                         "torchrun" else "BROKEN", ex),
+                          file=sys.stderr)
                     broken.append(key)
                     continue
                 if key[0] == "torchrun" or rep >= a.warmup:
@@ -777,9 +786,15 @@ def main():
                 print("  (torchrun %dx%d: one run takes %.0f s end to end)"
                       % (key[2], key[3], w))
     print("total time %.0f s" % (time.time() - t_start))
-    if broken:
+    ours = [k for k in broken if k[0] != "torchrun"]
+    theirs = [k for k in broken if k[0] == "torchrun"]
+    if theirs:
+        print("\ntorchrun runs that failed (the baseline's failure, not "
+              "muster's; not counted in the exit status): %s"
+              % ", ".join("%dx%d" % k[2:] for k in theirs))
+    if ours:
         print("\nbroken runs: %s" % ", ".join("%s %s %dx%d" % k
-                                               for k in broken))
+                                               for k in ours))
         rc = 1
     return rc
 

@@ -169,10 +169,6 @@ begin (mu_job_t *j, uint64_t timeout_ms, char *err, size_t errlen)
   uint64_t last = 0;
   if (mu_ckpt_commit_last (j->ckpt, &last) && step <= last)
     step = last + 1;
-  char dir[4096];
-  int rc = mu_ckpt_io_prepare (j, step, dir, sizeof dir, err, errlen);
-  if (rc != 0)
-    return rc;
   mu_role_world_t roles[MU_RDZV_MAX_ROLES];
   size_t nroles = mu_rdzv_nroles (j->rdzv);
   for (size_t r = 0; r < nroles; r++)
@@ -190,29 +186,62 @@ begin (mu_job_t *j, uint64_t timeout_ms, char *err, size_t errlen)
                         .nroles = nroles,
                         .nbuckets = j->spec->nbuckets };
   mu_ckpt_decision_t d;
-  rc = mu_ckpt_commit_begin (j->ckpt, mu_now_ms (), &b, &d);
+  int rc = mu_ckpt_commit_begin (j->ckpt, mu_now_ms (), &b, &d);
   if (rc != 0)
     {
       snprintf (err, errlen, "job %s: cannot begin a checkpoint of step %llu: %s",
                 j->id, (unsigned long long)step, muster_strerror (rc));
       return rc;
     }
+  apply (j, &d);
+  /* The step directory is made off the loop (mkdir and fsyncs); the
+   * requests go out when it is ready (mu_ckpt_prepared). */
+  rc = mu_ckpt_io_prepare (j, step, j->epoch, now_mode, timeout_ms);
+  if (rc != 0)
+    {
+      mu_ckpt_decision_t d2;
+      if (mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), rc,
+                                 "cannot prepare the step directory", &d2) == 0)
+        apply (j, &d2);
+    }
+  return 0;
+}
+
+void
+mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
+                  uint64_t timeout_ms, int rc, const char *dir,
+                  const char *err)
+{
+  if (j->coord == NULL || j->ckpt == NULL)
+    return;
+  /* Still the attempt in flight?  (A new epoch may have aborted it.) */
+  if (mu_ckpt_commit_state (j->ckpt) != MU_CKPT_COLLECTING
+      || mu_ckpt_commit_step (j->ckpt) != step || j->epoch != epoch)
+    return;
+  mu_ckpt_decision_t d;
+  if (rc != 0)
+    {
+      char why[600];
+      snprintf (why, sizeof why, "step directory %s: %s", dir,
+                err && err[0] ? err : muster_strerror (rc));
+      if (mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), rc, why, &d) == 0)
+        apply (j, &d);
+      return;
+    }
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_CKPT_REQUEST;
   m.u.ckpt_request.job = j->id;
-  m.u.ckpt_request.epoch = j->epoch;
+  m.u.ckpt_request.epoch = epoch;
   m.u.ckpt_request.step = step;
   m.u.ckpt_request.deadline_ms = timeout_ms;
-  m.u.ckpt_request.dir = dir;
+  m.u.ckpt_request.dir = (char *)dir;
   m.u.ckpt_request.reason = (char *)j->ckpt_reason;
   m.u.ckpt_request.now = now_mode;
   broadcast (j, &m);
   mu_log_info (j->coord->log, "CKPT-BEGIN", "job %s epoch %llu: step %llu (%s)",
-               j->id, (unsigned long long)j->epoch, (unsigned long long)step,
+               j->id, (unsigned long long)epoch, (unsigned long long)step,
                j->ckpt_reason ? j->ckpt_reason : "");
-  apply (j, &d);
-  return 0;
 }
 
 int

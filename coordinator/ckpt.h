@@ -54,12 +54,16 @@ typedef struct mu_ckpt_io mu_ckpt_io_t;
 int mu_ckpt_io_scan (mu_job_t *j);
 /* Write the MANIFEST of the WRITING attempt, then apply retention. */
 int mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step);
-/* Make a step directory ready (synchronously: a mkdir and a stat). */
-int mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, char *dir, size_t dirlen,
-                        char *err, size_t errlen);
+/* Make a step directory ready off the loop; mu_ckpt_prepared is called
+ * with the outcome.  0, or a negative code if the work was not queued. */
+int mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch,
+                        int now_mode, uint64_t timeout_ms);
 
 /* ckpt.c entry points ckpt_io.c calls back on the loop thread. */
 void mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips);
 void mu_ckpt_commit_io_done (mu_job_t *j, int status);
+void mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch,
+                       int now_mode, uint64_t timeout_ms, int rc,
+                       const char *dir, const char *err);
 
 #endif

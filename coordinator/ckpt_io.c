@@ -40,6 +40,10 @@ typedef struct io_item {
   size_t keep;
   char err[512];
   char retention[512];
+  /* prepare */
+  uint64_t epoch;
+  uint64_t timeout_ms;
+  int now_mode;
 } io_item_t;
 
 static void
@@ -185,16 +189,45 @@ mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step)
   return 0;
 }
 
-int
-mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, char *dir, size_t dirlen,
-                    char *err, size_t errlen)
+static void
+prepare_work (uv_work_t *req)
 {
-  int rc = mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, dir, dirlen);
+  io_item_t *it = req->data;
+  it->rc = mu_ckpt_step_prepare (it->step_dir, false, it->err, sizeof it->err);
+}
+
+static void
+prepare_after (uv_work_t *req, int status)
+{
+  io_item_t *it = req->data;
+  mu_ckpt_prepared (it->job, it->step, it->epoch, it->now_mode,
+                    it->timeout_ms, status == 0 ? it->rc : MUSTER_ECANCELED,
+                    it->step_dir, it->err);
+  finish_item (it);
+}
+
+int
+mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
+                    uint64_t timeout_ms)
+{
+  io_item_t *it = calloc (1, sizeof *it);
+  if (it == NULL)
+    return -ENOMEM;
+  it->job = j;
+  it->req.data = it;
+  it->step = step;
+  it->epoch = epoch;
+  it->now_mode = now_mode;
+  it->timeout_ms = timeout_ms;
+  int rc = mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, it->step_dir,
+                             sizeof it->step_dir);
+  if (rc == 0)
+    rc = uv_queue_work (j->coord->loop, &it->req, prepare_work, prepare_after);
   if (rc != 0)
     {
-      snprintf (err, errlen, "checkpoint path too long under %s",
-                j->spec->ckpt_dir);
+      free (it);
       return rc;
     }
-  return mu_ckpt_step_prepare (dir, false, err, errlen);
+  j->io_inflight++;
+  return 0;
 }

@@ -82,13 +82,22 @@ mu_wckpt_new (mu_wckpt_t **out)
 }
 
 void
+mu_wckpt_stop_writer (mu_wckpt_t *ck)
+{
+  if (ck == NULL)
+    return;
+  /* Finishes queued shards; their reports still reach the agent because
+   * the actor is still running.  (The writer pointer is only set and used
+   * by the program's thread, which is the one finalizing.) */
+  mu_async_writer_destroy (&ck->writer);
+}
+
+void
 mu_wckpt_destroy (mu_wckpt_t **ck_p)
 {
   if (ck_p == NULL || *ck_p == NULL)
     return;
   mu_wckpt_t *ck = *ck_p;
-  /* Finishes queued shards first; their callbacks still send (the actor
-   * is stopped by then, so the sends fail quietly). */
   mu_async_writer_destroy (&ck->writer);
   mu_msg_clear (&ck->manifest);
   pthread_cond_destroy (&ck->cv);

@@ -56,7 +56,7 @@ mu_worker_send_cmd (muster_worker_t *w, const mu_cmd_t *cmd, int flags)
 static void
 mu_worker_free (muster_worker_t *w)
 {
-  mu_wckpt_destroy (&w->ck); /* flush async saves while the actor runs */
+  mu_wckpt_stop_writer (w->ck); /* flush async saves while the actor runs */
   if (w->thread_running)
     {
       mu_cmd_t stop = { .op = MU_CMD_STOP };
@@ -76,6 +76,7 @@ mu_worker_free (muster_worker_t *w)
   if (w->ctx)
     while (zmq_ctx_term (w->ctx) != 0 && errno == EINTR)
       ;
+  mu_wckpt_destroy (&w->ck); /* the actor, its other user, has stopped */
   mu_info_free_chain (atomic_load (&w->info));
   free (w->job);
   pthread_mutex_destroy (&w->fe_mu);

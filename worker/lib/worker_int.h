@@ -281,8 +281,10 @@ void mu_actor_destroy (mu_actor_t **a_p);
 
 /* ckpt.c */
 int mu_wckpt_new (mu_wckpt_t **out);
-/* Flushes asynchronous saves (their reports still go out): call while the
+/* Finish asynchronous saves (their reports still go out): call while the
  * actor runs. */
+void mu_wckpt_stop_writer (mu_wckpt_t *ck);
+/* Free; only once the actor thread (which uses it) has stopped. */
 void mu_wckpt_destroy (mu_wckpt_t **ck_p);
 /* Actor thread: a ckpt.request / ckpt.done from the agent. */
 void mu_wckpt_on_request (muster_worker_t *w, const mu_ckpt_request_t *rq);
