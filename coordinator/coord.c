@@ -223,7 +223,10 @@ open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
   if (s == NULL)
     return -errno;
   int one = 1;
+  int backlog = 4096; /* thousands of agents connect at once */
   int rc = mu_wire_sockopts (s, AGENT_HWM);
+  if (rc == 0 && zmq_setsockopt (s, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0)
+    rc = -errno;
   if (rc == 0 && (zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
                   || zmq_setsockopt (s, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0))
     rc = -errno;
@@ -297,6 +300,16 @@ fail:
   zmq_ctx_term (c->zctx);
   c->zctx = NULL;
   return rc;
+}
+
+size_t
+mu_coord_nodes_alive (const mu_coord_t *c)
+{
+  size_t n = 0;
+  for (size_t k = 0; k < c->nodes_used; k++)
+    if (c->nodes[k] != NULL && c->nodes[k]->in_use && c->nodes[k]->alive)
+      n++;
+  return n;
 }
 
 const char *

@@ -46,6 +46,8 @@ int mu_coord_start (mu_coord_t *c, uv_loop_t *loop);
 /* The endpoints actually bound (ports resolved); valid after start. */
 const char *mu_coord_agent_endpoint (const mu_coord_t *c);
 const char *mu_coord_ctl_endpoint (const mu_coord_t *c);
+/* Nodes registered and alive (not lost, not left). */
+size_t mu_coord_nodes_alive (const mu_coord_t *c);
 /* Stop serving: close sockets and handles (asynchronously; run the loop
  * until it is empty afterwards).  Idempotent. */
 void mu_coord_stop (mu_coord_t *c);
@@ -186,6 +188,8 @@ struct mu_coord {
   char ctl_ep[256];
   char session[17];
   uv_timer_t sweep_timer;
+  uint64_t last_sweep_ms;   /* to notice the loop itself stalling */
+  uint64_t sweeps_deferred; /* sweeps skipped in a row for queued input */
   int started;
   int stopping;
   /* nodes: a table indexed by key, with a free list and an id index */

@@ -39,7 +39,7 @@ usage (FILE *f)
            "  --ctl-bind EP        control port (default tcp://127.0.0.1:29401;\n"
            "                       'none' disables it)\n"
            "  --heartbeat DUR      agents' heartbeat interval (default 200ms)\n"
-           "  --miss-limit N       missed heartbeats before a node is lost (default 4)\n"
+           "  --miss-limit N       missed heartbeats before a node is lost (default 3)\n"
            "  --endpoints-file F   write the bound endpoints to F once serving\n"
            "  --full-members-max N job.start lists every node up to N nodes;\n"
            "                       larger jobs fetch the list lazily (256)\n"

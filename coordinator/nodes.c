@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include <muster/error.h>
 
@@ -202,10 +203,48 @@ mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
   mu_coord_send_node (c, n, &m);
 }
 
+/* Is a message waiting on the agent port?  Then the coordinator is behind,
+ * and silence may be its own. */
+static int
+agent_port_backlogged (mu_coord_t *c)
+{
+  int events = 0;
+  size_t len = sizeof events;
+  return c->agent_sock != NULL
+         && zmq_getsockopt (c->agent_sock, ZMQ_EVENTS, &events, &len) == 0
+         && (events & ZMQ_POLLIN);
+}
+
 void
 mu_nodes_sweep (mu_coord_t *c, uint64_t now)
 {
   uint64_t limit = c->opts.heartbeat_ms * c->opts.miss_limit;
+  /* Silence is judged by when a message was processed.  When the
+   * coordinator itself fell behind — this sweep ran late (a long loop
+   * callback, a starved CPU), or input is still queued — the silence may be
+   * its own: give every node a fresh interval instead of declaring it lost.
+   * Queued input defers the sweep at most miss_limit times in a row, so a
+   * coordinator that is always busy still finds dead nodes. */
+  uint64_t every = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
+  int late = c->last_sweep_ms != 0 && now - c->last_sweep_ms > 4 * every
+             && now - c->last_sweep_ms > 200;
+  c->last_sweep_ms = now;
+  if (late)
+    {
+      mu_log_warn (c->log, "COORD-STALLED",
+                   "the coordinator's loop stalled; not judging heartbeats "
+                   "missed meanwhile");
+      for (size_t k = 0; k < c->nodes_used; k++)
+        if (c->nodes[k] != NULL && c->nodes[k]->in_use && c->nodes[k]->alive)
+          c->nodes[k]->last_seen_ms = now;
+      goto waits;
+    }
+  if (agent_port_backlogged (c) && c->sweeps_deferred < c->opts.miss_limit)
+    {
+      c->sweeps_deferred++;
+      goto waits;
+    }
+  c->sweeps_deferred = 0;
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
@@ -223,6 +262,7 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
         }
     }
   mu_jobs_uncordon (c, now);
+waits:;
   /* Expire KV and barrier waits of every job. */
   size_t pos = 0;
   void *val;

@@ -45,6 +45,8 @@ typedef struct run {
   mu_coord_t *coord;
   mu_agent_t *agent;
   uv_signal_t sigint, sigterm, sigpreempt;
+  uv_timer_t linger;      /* a hosting launcher waits for the others */
+  uint64_t linger_start;
   char ckpt_dir_abs[4096];
   int tty;
   int progress_shown;
@@ -289,10 +291,36 @@ close_signals (run_t *r)
     uv_close ((uv_handle_t *)&r->sigpreempt, NULL);
 }
 
+#define HOST_LINGER_MS 5000
+
+static void
+on_linger (uv_timer_t *t)
+{
+  run_t *r = t->data;
+  if (mu_coord_nodes_alive (r->coord) > 0
+      && mu_now_ms () - r->linger_start < HOST_LINGER_MS)
+    return;
+  uv_close ((uv_handle_t *)&r->linger, NULL);
+  mu_coord_stop (r->coord);
+  close_signals (r);
+}
+
 static void
 on_agent_closed (void *arg)
 {
   run_t *r = arg;
+  if (r->coord && r->o.host && !r->signalled
+      && mu_coord_nodes_alive (r->coord) > 0)
+    {
+      /* The other nodes still have to hear the outcome and leave: a
+       * coordinator that vanished with job.done still queued would make
+       * them report a finished job as lost. */
+      r->linger_start = mu_now_ms ();
+      uv_timer_init (&r->loop, &r->linger);
+      r->linger.data = r;
+      uv_timer_start (&r->linger, on_linger, 10, 10);
+      return;
+    }
   if (r->coord)
     mu_coord_stop (r->coord);
   close_signals (r);

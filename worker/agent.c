@@ -5,7 +5,7 @@
  *
  * Registration: the DEALER is opened with ZMQ_IMMEDIATE so a registration
  * sent before the coordinator is up fails at once (EAGAIN) instead of piling
- * up in a queue; it is retried with backoff (50 ms doubling to 1 s) until
+ * up in a queue; it is retried with backoff (2 ms doubling to 1 s) until
  * "agent.welcome" arrives or connect_timeout_ms passes, after which the
  * agent gives up with a message naming the endpoint.  A coordinator silent
  * for heartbeat_ms * miss_limit is declared lost: the workers keep running
@@ -28,7 +28,9 @@
 #include "common/util.h"
 #include "common/zwatch.h"
 
-#define REG_BACKOFF_MIN_MS 50
+/* The first retry comes right after the TCP handshake would have had time
+ * to finish: every launch waits for it. */
+#define REG_BACKOFF_MIN_MS 2
 #define REG_BACKOFF_MAX_MS 1000
 #define COORD_HWM 100000
 
