@@ -607,9 +607,9 @@ def main():
                 and have_torchrun(a.python))
     b = Bench(a)
     print("recovery benchmark: median of %d runs per muster cell (+%d "
-          "warm-up), %d per torchrun cell; %s, %d CPUs"
-          % (a.reps, a.warmup, a.torchrun_reps,
-             os.uname().release, os.cpu_count()))
+          "warm-up)%s; %s, %d CPUs"
+          % (a.reps, a.warmup, ", %d per torchrun cell" % a.torchrun_reps
+             if torch_ok else "", os.uname().release, os.cpu_count()))
     print("  muster: %s" % a.bin)
     print("  C worker: %s (links libmuster)" % a.worker)
     print("  bare C worker: %s" % (a.bare_worker + " (libc only)"

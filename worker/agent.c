@@ -5,7 +5,8 @@
  *
  * Registration: the DEALER is opened with ZMQ_IMMEDIATE so a registration
  * sent before the coordinator is up fails at once (EAGAIN) instead of piling
- * up in a queue; it is retried with backoff (2 ms doubling to 1 s) until
+ * up in a queue; it is retried every 2 ms doubling to 20 ms while not
+ * connected, and from 0.5 s doubling to 4 s once sent, until
  * "agent.welcome" arrives or connect_timeout_ms passes, after which the
  * agent gives up with a message naming the endpoint.  A coordinator silent
  * for heartbeat_ms * miss_limit is declared lost: the workers keep running
@@ -31,7 +32,9 @@
 /* The first retry comes right after the TCP handshake would have had time
  * to finish: every launch waits for it. */
 #define REG_BACKOFF_MIN_MS 2
-#define REG_BACKOFF_MAX_MS 1000
+#define REG_BACKOFF_UNSENT_MS 20 /* cap while not even connected */
+#define REG_BACKOFF_SENT_MS 500  /* first wait for an answer */
+#define REG_BACKOFF_MAX_MS 4000
 #define COORD_HWM 100000
 
 int
@@ -193,8 +196,21 @@ on_reg_timer (uv_timer_t *t)
       give_up (a, why);
       return;
     }
-  send_register (a);
-  a->reg_backoff_ms = a->reg_backoff_ms ? a->reg_backoff_ms * 2 : REG_BACKOFF_MIN_MS;
+  /* Not connected yet (ZMQ_IMMEDIATE refuses the send locally, at no cost
+   * to anyone): try again soon, so a launcher started just before its
+   * coordinator joins within milliseconds of it.  Sent: give the
+   * coordinator time to answer before sending a duplicate, longer each
+   * time (a coordinator busy with thousands of registrations must not get
+   * more of them). */
+  if (send_register (a) == 0)
+    a->reg_backoff_ms = a->reg_backoff_ms >= REG_BACKOFF_SENT_MS
+                            ? a->reg_backoff_ms * 2
+                            : REG_BACKOFF_SENT_MS;
+  else
+    a->reg_backoff_ms = a->reg_backoff_ms == 0 ? REG_BACKOFF_MIN_MS
+                        : a->reg_backoff_ms * 2 > REG_BACKOFF_UNSENT_MS
+                            ? REG_BACKOFF_UNSENT_MS
+                            : a->reg_backoff_ms * 2;
   if (a->reg_backoff_ms > REG_BACKOFF_MAX_MS)
     a->reg_backoff_ms = REG_BACKOFF_MAX_MS;
   uint64_t next = a->reg_backoff_ms;
@@ -441,6 +457,15 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
       && (zmq_setsockopt (a->coord_sock, ZMQ_ROUTING_ID, a->node_id,
                           strlen (a->node_id)) != 0
           || zmq_setsockopt (a->coord_sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0))
+    rc = -errno;
+  /* A launcher often starts before the coordinator it joins is listening:
+   * libzmq would wait its default 100 ms between TCP connect attempts;
+   * start at 5 ms and back off to 1 s. */
+  int ivl = 5, ivl_max = 1000;
+  if (rc == 0
+      && (zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0
+          || zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
+                             sizeof ivl_max) != 0))
     rc = -errno;
   if (rc == 0 && zmq_connect (a->coord_sock, a->coordinator) != 0)
     {
