@@ -610,6 +610,7 @@ def main():
           "warm-up)%s; %s, %d CPUs"
           % (a.reps, a.warmup, ", %d per torchrun cell" % a.torchrun_reps
              if torch_ok else "", os.uname().release, os.cpu_count()))
+    print("  load average %.2f %.2f %.2f at the start" % os.getloadavg())
     print("  muster: %s" % a.bin)
     print("  C worker: %s (links libmuster)" % a.worker)
     print("  bare C worker: %s" % (a.bare_worker + " (libc only)"
@@ -785,7 +786,8 @@ def main():
             if w is not None:
                 print("  (torchrun %dx%d: one run takes %.0f s end to end)"
                       % (key[2], key[3], w))
-    print("total time %.0f s" % (time.time() - t_start))
+    print("total time %.0f s; load average %.2f %.2f %.2f at the end"
+          % ((time.time() - t_start,) + os.getloadavg()))
     ours = [k for k in broken if k[0] != "torchrun"]
     theirs = [k for k in broken if k[0] == "torchrun"]
     if theirs:
