@@ -162,10 +162,13 @@ target_step (const mu_job_t *j)
 }
 
 static int
-begin (mu_job_t *j, uint64_t timeout_ms, char *err, size_t errlen)
+begin (mu_job_t *j, uint64_t timeout_ms, uint64_t want_step, char *err,
+       size_t errlen)
 {
-  int now_mode = j->max_step == 0;
-  uint64_t step = now_mode ? ++j->ckpt_seq : target_step (j);
+  int now_mode = j->max_step == 0 && want_step == 0;
+  uint64_t step = want_step ? want_step
+                  : now_mode ? ++j->ckpt_seq
+                             : target_step (j);
   uint64_t last = 0;
   if (mu_ckpt_commit_last (j->ckpt, &last) && step <= last)
     step = last + 1;
@@ -269,7 +272,7 @@ mu_ckpt_trigger (mu_job_t *j, const char *reason, uint64_t timeout_ms,
     }
   j->ckpt_reason = reason;
   j->ckpt_retries = 0;
-  return begin (j, timeout_ms ? timeout_ms : timeout_of (j), err, errlen);
+  return begin (j, timeout_ms ? timeout_ms : timeout_of (j), 0, err, errlen);
 }
 
 /* ------------------------------------------------------------ preemption */
@@ -336,7 +339,7 @@ after_attempt (mu_job_t *j, int committed, uint64_t step, int status)
       uint64_t t = timeout_of (j);
       if (j->preempting)
         t = j->preempt_deadline_ms > now ? j->preempt_deadline_ms - now : 1;
-      if (begin (j, t, err, sizeof err) == 0)
+      if (begin (j, t, 0, err, sizeof err) == 0)
         return;
       mu_log_warn (j->coord->log, "CKPT-RETRY", "%s", err);
     }
@@ -434,6 +437,38 @@ mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n, const mu_ckpt_saved_t *saved)
   apply (j, &d);
 }
 
+/* Checkpoints every N steps: ask for the next multiple of N once the
+ * job's highest step is close enough that the request arrives in time (a
+ * worker already past it answers so and the attempt is retried at a step
+ * ahead). */
+static void
+maybe_step_checkpoint (mu_job_t *j)
+{
+  uint64_t every = j->spec->ckpt_every_steps;
+  if (every == 0 || j->ckpt == NULL || j->state != MU_JOB_RUNNING
+      || j->preempting)
+    return;
+  mu_ckpt_state_t st = mu_ckpt_commit_state (j->ckpt);
+  if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
+    return;
+  uint64_t last = 0;
+  mu_ckpt_commit_last (j->ckpt, &last);
+  uint64_t ahead = target_step (j);
+  uint64_t next = (ahead + every - 1) / every * every;
+  /* Ask when the step is about 2 s away: soon enough for every worker,
+   * late enough that the request does not wait out its deadline. */
+  double window = j->step_rate * 2000.0;
+  if (window < 2)
+    window = 2;
+  if (next <= last || (double)(next - ahead) > window)
+    return; /* already saved, or not close yet */
+  j->ckpt_reason = "periodic";
+  j->ckpt_retries = 0;
+  char err[256];
+  if (begin (j, timeout_of (j), next, err, sizeof err) != 0)
+    mu_log_info (j->coord->log, "CKPT-SKIPPED", "%s", err);
+}
+
 void
 mu_ckpt_note_step (mu_job_t *j, uint64_t step)
 {
@@ -447,6 +482,7 @@ mu_ckpt_note_step (mu_job_t *j, uint64_t step)
     }
   j->max_step = step;
   j->max_step_ms = now;
+  maybe_step_checkpoint (j);
 }
 
 void

@@ -420,6 +420,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->progress_timeout_ms = r->o.progress_timeout_ms;
   spec->ckpt_dir = (char *)r->o.ckpt_dir;
   spec->ckpt_every_ms = r->o.ckpt_every_ms;
+  spec->ckpt_every_steps = r->o.ckpt_every_steps;
   spec->ckpt_keep = r->o.ckpt_keep;
   spec->ckpt_timeout_ms = r->o.ckpt_timeout_ms;
   spec->nbuckets = r->o.nbuckets;

@@ -45,6 +45,7 @@ mu_run_opts_usage (void)
          "  --ckpt-dir DIR          checkpoints (shared by all nodes); restores\n"
          "                          from the newest complete one\n"
          "  --ckpt-every DUR        periodic checkpoints\n"
+         "  --ckpt-every-steps N    a checkpoint every N training steps\n"
          "  --ckpt-keep N           complete checkpoints kept (default 3)\n"
          "  --ckpt-timeout DUR      how long a checkpoint waits for shards (60s)\n"
          "  --nbuckets N            PS jobs: hash buckets of the model\n"
@@ -192,7 +193,8 @@ static const char *const FLAGS_WITH_VALUE[]
         "max-restarts", "node-id", "role", "advertise-host", "last-call",
         "join-timeout", "connect-timeout", "grace", "elastic-mode",
         "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf",
-        "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-keep",
+        "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-every-steps",
+        "ckpt-keep",
         "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
         NULL };
 
@@ -283,6 +285,8 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "ckpt-every") == 0)
     rc = mu_parse_duration_ms (v, &o->ckpt_every_ms);
+  else if (strcmp (name, "ckpt-every-steps") == 0)
+    rc = mu_parse_u64 (v, &o->ckpt_every_steps);
   else if (strcmp (name, "ckpt-keep") == 0)
     {
       rc = mu_parse_u64 (v, &o->ckpt_keep);

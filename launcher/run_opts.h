@@ -41,6 +41,7 @@ typedef struct mu_run_opts {
   uint64_t progress_timeout_ms;  /* --progress-timeout: hang detection */
   const char *ckpt_dir;          /* --ckpt-dir */
   uint64_t ckpt_every_ms;        /* --ckpt-every */
+  uint64_t ckpt_every_steps;     /* --ckpt-every-steps */
   uint64_t ckpt_keep;            /* --ckpt-keep */
   uint64_t ckpt_timeout_ms;      /* --ckpt-timeout */
   uint64_t nbuckets;             /* --nbuckets (PS jobs) */

@@ -175,6 +175,19 @@ class Checkpoint(MusterCase):
                     and all(a[1] == b[0] for a, b in zip(ranges, ranges[1:])),
                     "contiguous, no overlap", *second)
 
+    def test_every_n_steps(self):
+        ck = os.path.join(self.tmp, "ck")
+        p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
+                             "--ckpt-every-steps", "100", "--log-level",
+                             "notice", "--", bin_path("ckpt_train"),
+                             "--steps", "650", "--step-ms", "3"])
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        commits = sorted(int(s) for s in re.findall(r"step (\d+) committed", p.err))
+        self.check("--ckpt-every-steps 100: checkpoints at multiples of 100 "
+                   "(%r)" % commits)
+        self.expect(len(commits) >= 2, "at least two checkpoints", p)
+        self.expect(all(s % 100 == 0 for s in commits), "multiples of 100", p)
+
     def test_retention_keeps_k(self):
         ck = os.path.join(self.tmp, "ck")
         p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
