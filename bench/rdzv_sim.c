@@ -184,6 +184,12 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
       break;
     case MU_MSG_HEARTBEAT:
       s->r.heartbeats_in++;
+      /* Like a real agent: follow the interval the coordinator asks for. */
+      if (m->u.heartbeat.heartbeat_ms > 0)
+        {
+          s->hb_us = m->u.heartbeat.heartbeat_ms * 1000u;
+          s->r.hb_ms = m->u.heartbeat.heartbeat_ms;
+        }
       if (m->u.heartbeat.seq == a->hb_seq && a->hb_sent_us != 0)
         {
           uint64_t rtt = t - a->hb_sent_us;

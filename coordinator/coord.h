@@ -189,6 +189,10 @@ struct mu_coord {
   char session[17];
   uv_timer_t sweep_timer;
   uint64_t last_sweep_ms;   /* to notice the loop itself stalling */
+  uint64_t hb_ms;           /* heartbeat interval asked of agents now */
+  uint64_t hb_limit_ms;     /* silence that declares a node lost */
+  uint64_t hb_raised_ms;    /* when hb_limit_ms last grew */
+  size_t nodes_alive;
   uint64_t sweeps_deferred; /* sweeps skipped in a row for queued input */
   int started;
   int stopping;
@@ -202,6 +206,9 @@ struct mu_coord {
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;
 };
+
+/* nodes.c: the heartbeat interval agents are asked for. */
+uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
 
 /* coord.c: sending to agents. */
 int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);

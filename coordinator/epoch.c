@@ -286,8 +286,7 @@ static void
 send_stop (mu_job_t *j, const char *why)
 {
   mu_coord_t *c = j->coord;
-  uint64_t bound = grace_of (j) + c->opts.heartbeat_ms * c->opts.miss_limit
-                   + 1000;
+  uint64_t bound = grace_of (j) + c->hb_limit_ms + 1000;
   uv_timer_start (&j->kick_timer, on_drain_deadline, bound, 0);
   mu_msg_t m;
   memset (&m, 0, sizeof m);

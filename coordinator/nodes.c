@@ -87,8 +87,17 @@ alloc_node (mu_coord_t *c)
 }
 
 static void
+mark_dead (mu_coord_t *c, mu_node_t *n)
+{
+  if (n->alive && c->nodes_alive > 0)
+    c->nodes_alive--;
+  n->alive = 0;
+}
+
+static void
 release_node (mu_coord_t *c, mu_node_t *n)
 {
+  mark_dead (c, n);
   mu_smap_del (c->node_ids, n->node_id);
   free (n->node_id);
   free (n->host);
@@ -98,6 +107,32 @@ release_node (mu_coord_t *c, mu_node_t *n)
   c->free_keys[c->nfree_keys++] = key;
 }
 
+/* One heartbeat costs the coordinator tens of microseconds; past a few
+ * thousand nodes the default interval would keep it busy answering them.
+ * The interval asked of agents grows with the node count (200 us of
+ * interval per node, so at most about 5,000 heartbeats a second), and so
+ * does the silence that declares a node lost.  The limit shrinks only after
+ * a full limit has passed, so agents still on a longer interval are never
+ * judged by a shorter one. */
+#define HB_US_PER_NODE 200
+
+uint64_t
+mu_nodes_heartbeat_ms (mu_coord_t *c)
+{
+  uint64_t scaled = (uint64_t)c->nodes_alive * HB_US_PER_NODE / 1000;
+  c->hb_ms = scaled > c->opts.heartbeat_ms ? scaled : c->opts.heartbeat_ms;
+  uint64_t limit = c->hb_ms * c->opts.miss_limit;
+  uint64_t now = mu_now_ms ();
+  if (limit >= c->hb_limit_ms)
+    {
+      c->hb_limit_ms = limit;
+      c->hb_raised_ms = now;
+    }
+  else if (now - c->hb_raised_ms > c->hb_limit_ms)
+    c->hb_limit_ms = limit;
+  return c->hb_ms;
+}
+
 static void
 send_welcome (mu_coord_t *c, mu_node_t *n)
 {
@@ -105,7 +140,7 @@ send_welcome (mu_coord_t *c, mu_node_t *n)
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_WELCOME;
   m.u.welcome.node_id = n->node_id;
-  m.u.welcome.heartbeat_ms = c->opts.heartbeat_ms;
+  m.u.welcome.heartbeat_ms = mu_nodes_heartbeat_ms (c);
   m.u.welcome.miss_limit = c->opts.miss_limit;
   m.u.welcome.session = c->session;
   mu_coord_send_node (c, n, &m);
@@ -165,6 +200,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
   n->pid = reg->pid;
   n->route = *from;
   n->alive = 1;
+  c->nodes_alive++;
   n->last_seen_ms = mu_now_ms ();
   mu_log_info (c->log, "NODE-REGISTERED", "node %s host %s slots %u%s%s",
                n->node_id, n->host, n->slots, reg->job ? " job " : "",
@@ -200,6 +236,7 @@ mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
   m.type = MU_MSG_HEARTBEAT;
   m.u.heartbeat.node_id = n->node_id;
   m.u.heartbeat.seq = hb->seq;
+  m.u.heartbeat.heartbeat_ms = c->hb_ms;
   mu_coord_send_node (c, n, &m);
 }
 
@@ -218,7 +255,8 @@ agent_port_backlogged (mu_coord_t *c)
 void
 mu_nodes_sweep (mu_coord_t *c, uint64_t now)
 {
-  uint64_t limit = c->opts.heartbeat_ms * c->opts.miss_limit;
+  mu_nodes_heartbeat_ms (c);
+  uint64_t limit = c->hb_limit_ms;
   /* Silence is judged by when a message was processed.  When the
    * coordinator itself fell behind — this sweep ran late (a long loop
    * callback, a starved CPU), or input is still queued — the silence may be
@@ -256,7 +294,7 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
                        "node %s silent for %llu ms (limit %llu ms)",
                        n->node_id, (unsigned long long)(now - n->last_seen_ms),
                        (unsigned long long)limit);
-          n->alive = 0;
+          mark_dead (c, n);
           mu_jobs_node_lost (c, n, "heartbeats missed", 1);
           release_node (c, n);
         }
@@ -277,7 +315,7 @@ mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why)
   snprintf (msg, sizeof msg, "left: %s", why ? why : "shut down");
   mu_log_info (c->log, "NODE-LEAVE", "node %s %s", n->node_id, msg);
   mu_jobs_node_lost (c, n, msg, 0);
-  n->alive = 0;
+  mark_dead (c, n);
   release_node (c, n);
 }
 

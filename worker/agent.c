@@ -297,6 +297,14 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
       on_welcome (a, &m->u.welcome);
       break;
     case MU_MSG_HEARTBEAT:
+      /* The coordinator asks a large cluster for rarer heartbeats. */
+      if (m->u.heartbeat.heartbeat_ms > 0
+          && m->u.heartbeat.heartbeat_ms != a->heartbeat_ms && a->registered)
+        {
+          a->heartbeat_ms = m->u.heartbeat.heartbeat_ms;
+          uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms,
+                          a->heartbeat_ms);
+        }
       break;
     case MU_MSG_RDZV_PROGRESS:
       if (a->opts.ev.on_progress)
