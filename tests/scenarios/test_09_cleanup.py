@@ -151,6 +151,34 @@ class Cleanup(MusterCase):
         self.check("musterd is still serving after losing the agent")
         self.expect(d.running(), "musterd exited", d)
 
+    def test_stale_run_dirs_of_dead_agents_removed(self):
+        import socket
+        tmpdir = os.path.join(self.tmp, "t")
+        os.mkdir(tmpdir)
+        dead = os.path.join(tmpdir, "muster-dead01")
+        live = os.path.join(tmpdir, "muster-live01")
+        os.mkdir(dead)
+        os.mkdir(live)
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(os.path.join(dead, "a.sock"))
+        s.close()  # the file stays, nobody listens: a SIGKILLed agent's
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(os.path.join(live, "a.sock"))
+        listener.listen(1)
+        try:
+            p = self.muster_run(["--quiet", "--", "true"],
+                                env_extra={"TMPDIR": tmpdir})
+            self.expect_eq(p.wait(), 0, "exit status", p)
+            self.check("an agent removes the run directory of a dead agent, "
+                       "keeps a live one's, and leaves none of its own")
+            self.expect(not os.path.exists(dead), "dead agent's dir removed", p)
+            self.expect(os.path.exists(os.path.join(live, "a.sock")),
+                        "live agent's socket kept", p)
+            self.expect_eq(sorted(os.listdir(tmpdir)), ["muster-live01"],
+                           "what is left in TMPDIR", p)
+        finally:
+            listener.close()
+
 
 if __name__ == "__main__":
     main()
