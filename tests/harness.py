@@ -40,7 +40,7 @@ import unittest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SRC_DIR = os.path.dirname(TESTS_DIR)
-BIN = os.environ.get("MUSTER_BIN") or os.path.join(SRC_DIR, "build", "bin")
+BIN = os.path.abspath(os.environ.get("MUSTER_BIN") or os.path.join(SRC_DIR, "build", "bin"))
 TAG_VAR = "MUSTER_TEST_TAG"
 
 # Generous bounds: they only keep a broken build from hanging the suite;
@@ -288,10 +288,16 @@ class MusterCase(unittest.TestCase):
         return "".join(p.describe() for p in self.procs)
 
     def expect(self, cond, msg, *procs):
-        """assertTrue that prints the processes' output when it fails."""
+        """assertTrue that prints the processes' output when it fails: the
+        ones named first, then every other process of the test (the cause
+        of a failure is often in a process the check did not name)."""
         if not cond:
-            shown = procs or self.procs
-            self.fail(msg + "\n" + "".join(p.describe() for p in shown))
+            rest = [p for p in self.procs if p not in procs]
+            text = "".join(p.describe() for p in procs)
+            if rest:
+                text += ("--- the test's other processes:\n" if procs else "")
+                text += "".join(p.describe() for p in rest)
+            self.fail(msg + "\n" + text)
 
     def expect_eq(self, got, want, msg, *procs):
         self.expect(got == want, "%s: got %r, want %r" % (msg, got, want), *procs)

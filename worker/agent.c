@@ -46,6 +46,7 @@ mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
   if (a == NULL)
     return -ENOMEM;
   a->opts = *opts;
+  a->run_dir.lock_fd = -1;
   mu_log_init (&a->own_log, "muster-agent");
   a->log = opts->log ? opts->log : &a->own_log;
   if (opts->job != NULL && (a->job = mu_job_spec_dup (opts->job)) == NULL)
@@ -574,13 +575,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_msg_clear (&a->ckpt_request);
   free (a->workers);
   mu_job_spec_free (&a->job);
-  if (a->run_dir[0] != '\0')
-    {
-      char sock[256];
-      snprintf (sock, sizeof sock, "%s/a.sock", a->run_dir);
-      unlink (sock);
-      rmdir (a->run_dir);
-    }
+  mu_run_dir_close (&a->run_dir);
   free (a);
   *a_p = NULL;
 }

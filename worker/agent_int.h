@@ -8,6 +8,7 @@
 
 #include "common/wire.h"
 #include "worker/agent.h"
+#include "worker/run_dir.h"
 #include "worker/spawn.h"
 
 typedef struct mu_agent_worker {
@@ -35,7 +36,7 @@ struct mu_agent {
   char host[256];
   char coordinator[256];
   char exec_helper[1024];
-  char run_dir[128];
+  mu_run_dir_t run_dir;     /* the ipc socket's directory, locked */
   char ipc_ep[192];
   uint64_t port_base;
   uv_loop_t *loop;

@@ -13,12 +13,9 @@
  */
 #include "worker/agent_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,57 +510,17 @@ on_work_readable (void *sock, void *arg)
   return 0;
 }
 
-/* An agent killed with SIGKILL leaves its run directory (and socket file)
- * behind.  Remove those of dead agents: a socket nobody listens on any more
- * refuses connections.  A live agent's socket accepts, and is left alone. */
-static void
-sweep_stale_run_dirs (const char *tmp)
-{
-  DIR *d = opendir (tmp);
-  if (d == NULL)
-    return;
-  struct dirent *e;
-  while ((e = readdir (d)) != NULL)
-    {
-      if (strncmp (e->d_name, "muster-", 7) != 0 || strlen (e->d_name) != 13)
-        continue;
-      char dir[PATH_MAX], sock[PATH_MAX + 16];
-      snprintf (dir, sizeof dir, "%s/%s", tmp, e->d_name);
-      snprintf (sock, sizeof sock, "%s/a.sock", dir);
-      struct sockaddr_un sun = { .sun_family = AF_UNIX };
-      if (strlen (sock) >= sizeof sun.sun_path)
-        continue;
-      strcpy (sun.sun_path, sock);
-      int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (fd < 0)
-        continue;
-      int refused = connect (fd, (struct sockaddr *)&sun, sizeof sun) != 0
-                    && errno == ECONNREFUSED;
-      close (fd);
-      if (refused && unlink (sock) == 0)
-        rmdir (dir);
-    }
-  closedir (d);
-}
-
 int
 mu_agent_workers_open (mu_agent_t *a)
 {
-  const char *tmp = getenv ("TMPDIR");
-  if (tmp == NULL || tmp[0] != '/' || strlen (tmp) > 64)
-    tmp = "/tmp";
-  sweep_stale_run_dirs (tmp);
-  snprintf (a->run_dir, sizeof a->run_dir, "%s/muster-XXXXXX", tmp);
-  if (mkdtemp (a->run_dir) == NULL)
-    {
-      a->run_dir[0] = '\0';
-      return -errno;
-    }
-  snprintf (a->ipc_ep, sizeof a->ipc_ep, "ipc://%s/a.sock", a->run_dir);
+  int rc = mu_run_dir_open (&a->run_dir, mu_run_dir_tmp ());
+  if (rc != 0)
+    return rc;
+  snprintf (a->ipc_ep, sizeof a->ipc_ep, "ipc://%s/a.sock", a->run_dir.path);
   a->work_sock = zmq_socket (a->zctx, ZMQ_ROUTER);
   if (a->work_sock == NULL)
     return -errno;
-  int rc = mu_wire_sockopts (a->work_sock, WORKER_HWM);
+  rc = mu_wire_sockopts (a->work_sock, WORKER_HWM);
   if (rc == 0 && zmq_bind (a->work_sock, a->ipc_ep) != 0)
     rc = -errno;
   if (rc == 0)

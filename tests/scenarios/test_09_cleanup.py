@@ -152,33 +152,58 @@ class Cleanup(MusterCase):
         self.expect(d.running(), "musterd exited", d)
 
     def test_stale_run_dirs_of_dead_agents_removed(self):
+        import fcntl
         import socket
         tmpdir = os.path.join(self.tmp, "t")
         os.mkdir(tmpdir)
-        dead = os.path.join(tmpdir, "muster-dead01")
-        live = os.path.join(tmpdir, "muster-live01")
-        os.mkdir(dead)
-        os.mkdir(live)
-        s = socket.socket(socket.AF_UNIX)
-        s.bind(os.path.join(dead, "a.sock"))
-        s.close()  # the file stays, nobody listens: a SIGKILLed agent's
-        listener = socket.socket(socket.AF_UNIX)
-        listener.bind(os.path.join(live, "a.sock"))
-        listener.listen(1)
+        def mkdir(name, lock=None, sock=None, old=False):
+            d = os.path.join(tmpdir, name)
+            os.mkdir(d)
+            keep = []
+            if lock is not None:
+                f = open(os.path.join(d, "lock"), "w")
+                if lock == "held":
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    keep.append(f)
+                else:
+                    f.close()
+            if sock is not None:
+                s = socket.socket(socket.AF_UNIX)
+                s.bind(os.path.join(d, "a.sock"))
+                if sock == "listening":
+                    s.listen(1)
+                keep.append(s)
+            if old:
+                t = time.time() - 3600
+                os.utime(d, (t, t))
+            return d, keep
+        # a SIGKILLed agent: its lock file is there, nobody holds it
+        dead, k1 = mkdir("muster-dead01", lock="free", sock="bound")
+        # an agent from before the lock, killed an hour ago
+        legacy, k2 = mkdir("muster-dead02", sock="bound", old=True)
+        # a live agent; and one caught between bind() and listen()
+        live, k3 = mkdir("muster-live01", lock="held", sock="bound", old=True)
+        young, k4 = mkdir("muster-live02", sock="bound")
         try:
             p = self.muster_run(["--quiet", "--", "true"],
                                 env_extra={"TMPDIR": tmpdir})
             self.expect_eq(p.wait(), 0, "exit status", p)
-            self.check("an agent removes the run directory of a dead agent, "
-                       "keeps a live one's, and leaves none of its own")
+            self.check("an agent removes the run directories of dead agents, "
+                       "keeps live ones' (even before they listen), and "
+                       "leaves none of its own")
             self.expect(not os.path.exists(dead), "dead agent's dir removed", p)
+            self.expect(not os.path.exists(legacy),
+                        "old lockless dead agent's dir removed", p)
             self.expect(os.path.exists(os.path.join(live, "a.sock")),
                         "live agent's socket kept", p)
-            self.expect_eq(sorted(os.listdir(tmpdir)), ["muster-live01"],
+            self.expect(os.path.exists(os.path.join(young, "a.sock")),
+                        "starting agent's socket kept", p)
+            self.expect_eq(sorted(os.listdir(tmpdir)),
+                           ["muster-live01", "muster-live02"],
                            "what is left in TMPDIR", p)
         finally:
-            listener.close()
-
+            for s in k1 + k2 + k3 + k4:
+                s.close()
 
 if __name__ == "__main__":
     main()
