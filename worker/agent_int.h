@@ -24,7 +24,7 @@ typedef struct mu_agent_worker {
   int new_member;   /* started in an in-place epoch: must sync state */
   int hung;         /* killed for missing its progress deadline */
   uint64_t last_progress_ms; /* hello or last progress report; 0 = none */
-  char prefix[96];
+  char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
 } mu_agent_worker_t;
 
 struct mu_agent {

@@ -158,6 +158,9 @@ keep_or_replace (mu_agent_t *a, size_t i)
       w->rank = s->assign.v[i].rank;
       w->epoch = s->epoch;
       w->new_member = 0;
+      snprintf (w->prefix, sizeof w->prefix, "[%s %llu] ", s->assign.v[i].role,
+                (unsigned long long)w->rank);
+      (void)mu_proc_set_prefix (w->proc, w->prefix); /* always fits */
       info_when_ready (a, w);
       return;
     }

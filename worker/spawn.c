@@ -54,6 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <muster/error.h>
+
 #include "worker/spawn.h"
 
 extern char **environ;
@@ -65,8 +67,8 @@ typedef struct mu_proc_stream {
   bool is_err;  /* feeds the stderr tail */
   bool eof;     /* no more data will be read */
   bool dropped; /* destination failed for good */
-  char *buf;    /* prefix_len headroom + MU_PROC_LINE_MAX + 1 */
-  size_t len;   /* partial line at buf + prefix_len */
+  char *buf;    /* head bytes of headroom + MU_PROC_LINE_MAX + 1 */
+  size_t len;   /* partial line at buf + head */
 } mu_proc_stream_t;
 
 struct mu_proc {
@@ -76,8 +78,9 @@ struct mu_proc {
                              and the group SIGKILL after a sweep request */
   uv_timer_t drain_timer; /* give up on pipes held open after the exit */
   mu_proc_stream_t out, err;
-  char *prefix;
-  size_t prefix_len;
+  char *prefix;       /* head + 1 bytes */
+  size_t prefix_len;  /* <= head */
+  size_t head;        /* room for a prefix in front of every line */
   char *tail;         /* tail_cap slots of MU_PROC_TAIL_LINE_MAX bytes */
   size_t *tail_len;   /* bytes used in each slot */
   size_t tail_cap;    /* slots */
@@ -217,7 +220,7 @@ mu_proc_emit (mu_proc_t *p, mu_proc_stream_t *s, char *line, size_t n)
 static void
 mu_proc_scan (mu_proc_t *p, mu_proc_stream_t *s, size_t old)
 {
-  char *data = s->buf + p->prefix_len;
+  char *data = s->buf + p->head;
   size_t start = 0, from = old;
   for (;;)
     {
@@ -244,7 +247,7 @@ static void
 mu_proc_flush (mu_proc_t *p, mu_proc_stream_t *s)
 {
   if (s->len > 0)
-    mu_proc_emit (p, s, s->buf + p->prefix_len, s->len);
+    mu_proc_emit (p, s, s->buf + p->head, s->len);
   s->len = 0;
 }
 
@@ -278,7 +281,7 @@ mu_proc_on_alloc (uv_handle_t *h, size_t suggested, uv_buf_t *buf)
   mu_proc_t *p = h->data;
   mu_proc_stream_t *s = (uv_handle_t *) &p->out.pipe == h ? &p->out : &p->err;
   (void) suggested;
-  buf->base = s->buf + p->prefix_len + s->len;
+  buf->base = s->buf + p->head + s->len;
   buf->len = MU_PROC_LINE_MAX - s->len;
 }
 
@@ -422,12 +425,14 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
   p->on_exit = o->on_exit;
   p->arg = o->arg;
   p->prefix_len = o->prefix ? strlen (o->prefix) : 0;
+  p->head = p->prefix_len > MU_PROC_PREFIX_MAX ? p->prefix_len
+                                               : MU_PROC_PREFIX_MAX;
   p->tail_cap = o->tail_lines ? o->tail_lines : MU_PROC_TAIL_DEFAULT;
   if (p->tail_cap > MU_PROC_TAIL_MAX)
     p->tail_cap = MU_PROC_TAIL_MAX;
-  p->prefix = malloc (p->prefix_len + 1);
-  p->out.buf = malloc (p->prefix_len + MU_PROC_LINE_MAX + 1);
-  p->err.buf = malloc (p->prefix_len + MU_PROC_LINE_MAX + 1);
+  p->prefix = malloc (p->head + 1);
+  p->out.buf = malloc (p->head + MU_PROC_LINE_MAX + 1);
+  p->err.buf = malloc (p->head + MU_PROC_LINE_MAX + 1);
   p->tail = malloc (p->tail_cap * MU_PROC_TAIL_LINE_MAX);
   p->tail_len = calloc (p->tail_cap, sizeof *p->tail_len);
   if (!p->prefix || !p->out.buf || !p->err.buf || !p->tail || !p->tail_len)
@@ -533,6 +538,19 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
 }
 
 /* ------------------------------------------------------------- operations */
+
+int
+mu_proc_set_prefix (mu_proc_t *p, const char *prefix)
+{
+  size_t n = prefix ? strlen (prefix) : 0;
+  if (p == NULL || n > p->head)
+    return MUSTER_EINVAL;
+  /* Lines already read keep going out whole; the next one carries it. */
+  memcpy (p->prefix, prefix ? prefix : "", n);
+  p->prefix[n] = '\0';
+  p->prefix_len = n;
+  return 0;
+}
 
 int
 mu_proc_pid (const mu_proc_t *p)

@@ -60,6 +60,7 @@ typedef struct mu_proc_opts {
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
+#define MU_PROC_PREFIX_MAX 96         /* room for a changed prefix */
 #define MU_PROC_TAIL_DEFAULT 20       /* stderr lines kept by default */
 #define MU_PROC_TAIL_MAX 10000        /* tail_lines is capped here */
 #define MU_PROC_TAIL_LINE_MAX 512     /* bytes kept of each tail line */
@@ -87,6 +88,12 @@ int mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out);
 /* Process id of the worker (of muster-exec with the helper); it is also the
  * id of the worker's process group. */
 int mu_proc_pid (const mu_proc_t *p);
+
+/* Change the prefix of the lines still to come (an in-place re-rank gives
+ * a worker a new rank).  MUSTER_EINVAL if it is longer than the room kept
+ * in front of each line: MU_PROC_PREFIX_MAX, or the first prefix's length
+ * if that was longer. */
+int mu_proc_set_prefix (mu_proc_t *p, const char *prefix);
 
 /* Send `sig` to the worker's whole process group.  SIGKILL is the hard
  * kill: with the helper, a sweep request to muster-exec (which also reaches

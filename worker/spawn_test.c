@@ -36,6 +36,8 @@
 
 #include <cmocka.h>
 
+#include <muster/error.h>
+
 #include "worker/spawn.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -628,6 +630,67 @@ test_env (void **state)
   close (out);
 }
 
+/* ---- a new prefix (in-place re-rank): lines already out keep the old one,
+ * the rest carry the new one; a too-long prefix is refused */
+
+typedef struct prefix_ctx {
+  mu_proc_t *p;
+  int out;
+  const char *flag;
+  uv_timer_t t;
+} prefix_ctx_t;
+
+static void
+on_prefix_poll (uv_timer_t *t)
+{
+  prefix_ctx_t *c = t->data;
+  char *text = slurp_fd (c->out, NULL);
+  int seen = strstr (text, "[worker 3] one\n") != NULL;
+  free (text);
+  if (!seen)
+    return;
+  uv_timer_stop (t);
+  uv_close ((uv_handle_t *) t, NULL);
+  char big[MU_PROC_PREFIX_MAX + 2];
+  memset (big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  assert_int_equal (mu_proc_set_prefix (c->p, big), MUSTER_EINVAL);
+  assert_int_equal (mu_proc_set_prefix (c->p, "[worker 12] "), 0);
+  int fd = open (c->flag, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  assert_true (fd >= 0);
+  close (fd);
+}
+
+static void
+test_set_prefix (void **state)
+{
+  fixture_t *f = *state;
+  char flag[PATH_MAX], script[2 * PATH_MAX];
+  path_in (f, "flag", flag, sizeof flag);
+  snprintf (script, sizeof script,
+            "echo one; while [ ! -e '%s' ]; do sleep 0.01; done; "
+            "printf 'two\\nthree'", flag);
+  int out = capture_fd (f, "out");
+  result_t r = { 0 };
+  mu_proc_t *p = spawn_sh (f, script, "[worker 3] ", out, -1, 0, &r);
+  prefix_ctx_t c = { .p = p, .out = out, .flag = flag };
+  uv_timer_init (&f->loop, &c.t);
+  c.t.data = &c;
+  uv_timer_start (&c.t, on_prefix_poll, 5, 5);
+  run_loop (f);
+  assert_int_equal (r.called, 1);
+  assert_int_equal (r.code, 0);
+  char *text = slurp_fd (out, NULL);
+  assert_string_equal (text, "[worker 3] one\n[worker 12] two\n"
+                             "[worker 12] three\n");
+  free (text);
+  assert_int_equal (mu_proc_set_prefix (p, NULL), 0);
+  assert_int_equal (mu_proc_set_prefix (NULL, "x"), MUSTER_EINVAL);
+  mu_proc_close (&p);
+  close (out);
+  free (r.tail);
+}
+
 /* ---- stop and signal: act once the script says it is ready */
 
 typedef struct poll_ctx {
@@ -952,6 +1015,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_signal_kill9, setup, teardown),
     cmocka_unit_test_setup_teardown (test_signal_usr1, setup, teardown),
     cmocka_unit_test_setup_teardown (test_prefix_whole_lines, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_set_prefix, setup, teardown),
     cmocka_unit_test_setup_teardown (test_long_line, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stderr_tail, setup, teardown),
     cmocka_unit_test_setup_teardown (test_missing_program, setup, teardown),

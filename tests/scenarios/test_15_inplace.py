@@ -75,6 +75,11 @@ class InPlace(MusterCase):
         self.expect_eq(sorted((r, w) for e, r, w, pid in ch), [(0, 2), (1, 2)],
                        "new ranks and world", other)
         self.expect_eq({pid for *_, pid in ch}, pids, "same processes", other)
+        self.check("their output lines carry the new ranks from then on")
+        pre = re.findall(r"^\[worker (\d+)\] membership: epoch \d+ rank (\d+)",
+                         other.out, re.M)
+        self.expect_eq(sorted(pre), [("0", "0"), ("1", "1")],
+                       "(prefix rank, new rank) of the membership lines", other)
         self.expect_eq(len(order), 4, "four workers in epoch 1", n1, n2)
 
     def test_program_without_libmuster_refused(self):
