@@ -54,6 +54,7 @@ typedef struct run {
   int exit_code;
   int done;
   int signalled;
+  int epochs;             /* epochs this node ran workers in */
   char endpoint[300];
 } run_t;
 
@@ -207,6 +208,7 @@ on_epoch (void *arg, const mu_start_t *s)
 {
   run_t *r = arg;
   clear_progress (r);
+  r->epochs++;
   if (!r->o.quiet)
     fprintf (stderr,
              "muster: job %s epoch %llu: %llu worker(s) on %llu node(s); this "
@@ -243,6 +245,9 @@ on_done (void *arg, const mu_job_done_t *d)
       if (!r->o.quiet)
         fprintf (stderr, "muster: job %s succeeded: %s\n", d->job,
                  d->reason ? d->reason : "");
+      if (!r->o.quiet && r->epochs == 0)
+        fprintf (stderr, "muster: this node ran no worker: the job ended "
+                         "while it waited for a place\n");
       return;
     }
   if (strcmp (d->state, "suspended") == 0)

@@ -82,7 +82,11 @@ class Elastic(MusterCase):
         self.check("the job at max is not interrupted: n1 finishes epoch 1")
         self.expect_eq(n1.wait(), 0, "n1 exit status", n1, n2)
         self.expect_eq(list(epochs(n1.out)), [1], "n1 epochs", n1)
-        n2.stop()
+        self.check("the newcomer leaves with the job's status and says it "
+                   "ran nothing")
+        self.expect_eq(n2.wait(), 0, "n2 exit status", n2)
+        self.expect("this node ran no worker" in n2.err, "n2 says so", n2)
+        self.expect("start rank=" not in n2.out, "n2 ran nothing", n2)
 
     def test_flapping_node_cordoned(self):
         d = self.musterd()
