@@ -516,16 +516,25 @@ on_work_readable (void *sock, void *arg)
 int
 mu_agent_workers_open (mu_agent_t *a)
 {
-  int rc = mu_run_dir_open (&a->run_dir, mu_run_dir_tmp ());
+  const char *tmp = mu_run_dir_tmp ();
+  int rc = mu_run_dir_open (&a->run_dir, tmp);
   if (rc != 0)
-    return rc;
+    {
+      mu_log_err (a->log, "RUN-DIR", "cannot make a run directory in %s: %s",
+                  tmp, muster_strerror (rc));
+      return rc;
+    }
   snprintf (a->ipc_ep, sizeof a->ipc_ep, "ipc://%s/a.sock", a->run_dir.path);
   a->work_sock = zmq_socket (a->zctx, ZMQ_ROUTER);
   if (a->work_sock == NULL)
     return -errno;
   rc = mu_wire_sockopts (a->work_sock, WORKER_HWM);
   if (rc == 0 && zmq_bind (a->work_sock, a->ipc_ep) != 0)
-    rc = -errno;
+    {
+      rc = -errno;
+      mu_log_err (a->log, "RUN-DIR", "cannot listen on %s: %s", a->ipc_ep,
+                  zmq_strerror (-rc));
+    }
   if (rc == 0)
     rc = mu_zwatch_start (a->loop, a->work_sock, on_work_readable, a,
                           &a->work_watch);

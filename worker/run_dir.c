@@ -8,7 +8,9 @@
  * Liveness is an exclusive flock on <dir>/lock, taken right after mkdtemp
  * and held (O_CLOEXEC, so no worker inherits it) until the agent exits;
  * the kernel drops it when the agent dies however it dies.  A sweeper that
- * can take the lock knows the owner is gone.  An earlier version asked
+ * can take the lock knows the owner is gone.  The lock file is made
+ * under another name and renamed once locked, so "lock" never exists
+ * unlocked while its agent lives.  An earlier version asked
  * the socket instead (connect() refused = dead); that raced with a live
  * agent between its bind() and listen() — the socket file exists and
  * refuses connections for that instant — and under load (two agents
@@ -42,7 +44,8 @@ mu_run_dir_tmp (void)
   return tmp;
 }
 
-/* Does the ipc socket at path refuse connections (nobody listening)? */
+/* Does nobody listen on the ipc socket at path (connection refused, or no
+ * socket at all)? */
 static int
 socket_refuses (const char *path)
 {
@@ -54,7 +57,7 @@ socket_refuses (const char *path)
   if (fd < 0)
     return 0;
   int refused = connect (fd, (struct sockaddr *)&sun, sizeof sun) != 0
-                && errno == ECONNREFUSED;
+                && (errno == ECONNREFUSED || errno == ENOENT);
   close (fd);
   return refused;
 }
@@ -66,6 +69,8 @@ remove_dir (const char *dir)
   snprintf (p, sizeof p, "%s/a.sock", dir);
   unlink (p);
   snprintf (p, sizeof p, "%s/lock", dir);
+  unlink (p);
+  snprintf (p, sizeof p, "%s/lock.new", dir);
   unlink (p);
   rmdir (dir);
 }
@@ -141,16 +146,22 @@ mu_run_dir_open (mu_run_dir_t *d, const char *tmp)
     return -ENAMETOOLONG;
   if (mkdtemp (path) == NULL)
     return -errno;
-  char lock[sizeof path + 8];
+  /* The lock appears under its name already locked: made under another
+   * name, locked, then renamed.  Created as "lock" directly, a sweeper
+   * could take it in the instant before our flock, judge us dead and
+   * remove the directory under us. */
+  char tmp_lock[sizeof path + 16], lock[sizeof path + 8];
+  snprintf (tmp_lock, sizeof tmp_lock, "%s/lock.new", path);
   snprintf (lock, sizeof lock, "%s/lock", path);
-  int fd = open (lock, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW,
+  int fd = open (tmp_lock, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW,
                  0600);
-  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) != 0)
+  if (fd < 0 || flock (fd, LOCK_EX | LOCK_NB) != 0
+      || rename (tmp_lock, lock) != 0)
     {
       int err = -errno;
       if (fd >= 0)
         close (fd);
-      unlink (lock);
+      unlink (tmp_lock);
       rmdir (path);
       return err;
     }

@@ -32,7 +32,7 @@ void mu_run_dir_close (mu_run_dir_t *d);
 /* Remove the run directories in tmp whose owner is dead; returns how many
  * were removed.  A directory is dead when its lock file can be locked, or,
  * lacking a lock file, when it is older than MU_RUN_DIR_UNLOCKED_AGE_S and
- * its socket refuses connections.  A live agent's directory is never
+ * nobody listens on its socket.  A live agent's directory is never
  * touched, even in the instant between its bind() and listen(). */
 int mu_run_dir_sweep (const char *tmp);
 

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <utime.h>
@@ -215,6 +216,61 @@ test_sweep_ignores_others (void **state)
   assert_int_equal (mu_run_dir_sweep ("/nonexistent-muster-dir"), 0);
 }
 
+/* Agents starting at once sweep each other's directories: none may ever
+ * lose its own, even with its socket bound and not yet listening (which
+ * refuses connections) — the CI flake the lock exists for. */
+static void
+test_concurrent_open (void **state)
+{
+  fx_t *fx = *state;
+  enum { PROCS = 4, ROUNDS = 300 };
+  pid_t kids[PROCS];
+  for (int k = 0; k < PROCS; k++)
+    {
+      kids[k] = fork ();
+      assert_true (kids[k] >= 0);
+      if (kids[k] > 0)
+        continue;
+      int bad = 0;
+      for (int i = 0; i < ROUNDS && bad < 100; i++)
+        {
+          mu_run_dir_t d;
+          if (mu_run_dir_open (&d, fx->tmp) != 0)
+            {
+              bad++;
+              continue;
+            }
+          struct sockaddr_un sun = { .sun_family = AF_UNIX };
+          int n = snprintf (sun.sun_path, sizeof sun.sun_path, "%.80s/a.sock",
+                            d.path);
+          int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+          if (n >= (int)sizeof sun.sun_path || fd < 0 || bind (fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+            bad++;
+          (void)mu_run_dir_sweep (fx->tmp);
+          if (!exists (d.path, "lock") || !exists (d.path, "a.sock"))
+            bad++;
+          if (fd >= 0)
+            close (fd);
+          mu_run_dir_close (&d);
+        }
+      _exit (bad > 100 ? 100 : bad);
+    }
+  int bad = 0;
+  for (int k = 0; k < PROCS; k++)
+    {
+      int st;
+      assert_int_equal (waitpid (kids[k], &st, 0), kids[k]);
+      assert_true (WIFEXITED (st));
+      bad += WEXITSTATUS (st);
+    }
+  assert_int_equal (bad, 0);
+  /* all gone, nothing left behind */
+  assert_int_equal (mu_run_dir_sweep (fx->tmp), 0);
+  char cmd[160];
+  snprintf (cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", fx->tmp);
+  assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -230,6 +286,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_sweep_unlocked_old, fx_setup,
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_sweep_ignores_others, fx_setup,
+                                     fx_teardown),
+    cmocka_unit_test_setup_teardown (test_concurrent_open, fx_setup,
                                      fx_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
