@@ -55,9 +55,11 @@ class InPlace(MusterCase):
         d = self.musterd()
         prog = [bin_path("ckpt_train"), "--steps", "600", "--step-ms", "4"]
         extra = ["--elastic-mode", "in-place"]
-        n1 = self.node(d, "n1", prog, "1:2", 2, "ip", last_call="500ms",
+        # the round closes when both (max) are in; the long last call keeps
+        # a slow start from making epoch 1 with n1 alone
+        n1 = self.node(d, "n1", prog, "1:2", 2, "ip", last_call="20s",
                        extra=extra)
-        n2 = self.node(d, "n2", prog, "1:2", 2, "ip", last_call="500ms",
+        n2 = self.node(d, "n2", prog, "1:2", 2, "ip", last_call="20s",
                        extra=extra)
         self.wait_for(lambda: len(starts(n1.out)) == 2 and len(starts(n2.out)) == 2,
                       20, "both nodes to run epoch 1")

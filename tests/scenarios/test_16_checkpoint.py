@@ -16,10 +16,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import MusterCase, bin_path, main  # noqa: E402
 
 STEPS = "300"
+# Runs that need two periodic checkpoints before the end (the kill-in-phase
+# runs, where rank 1's saves are also slowed by 300 ms, and the corrupt-shard
+# run) train longer: with 300 steps a loaded machine sometimes fitted only
+# one (a CI flake); 600 leave about a second of room.
+LONG_STEPS = "600"
 
 
-def train(extra=()):
-    return [bin_path("ckpt_train"), "--steps", STEPS, "--step-ms", "3"] + list(extra)
+def train(extra=(), steps=STEPS):
+    return [bin_path("ckpt_train"), "--steps", steps, "--step-ms", "3"] + list(extra)
 
 
 def checksums(text):
@@ -36,9 +41,9 @@ def complete_steps(ckpt, job="default"):
 
 
 class Checkpoint(MusterCase):
-    def reference(self):
+    def reference(self, steps=STEPS):
         """The final state of a run that is never interrupted."""
-        p = self.muster_run(["--nproc-per-node", "2", "--", *train()],
+        p = self.muster_run(["--nproc-per-node", "2", "--", *train(steps=steps)],
                             name="reference")
         self.expect_eq(p.wait(), 0, "reference run", p)
         sums = checksums(p.out)
@@ -46,14 +51,15 @@ class Checkpoint(MusterCase):
         return sums.pop()
 
     def kill_in_phase(self, phase):
-        want = self.reference()
+        want = self.reference(LONG_STEPS)
         ck = os.path.join(self.tmp, "ck-" + phase)
         p = self.muster_run(["--nproc-per-node", "2", "--max-restarts", "1",
                              "--ckpt-dir", ck, "--ckpt-every", "250ms",
                              "--log-level", "info", "--",
                              *train(["--die-in-save", phase, "--die-at-save", "2",
                                      "--slow-save-rank", "1",
-                                     "--slow-save-ms", "300"])],
+                                     "--slow-save-ms", "300"],
+                                    steps=LONG_STEPS)],
                             name="run-" + phase)
         rc = p.wait()
         self.check("rank 0 killed '%s' in the 2nd checkpoint: the job "
@@ -89,7 +95,8 @@ class Checkpoint(MusterCase):
     def test_corrupt_shard_falls_back(self):
         ck = os.path.join(self.tmp, "ck")
         p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
-                             "--ckpt-every", "200ms", "--", *train()])
+                             "--ckpt-every", "200ms", "--",
+                             *train(steps=LONG_STEPS)])
         self.expect_eq(p.wait(), 0, "first run", p)
         steps = complete_steps(ck)
         self.expect(len(steps) >= 2, "at least two checkpoints: %r" % steps, p)
@@ -104,7 +111,7 @@ class Checkpoint(MusterCase):
         self.check("one byte of step %d's shard flipped: the next run reports "
                    "it and restores step %d" % (newest, previous))
         q = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck, "--",
-                             bin_path("ckpt_train"), "--steps", "400",
+                             bin_path("ckpt_train"), "--steps", "700",
                              "--step-ms", "1"], name="second")
         self.expect_eq(q.wait(), 0, "second run", q)
         self.expect("step %d skipped (corrupt" % newest in q.err,
