@@ -235,6 +235,7 @@ mu_epoch_send_progress (mu_job_t *j, mu_node_t *n)
   m.u.rdzv_progress.min_nodes = p.min_nodes;
   m.u.rdzv_progress.max_nodes = p.max_nodes;
   m.u.rdzv_progress.last_call_ms = p.last_call_left;
+  m.u.rdzv_progress.join_left_ms = p.join_left;
   /* Before the first round opens (a restore point is being looked up)
    * every node waits in line; that is not "the job is full". */
   m.u.rdzv_progress.waiting = mu_rdzv_is_waiting (j->rdzv, n->key) != 0
@@ -283,7 +284,7 @@ on_drain_deadline (uv_timer_t *t)
 }
 
 static void
-send_stop (mu_job_t *j, const char *why)
+send_stop (mu_job_t *j, const char *why, int recover)
 {
   mu_coord_t *c = j->coord;
   uint64_t bound = grace_of (j) + c->hb_limit_ms + 1000;
@@ -295,6 +296,7 @@ send_stop (mu_job_t *j, const char *why)
   m.u.stop.epoch = j->epoch;
   m.u.stop.grace_ms = grace_of (j);
   m.u.stop.reason = (char *)why;
+  m.u.stop.recover = recover != 0;
   for (size_t i = 0; i < j->nmembers; i++)
     {
       mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
@@ -441,7 +443,7 @@ stop_for_good (mu_job_t *j, mu_job_state_t final, const char *why)
   uv_timer_stop (&j->kick_timer);
   mu_kv_reset (j, MUSTER_EJOBDONE);
   if (was == MU_JOB_RUNNING || was == MU_JOB_RECOVERING)
-    send_stop (j, why);
+    send_stop (j, why, 0);
   else
     j->live = 0;
   check_drained (j);
@@ -518,7 +520,7 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
       return;
     }
   j->state = MU_JOB_RECOVERING;
-  send_stop (j, why);
+  send_stop (j, why, 1);
   check_drained (j);
 }
 

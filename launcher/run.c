@@ -55,6 +55,7 @@ typedef struct run {
   int done;
   int signalled;
   int epochs;             /* epochs this node ran workers in */
+  uint64_t last_round;    /* epoch of the round last shown (non-tty) */
   char endpoint[300];
 } run_t;
 
@@ -183,23 +184,30 @@ on_progress (void *arg, const mu_rdzv_progress_t *p)
               "muster: job %s is full (%llu/%llu nodes); waiting for a place",
               p->job, (unsigned long long)p->joined,
               (unsigned long long)p->max_nodes);
-  else if (p->last_call_ms >= 0)
-    snprintf (line, sizeof line,
-              "muster: waiting for nodes %llu/%llu (min %llu), last call in %.1f s",
-              (unsigned long long)p->joined, (unsigned long long)p->max_nodes,
-              (unsigned long long)p->min_nodes, (double)p->last_call_ms / 1000.0);
   else
-    snprintf (line, sizeof line, "muster: waiting for nodes %llu/%llu (min %llu)",
-              (unsigned long long)p->joined, (unsigned long long)p->max_nodes,
-              (unsigned long long)p->min_nodes);
+    {
+      int n = snprintf (line, sizeof line,
+                        "muster: waiting for nodes %llu/%llu (min %llu)",
+                        (unsigned long long)p->joined,
+                        (unsigned long long)p->max_nodes,
+                        (unsigned long long)p->min_nodes);
+      if (p->joined < p->min_nodes && p->join_left_ms >= 0)
+        snprintf (line + n, sizeof line - (size_t)n, ", gives up in %.0f s",
+                  (double)p->join_left_ms / 1000.0);
+      else if (p->last_call_ms >= 0)
+        snprintf (line + n, sizeof line - (size_t)n, ", last call in %.1f s",
+                  (double)p->last_call_ms / 1000.0);
+    }
   if (r->tty)
     {
       fprintf (stderr, "\r\033[K%s", line);
       r->progress_shown = 1;
     }
-  else if (p->joined != r->last_joined || p->waiting)
+  else if (p->joined != r->last_joined || p->epoch != r->last_round
+           || p->waiting)
     fprintf (stderr, "%s\n", line);
   r->last_joined = p->joined;
+  r->last_round = p->epoch;
   fflush (stderr);
 }
 
@@ -218,6 +226,19 @@ on_epoch (void *arg, const mu_start_t *s)
              (unsigned long long)s->assign.v[s->assign.n - 1].rank,
              s->in_place ? " (re-formed in place)"
              : s->restart_count ? " (restarted)" : "");
+}
+
+static void
+on_stop (void *arg, const mu_stop_t *s)
+{
+  run_t *r = arg;
+  if (r->o.quiet || !s->recover)
+    return; /* a final stop is reported with the outcome */
+  clear_progress (r);
+  fprintf (stderr, "muster: job %s epoch %llu stopped: %s; re-forming the "
+                   "gang\n",
+           s->job, (unsigned long long)s->epoch,
+           s->reason ? s->reason : "recovery");
 }
 
 static void
@@ -517,6 +538,7 @@ mu_run_main (int argc, char **argv)
         .exit_on_done = 1,
         .log = &r.log,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
+                .on_stop = on_stop,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
       };
       rc = mu_agent_new (&ao, &r.agent);

@@ -316,6 +316,8 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
       break;
     case MU_MSG_STOP:
       mu_agent_workers_stop (a, m->u.stop.epoch, m->u.stop.grace_ms);
+      if (a->opts.ev.on_stop)
+        a->opts.ev.on_stop (a->opts.ev.arg, &m->u.stop);
       break;
     case MU_MSG_JOB_DONE:
       if (a->live > 0)

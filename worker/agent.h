@@ -27,6 +27,9 @@ typedef struct mu_agent_events {
   void (*on_progress) (void *arg, const mu_rdzv_progress_t *p);
   /* An epoch started on this node (may be NULL). */
   void (*on_epoch) (void *arg, const mu_start_t *s);
+  /* The coordinator stops this node's workers of an epoch; s->recover says
+   * a new round follows (may be NULL). */
+  void (*on_stop) (void *arg, const mu_stop_t *s);
   /* The agent's job reached a final state, or the agent gave up (bad spec,
    * coordinator unreachable): state "succeeded", "failed" or "cancelled".
    * Called once, after every worker of this node is down. */

@@ -55,6 +55,31 @@ class Elastic(MusterCase):
                     "NODE-LOST line with the default limit", d)
         self.assert_no_process_left(what="SIGKILL of n3", allow=[d])
 
+    def test_below_min_waits_join_timeout_then_fails(self):
+        d = self.musterd()
+        w = self.write_script("w.sh", "#!/bin/sh\necho \"start rank=$RANK\"\nsleep 30\n")
+        extra = ["--join-timeout", "2s", "--max-restarts", "0"]
+        nodes = [self.node(d, "n%d" % i, [w], "2", 1, "fixed", extra=extra)
+                 for i in (1, 2)]
+        self.wait_for(lambda: all("start rank=" in n.out for n in nodes), 20,
+                      "both nodes to run epoch 1")
+        self.check("SIGKILL n2 of a fixed 2-node job: n1 says why its workers "
+                   "stopped, waits with a countdown, then fails with the reason")
+        nodes[1].signal(signal.SIGKILL)
+        nodes[1].wait()
+        rc = nodes[0].wait()
+        err = nodes[0].err
+        self.expect_eq(rc, 1, "n1 exit status", nodes[0], d)
+        self.expect(re.search(r"epoch 1 stopped: node n2 lost \(heartbeats "
+                              r"missed\); re-forming the gang", err) is not None,
+                    "n1 says the epoch stopped and why", nodes[0])
+        self.expect(re.search(r"waiting for nodes 1/2 \(min 2\), gives up in "
+                              r"\d+ s", err) is not None,
+                    "n1 shows the wait for capacity with its bound", nodes[0])
+        self.expect("failed: rendezvous timed out: 1 of at least 2 nodes "
+                    "joined" in err, "the reason of the failure", nodes[0])
+        self.assert_no_process_left(what="join timeout", allow=[d])
+
     def test_agent_joins_running_job(self):
         d = self.musterd()
         w = self.write_script("w.sh", WORKER)
