@@ -229,6 +229,17 @@ int mu_jobs_validate_spec (const mu_job_spec_t *spec, char *err,
                            size_t errlen);
 int mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n,
                          const mu_job_spec_t *spec, char *err, size_t errlen);
+/* The options of spec that the live job of the same id and shape
+ * overrides, as one line in buf ("" when none or no such job); returns
+ * its length. */
+size_t mu_jobs_option_notes (mu_coord_t *c, const mu_job_spec_t *spec,
+                             char *buf, size_t cap);
+
+/* job_options.c: the options in which node's spec differs from job's, as
+ * "name JOB (this node: NODE); ..." in buf (truncated to cap); returns
+ * the length, 0 when they agree. */
+size_t mu_job_option_notes (const mu_job_spec_t *job,
+                            const mu_job_spec_t *node, char *buf, size_t cap);
 /* The node is gone from its job: lost (charged to the infrastructure
  * budget) or left on purpose (drained, shut down: not charged). */
 void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,

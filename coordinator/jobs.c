@@ -442,6 +442,20 @@ mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n, const mu_job_spec_t *spec,
   return join_node (c, j, n, err, errlen);
 }
 
+size_t
+mu_jobs_option_notes (mu_coord_t *c, const mu_job_spec_t *spec, char *buf,
+                      size_t cap)
+{
+  if (cap > 0)
+    buf[0] = '\0';
+  mu_job_t *j = mu_smap_get (c->jobs, spec->id);
+  char ignored[64];
+  if (j == NULL || j->state >= MU_JOB_SUCCEEDED
+      || !same_job (j->spec, spec, ignored, sizeof ignored))
+    return 0;
+  return mu_job_option_notes (j->spec, spec, buf, cap);
+}
+
 int
 mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
                 size_t errlen)

@@ -134,11 +134,12 @@ mu_nodes_heartbeat_ms (mu_coord_t *c)
 }
 
 static void
-send_welcome (mu_coord_t *c, mu_node_t *n)
+send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
 {
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_WELCOME;
+  m.u.welcome.note = note && *note ? (char *)note : NULL;
   m.u.welcome.node_id = n->node_id;
   m.u.welcome.heartbeat_ms = mu_nodes_heartbeat_ms (c);
   m.u.welcome.miss_limit = c->opts.miss_limit;
@@ -205,7 +206,13 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
   mu_log_info (c->log, "NODE-REGISTERED", "node %s host %s slots %u%s%s",
                n->node_id, n->host, n->slots, reg->job ? " job " : "",
                reg->job ? reg->job->id : "");
-  send_welcome (c, n);
+  char note[1024] = "";
+  if (reg->job != NULL
+      && mu_jobs_option_notes (c, reg->job, note, sizeof note) > 0)
+    mu_log_warn (c->log, "JOB-OPTIONS",
+                 "node %s joins job %s, whose options differ from the "
+                 "node's: %s", n->node_id, reg->job->id, note);
+  send_welcome (c, n, note);
   if (reg->job != NULL)
     {
       int rc = mu_jobs_attach_node (c, n, reg->job, err, sizeof err);

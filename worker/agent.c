@@ -264,6 +264,10 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
   mu_log_info (a->log, "REGISTERED", "node %s registered with %s (session %s)",
                a->node_id, a->coordinator, w->session);
+  if (w->note != NULL && w->note[0] != '\0')
+    mu_log_warn (a->log, "JOB-OPTIONS",
+                 "the job keeps the options it was created with: %s",
+                 w->note);
 }
 
 static void

@@ -6,6 +6,7 @@ node bringing a different spec for the same job id is refused while the
 right nodes still form the gang; a node arriving when the job is full waits
 and ends with the job."""
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -62,7 +63,17 @@ class LastCall(MusterCase):
         self.expect_eq(rc, 1, "exit status of the odd node", odd)
         self.check("its message says the job exists with another shape")
         self.expect("already exists" in odd.err, "message", odd)
-        ok = self.node(d, "m2", PROG, "2", 1, "mixed")
+        ok = self.node(d, "m2", PROG, "2", 1, "mixed",
+                       extra=["--max-restarts", "7", "--join-timeout", "5m"])
+        self.check("a node of the right shape but other job options joins, "
+                   "and is told the job keeps its own")
+        self.wait_for(lambda: "JOB-OPTIONS" in ok.err, 20, "m2's note")
+        self.expect(re.search(r"the job keeps the options it was created with: "
+                              r"max_restarts \d+ \(this node: 7\); "
+                              r"join_timeout_ms \d+ \(this node: 300000\)",
+                              ok.err) is not None, "m2's note names both", ok)
+        self.expect("node m2 joins job mixed, whose options differ" in d.err,
+                    "musterd logs it", d)
         for n in (first, ok):
             self.check("the right nodes still form the gang: %s exits 0" % n.name)
             self.expect_eq(n.wait(), 0, "exit status of %s" % n.name, n)
