@@ -46,19 +46,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from launchers import LauncherGroup, free_port, log_tails  # bench/
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def port_free(port):
@@ -96,40 +89,13 @@ class Bench:
         env = dict(os.environ)
         env["BENCH_DIR"] = rdir
         env.update(env_extra or {})
-        logs = []
-        procs = []
-        t0 = time.time()
-        for i, argv in enumerate(cmds(rdir)):
-            log = open(os.path.join(rdir, "launcher%d.log" % i), "wb")
-            logs.append(log)
-            procs.append(subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, env=env, start_new_session=True))
-        # Blocking waits (Popen.wait with a timeout polls with sleeps of up
-        # to 50 ms, which would blur the exit time); a watchdog thread
-        # kills the launchers' process groups if they overrun.
-        expired = threading.Event()
-
-        def watchdog():
-            expired.set()
-            for p in procs:
-                if p.poll() is None:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-        timer = threading.Timer(self.a.timeout, watchdog)
-        timer.start()
-        for p in procs:
-            p.wait()
-        t_exit = time.time()
-        timer.cancel()
-        if expired.is_set():
+        group = LauncherGroup(cmds(rdir), rdir, env, self.a.timeout)
+        t0 = group.t0
+        t_exit = group.wait()
+        if group.expired.is_set():
             raise Broken("%s: timed out after %.0f s (logs in %s)"
                          % (name, self.a.timeout, rdir))
-        for log in logs:
-            log.close()
-        bad = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode]
+        bad = group.failed()
         starts = []
         for r in range(nworkers):
             try:
@@ -138,15 +104,7 @@ class Bench:
             except (OSError, ValueError):
                 pass
         if bad or len(starts) != nworkers:
-            tail = ""
-            for i, _ in (bad or [(0, 0)]):
-                try:
-                    with open(os.path.join(rdir, "launcher%d.log" % i),
-                              "rb") as f:
-                        tail += "  launcher %d: %s\n" % (i, f.read()[-600:].decode(
-                            errors="replace").strip().replace("\n", "\n    "))
-                except OSError:
-                    pass
+            tail = log_tails(rdir, [i for i, _ in bad] or [0], 600)
             self.broken = True
             raise Broken("%s: exit codes (launcher, code) %s, %d of %d "
                          "workers started (logs in %s)\n%s"

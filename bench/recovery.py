@@ -127,12 +127,8 @@ REPO = os.path.dirname(HERE)
 
 
 def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    from launchers import free_port as fp  # the script's dir
+    return fp()
 
 
 class Broken(Exception):
@@ -236,64 +232,29 @@ class Bench:
         """Start the launchers `argvs` back to back, call during(procs,
         rdir) if given, wait for all; returns rdir.  Launchers whose index is
         in may_die may exit with any status."""
-        import signal
-        import subprocess
-        import threading
+        from launchers import LauncherGroup, log_tails  # the script's dir
         rdir = os.path.join(self.tmp, "r%04d" % self.seq)
         env = dict(os.environ)
         env["BENCH_DIR"] = rdir
         env["BENCH_CRASH_MS"] = str(self.a.crash_ms)
         env.update(env_extra)
-        procs, logs = [], []
-        t0 = time.time()
-        for i, argv in enumerate(argvs(rdir)):
-            log = open(os.path.join(rdir, "launcher%d.log" % i), "wb")
-            logs.append(log)
-            procs.append(subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, env=env, start_new_session=True))
-        expired = threading.Event()
-
-        def watchdog():
-            expired.set()
-            for p in procs:
-                if p.poll() is None:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)  # our own session
-                    except OSError:
-                        pass
-        timer = threading.Timer(self.a.timeout, watchdog)
-        timer.start()
+        group = LauncherGroup(argvs(rdir), rdir, env, self.a.timeout)
+        procs = group.procs
         err = None
         try:
             if during is not None:
                 during(procs, rdir)
         except Broken as ex:
             err = str(ex)
-        for p in procs:
-            p.wait()
-        self.wall = time.time() - t0
-        timer.cancel()
-        for log in logs:
-            log.close()
-        if expired.is_set():
+        self.wall = group.wait() - group.t0
+        if group.expired.is_set():
             err = "timed out after %.0f s" % self.a.timeout
-        bad = [(i, p.returncode) for i, p in enumerate(procs)
-               if p.returncode and i not in may_die]
+        bad = group.failed(may_die)
         if bad and err is None:
             err = "launcher exit codes (index, code) %s" % bad
         if err:
             self.kept = True
-            tail = ""
-            for i, _ in (bad or [(0, 0)]):
-                try:
-                    with open(os.path.join(rdir, "launcher%d.log" % i),
-                              "rb") as f:
-                        tail += "  launcher %d: %s\n" % (
-                            i, f.read()[-800:].decode(errors="replace")
-                            .strip().replace("\n", "\n    "))
-                except OSError:
-                    pass
+            tail = log_tails(rdir, [i for i, _ in bad] or [0], 800)
             raise Broken("%s: %s (files in %s)\n%s" % (name, err, rdir, tail))
         return rdir
 
