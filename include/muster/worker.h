@@ -53,7 +53,9 @@ typedef struct muster_peer {
 
 /* Open a handle from the environment (opts may be NULL).  On success *out is
  * owned by the caller (muster_worker_finalize).  Fails with MUSTER_ENOENV when
- * not started by muster, MUSTER_ETIMEDOUT when the agent does not answer. */
+ * not started by muster, MUSTER_EPEERLOST at once when the agent's ipc
+ * socket does not exist (the agent is gone), MUSTER_ETIMEDOUT when the agent
+ * does not answer. */
 MUSTER_EXPORT int muster_worker_init (muster_worker_t **out,
                                       const muster_worker_opts_t *opts);
 

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -133,12 +135,29 @@ test_init_timeout_no_agent (void **state)
   fx_t *f = *state;
   char ep[160];
   snprintf (ep, sizeof ep, "ipc://%s/nobody.sock", f->dir);
-  muster_worker_opts_t o = { .endpoint = ep, .connect_timeout_ms = 300 };
+  muster_worker_opts_t o = { .endpoint = ep, .connect_timeout_ms = 60000 };
   muster_worker_t *w = NULL;
+  /* No socket file at all: the agent is gone; said at once, not after
+   * the (here one-minute) timeout. */
   uint64_t t0 = mu_now_ms ();
+  assert_int_equal (muster_worker_init (&w, &o), MUSTER_EPEERLOST);
+  assert_null (w);
+  assert_true (mu_now_ms () - t0 < 30000);
+  /* A socket file nobody listens on (an agent between bind and listen,
+   * or a stopped one): wait, then time out. */
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  assert_true (strlen (ep + 6) < sizeof sun.sun_path);
+  memcpy (sun.sun_path, ep + 6, strlen (ep + 6) + 1);
+  int sfd = socket (AF_UNIX, SOCK_STREAM, 0);
+  assert_true (sfd >= 0);
+  assert_int_equal (bind (sfd, (struct sockaddr *)&sun, sizeof sun), 0);
+  o.connect_timeout_ms = 300;
+  t0 = mu_now_ms ();
   assert_int_equal (muster_worker_init (&w, &o), MUSTER_ETIMEDOUT);
   assert_null (w);
   assert_true (mu_now_ms () - t0 < 5000);
+  close (sfd);
+  unlink (ep + 6);
   /* An agent that hears but never answers is the same. */
   fa_set_silent (f->fa, true);
   assert_int_equal (muster_worker_init (&w, &(muster_worker_opts_t){

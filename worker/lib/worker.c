@@ -19,6 +19,9 @@
  * warn) and MUSTER_WORKER_LINK_GRACE_MS (how long a lost agent link may stay
  * down before requests fail with MUSTER_EPEERLOST; default 5 s).
  *
+ * An ipc endpoint whose socket file does not exist fails at once with
+ * MUSTER_EPEERLOST (the agent is gone) instead of waiting out the timeout.
+ *
  * Fork: a ZeroMQ context must not be used in a forked child; finalize in a
  * child other than the one that opened the handle frees nothing and
  * returns (the parent's handle is untouched).
@@ -169,6 +172,12 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
     return MUSTER_EINVAL;
   if (strlen (job) > MU_PROTO_MAX_STR)
     return MUSTER_ETOOBIG;
+  /* The agent binds its ipc socket before it starts any worker and
+   * removes it only when it exits: a socket file that is not there means
+   * the agent is gone, which waiting out the timeout would only hide. */
+  if (strncmp (endpoint, "ipc://", 6) == 0 && endpoint[6] != '@'
+      && access (endpoint + 6, F_OK) != 0 && errno == ENOENT)
+    return MUSTER_EPEERLOST;
   int timeout_ms = opts && opts->connect_timeout_ms > 0
                        ? opts->connect_timeout_ms
                        : MU_WORKER_CONNECT_TIMEOUT_MS;
