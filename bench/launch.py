@@ -48,7 +48,8 @@ import sys
 import tempfile
 import time
 
-from launchers import LauncherGroup, free_port, log_tails  # bench/
+from launchers import (LauncherGroup, find_bin, free_port,  # bench/
+                       have_torchrun, log_tails)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -200,16 +201,6 @@ class Bench:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def have_torchrun(python):
-    try:
-        r = subprocess.run([python, "-c", "import torch.distributed.run"],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=120)
-        return r.returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def fmt(v):
     if v is None:
         return "-"
@@ -242,15 +233,7 @@ def main():
                     help="keep the per-run directories and logs")
     a = ap.parse_args()
 
-    if a.bin is None:
-        for cand in ("build-bench/bin", "build/bin"):
-            d = os.path.join(REPO, cand)
-            if os.path.exists(os.path.join(d, "muster")):
-                a.bin = d
-                break
-    if a.bin is None or not os.path.exists(os.path.join(a.bin, "muster")):
-        sys.exit("launch.py: no muster binary; build first or pass --bin")
-    a.bin = os.path.abspath(a.bin)
+    a.bin = find_bin(a.bin, REPO, "launch.py")
     if a.worker is None:
         a.worker = os.path.join(os.path.dirname(a.bin), "bench", "launch_worker")
     if not os.access(a.worker, os.X_OK):

@@ -5,14 +5,41 @@ if they overrun, and the tail of a launcher's log for an error message.
 
 Blocking Popen.wait() calls are used on purpose (Popen.wait with a timeout
 polls with sleeps of up to 50 ms, which would blur the exit time); the
-watchdog thread is what bounds them.  Standard library only.
+watchdog thread is what bounds them.  Also: a free port, and whether an
+interpreter has torchrun.  Standard library only.
 """
 import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+
+
+def find_bin(given, repo, script):
+    """The directory with muster and musterd: `given`, else build-bench/bin
+    or build/bin of `repo`; exits naming `script` when there is none."""
+    if given is None:
+        for cand in ("build-bench/bin", "build/bin"):
+            d = os.path.join(repo, cand)
+            if os.path.exists(os.path.join(d, "muster")):
+                given = d
+                break
+    if given is None or not os.path.exists(os.path.join(given, "muster")):
+        sys.exit("%s: no muster binary; build first or pass --bin" % script)
+    return os.path.abspath(given)
+
+
+def have_torchrun(python):
+    """Can `python` run torchrun (torch.distributed.run importable)?"""
+    try:
+        r = subprocess.run([python, "-c", "import torch.distributed.run"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=120)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def free_port():

@@ -469,14 +469,8 @@ class Bench:
 
 
 def have_torchrun(python):
-    import subprocess
-    try:
-        r = subprocess.run([python, "-c", "import torch.distributed.run"],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=120)
-        return r.returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    from launchers import have_torchrun as ht  # the script's dir
+    return ht(python)
 
 
 def fmt(v):
@@ -537,15 +531,8 @@ def main():
                     help="keep the per-run directories and logs")
     a = ap.parse_args()
 
-    if a.bin is None:
-        for cand in ("build-bench/bin", "build/bin"):
-            d = os.path.join(REPO, cand)
-            if os.path.exists(os.path.join(d, "muster")):
-                a.bin = d
-                break
-    if a.bin is None or not os.path.exists(os.path.join(a.bin, "muster")):
-        sys.exit("recovery.py: no muster binary; build first or pass --bin")
-    a.bin = os.path.abspath(a.bin)
+    from launchers import find_bin  # the script's dir
+    a.bin = find_bin(a.bin, REPO, "recovery.py")
     bench_dir = os.path.join(os.path.dirname(a.bin), "bench")
     if a.worker is None:
         a.worker = os.path.join(bench_dir, "recovery_worker")
