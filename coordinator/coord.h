@@ -124,6 +124,9 @@ typedef struct mu_failure {
 struct mu_job {
   char *id;
   mu_job_spec_t *spec;
+  uint32_t owner_uid;    /* who owns the job: its workers run as this user */
+  uint32_t owner_gid;
+  char *owner;           /* owner's user name ("uid N" when unknown) */
   mu_rdzv_t *rdzv;
   mu_job_state_t state;
   mu_coord_t *coord;

@@ -46,7 +46,10 @@ extern "C" {
   XX(EINTERNAL, 19, "internal error")                                         \
   XX(EPASSED, 20, "the worker is already past the requested step")            \
   XX(ECORRUPT, 21, "checkpoint data is corrupt (size or checksum mismatch)")  \
-  XX(ENOCKPT, 22, "no complete checkpoint to restore from")
+  XX(ENOCKPT, 22, "no complete checkpoint to restore from")                  \
+  XX(EPERM, 23, "not permitted: the job or node belongs to someone else")     \
+  XX(EQUOTA, 24, "a per-job or per-peer resource limit was reached")          \
+  XX(EAUTH, 25, "authentication failed: missing, unknown or refused key or token")
 
 enum {
 #define MUSTER_XX_(name, off, msg) MUSTER_##name = MUSTER_ERR_BASE - (off),
