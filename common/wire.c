@@ -14,6 +14,8 @@
 
 #include <muster/error.h>
 
+#include "common/util.h"
+
 int
 mu_wire_sockopts (void *sock, int hwm)
 {
@@ -97,7 +99,10 @@ mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
 {
   memset (out, 0, sizeof *out);
   if (from != NULL)
-    from->len = 0; /* nothing to answer to unless a routing id arrives */
+    {
+      from->len = 0; /* nothing to answer to unless a routing id arrives */
+      from->user[0] = '\0';
+    }
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   zmq_msg_t m;
@@ -137,6 +142,15 @@ mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
               return MUSTER_EPROTO;
             }
         }
+    }
+  if (from != NULL)
+    {
+      /* Who the connection authenticated as (coordinator/auth.c's ZAP
+       * handler); set on every frame of an authenticated connection. */
+      const char *user = zmq_msg_gets (&m, "User-Id");
+      from->user[0] = '\0';
+      if (user != NULL)
+        mu_strlcpy (from->user, user, sizeof from->user);
     }
   int rc;
   if (more_frames (sock))

@@ -19,6 +19,7 @@ typedef struct mu_route {
   unsigned char id[256];
   size_t len;
   int delim; /* the peer is a REQ socket: echo an empty delimiter frame */
+  char user[72]; /* received: the connection's ZAP User-Id ("" = none) */
 } mu_route_t;
 
 /* Encode and send `msg`; with `to` != NULL a routing frame (and delimiter

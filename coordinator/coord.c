@@ -17,12 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <muster/error.h>
 
 #include "common/util.h"
 #include "common/zwatch.h"
+#include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 
 #define AGENT_HWM 1000000
@@ -73,10 +76,17 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
   c->log = opts->log ? opts->log : &c->own_log;
   c->node_ids = mu_smap_new ();
   c->jobs = mu_smap_new ();
-  if (c->node_ids == NULL || c->jobs == NULL)
+  c->routes = mu_smap_new ();
+  c->node_keys = mu_smap_new ();
+  c->self_uid = (uint32_t)geteuid ();
+  c->self_gid = (uint32_t)getegid ();
+  if (c->node_ids == NULL || c->jobs == NULL || c->routes == NULL
+      || c->node_keys == NULL)
     {
       mu_smap_destroy (&c->node_ids);
       mu_smap_destroy (&c->jobs);
+      mu_smap_destroy (&c->routes);
+      mu_smap_destroy (&c->node_keys);
       free (c);
       return -ENOMEM;
     }
@@ -105,21 +115,114 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
   return rc;
 }
 
+/* The node id a message names, when it names one (for a reconnect). */
+static const char *
+msg_node_id (const mu_msg_t *m)
+{
+  switch (m->type)
+    {
+    case MU_MSG_HEARTBEAT:
+      return m->u.heartbeat.node_id;
+    case MU_MSG_LEAVE:
+      return m->u.leave.node_id;
+    case MU_MSG_PREEMPT:
+      return m->u.preempt.node_id;
+    default:
+      return NULL;
+    }
+}
+
+static void
+send_enrolled (mu_coord_t *c, const mu_route_t *to, int status,
+               const char *job, const char *message)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_ENROLLED;
+  m.u.enrolled.status = status;
+  m.u.enrolled.job = (char *)job;
+  m.u.enrolled.message = (char *)message;
+  mu_wire_send (c->agent_sock, to, &m);
+}
+
+/* auth.enroll on a connection made with a join token's key: the token is
+ * exchanged for the node's own key, scoped as the token was. */
+static void
+handle_enroll (mu_coord_t *c, const mu_route_t *from,
+               const mu_principal_t *who, const mu_enroll_t *e)
+{
+  const char *nid = e->node_id ? e->node_id : "?";
+  if (!mu_key_valid (e->node_key))
+    {
+      send_enrolled (c, from, MUSTER_EINVAL, NULL,
+                     "node_key is not a 40-character Z85 CURVE key");
+      return;
+    }
+  int rc = mu_auth_add_node (c->auth, e->node_key, who->job, who->uid,
+                             who->gid, nid);
+  if (rc != 0)
+    {
+      mu_log_warn (c->log, "ENROLL-FAILED", "node %s: %s", nid,
+                   muster_strerror (rc));
+      send_enrolled (c, from, rc, NULL, muster_strerror (rc));
+      return;
+    }
+  mu_log_info (c->log, "NODE-ENROLLED", "node %s key %.8s... %s%s", nid,
+               e->node_key, who->job ? "for job " : "for the cluster",
+               who->job ? who->job : "");
+  send_enrolled (c, from, 0, who->job, "enrolled");
+}
+
 static void
 dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
 {
+  mu_principal_t who;
+  if (mu_auth_who (c->auth, from->user, MU_AUTH_AGENT_PORT, &who) != 0
+      || (who.kind != MU_PRIN_NODE && who.kind != MU_PRIN_ENROLL))
+    {
+      /* A job token's node whose job has ended, or a key withdrawn: no
+       * reply, no state. */
+      mu_log_debug (c->log, "AUTH-DROPPED", "%s from an unknown key",
+                    mu_msg_name (m->type));
+      return;
+    }
+  if (who.kind == MU_PRIN_ENROLL)
+    {
+      if (m->type == MU_MSG_ENROLL)
+        handle_enroll (c, from, &who, &m->u.enroll);
+      else
+        mu_log_info (c->log, "AUTH-DROPPED", "%s on a join token's "
+                     "connection (only auth.enroll is accepted there)",
+                     mu_msg_name (m->type));
+      return;
+    }
   if (m->type == MU_MSG_REGISTER)
     {
-      mu_nodes_register (c, from, &m->u.reg);
+      mu_nodes_register (c, from, &who, &m->u.reg);
+      return;
+    }
+  if (m->type == MU_MSG_ENROLL)
+    {
+      send_enrolled (c, from, 0, who.job, "already enrolled");
       return;
     }
   mu_node_t *n = mu_nodes_by_route (c, from);
+  if (n == NULL)
+    n = mu_nodes_rebind (c, from, &who, msg_node_id (m));
   if (n == NULL)
     {
       /* Not registered (or declared lost): tell it to register again. */
       mu_wire_send_error (c->agent_sock, from, MUSTER_ENOTFOUND,
                           mu_msg_name (m->type), 0,
                           "unknown node: register first");
+      return;
+    }
+  if (strcmp (n->pub, who.pub) != 0)
+    {
+      /* Cannot happen (a route is one connection, a connection one key);
+       * checked anyway, since everything below trusts it. */
+      mu_log_warn (c->log, "NODE-SPOOF", "%s for node %s from another key",
+                   mu_msg_name (m->type), n->node_id);
       return;
     }
   n->last_seen_ms = mu_now_ms ();
@@ -203,7 +306,19 @@ on_ctl_readable (void *sock, void *arg)
       mu_wire_send_error (sock, &from, rc, NULL, 0, err);
       return 0;
     }
-  mu_ctl_handle (c, &from, &m);
+  mu_principal_t who;
+  mu_auth_port_t port = sock == c->ctl_local_sock ? MU_AUTH_CTL_LOCAL
+                                                  : MU_AUTH_CTL_PORT;
+  if (mu_auth_who (c->auth, from.user, port, &who) != 0
+      || who.kind != MU_PRIN_USER)
+    {
+      mu_log_info (c->log, "AUTH-DROPPED", "%s from an unknown control client",
+                   mu_msg_name (m.type));
+      mu_msg_clear (&m);
+      return 0;
+    }
+  c->ctl_reply_sock = sock;
+  mu_ctl_handle (c, &from, &who, &m);
   mu_msg_clear (&m);
   return 0;
 }
@@ -216,8 +331,8 @@ on_sweep (uv_timer_t *t)
 }
 
 static int
-open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
-             size_t eplen)
+open_router (mu_coord_t *c, const char *bind, mu_auth_port_t port,
+             void **sock_out, char *ep, size_t eplen)
 {
   void *s = zmq_socket (c->zctx, ZMQ_ROUTER);
   if (s == NULL)
@@ -227,9 +342,13 @@ open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
   int rc = mu_wire_sockopts (s, AGENT_HWM);
   if (rc == 0 && zmq_setsockopt (s, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0)
     rc = -errno;
-  if (rc == 0 && (zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
-                  || zmq_setsockopt (s, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0))
+  /* No ROUTER_HANDOVER: routes are the ROUTER's own connection ids, and a
+   * reconnecting agent is recognised by its key (mu_nodes_rebind), never by
+   * an id a peer chose. */
+  if (rc == 0 && zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)
     rc = -errno;
+  if (rc == 0)
+    rc = mu_auth_secure (c->auth, s, port);
   if (rc == 0 && zmq_bind (s, bind) != 0)
     rc = -errno;
   size_t len = eplen;
@@ -244,15 +363,84 @@ open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
   return 0;
 }
 
+/* The local control socket: ipc in the state directory, open to every
+ * local user (0666); who they are comes from the kernel, through ZAP. */
+static int
+open_ctl_local (mu_coord_t *c)
+{
+  char path[300];
+  if (c->opts.ctl_local != NULL)
+    mu_strlcpy (path, c->opts.ctl_local, sizeof path);
+  else if (c->opts.state_dir != NULL)
+    snprintf (path, sizeof path, "%s/ctl.sock", c->opts.state_dir);
+  else
+    return 0;
+  if (strlen (path) >= 100)
+    {
+      mu_log_err (c->log, "BIND-FAILED", "local control socket %s: the path "
+                  "is longer than a Unix socket allows (100 bytes)", path);
+      return -ENAMETOOLONG;
+    }
+  unlink (path); /* a socket left by a musterd that was killed */
+  void *s = zmq_socket (c->zctx, ZMQ_ROUTER);
+  if (s == NULL)
+    return -errno;
+  int one = 1;
+  int rc = mu_wire_sockopts (s, AGENT_HWM);
+  if (rc == 0 && zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)
+    rc = -errno;
+  if (rc == 0)
+    rc = mu_auth_secure (c->auth, s, MU_AUTH_CTL_LOCAL);
+  snprintf (c->ctl_local_ep, sizeof c->ctl_local_ep, "ipc://%s", path);
+  if (rc == 0 && zmq_bind (s, c->ctl_local_ep) != 0)
+    rc = -errno;
+  if (rc == 0 && chmod (path, 0666) != 0)
+    rc = -errno;
+  if (rc == 0)
+    rc = mu_zwatch_start (c->loop, s, on_ctl_readable, c, &c->ctl_local_watch);
+  if (rc != 0)
+    {
+      mu_log_err (c->log, "BIND-FAILED", "local control socket %s: %s", path,
+                  muster_strerror (rc));
+      zmq_close (s);
+      c->ctl_local_ep[0] = '\0';
+      return rc;
+    }
+  c->ctl_local_sock = s;
+  return 0;
+}
+
 int
 mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
 {
   c->loop = loop;
+  char err[600] = "";
+  mu_auth_opts_t ao = { .state_dir = c->opts.state_dir,
+                        .insecure = c->opts.insecure,
+                        .self_uid = c->self_uid,
+                        .log = c->log };
+  int rc = mu_auth_new (&ao, &c->auth, err, sizeof err);
+  if (rc != 0)
+    {
+      mu_log_err (c->log, "AUTH-FAILED", "%s", err[0] ? err : muster_strerror (rc));
+      return rc;
+    }
   c->zctx = zmq_ctx_new ();
   if (c->zctx == NULL)
-    return -errno;
-  int rc = open_router (c, c->opts.agent_bind, &c->agent_sock, c->agent_ep,
-                        sizeof c->agent_ep);
+    {
+      rc = -errno;
+      mu_auth_destroy (&c->auth);
+      return rc;
+    }
+  rc = mu_auth_start (c->auth, c->zctx, loop);
+  if (rc != 0)
+    {
+      mu_log_err (c->log, "AUTH-FAILED", "cannot serve ZAP: %s",
+                  muster_strerror (rc));
+      goto fail;
+    }
+  rc = open_router (c, c->opts.agent_bind, MU_AUTH_AGENT_PORT, &c->agent_sock,
+                    c->agent_ep, sizeof c->agent_ep);
   if (rc != 0)
     {
       mu_log_err (c->log, "BIND-FAILED", "agent port %s: %s",
@@ -261,8 +449,8 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
     }
   if (c->opts.ctl_bind != NULL)
     {
-      rc = open_router (c, c->opts.ctl_bind, &c->ctl_sock, c->ctl_ep,
-                        sizeof c->ctl_ep);
+      rc = open_router (c, c->opts.ctl_bind, MU_AUTH_CTL_PORT, &c->ctl_sock,
+                        c->ctl_ep, sizeof c->ctl_ep);
       if (rc != 0)
         {
           mu_log_err (c->log, "BIND-FAILED", "control port %s: %s",
@@ -274,6 +462,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
       if (rc != 0)
         goto fail;
     }
+  rc = open_ctl_local (c);
+  if (rc != 0)
+    goto fail;
   rc = mu_zwatch_start (loop, c->agent_sock, on_agent_readable, c,
                         &c->agent_watch);
   if (rc != 0)
@@ -285,20 +476,38 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   uint64_t sweep = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
   uv_timer_start (&c->sweep_timer, on_sweep, sweep, sweep);
   c->started = 1;
-  mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s", c->agent_ep,
+  mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s%s%s", c->agent_ep,
                c->ctl_sock ? ", control port " : "",
-               c->ctl_sock ? c->ctl_ep : "");
+               c->ctl_sock ? c->ctl_ep : "",
+               c->ctl_local_sock ? ", local control socket " : "",
+               c->ctl_local_sock ? c->ctl_local_ep : "");
+  if (c->opts.insecure)
+    mu_log_warn (c->log, "SECURITY-OFF",
+                 "--insecure: TCP ports accept anyone without a key; any "
+                 "peer that reaches them can run jobs as this coordinator's "
+                 "agents' users");
+  else
+    mu_log_info (c->log, "SECURITY", "CURVE on TCP ports, server key %s%s%s",
+                 mu_auth_server_public (c->auth),
+                 mu_auth_cluster_token_path (c->auth) ? ", join token in " : "",
+                 mu_auth_cluster_token_path (c->auth)
+                   ? mu_auth_cluster_token_path (c->auth) : "");
   return 0;
 fail:
   mu_zwatch_stop (&c->ctl_watch);
+  mu_zwatch_stop (&c->ctl_local_watch);
   mu_zwatch_stop (&c->agent_watch);
   if (c->ctl_sock)
     zmq_close (c->ctl_sock);
+  if (c->ctl_local_sock)
+    zmq_close (c->ctl_local_sock);
   if (c->agent_sock)
     zmq_close (c->agent_sock);
-  c->ctl_sock = c->agent_sock = NULL;
+  c->ctl_sock = c->agent_sock = c->ctl_local_sock = NULL;
+  mu_auth_stop (c->auth);
   zmq_ctx_term (c->zctx);
   c->zctx = NULL;
+  mu_auth_destroy (&c->auth);
   return rc;
 }
 
@@ -324,6 +533,37 @@ mu_coord_ctl_endpoint (const mu_coord_t *c)
   return c->ctl_sock ? c->ctl_ep : NULL;
 }
 
+const char *
+mu_coord_ctl_local_endpoint (const mu_coord_t *c)
+{
+  return c->ctl_local_sock ? c->ctl_local_ep : NULL;
+}
+
+const char *
+mu_coord_server_key (const mu_coord_t *c)
+{
+  return c->auth ? mu_auth_server_public (c->auth) : "";
+}
+
+int
+mu_coord_authorize_node (mu_coord_t *c, const char *pub)
+{
+  if (c->auth == NULL)
+    return MUSTER_EINVAL;
+  if (mu_auth_insecure (c->auth))
+    return 0;
+  return mu_auth_add_node (c->auth, pub, NULL, c->self_uid, c->self_gid,
+                           "local");
+}
+
+int
+mu_coord_job_token (mu_coord_t *c, const char *id, char *buf, size_t cap)
+{
+  if (c->auth == NULL)
+    return MUSTER_EINVAL;
+  return mu_auth_job_token (c->auth, id, c->self_uid, c->self_gid, buf, cap);
+}
+
 void
 mu_coord_stop (mu_coord_t *c)
 {
@@ -333,6 +573,7 @@ mu_coord_stop (mu_coord_t *c)
   mu_jobs_close_all (c);
   mu_zwatch_stop (&c->agent_watch);
   mu_zwatch_stop (&c->ctl_watch);
+  mu_zwatch_stop (&c->ctl_local_watch);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
@@ -342,7 +583,13 @@ mu_coord_stop (mu_coord_t *c)
     zmq_close (c->agent_sock);
   if (c->ctl_sock)
     zmq_close (c->ctl_sock);
-  c->agent_sock = c->ctl_sock = NULL;
+  if (c->ctl_local_sock)
+    {
+      zmq_close (c->ctl_local_sock);
+      unlink (c->ctl_local_ep + strlen ("ipc://"));
+    }
+  c->agent_sock = c->ctl_sock = c->ctl_local_sock = NULL;
+  mu_auth_stop (c->auth);
   zmq_ctx_term (c->zctx);
   c->zctx = NULL;
 }
@@ -357,6 +604,9 @@ mu_coord_destroy (mu_coord_t **c_p)
   mu_nodes_free_all (c);
   mu_smap_destroy (&c->node_ids);
   mu_smap_destroy (&c->jobs);
+  mu_smap_destroy (&c->routes);
+  mu_smap_destroy (&c->node_keys);
+  mu_auth_destroy (&c->auth);
   free (c);
   *c_p = NULL;
 }

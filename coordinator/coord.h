@@ -35,6 +35,11 @@ typedef struct mu_coord_opts {
                                 many nodes; above, agents fetch the
                                 membership (job.members.get); 0 = 256 */
   mu_log_t *log;            /* borrowed; NULL = a stderr logger */
+  const char *state_dir;    /* keys, join token, ctl.sock; NULL = keys in
+                               memory only (embedded coordinators) */
+  const char *ctl_local;    /* local control socket path; NULL =
+                               STATE_DIR/ctl.sock, or none without one */
+  int insecure;             /* 1 = no CURVE on TCP ports (explicit opt-out) */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -46,6 +51,16 @@ int mu_coord_start (mu_coord_t *c, uv_loop_t *loop);
 /* The endpoints actually bound (ports resolved); valid after start. */
 const char *mu_coord_agent_endpoint (const mu_coord_t *c);
 const char *mu_coord_ctl_endpoint (const mu_coord_t *c);
+/* The local control socket ("ipc://PATH"), or NULL. */
+const char *mu_coord_ctl_local_endpoint (const mu_coord_t *c);
+/* The coordinator's CURVE public key (Z85); "" when insecure. */
+const char *mu_coord_server_key (const mu_coord_t *c);
+/* Authorize an agent key of this process (embedded agent), for any job,
+ * with jobs it brings owned by this process's user.  0 or a code. */
+int mu_coord_authorize_node (mu_coord_t *c, const char *pub);
+/* A join token for job `id` (owned by this process's user), to give the
+ * other nodes of a `muster run --host` job.  0 or a code. */
+int mu_coord_job_token (mu_coord_t *c, const char *id, char *buf, size_t cap);
 /* Nodes registered and alive (not lost, not left). */
 size_t mu_coord_nodes_alive (const mu_coord_t *c);
 /* Stop serving: close sockets and handles (asynchronously; run the loop
@@ -76,6 +91,8 @@ typedef struct mu_job mu_job_t;
 typedef struct mu_node {
   uint32_t key;       /* index in the node table; rendezvous key */
   char *node_id;
+  char pub[41];       /* the CURVE key that registered it ("" insecure) */
+  uint32_t uid;       /* uid its agent runs as (0 = root: any owner) */
   char *host;
   uint32_t slots;
   uint64_t port_base;
@@ -206,6 +223,14 @@ struct mu_coord {
   uint32_t *free_keys;
   size_t nfree_keys;
   mu_smap_t *node_ids; /* node_id -> mu_node_t* */
+  mu_smap_t *routes;   /* hex of the ROUTER's connection id -> mu_node_t* */
+  mu_smap_t *node_keys; /* CURVE key -> mu_node_t* (the last it registered) */
+  struct mu_auth *auth;
+  uint32_t self_uid, self_gid;
+  void *ctl_local_sock;
+  struct mu_zwatch *ctl_local_watch;
+  char ctl_local_ep[300];
+  void *ctl_reply_sock; /* the control socket the request at hand came on */
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;
 };
@@ -218,8 +243,14 @@ int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
 
 /* nodes.c */
+struct mu_principal;
 int mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
-                       mu_reg_t *reg);
+                       const struct mu_principal *who, mu_reg_t *reg);
+/* A message from a connection not seen before, whose key is a live
+ * node's (the agent reconnected): move the node to it; NULL if none. */
+mu_node_t *mu_nodes_rebind (mu_coord_t *c, const mu_route_t *from,
+                            const struct mu_principal *who,
+                            const char *node_id);
 void mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
                          const mu_heartbeat_t *hb);
 mu_node_t *mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from);
@@ -253,8 +284,10 @@ void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
                            const mu_worker_state_t *ws);
 void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
                       const mu_members_get_t *g);
-int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
-                    size_t errlen);
+/* A job submitted through the control port belongs to uid; a job id held
+ * by another user's job is refused (MUSTER_EPERM) unless admin. */
+int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
+                    uint32_t gid, int admin, char *err, size_t errlen);
 int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);
 void mu_jobs_offer_free_nodes (mu_coord_t *c);
 void mu_jobs_close_all (mu_coord_t *c);
@@ -267,7 +300,8 @@ void mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b);
 void mu_kv_reset (mu_job_t *j, int status);
 void mu_kv_expire (mu_coord_t *c, mu_job_t *j, uint64_t now);
 
-/* ctl.c */
-void mu_ctl_handle (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m);
+/* ctl.c: a request from `who` (authenticated by auth.c). */
+void mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
+                    const struct mu_principal *who, mu_msg_t *m);
 
 #endif

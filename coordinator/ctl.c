@@ -5,6 +5,11 @@
  * Requests arrive on a ROUTER from DEALER or REQ clients; every request gets
  * exactly one answer: the reply message of its kind, or an "error" naming
  * what was wrong.  docs/control-port.md documents each message.
+ *
+ * Every request is authorized here, from the principal auth.c attached to
+ * its connection: a user sees and acts on their own jobs only, an admin
+ * (root, the coordinator's own user, or a key marked admin) on all, and a
+ * submitted job belongs to whoever submitted it.
  */
 #include "coordinator/coord.h"
 
@@ -16,6 +21,7 @@
 #include <muster/error.h>
 
 #include "checkpoint/commit.h"
+#include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 
@@ -29,16 +35,33 @@ fill_info (const mu_job_t *j, mu_job_info_t *info)
   info->nodes = j->nmembers;
   info->restarts = j->restarts;
   info->reason = j->reason;
+  info->owner = j->owner;
+}
+
+static int
+may_act (const mu_principal_t *who, const mu_job_t *j)
+{
+  return who->admin || who->uid == j->owner_uid;
+}
+
+/* MUSTER_EPERM with a message naming the job and its owner. */
+static int
+refuse (const mu_job_t *j, const char *what, char *err, size_t errlen)
+{
+  snprintf (err, errlen, "%s of job %s refused: it belongs to %s", what,
+            j->id, j->owner);
+  return MUSTER_EPERM;
 }
 
 static void
-handle_status (mu_coord_t *c, const mu_route_t *from, const mu_ctl_status_t *s)
+handle_status (mu_coord_t *c, const mu_route_t *from,
+               const mu_principal_t *who, const mu_ctl_status_t *s)
 {
   size_t n = mu_smap_size (c->jobs);
   mu_job_info_t *infos = calloc (n ? n : 1, sizeof *infos);
   if (infos == NULL)
     {
-      mu_wire_send_error (c->ctl_sock, from, -ENOMEM, "ctl.status", 0, NULL);
+      mu_wire_send_error (c->ctl_reply_sock, from, -ENOMEM, "ctl.status", 0, NULL);
       return;
     }
   size_t k = 0;
@@ -49,7 +72,16 @@ handle_status (mu_coord_t *c, const mu_route_t *from, const mu_ctl_status_t *s)
         {
           char err[256];
           snprintf (err, sizeof err, "no job %s", s->job);
-          mu_wire_send_error (c->ctl_sock, from, MUSTER_ENOTFOUND,
+          mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
+                              "ctl.status", 0, err);
+          free (infos);
+          return;
+        }
+      if (!may_act (who, j))
+        {
+          char err[256];
+          refuse (j, "status", err, sizeof err);
+          mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_EPERM,
                               "ctl.status", 0, err);
           free (infos);
           return;
@@ -61,7 +93,8 @@ handle_status (mu_coord_t *c, const mu_route_t *from, const mu_ctl_status_t *s)
       size_t pos = 0;
       void *val;
       while (mu_smap_next (c->jobs, &pos, NULL, &val))
-        fill_info (val, &infos[k++]);
+        if (may_act (who, val))
+          fill_info (val, &infos[k++]);
     }
   size_t nodes = 0;
   for (size_t i = 0; i < c->nodes_used; i++)
@@ -73,7 +106,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from, const mu_ctl_status_t *s)
   m.u.ctl_status_reply.jobs.v = infos;
   m.u.ctl_status_reply.jobs.n = k;
   m.u.ctl_status_reply.nodes = nodes;
-  mu_wire_send (c->ctl_sock, from, &m);
+  mu_wire_send (c->ctl_reply_sock, from, &m);
   free (infos);
 }
 
@@ -86,12 +119,13 @@ send_ctl_reply (mu_coord_t *c, const mu_route_t *from, int status,
   m.type = MU_MSG_CTL_REPLY;
   m.u.ctl_reply.status = status;
   m.u.ctl_reply.message = (char *)message;
-  mu_wire_send (c->ctl_sock, from, &m);
+  mu_wire_send (c->ctl_reply_sock, from, &m);
 }
 
 /* ctl.checkpoint, ctl.preempt, ctl.resume: one job, one action. */
 static void
-handle_job_op (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
+handle_job_op (mu_coord_t *c, const mu_route_t *from,
+               const mu_principal_t *who, mu_msg_t *m)
 {
   const char *id = m->type == MU_MSG_CTL_CHECKPOINT ? m->u.ctl_checkpoint.job
                    : m->type == MU_MSG_CTL_PREEMPT  ? m->u.ctl_preempt.job
@@ -101,7 +135,16 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
   if (j == NULL)
     {
       snprintf (err, sizeof err, "no job %s", id);
-      mu_wire_send_error (c->ctl_sock, from, MUSTER_ENOTFOUND,
+      mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
+                          mu_msg_name (m->type), 0, err);
+      return;
+    }
+  if (!may_act (who, j))
+    {
+      refuse (j, mu_msg_name (m->type), err, sizeof err);
+      mu_log_notice (c->log, "CTL-REFUSED", "uid %u: %s", (unsigned)who->uid,
+                     err);
+      mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_EPERM,
                           mu_msg_name (m->type), 0, err);
       return;
     }
@@ -135,44 +178,55 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       break;
     }
   if (rc != 0)
-    mu_wire_send_error (c->ctl_sock, from, rc, mu_msg_name (m->type), 0, err);
+    mu_wire_send_error (c->ctl_reply_sock, from, rc, mu_msg_name (m->type), 0, err);
   else
     send_ctl_reply (c, from, 0, msg);
 }
 
 void
-mu_ctl_handle (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
+mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
+               const mu_principal_t *who, mu_msg_t *m)
 {
   char err[512] = "";
   int rc;
+  mu_job_t *j;
   switch (m->type)
     {
     case MU_MSG_CTL_STATUS:
-      handle_status (c, from, &m->u.ctl_status);
+      handle_status (c, from, who, &m->u.ctl_status);
       break;
     case MU_MSG_CTL_SUBMIT:
-      rc = mu_jobs_submit (c, m->u.ctl_submit.job, err, sizeof err);
+      rc = mu_jobs_submit (c, m->u.ctl_submit.job, who->uid, who->gid,
+                           who->admin, err, sizeof err);
       if (rc != 0)
-        mu_wire_send_error (c->ctl_sock, from, rc, "ctl.submit", 0, err);
+        mu_wire_send_error (c->ctl_reply_sock, from, rc, "ctl.submit", 0, err);
       else
         send_ctl_reply (c, from, 0, "submitted");
       break;
     case MU_MSG_CTL_CANCEL:
-      rc = mu_jobs_cancel (c, m->u.ctl_cancel.job, err, sizeof err);
+      j = mu_smap_get (c->jobs, m->u.ctl_cancel.job);
+      if (j != NULL && !may_act (who, j))
+        {
+          rc = refuse (j, "cancel", err, sizeof err);
+          mu_log_notice (c->log, "CTL-REFUSED", "uid %u: %s",
+                         (unsigned)who->uid, err);
+        }
+      else
+        rc = mu_jobs_cancel (c, m->u.ctl_cancel.job, err, sizeof err);
       if (rc != 0)
-        mu_wire_send_error (c->ctl_sock, from, rc, "ctl.cancel", 0, err);
+        mu_wire_send_error (c->ctl_reply_sock, from, rc, "ctl.cancel", 0, err);
       else
         send_ctl_reply (c, from, 0, "cancelling");
       break;
     case MU_MSG_CTL_CHECKPOINT:
     case MU_MSG_CTL_PREEMPT:
     case MU_MSG_CTL_RESUME:
-      handle_job_op (c, from, m);
+      handle_job_op (c, from, who, m);
       break;
     default:
       snprintf (err, sizeof err, "%s is not a control-port request",
                 mu_msg_name (m->type));
-      mu_wire_send_error (c->ctl_sock, from, MUSTER_ETYPE,
+      mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ETYPE,
                           mu_msg_name (m->type), 0, err);
       break;
     }

@@ -183,6 +183,9 @@ mu_epoch_start (mu_job_t *j)
   s->sync_from = in_place ? sync_source (j, mem, n) : -1;
   s->restore_dir = j->restore_dir;
   s->restore_step = j->restore_dir ? j->restore_step : 0;
+  s->owner_uid = j->owner_uid;
+  s->owner_gid = j->owner_gid;
+  s->owner = j->owner;
   int full = n <= c->opts.full_members_max || has_ps_role (j);
   if (!full)
     cache_members (j, all, n);
@@ -693,6 +696,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->failure.reason);
   free (j->reason);
   free (j->epoch_reason);
+  free (j->owner);
   free (j->members_buf);
   mu_ckpt_job_free (j);
   mu_job_spec_free (&j->spec);

@@ -15,12 +15,14 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 
@@ -234,6 +236,7 @@ prune_finished (mu_coord_t *c)
       if (oldest == NULL)
         return;
       mu_smap_del (c->jobs, oldest->id);
+      mu_auth_forget_job (c->auth, oldest->id);
       c->njobs_finished--;
       oldest->coord = NULL;
       job_close_timers (oldest);
@@ -374,12 +377,38 @@ join_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, char *err, size_t errlen)
   return 0;
 }
 
+/* The job belongs to uid: its workers run as that user, and only that user
+ * (or an admin) sees and acts on it through the control port. */
+static int
+set_owner (mu_job_t *j, uint32_t uid, uint32_t gid)
+{
+  char name[64];
+  struct passwd *pw = getpwuid (uid);
+  if (pw != NULL)
+    mu_strlcpy (name, pw->pw_name, sizeof name);
+  else
+    snprintf (name, sizeof name, "uid %u", (unsigned)uid);
+  j->owner_uid = uid;
+  j->owner_gid = pw != NULL ? (uint32_t)pw->pw_gid : gid;
+  free (j->owner);
+  j->owner = strdup (name);
+  return j->owner ? 0 : -ENOMEM;
+}
+
 static mu_job_t *
-create_job (mu_coord_t *c, const mu_job_spec_t *spec)
+create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
+            uint32_t gid)
 {
   mu_job_t *j = job_new (c, spec);
   if (j == NULL)
     return NULL;
+  if (set_owner (j, uid, gid) != 0)
+    {
+      j->coord = NULL;
+      j->state = MU_JOB_CANCELLED;
+      job_close_timers (j);
+      return NULL;
+    }
   if (mu_smap_put (c->jobs, j->id, j, NULL) != 0)
     {
       j->coord = NULL;
@@ -387,8 +416,8 @@ create_job (mu_coord_t *c, const mu_job_spec_t *spec)
       job_close_timers (j);
       return NULL;
     }
-  mu_log_notice (c->log, "JOB-CREATED", "job %s: %s, %zu role(s), first %s %llu:%llu x %llu",
-                 j->id, spec->argv.v[0], spec->roles.n, spec->roles.v[0].name,
+  mu_log_notice (c->log, "JOB-CREATED", "job %s of %s: %s, %zu role(s), first %s %llu:%llu x %llu",
+                 j->id, j->owner, spec->argv.v[0], spec->roles.n, spec->roles.v[0].name,
                  (unsigned long long)spec->roles.v[0].min_nodes,
                  (unsigned long long)spec->roles.v[0].max_nodes,
                  (unsigned long long)spec->roles.v[0].nproc);
@@ -406,9 +435,18 @@ static void
 retire_finished (mu_coord_t *c, mu_job_t *j)
 {
   mu_smap_del (c->jobs, j->id);
+  mu_auth_forget_job (c->auth, j->id);
   c->njobs_finished--;
   j->coord = NULL;
   job_close_timers (j);
+}
+
+/* May a node whose agent runs as uid serve the job?  A root agent runs
+ * any owner's workers (as that owner); any other agent only its own. */
+static int
+node_may_serve (const mu_node_t *n, const mu_job_t *j)
+{
+  return n->uid == 0 || n->uid == j->owner_uid;
 }
 
 int
@@ -416,6 +454,19 @@ mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n, const mu_job_spec_t *spec,
                      char *err, size_t errlen)
 {
   mu_job_t *j = mu_smap_get (c->jobs, spec->id);
+  if (j != NULL && j->state < MU_JOB_SUCCEEDED && !node_may_serve (n, j))
+    {
+      snprintf (err, errlen, "job %s belongs to %s (uid %u); this node's "
+                "agent runs as uid %u", j->id, j->owner,
+                (unsigned)j->owner_uid, (unsigned)n->uid);
+      return MUSTER_EPERM;
+    }
+  if (j != NULL && j->state == MU_JOB_SUSPENDED && j->owner_uid != n->uid
+      && n->uid != 0)
+    {
+      snprintf (err, errlen, "suspended job %s belongs to %s", j->id, j->owner);
+      return MUSTER_EPERM;
+    }
   if (j != NULL && j->state == MU_JOB_SUSPENDED && same_job (j->spec, spec, err, errlen))
     mu_ckpt_resume (j, err, errlen); /* starting it again resumes it */
   else if (j != NULL && j->state >= MU_JOB_SUCCEEDED)
@@ -425,7 +476,9 @@ mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n, const mu_job_spec_t *spec,
     }
   if (j == NULL)
     {
-      j = create_job (c, spec);
+      /* A job a node brings belongs to the user its agent runs as (for a
+       * node enrolled with a job's token: that job's owner). */
+      j = create_job (c, spec, n->uid, n->uid == c->self_uid ? c->self_gid : n->uid);
       if (j == NULL)
         {
           snprintf (err, errlen, "out of memory creating job %s", spec->id);
@@ -457,13 +510,19 @@ mu_jobs_option_notes (mu_coord_t *c, const mu_job_spec_t *spec, char *buf,
 }
 
 int
-mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
-                size_t errlen)
+mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
+                uint32_t gid, int admin, char *err, size_t errlen)
 {
   int rc = mu_jobs_validate_spec (spec, err, errlen);
   if (rc != 0)
     return rc;
   mu_job_t *j = mu_smap_get (c->jobs, spec->id);
+  if (j != NULL && !admin && j->owner_uid != uid)
+    {
+      snprintf (err, errlen, "job id %s is taken by %s's job", spec->id,
+                j->owner);
+      return MUSTER_EPERM;
+    }
   if (j != NULL && j->state == MU_JOB_SUSPENDED)
     return mu_ckpt_resume (j, err, errlen);
   if (j != NULL && j->state < MU_JOB_SUCCEEDED)
@@ -474,7 +533,7 @@ mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, char *err,
     }
   if (j != NULL)
     retire_finished (c, j);
-  if (create_job (c, spec) == NULL)
+  if (create_job (c, spec, uid, gid) == NULL)
     {
       snprintf (err, errlen, "out of memory creating job %s", spec->id);
       return -ENOMEM;
@@ -521,6 +580,8 @@ mu_jobs_offer_free_nodes (mu_coord_t *c)
           mu_job_t *j = val;
           if (j->state != MU_JOB_RENDEZVOUS && j->state != MU_JOB_PENDING)
             continue;
+          if (!node_may_serve (n, j))
+            continue;
           mu_rdzv_status_t p;
           mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
           if (p.joined >= p.max_nodes)
@@ -529,7 +590,7 @@ mu_jobs_offer_free_nodes (mu_coord_t *c)
             best = j;
         }
       if (best == NULL)
-        return;
+        continue; /* another node (another uid) may still serve a job */
       char err[256];
       if (join_node (c, best, n, err, sizeof err) != 0)
         mu_log_warn (c->log, "JOIN-FAILED", "node %s: %s", n->node_id, err);

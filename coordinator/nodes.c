@@ -20,25 +20,75 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 
 #define MAX_SLOTS 4096
 
-static int
-route_is_node (const mu_route_t *r, const char *node_id)
+/* Routes are the ROUTER's own ids for connections (agents no longer
+ * choose them: a chosen id could be claimed by another connection), so the
+ * coordinator keeps route -> node itself. */
+static void
+route_key (const mu_route_t *r, char *buf)
 {
-  size_t len = strlen (node_id);
-  return r->len == len && memcmp (r->id, node_id, len) == 0;
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < r->len; i++)
+    {
+      buf[2 * i] = hex[r->id[i] >> 4];
+      buf[2 * i + 1] = hex[r->id[i] & 15];
+    }
+  buf[2 * r->len] = '\0';
 }
 
 mu_node_t *
 mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from)
 {
-  char id[sizeof from->id + 1];
-  memcpy (id, from->id, from->len);
-  id[from->len] = '\0';
-  mu_node_t *n = mu_smap_get (c->node_ids, id);
+  char k[2 * sizeof from->id + 1];
+  route_key (from, k);
+  mu_node_t *n = mu_smap_get (c->routes, k);
   return (n != NULL && n->alive) ? n : NULL;
+}
+
+static int
+bind_route (mu_coord_t *c, mu_node_t *n, const mu_route_t *from)
+{
+  char k[2 * sizeof from->id + 1];
+  route_key (&n->route, k);
+  if (n->route.len > 0 && mu_smap_get (c->routes, k) == n)
+    mu_smap_del (c->routes, k);
+  n->route = *from;
+  route_key (from, k);
+  return mu_smap_put (c->routes, k, n, NULL);
+}
+
+static void
+unbind_route (mu_coord_t *c, mu_node_t *n)
+{
+  char k[2 * sizeof n->route.id + 1];
+  route_key (&n->route, k);
+  if (n->route.len > 0 && mu_smap_get (c->routes, k) == n)
+    mu_smap_del (c->routes, k);
+}
+
+mu_node_t *
+mu_nodes_rebind (mu_coord_t *c, const mu_route_t *from,
+                 const mu_principal_t *who, const char *node_id)
+{
+  /* A message from a connection the coordinator has not seen: the agent
+   * reconnected (a new TCP connection gets a new route).  Its key says who
+   * it is; the node keeps running without registering again. */
+  mu_node_t *n = NULL;
+  if (node_id != NULL)
+    n = mu_smap_get (c->node_ids, node_id);
+  else if (who->pub[0] != '\0')
+    n = mu_smap_get (c->node_keys, who->pub);
+  if (n == NULL || !n->alive || strcmp (n->pub, who->pub) != 0)
+    return NULL;
+  if (bind_route (c, n, from) != 0)
+    return NULL;
+  mu_log_info (c->log, "NODE-RECONNECTED", "node %s on a new connection",
+               n->node_id);
+  return n;
 }
 
 static mu_node_t *
@@ -98,6 +148,9 @@ static void
 release_node (mu_coord_t *c, mu_node_t *n)
 {
   mark_dead (c, n);
+  unbind_route (c, n);
+  if (mu_smap_get (c->node_keys, n->pub) == n)
+    mu_smap_del (c->node_keys, n->pub);
   mu_smap_del (c->node_ids, n->node_id);
   free (n->node_id);
   free (n->host);
@@ -148,15 +201,20 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
 }
 
 int
-mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
+mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
+                   const mu_principal_t *who, mu_reg_t *reg)
 {
   char err[512];
-  if (!route_is_node (from, reg->node_id))
+  if (who->job != NULL
+      && (reg->job == NULL || strcmp (reg->job->id, who->job) != 0))
     {
-      mu_wire_send_error (c->agent_sock, from, MUSTER_EINVAL,
-                          "agent.register", 0,
-                          "node_id must equal the socket's routing id");
-      return MUSTER_EINVAL;
+      snprintf (err, sizeof err, "node %s: its key was enrolled with the join "
+                "token of job %s and may only join that job", reg->node_id,
+                who->job);
+      mu_log_warn (c->log, "NODE-REFUSED", "%s", err);
+      mu_wire_send_error (c->agent_sock, from, MUSTER_EPERM, "agent.register",
+                          0, err);
+      return MUSTER_EPERM;
     }
   if (reg->slots == 0 || reg->slots > MAX_SLOTS || reg->host[0] == '\0')
     {
@@ -174,6 +232,18 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
       return MUSTER_EINVAL;
     }
   mu_node_t *n = mu_smap_get (c->node_ids, reg->node_id);
+  if (n != NULL && n->alive && strcmp (n->pub, who->pub) != 0)
+    {
+      /* Node identity is bound to the key that registered it: another key
+       * never takes a live node over. */
+      snprintf (err, sizeof err, "node id %s is registered with another key",
+                reg->node_id);
+      mu_log_warn (c->log, "NODE-SPOOF", "%s: refused a registration with "
+                   "key %.8s...", err, who->pub);
+      mu_wire_send_error (c->agent_sock, from, MUSTER_EPERM, "agent.register",
+                          0, err);
+      return MUSTER_EPERM;
+    }
   if (n != NULL)
     {
       /* Same node id again: the agent restarted or re-sent its
@@ -199,7 +269,16 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from, mu_reg_t *reg)
   n->slots = (uint32_t)reg->slots;
   n->port_base = reg->port_base;
   n->pid = reg->pid;
-  n->route = *from;
+  mu_strlcpy (n->pub, who->pub, sizeof n->pub);
+  /* A cluster node says which uid it runs as (a root agent runs any
+   * owner's jobs); a node enrolled for one job runs as that job's owner. */
+  n->uid = who->job != NULL ? who->uid : (uint32_t)reg->uid;
+  if (bind_route (c, n, from) != 0
+      || (n->pub[0] != '\0' && mu_smap_put (c->node_keys, n->pub, n, NULL) != 0))
+    {
+      release_node (c, n);
+      return -ENOMEM;
+    }
   n->alive = 1;
   c->nodes_alive++;
   n->last_seen_ms = mu_now_ms ();
