@@ -21,6 +21,7 @@
 
 #include <muster/error.h>
 
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "coordinator/ckpt.h"
@@ -230,6 +231,8 @@ open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
   if (rc == 0 && (zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
                   || zmq_setsockopt (s, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0))
     rc = -errno;
+  if (rc == 0)
+    rc = mu_netaddr_zmq_prepare (s, bind);
   if (rc == 0 && zmq_bind (s, bind) != 0)
     rc = -errno;
   size_t len = eplen;
