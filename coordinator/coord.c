@@ -23,6 +23,7 @@
 
 #include <muster/error.h>
 
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "coordinator/auth.h"
@@ -349,6 +350,8 @@ open_router (mu_coord_t *c, const char *bind, mu_auth_port_t port,
     rc = -errno;
   if (rc == 0)
     rc = mu_auth_secure (c->auth, s, port);
+  if (rc == 0)
+    rc = mu_netaddr_zmq_prepare (s, bind);
   if (rc == 0 && zmq_bind (s, bind) != 0)
     rc = -errno;
   size_t len = eplen;

@@ -17,6 +17,7 @@
 #include <muster/error.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
 
@@ -35,7 +36,9 @@ usage (FILE *f)
 {
   fprintf (f,
            "usage: musterd [options]\n"
-           "  --agent-bind EP      agent port (default tcp://0.0.0.0:29400)\n"
+           "  --agent-bind EP      agent port (default tcp://0.0.0.0:29400);\n"
+           "                       HOST:PORT or tcp://HOST:PORT, HOST an\n"
+           "                       address of this machine or 0.0.0.0 (all)\n"
            "  --ctl-bind EP        control port (default tcp://127.0.0.1:29401;\n"
            "                       'none' disables it)\n"
            "  --heartbeat DUR      agents' heartbeat interval (default 200ms)\n"
@@ -200,6 +203,40 @@ parse_args (daemon_cfg_t *cfg, int argc, char **argv, char *err, size_t errlen)
   return 0;
 }
 
+/* An explicit bind address must be this machine's (netaddr.c): ZeroMQ
+ * would only say "Cannot assign requested address".  Rewrites `ep` into
+ * the checked tcp:// form; 0, or non-zero after a one-line error. */
+static int
+check_bind (const char *what, const char *flag, char *ep, size_t eplen)
+{
+  mu_endpoint_t e;
+  char why[1024], out[300];
+  if (mu_endpoint_parse (ep, MU_EP_ANY_PORT | MU_EP_OTHER_TRANSPORT, &e, why,
+                         sizeof why) != 0)
+    {
+      fprintf (stderr, "musterd: %s %s\n", flag, why);
+      return MUSTER_EINVAL;
+    }
+  if (mu_netaddr_bind (&e, out, sizeof out, NULL, why, sizeof why) != 0
+      || mu_strlcpy (ep, out, eplen) != 0)
+    {
+      fprintf (stderr, "musterd: cannot bind the %s at %s: %s\n", what, ep, why);
+      return MUSTER_EINVAL;
+    }
+  return 0;
+}
+
+static void
+log_binds (const mu_log_t *log, mu_coord_t *c)
+{
+  const char *ep = mu_coord_agent_endpoint (c);
+  mu_log_notice (log, "BIND", "agent port %s %s", ep,
+                 mu_bind_scope_text (mu_netaddr_endpoint_scope (ep)));
+  if ((ep = mu_coord_ctl_endpoint (c)) != NULL)
+    mu_log_notice (log, "BIND", "control port %s %s", ep,
+                   mu_bind_scope_text (mu_netaddr_endpoint_scope (ep)));
+}
+
 typedef struct daemon {
   mu_coord_t *coord;
   uv_signal_t sigterm, sigint;
@@ -246,6 +283,10 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
+  if (check_bind ("agent port", "--agent-bind", cfg.agent_bind, sizeof cfg.agent_bind) != 0
+      || (strcmp (cfg.ctl_bind, "none") != 0
+          && check_bind ("control port", "--ctl-bind", cfg.ctl_bind, sizeof cfg.ctl_bind) != 0))
+    return 2;
   daemon_t d;
   memset (&d, 0, sizeof d);
   mu_log_init (&d.log, "musterd");
@@ -281,6 +322,7 @@ main (int argc, char **argv)
       uv_loop_close (&loop);
       return 1;
     }
+  log_binds (&d.log, d.coord);
   mu_log_notice (&d.log, "SERVING", "agent port %s, control port %s",
                  mu_coord_agent_endpoint (d.coord),
                  mu_coord_ctl_endpoint (d.coord) ? mu_coord_ctl_endpoint (d.coord)

@@ -4,7 +4,8 @@
  *
  * The request goes out on a DEALER; the answer is awaited with a bound
  * (--timeout, default 5 s) so an unreachable coordinator is an error that
- * names the endpoint rather than a hang.
+ * names the endpoint rather than a hang.  The endpoint is HOST:PORT or
+ * tcp://HOST:PORT (netaddr.c); a malformed one is named before any send.
  */
 #include "launcher/ctl_client.h"
 
@@ -16,6 +17,7 @@
 
 #include <muster/error.h>
 
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "common/wire.h"
 
@@ -38,6 +40,8 @@ call (const char *ep, uint64_t timeout_ms, const mu_msg_t *req, mu_msg_t *rep,
     rc = -errno;
   if (rc == 0)
     rc = mu_wire_sockopts (s, 1000);
+  if (rc == 0)
+    rc = mu_netaddr_zmq_prepare (s, ep);
   if (rc == 0 && zmq_connect (s, ep) != 0)
     {
       rc = -errno;
@@ -78,6 +82,7 @@ typedef struct ctl_args {
   uint64_t timeout_ms;
   const char *job;
   uint64_t grace_ms;
+  char ep[600]; /* endpoint in its tcp:// form */
 } ctl_args_t;
 
 static int
@@ -119,6 +124,14 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
           return 2;
         }
     }
+  char why[700];
+  if (mu_endpoint_normalize (a->endpoint, MU_EP_OTHER_TRANSPORT, a->ep,
+                             sizeof a->ep, why, sizeof why) != 0)
+    {
+      fprintf (stderr, "muster %s: control port %s\n", cmd, why);
+      return 2;
+    }
+  a->endpoint = a->ep;
   if (need_job && a->job == NULL)
     {
       fprintf (stderr, "muster %s: which job? usage: muster %s [--endpoint EP] JOB\n",

@@ -30,6 +30,7 @@
 #include <muster/error.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
 #include "launcher/elf_needs.h"
@@ -57,6 +58,8 @@ typedef struct run {
   int epochs;             /* epochs this node ran workers in */
   uint64_t last_round;    /* epoch of the round last shown (non-tty) */
   char endpoint[300];
+  char host_bind[300];    /* --host: the checked address to bind */
+  char host_ctl_bind[300];
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -377,6 +380,46 @@ on_signal (uv_signal_t *s, int signum)
   mu_agent_shutdown (r->agent, r->o.grace_ms);
 }
 
+/* --host binds the address given, resolved and checked to be this
+ * machine's (netaddr.c), never all interfaces unless asked: a mistyped or
+ * foreign address is a one-line error before anything starts.  The same
+ * for --ctl-bind of a served or embedded coordinator. */
+static int
+check_binds (run_t *r)
+{
+  char why[1024];
+  mu_endpoint_t ep;
+  mu_bind_scope_t scope = MU_BIND_OTHER;
+  if (r->o.host
+      && (mu_endpoint_parse (r->o.endpoint, 0, &ep, why, sizeof why) != 0
+          || mu_netaddr_bind (&ep, r->host_bind, sizeof r->host_bind, &scope,
+                              why, sizeof why) != 0))
+    {
+      fprintf (stderr, "muster: cannot host the coordinator at %s: %s\n",
+               r->o.endpoint, why);
+      return MUSTER_EINVAL;
+    }
+  /* A name (Debian's /etc/hosts maps the hostname to 127.0.1.1) that is
+   * loopback here cannot be reached by other nodes: say so. */
+  if (r->o.host && scope == MU_BIND_LOOPBACK && r->o.max_nodes > 1
+      && strncmp (ep.host, "127.", 4) != 0 && strcmp (ep.host, "::1") != 0
+      && strcmp (ep.host, "localhost") != 0)
+    fprintf (stderr, "muster: warning: %s is a loopback address here (%s): "
+             "other nodes cannot connect; give this machine's address or "
+             "0.0.0.0\n", ep.host, r->host_bind);
+  if (r->o.ctl_bind != NULL
+      && (mu_endpoint_parse (r->o.ctl_bind, MU_EP_ANY_PORT | MU_EP_OTHER_TRANSPORT,
+                             &ep, why, sizeof why) != 0
+          || mu_netaddr_bind (&ep, r->host_ctl_bind, sizeof r->host_ctl_bind,
+                              NULL, why, sizeof why) != 0))
+    {
+      fprintf (stderr, "muster: cannot bind the control port at %s: %s\n",
+               r->o.ctl_bind, why);
+      return MUSTER_EINVAL;
+    }
+  return 0;
+}
+
 static int
 start_coordinator (run_t *r)
 {
@@ -384,14 +427,9 @@ start_coordinator (run_t *r)
   if (r->o.endpoint == NULL)
     strcpy (bind, "tcp://127.0.0.1:*");
   else
-    {
-      const char *colon = strrchr (r->o.endpoint, ':');
-      int loopback = strncmp (r->o.endpoint, "127.", 4) == 0
-                     || strncmp (r->o.endpoint, "localhost:", 10) == 0;
-      snprintf (bind, sizeof bind, "tcp://%s%s", loopback ? "127.0.0.1" : "*",
-                colon);
-    }
-  mu_coord_opts_t co = { .agent_bind = bind, .ctl_bind = r->o.ctl_bind,
+    mu_strlcpy (bind, r->host_bind, sizeof bind);
+  mu_coord_opts_t co = { .agent_bind = bind,
+                         .ctl_bind = r->o.ctl_bind ? r->host_ctl_bind : NULL,
                          .log = &r->coord_log };
   int rc = mu_coord_new (&co, &r->coord);
   if (rc == 0)
@@ -405,6 +443,9 @@ start_coordinator (run_t *r)
     }
   mu_strlcpy (r->endpoint, mu_coord_agent_endpoint (r->coord),
               sizeof r->endpoint);
+  if (r->o.endpoint != NULL && !r->o.quiet)
+    fprintf (stderr, "muster: serving the coordinator at %s %s\n", r->endpoint,
+             mu_bind_scope_text (mu_netaddr_endpoint_scope (r->endpoint)));
   if (mu_coord_ctl_endpoint (r->coord) && !r->o.quiet)
     fprintf (stderr, "muster: control port %s\n", mu_coord_ctl_endpoint (r->coord));
   return 0;
@@ -511,6 +552,11 @@ mu_run_main (int argc, char **argv)
         }
       snprintf (r.ckpt_dir_abs, sizeof r.ckpt_dir_abs, "%s/%s", cwd, r.o.ckpt_dir);
       r.o.ckpt_dir = r.ckpt_dir_abs;
+    }
+  if ((r.o.endpoint == NULL || r.o.host) && check_binds (&r) != 0)
+    {
+      free (pargv);
+      return 2;
     }
   r.tty = isatty (2);
   uv_loop_init (&r.loop);

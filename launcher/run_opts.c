@@ -14,6 +14,7 @@
 
 #include <muster/error.h>
 
+#include "common/netaddr.h"
 #include "common/util.h"
 
 const char *
@@ -22,8 +23,11 @@ mu_run_opts_usage (void)
   return "usage: muster run [options] [--] PROGRAM [ARGS...]\n"
          "  --nnodes MIN:MAX|N      nodes in the gang (default 1)\n"
          "  --nproc-per-node N      workers per node (default 1)\n"
-         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded)\n"
-         "  --host                  serve the coordinator at --rdzv-endpoint\n"
+         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded);\n"
+         "                          HOST:PORT or tcp://HOST:PORT, [V6]:PORT\n"
+         "  --host                  serve the coordinator at --rdzv-endpoint:\n"
+         "                          an address of this machine, bound as given\n"
+         "                          (0.0.0.0 for all interfaces)\n"
          "  --rdzv-id ID            job id shared by all nodes\n"
          "  --max-restarts N        restarts after worker failures (default 0)\n"
          "  --standalone            embedded coordinator (the default without\n"
@@ -227,12 +231,12 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "rdzv-endpoint") == 0)
     {
-      const char *colon = strrchr (v, ':');
-      uint32_t port;
-      if (colon == NULL || colon == v || parse_u32 (colon + 1, 1, 65535, &port) != 0)
-        return fail (err, errlen, "--rdzv-endpoint '%s': expected HOST:PORT",
-                     v, NULL);
-      o->endpoint = v;
+      mu_endpoint_t ep;
+      char why[400];
+      if (mu_endpoint_parse (v, 0, &ep, why, sizeof why) != 0)
+        return fail (err, errlen, "--rdzv-endpoint %s", why, NULL);
+      /* HOST:PORT from here on, whichever form was given */
+      o->endpoint = strncmp (v, "tcp://", 6) == 0 ? v + 6 : v;
     }
   else if (strcmp (name, "rdzv-id") == 0)
     o->rdzv_id = v;
@@ -262,7 +266,14 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
   else if (strcmp (name, "log-level") == 0)
     o->log_level = v;
   else if (strcmp (name, "ctl-bind") == 0)
-    o->ctl_bind = v;
+    {
+      mu_endpoint_t ep;
+      char why[400];
+      if (mu_endpoint_parse (v, MU_EP_ANY_PORT | MU_EP_OTHER_TRANSPORT, &ep,
+                             why, sizeof why) != 0)
+        return fail (err, errlen, "--ctl-bind %s", why, NULL);
+      o->ctl_bind = v;
+    }
   else if (strcmp (name, "rdzv-backend") == 0)
     {
       if (strcmp (v, "c10d") != 0 && strcmp (v, "muster") != 0

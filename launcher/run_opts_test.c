@@ -148,6 +148,32 @@ test_errors (void **state)
   expect_error (a16, "takes no value");
   const char *a17[] = { "", NULL };
   expect_error (a17, "empty");
+  const char *a18[] = { "--rdzv-endpoint", "hostonly", "prog", NULL };
+  expect_error (a18, "--rdzv-endpoint 'hostonly': no port; expected HOST:PORT "
+                     "or tcp://HOST:PORT");
+  const char *a19[] = { "--rdzv-endpoint", "udp://h:1", "prog", NULL };
+  expect_error (a19, "tcp://HOST:PORT");
+  const char *a20[] = { "--rdzv-endpoint", "::1:5", "prog", NULL };
+  expect_error (a20, "brackets");
+  const char *a21[] = { "--ctl-bind", "nowhere", "prog", NULL };
+  expect_error (a21, "--ctl-bind 'nowhere'");
+}
+
+/* --rdzv-endpoint in both forms; the rest of muster sees HOST:PORT. */
+static void
+test_endpoint_forms (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "--rdzv-endpoint", "tcp://node0:29400", "prog", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_string_equal (o.endpoint, "node0:29400");
+  const char *b[] = { "--rdzv-endpoint=[::1]:29400", "--ctl-bind",
+                      "tcp://127.0.0.1:0", "prog", NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_string_equal (o.endpoint, "[::1]:29400");
+  assert_string_equal (o.ctl_bind, "tcp://127.0.0.1:0");
 }
 
 int
@@ -158,6 +184,7 @@ main (void)
     cmocka_unit_test (test_torchrun_flags),
     cmocka_unit_test (test_muster_flags),
     cmocka_unit_test (test_errors),
+    cmocka_unit_test (test_endpoint_forms),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

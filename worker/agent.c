@@ -26,6 +26,7 @@
 
 #include <muster/error.h>
 
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "common/zwatch.h"
 
@@ -482,6 +483,8 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
           || zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
                              sizeof ivl_max) != 0))
     rc = -errno;
+  if (rc == 0)
+    rc = mu_netaddr_zmq_prepare (a->coord_sock, a->coordinator);
   if (rc == 0 && zmq_connect (a->coord_sock, a->coordinator) != 0)
     {
       rc = -errno;

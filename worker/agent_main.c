@@ -16,6 +16,7 @@
 
 #include <muster/error.h>
 
+#include "common/netaddr.h"
 #include "common/util.h"
 #include "worker/agent.h"
 
@@ -23,8 +24,9 @@ static void
 usage (FILE *f)
 {
   fprintf (f,
-           "usage: muster-agent --coordinator tcp://HOST:PORT [options]\n"
-           "  --coordinator EP     the coordinator's agent port (required)\n"
+           "usage: muster-agent --coordinator [tcp://]HOST:PORT [options]\n"
+           "  --coordinator EP     the coordinator's agent port (required):\n"
+           "                       HOST:PORT or tcp://HOST:PORT\n"
            "  --slots N            worker processes this node runs (default 1)\n"
            "  --node-id ID         node id (default hostname-pid-random)\n"
            "  --host ADDR          address other nodes reach this one at\n"
@@ -65,6 +67,7 @@ main (int argc, char **argv)
   o.err_fd = 2;
   o.log = &m.log;
   m.grace_ms = 5000;
+  char coord_ep[600];
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i];
@@ -94,7 +97,16 @@ main (int argc, char **argv)
       uint64_t n = 0;
       int rc = 0;
       if (strcmp (a, "--coordinator") == 0)
-        o.coordinator = v;
+        {
+          char why[700];
+          if (mu_endpoint_normalize (v, MU_EP_OTHER_TRANSPORT, coord_ep,
+                                     sizeof coord_ep, why, sizeof why) != 0)
+            {
+              fprintf (stderr, "muster-agent: --coordinator %s\n", why);
+              return 2;
+            }
+          o.coordinator = coord_ep;
+        }
       else if (strcmp (a, "--slots") == 0 || strcmp (a, "--nproc-per-node") == 0)
         {
           rc = mu_parse_u64 (v, &n);
