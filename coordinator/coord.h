@@ -93,6 +93,8 @@ typedef struct mu_node {
   char *node_id;
   char pub[41];       /* the CURVE key that registered it ("" insecure) */
   uint32_t uid;       /* uid its agent runs as (0 = root: any owner) */
+  int key_shared;     /* another live node registered with the same key:
+                         known by route and node id only, never by key */
   char *host;
   uint32_t slots;
   uint64_t port_base;

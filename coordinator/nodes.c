@@ -81,7 +81,11 @@ mu_nodes_rebind (mu_coord_t *c, const mu_route_t *from,
   if (node_id != NULL)
     n = mu_smap_get (c->node_ids, node_id);
   else if (who->pub[0] != '\0')
-    n = mu_smap_get (c->node_keys, who->pub);
+    {
+      n = mu_smap_get (c->node_keys, who->pub);
+      if (n != NULL && n->key_shared)
+        return NULL; /* the key alone does not say which node */
+    }
   if (n == NULL || !n->alive || strcmp (n->pub, who->pub) != 0)
     return NULL;
   if (bind_route (c, n, from) != 0)
@@ -273,6 +277,15 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
   /* A cluster node says which uid it runs as (a root agent runs any
    * owner's jobs); a node enrolled for one job runs as that job's owner. */
   n->uid = who->job != NULL ? who->uid : (uint32_t)reg->uid;
+  mu_node_t *other = n->pub[0] ? mu_smap_get (c->node_keys, n->pub) : NULL;
+  if (other != NULL && other != n && other->alive)
+    {
+      /* Two agents sharing one key (one state directory): allowed, but a
+       * reconnect is then recognised by node id only. */
+      other->key_shared = n->key_shared = 1;
+      mu_log_info (c->log, "KEY-SHARED", "nodes %s and %s use the same key",
+                   other->node_id, n->node_id);
+    }
   if (bind_route (c, n, from) != 0
       || (n->pub[0] != '\0' && mu_smap_put (c->node_keys, n->pub, n, NULL) != 0))
     {

@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/util.h"
+#include "common/keys.h"
 #include "coordinator/coord.h"
 #include "launcher/elf_needs.h"
 #include "launcher/run_opts.h"
@@ -60,6 +61,9 @@ typedef struct run {
   char endpoint[300];
   char host_bind[300];    /* --host: the checked address to bind */
   char host_ctl_bind[300];
+  mu_keypair_t agent_key; /* this node's CURVE key pair */
+  mu_token_t token;       /* joining: the job's or cluster's join token */
+  int have_token;
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -430,6 +434,7 @@ start_coordinator (run_t *r)
     mu_strlcpy (bind, r->host_bind, sizeof bind);
   mu_coord_opts_t co = { .agent_bind = bind,
                          .ctl_bind = r->o.ctl_bind ? r->host_ctl_bind : NULL,
+                         .insecure = r->o.insecure,
                          .log = &r->coord_log };
   int rc = mu_coord_new (&co, &r->coord);
   if (rc == 0)
@@ -448,6 +453,75 @@ start_coordinator (run_t *r)
              mu_bind_scope_text (mu_netaddr_endpoint_scope (r->endpoint)));
   if (mu_coord_ctl_endpoint (r->coord) && !r->o.quiet)
     fprintf (stderr, "muster: control port %s\n", mu_coord_ctl_endpoint (r->coord));
+  return 0;
+}
+
+/* The embedded or served coordinator knows this process's own agent key
+ * (made here, never written anywhere); a served one also makes the job's
+ * join token, the one thing the other nodes need. */
+static int
+secure_local_agent (run_t *r, const char *job_id)
+{
+  if (r->o.insecure)
+    return 0;
+  int rc = mu_keypair_new (&r->agent_key);
+  if (rc == 0)
+    rc = mu_coord_authorize_node (r->coord, r->agent_key.pub);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster: cannot make this node's key: %s\n",
+               muster_strerror (rc));
+      return rc;
+    }
+  if (!r->o.host)
+    return 0;
+  char tok[MU_TOKEN_LEN + 1];
+  rc = mu_coord_job_token (r->coord, job_id, tok, sizeof tok);
+  if (rc == 0 && r->o.join_token_file != NULL)
+    {
+      mu_token_t t;
+      char why[300];
+      rc = mu_token_parse (tok, &t, why, sizeof why);
+      if (rc == 0)
+        rc = mu_token_save (r->o.join_token_file, &t);
+      memset (&t, 0, sizeof t);
+      if (rc != 0)
+        fprintf (stderr, "muster: cannot write the join token to %s: %s\n",
+                 r->o.join_token_file, muster_strerror (rc));
+      else if (!r->o.quiet)
+        fprintf (stderr, "muster: other nodes join with --rdzv-endpoint %s "
+                 "--join-token-file %s (copy it; it is secret)\n",
+                 r->o.endpoint, r->o.join_token_file);
+    }
+  else if (rc == 0)
+    fprintf (stderr, "muster: other nodes join with --rdzv-endpoint %s "
+             "--join-token %s\n", r->o.endpoint, tok);
+  else
+    fprintf (stderr, "muster: cannot make the job's join token: %s\n",
+             muster_strerror (rc));
+  memset (tok, 0, sizeof tok);
+  return rc;
+}
+
+/* A joining node: the token (flag, file, $MUSTER_JOIN_TOKEN) names the
+ * coordinator's key and is exchanged for a fresh key of this node's. */
+static int
+load_join_creds (run_t *r)
+{
+  if (r->o.insecure)
+    return 0;
+  mu_agent_creds_opts_t co = { .token = r->o.join_token,
+                               .token_file = r->o.join_token_file };
+  char err[700];
+  int have_key = 0;
+  int rc = mu_agent_creds_load (&co, &r->token, &r->agent_key, &have_key, err,
+                                sizeof err);
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster run: %s\n", err);
+      return rc;
+    }
+  r->have_token = 1;
   return 0;
 }
 
@@ -561,16 +635,30 @@ mu_run_main (int argc, char **argv)
   r.tty = isatty (2);
   uv_loop_init (&r.loop);
   int rc = 0;
+  mu_job_spec_t spec;
+  mu_role_spec_t role[MU_RUN_MAX_ROLES];
+  char id[160];
+  make_spec (&r, &spec, role, pargv, pargc, id, sizeof id);
   if (r.o.endpoint == NULL || r.o.host)
-    rc = start_coordinator (&r);
+    {
+      rc = start_coordinator (&r);
+      if (rc == 0)
+        rc = secure_local_agent (&r, id);
+      if (rc != 0 && r.coord)
+        mu_coord_stop (r.coord);
+    }
   else
-    snprintf (r.endpoint, sizeof r.endpoint, "tcp://%s", r.o.endpoint);
+    {
+      snprintf (r.endpoint, sizeof r.endpoint, "tcp://%s", r.o.endpoint);
+      if (load_join_creds (&r) != 0)
+        {
+          uv_loop_close (&r.loop);
+          free (pargv);
+          return 2;
+        }
+    }
   if (rc == 0)
     {
-      mu_job_spec_t spec;
-      mu_role_spec_t role[MU_RUN_MAX_ROLES];
-      char id[160];
-      make_spec (&r, &spec, role, pargv, pargc, id, sizeof id);
       mu_agent_opts_t ao = {
         .coordinator = r.endpoint,
         .node_id = r.o.node_id ? r.o.node_id : (r.o.endpoint ? NULL : "local"),
@@ -583,6 +671,9 @@ mu_run_main (int argc, char **argv)
         .err_fd = 2,
         .exit_on_done = 1,
         .log = &r.log,
+        .server_key = r.coord ? mu_coord_server_key (r.coord) : NULL,
+        .key = r.agent_key.pub[0] && !r.have_token ? &r.agent_key : NULL,
+        .token = r.have_token ? &r.token : NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
                 .on_stop = on_stop,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },

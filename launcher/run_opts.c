@@ -44,6 +44,13 @@ mu_run_opts_usage (void)
          "  --grace DUR             SIGTERM-to-SIGKILL grace (default 5s)\n"
          "  --elastic-mode MODE     restart (default) or in-place\n"
          "  --ctl-bind EP           control port of a served coordinator\n"
+         "  --join-token-file FILE  with --host: write the job's join token to\n"
+         "                          FILE (0600) instead of printing it; when\n"
+         "                          joining: read the token from FILE\n"
+         "  --join-token TOKEN      joining: the token `--host` printed (also\n"
+         "                          $MUSTER_JOIN_TOKEN; never passed to workers)\n"
+         "  --insecure              no CURVE: only with a coordinator started\n"
+         "                          --insecure (every node must say it)\n"
          "  --progress-timeout DUR  kill and restart a worker (libmuster) that\n"
          "                          reports no progress for this long\n"
          "  --ckpt-dir DIR          checkpoints (shared by all nodes); restores\n"
@@ -200,7 +207,7 @@ static const char *const FLAGS_WITH_VALUE[]
         "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-every-steps",
         "ckpt-keep",
         "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
-        NULL };
+        "join-token", "join-token-file", NULL };
 
 static int
 takes_value (const char *name)
@@ -265,6 +272,10 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "log-level") == 0)
     o->log_level = v;
+  else if (strcmp (name, "join-token") == 0)
+    o->join_token = v;
+  else if (strcmp (name, "join-token-file") == 0)
+    o->join_token_file = v;
   else if (strcmp (name, "ctl-bind") == 0)
     {
       mu_endpoint_t ep;
@@ -361,6 +372,8 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
         o->standalone = 1;
       else if (strcmp (name, "host") == 0)
         o->host = 1;
+      else if (strcmp (name, "insecure") == 0)
+        o->insecure = 1;
       else if (strcmp (name, "quiet") == 0 || strcmp (name, "q") == 0)
         o->quiet = 1;
       else if (strcmp (name, "no-python") == 0)

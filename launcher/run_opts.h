@@ -51,6 +51,9 @@ typedef struct mu_run_opts {
                                             from --nnodes/--nproc-per-node) */
   size_t nroles;
   int quiet;                     /* --quiet: no progress display */
+  const char *join_token;        /* --join-token */
+  const char *join_token_file;   /* --join-token-file */
+  int insecure;                  /* --insecure */
   int no_python;                 /* --no-python */
   int module;                    /* -m/--module: run argv[0] as python -m */
   char **argv;                   /* the program and its arguments */

@@ -56,6 +56,31 @@ mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
       return -ENOMEM;
     }
   a->opts.job = a->job;
+  a->opts.key = NULL;
+  a->opts.token = NULL;
+  a->opts.server_key = NULL;
+  if (opts->token != NULL)
+    {
+      a->token = *opts->token;
+      a->have_token = 1;
+      mu_strlcpy (a->server_key, opts->token->server_pub, sizeof a->server_key);
+    }
+  if (opts->server_key != NULL && opts->server_key[0] != '\0')
+    mu_strlcpy (a->server_key, opts->server_key, sizeof a->server_key);
+  if (a->server_key[0] != '\0')
+    {
+      int krc = 0;
+      if (opts->key != NULL)
+        a->key = *opts->key;
+      else
+        krc = mu_keypair_new (&a->key);
+      if (krc != 0 || !mu_key_valid (a->server_key))
+        {
+          mu_job_spec_free (&a->job);
+          free (a);
+          return krc != 0 ? krc : MUSTER_EINVAL;
+        }
+    }
   mu_strlcpy (a->coordinator, opts->coordinator, sizeof a->coordinator);
   if (opts->node_id != NULL)
     mu_strlcpy (a->node_id, opts->node_id, sizeof a->node_id);
@@ -70,6 +95,12 @@ mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
     }
   *out = a;
   return 0;
+}
+
+const char *
+mu_agent_public_key (const mu_agent_t *a)
+{
+  return a->key.pub;
 }
 
 const char *
@@ -161,13 +192,14 @@ send_register (mu_agent_t *a)
   m.u.reg.slots = a->opts.slots;
   m.u.reg.port_base = a->port_base;
   m.u.reg.pid = (uint64_t)getpid ();
+  m.u.reg.uid = (uint64_t)geteuid ();
   m.u.reg.role = (char *)a->opts.role;
   m.u.reg.job = a->job;
   return mu_agent_send_coord (a, &m);
 }
 
-static void
-give_up (mu_agent_t *a, const char *why)
+void
+mu_agent_give_up (mu_agent_t *a, const char *why)
 {
   mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
   mu_job_done_t d;
@@ -193,9 +225,13 @@ on_reg_timer (uv_timer_t *t)
     {
       char why[512];
       snprintf (why, sizeof why,
-                "cannot reach the coordinator at %s: no answer after %.1f s",
-                a->coordinator, (double)(now - a->started_ms) / 1000.0);
-      give_up (a, why);
+                "cannot reach the coordinator at %s: no answer after %.1f s%s",
+                a->coordinator, (double)(now - a->started_ms) / 1000.0,
+                a->have_token && !a->enrolled
+                  ? " (it answers only keys it knows: a join token of "
+                    "another job or coordinator gets no answer either)"
+                  : "");
+      mu_agent_give_up (a, why);
       return;
     }
   /* Not connected yet (ZMQ_IMMEDIATE refuses the send locally, at no cost
@@ -204,7 +240,12 @@ on_reg_timer (uv_timer_t *t)
    * coordinator time to answer before sending a duplicate, longer each
    * time (a coordinator busy with thousands of registrations must not get
    * more of them). */
-  if (send_register (a) == 0)
+  /* With a join token, the token is exchanged for the agent's key first. */
+  if (a->enrolled && a->enroll_sock != NULL)
+    mu_agent_enroll_close (a);
+  int sent = a->have_token && !a->enrolled ? mu_agent_enroll_send (a)
+                                           : send_register (a);
+  if (sent == 0)
     a->reg_backoff_ms = a->reg_backoff_ms >= REG_BACKOFF_SENT_MS
                             ? a->reg_backoff_ms * 2
                             : REG_BACKOFF_SENT_MS;
@@ -229,6 +270,12 @@ start_registering (mu_agent_t *a)
   a->reg_backoff_ms = 0;
   uv_timer_stop (&a->hb_timer);
   uv_timer_start (&a->reg_timer, on_reg_timer, 0, 0);
+}
+
+void
+mu_agent_register_now (mu_agent_t *a)
+{
+  start_registering (a);
 }
 
 static void
@@ -286,7 +333,7 @@ on_coord_error (mu_agent_t *a, const mu_error_t *e)
       char why[1024];
       snprintf (why, sizeof why, "the coordinator refused this node: %s",
                 e->message);
-      give_up (a, why);
+      mu_agent_give_up (a, why);
       return;
     }
   mu_log_warn (a->log, "COORD-ERROR", "%s (%s)", e->message,
@@ -402,6 +449,7 @@ mu_agent_maybe_finish (mu_agent_t *a)
       uv_close ((uv_handle_t *)&a->hang_timer, NULL);
       uv_close ((uv_handle_t *)&a->preempt_timer, NULL);
       mu_zwatch_stop (&a->coord_watch);
+      mu_agent_enroll_close (a);
       mu_agent_workers_close (a);
       int linger = 200; /* let agent.leave and the last reports out */
       if (a->coord_sock)
@@ -469,10 +517,19 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
     rc = -errno;
   if (rc == 0)
     rc = mu_wire_sockopts (a->coord_sock, COORD_HWM);
+  /* No routing id of our own: the coordinator's ROUTER names connections
+   * itself and knows this node by its key (a chosen id could be claimed by
+   * another connection). */
   if (rc == 0
-      && (zmq_setsockopt (a->coord_sock, ZMQ_ROUTING_ID, a->node_id,
-                          strlen (a->node_id)) != 0
-          || zmq_setsockopt (a->coord_sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0))
+      && zmq_setsockopt (a->coord_sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0)
+    rc = -errno;
+  if (rc == 0 && a->server_key[0] != '\0'
+      && (zmq_setsockopt (a->coord_sock, ZMQ_CURVE_SERVERKEY, a->server_key,
+                          MU_KEY_Z85_LEN) != 0
+          || zmq_setsockopt (a->coord_sock, ZMQ_CURVE_PUBLICKEY, a->key.pub,
+                             MU_KEY_Z85_LEN) != 0
+          || zmq_setsockopt (a->coord_sock, ZMQ_CURVE_SECRETKEY, a->key.sec,
+                             MU_KEY_Z85_LEN) != 0))
     rc = -errno;
   /* A launcher often starts before the coordinator it joins is listening:
    * libzmq would wait its default 100 ms between TCP connect attempts;
@@ -485,12 +542,10 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
     rc = -errno;
   if (rc == 0)
     rc = mu_netaddr_zmq_prepare (a->coord_sock, a->coordinator);
-  if (rc == 0 && zmq_connect (a->coord_sock, a->coordinator) != 0)
-    {
-      rc = -errno;
-      mu_log_err (a->log, "BAD-ENDPOINT", "cannot use coordinator endpoint %s: %s",
-                  a->coordinator, zmq_strerror (-rc));
-    }
+  /* With a token, the agent's own key is not known to the coordinator
+   * yet: it connects once the token has been exchanged for it. */
+  if (rc == 0)
+    rc = a->have_token ? mu_agent_enroll_open (a) : mu_agent_connect_coord (a);
   if (rc == 0)
     rc = mu_agent_workers_open (a);
   if (rc == 0)
@@ -513,6 +568,22 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
   mu_agent_workers_init_timers (a);
   a->started_ms = a->last_coord_ms = mu_now_ms ();
   start_registering (a);
+  return 0;
+}
+
+int
+mu_agent_connect_coord (mu_agent_t *a)
+{
+  if (a->coord_connected)
+    return 0;
+  if (zmq_connect (a->coord_sock, a->coordinator) != 0)
+    {
+      int rc = -errno;
+      mu_log_err (a->log, "BAD-ENDPOINT", "cannot use coordinator endpoint %s: %s",
+                  a->coordinator, zmq_strerror (-rc));
+      return rc;
+    }
+  a->coord_connected = 1;
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/proto.h"
 
@@ -50,6 +51,14 @@ typedef struct mu_agent_opts {
   uint64_t connect_timeout_ms; /* give up registering after; 0 = never */
   int out_fd, err_fd;          /* where workers' prefixed output goes */
   int exit_on_done;            /* 1: shut down after on_done (muster run) */
+  /* Security (see docs/security.md).  With server_key (or a token, which
+   * names it) the agent speaks CURVE to the coordinator with `key` (NULL:
+   * a fresh key pair for this agent).  With a token it first enrols `key`
+   * on a connection made with the token's own key, then registers.
+   * Neither set: plain TCP, for a coordinator started --insecure. */
+  const char *server_key;      /* coordinator's public key (Z85) */
+  const mu_keypair_t *key;     /* this agent's key pair */
+  const mu_token_t *token;     /* join token to enrol with */
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;
 } mu_agent_opts_t;
@@ -70,6 +79,23 @@ void mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms);
 void mu_agent_preempt (mu_agent_t *a, uint64_t grace_ms, const char *reason);
 /* The node id in use (generated or given). */
 const char *mu_agent_node_id (const mu_agent_t *a);
+/* The agent's public key (Z85), "" without CURVE; valid after new. */
+const char *mu_agent_public_key (const mu_agent_t *a);
+/* Where a CLI's join token and key come from (agent_creds.c). */
+typedef struct mu_agent_creds_opts {
+  const char *token;      /* --join-token */
+  const char *token_file; /* --join-token-file */
+  const char *state_dir;  /* NULL = the default state directory */
+  const char *key_file;   /* keep the key pair here; NULL = a fresh one */
+} mu_agent_creds_opts_t;
+
+/* Find the join token (see agent_creds.c for the order) and, with
+ * key_file, the agent's persistent key pair (*have_key = 1).  0, or
+ * MUSTER_EAUTH / MUSTER_EINVAL / -errno with `err` saying what to give. */
+int mu_agent_creds_load (const mu_agent_creds_opts_t *o, mu_token_t *tok,
+                         mu_keypair_t *key, int *have_key, char *err,
+                         size_t errlen);
+
 /* Free after the loop has finished; accepts NULL; sets *a_p NULL. */
 void mu_agent_destroy (mu_agent_t **a_p);
 

@@ -41,7 +41,15 @@ struct mu_agent {
   uint64_t port_base;
   uv_loop_t *loop;
   void *zctx;
-  void *coord_sock;         /* DEALER, routing id = node_id */
+  void *coord_sock;         /* DEALER to the agent port (CURVE client) */
+  mu_keypair_t key;         /* this agent's CURVE key pair */
+  char server_key[41];      /* the coordinator's; "" = no CURVE */
+  mu_token_t token;         /* join token to enrol with */
+  int have_token;
+  int enrolled;             /* the token was exchanged for `key` */
+  int coord_connected;      /* coord_sock connected (after enrolment) */
+  void *enroll_sock;        /* DEALER made with the token's key */
+  struct mu_zwatch *enroll_watch;
   void *work_sock;          /* ROUTER on ipc for local workers */
   struct mu_zwatch *coord_watch;
   struct mu_zwatch *work_watch;
@@ -76,6 +84,17 @@ struct mu_agent {
 
 /* agent.c */
 int mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m);
+/* Report the job failed for `why` and shut down. */
+void mu_agent_give_up (mu_agent_t *a, const char *why);
+/* Connect the coordinator socket (with the agent's own key). */
+int mu_agent_connect_coord (mu_agent_t *a);
+/* (Re)start registration at once, with fresh backoff. */
+void mu_agent_register_now (mu_agent_t *a);
+
+/* agent_enroll.c: exchange a join token for the agent's own key. */
+int mu_agent_enroll_open (mu_agent_t *a);
+int mu_agent_enroll_send (mu_agent_t *a);
+void mu_agent_enroll_close (mu_agent_t *a);
 void mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d);
 void mu_agent_maybe_finish (mu_agent_t *a);
 

@@ -17,6 +17,7 @@
 #include <muster/error.h>
 
 #include "common/netaddr.h"
+#include "common/state_dir.h"
 #include "common/util.h"
 #include "worker/agent.h"
 
@@ -34,6 +35,15 @@ usage (FILE *f)
            "  --connect-timeout D  give up if the coordinator never answers\n"
            "                       (default 0 = keep trying)\n"
            "  --grace D            SIGTERM-to-SIGKILL grace on shutdown (5s)\n"
+           "  --join-token-file F  the cluster's join token (musterd writes it\n"
+           "                       to STATE_DIR/join-token; default: that file\n"
+           "                       of a musterd of this user on this machine)\n"
+           "  --join-token T       the same, given inline ($MUSTER_JOIN_TOKEN too)\n"
+           "  --state-dir DIR      keeps this agent's key (agent.key) so it stays\n"
+           "                       the same node across restarts (default\n"
+           "                       /var/lib/muster for root, else\n"
+           "                       ~/.local/state/muster)\n"
+           "  --insecure           plain TCP, for a musterd started --insecure\n"
            "  --log-level L        err, warn, notice, info, debug\n");
 }
 
@@ -68,6 +78,9 @@ main (int argc, char **argv)
   o.log = &m.log;
   m.grace_ms = 5000;
   char coord_ep[600];
+  int insecure = 0;
+  mu_agent_creds_opts_t co;
+  memset (&co, 0, sizeof co);
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i];
@@ -76,10 +89,16 @@ main (int argc, char **argv)
           usage (stdout);
           return 0;
         }
+      if (strcmp (a, "--insecure") == 0)
+        {
+          insecure = 1;
+          continue;
+        }
       static const char *const known[]
           = { "--coordinator", "--slots", "--nproc-per-node", "--node-id",
               "--host", "--role", "--connect-timeout", "--grace",
-              "--log-level", NULL };
+              "--log-level", "--join-token", "--join-token-file",
+              "--state-dir", NULL };
       int k = 0;
       while (known[k] && strcmp (known[k], a) != 0)
         k++;
@@ -126,6 +145,12 @@ main (int argc, char **argv)
         rc = mu_parse_duration_ms (v, &m.grace_ms);
       else if (strcmp (a, "--log-level") == 0)
         rc = mu_log_parse_level (v, &m.log.level);
+      else if (strcmp (a, "--join-token") == 0)
+        co.token = v;
+      else if (strcmp (a, "--join-token-file") == 0)
+        co.token_file = v;
+      else if (strcmp (a, "--state-dir") == 0)
+        co.state_dir = v;
       else
         {
           fprintf (stderr, "muster-agent: unknown option %s\n", a);
@@ -143,6 +168,30 @@ main (int argc, char **argv)
       fprintf (stderr, "muster-agent: --coordinator is required\n");
       usage (stderr);
       return 2;
+    }
+  mu_token_t tok;
+  mu_keypair_t key;
+  char key_file[4200];
+  if (!insecure)
+    {
+      char dir[4096], err[700];
+      if (co.state_dir != NULL)
+        mu_strlcpy (dir, co.state_dir, sizeof dir);
+      else if (mu_state_dir_default (dir, sizeof dir) != 0)
+        dir[0] = '\0';
+      if (dir[0] != '\0')
+        {
+          snprintf (key_file, sizeof key_file, "%s/agent.key", dir);
+          co.key_file = key_file;
+        }
+      int have_key = 0;
+      if (mu_agent_creds_load (&co, &tok, &key, &have_key, err, sizeof err) != 0)
+        {
+          fprintf (stderr, "muster-agent: %s\n", err);
+          return 2;
+        }
+      o.token = &tok;
+      o.key = have_key ? &key : NULL;
     }
   uv_loop_t loop;
   uv_loop_init (&loop);

@@ -547,6 +547,9 @@ mu_env_build (const mu_start_t *start, size_t assign_idx,
       const char *eq = strchr (base[i], '=');
       if (!eq || eq == base[i])
         continue; /* malformed: no key */
+      /* A join token is a secret of the launcher, never of the workers. */
+      if (strncmp (base[i], "MUSTER_JOIN_TOKEN=", 18) == 0)
+        continue;
       keep_base[i] = mu_keyset_add (&keys, base[i], (size_t) (eq - base[i]));
     }
   for (size_t i = 0; i < nbase && r == 0; i++)
