@@ -95,7 +95,16 @@ int
 mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
               size_t errlen)
 {
+  return mu_wire_recv_user (sock, from, out, err, errlen, NULL, 0);
+}
+
+int
+mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
+                   size_t errlen, char *user_id, size_t user_id_len)
+{
   memset (out, 0, sizeof *out);
+  if (user_id != NULL && user_id_len > 0)
+    user_id[0] = '\0';
   if (from != NULL)
     from->len = 0; /* nothing to answer to unless a routing id arrives */
   if (err != NULL && errlen > 0)
@@ -110,6 +119,13 @@ mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
       int e = errno;
       zmq_msg_close (&m);
       return e == EAGAIN ? -EAGAIN : -e;
+    }
+  if (user_id != NULL && user_id_len > 0)
+    {
+      /* ZAP's answer for the connection, on every frame it delivers. */
+      const char *u = zmq_msg_gets (&m, "User-Id");
+      if (u != NULL)
+        snprintf (user_id, user_id_len, "%s", u);
     }
   if (from != NULL)
     {
