@@ -120,13 +120,6 @@ mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
       zmq_msg_close (&m);
       return e == EAGAIN ? -EAGAIN : -e;
     }
-  if (user_id != NULL && user_id_len > 0)
-    {
-      /* ZAP's answer for the connection, on every frame it delivers. */
-      const char *u = zmq_msg_gets (&m, "User-Id");
-      if (u != NULL)
-        snprintf (user_id, user_id_len, "%s", u);
-    }
   if (from != NULL)
     {
       from->delim = 0;
@@ -153,6 +146,14 @@ mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
               return MUSTER_EPROTO;
             }
         }
+    }
+  if (user_id != NULL && user_id_len > 0)
+    {
+      /* ZAP's answer for the connection, on the frames the peer sent (not
+       * on the routing id frame a ROUTER makes up). */
+      const char *u = zmq_msg_gets (&m, "User-Id");
+      if (u != NULL)
+        snprintf (user_id, user_id_len, "%s", u);
     }
   int rc;
   if (more_frames (sock))
