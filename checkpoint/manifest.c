@@ -190,6 +190,16 @@ mu_ckpt_fsync_parent (const char *path)
 int
 mu_ckpt_mkdir_p (const char *path)
 {
+  return mu_ckpt_mkdir_p_as (path, (uid_t)-1, (gid_t)-1);
+}
+
+/* Directories are private to the job (mode 0700 whatever the umask: a
+ * checkpoint is the job's whole state) and, when asked, handed to its
+ * owner before their entry is made durable.  Existing ones are left as
+ * they are: the user chose them. */
+int
+mu_ckpt_mkdir_p_as (const char *path, uid_t uid, gid_t gid)
+{
   if (!path || !*path)
     return MUSTER_EINVAL;
   char *p = trimmed (path);
@@ -203,8 +213,15 @@ mu_ckpt_mkdir_p (const char *path)
         continue;
       char saved = p[i];
       p[i] = '\0';
-      if (mkdir (p, 0755) == 0)
-        rc = mu_ckpt_fsync_parent (p); /* the new entry must last */
+      if (mkdir (p, 0700) == 0)
+        {
+          if (chmod (p, 0700) != 0
+              || ((uid != (uid_t)-1 || gid != (gid_t)-1)
+                  && chown (p, uid, gid) != 0))
+            rc = -errno;
+          else
+            rc = mu_ckpt_fsync_parent (p); /* the new entry must last */
+        }
       else if (errno == EEXIST)
         {
           struct stat st;
@@ -421,6 +438,13 @@ int
 mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m, char *err,
                    size_t errlen)
 {
+  return mu_manifest_write_as (step_dir, m, (uid_t)-1, (gid_t)-1, err, errlen);
+}
+
+int
+mu_manifest_write_as (const char *step_dir, const mu_ckpt_manifest_t *m,
+                      uid_t uid, gid_t gid, char *err, size_t errlen)
+{
   if (err && errlen)
     err[0] = '\0';
   if (!step_dir || !m)
@@ -443,7 +467,8 @@ mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m, char *err,
       ERR ("encoding the MANIFEST failed: %s", muster_strerror (rc));
       return rc;
     }
-  rc = mu_ckpt_write_file (step_dir, MU_CKPT_MANIFEST_FILE, buf, len);
+  rc = mu_ckpt_write_file_as (step_dir, MU_CKPT_MANIFEST_FILE, buf, len, uid,
+                              gid);
   free (buf);
   if (rc)
     ERR ("writing %s/" MU_CKPT_MANIFEST_FILE ": %s", step_dir,

@@ -65,8 +65,15 @@ int mu_ckpt_step_dir (const char *ckpt_dir, const char *job, uint64_t step,
 int mu_ckpt_fsync_parent (const char *path);
 
 /* mkdir -p that survives a crash: every directory it creates has its
- * parent fsync'd.  0, -ENOTDIR if a component is not a directory, -errno. */
+ * parent fsync'd.  Directories it creates are mode 0700 whatever the umask
+ * (existing ones are not touched).  0, -ENOTDIR if a component is not a
+ * directory, -errno. */
 int mu_ckpt_mkdir_p (const char *path);
+
+/* mu_ckpt_mkdir_p, and every directory it creates is chown'ed to uid:gid
+ * ((uid_t)-1 / (gid_t)-1 leave that id alone): a root coordinator makes the
+ * directories of a user's job, whose workers then write into them. */
+int mu_ckpt_mkdir_p_as (const char *path, uid_t uid, gid_t gid);
 
 /* Make `step_dir` ready for a new attempt at its step (the coordinator
  * calls it before asking for shards): create it (mu_ckpt_mkdir_p); if it
@@ -76,6 +83,9 @@ int mu_ckpt_mkdir_p (const char *path);
  * while shards are rewritten.  0 otherwise. */
 int mu_ckpt_step_prepare (const char *step_dir, bool deep, char *err,
                           size_t errlen);
+/* The same, creating directories with mu_ckpt_mkdir_p_as (uid, gid). */
+int mu_ckpt_step_prepare_as (const char *step_dir, bool deep, uid_t uid,
+                             gid_t gid, char *err, size_t errlen);
 
 /* --- the manifest */
 
@@ -96,6 +106,10 @@ int mu_manifest_check (const mu_ckpt_manifest_t *m, char *err, size_t errlen);
  * the caller validated them or knows them durable.  0 or a negative code. */
 int mu_manifest_write (const char *step_dir, const mu_ckpt_manifest_t *m,
                        char *err, size_t errlen);
+/* The same, the MANIFEST (mode 0600) owned by uid:gid ((uid_t)-1 / (gid_t)-1
+ * = leave alone). */
+int mu_manifest_write_as (const char *step_dir, const mu_ckpt_manifest_t *m,
+                          uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /* Read and decode `<step_dir>/MANIFEST` into *out (type
  * MU_MSG_CKPT_MANIFEST; release with mu_msg_clear).  Returns -ENOENT when

@@ -281,11 +281,19 @@ mu_ckpt_remove_step (const char *step_dir)
 int
 mu_ckpt_step_prepare (const char *step_dir, bool deep, char *err, size_t errlen)
 {
+  return mu_ckpt_step_prepare_as (step_dir, deep, (uid_t)-1, (gid_t)-1, err,
+                                  errlen);
+}
+
+int
+mu_ckpt_step_prepare_as (const char *step_dir, bool deep, uid_t uid, gid_t gid,
+                         char *err, size_t errlen)
+{
   if (err && errlen)
     err[0] = '\0';
   if (!step_dir)
     return MUSTER_EINVAL;
-  int rc = mu_ckpt_mkdir_p (step_dir);
+  int rc = mu_ckpt_mkdir_p_as (step_dir, uid, gid);
   if (rc)
     {
       ERR ("creating %s: %s", step_dir, muster_strerror (rc));

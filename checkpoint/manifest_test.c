@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <muster/error.h>
 
@@ -175,6 +177,48 @@ test_mkdir_p (void **state)
   free (f);
   assert_int_equal (mu_ckpt_mkdir_p (""), MUSTER_EINVAL);
   assert_int_equal (mu_ckpt_mkdir_p (NULL), MUSTER_EINVAL);
+}
+
+/* Directories muster makes for checkpoints are 0700 whatever the umask,
+ * and a root caller can hand them to the job's owner; an existing
+ * directory is left as the user made it. */
+static void
+test_mkdir_private (void **state)
+{
+  const char *root = *state;
+  mode_t old = umask (022);
+  char *deep = tu_join (root, "p/job/step-1");
+  assert_int_equal (mu_ckpt_mkdir_p (deep), 0);
+  umask (old);
+  static const char *const made[] = { "p", "p/job", "p/job/step-1" };
+  for (size_t i = 0; i < 3; i++)
+    {
+      char *p = tu_join (root, made[i]);
+      struct stat st;
+      assert_int_equal (stat (p, &st), 0);
+      assert_int_equal (st.st_mode & 07777, 0700);
+      free (p);
+    }
+  free (deep);
+  struct stat st;
+  assert_int_equal (stat (root, &st), 0);
+  assert_int_not_equal (st.st_mode & 07777, 0); /* untouched: not ours */
+  if (geteuid () == 0)
+    {
+      char *q = tu_join (root, "q/job/step-2");
+      assert_int_equal (mu_ckpt_mkdir_p_as (q, 4242, 4343), 0);
+      static const char *const theirs[] = { "q", "q/job", "q/job/step-2" };
+      for (size_t i = 0; i < 3; i++)
+        {
+          char *p = tu_join (root, theirs[i]);
+          assert_int_equal (stat (p, &st), 0);
+          assert_int_equal (st.st_uid, 4242);
+          assert_int_equal (st.st_gid, 4343);
+          assert_int_equal (st.st_mode & 07777, 0700);
+          free (p);
+        }
+      free (q);
+    }
 }
 
 /* --- the manifest itself */
@@ -728,6 +772,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_names),
     cmocka_unit_test_setup_teardown (test_mkdir_p, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_mkdir_private, setup, teardown),
     cmocka_unit_test_setup_teardown (test_round_trip, setup, teardown),
     cmocka_unit_test_setup_teardown (test_read_refuses, setup, teardown),
     cmocka_unit_test (test_check),

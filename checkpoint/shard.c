@@ -23,6 +23,12 @@
  * Failure.  Any error closes the file and unlinks the temporary name; an
  * error after the rename (the directory fsync) unlinks the final name, so
  * "returned an error" always means "left no file of this call behind".
+ *
+ * Privacy.  A checkpoint is the job's whole state (weights, optimiser, data
+ * positions): every file is created mode 0600 and fchmod'ed to 0600 before
+ * a byte is written, whatever the umask (and a stale temporary reused by
+ * O_TRUNC gets the same).  mu_ckpt_write_file_as also hands the file to
+ * the job's owner (a root coordinator writing the MANIFEST of a user's job).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sync_file_range */
@@ -203,7 +209,13 @@ writer_open (const char *dir, const char *file, mu_shard_writer_t **out)
     }
   w->dirfd = rc;
   w->fd = openat (w->dirfd, w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0644);
+                  0600);
+  if (w->fd >= 0 && fchmod (w->fd, 0600) != 0)
+    {
+      rc = -errno;
+      writer_discard (w);
+      return rc;
+    }
   if (w->fd < 0)
     {
       rc = -errno;
@@ -408,12 +420,25 @@ int
 mu_ckpt_write_file (const char *dir, const char *name, const void *buf,
                     size_t len)
 {
+  return mu_ckpt_write_file_as (dir, name, buf, len, (uid_t)-1, (gid_t)-1);
+}
+
+int
+mu_ckpt_write_file_as (const char *dir, const char *name, const void *buf,
+                       size_t len, uid_t uid, gid_t gid)
+{
   if (!dir || (!buf && len) || !plain_name_ok (name))
     return MUSTER_EINVAL;
   mu_shard_writer_t *w = NULL;
   int rc = writer_open (dir, name, &w);
   if (rc)
     return rc;
+  if ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown (w->fd, uid, gid) != 0)
+    {
+      rc = -errno;
+      writer_discard (w);
+      return rc;
+    }
   rc = writer_put (w, buf, len);
   if (rc)
     {

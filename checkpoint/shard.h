@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <muster/error.h>
 
@@ -118,6 +119,12 @@ int mu_shard_checksum_fd (int fd, uint64_t *size, uint32_t *crc);
  * must be one path component not ending in ".tmp".  0 or -errno. */
 int mu_ckpt_write_file (const char *dir, const char *name, const void *buf,
                         size_t len);
+
+/* mu_ckpt_write_file, and the file is fchown'ed to uid:gid before it gets
+ * its name ((uid_t)-1 / (gid_t)-1 leave that id alone, as chown(2) does).
+ * Files are always mode 0600, whatever the umask. */
+int mu_ckpt_write_file_as (const char *dir, const char *name, const void *buf,
+                           size_t len, uid_t uid, gid_t gid);
 
 /* fsync a directory by path.  0 or -errno. */
 int mu_ckpt_fsync_dir (const char *dir);

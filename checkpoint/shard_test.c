@@ -18,6 +18,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -509,11 +510,59 @@ test_info_copy (void **state)
   assert_int_equal (mu_shard_info_copy (NULL, &src), MUSTER_EINVAL);
 }
 
+/* A checkpoint is private whatever the umask: every file made here, shard
+ * or MANIFEST-style, is mode 0600; _as hands it to the given owner. */
+static void
+test_private_modes (void **state)
+{
+  const char *dir = *state;
+  mode_t old = umask (022);
+  mu_shard_info_t info;
+  assert_int_equal (mu_shard_write_buf (dir, "rank-0.shard", "abc", 3, &info),
+                    0);
+  mu_shard_writer_t *w = NULL;
+  assert_int_equal (mu_shard_writer_open (dir, "rank-1.shard", &w), 0);
+  assert_int_equal (mu_shard_writer_append (w, "xyz", 3), 0);
+  assert_int_equal (mu_shard_writer_commit (&w, &info), 0);
+  assert_int_equal (mu_ckpt_write_file (dir, "MANIFEST", "m", 1), 0);
+  umask (0);
+  assert_int_equal (mu_ckpt_write_file_as (dir, "OWNED", "m", 1, getuid (),
+                                           getgid ()),
+                    0);
+  umask (old);
+  static const char *const names[]
+      = { "rank-0.shard", "rank-1.shard", "MANIFEST", "OWNED" };
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    {
+      char *p = tu_join (dir, names[i]);
+      struct stat st;
+      assert_int_equal (stat (p, &st), 0);
+      assert_int_equal (st.st_mode & 07777, 0600);
+      assert_int_equal (st.st_uid, getuid ());
+      free (p);
+    }
+  if (geteuid () == 0)
+    {
+      /* root hands the file to another owner */
+      assert_int_equal (mu_ckpt_write_file_as (dir, "THEIRS", "m", 1, 4242,
+                                               4343),
+                        0);
+      char *p = tu_join (dir, "THEIRS");
+      struct stat st;
+      assert_int_equal (stat (p, &st), 0);
+      assert_int_equal (st.st_uid, 4242);
+      assert_int_equal (st.st_gid, 4343);
+      assert_int_equal (st.st_mode & 07777, 0600);
+      free (p);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_write_buf, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_private_modes, setup, teardown),
     cmocka_unit_test_setup_teardown (test_overwrite, setup, teardown),
     cmocka_unit_test_setup_teardown (test_names, setup, teardown),
     cmocka_unit_test_setup_teardown (test_missing_dir, setup, teardown),

@@ -97,7 +97,16 @@ int
 mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
               size_t errlen)
 {
+  return mu_wire_recv_user (sock, from, out, err, errlen, NULL, 0);
+}
+
+int
+mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
+                   size_t errlen, char *user_id, size_t user_id_len)
+{
   memset (out, 0, sizeof *out);
+  if (user_id != NULL && user_id_len > 0)
+    user_id[0] = '\0';
   if (from != NULL)
     {
       from->len = 0; /* nothing to answer to unless a routing id arrives */
@@ -145,12 +154,19 @@ mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
     }
   if (from != NULL)
     {
-      /* Who the connection authenticated as (coordinator/auth.c's ZAP
-       * handler); set on every frame of an authenticated connection. */
+      /* Who the connection authenticated as (a ZAP handler's User-Id),
+       * on the frames the peer sent (not on the routing id frame a ROUTER
+       * makes up). */
       const char *user = zmq_msg_gets (&m, "User-Id");
       from->user[0] = '\0';
       if (user != NULL)
         mu_strlcpy (from->user, user, sizeof from->user);
+    }
+  if (user_id != NULL && user_id_len > 0)
+    {
+      const char *u = zmq_msg_gets (&m, "User-Id");
+      if (u != NULL)
+        snprintf (user_id, user_id_len, "%s", u);
     }
   int rc;
   if (more_frames (sock))

@@ -40,6 +40,11 @@ int mu_wire_send_raw (void *sock, const mu_route_t *to, const void *buf,
 int mu_wire_recv (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
                   size_t errlen);
 
+/* mu_wire_recv, and the "User-Id" the ZAP handler gave the sender's
+ * connection into user_id ("" when the socket has no ZAP domain). */
+int mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
+                       size_t errlen, char *user_id, size_t user_id_len);
+
 /* Send an "error" message with code, text and what it answers. */
 int mu_wire_send_error (void *sock, const mu_route_t *to, int code,
                         const char *in_reply_to, uint64_t req_id,

@@ -9,6 +9,12 @@
  * valid until its after-callback (the commit machine keeps the manifest
  * of a WRITING attempt unchanged until told it was written).  A job with
  * work in flight is not freed until the work is back (io_inflight).
+ *
+ * Ownership: directories are made 0700 and the MANIFEST 0600 (checkpoint/).
+ * A coordinator running as root makes them for a job whose owner is another
+ * user, whose workers must write their shards into them: they are chown'ed
+ * to the job's owner (owner_uid 0, a root job or an owner not yet known,
+ * changes nothing).  A coordinator that is not root never chowns.
  */
 #include "coordinator/ckpt.h"
 
@@ -16,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <muster/error.h>
 
@@ -44,7 +52,29 @@ typedef struct io_item {
   uint64_t epoch;
   uint64_t timeout_ms;
   int now_mode;
+  /* who the files and directories made belong to ((uid_t)-1: leave) */
+  uid_t uid;
+  gid_t gid;
 } io_item_t;
+
+/* A new work item for job j, owner ids filled; NULL when out of memory. */
+static io_item_t *
+new_item (mu_job_t *j)
+{
+  io_item_t *it = calloc (1, sizeof *it);
+  if (it == NULL)
+    return NULL;
+  it->job = j;
+  it->req.data = it;
+  it->uid = (uid_t)-1;
+  it->gid = (gid_t)-1;
+  if (geteuid () == 0 && j->owner_uid != 0)
+    {
+      it->uid = (uid_t)j->owner_uid;
+      it->gid = (gid_t)j->owner_gid;
+    }
+  return it;
+}
 
 static void
 on_skip (void *arg, const mu_ckpt_skip_t *s)
@@ -97,11 +127,9 @@ scan_after (uv_work_t *req, int status)
 int
 mu_ckpt_io_scan (mu_job_t *j)
 {
-  io_item_t *it = calloc (1, sizeof *it);
+  io_item_t *it = new_item (j);
   if (it == NULL)
     return -ENOMEM;
-  it->job = j;
-  it->req.data = it;
   snprintf (it->job_dir, sizeof it->job_dir, "%s", j->ckpt_job_dir);
   int rc = uv_queue_work (j->coord->loop, &it->req, scan_work, scan_after);
   if (rc != 0)
@@ -117,8 +145,8 @@ static void
 commit_work (uv_work_t *req)
 {
   io_item_t *it = req->data;
-  it->rc = mu_manifest_write (it->step_dir, it->manifest, it->err,
-                              sizeof it->err);
+  it->rc = mu_manifest_write_as (it->step_dir, it->manifest, it->uid, it->gid,
+                                 it->err, sizeof it->err);
   if (it->rc != 0)
     return;
   /* Retention: keep the newest `keep` complete checkpoints; never the one
@@ -168,11 +196,9 @@ commit_after (uv_work_t *req, int status)
 int
 mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step)
 {
-  io_item_t *it = calloc (1, sizeof *it);
+  io_item_t *it = new_item (j);
   if (it == NULL)
     return -ENOMEM;
-  it->job = j;
-  it->req.data = it;
   it->manifest = m;
   it->step = step;
   it->keep = j->spec->ckpt_keep ? j->spec->ckpt_keep : DEFAULT_KEEP;
@@ -193,7 +219,8 @@ static void
 prepare_work (uv_work_t *req)
 {
   io_item_t *it = req->data;
-  it->rc = mu_ckpt_step_prepare (it->step_dir, false, it->err, sizeof it->err);
+  it->rc = mu_ckpt_step_prepare_as (it->step_dir, false, it->uid, it->gid,
+                                    it->err, sizeof it->err);
 }
 
 static void
@@ -210,11 +237,9 @@ int
 mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
                     uint64_t timeout_ms)
 {
-  io_item_t *it = calloc (1, sizeof *it);
+  io_item_t *it = new_item (j);
   if (it == NULL)
     return -ENOMEM;
-  it->job = j;
-  it->req.data = it;
   it->step = step;
   it->epoch = epoch;
   it->now_mode = now_mode;

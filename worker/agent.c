@@ -192,7 +192,7 @@ send_register (mu_agent_t *a)
   m.u.reg.slots = a->opts.slots;
   m.u.reg.port_base = a->port_base;
   m.u.reg.pid = (uint64_t)getpid ();
-  m.u.reg.uid = (uint64_t)geteuid ();
+  m.u.reg.uid = (uint64_t)geteuid (); /* a root agent runs any owner's jobs */
   m.u.reg.role = (char *)a->opts.role;
   m.u.reg.job = a->job;
   return mu_agent_send_coord (a, &m);
@@ -471,6 +471,7 @@ mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d)
     return;
   a->done_reported = a->job != NULL;
   mu_msg_clear (&a->start);
+  mu_agent_ipc_owner_gc (a); /* the job's user may have no job left here */
   if (a->opts.ev.on_done)
     a->opts.ev.on_done (a->opts.ev.arg, d);
   if (a->opts.exit_on_done)

@@ -24,6 +24,7 @@ typedef struct mu_agent_worker {
   int new_member;   /* started in an in-place epoch: must sync state */
   int hung;         /* killed for missing its progress deadline */
   uint64_t last_progress_ms; /* hello or last progress report; 0 = none */
+  uint32_t uid;     /* the user it runs as */
   char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
 } mu_agent_worker_t;
 
@@ -38,6 +39,16 @@ struct mu_agent {
   char exec_helper[1024];
   mu_run_dir_t run_dir;     /* the ipc socket's directory, locked */
   char ipc_ep[192];
+  /* run as the job's owner (owner.c, agent_ipc_owner.c, agent_ipc_auth.c) */
+  uint32_t euid;            /* the agent's own uid */
+  uint32_t run_uid;         /* the current epoch's workers run as */
+  char run_ep[192];         /* ...and reach the agent at */
+  struct mu_owner *run_owner; /* their user, when not the agent's own */
+  struct mu_agent_owner_ep *owner_eps; /* per-owner endpoints bound */
+  size_t nowner_eps;
+  uint64_t owner_ep_seq;    /* makes every endpoint's path unique */
+  void *zap_sock;           /* REP on inproc://zeromq.zap.01 */
+  struct mu_zwatch *zap_watch;
   uint64_t port_base;
   uv_loop_t *loop;
   void *zctx;
@@ -108,5 +119,32 @@ void mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m);
 void mu_agent_workers_broadcast (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_workers_close (mu_agent_t *a);
 void mu_agent_workers_init_timers (mu_agent_t *a);
+
+/* agent_ipc_owner.c: an ipc endpoint only `uid` (and root) can reach, for
+ * the workers of a job run as another user. */
+typedef struct mu_agent_owner_ep {
+  uint32_t uid;
+  char dir[160];
+  char ep[192];
+} mu_agent_owner_ep_t;
+/* Bind (once) the endpoint of uid:gid on the workers' ROUTER; its
+ * "ipc://..." into ep.  0 or a negative code, with a sentence in err. */
+int mu_agent_ipc_owner_bind (mu_agent_t *a, uint32_t uid, uint32_t gid,
+                             char *ep, size_t epsize, char *err,
+                             size_t errlen);
+/* Unbind the endpoints of users that have neither a running worker nor
+ * the current epoch. */
+void mu_agent_ipc_owner_gc (mu_agent_t *a);
+/* Is uid one a worker of this agent may run as (root, the agent's own, an
+ * owner with an endpoint)? */
+int mu_agent_ipc_uid_known (const mu_agent_t *a, uint32_t uid);
+void mu_agent_ipc_owner_close (mu_agent_t *a);
+
+/* agent_ipc_auth.c: the peer-uid check on the workers' ROUTER (ZAP). */
+/* Serve ZAP on the loop and set the ROUTER's ZAP domain; before its bind. */
+int mu_agent_ipc_auth_open (mu_agent_t *a);
+void mu_agent_ipc_auth_close (mu_agent_t *a);
+/* The uid of a ZAP User-Id ("1000"); 0 with *uid set, -1 if unknown. */
+int mu_agent_ipc_auth_uid (const char *user_id, uint32_t *uid);
 
 #endif

@@ -10,6 +10,14 @@
  * from workers (kv, barrier, progress) are checked to come from the rank
  * that said hello on that socket, then relayed unchanged; replies come back
  * addressed by rank.
+ *
+ * Whose workers: owner.c decides, per job.start, the uid the workers run as
+ * (the job's owner under a root agent); a job this agent may not run has
+ * every rank reported failed-to-start with the reason.  Workers of another
+ * user get an endpoint of their own (agent_ipc_owner.c) and are spawned
+ * with muster-exec --uid; every message carries its sender's uid (ZAP,
+ * agent_ipc_auth.c) and a hello is accepted only from its worker's uid or
+ * root.
  */
 #include "worker/agent_int.h"
 
@@ -19,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -27,6 +36,7 @@
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "worker/env.h"
+#include "worker/owner.h"
 
 #define WORKER_HWM 100000
 
@@ -68,6 +78,7 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
                   term_signal ? -1 : exit_code, term_signal, tail);
   free (tail);
   mu_proc_close (&w->proc);
+  mu_agent_ipc_owner_gc (a);
   mu_agent_maybe_finish (a);
 }
 
@@ -91,6 +102,75 @@ discard_workers (mu_agent_t *a)
   a->nworkers = 0;
 }
 
+/* Set key=val in a mu_env_build environment (replacing any value). */
+static int
+env_set (char ***envp, const char *key, const char *val)
+{
+  size_t klen = strlen (key), n = 0;
+  char *kv = malloc (klen + strlen (val) + 2);
+  if (kv == NULL)
+    return -ENOMEM;
+  sprintf (kv, "%s=%s", key, val);
+  for (; (*envp)[n] != NULL; n++)
+    if (strncmp ((*envp)[n], key, klen) == 0 && (*envp)[n][klen] == '=')
+      {
+        free ((*envp)[n]);
+        (*envp)[n] = kv;
+        return 0;
+      }
+  char **v = realloc (*envp, (n + 2) * sizeof *v);
+  if (v == NULL)
+    {
+      free (kv);
+      return -ENOMEM;
+    }
+  v[n] = kv;
+  v[n + 1] = NULL;
+  *envp = v;
+  return 0;
+}
+
+/* Worker of another user: muster-exec's options (the identity is passed
+ * as arguments, muster-exec reads no user database) and the login
+ * variables of the user in its environment.  uid_s and gid_s have 16
+ * bytes; *groups is malloc'd. */
+static int
+as_owner (const mu_agent_t *a, const char *cwd, char ***envp, char *uid_s,
+          char *gid_s, char **groups, char *args[10])
+{
+  const mu_owner_t *o = a->run_owner;
+  size_t cap = (size_t)o->ngroups * 11 + 1, used = 0;
+  if ((*groups = malloc (cap)) == NULL)
+    return -ENOMEM;
+  (*groups)[0] = '\0';
+  for (int i = 0; i < o->ngroups; i++)
+    used += (size_t)snprintf (*groups + used, cap - used, "%s%u",
+                              i ? "," : "", (unsigned)o->groups[i]);
+  snprintf (uid_s, 16, "%u", (unsigned)o->uid);
+  snprintf (gid_s, 16, "%u", (unsigned)o->gid);
+  size_t k = 0;
+  args[k++] = (char *)"--uid";
+  args[k++] = uid_s;
+  args[k++] = (char *)"--gid";
+  args[k++] = gid_s;
+  args[k++] = (char *)"--groups";
+  args[k++] = *groups;
+  if (cwd != NULL)
+    {
+      args[k++] = (char *)"--cwd";
+      args[k++] = (char *)cwd;
+    }
+  args[k] = NULL;
+  int rc = env_set (envp, "HOME", o->home);
+  if (rc == 0)
+    rc = env_set (envp, "USER", o->name);
+  if (rc == 0)
+    rc = env_set (envp, "LOGNAME", o->name);
+  if (rc == 0)
+    rc = env_set (envp, "SHELL", o->shell);
+  return rc;
+}
+
 static void
 spawn_one (mu_agent_t *a, size_t idx)
 {
@@ -103,13 +183,18 @@ spawn_one (mu_agent_t *a, size_t idx)
   w->rank = as->rank;
   w->epoch = s->epoch;
   w->local_rank = (uint32_t)as->local_rank;
+  w->uid = a->run_uid;
   snprintf (w->prefix, sizeof w->prefix, "[%s %llu] ", as->role,
             (unsigned long long)as->rank);
   char **envp = NULL;
-  mu_env_extra_t x = { .node_id = a->node_id, .agent_endpoint = a->ipc_ep };
+  mu_env_extra_t x = { .node_id = a->node_id, .agent_endpoint = a->run_ep };
   /* The decoded argv is a counted list; exec wants it NULL-terminated. */
   char **argv = calloc (s->spec->argv.n + 1, sizeof *argv);
   int rc = argv ? mu_env_build (s, idx, &x, &envp) : -ENOMEM;
+  char uid_s[16], gid_s[16], *groups = NULL, *helper_args[10];
+  if (rc == 0 && a->run_owner != NULL)
+    rc = as_owner (a, s->spec->cwd, &envp, uid_s, gid_s, &groups,
+                   helper_args);
   if (rc == 0)
     {
       memcpy (argv, s->spec->argv.v, s->spec->argv.n * sizeof *argv);
@@ -121,11 +206,14 @@ spawn_one (mu_agent_t *a, size_t idx)
                             .out_fd = a->opts.out_fd,
                             .err_fd = a->opts.err_fd,
                             .on_exit = on_worker_exit,
-                            .arg = w };
+                            .arg = w,
+                            .helper_args = a->run_owner ? helper_args
+                                                        : NULL };
       rc = mu_proc_spawn (a->loop, &po, &w->proc);
     }
   mu_env_free (&envp);
   free (argv);
+  free (groups);
   if (rc != 0)
     {
       char why[512];
@@ -139,6 +227,64 @@ spawn_one (mu_agent_t *a, size_t idx)
   w->pid = mu_proc_pid (w->proc);
   w->running = 1;
   a->live++;
+}
+
+/* A rank this agent will not start (refused by the owner policy, or its
+ * owner cannot be run as): reported failed-to-start with the reason. */
+static void
+refuse_one (mu_agent_t *a, size_t idx, const char *reason)
+{
+  const mu_start_t *s = &a->start.u.start;
+  mu_agent_worker_t *w = &a->workers[idx];
+  memset (w, 0, sizeof *w);
+  w->agent = a;
+  w->rank = s->assign.v[idx].rank;
+  w->epoch = s->epoch;
+  w->local_rank = (uint32_t)s->assign.v[idx].local_rank;
+  char why[768];
+  snprintf (why, sizeof why, "muster-agent: cannot start %s: %s",
+            s->spec->argv.v[0], reason);
+  mu_log_err (a->log, "SPAWN-REFUSED", "rank %llu: %s",
+              (unsigned long long)w->rank, why);
+  report_state (a, w, "failed-to-start", 127, 0, why);
+}
+
+/* Who this epoch's workers run as (owner.c) and where they reach us:
+ * a->run_uid and a->run_ep.  0, or a negative code with the reason. */
+static int
+choose_identity (mu_agent_t *a, const mu_start_t *s, char *why, size_t n)
+{
+  a->run_uid = a->euid;
+  snprintf (a->run_ep, sizeof a->run_ep, "%s", a->ipc_ep);
+  free (a->run_owner);
+  a->run_owner = NULL;
+  uint32_t uid;
+  int rc = mu_owner_policy (a->euid, s, &uid, why, n);
+  if (rc != 0 || uid == a->euid)
+    return rc;
+  /* A user lookup can block on a remote user database; it runs once per
+   * job.start, not per worker. */
+  mu_owner_t *o = malloc (sizeof *o);
+  if (o == NULL)
+    return -ENOMEM;
+  char err[512];
+  rc = mu_owner_lookup (uid, o, err, sizeof err);
+  if (rc == 0)
+    rc = mu_agent_ipc_owner_bind (a, uid, o->gid, a->run_ep, sizeof a->run_ep,
+                                  err, sizeof err);
+  if (rc != 0)
+    snprintf (why, n, "cannot run it as uid %u%s%.64s%s: %.300s", (unsigned)uid,
+              s->owner ? " (" : "", s->owner ? s->owner : "",
+              s->owner ? ")" : "", err);
+  if (rc != 0)
+    {
+      free (o);
+      snprintf (a->run_ep, sizeof a->run_ep, "%s", a->ipc_ep);
+      return rc;
+    }
+  a->run_uid = uid;
+  a->run_owner = o;
+  return 0;
 }
 
 static void send_info (mu_agent_t *a, mu_agent_worker_t *w,
@@ -219,9 +365,13 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
                    s->job, (unsigned long long)s->epoch);
       return;
     }
+  char refused[512] = "";
+  if (choose_identity (a, s, refused, sizeof refused) != 0
+      && refused[0] == '\0')
+    snprintf (refused, sizeof refused, "out of memory");
   int in_place = s->in_place && a->start.type == MU_MSG_START
                  && strcmp (a->start.u.start.job, s->job) == 0
-                 && a->nworkers == s->assign.n;
+                 && a->nworkers == s->assign.n && refused[0] == '\0';
   if (!in_place)
     {
       discard_workers (a);
@@ -248,10 +398,13 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
                s->job, (unsigned long long)s->epoch,
                in_place ? "re-ranking" : "starting", s->assign.n);
   for (size_t i = 0; i < s->assign.n; i++)
-    if (in_place)
+    if (refused[0] != '\0')
+      refuse_one (a, i, refused);
+    else if (in_place)
       keep_or_replace (a, i);
     else
       spawn_one (a, i);
+  mu_agent_ipc_owner_gc (a); /* an earlier job's user may be gone now */
   if (s->spec->progress_timeout_ms > 0)
     {
       uint64_t every = s->spec->progress_timeout_ms / 4;
@@ -408,7 +561,8 @@ sender (mu_agent_t *a, const mu_route_t *from, uint64_t rank)
 }
 
 static void
-on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h)
+on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h,
+          const char *user_id)
 {
   if (a->start.type != MU_MSG_START)
     {
@@ -422,6 +576,17 @@ on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h)
     {
       mu_wire_send_error (a->work_sock, from, MUSTER_ENOTFOUND, "worker.hello",
                           0, "no such job or rank on this node");
+      return;
+    }
+  uint32_t peer;
+  if (mu_agent_ipc_auth_uid (user_id, &peer) == 0 && peer != w->uid
+      && peer != 0)
+    {
+      mu_log_warn (a->log, "IPC-WRONG-UID",
+                   "worker.hello for rank %llu of job %s from uid %u dropped: "
+                   "that worker runs as uid %u",
+                   (unsigned long long)h->rank, h->job, (unsigned)peer,
+                   (unsigned)w->uid);
       return;
     }
   if (h->epoch != s->epoch)
@@ -456,10 +621,22 @@ on_work_readable (void *sock, void *arg)
   mu_agent_t *a = arg;
   mu_route_t from;
   mu_msg_t m;
-  char err[256];
-  int rc = mu_wire_recv (sock, &from, &m, err, sizeof err);
+  char err[256], user_id[32];
+  int rc = mu_wire_recv_user (sock, &from, &m, err, sizeof err, user_id,
+                              sizeof user_id);
   if (rc == -EAGAIN || (rc < 0 && rc > MUSTER_ERR_BASE))
     return -EAGAIN; /* nothing, or a socket error: stop draining */
+  uint32_t peer;
+  if (mu_agent_ipc_auth_uid (user_id, &peer) == 0
+      && !mu_agent_ipc_uid_known (a, peer))
+    {
+      /* Its connection was let in while that user had a job here. */
+      mu_log_warn (a->log, "IPC-WRONG-UID",
+                   "message from uid %u dropped: no job of that user runs here",
+                   (unsigned)peer);
+      mu_msg_clear (&m);
+      return 0;
+    }
   if (rc != 0)
     {
       mu_log_info (a->log, "PROTO-ERROR", "from a worker: %s", err);
@@ -469,7 +646,7 @@ on_work_readable (void *sock, void *arg)
   switch (m.type)
     {
     case MU_MSG_HELLO:
-      on_hello (a, &from, &m.u.hello);
+      on_hello (a, &from, &m.u.hello, user_id);
       break;
     case MU_MSG_KV_PUT:
       relay (a, &from, &m, m.u.kv_put.rank, m.u.kv_put.req_id);
@@ -525,16 +702,25 @@ mu_agent_workers_open (mu_agent_t *a)
       return rc;
     }
   snprintf (a->ipc_ep, sizeof a->ipc_ep, "ipc://%s/a.sock", a->run_dir.path);
+  snprintf (a->run_ep, sizeof a->run_ep, "%s", a->ipc_ep);
+  a->euid = (uint32_t)geteuid ();
+  a->run_uid = a->euid;
   a->work_sock = zmq_socket (a->zctx, ZMQ_ROUTER);
   if (a->work_sock == NULL)
     return -errno;
   rc = mu_wire_sockopts (a->work_sock, WORKER_HWM);
+  if (rc == 0)
+    rc = mu_agent_ipc_auth_open (a); /* the ZAP domain precedes the bind */
   if (rc == 0 && zmq_bind (a->work_sock, a->ipc_ep) != 0)
     {
       rc = -errno;
       mu_log_err (a->log, "RUN-DIR", "cannot listen on %s: %s", a->ipc_ep,
                   zmq_strerror (-rc));
     }
+  /* Only the agent's user may connect, whatever the umask (the directory
+   * may become passable for other users, agent_ipc_owner.c). */
+  if (rc == 0 && chmod (a->ipc_ep + 6, 0600) != 0)
+    rc = -errno;
   if (rc == 0)
     rc = mu_zwatch_start (a->loop, a->work_sock, on_work_readable, a,
                           &a->work_watch);
@@ -548,7 +734,11 @@ mu_agent_workers_close (mu_agent_t *a)
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].proc != NULL)
       mu_proc_close (&a->workers[i].proc);
+  mu_agent_ipc_owner_close (a);
+  free (a->run_owner);
+  a->run_owner = NULL;
   if (a->work_sock != NULL)
     zmq_close (a->work_sock);
   a->work_sock = NULL;
+  mu_agent_ipc_auth_close (a);
 }

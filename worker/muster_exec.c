@@ -1,6 +1,6 @@
 /*
- * muster_exec.c — `muster-exec [--] PROGRAM [ARGS...]`, the exec wrapper
- * every worker is started through.
+ * muster_exec.c — `muster-exec [--uid UID [--cwd DIR]] [--] PROGRAM [ARGS...]`,
+ * the exec wrapper every worker is started through.
  *
  * Why it exists: the agent spawns workers with uv_spawn(UV_PROCESS_DETACHED),
  * so each worker lives in its own session and process group, which lets the
@@ -55,10 +55,30 @@
  * (the agent follows up with a group SIGKILL if it does not).  It is obeyed
  * only when si_pid is the agent's, so a worker may use that signal freely.
  *
- * Cost: no allocation, no stdio, a handful of syscalls plus one vfork
- * before PROGRAM's exec; static buffers only.  (The vfork child only sets
- * its pdeath signal and mask and execs; the error line is formatted into a
- * static buffer the suspended parent never reads.)
+ * Running as the job's owner (--uid UID --gid GID [--groups G,G...]
+ * [--cwd DIR], passed by a root agent as arguments, never through the
+ * environment PROGRAM would inherit): the child calls setgroups, setgid,
+ * setuid (each checked, then proves setuid(0) fails, worker/owner_become.c),
+ * enters --cwd DIR as the user (so a directory the user may not enter fails
+ * with a clear line, exit 126; without --cwd it enters $HOME, or /), and
+ * only then sets its parent-death signal (a credential change clears it)
+ * and execs.  PROGRAM and everything it starts run as the user.
+ * muster-exec does not read the user database: it is static, and a static
+ * glibc's NSS modules crash unless the runtime glibc is the linked one (a
+ * lookup of an unknown uid did, here); the agent resolves the user
+ * (worker/owner.c) and sets HOME, USER, LOGNAME and SHELL from the passwd
+ * entry in the worker's environment.  muster-exec itself STAYS ROOT: it
+ * runs no user code, and as root it cannot be signalled, ptraced or killed
+ * by the job it watches, so the job cannot defeat the sweep that kills its
+ * leftovers when it exits or the agent dies (as the user, the job could
+ * SIGKILL its own subreaper and leave setsid()ed descendants behind).  A
+ * non-root muster-exec asked for another uid prints one line naming the
+ * uid and exits 126 before PROGRAM is started.
+ *
+ * Cost: no stdio, a handful of syscalls plus one vfork before PROGRAM's
+ * exec; static buffers only.  (The vfork child only makes system calls — setgroups,
+ * setgid, setuid, chdir, prctl, sigprocmask — and execs; the error line is
+ * formatted into a static buffer the suspended parent never reads.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -76,6 +96,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "worker/owner.h" /* the switch of --uid */
 #include "worker/spawn.h" /* MU_EXEC_SWEEP_SIG, the contract with spawn.c */
 
 #define PDEATH_SIG SIGHUP
@@ -94,6 +115,10 @@ static char children_path[64];  /* /proc/self/task/<pid>/children */
 static char iobuf[4096];        /* reading /proc files */
 static char msg[1024];          /* the one error line */
 static char **prog_argv;        /* PROGRAM and its arguments */
+static mu_owner_t owner;        /* --uid: who PROGRAM runs as */
+static int switch_user;         /* PROGRAM must become `owner` */
+static const char *run_home;    /* $HOME, entered without --cwd */
+static const char *run_cwd;     /* --cwd: entered as `owner` */
 
 static void
 say (const char *text)
@@ -321,9 +346,37 @@ on_parent_death (void)
   _exit (EXIT_USAGE);
 }
 
+/* In the child: become the owner and enter the working directory as the
+ * owner.  Returns only on success. */
+static void
+child_become_owner (void)
+{
+  if (mu_owner_become (&owner, msg + 13, sizeof msg - 14) != 0)
+    {
+      memcpy (msg, "muster-exec: ", 13);
+      strcat (msg, "\n");
+      say (msg);
+      _exit (126);
+    }
+  const char *dir = run_cwd ? run_cwd : run_home ? run_home : "/";
+  if (chdir (dir) == 0)
+    return;
+  int e = errno;
+  if (run_cwd == NULL && chdir ("/") == 0)
+    return; /* no directory asked for and no usable home: like login(1) */
+  snprintf (msg, sizeof msg,
+            "muster-exec: cannot enter '%.600s' as uid %u: %s\n", dir,
+            (unsigned) owner.uid, strerror (e));
+  say (msg);
+  _exit (126);
+}
+
 static void
 run_child (char **argv)
 {
+  if (switch_user)
+    child_become_owner ();
+  /* After the switch: a change of credentials clears the pdeath signal. */
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != self_pid)
     _exit (EXIT_USAGE); /* muster-exec died before the prctl */
@@ -338,17 +391,135 @@ run_child (char **argv)
   _exit (e == ENOENT || e == ENOTDIR ? 127 : 126);
 }
 
+static void
+usage (int fd)
+{
+  static const char text[]
+      = "usage: muster-exec [--uid UID --gid GID [--groups G,G...] "
+        "[--cwd DIR]] [--] PROGRAM [ARGS...]\n"
+        "Run PROGRAM as a muster worker: tied to its parent (the agent), in\n"
+        "its own process group, every descendant killed when it exits.\n"
+        "  --uid UID, --gid GID  run PROGRAM as that user and group (needs\n"
+        "             root); --groups: its supplementary groups (default:\n"
+        "             GID only).  HOME, USER, ... are the caller's to set.\n"
+        "  --cwd DIR  with --uid, the directory PROGRAM starts in, entered\n"
+        "             as the user (default: $HOME, else /)\n";
+  if (write (fd, text, sizeof text - 1) < 0)
+    return;
+}
+
+static void
+die_usage (const char *what)
+{
+  snprintf (msg, sizeof msg, "muster-exec: %s\n", what);
+  say (msg);
+  usage (STDERR_FILENO);
+  _exit (EXIT_USAGE);
+}
+
+/* A uid or gid: decimal, below (uint32_t)-1 (which means "unchanged"). */
+static int
+parse_id (const char *s, uint32_t *out)
+{
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul (s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || s[0] == '-'
+      || v >= 0xffffffffUL)
+    return -1;
+  *out = (uint32_t) v;
+  return 0;
+}
+
+/* --uid/--gid/--groups: fill `owner` (in the parent, before the vfork). */
+static void
+prepare_owner (const char *uid_s, const char *gid_s, const char *groups_s)
+{
+  if (parse_id (uid_s, &owner.uid) != 0)
+    die_usage ("--uid needs a numeric uid");
+  if (gid_s == NULL || parse_id (gid_s, &owner.gid) != 0)
+    die_usage ("--uid needs --gid with a numeric gid");
+  snprintf (owner.name, sizeof owner.name, "uid %u", (unsigned) owner.uid);
+  owner.ngroups = 0;
+  if (groups_s != NULL && groups_s[0] != '\0')
+    {
+      const char *p = groups_s;
+      for (;;)
+        {
+          char one[16];
+          size_t n = strcspn (p, ",");
+          uint32_t g;
+          if (n == 0 || n >= sizeof one || owner.ngroups >= MU_OWNER_MAX_GROUPS)
+            die_usage ("--groups needs a comma-separated list of gids");
+          memcpy (one, p, n);
+          one[n] = '\0';
+          if (parse_id (one, &g) != 0)
+            die_usage ("--groups needs a comma-separated list of gids");
+          owner.groups[owner.ngroups++] = (gid_t) g;
+          if (p[n] == '\0')
+            break;
+          p += n + 1;
+        }
+    }
+  else
+    owner.groups[owner.ngroups++] = (gid_t) owner.gid;
+  if (owner.uid == geteuid () && owner.gid == getegid () && owner.uid != 0
+      && run_cwd == NULL)
+    return; /* already that user: nothing to switch */
+  if (geteuid () != 0)
+    {
+      snprintf (msg, sizeof msg,
+                "muster-exec: cannot run as uid %u: muster-exec runs as "
+                "uid %lu, not root\n", (unsigned) owner.uid,
+                (unsigned long) geteuid ());
+      say (msg);
+      _exit (126);
+    }
+  run_home = getenv ("HOME");
+  switch_user = 1;
+}
+
 int
 main (int argc, char **argv)
 {
   int first = 1;
-  if (first < argc && strcmp (argv[first], "--") == 0)
-    first++;
-  if (first >= argc)
+  const char *uid_s = NULL, *gid_s = NULL, *groups_s = NULL;
+  while (first < argc)
     {
-      say ("usage: muster-exec [--] PROGRAM [ARGS...]\n");
-      return EXIT_USAGE;
+      const char *a = argv[first];
+      if (strcmp (a, "--") == 0)
+        {
+          first++;
+          break;
+        }
+      if (strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0)
+        {
+          usage (STDOUT_FILENO);
+          return 0;
+        }
+      const char **opt = strcmp (a, "--uid") == 0      ? &uid_s
+                         : strcmp (a, "--gid") == 0    ? &gid_s
+                         : strcmp (a, "--groups") == 0 ? &groups_s
+                         : strcmp (a, "--cwd") == 0    ? &run_cwd
+                                                       : NULL;
+      if (opt != NULL)
+        {
+          if (first + 1 >= argc)
+            die_usage ("an option needs a value");
+          *opt = argv[first + 1];
+          first += 2;
+          continue;
+        }
+      if (strncmp (a, "--", 2) == 0)
+        die_usage ("unknown option");
+      break;
     }
+  if (first >= argc)
+    die_usage ("no PROGRAM given");
+  if ((run_cwd != NULL || gid_s != NULL || groups_s != NULL) && uid_s == NULL)
+    die_usage ("--gid, --groups and --cwd are only for --uid");
+  if (uid_s != NULL)
+    prepare_owner (uid_s, gid_s, groups_s);
   prog_argv = argv + first;
   self_pid = getpid ();
   snprintf (children_path, sizeof children_path, "/proc/%d/task/%d/children",

@@ -18,6 +18,10 @@
  * workers then never reached it.  The socket test survives only for
  * directories without a lock file, and only once they are older than
  * MU_RUN_DIR_UNLOCKED_AGE_S.
+ *
+ * A root agent running jobs of other users also has one u<uid>.<n>
+ * subdirectory per such user, with that user's endpoint in it (see
+ * agent_ipc_owner.c); removing a run directory removes those first.
  */
 #include "worker/run_dir.h"
 
@@ -62,10 +66,32 @@ socket_refuses (const char *path)
   return refused;
 }
 
+/* The per-owner endpoint directories "u<uid>.<n>" (agent_ipc_owner.c). */
+static void
+remove_owner_dirs (const char *dir)
+{
+  DIR *d = opendir (dir);
+  if (d == NULL)
+    return;
+  struct dirent *e;
+  while ((e = readdir (d)) != NULL)
+    {
+      if (e->d_name[0] != 'u' || strchr (e->d_name, '.') == NULL)
+        continue;
+      char p[PATH_MAX + 300];
+      snprintf (p, sizeof p, "%s/%s/a.sock", dir, e->d_name);
+      unlink (p);
+      snprintf (p, sizeof p, "%s/%s", dir, e->d_name);
+      rmdir (p);
+    }
+  closedir (d);
+}
+
 static void
 remove_dir (const char *dir)
 {
   char p[PATH_MAX + 16];
+  remove_owner_dirs (dir);
   snprintf (p, sizeof p, "%s/a.sock", dir);
   unlink (p);
   snprintf (p, sizeof p, "%s/lock", dir);

@@ -4,7 +4,8 @@
  *
  * Process: uv_spawn with UV_PROCESS_DETACHED, so the child is a session and
  * process-group leader and kill(-pid, sig) reaches everything it starts.
- * With an exec helper the child is `muster-exec -- PROGRAM ARGS...`, which
+ * With an exec helper the child is `muster-exec [OPTIONS] -- PROGRAM ARGS...`
+ * (OPTIONS: the caller's helper_args, e.g. the user to run as), which
  * learns the agent's pid from MUSTER_EXEC_PPID and cleans up the whole
  * process tree if the agent dies or PROGRAM exits (muster_exec.c).
  *
@@ -408,7 +409,8 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
   if (!out)
     return -EINVAL;
   *out = NULL;
-  if (!loop || !o || !o->argv || !o->argv[0])
+  if (!loop || !o || !o->argv || !o->argv[0]
+      || (o->helper_args && !o->exec_helper))
     return -EINVAL;
   size_t argc = o->argc ? o->argc : mu_proc_count (o->argv);
   for (size_t i = 0; i < argc; i++)
@@ -456,7 +458,8 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
   /* argv and env for uv_spawn; only pointers are copied. */
   char *const *base = o->env ? o->env : environ;
   size_t envc = o->exec_helper ? mu_proc_count (base) : 0;
-  char **args = calloc (argc + 3, sizeof *args);
+  size_t nhelper = o->helper_args ? mu_proc_count (o->helper_args) : 0;
+  char **args = calloc (argc + nhelper + 3, sizeof *args);
   char **envv = o->exec_helper ? calloc (envc + 2, sizeof *envv) : NULL;
   if (!args || (o->exec_helper && !envv))
     {
@@ -470,6 +473,8 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
   if (o->exec_helper)
     {
       args[k++] = (char *) o->exec_helper;
+      for (size_t i = 0; i < nhelper; i++)
+        args[k++] = o->helper_args[i];
       args[k++] = (char *) "--";
       size_t m = 0;
       static const char key[] = "MUSTER_EXEC_PPID=";

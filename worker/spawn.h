@@ -57,6 +57,9 @@ typedef struct mu_proc_opts {
                               0 = MU_PROC_TAIL_DEFAULT */
   mu_proc_exit_cb on_exit; /* may be NULL */
   void *arg;
+  char *const *helper_args; /* with exec_helper: its options (e.g.
+                              "--uid", "1000", ...), NULL-terminated; go
+                              before "--"; NULL = none */
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
@@ -75,10 +78,12 @@ typedef struct mu_proc_opts {
 
 /* Start a worker.  The worker's stdin is /dev/null.  argv[0] is looked up
  * in PATH if it holds no '/'.  With exec_helper, the
- * child runs `exec_helper -- argv...` with MUSTER_EXEC_PPID=<our pid> added
+ * child runs `exec_helper [helper_args...] -- argv...` with
+ * MUSTER_EXEC_PPID=<our pid> added
  * to its environment (the caller's array is not modified).  On success *out
  * is the new handle, which the caller owns and releases with mu_proc_close().
- * Returns 0, -EINVAL for bad options, -ENOENT if exec_helper is missing or
+ * Returns 0, -EINVAL for bad options (helper_args without exec_helper),
+ * -ENOENT if exec_helper is missing or
  * not executable, or libuv's (negative errno) code from uv_spawn (e.g.
  * -ENOENT for a missing program without helper).  On error no callback is
  * ever made and nothing needs releasing (memory is freed once the loop has

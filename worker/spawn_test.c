@@ -630,6 +630,46 @@ test_env (void **state)
   close (out);
 }
 
+/* ---- helper_args reach muster-exec before "--": as root, --uid/--gid run
+ * the program as that user, in --cwd entered as the user, while the
+ * environment stays the caller's; helper_args without a helper is refused */
+static void
+test_helper_args_user (void **state)
+{
+  fixture_t *f = *state;
+  char *argv[] = { "/bin/sh", "-c", "echo \"$(id -u):$(id -g):$(id -G)\"; pwd",
+                   NULL };
+  char *args[] = { "--uid", "65534", "--gid", "65534", "--groups", "65534",
+                   "--cwd", "/", NULL };
+  result_t r = { 0 };
+  mu_proc_opts_t o = { .exec_helper = NULL,
+                       .argv = argv,
+                       .out_fd = -1,
+                       .err_fd = -1,
+                       .helper_args = args };
+  mu_proc_t *p = NULL;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), -EINVAL);
+  if (geteuid () != 0)
+    {
+      print_message ("not root: the switch to another user is not tested\n");
+      return;
+    }
+  int out = capture_fd (f, "out");
+  o.exec_helper = f->exec_path;
+  o.out_fd = out;
+  o.on_exit = on_exit_cb;
+  o.arg = &r;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), 0);
+  run_loop (f);
+  assert_int_equal (r.code, 0);
+  char *text = slurp_fd (out, NULL);
+  assert_string_equal (text, "65534:65534:65534\n/\n");
+  free (text);
+  mu_proc_close (&p);
+  free (r.tail);
+  close (out);
+}
+
 /* ---- a new prefix (in-place re-rank): lines already out keep the old one,
  * the rest carry the new one; a too-long prefix is refused */
 
@@ -1012,6 +1052,7 @@ main (void)
   uv_loop_close (&warm);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_exit_code, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_helper_args_user, setup, teardown),
     cmocka_unit_test_setup_teardown (test_signal_kill9, setup, teardown),
     cmocka_unit_test_setup_teardown (test_signal_usr1, setup, teardown),
     cmocka_unit_test_setup_teardown (test_prefix_whole_lines, setup, teardown),

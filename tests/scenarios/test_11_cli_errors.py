@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Scenario 11 — bad command lines: exit 2 with a message naming the
-problem, and nothing started."""
+problem, and nothing started (muster-exec: exit 125, its --help exits 0)."""
 import os
 import sys
 
@@ -55,6 +55,17 @@ AGENT_CASES = [
     (["--coordinator", "tcp://127.0.0.1:1", "--bogus"], "unknown option"),
 ]
 
+# muster-exec's own usage errors exit 125 (like env(1)): 1-124 and 126/127
+# are the program's or the exec's.
+EXEC_CASES = [
+    ([], "usage"),
+    (["--bogus", "true"], "unknown option"),
+    (["--uid", "65534", "--", "true"], "--gid"),
+    (["--uid", "nobody", "--gid", "1", "--", "true"], "numeric uid"),
+    (["--cwd", "/", "--", "true"], "only for --uid"),
+    (["--uid"], "needs a value"),
+]
+
 
 class CliErrors(MusterCase):
     def run_cases(self, prog, cases):
@@ -75,6 +86,23 @@ class CliErrors(MusterCase):
 
     def test_muster_agent(self):
         self.run_cases("muster-agent", AGENT_CASES)
+
+    def test_muster_exec(self):
+        p = self.start("exec-help", [bin_path("muster-exec"), "--help"])
+        self.check("muster-exec --help prints its usage and exits 0 (it does "
+                   "not try to run '--help')")
+        self.expect_eq(p.wait(20), 0, "exit status of muster-exec --help", p)
+        self.expect("usage: muster-exec" in p.out and "--uid" in p.out,
+                    "usage on stdout", p)
+        for args, needle in EXEC_CASES:
+            p = self.start("exec-%d" % len(self.procs),
+                           [bin_path("muster-exec")] + args)
+            shown = " ".join(args) or "(no arguments)"
+            self.check("muster-exec %s -> exit 125, message mentions %r"
+                       % (shown, needle))
+            self.expect_eq(p.wait(20), 125, "exit status of muster-exec %s"
+                           % shown, p)
+            self.expect(needle in p.err, "%r not in the message" % needle, p)
 
 
 if __name__ == "__main__":
