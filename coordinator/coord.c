@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/kv_quota.h"
 
 #define AGENT_HWM 1000000
 
@@ -69,6 +70,10 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
     c->opts.finished_keep = 64;
   if (c->opts.full_members_max == 0)
     c->opts.full_members_max = 256;
+  if (c->opts.kv_max_bytes == 0)
+    c->opts.kv_max_bytes = MU_KV_MAX_BYTES_DEFAULT;
+  if (c->opts.kv_max_keys == 0)
+    c->opts.kv_max_keys = MU_KV_MAX_KEYS_DEFAULT;
   mu_log_init (&c->own_log, "musterd");
   c->log = opts->log ? opts->log : &c->own_log;
   c->node_ids = mu_smap_new ();

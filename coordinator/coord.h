@@ -34,6 +34,9 @@ typedef struct mu_coord_opts {
   uint64_t full_members_max; /* job.start carries every node up to this
                                 many nodes; above, agents fetch the
                                 membership (job.members.get); 0 = 256 */
+  uint64_t kv_max_bytes;    /* per job: KV keys + values + barrier names;
+                               0 = MU_KV_MAX_BYTES_DEFAULT (kv_quota.h) */
+  uint64_t kv_max_keys;     /* per job; 0 = MU_KV_MAX_KEYS_DEFAULT */
   mu_log_t *log;            /* borrowed; NULL = a stderr logger */
 } mu_coord_opts_t;
 
@@ -104,6 +107,7 @@ typedef struct mu_waiter {
   uint64_t req_id;
   uint64_t deadline_ms; /* UINT64_MAX = forever */
   char *key;            /* kv.get: key waited for */
+  uint64_t *waiting;    /* its node's count of waiting requests (kv.c) */
 } mu_waiter_t;
 
 typedef struct mu_bstate {
@@ -149,6 +153,10 @@ struct mu_job {
   mu_smap_t *barriers;   /* name -> mu_bstate_t*, current epoch */
   mu_waiter_t *kv_waiters;
   uint64_t next_wait_deadline;
+  uint64_t kv_bytes;     /* charged to the KV quota this epoch (kv.c) */
+  mu_smap_t *kv_waiting; /* node id -> uint64_t* waiting requests */
+  uint64_t kv_quota_logged; /* epoch + 1 of the last KV-QUOTA line */
+  uint64_t kv_wait_logged;  /* epoch + 1 of the last KV-WAIT-QUOTA line */
   mu_failure_t failure;  /* first failure of the job (root cause) */
   mu_job_state_t final_state; /* where STOPPING ends */
   char *reason;          /* why it ended (or is ending) */

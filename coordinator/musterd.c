@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
+#include "coordinator/kv_quota.h"
 
 typedef struct daemon_cfg {
   char agent_bind[256];
@@ -27,12 +28,15 @@ typedef struct daemon_cfg {
   uint64_t heartbeat_ms;
   uint64_t miss_limit;
   uint64_t full_members_max;
+  uint64_t kv_max_bytes;
+  uint64_t kv_max_keys;
   mu_log_level_t level;
 } daemon_cfg_t;
 
 static void
 usage (FILE *f)
 {
+  char kvb[32];
   fprintf (f,
            "usage: musterd [options]\n"
            "  --agent-bind EP      agent port (default tcp://0.0.0.0:29400)\n"
@@ -46,6 +50,16 @@ usage (FILE *f)
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
            "  --log-level L        err, warn, notice, info, debug (default notice)\n"
            "  --help, --version\n");
+  fprintf (f,
+           "limits (a request over one is refused with MUSTER_EQUOTA):\n"
+           "  --kv-max-bytes SIZE  KV keys + values + barrier names one job\n"
+           "                       holds per epoch; K, M, G suffixes (%s)\n"
+           "  --kv-max-keys N      KV keys + barrier names per job (%llu)\n"
+           "  waiting kv.get/barrier requests per node: %u x slots + %u;\n"
+           "  keys and barrier names: at most %u bytes\n",
+           mu_kv_fmt_limit (MU_KV_MAX_BYTES_DEFAULT, kvb, sizeof kvb),
+           (unsigned long long)MU_KV_MAX_KEYS_DEFAULT, MU_KV_WAITING_PER_SLOT,
+           MU_KV_WAITING_BASE, MU_KV_MAX_KEY);
 }
 
 static int
@@ -77,6 +91,18 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
     {
       rc = mu_parse_u64 (val, &cfg->full_members_max);
       if (rc == 0 && cfg->full_members_max == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "kv-max-bytes") == 0)
+    {
+      rc = mu_parse_size (val, &cfg->kv_max_bytes);
+      if (rc == 0 && cfg->kv_max_bytes == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "kv-max-keys") == 0)
+    {
+      rc = mu_parse_u64 (val, &cfg->kv_max_keys);
+      if (rc == 0 && cfg->kv_max_keys == 0)
         rc = MUSTER_EINVAL;
     }
   else
@@ -136,7 +162,8 @@ known_key (const char *key)
 {
   static const char *const keys[]
       = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
-          "miss-limit", "log-level", "full-members-max", "config", NULL };
+          "miss-limit", "log-level", "full-members-max", "config",
+          "kv-max-bytes", "kv-max-keys", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -257,6 +284,8 @@ main (int argc, char **argv)
                         .heartbeat_ms = cfg.heartbeat_ms,
                         .miss_limit = cfg.miss_limit,
                         .full_members_max = cfg.full_members_max,
+                        .kv_max_bytes = cfg.kv_max_bytes,
+                        .kv_max_keys = cfg.kv_max_keys,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);
