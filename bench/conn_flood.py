@@ -13,7 +13,7 @@ stopped (SIGTERM, then SIGKILL, by pid) at the end.  Figures go to stdout
 as one line per step; docs/benchmarks.md quotes them.
 
 Usage: bench/conn_flood.py [--bin build/bin] [--steps 1000,5000,19000]
-                           [--port agent|ctl|both] [--nofile N]
+                           [--port agent|ctl|both] [--nofile SOFT[:HARD]]
                            [--hold SECONDS] [--extra "musterd flags"]
 """
 import argparse
@@ -70,8 +70,8 @@ def main():
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "build", "bin"))
     ap.add_argument("--steps", default="1000,5000,10000,19000")
     ap.add_argument("--port", choices=("agent", "ctl", "both"), default="both")
-    ap.add_argument("--nofile", type=int, default=0,
-                    help="musterd's RLIMIT_NOFILE (soft and hard); 0 = inherit")
+    ap.add_argument("--nofile", default="",
+                    help="musterd's RLIMIT_NOFILE, SOFT[:HARD] (default: inherit)")
     ap.add_argument("--hold", type=float, default=2.0,
                     help="seconds to wait after each step before measuring")
     ap.add_argument("--answer-timeout", type=float, default=5.0)
@@ -91,7 +91,9 @@ def main():
             "--ctl-bind", "tcp://127.0.0.1:0", "--endpoints-file", epf,
             "--log-level", "info"] + shlex.split(a.extra)
     if a.nofile:
-        argv = ["prlimit", "--nofile=%d:%d" % (a.nofile, a.nofile), "--"] + argv
+        soft_s, _, hard_s = a.nofile.partition(":")
+        argv = ["prlimit", "--nofile=%s:%s" % (soft_s, hard_s or soft_s),
+                "--"] + argv
     err = open(os.path.join(tmp, "musterd.err"), "wb")
     d = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
     conns = []

@@ -86,6 +86,7 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
       return -ENOMEM;
     }
   mu_random_hex (c->session, 8);
+  mu_conn_limit_init (&c->conns, 0);
   *out = c;
   return 0;
 }
@@ -229,8 +230,11 @@ open_router (mu_coord_t *c, const char *bind, void **sock_out, char *ep,
     return -errno;
   int one = 1;
   int backlog = 4096; /* thousands of agents connect at once */
+  int handshake = MU_CONN_HANDSHAKE_MS; /* stalled connections go */
   int rc = mu_wire_sockopts (s, AGENT_HWM);
   if (rc == 0 && zmq_setsockopt (s, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0)
+    rc = -errno;
+  if (rc == 0 && zmq_setsockopt (s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0)
     rc = -errno;
   if (rc == 0 && (zmq_setsockopt (s, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0
                   || zmq_setsockopt (s, ZMQ_ROUTER_HANDOVER, &one, sizeof one) != 0))
@@ -276,11 +280,17 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
         }
       rc = mu_zwatch_start (loop, c->ctl_sock, on_ctl_readable, c,
                             &c->ctl_watch);
+      if (rc == 0)
+        rc = mu_conn_watch_start (loop, c->zctx, c->ctl_sock, "control",
+                                  &c->conns, c->log, &c->ctl_conns);
       if (rc != 0)
         goto fail;
     }
   rc = mu_zwatch_start (loop, c->agent_sock, on_agent_readable, c,
                         &c->agent_watch);
+  if (rc == 0)
+    rc = mu_conn_watch_start (loop, c->zctx, c->agent_sock, "agent",
+                              &c->conns, c->log, &c->agent_conns);
   if (rc != 0)
     goto fail;
   uv_timer_init (loop, &c->sweep_timer);
@@ -295,6 +305,8 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
                c->ctl_sock ? c->ctl_ep : "");
   return 0;
 fail:
+  mu_conn_watch_stop (&c->ctl_conns);
+  mu_conn_watch_stop (&c->agent_conns);
   mu_zwatch_stop (&c->ctl_watch);
   mu_zwatch_stop (&c->agent_watch);
   if (c->ctl_sock)
@@ -338,6 +350,8 @@ mu_coord_stop (mu_coord_t *c)
   mu_jobs_close_all (c);
   mu_zwatch_stop (&c->agent_watch);
   mu_zwatch_stop (&c->ctl_watch);
+  mu_conn_watch_stop (&c->agent_conns);
+  mu_conn_watch_stop (&c->ctl_conns);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;

@@ -21,6 +21,7 @@
 #include "common/proto.h"
 #include "common/smap.h"
 #include "common/wire.h"
+#include "coordinator/conn_limit.h"
 #include "rendezvous/rdzv.h"
 
 typedef struct mu_coord mu_coord_t;
@@ -205,6 +206,8 @@ struct mu_coord {
   uint64_t hb_raised_ms;    /* when hb_limit_ms last grew */
   size_t nodes_alive;
   uint64_t sweeps_deferred; /* sweeps skipped in a row for queued input */
+  mu_conn_limit_t conns;    /* TCP connections of both ports (conn_limit.c) */
+  struct mu_conn_watch *agent_conns, *ctl_conns;
   int started;
   int stopping;
   /* nodes: a table indexed by key, with a free list and an id index */

@@ -7,11 +7,15 @@
  * With --endpoints-file the bound endpoints (ports resolved when binding
  * port 0) are written to a file once serving, so scripts and tests can
  * start musterd on ephemeral ports.  SIGTERM and SIGINT stop it cleanly.
+ * At start the descriptor limit is raised to its hard limit (FD-LIMIT):
+ * every TCP connection holds one, and at the usual soft limit of 1024 a
+ * thousand stalled connections lock every client out (conn_limit.h).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <muster/error.h>
@@ -243,6 +247,30 @@ on_signal (uv_signal_t *s, int signum)
   uv_close ((uv_handle_t *)&d->sigint, NULL);
 }
 
+/* Raise RLIMIT_NOFILE's soft limit to the hard one and say what it is. */
+static void
+raise_fd_limit (mu_log_t *log)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+    return;
+  rlim_t was = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = was;
+    }
+  if (rl.rlim_cur == RLIM_INFINITY)
+    mu_log_notice (log, "FD-LIMIT", "descriptors: unlimited");
+  else
+    mu_log_notice (log, "FD-LIMIT",
+                   "descriptors: %llu (soft limit was %llu); each TCP "
+                   "connection holds one, %d are kept for musterd itself",
+                   (unsigned long long)rl.rlim_cur,
+                   (unsigned long long)was, MU_CONN_FD_RESERVE);
+}
+
 static int
 write_endpoints (const char *path, mu_coord_t *c)
 {
@@ -277,6 +305,7 @@ main (int argc, char **argv)
   memset (&d, 0, sizeof d);
   mu_log_init (&d.log, "musterd");
   d.log.level = cfg.level;
+  raise_fd_limit (&d.log);
   mu_coord_opts_t o = { .agent_bind = cfg.agent_bind,
                         .ctl_bind = strcmp (cfg.ctl_bind, "none") == 0
                                         ? NULL
