@@ -133,7 +133,7 @@ log_quota (mu_coord_t *c, mu_job_t *j, const char *msg)
   /* At err: `muster run`'s embedded coordinator shows only errors, and
    * this line is where its user learns which limit the program hit. */
   mu_log_err (c->log, "KV-QUOTA",
-               "%s; refused with MUSTER_EQUOTA (said once per epoch)", msg);
+              "%s; refused with MUSTER_EQUOTA (said once per epoch)", msg);
 }
 
 /* May node n park one more waiting request?  0 with *cell_out = its
@@ -160,12 +160,12 @@ waiting_admit (mu_coord_t *c, mu_job_t *j, mu_node_t *n, uint64_t **cell_out)
         {
           j->kv_wait_logged = j->epoch + 1;
           mu_log_err (c->log, "KV-WAIT-QUOTA",
-                       "job %s: node %s holds %" PRIu64 " waiting kv.get and "
-                       "barrier requests, the limit for %" PRIu32 " slots "
-                       "(%u per slot + %u); more are refused with "
-                       "MUSTER_EQUOTA (said once per epoch)",
-                       j->id, n->node_id, *cell, n->slots,
-                       MU_KV_WAITING_PER_SLOT, MU_KV_WAITING_BASE);
+                      "job %s: node %s holds %" PRIu64 " waiting kv.get and "
+                      "barrier requests, the limit for %" PRIu32 " slots "
+                      "(%u per slot + %u); more are refused with "
+                      "MUSTER_EQUOTA (said once per epoch)",
+                      j->id, n->node_id, *cell, n->slots,
+                      MU_KV_WAITING_PER_SLOT, MU_KV_WAITING_BASE);
         }
       return MUSTER_EQUOTA;
     }
