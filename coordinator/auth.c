@@ -34,6 +34,7 @@
 #include "common/smap.h"
 #include "common/util.h"
 #include "common/zwatch.h"
+#include "coordinator/conn_limit.h"
 
 #define MAX_KEYS 1000000 /* bounds the table against enrolment floods */
 
@@ -377,6 +378,12 @@ zap_decide (mu_auth_t *a, void *sock, zmq_msg_t *f, int n)
         zap_reply (sock, &f[1], "500", "malformed ZAP request", "");
       return;
     }
+  if (a->o.conns != NULL && mu_conn_admit (a->o.conns) != 0)
+    {
+      note_denied (a, domain, "connection limit reached", address);
+      zap_reply (sock, &f[1], "400", "connection limit", "");
+      return;
+    }
   if (strcmp (domain, "muster-local") == 0 && frame_is (&f[5], "NULL"))
     {
       /* "localhost:UID:GID:PID", from SO_PEERCRED. */
@@ -473,10 +480,6 @@ mu_auth_secure (mu_auth_t *a, void *sock, mu_auth_port_t port)
       || zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, a->server.kp.sec,
                          MU_KEY_Z85_LEN) != 0)
     return -errno;
-  /* A peer that connects and never finishes its handshake is dropped
-   * after this (libzmq's default is 30 s). */
-  int hs = 5000;
-  zmq_setsockopt (sock, ZMQ_HANDSHAKE_IVL, &hs, sizeof hs);
   return 0;
 }
 

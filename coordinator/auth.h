@@ -68,6 +68,9 @@ typedef struct mu_auth_opts {
   const char *state_dir; /* NULL: keys in memory only (embedded) */
   int insecure;          /* 1: no CURVE on TCP (benchmarks, old setups) */
   uint32_t self_uid;     /* the coordinator's uid: local admin besides root */
+  struct mu_conn_limit *conns; /* connections open (conn_limit.c): a
+                                  handshake past its max is refused; NULL =
+                                  no limit */
   mu_log_t *log;
 } mu_auth_opts_t;
 

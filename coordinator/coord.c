@@ -28,6 +28,7 @@
 #include "common/zwatch.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/kv_quota.h"
 
 #define AGENT_HWM 1000000
 
@@ -73,6 +74,10 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
     c->opts.finished_keep = 64;
   if (c->opts.full_members_max == 0)
     c->opts.full_members_max = 256;
+  if (c->opts.kv_max_bytes == 0)
+    c->opts.kv_max_bytes = MU_KV_MAX_BYTES_DEFAULT;
+  if (c->opts.kv_max_keys == 0)
+    c->opts.kv_max_keys = MU_KV_MAX_KEYS_DEFAULT;
   mu_log_init (&c->own_log, "musterd");
   c->log = opts->log ? opts->log : &c->own_log;
   c->node_ids = mu_smap_new ();
@@ -92,6 +97,7 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
       return -ENOMEM;
     }
   mu_random_hex (c->session, 8);
+  mu_conn_limit_init (&c->conns, 0);
   *out = c;
   return 0;
 }
@@ -340,8 +346,11 @@ open_router (mu_coord_t *c, const char *bind, mu_auth_port_t port,
     return -errno;
   int one = 1;
   int backlog = 4096; /* thousands of agents connect at once */
+  int handshake = MU_CONN_HANDSHAKE_MS; /* stalled connections go */
   int rc = mu_wire_sockopts (s, AGENT_HWM);
   if (rc == 0 && zmq_setsockopt (s, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0)
+    rc = -errno;
+  if (rc == 0 && zmq_setsockopt (s, ZMQ_HANDSHAKE_IVL, &handshake, sizeof handshake) != 0)
     rc = -errno;
   /* No ROUTER_HANDOVER: routes are the ROUTER's own connection ids, and a
    * reconnecting agent is recognised by its key (mu_nodes_rebind), never by
@@ -421,6 +430,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   mu_auth_opts_t ao = { .state_dir = c->opts.state_dir,
                         .insecure = c->opts.insecure,
                         .self_uid = c->self_uid,
+                        .conns = &c->conns,
                         .log = c->log };
   int rc = mu_auth_new (&ao, &c->auth, err, sizeof err);
   if (rc != 0)
@@ -462,6 +472,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
         }
       rc = mu_zwatch_start (loop, c->ctl_sock, on_ctl_readable, c,
                             &c->ctl_watch);
+      if (rc == 0)
+        rc = mu_conn_watch_start (loop, c->zctx, c->ctl_sock, "control",
+                                  &c->conns, c->log, &c->ctl_conns);
       if (rc != 0)
         goto fail;
     }
@@ -470,6 +483,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
     goto fail;
   rc = mu_zwatch_start (loop, c->agent_sock, on_agent_readable, c,
                         &c->agent_watch);
+  if (rc == 0)
+    rc = mu_conn_watch_start (loop, c->zctx, c->agent_sock, "agent",
+                              &c->conns, c->log, &c->agent_conns);
   if (rc != 0)
     goto fail;
   uv_timer_init (loop, &c->sweep_timer);
@@ -497,6 +513,8 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
                    ? mu_auth_cluster_token_path (c->auth) : "");
   return 0;
 fail:
+  mu_conn_watch_stop (&c->ctl_conns);
+  mu_conn_watch_stop (&c->agent_conns);
   mu_zwatch_stop (&c->ctl_watch);
   mu_zwatch_stop (&c->ctl_local_watch);
   mu_zwatch_stop (&c->agent_watch);
@@ -577,6 +595,8 @@ mu_coord_stop (mu_coord_t *c)
   mu_zwatch_stop (&c->agent_watch);
   mu_zwatch_stop (&c->ctl_watch);
   mu_zwatch_stop (&c->ctl_local_watch);
+  mu_conn_watch_stop (&c->agent_conns);
+  mu_conn_watch_stop (&c->ctl_conns);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;

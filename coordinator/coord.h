@@ -21,6 +21,7 @@
 #include "common/proto.h"
 #include "common/smap.h"
 #include "common/wire.h"
+#include "coordinator/conn_limit.h"
 #include "rendezvous/rdzv.h"
 
 typedef struct mu_coord mu_coord_t;
@@ -34,6 +35,9 @@ typedef struct mu_coord_opts {
   uint64_t full_members_max; /* job.start carries every node up to this
                                 many nodes; above, agents fetch the
                                 membership (job.members.get); 0 = 256 */
+  uint64_t kv_max_bytes;    /* per job: KV keys + values + barrier names;
+                               0 = MU_KV_MAX_BYTES_DEFAULT (kv_quota.h) */
+  uint64_t kv_max_keys;     /* per job; 0 = MU_KV_MAX_KEYS_DEFAULT */
   mu_log_t *log;            /* borrowed; NULL = a stderr logger */
   const char *state_dir;    /* keys, join token, ctl.sock; NULL = keys in
                                memory only (embedded coordinators) */
@@ -123,6 +127,7 @@ typedef struct mu_waiter {
   uint64_t req_id;
   uint64_t deadline_ms; /* UINT64_MAX = forever */
   char *key;            /* kv.get: key waited for */
+  uint64_t *waiting;    /* its node's count of waiting requests (kv.c) */
 } mu_waiter_t;
 
 typedef struct mu_bstate {
@@ -168,6 +173,10 @@ struct mu_job {
   mu_smap_t *barriers;   /* name -> mu_bstate_t*, current epoch */
   mu_waiter_t *kv_waiters;
   uint64_t next_wait_deadline;
+  uint64_t kv_bytes;     /* charged to the KV quota this epoch (kv.c) */
+  mu_smap_t *kv_waiting; /* node id -> uint64_t* waiting requests */
+  uint64_t kv_quota_logged; /* epoch + 1 of the last KV-QUOTA line */
+  uint64_t kv_wait_logged;  /* epoch + 1 of the last KV-WAIT-QUOTA line */
   mu_failure_t failure;  /* first failure of the job (root cause) */
   mu_job_state_t final_state; /* where STOPPING ends */
   char *reason;          /* why it ended (or is ending) */
@@ -216,6 +225,8 @@ struct mu_coord {
   uint64_t hb_raised_ms;    /* when hb_limit_ms last grew */
   size_t nodes_alive;
   uint64_t sweeps_deferred; /* sweeps skipped in a row for queued input */
+  mu_conn_limit_t conns;    /* TCP connections of both ports (conn_limit.c) */
+  struct mu_conn_watch *agent_conns, *ctl_conns;
   int started;
   int stopping;
   /* nodes: a table indexed by key, with a free list and an id index */

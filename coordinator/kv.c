@@ -10,18 +10,26 @@
  * gets and barrier arrivals are held as waiters; the coordinator's sweep
  * expires them with MUSTER_ETIMEDOUT, checking only when the earliest
  * deadline has passed.
+ *
+ * Bounded (kv_quota.h): a put that would take the job's store over its
+ * byte or key limit, a new barrier name likewise, and a waiting request
+ * over its node's limit are refused with MUSTER_EQUOTA at once, and said
+ * once per job and epoch in the log (KV-QUOTA, KV-WAIT-QUOTA): the
+ * refusal repeats for every put after the first, and a worker's put loop
+ * must not be able to flood the log.  Released barriers are removed, so a
+ * barrier name per step does not accumulate.
  */
 #include "coordinator/coord.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <muster/error.h>
 
 #include "common/util.h"
-
-#define MAX_KEYS_PER_JOB (1u << 20)
+#include "coordinator/kv_quota.h"
 
 static void
 reply (mu_coord_t *c, mu_job_t *j, uint32_t node_key, uint64_t rank,
@@ -98,6 +106,74 @@ waiter_new (mu_node_t *n, uint64_t rank, uint64_t req_id, uint64_t deadline)
 }
 
 static void
+waiter_free (mu_waiter_t *w)
+{
+  if (w->waiting != NULL && *w->waiting > 0)
+    (*w->waiting)--;
+  free (w->key);
+  free (w);
+}
+
+/* The job's usage as the quota sees it: barrier names count as keys. */
+static mu_kv_usage_t
+usage_of (const mu_job_t *j)
+{
+  mu_kv_usage_t u = { .bytes = j->kv_bytes,
+                      .keys = mu_smap_size (j->kv)
+                              + mu_smap_size (j->barriers) };
+  return u;
+}
+
+static void
+log_quota (mu_coord_t *c, mu_job_t *j, const char *msg)
+{
+  if (j->kv_quota_logged == j->epoch + 1)
+    return;
+  j->kv_quota_logged = j->epoch + 1;
+  /* At err: `muster run`'s embedded coordinator shows only errors, and
+   * this line is where its user learns which limit the program hit. */
+  mu_log_err (c->log, "KV-QUOTA",
+              "%s; refused with MUSTER_EQUOTA (said once per epoch)", msg);
+}
+
+/* May node n park one more waiting request?  0 with *cell_out = its
+ * counter, MUSTER_EQUOTA over mu_kv_waiting_limit, or -ENOMEM. */
+static int
+waiting_admit (mu_coord_t *c, mu_job_t *j, mu_node_t *n, uint64_t **cell_out)
+{
+  if (j->kv_waiting == NULL && (j->kv_waiting = mu_smap_new ()) == NULL)
+    return -ENOMEM;
+  uint64_t *cell = mu_smap_get (j->kv_waiting, n->node_id);
+  if (cell == NULL)
+    {
+      cell = calloc (1, sizeof *cell);
+      if (cell == NULL || mu_smap_put (j->kv_waiting, n->node_id, cell, NULL) != 0)
+        {
+          free (cell);
+          return -ENOMEM;
+        }
+    }
+  uint64_t limit = mu_kv_waiting_limit (n->slots);
+  if (*cell >= limit)
+    {
+      if (j->kv_wait_logged != j->epoch + 1)
+        {
+          j->kv_wait_logged = j->epoch + 1;
+          mu_log_err (c->log, "KV-WAIT-QUOTA",
+                      "job %s: node %s holds %" PRIu64 " waiting kv.get and "
+                      "barrier requests, the limit for %" PRIu32 " slots "
+                      "(%u per slot + %u); more are refused with "
+                      "MUSTER_EQUOTA (said once per epoch)",
+                      j->id, n->node_id, *cell, n->slots,
+                      MU_KV_WAITING_PER_SLOT, MU_KV_WAITING_BASE);
+        }
+      return MUSTER_EQUOTA;
+    }
+  *cell_out = cell;
+  return 0;
+}
+
+static void
 note_deadline (mu_job_t *j, uint64_t deadline)
 {
   if (j->next_wait_deadline == 0 || deadline < j->next_wait_deadline)
@@ -110,10 +186,22 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
   mu_job_t *j = job_for (c, n, p->job, p->epoch, p->rank, p->req_id);
   if (j == NULL)
     return;
-  mu_bin_t *val = mu_smap_get (j->kv, p->key);
-  if (val == NULL && mu_smap_size (j->kv) >= MAX_KEYS_PER_JOB)
+  size_t klen = strlen (p->key);
+  if (klen > MU_KV_MAX_KEY)
     {
       reply (c, j, n->key, p->rank, p->req_id, MUSTER_ETOOBIG, NULL);
+      return;
+    }
+  mu_bin_t *val = mu_smap_get (j->kv, p->key);
+  mu_kv_usage_t u = usage_of (j);
+  char msg[512];
+  int rc = mu_kv_quota_check (&u, c->opts.kv_max_bytes, c->opts.kv_max_keys,
+                              j->id, klen, val != NULL, val ? val->len : 0,
+                              p->value.len, msg, sizeof msg);
+  if (rc != 0)
+    {
+      log_quota (c, j, msg);
+      reply (c, j, n->key, p->rank, p->req_id, rc, NULL);
       return;
     }
   mu_bin_t *nv = malloc (sizeof *nv);
@@ -134,8 +222,10 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
       reply (c, j, n->key, p->rank, p->req_id, -ENOMEM, NULL);
       return;
     }
+  j->kv_bytes += klen + nv->len;
   if (old != NULL)
     {
+      j->kv_bytes -= klen + ((mu_bin_t *)old)->len;
       free (((mu_bin_t *)old)->ptr);
       free (old);
     }
@@ -149,8 +239,7 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
         {
           *pp = w->next;
           reply (c, j, w->node_key, w->rank, w->req_id, 0, nv);
-          free (w->key);
-          free (w);
+          waiter_free (w);
         }
       else
         pp = &w->next;
@@ -163,6 +252,11 @@ mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g)
   mu_job_t *j = job_for (c, n, g->job, g->epoch, g->rank, g->req_id);
   if (j == NULL)
     return;
+  if (strlen (g->key) > MU_KV_MAX_KEY)
+    {
+      reply (c, j, n->key, g->rank, g->req_id, MUSTER_ETOOBIG, NULL);
+      return;
+    }
   mu_bin_t *val = mu_smap_get (j->kv, g->key);
   if (val != NULL)
     {
@@ -174,6 +268,13 @@ mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g)
       reply (c, j, n->key, g->rank, g->req_id, MUSTER_ENOTFOUND, NULL);
       return;
     }
+  uint64_t *cell = NULL;
+  int rc = waiting_admit (c, j, n, &cell);
+  if (rc != 0)
+    {
+      reply (c, j, n->key, g->rank, g->req_id, rc, NULL);
+      return;
+    }
   mu_waiter_t *w = waiter_new (n, g->rank, g->req_id, deadline_of (g->timeout_ms));
   if (w == NULL || (w->key = strdup (g->key)) == NULL)
     {
@@ -181,6 +282,8 @@ mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g)
       reply (c, j, n->key, g->rank, g->req_id, -ENOMEM, NULL);
       return;
     }
+  w->waiting = cell;
+  (*cell)++;
   w->next = j->kv_waiters;
   j->kv_waiters = w;
   note_deadline (j, w->deadline_ms);
@@ -192,9 +295,36 @@ mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b)
   mu_job_t *j = job_for (c, n, b->job, b->epoch, b->rank, b->req_id);
   if (j == NULL)
     return;
+  size_t nlen = strlen (b->name);
+  if (nlen > MU_KV_MAX_KEY)
+    {
+      reply (c, j, n->key, b->rank, b->req_id, MUSTER_ETOOBIG, NULL);
+      return;
+    }
   mu_bstate_t *bs = mu_smap_get (j->barriers, b->name);
+  int rc;
+  /* The arrival that completes the barrier never waits: it is not
+   * counted against its node's waiting requests. */
+  uint64_t *cell = NULL;
+  if ((bs == NULL ? 0 : bs->arrived) + 1 < j->world
+      && (rc = waiting_admit (c, j, n, &cell)) != 0)
+    {
+      reply (c, j, n->key, b->rank, b->req_id, rc, NULL);
+      return;
+    }
   if (bs == NULL)
     {
+      /* A new name is charged to the job's KV quota while it exists. */
+      mu_kv_usage_t u = usage_of (j);
+      char msg[512];
+      rc = mu_kv_quota_check (&u, c->opts.kv_max_bytes, c->opts.kv_max_keys,
+                              j->id, nlen, 0, 0, 0, msg, sizeof msg);
+      if (rc != 0)
+        {
+          log_quota (c, j, msg);
+          reply (c, j, n->key, b->rank, b->req_id, rc, NULL);
+          return;
+        }
       bs = calloc (1, sizeof *bs);
       if (bs == NULL || mu_smap_put (j->barriers, b->name, bs, NULL) != 0)
         {
@@ -202,6 +332,7 @@ mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b)
           reply (c, j, n->key, b->rank, b->req_id, -ENOMEM, NULL);
           return;
         }
+      j->kv_bytes += nlen;
     }
   mu_waiter_t *w = waiter_new (n, b->rank, b->req_id,
                                b->timeout_ms ? deadline_of (b->timeout_ms)
@@ -211,21 +342,26 @@ mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b)
       reply (c, j, n->key, b->rank, b->req_id, -ENOMEM, NULL);
       return;
     }
+  w->waiting = cell;
+  if (cell != NULL)
+    (*cell)++;
   w->next = bs->waiters;
   bs->waiters = w;
   bs->arrived++;
   note_deadline (j, w->deadline_ms);
   if (bs->arrived < j->world)
     return;
-  /* Everyone is here: release them all; the name can be used again. */
+  /* Everyone is here: release them all; the name can be used again (it
+   * is made anew), and a name per step does not pile up. */
   for (mu_waiter_t *x = bs->waiters, *next; x != NULL; x = next)
     {
       next = x->next;
       reply (c, j, x->node_key, x->rank, x->req_id, 0, NULL);
-      free (x);
+      waiter_free (x);
     }
-  bs->waiters = NULL;
-  bs->arrived = 0;
+  mu_smap_del (j->barriers, b->name);
+  free (bs);
+  j->kv_bytes -= nlen;
 }
 
 static void
@@ -241,8 +377,7 @@ fail_list (mu_coord_t *c, mu_job_t *j, mu_waiter_t **list, int status,
           *pp = w->next;
           if (c != NULL)
             reply (c, j, w->node_key, w->rank, w->req_id, status, NULL);
-          free (w->key);
-          free (w);
+          waiter_free (w);
         }
       else
         {
@@ -302,7 +437,13 @@ mu_kv_reset (mu_job_t *j, int status)
     }
   mu_smap_destroy (&j->kv);
   mu_smap_destroy (&j->barriers);
+  /* After the waiters above: they held pointers to these counters. */
+  pos = 0;
+  while (j->kv_waiting != NULL && mu_smap_next (j->kv_waiting, &pos, &key, &val))
+    free (val);
+  mu_smap_destroy (&j->kv_waiting);
   j->kv = mu_smap_new ();
   j->barriers = mu_smap_new ();
   j->next_wait_deadline = 0;
+  j->kv_bytes = 0;
 }

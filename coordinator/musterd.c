@@ -7,11 +7,15 @@
  * With --endpoints-file the bound endpoints (ports resolved when binding
  * port 0) are written to a file once serving, so scripts and tests can
  * start musterd on ephemeral ports.  SIGTERM and SIGINT stop it cleanly.
+ * At start the descriptor limit is raised to its hard limit (FD-LIMIT):
+ * every TCP connection holds one, and at the usual soft limit of 1024 a
+ * thousand stalled connections lock every client out (conn_limit.h).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include <muster/error.h>
@@ -20,6 +24,7 @@
 #include "common/netaddr.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
+#include "coordinator/kv_quota.h"
 
 typedef struct daemon_cfg {
   char agent_bind[256];
@@ -28,12 +33,15 @@ typedef struct daemon_cfg {
   uint64_t heartbeat_ms;
   uint64_t miss_limit;
   uint64_t full_members_max;
+  uint64_t kv_max_bytes;
+  uint64_t kv_max_keys;
   mu_log_level_t level;
 } daemon_cfg_t;
 
 static void
 usage (FILE *f)
 {
+  char kvb[32];
   fprintf (f,
            "usage: musterd [options]\n"
            "  --agent-bind EP      agent port (default tcp://0.0.0.0:29400);\n"
@@ -49,6 +57,16 @@ usage (FILE *f)
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
            "  --log-level L        err, warn, notice, info, debug (default notice)\n"
            "  --help, --version\n");
+  fprintf (f,
+           "limits (a request over one is refused with MUSTER_EQUOTA):\n"
+           "  --kv-max-bytes SIZE  KV keys + values + barrier names one job\n"
+           "                       holds per epoch; K, M, G suffixes (%s)\n"
+           "  --kv-max-keys N      KV keys + barrier names per job (%llu)\n"
+           "  waiting kv.get/barrier requests per node: %u x slots + %u;\n"
+           "  keys and barrier names: at most %u bytes\n",
+           mu_kv_fmt_limit (MU_KV_MAX_BYTES_DEFAULT, kvb, sizeof kvb),
+           (unsigned long long)MU_KV_MAX_KEYS_DEFAULT, MU_KV_WAITING_PER_SLOT,
+           MU_KV_WAITING_BASE, MU_KV_MAX_KEY);
 }
 
 static int
@@ -80,6 +98,18 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
     {
       rc = mu_parse_u64 (val, &cfg->full_members_max);
       if (rc == 0 && cfg->full_members_max == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "kv-max-bytes") == 0)
+    {
+      rc = mu_parse_size (val, &cfg->kv_max_bytes);
+      if (rc == 0 && cfg->kv_max_bytes == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "kv-max-keys") == 0)
+    {
+      rc = mu_parse_u64 (val, &cfg->kv_max_keys);
+      if (rc == 0 && cfg->kv_max_keys == 0)
         rc = MUSTER_EINVAL;
     }
   else
@@ -139,7 +169,8 @@ known_key (const char *key)
 {
   static const char *const keys[]
       = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
-          "miss-limit", "log-level", "full-members-max", "config", NULL };
+          "miss-limit", "log-level", "full-members-max", "config",
+          "kv-max-bytes", "kv-max-keys", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -253,6 +284,30 @@ on_signal (uv_signal_t *s, int signum)
   uv_close ((uv_handle_t *)&d->sigint, NULL);
 }
 
+/* Raise RLIMIT_NOFILE's soft limit to the hard one and say what it is. */
+static void
+raise_fd_limit (mu_log_t *log)
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+    return;
+  rlim_t was = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = was;
+    }
+  if (rl.rlim_cur == RLIM_INFINITY)
+    mu_log_notice (log, "FD-LIMIT", "descriptors: unlimited");
+  else
+    mu_log_notice (log, "FD-LIMIT",
+                   "descriptors: %llu (soft limit was %llu); each TCP "
+                   "connection holds one, %d are kept for musterd itself",
+                   (unsigned long long)rl.rlim_cur,
+                   (unsigned long long)was, MU_CONN_FD_RESERVE);
+}
+
 static int
 write_endpoints (const char *path, mu_coord_t *c)
 {
@@ -291,6 +346,7 @@ main (int argc, char **argv)
   memset (&d, 0, sizeof d);
   mu_log_init (&d.log, "musterd");
   d.log.level = cfg.level;
+  raise_fd_limit (&d.log);
   mu_coord_opts_t o = { .agent_bind = cfg.agent_bind,
                         .ctl_bind = strcmp (cfg.ctl_bind, "none") == 0
                                         ? NULL
@@ -298,6 +354,8 @@ main (int argc, char **argv)
                         .heartbeat_ms = cfg.heartbeat_ms,
                         .miss_limit = cfg.miss_limit,
                         .full_members_max = cfg.full_members_max,
+                        .kv_max_bytes = cfg.kv_max_bytes,
+                        .kv_max_keys = cfg.kv_max_keys,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);
