@@ -261,7 +261,7 @@ read_cert_file (const char *path, mu_cert_t *out, char *err, size_t errlen)
         }
       if (r == 1)
         {
-          if (!indented && val == NULL && line[0] != '#' && line[0] != '\n')
+          if (!indented && name != NULL)
             mu_strlcpy (section, name, sizeof section);
           continue;
         }

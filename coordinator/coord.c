@@ -506,7 +506,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
                  "peer that reaches them can run jobs as this coordinator's "
                  "agents' users");
   else
-    mu_log_info (c->log, "SECURITY", "CURVE on TCP ports, server key %s%s%s",
+    mu_log_notice (c->log, "SECURITY", "CURVE on TCP ports, server key %s%s%s",
                  mu_auth_server_public (c->auth),
                  mu_auth_cluster_token_path (c->auth) ? ", join token in " : "",
                  mu_auth_cluster_token_path (c->auth)

@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "common/state_dir.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
 #include "coordinator/kv_quota.h"
@@ -36,6 +37,9 @@ typedef struct daemon_cfg {
   uint64_t kv_max_bytes;
   uint64_t kv_max_keys;
   mu_log_level_t level;
+  char state_dir[2048];
+  char ctl_socket[2048];
+  int insecure;
 } daemon_cfg_t;
 
 static void
@@ -54,6 +58,13 @@ usage (FILE *f)
            "  --endpoints-file F   write the bound endpoints to F once serving\n"
            "  --full-members-max N job.start lists every node up to N nodes;\n"
            "                       larger jobs fetch the list lazily (256)\n"
+           "  --state-dir DIR      keys, join token, enrolled nodes, ctl.sock\n"
+           "                       (default /var/lib/muster for root, else\n"
+           "                       $XDG_STATE_HOME/muster or ~/.local/state/muster)\n"
+           "  --ctl-socket PATH    local control socket (default STATE_DIR/ctl.sock;\n"
+           "                       local users are known by their uid)\n"
+           "  --insecure           no CURVE on the TCP ports: anyone who reaches\n"
+           "                       them may register nodes and submit jobs\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
            "  --log-level L        err, warn, notice, info, debug (default notice)\n"
            "  --help, --version\n");
@@ -94,6 +105,22 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
     }
   else if (strcmp (key, "log-level") == 0)
     rc = mu_log_parse_level (val, &cfg->level);
+  else if (strcmp (key, "state-dir") == 0)
+    rc = val[0] == '/' ? mu_strlcpy (cfg->state_dir, val, sizeof cfg->state_dir)
+                       : MUSTER_EINVAL;
+  else if (strcmp (key, "ctl-socket") == 0)
+    rc = mu_strlcpy (cfg->ctl_socket, val, sizeof cfg->ctl_socket);
+  else if (strcmp (key, "insecure") == 0)
+    {
+      if (strcmp (val, "true") == 0 || strcmp (val, "yes") == 0
+          || strcmp (val, "1") == 0)
+        cfg->insecure = 1;
+      else if (strcmp (val, "false") == 0 || strcmp (val, "no") == 0
+               || strcmp (val, "0") == 0)
+        cfg->insecure = 0;
+      else
+        rc = MUSTER_EINVAL;
+    }
   else if (strcmp (key, "full-members-max") == 0)
     {
       rc = mu_parse_u64 (val, &cfg->full_members_max);
@@ -170,7 +197,7 @@ known_key (const char *key)
   static const char *const keys[]
       = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
           "miss-limit", "log-level", "full-members-max", "config",
-          "kv-max-bytes", "kv-max-keys", NULL };
+          "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -197,6 +224,11 @@ parse_args (daemon_cfg_t *cfg, int argc, char **argv, char *err, size_t errlen)
         {
           snprintf (err, errlen, "unexpected argument '%s'", a);
           return MUSTER_EINVAL;
+        }
+      if (strcmp (a, "--insecure") == 0)
+        {
+          cfg->insecure = 1;
+          continue;
         }
       char key[64];
       const char *val;
@@ -266,6 +298,9 @@ log_binds (const mu_log_t *log, mu_coord_t *c)
   if ((ep = mu_coord_ctl_endpoint (c)) != NULL)
     mu_log_notice (log, "BIND", "control port %s %s", ep,
                    mu_bind_scope_text (mu_netaddr_endpoint_scope (ep)));
+  if ((ep = mu_coord_ctl_local_endpoint (c)) != NULL)
+    mu_log_notice (log, "BIND", "local control socket %s (every local user, "
+                   "known by uid)", ep);
 }
 
 typedef struct daemon {
@@ -318,6 +353,10 @@ write_endpoints (const char *path, mu_coord_t *c)
     return -errno;
   fprintf (f, "agent %s\nctl %s\n", mu_coord_agent_endpoint (c),
            mu_coord_ctl_endpoint (c) ? mu_coord_ctl_endpoint (c) : "none");
+  if (mu_coord_ctl_local_endpoint (c) != NULL)
+    fprintf (f, "ctl-local %s\n", mu_coord_ctl_local_endpoint (c));
+  if (mu_coord_server_key (c)[0] != '\0')
+    fprintf (f, "server-key %s\n", mu_coord_server_key (c));
   if (fclose (f) != 0 || rename (tmp, path) != 0)
     return -errno;
   return 0;
@@ -338,6 +377,38 @@ main (int argc, char **argv)
       usage (stderr);
       return 2;
     }
+  if (cfg.state_dir[0] == '\0'
+      && mu_state_dir_default (cfg.state_dir, sizeof cfg.state_dir) != 0)
+    {
+      fprintf (stderr, "musterd: no home directory for a state directory: "
+               "give --state-dir DIR\n");
+      return 2;
+    }
+  if (strlen (cfg.state_dir) + sizeof "/ctl.sock" > 100 && cfg.ctl_socket[0] == '\0')
+    {
+      fprintf (stderr, "musterd: --state-dir %s is too long for its control "
+               "socket (Unix sockets allow about 100 bytes): give a shorter "
+               "one, or --ctl-socket PATH\n", cfg.state_dir);
+      return 2;
+    }
+  {
+    /* The parents as for any directory; the state directory itself is
+     * made (or tightened to) 0711 by the coordinator. */
+    char parent[2048];
+    mu_strlcpy (parent, cfg.state_dir, sizeof parent);
+    char *slash = strrchr (parent, '/');
+    if (slash != NULL && slash != parent)
+      {
+        *slash = '\0';
+        int mrc = mu_mkdir_p (parent, 0755);
+        if (mrc != 0)
+          {
+            fprintf (stderr, "musterd: cannot create %s: %s\n", parent,
+                     muster_strerror (mrc));
+            return 1;
+          }
+      }
+  }
   if (check_bind ("agent port", "--agent-bind", cfg.agent_bind, sizeof cfg.agent_bind) != 0
       || (strcmp (cfg.ctl_bind, "none") != 0
           && check_bind ("control port", "--ctl-bind", cfg.ctl_bind, sizeof cfg.ctl_bind) != 0))
@@ -356,6 +427,9 @@ main (int argc, char **argv)
                         .full_members_max = cfg.full_members_max,
                         .kv_max_bytes = cfg.kv_max_bytes,
                         .kv_max_keys = cfg.kv_max_keys,
+                        .state_dir = cfg.state_dir,
+                        .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
+                        .insecure = cfg.insecure,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);

@@ -5,7 +5,15 @@
  * The request goes out on a DEALER; the answer is awaited with a bound
  * (--timeout, default 5 s) so an unreachable coordinator is an error that
  * names the endpoint rather than a hang.  The endpoint is HOST:PORT or
- * tcp://HOST:PORT (netaddr.c); a malformed one is named before any send.
+ * tcp://HOST:PORT (netaddr.c), or ipc://PATH; a malformed one is named
+ * before any send.
+ *
+ * Security: by default the request goes to the local control socket of
+ * the coordinator on this machine (this user's state directory, else
+ * root's /var/lib/muster), where the kernel tells musterd who is asking.
+ * Over TCP the client speaks CURVE with its own key (`muster keygen`,
+ * listed in the coordinator's users/ directory) and the server's public
+ * key, so nobody without a listed key gets an answer.
  */
 #include "launcher/ctl_client.h"
 
@@ -13,25 +21,87 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <muster/error.h>
 
+#include "common/keys.h"
 #include "common/netaddr.h"
+#include "common/state_dir.h"
 #include "common/util.h"
 #include "common/wire.h"
 
 static const char *
-default_endpoint (void)
+default_endpoint (char *buf, size_t cap)
 {
   const char *e = getenv ("MUSTER_CTL_ENDPOINT");
-  return e && *e ? e : "tcp://127.0.0.1:29401";
+  if (e && *e)
+    return e;
+  char dir[512];
+  if (mu_state_dir_default (dir, sizeof dir) == 0
+      && (size_t)snprintf (buf, cap, "ipc://%s/ctl.sock", dir) < cap
+      && access (buf + 6, F_OK) == 0)
+    return buf;
+  snprintf (buf, cap, "ipc:///var/lib/muster/ctl.sock");
+  return buf;
+}
+
+/* CURVE material of a TCP control client. */
+typedef struct ctl_keys {
+  const char *key_file;   /* --key: this client's certificate */
+  const char *server_key; /* --server-key: Z85 or a certificate file */
+} ctl_keys_t;
+
+static int
+apply_keys (void *s, const char *ep, const ctl_keys_t *k, char *err,
+            size_t errlen)
+{
+  if (strncmp (ep, "tcp://", 6) != 0)
+    return 0; /* ipc: the kernel says who we are */
+  const char *kf = k && k->key_file ? k->key_file : getenv ("MUSTER_KEY");
+  const char *sk = k && k->server_key ? k->server_key : getenv ("MUSTER_SERVER_KEY");
+  if (kf == NULL || sk == NULL)
+    {
+      snprintf (err, errlen, "the control port %s speaks CURVE: give --key "
+                "FILE (a certificate made by `muster keygen` and listed in "
+                "the coordinator's STATE_DIR/users/) and --server-key "
+                "(STATE_DIR/server.key of the coordinator), or use its local "
+                "socket (ipc://STATE_DIR/ctl.sock) on its machine", ep);
+      return MUSTER_EAUTH;
+    }
+  mu_cert_t me, srv;
+  char why[400];
+  int rc = mu_cert_load (kf, 1, &me, why, sizeof why);
+  if (rc != 0)
+    {
+      snprintf (err, errlen, "--key: %s", why);
+      return rc;
+    }
+  if (mu_key_valid (sk))
+    mu_strlcpy (srv.kp.pub, sk, sizeof srv.kp.pub);
+  else if ((rc = mu_cert_load (sk, 0, &srv, why, sizeof why)) != 0)
+    {
+      memset (&me, 0, sizeof me);
+      snprintf (err, errlen, "--server-key: %s", why);
+      return rc;
+    }
+  rc = 0;
+  if (zmq_setsockopt (s, ZMQ_CURVE_SERVERKEY, srv.kp.pub, MU_KEY_Z85_LEN) != 0
+      || zmq_setsockopt (s, ZMQ_CURVE_PUBLICKEY, me.kp.pub, MU_KEY_Z85_LEN) != 0
+      || zmq_setsockopt (s, ZMQ_CURVE_SECRETKEY, me.kp.sec, MU_KEY_Z85_LEN) != 0)
+    {
+      rc = -errno;
+      snprintf (err, errlen, "cannot use CURVE: %s", zmq_strerror (errno));
+    }
+  memset (&me, 0, sizeof me);
+  return rc;
 }
 
 /* Send `req`, wait up to timeout_ms for the answer into *rep. */
 static int
-call (const char *ep, uint64_t timeout_ms, const mu_msg_t *req, mu_msg_t *rep,
-      char *err, size_t errlen)
+call (const char *ep, const ctl_keys_t *keys, uint64_t timeout_ms,
+      const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen)
 {
   void *ctx = zmq_ctx_new ();
   void *s = ctx ? zmq_socket (ctx, ZMQ_DEALER) : NULL;
@@ -42,6 +112,8 @@ call (const char *ep, uint64_t timeout_ms, const mu_msg_t *req, mu_msg_t *rep,
     rc = mu_wire_sockopts (s, 1000);
   if (rc == 0)
     rc = mu_netaddr_zmq_prepare (s, ep);
+  if (rc == 0)
+    rc = apply_keys (s, ep, keys, err, errlen);
   if (rc == 0 && zmq_connect (s, ep) != 0)
     {
       rc = -errno;
@@ -56,8 +128,12 @@ call (const char *ep, uint64_t timeout_ms, const mu_msg_t *req, mu_msg_t *rep,
       if (n <= 0)
         {
           rc = MUSTER_ETIMEDOUT;
-          snprintf (err, errlen, "no answer from the coordinator at %s after %.1f s",
-                    ep, (double)timeout_ms / 1000.0);
+          snprintf (err, errlen, "no answer from the coordinator at %s after %.1f s%s",
+                    ep, (double)timeout_ms / 1000.0,
+                    strncmp (ep, "tcp://", 6) == 0
+                      ? " (it answers only keys listed in its users/ "
+                        "directory)"
+                      : "");
         }
       else
         rc = mu_wire_recv (s, NULL, rep, err, errlen);
@@ -82,13 +158,16 @@ typedef struct ctl_args {
   uint64_t timeout_ms;
   const char *job;
   uint64_t grace_ms;
+  ctl_keys_t keys;
   char ep[600]; /* endpoint in its tcp:// form */
+  char dflt[600];
 } ctl_args_t;
 
 static int
 parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
 {
-  a->endpoint = default_endpoint ();
+  a->endpoint = default_endpoint (a->dflt, sizeof a->dflt);
+  a->keys.key_file = a->keys.server_key = NULL;
   a->timeout_ms = 5000;
   a->job = NULL;
   a->grace_ms = 0;
@@ -97,6 +176,10 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
       if ((strcmp (argv[i], "--endpoint") == 0 || strcmp (argv[i], "--ctl") == 0)
           && i + 1 < argc)
         a->endpoint = argv[++i];
+      else if (strcmp (argv[i], "--key") == 0 && i + 1 < argc)
+        a->keys.key_file = argv[++i];
+      else if (strcmp (argv[i], "--server-key") == 0 && i + 1 < argc)
+        a->keys.server_key = argv[++i];
       else if (strcmp (argv[i], "--timeout") == 0 && i + 1 < argc)
         {
           if (mu_parse_duration_ms (argv[++i], &a->timeout_ms) != 0)
@@ -119,7 +202,7 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
       else
         {
           fprintf (stderr, "muster %s: unexpected argument '%s'\n"
-                   "usage: muster %s [--endpoint EP] [--timeout DUR] %s\n",
+                   "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY] [--timeout DUR] %s\n",
                    cmd, argv[i], cmd, need_job ? "JOB" : "[JOB]");
           return 2;
         }
@@ -153,7 +236,7 @@ mu_ctl_status_main (int argc, char **argv)
   req.type = MU_MSG_CTL_STATUS;
   req.u.ctl_status.job = (char *)a.job;
   char err[512];
-  rc = call (a.endpoint, a.timeout_ms, &req, &rep, err, sizeof err);
+  rc = call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
   if (rc != 0)
     {
       fprintf (stderr, "muster status: %s\n", err);
@@ -193,7 +276,7 @@ mu_ctl_cancel_main (int argc, char **argv)
   req.type = MU_MSG_CTL_CANCEL;
   req.u.ctl_cancel.job = (char *)a.job;
   char err[512];
-  rc = call (a.endpoint, a.timeout_ms, &req, &rep, err, sizeof err);
+  rc = call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
   if (rc != 0)
     {
       fprintf (stderr, "muster cancel: %s\n", err);
@@ -234,7 +317,7 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
       req.u.ctl_resume.job = (char *)a.job;
     }
   char err[512];
-  rc = call (a.endpoint, a.timeout_ms, &req, &rep, err, sizeof err);
+  rc = call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
   if (rc != 0)
     {
       fprintf (stderr, "muster %s: %s\n", cmd, err);

@@ -11,4 +11,7 @@ int mu_ctl_cancel_main (int argc, char **argv);
 /* `muster checkpoint|preempt|resume [--endpoint EP] [--grace DUR] JOB`. */
 int mu_ctl_job_main (const char *cmd, int argc, char **argv);
 
+/* `muster keygen` (keygen.c). */
+int mu_keygen_main (int argc, char **argv);
+
 #endif

@@ -19,9 +19,12 @@ usage (FILE *f)
            "  checkpoint JOB       take a checkpoint now\n"
            "  preempt [--grace D] JOB  checkpoint, stop and suspend a job\n"
            "  resume JOB           run a suspended job again from its checkpoint\n"
+           "  keygen FILE          make a CURVE key pair (TCP control clients)\n"
            "  version   print the version\n"
-           "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT\n"
-           "(default tcp://127.0.0.1:29401).\n");
+           "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT (default:\n"
+           "the local socket of the coordinator on this machine, your state\n"
+           "directory's ctl.sock, else /var/lib/muster/ctl.sock); over TCP add\n"
+           "--key FILE --server-key KEY (docs/security.md).\n");
 }
 
 int
@@ -42,6 +45,8 @@ main (int argc, char **argv)
   if (strcmp (cmd, "checkpoint") == 0 || strcmp (cmd, "preempt") == 0
       || strcmp (cmd, "resume") == 0)
     return mu_ctl_job_main (cmd, argc - 2, argv + 2);
+  if (strcmp (cmd, "keygen") == 0)
+    return mu_keygen_main (argc - 2, argv + 2);
   if (strcmp (cmd, "version") == 0 || strcmp (cmd, "--version") == 0)
     {
       printf ("muster 0.1.0 (protocol %d)\n", MU_PROTO_VERSION);
