@@ -182,13 +182,22 @@ class Musterd(Proc):
     """musterd on ephemeral ports; the bound endpoints are read back from
     its --endpoints-file."""
 
-    def __init__(self, case, name, extra=(), agent_bind="tcp://127.0.0.1:0"):
+    def __init__(self, case, name, extra=(), agent_bind="tcp://127.0.0.1:0",
+                 state_dir=None):
         self.endpoints_file = os.path.join(case.tmp, name + ".endpoints")
+        if os.path.exists(self.endpoints_file):
+            os.unlink(self.endpoints_file)  # a restart under the same name
+        # Keys, join token and the local control socket live here (not in
+        # /var/lib/muster, which a test must never touch).
+        self.state_dir = state_dir or os.path.join(case.tmp, name + ".state")
         argv = [bin_path("musterd"), "--agent-bind", agent_bind,
                 "--ctl-bind", "tcp://127.0.0.1:0",
+                "--state-dir", self.state_dir,
                 "--endpoints-file", self.endpoints_file] + list(extra)
         super().__init__(case, name, argv, case.env)
-        self.agent_ep = self.ctl_ep = None
+        self.agent_ep = self.ctl_ep = self.ctl_tcp_ep = None
+        self.server_key = None
+        self.token_file = os.path.join(self.state_dir, "join-token")
 
     def wait_ready(self, timeout=START_TIMEOUT):
         def ready():
@@ -203,7 +212,12 @@ class Musterd(Proc):
                     parts = line.split()
                     if len(parts) == 2:
                         eps[parts[0]] = parts[1]
-            self.agent_ep, self.ctl_ep = eps.get("agent"), eps.get("ctl")
+            self.agent_ep = eps.get("agent")
+            self.ctl_tcp_ep = eps.get("ctl")
+            # Tests are root (an admin) on the local socket; the TCP control
+            # port needs a listed key (see test_20_security).
+            self.ctl_ep = eps.get("ctl-local") or self.ctl_tcp_ep
+            self.server_key = eps.get("server-key")
             return self.agent_ep is not None
         self.case.wait_for(ready, timeout, "%s to write its endpoints" % self.name)
         return self
@@ -211,6 +225,14 @@ class Musterd(Proc):
     @property
     def agent_port(self):
         return int(self.agent_ep.rsplit(":", 1)[1])
+
+    @property
+    def token(self):
+        """The cluster join token (secret) this musterd wrote."""
+        if not os.path.exists(self.token_file):
+            return None
+        with open(self.token_file) as f:
+            return f.read().strip()
 
     @property
     def rdzv(self):
@@ -261,6 +283,7 @@ class MusterCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="muster-test-")
         self.env = dict(os.environ)
         self.env[TAG_VAR] = self.tag
+        self.env.pop("MUSTER_JOIN_TOKEN", None)
         self.env.pop("MUSTER_CTL_ENDPOINT", None)
         self.procs = []
         self.extra_dirs = []
@@ -361,10 +384,16 @@ class MusterCase(unittest.TestCase):
         p.wait(timeout)
         return p
 
-    def musterd(self, name="musterd", extra=(), agent_bind="tcp://127.0.0.1:0"):
-        d = Musterd(self, name, extra, agent_bind)
+    def musterd(self, name="musterd", extra=(), agent_bind="tcp://127.0.0.1:0",
+                state_dir=None):
+        d = Musterd(self, name, extra, agent_bind, state_dir)
         self.procs.append(d)
-        return d.wait_ready()
+        d.wait_ready()
+        # Nodes started from now on join with its cluster token, the way an
+        # operator's would ($MUSTER_JOIN_TOKEN never reaches a worker).
+        if d.token:
+            self.env["MUSTER_JOIN_TOKEN"] = d.token
+        return d
 
     def node(self, d, node_id, prog, nnodes, nproc, job, last_call="30s",
              extra=()):
@@ -380,7 +409,11 @@ class MusterCase(unittest.TestCase):
         """A free muster-agent (pool node) of coordinator d."""
         return self.start(node_id, [bin_path("muster-agent"), "--coordinator",
                                     d.agent_ep, "--slots", str(slots),
-                                    "--node-id", node_id] + list(extra))
+                                    "--node-id", node_id,
+                                    "--state-dir",
+                                    os.path.join(self.tmp, node_id + ".agent"),
+                                    "--join-token-file", d.token_file]
+                          + list(extra))
 
     def write_script(self, name, body, mode=0o755):
         path = os.path.join(self.tmp, name)
@@ -545,16 +578,60 @@ def zmq_available():
             "($MUSTER_TEST_ZMQ_PROBE, built by tests/CMakeLists.txt) is there")
 
 
-def zmq_request(endpoint, frames, timeout=5.0, routing_id=None):
+def token_keys(token):
+    """(server public key, enrolment public key, enrolment secret key), Z85
+    bytes, of a join token "mj1_" + hex(server) + hex(enrolment secret)."""
+    import zmq
+    from zmq.utils import z85
+    server = z85.encode(bytes.fromhex(token[4:68]))
+    esec = z85.encode(bytes.fromhex(token[68:132]))
+    return server, zmq.curve_public(esec), esec
+
+
+def enroll_node_key(d, node_id="test-node", timeout=10.0):
+    """A fresh CURVE key pair enrolled with musterd d through its cluster
+    join token, as an agent does: (server, public, secret), Z85 bytes, for
+    zmq_request(..., curve=...)."""
+    import zmq
+    server, epub, esec = token_keys(d.token)
+    pub, sec = zmq.curve_keypair()
+    rep = zmq_request(d.agent_ep, [mp_pack({"v": 1, "t": "auth.enroll",
+                                            "node_key": pub.decode(),
+                                            "node_id": node_id})],
+                      timeout, curve=(server, epub, esec))
+    if rep is None:
+        raise AssertionError("musterd did not answer auth.enroll")
+    ans = mp_unpack(rep[-1])
+    if ans.get("status") != 0:
+        raise AssertionError("enrolment refused: %r" % ans)
+    return server, pub, sec
+
+
+def curve_socket(ctx, kind, curve):
+    """A socket of `kind` made a CURVE client with curve = (server, public,
+    secret)."""
+    import zmq
+    s = ctx.socket(kind)
+    s.setsockopt(zmq.LINGER, 0)
+    s.curve_serverkey, s.curve_publickey, s.curve_secretkey = curve
+    return s
+
+
+def zmq_request(endpoint, frames, timeout=5.0, routing_id=None, curve=None):
     """Send one multipart message on a fresh DEALER connected to endpoint
     and return the frames of the first answer, or None if none came within
-    `timeout` seconds."""
+    `timeout` seconds.  With curve = (server, public, secret) the DEALER
+    speaks CURVE (pyzmq only)."""
     frames = [bytes(f) for f in frames]
+    if curve is not None and not have_pyzmq():
+        raise RuntimeError("a CURVE request needs pyzmq (python3-zmq)")
     if have_pyzmq():
         import zmq
         ctx = zmq.Context()
         s = ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            s.curve_serverkey, s.curve_publickey, s.curve_secretkey = curve
         if routing_id:
             s.setsockopt(zmq.ROUTING_ID, routing_id)
         try:

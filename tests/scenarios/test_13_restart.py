@@ -96,12 +96,10 @@ sleep 0.5
         self.wait_for(lambda: "epoch 1" in n.err, 20, "the job to start")
         # A fake agent registers for the same job: it is the second node of
         # a 1-node job, so it waits; its requests name an old epoch.
+        from harness import curve_socket, enroll_node_key, mp_pack, mp_unpack  # noqa: E402
         ctx = zmq.Context()
-        s = ctx.socket(zmq.DEALER)
-        s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.ROUTING_ID, b"fake")
+        s = curve_socket(ctx, zmq.DEALER, enroll_node_key(d, "fake"))
         s.connect(d.agent_ep)
-        from harness import mp_pack, mp_unpack  # noqa: E402
         try:
             spec = {"id": "stale", "argv": ["sleep", "30"],
                     "roles": [{"name": "worker", "min_nodes": 1,

@@ -187,7 +187,8 @@ exec "$@"
         fc, ep = self.fake_coord("coord", [worker], owner_uid=self.uid,
                                  owner_gid=self.gid, owner=self.user)
         agent = self.start("agent", [bin_path("muster-agent"), "--coordinator", ep,
-                                     "--slots", "1", "--node-id", "root-node"],
+                                     "--slots", "1", "--node-id", "root-node",
+                                     "--insecure"],  # the fake speaks plain TCP
                            env_extra={"PROBE": PROBE if os.access(PROBE, os.X_OK) else "",
                                       "HELLO_HEX": hello, "OUT": self.udir})
         self.wait_for(lambda: "EP " in agent.out and "MODES" in agent.out
@@ -247,6 +248,7 @@ exec "$@"
         if why:
             self.skipTest("cannot submit on the control port: " + why)
         worker = self.user_file("id.sh", "#!/bin/sh\necho \"ID uid=$(id -u)\"\n")
+        os.chmod(self.tmp, 0o711)  # the user reaches musterd's local socket
         d = self.musterd()
         agent = self.agent(d, "root-node", 1)
         self.wait_for(lambda: (ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {})
@@ -301,7 +303,7 @@ exec "$@"
                                  owner="nobody")
         agent = self.as_user("user-agent", [bin_path("muster-agent"),
                                             "--coordinator", ep, "--slots", "2",
-                                            "--node-id", "user-node"])
+                                            "--node-id", "user-node", "--insecure"])
         self.check("the user's agent registers with the user's uid")
         self.check("it refuses the job of uid 65534: both ranks failed-to-start, "
                    "naming both uids")
@@ -324,7 +326,7 @@ exec "$@"
                                  owner="ghost")
         agent = self.start("root-node", [bin_path("muster-agent"), "--coordinator",
                                          ep, "--slots", "1", "--node-id",
-                                         "root-node"])
+                                         "root-node", "--insecure"])
         self.check("a root agent asked to run a job of uid 3999999 (no passwd "
                    "entry) reports failed-to-start naming the uid")
         self.expect_eq(fc.wait(), 0, "fake coordinator saw the rank", fc, agent)

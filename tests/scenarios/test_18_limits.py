@@ -125,7 +125,7 @@ class Limits(MusterCase):
         self.expect(any("FD-LIMIT" in x for x in d.err.splitlines()),
                     "FD-LIMIT line", d)
         base = proc_status_kib(d.pid, "VmRSS") * 1024
-        ports = [d.agent_port, int(d.ctl_ep.rsplit(":", 1)[1])]
+        ports = [d.agent_port, int(d.ctl_tcp_ep.rsplit(":", 1)[1])]
         conns = []
         try:
             for port in ports:
