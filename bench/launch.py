@@ -115,15 +115,19 @@ class Bench:
         return max(starts) - t0, t_exit - t0
 
     # -------------------------------------------------------------- muster
-    def muster(self, worker_argv, nodes, nproc, mode):
-        """Commands for one muster launch.  mode: embedded, musterd, host."""
+    def muster(self, worker_argv, nodes, nproc, mode, secure=True):
+        """Commands for one muster launch.  mode: embedded, musterd, host.
+        secure=False adds --insecure everywhere (no CURVE), to measure what
+        the security costs."""
         exe = os.path.join(self.a.bin, "muster")
         job = "b%d" % (self.seq + 1)
+        sec = [] if secure else ["--insecure"]
         if mode == "embedded":
-            return lambda rdir: [[exe, "run", "--quiet", "--nproc-per-node",
-                                  str(nproc), "--"] + worker_argv]
+            return lambda rdir: [[exe, "run", "--quiet"] + sec
+                                 + ["--nproc-per-node", str(nproc), "--"]
+                                 + worker_argv]
         if mode == "musterd":
-            ep = self.daemon(nodes)
+            ep, state = self.daemon(nodes, secure)
             host = []
         else:
             ep = "127.0.0.1:%d" % free_port()
@@ -131,28 +135,40 @@ class Bench:
 
         def cmds(rdir):
             out = []
+            # Joining needs the cluster's token (musterd) or the job's, which
+            # the --host node writes when it starts: the others wait for the
+            # file, and that wait is part of the measured time.
+            tok = (os.path.join(state, "join-token") if mode == "musterd"
+                   else os.path.join(rdir, "job.token"))
             for i in range(nodes):
-                out.append([exe, "run", "--quiet"] + (host if i == 0 else [])
-                           + ["--connect-timeout", "10s",
-                              "--rdzv-endpoint", ep, "--nnodes", str(nodes),
-                              "--nproc-per-node", str(nproc),
-                              "--rdzv-id", job, "--node-id",
-                              "%s-n%d" % (job, i), "--"] + worker_argv)
+                argv = ([exe, "run", "--quiet"] + (host if i == 0 else []) + sec
+                        + (["--join-token-file", tok] if secure else [])
+                        + ["--connect-timeout", "10s",
+                           "--rdzv-endpoint", ep, "--nnodes", str(nodes),
+                           "--nproc-per-node", str(nproc),
+                           "--rdzv-id", job, "--node-id",
+                           "%s-n%d" % (job, i), "--"] + worker_argv)
+                if secure and mode == "host" and i > 0:
+                    argv = ["sh", "-c", 'while [ ! -s "$0" ]; do sleep 0.001; '
+                            'done; exec "$@"', tok] + argv
+                out.append(argv)
             return out
         return cmds
 
-    def daemon(self, nodes):
+    def daemon(self, nodes, secure=True):
         """One musterd per configuration, started before anything is timed
         and reused by every repetition (each with its own job id)."""
-        if nodes in self.daemons:
-            return self.daemons[nodes][1]
-        epf = os.path.join(self.tmp, "musterd%d.endpoints" % nodes)
-        log = open(os.path.join(self.tmp, "musterd%d.log" % nodes), "wb")
+        if (nodes, secure) in self.daemons:
+            return self.daemons[(nodes, secure)][1:]
+        tag = "%d%s" % (nodes, "" if secure else "-insecure")
+        epf = os.path.join(self.tmp, "musterd%s.endpoints" % tag)
+        state = os.path.join(self.tmp, "state%s" % tag)
+        log = open(os.path.join(self.tmp, "musterd%s.log" % tag), "wb")
         p = subprocess.Popen(
             [os.path.join(self.a.bin, "musterd"), "--agent-bind",
              "tcp://127.0.0.1:*", "--ctl-bind", "none", "--endpoints-file",
-             epf], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
+             epf, "--state-dir", state] + ([] if secure else ["--insecure"]),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for _ in range(500):
             if os.path.exists(epf):
                 break
@@ -162,8 +178,8 @@ class Bench:
         with open(epf) as f:
             agent = f.readline().split()[1]  # "agent tcp://127.0.0.1:PORT"
         ep = agent.split("//", 1)[1]
-        self.daemons[nodes] = (p, ep)
-        return ep
+        self.daemons[(nodes, secure)] = (p, ep, state)
+        return ep, state
 
     # ------------------------------------------------------------ torchrun
     def torchrun(self, nodes, nproc):
@@ -188,7 +204,7 @@ class Bench:
         return cmds
 
     def close(self):
-        for p, _ in self.daemons.values():
+        for p, _, _ in self.daemons.values():
             p.send_signal(signal.SIGTERM)
             try:
                 p.wait(timeout=5)
@@ -229,6 +245,9 @@ def main():
                     "host or both (default %(default)s)")
     ap.add_argument("--no-torchrun", action="store_true",
                     help="skip the torchrun baseline")
+    ap.add_argument("--security", choices=("on", "both"), default="on",
+                    help="both: also run the C worker with --insecure (no "
+                    "CURVE) and report what security costs")
     ap.add_argument("--keep", action="store_true",
                     help="keep the per-run directories and logs")
     a = ap.parse_args()
@@ -277,6 +296,9 @@ def main():
         for m in mlist:
             cells.append(((n, k, m, "C"), lambda m=m: b.muster([a.worker], n, k, m), {}))
             cells.append(((n, k, m, "Py"), lambda m=m: b.muster([a.py_worker], n, k, m), cpy))
+            if a.security == "both":
+                cells.append(((n, k, m, "C-insecure"),
+                              lambda m=m: b.muster([a.worker], n, k, m, False), {}))
         if torch_ok:
             cells.append(((n, k, "torchrun", "Py"), lambda: b.torchrun(n, k), {}))
         res = {key: [] for key, _, _ in cells}
@@ -309,6 +331,7 @@ def main():
                              bpy=broken.count((n, k, m, "Py")),
                              btr=broken.count((n, k, "torchrun", "Py")),
                              c=med((n, k, m, "C")), py=med((n, k, m, "Py")),
+                             cin=med((n, k, m, "C-insecure")),
                              tr=tr,
                              cmin=min(res[(n, k, m, "C")], default=None),
                              cmax=max(res[(n, k, m, "C")], default=None),
@@ -365,6 +388,16 @@ def main():
                       "%dx%d (%s)" % (r["n"], r["k"], label[r["mode"]]),
                       "met" if r["c"] <= 0.030 else "NOT met", r["c"] * 1e3,
                       r["cmin"] * 1e3, r["cmax"] * 1e3))
+    if a.security == "both":
+        print()
+        print("What CURVE costs: C worker, security on vs --insecure (median)")
+        for r in rows:
+            if r["c"] is not None and r["cin"]:
+                over = r["c"] / r["cin"] - 1
+                print("  %-22s on %9s  off %9s  %+5.1f%%  target within 10%%: %s"
+                      % ("%dx%d (%s)" % (r["n"], r["k"], label[r["mode"]]),
+                         fmt(r["c"]), fmt(r["cin"]), over * 100,
+                         "met" if over <= 0.10 else "NOT met"))
     print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
     b.close()
     if broken:

@@ -388,6 +388,14 @@ start_musterd (const opts_t *o, daemon_t *d)
   argv[k++] = epfile;
   argv[k++] = "--log-level";
   argv[k++] = o->log_level;
+  /* The simulated agents speak plain TCP: this measures the coordinator's
+   * own work per node and per round, not CURVE's (bench/launch.py
+   * --security both measures that).  Its keys go to its temporary dir. */
+  argv[k++] = "--insecure";
+  char state[128];
+  snprintf (state, sizeof state, "%s/state", d->dir);
+  argv[k++] = "--state-dir";
+  argv[k++] = state;
   if (o->heartbeat != NULL)
     {
       argv[k++] = "--heartbeat";
@@ -932,6 +940,10 @@ out:
           snprintf (ep, sizeof ep, "%s/endpoints", d.dir);
           unlink (ep);
           unlink (d.log);
+          snprintf (ep, sizeof ep, "%s/state/ctl.sock", d.dir);
+          unlink (ep); /* left only if musterd was killed */
+          snprintf (ep, sizeof ep, "%s/state", d.dir);
+          rmdir (ep);
           rmdir (d.dir);
         }
     }

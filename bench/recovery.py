@@ -161,13 +161,15 @@ class Musterd:
         import threading
         self.re = re.compile(r"NODE-LOST node (\S+) silent for (\d+) ms")
         epf = os.path.join(b.tmp, "musterd.endpoints")
+        self.state = os.path.join(b.tmp, "state")
         self.logf = open(os.path.join(b.tmp, "musterd.log"), "wb")
         self.lost = {}   # node id -> (arrival time, silent ms)
         self.cv = threading.Condition()
         self.p = subprocess.Popen(
             [os.path.join(b.a.bin, "musterd"), "--agent-bind",
              "tcp://127.0.0.1:*", "--ctl-bind", "none", "--endpoints-file",
-             epf, "--log-level", "info"], stdout=subprocess.DEVNULL,
+             epf, "--state-dir", self.state, "--log-level", "info"],
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.t = threading.Thread(target=self.reader, daemon=True)
         self.t.start()
@@ -282,6 +284,8 @@ class Bench:
 
         def cmds(rdir):
             return [[exe, "run"] + common + [
+                "--join-token-file",
+                os.path.join(self.musterd.state, "join-token"),
                 "--connect-timeout", "10s", "--rdzv-endpoint", ep,
                 "--nnodes", nnodes or str(nodes), "--rdzv-id", job,
                 "--node-id", "%s-n%d" % (job, i), "--"] + prog

@@ -401,10 +401,12 @@ main (int argc, char **argv)
       {
         *slash = '\0';
         int mrc = mu_mkdir_p (parent, 0755);
+        if (mrc == 0)
+          mrc = mu_mkdir_p (cfg.state_dir, 0711);
         if (mrc != 0)
           {
-            fprintf (stderr, "musterd: cannot create %s: %s\n", parent,
-                     muster_strerror (mrc));
+            fprintf (stderr, "musterd: cannot create %s: %s\n",
+                     cfg.state_dir, muster_strerror (mrc));
             return 1;
           }
       }
