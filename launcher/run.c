@@ -516,6 +516,10 @@ load_join_creds (run_t *r)
   int have_key = 0;
   int rc = mu_agent_creds_load (&co, &r->token, &r->agent_key, &have_key, err,
                                 sizeof err);
+  /* A token given inline is in argv, which every local user can read in
+   * /proc/PID/cmdline: blank it there now that it is parsed. */
+  if (r->o.join_token != NULL)
+    memset ((char *)r->o.join_token, 'x', strlen (r->o.join_token));
   if (rc != 0)
     {
       fprintf (stderr, "muster run: %s\n", err);

@@ -192,6 +192,9 @@ main (int argc, char **argv)
         }
       o.token = &tok;
       o.key = have_key ? &key : NULL;
+      /* Blank an inline token in argv (readable in /proc/PID/cmdline). */
+      if (co.token != NULL)
+        memset ((char *)co.token, 'x', strlen (co.token));
     }
   uv_loop_t loop;
   uv_loop_init (&loop);
