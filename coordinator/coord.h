@@ -242,7 +242,7 @@ struct mu_coord {
   uint32_t self_uid, self_gid;
   void *ctl_local_sock;
   struct mu_zwatch *ctl_local_watch;
-  char ctl_local_ep[300];
+  char ctl_local_ep[320];
   void *ctl_reply_sock; /* the control socket the request at hand came on */
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;

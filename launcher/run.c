@@ -411,7 +411,7 @@ check_binds (run_t *r)
     fprintf (stderr, "muster: warning: %s is a loopback address here (%s): "
              "other nodes cannot connect; give this machine's address or "
              "0.0.0.0\n", ep.host, r->host_bind);
-  if (r->o.ctl_bind != NULL
+  if (r->o.ctl_bind != NULL && strncmp (r->o.ctl_bind, "ipc://", 6) != 0
       && (mu_endpoint_parse (r->o.ctl_bind, MU_EP_ANY_PORT | MU_EP_OTHER_TRANSPORT,
                              &ep, why, sizeof why) != 0
           || mu_netaddr_bind (&ep, r->host_ctl_bind, sizeof r->host_ctl_bind,
@@ -432,8 +432,14 @@ start_coordinator (run_t *r)
     strcpy (bind, "tcp://127.0.0.1:*");
   else
     mu_strlcpy (bind, r->host_bind, sizeof bind);
+  /* --ctl-bind ipc://PATH: a local control socket (callers known by uid);
+   * a TCP one speaks CURVE and needs listed user keys, which an embedded
+   * coordinator has none of, so only --insecure makes it useful. */
+  int local = r->o.ctl_bind && strncmp (r->o.ctl_bind, "ipc://", 6) == 0;
   mu_coord_opts_t co = { .agent_bind = bind,
-                         .ctl_bind = r->o.ctl_bind ? r->host_ctl_bind : NULL,
+                         .ctl_bind = r->o.ctl_bind && !local ? r->host_ctl_bind
+                                                             : NULL,
+                         .ctl_local = local ? r->o.ctl_bind + 6 : NULL,
                          .insecure = r->o.insecure,
                          .log = &r->coord_log };
   int rc = mu_coord_new (&co, &r->coord);
@@ -452,7 +458,12 @@ start_coordinator (run_t *r)
     fprintf (stderr, "muster: serving the coordinator at %s %s\n", r->endpoint,
              mu_bind_scope_text (mu_netaddr_endpoint_scope (r->endpoint)));
   if (mu_coord_ctl_endpoint (r->coord) && !r->o.quiet)
-    fprintf (stderr, "muster: control port %s\n", mu_coord_ctl_endpoint (r->coord));
+    fprintf (stderr, "muster: control port %s%s\n", mu_coord_ctl_endpoint (r->coord),
+             r->o.insecure ? "" : " (CURVE: no client key is listed here; "
+                                  "--ctl-bind ipc://PATH gives a local socket)");
+  if (mu_coord_ctl_local_endpoint (r->coord) && !r->o.quiet)
+    fprintf (stderr, "muster: control socket %s\n",
+             mu_coord_ctl_local_endpoint (r->coord));
   return 0;
 }
 

@@ -42,25 +42,48 @@ P = platform client on the control port.
 
 ## The control port
 
-`musterd --ctl-bind tcp://127.0.0.1:29401` (the default) serves platforms.
+musterd serves platforms on two control endpoints, both authenticated
+(`docs/security.md`):
+
+- the local socket `ipc://STATE_DIR/ctl.sock` (`/var/lib/muster/ctl.sock`
+  for a root musterd): the caller is the local user the kernel names;
+- the TCP port (`--ctl-bind`, default `tcp://127.0.0.1:29401`), which speaks
+  CURVE: the client needs the server's public key (`STATE_DIR/server.key`)
+  and a key pair whose public certificate is in `STATE_DIR/users/` (`muster
+  keygen`). A peer without such a key gets no answer at all.
+
 Connect a DEALER (or REQ) socket and send one request at a time; every
 request gets exactly one answer: its reply message, or `error` with a
 negative `code` (see `include/muster/error.h`) and a `message` for a person.
+A user sees and acts on their own jobs only (`MUSTER_EPERM`, -10023,
+otherwise); root, musterd's own user and admin keys on every job. A
+submitted job belongs to its submitter and runs as that user.
 
 | request | answer | what it does |
 |---|---|---|
-| `ctl.status` | `ctl.status.reply` | every job (or the one named) with state, epoch, world, nodes, restarts, reason; and the number of registered nodes |
-| `ctl.submit` | `ctl.reply` | a job spec to run on free registered nodes (`muster-agent` without a job); `MUSTER_EEXIST` if a job of that id is still live |
-| `ctl.cancel` | `ctl.reply` | stop a job's workers (SIGTERM, grace, SIGKILL) and finish it as `cancelled`; `MUSTER_ENOTFOUND`, `MUSTER_EJOBDONE` |
+| `ctl.status` | `ctl.status.reply` | every job of the caller (or the one named) with state, epoch, world, nodes, restarts, reason, owner; and the number of registered nodes |
+| `ctl.submit` | `ctl.reply` | a job spec to run on free registered nodes (`muster-agent` without a job); `MUSTER_EEXIST` if a job of that id is still live, `MUSTER_EPERM` if another user's job holds the id |
+| `ctl.cancel` | `ctl.reply` | stop a job's workers (SIGTERM, grace, SIGKILL) and finish it as `cancelled`; `MUSTER_ENOTFOUND`, `MUSTER_EJOBDONE`, `MUSTER_EPERM` |
+| `ctl.checkpoint`, `ctl.preempt`, `ctl.resume` | `ctl.reply` | checkpoint now; checkpoint, stop and suspend within `grace_ms`; run a suspended job again |
 
 Job states: `pending`, `rendezvous`, `running`, `recovering`, `stopping`,
-`succeeded`, `failed`, `cancelled`.
+`succeeded`, `failed`, `cancelled`, `suspended`.
 
-Example (Python, pyzmq + msgpack):
+Example (Python, pyzmq + msgpack), locally and over TCP:
 
-    s = zmq.Context().socket(zmq.DEALER); s.connect("tcp://127.0.0.1:29401")
+    s = zmq.Context().socket(zmq.DEALER)
+    s.connect("ipc:///var/lib/muster/ctl.sock")
     s.send(msgpack.packb({"v": 1, "t": "ctl.status"}))
     print(msgpack.unpackb(s.recv()))
+
+    c = zmq.Context().socket(zmq.DEALER)
+    c.curve_serverkey = SERVER_PUBLIC_KEY            # from server.key
+    c.curve_publickey, c.curve_secretkey = MY_PUBLIC, MY_SECRET   # muster keygen
+    c.connect("tcp://head:29401")
+
+Agents reach the agent port with CURVE too: a join token's enrolment key may
+send only `auth.enroll` (answered by `auth.enrolled`), which authorizes the
+node's own key; everything else on that port needs that key.
 
 ## Messages
 """
