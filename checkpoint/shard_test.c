@@ -520,10 +520,12 @@ test_private_modes (void **state)
   mu_shard_info_t info;
   assert_int_equal (mu_shard_write_buf (dir, "rank-0.shard", "abc", 3, &info),
                     0);
+  mu_shard_info_clear (&info);
   mu_shard_writer_t *w = NULL;
   assert_int_equal (mu_shard_writer_open (dir, "rank-1.shard", &w), 0);
   assert_int_equal (mu_shard_writer_append (w, "xyz", 3), 0);
   assert_int_equal (mu_shard_writer_commit (&w, &info), 0);
+  mu_shard_info_clear (&info);
   assert_int_equal (mu_ckpt_write_file (dir, "MANIFEST", "m", 1), 0);
   umask (0);
   assert_int_equal (mu_ckpt_write_file_as (dir, "OWNED", "m", 1, getuid (),
