@@ -72,6 +72,7 @@ typedef struct node {
   uint32_t role;
   uint32_t nproc; /* resolved: never 0 */
   uint32_t where; /* NODE_* */
+  uint32_t hint;  /* R8: requested node rank within the role, NIL = none */
   uint32_t prev;  /* list links; `next` also threads the free list */
   uint32_t next;
 } node_t;
@@ -308,13 +309,44 @@ list_unlink (mu_rdzv_t *r, list_t *l, uint32_t idx)
 
 /* --- round membership, with the min/max counters kept current */
 
+/* R8: a node with a rank hint goes before the first node of the list whose
+ * hint is larger or absent; one without goes last.  O(round) per join, paid
+ * only by jobs that give hints (static rendezvous: a handful of nodes). */
+static void
+list_insert_hinted (mu_rdzv_t *r, list_t *l, uint32_t idx)
+{
+  node_t *x = &r->nodes[idx];
+  uint32_t at = NIL;
+  if (x->hint != NIL)
+    for (uint32_t i = l->head; i != NIL; i = r->nodes[i].next)
+      if (r->nodes[i].hint == NIL || r->nodes[i].hint > x->hint)
+        {
+          at = i;
+          break;
+        }
+  if (at == NIL)
+    {
+      list_push_back (r, l, idx);
+      return;
+    }
+  node_t *y = &r->nodes[at];
+  x->next = at;
+  x->prev = y->prev;
+  if (y->prev != NIL)
+    r->nodes[y->prev].next = idx;
+  else
+    l->head = idx;
+  y->prev = idx;
+  l->n++;
+}
+
 static void
 round_add (mu_rdzv_t *r, uint32_t idx)
 {
   node_t *x = &r->nodes[idx];
   role_state_t *rs = &r->roles[x->role];
   assert (rs->round.n < rs->cfg.max_nodes);
-  list_push_back (r, &rs->round, idx);
+  list_insert_hinted (r, &rs->round, idx);
   x->where = NODE_ROUND;
   r->nround++;
   if (rs->round.n == rs->cfg.min_nodes)
@@ -558,6 +590,14 @@ int
 mu_rdzv_join (mu_rdzv_t *r, uint64_t now_ms, uint32_t key, uint32_t role,
               uint32_t nproc, mu_rdzv_decision_t *d)
 {
+  return mu_rdzv_join_ranked (r, now_ms, key, role, nproc, MU_RDZV_NO_HINT, d);
+}
+
+int
+mu_rdzv_join_ranked (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,
+                     uint32_t role, uint32_t nproc, uint32_t rank_hint,
+                     mu_rdzv_decision_t *d)
+{
   if (!r || !d)
     return MUSTER_EINVAL;
   decide (r, MU_RDZV_D_NONE, d);
@@ -577,6 +617,7 @@ mu_rdzv_join (mu_rdzv_t *r, uint64_t now_ms, uint32_t key, uint32_t role,
   x->key = key;
   x->role = role;
   x->nproc = nproc ? nproc : rs->cfg.nproc;
+  x->hint = rank_hint;
   x->prev = x->next = NIL;
   hash_insert (r, key, idx);
 

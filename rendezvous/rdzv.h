@@ -33,6 +33,11 @@
  *    keep their relative order and newcomers follow in join order.  Global
  *    order is role by role in declaration order; node ranks follow the same
  *    order; a node's workers have contiguous global and role ranks.
+ *  - R8 (static rendezvous, torchrun's --node_rank): a node may join with a
+ *    rank hint.  Within its role's round, hinted nodes are ordered by hint,
+ *    before the nodes without one (which keep join order), so nodes that
+ *    all give hints 0..N-1 get exactly those node ranks.  Carried-over
+ *    members keep their order, as above.
  *
  * Node keys are the caller's small integer ids for nodes (the coordinator's
  * node table index); a key may be reused once the node has left.
@@ -135,6 +140,13 @@ int mu_rdzv_open_ex (mu_rdzv_t *r, uint64_t now_ms, uint64_t last_call_ms,
  * MU_RDZV_FAILED the node is put on the waiting list. */
 int mu_rdzv_join (mu_rdzv_t *r, uint64_t now_ms, uint32_t key, uint32_t role,
                   uint32_t nproc, mu_rdzv_decision_t *d);
+
+#define MU_RDZV_NO_HINT UINT32_MAX
+/* mu_rdzv_join with a requested node rank within the role (R8);
+ * MU_RDZV_NO_HINT = none, as mu_rdzv_join. */
+int mu_rdzv_join_ranked (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,
+                         uint32_t role, uint32_t nproc, uint32_t rank_hint,
+                         mu_rdzv_decision_t *d);
 
 /* A node is gone (lost, drained, cordoned).  MUSTER_ENOTFOUND if unknown. */
 int mu_rdzv_leave (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,

@@ -588,6 +588,42 @@ test_node_ranks_contiguous (void **state)
   mu_rdzv_destroy (&r);
 }
 
+/* R8: nodes that join with rank hints get those node ranks whatever the
+ * order they arrive in; nodes without a hint follow in join order; hints
+ * of waiting nodes count when they are admitted. */
+static void
+test_rank_hints (void **state)
+{
+  (void)state;
+  mu_rdzv_role_t ro[] = { { "w", 4, 4, 1 } };
+  mu_rdzv_t *r = mk (ro, 1, 0, 0);
+  O (r, 0);
+  mu_rdzv_decision_t d;
+  assert_int_equal (mu_rdzv_join_ranked (r, 0, 10, 0, 0, 2, &d), 0);
+  assert_int_equal (mu_rdzv_join_ranked (r, 0, 11, 0, 0, MU_RDZV_NO_HINT, &d), 0);
+  assert_int_equal (mu_rdzv_join_ranked (r, 0, 12, 0, 0, 0, &d), 0);
+  assert_int_equal (mu_rdzv_join_ranked (r, 0, 13, 0, 0, 1, &d), 0);
+  assert_int_equal (d.action, MU_RDZV_D_CLOSED);
+  uint32_t want[] = { 12, 13, 10, 11 };
+  expect_keys (r, want, 4);
+  /* A re-formation after 13 leaves: 13 comes back hinted 1, survivors keep
+   * their order and 13 takes its place again. */
+  L (r, 1, 13);
+  O (r, 2);
+  assert_int_equal (mu_rdzv_join_ranked (r, 3, 13, 0, 0, 1, &d), 0);
+  assert_int_equal (d.action, MU_RDZV_D_CLOSED);
+  expect_keys (r, want, 4);
+  /* Without hints: join order, as before. */
+  mu_rdzv_t *p = mk (ro, 1, 0, 0);
+  O (p, 0);
+  for (uint32_t k = 0; k < 4; k++)
+    J (p, 0, 20 + (3 - k), 0, 0);
+  uint32_t plain[] = { 23, 22, 21, 20 };
+  expect_keys (p, plain, 4);
+  mu_rdzv_destroy (&p);
+  mu_rdzv_destroy (&r);
+}
+
 static void
 test_multiple_roles (void **state)
 {
@@ -706,6 +742,7 @@ main (void)
     cmocka_unit_test (test_reopen_keeps_join_order),
     cmocka_unit_test (test_node_ranks_contiguous),
     cmocka_unit_test (test_multiple_roles),
+    cmocka_unit_test (test_rank_hints),
     cmocka_unit_test (test_progress),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
