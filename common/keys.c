@@ -365,6 +365,7 @@ mu_cert_load_or_create (const char *path, mu_cert_t *out, int *created,
 /* ------------------------------------------------------------------ tokens */
 
 static const char TOKEN_PREFIX[] = "mj1_";
+static const char SECRET_PREFIX[] = "mjs1_";
 
 int
 mu_token_new (const char *server_pub, mu_token_t *out)
@@ -411,17 +412,96 @@ unhex (const char *s, unsigned char *raw, size_t n)
 void
 mu_token_format (const mu_token_t *t, char *buf, size_t cap)
 {
-  char out[MU_TOKEN_LEN + 1];
+  char out[MU_SECRET_LEN + 1];
   unsigned char raw[32];
-  memcpy (out, TOKEN_PREFIX, 4);
-  mu_key_decode (t->server_pub, raw);
-  hex_of (raw, 32, out + 4);
+  int secret = t->server_sec[0] != '\0';
+  size_t p = secret ? 5 : 4;
+  memcpy (out, secret ? SECRET_PREFIX : TOKEN_PREFIX, p);
+  mu_key_decode (secret ? t->server_sec : t->server_pub, raw);
+  hex_of (raw, 32, out + p);
   mu_key_decode (t->enroll.sec, raw);
-  hex_of (raw, 32, out + 68);
-  out[MU_TOKEN_LEN] = '\0';
+  hex_of (raw, 32, out + p + 64);
+  out[p + 128] = '\0';
   memset (raw, 0, sizeof raw);
   mu_strlcpy (buf, out, cap);
   memset (out, 0, sizeof out);
+}
+
+int
+mu_job_secret_new (mu_token_t *out)
+{
+  memset (out, 0, sizeof *out);
+  mu_keypair_t server;
+  int rc = mu_keypair_new (&server);
+  if (rc == 0)
+    rc = mu_keypair_new (&out->enroll);
+  if (rc == 0)
+    {
+      memcpy (out->server_pub, server.pub, sizeof out->server_pub);
+      memcpy (out->server_sec, server.sec, sizeof out->server_sec);
+    }
+  memset (&server, 0, sizeof server);
+  return rc;
+}
+
+int
+mu_job_secret_load_or_create (const char *path, mu_token_t *out,
+                              int *created, char *err, size_t errlen)
+{
+  *created = 0;
+  for (int attempt = 0; attempt < 50; attempt++)
+    {
+      if (access (path, F_OK) == 0)
+        {
+          int rc = mu_token_load (path, out, err, errlen);
+          if (rc == 0 && out->server_sec[0] == '\0')
+            {
+              snprintf (err, errlen, "%s holds a join token, not a job secret: "
+                        "it lets a node join, not host (give the file `muster "
+                        "run --host --join-token-file` wrote, or a new path)",
+                        path);
+              return MUSTER_EINVAL;
+            }
+          return rc;
+        }
+      int rc = mu_job_secret_new (out);
+      if (rc != 0)
+        return rc;
+      char buf[MU_SECRET_LEN + 2], tmp[4200];
+      mu_token_format (out, buf, sizeof buf);
+      size_t n = strlen (buf);
+      buf[n++] = '\n';
+      snprintf (tmp, sizeof tmp, "%s.%d.new", path, (int)getpid ());
+      unlink (tmp);
+      int fd = open (tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          rc = -errno;
+          snprintf (err, errlen, "cannot create %s: %s", tmp, strerror (errno));
+          return rc;
+        }
+      int ok = write (fd, buf, n) == (ssize_t)n && fsync (fd) == 0;
+      close (fd);
+      memset (buf, 0, sizeof buf);
+      /* link() fails if the name exists: of several nodes making the same
+       * secret at once, exactly one wins and the others read its file. */
+      int lrc = ok ? link (tmp, path) : -1;
+      int e = errno;
+      unlink (tmp);
+      if (lrc == 0)
+        {
+          *created = 1;
+          return 0;
+        }
+      if (!ok || e != EEXIST)
+        {
+          snprintf (err, errlen, "cannot create %s: %s", path,
+                    strerror (ok ? e : EIO));
+          return ok ? -e : -EIO;
+        }
+    }
+  snprintf (err, errlen, "%s keeps appearing and vanishing", path);
+  return -EAGAIN;
 }
 
 int
@@ -433,26 +513,30 @@ mu_token_parse (const char *s, mu_token_t *out, char *err, size_t errlen)
   size_t len = s ? strlen (s) : 0;
   while (len > 0 && isspace ((unsigned char)s[len - 1]))
     len--;
+  int secret = len == MU_SECRET_LEN && strncmp (s, SECRET_PREFIX, 5) == 0;
+  size_t p = secret ? 5 : 4;
   unsigned char raw[32];
-  if (len != MU_TOKEN_LEN || strncmp (s, TOKEN_PREFIX, 4) != 0
-      || unhex (s + 4, raw, 32) != 0)
+  if ((!secret && (len != MU_TOKEN_LEN || strncmp (s, TOKEN_PREFIX, 4) != 0))
+      || unhex (s + p, raw, 32) != 0)
     {
       if (err)
-        snprintf (err, errlen, "not a muster join token (expected mj1_ and "
-                               "128 hex digits, as `muster run --host` or "
-                               "musterd's join-token file gives)");
+        snprintf (err, errlen, "not a muster join token (expected mj1_ or "
+                               "mjs1_ and 128 hex digits, as `muster run "
+                               "--host` or musterd's join-token file gives)");
       return MUSTER_EINVAL;
     }
-  mu_key_encode (raw, out->server_pub);
-  if (unhex (s + 68, raw, 32) != 0)
+  mu_key_encode (raw, secret ? out->server_sec : out->server_pub);
+  if (unhex (s + p + 64, raw, 32) != 0)
     {
+      memset (out, 0, sizeof *out);
       if (err)
         snprintf (err, errlen, "not a muster join token (bad hex digits)");
       return MUSTER_EINVAL;
     }
   mu_key_encode (raw, out->enroll.sec);
   memset (raw, 0, sizeof raw);
-  if (mu_key_public_of (out->enroll.sec, out->enroll.pub) != 0)
+  if (mu_key_public_of (out->enroll.sec, out->enroll.pub) != 0
+      || (secret && mu_key_public_of (out->server_sec, out->server_pub) != 0))
     return MUSTER_EINVAL;
   return 0;
 }
@@ -488,7 +572,7 @@ mu_token_load (const char *path, mu_token_t *out, char *err, size_t errlen)
 int
 mu_token_save (const char *path, const mu_token_t *t)
 {
-  char buf[MU_TOKEN_LEN + 2];
+  char buf[MU_SECRET_LEN + 2];
   mu_token_format (t, buf, sizeof buf);
   size_t n = strlen (buf);
   buf[n++] = '\n';

@@ -20,6 +20,13 @@
  * (it names the server key) and prove the token (it holds the enrolment
  * key, whose public half the coordinator knows), nothing more: the node
  * then enrols a key of its own (see coordinator/auth.h).
+ *
+ * A job secret is "mjs1_" + the coordinator's *secret* key + the enrolment
+ * secret key: what the nodes of one `muster run` job share when any of them
+ * may host the coordinator (identical commands on every node, as torchrun
+ * runs them).  It parses as a token too (the public key is derived), so a
+ * joining node takes either; the node that hosts also takes the server
+ * key from it.  It is the job's, like an SSH key of the user's: kept 0600.
  */
 #ifndef MU_KEYS_H
 #define MU_KEYS_H
@@ -28,6 +35,7 @@
 
 #define MU_KEY_Z85_LEN 40      /* a CURVE key in Z85 */
 #define MU_TOKEN_LEN (4 + 128) /* "mj1_" + two keys in hex */
+#define MU_SECRET_LEN (5 + 128) /* "mjs1_" + two keys in hex */
 #define MU_CERT_META_MAX 8
 
 typedef struct mu_keypair {
@@ -44,6 +52,7 @@ typedef struct mu_cert {
 
 typedef struct mu_token {
   char server_pub[MU_KEY_Z85_LEN + 1]; /* the coordinator's public key */
+  char server_sec[MU_KEY_Z85_LEN + 1]; /* a job secret's; "" in a token */
   mu_keypair_t enroll;                 /* the enrolment key pair */
 } mu_token_t;
 
@@ -78,7 +87,16 @@ int mu_cert_load_or_create (const char *path, mu_cert_t *out, int *created,
 
 /* A new token for the coordinator whose public key is server_pub. */
 int mu_token_new (const char *server_pub, mu_token_t *out);
-/* Token <-> string (buf of at least MU_TOKEN_LEN + 1). */
+/* A new job secret: a server key pair and an enrolment key pair. */
+int mu_job_secret_new (mu_token_t *out);
+/* Create `path` (0600) holding a new job secret unless it exists, in
+ * which case read it (a join token there is MUSTER_EINVAL: a host needs
+ * the secret).  Race-free between processes (link(2) of a complete
+ * file).  *created says which.  0 or a negative code with `err`. */
+int mu_job_secret_load_or_create (const char *path, mu_token_t *out,
+                                  int *created, char *err, size_t errlen);
+/* Token <-> string (buf of at least MU_SECRET_LEN + 1); a token with a
+ * server secret formats as a job secret.  Parsing takes both forms. */
 void mu_token_format (const mu_token_t *t, char *buf, size_t cap);
 int mu_token_parse (const char *s, mu_token_t *out, char *err, size_t errlen);
 /* Read a token from a file (first line; surrounding blanks ignored). */

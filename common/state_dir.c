@@ -15,6 +15,12 @@ int
 mu_state_dir_default (char *buf, size_t cap)
 {
   int n;
+  const char *over = getenv ("MUSTER_STATE_DIR");
+  if (over != NULL && over[0] == '/')
+    {
+      n = snprintf (buf, cap, "%s", over);
+      return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+    }
   const char *xdg = getenv ("XDG_STATE_HOME");
   const char *home = getenv ("HOME");
   if (geteuid () == 0)

@@ -7,6 +7,7 @@
  * there.  Root uses /var/lib/muster (as a packaged daemon would); any
  * other user $XDG_STATE_HOME/muster, else ~/.local/state/muster, so a user
  * running their own musterd needs no privileges and no flags.
+ * $MUSTER_STATE_DIR (an absolute path) overrides both, for every program.
  */
 #ifndef MU_STATE_DIR_H
 #define MU_STATE_DIR_H

@@ -276,6 +276,15 @@ mu_auth_new (const mu_auth_opts_t *o, mu_auth_t **out, char *err,
     {
       if (a->state_dir != NULL)
         rc = load_state (a, err, errlen);
+      else if (o->server_secret != NULL)
+        {
+          rc = mu_key_public_of (o->server_secret, a->server.kp.pub);
+          if (rc == 0)
+            mu_strlcpy (a->server.kp.sec, o->server_secret,
+                        sizeof a->server.kp.sec);
+          else
+            snprintf (err, errlen, "the server key given is not a CURVE key");
+        }
       else
         {
           rc = mu_keypair_new (&a->server.kp);
@@ -631,6 +640,15 @@ mu_auth_job_token (mu_auth_t *a, const char *job, uint32_t owner_uid,
     mu_token_format (&t, buf, cap);
   memset (&t, 0, sizeof t);
   return rc;
+}
+
+int
+mu_auth_add_enroll (mu_auth_t *a, const char *pub, const char *job,
+                    uint32_t owner_uid, uint32_t owner_gid)
+{
+  if (a->o.insecure)
+    return MUSTER_EINVAL;
+  return add_entry (a, pub, MU_PRIN_ENROLL, job, owner_uid, owner_gid, 0);
 }
 
 void

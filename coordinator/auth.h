@@ -68,6 +68,8 @@ typedef struct mu_auth_opts {
   const char *state_dir; /* NULL: keys in memory only (embedded) */
   int insecure;          /* 1: no CURVE on TCP (benchmarks, old setups) */
   uint32_t self_uid;     /* the coordinator's uid: local admin besides root */
+  const char *server_secret; /* no state dir: use this key pair (a job
+                                secret's) instead of a fresh one */
   struct mu_conn_limit *conns; /* connections open (conn_limit.c): a
                                   handshake past its max is refused; NULL =
                                   no limit */
@@ -113,6 +115,10 @@ int mu_auth_add_node (mu_auth_t *a, const char *pub, const char *job,
  * until mu_auth_forget_job.  0 or a negative code. */
 int mu_auth_job_token (mu_auth_t *a, const char *job, uint32_t owner_uid,
                        uint32_t owner_gid, char *buf, size_t cap);
+/* Accept an existing enrolment key (a job secret's) for `job`, owned by
+ * owner_uid, as mu_auth_job_token does for a key it makes.  0 or a code. */
+int mu_auth_add_enroll (mu_auth_t *a, const char *pub, const char *job,
+                        uint32_t owner_uid, uint32_t owner_gid);
 /* The job is gone: its token and the node keys enrolled with it stop
  * working. */
 void mu_auth_forget_job (mu_auth_t *a, const char *job);

@@ -430,6 +430,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   mu_auth_opts_t ao = { .state_dir = c->opts.state_dir,
                         .insecure = c->opts.insecure,
                         .self_uid = c->self_uid,
+                        .server_secret = c->opts.server_secret,
                         .conns = &c->conns,
                         .log = c->log };
   int rc = mu_auth_new (&ao, &c->auth, err, sizeof err);
@@ -575,6 +576,14 @@ mu_coord_authorize_node (mu_coord_t *c, const char *pub)
     return 0;
   return mu_auth_add_node (c->auth, pub, NULL, c->self_uid, c->self_gid,
                            "local");
+}
+
+int
+mu_coord_job_enroll_key (mu_coord_t *c, const char *id, const char *pub)
+{
+  if (c->auth == NULL)
+    return MUSTER_EINVAL;
+  return mu_auth_add_enroll (c->auth, pub, id, c->self_uid, c->self_gid);
 }
 
 int

@@ -44,6 +44,8 @@ typedef struct mu_coord_opts {
   const char *ctl_local;    /* local control socket path; NULL =
                                STATE_DIR/ctl.sock, or none without one */
   int insecure;             /* 1 = no CURVE on TCP ports (explicit opt-out) */
+  const char *server_secret; /* without a state dir: serve with this CURVE
+                                secret key (a job secret's); NULL = fresh */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -65,6 +67,9 @@ int mu_coord_authorize_node (mu_coord_t *c, const char *pub);
 /* A join token for job `id` (owned by this process's user), to give the
  * other nodes of a `muster run --host` job.  0 or a code. */
 int mu_coord_job_token (mu_coord_t *c, const char *id, char *buf, size_t cap);
+/* Accept the enrolment key of a job secret (keys.h) for job `id`, owned
+ * by this process's user.  0 or a code. */
+int mu_coord_job_enroll_key (mu_coord_t *c, const char *id, const char *pub);
 /* Nodes registered and alive (not lost, not left). */
 size_t mu_coord_nodes_alive (const mu_coord_t *c);
 /* Stop serving: close sockets and handles (asynchronously; run the loop
@@ -110,6 +115,8 @@ typedef struct mu_node {
   mu_job_t *job;      /* job it serves, NULL = free */
   uint32_t role;      /* role index in that job */
   char *role_name;    /* requested role name (NULL = first) */
+  uint32_t rank_hint; /* node rank asked for (static rendezvous); UINT32_MAX
+                         = any */
   uint32_t live;      /* workers of the job's current epoch not yet exited */
   uint64_t live_epoch;
   /* failure history for cordoning (recovery) */

@@ -361,8 +361,9 @@ join_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, char *err, size_t errlen)
   n->role = role;
   n->live = 0;
   mu_rdzv_decision_t d;
-  int rc = mu_rdzv_join (j->rdzv, mu_now_ms (), n->key, role,
-                         (uint32_t)j->spec->roles.v[role].nproc, &d);
+  int rc = mu_rdzv_join_ranked (j->rdzv, mu_now_ms (), n->key, role,
+                                (uint32_t)j->spec->roles.v[role].nproc,
+                                n->rank_hint, &d);
   if (rc != 0)
     {
       n->job = NULL;

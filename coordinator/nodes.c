@@ -273,6 +273,9 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
   n->slots = (uint32_t)reg->slots;
   n->port_base = reg->port_base;
   n->pid = reg->pid;
+  n->rank_hint = reg->rank_hint > 0 && reg->rank_hint <= UINT32_MAX
+                   ? (uint32_t)(reg->rank_hint - 1)
+                   : UINT32_MAX;
   mu_strlcpy (n->pub, who->pub, sizeof n->pub);
   /* A cluster node says which uid it runs as (a root agent runs any
    * owner's jobs); a node enrolled for one job runs as that job's owner. */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -33,6 +34,7 @@
 #include "common/netaddr.h"
 #include "common/util.h"
 #include "common/keys.h"
+#include "common/state_dir.h"
 #include "coordinator/coord.h"
 #include "launcher/elf_needs.h"
 #include "launcher/run_opts.h"
@@ -64,6 +66,8 @@ typedef struct run {
   mu_keypair_t agent_key; /* this node's CURVE key pair */
   mu_token_t token;       /* joining: the job's or cluster's join token */
   int have_token;
+  int hosting;             /* this node serves the coordinator */
+  char secret_path[1024];  /* the job secret or token file in use */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -425,7 +429,7 @@ check_binds (run_t *r)
 }
 
 static int
-start_coordinator (run_t *r)
+start_coordinator (run_t *r, int quiet_if_busy)
 {
   char bind[300];
   if (r->o.endpoint == NULL)
@@ -441,14 +445,22 @@ start_coordinator (run_t *r)
                                                              : NULL,
                          .ctl_local = local ? r->o.ctl_bind + 6 : NULL,
                          .insecure = r->o.insecure,
+                         .server_secret = r->token.server_sec[0]
+                                            ? r->token.server_sec
+                                            : NULL,
                          .log = &r->coord_log };
   int rc = mu_coord_new (&co, &r->coord);
+  mu_log_level_t level = r->coord_log.level;
+  if (quiet_if_busy)
+    r->coord_log.level = (mu_log_level_t)(MU_LOG_ERR - 1); /* a try */
   if (rc == 0)
     rc = mu_coord_start (r->coord, &r->loop);
+  r->coord_log.level = level;
   if (rc != 0)
     {
-      fprintf (stderr, "muster: cannot serve the coordinator at %s: %s\n",
-               bind, muster_strerror (rc));
+      if (!(quiet_if_busy && rc == -EADDRINUSE))
+        fprintf (stderr, "muster: cannot serve the coordinator at %s: %s\n",
+                 bind, muster_strerror (rc));
       mu_coord_destroy (&r->coord);
       return rc;
     }
@@ -468,8 +480,9 @@ start_coordinator (run_t *r)
 }
 
 /* The embedded or served coordinator knows this process's own agent key
- * (made here, never written anywhere); a served one also makes the job's
- * join token, the one thing the other nodes need. */
+ * (made here, never written anywhere).  A served one also accepts the
+ * job secret's enrolment key (the other nodes hold the same secret) and
+ * says how the other nodes join. */
 static int
 secure_local_agent (run_t *r, const char *job_id)
 {
@@ -478,65 +491,171 @@ secure_local_agent (run_t *r, const char *job_id)
   int rc = mu_keypair_new (&r->agent_key);
   if (rc == 0)
     rc = mu_coord_authorize_node (r->coord, r->agent_key.pub);
+  if (rc == 0 && r->hosting)
+    rc = mu_coord_job_enroll_key (r->coord, job_id, r->token.enroll.pub);
   if (rc != 0)
     {
-      fprintf (stderr, "muster: cannot make this node's key: %s\n",
+      fprintf (stderr, "muster: cannot set up this node's keys: %s\n",
                muster_strerror (rc));
       return rc;
     }
-  if (!r->o.host)
+  if (!r->hosting || r->o.quiet)
     return 0;
-  char tok[MU_TOKEN_LEN + 1];
-  rc = mu_coord_job_token (r->coord, job_id, tok, sizeof tok);
-  if (rc == 0 && r->o.join_token_file != NULL)
-    {
-      mu_token_t t;
-      char why[300];
-      rc = mu_token_parse (tok, &t, why, sizeof why);
-      if (rc == 0)
-        rc = mu_token_save (r->o.join_token_file, &t);
-      memset (&t, 0, sizeof t);
-      if (rc != 0)
-        fprintf (stderr, "muster: cannot write the join token to %s: %s\n",
-                 r->o.join_token_file, muster_strerror (rc));
-      else if (!r->o.quiet)
-        fprintf (stderr, "muster: other nodes join with --rdzv-endpoint %s "
-                 "--join-token-file %s (copy it; it is secret)\n",
-                 r->o.endpoint, r->o.join_token_file);
-    }
-  else if (rc == 0)
-    fprintf (stderr, "muster: other nodes join with --rdzv-endpoint %s "
-             "--join-token %s\n", r->o.endpoint, tok);
-  else
-    fprintf (stderr, "muster: cannot make the job's join token: %s\n",
-             muster_strerror (rc));
+  /* The join-only form of the secret: it lets a node join, not host. */
+  mu_token_t join = r->token;
+  memset (join.server_sec, 0, sizeof join.server_sec);
+  char tok[MU_SECRET_LEN + 1];
+  mu_token_format (&join, tok, sizeof tok);
+  fprintf (stderr, "muster: hosting job %s at %s; other nodes run the same "
+           "command (they read the job secret %s: keep it on a shared "
+           "filesystem or copy it, 0600), or join with --join-token %s\n",
+           job_id, r->o.endpoint, r->secret_path, tok);
   memset (tok, 0, sizeof tok);
-  return rc;
+  memset (&join, 0, sizeof join);
+  return 0;
 }
 
-/* A joining node: the token (flag, file, $MUSTER_JOIN_TOKEN) names the
- * coordinator's key and is exchanged for a fresh key of this node's. */
+/* Where this node's job secret lives when no file is given:
+ * STATE_DIR/jobs/ID.secret, so identical commands on the machines of a
+ * cluster with a shared home directory (or on one machine) share it. */
 static int
-load_join_creds (run_t *r)
+default_secret_path (run_t *r, const char *job_id, char *err, size_t errlen)
 {
+  char dir[900];
+  int rc = mu_state_dir_default (dir, sizeof dir);
+  if (rc != 0)
+    {
+      snprintf (err, errlen, "no home directory for the job secret: give "
+                "--join-token-file FILE");
+      return rc;
+    }
+  mu_strlcpy (dir + strlen (dir), "/jobs", sizeof dir - strlen (dir));
+  rc = mu_mkdir_p (dir, 0700);
+  if (rc != 0)
+    {
+      snprintf (err, errlen, "cannot create %s: %s", dir, muster_strerror (rc));
+      return rc;
+    }
+  snprintf (r->secret_path, sizeof r->secret_path, "%s/%s.secret", dir, job_id);
+  return 0;
+}
+
+/* Which node hosts, and with which key (torchrun's c10d rules, secured):
+ *  - a join token given (--join-token, --join-token-file with a token,
+ *    $MUSTER_JOIN_TOKEN: a musterd's or a `--host` job's) only joins;
+ *  - otherwise the nodes share a job secret (--join-token-file, made there
+ *    if missing, else STATE_DIR/jobs/ID.secret); --host (or is_host=1, or
+ *    --node-rank 0) hosts, and a node whose address is the endpoint's tries
+ *    to: the first to bind hosts, the others (is_host=0 always) join.
+ * 0 with r->hosting and r->token set, or non-zero after a one-line error. */
+static int
+choose_role (run_t *r, const char *job_id)
+{
+  char err[2048];
+  int rc = 0;
+  int created = 0;
+  const char *envtok = getenv ("MUSTER_JOIN_TOKEN");
+  int may_host = r->o.host || r->o.is_host != 0;
   if (r->o.insecure)
-    return 0;
-  mu_agent_creds_opts_t co = { .token = r->o.join_token,
-                               .token_file = r->o.join_token_file };
-  char err[700];
-  int have_key = 0;
-  int rc = mu_agent_creds_load (&co, &r->token, &r->agent_key, &have_key, err,
+    r->token.server_sec[0] = '\0';
+  else if (r->o.join_token != NULL || (envtok != NULL && *envtok)
+           || (r->o.join_token_file != NULL
+               && (access (r->o.join_token_file, F_OK) == 0 || !may_host)))
+    {
+      mu_agent_creds_opts_t co = { .token = r->o.join_token,
+                                   .token_file = r->o.join_token_file };
+      int have_key = 0;
+      mu_keypair_t unused;
+      rc = mu_agent_creds_load (&co, &r->token, &unused, &have_key, err,
                                 sizeof err);
-  /* A token given inline is in argv, which every local user can read in
-   * /proc/PID/cmdline: blank it there now that it is parsed. */
-  if (r->o.join_token != NULL)
-    memset ((char *)r->o.join_token, 'x', strlen (r->o.join_token));
+      /* A token given inline is in argv, which every local user can read
+       * in /proc/PID/cmdline: blank it there now that it is parsed. */
+      if (r->o.join_token != NULL)
+        memset ((char *)r->o.join_token, 'x', strlen (r->o.join_token));
+      if (r->o.join_token_file != NULL)
+        mu_strlcpy (r->secret_path, r->o.join_token_file, sizeof r->secret_path);
+    }
+  else if (!may_host)
+    {
+      /* is_host=0 / a later --node-rank: join with the job's secret. */
+      rc = default_secret_path (r, job_id, err, sizeof err);
+      /* The hosting node makes it (same machine, or a shared home): a node
+       * started first waits for it, within --connect-timeout. */
+      for (uint64_t waited = 0;
+           rc == 0 && access (r->secret_path, F_OK) != 0
+           && waited < r->o.connect_timeout_ms;
+           waited += 20)
+        {
+          struct timespec ts = { 0, 20 * 1000000L };
+          nanosleep (&ts, NULL);
+        }
+      if (rc == 0 && access (r->secret_path, F_OK) != 0)
+        {
+          snprintf (err, sizeof err, "no join token: this node never hosts "
+                    "(is_host=0 or --node-rank > 0) and there is no job secret "
+                    "at %s; give --join-token-file FILE (the file the hosting "
+                    "node wrote) or --join-token TOKEN", r->secret_path);
+          rc = MUSTER_EAUTH;
+        }
+      if (rc == 0)
+        rc = mu_token_load (r->secret_path, &r->token, err, sizeof err);
+    }
+  else
+    {
+      if (r->o.join_token_file != NULL)
+        mu_strlcpy (r->secret_path, r->o.join_token_file, sizeof r->secret_path);
+      else
+        rc = default_secret_path (r, job_id, err, sizeof err);
+      if (rc == 0)
+        rc = mu_job_secret_load_or_create (r->secret_path, &r->token, &created,
+                                           err, sizeof err);
+    }
   if (rc != 0)
     {
       fprintf (stderr, "muster run: %s\n", err);
-      return rc;
+      return 2;
     }
-  r->have_token = 1;
+  r->have_token = !r->o.insecure;
+  int secret = r->o.insecure || r->token.server_sec[0] != '\0';
+  if (r->o.host && !secret)
+    {
+      fprintf (stderr, "muster run: --host needs a job secret, and %s holds a "
+               "join token (it lets a node join, not host): give another "
+               "--join-token-file path, or none\n",
+               r->o.join_token_file ? r->o.join_token_file : "the token given");
+      return 2;
+    }
+  /* Auto-hosting: only with the secret, and only where the endpoint's
+   * address is this machine's. */
+  int try_host = r->o.host;
+  if (!try_host && may_host && secret)
+    {
+      mu_endpoint_t ep;
+      mu_bind_scope_t scope;
+      char why[600];
+      try_host = mu_endpoint_parse (r->o.endpoint, 0, &ep, why, sizeof why) == 0
+                 && mu_netaddr_bind (&ep, r->host_bind, sizeof r->host_bind,
+                                     &scope, why, sizeof why) == 0;
+    }
+  if (try_host)
+    {
+      rc = start_coordinator (r, !r->o.host);
+      if (rc == -EADDRINUSE && !r->o.host)
+        {
+          /* Another node (on this machine) hosts: join it. */
+          rc = 0;
+          if (r->log.level >= MU_LOG_INFO)
+            fprintf (stderr, "muster: %s is served by another node; joining "
+                     "it\n", r->o.endpoint);
+        }
+      else if (rc != 0)
+        return 1;
+      else
+        r->hosting = 1;
+    }
+  if (!r->hosting)
+    snprintf (r->endpoint, sizeof r->endpoint, "tcp://%s", r->o.endpoint);
+  (void)created;
   return 0;
 }
 
@@ -654,23 +773,23 @@ mu_run_main (int argc, char **argv)
   mu_role_spec_t role[MU_RUN_MAX_ROLES];
   char id[160];
   make_spec (&r, &spec, role, pargv, pargc, id, sizeof id);
-  if (r.o.endpoint == NULL || r.o.host)
-    {
-      rc = start_coordinator (&r);
-      if (rc == 0)
-        rc = secure_local_agent (&r, id);
-      if (rc != 0 && r.coord)
-        mu_coord_stop (r.coord);
-    }
+  if (r.o.endpoint == NULL)
+    rc = start_coordinator (&r, 0);
   else
     {
-      snprintf (r.endpoint, sizeof r.endpoint, "tcp://%s", r.o.endpoint);
-      if (load_join_creds (&r) != 0)
+      int crc = choose_role (&r, id);
+      if (crc != 0)
         {
           uv_loop_close (&r.loop);
           free (pargv);
-          return 2;
+          return crc;
         }
+    }
+  if (rc == 0 && r.coord != NULL)
+    {
+      rc = secure_local_agent (&r, id);
+      if (rc != 0)
+        mu_coord_stop (r.coord);
     }
   if (rc == 0)
     {
@@ -687,8 +806,9 @@ mu_run_main (int argc, char **argv)
         .exit_on_done = 1,
         .log = &r.log,
         .server_key = r.coord ? mu_coord_server_key (r.coord) : NULL,
-        .key = r.agent_key.pub[0] && !r.have_token ? &r.agent_key : NULL,
-        .token = r.have_token ? &r.token : NULL,
+        .key = r.coord && r.agent_key.pub[0] ? &r.agent_key : NULL,
+        .token = r.have_token && r.coord == NULL ? &r.token : NULL,
+        .rank_hint = r.o.node_rank >= 0 ? (uint32_t)r.o.node_rank + 1 : 0,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
                 .on_stop = on_stop,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },

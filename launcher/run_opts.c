@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <muster/error.h>
 
@@ -170,6 +171,19 @@ parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
       if (eq == NULL)
         return fail (err, errlen, "--rdzv-conf: '%s' is not key=value", kv, NULL);
       *eq = '\0';
+      if (strcmp (kv, "is_host") == 0)
+        {
+          /* torchrun's c10d: this node hosts the store (1), or never (0). */
+          const char *b = eq + 1;
+          if (strcmp (b, "1") == 0 || strcasecmp (b, "true") == 0)
+            o->is_host = 1;
+          else if (strcmp (b, "0") == 0 || strcasecmp (b, "false") == 0)
+            o->is_host = 0;
+          else
+            return fail (err, errlen, "--rdzv-conf: is_host=%s: expected 1, "
+                         "0, true or false", b, NULL);
+          continue;
+        }
       uint64_t ms;
       char val[64];
       snprintf (val, sizeof val, "%ss", eq + 1);
@@ -180,8 +194,7 @@ parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
         o->join_timeout_ms = ms;
       else if (strcmp (kv, "last_call_timeout") == 0)
         o->last_call_ms = ms;
-      else if (strcmp (kv, "timeout") == 0 || strcmp (kv, "read_timeout") == 0
-               || strcmp (kv, "is_host") == 0)
+      else if (strcmp (kv, "timeout") == 0 || strcmp (kv, "read_timeout") == 0)
         ; /* torchrun store settings with no meaning here */
       else
         return fail (err, errlen, "--rdzv-conf: unknown key '%s'", kv, NULL);
@@ -209,7 +222,8 @@ static const char *const FLAGS_WITH_VALUE[]
         "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-every-steps",
         "ckpt-keep",
         "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
-        "join-token", "join-token-file", NULL };
+        "join-token", "join-token-file", "master-addr", "master-port",
+        "node-rank", NULL };
 
 static int
 takes_value (const char *name)
@@ -274,6 +288,21 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "log-level") == 0)
     o->log_level = v;
+  else if (strcmp (name, "master-addr") == 0)
+    o->master_addr = v;
+  else if (strcmp (name, "master-port") == 0)
+    {
+      if (parse_u32 (v, 1, 65535, &o->master_port) != 0)
+        return fail (err, errlen, "--master-port '%s': expected 1..65535", v,
+                     NULL);
+    }
+  else if (strcmp (name, "node-rank") == 0)
+    {
+      uint32_t nr;
+      if (parse_u32 (v, 0, 65535, &nr) != 0)
+        return fail (err, errlen, "--node-rank '%s': expected 0..N-1", v, NULL);
+      o->node_rank = nr;
+    }
   else if (strcmp (name, "join-token") == 0)
     o->join_token = v;
   else if (strcmp (name, "join-token-file") == 0)
@@ -356,6 +385,8 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
   o->connect_timeout_ms = 30000;
   o->grace_ms = 5000;
   o->preempt_grace_ms = 30000;
+  o->is_host = -1;
+  o->node_rank = -1;
   int i = 0;
   for (; i < argc; i++)
     {
@@ -407,6 +438,41 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                  NULL, NULL);
   if (argv[i][0] == '\0')
     return fail (err, errlen, "the program name is empty", NULL, NULL);
+  if (o->master_addr != NULL || o->master_port != 0 || o->node_rank >= 0)
+    {
+      /* torchrun's static rendezvous: node 0 serves at MASTER_ADDR:PORT,
+       * the others join it; GROUP_RANK follows --node-rank (rule R8). */
+      if (o->endpoint != NULL)
+        return fail (err, errlen, "give either --rdzv-endpoint or "
+                     "--master-addr/--master-port, not both", NULL, NULL);
+      if (o->min_nodes != o->max_nodes)
+        return fail (err, errlen, "static rendezvous (--master-addr, "
+                     "--master-port, --node-rank) needs a fixed --nnodes N",
+                     NULL, NULL);
+      if (o->node_rank >= (int64_t)o->max_nodes)
+        return fail (err, errlen, "--node-rank must be below --nnodes",
+                     NULL, NULL);
+      const char *addr = o->master_addr ? o->master_addr : "127.0.0.1";
+      int v6 = strchr (addr, ':') != NULL && addr[0] != '[';
+      snprintf (o->static_ep, sizeof o->static_ep, "%s%s%s:%u", v6 ? "[" : "",
+                addr, v6 ? "]" : "",
+                (unsigned)(o->master_port ? o->master_port : 29500));
+      if (o->max_nodes > 1)
+        {
+          o->endpoint = o->static_ep;
+          if (o->node_rank < 0)
+            o->node_rank = 0; /* torchrun's default */
+          if (o->is_host < 0)
+            o->is_host = o->node_rank == 0;
+        }
+      else
+        o->node_rank = -1; /* one node: the embedded coordinator */
+    }
+  if (o->is_host == 1 && o->endpoint != NULL)
+    o->host = 1;
+  if (o->host && o->is_host == 0)
+    return fail (err, errlen, "--host and --rdzv-conf is_host=0 contradict "
+                 "each other", NULL, NULL);
   if (o->host && o->endpoint == NULL)
     return fail (err, errlen, "--host needs --rdzv-endpoint (where to serve)",
                  NULL, NULL);

@@ -51,6 +51,11 @@ typedef struct mu_run_opts {
                                             from --nnodes/--nproc-per-node) */
   size_t nroles;
   int quiet;                     /* --quiet: no progress display */
+  int is_host;                   /* --rdzv-conf is_host=: -1 unset, 0, 1 */
+  const char *master_addr;       /* --master-addr (static rendezvous) */
+  uint32_t master_port;          /* --master-port, 0 = unset */
+  int64_t node_rank;             /* --node-rank, -1 = unset */
+  char static_ep[320];           /* MASTER_ADDR:MASTER_PORT as endpoint */
   const char *join_token;        /* --join-token */
   const char *join_token_file;   /* --join-token-file */
   int insecure;                  /* --insecure */

@@ -284,6 +284,9 @@ class MusterCase(unittest.TestCase):
         self.env = dict(os.environ)
         self.env[TAG_VAR] = self.tag
         self.env.pop("MUSTER_JOIN_TOKEN", None)
+        # Job secrets, agent keys and default sockets go to the test's own
+        # directory, never to /var/lib/muster or a home directory.
+        self.env["MUSTER_STATE_DIR"] = os.path.join(self.tmp, "state")
         self.env.pop("MUSTER_CTL_ENDPOINT", None)
         self.procs = []
         self.extra_dirs = []
@@ -580,11 +583,16 @@ def zmq_available():
 
 def token_keys(token):
     """(server public key, enrolment public key, enrolment secret key), Z85
-    bytes, of a join token "mj1_" + hex(server) + hex(enrolment secret)."""
+    bytes, of a join token "mj1_" + hex(server) + hex(enrolment secret) or
+    of a job secret "mjs1_" + hex(server secret) + hex(enrolment secret)."""
     import zmq
     from zmq.utils import z85
-    server = z85.encode(bytes.fromhex(token[4:68]))
-    esec = z85.encode(bytes.fromhex(token[68:132]))
+    if token.startswith("mjs1_"):
+        server = zmq.curve_public(z85.encode(bytes.fromhex(token[5:69])))
+        esec = z85.encode(bytes.fromhex(token[69:133]))
+    else:
+        server = z85.encode(bytes.fromhex(token[4:68]))
+        esec = z85.encode(bytes.fromhex(token[68:132]))
     return server, zmq.curve_public(esec), esec
 
 

@@ -193,6 +193,7 @@ send_register (mu_agent_t *a)
   m.u.reg.port_base = a->port_base;
   m.u.reg.pid = (uint64_t)getpid ();
   m.u.reg.uid = (uint64_t)geteuid (); /* a root agent runs any owner's jobs */
+  m.u.reg.rank_hint = a->opts.rank_hint;
   m.u.reg.role = (char *)a->opts.role;
   m.u.reg.job = a->job;
   return mu_agent_send_coord (a, &m);

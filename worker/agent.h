@@ -59,6 +59,8 @@ typedef struct mu_agent_opts {
   const char *server_key;      /* coordinator's public key (Z85) */
   const mu_keypair_t *key;     /* this agent's key pair */
   const mu_token_t *token;     /* join token to enrol with */
+  uint32_t rank_hint;          /* static rendezvous: node rank asked for
+                                  (torchrun's --node_rank) plus one; 0 = any */
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;
 } mu_agent_opts_t;
