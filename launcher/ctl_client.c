@@ -184,7 +184,9 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
         {
           if (mu_parse_duration_ms (argv[++i], &a->timeout_ms) != 0)
             {
-              fprintf (stderr, "muster %s: bad --timeout '%s'\n", cmd, argv[i]);
+              char err[300];
+              mu_duration_error (err, sizeof err, "--timeout", argv[i]);
+              fprintf (stderr, "muster %s: %s\n", cmd, err);
               return 2;
             }
         }
@@ -193,7 +195,9 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
         {
           if (mu_parse_duration_ms (argv[++i], &a->grace_ms) != 0)
             {
-              fprintf (stderr, "muster %s: bad --grace '%s'\n", cmd, argv[i]);
+              char err[300];
+              mu_duration_error (err, sizeof err, "--grace", argv[i]);
+              fprintf (stderr, "muster %s: %s\n", cmd, err);
               return 2;
             }
         }
