@@ -75,7 +75,14 @@ mu_run_opts_usage (void)
          "  --quiet                 no rendezvous progress display\n"
          "  --log-level L           err, warn, notice, info, debug\n"
          "  --rdzv-backend B, --rdzv-conf K=V,...  accepted as in torchrun\n"
-         "durations: a bare number is seconds (600); or 500ms, 2s, 1.5m, 1h\n";
+         "durations: a bare number is seconds (600); or 500ms, 2s, 1.5m, 1h\n"
+         "signals: with --ckpt-dir, SIGTERM checkpoints and suspends the job\n"
+         "  (exit 75), Ctrl-C checkpoints and stops it (exit 130), a second\n"
+         "  one stops at once; without, SIGTERM exits 143 and SIGINT 130\n"
+         "exit status: 0; the first failed rank's code (128+N if killed by\n"
+         "  signal N); 1 coordinator unreachable, rendezvous timed out or\n"
+         "  internal; 2 usage; 75 preempted; 126/127 program not executable/\n"
+         "  not found; 130/143 interrupted (README: the full table)\n";
 }
 
 static int
