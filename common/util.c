@@ -89,24 +89,41 @@ mu_parse_u64 (const char *s, uint64_t *out)
   return 0;
 }
 
+/* One rule for every duration muster reads (flags, --rdzv-conf, config
+ * files, the control-port CLI): a bare number is seconds, as in torchrun
+ * and Slurm; ms, s, m and h name their unit; fractions are allowed
+ * (1.5m).  Parsed by hand rather than with strtod, which would also take
+ * "1e3", "inf", "0x10" and leading blanks. */
 int
 mu_parse_duration_ms (const char *s, uint64_t *out)
 {
-  if (s == NULL || ((*s < '0' || *s > '9') && *s != '.'))
+  if (s == NULL)
     return MUSTER_EINVAL;
-  errno = 0;
-  char *end = NULL;
-  double v = strtod (s, &end);
-  if (errno != 0 || end == s || v < 0)
+  const char *p = s;
+  double v = 0, scale = 1;
+  int digits = 0;
+  for (; *p >= '0' && *p <= '9'; p++, digits++)
+    {
+      v = v * 10 + (*p - '0');
+      if (v > 1e15)
+        return MUSTER_EINVAL;
+    }
+  if (*p == '.')
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+      {
+        scale /= 10;
+        v += (*p - '0') * scale;
+      }
+  if (digits == 0)
     return MUSTER_EINVAL;
   double mult;
-  if (*end == '\0' || strcmp (end, "ms") == 0)
-    mult = 1;
-  else if (strcmp (end, "s") == 0)
+  if (*p == '\0' || strcmp (p, "s") == 0)
     mult = 1000;
-  else if (strcmp (end, "m") == 0)
+  else if (strcmp (p, "ms") == 0)
+    mult = 1;
+  else if (strcmp (p, "m") == 0)
     mult = 60000;
-  else if (strcmp (end, "h") == 0)
+  else if (strcmp (p, "h") == 0)
     mult = 3600000;
   else
     return MUSTER_EINVAL;
@@ -115,6 +132,14 @@ mu_parse_duration_ms (const char *s, uint64_t *out)
     return MUSTER_EINVAL;
   *out = (uint64_t)(ms + 0.5);
   return 0;
+}
+
+int
+mu_duration_error (char *err, size_t errlen, const char *what, const char *s)
+{
+  snprintf (err, errlen, "%s: '%s' is not a duration: %s", what,
+            s ? s : "", MU_DURATION_FORMS);
+  return MUSTER_EINVAL;
 }
 
 int

@@ -24,9 +24,19 @@ void mu_random_hex (char *buf, size_t nbytes);
 /* Parse a whole decimal unsigned integer; 0 or MUSTER_EINVAL. */
 int mu_parse_u64 (const char *s, uint64_t *out);
 
-/* Parse a duration: "500ms", "2s", "1.5s", "3m", or a bare number of
- * milliseconds; 0 or MUSTER_EINVAL. */
+/* Parse a duration into milliseconds: a bare number is SECONDS ("600",
+ * "0.5"), as in torchrun and Slurm; "500ms", "2s", "1.5m", "1h" name their
+ * unit.  0, or MUSTER_EINVAL (negative, empty, other units, overflow). */
 int mu_parse_duration_ms (const char *s, uint64_t *out);
+
+/* The accepted forms, for error messages and usage texts. */
+#define MU_DURATION_FORMS                                                      \
+  "give seconds (600), or a number with ms, s, m or h (500ms, 10m)"
+
+/* "WHAT: 'S' is not a duration: give seconds (600), or ..." into err;
+ * returns MUSTER_EINVAL. */
+int mu_duration_error (char *err, size_t errlen, const char *what,
+                       const char *s);
 
 /* snprintf into buf that reports truncation: 0, or MUSTER_ETOOBIG. */
 int mu_strlcpy (char *dst, const char *src, size_t size);

@@ -67,7 +67,8 @@ usage (FILE *f)
            "                       them may register nodes and submit jobs\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
            "  --log-level L        err, warn, notice, info, debug (default notice)\n"
-           "  --help, --version\n");
+           "  --help, --version\n"
+           "durations: a bare number is seconds (1); or 200ms, 2s, 1.5m, 1h\n");
   fprintf (f,
            "limits (a request over one is refused with MUSTER_EQUOTA):\n"
            "  --kv-max-bytes SIZE  KV keys + values + barrier names one job\n"
@@ -93,8 +94,9 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
     rc = mu_strlcpy (cfg->endpoints_file, val, sizeof cfg->endpoints_file);
   else if (strcmp (key, "heartbeat") == 0)
     {
-      rc = mu_parse_duration_ms (val, &cfg->heartbeat_ms);
-      if (rc == 0 && cfg->heartbeat_ms == 0)
+      if (mu_parse_duration_ms (val, &cfg->heartbeat_ms) != 0)
+        return mu_duration_error (err, errlen, key, val);
+      if (cfg->heartbeat_ms == 0)
         rc = MUSTER_EINVAL;
     }
   else if (strcmp (key, "miss-limit") == 0)

@@ -163,6 +163,43 @@ typedef struct ctl_args {
   char dflt[600];
 } ctl_args_t;
 
+/* Usage of one control subcommand (`muster CMD --help`). */
+static void
+ctl_usage (FILE *f, const char *cmd)
+{
+  static const struct { const char *cmd, *args, *what; } cmds[] = {
+    { "status", "[JOB]", "the jobs of a running coordinator (your own; all of\n"
+      "them for root and musterd's user), or one job, and its node count" },
+    { "cancel", "JOB", "cancel a job: its workers are stopped (grace, then\n"
+      "SIGKILL) and it ends as canceled" },
+    { "checkpoint", "JOB", "take a checkpoint of a running job now (it needs\n"
+      "--ckpt-dir)" },
+    { "preempt", "[--grace DUR] JOB", "checkpoint a job within DUR (default 30s),\n"
+      "stop it and keep it suspended; its launchers (muster run)\n"
+      "exit with their --preempt-exit-code (75)" },
+    { "resume", "JOB", "run a suspended job again from its newest complete\n"
+      "checkpoint" },
+  };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+    if (strcmp (cmds[i].cmd, cmd) == 0)
+      fprintf (f, "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY]\n"
+               "       [--timeout DUR] %s\n%s.\n", cmd, cmds[i].args, cmds[i].what);
+  fprintf (f,
+           "  --endpoint EP      the control port: ipc://PATH, HOST:PORT or\n"
+           "                     tcp://HOST:PORT (default $MUSTER_CTL_ENDPOINT,\n"
+           "                     else the local socket of the coordinator on\n"
+           "                     this machine: STATE_DIR/ctl.sock, then\n"
+           "                     /var/lib/muster/ctl.sock)\n"
+           "  --key FILE         over TCP: this client's certificate (`muster\n"
+           "                     keygen`; $MUSTER_KEY)\n"
+           "  --server-key KEY   over TCP: the coordinator's server.key, or its\n"
+           "                     public key ($MUSTER_SERVER_KEY)\n"
+           "  --timeout DUR      how long to wait for the answer (default 5s)\n"
+           "durations: a bare number is seconds (5); or 500ms, 2s, 1.5m, 1h\n"
+           "exit status: 0 answered, 1 no answer or refused, 2 usage error\n");
+}
+
+/* 0 parsed; 2 a usage error (printed); -1 --help was printed (exit 0). */
 static int
 parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
 {
@@ -171,6 +208,12 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
   a->timeout_ms = 5000;
   a->job = NULL;
   a->grace_ms = 0;
+  for (int i = 0; i < argc; i++)
+    if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+      {
+        ctl_usage (stdout, cmd);
+        return -1;
+      }
   for (int i = 0; i < argc; i++)
     {
       if ((strcmp (argv[i], "--endpoint") == 0 || strcmp (argv[i], "--ctl") == 0)
@@ -184,7 +227,9 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
         {
           if (mu_parse_duration_ms (argv[++i], &a->timeout_ms) != 0)
             {
-              fprintf (stderr, "muster %s: bad --timeout '%s'\n", cmd, argv[i]);
+              char err[300];
+              mu_duration_error (err, sizeof err, "--timeout", argv[i]);
+              fprintf (stderr, "muster %s: %s\n", cmd, err);
               return 2;
             }
         }
@@ -193,7 +238,9 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
         {
           if (mu_parse_duration_ms (argv[++i], &a->grace_ms) != 0)
             {
-              fprintf (stderr, "muster %s: bad --grace '%s'\n", cmd, argv[i]);
+              char err[300];
+              mu_duration_error (err, sizeof err, "--grace", argv[i]);
+              fprintf (stderr, "muster %s: %s\n", cmd, err);
               return 2;
             }
         }
@@ -202,8 +249,11 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
       else
         {
           fprintf (stderr, "muster %s: unexpected argument '%s'\n"
-                   "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY] [--timeout DUR] %s\n",
-                   cmd, argv[i], cmd, need_job ? "JOB" : "[JOB]");
+                   "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY] [--timeout DUR] %s%s\n"
+                   "(muster %s --help says more)\n",
+                   cmd, argv[i], cmd,
+                   strcmp (cmd, "preempt") == 0 ? "[--grace DUR] " : "",
+                   need_job ? "JOB" : "[JOB]", cmd);
           return 2;
         }
     }
@@ -230,7 +280,7 @@ mu_ctl_status_main (int argc, char **argv)
   ctl_args_t a;
   int rc = parse (argc, argv, &a, 0, "status");
   if (rc != 0)
-    return rc;
+    return rc < 0 ? 0 : rc;
   mu_msg_t req, rep;
   memset (&req, 0, sizeof req);
   req.type = MU_MSG_CTL_STATUS;
@@ -270,7 +320,7 @@ mu_ctl_cancel_main (int argc, char **argv)
   ctl_args_t a;
   int rc = parse (argc, argv, &a, 1, "cancel");
   if (rc != 0)
-    return rc;
+    return rc < 0 ? 0 : rc;
   mu_msg_t req, rep;
   memset (&req, 0, sizeof req);
   req.type = MU_MSG_CTL_CANCEL;
@@ -297,7 +347,7 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
   ctl_args_t a;
   int rc = parse (argc, argv, &a, 1, cmd);
   if (rc != 0)
-    return rc;
+    return rc < 0 ? 0 : rc;
   mu_msg_t req, rep;
   memset (&req, 0, sizeof req);
   if (strcmp (cmd, "checkpoint") == 0)

@@ -1,5 +1,7 @@
 /*
- * main.c — the `muster` command: dispatch to its subcommands.
+ * main.c — the `muster` command: dispatch to its subcommands.  Every
+ * subcommand answers --help (usage on stdout, exit 0), and `muster help
+ * CMD` is the same as `muster CMD --help`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,14 +23,39 @@ usage (FILE *f)
            "  resume JOB           run a suspended job again from its checkpoint\n"
            "  keygen FILE          make a CURVE key pair (TCP control clients)\n"
            "  version   print the version\n"
+           "  help CMD  the usage of CMD (as muster CMD --help)\n"
            "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT (default:\n"
            "the local socket of the coordinator on this machine, your state\n"
            "directory's ctl.sock, else /var/lib/muster/ctl.sock); over TCP add\n"
            "--key FILE --server-key KEY (docs/security.md).\n");
 }
 
+static int
+dispatch (int argc, char **argv);
+
+/* `muster help CMD [...]` = `muster CMD --help`. */
+static int
+help (const char *cmd)
+{
+  char *v[] = { (char *)"muster", (char *)cmd, (char *)"--help", NULL };
+  if (strcmp (cmd, "help") == 0 || strcmp (cmd, "version") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  return dispatch (3, v);
+}
+
 int
 main (int argc, char **argv)
+{
+  if (argc >= 3 && strcmp (argv[1], "help") == 0)
+    return help (argv[2]);
+  return dispatch (argc, argv);
+}
+
+static int
+dispatch (int argc, char **argv)
 {
   if (argc < 2)
     {

@@ -13,8 +13,16 @@
  * progress is redrawn in place; otherwise a line is printed when it
  * changes.  When the job ends, a failure is reported once, by its root
  * cause: the first rank that failed, its node, its exit code or signal and
- * the tail of its stderr.  SIGINT/SIGTERM stop the workers (grace, then
- * SIGKILL) and exit 128+signal.
+ * the tail of its stderr (and, when a Python program could not import a
+ * module, which interpreter ran it).
+ *
+ * Signals and exit statuses (the README's table): SIGTERM and
+ * --preempt-signal with a --ckpt-dir are a preemption (checkpoint, stop,
+ * suspended, exit --preempt-exit-code, 75 by default: EX_TEMPFAIL, which
+ * requeue scripts retry); SIGINT with a --ckpt-dir checkpoints the same way
+ * but the job ends as interrupted (130); a second signal while
+ * checkpointing stops at once.  Without a --ckpt-dir SIGINT/SIGTERM stop
+ * the workers (grace, then SIGKILL) and exit 128+signal.
  */
 #include "launcher/run.h"
 
@@ -57,7 +65,11 @@ typedef struct run {
   uint64_t last_joined;
   int exit_code;
   int done;
-  int signalled;
+  int signalled;          /* the first signal */
+  int checkpointing;      /* that signal started a checkpoint-and-stop */
+  int stop_now;           /* a second signal: stop without waiting */
+  int python;             /* the program runs under an interpreter */
+  char interpreter[4096]; /* ... found here (for the "No module" hint) */
   int epochs;             /* epochs this node ran workers in */
   uint64_t last_round;    /* epoch of the round last shown (non-tty) */
   char endpoint[300];
@@ -149,8 +161,8 @@ ends_with (const char *s, const char *suffix)
 }
 
 /* torchrun runs "script.py" and "-m module" with the Python interpreter;
- * so does muster run, unless --no-python.  The interpreter is
- * $MUSTER_PYTHON, else python3 from PATH. */
+ * so does muster run, unless --no-python.  The interpreter is --python,
+ * else $MUSTER_PYTHON, else python3 from PATH. */
 static char **
 build_argv (const mu_run_opts_t *o, size_t *n_out)
 {
@@ -162,7 +174,7 @@ build_argv (const mu_run_opts_t *o, size_t *n_out)
   size_t k = 0;
   if (python)
     {
-      const char *py = getenv ("MUSTER_PYTHON");
+      const char *py = o->python ? o->python : getenv ("MUSTER_PYTHON");
       v[k++] = (char *)(py && *py ? py : "python3");
       if (o->module)
         v[k++] = (char *)"-m";
@@ -265,6 +277,31 @@ print_tail (const char *tail)
     }
 }
 
+/* A Python program that cannot import a module usually ran under another
+ * interpreter than the one its packages are installed for (a venv's or
+ * /usr/local's python3 first in PATH, Debian's python3-* packages in
+ * /usr/bin/python3): name the interpreter and the way to choose another. */
+static void
+python_hint (const run_t *r, const mu_job_done_t *d)
+{
+  if (!r->python || d->stderr_tail == NULL
+      || strstr (d->stderr_tail, "No module named") == NULL)
+    return;
+  char used[4096], sys_py[4096];
+  const char *deb = "/usr/bin/python3";
+  int other = realpath (r->interpreter, used) != NULL
+              && realpath (deb, sys_py) != NULL && access (deb, X_OK) == 0
+              && strcmp (used, sys_py) != 0;
+  if (other)
+    fprintf (stderr, "muster: hint: the program ran under %s; Debian's "
+             "python3-* packages (e.g. python3-torch) live in %s: use "
+             "--python %s (or set MUSTER_PYTHON)\n", r->interpreter, deb, deb);
+  else
+    fprintf (stderr, "muster: hint: the program ran under %s: install the "
+             "module for it, or choose another interpreter with --python "
+             "PATH (or MUSTER_PYTHON)\n", r->interpreter);
+}
+
 static void
 on_done (void *arg, const mu_job_done_t *d)
 {
@@ -272,6 +309,16 @@ on_done (void *arg, const mu_job_done_t *d)
   clear_progress (r);
   r->done = 1;
   r->exit_code = (int)d->exit_code;
+  if (r->signalled && (r->stop_now || !r->checkpointing))
+    {
+      /* Stopped by the user (or twice signalled): whatever the workers
+       * did on their way out, the job ended because of the signal. */
+      r->exit_code = 128 + r->signalled;
+      if (!r->o.quiet)
+        fprintf (stderr, "muster: job %s stopped by %s (exit %d)\n", d->job,
+                 strsignal (r->signalled), r->exit_code);
+      return;
+    }
   if (strcmp (d->state, "succeeded") == 0)
     {
       if (!r->o.quiet)
@@ -282,8 +329,25 @@ on_done (void *arg, const mu_job_done_t *d)
                          "while it waited for a place\n");
       return;
     }
+  if (strcmp (d->state, "suspended") == 0 && r->signalled == SIGINT)
+    {
+      /* Ctrl-C with a --ckpt-dir: checkpointed, then stopped; the user
+       * ended the job, so it is not retried as a preemption would be. */
+      r->exit_code = 128 + SIGINT;
+      if (d->resumable)
+        fprintf (stderr,
+                 "muster: job %s interrupted; checkpointed, resumable from "
+                 "step %llu: run the same command (same --rdzv-id and "
+                 "--ckpt-dir) to resume\n",
+                 d->job, (unsigned long long)d->resume_step);
+      else
+        fprintf (stderr, "muster: job %s interrupted before a checkpoint "
+                 "committed (%s)\n", d->job, d->reason ? d->reason : "");
+      return;
+    }
   if (strcmp (d->state, "suspended") == 0)
     {
+      r->exit_code = r->o.preempt_exit_code;
       if (d->resumable)
         fprintf (stderr,
                  "muster: job %s suspended: %s; run the same command (same "
@@ -311,6 +375,7 @@ on_done (void *arg, const mu_job_done_t *d)
                    (long long)d->failed_rank);
           print_tail (d->stderr_tail);
         }
+      python_hint (r, d);
     }
   if (r->exit_code == 0)
     r->exit_code = 1;
@@ -368,17 +433,43 @@ on_signal (uv_signal_t *s, int signum)
 {
   run_t *r = s->data;
   if (r->signalled)
-    return;
+    {
+      /* A second signal while checkpointing: stop now (SIGTERM to the
+       * workers, SIGKILL after --grace).  Otherwise the stop is already
+       * under way and bounded by the grace. */
+      if (r->checkpointing && !r->stop_now && !r->done)
+        {
+          r->stop_now = 1;
+          clear_progress (r);
+          fprintf (stderr, "muster: %s again: stopping workers now without "
+                   "the checkpoint (grace %.1f s)\n", strsignal (signum),
+                   (double)r->o.grace_ms / 1000.0);
+          r->exit_code = 128 + r->signalled;
+          mu_agent_shutdown (r->agent, r->o.grace_ms);
+        }
+      return;
+    }
   r->signalled = signum;
   clear_progress (r);
-  /* SIGTERM (Kubernetes, Slurm) and the configured warning signal are a
-   * preemption: checkpoint, then stop.  Without checkpoints, or on
-   * SIGINT, just stop. */
-  if (r->o.ckpt_dir != NULL && signum != SIGINT)
+  /* With checkpoints, SIGTERM (Kubernetes, Slurm) and the configured
+   * warning signal are a preemption, and SIGINT (Ctrl-C) an interruption:
+   * checkpoint, then stop.  Without checkpoints, just stop. */
+  if (r->o.ckpt_dir != NULL && !r->done)
     {
-      fprintf (stderr, "muster: %s: preempted; checkpointing within %.1f s\n",
-               strsignal (signum), (double)r->o.preempt_grace_ms / 1000.0);
-      mu_agent_preempt (r->agent, r->o.preempt_grace_ms, strsignal (signum));
+      r->checkpointing = 1;
+      /* What the launcher exits with if no job.done comes (the
+       * coordinator never answered within the grace). */
+      r->exit_code = signum == SIGINT ? 128 + SIGINT : r->o.preempt_exit_code;
+      if (signum == SIGINT)
+        fprintf (stderr, "muster: Interrupt: checkpointing within %.1f s, "
+                 "then stopping (interrupt again to stop at once)\n",
+                 (double)r->o.preempt_grace_ms / 1000.0);
+      else
+        fprintf (stderr, "muster: %s: preempted; checkpointing within %.1f s\n",
+                 strsignal (signum), (double)r->o.preempt_grace_ms / 1000.0);
+      mu_agent_preempt (r->agent, r->o.preempt_grace_ms,
+                        signum == SIGINT ? "interrupted (SIGINT)"
+                                         : strsignal (signum));
       return;
     }
   fprintf (stderr, "muster: %s: stopping workers (grace %.1f s)\n",
@@ -737,9 +828,14 @@ mu_run_main (int argc, char **argv)
     return 1;
   char found[PATH_BUF];
   int frc = find_program (pargv[0], found, err, sizeof err);
+  r.python = pargc > (size_t)r.o.argc;
+  if (r.python)
+    mu_strlcpy (r.interpreter, found, sizeof r.interpreter);
   if (frc != 0)
     {
-      fprintf (stderr, "muster run: %s\n", err);
+      fprintf (stderr, "muster run: %s%s\n", err,
+               r.python ? " (the Python interpreter: choose one with --python "
+                          "PATH or MUSTER_PYTHON)" : "");
       free (pargv);
       return frc == -EACCES ? 126 : 127; /* as a shell would */
     }

@@ -66,12 +66,24 @@ mu_run_opts_usage (void)
          "  --preempt-signal SIG    also treat SIG (e.g. USR1, Slurm's warning)\n"
          "                          as preemption; SIGTERM always is\n"
          "  --preempt-grace DUR     time to checkpoint and stop when preempted (30s)\n"
+         "  --preempt-exit-code N   exit status of a preempted or suspended job\n"
+         "                          (default 75, EX_TEMPFAIL: Kubernetes Jobs and\n"
+         "                          Slurm requeue scripts retry it)\n"
+         "  --python PATH           interpreter of a .py PROGRAM and of -m\n"
+         "                          (default $MUSTER_PYTHON, else python3 in PATH)\n"
          "  --no-python             run a .py PROGRAM directly\n"
          "  -m, --module            run PROGRAM as 'python3 -m PROGRAM'\n"
          "  --quiet                 no rendezvous progress display\n"
          "  --log-level L           err, warn, notice, info, debug\n"
          "  --rdzv-backend B, --rdzv-conf K=V,...  accepted as in torchrun\n"
-         "durations: 500ms, 2s, 1.5m; a bare number is milliseconds\n";
+         "durations: a bare number is seconds (600); or 500ms, 2s, 1.5m, 1h\n"
+         "signals: with --ckpt-dir, SIGTERM checkpoints and suspends the job\n"
+         "  (exit 75), Ctrl-C checkpoints and stops it (exit 130), a second\n"
+         "  one stops at once; without, SIGTERM exits 143 and SIGINT 130\n"
+         "exit status: 0; the first failed rank's code (128+N if killed by\n"
+         "  signal N); 1 coordinator unreachable, rendezvous timed out or\n"
+         "  internal; 2 usage; 75 preempted; 126/127 program not executable/\n"
+         "  not found; 130/143 interrupted (README: the full table)\n";
 }
 
 static int
@@ -157,7 +169,8 @@ parse_roles (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
   return 0;
 }
 
-/* torchrun's --rdzv-conf: join_timeout=S,last_call_timeout=S (seconds). */
+/* torchrun's --rdzv-conf: join_timeout=S,last_call_timeout=S (seconds, or
+ * any duration: the one rule of mu_parse_duration_ms). */
 static int
 parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
 {
@@ -184,12 +197,15 @@ parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
                          "0, true or false", b, NULL);
           continue;
         }
-      uint64_t ms;
-      char val[64];
-      snprintf (val, sizeof val, "%ss", eq + 1);
-      if (mu_parse_duration_ms (val, &ms) != 0)
-        return fail (err, errlen, "--rdzv-conf: bad seconds '%s' for %s",
-                     eq + 1, kv);
+      uint64_t ms = 0;
+      int timed = strcmp (kv, "join_timeout") == 0
+                  || strcmp (kv, "last_call_timeout") == 0;
+      if (timed && mu_parse_duration_ms (eq + 1, &ms) != 0)
+        {
+          char what[80];
+          snprintf (what, sizeof what, "--rdzv-conf %s", kv);
+          return mu_duration_error (err, errlen, what, eq + 1);
+        }
       if (strcmp (kv, "join_timeout") == 0)
         o->join_timeout_ms = ms;
       else if (strcmp (kv, "last_call_timeout") == 0)
@@ -223,7 +239,7 @@ static const char *const FLAGS_WITH_VALUE[]
         "ckpt-keep",
         "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
         "join-token", "join-token-file", "master-addr", "master-port",
-        "node-rank", NULL };
+        "node-rank", "python", "preempt-exit-code", NULL };
 
 static int
 takes_value (const char *name)
@@ -232,6 +248,19 @@ takes_value (const char *name)
     if (strcmp (FLAGS_WITH_VALUE[i], name) == 0)
       return 1;
   return 0;
+}
+
+/* Every duration flag: the one rule of mu_parse_duration_ms, and an error
+ * that names the accepted forms. */
+static int
+duration (const char *name, const char *v, uint64_t *out, char *err,
+          size_t errlen)
+{
+  if (mu_parse_duration_ms (v, out) == 0)
+    return 0;
+  char what[80];
+  snprintf (what, sizeof what, "--%s", name);
+  return mu_duration_error (err, errlen, what, v);
 }
 
 static int
@@ -272,13 +301,13 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
   else if (strcmp (name, "advertise-host") == 0)
     o->advertise = v;
   else if (strcmp (name, "last-call") == 0)
-    rc = mu_parse_duration_ms (v, &o->last_call_ms);
+    return duration (name, v, &o->last_call_ms, err, errlen);
   else if (strcmp (name, "join-timeout") == 0)
-    rc = mu_parse_duration_ms (v, &o->join_timeout_ms);
+    return duration (name, v, &o->join_timeout_ms, err, errlen);
   else if (strcmp (name, "connect-timeout") == 0)
-    rc = mu_parse_duration_ms (v, &o->connect_timeout_ms);
+    return duration (name, v, &o->connect_timeout_ms, err, errlen);
   else if (strcmp (name, "grace") == 0)
-    rc = mu_parse_duration_ms (v, &o->grace_ms);
+    return duration (name, v, &o->grace_ms, err, errlen);
   else if (strcmp (name, "elastic-mode") == 0)
     {
       if (strcmp (v, "restart") != 0 && strcmp (v, "in-place") != 0)
@@ -329,7 +358,7 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
   else if (strcmp (name, "roles") == 0)
     return parse_roles (v, o, err, errlen);
   else if (strcmp (name, "progress-timeout") == 0)
-    rc = mu_parse_duration_ms (v, &o->progress_timeout_ms);
+    return duration (name, v, &o->progress_timeout_ms, err, errlen);
   else if (strcmp (name, "ckpt-dir") == 0)
     {
       if (v[0] == '\0')
@@ -337,7 +366,7 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
       o->ckpt_dir = v;
     }
   else if (strcmp (name, "ckpt-every") == 0)
-    rc = mu_parse_duration_ms (v, &o->ckpt_every_ms);
+    return duration (name, v, &o->ckpt_every_ms, err, errlen);
   else if (strcmp (name, "ckpt-every-steps") == 0)
     rc = mu_parse_u64 (v, &o->ckpt_every_steps);
   else if (strcmp (name, "ckpt-keep") == 0)
@@ -347,11 +376,26 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
         return fail (err, errlen, "--ckpt-keep '%s': keep at least 1", v, NULL);
     }
   else if (strcmp (name, "ckpt-timeout") == 0)
-    rc = mu_parse_duration_ms (v, &o->ckpt_timeout_ms);
+    return duration (name, v, &o->ckpt_timeout_ms, err, errlen);
   else if (strcmp (name, "nbuckets") == 0)
     rc = mu_parse_u64 (v, &o->nbuckets);
   else if (strcmp (name, "preempt-grace") == 0)
-    rc = mu_parse_duration_ms (v, &o->preempt_grace_ms);
+    return duration (name, v, &o->preempt_grace_ms, err, errlen);
+  else if (strcmp (name, "python") == 0)
+    {
+      if (v[0] == '\0')
+        return fail (err, errlen, "--python needs an interpreter (a path, or "
+                     "a name looked up in PATH)", NULL, NULL);
+      o->python = v;
+    }
+  else if (strcmp (name, "preempt-exit-code") == 0)
+    {
+      uint32_t code;
+      if (parse_u32 (v, 0, 255, &code) != 0)
+        return fail (err, errlen, "--preempt-exit-code '%s': expected 0..255",
+                     v, NULL);
+      o->preempt_exit_code = (int)code;
+    }
   else if (strcmp (name, "preempt-signal") == 0)
     {
       static const struct { const char *n; int s; } sigs[]
@@ -387,6 +431,7 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
   o->preempt_grace_ms = 30000;
   o->is_host = -1;
   o->node_rank = -1;
+  o->preempt_exit_code = 75; /* EX_TEMPFAIL: requeue scripts retry */
   int i = 0;
   for (; i < argc; i++)
     {

@@ -61,6 +61,8 @@ typedef struct mu_run_opts {
   int insecure;                  /* --insecure */
   int no_python;                 /* --no-python */
   int module;                    /* -m/--module: run argv[0] as python -m */
+  const char *python;            /* --python: interpreter of .py and -m */
+  int preempt_exit_code;         /* --preempt-exit-code (default 75) */
   char **argv;                   /* the program and its arguments */
   int argc;
 } mu_run_opts_t;

@@ -137,7 +137,8 @@ test_errors (void **state)
   const char *a11[] = { "--elastic-mode", "sometimes", "prog", NULL };
   expect_error (a11, "expected restart or in-place");
   const char *a12[] = { "--last-call", "soon", "prog", NULL };
-  expect_error (a12, "bad value 'soon' for --last-call");
+  expect_error (a12, "--last-call: 'soon' is not a duration: give seconds "
+                     "(600), or a number with ms, s, m or h (500ms, 10m)");
   const char *a13[] = { "--standalone", "--rdzv-endpoint", "h:1", "p", NULL };
   expect_error (a13, "exclude each other");
   const char *a14[] = { "--rdzv-conf", "bogus=1", "p", NULL };
@@ -157,6 +158,59 @@ test_errors (void **state)
   expect_error (a20, "brackets");
   const char *a21[] = { "--ctl-bind", "nowhere", "prog", NULL };
   expect_error (a21, "--ctl-bind 'nowhere'");
+  const char *a22[] = { "--join-timeout", "abc", "prog", NULL };
+  expect_error (a22, "--join-timeout: 'abc' is not a duration: give seconds");
+  const char *a23[] = { "--rdzv-conf", "join_timeout=soon", "prog", NULL };
+  expect_error (a23, "--rdzv-conf join_timeout: 'soon' is not a duration");
+  const char *a24[] = { "--preempt-exit-code", "256", "prog", NULL };
+  expect_error (a24, "--preempt-exit-code '256': expected 0..255");
+  const char *a25[] = { "--python", "", "prog.py", NULL };
+  expect_error (a25, "--python needs");
+}
+
+/* One duration rule for every flag: a bare number is seconds. */
+static void
+test_bare_seconds (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "--join-timeout", "600", "--connect-timeout", "3",
+                      "--last-call", "0.5", "--grace", "2", "--preempt-grace",
+                      "1.5m", "--ckpt-every", "1h", "--ckpt-timeout", "90",
+                      "--progress-timeout", "30", "prog", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.join_timeout_ms, 600000);
+  assert_int_equal (o.connect_timeout_ms, 3000);
+  assert_int_equal (o.last_call_ms, 500);
+  assert_int_equal (o.grace_ms, 2000);
+  assert_int_equal (o.preempt_grace_ms, 90000);
+  assert_int_equal (o.ckpt_every_ms, 3600000);
+  assert_int_equal (o.ckpt_timeout_ms, 90000);
+  assert_int_equal (o.progress_timeout_ms, 30000);
+  const char *b[] = { "--rdzv-conf", "join_timeout=10m,last_call_timeout=500ms",
+                      "prog", NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_int_equal (o.join_timeout_ms, 600000);
+  assert_int_equal (o.last_call_ms, 500);
+}
+
+/* --python and --preempt-exit-code. */
+static void
+test_python_and_exit_code (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "prog", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_null (o.python);
+  assert_int_equal (o.preempt_exit_code, 75);
+  const char *b[] = { "--python", "/usr/bin/python3", "--preempt-exit-code",
+                      "0", "train.py", NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_string_equal (o.python, "/usr/bin/python3");
+  assert_int_equal (o.preempt_exit_code, 0);
 }
 
 /* --rdzv-endpoint in both forms; the rest of muster sees HOST:PORT. */
@@ -185,6 +239,8 @@ main (void)
     cmocka_unit_test (test_muster_flags),
     cmocka_unit_test (test_errors),
     cmocka_unit_test (test_endpoint_forms),
+    cmocka_unit_test (test_bare_seconds),
+    cmocka_unit_test (test_python_and_exit_code),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

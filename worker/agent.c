@@ -329,6 +329,15 @@ on_coord_error (mu_agent_t *a, const mu_error_t *e)
       start_registering (a);
       return;
     }
+  if (e->code == MUSTER_ENOTFOUND && a->left)
+    {
+      /* We sent agent.leave and the coordinator released the node: the
+       * worker exits (and libmuster requests) still in flight on the way
+       * out are answered "unknown node".  Expected, not a warning. */
+      mu_log_debug (a->log, "COORD-RELEASED", "%s after this node left (%s)",
+                    e->message, e->in_reply_to ? e->in_reply_to : "?");
+      return;
+    }
   if (e->in_reply_to != NULL && strcmp (e->in_reply_to, "agent.register") == 0)
     {
       char why[1024];
@@ -639,6 +648,7 @@ mu_agent_shutdown (mu_agent_t *a, uint64_t grace_ms)
       m.u.leave.reason = (char *)(a->done_reported ? "its job is done"
                                                    : "agent shutting down");
       mu_agent_send_coord (a, &m);
+      a->left = 1;
     }
   if (a->live > 0)
     mu_agent_workers_stop (a, UINT64_MAX, grace_ms);

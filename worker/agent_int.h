@@ -76,6 +76,7 @@ struct mu_agent {
   int registered;
   int handles_open;
   int shutting_down;
+  int left;               /* agent.leave sent: the coordinator released us */
   int done_reported;
   int closed;
   uint64_t shutdown_grace_ms;

@@ -44,7 +44,8 @@ usage (FILE *f)
            "                       /var/lib/muster for root, else\n"
            "                       ~/.local/state/muster)\n"
            "  --insecure           plain TCP, for a musterd started --insecure\n"
-           "  --log-level L        err, warn, notice, info, debug\n");
+           "  --log-level L        err, warn, notice, info, debug\n"
+           "durations: a bare number is seconds (30); or 500ms, 2s, 1.5m, 1h\n");
 }
 
 typedef struct agent_main {
@@ -139,10 +140,18 @@ main (int argc, char **argv)
         o.host = v;
       else if (strcmp (a, "--role") == 0)
         o.role = v;
-      else if (strcmp (a, "--connect-timeout") == 0)
-        rc = mu_parse_duration_ms (v, &o.connect_timeout_ms);
-      else if (strcmp (a, "--grace") == 0)
-        rc = mu_parse_duration_ms (v, &m.grace_ms);
+      else if (strcmp (a, "--connect-timeout") == 0
+               || strcmp (a, "--grace") == 0)
+        {
+          if (mu_parse_duration_ms (v, a[2] == 'c' ? &o.connect_timeout_ms
+                                                   : &m.grace_ms) != 0)
+            {
+              char err[300];
+              mu_duration_error (err, sizeof err, a, v);
+              fprintf (stderr, "muster-agent: %s\n", err);
+              return 2;
+            }
+        }
       else if (strcmp (a, "--log-level") == 0)
         rc = mu_log_parse_level (v, &m.log.level);
       else if (strcmp (a, "--join-token") == 0)

@@ -3,7 +3,7 @@
 never leaves a usable partial checkpoint (the previous complete one is
 restored and training ends in the same state as an uninterrupted run); a
 flipped byte in a shard is detected, reported, and the previous checkpoint
-used; preempting (SIGTERM) checkpoints, suspends, and the same command
+used; preempting (SIGTERM) checkpoints, suspends, exits 75, and the same command
 resumes from the committed step; a PS job saved with 2 servers restores
 with 3, every bucket owned once; retention keeps exactly K checkpoints."""
 import glob
@@ -126,9 +126,9 @@ class Checkpoint(MusterCase):
         p = self.muster_run(args, name="preempted")
         self.wait_for(lambda: "rank 1 pid" in p.out, 20, "training to start")
         self.check("SIGTERM (what Kubernetes and Slurm send): checkpoint, "
-                   "stop, suspended, exit 0")
+                   "stop, suspended, exit 75 (EX_TEMPFAIL)")
         p.signal(signal.SIGTERM)
-        self.expect_eq(p.wait(), 0, "exit status", p)
+        self.expect_eq(p.wait(), 75, "exit status", p)
         m = re.search(r"suspended: preempted; resumable from step (\d+)", p.err)
         self.expect(m is not None, "suspended with a resumable step", p)
         step = int(m.group(1))
@@ -160,8 +160,9 @@ class Checkpoint(MusterCase):
         self.check("preempt the job with 2 servers (control port)")
         r = self.run_muster(["preempt", "--endpoint", d.ctl_ep, "ps"])
         self.expect_eq(r.rc, 0, "muster preempt", r)
+        self.check("every node of the suspended job exits 75 (EX_TEMPFAIL)")
         for n in first:
-            self.expect_eq(n.wait(), 0, "exit status of " + n.name, n)
+            self.expect_eq(n.wait(), 75, "exit status of " + n.name, n)
         saved = complete_steps(ck, "ps")
         self.expect(saved, "a complete checkpoint", *first)
         self.check("resume with 3 servers: each rebuilds its new bucket range "

@@ -209,7 +209,10 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
   w->link_grace_ms = MU_WORKER_LINK_GRACE_MS;
   const char *grace = mu_env ("MUSTER_WORKER_LINK_GRACE_MS");
   uint64_t g;
-  if (grace != NULL && mu_parse_duration_ms (grace, &g) == 0)
+  /* The variable's name says milliseconds: a bare number is ms here (a
+   * number with a unit is read by the one duration rule). */
+  if (grace != NULL
+      && (mu_parse_u64 (grace, &g) == 0 || mu_parse_duration_ms (grace, &g) == 0))
     w->link_grace_ms = g;
   mu_log_init (&w->log, "libmuster");
   w->log.level = MU_LOG_WARN;
