@@ -11,6 +11,17 @@
  * attempt is retried at once with a fresh S (up to 3 times).  A job that
  * reports no steps is asked to save at once (`now`), numbered 1, 2, ...
  *
+ * --ckpt-every-steps N asks for the multiples of N.  The first one is
+ * asked for when the epoch starts ("early"), before any heartbeat: the
+ * first report of a fast job may already be past N (heartbeats come every
+ * 200 ms), and with no step rate yet nothing tells how close N is — which
+ * is how the first checkpoint of `--ckpt-every-steps 50` used to be 100.
+ * An early attempt that cannot be reached before its deadline (the step
+ * rate says so), or that is in the way of an explicit checkpoint or a
+ * preemption, is dropped quietly and the next multiple is asked for once
+ * it is about 2 s away; a worker that passed a multiple never makes the
+ * attempt retry at a step that is not one.
+ *
  * Triggers: periodic (spec.ckpt_every_ms), on demand (control port
  * ctl.checkpoint), preemption (ctl.preempt for the whole job; agent.preempt
  * when a node gets SIGTERM or Slurm's warning signal).  A preemption
@@ -30,8 +41,11 @@
 
 #include <muster/error.h>
 
+#include <unistd.h>
+
 #include "checkpoint/commit.h"
 #include "common/util.h"
+#include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
@@ -39,6 +53,7 @@
 #define PREEMPT_STOP_SHARE 4 /* a quarter of the grace is kept for stopping */
 
 static void on_tick (uv_timer_t *t);
+static void drop_early (mu_job_t *j, int only_late);
 
 static uint64_t
 timeout_of (const mu_job_t *j)
@@ -73,7 +88,7 @@ send_done (mu_job_t *j, uint64_t step, int status, const char *manifest)
 
 static void arm_tick (mu_job_t *j, uint64_t deadline);
 static void after_attempt (mu_job_t *j, int committed, uint64_t step,
-                           int status);
+                           int status, const char *why);
 
 /* Act on a decision of the commit machine. */
 static void
@@ -87,6 +102,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
       break;
     case MU_CKPT_D_WRITE_MANIFEST:
       d->manifest->created_us = mu_wall_us ();
+      j->writing_created_us = d->manifest->created_us;
       if (mu_ckpt_io_commit (j, d->manifest, d->step) != 0)
         {
           mu_ckpt_decision_t d2;
@@ -104,23 +120,34 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
             free (j->restore_dir);
             j->restore_dir = rd;
             j->restore_step = d->step;
+            j->restore_created_us = j->writing_created_us;
           }
         mu_log_notice (j->coord->log, "CKPT-COMMITTED",
                        "job %s: step %llu committed (%s)", j->id,
                        (unsigned long long)d->step, dir);
         char manifest[4200];
         snprintf (manifest, sizeof manifest, "%s/MANIFEST", dir);
+        j->ckpt_early = 0;
         send_done (j, d->step, 0, manifest);
-        after_attempt (j, 1, d->step, 0);
+        after_attempt (j, 1, d->step, 0, NULL);
         break;
       }
     case MU_CKPT_D_ABORTED:
-      mu_log_warn (j->coord->log, "CKPT-ABORTED", "job %s: step %llu: %s",
-                   j->id, (unsigned long long)d->step,
-                   d->reason ? d->reason : muster_strerror (d->status));
-      send_done (j, d->step, d->status, NULL);
-      after_attempt (j, 0, d->step, d->status);
-      break;
+      {
+        const char *why = d->reason ? d->reason : muster_strerror (d->status);
+        if (j->ckpt_early)
+          mu_log_info (j->coord->log, "CKPT-DROPPED", "job %s: step %llu: %s",
+                       j->id, (unsigned long long)d->step, why);
+        else
+          mu_log_warn (j->coord->log, "CKPT-ABORTED", "job %s: step %llu: %s",
+                       j->id, (unsigned long long)d->step, why);
+        int early = j->ckpt_early;
+        j->ckpt_early = 0;
+        send_done (j, d->step, d->status, NULL);
+        if (!early)
+          after_attempt (j, 0, d->step, d->status, why);
+        break;
+      }
     }
 }
 
@@ -189,6 +216,7 @@ begin (mu_job_t *j, uint64_t timeout_ms, uint64_t want_step, char *err,
                         .nroles = nroles,
                         .nbuckets = j->spec->nbuckets };
   mu_ckpt_decision_t d;
+  j->ckpt_deadline_ms = mu_now_ms () + timeout_ms;
   int rc = mu_ckpt_commit_begin (j->ckpt, mu_now_ms (), &b, &d);
   if (rc != 0)
     {
@@ -263,6 +291,7 @@ mu_ckpt_trigger (mu_job_t *j, const char *reason, uint64_t timeout_ms,
                 mu_job_state_name (j->state));
       return MUSTER_EJOBDONE;
     }
+  drop_early (j, 0);
   mu_ckpt_state_t st = mu_ckpt_commit_state (j->ckpt);
   if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
     {
@@ -272,6 +301,7 @@ mu_ckpt_trigger (mu_job_t *j, const char *reason, uint64_t timeout_ms,
     }
   j->ckpt_reason = reason;
   j->ckpt_retries = 0;
+  j->ckpt_by_steps = 0;
   return begin (j, timeout_ms ? timeout_ms : timeout_of (j), 0, err, errlen);
 }
 
@@ -324,13 +354,16 @@ finish_preemption (mu_job_t *j, int committed)
 }
 
 static void
-after_attempt (mu_job_t *j, int committed, uint64_t step, int status)
+after_attempt (mu_job_t *j, int committed, uint64_t step, int status,
+               const char *why)
 {
-  (void)step;
-  /* A preemption keeps trying until its deadline; others a few times. */
+  /* A preemption keeps trying until its deadline; others a few times,
+   * except --ckpt-every-steps: its next multiple is asked for when close
+   * (a retry "now" would save at a step that is not a multiple). */
   uint64_t now0 = mu_now_ms ();
   int may_retry = j->preempting ? now0 < j->preempt_deadline_ms
-                                : j->ckpt_retries < MAX_PASSED_RETRIES;
+                  : j->ckpt_by_steps ? 0
+                                     : j->ckpt_retries < MAX_PASSED_RETRIES;
   if (!committed && status == MUSTER_EPASSED && j->state == MU_JOB_RUNNING
       && may_retry && ++j->ckpt_retries)
     {
@@ -342,6 +375,17 @@ after_attempt (mu_job_t *j, int committed, uint64_t step, int status)
       if (begin (j, t, 0, err, sizeof err) == 0)
         return;
       mu_log_warn (j->coord->log, "CKPT-RETRY", "%s", err);
+    }
+  if (!committed)
+    {
+      /* The outcome `muster checkpoint --wait` and status report. */
+      char *r = strdup (why ? why : muster_strerror (status));
+      if (r != NULL)
+        {
+          free (j->ckpt_aborted_reason);
+          j->ckpt_aborted_reason = r;
+          j->ckpt_aborted_step = step;
+        }
     }
   if (j->preempting)
     finish_preemption (j, committed);
@@ -356,6 +400,7 @@ preempt (mu_job_t *j, uint64_t grace_ms, const char *why)
   mu_log_notice (j->coord->log, "PREEMPT", "job %s: %s; checkpoint within %llu ms",
                  j->id, why, (unsigned long long)budget);
   char err[256];
+  drop_early (j, 0);
   mu_ckpt_state_t st = j->ckpt ? mu_ckpt_commit_state (j->ckpt) : MU_CKPT_IDLE;
   if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
     return; /* the attempt in flight decides; after_attempt finishes */
@@ -448,6 +493,7 @@ maybe_step_checkpoint (mu_job_t *j)
   if (every == 0 || j->ckpt == NULL || j->state != MU_JOB_RUNNING
       || j->preempting)
     return;
+  drop_early (j, 1);
   mu_ckpt_state_t st = mu_ckpt_commit_state (j->ckpt);
   if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
     return;
@@ -464,9 +510,68 @@ maybe_step_checkpoint (mu_job_t *j)
     return; /* already saved, or not close yet */
   j->ckpt_reason = "periodic";
   j->ckpt_retries = 0;
+  j->ckpt_by_steps = 1;
   char err[256];
   if (begin (j, timeout_of (j), next, err, sizeof err) != 0)
     mu_log_info (j->coord->log, "CKPT-SKIPPED", "%s", err);
+}
+
+/* The first multiple of --ckpt-every-steps after the restore point, asked
+ * for as the epoch starts (see the top of this file). */
+static void
+early_step_checkpoint (mu_job_t *j)
+{
+  uint64_t every = j->spec->ckpt_every_steps;
+  if (every == 0 || j->state != MU_JOB_RUNNING || j->preempting
+      || (j->in_place && j->epoch > 1))
+    return;
+  mu_ckpt_state_t st = mu_ckpt_commit_state (j->ckpt);
+  if (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
+    return;
+  uint64_t last = 0;
+  mu_ckpt_commit_last (j->ckpt, &last);
+  uint64_t from = j->max_step > last ? j->max_step : last;
+  uint64_t next = (from / every + 1) * every;
+  j->ckpt_reason = "periodic";
+  j->ckpt_retries = 0;
+  j->ckpt_by_steps = 1;
+  char err[256];
+  if (begin (j, timeout_of (j), next, err, sizeof err) != 0)
+    mu_log_info (j->coord->log, "CKPT-SKIPPED", "%s", err);
+  else if (mu_ckpt_commit_state (j->ckpt) == MU_CKPT_COLLECTING)
+    j->ckpt_early = 1;
+}
+
+/* Drop an early attempt no rank has saved for yet: always (only_late 0:
+ * an explicit checkpoint or a preemption wants the machine), or when the
+ * step rate says its step will not be reached before its deadline. */
+static void
+drop_early (mu_job_t *j, int only_late)
+{
+  if (!j->ckpt_early || j->ckpt == NULL
+      || mu_ckpt_commit_state (j->ckpt) != MU_CKPT_COLLECTING)
+    return;
+  for (uint64_t r = 0; r < j->world; r++)
+    if (mu_ckpt_commit_acked (j->ckpt, r))
+      return;
+  uint64_t step = mu_ckpt_commit_step (j->ckpt);
+  if (only_late)
+    {
+      if (j->step_rate <= 0 || step <= j->max_step)
+        return;
+      uint64_t now = mu_now_ms ();
+      double need = (double)(step - j->max_step) / j->step_rate + 1000.0;
+      if (now + (uint64_t)need < j->ckpt_deadline_ms)
+        return; /* it will be reached in time */
+    }
+  mu_ckpt_decision_t d;
+  if (mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), MUSTER_ECANCELED,
+                             only_late ? "not reached before its deadline; "
+                                         "asked again when close"
+                                       : "dropped for another checkpoint",
+                             &d)
+      == 0)
+    apply (j, &d);
 }
 
 void
@@ -516,6 +621,7 @@ mu_ckpt_epoch_started (mu_job_t *j)
   mu_ckpt_decision_t d;
   if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)
     apply (j, &d);
+  early_step_checkpoint (j);
   if (j->spec->ckpt_every_ms > 0)
     uv_timer_start (&j->ckpt_timer, on_periodic, j->spec->ckpt_every_ms,
                     j->spec->ckpt_every_ms);
@@ -538,7 +644,54 @@ mu_ckpt_job_init (mu_job_t *j)
 }
 
 void
-mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips)
+mu_ckpt_finished_seen (mu_job_t *j, int resume, uint64_t step,
+                       uint64_t finished_us, const char *moved)
+{
+  if (j->coord == NULL)
+    return;
+  if (resume)
+    {
+      mu_log_notice (j->coord->log, "CKPT-RESUME-FINISHED",
+                     "job %s had finished at step %llu; --resume: continuing "
+                     "from its newest checkpoint",
+                     j->id, (unsigned long long)step);
+      return;
+    }
+  j->finished_step = step;
+  j->finished_us = finished_us ? finished_us : 1;
+  free (j->finished_moved);
+  j->finished_moved = moved ? strdup (moved) : NULL;
+  mu_log_notice (j->coord->log, "CKPT-FINISHED-FRESH",
+                 "job %s had finished at step %llu; starting fresh (its "
+                 "checkpoints moved to %s)",
+                 j->id, (unsigned long long)step, moved ? moved : "?");
+}
+
+void
+mu_ckpt_job_succeeded (mu_job_t *j)
+{
+  if (j->ckpt == NULL || j->restore_dir == NULL || j->coord == NULL)
+    return; /* nothing to continue from: a rerun starts fresh anyway */
+  uid_t uid = (uid_t)-1;
+  gid_t gid = (gid_t)-1;
+  if (geteuid () == 0 && j->owner_uid != 0)
+    {
+      uid = (uid_t)j->owner_uid;
+      gid = (gid_t)j->owner_gid;
+    }
+  int rc = mu_ckpt_finished_write (j->ckpt_job_dir, j->restore_step,
+                                   mu_wall_us (), uid, gid);
+  if (rc != 0)
+    mu_log_warn (j->coord->log, "CKPT-FINISHED-FAILED",
+                 "job %s: cannot write %s/FINISHED: %s (a rerun will resume "
+                 "from step %llu)",
+                 j->id, j->ckpt_job_dir, muster_strerror (rc),
+                 (unsigned long long)j->restore_step);
+}
+
+void
+mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips,
+                   uint64_t created_us)
 {
   if (j->coord == NULL)
     return;
@@ -552,6 +705,7 @@ mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips)
       free (j->restore_dir);
       j->restore_dir = strdup (dir);
       j->restore_step = step;
+      j->restore_created_us = created_us;
       mu_log_notice (j->coord->log, "CKPT-RESTORE", "job %s restores from step %llu",
                      j->id, (unsigned long long)step);
     }
@@ -590,4 +744,6 @@ mu_ckpt_job_free (mu_job_t *j)
   mu_ckpt_commit_destroy (&j->ckpt);
   free (j->ckpt_job_dir);
   free (j->restore_dir);
+  free (j->finished_moved);
+  free (j->ckpt_aborted_reason);
 }

@@ -60,7 +60,16 @@ int mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch,
                         int now_mode, uint64_t timeout_ms);
 
 /* ckpt.c entry points ckpt_io.c calls back on the loop thread. */
-void mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips);
+void mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips,
+                        uint64_t created_us);
+/* The scan found the FINISHED marker of a previous run (resume: removed;
+ * else its checkpoints were moved to `moved`). */
+void mu_ckpt_finished_seen (mu_job_t *j, int resume, uint64_t step,
+                            uint64_t finished_us, const char *moved);
+/* The job succeeded: mark its checkpoint directory FINISHED (blocking, a
+ * small file: it must be durable before the job is reported done, so a
+ * rerun started the moment the launcher exits finds it). */
+void mu_ckpt_job_succeeded (mu_job_t *j);
 void mu_ckpt_commit_io_done (mu_job_t *j, int status);
 void mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch,
                        int now_mode, uint64_t timeout_ms, int rc,

@@ -29,6 +29,7 @@
 
 #include "checkpoint/commit.h"
 #include "checkpoint/manifest.h"
+#include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
 
 #define DEFAULT_KEEP 3
@@ -42,6 +43,11 @@ typedef struct io_item {
   uint64_t step;
   char skips[2048];   /* unusable checkpoints: corrupt, missing shards */
   char partial[1024]; /* never committed: normal after a crash */
+  uint64_t created_us; /* the restore point's MANIFEST created_us */
+  int resume;          /* spec.resume: a FINISHED marker is removed */
+  int finished;        /* 1: the last run of this id had finished */
+  uint64_t finished_step, finished_us;
+  char moved[4200];    /* where its checkpoints were moved */
   /* commit */
   char step_dir[4096];
   mu_ckpt_manifest_t *manifest;
@@ -98,7 +104,23 @@ static void
 scan_work (uv_work_t *req)
 {
   io_item_t *it = req->data;
-  it->rc = mu_ckpt_latest (it->job_dir, true, &it->step, NULL, on_skip, it);
+  /* A finished run's checkpoints are not quietly continued: moved aside
+   * (or, with --resume, its marker removed) before the scan. */
+  int f = mu_ckpt_finished_take (it->job_dir, it->resume, &it->finished_step,
+                                 &it->finished_us, it->moved,
+                                 sizeof it->moved, it->err, sizeof it->err);
+  it->finished = f == 1;
+  if (f < 0)
+    {
+      it->rc = f;
+      return;
+    }
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  it->rc = mu_ckpt_latest (it->job_dir, true, &it->step, &m, on_skip, it);
+  if (it->rc == 0 && m.type == MU_MSG_CKPT_MANIFEST)
+    it->created_us = m.u.ckpt_manifest.created_us;
+  mu_msg_clear (&m);
 }
 
 static void
@@ -119,8 +141,14 @@ scan_after (uv_work_t *req, int status)
     mu_log_info (it->job->coord->log, "CKPT-PARTIAL",
                  "job %s: uncommitted step(s) %s ignored", it->job->id,
                  it->partial);
+  if (it->err[0] != '\0' && it->job->coord != NULL)
+    mu_log_err (it->job->coord->log, "CKPT-FINISHED-FAILED", "job %s: %s",
+                it->job->id, it->err);
+  if (status == 0 && it->finished)
+    mu_ckpt_finished_seen (it->job, it->resume, it->finished_step,
+                           it->finished_us, it->resume ? NULL : it->moved);
   mu_ckpt_scan_done (it->job, status == 0 ? it->rc : MUSTER_ECANCELED,
-                     it->step, it->skips);
+                     it->step, it->skips, it->created_us);
   finish_item (it);
 }
 
@@ -131,6 +159,7 @@ mu_ckpt_io_scan (mu_job_t *j)
   if (it == NULL)
     return -ENOMEM;
   snprintf (it->job_dir, sizeof it->job_dir, "%s", j->ckpt_job_dir);
+  it->resume = j->spec->resume;
   int rc = uv_queue_work (j->coord->loop, &it->req, scan_work, scan_after);
   if (rc != 0)
     {

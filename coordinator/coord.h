@@ -203,6 +203,17 @@ struct mu_job {
   uint64_t ckpt_seq;     /* attempts of a job that reports no steps */
   uint64_t restore_step;
   char *restore_dir;     /* newest complete checkpoint; NULL = none */
+  uint64_t restore_created_us; /* its MANIFEST's created_us */
+  uint64_t writing_created_us; /* created_us of the MANIFEST being written */
+  uint64_t finished_step; /* the last run of this id finished (FINISHED */
+  uint64_t finished_us;   /* marker): at this step, then; 0 = not so */
+  char *finished_moved;   /* where that run's checkpoints went */
+  uint64_t ckpt_aborted_step; /* last attempt that ended uncommitted */
+  char *ckpt_aborted_reason;
+  int ckpt_early;        /* the attempt in flight was asked at epoch start */
+  int ckpt_by_steps;     /* ... was asked by --ckpt-every-steps */
+  uint64_t ckpt_deadline_ms; /* deadline of the attempt in flight */
+  int submitted;         /* came through ctl.submit (draws free nodes) */
   int io_inflight;       /* thread-pool work items running */
   int ckpt_retries;      /* attempts aborted because workers passed */
   const char *ckpt_reason;

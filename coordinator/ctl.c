@@ -21,12 +21,33 @@
 #include <muster/error.h>
 
 #include "checkpoint/commit.h"
+#include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
+#include "coordinator/job_status.h"
 
+/* Nodes registered, alive, without a job and not cordoned. */
+static uint32_t
+free_nodes (const mu_coord_t *c)
+{
+  uint32_t n = 0;
+  uint64_t now = mu_now_ms ();
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      const mu_node_t *x = c->nodes[k];
+      if (x && x->in_use && x->alive && x->job == NULL
+          && x->cordon_until <= now)
+        n++;
+    }
+  return n;
+}
+
+/* reason is a buffer of REASON_CAP bytes the caller keeps until sent. */
+#define REASON_CAP 512
 static void
-fill_info (const mu_job_t *j, mu_job_info_t *info)
+fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
+           char *reason)
 {
   info->id = j->id;
   info->state = (char *)mu_job_state_name (j->state);
@@ -34,8 +55,33 @@ fill_info (const mu_job_t *j, mu_job_info_t *info)
   info->world = j->world;
   info->nodes = j->nmembers;
   info->restarts = j->restarts;
-  info->reason = j->reason;
   info->owner = j->owner;
+  mu_job_status_in_t in = { .id = j->id,
+                            .state = j->state,
+                            .submitted = j->submitted,
+                            .has_ckpt = j->restore_dir != NULL,
+                            .ckpt_step = j->restore_step,
+                            .restarts = j->restarts,
+                            .epoch_reason = j->epoch_reason,
+                            .reason = j->reason };
+  if (j->state == MU_JOB_RENDEZVOUS)
+    {
+      mu_rdzv_status_t p;
+      mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
+      in.joined = p.joined;
+      in.min_nodes = p.min_nodes;
+      in.max_nodes = p.max_nodes;
+      in.free_nodes = free_nodes (c);
+    }
+  mu_job_status_reason (&in, reason, REASON_CAP);
+  info->reason = reason;
+  if (j->restore_dir != NULL)
+    {
+      info->ckpt_step = j->restore_step;
+      info->ckpt_created_us = j->restore_created_us;
+    }
+  info->ckpt_aborted_step = j->ckpt_aborted_step;
+  info->ckpt_aborted_reason = j->ckpt_aborted_reason;
 }
 
 static int
@@ -59,8 +105,11 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
 {
   size_t n = mu_smap_size (c->jobs);
   mu_job_info_t *infos = calloc (n ? n : 1, sizeof *infos);
-  if (infos == NULL)
+  char *reasons = calloc (n ? n : 1, REASON_CAP);
+  if (infos == NULL || reasons == NULL)
     {
+      free (infos);
+      free (reasons);
       mu_wire_send_error (c->ctl_reply_sock, from, -ENOMEM, "ctl.status", 0, NULL);
       return;
     }
@@ -75,6 +124,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
           mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
                               "ctl.status", 0, err);
           free (infos);
+          free (reasons);
           return;
         }
       if (!may_act (who, j))
@@ -84,9 +134,11 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
           mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_EPERM,
                               "ctl.status", 0, err);
           free (infos);
+          free (reasons);
           return;
         }
-      fill_info (j, &infos[k++]);
+      fill_info (c, j, &infos[k], reasons + k * REASON_CAP);
+      k++;
     }
   else
     {
@@ -94,7 +146,10 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
       void *val;
       while (mu_smap_next (c->jobs, &pos, NULL, &val))
         if (may_act (who, val))
-          fill_info (val, &infos[k++]);
+          {
+            fill_info (c, val, &infos[k], reasons + k * REASON_CAP);
+            k++;
+          }
     }
   size_t nodes = 0;
   for (size_t i = 0; i < c->nodes_used; i++)
@@ -108,17 +163,19 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
   m.u.ctl_status_reply.nodes = nodes;
   mu_wire_send (c->ctl_reply_sock, from, &m);
   free (infos);
+  free (reasons);
 }
 
 static void
 send_ctl_reply (mu_coord_t *c, const mu_route_t *from, int status,
-                const char *message)
+                const char *message, uint64_t step)
 {
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_CTL_REPLY;
   m.u.ctl_reply.status = status;
   m.u.ctl_reply.message = (char *)message;
+  m.u.ctl_reply.step = step;
   mu_wire_send (c->ctl_reply_sock, from, &m);
 }
 
@@ -149,11 +206,13 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from,
       return;
     }
   int rc = 0;
+  uint64_t step = 0;
   char msg[256];
   switch (m->type)
     {
     case MU_MSG_CTL_CHECKPOINT:
       rc = mu_ckpt_trigger (j, "request", 0, err, sizeof err);
+      step = rc == 0 ? mu_ckpt_commit_step (j->ckpt) : 0;
       snprintf (msg, sizeof msg, "checkpoint of step %llu requested",
                 (unsigned long long)(rc == 0 ? mu_ckpt_commit_step (j->ckpt)
                                              : 0));
@@ -180,7 +239,7 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from,
   if (rc != 0)
     mu_wire_send_error (c->ctl_reply_sock, from, rc, mu_msg_name (m->type), 0, err);
   else
-    send_ctl_reply (c, from, 0, msg);
+    send_ctl_reply (c, from, 0, msg, step);
 }
 
 void
@@ -201,7 +260,7 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
       if (rc != 0)
         mu_wire_send_error (c->ctl_reply_sock, from, rc, "ctl.submit", 0, err);
       else
-        send_ctl_reply (c, from, 0, "submitted");
+        send_ctl_reply (c, from, 0, "submitted", 0);
       break;
     case MU_MSG_CTL_CANCEL:
       j = mu_smap_get (c->jobs, m->u.ctl_cancel.job);
@@ -216,7 +275,7 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
       if (rc != 0)
         mu_wire_send_error (c->ctl_reply_sock, from, rc, "ctl.cancel", 0, err);
       else
-        send_ctl_reply (c, from, 0, "cancelling");
+        send_ctl_reply (c, from, 0, "cancelling", 0);
       break;
     case MU_MSG_CTL_CHECKPOINT:
     case MU_MSG_CTL_PREEMPT:

@@ -183,6 +183,12 @@ mu_epoch_start (mu_job_t *j)
   s->sync_from = in_place ? sync_source (j, mem, n) : -1;
   s->restore_dir = j->restore_dir;
   s->restore_step = j->restore_dir ? j->restore_step : 0;
+  s->restore_created_us = j->restore_dir ? j->restore_created_us : 0;
+  /* A previous run of this id had finished: the first epoch says so (the
+   * launcher's "starting fresh" notice). */
+  s->finished_step = j->finished_us ? j->finished_step : 0;
+  s->finished_us = j->finished_us;
+  s->finished_moved = j->finished_moved;
   s->owner_uid = j->owner_uid;
   s->owner_gid = j->owner_gid;
   s->owner = j->owner;
@@ -208,6 +214,7 @@ mu_epoch_start (mu_job_t *j)
   j->nmembers = n;
   free (all);
   j->state = MU_JOB_RUNNING;
+  j->finished_us = 0;
   mu_ckpt_epoch_started (j);
   mu_log_notice (c->log, "EPOCH-START",
                  "job %s epoch %llu: %zu node(s), world %llu, restart %llu",
@@ -330,6 +337,8 @@ finish (mu_job_t *j, mu_job_state_t state)
                        : state == MU_JOB_CANCELLED ? 130
                        : state == MU_JOB_SUSPENDED ? (j->restore_dir ? 0 : 1)
                                                    : exit_code_of (j);
+  if (state == MU_JOB_SUCCEEDED)
+    mu_ckpt_job_succeeded (j);
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_JOB_DONE;

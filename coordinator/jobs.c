@@ -139,7 +139,9 @@ differ:
             (unsigned long long)a->roles.v[0].nproc);
   return 0;
 differ_argv:
-  snprintf (err, errlen, "job %s already exists with another program (%s)",
+  snprintf (err, errlen,
+            "job %s already exists on the coordinator with another program "
+            "(%s); give --rdzv-id",
             a->id, a->argv.v[0]);
   return 0;
 }
@@ -534,11 +536,13 @@ mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
     }
   if (j != NULL)
     retire_finished (c, j);
-  if (create_job (c, spec, uid, gid) == NULL)
+  mu_job_t *nj = create_job (c, spec, uid, gid);
+  if (nj == NULL)
     {
       snprintf (err, errlen, "out of memory creating job %s", spec->id);
       return -ENOMEM;
     }
+  nj->submitted = 1;
   mu_jobs_offer_free_nodes (c);
   return 0;
 }

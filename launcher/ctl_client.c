@@ -30,6 +30,7 @@
 #include "common/netaddr.h"
 #include "common/state_dir.h"
 #include "common/util.h"
+#include "common/when.h"
 #include "common/wire.h"
 
 static const char *
@@ -158,6 +159,8 @@ typedef struct ctl_args {
   uint64_t timeout_ms;
   const char *job;
   uint64_t grace_ms;
+  int wait;          /* checkpoint --wait */
+  int timeout_given;
   ctl_keys_t keys;
   char ep[600]; /* endpoint in its tcp:// form */
   char dflt[600];
@@ -208,6 +211,7 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
   a->timeout_ms = 5000;
   a->job = NULL;
   a->grace_ms = 0;
+  a->wait = a->timeout_given = 0;
   for (int i = 0; i < argc; i++)
     if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
       {
@@ -232,7 +236,10 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
               fprintf (stderr, "muster %s: %s\n", cmd, err);
               return 2;
             }
+          a->timeout_given = 1;
         }
+      else if (strcmp (argv[i], "--wait") == 0 && strcmp (cmd, "checkpoint") == 0)
+        a->wait = 1;
       else if (strcmp (argv[i], "--grace") == 0 && i + 1 < argc
                && strcmp (cmd, "preempt") == 0)
         {
@@ -299,15 +306,23 @@ mu_ctl_status_main (int argc, char **argv)
       return 1;
     }
   const mu_ctl_status_reply_t *s = &rep.u.ctl_status_reply;
-  printf ("%-24s %-11s %6s %6s %6s %8s  %s\n", "JOB", "STATE", "EPOCH", "WORLD",
-          "NODES", "RESTARTS", "REASON");
+  printf ("%-24s %-11s %6s %6s %6s %8s  %-26s %s\n", "JOB", "STATE", "EPOCH",
+          "WORLD", "NODES", "RESTARTS", "CHECKPOINT", "REASON");
+  uint64_t now = mu_wall_us ();
   for (size_t i = 0; i < s->jobs.n; i++)
     {
       const mu_job_info_t *j = &s->jobs.v[i];
-      printf ("%-24s %-11s %6llu %6llu %6llu %8llu  %s\n", j->id, j->state,
-              (unsigned long long)j->epoch, (unsigned long long)j->world,
-              (unsigned long long)j->nodes, (unsigned long long)j->restarts,
-              j->reason ? j->reason : "");
+      char ck[96] = "-", age[64];
+      if (j->ckpt_created_us > 0 || j->ckpt_step > 0)
+        snprintf (ck, sizeof ck, "step %llu, %s",
+                  (unsigned long long)j->ckpt_step,
+                  j->ckpt_created_us
+                    ? mu_when_age (j->ckpt_created_us, now, age, sizeof age)
+                    : "time unknown");
+      printf ("%-24s %-11s %6llu %6llu %6llu %8llu  %-26s %s\n", j->id,
+              j->state, (unsigned long long)j->epoch,
+              (unsigned long long)j->world, (unsigned long long)j->nodes,
+              (unsigned long long)j->restarts, ck, j->reason ? j->reason : "");
     }
   printf ("%llu node(s) registered\n", (unsigned long long)s->nodes);
   mu_msg_clear (&rep);
@@ -340,6 +355,70 @@ mu_ctl_cancel_main (int argc, char **argv)
   return 0;
 }
 
+/* muster checkpoint --wait: poll ctl.status until the checkpoint asked
+ * for (step `step`, or a later one it was retried at) commits or ends
+ * without a commit, within a_timeout.  0 committed, 1 otherwise. */
+#define WAIT_POLL_MS 100
+static int
+wait_checkpoint (const ctl_args_t *a, uint64_t step, uint64_t timeout_ms)
+{
+  uint64_t deadline = mu_now_ms () + timeout_ms;
+  char err[512];
+  for (;;)
+    {
+      mu_msg_t req, rep;
+      memset (&req, 0, sizeof req);
+      req.type = MU_MSG_CTL_STATUS;
+      req.u.ctl_status.job = (char *)a->job;
+      int rc = call (a->endpoint, &a->keys, 5000, &req, &rep, err, sizeof err);
+      if (rc != 0)
+        {
+          fprintf (stderr, "muster checkpoint: %s\n", err);
+          return 1;
+        }
+      if (rep.type == MU_MSG_CTL_STATUS_REPLY && rep.u.ctl_status_reply.jobs.n == 1)
+        {
+          const mu_job_info_t *j = &rep.u.ctl_status_reply.jobs.v[0];
+          int out = -1;
+          if (j->ckpt_step >= step && (j->ckpt_created_us > 0 || j->ckpt_step > 0))
+            {
+              printf ("job %s: checkpoint of step %llu committed\n", a->job,
+                      (unsigned long long)j->ckpt_step);
+              out = 0;
+            }
+          else if (j->ckpt_aborted_step >= step)
+            {
+              fprintf (stderr, "muster checkpoint: job %s: checkpoint of step "
+                       "%llu aborted: %s\n", a->job,
+                       (unsigned long long)j->ckpt_aborted_step,
+                       j->ckpt_aborted_reason ? j->ckpt_aborted_reason : "?");
+              out = 1;
+            }
+          else if (strcmp (j->state, "running") != 0)
+            {
+              fprintf (stderr, "muster checkpoint: job %s is %s; the "
+                       "checkpoint of step %llu did not commit\n", a->job,
+                       j->state, (unsigned long long)step);
+              out = 1;
+            }
+          mu_msg_clear (&rep);
+          if (out >= 0)
+            return out;
+        }
+      else
+        mu_msg_clear (&rep);
+      if (mu_now_ms () >= deadline)
+        {
+          fprintf (stderr, "muster checkpoint: job %s: the checkpoint of step "
+                   "%llu neither committed nor aborted within %.1f s\n",
+                   a->job, (unsigned long long)step,
+                   (double)timeout_ms / 1000.0);
+          return 1;
+        }
+      usleep (WAIT_POLL_MS * 1000);
+    }
+}
+
 /* checkpoint, preempt, resume: one job, one action, one answer. */
 int
 mu_ctl_job_main (const char *cmd, int argc, char **argv)
@@ -367,7 +446,9 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
       req.u.ctl_resume.job = (char *)a.job;
     }
   char err[512];
-  rc = call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
+  uint64_t wait_ms = a.timeout_given ? a.timeout_ms : 60000;
+  rc = call (a.endpoint, &a.keys, a.wait && !a.timeout_given ? 5000 : a.timeout_ms,
+             &req, &rep, err, sizeof err);
   if (rc != 0)
     {
       fprintf (stderr, "muster %s: %s\n", cmd, err);
@@ -377,6 +458,14 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
           rep.type == MU_MSG_CTL_REPLY && rep.u.ctl_reply.message
               ? rep.u.ctl_reply.message
               : "ok");
+  uint64_t step = rep.type == MU_MSG_CTL_REPLY ? rep.u.ctl_reply.step : 0;
   mu_msg_clear (&rep);
-  return 0;
+  fflush (stdout);
+  if (a.wait && step == 0)
+    {
+      fprintf (stderr, "muster checkpoint: the coordinator did not say which "
+               "step it asked for (an older musterd?); cannot --wait\n");
+      return 1;
+    }
+  return a.wait ? wait_checkpoint (&a, step, wait_ms) : 0;
 }

@@ -45,7 +45,9 @@
 #include "common/state_dir.h"
 #include "coordinator/coord.h"
 #include "launcher/elf_needs.h"
+#include "launcher/job_id.h"
 #include "launcher/run_opts.h"
+#include "launcher/run_report.h"
 #include "worker/agent.h"
 
 typedef struct run {
@@ -80,6 +82,7 @@ typedef struct run {
   int have_token;
   int hosting;             /* this node serves the coordinator */
   char secret_path[1024];  /* the job secret or token file in use */
+  const char *prog_path;  /* the program as found (default job id) */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -249,6 +252,11 @@ on_epoch (void *arg, const mu_start_t *s)
              (unsigned long long)s->assign.v[s->assign.n - 1].rank,
              s->in_place ? " (re-formed in place)"
              : s->restart_count ? " (restarted)" : "");
+  char note[1024];
+  if (!r->o.quiet && mu_run_finished_notice (s, note, sizeof note) > 0)
+    fprintf (stderr, "%s\n", note);
+  if (!r->o.quiet && mu_run_resume_notice (s, mu_wall_us (), note, sizeof note) > 0)
+    fprintf (stderr, "%s\n", note);
 }
 
 static void
@@ -756,9 +764,16 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
 {
   memset (spec, 0, sizeof *spec);
   memset (role, 0, MU_RUN_MAX_ROLES * sizeof *role);
-  /* Like torchrun, one default id: a job started again with the same
-   * --ckpt-dir finds its checkpoints under <ckpt-dir>/<id>. */
-  mu_strlcpy (idbuf, r->o.rdzv_id ? r->o.rdzv_id : "default", idlen);
+  /* Without --rdzv-id, an id of the command, directory and user
+   * (job_id.c): a rerun finds its checkpoints under <ckpt-dir>/<id>, and
+   * unrelated runs never share a job or a checkpoint directory. */
+  char cwd[2048];
+  if (r->o.rdzv_id)
+    mu_strlcpy (idbuf, r->o.rdzv_id, idlen);
+  else
+    mu_job_id_derive (r->prog_path, argv, argc,
+                      getcwd (cwd, sizeof cwd) ? cwd : "", (uint32_t)getuid (),
+                      idbuf, idlen);
   role->name = (char *)(r->o.role ? r->o.role : "worker");
   role->min_nodes = r->o.min_nodes;
   role->max_nodes = r->o.max_nodes;
@@ -790,6 +805,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->ckpt_keep = r->o.ckpt_keep;
   spec->ckpt_timeout_ms = r->o.ckpt_timeout_ms;
   spec->nbuckets = r->o.nbuckets;
+  spec->resume = r->o.resume != 0;
 }
 
 int
@@ -868,7 +884,11 @@ mu_run_main (int argc, char **argv)
   mu_job_spec_t spec;
   mu_role_spec_t role[MU_RUN_MAX_ROLES];
   char id[160];
+  r.prog_path = found;
   make_spec (&r, &spec, role, pargv, pargc, id, sizeof id);
+  if (r.o.rdzv_id == NULL && !r.o.quiet)
+    fprintf (stderr, "muster: job %s (from the command, directory and user; "
+             "--rdzv-id names it)\n", id);
   if (r.o.endpoint == NULL)
     rc = start_coordinator (&r, 0);
   else

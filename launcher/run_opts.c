@@ -62,6 +62,8 @@ mu_run_opts_usage (void)
          "  --ckpt-every-steps N    a checkpoint every N training steps\n"
          "  --ckpt-keep N           complete checkpoints kept (default 3)\n"
          "  --ckpt-timeout DUR      how long a checkpoint waits for shards (60s)\n"
+         "  --resume                continue from the newest checkpoint even if\n"
+         "                          the job's last run finished\n"
          "  --nbuckets N            PS jobs: hash buckets of the model\n"
          "  --preempt-signal SIG    also treat SIG (e.g. USR1, Slurm's warning)\n"
          "                          as preemption; SIGTERM always is\n"
@@ -456,6 +458,8 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
         o->quiet = 1;
       else if (strcmp (name, "no-python") == 0)
         o->no_python = 1;
+      else if (strcmp (name, "resume") == 0)
+        o->resume = 1;
       else if (strcmp (name, "m") == 0 || strcmp (name, "module") == 0)
         o->module = 1;
       else if (takes_value (name))

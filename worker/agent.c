@@ -202,7 +202,12 @@ send_register (mu_agent_t *a)
 void
 mu_agent_give_up (mu_agent_t *a, const char *why)
 {
-  mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
+  /* A launcher (on_done) prints the reason as the job's outcome: one
+   * line, not the same sentence twice. */
+  if (a->opts.ev.on_done == NULL)
+    mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
+  else
+    mu_log_info (a->log, "AGENT-GIVE-UP", "%s", why);
   mu_job_done_t d;
   memset (&d, 0, sizeof d);
   d.job = a->job ? a->job->id : (char *)"";

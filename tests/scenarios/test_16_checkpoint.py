@@ -35,7 +35,12 @@ def restored(text):
     return set(int(s) for s in re.findall(r"restored step (\d+)", text))
 
 
-def complete_steps(ckpt, job="default"):
+# Runs that share checkpoints name their job: without --rdzv-id the id is
+# derived from the command (scenario 22), and these runs' commands differ.
+JOB = "ck16"
+
+
+def complete_steps(ckpt, job=JOB):
     return sorted(int(os.path.basename(os.path.dirname(m))[5:])
                   for m in glob.glob(os.path.join(ckpt, job, "step-*", "MANIFEST")))
 
@@ -54,6 +59,7 @@ class Checkpoint(MusterCase):
         want = self.reference(LONG_STEPS)
         ck = os.path.join(self.tmp, "ck-" + phase)
         p = self.muster_run(["--nproc-per-node", "2", "--max-restarts", "1",
+                             "--rdzv-id", JOB,
                              "--ckpt-dir", ck, "--ckpt-every", "250ms",
                              "--log-level", "info", "--",
                              *train(["--die-in-save", phase, "--die-at-save", "2",
@@ -73,7 +79,7 @@ class Checkpoint(MusterCase):
                    % (commits[-1] if commits else "none: start fresh"))
         self.expect("JOB-RECOVER" in p.err, "the job recovered", p)
         self.expect_eq(restored(p.out), want_step, "restored step", p)
-        aborted = re.findall(r"CKPT-ABORTED job default: step (\d+)", p.err)
+        aborted = re.findall(r"CKPT-ABORTED job ck16: step (\d+)", p.err)
         for s in aborted:
             self.expect(int(s) not in complete_steps(ck),
                         "aborted step %s has no MANIFEST" % s, p)
@@ -94,14 +100,14 @@ class Checkpoint(MusterCase):
 
     def test_corrupt_shard_falls_back(self):
         ck = os.path.join(self.tmp, "ck")
-        p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
-                             "--ckpt-every", "200ms", "--",
+        p = self.muster_run(["--nproc-per-node", "2", "--rdzv-id", JOB,
+                             "--ckpt-dir", ck, "--ckpt-every", "200ms", "--",
                              *train(steps=LONG_STEPS)])
         self.expect_eq(p.wait(), 0, "first run", p)
         steps = complete_steps(ck)
         self.expect(len(steps) >= 2, "at least two checkpoints: %r" % steps, p)
         newest, previous = steps[-1], steps[-2]
-        shard = sorted(glob.glob(os.path.join(ck, "default", "step-%020d" % newest,
+        shard = sorted(glob.glob(os.path.join(ck, JOB, "step-%020d" % newest,
                                               "rank-*.shard")))[0]
         with open(shard, "r+b") as f:
             f.seek(100)
@@ -110,7 +116,9 @@ class Checkpoint(MusterCase):
             f.write(bytes([b[0] ^ 0xFF]))
         self.check("one byte of step %d's shard flipped: the next run reports "
                    "it and restores step %d" % (newest, previous))
-        q = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck, "--",
+        # The first run succeeded (FINISHED): continuing it takes --resume.
+        q = self.muster_run(["--nproc-per-node", "2", "--rdzv-id", JOB,
+                             "--resume", "--ckpt-dir", ck, "--",
                              bin_path("ckpt_train"), "--steps", "700",
                              "--step-ms", "1"], name="second")
         self.expect_eq(q.wait(), 0, "second run", q)
@@ -121,7 +129,8 @@ class Checkpoint(MusterCase):
     def test_preempt_and_resume(self):
         want = self.reference()
         ck = os.path.join(self.tmp, "ck")
-        args = ["--nproc-per-node", "2", "--ckpt-dir", ck, "--preempt-grace",
+        args = ["--nproc-per-node", "2", "--rdzv-id", JOB, "--ckpt-dir", ck,
+                "--preempt-grace",
                 "10s", "--", *train()]
         p = self.muster_run(args, name="preempted")
         self.wait_for(lambda: "rank 1 pid" in p.out, 20, "training to start")
@@ -185,8 +194,8 @@ class Checkpoint(MusterCase):
 
     def test_every_n_steps(self):
         ck = os.path.join(self.tmp, "ck")
-        p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
-                             "--ckpt-every-steps", "100", "--log-level",
+        p = self.muster_run(["--nproc-per-node", "2", "--rdzv-id", JOB,
+                             "--ckpt-dir", ck, "--ckpt-every-steps", "100", "--log-level",
                              "notice", "--", bin_path("ckpt_train"),
                              "--steps", "650", "--step-ms", "3"])
         self.expect_eq(p.wait(), 0, "exit status", p)
@@ -198,8 +207,9 @@ class Checkpoint(MusterCase):
 
     def test_retention_keeps_k(self):
         ck = os.path.join(self.tmp, "ck")
-        p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
-                             "--ckpt-every", "100ms", "--ckpt-keep", "2",
+        p = self.muster_run(["--nproc-per-node", "2", "--rdzv-id", JOB,
+                             "--ckpt-dir", ck, "--ckpt-every", "100ms",
+                             "--ckpt-keep", "2",
                              "--log-level", "notice", "--",
                              bin_path("ckpt_train"), "--steps", "1500",
                              "--step-ms", "3"])
