@@ -46,9 +46,11 @@
 #include "coordinator/coord.h"
 #include "launcher/elf_needs.h"
 #include "launcher/job_id.h"
+#include "launcher/nproc.h"
 #include "launcher/run_opts.h"
 #include "launcher/run_report.h"
 #include "worker/agent.h"
+#include "worker/log_files.h"
 
 typedef struct run {
   mu_run_opts_t o;
@@ -62,6 +64,7 @@ typedef struct run {
   uv_timer_t linger;      /* a hosting launcher waits for the others */
   uint64_t linger_start;
   char ckpt_dir_abs[4096];
+  char log_dir[4096];     /* --log-dir, -r, -t: this job's log directory */
   int tty;
   int progress_shown;
   uint64_t last_joined;
@@ -164,12 +167,13 @@ ends_with (const char *s, const char *suffix)
 }
 
 /* torchrun runs "script.py" and "-m module" with the Python interpreter;
- * so does muster run, unless --no-python.  The interpreter is --python,
- * else $MUSTER_PYTHON, else python3 from PATH. */
+ * so does muster run, unless --no-python (--run-path: always).  The
+ * interpreter is --python, else $MUSTER_PYTHON, else python3 from PATH. */
 static char **
 build_argv (const mu_run_opts_t *o, size_t *n_out)
 {
-  int python = !o->no_python && (o->module || ends_with (o->argv[0], ".py"));
+  int python = o->run_path
+               || (!o->no_python && (o->module || ends_with (o->argv[0], ".py")));
   size_t n = (size_t)o->argc + (python ? (o->module ? 2 : 1) : 0);
   char **v = calloc (n + 1, sizeof *v);
   if (v == NULL)
@@ -758,6 +762,25 @@ choose_role (run_t *r, const char *job_id)
   return 0;
 }
 
+/* torchrun's worker log directory (worker/log_files.h): DIR/<id>_XXXXXX,
+ * made now so a directory that cannot be made is a one-line error before
+ * anything starts; -r/-t without --log-dir use a fresh one in $TMPDIR, as
+ * torchrun does.  Said on stderr, so the files can be found. */
+static int
+make_log_dir (run_t *r, const char *id)
+{
+  char err[4600];
+  if (mu_log_job_dir (r->o.log_dir, id, r->log_dir, sizeof r->log_dir, err,
+                      sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: --log-dir: %s\n", err);
+      return MUSTER_EINVAL;
+    }
+  if (!r->o.quiet)
+    fprintf (stderr, "muster: worker logs in %s\n", r->log_dir);
+  return 0;
+}
+
 static void
 make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
            size_t argc, char *idbuf, size_t idlen)
@@ -824,6 +847,17 @@ mu_run_main (int argc, char **argv)
       fprintf (stderr, "muster run: %s\n", err);
       return 2;
     }
+  if (!r.o.quiet)
+    for (size_t k = 0; k < r.o.nnotes; k++)
+      fprintf (stderr, "muster: %s\n", r.o.notes[k]);
+  if (r.o.nproc_kind != NULL && r.o.nroles == 0
+      && mu_nproc_resolve (r.o.nproc_kind, "/dev",
+                           getenv ("CUDA_VISIBLE_DEVICES"), &r.o.nproc, err,
+                           sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: %s\n", err);
+      return 2;
+    }
   mu_log_init (&r.log, "muster");
   mu_log_init (&r.coord_log, "musterd");
   r.log.level = MU_LOG_WARN;
@@ -879,6 +913,12 @@ mu_run_main (int argc, char **argv)
       return 2;
     }
   r.tty = isatty (2);
+  if ((r.o.log_dir || r.o.redirects || r.o.tee)
+      && make_log_dir (&r, r.o.rdzv_id ? r.o.rdzv_id : "default") != 0)
+    {
+      free (pargv);
+      return 2;
+    }
   uv_loop_init (&r.loop);
   int rc = 0;
   mu_job_spec_t spec;
@@ -920,6 +960,9 @@ mu_run_main (int argc, char **argv)
         .out_fd = 1,
         .err_fd = 2,
         .exit_on_done = 1,
+        .log_dir = r.log_dir[0] ? r.log_dir : NULL,
+        .redirects = r.o.redirects,
+        .tee = r.o.tee,
         .log = &r.log,
         .server_key = r.coord ? mu_coord_server_key (r.coord) : NULL,
         .key = r.coord && r.agent_key.pub[0] ? &r.agent_key : NULL,

@@ -17,13 +17,17 @@
 
 #include "common/netaddr.h"
 #include "common/util.h"
+#include "launcher/nproc.h"
+#include "launcher/run_compat.h"
 
 const char *
 mu_run_opts_usage (void)
 {
   return "usage: muster run [options] [--] PROGRAM [ARGS...]\n"
          "  --nnodes MIN:MAX|N      nodes in the gang (default 1)\n"
-         "  --nproc-per-node N      workers per node (default 1)\n"
+         "  --nproc-per-node N      workers per node (default 1); gpu: one per\n"
+         "                          GPU (CUDA_VISIBLE_DEVICES), cpu: one per\n"
+         "                          usable CPU, auto: gpu if any, else cpu\n"
          "  --rdzv-endpoint H:P     coordinator to join (none: run embedded);\n"
          "                          HOST:PORT or tcp://HOST:PORT, [V6]:PORT\n"
          "  --host                  serve the coordinator at --rdzv-endpoint:\n"
@@ -74,10 +78,19 @@ mu_run_opts_usage (void)
          "  --python PATH           interpreter of a .py PROGRAM and of -m\n"
          "                          (default $MUSTER_PYTHON, else python3 in PATH)\n"
          "  --no-python             run a .py PROGRAM directly\n"
+         "  --run-path              run PROGRAM under python3, whatever its name\n"
+         "                          (takes precedence over --no-python)\n"
+         "  --log-dir DIR           worker log files, as torchrun's: DIR/ID_XXXXXX/\n"
+         "                          attempt_N/LOCAL_RANK/{stdout,stderr}.log\n"
+         "  -r, --redirects R       streams to those files only: 0 none, 1 stdout,\n"
+         "                          2 stderr, 3 both, or per local rank (0:1,1:2)\n"
+         "  -t, --tee T             streams to the files and the console (as -r)\n"
+         "  --local-addr ADDR       torchrun's name for --advertise-host\n"
          "  -m, --module            run PROGRAM as 'python3 -m PROGRAM'\n"
          "  --quiet                 no rendezvous progress display\n"
          "  --log-level L           err, warn, notice, info, debug\n"
          "  --rdzv-backend B, --rdzv-conf K=V,...  accepted as in torchrun\n"
+         "  --monitor-interval S, --start-method M  accepted, ignored (said so)\n"
          "durations: a bare number is seconds (600); or 500ms, 2s, 1.5m, 1h\n"
          "signals: with --ckpt-dir, SIGTERM checkpoints and suspends the job\n"
          "  (exit 75), Ctrl-C checkpoints and stops it (exit 130), a second\n"
@@ -199,6 +212,15 @@ parse_rdzv_conf (const char *v, mu_run_opts_t *o, char *err, size_t errlen)
                          "0, true or false", b, NULL);
           continue;
         }
+      if (strcmp (kv, "join_timeout") != 0 && strcmp (kv, "last_call_timeout") != 0
+          && strcmp (kv, "timeout") != 0 && strcmp (kv, "read_timeout") != 0)
+        {
+          /* torchrun passes any key to its backend, which ignores what it
+           * does not know: so do we, saying so */
+          mu_run_note (o, "--rdzv-conf %s=%s: ignored (not a setting of "
+                       "muster's rendezvous)", kv, eq + 1);
+          continue;
+        }
       uint64_t ms = 0;
       int timed = strcmp (kv, "join_timeout") == 0
                   || strcmp (kv, "last_call_timeout") == 0;
@@ -249,7 +271,7 @@ takes_value (const char *name)
   for (int i = 0; FLAGS_WITH_VALUE[i]; i++)
     if (strcmp (FLAGS_WITH_VALUE[i], name) == 0)
       return 1;
-  return 0;
+  return mu_run_compat_knows (name);
 }
 
 /* Every duration flag: the one rule of mu_parse_duration_ms, and an error
@@ -279,8 +301,9 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "nproc-per-node") == 0)
     {
-      if (parse_u32 (v, 1, 4096, &o->nproc) != 0)
-        return fail (err, errlen, "--nproc-per-node '%s': expected 1..4096", v,
+      o->nproc_kind = mu_nproc_is_kind (v) ? v : NULL;
+      if (o->nproc_kind == NULL && parse_u32 (v, 1, 4096, &o->nproc) != 0)
+        return fail (err, errlen, "--nproc-per-node '%s': expected 1..4096, auto, gpu or cpu", v,
                      NULL);
     }
   else if (strcmp (name, "rdzv-endpoint") == 0)
@@ -357,6 +380,8 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     }
   else if (strcmp (name, "rdzv-conf") == 0)
     return parse_rdzv_conf (v, o, err, errlen);
+  else if (mu_run_compat_knows (name))
+    return mu_run_compat_apply (o, name, v, err, errlen);
   else if (strcmp (name, "roles") == 0)
     return parse_roles (v, o, err, errlen);
   else if (strcmp (name, "progress-timeout") == 0)
@@ -448,6 +473,16 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
       char name[64];
       canon (a, name, sizeof name);
       const char *eq = strchr (a, '=');
+      if (a[1] != '-' && (a[1] == 'r' || a[1] == 't') && a[2] != '\0'
+          && a[2] != '=')
+        {
+          /* torchrun's short forms with the value attached: -r3, -t0:1 */
+          char flag[2] = { a[1], '\0' };
+          int rc = apply (o, flag, a + 2, err, errlen);
+          if (rc != 0)
+            return rc;
+          continue;
+        }
       if (strcmp (name, "standalone") == 0)
         o->standalone = 1;
       else if (strcmp (name, "host") == 0)
@@ -460,6 +495,8 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
         o->no_python = 1;
       else if (strcmp (name, "resume") == 0)
         o->resume = 1;
+      else if (strcmp (name, "run-path") == 0)
+        o->run_path = 1;
       else if (strcmp (name, "m") == 0 || strcmp (name, "module") == 0)
         o->module = 1;
       else if (takes_value (name))

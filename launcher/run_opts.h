@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #define MU_RUN_MAX_ROLES 16
+#define MU_RUN_MAX_NOTES 16 /* lines about accepted flags that do nothing */
 
 typedef struct mu_run_role {
   char name[64];
@@ -64,6 +65,17 @@ typedef struct mu_run_opts {
   int module;                    /* -m/--module: run argv[0] as python -m */
   const char *python;            /* --python: interpreter of .py and -m */
   int preempt_exit_code;         /* --preempt-exit-code (default 75) */
+  const char *nproc_kind;        /* --nproc-per-node auto|gpu|cpu: counted
+                                    by run.c (nproc.h) */
+  const char *log_dir;           /* --log-dir: torchrun's worker log files */
+  const char *redirects;         /* -r/--redirects (worker/log_files.h) */
+  const char *tee;               /* -t/--tee */
+  int run_path;                  /* --run-path: under python, whatever the
+                                    name (before --no-python) */
+  char notes[MU_RUN_MAX_NOTES][200]; /* accepted torchrun settings that
+                                        change nothing here, one line each
+                                        (run_compat.c) */
+  size_t nnotes;
   char **argv;                   /* the program and its arguments */
   int argc;
 } mu_run_opts_t;

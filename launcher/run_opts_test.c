@@ -141,8 +141,8 @@ test_errors (void **state)
                      "(600), or a number with ms, s, m or h (500ms, 10m)");
   const char *a13[] = { "--standalone", "--rdzv-endpoint", "h:1", "p", NULL };
   expect_error (a13, "exclude each other");
-  const char *a14[] = { "--rdzv-conf", "bogus=1", "p", NULL };
-  expect_error (a14, "unknown key 'bogus'");
+  const char *a14[] = { "--rdzv-conf", "bogus", "p", NULL };
+  expect_error (a14, "'bogus' is not key=value"); /* other keys: notes */
   const char *a15[] = { "--rdzv-backend", "etcd", "p", NULL };
   expect_error (a15, "--rdzv-backend 'etcd'");
   const char *a16[] = { "--quiet=yes", "p", NULL };
@@ -230,6 +230,104 @@ test_endpoint_forms (void **state)
   assert_string_equal (o.ctl_bind, "tcp://127.0.0.1:0");
 }
 
+
+/* torchrun 1.13's other flags: honoured, or accepted with a note. */
+static void
+test_torchrun_rest (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "--monitor_interval", "5", "--start_method", "spawn",
+                      "--run_path", "--log_dir", "/tmp/logs", "-r", "3",
+                      "--tee=0:1,1:2", "--local_addr", "10.0.0.7",
+                      "--rdzv_conf", "close_timeout=60,keep_alive_interval=5",
+                      "--standalone", "--role", "trainer", "--no_python",
+                      "--module", "pkg.train", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.run_path, 1);
+  assert_string_equal (o.log_dir, "/tmp/logs");
+  assert_string_equal (o.redirects, "3");
+  assert_string_equal (o.tee, "0:1,1:2");
+  assert_string_equal (o.advertise, "10.0.0.7");
+  assert_string_equal (o.role, "trainer");
+  assert_int_equal (o.standalone, 1);
+  assert_int_equal (o.nnotes, 4);
+  assert_string_equal (o.notes[0], "--monitor-interval 5: ignored (the agent "
+                       "hears of a worker's exit the moment it happens; it "
+                       "does not poll)");
+  assert_string_equal (o.notes[1], "--start-method spawn: ignored (muster "
+                       "starts every worker with fork+exec through "
+                       "muster-exec)");
+  assert_string_equal (o.notes[2], "--rdzv-conf close_timeout=60: ignored "
+                       "(not a setting of muster's rendezvous)");
+  assert_non_null (strstr (o.notes[3], "keep_alive_interval=5: ignored"));
+  assert_string_equal (o.argv[0], "pkg.train");
+
+  /* short forms with the value attached */
+  const char *b[] = { "-r3", "-t0:2", "--redirects=1", "--", "x", NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_string_equal (o.redirects, "1"); /* the last one counts */
+  assert_string_equal (o.tee, "0:2");
+  assert_int_equal (o.nnotes, 0);
+  assert_null (o.log_dir);
+}
+
+static void
+test_nproc_kinds (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  static const char *const kinds[] = { "auto", "gpu", "cpu", NULL };
+  for (int i = 0; kinds[i]; i++)
+    {
+      const char *a[] = { "--nproc_per_node", kinds[i], "x", NULL };
+      assert_int_equal (parse (&o, err, a), 0);
+      assert_string_equal (o.nproc_kind, kinds[i]); /* run.c counts */
+    }
+  const char *b[] = { "--nproc-per-node=gpu", "--nproc-per-node", "3", "x",
+                      NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_null (o.nproc_kind); /* the last one counts */
+  assert_int_equal (o.nproc, 3);
+  const char *c[] = { "--nproc-per-node", "gpus", "x", NULL };
+  assert_int_equal (parse (&o, err, c), MUSTER_EINVAL);
+  assert_string_equal (err, "--nproc-per-node 'gpus': expected 1..4096, auto, "
+                       "gpu or cpu");
+}
+
+static void
+test_torchrun_rest_errors (void **state)
+{
+  (void)state;
+  static const struct {
+    const char *args[4];
+    const char *err;
+  } cases[] = {
+    { { "--start_method", "thread", "x", NULL },
+      "--start-method 'thread': expected spawn, fork or forkserver" },
+    { { "--monitor_interval", "often", "x", NULL },
+      "--monitor-interval 'often': expected seconds (e.g. 5 or 0.1)" },
+    { { "-r", "4", "x", NULL },
+      "--redirects '4': expected 0 (none), 1 (stdout), 2 (stderr), 3 (both) "
+      "or LOCAL_RANK:N,... (e.g. 0:1,1:2)" },
+    { { "-t5", "x", NULL, NULL },
+      "--tee '5': expected 0 (none), 1 (stdout), 2 (stderr), 3 (both) "
+      "or LOCAL_RANK:N,... (e.g. 0:1,1:2)" },
+    { { "--log_dir", "", "x", NULL }, "--log-dir needs a directory" },
+    { { "--log-dir", NULL, NULL, NULL }, "option --log-dir needs a value" },
+    { { "--run_path=1", "x", NULL, NULL }, "option '--run_path=1' takes no value" },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      mu_run_opts_t o;
+      char err[256] = "";
+      assert_int_equal (parse (&o, err, cases[i].args), MUSTER_EINVAL);
+      assert_string_equal (err, cases[i].err);
+    }
+}
+
 int
 main (void)
 {
@@ -241,6 +339,9 @@ main (void)
     cmocka_unit_test (test_endpoint_forms),
     cmocka_unit_test (test_bare_seconds),
     cmocka_unit_test (test_python_and_exit_code),
+    cmocka_unit_test (test_torchrun_rest),
+    cmocka_unit_test (test_nproc_kinds),
+    cmocka_unit_test (test_torchrun_rest_errors),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -56,6 +56,17 @@ mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
       return -ENOMEM;
     }
   a->opts.job = a->job;
+  char why[300];
+  if ((opts->log_dir != NULL
+       && mu_strlcpy (a->log_dir, opts->log_dir, sizeof a->log_dir) != 0)
+      || mu_std_spec_parse (opts->redirects, &a->redirects, why, sizeof why)
+      || mu_std_spec_parse (opts->tee, &a->tee, why, sizeof why))
+    {
+      mu_job_spec_free (&a->job);
+      free (a);
+      return MUSTER_EINVAL;
+    }
+  a->opts.log_dir = a->opts.redirects = a->opts.tee = NULL; /* copied */
   a->opts.key = NULL;
   a->opts.token = NULL;
   a->opts.server_key = NULL;

@@ -51,6 +51,14 @@ typedef struct mu_agent_opts {
   uint64_t connect_timeout_ms; /* give up registering after; 0 = never */
   int out_fd, err_fd;          /* where workers' prefixed output goes */
   int exit_on_done;            /* 1: shut down after on_done (muster run) */
+  /* torchrun's worker log files (log_files.h): with log_dir (the job's
+   * directory, made by the caller with mu_log_job_dir; NULL = none) each
+   * worker gets log_dir/attempt_<restart count>/<local rank>/, its
+   * TORCHELASTIC_ERROR_FILE there, and stdout.log/stderr.log for the
+   * streams `redirects` (file only) or `tee` (file and out_fd/err_fd)
+   * name: "0".."3" or "LOCAL_RANK:N,..."; NULL = "0". */
+  const char *log_dir;
+  const char *redirects, *tee;
   /* Security (see docs/security.md).  With server_key (or a token, which
    * names it) the agent speaks CURVE to the coordinator with `key` (NULL:
    * a fresh key pair for this agent).  With a token it first enrols `key`

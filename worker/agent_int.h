@@ -8,6 +8,7 @@
 
 #include "common/wire.h"
 #include "worker/agent.h"
+#include "worker/log_files.h"
 #include "worker/run_dir.h"
 #include "worker/spawn.h"
 
@@ -25,6 +26,7 @@ typedef struct mu_agent_worker {
   int hung;         /* killed for missing its progress deadline */
   uint64_t last_progress_ms; /* hello or last progress report; 0 = none */
   uint32_t uid;     /* the user it runs as */
+  uint64_t log_attempt; /* its log files' attempt_<N> (with a log dir) */
   char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
 } mu_agent_worker_t;
 
@@ -37,6 +39,8 @@ struct mu_agent {
   char host[256];
   char coordinator[256];
   char exec_helper[1024];
+  char log_dir[4096];       /* the job's worker log directory; "" = none */
+  mu_std_spec_t redirects, tee; /* which streams go to files (log_files.h) */
   mu_run_dir_t run_dir;     /* the ipc socket's directory, locked */
   char ipc_ep[192];
   /* run as the job's owner (owner.c, agent_ipc_owner.c, agent_ipc_auth.c) */

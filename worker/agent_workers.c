@@ -171,6 +171,55 @@ as_owner (const mu_agent_t *a, const char *cwd, char ***envp, char *uid_s,
   return rc;
 }
 
+/* A worker's log file could not be written: say so once; spawn.c sends
+ * the stream to the console from then on. */
+static void
+on_log_file_error (mu_proc_t *p, int stream, int err, void *arg)
+{
+  mu_agent_worker_t *w = arg;
+  (void)p;
+  mu_log_warn (w->agent->log, "LOG-FILE",
+               "rank %llu: cannot write %s/attempt_%llu/%u/%s.log: %s; its "
+               "%s goes to the console from now on",
+               (unsigned long long)w->rank, w->agent->log_dir,
+               (unsigned long long)w->log_attempt, (unsigned)w->local_rank,
+               stream ? "stderr" : "stdout", muster_strerror (err),
+               stream ? "stderr" : "stdout");
+}
+
+/* --log_dir: the worker's directory, its TORCHELASTIC_ERROR_FILE and the
+ * files of the streams -r/-t name (log_files.h).  A directory or file
+ * that cannot be made is reported and the worker's output stays on the
+ * console. */
+static void
+open_log_files (mu_agent_t *a, mu_agent_worker_t *w, char ***envp,
+                mu_proc_files_t *files)
+{
+  files->fd[0] = files->fd[1] = -1;
+  if (a->log_dir[0] == '\0')
+    return;
+  unsigned r = mu_std_spec_mask (&a->redirects, w->local_rank);
+  unsigned t = mu_std_spec_mask (&a->tee, w->local_rank);
+  char dir[4400], err[4600];
+  w->log_attempt = a->start.u.start.restart_count;
+  int rc = mu_log_open_worker (a->log_dir, w->log_attempt, w->local_rank,
+                               r | t, files->fd, dir, sizeof dir, err,
+                               sizeof err);
+  if (rc != 0)
+    {
+      mu_log_warn (a->log, "LOG-FILE", "rank %llu: %s; its output goes to "
+                   "the console", (unsigned long long)w->rank, err);
+      return;
+    }
+  /* tee: the file and the console; redirect alone: the file only */
+  files->redirect[0] = (r & MU_STD_OUT) && !(t & MU_STD_OUT);
+  files->redirect[1] = (r & MU_STD_ERR) && !(t & MU_STD_ERR);
+  files->on_error = on_log_file_error;
+  char ef[4500];
+  snprintf (ef, sizeof ef, "%s/error.json", dir);
+  (void)env_set (envp, "TORCHELASTIC_ERROR_FILE", ef);
+}
+
 static void
 spawn_one (mu_agent_t *a, size_t idx)
 {
@@ -195,6 +244,9 @@ spawn_one (mu_agent_t *a, size_t idx)
   if (rc == 0 && a->run_owner != NULL)
     rc = as_owner (a, s->spec->cwd, &envp, uid_s, gid_s, &groups,
                    helper_args);
+  mu_proc_files_t files = { .fd = { -1, -1 } };
+  if (rc == 0)
+    open_log_files (a, w, &envp, &files);
   if (rc == 0)
     {
       memcpy (argv, s->spec->argv.v, s->spec->argv.n * sizeof *argv);
@@ -208,7 +260,8 @@ spawn_one (mu_agent_t *a, size_t idx)
                             .on_exit = on_worker_exit,
                             .arg = w,
                             .helper_args = a->run_owner ? helper_args
-                                                        : NULL };
+                                                        : NULL,
+                            .files = &files };
       rc = mu_proc_spawn (a->loop, &po, &w->proc);
     }
   mu_env_free (&envp);

@@ -34,6 +34,12 @@
  * blocks on a full pipe.  SIGPIPE is held off around writes unless the
  * process already ignores it.
  *
+ * Log files (torchrun's --log_dir, -r, -t; mu_proc_files_t): each line also
+ * goes, raw, to the stream's file, written the same synchronous way (a
+ * local file: no reader to wait for, one bounded write per line, nothing
+ * queued); with redirect it goes to the file only.  A failed file write is
+ * reported once through on_error and the stream falls back to the console.
+ *
  * Lifetime: the exit callback waits for the process's exit and for EOF on
  * both pipes (bounded by MU_PROC_DRAIN_MS after the exit).  mu_proc_close()
  * closes the handles asynchronously and the last close callback frees; if
@@ -68,6 +74,8 @@ typedef struct mu_proc_stream {
   bool is_err;  /* feeds the stderr tail */
   bool eof;     /* no more data will be read */
   bool dropped; /* destination failed for good */
+  int file;     /* raw copy of the lines (log file), -1 = none */
+  bool redirect; /* to the file only (until it fails) */
   char *buf;    /* head bytes of headroom + MU_PROC_LINE_MAX + 1 */
   size_t len;   /* partial line at buf + head */
 } mu_proc_stream_t;
@@ -103,6 +111,7 @@ struct mu_proc {
   int term_signal;
   mu_proc_exit_cb on_exit;
   void *arg;
+  void (*on_file_error) (mu_proc_t *p, int stream, int err, void *arg);
 };
 
 /* ---------------------------------------------------------------- freeing */
@@ -110,6 +119,10 @@ struct mu_proc {
 static void
 mu_proc_free (mu_proc_t *p)
 {
+  if (p->out.file >= 0)
+    close (p->out.file);
+  if (p->err.file >= 0)
+    close (p->err.file);
   free (p->out.buf);
   free (p->err.buf);
   free (p->prefix);
@@ -206,11 +219,25 @@ mu_proc_emit (mu_proc_t *p, mu_proc_stream_t *s, char *line, size_t n)
 {
   if (s->is_err)
     mu_proc_tail_push (p, line, n);
-  if (s->fd < 0 || s->dropped)
+  line[n] = '\n';
+  if (s->file >= 0)
+    {
+      /* A regular local file: write() does not wait on a reader, and a
+       * line is at most MU_PROC_LINE_MAX bytes. */
+      int r = mu_proc_write_all (s->file, line, n + 1);
+      if (r < 0)
+        {
+          close (s->file);
+          s->file = -1;
+          s->redirect = false; /* this line and the rest: the console */
+          if (p->on_file_error)
+            p->on_file_error (p, s->is_err ? 1 : 0, r, p->arg);
+        }
+    }
+  if (s->fd < 0 || s->dropped || s->redirect)
     return;
   char *start = line - p->prefix_len;
   memcpy (start, p->prefix, p->prefix_len);
-  line[n] = '\n';
   if (mu_proc_write_guarded (p, s->fd, start, p->prefix_len + n + 1) < 0)
     s->dropped = true;
 }
@@ -403,8 +430,23 @@ mu_proc_teardown (mu_proc_t *p)
     }
 }
 
+static int mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
+                                  mu_proc_t **out);
+
 int
 mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
+{
+  int rc = mu_proc_spawn_checked (loop, o, out);
+  if (rc != 0 && o && o->files)
+    for (int i = 0; i < 2; i++)
+      if (o->files->fd[i] >= 0)
+        close (o->files->fd[i]); /* owned from here on, also on failure */
+  return rc;
+}
+
+static int
+mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
+                       mu_proc_t **out)
 {
   if (!out)
     return -EINVAL;
@@ -423,6 +465,7 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
   mu_proc_t *p = calloc (1, sizeof *p);
   if (!p)
     return -ENOMEM;
+  p->out.file = p->err.file = -1;
   p->loop = loop;
   p->on_exit = o->on_exit;
   p->arg = o->arg;
@@ -528,6 +571,15 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
     }
   p->spawned = true;
   p->pid = p->proc.pid;
+  if (o->files)
+    {
+      /* owned by p from now on (mu_proc_free closes them) */
+      p->out.file = o->files->fd[0];
+      p->err.file = o->files->fd[1];
+      p->out.redirect = o->files->fd[0] >= 0 && o->files->redirect[0];
+      p->err.redirect = o->files->fd[1] >= 0 && o->files->redirect[1];
+      p->on_file_error = o->files->on_error;
+    }
   r = uv_read_start ((uv_stream_t *) &p->out.pipe, mu_proc_on_alloc,
                      mu_proc_on_read);
   if (r == 0)
@@ -535,6 +587,7 @@ mu_proc_spawn (uv_loop_t *loop, const mu_proc_opts_t *o, mu_proc_t **out)
                        mu_proc_on_read);
   if (r != 0)
     {
+      p->out.file = p->err.file = -1; /* the caller's wrapper closes them */
       mu_proc_teardown (p);
       return r;
     }

@@ -38,6 +38,21 @@ typedef struct mu_proc mu_proc_t;
 typedef void (*mu_proc_exit_cb) (mu_proc_t *p, int64_t exit_code,
                                  int term_signal, void *arg);
 
+/* Log files of a worker (torchrun's --log_dir with -r/-t, log_files.h):
+ * the raw lines (no prefix) of stream i (0 stdout, 1 stderr) also go to
+ * fd[i] (-1: none); with redirect[i] they go to the file only, not to
+ * out_fd/err_fd.  Writes are synchronous like the console's (a local
+ * file, one whole line per write(), no queue).  When a write to a file
+ * fails, on_error (may be NULL) is called once with the stream and the
+ * negative errno, the file is closed, and that stream's lines go to
+ * out_fd/err_fd from then on: nothing is dropped silently.  The proc owns
+ * the fds from mu_proc_spawn on (also when it fails) and closes them. */
+typedef struct mu_proc_files {
+  int fd[2];
+  int redirect[2];
+  void (*on_error) (mu_proc_t *p, int stream, int err, void *arg);
+} mu_proc_files_t;
+
 typedef struct mu_proc_opts {
   const char *exec_helper; /* path of muster-exec; NULL = exec the program
                               directly (no reaper) */
@@ -60,6 +75,7 @@ typedef struct mu_proc_opts {
   char *const *helper_args; /* with exec_helper: its options (e.g.
                               "--uid", "1000", ...), NULL-terminated; go
                               before "--"; NULL = none */
+  const mu_proc_files_t *files; /* log files; NULL = none (copied) */
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */

@@ -337,6 +337,111 @@ count_lines (const char *text, const char *line)
   return n;
 }
 
+
+/* Log files (--log_dir): stdout redirected (the file only, raw lines),
+ * stderr teed (the raw lines in the file, prefixed ones on the console). */
+static void
+test_log_files (void **state)
+{
+  fixture_t *f = *state;
+  result_t r = { 0 };
+  int out = capture_fd (f, "out"), err = capture_fd (f, "err");
+  mu_proc_files_t files = { .fd = { capture_fd (f, "stdout.log"),
+                                    capture_fd (f, "stderr.log") },
+                            .redirect = { 1, 0 } };
+  char *argv[] = { "/bin/sh", "-c",
+                   "echo o1; echo e1 >&2; printf 'o2'; printf 'e2' >&2", NULL };
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .argv = argv,
+                       .prefix = "[w 5] ", .out_fd = out, .err_fd = err,
+                       .on_exit = on_exit_cb, .arg = &r, .files = &files };
+  mu_proc_t *p = NULL;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), 0);
+  run_loop (f);
+  assert_int_equal (r.called, 1);
+  mu_proc_close (&p);
+  run_loop (f); /* the proc, and with it the log files, are closed */
+  char *o_con = slurp_fd (out, NULL), *e_con = slurp_fd (err, NULL);
+  char path[PATH_MAX];
+  path_in (f, "stdout.log", path, sizeof path);
+  int lo = open (path, O_RDONLY);
+  path_in (f, "stderr.log", path, sizeof path);
+  int le = open (path, O_RDONLY);
+  char *o_log = slurp_fd (lo, NULL), *e_log = slurp_fd (le, NULL);
+  assert_string_equal (o_con, "");            /* redirected */
+  assert_string_equal (o_log, "o1\no2\n");    /* raw, last line completed */
+  assert_string_equal (e_con, "[w 5] e1\n[w 5] e2\n"); /* teed */
+  assert_string_equal (e_log, "e1\ne2\n");
+  free (o_con);
+  free (e_con);
+  free (o_log);
+  free (e_log);
+  free (r.tail);
+  close (lo);
+  close (le);
+  close (out);
+  close (err);
+}
+
+static int file_errors, file_error_stream, file_error_code;
+
+static void
+on_file_error (mu_proc_t *p, int stream, int err, void *arg)
+{
+  (void) p;
+  (void) arg;
+  file_errors++;
+  file_error_stream = stream;
+  file_error_code = err;
+}
+
+/* A log file that cannot be written (/dev/full: ENOSPC) is reported once
+ * and its stream goes to the console from then on: nothing is lost. */
+static void
+test_log_file_error (void **state)
+{
+  fixture_t *f = *state;
+  result_t r = { 0 };
+  file_errors = 0;
+  int out = capture_fd (f, "out");
+  int full = open ("/dev/full", O_WRONLY | O_CLOEXEC);
+  assert_true (full >= 0);
+  mu_proc_files_t files = { .fd = { full, -1 }, .redirect = { 1, 0 },
+                            .on_error = on_file_error };
+  char *argv[] = { "/bin/sh", "-c", "echo a; echo b", NULL };
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .argv = argv,
+                       .prefix = "[w 0] ", .out_fd = out, .err_fd = -1,
+                       .on_exit = on_exit_cb, .arg = &r, .files = &files };
+  mu_proc_t *p = NULL;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), 0);
+  run_loop (f);
+  mu_proc_close (&p);
+  run_loop (f);
+  char *con = slurp_fd (out, NULL);
+  assert_int_equal (file_errors, 1);
+  assert_int_equal (file_error_stream, 0);
+  assert_int_equal (file_error_code, -ENOSPC);
+  assert_string_equal (con, "[w 0] a\n[w 0] b\n");
+  free (con);
+  free (r.tail);
+  close (out);
+}
+
+/* A spawn that fails still closes the log files it was given. */
+static void
+test_log_files_spawn_fails (void **state)
+{
+  fixture_t *f = *state;
+  mu_proc_files_t files = { .fd = { capture_fd (f, "a.log"),
+                                    capture_fd (f, "b.log") } };
+  char *argv[] = { "/bin/true", NULL };
+  mu_proc_opts_t o = { .exec_helper = "/nonexistent/muster-exec",
+                       .argv = argv, .out_fd = -1, .err_fd = -1,
+                       .files = &files };
+  mu_proc_t *p = NULL;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), -ENOENT);
+  assert_null (p); /* teardown checks no fd leaked */
+}
+
 /* Two workers print lines in several pieces with pauses between them, into
  * the same file; every line must come out whole and prefixed. */
 static void
@@ -1056,6 +1161,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_signal_kill9, setup, teardown),
     cmocka_unit_test_setup_teardown (test_signal_usr1, setup, teardown),
     cmocka_unit_test_setup_teardown (test_prefix_whole_lines, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_log_files, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_log_file_error, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_log_files_spawn_fails, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (test_set_prefix, setup, teardown),
     cmocka_unit_test_setup_teardown (test_long_line, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stderr_tail, setup, teardown),
