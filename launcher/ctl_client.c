@@ -163,6 +163,17 @@ typedef struct ctl_args {
   char dflt[600];
 } ctl_args_t;
 
+/* One usage line per subcommand, the same in --help and in errors. */
+static void
+ctl_usage (FILE *f, const char *cmd, int need_job)
+{
+  fprintf (f,
+           "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY] "
+           "[--timeout DUR]%s %s\n",
+           cmd, strcmp (cmd, "preempt") == 0 ? " [--grace DUR]" : "",
+           need_job ? "JOB" : "[JOB]");
+}
+
 static int
 parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
 {
@@ -197,13 +208,18 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
               return 2;
             }
         }
+      else if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+        {
+          ctl_usage (stdout, cmd, need_job);
+          return 1; /* the caller exits 0 */
+        }
       else if (argv[i][0] != '-' && a->job == NULL)
         a->job = argv[i];
       else
         {
-          fprintf (stderr, "muster %s: unexpected argument '%s'\n"
-                   "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY] [--timeout DUR] %s\n",
-                   cmd, argv[i], cmd, need_job ? "JOB" : "[JOB]");
+          fprintf (stderr, "muster %s: unexpected argument '%s'\n", cmd,
+                   argv[i]);
+          ctl_usage (stderr, cmd, need_job);
           return 2;
         }
     }
@@ -217,8 +233,8 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
   a->endpoint = a->ep;
   if (need_job && a->job == NULL)
     {
-      fprintf (stderr, "muster %s: which job? usage: muster %s [--endpoint EP] JOB\n",
-               cmd, cmd);
+      fprintf (stderr, "muster %s: which job?\n", cmd);
+      ctl_usage (stderr, cmd, need_job);
       return 2;
     }
   return 0;
@@ -230,7 +246,7 @@ mu_ctl_status_main (int argc, char **argv)
   ctl_args_t a;
   int rc = parse (argc, argv, &a, 0, "status");
   if (rc != 0)
-    return rc;
+    return rc == 1 ? 0 : rc; /* 1: --help was printed */
   mu_msg_t req, rep;
   memset (&req, 0, sizeof req);
   req.type = MU_MSG_CTL_STATUS;
@@ -270,7 +286,7 @@ mu_ctl_cancel_main (int argc, char **argv)
   ctl_args_t a;
   int rc = parse (argc, argv, &a, 1, "cancel");
   if (rc != 0)
-    return rc;
+    return rc == 1 ? 0 : rc; /* 1: --help was printed */
   mu_msg_t req, rep;
   memset (&req, 0, sizeof req);
   req.type = MU_MSG_CTL_CANCEL;
@@ -297,7 +313,7 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
   ctl_args_t a;
   int rc = parse (argc, argv, &a, 1, cmd);
   if (rc != 0)
-    return rc;
+    return rc == 1 ? 0 : rc; /* 1: --help was printed */
   mu_msg_t req, rep;
   memset (&req, 0, sizeof req);
   if (strcmp (cmd, "checkpoint") == 0)
