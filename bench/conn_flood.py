@@ -89,6 +89,9 @@ def main():
     epf = os.path.join(tmp, "endpoints")
     argv = [os.path.join(a.bin, "musterd"), "--agent-bind", "tcp://127.0.0.1:0",
             "--ctl-bind", "tcp://127.0.0.1:0", "--endpoints-file", epf,
+            # its keys and token here, never in the default state
+            # directory (/var/lib/muster for root)
+            "--state-dir", os.path.join(tmp, "state"),
             "--log-level", "info"] + shlex.split(a.extra)
     if a.nofile:
         soft_s, _, hard_s = a.nofile.partition(":")

@@ -175,8 +175,8 @@ ctl_usage (FILE *f, const char *cmd)
       "them for root and musterd's user), or one job, and its node count" },
     { "cancel", "JOB", "cancel a job: its workers are stopped (grace, then\n"
       "SIGKILL) and it ends as canceled" },
-    { "checkpoint", "JOB", "take a checkpoint of a running job now (it needs\n"
-      "--ckpt-dir)" },
+    { "checkpoint", "[--wait] JOB", "take a checkpoint of a running job now (it needs\n"
+      "--ckpt-dir); --wait: until it commits (exit 0) or aborts (exit 1)" },
     { "preempt", "[--grace DUR] JOB", "checkpoint a job within DUR (default 30s),\n"
       "stop it and keep it suspended; its launchers (muster run)\n"
       "exit with their --preempt-exit-code (75)" },
@@ -274,8 +274,8 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
   a->endpoint = a->ep;
   if (need_job && a->job == NULL)
     {
-      fprintf (stderr, "muster %s: which job? usage: muster %s [--endpoint EP] JOB\n",
-               cmd, cmd);
+      fprintf (stderr, "muster %s: which job?\n", cmd);
+      ctl_usage (stderr, cmd);
       return 2;
     }
   return 0;
