@@ -200,13 +200,19 @@ def block_commands(b):
         else:
             if not text.strip() or text.strip().startswith("#"):
                 continue
+            if text.strip().startswith(("muster: ", "musterd: ", "[worker ")):
+                continue  # a program's output shown under its command
             start, acc = no, text.strip()
         if acc.endswith("\\"):
             pending = (start, acc[:-1].rstrip())
             continue
         pending = None
         body, prompt = strip_prompt(acc)
-        c = Command(b.path, start, body, prompt, b)
+        try:
+            c = Command(b.path, start, body, prompt, b)
+        except ValueError as e:
+            sys.exit("%s:%d: not a shell command (%s): %s"
+                     % (b.path, start, e, body))
         if c.tokens:
             cmds.append(c)
     return cmds

@@ -127,7 +127,9 @@ def main():
             argv = [muster, "run", "--nproc-per-node", "2", "--ckpt-dir", ck,
                     "--ckpt-every-steps", "10", "--", exe]
             for i in (1, 2):
-                rc, out, err = run(argv, tmp)
+                # The first run finishes, so the second resumes on purpose.
+                rc, out, err = run(argv if i == 1 else argv[:2] + ["--resume"]
+                                   + argv[2:], tmp)
                 print("run %d: exit %d\n%s" % (i, rc, out))
                 if rc != 0:
                     fails.append("run %d of the example exited %d:\n%s%s" % (i, rc, out, err[-3000:]))

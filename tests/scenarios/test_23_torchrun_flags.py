@@ -16,10 +16,6 @@ from harness import MusterCase, WORKER_LINE, free_port, main, worker_lines  # no
 
 TORCH_PYTHON = "/usr/bin/python3"
 
-# Flags of the concurrent "static rendezvous" work (--master_addr,
-# --master_port, --node_rank); until that branch is merged they may still
-# be unknown here, and only they may.  Remove this list after the merge.
-NOT_YET = {"--master_addr", "--master_port", "--node_rank"}
 
 # A value muster run takes for each of torchrun's flags with a value.
 VALUES = {
@@ -99,10 +95,6 @@ class TorchrunFlags(MusterCase):
                                 # in $TMPDIR, as torchrun's; keep it ours
                                 env_extra={"TMPDIR": self.tmp})
             unknown = "unknown option" in p.err
-            if flag in NOT_YET and unknown:
-                self.check("%s: not known yet (the static-rendezvous branch "
-                           "adds it)" % flag)
-                continue
             self.check("muster run %s ... -- %s: accepted and runs (exit 0)"
                        % (" ".join(args), " ".join(prog)))
             self.expect(not unknown, "muster run does not know torchrun's %s" % flag, p)
