@@ -661,7 +661,8 @@ choose_role (run_t *r, const char *job_id)
   int may_host = r->o.host || r->o.is_host != 0;
   if (r->o.insecure)
     r->token.server_sec[0] = '\0';
-  else if (r->o.join_token != NULL || (envtok != NULL && *envtok)
+  else if (r->o.join_token != NULL
+           || (envtok != NULL && *envtok && !r->o.host)
            || (r->o.join_token_file != NULL
                && (access (r->o.join_token_file, F_OK) == 0 || !may_host)))
     {

@@ -92,9 +92,11 @@ class Connect(MusterCase):
     def test_join_without_token(self):
         port = free_port()
         p = self.muster_run(["--rdzv-endpoint", "127.0.0.1:%d" % port,
-                             "--nproc-per-node", "1", "--"] + PROG)
+                             "--rdzv-conf", "is_host=0", "--connect-timeout",
+                             "1s", "--nproc-per-node", "1", "--"] + PROG)
         rc = p.wait(30)
-        self.check("joining with no join token anywhere: exit 2 at once, and "
+        self.check("a node that never hosts (is_host=0), with no join token "
+                   "and no job secret: exit 2 after --connect-timeout, and "
                    "the message says where a token comes from")
         self.expect_eq(rc, 2, "exit status", p)
         self.expect("join token" in p.err and "--join-token-file" in p.err,

@@ -127,7 +127,7 @@ class CliRules(MusterCase):
     def test_sigint_with_ckpt_dir_checkpoints(self):
         ck = os.path.join(self.tmp, "ck")
         args = ["--nproc-per-node", "2", "--ckpt-dir", ck, "--preempt-grace",
-                "20s", "--", *train()]
+                "20s", "--rdzv-id", "default", "--", *train()]
         p = self.muster_run(args, name="interrupted")
         self.started(p)
         self.check("SIGINT with --ckpt-dir: checkpoint, stop, interrupted, "

@@ -89,7 +89,7 @@ class ResumeStatus(MusterCase):
         p = self.muster_run(args, name="preempted")
         self.wait_for(lambda: "rank 1 pid" in p.out, 20, "training to start")
         p.signal(15)
-        self.expect_eq(p.wait(), 0, "exit status", p)
+        self.expect_eq(p.wait(), 75, "exit status (preempted)", p)
         m = re.search(r"resumable from step (\d+)", p.err)
         self.expect(m is not None, "suspended with a step", p)
         step = int(m.group(1))
