@@ -732,7 +732,9 @@ choose_role (run_t *r, const char *job_id)
   /* Auto-hosting: only with the secret, and only where the endpoint's
    * address is this machine's. */
   int try_host = r->o.host;
-  if (!try_host && may_host && secret)
+  /* Without CURVE there is no secret to prove the nodes belong together:
+   * only a node told to (--host, is_host=1, --node-rank 0) hosts. */
+  if (!try_host && may_host && secret && !r->o.insecure)
     {
       mu_endpoint_t ep;
       mu_bind_scope_t scope;
@@ -743,14 +745,17 @@ choose_role (run_t *r, const char *job_id)
     }
   if (try_host)
     {
-      rc = start_coordinator (r, !r->o.host);
-      if (rc == -EADDRINUSE && !r->o.host)
+      /* With a job secret even --host only prefers to host: when another
+       * node of the job bound the endpoint first (identical commands and
+       * one --host can race), it joins that node instead. */
+      int may_join = !r->o.host || (!r->o.insecure && secret);
+      rc = start_coordinator (r, may_join);
+      if (rc == -EADDRINUSE && may_join)
         {
-          /* Another node (on this machine) hosts: join it. */
           rc = 0;
-          if (r->log.level >= MU_LOG_INFO)
-            fprintf (stderr, "muster: %s is served by another node; joining "
-                     "it\n", r->o.endpoint);
+          if (r->o.host || r->log.level >= MU_LOG_INFO)
+            fprintf (stderr, "muster: %s is already served (by another node "
+                     "of the job?); joining it\n", r->o.endpoint);
         }
       else if (rc != 0)
         return 1;

@@ -64,9 +64,12 @@ class Connect(MusterCase):
 
     def test_host_port_in_use(self):
         d = self.musterd()
-        p = self.muster_run(["--rdzv-endpoint", d.rdzv, "--host", "--"] + PROG)
+        p = self.muster_run(["--rdzv-endpoint", d.rdzv, "--host",
+                             "--connect-timeout", "2s", "--"] + PROG)
         rc = p.wait(30)
-        self.check("--host on a port already taken (by musterd): exit 1, port named")
+        self.check("--host on a port already taken (by musterd): it tries to "
+                   "join what serves there, which does not know its job "
+                   "secret: exit 1, port named")
         self.expect_eq(rc, 1, "exit status", p)
         self.expect(str(d.agent_port) in p.err, "port not in the message", p)
         self.expect(d.running(), "musterd died", d)
