@@ -17,10 +17,13 @@
  */
 #include "launcher/ctl_client.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -33,17 +36,72 @@
 #include "common/when.h"
 #include "common/wire.h"
 
+/* Is a Unix socket at path served?  (A launcher killed by SIGKILL leaves
+ * its socket file behind.) */
+static int
+socket_alive (const char *path)
+{
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  struct sockaddr_un sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  mu_strlcpy (sa.sun_path, path, sizeof sa.sun_path);
+  int ok = connect (fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  close (fd);
+  return ok;
+}
+
+/* $MUSTER_CTL_ENDPOINT; else this user's musterd (STATE_DIR/ctl.sock);
+ * else this user's one running `muster run` (STATE_DIR/run/JOB-PID.sock;
+ * several: NULL, listed in err); else root's musterd. */
 static const char *
-default_endpoint (char *buf, size_t cap)
+default_endpoint (char *buf, size_t cap, char *err, size_t errlen)
 {
   const char *e = getenv ("MUSTER_CTL_ENDPOINT");
   if (e && *e)
     return e;
   char dir[512];
-  if (mu_state_dir_default (dir, sizeof dir) == 0
-      && (size_t)snprintf (buf, cap, "ipc://%s/ctl.sock", dir) < cap
-      && access (buf + 6, F_OK) == 0)
-    return buf;
+  if (mu_state_dir_default (dir, sizeof dir) == 0)
+    {
+      if ((size_t)snprintf (buf, cap, "ipc://%s/ctl.sock", dir) < cap
+          && access (buf + 6, F_OK) == 0)
+        return buf;
+      char rdir[600];
+      snprintf (rdir, sizeof rdir, "%s/run", dir);
+      DIR *d = opendir (rdir);
+      int found = 0;
+      size_t used = 0;
+      struct dirent *de;
+      while (d != NULL && (de = readdir (d)) != NULL)
+        {
+          size_t l = strlen (de->d_name);
+          if (l < 6 || strcmp (de->d_name + l - 5, ".sock") != 0)
+            continue;
+          char path[1200];
+          snprintf (path, sizeof path, "%s/%s", rdir, de->d_name);
+          if (!socket_alive (path))
+            continue;
+          if (found++ == 0
+              && (size_t)snprintf (buf, cap, "ipc://%.500s", path) >= cap)
+            found--; /* too long to name */
+          used += (size_t)snprintf (err + used, used < errlen ? errlen - used : 0,
+                                    "%s ipc://%s", found == 1 ? "" : ",", path);
+        }
+      if (d != NULL)
+        closedir (d);
+      if (found == 1)
+        return buf;
+      if (found > 1)
+        {
+          char list[1024];
+          mu_strlcpy (list, err, sizeof list);
+          snprintf (err, errlen, "several of your jobs serve a control socket "
+                    "here:%s; give --endpoint", list);
+          return NULL;
+        }
+    }
   snprintf (buf, cap, "ipc:///var/lib/muster/ctl.sock");
   return buf;
 }
@@ -104,6 +162,13 @@ static int
 call (const char *ep, const ctl_keys_t *keys, uint64_t timeout_ms,
       const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen)
 {
+  if (strncmp (ep, "ipc://", 6) == 0 && access (ep + 6, F_OK) != 0)
+    {
+      snprintf (err, errlen, "no coordinator at %s (no such socket: is "
+                "musterd running, or a `muster run` of yours on this "
+                "machine? give --endpoint)", ep);
+      return MUSTER_ENOTFOUND;
+    }
   void *ctx = zmq_ctx_new ();
   void *s = ctx ? zmq_socket (ctx, ZMQ_DEALER) : NULL;
   int rc = 0;
@@ -191,8 +256,9 @@ ctl_usage (FILE *f, const char *cmd)
            "  --endpoint EP      the control port: ipc://PATH, HOST:PORT or\n"
            "                     tcp://HOST:PORT (default $MUSTER_CTL_ENDPOINT,\n"
            "                     else the local socket of the coordinator on\n"
-           "                     this machine: STATE_DIR/ctl.sock, then\n"
-           "                     /var/lib/muster/ctl.sock)\n"
+           "                     this machine: STATE_DIR/ctl.sock, else your\n"
+           "                     one running `muster run` (STATE_DIR/run/),\n"
+           "                     else /var/lib/muster/ctl.sock)\n"
            "  --key FILE         over TCP: this client's certificate (`muster\n"
            "                     keygen`; $MUSTER_KEY)\n"
            "  --server-key KEY   over TCP: the coordinator's server.key, or its\n"
@@ -206,7 +272,7 @@ ctl_usage (FILE *f, const char *cmd)
 static int
 parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
 {
-  a->endpoint = default_endpoint (a->dflt, sizeof a->dflt);
+  a->endpoint = NULL;
   a->keys.key_file = a->keys.server_key = NULL;
   a->timeout_ms = 5000;
   a->job = NULL;
@@ -265,6 +331,16 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
         }
     }
   char why[700];
+  if (a->endpoint == NULL)
+    {
+      char why[1500] = "";
+      a->endpoint = default_endpoint (a->dflt, sizeof a->dflt, why, sizeof why);
+      if (a->endpoint == NULL)
+        {
+          fprintf (stderr, "muster %s: %s\n", cmd, why);
+          return 2;
+        }
+    }
   if (mu_endpoint_normalize (a->endpoint, MU_EP_OTHER_TRANSPORT, a->ep,
                              sizeof a->ep, why, sizeof why) != 0)
     {

@@ -86,6 +86,8 @@ typedef struct run {
   int hosting;             /* this node serves the coordinator */
   char secret_path[1024];  /* the job secret or token file in use */
   const char *prog_path;  /* the program as found (default job id) */
+  const char *job_id;      /* the job's id (make_spec) */
+  char ctl_sock_path[200]; /* its automatic local control socket */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -531,6 +533,24 @@ check_binds (run_t *r)
   return 0;
 }
 
+/* STATE_DIR/run/JOB-PID.sock (the pid: two runs of one command must not
+ * take each other's socket).  0, or non-zero when there is no short enough
+ * path (then the job simply has no local control socket). */
+static int
+auto_ctl_socket (run_t *r)
+{
+  char dir[200];
+  if (mu_state_dir_default (dir, sizeof dir) != 0
+      || strlen (dir) + sizeof "/run" >= sizeof dir)
+    return -1;
+  strcat (dir, "/run");
+  if (mu_mkdir_p (dir, 0700) != 0)
+    return -1;
+  int n = snprintf (r->ctl_sock_path, sizeof r->ctl_sock_path, "%s/%s-%d.sock",
+                    dir, r->job_id, (int)getpid ());
+  return n > 0 && (size_t)n < 100 ? 0 : -1; /* sun_path */
+}
+
 static int
 start_coordinator (run_t *r, int quiet_if_busy)
 {
@@ -543,10 +563,15 @@ start_coordinator (run_t *r, int quiet_if_busy)
    * a TCP one speaks CURVE and needs listed user keys, which an embedded
    * coordinator has none of, so only --insecure makes it useful. */
   int local = r->o.ctl_bind && strncmp (r->o.ctl_bind, "ipc://", 6) == 0;
+  /* Without --ctl-bind, a local socket in STATE_DIR/run/, where `muster
+   * status` on this machine finds it without flags. */
+  const char *auto_local = NULL;
+  if (r->o.ctl_bind == NULL && auto_ctl_socket (r) == 0)
+    auto_local = r->ctl_sock_path;
   mu_coord_opts_t co = { .agent_bind = bind,
                          .ctl_bind = r->o.ctl_bind && !local ? r->host_ctl_bind
                                                              : NULL,
-                         .ctl_local = local ? r->o.ctl_bind + 6 : NULL,
+                         .ctl_local = local ? r->o.ctl_bind + 6 : auto_local,
                          .insecure = r->o.insecure,
                          .server_secret = r->token.server_sec[0]
                                             ? r->token.server_sec
@@ -576,7 +601,8 @@ start_coordinator (run_t *r, int quiet_if_busy)
     fprintf (stderr, "muster: control port %s%s\n", mu_coord_ctl_endpoint (r->coord),
              r->o.insecure ? "" : " (CURVE: no client key is listed here; "
                                   "--ctl-bind ipc://PATH gives a local socket)");
-  if (mu_coord_ctl_local_endpoint (r->coord) && !r->o.quiet)
+  if (mu_coord_ctl_local_endpoint (r->coord) && !r->o.quiet
+      && (local || r->log.level >= MU_LOG_INFO))
     fprintf (stderr, "muster: control socket %s\n",
              mu_coord_ctl_local_endpoint (r->coord));
   return 0;
@@ -932,6 +958,7 @@ mu_run_main (int argc, char **argv)
   char id[160];
   r.prog_path = found;
   make_spec (&r, &spec, role, pargv, pargc, id, sizeof id);
+  r.job_id = id;
   if (r.o.rdzv_id == NULL && !r.o.quiet)
     fprintf (stderr, "muster: job %s (from the command, directory and user; "
              "--rdzv-id names it)\n", id);

@@ -48,7 +48,14 @@ class CliRules(MusterCase):
         self.expect(0.5 < took < 30, "gave up after %.1f s" % took, n)
 
     def test_bare_status_timeout_is_seconds(self):
-        ep = "ipc://" + os.path.join(self.tmp, "nobody.sock")
+        path = os.path.join(self.tmp, "nobody.sock")
+        # A socket file nobody serves (bound, never listening): the client
+        # waits for the answer its --timeout long.
+        import socket
+        dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        dead.bind(path)
+        self.addCleanup(dead.close)
+        ep = "ipc://" + path
         p = self.run_muster(["status", "--endpoint", ep, "--timeout", "1"])
         self.check("muster status --timeout 1 waits one second: the error "
                    "says 'after 1.0 s'")

@@ -79,6 +79,30 @@ class LaunchForms(MusterCase):
         self.expect("hosting job ih" in host.err, "host hosted", host)
         self.expect("hosting" not in joiner.err, "joiner hosted", joiner)
 
+    def test_status_finds_local_runs(self):
+        self.check("`muster status` without flags finds a running `muster "
+                   "run` of this user (its socket in STATE_DIR/run/)")
+        p = self.muster_run(["--nproc-per-node", "1", "--rdzv-id", "local1",
+                             "--", "sleep", "30"], name="first")
+        self.wait_for(lambda: "epoch 1" in p.err, 30, "the job to run")
+        st = self.run_muster(["status"], timeout=20)
+        self.expect(st.rc == 0 and "local1" in st.out and "running" in st.out,
+                    "status lists local1", st, p)
+        q = self.muster_run(["--nproc-per-node", "1", "--rdzv-id", "local2",
+                             "--", "sleep", "30"], name="second")
+        self.wait_for(lambda: "epoch 1" in q.err, 30, "the second job to run")
+        st = self.run_muster(["status"], timeout=20)
+        self.check("two of them: a clear error listing both sockets")
+        self.expect(st.rc == 2 and "local1" in st.err and "local2" in st.err,
+                    "status with two runs", st)
+        st = self.run_muster(["status", "--endpoint", "ipc://%s/none.sock"
+                              % self.tmp], timeout=20)
+        self.check("a socket that does not exist: exit 1 at once, named")
+        self.expect(st.rc == 1 and "no such socket" in st.err, "message", st)
+        for x in (p, q):
+            x.signal(2)
+            x.wait()
+
     def test_usage_errors(self):
         cases = [
             (["--master-addr", "127.0.0.1", "--nnodes", "1:2", "--node-rank", "0"],
