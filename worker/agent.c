@@ -299,6 +299,9 @@ static void
 on_hb_timer (uv_timer_t *t)
 {
   mu_agent_t *a = t->data;
+  /* A safety net: per-owner endpoints whose jobs are gone close within a
+   * heartbeat even if an exit or job.done path missed them. */
+  mu_agent_ipc_owner_gc (a);
   uint64_t now = mu_now_ms ();
   if (now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
     {

@@ -238,7 +238,7 @@ exec "$@"
                    "gone")
         self.expect_eq(fc.wait(), 0, "fake coordinator saw every exit", fc, agent)
         self.expect("STATE rank=0 state=exited exit=0" in fc.out, "exit report", fc)
-        self.wait_for(lambda: not os.path.exists(os.path.dirname(endpoint[6:])), 10,
+        self.wait_for(lambda: not os.path.exists(os.path.dirname(endpoint[6:])), 30,
                       "the per-owner endpoint directory to go")
 
     def test_b_musterd_submit_runs_as_owner(self):
