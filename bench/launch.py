@@ -89,6 +89,9 @@ class Bench:
         os.mkdir(rdir)
         env = dict(os.environ)
         env["BENCH_DIR"] = rdir
+        # job secrets and control sockets of muster run: ours, not
+        # /var/lib/muster (root) or the user's home
+        env["MUSTER_STATE_DIR"] = os.path.join(self.tmp, "state")
         env.update(env_extra or {})
         group = LauncherGroup(cmds(rdir), rdir, env, self.a.timeout)
         t0 = group.t0

@@ -238,6 +238,9 @@ class Bench:
         rdir = os.path.join(self.tmp, "r%04d" % self.seq)
         env = dict(os.environ)
         env["BENCH_DIR"] = rdir
+        # job secrets and control sockets of muster run: ours, not
+        # /var/lib/muster (root) or the user's home
+        env["MUSTER_STATE_DIR"] = os.path.join(self.tmp, "state")
         env["BENCH_CRASH_MS"] = str(self.a.crash_ms)
         env.update(env_extra)
         group = LauncherGroup(argvs(rdir), rdir, env, self.a.timeout)

@@ -451,6 +451,8 @@ def sandbox(path, bin_dir, build):
         "PATH": bin_dir + ":" + os.path.join(build, "bench") + ":" + env.get("PATH", ""),
         "HOME": os.path.join(d, "home"),
         "XDG_STATE_HOME": os.path.join(d, "state"),
+        # root's default would be /var/lib/muster: never touch it
+        "MUSTER_STATE_DIR": os.path.join(d, "state", "muster"),
         "TMPDIR": os.path.join(d, "tmp"),
     })
     for v in ("MUSTER_JOIN_TOKEN", "MUSTER_CTL_ENDPOINT"):

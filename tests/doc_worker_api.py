@@ -84,8 +84,11 @@ def example_source():
 
 
 def run(argv, cwd, timeout=120):
+    # Job secrets and control sockets in the temporary directory, never in
+    # root's /var/lib/muster.
+    env = dict(os.environ, MUSTER_STATE_DIR=os.path.join(cwd, "state"))
     p = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL, timeout=timeout)
+                       stdin=subprocess.DEVNULL, timeout=timeout, env=env)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
