@@ -29,13 +29,7 @@
 
 #include <muster/error.h>
 
-#define ERR(...)                                                               \
-  do                                                                           \
-    {                                                                          \
-      if (err != NULL && errlen > 0)                                           \
-        snprintf (err, errlen, __VA_ARGS__);                                   \
-    }                                                                          \
-  while (0)
+#include "worker/owner.h"
 
 static void
 remove_ep (const mu_agent_owner_ep_t *e)
@@ -66,7 +60,7 @@ mu_agent_ipc_owner_bind (mu_agent_t *a, uint32_t uid, uint32_t gid, char *ep,
       || (size_t)snprintf (e.ep, sizeof e.ep, "ipc://%s/a.sock", e.dir)
              >= sizeof e.ep)
     {
-      ERR ("the run directory %s is too long for another endpoint",
+      MU_SET_ERR ("the run directory %s is too long for another endpoint",
            a->run_dir.path);
       return -ENAMETOOLONG;
     }
@@ -85,7 +79,7 @@ mu_agent_ipc_owner_bind (mu_agent_t *a, uint32_t uid, uint32_t gid, char *ep,
       || chmod (a->run_dir.path, 0711) != 0)
     {
       rc = -errno;
-      ERR ("cannot make %s for uid %u: %s", e.dir, (unsigned)uid,
+      MU_SET_ERR ("cannot make %s for uid %u: %s", e.dir, (unsigned)uid,
            strerror (-rc));
       rmdir (e.dir);
       return rc;
@@ -93,14 +87,14 @@ mu_agent_ipc_owner_bind (mu_agent_t *a, uint32_t uid, uint32_t gid, char *ep,
   if (zmq_bind (a->work_sock, e.ep) != 0)
     {
       rc = -errno;
-      ERR ("cannot listen on %s: %s", e.ep, zmq_strerror (-rc));
+      MU_SET_ERR ("cannot listen on %s: %s", e.ep, zmq_strerror (-rc));
       rmdir (e.dir);
       return rc;
     }
   if (chown (sock, (uid_t)uid, (gid_t)gid) != 0 || chmod (sock, 0600) != 0)
     {
       rc = -errno;
-      ERR ("cannot hand %s to uid %u: %s", sock, (unsigned)uid,
+      MU_SET_ERR ("cannot hand %s to uid %u: %s", sock, (unsigned)uid,
            strerror (-rc));
       zmq_unbind (a->work_sock, e.ep);
       remove_ep (&e);

@@ -24,14 +24,6 @@
 
 #include <muster/error.h>
 
-#define ERR(...)                                                               \
-  do                                                                           \
-    {                                                                          \
-      if (err != NULL && errlen > 0)                                           \
-        snprintf (err, errlen, __VA_ARGS__);                                   \
-    }                                                                          \
-  while (0)
-
 static int
 copy_field (char *dst, size_t size, const char *src)
 {
@@ -54,12 +46,12 @@ mu_owner_lookup (uint32_t uid, mu_owner_t *o, char *err, size_t errlen)
     ;
   if (e == 0 && res == NULL)
     {
-      ERR ("no user with uid %u (no passwd entry)", (unsigned)uid);
+      MU_SET_ERR ("no user with uid %u (no passwd entry)", (unsigned)uid);
       return MUSTER_ENOTFOUND;
     }
   if (e != 0)
     {
-      ERR ("cannot look up uid %u: %s", (unsigned)uid, strerror (e));
+      MU_SET_ERR ("cannot look up uid %u: %s", (unsigned)uid, strerror (e));
       return e == ERANGE ? MUSTER_ETOOBIG : -e;
     }
   o->uid = (uint32_t)pw.pw_uid;
@@ -68,7 +60,7 @@ mu_owner_lookup (uint32_t uid, mu_owner_t *o, char *err, size_t errlen)
       || copy_field (o->home, sizeof o->home, pw.pw_dir) != 0
       || copy_field (o->shell, sizeof o->shell, pw.pw_shell) != 0)
     {
-      ERR ("the passwd entry of uid %u is too long", (unsigned)uid);
+      MU_SET_ERR ("the passwd entry of uid %u is too long", (unsigned)uid);
       return MUSTER_ETOOBIG;
     }
   if (o->shell[0] == '\0')
@@ -76,7 +68,7 @@ mu_owner_lookup (uint32_t uid, mu_owner_t *o, char *err, size_t errlen)
   int n = MU_OWNER_MAX_GROUPS;
   if (getgrouplist (o->name, (gid_t)o->gid, o->groups, &n) < 0)
     {
-      ERR ("user %s (uid %u) is in more than %d groups", o->name,
+      MU_SET_ERR ("user %s (uid %u) is in more than %d groups", o->name,
            (unsigned)uid, MU_OWNER_MAX_GROUPS);
       return MUSTER_ETOOBIG;
     }

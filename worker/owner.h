@@ -21,6 +21,17 @@
 
 #include "common/proto.h"
 
+/* Fill the caller's optional `char *err, size_t errlen` pair (the functions
+ * of owner.c, owner_become.c and agent_ipc_owner.c take one); needs
+ * <stdio.h>. */
+#define MU_SET_ERR(...)                                                        \
+  do                                                                           \
+    {                                                                          \
+      if (err != NULL && errlen > 0)                                           \
+        snprintf (err, errlen, __VA_ARGS__);                                   \
+    }                                                                          \
+  while (0)
+
 #define MU_OWNER_MAX_GROUPS 1024
 
 typedef struct mu_owner {

@@ -22,40 +22,32 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ERR(...)                                                               \
-  do                                                                           \
-    {                                                                          \
-      if (err != NULL && errlen > 0)                                           \
-        snprintf (err, errlen, __VA_ARGS__);                                   \
-    }                                                                          \
-  while (0)
-
 int
 mu_owner_become (const mu_owner_t *o, char *err, size_t errlen)
 {
   if (setgroups ((size_t)o->ngroups, o->groups) != 0)
     {
       int e = errno;
-      ERR ("setgroups for %s (uid %u): %s", o->name, (unsigned)o->uid,
+      MU_SET_ERR ("setgroups for %s (uid %u): %s", o->name, (unsigned)o->uid,
            strerror (e));
       return -e;
     }
   if (setgid ((gid_t)o->gid) != 0)
     {
       int e = errno;
-      ERR ("setgid(%u) for %s: %s", (unsigned)o->gid, o->name, strerror (e));
+      MU_SET_ERR ("setgid(%u) for %s: %s", (unsigned)o->gid, o->name, strerror (e));
       return -e;
     }
   if (setuid ((uid_t)o->uid) != 0)
     {
       int e = errno;
-      ERR ("setuid(%u) for %s: %s", (unsigned)o->uid, o->name, strerror (e));
+      MU_SET_ERR ("setuid(%u) for %s: %s", (unsigned)o->uid, o->name, strerror (e));
       return -e;
     }
   if (o->uid != 0 && (setuid (0) == 0 || geteuid () != (uid_t)o->uid
                       || getuid () != (uid_t)o->uid))
     {
-      ERR ("the switch to uid %u can be undone: refusing to run",
+      MU_SET_ERR ("the switch to uid %u can be undone: refusing to run",
            (unsigned)o->uid);
       return -EPERM;
     }
