@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "checkpoint/commit.h"
+#include "checkpoint/dir_probe.h"
 #include "common/util.h"
 #include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
@@ -625,6 +626,26 @@ mu_ckpt_epoch_started (mu_job_t *j)
   if (j->spec->ckpt_every_ms > 0)
     uv_timer_start (&j->ckpt_timer, on_periodic, j->spec->ckpt_every_ms,
                     j->spec->ckpt_every_ms);
+}
+
+int
+mu_ckpt_check_dir (const mu_job_spec_t *spec, uint32_t uid, uint32_t gid,
+                   char *err, size_t errlen)
+{
+  if (spec->ckpt_dir == NULL || spec->ckpt_dir[0] == '\0')
+    return 0;
+  uid_t u = (uid_t)-1;
+  gid_t g = (gid_t)-1;
+  if (geteuid () == 0 && uid != 0)
+    {
+      u = (uid_t)uid;
+      g = (gid_t)gid;
+    }
+  char why[1024];
+  int rc = mu_ckpt_dir_probe (spec->ckpt_dir, u, g, why, sizeof why);
+  if (rc != 0)
+    snprintf (err, errlen, "ckpt_dir: %s", why);
+  return rc;
 }
 
 int

@@ -14,6 +14,14 @@
  * is nothing to scan (the caller opens the round), negative on error. */
 int mu_ckpt_job_init (mu_job_t *j);
 
+/* A job submitted with a ckpt_dir: can checkpoints be written there
+ * (mu_ckpt_dir_probe, as the coordinator, new directories handed to the
+ * owner uid:gid when running as root)?  0, or -errno with one sentence in
+ * `err` ("ckpt_dir: checkpoint directory /x is not writable: ...").  A
+ * few blocking syscalls on the loop, once per submission. */
+int mu_ckpt_check_dir (const mu_job_spec_t *spec, uint32_t uid, uint32_t gid,
+                       char *err, size_t errlen);
+
 /* An epoch started (periodic timer, abort of an attempt of the old one). */
 void mu_ckpt_epoch_started (mu_job_t *j);
 

@@ -43,6 +43,7 @@
 #include "common/util.h"
 #include "common/keys.h"
 #include "common/state_dir.h"
+#include "checkpoint/dir_probe.h"
 #include "coordinator/coord.h"
 #include "launcher/elf_needs.h"
 #include "launcher/job_id.h"
@@ -938,6 +939,15 @@ mu_run_main (int argc, char **argv)
         }
       snprintf (r.ckpt_dir_abs, sizeof r.ckpt_dir_abs, "%s/%s", cwd, r.o.ckpt_dir);
       r.o.ckpt_dir = r.ckpt_dir_abs;
+    }
+  /* An unwritable --ckpt-dir is one line now, not a silent loss later. */
+  if (r.o.ckpt_dir != NULL
+      && mu_ckpt_dir_probe (r.o.ckpt_dir, (uid_t)-1, (gid_t)-1, err,
+                            sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: --ckpt-dir: %s\n", err);
+      free (pargv);
+      return 2;
     }
   if ((r.o.endpoint == NULL || r.o.host) && check_binds (&r) != 0)
     {
