@@ -74,8 +74,11 @@ broadcast (mu_job_t *j, const mu_msg_t *m)
     }
 }
 
+/* ckpt.done to every member; an abort carries why, the step a restart
+ * would use and whether it is a failure to report (`failed`). */
 static void
-send_done (mu_job_t *j, uint64_t step, int status, const char *manifest)
+send_done (mu_job_t *j, uint64_t step, int status, const char *manifest,
+           const char *why, int failed)
 {
   mu_msg_t m;
   memset (&m, 0, sizeof m);
@@ -84,7 +87,22 @@ send_done (mu_job_t *j, uint64_t step, int status, const char *manifest)
   m.u.ckpt_done.step = step;
   m.u.ckpt_done.status = status;
   m.u.ckpt_done.manifest = (char *)manifest;
+  m.u.ckpt_done.reason = (char *)why;
+  m.u.ckpt_done.last_step = j->restore_dir != NULL ? j->restore_step : 0;
+  m.u.ckpt_done.failed = failed != 0;
   broadcast (j, &m);
+}
+
+/* Is an abort a checkpoint failure the user must hear of?  Not an early
+ * attempt dropped quietly, one dropped for another checkpoint or by a
+ * shutdown (MUSTER_ECANCELED, MUSTER_ECLOSED), nor a worker already past
+ * the step (MUSTER_EPASSED: the step is agreed again, not a fault).  Full
+ * or read-only disks, refused writes, timeouts, lost members: yes. */
+static int
+abort_is_failure (const mu_job_t *j, int status)
+{
+  return !j->ckpt_early && status != MUSTER_ECANCELED
+         && status != MUSTER_ECLOSED && status != MUSTER_EPASSED;
 }
 
 static void arm_tick (mu_job_t *j, uint64_t deadline);
@@ -129,13 +147,14 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
         char manifest[4200];
         snprintf (manifest, sizeof manifest, "%s/MANIFEST", dir);
         j->ckpt_early = 0;
-        send_done (j, d->step, 0, manifest);
+        send_done (j, d->step, 0, manifest, NULL, 0);
         after_attempt (j, 1, d->step, 0, NULL);
         break;
       }
     case MU_CKPT_D_ABORTED:
       {
         const char *why = d->reason ? d->reason : muster_strerror (d->status);
+        int failed = abort_is_failure (j, d->status);
         if (j->ckpt_early)
           mu_log_info (j->coord->log, "CKPT-DROPPED", "job %s: step %llu: %s",
                        j->id, (unsigned long long)d->step, why);
@@ -144,7 +163,16 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
                        j->id, (unsigned long long)d->step, why);
         int early = j->ckpt_early;
         j->ckpt_early = 0;
-        send_done (j, d->step, d->status, NULL);
+        send_done (j, d->step, d->status, NULL, why, failed);
+        /* A failed attempt leaves no step directory behind (one holding
+         * a MANIFEST is never touched), nor does one a worker passed (its
+         * retry is at a later step).  A dropped one may be asked again at
+         * the same step: its directory stays for that. */
+        if ((failed || d->status == MUSTER_EPASSED)
+            && mu_ckpt_io_discard (j, d->step) != 0)
+          mu_log_info (j->coord->log, "CKPT-DISCARD-FAILED",
+                       "job %s: step %llu: cannot queue the removal", j->id,
+                       (unsigned long long)d->step);
         if (!early)
           after_attempt (j, 0, d->step, d->status, why);
         break;

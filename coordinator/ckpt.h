@@ -67,6 +67,10 @@ int mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step);
 int mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch,
                         int now_mode, uint64_t timeout_ms);
 
+/* Remove the step directory of an aborted attempt off the loop, unless it
+ * holds a MANIFEST; a failure is logged (retention removes it later). */
+int mu_ckpt_io_discard (mu_job_t *j, uint64_t step);
+
 /* ckpt.c entry points ckpt_io.c calls back on the loop thread. */
 void mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips,
                         uint64_t created_us);
