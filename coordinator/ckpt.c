@@ -96,13 +96,15 @@ send_done (mu_job_t *j, uint64_t step, int status, const char *manifest,
 /* Is an abort a checkpoint failure the user must hear of?  Not an early
  * attempt dropped quietly, one dropped for another checkpoint or by a
  * shutdown (MUSTER_ECANCELED, MUSTER_ECLOSED), nor a worker already past
- * the step (MUSTER_EPASSED: the step is agreed again, not a fault).  Full
+ * the step (MUSTER_EPASSED: the step is agreed again, not a fault), nor a
+ * step found already saved (MUSTER_EEXIST from the step's preparation).  Full
  * or read-only disks, refused writes, timeouts, lost members: yes. */
 static int
 abort_is_failure (const mu_job_t *j, int status)
 {
   return !j->ckpt_early && status != MUSTER_ECANCELED
-         && status != MUSTER_ECLOSED && status != MUSTER_EPASSED;
+         && status != MUSTER_ECLOSED && status != MUSTER_EPASSED
+         && status != MUSTER_EEXIST; /* that step is saved already */
 }
 
 static void arm_tick (mu_job_t *j, uint64_t deadline);
@@ -164,6 +166,8 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
         int early = j->ckpt_early;
         j->ckpt_early = 0;
         send_done (j, d->step, d->status, NULL, why, failed);
+        if (failed && d->step > j->ckpt_failed_step)
+          j->ckpt_failed_step = d->step;
         /* A failed attempt leaves no step directory behind (one holding
          * a MANIFEST is never touched), nor does one a worker passed (its
          * retry is at a later step).  A dropped one may be asked again at
@@ -282,8 +286,10 @@ mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
   if (rc != 0)
     {
       char why[600];
-      snprintf (why, sizeof why, "step directory %s: %s", dir,
-                err && err[0] ? err : muster_strerror (rc));
+      (void)err; /* it names the path again; the code says the rest */
+      snprintf (why, sizeof why,
+                "cannot prepare the step directory: %s (%s on %s)",
+                muster_strerror (rc), muster_err_name (rc), dir);
       if (mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), rc, why, &d) == 0)
         apply (j, &d);
       return;
@@ -498,6 +504,13 @@ mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n, const mu_ckpt_saved_t *saved)
     return;
   if (saved->at_step > 0)
     mu_ckpt_note_step (j, saved->at_step);
+  /* An early attempt a rank saved for (or failed to) is no longer one to
+   * drop quietly: its failure, a timeout included, is reported. */
+  if (j->ckpt_early && saved->status != MUSTER_EPASSED
+      && mu_ckpt_commit_state (j->ckpt) == MU_CKPT_COLLECTING
+      && saved->step == mu_ckpt_commit_step (j->ckpt)
+      && saved->epoch == j->epoch)
+    j->ckpt_early = 0;
   mu_ckpt_decision_t d;
   int rc = mu_ckpt_commit_ack (j->ckpt, mu_now_ms (), saved, &d);
   if (rc != 0)
@@ -537,6 +550,8 @@ maybe_step_checkpoint (mu_job_t *j)
     window = 2;
   if (next <= last || (double)(next - ahead) > window)
     return; /* already saved, or not close yet */
+  if (next <= j->ckpt_failed_step)
+    return; /* failed once (reported): the next multiple, not a storm */
   j->ckpt_reason = "periodic";
   j->ckpt_retries = 0;
   j->ckpt_by_steps = 1;
@@ -646,7 +661,10 @@ mu_ckpt_epoch_started (mu_job_t *j)
   /* Steps restart from the restore point (or 0) unless the gang changed in
    * place; heartbeats bring the new highest step. */
   if (!j->in_place)
-    j->max_step = j->restore_dir ? j->restore_step : 0;
+    {
+      j->max_step = j->restore_dir ? j->restore_step : 0;
+      j->ckpt_failed_step = 0; /* steps are trained again */
+    }
   mu_ckpt_decision_t d;
   if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)
     apply (j, &d);
