@@ -543,9 +543,13 @@ maybe_step_checkpoint (mu_job_t *j)
   mu_ckpt_commit_last (j->ckpt, &last);
   uint64_t ahead = target_step (j);
   uint64_t next = (ahead + every - 1) / every * every;
-  /* Ask when the step is about 2 s away: soon enough for every worker,
-   * late enough that the request does not wait out its deadline. */
-  double window = j->step_rate * 2000.0;
+  /* Ask when the step is about 2 s away (or half the deadline, if that
+   * is shorter): soon enough for every worker, late enough that the
+   * request does not wait out its deadline. */
+  double lead_ms = 2000.0;
+  if ((double)timeout_of (j) / 2 < lead_ms)
+    lead_ms = (double)timeout_of (j) / 2;
+  double window = j->step_rate * lead_ms;
   if (window < 2)
     window = 2;
   if (next <= last || (double)(next - ahead) > window)

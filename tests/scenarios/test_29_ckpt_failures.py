@@ -202,8 +202,9 @@ class CkptFailures(MusterCase):
         first = self.wait_for(lambda: glob.glob(os.path.join(ck, "*", "step-*", "MANIFEST")),
                               60, "the first checkpoint to commit")
         good = int(os.path.basename(os.path.dirname(first[0]))[5:])
-        # Let any attempt in flight finish before the remount: the last good
-        # step is then the newest committed one, whichever it is.
+        # A step directory made before the remount cannot be removed after
+        # it; none may be added, and every later failure is reported.
+        before = set(self.step_dirs(ck))
         self.remount_ro(mnt)
         rc = p.wait()
         self.expect_eq(rc, 0, "exit status", p)
@@ -223,19 +224,21 @@ class CkptFailures(MusterCase):
                     "no 'cannot prepare the step directory' line", p)
         self.expect(min(failed) > committed[-1],
                     "failed steps %r after the last committed %d" % (failed, committed[-1]), p)
-        self.check_no_partial_steps(ck, p)
+        self.check("no step directory appeared after the remount")
+        self.expect_eq(set(self.step_dirs(ck)) - before, set(), "new step directories", p)
 
     # (d)
     def test_timeout(self):
         ck = os.path.join(self.tmp, "ck")
         p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
                              "--ckpt-every-steps", "150", "--ckpt-timeout", "500ms",
-                             "--", *train(200, ["--slow-save-rank", "1",
+                             "--", *train(400, ["--slow-save-rank", "1",
                                                 "--slow-save-ms", "3000"])])
         rc = p.wait()
         self.expect_eq(rc, 0, "exit status", p)
-        # Rank 0 saves step 150, rank 1 sleeps 3 s first.  (A later
-        # multiple may time out too, unreached while rank 1 sleeps.)
+        # Rank 0 saves step 150 and trains on (its 400 steps outlast the
+        # deadline, so it hears of the abort); rank 1 sleeps 3 s first.  (A
+        # later multiple may time out too, unreached while rank 1 sleeps.)
         failed = self.check_failures(p, r"^timed out waiting for ", None,
                                      told=(0, 1))
         self.check("step 150 timed out waiting for rank 1 alone")
