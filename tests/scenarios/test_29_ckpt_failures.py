@@ -18,7 +18,9 @@ saying so, where mount(2) is refused):
       final report counts the failures and names the last good step; no
       step directory without a MANIFEST is left;
   (c) a directory remounted read-only after the first commit: the next
-      checkpoints fail with "Read-only file system" and the last good step;
+      checkpoints fail with "cannot prepare the step directory: Read-only
+      file system (EROFS on <step dir>)" and the last good step, each step
+      once (no retry storm), and no step directory appears;
   (d) a rank too slow for --ckpt-timeout: "timed out waiting for rank 1",
       reported the same way, and both workers hear that it failed.
 """
@@ -48,12 +50,6 @@ class CkptFailures(MusterCase):
     def setUp(self):
         super().setUp()
         self.mounts = []
-
-    def tearDown(self):
-        try:
-            super().tearDown()
-        finally:
-            pass
 
     def _unmount_all(self):
         for m in reversed(self.mounts):
