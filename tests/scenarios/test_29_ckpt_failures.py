@@ -22,7 +22,10 @@ saying so, where mount(2) is refused):
       file system (EROFS on <step dir>)" and the last good step, each step
       once (no retry storm), and no step directory appears;
   (d) a rank too slow for --ckpt-timeout: "timed out waiting for rank 1",
-      reported the same way, and both workers hear that it failed.
+      reported the same way, and both workers hear that it failed;
+  (e) a MANIFEST of a newer on-disk format than this build reads is
+      reported at the default level, naming the file and the version, and
+      the job resumes from the older checkpoint.
 """
 import glob
 import os
@@ -244,6 +247,34 @@ class CkptFailures(MusterCase):
                               r"checkpoint committed yet$", p.err, re.M),
                     "the step 150 line", p)
         self.check_no_partial_steps(ck, p)
+
+    # (e)
+    def test_newer_manifest_format(self):
+        ck = os.path.join(self.tmp, "ck")
+        args = ["--nproc-per-node", "2", "--ckpt-dir", ck, "--rdzv-id", "mf29",
+                "--ckpt-every-steps", "50", "--", *train(100)]
+        p = self.muster_run(args, name="first")
+        self.expect_eq(p.wait(), 0, "first run", p)
+        steps = sorted(glob.glob(os.path.join(ck, "mf29", "step-*", "MANIFEST")))
+        self.expect(len(steps) >= 2, "two checkpoints: %r" % steps, p)
+        newest, older = steps[-1], steps[-2]
+        with open(newest, "r+b") as f:  # {"v": 1, ...}: byte 3 is the version
+            head = f.read(4)
+            self.expect_eq(head[:3], b"\x8a\xa1v", "MANIFEST header", p)
+            f.seek(3)
+            f.write(b"\x02")
+        q = self.muster_run(["--resume"] + args, name="second")
+        self.expect_eq(q.wait(), 0, "second run", q)
+        self.check("a MANIFEST of a newer format is reported at the default "
+                   "level, naming the file and the version")
+        self.expect(re.search(r"newer-format: %s has format version 2; this "
+                              r"build reads versions 1 to 1"
+                              % re.escape(newest), q.err),
+                    "no newer-format report", q)
+        older_step = int(os.path.basename(os.path.dirname(older))[5:])
+        self.check("the job resumes from the older checkpoint (step %d)" % older_step)
+        self.expect(re.search(r"resuming job mf29 from step %d " % older_step, q.err),
+                    "not resumed from step %d" % older_step, q)
 
 
 if __name__ == "__main__":
