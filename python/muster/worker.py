@@ -180,14 +180,20 @@ class Request:
         self.close()
 
 
-def _finalize(box: List[Any]) -> None:
-    """Finalize a handle (from close() or when the Worker is collected or
-    the interpreter exits).  box = [handle, callbacks...]: the callbacks
-    stay referenced until libmuster's thread has stopped."""
+def _finalize(box: List[Any]) -> int:
+    """Finalize a handle (from close(), or when the Worker is collected or
+    the interpreter exits): first wait for asynchronous checkpoint saves
+    (finalize would cancel queued ones), then finalize.  Returns the
+    flush's status.  box = [handle, callbacks...]: the callbacks stay
+    referenced until libmuster's thread has stopped."""
     h = box[0]
+    rc = 0
     if h is not None and h.value:
-        _lib.lib().muster_worker_finalize(ctypes.byref(h))
+        L = _lib.lib()
+        rc = L.muster_worker_ckpt_flush(h)
+        L.muster_worker_finalize(ctypes.byref(h))
     box[0] = None
+    return rc
 
 
 class Worker:
@@ -239,10 +245,11 @@ class Worker:
 
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
-        """Tell the agent this worker is done with muster and free the
-        handle (waits for nothing: call ckpt_flush() first if you saved
-        asynchronously).  Safe to call twice."""
-        self._fin()
+        """Wait until asynchronous checkpoint saves are durable, tell the
+        agent this worker is done with muster and free the handle.  Safe
+        to call twice.  Raises the error of a failed asynchronous save
+        (after closing)."""
+        rc = self._fin() or 0
         self._h = None
         with self._mcond:
             self._mcond.notify_all()
@@ -250,10 +257,12 @@ class Worker:
             loop.call_soon_threadsafe(_fail_future, fut,
                                       Closed(Closed.code, "next_membership"))  # type: ignore[call-arg]
         self._mwaiters = []
+        check(rc, "Worker.close (muster_worker_ckpt_flush)")
 
     @property
     def closed(self) -> bool:
-        return self._h is None
+        """True once close() ran (or the interpreter is exiting)."""
+        return self._h is None or self._box[0] is None
 
     def __enter__(self) -> "Worker":
         return self
@@ -262,7 +271,7 @@ class Worker:
         self.close()
 
     def _handle(self, what: str) -> ctypes.c_void_p:
-        if self._h is None:
+        if self._h is None or self._box[0] is None:
             raise Closed(Closed.code, what, "the Worker was closed")  # type: ignore[call-arg]
         return self._h
 
@@ -642,7 +651,7 @@ class Worker:
             _lib.free(ctypes.cast(arr, ctypes.c_void_p).value or 0)
 
     def __repr__(self) -> str:
-        if self._h is None:
+        if self.closed:
             return "<muster.Worker closed>"
         return "<muster.Worker job=%s rank=%d world=%d epoch=%d role=%s>" % (
             self.job, self.rank, self.world, self.epoch, self.role)
