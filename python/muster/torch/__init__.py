@@ -26,7 +26,7 @@ from .checkpoint import Checkpoint, flush, load, save
 from .defaults import default_worker
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import MusterStore
+    from .c10d_store import MusterStore
 
 
 def store(worker: Any = None, prefix: str = "torch",
@@ -36,7 +36,7 @@ def store(worker: Any = None, prefix: str = "torch",
     process's muster.torch.default_worker(); ``prefix`` keeps stores of
     one epoch apart; ``timeout`` (seconds, default torch's 300) bounds
     get and wait."""
-    from .store import MusterStore
+    from .c10d_store import MusterStore
     return MusterStore(worker if worker is not None else default_worker(), prefix,
                        timeout)
 
@@ -60,7 +60,7 @@ def init_process_group(backend: str = "gloo", worker: Any = None,
 
 def __getattr__(name: str) -> Any:
     if name == "MusterStore":
-        from .store import MusterStore
+        from .c10d_store import MusterStore
         return MusterStore
     if name == "elastic":
         from . import elastic

@@ -1,4 +1,4 @@
-"""store.py — MusterStore, a torch.distributed.Store on musterd's KV store.
+"""c10d_store.py — MusterStore, a torch.distributed.Store on musterd's KV store.
 
 init_process_group(store=MusterStore(...)) then needs no TCPStore on rank
 0 and no free MASTER_PORT: keys live in the coordinator, scoped to the job
