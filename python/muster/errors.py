@@ -34,16 +34,18 @@ class MusterError(Exception):
     code: int = 0
 
     def __init__(self, code: int, what: str = "", detail: str = "") -> None:
-        self.code = code
-        self.name = err_name(code)
-        self.strerror = strerror(code)
-        self.what = what
-        self.errno = -code if -4096 < code < 0 else None
-        msg = "%s: %s (%s)" % (what, self.strerror, self.name) if what else \
-            "%s (%s)" % (self.strerror, self.name)
+        name, text = err_name(code), strerror(code)
+        msg = "%s: %s (%s)" % (what, text, name) if what else "%s (%s)" % (text, name)
         if detail:
             msg += ": " + detail
         super().__init__(msg)
+        # After the base's __init__: OSError-derived classes (TimedOut is a
+        # TimeoutError) reset errno and strerror there.
+        self.code = code
+        self.name = name
+        self.strerror = text
+        self.what = what
+        self.errno = -code if -4096 < code < 0 else None
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
