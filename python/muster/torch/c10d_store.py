@@ -8,8 +8,10 @@ and epoch (a new epoch empties them), and a get waits in the coordinator
 musterd's KV offers put and (waiting) get; the Store methods map onto them:
 
   set, get, wait, check   put / get, get with timeout, get with timeout 0
-                          (wait and check send every key at once with
-                          kv_get_nb and then collect the answers);
+                          (wait asks for one key after the other, so a
+                          rank holds one waiting request at a time; check
+                          sends every key at once with kv_get_nb, not
+                          waiting);
   add(key, n)             a counter kept as one key per rank, each written
                           only by its rank ("<prefix>/add/<key>/<rank>",
                           that rank's running total); add returns the sum
@@ -32,6 +34,7 @@ Values set through torch arrive as bytes; get returns bytes.
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any, Dict, List, Optional, Union
 
 import torch.distributed as dist
@@ -112,14 +115,25 @@ class MusterStore(dist.Store):
         return out
 
     def wait(self, keys: List[str], timeout: Optional[datetime.timedelta] = None) -> None:
-        """Block until every key is set (timeout: the store's by default)."""
+        """Block until every key is set (timeout: the store's by default).
+
+        One key at a time, each get waiting in the coordinator until the
+        deadline: a rank holds at most one waiting request, well inside
+        musterd's per-node bound on waiting requests (4 per slot + 64),
+        however many keys it waits for."""
         if isinstance(keys, str):
             keys = [keys]
-        try:
-            self._collect([self._k(k) for k in keys], self._secs(timeout))
-        except TimedOut as e:
-            raise TimedOut(e.code, "MusterStore.wait",  # type: ignore[call-arg]
-                           "keys %r not all set within %s" % (list(keys), timeout or self.timeout)) from None
+        names = [self._k(k) for k in keys]
+        total = self._secs(timeout)
+        deadline = None if total is None else time.monotonic() + total
+        for k, name in zip(keys, names):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                self.worker.kv_get(name, left)
+            except (TimedOut, NotFound):
+                raise TimedOut(TimedOut.code, "MusterStore.wait",  # type: ignore[call-arg]
+                               "key %r not set within %s (of keys %r)"
+                               % (k, timeout or self.timeout, list(keys))) from None
 
     def check(self, keys: List[str]) -> bool:
         """True if every key is set now (never waits)."""
