@@ -93,6 +93,9 @@ class Torch(PyCase):
         for r, ls in ref.items():
             self.expect(ls[0].startswith("epoch 2 rank %d world 3" % r),
                         "rank %d: %r" % (r, ls[0]), p)
+        self.check("the survivors' store of epoch 1 refuses use in epoch 2 (StaleEpoch)")
+        self.expect_eq(self.lines(p, "old store:"), {0: ["StaleEpoch True"], 2: ["StaleEpoch True"]},
+                       "old store use", p)
         self.check("the newcomer got the state of step 30 from rank 0")
         self.expect_eq(self.lines(p, "synced at step"), {1: ["30"]}, "newcomer's sync", p)
         self.check("all three end with the same weights; survivors in their own processes")

@@ -29,7 +29,9 @@ musterd's KV offers put and (waiting) get; the Store methods map onto them:
                           init_process_group, gloo and the collectives do
                           not call them.
 
-Values set through torch arrive as bytes; get returns bytes.
+Values set through torch arrive as bytes; get returns bytes.  A store
+belongs to the epoch it was made in: used after a membership change it
+raises muster.StaleEpoch (make a new one, as elastic.reinit does).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import torch.distributed as dist
 
-from ..errors import NotFound, TimedOut, invalid
+from ..errors import NotFound, StaleEpoch, TimedOut, invalid
 from ..worker import Worker
 
 
@@ -77,6 +79,12 @@ class MusterStore(dist.Store):
 
     # keys ------------------------------------------------------------
     def _k(self, key: str) -> str:
+        e = self.worker.epoch
+        if e != self.epoch:
+            raise StaleEpoch(StaleEpoch.code, "MusterStore",  # type: ignore[call-arg]
+                             "this store belongs to epoch %d, the gang is in epoch %d: "
+                             "make a new one (muster.torch.elastic.reinit does)"
+                             % (self.epoch, e))
         if not isinstance(key, str):
             raise invalid("MusterStore", "key must be str, not %s" % type(key).__name__)
         return "%s/v/%s" % (self.prefix, key)

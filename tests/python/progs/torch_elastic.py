@@ -7,7 +7,7 @@ step from the rank muster names (sync_from).
 
 Usage: torch_elastic.py STEPS CRASH_STEP CRASH_RANK: the worker of
 CRASH_RANK exits 3 after CRASH_STEP in epoch 1.  Prints "start rank R
-pid P epoch E", "re-formed: epoch E rank R world W" (survivors), "synced
+pid P epoch E", "old store: StaleEpoch True" and "re-formed: epoch E rank R world W" (survivors), "synced
 at step S" (newcomers) and "final <sha256 of the weights> pid P".
 """
 import hashlib
@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+import muster
 import muster.torch as mt
 from muster.torch import elastic
 
@@ -35,7 +36,7 @@ torch.manual_seed(0)
 model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
 opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
-elastic.reinit("gloo")
+store = elastic.reinit("gloo")
 step = elastic.sync_state(model, opt, 0)
 if w.sync_from >= 0:
     say("synced at step %d" % step)
@@ -58,7 +59,12 @@ while step < steps:
             os._exit(3)
     except RuntimeError as e:
         m = elastic.wait_change(timeout=60)
-        elastic.reinit("gloo")
+        try:
+            store.get("anything")
+            say("old store: no error")
+        except muster.StaleEpoch as se:
+            say("old store: StaleEpoch", "make a new one" in str(se))
+        store = elastic.reinit("gloo")
         step = elastic.sync_state(model, opt, step)
         ddp = DDP(model)
         say("re-formed: epoch %d rank %d world %d (after: %s)"
