@@ -181,7 +181,10 @@ def free(ptr: int) -> None:
     """free() a buffer libmuster malloc'd for the caller (kv values, slices)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's free (dlsym(RTLD_DEFAULT)), not libc.so.6's own:
+        # under a preloaded allocator (ASan, jemalloc) libmuster's malloc
+        # is that one too.
+        _libc = ctypes.CDLL(None)
         _libc.free.argtypes = [c_void_p]
         _libc.free.restype = None
     if ptr:
