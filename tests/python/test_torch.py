@@ -43,7 +43,7 @@ class Torch(PyCase):
         for r in range(world):
             self.expect_eq(st.get(r, [])[:6], [
                 "get v%d check True False" % ((r + 1) % world),
-                "add %d" % (world * (world + 1) // 2),
+                "add %d get %d check True" % ((world * (world + 1) // 2,) * 2),
                 "compare_set NotImplementedError True",
                 "delete_key NotImplementedError True",
                 "num_keys NotImplementedError True",

@@ -21,7 +21,10 @@ musterd's KV offers put and (waiting) get; the Store methods map onto them:
                           (add 1, then add 0 until it reads world) is
                           exact.  The value returned is the total seen at
                           that moment, not a unique ticket: two ranks
-                          adding at once may read the same total.
+                          adding at once may read the same total.  The
+                          first add of a rank also puts the plain key
+                          with a marker, so wait/check see a counter and
+                          get returns its total (as TCPStore does).
   compare_set, delete_key, num_keys
                           need an atomic compare-and-set, a delete and a
                           key listing, which the KV protocol does not have;
@@ -43,6 +46,10 @@ import torch.distributed as dist
 
 from ..errors import NotFound, StaleEpoch, TimedOut, invalid
 from ..worker import Worker
+
+
+# The value of a counter's plain key (see add); no torch value looks so.
+COUNTER = b"\0muster.torch:counter\0"
 
 
 def _unsupported(op: str) -> NotImplementedError:
@@ -103,8 +110,16 @@ class MusterStore(dist.Store):
         self.worker.kv_put(self._k(key), value, self._secs())
 
     def get(self, key: str) -> bytes:
-        """The value of key, waiting up to the store's timeout for it."""
-        return self.worker.kv_get(self._k(key), self._secs())
+        """The value of key, waiting up to the store's timeout for it; for
+        a counter (a key add() made), its total now, as TCPStore does."""
+        v = self.worker.kv_get(self._k(key), self._secs())
+        if v != COUNTER:
+            return v
+        mine = self._added.get(key)
+        if mine is None:
+            got = self._collect([self._ck(key, self.rank)], 0)[0]
+            mine = int(got) if got else 0
+        return str(self._total(key, mine)).encode()
 
     def _collect(self, keys: List[str], timeout: Optional[float]) -> List[Optional[bytes]]:
         """Ask for every key at once (kv_get_nb); None for an absent key
@@ -149,21 +164,27 @@ class MusterStore(dist.Store):
             keys = [keys]
         return all(v is not None for v in self._collect([self._k(k) for k in keys], 0))
 
+    def _total(self, key: str, mine: int) -> int:
+        others = [self._ck(key, r) for r in range(self.world) if r != self.rank]
+        return mine + sum(int(v) for v in self._collect(others, 0) if v)
+
     def add(self, key: str, amount: int) -> int:
         """Add amount to the counter key; the total over all ranks now."""
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise invalid("MusterStore.add", "amount must be an int, not %r" % (amount,))
-        self._k(key)
+        name = self._k(key)
         mine = self._added.get(key)
         if mine is None:
             got = self._collect([self._ck(key, self.rank)], 0)[0]
             mine = int(got) if got else 0
+            # The plain key says "a counter": get/wait/check see it (and
+            # a get waiting for it wakes up), get answers the total.
+            self.worker.kv_put(name, COUNTER, self._secs())
         if amount != 0:
             mine += amount
             self.worker.kv_put(self._ck(key, self.rank), str(mine), self._secs())
         self._added[key] = mine
-        others = [self._ck(key, r) for r in range(self.world) if r != self.rank]
-        return mine + sum(int(v) for v in self._collect(others, 0) if v)
+        return self._total(key, mine)
 
     def compare_set(self, key: str, expected: Any, desired: Any) -> bytes:
         raise _unsupported("compare_set")
