@@ -49,6 +49,7 @@
 #include "launcher/nproc.h"
 #include "launcher/run_opts.h"
 #include "launcher/run_report.h"
+#include "launcher/slurm_step.h"
 #include "worker/agent.h"
 #include "worker/log_files.h"
 
@@ -88,6 +89,8 @@ typedef struct run {
   const char *prog_path;  /* the program as found (default job id) */
   const char *job_id;      /* the job's id (make_spec) */
   char ctl_sock_path[200]; /* its automatic local control socket */
+  mu_slurm_plan_t slurm;   /* driving a Slurm allocation (slurm.h) */
+  mu_slurm_step_t *step;   /* ... the srun of its other nodes */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -425,6 +428,7 @@ static void
 on_agent_closed (void *arg)
 {
   run_t *r = arg;
+  mu_slurm_step_finish (r->step, 30000);
   if (r->coord && r->o.host && !r->signalled
       && mu_coord_nodes_alive (r->coord) > 0)
     {
@@ -504,7 +508,8 @@ check_binds (run_t *r)
   mu_endpoint_t ep;
   mu_bind_scope_t scope = MU_BIND_OTHER;
   if (r->o.host
-      && (mu_endpoint_parse (r->o.endpoint, 0, &ep, why, sizeof why) != 0
+      && (mu_endpoint_parse (r->o.endpoint, r->slurm.active ? MU_EP_ANY_PORT : 0,
+                             &ep, why, sizeof why) != 0
           || mu_netaddr_bind (&ep, r->host_bind, sizeof r->host_bind, &scope,
                               why, sizeof why) != 0))
     {
@@ -874,7 +879,12 @@ mu_run_main (int argc, char **argv)
       fputs (mu_run_opts_usage (), stdout);
       return 0;
     }
-  if (mu_run_opts_parse (argc, argv, &r.o, err, sizeof err) != 0)
+  /* In a Slurm batch script or salloc shell, muster run drives the
+   * allocation: it hosts here and srun starts the other nodes (slurm.h). */
+  int in_alloc = mu_slurm_in_allocation (mu_slurm_getenv, NULL);
+  if ((in_alloc ? mu_run_opts_parse_in_allocation (argc, argv, &r.o, err, sizeof err)
+                : mu_run_opts_parse (argc, argv, &r.o, err, sizeof err)) != 0
+      || (in_alloc && mu_slurm_plan_env (&r.o, &r.slurm, err, sizeof err) != 0))
     {
       fprintf (stderr, "muster run: %s\n", err);
       return 2;
@@ -1029,8 +1039,19 @@ mu_run_main (int argc, char **argv)
           r.sigpreempt.data = &r;
           uv_signal_start (&r.sigpreempt, on_signal, r.o.preempt_signal);
         }
+      if (r.slurm.active
+          && mu_slurm_step_launch (&r.loop, &r.slurm, &r.o, argv,
+                                   (int)(r.o.argv - argv), r.endpoint, id,
+                                   r.have_token ? &r.token : NULL, &r.step,
+                                   err, sizeof err) != 0)
+        {
+          fprintf (stderr, "muster run: %s\n", err);
+          r.exit_code = 1;
+          mu_agent_shutdown (r.agent, 0);
+        }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
+  mu_slurm_step_destroy (&r.step);
   mu_agent_destroy (&r.agent);
   mu_coord_destroy (&r.coord);
   uv_loop_close (&r.loop);

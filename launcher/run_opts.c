@@ -451,9 +451,27 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
   return 0;
 }
 
+static int
+parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
+       size_t errlen);
+
 int
 mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                    size_t errlen)
+{
+  return parse (argc, argv, 0, o, err, errlen);
+}
+
+int
+mu_run_opts_parse_in_allocation (int argc, char **argv, mu_run_opts_t *o,
+                                 char *err, size_t errlen)
+{
+  return parse (argc, argv, 1, o, err, errlen);
+}
+
+static int
+parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
+       size_t errlen)
 {
   memset (o, 0, sizeof *o);
   o->min_nodes = o->max_nodes = 1;
@@ -587,7 +605,7 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                      NULL, NULL);
       o->nproc = o->roles[k].nproc; /* this node's workers */
     }
-  if (o->endpoint == NULL && o->min_nodes > 1)
+  if (o->endpoint == NULL && o->min_nodes > 1 && !in_allocation)
     return fail (err, errlen,
                  "--nnodes needs more than one node: give --rdzv-endpoint "
                  "(the embedded coordinator serves this machine only)",
