@@ -365,6 +365,7 @@ on_done (void *arg, const mu_job_done_t *d)
   if (strcmp (d->state, "suspended") == 0)
     {
       r->exit_code = r->o.preempt_exit_code;
+      r->slurm.requeue = r->slurm.active; /* at exit: scontrol requeue */
       if (d->resumable)
         fprintf (stderr,
                  "muster: job %s suspended: %s; run the same command (same "
@@ -633,7 +634,9 @@ secure_local_agent (run_t *r, const char *job_id)
                muster_strerror (rc));
       return rc;
     }
-  if (!r->hosting || r->o.quiet)
+  /* (In a Slurm allocation the joiners get the token from srun: it is
+   * not printed into the job's output file.) */
+  if (!r->hosting || r->o.quiet || r->slurm.active)
     return 0;
   /* The join-only form of the secret: it lets a node join, not host. */
   mu_token_t join = r->token;
@@ -1052,6 +1055,8 @@ mu_run_main (int argc, char **argv)
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
   mu_slurm_step_destroy (&r.step);
+  if (r.slurm.requeue)
+    mu_slurm_requeue (&r.slurm, r.o.quiet);
   mu_agent_destroy (&r.agent);
   mu_coord_destroy (&r.coord);
   uv_loop_close (&r.loop);

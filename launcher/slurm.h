@@ -46,6 +46,7 @@ typedef struct mu_slurm_plan {
   char endpoint[300];      /* ADDR:* the coordinator binds (port chosen by
                               the kernel; the joiners get the bound one) */
   uint32_t restart_count;  /* SLURM_RESTART_COUNT (0 on the first run) */
+  int requeue;             /* the job ended suspended: requeue it at exit */
 } mu_slurm_plan_t;
 
 typedef const char *(*mu_slurm_getenv_fn) (const char *name, void *arg);

@@ -13,7 +13,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <muster/error.h>
@@ -264,4 +266,29 @@ mu_slurm_step_destroy (mu_slurm_step_t **s_p)
     return;
   free (*s_p);
   *s_p = NULL;
+}
+
+int
+mu_slurm_requeue (const mu_slurm_plan_t *p, int quiet)
+{
+  const char *scontrol = getenv ("MUSTER_SCONTROL");
+  char *argv[] = { (char *)(scontrol ? scontrol : "scontrol"), "requeue",
+                   (char *)p->job, NULL };
+  pid_t pid;
+  int st = 0;
+  int rc = posix_spawnp (&pid, argv[0], NULL, NULL, argv, environ);
+  if (rc == 0)
+    while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+      ;
+  if (rc != 0 || !WIFEXITED (st) || WEXITSTATUS (st) != 0)
+    {
+      fprintf (stderr, "muster: cannot requeue Slurm job %s (%s requeue %s "
+               "%s): resubmit the same script to resume\n", p->job, argv[0],
+               p->job, rc ? strerror (rc) : "failed");
+      return -1;
+    }
+  if (!quiet)
+    fprintf (stderr, "muster: Slurm job %s requeued: it resumes from the "
+             "checkpoint when it runs again\n", p->job);
+  return 0;
 }

@@ -59,6 +59,15 @@ void mu_slurm_step_finish (mu_slurm_step_t *s, uint64_t wait_ms);
 /* Whether the srun has exited, and its status (exit code, or 128+signal). */
 int mu_slurm_step_exited (const mu_slurm_step_t *s, int *status);
 
+/* The job was suspended (preempted, or Slurm's --signal warning, with a
+ * checkpoint): `scontrol requeue JOB`, so Slurm runs the batch script
+ * again and the same command resumes from the checkpoint.  A job that
+ * ends by itself within GraceTime is otherwise recorded as failed, not
+ * requeued.  Blocks until scontrol exits (call it after the loop); says
+ * what happened on stderr.  0, or -1 when scontrol failed (the job is not
+ * requeueable: --no-requeue, JobRequeue=0). */
+int mu_slurm_requeue (const mu_slurm_plan_t *p, int quiet);
+
 /* Free a step whose handles are closed (after uv_run returned); NULL ok. */
 void mu_slurm_step_destroy (mu_slurm_step_t **s_p);
 
