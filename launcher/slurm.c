@@ -303,6 +303,14 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
   free (names);
   if (rc != 0)
     return rc;
+  if (o->min_nodes > n)
+    {
+      snprintf (err, errlen, "--nnodes %u:%u needs at least %u nodes and the "
+                "allocation has %u (SLURM_JOB_NUM_NODES)",
+                (unsigned)o->min_nodes, (unsigned)o->max_nodes,
+                (unsigned)o->min_nodes, (unsigned)n);
+      return MUSTER_EINVAL;
+    }
   if (n < 2)
     return 0; /* one node: the embedded coordinator, as outside Slurm */
   const char *tpn = get ("SLURM_TASKS_PER_NODE", arg);
@@ -339,14 +347,6 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
     return rc;
   if (o->min_nodes == 1 && o->max_nodes == 1)
     o->min_nodes = o->max_nodes = n;
-  if (o->min_nodes > n)
-    {
-      snprintf (err, errlen, "--nnodes %u:%u needs at least %u nodes and the "
-                "allocation has %u (SLURM_JOB_NUM_NODES)",
-                (unsigned)o->min_nodes, (unsigned)o->max_nodes,
-                (unsigned)o->min_nodes, (unsigned)n);
-      return MUSTER_EINVAL;
-    }
   if (o->nproc == 1 && o->nproc_kind == NULL && o->nroles == 0 && ntpn > 0)
     o->nproc = ntpn;
   const char *addr = o->advertise ? o->advertise : hostname;

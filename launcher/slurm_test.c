@@ -272,6 +272,11 @@ test_plan_errors (void **state)
   plan_fails (rc, "prog", "SLURM_RESTART_COUNT '-1'");
   plan_fails (batch_env, "--nnodes 5:8 prog",
               "--nnodes 5:8 needs at least 5 nodes and the allocation has 4");
+  /* A one-node allocation runs embedded, but not a gang of 2. */
+  const char *one[] = { "SLURM_JOB_ID=42", "SLURM_JOB_NUM_NODES=1",
+                        "SLURM_JOB_NODELIST=sn1", "SLURMD_NODENAME=sn1", NULL };
+  plan_fails (one, "--nnodes 2 prog",
+              "--nnodes 2:2 needs at least 2 nodes and the allocation has 1");
 }
 
 static void
