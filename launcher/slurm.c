@@ -19,8 +19,7 @@
 #include "common/util.h"
 
 static int
-bad (char *err, size_t errlen, const char *what, const char *s,
-     const char *why)
+bad (char *err, size_t errlen, const char *what, const char *s, const char *why)
 {
   snprintf (err, errlen, "%s '%s': %s", what, s, why);
   return MUSTER_EINVAL;
@@ -43,7 +42,8 @@ number (const char **p, unsigned long *v, size_t *width)
   return 0;
 }
 
-typedef struct sink {
+typedef struct sink
+{
   char *out;
   size_t len, cap;
   size_t count;
@@ -168,8 +168,9 @@ mu_slurm_hostlist_expand (const char *list, char *out, size_t outlen,
   *count = k.count;
   if (k.full)
     {
-      snprintf (err, errlen, "host list '%s': %zu names do not fit in %zu bytes",
-                list, k.count, outlen);
+      snprintf (err, errlen,
+                "host list '%s': %zu names do not fit in %zu bytes", list,
+                k.count, outlen);
       return -ENOSPC;
     }
   return 0;
@@ -211,7 +212,8 @@ mu_slurm_tasks_per_node (const char *s, uint32_t index, uint32_t *tasks,
         {
           p++;
           if (*p == '\0')
-            return bad (err, errlen, "SLURM_TASKS_PER_NODE", s, "ends with ','");
+            return bad (err, errlen, "SLURM_TASKS_PER_NODE", s,
+                        "ends with ','");
         }
       else if (*p != '\0')
         return bad (err, errlen, "SLURM_TASKS_PER_NODE", s,
@@ -258,19 +260,20 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
 {
   memset (p, 0, sizeof *p);
   const char *job = get ("SLURM_JOB_ID", arg);
-  if (!mu_slurm_in_allocation (get, arg) || o->endpoint != NULL
-      || o->standalone || o->master_addr != NULL)
+  if (!mu_slurm_in_allocation (get, arg) || o->endpoint != NULL || o->standalone
+      || o->master_addr != NULL)
     return 0;
   uint32_t n = 0;
   int present = 0;
-  int rc = env_u32 (get, arg, "SLURM_JOB_NUM_NODES", 1, &n, &present, err,
-                    errlen);
+  int rc
+      = env_u32 (get, arg, "SLURM_JOB_NUM_NODES", 1, &n, &present, err, errlen);
   if (rc == 0 && !present)
     rc = env_u32 (get, arg, "SLURM_NNODES", 1, &n, &present, err, errlen);
   if (rc != 0)
     return rc;
   if (!present)
-    return bad (err, errlen, "SLURM_JOB_NUM_NODES", "", "not set inside an "
+    return bad (err, errlen, "SLURM_JOB_NUM_NODES", "",
+                "not set inside an "
                 "allocation (SLURM_JOB_ID is): give --rdzv-endpoint, or "
                 "--standalone for this node only");
   const char *list = get ("SLURM_JOB_NODELIST", arg);
@@ -280,8 +283,8 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
   if (names == NULL)
     return MUSTER_EINVAL;
   size_t count = 0;
-  rc = mu_slurm_hostlist_expand (list ? list : "", names, MU_SLURM_MAX_NODES * 32,
-                                 &count, err, errlen);
+  rc = mu_slurm_hostlist_expand (list ? list : "", names,
+                                 MU_SLURM_MAX_NODES * 32, &count, err, errlen);
   if (rc == 0 && count != n)
     {
       char why[128];
@@ -293,7 +296,8 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
     {
       size_t fl = strcspn (names, ",");
       if (fl >= sizeof p->first)
-        rc = bad (err, errlen, "SLURM_JOB_NODELIST", list, "a name is too long");
+        rc = bad (err, errlen, "SLURM_JOB_NODELIST", list,
+                  "a name is too long");
       else
         {
           memcpy (p->first, names, fl);
@@ -305,7 +309,8 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
     return rc;
   if (o->min_nodes > n)
     {
-      snprintf (err, errlen, "--nnodes %u:%u needs at least %u nodes and the "
+      snprintf (err, errlen,
+                "--nnodes %u:%u needs at least %u nodes and the "
                 "allocation has %u (SLURM_JOB_NUM_NODES)",
                 (unsigned)o->min_nodes, (unsigned)o->max_nodes,
                 (unsigned)o->min_nodes, (unsigned)n);
@@ -321,7 +326,8 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
       if (rc == 0 && described != n)
         {
           char why[128];
-          snprintf (why, sizeof why, "describes %u nodes, SLURM_JOB_NUM_NODES %u",
+          snprintf (why, sizeof why,
+                    "describes %u nodes, SLURM_JOB_NUM_NODES %u",
                     (unsigned)described, (unsigned)n);
           rc = bad (err, errlen, "SLURM_TASKS_PER_NODE", tpn, why);
         }
@@ -330,7 +336,8 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
     }
   const char *self = get ("SLURMD_NODENAME", arg);
   if (self == NULL || *self == '\0')
-    return bad (err, errlen, "SLURMD_NODENAME", "", "not set: muster run "
+    return bad (err, errlen, "SLURMD_NODENAME", "",
+                "not set: muster run "
                 "drives an allocation from its batch script or salloc shell "
                 "on one of its nodes");
   if (strlen (self) >= sizeof p->self)
@@ -351,7 +358,8 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
     o->nproc = ntpn;
   const char *addr = o->advertise ? o->advertise : hostname;
   if (addr == NULL || *addr == '\0')
-    return bad (err, errlen, "hostname", "", "empty: give --advertise-host "
+    return bad (err, errlen, "hostname", "",
+                "empty: give --advertise-host "
                 "ADDR (this node's address the others reach)");
   int v6 = strchr (addr, ':') != NULL;
   int w = snprintf (p->endpoint, sizeof p->endpoint, "%s%s%s:*", v6 ? "[" : "",
@@ -375,8 +383,8 @@ static int
 stripped (const char *a, int *takes_value)
 {
   static const char *const with_value[]
-      = { "advertise-host", "local-addr", "node-id", "node-rank",
-          "join-token", "join-token-file", NULL };
+      = { "advertise-host", "local-addr",      "node-id", "node-rank",
+          "join-token",     "join-token-file", NULL };
   static const char *const bare[] = { "host", "standalone", NULL };
   if (a[0] != '-' || a[1] != '-')
     return 0;
@@ -409,8 +417,8 @@ mu_slurm_child_args (const mu_slurm_plan_t *p, const mu_run_opts_t *o,
   char nn[32];
   snprintf (nn, sizeof nn, "%u:%u", (unsigned)o->min_nodes,
             (unsigned)o->max_nodes);
-  const char *head[] = { "run", "--rdzv-endpoint", endpoint, "--rdzv-id",
-                         job_id, "--nnodes", nn };
+  const char *head[] = { "run",  "--rdzv-endpoint", endpoint, "--rdzv-id",
+                         job_id, "--nnodes",        nn };
   size_t nhead = sizeof head / sizeof head[0];
   size_t nargs = nhead + (size_t)nopts + 1 + (size_t)o->argc + 1;
   size_t bytes = 0;
@@ -427,14 +435,14 @@ mu_slurm_child_args (const mu_slurm_plan_t *p, const mu_run_opts_t *o,
     return NULL;
   char *s = (char *)(v + nargs);
   size_t n = 0;
-#define PUT(str)                                                              \
-  do                                                                          \
-    {                                                                         \
-      size_t l_ = strlen (str) + 1;                                           \
-      memcpy (s, (str), l_);                                                  \
-      v[n++] = s;                                                             \
-      s += l_;                                                                \
-    }                                                                         \
+#define PUT(str)                                                               \
+  do                                                                           \
+    {                                                                          \
+      size_t l_ = strlen (str) + 1;                                            \
+      memcpy (s, (str), l_);                                                   \
+      v[n++] = s;                                                              \
+      s += l_;                                                                 \
+    }                                                                          \
   while (0)
   for (size_t i = 0; i < nhead; i++)
     PUT (head[i]);

@@ -36,17 +36,18 @@ int mu_slurm_tasks_per_node (const char *s, uint32_t index, uint32_t *tasks,
                              uint32_t *nodes, char *err, size_t errlen);
 
 /* How `muster run` drives an allocation. */
-typedef struct mu_slurm_plan {
-  int active;              /* drive the allocation from this process */
-  uint32_t nnodes;         /* nodes in the allocation */
-  uint32_t joiners;        /* nodes srun starts: the others, up to --nnodes' max */
-  char job[32];            /* SLURM_JOB_ID */
-  char self[256];          /* SLURMD_NODENAME: this node, excluded from srun */
-  char first[256];         /* the allocation's first node */
-  char endpoint[300];      /* ADDR:* the coordinator binds (port chosen by
-                              the kernel; the joiners get the bound one) */
-  uint32_t restart_count;  /* SLURM_RESTART_COUNT (0 on the first run) */
-  int requeue;             /* the job ended suspended: requeue it at exit */
+typedef struct mu_slurm_plan
+{
+  int active;         /* drive the allocation from this process */
+  uint32_t nnodes;    /* nodes in the allocation */
+  uint32_t joiners;   /* nodes srun starts: the others, up to --nnodes' max */
+  char job[32];       /* SLURM_JOB_ID */
+  char self[256];     /* SLURMD_NODENAME: this node, excluded from srun */
+  char first[256];    /* the allocation's first node */
+  char endpoint[300]; /* ADDR:* the coordinator binds (port chosen by
+                         the kernel; the joiners get the bound one) */
+  uint32_t restart_count; /* SLURM_RESTART_COUNT (0 on the first run) */
+  int requeue;            /* the job ended suspended: requeue it at exit */
 } mu_slurm_plan_t;
 
 typedef const char *(*mu_slurm_getenv_fn) (const char *name, void *arg);

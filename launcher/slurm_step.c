@@ -22,7 +22,8 @@
 
 extern char **environ;
 
-struct mu_slurm_step {
+struct mu_slurm_step
+{
   uv_process_t proc;
   uv_timer_t timer;
   int running;
@@ -56,7 +57,8 @@ on_exit_cb (uv_process_t *p, int64_t code, int sig)
   s->running = 0;
   s->status = sig ? 128 + sig : (int)code;
   if (s->status != 0 && !s->finishing)
-    fprintf (stderr, "muster: srun of the other %u nodes exited with %d "
+    fprintf (stderr,
+             "muster: srun of the other %u nodes exited with %d "
              "before this node's job ended (their errors are above)\n",
              (unsigned)s->joiners, s->status);
   uv_timer_stop (&s->timer);
@@ -74,7 +76,7 @@ on_timer (uv_timer_t *t)
       s->killed = 1;
       if (!s->quiet)
         fprintf (stderr, "muster: the other nodes' srun is still running; "
-                 "stopping it\n");
+                         "stopping it\n");
       uv_process_kill (&s->proc, SIGTERM);
       uv_timer_start (&s->timer, on_timer, 10000, 0);
       return;
@@ -104,9 +106,14 @@ mu_slurm_step_start (uv_loop_t *loop, const mu_slurm_step_opts_t *o,
   snprintf (nodes, sizeof nodes, "--nodes=%u", (unsigned)p->joiners);
   snprintf (ntasks, sizeof ntasks, "--ntasks=%u", (unsigned)p->joiners);
   snprintf (exclude, sizeof exclude, "--exclude=%s", p->self);
-  const char *pre[] = { o->srun ? o->srun : "srun", nodes, ntasks,
-                        "--ntasks-per-node=1", exclude, "--kill-on-bad-exit=0",
-                        "--mpi=none", self_exe };
+  const char *pre[] = { o->srun ? o->srun : "srun",
+                        nodes,
+                        ntasks,
+                        "--ntasks-per-node=1",
+                        exclude,
+                        "--kill-on-bad-exit=0",
+                        "--mpi=none",
+                        self_exe };
   size_t npre = sizeof pre / sizeof pre[0];
   char **argv = calloc (npre + nargs + 1, sizeof *argv);
   size_t nenv = 0;
@@ -156,8 +163,10 @@ mu_slurm_step_start (uv_loop_t *loop, const mu_slurm_step_opts_t *o,
       rc = uv_spawn (loop, &s->proc, &po);
       if (rc != 0)
         {
-          snprintf (err, errlen, "cannot start %s: %s (is Slurm's srun in "
-                    "PATH?)", argv[0], uv_strerror (rc));
+          snprintf (err, errlen,
+                    "cannot start %s: %s (is Slurm's srun in "
+                    "PATH?)",
+                    argv[0], uv_strerror (rc));
           s->closed = 1;
           uv_close ((uv_handle_t *)&s->timer, on_timer_closed);
           uv_close ((uv_handle_t *)&s->proc, NULL);
@@ -166,9 +175,11 @@ mu_slurm_step_start (uv_loop_t *loop, const mu_slurm_step_opts_t *o,
         {
           s->running = 1;
           if (!o->quiet)
-            fprintf (stderr, "muster: Slurm job %s: hosting on %s; srun starts "
-                     "the other %u node%s\n", p->job, p->self,
-                     (unsigned)p->joiners, p->joiners == 1 ? "" : "s");
+            fprintf (stderr,
+                     "muster: Slurm job %s: hosting on %s; srun starts "
+                     "the other %u node%s\n",
+                     p->job, p->self, (unsigned)p->joiners,
+                     p->joiners == 1 ? "" : "s");
         }
     }
   else
@@ -210,8 +221,8 @@ int
 mu_slurm_step_launch (uv_loop_t *loop, const mu_slurm_plan_t *p,
                       const mu_run_opts_t *o, char **opts, int nopts,
                       const char *endpoint, const char *job_id,
-                      const mu_token_t *token, mu_slurm_step_t **out,
-                      char *err, size_t errlen)
+                      const mu_token_t *token, mu_slurm_step_t **out, char *err,
+                      size_t errlen)
 {
   char **args = mu_slurm_child_args (p, o, opts, nopts, endpoint, job_id);
   if (args == NULL)
@@ -282,13 +293,16 @@ mu_slurm_requeue (const mu_slurm_plan_t *p, int quiet)
       ;
   if (rc != 0 || !WIFEXITED (st) || WEXITSTATUS (st) != 0)
     {
-      fprintf (stderr, "muster: cannot requeue Slurm job %s (%s requeue %s "
-               "%s): resubmit the same script to resume\n", p->job, argv[0],
-               p->job, rc ? strerror (rc) : "failed");
+      fprintf (stderr,
+               "muster: cannot requeue Slurm job %s (%s requeue %s "
+               "%s): resubmit the same script to resume\n",
+               p->job, argv[0], p->job, rc ? strerror (rc) : "failed");
       return -1;
     }
   if (!quiet)
-    fprintf (stderr, "muster: Slurm job %s requeued: it resumes from the "
-             "checkpoint when it runs again\n", p->job);
+    fprintf (stderr,
+             "muster: Slurm job %s requeued: it resumes from the "
+             "checkpoint when it runs again\n",
+             p->job);
   return 0;
 }

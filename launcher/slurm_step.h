@@ -21,11 +21,12 @@
 
 typedef struct mu_slurm_step mu_slurm_step_t;
 
-typedef struct mu_slurm_step_opts {
+typedef struct mu_slurm_step_opts
+{
   const mu_slurm_plan_t *plan;
-  char *const *args;       /* `muster run` arguments (mu_slurm_child_args) */
-  const char *join_token;  /* mj1_... or NULL (--insecure) */
-  const char *srun;        /* the srun program (NULL: "srun" in PATH) */
+  char *const *args;      /* `muster run` arguments (mu_slurm_child_args) */
+  const char *join_token; /* mj1_... or NULL (--insecure) */
+  const char *srun;       /* the srun program (NULL: "srun" in PATH) */
   int quiet;
 } mu_slurm_step_opts_t;
 

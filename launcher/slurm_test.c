@@ -25,7 +25,8 @@ static void
 expands (const char *list, const char *want, size_t want_n)
 {
   size_t n = 99;
-  int rc = mu_slurm_hostlist_expand (list, out, sizeof out, &n, err, sizeof err);
+  int rc
+      = mu_slurm_hostlist_expand (list, out, sizeof out, &n, err, sizeof err);
   if (rc != 0)
     fail_msg ("'%s': %s", list, err);
   assert_string_equal (out, want);
@@ -37,9 +38,9 @@ refuses (const char *list, const char *why)
 {
   size_t n;
   err[0] = '\0';
-  assert_int_equal (mu_slurm_hostlist_expand (list, out, sizeof out, &n, err,
-                                              sizeof err),
-                    MUSTER_EINVAL);
+  assert_int_equal (
+      mu_slurm_hostlist_expand (list, out, sizeof out, &n, err, sizeof err),
+      MUSTER_EINVAL);
   if (strstr (err, why) == NULL)
     fail_msg ("'%s': error '%s' does not say '%s'", list, err, why);
 }
@@ -81,19 +82,19 @@ test_tasks_per_node (void **state)
 {
   (void)state;
   uint32_t t = 0, nodes = 0;
-  assert_int_equal (mu_slurm_tasks_per_node ("4(x4)", 3, &t, &nodes, err,
-                                             sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_tasks_per_node ("4(x4)", 3, &t, &nodes, err, sizeof err), 0);
   assert_int_equal (t, 4);
   assert_int_equal (nodes, 4);
-  assert_int_equal (mu_slurm_tasks_per_node ("2(x3),1", 0, &t, &nodes, err,
-                                             sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_tasks_per_node ("2(x3),1", 0, &t, &nodes, err, sizeof err), 0);
   assert_int_equal (t, 2);
   assert_int_equal (nodes, 4);
-  assert_int_equal (mu_slurm_tasks_per_node ("2(x3),1", 3, &t, &nodes, err,
-                                             sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_tasks_per_node ("2(x3),1", 3, &t, &nodes, err, sizeof err), 0);
   assert_int_equal (t, 1);
-  assert_int_equal (mu_slurm_tasks_per_node ("1,8,3", 1, &t, &nodes, err,
-                                             sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_tasks_per_node ("1,8,3", 1, &t, &nodes, err, sizeof err), 0);
   assert_int_equal (t, 8);
   assert_int_equal (nodes, 3);
   const char *badv[][2] = {
@@ -106,15 +107,16 @@ test_tasks_per_node (void **state)
   };
   for (size_t i = 0; i < sizeof badv / sizeof badv[0]; i++)
     {
-      assert_int_equal (mu_slurm_tasks_per_node (badv[i][0], 0, &t, &nodes,
-                                                 err, sizeof err),
-                        MUSTER_EINVAL);
-      if (strstr (err, badv[i][1]) == NULL || strstr (err, "SLURM_TASKS_PER_NODE") == NULL)
+      assert_int_equal (
+          mu_slurm_tasks_per_node (badv[i][0], 0, &t, &nodes, err, sizeof err),
+          MUSTER_EINVAL);
+      if (strstr (err, badv[i][1]) == NULL
+          || strstr (err, "SLURM_TASKS_PER_NODE") == NULL)
         fail_msg ("'%s': '%s'", badv[i][0], err);
     }
-  assert_int_equal (mu_slurm_tasks_per_node ("2(x3)", 3, &t, &nodes, err,
-                                             sizeof err),
-                    MUSTER_EINVAL);
+  assert_int_equal (
+      mu_slurm_tasks_per_node ("2(x3)", 3, &t, &nodes, err, sizeof err),
+      MUSTER_EINVAL);
   assert_non_null (strstr (err, "describes 3 nodes, not node 3"));
 }
 
@@ -130,10 +132,12 @@ fake_get (const char *name, void *arg)
   return NULL;
 }
 
-static const char *batch_env[]
-    = { "SLURM_JOB_ID=42", "SLURM_JOB_NUM_NODES=4",
-        "SLURM_JOB_NODELIST=sn[1-4]", "SLURM_TASKS_PER_NODE=4(x4)",
-        "SLURMD_NODENAME=sn1", NULL };
+static const char *batch_env[] = { "SLURM_JOB_ID=42",
+                                   "SLURM_JOB_NUM_NODES=4",
+                                   "SLURM_JOB_NODELIST=sn[1-4]",
+                                   "SLURM_TASKS_PER_NODE=4(x4)",
+                                   "SLURMD_NODENAME=sn1",
+                                   NULL };
 
 static int
 parse (mu_run_opts_t *o, const char *line)
@@ -155,8 +159,8 @@ test_plan (void **state)
   mu_run_opts_t o;
   mu_slurm_plan_t p;
   assert_int_equal (parse (&o, "--ckpt-dir /ck -- ./train --lr 1"), 0);
-  assert_int_equal (mu_slurm_plan (&o, fake_get, batch_env, "sn1", &p, err,
-                                   sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, batch_env, "sn1", &p, err, sizeof err), 0);
   assert_true (p.active);
   assert_int_equal (p.nnodes, 4);
   assert_int_equal (p.joiners, 3);
@@ -173,13 +177,17 @@ test_plan (void **state)
   /* --advertise-host names the address; --nnodes 2:3 starts 2 joiners;
    * --ntasks-per-node (SLURM_NTASKS_PER_NODE) is the default nproc; a
    * requeued job's restart count is read. */
-  const char *env2[] = { "SLURM_JOB_ID=7", "SLURM_NNODES=4",
-                         "SLURM_NODELIST=sn[1-4]", "SLURMD_NODENAME=sn2",
-                         "SLURM_NTASKS_PER_NODE=2", "SLURM_RESTART_COUNT=3",
+  const char *env2[] = { "SLURM_JOB_ID=7",
+                         "SLURM_NNODES=4",
+                         "SLURM_NODELIST=sn[1-4]",
+                         "SLURMD_NODENAME=sn2",
+                         "SLURM_NTASKS_PER_NODE=2",
+                         "SLURM_RESTART_COUNT=3",
                          NULL };
-  assert_int_equal (parse (&o, "--nnodes 2:3 --advertise-host 10.0.0.5 prog"), 0);
-  assert_int_equal (mu_slurm_plan (&o, fake_get, env2, "sn2", &p, err,
-                                   sizeof err), 0);
+  assert_int_equal (parse (&o, "--nnodes 2:3 --advertise-host 10.0.0.5 prog"),
+                    0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, env2, "sn2", &p, err, sizeof err), 0);
   assert_true (p.active);
   assert_int_equal (p.joiners, 2);
   assert_int_equal (o.min_nodes, 2);
@@ -187,9 +195,10 @@ test_plan (void **state)
   assert_int_equal (o.nproc, 2);
   assert_int_equal (p.restart_count, 3);
   assert_string_equal (o.endpoint, "10.0.0.5:*");
-  assert_int_equal (parse (&o, "--nproc-per-node 3 --advertise-host ::1 prog"), 0);
-  assert_int_equal (mu_slurm_plan (&o, fake_get, env2, "sn2", &p, err,
-                                   sizeof err), 0);
+  assert_int_equal (parse (&o, "--nproc-per-node 3 --advertise-host ::1 prog"),
+                    0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, env2, "sn2", &p, err, sizeof err), 0);
   assert_int_equal (o.nproc, 3);
   assert_string_equal (o.endpoint, "[::1]:*");
 }
@@ -203,30 +212,35 @@ test_not_driving (void **state)
   /* Outside Slurm, in a job step (srun ... muster run), with an endpoint,
    * --standalone, a static rendezvous, or one node: unchanged. */
   const char *none[] = { NULL };
-  const char *step[] = { "SLURM_JOB_ID=42", "SLURM_STEP_ID=0",
+  const char *step[] = { "SLURM_JOB_ID=42",       "SLURM_STEP_ID=0",
                          "SLURM_JOB_NUM_NODES=4", "SLURM_JOB_NODELIST=sn[1-4]",
-                         "SLURMD_NODENAME=sn1", NULL };
+                         "SLURMD_NODENAME=sn1",   NULL };
   const char *one[] = { "SLURM_JOB_ID=42", "SLURM_JOB_NUM_NODES=1",
                         "SLURM_JOB_NODELIST=sn1", "SLURMD_NODENAME=sn1", NULL };
   assert_false (mu_slurm_in_allocation (fake_get, none));
   assert_false (mu_slurm_in_allocation (fake_get, step));
   assert_true (mu_slurm_in_allocation (fake_get, batch_env));
-  const char *lines[] = { "prog", "--rdzv-endpoint h:1 prog", "--standalone prog",
-                          "--master-addr h --nnodes 2 --node-rank 1 prog" };
+  const char *lines[]
+      = { "prog", "--rdzv-endpoint h:1 prog", "--standalone prog",
+          "--master-addr h --nnodes 2 --node-rank 1 prog" };
   for (size_t i = 0; i < 4; i++)
     {
       assert_int_equal (parse (&o, lines[i]), 0);
       const char *host = o.endpoint;
-      assert_int_equal (mu_slurm_plan (&o, fake_get, i == 0 ? (void *)none
-                                                              : (void *)batch_env,
-                                       "sn1", &p, err, sizeof err), 0);
+      assert_int_equal (
+          mu_slurm_plan (&o, fake_get,
+                         i == 0 ? (void *)none : (void *)batch_env, "sn1", &p,
+                         err, sizeof err),
+          0);
       assert_false (p.active);
       assert_ptr_equal (o.endpoint, host);
     }
   assert_int_equal (parse (&o, "prog"), 0);
-  assert_int_equal (mu_slurm_plan (&o, fake_get, step, "sn1", &p, err, sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, step, "sn1", &p, err, sizeof err), 0);
   assert_false (p.active);
-  assert_int_equal (mu_slurm_plan (&o, fake_get, one, "sn1", &p, err, sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, one, "sn1", &p, err, sizeof err), 0);
   assert_false (p.active);
   assert_null (o.endpoint);
 }
@@ -238,8 +252,9 @@ plan_fails (const char **env, const char *line, const char *why)
   mu_slurm_plan_t p;
   assert_int_equal (parse (&o, line), 0);
   err[0] = '\0';
-  assert_int_equal (mu_slurm_plan (&o, fake_get, env, "sn1", &p, err, sizeof err),
-                    MUSTER_EINVAL);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, env, "sn1", &p, err, sizeof err),
+      MUSTER_EINVAL);
   if (strstr (err, why) == NULL)
     fail_msg ("error '%s' does not say '%s'", err, why);
   assert_false (p.active);
@@ -259,16 +274,22 @@ test_plan_errors (void **state)
   const char *badl[] = { "SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=4",
                          "SLURM_JOB_NODELIST=sn[1-4", NULL };
   plan_fails (badl, "prog", "host list 'sn[1-4': unclosed '['");
-  const char *tpn[] = { "SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=4",
-                        "SLURM_JOB_NODELIST=sn[1-4]", "SLURM_TASKS_PER_NODE=1(x3)",
-                        "SLURMD_NODENAME=sn1", NULL };
+  const char *tpn[] = { "SLURM_JOB_ID=1",
+                        "SLURM_JOB_NUM_NODES=4",
+                        "SLURM_JOB_NODELIST=sn[1-4]",
+                        "SLURM_TASKS_PER_NODE=1(x3)",
+                        "SLURMD_NODENAME=sn1",
+                        NULL };
   plan_fails (tpn, "prog", "describes 3 nodes, SLURM_JOB_NUM_NODES 4");
   const char *noself[] = { "SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=4",
                            "SLURM_JOB_NODELIST=sn[1-4]", NULL };
   plan_fails (noself, "prog", "SLURMD_NODENAME");
-  const char *rc[] = { "SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=4",
-                       "SLURM_JOB_NODELIST=sn[1-4]", "SLURMD_NODENAME=sn1",
-                       "SLURM_RESTART_COUNT=-1", NULL };
+  const char *rc[] = { "SLURM_JOB_ID=1",
+                       "SLURM_JOB_NUM_NODES=4",
+                       "SLURM_JOB_NODELIST=sn[1-4]",
+                       "SLURMD_NODENAME=sn1",
+                       "SLURM_RESTART_COUNT=-1",
+                       NULL };
   plan_fails (rc, "prog", "SLURM_RESTART_COUNT '-1'");
   plan_fails (batch_env, "--nnodes 5:8 prog",
               "--nnodes 5:8 needs at least 5 nodes and the allocation has 4");
@@ -285,25 +306,47 @@ test_child_args (void **state)
   (void)state;
   mu_run_opts_t o;
   mu_slurm_plan_t p;
-  static char *argv[] = { "--nproc_per_node=2", "--host", "--advertise-host",
-                          "a", "--node_id=x", "--join-token-file", "/f",
-                          "--ckpt-dir", "/ck", "--standalone", "--", "./train",
-                          "--host", NULL };
+  static char *argv[] = { "--nproc_per_node=2",
+                          "--host",
+                          "--advertise-host",
+                          "a",
+                          "--node_id=x",
+                          "--join-token-file",
+                          "/f",
+                          "--ckpt-dir",
+                          "/ck",
+                          "--standalone",
+                          "--",
+                          "./train",
+                          "--host",
+                          NULL };
   /* (--standalone would disable the plan; parse without it) */
-  static char *pargv[] = { "--nproc_per_node=2", "--ckpt-dir", "/ck", "--",
-                           "./train", "--host", NULL };
-  assert_int_equal (mu_run_opts_parse_in_allocation (6, pargv, &o, err,
-                                                     sizeof err), 0);
-  assert_int_equal (mu_slurm_plan (&o, fake_get, batch_env, "sn1", &p, err,
-                                   sizeof err), 0);
+  static char *pargv[] = {
+    "--nproc_per_node=2", "--ckpt-dir", "/ck", "--", "./train", "--host", NULL
+  };
+  assert_int_equal (
+      mu_run_opts_parse_in_allocation (6, pargv, &o, err, sizeof err), 0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, batch_env, "sn1", &p, err, sizeof err), 0);
   /* The options are argv's, the program o.argv's. */
   o.argv = argv + 11;
   o.argc = 2;
   char **v = mu_slurm_child_args (&p, &o, argv, 11, "tcp://sn1:4242", "job-1");
   assert_non_null (v);
-  const char *want[] = { "run", "--rdzv-endpoint", "tcp://sn1:4242", "--rdzv-id",
-                         "job-1", "--nnodes", "4:4", "--nproc_per_node=2",
-                         "--ckpt-dir", "/ck", "--", "./train", "--host", NULL };
+  const char *want[] = { "run",
+                         "--rdzv-endpoint",
+                         "tcp://sn1:4242",
+                         "--rdzv-id",
+                         "job-1",
+                         "--nnodes",
+                         "4:4",
+                         "--nproc_per_node=2",
+                         "--ckpt-dir",
+                         "/ck",
+                         "--",
+                         "./train",
+                         "--host",
+                         NULL };
   for (size_t i = 0; want[i] || v[i]; i++)
     {
       if (want[i] == NULL || v[i] == NULL)
@@ -318,12 +361,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_hostlist),
-    cmocka_unit_test (test_tasks_per_node),
-    cmocka_unit_test (test_plan),
-    cmocka_unit_test (test_not_driving),
-    cmocka_unit_test (test_plan_errors),
-    cmocka_unit_test (test_child_args),
+    cmocka_unit_test (test_hostlist),    cmocka_unit_test (test_tasks_per_node),
+    cmocka_unit_test (test_plan),        cmocka_unit_test (test_not_driving),
+    cmocka_unit_test (test_plan_errors), cmocka_unit_test (test_child_args),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
