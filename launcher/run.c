@@ -892,6 +892,8 @@ mu_run_main (int argc, char **argv)
       fprintf (stderr, "muster run: %s\n", err);
       return 2;
     }
+  if (r.slurm.relaunch) /* an salloc shell on a login node */
+    return mu_slurm_relaunch (&r.slurm, argc, argv);
   if (!r.o.quiet)
     for (size_t k = 0; k < r.o.nnotes; k++)
       fprintf (stderr, "muster: %s\n", r.o.notes[k]);

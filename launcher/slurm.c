@@ -250,7 +250,10 @@ mu_slurm_in_allocation (mu_slurm_getenv_fn get, void *arg)
 {
   const char *job = get ("SLURM_JOB_ID", arg);
   const char *step = get ("SLURM_STEP_ID", arg);
-  return job != NULL && *job != '\0' && (step == NULL || *step == '\0');
+  const char *drive = get ("MUSTER_SLURM_DRIVE", arg);
+  return job != NULL && *job != '\0'
+         && (step == NULL || *step == '\0'
+             || (drive != NULL && strcmp (drive, "1") == 0));
 }
 
 int
@@ -316,10 +319,10 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
                 (unsigned)o->min_nodes, (unsigned)n);
       return MUSTER_EINVAL;
     }
-  if (n < 2)
-    return 0; /* one node: the embedded coordinator, as outside Slurm */
+  /* (In the step of a relaunch it describes that step, not the job.) */
   const char *tpn = get ("SLURM_TASKS_PER_NODE", arg);
-  if (tpn != NULL)
+  const char *in_step = get ("SLURM_STEP_ID", arg);
+  if (tpn != NULL && (in_step == NULL || *in_step == '\0'))
     {
       uint32_t t, described;
       rc = mu_slurm_tasks_per_node (tpn, 0, &t, &described, err, errlen);
@@ -335,11 +338,21 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
         return rc;
     }
   const char *self = get ("SLURMD_NODENAME", arg);
-  if (self == NULL || *self == '\0')
+  const char *drive = get ("MUSTER_SLURM_DRIVE", arg);
+  if ((self == NULL || *self == '\0') && drive != NULL)
     return bad (err, errlen, "SLURMD_NODENAME", "",
-                "not set: muster run "
-                "drives an allocation from its batch script or salloc shell "
-                "on one of its nodes");
+                "not set in a step started on a node of the allocation");
+  if (self == NULL || *self == '\0')
+    {
+      /* An salloc shell on a login node: not a node of the allocation.
+       * Run again on its first node (mu_slurm_relaunch). */
+      mu_strlcpy (p->job, job, sizeof p->job);
+      p->nnodes = n;
+      p->relaunch = 1;
+      return 0;
+    }
+  if (n < 2)
+    return 0; /* one node: the embedded coordinator, as outside Slurm */
   if (strlen (self) >= sizeof p->self)
     return bad (err, errlen, "SLURMD_NODENAME", self, "too long");
   uint32_t ntpn = 0;

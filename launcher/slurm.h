@@ -48,12 +48,17 @@ typedef struct mu_slurm_plan
                          the kernel; the joiners get the bound one) */
   uint32_t restart_count; /* SLURM_RESTART_COUNT (0 on the first run) */
   int requeue;            /* the job ended suspended: requeue it at exit */
+  int relaunch;           /* not on a node of the allocation (an salloc
+                             shell on a login node): run this command again
+                             on the first node, in a step of one task */
 } mu_slurm_plan_t;
 
 typedef const char *(*mu_slurm_getenv_fn) (const char *name, void *arg);
 
 /* 1 inside an allocation but outside any job step of it (a batch script,
- * an salloc shell): SLURM_JOB_ID set, SLURM_STEP_ID not. */
+ * an salloc shell): SLURM_JOB_ID set, SLURM_STEP_ID not; or in the step
+ * of one task that a relaunch from a login node started
+ * (MUSTER_SLURM_DRIVE=1). */
 int mu_slurm_in_allocation (mu_slurm_getenv_fn get, void *arg);
 
 /* Decide whether this `muster run` drives a Slurm allocation and adjust
@@ -63,9 +68,11 @@ int mu_slurm_in_allocation (mu_slurm_getenv_fn get, void *arg);
  * allocation has more than one node.  Then o->host is set, o->endpoint is
  * p->endpoint (--advertise-host, else `hostname`, with port *), --nnodes
  * left at its default becomes N:N, and --nproc-per-node left at 1 becomes
- * SLURM_NTASKS_PER_NODE when the user asked Slurm for it.  0 (p->active
- * says which), or MUSTER_EINVAL with a sentence naming the bad SLURM_*
- * variable. */
+ * SLURM_NTASKS_PER_NODE when the user asked Slurm for it.  Without
+ * SLURMD_NODENAME (an salloc shell on a login node, not a node of the
+ * allocation) p->relaunch is set instead and the options are unchanged.
+ * 0 (p->active or p->relaunch says which), or MUSTER_EINVAL with a
+ * sentence naming the bad SLURM_* variable. */
 int mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
                    const char *hostname, mu_slurm_plan_t *p, char *err,
                    size_t errlen);

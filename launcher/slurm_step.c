@@ -214,7 +214,59 @@ mu_slurm_plan_env (mu_run_opts_t *o, mu_slurm_plan_t *p, char *err,
   char host[256] = "";
   if (gethostname (host, sizeof host - 1) != 0)
     host[0] = '\0';
-  return mu_slurm_plan (o, mu_slurm_getenv, NULL, host, p, err, errlen);
+  int rc = mu_slurm_plan (o, mu_slurm_getenv, NULL, host, p, err, errlen);
+  /* Read once: the joiners and the workers must not inherit it. */
+  unsetenv ("MUSTER_SLURM_DRIVE");
+  return rc;
+}
+
+int
+mu_slurm_relaunch (const mu_slurm_plan_t *p, int argc, char **argv)
+{
+  char self_exe[4096];
+  ssize_t n = readlink ("/proc/self/exe", self_exe, sizeof self_exe - 1);
+  if (n <= 0)
+    {
+      fprintf (stderr,
+               "muster run: cannot find this program "
+               "(/proc/self/exe): %s\n",
+               strerror (errno));
+      return 1;
+    }
+  self_exe[n] = '\0';
+  const char *srun = getenv ("MUSTER_SRUN");
+  char nodelist[300];
+  snprintf (nodelist, sizeof nodelist, "--nodelist=%s", p->first);
+  char **v = calloc ((size_t)argc + 10, sizeof *v);
+  if (v == NULL)
+    {
+      fprintf (stderr, "muster run: out of memory\n");
+      return 1;
+    }
+  size_t k = 0;
+  v[k++] = (char *)(srun ? srun : "srun");
+  v[k++] = "--nodes=1";
+  v[k++] = "--ntasks=1";
+  v[k++] = nodelist;
+  v[k++] = "--kill-on-bad-exit=0";
+  v[k++] = "--mpi=none";
+  v[k++] = self_exe;
+  v[k++] = "run";
+  for (int i = 0; i < argc; i++)
+    v[k++] = argv[i];
+  v[k] = NULL;
+  fprintf (stderr,
+           "muster: Slurm job %s: this shell is not on one of its "
+           "%u nodes; running muster run on %s\n",
+           p->job, (unsigned)p->nnodes, p->first);
+  setenv ("MUSTER_SLURM_DRIVE", "1", 1);
+  execvp (v[0], v);
+  fprintf (stderr,
+           "muster run: cannot run %s: %s (is Slurm's srun in "
+           "PATH?)\n",
+           v[0], strerror (errno));
+  free (v);
+  return 1;
 }
 
 int

@@ -37,6 +37,13 @@ const char *mu_slurm_getenv (const char *name, void *arg);
 int mu_slurm_plan_env (mu_run_opts_t *o, mu_slurm_plan_t *p, char *err,
                        size_t errlen);
 
+/* An salloc shell on a login node (p->relaunch): exec `srun --nodes=1
+ * --ntasks=1 --nodelist=FIRST <this program> run ARGS...` with
+ * MUSTER_SLURM_DRIVE=1, so the same command drives the allocation from its
+ * first node (srun passes this process's signals on to it).  Returns only
+ * when the exec failed: the exit status, after a one-line error. */
+int mu_slurm_relaunch (const mu_slurm_plan_t *p, int argc, char **argv);
+
 /* Start the joiners of plan p: the child arguments from the original
  * options (opts[0..nopts), mu_slurm_child_args), the coordinator's bound
  * endpoint, the job id, and the join-only form of the job's token (NULL

@@ -281,8 +281,13 @@ test_plan_errors (void **state)
                         "SLURMD_NODENAME=sn1",
                         NULL };
   plan_fails (tpn, "prog", "describes 3 nodes, SLURM_JOB_NUM_NODES 4");
-  const char *noself[] = { "SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=4",
-                           "SLURM_JOB_NODELIST=sn[1-4]", NULL };
+  /* Relaunched on a node (MUSTER_SLURM_DRIVE=1) and still no node name. */
+  const char *noself[] = { "SLURM_JOB_ID=1",
+                           "SLURM_STEP_ID=0",
+                           "MUSTER_SLURM_DRIVE=1",
+                           "SLURM_JOB_NUM_NODES=4",
+                           "SLURM_JOB_NODELIST=sn[1-4]",
+                           NULL };
   plan_fails (noself, "prog", "SLURMD_NODENAME");
   const char *rc[] = { "SLURM_JOB_ID=1",
                        "SLURM_JOB_NUM_NODES=4",
@@ -298,6 +303,46 @@ test_plan_errors (void **state)
                         "SLURM_JOB_NODELIST=sn1", "SLURMD_NODENAME=sn1", NULL };
   plan_fails (one, "--nnodes 2 prog",
               "--nnodes 2:2 needs at least 2 nodes and the allocation has 1");
+}
+
+static void
+test_salloc_relaunch (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  mu_slurm_plan_t p;
+  /* An salloc shell on a login node: no SLURMD_NODENAME.  Not driven from
+   * here: relaunched on the first node, options unchanged. */
+  const char *salloc[] = { "SLURM_JOB_ID=9", "SLURM_JOB_NUM_NODES=2",
+                           "SLURM_NODELIST=sn[3-4]", NULL };
+  assert_int_equal (parse (&o, "--nproc-per-node 2 prog"), 0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, salloc, "login", &p, err, sizeof err), 0);
+  assert_false (p.active);
+  assert_true (p.relaunch);
+  assert_string_equal (p.first, "sn3");
+  assert_string_equal (p.job, "9");
+  assert_null (o.endpoint);
+  assert_false (o.host);
+  assert_int_equal (o.min_nodes, 1);
+  /* There, in the step of one task the relaunch made, it drives. */
+  const char *step[] = {
+    "SLURM_JOB_ID=9",        "SLURM_STEP_ID=0",        "MUSTER_SLURM_DRIVE=1",
+    "SLURM_JOB_NUM_NODES=2", "SLURM_NNODES=1",         "SLURM_NODELIST=sn[3-4]",
+    "SLURMD_NODENAME=sn3",   "SLURM_TASKS_PER_NODE=1", NULL
+  };
+  assert_true (mu_slurm_in_allocation (fake_get, step));
+  assert_int_equal (parse (&o, "--nproc-per-node 2 prog"), 0);
+  assert_int_equal (
+      mu_slurm_plan (&o, fake_get, step, "sn3", &p, err, sizeof err), 0);
+  assert_true (p.active);
+  assert_false (p.relaunch);
+  assert_int_equal (p.joiners, 1);
+  assert_int_equal (o.max_nodes, 2);
+  /* Any other value of the variable does not count. */
+  const char *other[]
+      = { "SLURM_JOB_ID=9", "SLURM_STEP_ID=0", "MUSTER_SLURM_DRIVE=yes", NULL };
+  assert_false (mu_slurm_in_allocation (fake_get, other));
 }
 
 static void
@@ -360,10 +405,16 @@ test_child_args (void **state)
 int
 main (void)
 {
+  /* clang-format off */
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_hostlist),    cmocka_unit_test (test_tasks_per_node),
-    cmocka_unit_test (test_plan),        cmocka_unit_test (test_not_driving),
-    cmocka_unit_test (test_plan_errors), cmocka_unit_test (test_child_args),
+    cmocka_unit_test (test_hostlist),
+    cmocka_unit_test (test_tasks_per_node),
+    cmocka_unit_test (test_plan),
+    cmocka_unit_test (test_not_driving),
+    cmocka_unit_test (test_plan_errors),
+    cmocka_unit_test (test_salloc_relaunch),
+    cmocka_unit_test (test_child_args),
   };
+  /* clang-format on */
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -6,7 +6,9 @@
 * A batch script whose only line is `muster run ... -- PROG` forms a gang
   over the allocation's 4 nodes: the batch host hosts the coordinator and
   one srun starts the other 3 nodes; nothing is typed per node.  A --nnodes
-  the allocation cannot hold is a one-line error naming both.
+  the allocation cannot hold is a one-line error naming both.  From an
+  salloc shell that is not on a node, muster run runs again on the first
+  node and does the same from there.
 * Preemption: a 4-node ckpt_train job in `low` is preempted by a job in
   `high`; muster checkpoints within GraceTime (its own run ends with the
   job suspended at a committed step and requeues the job), Slurm requeues
@@ -155,6 +157,23 @@ class Slurm(MusterCase):
         self.expect_eq(st2.get("ExitCode"), "2:0", "exit code\n" + text2)
         self.expect("--nnodes 5:8 needs at least 5 nodes and the allocation "
                     "has 4" in text2, "the error names both\n" + text2)
+
+    def test_salloc_from_a_login_shell(self):
+        self.check("salloc -N4 muster run -- hello_gang, from a shell that "
+                   "is not one of the nodes: it runs again on the first node "
+                   "and drives the allocation from there")
+        p = self.start("salloc", ["salloc", "-N4", "--exclusive",
+                                  bin_path("muster"), "run", "--advertise-host",
+                                  "127.0.0.1", "--", bin_path("hello_gang")])
+        self.expect_eq(p.wait(SLURM_WAIT), 0, "exit status", p)
+        text = p.out + p.err
+        self.expect("this shell is not on one of its 4 nodes; running muster "
+                    "run on sn1" in text, "relaunched on the first node", p)
+        self.expect("hosting on sn1; srun starts the other 3 nodes" in text,
+                    "sn1 hosts", p)
+        ranks = sorted(int(r) for r in re.findall(r"^\[worker (\d+)\] rank \d+ "
+                                                  r"of 4:", text, re.M))
+        self.expect_eq(ranks, [0, 1, 2, 3], "ranks of one gang", p)
 
     def test_preempt_requeue_resume(self):
         self.check("the reference: an uninterrupted run's final state")
