@@ -263,9 +263,23 @@ mu_slurm_plan (mu_run_opts_t *o, mu_slurm_getenv_fn get, void *arg,
 {
   memset (p, 0, sizeof *p);
   const char *job = get ("SLURM_JOB_ID", arg);
-  if (!mu_slurm_in_allocation (get, arg) || o->endpoint != NULL || o->standalone
+  if (!mu_slurm_in_allocation (get, arg) || o->endpoint != NULL
       || o->master_addr != NULL)
     return 0;
+  if (o->standalone)
+    {
+      /* (mu_run_opts_parse_in_allocation let --nnodes above 1 through.) */
+      if (o->min_nodes > 1)
+        {
+          snprintf (err, errlen,
+                    "--standalone runs on this node only: "
+                    "--nnodes %u:%u needs the allocation (drop "
+                    "--standalone) or --rdzv-endpoint",
+                    (unsigned)o->min_nodes, (unsigned)o->max_nodes);
+          return MUSTER_EINVAL;
+        }
+      return 0;
+    }
   uint32_t n = 0;
   int present = 0;
   int rc

@@ -296,6 +296,9 @@ test_plan_errors (void **state)
                        "SLURM_RESTART_COUNT=-1",
                        NULL };
   plan_fails (rc, "prog", "SLURM_RESTART_COUNT '-1'");
+  plan_fails (batch_env, "--standalone --nnodes 2 prog",
+              "--standalone runs on this node only: --nnodes 2:2 needs the "
+              "allocation");
   plan_fails (batch_env, "--nnodes 5:8 prog",
               "--nnodes 5:8 needs at least 5 nodes and the allocation has 4");
   /* A one-node allocation runs embedded, but not a gang of 2. */
