@@ -337,6 +337,14 @@ mu_slurm_requeue (const mu_slurm_plan_t *p, int quiet)
   const char *scontrol = getenv ("MUSTER_SCONTROL");
   char *argv[] = { (char *)(scontrol ? scontrol : "scontrol"), "requeue",
                    (char *)p->job, NULL };
+  /* Said first: a requeue ends the running job at once, this process
+   * included, so nothing after scontrol may get printed. */
+  if (!quiet)
+    fprintf (stderr,
+             "muster: requeueing Slurm job %s: it resumes from the "
+             "checkpoint when it runs again\n",
+             p->job);
+  fflush (stderr);
   pid_t pid;
   int st = 0;
   int rc = posix_spawnp (&pid, argv[0], NULL, NULL, argv, environ);
@@ -351,10 +359,5 @@ mu_slurm_requeue (const mu_slurm_plan_t *p, int quiet)
                p->job, argv[0], p->job, rc ? strerror (rc) : "failed");
       return -1;
     }
-  if (!quiet)
-    fprintf (stderr,
-             "muster: Slurm job %s requeued: it resumes from the "
-             "checkpoint when it runs again\n",
-             p->job);
   return 0;
 }

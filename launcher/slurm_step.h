@@ -72,7 +72,8 @@ int mu_slurm_step_exited (const mu_slurm_step_t *s, int *status);
  * again and the same command resumes from the checkpoint.  A job that
  * ends by itself within GraceTime is otherwise recorded as failed, not
  * requeued.  Blocks until scontrol exits (call it after the loop); says
- * what happened on stderr.  0, or -1 when scontrol failed (the job is not
+ * so on stderr first (the requeue ends this process), and again if it
+ * failed.  0, or -1 when scontrol failed (the job is not
  * requeueable: --no-requeue, JobRequeue=0). */
 int mu_slurm_requeue (const mu_slurm_plan_t *p, int quiet);
 

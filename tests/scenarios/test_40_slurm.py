@@ -9,6 +9,8 @@
   the allocation cannot hold is a one-line error naming both.  From an
   salloc shell that is not on a node, muster run runs again on the first
   node and does the same from there.
+* Slurm's early warning (--signal, here USR1 sent to the batch script)
+  with --preempt-signal USR1 checkpoints, suspends and requeues the same way.
 * Preemption: a 4-node ckpt_train job in `low` is preempted by a job in
   `high`; muster checkpoints within GraceTime (its own run ends with the
   job suspended at a committed step and requeues the job), Slurm requeues
@@ -175,6 +177,43 @@ class Slurm(MusterCase):
                                                   r"of 4:", text, re.M))
         self.expect_eq(ranks, [0, 1, 2, 3], "ranks of one gang", p)
 
+    def test_warning_signal_requeues(self):
+        ck = os.path.join(self.tmp, "ck")
+        out = os.path.join(self.tmp, "warn.out")
+        s = self.script("warn.sh", ["--advertise-host", "127.0.0.1",
+                                    "--rdzv-id", "s40w", "--ckpt-dir", ck,
+                                    "--ckpt-every-steps", "100",
+                                    "--preempt-signal", "USR1",
+                                    "--preempt-grace", "3s", "--",
+                                    bin_path("ckpt_train"), "--steps", STEPS,
+                                    "--step-ms", STEP_MS],
+                        ["-N4", "--exclusive", "--requeue",
+                         "--open-mode=append"])
+        jid = self.sbatch("-o", out, s)
+        self.wait_for(lambda: os.path.exists(out)
+                      and "saved step 100" in self.read(out), SLURM_WAIT,
+                      "training under Slurm to checkpoint step 100")
+        self.check("Slurm's early warning (--signal=B:USR1, sent here with "
+                   "scancel --batch --signal=USR1) with --preempt-signal USR1: "
+                   "checkpoint, suspend, requeue")
+        self.slurm("scancel", "--batch", "--signal=USR1", jid)
+        self.wait_state(jid, lambda j: j.get("Restarts") == "1"
+                        and j.get("JobState") == "PENDING", "requeued")
+        text = self.read(out)
+        self.expect("User defined signal 1: preempted; checkpointing within "
+                    "3.0 s" in text, "USR1 taken as a preemption\n" + text)
+        m = re.search(r"job s40w suspended: preempted; resumable from step "
+                      r"(\d+)", text)
+        self.expect(m is not None, "suspended at a committed step\n" + text)
+        self.expect(os.path.exists(os.path.join(
+            ck, "s40w", "step-%020d" % int(m.group(1)), "MANIFEST")),
+            "that step committed\n" + text)
+        self.expect("requeueing Slurm job %s" % jid in text,
+                    "the job requeued\n" + text)
+        self.slurm("scancel", jid)
+        self.wait_state(jid, lambda j: j.get("JobState") == "CANCELLED",
+                        "cancelled")
+
     def test_preempt_requeue_resume(self):
         self.check("the reference: an uninterrupted run's final state")
         ref = self.muster_run(["--", bin_path("ckpt_train"), "--steps", STEPS,
@@ -218,7 +257,7 @@ class Slurm(MusterCase):
         self.expect(os.path.exists(os.path.join(ck, "s40", "step-%020d" % step,
                                                 "MANIFEST")),
                     "step %d committed (MANIFEST)\n%s" % (step, first))
-        self.expect("Slurm job %s requeued" % jid in first,
+        self.expect("requeueing Slurm job %s" % jid in first,
                     "the job requeued\n" + first)
         self.expect_eq(sorted(re.findall(r"rank (\d) restart 0", first)),
                        ["0", "1", "2", "3"], "first run: SLURM_RESTART_COUNT "
