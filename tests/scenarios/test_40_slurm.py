@@ -50,6 +50,25 @@ def slurm_missing():
     return None
 
 
+def cluster_processes(conf):
+    """Live processes whose environment holds SLURM_CONF=conf."""
+    needle = ("SLURM_CONF=" + conf).encode()
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+            with open("/proc/%s/environ" % d, "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    found.append(int(d))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
 def checksums(text):
     return re.findall(r"done at step \d+ checksum ([0-9a-f]+)", text)
 
@@ -75,13 +94,24 @@ class Slurm(MusterCase):
         # stops its daemons by pid and waits for each), then the harness
         # checks that no tagged process is left.
         c = getattr(self, "cluster", None)
+        left = []
         if c is not None and c.running():
             c.signal(signal.SIGTERM)
             try:
                 c.p.wait(timeout=90)
             except subprocess.TimeoutExpired:
                 c.kill()
+            # Slurm gives its slurmstepd's a clean environment (no test
+            # tag), so look for this cluster's slurm.conf in theirs.
+            left = cluster_processes(self.env["SLURM_CONF"])
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         super().tearDown()
+        self.assertEqual(left, [], "processes of the Slurm cluster left after "
+                         "it stopped (killed now)")
 
     # -- Slurm helpers
 

@@ -235,8 +235,27 @@ class Supervisor:
                 pass
 
     def stop(self):
-        """SIGTERM the slurmd's, then slurmctld, then munged, each waited for
-        (SIGKILL after 15 s); then reap any orphan left."""
+        """Cancel every job and wait (bounded) for the queue to drain, so
+        no slurmstepd is left finishing a job; SIGTERM the slurmd's, then
+        slurmctld, then munged, each waited for (SIGKILL after 15 s); then
+        stop and reap whatever of the cluster is left: our adopted children
+        and any process whose environment names this cluster's slurm.conf
+        (a slurmstepd, a task)."""
+        env = client_env(self.d)
+        try:
+            subprocess.run(["scancel", "--full", "--quiet", "--user",
+                            str(os.getuid())], env=env, timeout=15,
+                           capture_output=True)
+            t0 = time.time()
+            while time.time() - t0 < 20:
+                q = subprocess.run(["squeue", "-h", "-o", "%i"], env=env,
+                                   timeout=15, capture_output=True, text=True)
+                if q.returncode != 0 or not q.stdout.strip():
+                    break
+                self.reap()
+                time.sleep(0.2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
         order = [c for c in self.children if c[0].startswith("slurmd-")]
         order += [c for c in self.children if c[0] == "slurmctld"]
         order += [c for c in self.children if c[0] == "munged"]
@@ -254,16 +273,53 @@ class Supervisor:
                     os.unlink(os.path.join(self.d, name + ".pid"))
                 except FileNotFoundError:
                     pass
-        # Orphaned slurmstepd's and their tasks, if any, die with their nodes;
-        # give them a moment and reap them.
-        t0 = time.time()
-        while time.time() - t0 < 10:
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            left = self.leftovers()
+            for pid in left:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            t0 = time.time()
+            while left and time.time() - t0 < wait:
+                self.reap_all()
+                time.sleep(0.1)
+                left = self.leftovers()
+        self.reap_all()
+
+    def leftovers(self):
+        """Live processes of this cluster: children of this supervisor (the
+        slurmstepd's it adopted) and processes whose environment holds
+        SLURM_CONF=<this cluster's slurm.conf>."""
+        me = os.getpid()
+        needle = ("SLURM_CONF=" + client_env(self.d)["SLURM_CONF"]).encode()
+        found = []
+        for e in os.listdir("/proc"):
+            if not e.isdigit() or int(e) == me:
+                continue
+            try:
+                with open("/proc/%s/stat" % e) as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+                if st[0] == "Z":
+                    continue
+                if int(st[1]) == me:
+                    found.append(int(e))
+                    continue
+                with open("/proc/%s/environ" % e, "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        found.append(int(e))
+            except (OSError, IndexError, ValueError):
+                pass
+        return found
+
+    def reap_all(self):
+        while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
+                return
             if pid == 0:
-                time.sleep(0.1)
+                return
 
 
 def set_subreaper():
