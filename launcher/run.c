@@ -51,6 +51,7 @@
 #include "launcher/nproc.h"
 #include "launcher/run_opts.h"
 #include "launcher/run_report.h"
+#include "launcher/slurm_step.h"
 #include "worker/agent.h"
 #include "worker/log_files.h"
 
@@ -91,6 +92,8 @@ typedef struct run {
   const char *job_id;      /* the job's id (make_spec) */
   mu_ckpt_tally_t ckpt;    /* failed checkpoints, for the final report */
   char ctl_sock_path[200]; /* its automatic local control socket */
+  mu_slurm_plan_t slurm;   /* driving a Slurm allocation (slurm.h) */
+  mu_slurm_step_t *step;   /* ... the srun of its other nodes */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -391,6 +394,7 @@ report_outcome (run_t *r, const mu_job_done_t *d)
   if (strcmp (d->state, "suspended") == 0)
     {
       r->exit_code = r->o.preempt_exit_code;
+      r->slurm.requeue = r->slurm.active; /* at exit: scontrol requeue */
       if (d->resumable)
         fprintf (stderr,
                  "muster: job %s suspended: %s; run the same command (same "
@@ -454,6 +458,7 @@ static void
 on_agent_closed (void *arg)
 {
   run_t *r = arg;
+  mu_slurm_step_finish (r->step, 30000);
   if (r->coord && r->o.host && !r->signalled
       && mu_coord_nodes_alive (r->coord) > 0)
     {
@@ -533,7 +538,8 @@ check_binds (run_t *r)
   mu_endpoint_t ep;
   mu_bind_scope_t scope = MU_BIND_OTHER;
   if (r->o.host
-      && (mu_endpoint_parse (r->o.endpoint, 0, &ep, why, sizeof why) != 0
+      && (mu_endpoint_parse (r->o.endpoint, r->slurm.active ? MU_EP_ANY_PORT : 0,
+                             &ep, why, sizeof why) != 0
           || mu_netaddr_bind (&ep, r->host_bind, sizeof r->host_bind, &scope,
                               why, sizeof why) != 0))
     {
@@ -657,7 +663,9 @@ secure_local_agent (run_t *r, const char *job_id)
                muster_strerror (rc));
       return rc;
     }
-  if (!r->hosting || r->o.quiet)
+  /* (In a Slurm allocation the joiners get the token from srun: it is
+   * not printed into the job's output file.) */
+  if (!r->hosting || r->o.quiet || r->slurm.active)
     return 0;
   /* The join-only form of the secret: it lets a node join, not host. */
   mu_token_t join = r->token;
@@ -903,11 +911,18 @@ mu_run_main (int argc, char **argv)
       fputs (mu_run_opts_usage (), stdout);
       return 0;
     }
-  if (mu_run_opts_parse (argc, argv, &r.o, err, sizeof err) != 0)
+  /* In a Slurm batch script or salloc shell, muster run drives the
+   * allocation: it hosts here and srun starts the other nodes (slurm.h). */
+  int in_alloc = mu_slurm_in_allocation (mu_slurm_getenv, NULL);
+  if ((in_alloc ? mu_run_opts_parse_in_allocation (argc, argv, &r.o, err, sizeof err)
+                : mu_run_opts_parse (argc, argv, &r.o, err, sizeof err)) != 0
+      || (in_alloc && mu_slurm_plan_env (&r.o, &r.slurm, err, sizeof err) != 0))
     {
       fprintf (stderr, "muster run: %s\n", err);
       return 2;
     }
+  if (r.slurm.relaunch) /* an salloc shell on a login node */
+    return mu_slurm_relaunch (&r.slurm, argc, argv);
   if (!r.o.quiet)
     for (size_t k = 0; k < r.o.nnotes; k++)
       fprintf (stderr, "muster: %s\n", r.o.notes[k]);
@@ -1067,8 +1082,21 @@ mu_run_main (int argc, char **argv)
           r.sigpreempt.data = &r;
           uv_signal_start (&r.sigpreempt, on_signal, r.o.preempt_signal);
         }
+      if (r.slurm.active
+          && mu_slurm_step_launch (&r.loop, &r.slurm, &r.o, argv,
+                                   (int)(r.o.argv - argv), r.endpoint, id,
+                                   r.have_token ? &r.token : NULL, &r.step,
+                                   err, sizeof err) != 0)
+        {
+          fprintf (stderr, "muster run: %s\n", err);
+          r.exit_code = 1;
+          mu_agent_shutdown (r.agent, 0);
+        }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
+  mu_slurm_step_destroy (&r.step);
+  if (r.slurm.requeue)
+    mu_slurm_requeue (&r.slurm, r.o.quiet);
   mu_agent_destroy (&r.agent);
   mu_coord_destroy (&r.coord);
   uv_loop_close (&r.loop);

@@ -28,7 +28,9 @@ mu_run_opts_usage (void)
          "  --nproc-per-node N      workers per node (default 1); gpu: one per\n"
          "                          GPU (CUDA_VISIBLE_DEVICES), cpu: one per\n"
          "                          usable CPU, auto: gpu if any, else cpu\n"
-         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded);\n"
+         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded, or\n"
+         "                          in a Slurm batch script or salloc shell, a\n"
+         "                          gang over the allocation: docs/slurm.md);\n"
          "                          HOST:PORT or tcp://HOST:PORT, [V6]:PORT\n"
          "  --host                  serve the coordinator at --rdzv-endpoint:\n"
          "                          an address of this machine, bound as given\n"
@@ -451,9 +453,27 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
   return 0;
 }
 
+static int
+parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
+       size_t errlen);
+
 int
 mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                    size_t errlen)
+{
+  return parse (argc, argv, 0, o, err, errlen);
+}
+
+int
+mu_run_opts_parse_in_allocation (int argc, char **argv, mu_run_opts_t *o,
+                                 char *err, size_t errlen)
+{
+  return parse (argc, argv, 1, o, err, errlen);
+}
+
+static int
+parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
+       size_t errlen)
 {
   memset (o, 0, sizeof *o);
   o->min_nodes = o->max_nodes = 1;
@@ -587,7 +607,7 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                      NULL, NULL);
       o->nproc = o->roles[k].nproc; /* this node's workers */
     }
-  if (o->endpoint == NULL && o->min_nodes > 1)
+  if (o->endpoint == NULL && o->min_nodes > 1 && !in_allocation)
     return fail (err, errlen,
                  "--nnodes needs more than one node: give --rdzv-endpoint "
                  "(the embedded coordinator serves this machine only)",

@@ -85,6 +85,12 @@ typedef struct mu_run_opts {
 int mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                        size_t errlen);
 
+/* The same inside a cluster manager's allocation (slurm.h): --nnodes above 1
+ * without --rdzv-endpoint is allowed there, the allocation's nodes form
+ * the gang. */
+int mu_run_opts_parse_in_allocation (int argc, char **argv, mu_run_opts_t *o,
+                                     char *err, size_t errlen);
+
 /* Usage text of `muster run`. */
 const char *mu_run_opts_usage (void);
 
