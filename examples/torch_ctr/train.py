@@ -141,7 +141,12 @@ def main(argv):
     optim = torch.optim.Adagrad(model.parameters(), lr=o.lr)
     store = open_store(o, rank, world)
     first = resume(store, model, optim, o, rank) + 1 if store else 1
-    ddp = DDP(model)
+    # DDP re-orders its gradient buckets after the first iteration it runs,
+    # and a resumed run's first iteration is a later step: with 3 or more
+    # ranks the bucket layout decides the order of the float sums.  Buckets
+    # that never change (find_unused_parameters keeps the initial layout)
+    # keep a resumed run bit-identical to one that never stopped.
+    ddp = DDP(model, find_unused_parameters=True)
     heldout = stream.heldout(o.eval_samples) if rank == 0 else None
     t0, loss = time.monotonic(), None
     for step in range(first, o.steps + 1):
