@@ -50,3 +50,20 @@ def ctr_starts(text):
     for m in re.finditer(r"\] rank (\d+)/(\d+) pid (\d+) epoch (\d+)", text):
         got[(int(m.group(4)), int(m.group(1)))] = (int(m.group(3)), int(m.group(2)))
     return got
+
+
+BUILD_DIR = os.path.abspath(os.environ.get("MUSTER_BUILD_DIR")
+                            or os.path.join(SRC_DIR, "build"))
+BINDING = os.path.join(BUILD_DIR, "python")
+
+
+def binding_missing():
+    """None when the build tree holds muster's Python package (its
+    build/python, put on PYTHONPATH by binding_env), else why not."""
+    if os.path.isfile(os.path.join(BINDING, "muster", "torch", "__init__.py")):
+        return None
+    return "muster's Python binding is not built (%s)" % BINDING
+
+
+def binding_env():
+    return {"PYTHONPATH": BINDING}

@@ -3,6 +3,8 @@
 
 Runs under `muster run` (or torchrun) from the environment alone: RANK,
 WORLD_SIZE, MASTER_ADDR and MASTER_PORT; alone, it is a world of one.
+With muster's Python binding it can instead rendezvous through musterd's
+KV store (--store muster: no TCPStore, no MASTER_PORT).
 Every rank reads its slice of the same deterministic click stream
 (clickstream.py), so the data order is a pure function of (step, rank,
 world); the model starts from a fixed seed; the loss is scaled so that the
@@ -34,7 +36,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ckptstore import open_store  # noqa: E402
+from ckptstore import muster_binding, open_store  # noqa: E402
 from clickstream import ClickStream  # noqa: E402
 from dlrm import DLRM  # noqa: E402
 from metrics import auc, fingerprint  # noqa: E402
@@ -64,7 +66,12 @@ def options(argv):
            "auto: file with --ckpt-dir, else muster under a muster job with "
            "--ckpt-dir, else none")
     a("--ckpt-dir", default=None, help="directory of the file checkpoints")
-    a("--ckpt-every", type=int, default=50, help="checkpoint period (steps)")
+    a("--ckpt-every", type=int, default=50,
+      help="period of the file checkpoints (steps; muster's are set on "
+           "muster run: --ckpt-every-steps N)")
+    a("--store", choices=("env", "muster"), default="env",
+      help="process-group rendezvous: torch's TCPStore at MASTER_ADDR:"
+           "MASTER_PORT (env), or musterd's KV store via muster.torch (muster)")
     a("--threads", type=int, default=1, help="torch intra-op threads per rank")
     a("--timeout", type=float, default=120, help="collective timeout (s)")
     a("--crash-at-step", type=int, default=0,
@@ -78,9 +85,18 @@ def options(argv):
     return o
 
 
-def init_distributed(timeout):
-    """Join the process group from torchrun's environment (a world of one
-    on a free port when there is none)."""
+def init_distributed(o):
+    """Join the process group: through musterd's KV store (--store muster,
+    muster.torch), else from torchrun's environment (a world of one on a
+    free port when there is none)."""
+    timeout = datetime.timedelta(seconds=o.timeout)
+    if o.store == "muster":
+        mt, why = muster_binding()
+        if mt is None:
+            sys.exit("torch_ctr: --store muster needs muster's Python binding "
+                     "(python/muster, e.g. PYTHONPATH=build/python): %s" % why)
+        mt.init_process_group("gloo", timeout=timeout)
+        return dist.get_rank(), dist.get_world_size()
     if "MASTER_ADDR" not in os.environ:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -88,8 +104,7 @@ def init_distributed(timeout):
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                           RANK="0", WORLD_SIZE="1")
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    dist.init_process_group("gloo", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=timeout))
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=timeout)
     return rank, world
 
 
@@ -100,13 +115,11 @@ def config(o):
 
 
 def resume(store, model, optim, o, rank):
-    """Load the newest checkpoint rank 0 sees; returns its step (0: none)."""
-    step = torch.tensor([store.latest() if rank == 0 else 0])
-    dist.broadcast(step, 0)
-    step = int(step)
-    if step == 0:
+    """Load the checkpoint the store picks; returns its step (0: none)."""
+    found = store.restore()
+    if found is None:
         return 0
-    state = store.load(step)
+    step, state, where = found
     if state.get("config") != config(o):
         sys.exit("torch_ctr: the checkpoint of step %d was made with %r, not %r"
                  % (step, state.get("config"), config(o)))
@@ -114,8 +127,7 @@ def resume(store, model, optim, o, rank):
     optim.load_state_dict(state["optim"])
     if rank == 0:
         print("resumed from step %d (%s, saved at world %d, now %d)"
-              % (step, store.describe(), state["world"], dist.get_world_size()),
-              flush=True)
+              % (step, where, state["world"], dist.get_world_size()), flush=True)
     return step
 
 
@@ -130,7 +142,7 @@ def evaluate(model, heldout):
 def main(argv):
     o = options(argv)
     torch.set_num_threads(o.threads)
-    rank, world = init_distributed(o.timeout)
+    rank, world = init_distributed(o)
     restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     print("rank %d/%d pid %d epoch %s restart %d" % (rank, world, os.getpid(),
           os.environ.get("MUSTER_EPOCH", "-"), restart), flush=True)
@@ -139,7 +151,7 @@ def main(argv):
     torch.manual_seed(o.seed)
     model = DLRM(o.tables, o.rows, o.dim, o.dense)
     optim = torch.optim.Adagrad(model.parameters(), lr=o.lr)
-    store = open_store(o, rank, world)
+    store = open_store(o, rank)
     first = resume(store, model, optim, o, rank) + 1 if store else 1
     # DDP re-orders its gradient buckets after the first iteration it runs,
     # and a resumed run's first iteration is a later step: with 3 or more
@@ -162,10 +174,10 @@ def main(argv):
             * (world / o.global_batch)
         loss.backward()
         optim.step()
-        if store and (step % o.ckpt_every == 0 or step == o.steps):
-            store.save(step, {"model": model.state_dict(),
-                              "optim": optim.state_dict(), "step": step,
-                              "world": world, "config": config(o)})
+        if store:
+            store.after_step(step, lambda: {
+                "model": model.state_dict(), "optim": optim.state_dict(),
+                "step": step, "world": world, "config": config(o)})
         if rank == 0 and (step % o.eval_every == 0 or step == o.steps):
             el, ea = evaluate(model, heldout)
             print("step %d loss %.4f auc %.4f (%.1f s)"
