@@ -13,8 +13,9 @@ a row's position in memory).  A row's value after step s is therefore the
 same whatever the number of servers, which is what lets a job resumed with
 3 servers end exactly where a fault-free job with 2 ends.
 
-After applying a checkpoint step the server writes its shard through the
-checkpoint store (shardstore.py) before it serves the next step.
+After applying a step the server hands its shard to the checkpoints
+(shardstore.py: its own files; musterckpt.py: muster's), which save it if
+that step is to be saved, before the server serves the next step.
 
 The RPC entry points (pull, push, saved, stats, peek) are module functions:
 torch.distributed.rpc sends a function by its qualified name, and it runs
@@ -45,12 +46,11 @@ def init_rows(keys, width, scale=0.05):
 
 
 class ParamServer:
-    def __init__(self, index, nps, nworkers, nbuckets, width, lr, store,
-                 ckpt_every, last_step):
+    def __init__(self, index, nps, nworkers, nbuckets, width, lr, ckpt):
         self.index, self.nps, self.nworkers = index, nps, nworkers
         self.nbuckets, self.width, self.lr = nbuckets, width, lr
         self.first, self.end = owned(nbuckets, nps, index)
-        self.store, self.ckpt_every, self.last_step = store, ckpt_every, last_step
+        self.ckpt = ckpt  # checkpoints (shardstore.py, musterckpt.py) or None
         self.slot = {}  # key -> row index in param/accum
         self.keys = torch.empty(0, dtype=torch.int64)
         self.param = torch.empty(0, width)
@@ -112,9 +112,8 @@ class ParamServer:
             self._wait(lambda: self.applied == step - 1)
             try:
                 self._apply(step, self.pending.pop(step))
-                if self.store and (step % self.ckpt_every == 0
-                                   or step == self.last_step):
-                    self._save(step)
+                if self.ckpt and self.ckpt.server_step(self, step):
+                    self.saved_step, self.saved_rows = step, self.keys.numel()
             except Exception as e:  # noqa: BLE001 - reported to every waiter
                 self.error = "ps %d, step %d: %s" % (self.index, step, e)
                 self.cv.notify_all()
@@ -140,12 +139,11 @@ class ParamServer:
         std = torch.sqrt(acc) + 1e-10
         self.param[idx] = self.param[idx] - (g / std) * self.lr
 
-    def _save(self, step):
-        self.store.save_shard(step, self.index, self.nps, self.nbuckets,
-                              self.first, self.end, self.keys, self.param,
-                              self.accum)
-        self.saved_step = step
-        self.saved_rows = self.keys.numel()
+    def shard(self, step):
+        """What a checkpoint of `step` holds of this server."""
+        return {"step": step, "nbuckets": self.nbuckets, "first": self.first,
+                "end": self.end, "keys": self.keys, "param": self.param,
+                "accum": self.accum}
 
     def saved(self, step):
         """Wait until this server's shard of `step` is durable; returns

@@ -22,7 +22,7 @@ import shutil
 
 import torch
 
-from buckets import bucket_of
+from buckets import bucket_of, owned
 
 STEP = re.compile(r"^step-(\d{8})$")
 
@@ -42,9 +42,39 @@ def _atomic(path, write):
 
 
 class ShardStore:
-    def __init__(self, directory, keep=2):
+    def __init__(self, directory, every, last, keep=2):
         self.dir, self.keep = directory, max(1, keep)
+        self.every, self.last = every, last
         os.makedirs(directory, exist_ok=True)
+
+    def due(self, step):
+        return step % self.every == 0 or step == self.last
+
+    def resume_step(self):
+        return self.latest()
+
+    def server_step(self, ps, step):
+        """A server applied `step`: save its shard if the step is due."""
+        if not self.due(step):
+            return False
+        self.save_shard(step, ps.index, ps.shard(step))
+        return True
+
+    def worker_step(self, client, k, step):
+        """A worker pushed `step`: worker 0 commits a due step once every
+        server's shard is durable."""
+        if k != 0 or not self.due(step):
+            return
+        import server
+        rows = sum(client.everyone(server.saved, step))
+        self.commit(step, client.o.servers, client.o.nbuckets,
+                    [owned(client.o.nbuckets, client.o.servers, i)
+                     for i in range(client.o.servers)])
+        print("checkpoint step %d committed (%d servers, %d rows)"
+              % (step, client.o.servers, rows), flush=True)
+
+    def close(self):
+        pass
 
     def step_dir(self, step):
         return os.path.join(self.dir, "step-%08d" % step)
@@ -61,11 +91,9 @@ class ShardStore:
         s = self.complete_steps()
         return s[-1] if s else 0
 
-    def save_shard(self, step, index, nps, nbuckets, first, end, keys, param, accum):
+    def save_shard(self, step, index, state):
         d = self.step_dir(step)
         os.makedirs(d, exist_ok=True)
-        state = {"step": step, "nbuckets": nbuckets, "first": first, "end": end,
-                 "keys": keys, "param": param, "accum": accum}
         _atomic(os.path.join(d, "ps-%03d.pt" % index),
                 lambda f: torch.save(state, f))
 

@@ -13,11 +13,13 @@ and push sparse gradients back.  Steps are synchronous, so the final table
 is a pure function of the data: whatever the number of servers, and
 whether or not the job was stopped and resumed from a checkpoint.
 
-Checkpoints (shardstore.py): every --ckpt-every steps each server saves the
-rows of its buckets and worker 0 commits the step once every shard is
-durable.  A job resumed with a different number of servers re-partitions
-the buckets: each server loads the rows of its new range from the old
-shards.  Worker 0 ends with
+Checkpoints, either this program's own files (shardstore.py, --ckpt-dir:
+every --ckpt-every steps each server saves the rows of its buckets and
+worker 0 commits the step once every shard is durable) or muster's
+(musterckpt.py, --ckpt muster: muster's two-phase commit through the
+Python binding).  A job resumed with a different number of servers
+re-partitions the buckets: each server loads the rows of its new range
+from the old shards.  Worker 0 ends with
 `table rows=N checksum=C auc=A` (C: sum of per-row SHA-256 prefixes, the
 same for any partition).
 
@@ -44,6 +46,7 @@ import server  # noqa: E402
 from buckets import bucket_of, make_keys, owned, owner_of  # noqa: E402
 from clickstream import ClickStream  # noqa: E402  (torch_ctr's data)
 from metrics import auc  # noqa: E402  (torch_ctr's AUC)
+from musterckpt import MusterShards  # noqa: E402
 from shardstore import ShardStore  # noqa: E402
 
 
@@ -67,8 +70,15 @@ def options(argv):
       help="number of ps ranks ($DMLC_NUM_SERVER)")
     a("--workers", type=int, default=int(env("DMLC_NUM_WORKER") or 0),
       help="number of worker ranks ($DMLC_NUM_WORKER)")
-    a("--ckpt-dir", default=None, help="checkpoint directory (none: no checkpoints)")
-    a("--ckpt-every", type=int, default=10, help="checkpoint period (steps)")
+    a("--ckpt", choices=("auto", "file", "muster", "none"), default="auto",
+      help="checkpoints: this program's files in --ckpt-dir (file), muster's "
+           "via the Python binding (muster), none; auto: file with "
+           "--ckpt-dir, else muster when the job has a muster checkpoint "
+           "directory and the binding is importable, else none")
+    a("--ckpt-dir", default=None, help="directory of the file checkpoints")
+    a("--ckpt-every", type=int, default=10,
+      help="period of the file checkpoints (steps; muster's are set on muster "
+           "run: --ckpt-every-steps N)")
     a("--eval-samples", type=int, default=4096, help="held-out samples (worker 0)")
     a("--crash-at-step", type=int, default=0,
       help="fault injection: worker --crash-rank SIGKILLs itself at this step "
@@ -146,7 +156,7 @@ def batch_keys(o, ids):
     return uniq, out
 
 
-def run_worker(o, k, store, first_step, restart):
+def run_worker(o, k, ckpt, first_step, restart):
     cs = ClickStream(seed=o.seed, tables=o.tables, rows=o.rows, vocab=o.vocab)
     c = Client(o)
     for step in range(first_step, o.steps + 1):
@@ -161,12 +171,8 @@ def run_worker(o, k, store, first_step, restart):
             / o.global_batch
         loss.backward()
         c.push(step, k, keys, rows.grad)
-        if store and k == 0 and (step % o.ckpt_every == 0 or step == o.steps):
-            rows = sum(c.everyone(server.saved, step))
-            store.commit(step, o.servers, o.nbuckets,
-                         [owned(o.nbuckets, o.servers, i) for i in range(o.servers)])
-            print("checkpoint step %d committed (%d servers, %d rows)"
-                  % (step, o.servers, rows), flush=True)
+        if ckpt:
+            ckpt.worker_step(c, k, step)
     if k == 0:
         total = c.everyone(server.stats, o.steps)
         nrows = sum(n for n, _ in total)
@@ -180,12 +186,39 @@ def run_worker(o, k, store, first_step, restart):
               % (nrows, csum, a, o.servers, o.steps), flush=True)
 
 
-def start_server(o, i, store, step):
+def open_ckpt(o, role, k):
+    """The checkpoints --ckpt picks (None: none)."""
+    kind = o.ckpt
+    muster = None
+    if kind in ("auto", "muster"):
+        try:
+            import muster
+        except ImportError as e:
+            if kind == "muster":
+                sys.exit("torch_ps: --ckpt muster needs muster's Python binding "
+                         "(python/muster, e.g. PYTHONPATH=build/python): %s" % e)
+    if kind == "auto":
+        kind = ("file" if o.ckpt_dir else
+                "muster" if muster and os.environ.get("MUSTER_CKPT_DIR") else "none")
+    if kind == "file":
+        if not o.ckpt_dir:
+            sys.exit("torch_ps: --ckpt file needs --ckpt-dir DIR")
+        return ShardStore(o.ckpt_dir, o.ckpt_every, o.steps)
+    if kind == "muster":
+        if not os.environ.get("MUSTER_CKPT_DIR"):
+            sys.exit("torch_ps: --ckpt muster needs a job with checkpoints "
+                     "(muster run --ckpt-dir DIR --ckpt-every-steps N)")
+        a, b = owned(o.nbuckets, o.servers, k)
+        return MusterShards(muster, role, a, b)
+    return None
+
+
+def start_server(o, i, ckpt, step):
     ps = server.ParamServer(i, o.servers, o.workers, o.nbuckets, o.dim + 1,
-                            o.lr, store, o.ckpt_every, o.steps)
+                            o.lr, ckpt)
     if step:
         a, b = owned(o.nbuckets, o.servers, i)
-        keys, param, accum, read = store.load_range(step, o.nbuckets, a, b)
+        keys, param, accum, read = ckpt.load_range(step, o.nbuckets, a, b)
         if param is not None:
             ps.load(step, keys, param, accum)
         else:
@@ -207,20 +240,22 @@ def main(argv):
     if world != o.servers + o.workers:
         sys.exit("torch_ps: world %d is not %d servers + %d workers"
                  % (world, o.servers, o.workers))
-    store = ShardStore(o.ckpt_dir) if o.ckpt_dir else None
+    ckpt = open_ckpt(o, role, k)
     # read before init_rpc: nobody writes a checkpoint until all have joined
-    step = store.latest() if store else 0
+    step = ckpt.resume_step() if ckpt else 0
     print("%s %d rank %d/%d pid %d resume step %d" % (role, k, rank, world,
           os.getpid(), step), flush=True)
     if role == "ps":
-        start_server(o, k, store, step)
+        start_server(o, k, ckpt, step)
     opts = rpc.TensorPipeRpcBackendOptions(num_worker_threads=max(16, 4 * o.workers),
                                            rpc_timeout=120)
     rpc.init_rpc("%s%d" % (role, k), rank=rank, world_size=world,
                  rpc_backend_options=opts)
     if role == "worker":
-        run_worker(o, k, store, step + 1, restart)
+        run_worker(o, k, ckpt, step + 1, restart)
     rpc.shutdown()  # waits for every rank: servers serve until workers are done
+    if ckpt:
+        ckpt.close()
 
 
 if __name__ == "__main__":
