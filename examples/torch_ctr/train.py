@@ -24,6 +24,7 @@ hidden model that made the labels).
 
 import argparse
 import datetime
+import gc
 import os
 import signal
 import socket
@@ -39,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ckptstore import muster_binding, open_store  # noqa: E402
 from clickstream import ClickStream  # noqa: E402
 from dlrm import DLRM  # noqa: E402
+from elastic import ElasticGroup  # noqa: E402
 from metrics import auc, fingerprint  # noqa: E402
 
 TARGET_AUC = 0.80  # reached on the default data within the default steps
@@ -72,6 +74,11 @@ def options(argv):
     a("--store", choices=("env", "muster"), default="env",
       help="process-group rendezvous: torch's TCPStore at MASTER_ADDR:"
            "MASTER_PORT (env), or musterd's KV store via muster.torch (muster)")
+    a("--inplace", action="store_true",
+      help="in-place elasticity (muster run --elastic-mode in-place, muster's "
+           "Python binding): survivors of a lost worker or node keep their "
+           "processes and re-form the process group at the new rank and world, "
+           "newcomers take the state of rank 0 (elastic.py)")
     a("--threads", type=int, default=1, help="torch intra-op threads per rank")
     a("--timeout", type=float, default=120, help="collective timeout (s)")
     a("--crash-at-step", type=int, default=0,
@@ -139,49 +146,94 @@ def evaluate(model, heldout):
     return loss, auc(logits, y)
 
 
+def make_ddp(model):
+    # DDP re-orders its gradient buckets after the first iteration it runs,
+    # and a resumed run's first iteration is a later step: with 3 or more
+    # ranks the bucket layout decides the order of the float sums.  Buckets
+    # that never change (find_unused_parameters keeps the initial layout)
+    # keep a resumed run bit-identical to one that never stopped.  The
+    # model has no buffers to broadcast.
+    return DDP(model, find_unused_parameters=True, broadcast_buffers=False)
+
+
+class Reform(Exception):
+    """A rank saw a new epoch: re-form the process group (in-place mode)."""
+
+
 def main(argv):
     o = options(argv)
     torch.set_num_threads(o.threads)
-    rank, world = init_distributed(o)
-    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-    print("rank %d/%d pid %d epoch %s restart %d" % (rank, world, os.getpid(),
-          os.environ.get("MUSTER_EPOCH", "-"), restart), flush=True)
     stream = ClickStream(seed=o.seed, tables=o.tables, rows=o.rows,
                          vocab=o.vocab, dense=o.dense)
     torch.manual_seed(o.seed)
     model = DLRM(o.tables, o.rows, o.dim, o.dense)
     optim = torch.optim.Adagrad(model.parameters(), lr=o.lr)
-    store = open_store(o, rank)
-    first = resume(store, model, optim, o, rank) + 1 if store else 1
-    # DDP re-orders its gradient buckets after the first iteration it runs,
-    # and a resumed run's first iteration is a later step: with 3 or more
-    # ranks the bucket layout decides the order of the float sums.  Buckets
-    # that never change (find_unused_parameters keeps the initial layout)
-    # keep a resumed run bit-identical to one that never stopped.
-    ddp = DDP(model, find_unused_parameters=True)
-    heldout = stream.heldout(o.eval_samples) if rank == 0 else None
-    t0, loss = time.monotonic(), None
-    for step in range(first, o.steps + 1):
-        if step == o.crash_at_step and rank == o.crash_rank and restart == 0:
-            print("crashing at step %d (SIGKILL)" % step, flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
-        x, ids, y = stream.batch(step, o.global_batch, rank, world)
-        optim.zero_grad(set_to_none=True)
-        logits = ddp(x, ids)
-        # sum over this rank's slice, scaled so that DDP's average over the
-        # world is the mean over the global batch (slices may be unequal)
-        loss = F.binary_cross_entropy_with_logits(logits, y, reduction="sum") \
-            * (world / o.global_batch)
-        loss.backward()
-        optim.step()
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    store = elastic = None
+    if o.inplace:
+        mt, why = muster_binding()
+        if mt is None:
+            sys.exit("torch_ctr: --inplace needs muster's Python binding "
+                     "(python/muster, e.g. PYTHONPATH=build/python): %s" % why)
+        elastic = ElasticGroup(mt, o.timeout)
+        first = elastic.form(model, optim, 0) + 1
+        rank, world = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, world = init_distributed(o)
+    print("rank %d/%d pid %d epoch %s restart %d" % (rank, world, os.getpid(),
+          os.environ.get("MUSTER_EPOCH", "-"), restart), flush=True)
+    if not elastic:
+        store = open_store(o, rank)
+        first = resume(store, model, optim, o, rank) + 1 if store else 1
+    ddp = make_ddp(model)
+    heldout = stream.heldout(o.eval_samples)
+    t0, step, logits, loss = time.monotonic(), first, None, None
+    while step <= o.steps:
+        try:
+            if elastic and elastic.changed():
+                raise Reform()
+            if step == o.crash_at_step and rank == o.crash_rank and restart == 0:
+                print("crashing at step %d (SIGKILL)" % step, flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            x, ids, y = stream.batch(step, o.global_batch, rank, world)
+            optim.zero_grad(set_to_none=True)
+            logits = ddp(x, ids)
+            # sum over this rank's slice, scaled so that DDP's average over
+            # the world is the mean over the global batch (slices may differ)
+            loss = F.binary_cross_entropy_with_logits(logits, y, reduction="sum") \
+                * (world / o.global_batch)
+            loss.backward()
+            optim.step()
+        except (RuntimeError, Reform) as e:
+            if elastic is None:
+                raise
+            why = "new epoch" if isinstance(e, Reform) else str(e).splitlines()[0][:100]
+        else:
+            why = None
+        if why is not None:
+            # A peer was lost (the collective failed) or the epoch changed:
+            # this step did not happen here, and rank 0 of the new epoch
+            # says where everyone goes on.  Out of the except block, so the
+            # traceback no longer holds the old DDP and its process group:
+            # dropping them closes its connections, and a peer still
+            # waiting in a collective of the old group fails at once.
+            print("epoch %d ended at step %d (%s)" % (elastic.epoch, step, why),
+                  flush=True)
+            ddp = logits = loss = None  # the graph holds DDP's state too
+            gc.collect()
+            step = elastic.form(model, optim, step - 1) + 1
+            rank, world = dist.get_rank(), dist.get_world_size()
+            ddp = make_ddp(model)
+            continue
         if store:
             store.after_step(step, lambda: {
                 "model": model.state_dict(), "optim": optim.state_dict(),
                 "step": step, "world": world, "config": config(o)})
         if rank == 0 and (step % o.eval_every == 0 or step == o.steps):
             el, ea = evaluate(model, heldout)
-            print("step %d loss %.4f auc %.4f (%.1f s)"
-                  % (step, el, ea, time.monotonic() - t0), flush=True)
+            print("step %d loss %.4f auc %.4f world %d (%.1f s)"
+                  % (step, el, ea, world, time.monotonic() - t0), flush=True)
+        step += 1
     if store:
         store.close()
     if rank == 0:
