@@ -11,13 +11,15 @@ then does the same thing, survivors and newcomers alike (`form`):
   3. join the new epoch's process group through musterd's KV store
      (muster.torch.init_process_group: the store is scoped to the epoch,
      so nothing of the old group can be mistaken for the new one),
-  4. copy the training state from the new rank 0, which is always a
-     survivor (survivors keep their order, newcomers are appended): the
-     step, the model and the optimizer state, broadcast tensor by tensor.
+  4. copy the training state from one rank to all: the step, the model
+     and the optimizer state, broadcast tensor by tensor.  The source is
+     the `sync_from` rank muster gave the newcomers (the ranks agree on it
+     with an allreduce: survivors have none), else rank 0, which is always
+     a survivor (survivors keep their order, newcomers are appended).
 
 Copying from one rank also settles a step that failed half-way (some
 ranks finished its allreduce, others did not): everyone continues from
-rank 0's step.  The data re-shards by itself, being a pure function of
+the source's step.  The data re-shards by itself, being a pure function of
 (step, rank, world).
 
 How the ranks notice: a lost peer makes the next collective fail; a new
@@ -74,23 +76,26 @@ class ElasticGroup:
             return
 
     def form(self, model, optim, step):
-        """(Re-)join at the newest epoch and take rank 0's state; returns
-        the step to continue after."""
+        """(Re-)join at the newest epoch and take the source rank's state;
+        returns the step to continue after."""
         if dist.is_initialized():
             dist.destroy_process_group()
         self._join(time.monotonic() + 10 * self.timeout)
+        src = torch.tensor([self.w.sync_from], dtype=torch.int64)
+        dist.all_reduce(src, op=dist.ReduceOp.MAX)
+        src = int(src) if 0 <= int(src) < dist.get_world_size() else 0
         s = torch.tensor([step], dtype=torch.int64)
-        dist.broadcast(s, 0)
+        dist.broadcast(s, src)
         with torch.no_grad():
             for p in model.parameters():
-                dist.broadcast(p.data, 0)
+                dist.broadcast(p.data, src)
             for p in model.parameters():
                 for v in optim.state[p].values():
                     if torch.is_tensor(v):
-                        dist.broadcast(v, 0)
+                        dist.broadcast(v, src)
         step = int(s)
         print("joined epoch %d as rank %d/%d pid %d at step %d%s"
               % (self.epoch, dist.get_rank(), dist.get_world_size(), os.getpid(),
-                 step, " (state from rank 0)" if dist.get_rank() else ""),
-              flush=True)
+                 step, "" if dist.get_rank() == src else
+                 " (state from rank %d)" % src), flush=True)
         return step

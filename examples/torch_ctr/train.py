@@ -180,8 +180,9 @@ def main(argv):
         rank, world = dist.get_rank(), dist.get_world_size()
     else:
         rank, world = init_distributed(o)
-    print("rank %d/%d pid %d epoch %s restart %d" % (rank, world, os.getpid(),
-          os.environ.get("MUSTER_EPOCH", "-"), restart), flush=True)
+    print("rank %d/%d pid %d epoch %s restart %d%s" % (rank, world, os.getpid(),
+          os.environ.get("MUSTER_EPOCH", "-"), restart,
+          " sync_from %d" % elastic.w.sync_from if elastic else ""), flush=True)
     if not elastic:
         store = open_store(o, rank)
         first = resume(store, model, optim, o, rank) + 1 if store else 1

@@ -79,8 +79,14 @@ class CtrInPlace(MusterCase):
         history = sorted({(e, w, st) for n in survivors for e, r, w, pid, st in joined(n.out)})
         self.check("(epoch, world, step) of the survivors' groups: %r" % history)
         nj = joined(back.out)
-        self.expect(nj and nj[0][1] == 3 and nj[0][2] == 4 and "state from rank 0"
-                    in back.out, "newcomer joined as rank 3/4 from rank 0", back)
+        self.expect(nj and nj[0][1] == 3 and nj[0][2] == 4,
+                    "newcomer joined as rank 3 of 4", back)
+        sf = re.search(r"\] rank \d+/\d+ pid \d+ epoch \d+ restart \d+ sync_from (\d+)",
+                       back.out)
+        self.check("the newcomer took the state of the rank muster named (%s)"
+                   % (sf and sf.group(1)))
+        self.expect(sf is not None and ("(state from rank %s)" % sf.group(1)) in back.out,
+                    "state from the sync_from rank", back)
         self.check("the newcomer went on from the survivors' step (%d), not 0"
                    % nj[0][4])
         self.expect(nj[0][4] >= int(got[0]), "newcomer's first step", back)
