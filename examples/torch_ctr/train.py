@@ -13,10 +13,12 @@ world.  With checkpoints of the model, the optimizer and the step (the
 script's own atomic files, filecheckpoint.py, or muster's two-phase commit
 through the Python binding, ckptstore.py), a run that crashes and restarts
 from its checkpoint ends with weights bit-identical to a run that never
-stopped, at the same world.
+stopped, at the same world.  In place (--inplace, muster run
+--elastic-mode in-place), survivors of a lost worker keep their processes
+and re-form the process group at the new rank and world (elastic.py).
 
-Output: one start line per rank, then (rank 0) `step S loss L auc A` on the
-held-out data every --eval-every steps and a last line
+Output: one start line per rank, then (rank 0) `step S loss L auc A world W`
+on the held-out data every --eval-every steps and a last line
 `final step=S loss=L auc=A oracle=O target=T reached|missed weights=SHA`
 (SHA: fingerprint of the model's state dict; `oracle` is the AUC of the
 hidden model that made the labels).
