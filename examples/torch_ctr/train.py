@@ -38,6 +38,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the example
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ckptstore import muster_binding, open_store  # noqa: E402
 from clickstream import ClickStream  # noqa: E402

@@ -39,6 +39,7 @@ import torch
 import torch.distributed.rpc as rpc
 import torch.nn.functional as F
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the example
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(os.path.dirname(HERE), "torch_ctr"))
