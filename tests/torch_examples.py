@@ -59,7 +59,13 @@ BINDING = os.path.join(BUILD_DIR, "python")
 
 def binding_missing():
     """None when the build tree holds muster's Python package (its
-    build/python, put on PYTHONPATH by binding_env), else why not."""
+    build/python, put on PYTHONPATH by binding_env), else why not.  In a
+    sanitized build libmuster needs the sanitizer runtime preloaded into
+    the interpreter: the binding's own tests (python_*) do that; these
+    scenarios, which train real models, run in the plain build."""
+    if os.environ.get("MUSTER_SANITIZED", "").upper() in ("1", "ON", "TRUE", "YES"):
+        return "libmuster is built with sanitizers (scenarios using the binding " \
+               "run in the plain build)"
     if os.path.isfile(os.path.join(BINDING, "muster", "torch", "__init__.py")):
         return None
     return "muster's Python binding is not built (%s)" % BINDING
