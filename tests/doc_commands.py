@@ -7,10 +7,11 @@ tagged sh/bash/shell/console, and untagged or indented blocks whose first
 line is a command) and, for each one, either
 
   * runs it: in a temporary directory, with the build's programs first on
-    PATH (and its Python package, build/python, on PYTHONPATH), HOME and XDG_STATE_HOME inside that directory (so a musterd keeps
-    its keys, join token and control socket there, security on, and a
-    joiner finds its token the way a user's would), bounded by a timeout,
-    and expects exit status 0; or
+    PATH (and its Python package, build/python, on PYTHONPATH), HOME and
+    XDG_STATE_HOME inside that directory (so a musterd keeps its keys,
+    join token and control socket there, security on, and a joiner finds
+    its token the way a user's would), bounded by a timeout, and expects
+    exit status 0; or
   * finds it in tests/doc_commands.map, which names the test that mirrors it
     one to one (commands that need several machines, root, a cluster or
     minutes).  The named test must exist.

@@ -115,7 +115,12 @@ echo "== the Python package"
 INIT=$(find "$P" -path '*/dist-packages/muster/__init__.py' | head -n 1)
 [ -n "$INIT" ] || fail "no muster Python package under $P"
 SITE=$(dirname "$(dirname "$INIT")")
-out=$(env -u MUSTER_LIBRARY PYTHONPATH="$SITE" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c \
+PRE=
+if [ -n "$SAN" ]; then # python has no sanitizer runtime: preload it first
+  PRE="LD_PRELOAD=$($CC -print-file-name=libasan.so):$($CC -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=0"
+fi
+# shellcheck disable=SC2086
+out=$(env -u MUSTER_LIBRARY $PRE PYTHONPATH="$SITE" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 -c \
   'import muster, muster._lib as l; print(l.lib()._name, muster.strerror(-10008))') \
   || fail "import muster from $SITE: $out"
 case "$out" in

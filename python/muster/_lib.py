@@ -7,7 +7,10 @@ no compiler.  The library is looked for, in this order:
   2. the location recorded when the package was laid out: ``_paths.py``,
      written by CMake into the build tree (build/python/muster) and by
      ``cmake --install`` (the installed libdir of the same prefix);
-  3. the system's loader paths (``ldconfig``): ``libmuster.so.0``.
+  3. relative to the package: lib/, lib64/ or build/lib/ of the
+     directories above it (an installed prefix's libdir, or this source
+     tree's build when importing from python/);
+  4. the system's loader paths (``ldconfig``): ``libmuster.so.0``.
 
 Every function of <muster/worker.h> and <muster/error.h> gets its
 argument and result types here, once; the rest of the package calls
@@ -135,6 +138,14 @@ def candidates() -> List[str]:
             out.append(os.path.join(d, "libmuster.so.0"))
     except ImportError:
         pass
+    here = os.path.dirname(os.path.abspath(__file__))
+    up = here
+    for _ in range(5):
+        up = os.path.dirname(up)
+        for sub in ("lib", "lib64", os.path.join("build", "lib")):
+            p = os.path.join(up, sub, "libmuster.so.0")
+            if os.path.exists(p) and p not in out:
+                out.append(p)
     found = ctypes.util.find_library("muster")
     out.append(found or "libmuster.so.0")
     return out
@@ -181,7 +192,10 @@ def free(ptr: int) -> None:
     """free() a buffer libmuster malloc'd for the caller (kv values, slices)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's free (dlsym(RTLD_DEFAULT)), not libc.so.6's own:
+        # under a preloaded allocator (ASan, jemalloc) libmuster's malloc
+        # is that one too.
+        _libc = ctypes.CDLL(None)
         _libc.free.argtypes = [c_void_p]
         _libc.free.restype = None
     if ptr:

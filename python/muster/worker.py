@@ -468,6 +468,12 @@ class Worker:
                                                                ctypes.byref(m)), what)
         return Membership._from_c(m) if rc == 1 else None
 
+    def membership_pending(self) -> bool:
+        """True if a membership change happened that wait_membership (or
+        next_membership) has not returned yet.  Never blocks."""
+        with self._mcond:
+            return self._mseq > self._mseen
+
     def wait_membership(self, timeout: Optional[float] = None) -> Optional[Membership]:
         """Block until a membership change this method (or
         next_membership) has not returned yet; the latest Membership, or

@@ -38,8 +38,9 @@ def py(code, env):
 class BindingApi(unittest.TestCase):
     def setUp(self):
         self.saved = dict(os.environ)
+        clean = clean_env()
         os.environ.clear()
-        os.environ.update(clean_env())
+        os.environ.update(clean)
 
     def tearDown(self):
         os.environ.clear()

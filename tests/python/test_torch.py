@@ -6,8 +6,12 @@ methods torch uses (set/get/wait/check/add), the unsupported ones raising
 NotImplementedError and a wait timing out as muster.TimedOut; a small DDP
 model saved with muster.torch.save and, after a crash, restored with
 muster.torch.load: the weights end bit-identical to an uninterrupted
-run's.  Skipped (exit 77, saying SKIPPED) when torch is not installed."""
+run's; in in-place mode (progs/torch_elastic.py) the survivors of a lost
+worker keep their processes, re-create the process group with
+muster.torch.elastic and hand the newcomer model, optimizer state and
+step, all ending with the same weights.  Skipped (exit 77, saying SKIPPED) when torch is not installed."""
 import os
+import re
 
 from pyharness import PyCase, have_torch, main
 
@@ -39,7 +43,7 @@ class Torch(PyCase):
         for r in range(world):
             self.expect_eq(st.get(r, [])[:6], [
                 "get v%d check True False" % ((r + 1) % world),
-                "add %d" % (world * (world + 1) // 2),
+                "add %d get %d check True" % ((world * (world + 1) // 2,) * 2),
                 "compare_set NotImplementedError True",
                 "delete_key NotImplementedError True",
                 "num_keys NotImplementedError True",
@@ -71,6 +75,35 @@ class Torch(PyCase):
         self.expect_eq(sorted(res), [0, 1], "ranks resumed by muster.torch.load", p)
         self.check("the weights end bit-identical to the uninterrupted run's")
         self.expect_eq(self.finals(p, 2), want, "final weights", p)
+
+    def test_in_place_elastic_ddp(self):
+        p = self.py_run(["--nproc-per-node", "3", "--elastic-mode", "in-place",
+                         "--max-restarts", "1"], "torch_elastic.py", [80, 30, 1])
+        self.check("rank 1 dies after step 30; the job goes on in place and succeeds")
+        self.expect_eq(p.rc, 0, "exit status", p)
+        starts = [tuple(int(x) for x in m.groups())
+                  for m in re.finditer(r"start rank (\d+) pid (\d+) epoch (\d+)", p.out)]
+        first = {r: pid for r, pid, e in starts if e == 1}
+        self.expect_eq(sorted(first), [0, 1, 2], "epoch-1 ranks", p)
+        self.expect_eq([(r, e) for r, pid, e in starts if e != 1], [(1, 2)],
+                       "only rank 1 started again, in epoch 2", p)
+        self.check("the survivors re-formed their process group at epoch 2, world 3")
+        ref = self.lines(p, "re-formed:")
+        self.expect_eq(sorted(ref), [0, 2], "ranks that re-formed", p)
+        for r, ls in ref.items():
+            self.expect(ls[0].startswith("epoch 2 rank %d world 3" % r),
+                        "rank %d: %r" % (r, ls[0]), p)
+        self.check("the survivors' store of epoch 1 refuses use in epoch 2 (StaleEpoch)")
+        self.expect_eq(self.lines(p, "old store:"), {0: ["StaleEpoch True"], 2: ["StaleEpoch True"]},
+                       "old store use", p)
+        self.check("the newcomer got the state of step 30 from rank 0")
+        self.expect_eq(self.lines(p, "synced at step"), {1: ["30"]}, "newcomer's sync", p)
+        self.check("all three end with the same weights; survivors in their own processes")
+        fin = {r: ls[-1].split() for r, ls in self.lines(p, "final").items()}
+        self.expect_eq(sorted(fin), [0, 1, 2], "ranks with final weights", p)
+        self.expect_eq(len({f[0] for f in fin.values()}), 1, "one set of weights", p)
+        self.expect_eq((int(fin[0][2]), int(fin[2][2])), (first[0], first[2]),
+                       "survivors' pids", p)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ def __getattr__(name: str) -> Any:
         from .c10d_store import MusterStore
         return MusterStore
     if name == "elastic":
-        from . import elastic
-        return elastic
+        import importlib
+        return importlib.import_module(__name__ + ".elastic")
     raise AttributeError("module 'muster.torch' has no attribute %r" % name)
 
 

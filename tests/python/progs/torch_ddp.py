@@ -46,7 +46,7 @@ say("store get", s.get("k%d" % ((rank + 1) % world)).decode(),
     "check", s.check(["k0"]), s.check(["never-set"]))
 s.add("count", rank + 1)
 dist.barrier()
-say("store add", s.add("count", 0))
+say("store add", s.add("count", 0), "get", s.get("count").decode(), "check", s.check(["count"]))
 for name, call in [("compare_set", lambda: s.compare_set("k0", b"v0", b"x")),
                    ("delete_key", lambda: s.delete_key("k0")),
                    ("num_keys", lambda: s.num_keys())]:
