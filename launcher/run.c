@@ -1001,6 +1001,7 @@ mu_run_main (int argc, char **argv)
         .key = r.coord && r.agent_key.pub[0] ? &r.agent_key : NULL,
         .token = r.have_token && r.coord == NULL ? &r.token : NULL,
         .rank_hint = r.o.node_rank >= 0 ? (uint32_t)r.o.node_rank + 1 : 0,
+        .coord_in_process = r.coord != NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
                 .on_stop = on_stop,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
