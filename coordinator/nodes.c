@@ -602,8 +602,12 @@ mu_nodes_handle_closed (mu_coord_t *c)
           mu_node_t *n = c->nodes[k];
           if (n == NULL || !n->in_use || !n->alive || n->route.fd != fd)
             continue;
-          mu_log_warn (c->log, "NODE-LOST", "node %s: its connection closed",
-                       n->node_id);
+          uint64_t now = mu_now_ms ();
+          mu_log_warn (c->log, "NODE-LOST",
+                       "node %s silent for %llu ms: its connection closed",
+                       n->node_id,
+                       (unsigned long long)(now > n->last_seen_ms
+                                                ? now - n->last_seen_ms : 0));
           mark_dead (c, n);
           mu_jobs_node_lost (c, n, "its connection closed", 1);
           release_node (c, n);

@@ -852,6 +852,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->last_call_ms = r->o.endpoint ? r->o.last_call_ms : 0;
   spec->join_timeout_ms = r->o.join_timeout_ms;
   spec->grace_ms = r->o.grace_ms;
+  spec->outage_ms = r->o.outage_ms;
   spec->elastic_mode = (char *)r->o.elastic_mode;
   spec->progress_timeout_ms = r->o.progress_timeout_ms;
   spec->ckpt_dir = (char *)r->o.ckpt_dir;
