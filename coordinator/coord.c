@@ -525,6 +525,8 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   /* Sweep twice per interval: a silent node is declared lost at most half
    * an interval after its limit. */
   uint64_t sweep = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
+  /* A stall before the first sweep is a stall too. */
+  c->last_sweep_ms = mu_now_ms ();
   uv_timer_start (&c->sweep_timer, on_sweep, sweep, sweep);
   c->started = 1;
   mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s%s%s", c->agent_ep,

@@ -514,7 +514,7 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
    * Queued input defers the sweep at most miss_limit times in a row, so a
    * coordinator that is always busy still finds dead nodes. */
   uint64_t every = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
-  int late = c->last_sweep_ms != 0 && now - c->last_sweep_ms > 4 * every
+  int late = now - c->last_sweep_ms > 4 * every
              && now - c->last_sweep_ms > 200;
   c->last_sweep_ms = now;
   if (late)

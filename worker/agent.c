@@ -500,7 +500,7 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
 {
   a->registered = 1;
   a->coord_lost = 0;
-  a->last_tick_ms = 0;
+  a->last_tick_ms = mu_now_ms (); /* a stall before the first tick counts */
   a->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 200;
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
