@@ -233,6 +233,8 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       return;
     }
   n->last_seen_ms = mu_now_ms ();
+  if (n->job != NULL && n->job->held.set)
+    mu_epoch_member_heard (n->job);
   switch (m->type)
     {
     case MU_MSG_HEARTBEAT:

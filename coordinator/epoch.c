@@ -17,11 +17,12 @@
  *
  * Attribution: when a node dies, its peers' workers often fail first (a
  * reset connection) and the loss is declared a moment later.  A worker
- * failure in an epoch of several nodes is therefore held for a heartbeat
- * interval — longer while another member has been silent, up to the time
- * that member would be declared lost — and a node loss in that window
- * becomes the root cause ("node n1 lost", infrastructure budget) instead of
- * the worker's exit, which would have been charged to the user.
+ * failure in an epoch of several nodes is therefore held until every other
+ * member has been heard from since (a heartbeat interval for live ones),
+ * at most until a silent member would be declared lost; a node loss in
+ * that window becomes the root cause ("node n1 lost", infrastructure
+ * budget) instead of the worker's exit, which would have been charged to
+ * the user.
  */
 #include "coordinator/epoch.h"
 
@@ -319,10 +320,13 @@ send_stop (mu_job_t *j, const char *why, int recover)
   m.u.stop.grace_ms = grace_of (j);
   m.u.stop.reason = (char *)why;
   m.u.stop.recover = recover != 0;
+  /* A recovery is told to every member, even one whose workers are all
+   * down: its launcher says why the epoch ended (a lost node, not its own
+   * worker's exit).  A final stop is told with the outcome (job.done). */
   for (size_t i = 0; i < j->nmembers; i++)
     {
       mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
-      if (n != NULL && n->job == j && n->live > 0)
+      if (n != NULL && n->job == j && (n->live > 0 || recover))
         mu_coord_send_node (j->coord, n, &m);
     }
 }
@@ -608,9 +612,9 @@ record_failure (mu_job_t *j, mu_node_t *n, int64_t rank, int64_t code,
   set_failure (&j->failure, n->node_id, rank, code, sig, tail, reason);
 }
 
-/* How long to hold a worker failure before charging it to the user: 0 in
- * a one-node epoch; a heartbeat interval; up to the moment a silent
- * member would be declared lost. */
+/* The longest a worker failure may be held before charging it to the
+ * user: 0 in a one-node epoch; else until the last other member would be
+ * declared lost if it stays silent (mu_epoch_member_heard ends it sooner). */
 static uint64_t
 attribution_hold (const mu_job_t *j, const mu_node_t *failed)
 {
@@ -618,18 +622,31 @@ attribution_hold (const mu_job_t *j, const mu_node_t *failed)
   if (j->nmembers <= 1)
     return 0;
   uint64_t now = mu_now_ms ();
-  uint64_t hold = c->hb_ms ? c->hb_ms : 200;
+  uint64_t hold = 0;
   for (size_t i = 0; i < j->nmembers; i++)
     {
       mu_node_t *m = mu_coord_node (c, j->members[i]);
-      if (m == NULL || m == failed || !m->alive || now < m->last_seen_ms
-          || now - m->last_seen_ms <= c->hb_ms)
+      if (m == NULL || m == failed || !m->alive)
         continue;
       uint64_t end = m->last_seen_ms + c->hb_limit_ms + 150; /* + a sweep */
       if (end > now && end - now > hold)
         hold = end - now;
     }
-  return hold;
+  return hold > 150 ? hold : 150; /* an overdue member: the next sweep */
+}
+
+/* Has every other member been heard from since the failure was held? */
+static int
+all_heard_since (const mu_job_t *j, uint64_t since, const char *failed_node)
+{
+  for (size_t i = 0; i < j->nmembers; i++)
+    {
+      mu_node_t *m = mu_coord_node (j->coord, j->members[i]);
+      if (m != NULL && m->alive && strcmp (m->node_id, failed_node) != 0
+          && m->last_seen_ms <= since)
+        return 0;
+    }
+  return 1;
 }
 
 /* The failure held back: no node loss came to explain it. */
@@ -657,6 +674,17 @@ static void
 on_hold_timeout (uv_timer_t *t)
 {
   charge_held (t->data);
+}
+
+void
+mu_epoch_member_heard (mu_job_t *j)
+{
+  if (j->held.set && j->state == MU_JOB_RUNNING
+      && all_heard_since (j, j->held_ms, j->held.node_id))
+    {
+      uv_timer_stop (&j->kick_timer);
+      charge_held (j);
+    }
 }
 
 void
