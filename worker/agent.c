@@ -241,15 +241,20 @@ send_register (mu_agent_t *a)
   return rc;
 }
 
-/* How long this agent keeps its workers without a coordinator. */
+/* How long this agent keeps its workers without a coordinator: the job's
+ * outage window, or the agent's connect timeout if shorter (it gives up
+ * on the coordinator then, and leaves no worker behind). */
 static uint64_t
 outage_ms (const mu_agent_t *a)
 {
   const mu_job_spec_t *spec = a->start.type == MU_MSG_START
                                   ? a->start.u.start.spec
                                   : a->job;
-  return spec != NULL && spec->outage_ms > 0 ? spec->outage_ms
-                                             : OUTAGE_DEFAULT_MS;
+  uint64_t w = spec != NULL && spec->outage_ms > 0 ? spec->outage_ms
+                                                   : OUTAGE_DEFAULT_MS;
+  if (a->opts.connect_timeout_ms > 0 && a->opts.connect_timeout_ms < w)
+    w = a->opts.connect_timeout_ms;
+  return w;
 }
 
 /* The coordinator is gone for good: this node's workers are down (or were
@@ -265,9 +270,9 @@ report_own_outcome (mu_agent_t *a, uint64_t away_ms)
       if (w->exit_seq != 0 && w->exit_code == 0 && w->exit_signal == 0
           && strcmp (w->exit_state, "exited") == 0)
         ok++;
-      else if (w->exit_seq != 0
+      else if (w->exit_seq != 0 && !w->fenced
                && (first == NULL || w->exit_seq < first->exit_seq))
-        first = w;
+        first = w; /* its own failure, not our kill at the window */
     }
   char why[1024];
   int n = snprintf (why, sizeof why,
@@ -307,9 +312,13 @@ report_own_outcome (mu_agent_t *a, uint64_t away_ms)
                                        : "exited with code",
                     (long long)(first->exit_signal ? first->exit_signal
                                                    : first->exit_code),
-                    a->fenced ? " (workers still running when the outage "
-                                "window ended are killed)" : "");
+                    a->fenced ? " (the workers still running when the outage "
+                                "window ended were killed)" : "");
         }
+      else if (a->fenced)
+        snprintf (why + len, sizeof why - len, "this node's workers still "
+                  "running when its outage window (%.1f s) ended were "
+                  "killed", (double)outage_ms (a) / 1000.0);
       else
         snprintf (why + len, sizeof why - len, "no worker ran here");
     }

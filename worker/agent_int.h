@@ -33,6 +33,7 @@ typedef struct mu_agent_worker {
   int64_t exit_code;
   int64_t exit_signal;
   uint64_t exit_seq;
+  int fenced;       /* killed by this agent's fencing */
   char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
 } mu_agent_worker_t;
 

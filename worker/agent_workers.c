@@ -517,7 +517,10 @@ mu_agent_workers_kill (mu_agent_t *a)
     {
       mu_agent_worker_t *w = &a->workers[i];
       if (w->running && w->proc != NULL)
-        mu_proc_signal (w->proc, SIGKILL);
+        {
+          w->fenced = 1;
+          mu_proc_signal (w->proc, SIGKILL);
+        }
     }
 }
 
