@@ -723,6 +723,11 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",
                   (unsigned long long)ws->rank, n->node_id);
+      else if (strcmp (ws->state, "fenced") == 0)
+        snprintf (why, sizeof why,
+                  "node %s fenced rank %llu (its agent stalled past its "
+                  "lease or lost the coordinator)",
+                  n->node_id, (unsigned long long)ws->rank);
       else if (strcmp (ws->state, "hung") == 0)
         snprintf (why, sizeof why,
                   "rank %llu on node %s hung (no progress for %llu ms)",
@@ -738,9 +743,16 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                   (long long)ws->exit_code);
       mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
                    (unsigned long long)j->epoch, why);
-      uint64_t hold = j->held.set || j->failure.set
+      int fenced = strcmp (ws->state, "fenced") == 0;
+      uint64_t hold = j->held.set || j->failure.set || fenced
                           ? 0 : attribution_hold (j, n);
-      if (j->held.set)
+      if (fenced)
+        {
+          /* Its agent killed it: the node's fault, not the program's. */
+          record_failure (j, n, -1, 0, 0, NULL, why);
+          mu_epoch_recover (j, MU_RECOVER_INFRA, why);
+        }
+      else if (j->held.set)
         ; /* the first failure is held; this one follows it */
       else if (hold > 0)
         {
