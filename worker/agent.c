@@ -194,12 +194,91 @@ find_port_base (uint32_t count)
   return 0;
 }
 
+/* A worker's request kept while the coordinator is unreachable. */
+struct mu_agent_held {
+  struct mu_agent_held *next;
+  size_t len;
+  char *buf;
+};
+
+#define HELD_MAX 65536 /* requests kept at most; beyond, they fail */
+
+static int
+is_worker_request (const mu_msg_t *m)
+{
+  return m->type == MU_MSG_KV_PUT || m->type == MU_MSG_KV_GET
+         || m->type == MU_MSG_BARRIER || m->type == MU_MSG_CKPT_SAVED;
+}
+
+static int
+hold_request (mu_agent_t *a, const mu_msg_t *m)
+{
+  if (a->nheld >= HELD_MAX)
+    return MUSTER_EQUOTA;
+  struct mu_agent_held *h = calloc (1, sizeof *h);
+  if (h == NULL || mu_msg_encode (m, &h->buf, &h->len) != 0)
+    {
+      free (h);
+      return -ENOMEM;
+    }
+  if (a->held_tail)
+    a->held_tail->next = h;
+  else
+    a->held_head = h;
+  a->held_tail = h;
+  a->nheld++;
+  return 0;
+}
+
+/* After a welcome: the requests held meanwhile, in order. */
+static void
+flush_held (mu_agent_t *a)
+{
+  size_t sent = 0;
+  while (a->held_head != NULL)
+    {
+      struct mu_agent_held *h = a->held_head;
+      if (mu_wire_send_raw (a->coord_sock, NULL, h->buf, h->len) != 0)
+        break; /* still unreachable: the next welcome tries again */
+      a->held_head = h->next;
+      if (a->held_head == NULL)
+        a->held_tail = NULL;
+      a->nheld--;
+      free (h->buf);
+      free (h);
+      sent++;
+    }
+  if (sent > 0)
+    mu_log_info (a->log, "HELD-SENT", "%zu worker request(s) held while the "
+                 "coordinator was unreachable sent", sent);
+}
+
+static void
+free_held (mu_agent_t *a)
+{
+  while (a->held_head != NULL)
+    {
+      struct mu_agent_held *h = a->held_head;
+      a->held_head = h->next;
+      free (h->buf);
+      free (h);
+    }
+  a->held_tail = NULL;
+  a->nheld = 0;
+}
+
 int
 mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m)
 {
   if (a->coord_sock == NULL)
     return MUSTER_ECLOSED;
+  if (is_worker_request (m) && (a->nheld > 0 || a->coord_lost)
+      && !a->registered && hold_request (a, m) == 0)
+    return 0; /* keeps their order behind those already held */
   int rc = mu_wire_send (a->coord_sock, NULL, m);
+  if (rc == -EAGAIN && is_worker_request (m) && a->coord_lost
+      && hold_request (a, m) == 0)
+    return 0;
   if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT
       && a->coord_lost)
     mu_log_info (a->log, "SEND-FAILED", "%s to coordinator: %s (it is "
@@ -514,6 +593,7 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
+  flush_held (a);
   mu_log_info (a->log, "REGISTERED", "node %s registered with %s (session %s)",
                a->node_id, a->coordinator, w->session);
   if (w->note != NULL && w->note[0] != '\0')
@@ -881,6 +961,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_msg_clear (&a->pending_done);
   mu_msg_clear (&a->members);
   mu_msg_clear (&a->ckpt_request);
+  free_held (a);
   free (a->workers);
   mu_job_spec_free (&a->job);
   mu_run_dir_close (&a->run_dir);

@@ -90,6 +90,11 @@ struct mu_agent {
                                coordinator (its outage window runs) */
   int fenced;               /* outage window passed: workers killed; report
                                this node's outcome once they are down */
+  /* workers' requests (kv, barrier, ckpt.saved) that could not be sent
+   * while the coordinator was unreachable: sent after the next welcome,
+   * so libmuster calls see a delay, not an error (agent.c) */
+  struct mu_agent_held *held_head, *held_tail;
+  size_t nheld;
   int registered;
   int handles_open;
   int shutting_down;
