@@ -329,7 +329,7 @@ void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
 void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
 void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
                            const mu_worker_state_t *ws);
-/* epoch.c: a member of j was heard from; a worker failure held for
+/* failure.c: a member of j was heard from; a worker failure held for
  * attribution is charged once every other member has been. */
 void mu_epoch_member_heard (mu_job_t *j);
 void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
