@@ -22,8 +22,7 @@
 
 void
 mu_failure_set (mu_failure_t *f, const char *node_id, int64_t rank,
-                int64_t code, int64_t sig, const char *tail,
-                const char *reason)
+                int64_t code, int64_t sig, const char *tail, const char *reason)
 {
   f->set = 1;
   f->rank = rank;
@@ -130,9 +129,10 @@ mu_failure_hold (mu_job_t *j, mu_node_t *n, const mu_worker_state_t *ws,
   mu_failure_set (&j->held, n->node_id, (int64_t)ws->rank, ws->exit_code,
                   ws->signal, ws->stderr_tail, why);
   j->held_ms = mu_now_ms ();
-  mu_log_info (j->coord->log, "FAILURE-HELD", "job %s: %s; held up to %llu "
-               "ms in case a node loss explains it", j->id, why,
-               (unsigned long long)hold);
+  mu_log_info (j->coord->log, "FAILURE-HELD",
+               "job %s: %s; held up to %llu "
+               "ms in case a node loss explains it",
+               j->id, why, (unsigned long long)hold);
   uv_timer_start (&j->kick_timer, on_hold_timeout, hold, 0);
   return 1;
 }
@@ -144,8 +144,8 @@ mu_failure_attribute (mu_job_t *j, const mu_node_t *lost)
     return;
   mu_log_notice (j->coord->log, "FAILURE-ATTRIBUTED",
                  "job %s: %s, %llu ms before node %s was declared lost: "
-                 "charged to the loss, not to the restart budget", j->id,
-                 j->held.reason ? j->held.reason : "?",
+                 "charged to the loss, not to the restart budget",
+                 j->id, j->held.reason ? j->held.reason : "?",
                  (unsigned long long)(mu_now_ms () - j->held_ms),
                  lost->node_id);
   uv_timer_stop (&j->kick_timer);

@@ -29,7 +29,8 @@
 #define OUTAGE_DEFAULT_MS 30000
 
 /* A worker's request kept while the coordinator is unreachable. */
-struct mu_agent_held {
+struct mu_agent_held
+{
   struct mu_agent_held *next;
   size_t len;
   char *buf;
@@ -85,8 +86,10 @@ mu_agent_flush_held (mu_agent_t *a)
       sent++;
     }
   if (sent > 0)
-    mu_log_info (a->log, "HELD-SENT", "%zu worker request(s) held while the "
-                 "coordinator was unreachable sent", sent);
+    mu_log_info (a->log, "HELD-SENT",
+                 "%zu worker request(s) held while the "
+                 "coordinator was unreachable sent",
+                 sent);
 }
 
 void
@@ -109,9 +112,8 @@ mu_agent_free_held (mu_agent_t *a)
 uint64_t
 mu_agent_outage_ms (const mu_agent_t *a)
 {
-  const mu_job_spec_t *spec = a->start.type == MU_MSG_START
-                                  ? a->start.u.start.spec
-                                  : a->job;
+  const mu_job_spec_t *spec
+      = a->start.type == MU_MSG_START ? a->start.u.start.spec : a->job;
   uint64_t w = spec != NULL && spec->outage_ms > 0 ? spec->outage_ms
                                                    : OUTAGE_DEFAULT_MS;
   if (a->opts.connect_timeout_ms > 0 && a->opts.connect_timeout_ms < w)
@@ -153,7 +155,8 @@ mu_agent_report_own_outcome (mu_agent_t *a, uint64_t away_ms)
       d.state = (char *)"succeeded";
       snprintf (why + len, sizeof why - len,
                 "all %zu worker(s) of this node exited 0 (the other nodes' "
-                "outcome is unknown here)", a->nworkers);
+                "outcome is unknown here)",
+                a->nworkers);
     }
   else
     {
@@ -167,20 +170,22 @@ mu_agent_report_own_outcome (mu_agent_t *a, uint64_t away_ms)
                         : first->exit_code > 0 && first->exit_code < 256
                             ? first->exit_code
                             : 1;
-          snprintf (why + len, sizeof why - len,
-                    "rank %llu of this node %s %lld%s",
-                    (unsigned long long)first->rank,
-                    first->exit_signal ? "was killed by signal"
-                                       : "exited with code",
-                    (long long)(first->exit_signal ? first->exit_signal
-                                                   : first->exit_code),
-                    a->fenced ? " (the workers still running when the outage "
-                                "window ended were killed)" : "");
+          snprintf (
+              why + len, sizeof why - len, "rank %llu of this node %s %lld%s",
+              (unsigned long long)first->rank,
+              first->exit_signal ? "was killed by signal" : "exited with code",
+              (long long)(first->exit_signal ? first->exit_signal
+                                             : first->exit_code),
+              a->fenced ? " (the workers still running when the outage "
+                          "window ended were killed)"
+                        : "");
         }
       else if (a->fenced)
-        snprintf (why + len, sizeof why - len, "this node's workers still "
+        snprintf (why + len, sizeof why - len,
+                  "this node's workers still "
                   "running when its outage window (%.1f s) ended were "
-                  "killed", (double)mu_agent_outage_ms (a) / 1000.0);
+                  "killed",
+                  (double)mu_agent_outage_ms (a) / 1000.0);
       else
         snprintf (why + len, sizeof why - len, "no worker ran here");
     }
@@ -196,7 +201,9 @@ mu_agent_fence (mu_agent_t *a, const char *why)
 {
   if (a->live == 0)
     return;
-  mu_log_warn (a->log, "FENCED", "%s: killing this node's %zu running "
-               "worker(s) so no rank runs twice", why, a->live);
+  mu_log_warn (a->log, "FENCED",
+               "%s: killing this node's %zu running "
+               "worker(s) so no rank runs twice",
+               why, a->live);
   mu_agent_workers_kill (a);
 }

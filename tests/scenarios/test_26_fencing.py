@@ -9,6 +9,8 @@
     survivor's worker fails at once (its peer's connection reset), but the
     root cause is the lost node, charged to the infrastructure budget: with
     --max-restarts 0 the job re-forms on the survivor and succeeds;
+  * a node whose connection closes (its launcher SIGKILLed) is declared
+    lost at once, not after missed heartbeats;
   * reports of an epoch that is over are refused: worker.state and kv.put
     naming an older epoch are answered MUSTER_ESTALE_EPOCH.
 """
@@ -131,6 +133,11 @@ class Fencing(MusterCase):
         self.expect_eq(rc, 0, "n1's exit status", nodes[0], d)
         self.expect(re.search(r"epoch 1 stopped: node n2 lost", nodes[0].err)
                     is not None, "n1's report names n2's loss", nodes[0])
+        self.check("musterd declared n2 lost when its connection closed "
+                   "(socket monitor), not by waiting for missed heartbeats")
+        self.expect(re.search(r"NODE-LOST node n2 silent for \d+ ms: its "
+                              r"connection closed", d.err) is not None,
+                    "NODE-LOST on the closed connection", d)
         self.expect("restart budget exhausted" not in nodes[0].err,
                     "the user's budget was charged", nodes[0], d)
         info = job_info(d, "peers")
