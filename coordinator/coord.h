@@ -215,6 +215,7 @@ struct mu_job {
   char *ckpt_aborted_reason;
   int ckpt_early;        /* the attempt in flight was asked at epoch start */
   int ckpt_by_steps;     /* ... was asked by --ckpt-every-steps */
+  uint64_t ckpt_failed_step; /* a failed step, not asked again this epoch */
   uint64_t ckpt_deadline_ms; /* deadline of the attempt in flight */
   int submitted;         /* came through ctl.submit (draws free nodes) */
   int io_inflight;       /* thread-pool work items running */

@@ -527,6 +527,8 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
     case MU_MSG_CKPT_DONE:
       mu_agent_workers_broadcast (a, m);
       mu_msg_clear (&a->ckpt_request);
+      if (a->opts.ev.on_ckpt_done)
+        a->opts.ev.on_ckpt_done (a->opts.ev.arg, &m->u.ckpt_done);
       break;
     case MU_MSG_ERROR:
       on_coord_error (a, &m->u.error);
