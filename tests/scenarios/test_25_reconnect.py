@@ -69,11 +69,14 @@ class Reconnect(MusterCase):
         self.expect("NODE-RECONCILED" in d.err, "NODE-RECONCILED logged", d)
         for bad in ("NODE-REREGISTER", "NODE-LOST", "JOB-RECOVER"):
             self.expect(bad not in d.err, "%s in musterd's log" % bad, d)
-        info = job_info(d, "stall")
         self.check("muster status: succeeded in epoch 1 with 0 restarts")
-        self.expect_eq((info.get("state"), info.get("epoch"),
-                        info.get("restarts", 0)), ("succeeded", 1, 0),
-                       "state, epoch, restarts", d)
+        st = self.run_muster(["status", "--endpoint", d.ctl_ep], timeout=20)
+        self.expect_eq(st.rc, 0, "muster status exit", st)
+        row = [l.split() for l in st.out.splitlines() if l.startswith("stall ")]
+        self.expect(len(row) == 1, "no row for stall", st)
+        # JOB STATE EPOCH WORLD NODES RESTARTS ...
+        self.expect_eq([row[0][1], row[0][2], row[0][5]], ["succeeded", "1", "0"],
+                       "state, epoch, restarts", st, d)
 
     def test_libmuster_calls_delayed(self):
         d = self.musterd()
