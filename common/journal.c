@@ -33,6 +33,7 @@
 struct mu_journal {
   char *dir;
   int group_commit;
+  int read_only;
   size_t group_max;
   mu_journal_durable_fn on_durable;
   void *arg;
@@ -376,6 +377,8 @@ replay_segment (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
   uint8_t *b;
   size_t len;
   int rc = read_file (path, &b, &len);
+  if (rc == -ENOENT && j->read_only)
+    return 0;
   if (rc == -ENOENT)
     {
       /* A snapshot whose segment was never started (a crash in between):
@@ -390,6 +393,12 @@ replay_segment (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
     {
       set_err (err, errlen, "%s: %s", path, strerror (-rc));
       return rc;
+    }
+  if (len < MU_JOURNAL_HEADER_SIZE && memcmp (b, MAGIC_SEGMENT, len) == 0
+      && j->read_only)
+    {
+      free (b);
+      return 0;
     }
   if (len < MU_JOURNAL_HEADER_SIZE && memcmp (b, MAGIC_SEGMENT, len) == 0)
     {
@@ -427,7 +436,7 @@ replay_segment (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
       j->size = w.good;
     }
   free (b);
-  if (rc != 0)
+  if (rc != 0 || j->read_only)
     return rc;
   j->fd = open (path, O_WRONLY | O_CLOEXEC);
   if (j->fd < 0
@@ -452,7 +461,7 @@ mu_journal_open (const mu_journal_opts_t *o, mu_journal_replay_fn fn,
       set_err (err, errlen, "no journal directory");
       return MUSTER_EINVAL;
     }
-  if (mkdir (o->dir, 0700) != 0 && errno != EEXIST)
+  if (!o->read_only && mkdir (o->dir, 0700) != 0 && errno != EEXIST)
     {
       int e = -errno;
       set_err (err, errlen, "cannot create %s: %s", o->dir, strerror (errno));
@@ -466,6 +475,7 @@ mu_journal_open (const mu_journal_opts_t *o, mu_journal_replay_fn fn,
     }
   j->fd = -1;
   j->group_commit = o->group_commit;
+  j->read_only = o->read_only;
   j->group_max = o->group_max ? o->group_max : DEFAULT_GROUP_MAX;
   j->on_durable = o->on_durable;
   j->arg = o->arg;
@@ -504,7 +514,8 @@ mu_journal_open (const mu_journal_opts_t *o, mu_journal_replay_fn fn,
       mu_journal_close (&j);
       return rc;
     }
-  remove_stale (j);
+  if (!j->read_only)
+    remove_stale (j);
   *out = j;
   return 0;
 }
@@ -560,7 +571,7 @@ int
 mu_journal_append (mu_journal_t *j, const void *payload, size_t len,
                    uint64_t *lsn)
 {
-  if (j == NULL || payload == NULL || len == 0)
+  if (j == NULL || payload == NULL || len == 0 || j->read_only)
     return MUSTER_EINVAL;
   if (len > MU_JOURNAL_MAX_RECORD)
     return MUSTER_ETOOBIG;
@@ -633,6 +644,8 @@ mu_journal_snap_add (mu_journal_snap_t *s, const void *payload, size_t len)
 int
 mu_journal_snapshot (mu_journal_t *j, mu_journal_snap_fn fn, void *arg)
 {
+  if (j->read_only)
+    return MUSTER_EINVAL;
   int rc = flush (j);
   if (rc != 0)
     return rc;

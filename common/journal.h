@@ -83,6 +83,8 @@ typedef struct mu_journal_opts {
   mu_journal_durable_fn on_durable; /* may be NULL */
   void *arg;             /* for on_durable */
   const mu_log_t *log;   /* borrowed; NULL = a stderr logger */
+  int read_only;         /* replay only: change no file (a tail that would
+                            be dropped is still reported); no appends */
 } mu_journal_opts_t;
 
 /* What opening found (for logs and tests). */
