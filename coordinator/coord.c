@@ -29,6 +29,7 @@
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/kv_quota.h"
+#include "coordinator/journal.h"
 
 #define AGENT_HWM 1000000
 
@@ -489,6 +490,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
                               &c->conns, c->log, &c->agent_conns);
   if (rc != 0)
     goto fail;
+  /* The job table as the journal left it, before any message is read. */
+  if ((rc = mu_jhooks_start (c)) != 0)
+    goto fail;
   uv_timer_init (loop, &c->sweep_timer);
   c->sweep_timer.data = c;
   /* Sweep twice per interval: a silent node is declared lost at most half
@@ -600,6 +604,7 @@ mu_coord_stop (mu_coord_t *c)
   if (!c->started || c->stopping)
     return;
   c->stopping = 1;
+  mu_jhooks_stop (c); /* a last snapshot: the next start replays little */
   mu_jobs_close_all (c);
   mu_zwatch_stop (&c->agent_watch);
   mu_zwatch_stop (&c->ctl_watch);
@@ -632,6 +637,7 @@ mu_coord_destroy (mu_coord_t **c_p)
   if (c_p == NULL || *c_p == NULL)
     return;
   mu_coord_t *c = *c_p;
+  mu_jhooks_destroy (c);
   mu_jobs_free_all (c);
   mu_nodes_free_all (c);
   mu_smap_destroy (&c->node_ids);

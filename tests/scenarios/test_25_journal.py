@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+"""Scenario 25 — the coordinator's journal: musterd killed with SIGKILL and
+restarted on the same state directory and ports carries its jobs on (the
+running job keeps its epoch and its workers: no restart, no rollback to a
+checkpoint; finished jobs are still listed); a replay of the journal gives
+the same job table as the live coordinator's own snapshot (replay
+equality); a damaged journal tail is reported and dropped, and a journal
+of another format version is refused with the file named."""
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import MusterCase, bin_path, main  # noqa: E402
+
+
+def starts(text):
+    """{(epoch, rank): pid} from ckpt_train's start lines."""
+    return {(int(m.group(3)), int(m.group(1))): int(m.group(2))
+            for m in re.finditer(r"\] rank (\d+) pid (\d+) epoch (\d+) world (\d+)", text)}
+
+
+def dump_state(case, state_dir, name):
+    p = case.run_muster_bin(["musterd", "--dump-state", "--state-dir", state_dir],
+                            name=name)
+    case.expect_eq(p.rc, 0, "musterd --dump-state exit status", p)
+    return p.out
+
+
+class Journal(MusterCase):
+    def run_muster_bin(self, argv, name):
+        p = self.start(name, [bin_path(argv[0])] + argv[1:])
+        p.wait(60)
+        return p
+
+    def status(self, d):
+        s = self.run_muster(["status", "--endpoint", d.ctl_ep], timeout=20)
+        return s.out if s.rc == 0 else ""
+
+    def test_kill9_restart_carries_on(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        ck = os.path.join(self.tmp, "ck")
+        # A finished job first: its history must survive the restart.
+        done = self.node(d, "n0", ["true"], 1, 1, "early")
+        self.expect_eq(done.wait(), 0, "the first job", done)
+        train = [bin_path("ckpt_train"), "--steps", "900", "--step-ms", "6"]
+        extra = ["--ckpt-dir", ck, "--ckpt-every", "300ms"]
+        n1 = self.node(d, "n1", train, 2, 1, "long", extra=extra)
+        n2 = self.node(d, "n2", train, 2, 1, "long", extra=extra)
+        self.wait_for(lambda: len(starts(n1.out + n2.out)) == 2, 30,
+                      "both ranks to start")
+        self.wait_for(lambda: "CKPT-COMMITTED" in d.err, 30,
+                      "a checkpoint to commit")
+        before = starts(n1.out + n2.out)
+        self.check("kill -9 musterd mid-training; restart it on the same "
+                   "state directory and agent port within 2 s")
+        port = d.agent_port
+        d.kill()
+        time.sleep(0.5)
+        d2 = self.musterd(name="musterd",
+                          agent_bind="tcp://127.0.0.1:%d" % port,
+                          extra=["--heartbeat", "100ms"])
+        self.check("the job is restored running in its epoch; both nodes come "
+                   "back and it goes on without a restart")
+        self.wait_for(lambda: "JOB-CONTINUES" in d2.err, 30,
+                      "every node of the job to come back", interval=0.1)
+        self.expect("JOB-RESTORED job long epoch 1" in d2.err,
+                    "restored in epoch 1", d2)
+        st = self.status(d2)
+        self.expect(re.search(r"^long\s.*running", st, re.M),
+                    "status lists the running job after the restart:\n" + st, d2)
+        self.expect(re.search(r"^early\s.*succeeded", st, re.M),
+                    "status still lists the finished job:\n" + st, d2)
+        self.expect_eq(n1.wait(), 0, "node 1 exit status", n1, d2)
+        self.expect_eq(n2.wait(), 0, "node 2 exit status", n2, d2)
+        after = starts(n1.out + n2.out)
+        self.check("no worker started again: same pids, epoch 1 only, nothing "
+                   "restored from a checkpoint")
+        self.expect_eq(after, before, "worker starts (epoch, rank) -> pid", n1, n2)
+        self.expect("restored step" not in n1.out + n2.out,
+                    "no rank rolled back to a checkpoint", n1, n2)
+        self.expect("done at step 900" in n1.out and "done at step 900" in n2.out,
+                    "both ranks trained to the end", n1, n2)
+        self.wait_for(lambda: re.search(r"^long\s.*succeeded", self.status(d2), re.M),
+                      20, "the job to be reported succeeded")
+
+    def test_replay_equality(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        ck = os.path.join(self.tmp, "ck")
+        self.check("a scripted history: a success, a failure after a restart, "
+                   "checkpoints, a cancelled job, a job replaced by a rerun")
+        ok = self.node(d, "a1", ["true"], 1, 2, "ok")
+        self.expect_eq(ok.wait(), 0, "job ok", ok)
+        again = self.node(d, "a1", ["true"], 1, 1, "ok")
+        self.expect_eq(again.wait(), 0, "job ok again", again)
+        bad = self.node(d, "b1", ["sh", "-c", "exit 3"], 1, 1, "bad",
+                        extra=["--max-restarts", "1"])
+        self.expect_eq(bad.wait(), 3, "job bad", bad)
+        ckj = self.node(d, "c1", [bin_path("ckpt_train"), "--steps", "200",
+                                  "--step-ms", "3"], 1, 2, "ckj",
+                        extra=["--ckpt-dir", ck, "--ckpt-every-steps", "50"])
+        self.expect_eq(ckj.wait(), 0, "job ckj", ckj)
+        long = self.node(d, "l1", ["sleep", "30"], 1, 1, "cancelme")
+        self.wait_for(lambda: "EPOCH-START job cancelme" in d.err, 20,
+                      "cancelme to run")
+        c = self.run_muster(["cancel", "--endpoint", d.ctl_ep, "cancelme"])
+        self.expect_eq(c.rc, 0, "cancel", c)
+        long.wait()
+        run = self.node(d, "r1", ["sleep", "30"], 1, 1, "stillrunning")
+        self.wait_for(lambda: "EPOCH-START job stillrunning" in d.err, 20,
+                      "stillrunning to run")
+        time.sleep(0.3)
+        self.check("copy the journal while musterd runs, then stop musterd: "
+                   "it snapshots its live job table")
+        copy = os.path.join(self.tmp, "copy.state")
+        shutil.copytree(os.path.join(d.state_dir, "journal"),
+                        os.path.join(copy, "journal"))
+        d.stop()
+        run.kill()
+        replayed = dump_state(self, copy, "dump-replayed")
+        live = dump_state(self, d.state_dir, "dump-live")
+        jobs = json.loads(replayed)["jobs"]
+        self.check("the replayed table is the live one, field for field")
+        self.expect_eq(replayed, live, "replay of the journal vs the live "
+                       "table's snapshot")
+        self.expect_eq(sorted(j["id"] for j in jobs),
+                       ["bad", "cancelme", "ckj", "ok", "stillrunning"],
+                       "jobs in the table")
+        by = {j["id"]: j for j in jobs}
+        self.expect_eq(by["bad"]["state"], "failed", "bad's state")
+        self.expect_eq(by["bad"]["restarts"], 1, "bad's restarts")
+        self.expect_eq(by["bad"]["exit_code"], 3, "bad's exit code")
+        self.expect_eq(by["cancelme"]["state"], "cancelled", "cancelme's state")
+        self.expect_eq(by["ckj"]["ckpt"]["step"], 200, "ckj's restore point (its last save)")
+        self.expect_eq(by["stillrunning"]["state"], "running", "running job")
+        self.expect_eq([m["node"] for m in by["stillrunning"]["members"]],
+                       ["r1"], "running job's members")
+
+    def test_torn_tail_and_bad_version(self):
+        d = self.musterd()
+        n = self.node(d, "t1", ["true"], 1, 1, "torn")
+        self.expect_eq(n.wait(), 0, "job", n)
+        d.kill()
+        jdir = os.path.join(d.state_dir, "journal")
+        seg = sorted(f for f in os.listdir(jdir) if f.startswith("journal-"))[-1]
+        path = os.path.join(jdir, seg)
+        size = os.path.getsize(path)
+        self.check("a journal cut in the middle of its last record: the tail is "
+                   "reported (file, offset, why) and dropped; musterd serves")
+        with open(path, "r+b") as f:
+            f.truncate(size - 3)
+        d2 = self.musterd(name="musterd")
+        self.expect(re.search(r"JOURNAL-TAIL .*%s: dropping \d+ bytes from "
+                              r"offset \d+: torn record" % re.escape(path), d2.err),
+                    "the dropped tail is reported", d2)
+        d2.stop()
+        self.check("a journal of another format version is refused, naming "
+                   "the file")
+        seg = sorted(f for f in os.listdir(jdir) if f.startswith("journal-"))[-1]
+        path = os.path.join(jdir, seg)
+        with open(path, "r+b") as f:
+            f.seek(8)
+            f.write(bytes([7]))
+        bad = self.start("musterd-bad", [bin_path("musterd"), "--state-dir",
+                                         d.state_dir, "--agent-bind",
+                                         "tcp://127.0.0.1:0", "--ctl-bind",
+                                         "tcp://127.0.0.1:0"])
+        rc = bad.wait(30)
+        self.expect(rc != 0, "musterd refuses to start", bad)
+        self.expect("%s: journal format version 7; this musterd reads version 1"
+                    % path in bad.err, "the error names file and version", bad)
+
+
+if __name__ == "__main__":
+    main()
