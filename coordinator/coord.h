@@ -48,6 +48,8 @@ typedef struct mu_coord_opts {
                                 secret key (a job secret's); NULL = fresh */
   int journal_group_commit; /* journal (STATE_DIR/journal): 0 = fsync per
                                record, 1 = group commit (journal.h) */
+  uint64_t restore_window_ms; /* members of a restored running job not back
+                                 within it are lost; 0 = 30 s (journal.h) */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by

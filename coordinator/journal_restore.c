@@ -65,6 +65,13 @@ ckpt_setup (mu_job_t *j, const mu_jjob_t *jj)
                  "job %s: checkpoints off after the restart", j->id);
 }
 
+static uint64_t
+window_ms (const mu_coord_t *c)
+{
+  return c->opts.restore_window_ms ? c->opts.restore_window_ms
+                                   : MU_JRESTORE_WINDOW_MS;
+}
+
 static void
 on_restore_window (uv_timer_t *t)
 {
@@ -76,7 +83,7 @@ on_restore_window (uv_timer_t *t)
         continue;
       char why[160];
       snprintf (why, sizeof why, "did not come back within %.0f s of the "
-                "coordinator's restart", MU_JRESTORE_WINDOW_MS / 1000.0);
+                "coordinator's restart", (double)window_ms (c) / 1000.0);
       mu_nodes_drop_placeholder (c, n, why);
     }
   c->journal->awaiting = 0;
@@ -155,15 +162,14 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
   mu_jctx_t *x = c->journal;
   x->awaiting += n;
   if (!uv_is_active ((uv_handle_t *)&x->restore_timer))
-    uv_timer_start (&x->restore_timer, on_restore_window,
-                    MU_JRESTORE_WINDOW_MS, 0);
+    uv_timer_start (&x->restore_timer, on_restore_window, window_ms (c), 0);
   mu_log_notice (c->log, "JOB-RESTORED",
                  "job %s epoch %llu (world %llu, restart %llu): running; "
                  "waiting up to %.0f s for its %zu node(s) to come back",
                  j->id, (unsigned long long)j->epoch,
                  (unsigned long long)j->world,
                  (unsigned long long)j->restarts,
-                 MU_JRESTORE_WINDOW_MS / 1000.0, n);
+                 (double)window_ms (c) / 1000.0, n);
   return 0;
 }
 

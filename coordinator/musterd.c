@@ -43,6 +43,7 @@ typedef struct daemon_cfg {
   int insecure;
   int journal_group;
   int dump_state;
+  uint64_t restore_window_ms;
 } daemon_cfg_t;
 
 static void
@@ -71,6 +72,8 @@ usage (FILE *f)
            "  --journal-sync MODE  record: fsync the job journal (STATE_DIR/journal)\n"
            "                       after every record (default); group: one fsync\n"
            "                       per loop iteration for all records written in it\n"
+           "  --restore-window DUR members of a job running when musterd went\n"
+           "                       down that are not back within DUR are lost (30s)\n"
            "  --dump-state         replay STATE_DIR/journal, print the job table as\n"
            "                       JSON and exit (changes nothing)\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
@@ -120,6 +123,13 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
                        : MUSTER_EINVAL;
   else if (strcmp (key, "ctl-socket") == 0)
     rc = mu_strlcpy (cfg->ctl_socket, val, sizeof cfg->ctl_socket);
+  else if (strcmp (key, "restore-window") == 0)
+    {
+      if (mu_parse_duration_ms (val, &cfg->restore_window_ms) != 0)
+        return mu_duration_error (err, errlen, key, val);
+      if (cfg->restore_window_ms == 0)
+        rc = MUSTER_EINVAL;
+    }
   else if (strcmp (key, "journal-sync") == 0)
     {
       if (strcmp (val, "record") == 0)
@@ -221,7 +231,7 @@ known_key (const char *key)
       = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
           "miss-limit", "log-level", "full-members-max", "config",
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
-          "journal-sync", NULL };
+          "journal-sync", "restore-window", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -471,6 +481,7 @@ main (int argc, char **argv)
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,
                         .journal_group_commit = cfg.journal_group,
+                        .restore_window_ms = cfg.restore_window_ms,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);

@@ -88,6 +88,38 @@ class Journal(MusterCase):
         self.wait_for(lambda: re.search(r"^long\s.*succeeded", self.status(d2), re.M),
                       20, "the job to be reported succeeded")
 
+    def test_member_not_back_is_lost(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        ck = os.path.join(self.tmp, "ck")
+        train = [bin_path("ckpt_train"), "--steps", "700", "--step-ms", "6"]
+        extra = ["--ckpt-dir", ck, "--ckpt-every", "300ms"]
+        n1 = self.node(d, "n1", train, "1:2", 1, "half", extra=extra)
+        n2 = self.node(d, "n2", train, "1:2", 1, "half", extra=extra)
+        self.wait_for(lambda: len(starts(n1.out + n2.out)) == 2, 30,
+                      "both ranks to start")
+        self.wait_for(lambda: "CKPT-COMMITTED" in d.err, 30,
+                      "a checkpoint to commit")
+        self.check("kill -9 musterd, and node n2 while musterd is down; "
+                   "restart musterd with a 2 s restore window")
+        port = d.agent_port
+        d.kill()
+        n2.kill()
+        d2 = self.musterd(name="musterd",
+                          agent_bind="tcp://127.0.0.1:%d" % port,
+                          extra=["--heartbeat", "100ms", "--restore-window", "2s"])
+        self.check("n1 comes back; n2 does not and is lost as an ordinary "
+                   "failure: the job re-forms without it (epoch 2) from its "
+                   "checkpoint and succeeds")
+        self.expect_eq(n1.wait(), 0, "node 1 exit status", n1, d2)
+        self.expect("NODE-BACK job half epoch 1: node n1 is back" in d2.err,
+                    "n1 came back", d2)
+        self.expect(re.search(r"NODE-LOST node n2 did not come back within 2 s",
+                              d2.err), "n2 reported lost", d2)
+        s = starts(n1.out)
+        self.expect((2, 0) in s, "n1's rank started again in epoch 2", n1)
+        self.expect(re.search(r"restored step \d+", n1.out),
+                    "epoch 2 restored from the journaled checkpoint", n1)
+
     def test_replay_equality(self):
         d = self.musterd(extra=["--heartbeat", "100ms"])
         ck = os.path.join(self.tmp, "ck")
