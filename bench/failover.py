@@ -4,9 +4,10 @@ again when restarted on its state directory, and whether its jobs survive.
 
 Three measurements, in one invocation:
 
- (a) baseline: a musterd started on an empty state directory; the figure
-     is the time from spawning it until it answers a control request
-     (`muster status` on its local socket, polled back to back).
+ (a) baseline: a musterd started on a state directory that has its keys
+     but no journal; the figure is the time from spawning it until it
+     answers a control request (`muster status` on its local socket, polled
+     back to back).
  (b) the same musterd started on a state directory whose journal holds
      --jobs jobs' history (bench/journal_gen: created, rendezvous, an epoch,
      worker exits, a checkpoint, finished, and retired but for the last 64,
@@ -165,10 +166,9 @@ def replay_ms(d):
 
 def cold_start(args, work, rep, with_history, template):
     state = os.path.join(work, "cold-%s-%d" % ("hist" if with_history else "empty", rep))
-    if with_history:
-        shutil.copytree(template, state)
-    else:
-        os.makedirs(state)
+    shutil.copytree(template, state)
+    if not with_history:
+        shutil.rmtree(os.path.join(state, "journal"))
     log = os.path.join(work, "musterd-cold.log")
     d = Daemon(args, state, "tcp://127.0.0.1:0", log)
     t = time_to_serve(args, d, state)
@@ -259,8 +259,16 @@ def main():
     work = tempfile.mkdtemp(prefix="muster-failover-")
     broken = True
     try:
+        # A state directory with musterd's keys (generating them is not
+        # what is measured), then the history in its journal.
         template = os.path.join(work, "template")
         os.makedirs(template)
+        log = os.path.join(work, "musterd-template.log")
+        d = Daemon(args, template, "tcp://127.0.0.1:0", log)
+        if time_to_serve(args, d, template) is None:
+            fail("musterd did not serve", log)
+        d.stop()
+        shutil.rmtree(os.path.join(template, "journal"))
         print("journal: " + gen(args, template, os.path.join(work, "gen.log")))
         base, hist, infos = [], [], []
         for rep in range(args.reps):
@@ -270,7 +278,7 @@ def main():
             infos.append(info)
         b = statistics.median(base)
         h = statistics.median(hist)
-        print("\n(a) musterd, empty state dir: spawn -> answering      "
+        print("\n(a) musterd, no journal: spawn -> answering           "
               "%7.1f ms (median of %d)" % (b * 1000, len(base)))
         print("(b) musterd, %d jobs' history: spawn -> answering  %7.1f ms"
               "   ratio (b)/(a) %.2f" % (args.jobs, h * 1000, h / b))

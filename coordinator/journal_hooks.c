@@ -166,6 +166,7 @@ static mu_coord_t *
 journaled (const mu_job_t *j)
 {
   return j != NULL && j->coord != NULL && j->coord->journal != NULL
+                 && j->coord->journal->j != NULL /* closed at stop */
              ? j->coord
              : NULL;
 }

@@ -21,6 +21,8 @@
 #include "common/util.h"
 #include "coordinator/journal_codec.h"
 
+#include <msgpack.h>
+
 /* ----------------------------------------------------------- lifecycle */
 
 int
@@ -28,7 +30,16 @@ mu_jimage_init (mu_jimage_t *img)
 {
   img->seq = 0;
   img->jobs = mu_smap_new ();
-  return img->jobs ? 0 : -ENOMEM;
+  img->zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
+  if (img->jobs == NULL || img->zone == NULL)
+    {
+      mu_smap_destroy (&img->jobs);
+      if (img->zone != NULL)
+        msgpack_zone_free (img->zone);
+      img->zone = NULL;
+      return -ENOMEM;
+    }
+  return 0;
 }
 
 static void
@@ -71,6 +82,9 @@ mu_jjob_free (mu_jjob_t *jj)
 void
 mu_jimage_free (mu_jimage_t *img)
 {
+  if (img->zone != NULL)
+    msgpack_zone_free (img->zone);
+  img->zone = NULL;
   if (img->jobs == NULL)
     return;
   size_t pos = 0;
@@ -623,21 +637,22 @@ int
 mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len, char *err,
                  size_t errlen)
 {
-  msgpack_unpacked u;
-  msgpack_unpacked_init (&u);
+  /* One zone for every record of a replay: cleared, not reallocated. */
+  msgpack_zone *zone = img->zone;
+  msgpack_object obj;
   size_t off = 0;
   char kind[32] = "?";
   char id[160] = "?";
   dctx_t d = { .kind = kind, .id = id, .err = err, .errlen = errlen };
   int rc;
-  if (msgpack_unpack_next (&u, rec, len, &off) != MSGPACK_UNPACK_SUCCESS
-      || off != len || u.data.type != MSGPACK_OBJECT_MAP)
+  if (msgpack_unpack (rec, len, &off, zone, &obj) != MSGPACK_UNPACK_SUCCESS
+      || off != len || obj.type != MSGPACK_OBJECT_MAP)
     {
       rc = bad (&d, "not one msgpack map");
       goto out;
     }
   uint64_t v;
-  if (mu_jget_u64 (&u.data, "v", &v) != 0)
+  if (mu_jget_u64 (&obj, "v", &v) != 0)
     {
       rc = bad (&d, "no format version");
       goto out;
@@ -650,7 +665,7 @@ mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len, char *err,
       goto out;
     }
   char *t = NULL, *jid = NULL;
-  if (mu_jget_str (&u.data, "t", &t) != 0 || mu_jget_str (&u.data, "id", &jid) != 0)
+  if (mu_jget_str (&obj, "t", &t) != 0 || mu_jget_str (&obj, "id", &jid) != 0)
     {
       free (t);
       free (jid);
@@ -661,9 +676,9 @@ mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len, char *err,
   mu_strlcpy (id, jid, sizeof id);
   free (t);
   free (jid);
-  rc = apply_obj (img, &d, &u.data);
+  rc = apply_obj (img, &d, &obj);
 out:
-  msgpack_unpacked_destroy (&u);
+  msgpack_zone_clear (zone);
   return rc;
 }
 

@@ -102,6 +102,7 @@ typedef struct mu_jjob {
 typedef struct mu_jimage {
   mu_smap_t *jobs; /* id -> mu_jjob_t* */
   uint64_t seq;    /* orders creations and finishes */
+  void *zone;      /* msgpack zone reused from record to record */
 } mu_jimage_t;
 
 /* An empty image; 0 or -ENOMEM. */
