@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Scenario 25 — the coordinator's journal: musterd killed with SIGKILL and
+"""Scenario 27 — the coordinator's journal: musterd killed with SIGKILL and
 restarted on the same state directory and ports carries its jobs on (the
 running job keeps its epoch and its workers: no restart, no rollback to a
 checkpoint; finished jobs are still listed); a replay of the journal gives
