@@ -14,6 +14,15 @@
  * Budgets belong to the job: user failures (non-zero exit, signal) draw on
  * spec.max_restarts, infrastructure failures (lost node) on a separate
  * budget, and scale-ups and preemptions on none.
+ *
+ * Attribution: when a node dies, its peers' workers often fail first (a
+ * reset connection) and the loss is declared a moment later.  A worker
+ * failure in an epoch of several nodes is therefore held until every other
+ * member has been heard from since (a heartbeat interval for live ones),
+ * at most until a silent member would be declared lost; a node loss in
+ * that window becomes the root cause ("node n1 lost", infrastructure
+ * budget) instead of the worker's exit, which would have been charged to
+ * the user.
  */
 #include "coordinator/epoch.h"
 
@@ -118,6 +127,10 @@ clear_failure_for_epoch (mu_job_t *j)
   free (j->failure.stderr_tail);
   free (j->failure.reason);
   memset (&j->failure, 0, sizeof j->failure);
+  free (j->held.node_id);
+  free (j->held.stderr_tail);
+  free (j->held.reason);
+  memset (&j->held, 0, sizeof j->held);
 }
 
 /* Lowest rank of the new epoch on a node that also ran the previous one:
@@ -309,12 +322,29 @@ send_stop (mu_job_t *j, const char *why, int recover)
   m.u.stop.grace_ms = grace_of (j);
   m.u.stop.reason = (char *)why;
   m.u.stop.recover = recover != 0;
+  /* A recovery is told to every member, even one whose workers are all
+   * down: its launcher says why the epoch ended (a lost node, not its own
+   * worker's exit).  A final stop is told with the outcome (job.done). */
   for (size_t i = 0; i < j->nmembers; i++)
     {
       mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
-      if (n != NULL && n->job == j && n->live > 0)
+      if (n != NULL && n->job == j && (n->live > 0 || recover))
         mu_coord_send_node (j->coord, n, &m);
     }
+}
+
+void
+mu_epoch_resend_stop (mu_job_t *j, mu_node_t *n)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_STOP;
+  m.u.stop.job = j->id;
+  m.u.stop.epoch = j->epoch;
+  m.u.stop.grace_ms = grace_of (j);
+  m.u.stop.reason = j->reason ? j->reason : j->epoch_reason;
+  m.u.stop.recover = j->state == MU_JOB_RECOVERING;
+  mu_coord_send_node (j->coord, n, &m);
 }
 
 static int
@@ -327,6 +357,37 @@ exit_code_of (const mu_job_t *j)
   if (j->failure.exit_code > 0 && j->failure.exit_code < 256)
     return (int)j->failure.exit_code;
   return 1;
+}
+
+/* The job.done of a finished job (pointers into j). */
+static void
+fill_done (const mu_job_t *j, mu_msg_t *m)
+{
+  memset (m, 0, sizeof *m);
+  m->type = MU_MSG_JOB_DONE;
+  mu_job_done_t *d = &m->u.job_done;
+  d->job = j->id;
+  d->state = (char *)mu_job_state_name (j->state);
+  d->exit_code = j->final_exit_code;
+  d->reason = j->reason;
+  d->failed_rank = j->failure.set ? j->failure.rank : -1;
+  d->failed_node = j->failure.node_id;
+  d->failed_signal = j->failure.signal;
+  d->stderr_tail = j->failure.stderr_tail;
+  if (j->state == MU_JOB_SUSPENDED)
+    {
+      d->failed_rank = -1;
+      d->resume_step = j->restore_step;
+      d->resumable = j->restore_dir != NULL;
+    }
+}
+
+void
+mu_epoch_send_done (mu_job_t *j, const mu_route_t *to)
+{
+  mu_msg_t m;
+  fill_done (j, &m);
+  mu_wire_send (j->coord->agent_sock, to, &m);
 }
 
 static void
@@ -342,23 +403,7 @@ finish (mu_job_t *j, mu_job_state_t state)
   if (state == MU_JOB_SUCCEEDED)
     mu_ckpt_job_succeeded (j);
   mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_JOB_DONE;
-  mu_job_done_t *d = &m.u.job_done;
-  d->job = j->id;
-  d->state = (char *)mu_job_state_name (state);
-  d->exit_code = j->final_exit_code;
-  d->reason = j->reason;
-  d->failed_rank = j->failure.set ? j->failure.rank : -1;
-  d->failed_node = j->failure.node_id;
-  d->failed_signal = j->failure.signal;
-  d->stderr_tail = j->failure.stderr_tail;
-  if (state == MU_JOB_SUSPENDED)
-    {
-      d->failed_rank = -1;
-      d->resume_step = j->restore_step;
-      d->resumable = j->restore_dir != NULL;
-    }
+  fill_done (j, &m);
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
@@ -543,18 +588,109 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
 }
 
 static void
+set_failure (mu_failure_t *f, const char *node_id, int64_t rank, int64_t code,
+             int64_t sig, const char *tail, const char *reason)
+{
+  f->set = 1;
+  f->rank = rank;
+  f->node_id = strdup (node_id);
+  f->exit_code = code;
+  f->signal = sig;
+  f->stderr_tail = tail ? strdup (tail) : NULL;
+  f->reason = reason ? strdup (reason) : NULL;
+}
+
+static void
+free_failure (mu_failure_t *f)
+{
+  free (f->node_id);
+  free (f->stderr_tail);
+  free (f->reason);
+  memset (f, 0, sizeof *f);
+}
+
+static void
 record_failure (mu_job_t *j, mu_node_t *n, int64_t rank, int64_t code,
                 int64_t sig, const char *tail, const char *reason)
 {
   if (j->failure.set)
     return;
-  j->failure.set = 1;
-  j->failure.rank = rank;
-  j->failure.node_id = strdup (n->node_id);
-  j->failure.exit_code = code;
-  j->failure.signal = sig;
-  j->failure.stderr_tail = tail ? strdup (tail) : NULL;
-  j->failure.reason = reason ? strdup (reason) : NULL;
+  set_failure (&j->failure, n->node_id, rank, code, sig, tail, reason);
+}
+
+/* The longest a worker failure may be held before charging it to the
+ * user: 0 in a one-node epoch; else until the last other member would be
+ * declared lost if it stays silent (mu_epoch_member_heard ends it sooner). */
+static uint64_t
+attribution_hold (const mu_job_t *j, const mu_node_t *failed)
+{
+  mu_coord_t *c = j->coord;
+  if (j->nmembers <= 1)
+    return 0;
+  uint64_t now = mu_now_ms ();
+  uint64_t hold = 0;
+  for (size_t i = 0; i < j->nmembers; i++)
+    {
+      mu_node_t *m = mu_coord_node (c, j->members[i]);
+      if (m == NULL || m == failed || !m->alive)
+        continue;
+      uint64_t end = m->last_seen_ms + c->hb_limit_ms + 150; /* + a sweep */
+      if (end > now && end - now > hold)
+        hold = end - now;
+    }
+  return hold > 150 ? hold : 150; /* an overdue member: the next sweep */
+}
+
+/* Has every other member been heard from since the failure was held? */
+static int
+all_heard_since (const mu_job_t *j, uint64_t since, const char *failed_node)
+{
+  for (size_t i = 0; i < j->nmembers; i++)
+    {
+      mu_node_t *m = mu_coord_node (j->coord, j->members[i]);
+      if (m != NULL && m->alive && strcmp (m->node_id, failed_node) != 0
+          && m->last_seen_ms <= since)
+        return 0;
+    }
+  return 1;
+}
+
+/* The failure held back: no node loss came to explain it. */
+static void
+charge_held (mu_job_t *j)
+{
+  if (!j->held.set || j->state != MU_JOB_RUNNING)
+    {
+      free_failure (&j->held);
+      return;
+    }
+  mu_failure_t h = j->held;
+  memset (&j->held, 0, sizeof j->held);
+  mu_node_t *n = mu_smap_get (j->coord->node_ids, h.node_id);
+  if (!j->failure.set)
+    j->failure = h;
+  else
+    free_failure (&h);
+  if (n != NULL)
+    mu_cordon_note_failure (j, n);
+  mu_epoch_recover (j, MU_RECOVER_USER, j->failure.reason);
+}
+
+static void
+on_hold_timeout (uv_timer_t *t)
+{
+  charge_held (t->data);
+}
+
+void
+mu_epoch_member_heard (mu_job_t *j)
+{
+  if (j->held.set && j->state == MU_JOB_RUNNING
+      && all_heard_since (j, j->held_ms, j->held.node_id))
+    {
+      uv_timer_stop (&j->kick_timer);
+      charge_held (j);
+    }
 }
 
 void
@@ -567,6 +703,12 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       mu_log_debug (c->log, "STALE-EPOCH", "node %s: %s rank %llu epoch %llu ignored",
                     n->node_id, ws->state, (unsigned long long)ws->rank,
                     (unsigned long long)ws->epoch);
+      /* Refused, and said so: a report of an epoch that is over (a fenced
+       * node's, an in-place epoch's replaced worker) changes nothing. */
+      if (j != NULL && strcmp (ws->job, j->id) == 0 && ws->epoch < j->epoch)
+        mu_wire_send_error (c->agent_sock, &n->route, MUSTER_ESTALE_EPOCH,
+                            "worker.state", 0,
+                            "report of an epoch that is over");
       return;
     }
   if (strcmp (ws->state, "running") == 0)
@@ -603,10 +745,27 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                   (long long)ws->exit_code);
       mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
                    (unsigned long long)j->epoch, why);
-      record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
-                      ws->stderr_tail, why);
-      mu_cordon_note_failure (j, n);
-      mu_epoch_recover (j, MU_RECOVER_USER, why);
+      uint64_t hold = j->held.set || j->failure.set
+                          ? 0 : attribution_hold (j, n);
+      if (j->held.set)
+        ; /* the first failure is held; this one follows it */
+      else if (hold > 0)
+        {
+          set_failure (&j->held, n->node_id, (int64_t)ws->rank,
+                       ws->exit_code, ws->signal, ws->stderr_tail, why);
+          j->held_ms = mu_now_ms ();
+          mu_log_info (c->log, "FAILURE-HELD", "job %s: %s; held %llu ms in "
+                       "case a node loss explains it", j->id, why,
+                       (unsigned long long)hold);
+          uv_timer_start (&j->kick_timer, on_hold_timeout, hold, 0);
+        }
+      else
+        {
+          record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
+                          ws->stderr_tail, why);
+          mu_cordon_note_failure (j, n);
+          mu_epoch_recover (j, MU_RECOVER_USER, why);
+        }
     }
   check_drained (j);
 }
@@ -684,6 +843,18 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
     mu_epoch_recover (j, MU_RECOVER_SCALE_UP, msg);
   else if (j->state == MU_JOB_RUNNING && was_member)
     {
+      if (j->held.set)
+        {
+          /* A worker failed just before: the loss is the cause. */
+          mu_log_notice (c->log, "FAILURE-ATTRIBUTED",
+                         "job %s: %s, %llu ms before node %s was declared "
+                         "lost: charged to the loss, not to the restart "
+                         "budget", j->id, j->held.reason ? j->held.reason : "?",
+                         (unsigned long long)(mu_now_ms () - j->held_ms),
+                         n->node_id);
+          uv_timer_stop (&j->kick_timer);
+          free_failure (&j->held);
+        }
       if (!j->failure.set)
         {
           j->failure.set = 1;
@@ -710,6 +881,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->failure.node_id);
   free (j->failure.stderr_tail);
   free (j->failure.reason);
+  free_failure (&j->held);
   free (j->reason);
   free (j->epoch_reason);
   free (j->owner);

@@ -28,6 +28,12 @@ void mu_epoch_cancel (mu_job_t *j, const char *why);
 /* Stop everything and finish as suspended (preempted; resumable from the
  * job's newest complete checkpoint). */
 void mu_epoch_suspend (mu_job_t *j, const char *why);
+/* job.done of a finished job, to a route (a member of it that
+ * registered again after the job ended: reconcile.h C2). */
+void mu_epoch_send_done (mu_job_t *j, const mu_route_t *to);
+/* job.stop of the epoch to one member (it reconnected after the stop
+ * went out on its old connection). */
+void mu_epoch_resend_stop (mu_job_t *j, mu_node_t *n);
 /* rdzv.progress to one node / every node attached to the job. */
 void mu_epoch_send_progress (mu_job_t *j, mu_node_t *n);
 void mu_epoch_broadcast_progress (mu_job_t *j);

@@ -141,7 +141,8 @@ static const u64_field_t spec_u64[]
         U64F (grace_ms),         U64F (progress_timeout_ms),
         U64F (infra_restarts),   U64F (cordon_failures),  U64F (cordon_window_ms),
         U64F (cordon_ms),        U64F (ckpt_every_ms),    U64F (ckpt_every_steps),
-        U64F (ckpt_keep),        U64F (ckpt_timeout_ms),  U64F (nbuckets) };
+        U64F (ckpt_keep),        U64F (ckpt_timeout_ms),  U64F (nbuckets),
+        U64F (outage_ms) };
 #define STRF(f) { #f, offsetof (mu_job_spec_t, f) }
 static const u64_field_t spec_str[]
     = { STRF (cwd), STRF (elastic_mode), STRF (ckpt_dir) };

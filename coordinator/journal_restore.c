@@ -65,28 +65,44 @@ ckpt_setup (mu_job_t *j, const mu_jjob_t *jj)
                  "job %s: checkpoints off after the restart", j->id);
 }
 
+/* How long a member of j may stay away: the job's outage window (the
+ * time its agents keep their workers without a coordinator), else
+ * --restore-window, else 30 s. */
 static uint64_t
-window_ms (const mu_coord_t *c)
+window_ms (const mu_coord_t *c, const mu_job_t *j)
 {
+  if (j != NULL && j->spec->outage_ms > 0)
+    return j->spec->outage_ms;
   return c->opts.restore_window_ms ? c->opts.restore_window_ms
                                    : MU_JRESTORE_WINDOW_MS;
 }
 
+/* Placeholders record when they were restored in last_seen_ms. */
 static void
 on_restore_window (uv_timer_t *t)
 {
   mu_coord_t *c = t->data;
+  uint64_t now = mu_now_ms (), next = 0;
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
       if (n == NULL || !n->in_use || !n->restored || n->alive)
         continue;
+      uint64_t w = window_ms (c, n->job), due = n->last_seen_ms + w;
+      if (due > now)
+        {
+          next = next == 0 || due < next ? due : next;
+          continue;
+        }
       char why[160];
       snprintf (why, sizeof why, "did not come back within %.0f s of the "
-                "coordinator's restart", (double)window_ms (c) / 1000.0);
+                "coordinator's restart", (double)w / 1000.0);
+      if (c->journal->awaiting > 0)
+        c->journal->awaiting--;
       mu_nodes_drop_placeholder (c, n, why);
     }
-  c->journal->awaiting = 0;
+  if (next != 0)
+    uv_timer_start (t, on_restore_window, next - now, 0);
 }
 
 /* Members back as placeholders, the machine closed in the epoch. */
@@ -115,6 +131,7 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
       node->role = m->role;
       node->live = m->nproc - m->exited;
       node->live_epoch = jj->epoch;
+      node->last_seen_ms = mu_now_ms (); /* restored at */
       live += node->live;
       mem[i].key = node->key;
       mem[i].role = m->role;
@@ -161,15 +178,17 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
   mu_ckpt_epoch_started (j);
   mu_jctx_t *x = c->journal;
   x->awaiting += n;
-  if (!uv_is_active ((uv_handle_t *)&x->restore_timer))
-    uv_timer_start (&x->restore_timer, on_restore_window, window_ms (c), 0);
+  uint64_t w = window_ms (c, j);
+  if (!uv_is_active ((uv_handle_t *)&x->restore_timer)
+      || uv_timer_get_due_in (&x->restore_timer) > w)
+    uv_timer_start (&x->restore_timer, on_restore_window, w, 0);
   mu_log_notice (c->log, "JOB-RESTORED",
                  "job %s epoch %llu (world %llu, restart %llu): running; "
                  "waiting up to %.0f s for its %zu node(s) to come back",
                  j->id, (unsigned long long)j->epoch,
                  (unsigned long long)j->world,
                  (unsigned long long)j->restarts,
-                 (double)window_ms (c) / 1000.0, n);
+                 (double)w / 1000.0, n);
   return 0;
 }
 

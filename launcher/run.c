@@ -852,6 +852,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->last_call_ms = r->o.endpoint ? r->o.last_call_ms : 0;
   spec->join_timeout_ms = r->o.join_timeout_ms;
   spec->grace_ms = r->o.grace_ms;
+  spec->outage_ms = r->o.outage_ms;
   spec->elastic_mode = (char *)r->o.elastic_mode;
   spec->progress_timeout_ms = r->o.progress_timeout_ms;
   spec->ckpt_dir = (char *)r->o.ckpt_dir;
@@ -1001,6 +1002,7 @@ mu_run_main (int argc, char **argv)
         .key = r.coord && r.agent_key.pub[0] ? &r.agent_key : NULL,
         .token = r.have_token && r.coord == NULL ? &r.token : NULL,
         .rank_hint = r.o.node_rank >= 0 ? (uint32_t)r.o.node_rank + 1 : 0,
+        .coord_in_process = r.coord != NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
                 .on_stop = on_stop,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },

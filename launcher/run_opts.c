@@ -47,6 +47,9 @@ mu_run_opts_usage (void)
          "  --join-timeout DUR      fail if min nodes never join (default 600s)\n"
          "  --connect-timeout DUR   give up on an unreachable coordinator (30s)\n"
          "  --grace DUR             SIGTERM-to-SIGKILL grace (default 5s)\n"
+         "  --outage-window DUR     how long a node keeps its workers without\n"
+         "                          a coordinator before killing them and\n"
+         "                          reporting their outcome (default 30s)\n"
          "  --elastic-mode MODE     restart (default) or in-place\n"
          "  --ctl-bind EP           control port of a served coordinator;\n"
          "                          ipc://PATH: a local socket for `muster\n"
@@ -264,7 +267,8 @@ canon (const char *a, char *out, size_t outlen)
 static const char *const FLAGS_WITH_VALUE[]
     = { "nnodes", "nproc-per-node", "rdzv-endpoint", "rdzv-id",
         "max-restarts", "node-id", "role", "advertise-host", "last-call",
-        "join-timeout", "connect-timeout", "grace", "elastic-mode",
+        "join-timeout", "connect-timeout", "grace", "outage-window",
+        "elastic-mode",
         "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf",
         "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-every-steps",
         "ckpt-keep",
@@ -340,6 +344,17 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     return duration (name, v, &o->connect_timeout_ms, err, errlen);
   else if (strcmp (name, "grace") == 0)
     return duration (name, v, &o->grace_ms, err, errlen);
+  else if (strcmp (name, "outage-window") == 0)
+    {
+      int rc = duration (name, v, &o->outage_ms, err, errlen);
+      if (rc == 0 && o->outage_ms == 0)
+        {
+          snprintf (err, errlen, "--outage-window must be more than 0 "
+                    "(got '%s')", v);
+          return MUSTER_EINVAL;
+        }
+      return rc;
+    }
   else if (strcmp (name, "elastic-mode") == 0)
     {
       if (strcmp (v, "restart") != 0 && strcmp (v, "in-place") != 0)

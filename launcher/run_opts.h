@@ -36,6 +36,7 @@ typedef struct mu_run_opts {
   uint64_t join_timeout_ms;      /* --join-timeout (default 600s) */
   uint64_t connect_timeout_ms;   /* --connect-timeout (default 30s) */
   uint64_t grace_ms;             /* --grace (default 5s) */
+  uint64_t outage_ms;            /* --outage-window (0 = the default, 30s) */
   const char *elastic_mode;      /* --elastic-mode restart|in-place */
   const char *log_level;         /* --log-level */
   const char *ctl_bind;          /* --ctl-bind (with --host/embedded) */

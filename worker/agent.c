@@ -10,7 +10,20 @@
  * "agent.welcome" arrives or connect_timeout_ms passes, after which the
  * agent gives up with a message naming the endpoint.  A coordinator silent
  * for heartbeat_ms * miss_limit is declared lost: the workers keep running
- * and the agent registers again.
+ * and the agent registers again, saying what it runs (epoch, ranks, pids,
+ * and the exits that happened while it was cut off) so the coordinator can
+ * keep it in its epoch (coordinator/reconcile.h).
+ *
+ * Fencing: the coordinator declares a node lost after heartbeat_ms *
+ * miss_limit of silence and re-forms the gang without it.  An agent that
+ * wakes from a stall longer than its lease — (miss_limit + 1) heartbeat
+ * intervals, one interval more than the coordinator's bound, so that a
+ * node the coordinator still counts never kills its workers — kills its
+ * workers at once; so does an agent that has reached no coordinator for
+ * the job's outage window (outage_ms, default 30 s).  Its launcher then
+ * reports the true outcome of this node's workers.  A stall of the
+ * coordinator in this process (muster run's embedded one) fences nothing:
+ * the coordinator stalled too.
  */
 #include "worker/agent_int.h"
 
@@ -37,6 +50,7 @@
 #define REG_BACKOFF_SENT_MS 500  /* first wait for an answer */
 #define REG_BACKOFF_MAX_MS 4000
 #define COORD_HWM 100000
+#define OUTAGE_DEFAULT_MS 30000
 
 int
 mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
@@ -186,7 +200,12 @@ mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m)
   if (a->coord_sock == NULL)
     return MUSTER_ECLOSED;
   int rc = mu_wire_send (a->coord_sock, NULL, m);
-  if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT)
+  if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT
+      && a->coord_lost)
+    mu_log_info (a->log, "SEND-FAILED", "%s to coordinator: %s (it is "
+                 "unreachable; registration reports it)",
+                 mu_msg_name (m->type), muster_strerror (rc));
+  else if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT)
     mu_log_warn (a->log, "SEND-FAILED", "%s to coordinator: %s",
                  mu_msg_name (m->type), muster_strerror (rc));
   return rc;
@@ -207,7 +226,117 @@ send_register (mu_agent_t *a)
   m.u.reg.rank_hint = a->opts.rank_hint;
   m.u.reg.role = (char *)a->opts.role;
   m.u.reg.job = a->job;
-  return mu_agent_send_coord (a, &m);
+  /* What this node runs, for reconciliation after a reconnect. */
+  mu_run_worker_t *ws = NULL;
+  size_t nws = 0;
+  if (a->job != NULL && mu_agent_workers_describe (a, &ws, &nws) == 0
+      && nws > 0)
+    {
+      m.u.reg.epoch = a->start.u.start.epoch;
+      m.u.reg.workers.v = ws;
+      m.u.reg.workers.n = nws;
+    }
+  int rc = mu_agent_send_coord (a, &m);
+  free (ws);
+  return rc;
+}
+
+/* How long this agent keeps its workers without a coordinator: the job's
+ * outage window, or the agent's connect timeout if shorter (it gives up
+ * on the coordinator then, and leaves no worker behind). */
+static uint64_t
+outage_ms (const mu_agent_t *a)
+{
+  const mu_job_spec_t *spec = a->start.type == MU_MSG_START
+                                  ? a->start.u.start.spec
+                                  : a->job;
+  uint64_t w = spec != NULL && spec->outage_ms > 0 ? spec->outage_ms
+                                                   : OUTAGE_DEFAULT_MS;
+  if (a->opts.connect_timeout_ms > 0 && a->opts.connect_timeout_ms < w)
+    w = a->opts.connect_timeout_ms;
+  return w;
+}
+
+/* The coordinator is gone for good: this node's workers are down (or were
+ * just killed); what they did is the only outcome this node can know. */
+static void
+report_own_outcome (mu_agent_t *a, uint64_t away_ms)
+{
+  size_t ok = 0;
+  const mu_agent_worker_t *first = NULL;
+  for (size_t i = 0; i < a->nworkers; i++)
+    {
+      const mu_agent_worker_t *w = &a->workers[i];
+      if (w->exit_seq != 0 && w->exit_code == 0 && w->exit_signal == 0
+          && strcmp (w->exit_state, "exited") == 0)
+        ok++;
+      else if (w->exit_seq != 0 && !w->fenced
+               && (first == NULL || w->exit_seq < first->exit_seq))
+        first = w; /* its own failure, not our kill at the window */
+    }
+  char why[1024];
+  int n = snprintf (why, sizeof why,
+                    "the coordinator at %s was lost (no answer for %.1f s) "
+                    "and did not come back; ",
+                    a->coordinator, (double)away_ms / 1000.0);
+  size_t len = n > 0 && (size_t)n < sizeof why ? (size_t)n : 0;
+  mu_job_done_t d;
+  memset (&d, 0, sizeof d);
+  d.job = a->job ? a->job->id : (char *)"";
+  d.failed_rank = -1;
+  d.failed_node = a->node_id;
+  d.reason = why;
+  if (a->nworkers > 0 && ok == a->nworkers)
+    {
+      d.state = (char *)"succeeded";
+      snprintf (why + len, sizeof why - len,
+                "all %zu worker(s) of this node exited 0 (the other nodes' "
+                "outcome is unknown here)", a->nworkers);
+    }
+  else
+    {
+      d.state = (char *)"failed";
+      d.exit_code = 1;
+      if (first != NULL)
+        {
+          d.failed_rank = (int64_t)first->rank;
+          d.failed_signal = first->exit_signal;
+          d.exit_code = first->exit_signal > 0 ? 128 + first->exit_signal
+                        : first->exit_code > 0 && first->exit_code < 256
+                            ? first->exit_code
+                            : 1;
+          snprintf (why + len, sizeof why - len,
+                    "rank %llu of this node %s %lld%s",
+                    (unsigned long long)first->rank,
+                    first->exit_signal ? "was killed by signal"
+                                       : "exited with code",
+                    (long long)(first->exit_signal ? first->exit_signal
+                                                   : first->exit_code),
+                    a->fenced ? " (the workers still running when the outage "
+                                "window ended were killed)" : "");
+        }
+      else if (a->fenced)
+        snprintf (why + len, sizeof why - len, "this node's workers still "
+                  "running when its outage window (%.1f s) ended were "
+                  "killed", (double)outage_ms (a) / 1000.0);
+      else
+        snprintf (why + len, sizeof why - len, "no worker ran here");
+    }
+  if (a->opts.ev.on_done == NULL)
+    mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
+  mu_agent_report_done (a, &d);
+  mu_agent_shutdown (a, 0);
+}
+
+/* Fencing: kill this node's workers now (see the top of this file). */
+static void
+fence (mu_agent_t *a, const char *why)
+{
+  if (a->live == 0)
+    return;
+  mu_log_warn (a->log, "FENCED", "%s: killing this node's %zu running "
+               "worker(s) so no rank runs twice", why, a->live);
+  mu_agent_workers_kill (a);
 }
 
 void
@@ -237,8 +366,29 @@ on_reg_timer (uv_timer_t *t)
   if (a->registered || a->shutting_down)
     return;
   uint64_t now = mu_now_ms ();
-  if (a->opts.connect_timeout_ms > 0
-      && now - a->started_ms >= a->opts.connect_timeout_ms)
+  if (a->coord_lost && a->start.type == MU_MSG_START)
+    {
+      /* Cut off while running an epoch: the outage window bounds how long
+       * the workers run unsupervised, and then this node reports what its
+       * own workers did. */
+      uint64_t away = now - a->last_coord_ms;
+      if (away >= outage_ms (a))
+        {
+          if (a->live > 0)
+            {
+              char why[256];
+              snprintf (why, sizeof why, "no coordinator for %.1f s (the "
+                        "job's outage window)", (double)away / 1000.0);
+              a->fenced = 1;
+              fence (a, why);
+              return; /* reported once the last worker is down */
+            }
+          report_own_outcome (a, away);
+          return;
+        }
+    }
+  else if (a->opts.connect_timeout_ms > 0
+           && now - a->started_ms >= a->opts.connect_timeout_ms)
     {
       char why[512];
       snprintf (why, sizeof why,
@@ -274,8 +424,14 @@ on_reg_timer (uv_timer_t *t)
   if (a->reg_backoff_ms > REG_BACKOFF_MAX_MS)
     a->reg_backoff_ms = REG_BACKOFF_MAX_MS;
   uint64_t next = a->reg_backoff_ms;
-  if (a->opts.connect_timeout_ms > 0
-      && now + next > a->started_ms + a->opts.connect_timeout_ms)
+  if (a->coord_lost && a->start.type == MU_MSG_START)
+    {
+      uint64_t end = a->last_coord_ms + outage_ms (a);
+      if (now + next > end)
+        next = end > now ? end - now : 0;
+    }
+  else if (a->opts.connect_timeout_ms > 0
+           && now + next > a->started_ms + a->opts.connect_timeout_ms)
     next = a->started_ms + a->opts.connect_timeout_ms - now;
   uv_timer_start (&a->reg_timer, on_reg_timer, next, 0);
 }
@@ -303,6 +459,31 @@ on_hb_timer (uv_timer_t *t)
    * heartbeat even if an exit or job.done path missed them. */
   mu_agent_ipc_owner_gc (a);
   uint64_t now = mu_now_ms ();
+  uint64_t gap = a->last_tick_ms ? now - a->last_tick_ms : 0;
+  a->last_tick_ms = now;
+  if (gap > (a->miss_limit + 1) * a->heartbeat_ms && !a->opts.coord_in_process)
+    {
+      /* This agent stalled (SIGSTOP, a frozen VM) past its lease: the
+       * coordinator has declared the node lost and started its ranks
+       * elsewhere.  Kill ours before they do any more work, then
+       * register again (the coordinator tells us where we stand). */
+      char why[256];
+      snprintf (why, sizeof why, "this agent stalled for %llu ms, longer "
+                "than its lease (%llu ms)", (unsigned long long)gap,
+                (unsigned long long)((a->miss_limit + 1) * a->heartbeat_ms));
+      fence (a, why);
+      a->last_coord_ms = now;
+      a->coord_lost = 1;
+      start_registering (a);
+      return;
+    }
+  if (gap > 2 * a->heartbeat_ms)
+    {
+      /* Our own loop ran late: the coordinator's answers may be waiting
+       * unread.  Judge it again at the next tick. */
+      if (a->last_coord_ms < now - a->heartbeat_ms)
+        a->last_coord_ms = now - a->heartbeat_ms;
+    }
   if (now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
     {
       mu_log_warn (a->log, "COORD-LOST",
@@ -310,6 +491,7 @@ on_hb_timer (uv_timer_t *t)
                    "workers keep running, registering again",
                    a->coordinator, (unsigned long long)(now - a->last_coord_ms));
       a->started_ms = now;
+      a->coord_lost = 1;
       start_registering (a);
       return;
     }
@@ -326,6 +508,8 @@ static void
 on_welcome (mu_agent_t *a, const mu_welcome_t *w)
 {
   a->registered = 1;
+  a->coord_lost = 0;
+  a->last_tick_ms = mu_now_ms (); /* a stall before the first tick counts */
   a->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 200;
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
@@ -355,6 +539,14 @@ on_coord_error (mu_agent_t *a, const mu_error_t *e)
        * out are answered "unknown node".  Expected, not a warning. */
       mu_log_debug (a->log, "COORD-RELEASED", "%s after this node left (%s)",
                     e->message, e->in_reply_to ? e->in_reply_to : "?");
+      return;
+    }
+  if (e->code == MUSTER_ESTALE_EPOCH && e->in_reply_to != NULL
+      && strcmp (e->in_reply_to, "worker.state") == 0)
+    {
+      /* An exit of a worker of an epoch that is over (replaced in place,
+       * or fenced): the coordinator has moved on. */
+      mu_log_debug (a->log, "STALE-EPOCH", "%s", e->message);
       return;
     }
   if (e->in_reply_to != NULL && strcmp (e->in_reply_to, "agent.register") == 0)
@@ -463,6 +655,11 @@ mu_agent_maybe_finish (mu_agent_t *a)
 {
   if (a->live > 0)
     return;
+  if (a->fenced && !a->done_reported && !a->shutting_down)
+    {
+      report_own_outcome (a, mu_now_ms () - a->last_coord_ms);
+      return;
+    }
   if (a->pending_done.type == MU_MSG_JOB_DONE)
     {
       mu_msg_t d = a->pending_done;

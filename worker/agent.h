@@ -69,6 +69,10 @@ typedef struct mu_agent_opts {
   const mu_token_t *token;     /* join token to enrol with */
   uint32_t rank_hint;          /* static rendezvous: node rank asked for
                                   (torchrun's --node_rank) plus one; 0 = any */
+  /* The coordinator runs in this process (muster run's embedded one): a
+   * stall of this process stalls both, so waking from one is no reason to
+   * fence (kill) the workers. */
+  int coord_in_process;
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;
 } mu_agent_opts_t;

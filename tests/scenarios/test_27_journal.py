@@ -71,6 +71,10 @@ class Journal(MusterCase):
                       "every node of the job to come back", interval=0.1)
         self.expect("JOB-RESTORED job long epoch 1" in d2.err,
                     "restored in epoch 1", d2)
+        self.expect(all("NODE-RECONCILED node %s is back in job long epoch 1"
+                        % n in d2.err for n in ("n1", "n2")),
+                    "each agent reported its epoch and ranks and was kept "
+                    "in the epoch", d2)
         st = self.status(d2)
         self.expect(re.search(r"^long\s.*running", st, re.M),
                     "status lists the running job after the restart:\n" + st, d2)
@@ -88,6 +92,38 @@ class Journal(MusterCase):
                     "both ranks trained to the end", n1, n2)
         self.wait_for(lambda: re.search(r"^long\s.*succeeded", self.status(d2), re.M),
                       20, "the job to be reported succeeded")
+
+    def test_exit_while_down(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        go = os.path.join(self.tmp, "go")
+        script = self.write_script("w.sh", """#!/bin/sh
+echo "start rank=$RANK epoch=$MUSTER_EPOCH"
+while [ ! -e "%s.$RANK" ]; do sleep 0.05; done
+echo "end rank=$RANK"
+""" % go)
+        n1 = self.node(d, "n1", [script], 2, 1, "exits")
+        n2 = self.node(d, "n2", [script], 2, 1, "exits")
+        self.wait_for(lambda: (n1.out + n2.out).count("start rank=") == 2, 30,
+                      "both ranks to start")
+        self.check("kill -9 musterd; rank 1 exits 0 while it is down; restart")
+        port = d.agent_port
+        d.kill()
+        open(go + ".1", "w").close()
+        self.wait_for(lambda: "end rank=1" in n1.out + n2.out, 20,
+                      "rank 1 to end")
+        d2 = self.musterd(name="musterd", agent_bind="tcp://127.0.0.1:%d" % port,
+                          extra=["--heartbeat", "100ms"])
+        self.wait_for(lambda: "JOB-CONTINUES job exits" in d2.err, 30,
+                      "both nodes to come back")
+        self.check("the exit reported on re-registration counts: when rank 0 "
+                   "ends, the job succeeds in epoch 1")
+        open(go + ".0", "w").close()
+        self.expect_eq(n1.wait(), 0, "node 1", n1, n2, d2)
+        self.expect_eq(n2.wait(), 0, "node 2", n1, n2, d2)
+        self.expect_eq((n1.out + n2.out).count("start rank="), 2,
+                       "no rank started again", n1, n2)
+        self.expect("node n2 is back; its 0 running worker(s) carry on" in d2.err,
+                    "n2's exit while musterd was down was counted", d2)
 
     def test_member_not_back_is_lost(self):
         d = self.musterd(extra=["--heartbeat", "100ms"])
