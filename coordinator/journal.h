@@ -32,6 +32,10 @@
 /* Compact (snapshot + new segment) past this many records or bytes. */
 #define MU_JOURNAL_COMPACT_RECORDS 20000u
 #define MU_JOURNAL_COMPACT_BYTES (8u << 20)
+/* --journal-sync record: records past this many in one loop turn (a
+ * burst: a large epoch's exits, a flood of submissions) are synced
+ * together at the end of the turn instead of one by one. */
+#define MU_JOURNAL_SYNC_BURST 8
 
 /* The coordinator's journal state (c->journal; NULL = no journal). */
 typedef struct mu_jctx {
@@ -40,8 +44,9 @@ typedef struct mu_jctx {
   int compacting;
   uv_timer_t restore_timer; /* MU_JRESTORE_WINDOW_MS after restore */
   int timer_open;
-  uv_check_t commit_check;  /* group commit: once per loop iteration */
+  uv_check_t commit_check;  /* commits what waits, once per loop turn */
   int check_open;
+  size_t turn_records;      /* appended in this loop turn */
   size_t awaiting;          /* placeholders not back yet */
 } mu_jctx_t;
 

@@ -137,8 +137,14 @@ append (mu_coord_t *c, int rc, char *buf, size_t len, const char *kind,
         const char *id)
 {
   mu_jctx_t *x = c->journal;
+  /* The journal is opened in group mode; a record is synced at once unless
+   * musterd runs group commit, or a burst fills this loop turn (the
+   * check handle syncs the rest at its end). */
   if (rc == 0)
     rc = mu_journal_append (x->j, buf, len, NULL);
+  if (rc == 0 && !c->opts.journal_group_commit
+      && ++x->turn_records <= MU_JOURNAL_SYNC_BURST)
+    rc = mu_journal_commit (x->j);
   free (buf);
   if (rc != 0)
     {
@@ -329,6 +335,8 @@ on_commit_check (uv_check_t *h)
 {
   mu_coord_t *c = h->data;
   mu_jctx_t *x = c->journal;
+  if (x != NULL)
+    x->turn_records = 0;
   if (x == NULL || x->j == NULL || mu_journal_pending (x->j) == 0)
     return;
   int rc = mu_journal_commit (x->j);
@@ -357,7 +365,8 @@ mu_jhooks_start (mu_coord_t *c)
   char dir[4096];
   journal_dir (c->opts.state_dir, dir, sizeof dir);
   mu_journal_opts_t o = { .dir = dir,
-                          .group_commit = c->opts.journal_group_commit,
+                          .group_commit = 1, /* synced by append() */
+                          .group_max = 4096,
                           .log = c->log };
   replay_t r;
   memset (&r, 0, sizeof r);
@@ -390,13 +399,10 @@ mu_jhooks_start (mu_coord_t *c)
   x->timer_open = 1;
   uv_timer_init (c->loop, &x->restore_timer);
   x->restore_timer.data = c;
-  if (c->opts.journal_group_commit)
-    {
-      uv_check_init (c->loop, &x->commit_check);
-      x->commit_check.data = c;
-      uv_check_start (&x->commit_check, on_commit_check);
-      x->check_open = 1;
-    }
+  uv_check_init (c->loop, &x->commit_check);
+  x->commit_check.data = c;
+  uv_check_start (&x->commit_check, on_commit_check);
+  x->check_open = 1;
   rc = mu_jrestore_jobs (c, &r.img);
   mu_jimage_free (&r.img);
   if (rc != 0)
