@@ -890,3 +890,16 @@ mu_epoch_free_job (mu_job_t *j)
   mu_job_spec_free (&j->spec);
   free (j);
 }
+
+void
+mu_epoch_restore_members (mu_job_t *j)
+{
+  size_t n = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &n);
+  if (n == 0 || n <= j->coord->opts.full_members_max || has_ps_role (j))
+    return; /* job.start listed every node: nothing is fetched */
+  mu_peer_node_t *all = build_peer_nodes (j, mem, n);
+  if (all != NULL)
+    cache_members (j, all, n);
+  free (all);
+}

@@ -175,7 +175,11 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
   j->ok_exits = jj->ok_exits;
   j->state = MU_JOB_RUNNING;
   j->epoch_started_ms = mu_now_ms ();
-  mu_ckpt_epoch_started (j);
+  mu_epoch_restore_members (j);
+  /* Checkpoints are triggered again when every member is back
+   * (mu_jrestore_node_back): a request now would reach no one. */
+  if (j->restore_dir != NULL && j->ckpt != NULL)
+    j->max_step = j->restore_step;
   mu_jctx_t *x = c->journal;
   x->awaiting += n;
   uint64_t w = window_ms (c, j);
@@ -309,11 +313,12 @@ mu_jrestore_node_back (mu_coord_t *c, mu_node_t *n)
     x->awaiting--;
   if (j == NULL)
     return;
+  /* O(members of the job) per node back: a job's nodes come back once. */
   size_t away = 0;
-  for (size_t k = 0; k < c->nodes_used; k++)
+  for (size_t i = 0; i < j->nmembers; i++)
     {
-      mu_node_t *o = c->nodes[k];
-      if (o != NULL && o->in_use && o->restored && o->job == j)
+      mu_node_t *o = mu_coord_node (c, j->members[i]);
+      if (o != NULL && o->restored && o->job == j)
         away++;
     }
   mu_log_notice (c->log, "NODE-BACK",
@@ -321,10 +326,14 @@ mu_jrestore_node_back (mu_coord_t *c, mu_node_t *n)
                  "worker(s) carry on (%zu node(s) still away)",
                  j->id, (unsigned long long)j->epoch, n->node_id, n->live,
                  away);
-  if (away == 0)
-    mu_log_notice (c->log, "JOB-CONTINUES",
-                   "job %s: every node is back; epoch %llu goes on without "
-                   "a restart", j->id, (unsigned long long)j->epoch);
+  if (away == 0 && j->state == MU_JOB_RUNNING)
+    {
+      mu_log_notice (c->log, "JOB-CONTINUES",
+                     "job %s: every node is back; epoch %llu goes on without "
+                     "a restart", j->id, (unsigned long long)j->epoch);
+      /* Checkpoint triggers start now that every member can hear them. */
+      mu_ckpt_epoch_started (j);
+    }
   if (x != NULL && x->awaiting == 0)
     uv_timer_stop (&x->restore_timer);
 }

@@ -43,7 +43,10 @@ class Journal(MusterCase):
         return s.out if s.rc == 0 else ""
 
     def test_kill9_restart_carries_on(self):
-        d = self.musterd(extra=["--heartbeat", "100ms"])
+        # --full-members-max 1: the 2-node job's membership is fetched
+        # (job.members.get), and rebuilt from the journal after the restart.
+        fm = ["--heartbeat", "100ms", "--full-members-max", "1"]
+        d = self.musterd(extra=fm)
         ck = os.path.join(self.tmp, "ck")
         # A finished job first: its history must survive the restart.
         done = self.node(d, "n0", ["true"], 1, 1, "early")
@@ -63,8 +66,7 @@ class Journal(MusterCase):
         d.kill()
         time.sleep(0.5)
         d2 = self.musterd(name="musterd",
-                          agent_bind="tcp://127.0.0.1:%d" % port,
-                          extra=["--heartbeat", "100ms"])
+                          agent_bind="tcp://127.0.0.1:%d" % port, extra=fm)
         self.check("the job is restored running in its epoch; both nodes come "
                    "back and it goes on without a restart")
         self.wait_for(lambda: "JOB-CONTINUES" in d2.err, 30,
