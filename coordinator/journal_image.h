@@ -116,11 +116,11 @@ void mu_jjob_free (mu_jjob_t *jj);
 int mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len,
                      char *err, size_t errlen);
 
-/* Print the image as canonical JSON (jobs sorted by id, fixed key order,
+/* journal_dump.c: print the image as canonical JSON (jobs sorted by id, fixed key order,
  * one job per line) to f. */
 void mu_jimage_dump (const mu_jimage_t *img, FILE *f);
 
-/* --- encoding (journal_codec.c).  Each returns 0 or -ENOMEM with *buf a
+/* --- encoding (journal_records.c).  Each returns 0 or -ENOMEM with *buf a
  * malloc'd payload the caller frees. */
 typedef struct mu_jenc mu_jenc_t; /* an msgpack buffer being written */
 
