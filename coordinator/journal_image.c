@@ -5,10 +5,10 @@
  * journal_dump.c.
  *
  * The machine takes records and changes nothing but the image: no clock,
- * no I/O.  A record that does not
- * fit (unknown kind, missing field, a job that does not exist) is an error
- * naming the record, never silently skipped: replay equality depends on
- * every record meaning exactly one thing.
+ * no I/O.  A record that does not fit (unknown kind, missing field, a job
+ * that does not exist) is an error naming the record, never silently
+ * skipped: replay equality depends on every record meaning exactly one
+ * thing.
  */
 #include "coordinator/journal_image.h"
 

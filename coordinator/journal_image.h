@@ -116,8 +116,8 @@ void mu_jjob_free (mu_jjob_t *jj);
 int mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len,
                      char *err, size_t errlen);
 
-/* journal_dump.c: print the image as canonical JSON (jobs sorted by id, fixed key order,
- * one job per line) to f. */
+/* journal_dump.c: print the image as canonical JSON (jobs sorted by id,
+ * fixed key order, one job per line) to f. */
 void mu_jimage_dump (const mu_jimage_t *img, FILE *f);
 
 /* --- encoding (journal_records.c).  Each returns 0 or -ENOMEM with *buf a
