@@ -16,7 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import MusterCase, bin_path, main  # noqa: E402
+from harness import MusterCase, bin_path, ctl_call, main  # noqa: E402
 
 
 def starts(text):
@@ -178,6 +178,25 @@ echo "end rank=$RANK"
                                   "--step-ms", "3"], 1, 2, "ckj",
                         extra=["--ckpt-dir", ck, "--ckpt-every-steps", "50"])
         self.expect_eq(ckj.wait(), 0, "job ckj", ckj)
+        pre = self.node(d, "p1", [bin_path("ckpt_train"), "--steps", "5000",
+                                  "--step-ms", "3"], 1, 1, "pre",
+                        extra=["--ckpt-dir", ck, "--preempt-grace", "10s"])
+        self.wait_for(lambda: "rank 0 pid" in pre.out, 20, "pre to train")
+        pre.signal(signal.SIGTERM)
+        self.expect_eq(pre.wait(), 75, "job pre preempted (suspended)", pre)
+        pool = self.agent(d, "pool0", 1)
+        self.wait_for(lambda: "NODE-REGISTERED node pool0" in d.err
+                      or (ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {})
+                      .get("nodes", 0) >= 1, 20, "the pool agent")
+        job = {"id": "pooljob", "roles": [{"name": "worker", "min_nodes": 1,
+                                           "max_nodes": 1, "nproc": 1}],
+               "argv": ["true"], "last_call_ms": 0}
+        rep = ctl_call(d.ctl_ep, {"t": "ctl.submit", "job": job})
+        self.expect(rep is not None and rep.get("status") == 0,
+                    "submit: %r" % (rep,), d)
+        self.wait_for(lambda: "JOB-DONE job pooljob succeeded" in d.err, 20,
+                      "the submitted job to finish")
+        pool.stop()
         long = self.node(d, "l1", ["sleep", "30"], 1, 1, "cancelme")
         self.wait_for(lambda: "EPOCH-START job cancelme" in d.err, 20,
                       "cancelme to run")
@@ -202,13 +221,17 @@ echo "end rank=$RANK"
         self.expect_eq(replayed, live, "replay of the journal vs the live "
                        "table's snapshot")
         self.expect_eq(sorted(j["id"] for j in jobs),
-                       ["bad", "cancelme", "ckj", "ok", "stillrunning"],
-                       "jobs in the table")
+                       ["bad", "cancelme", "ckj", "ok", "pooljob", "pre",
+                        "stillrunning"], "jobs in the table")
         by = {j["id"]: j for j in jobs}
         self.expect_eq(by["bad"]["state"], "failed", "bad's state")
         self.expect_eq(by["bad"]["restarts"], 1, "bad's restarts")
         self.expect_eq(by["bad"]["exit_code"], 3, "bad's exit code")
         self.expect_eq(by["cancelme"]["state"], "cancelled", "cancelme's state")
+        self.expect_eq(by["pre"]["state"], "suspended", "pre's state")
+        self.expect(by["pre"]["ckpt"] is not None, "pre's restore point", d)
+        self.expect_eq(by["pooljob"]["submitted"], 1, "pooljob was submitted")
+        self.expect_eq(by["pooljob"]["state"], "succeeded", "pooljob's state")
         done = sorted(int(os.path.basename(os.path.dirname(m))[5:])
                       for m in glob.glob(os.path.join(ck, "ckj", "step-*", "MANIFEST")))
         self.expect(done and by["ckj"]["ckpt"] is not None
