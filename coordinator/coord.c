@@ -458,6 +458,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
 {
   c->loop = loop;
   char err[600] = "";
+  int jrc = mu_jhooks_open (c); /* the journal first: unreadable, nothing starts */
+  if (jrc != 0)
+    return jrc;
   mu_auth_opts_t ao = { .state_dir = c->opts.state_dir,
                         .insecure = c->opts.insecure,
                         .self_uid = c->self_uid,

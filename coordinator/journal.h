@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "coordinator/coord.h"
+#include "common/journal.h"
 #include "coordinator/journal_image.h"
 
 #define MU_JRESTORE_WINDOW_MS 30000u
@@ -48,11 +49,18 @@ typedef struct mu_jctx {
   int check_open;
   size_t turn_records;      /* appended in this loop turn */
   size_t awaiting;          /* placeholders not back yet */
+  struct replay *replay;    /* the replayed image, from open to start */
+  mu_journal_info_t info;   /* what opening found */
+  uint64_t replay_us, open_us;
 } mu_jctx_t;
 
-/* Open STATE_DIR/journal, replay it and restore the job table (called by
- * mu_coord_start before serving).  0 when there is no state directory;
- * otherwise 0 or a code, after a JOURNAL-* log line naming the problem. */
+/* Open STATE_DIR/journal, replay it into an image and compact (called
+ * first by mu_coord_start: a journal that cannot be read stops musterd
+ * before anything else is set up).  0 when there is no state directory;
+ * otherwise 0 or a code, after a JOURNAL-OPEN line naming the problem. */
+int mu_jhooks_open (mu_coord_t *c);
+/* Restore the job table from that image (mu_coord_start, once its
+ * sockets are bound, before any message is read).  0. */
 int mu_jhooks_start (mu_coord_t *c);
 /* Clean stop: snapshot the live table and close. */
 void mu_jhooks_stop (mu_coord_t *c);

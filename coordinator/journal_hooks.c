@@ -355,47 +355,63 @@ journal_dir (const char *state_dir, char *buf, size_t cap)
 }
 
 int
-mu_jhooks_start (mu_coord_t *c)
+mu_jhooks_open (mu_coord_t *c)
 {
   if (c->opts.state_dir == NULL || c->opts.state_dir[0] == '\0')
     return 0;
   mu_jctx_t *x = calloc (1, sizeof *x);
-  if (x == NULL)
-    return -ENOMEM;
+  replay_t *r = calloc (1, sizeof *r);
+  if (x == NULL || r == NULL || mu_jimage_init (&r->img) != 0)
+    {
+      free (x);
+      free (r);
+      return -ENOMEM;
+    }
   char dir[4096];
   journal_dir (c->opts.state_dir, dir, sizeof dir);
   mu_journal_opts_t o = { .dir = dir,
                           .group_commit = 1, /* synced by append() */
                           .group_max = 4096,
                           .log = c->log };
-  replay_t r;
-  memset (&r, 0, sizeof r);
-  int rc = mu_jimage_init (&r.img);
   uint64_t t0 = mu_now_us ();
-  mu_journal_info_t info;
+  mu_journal_info_t *info = &x->info;
   char err[1024] = "";
-  if (rc == 0)
-    rc = mu_journal_open (&o, on_record, &r, &x->j, &info, err, sizeof err);
+  int rc = mu_journal_open (&o, on_record, r, &x->j, info, err, sizeof err);
   if (rc != 0)
     {
       mu_log_err (c->log, "JOURNAL-OPEN", "%s: %s", dir,
-                  r.err[0] ? r.err : err[0] ? err : muster_strerror (rc));
-      mu_jimage_free (&r.img);
+                  r->err[0] ? r->err : err[0] ? err : muster_strerror (rc));
+      mu_jimage_free (&r->img);
+      free (r);
       free (x);
       return rc;
     }
-  uint64_t t1 = mu_now_us ();
-  size_t njobs = mu_smap_size (r.img.jobs);
+  x->replay_us = mu_now_us () - t0;
   /* Compact at once: the snapshot is exactly the replayed image, and a
    * long journal is replayed once, not at every start. */
-  if (info.snapshot_records + info.segment_records > 0)
+  if (info->snapshot_records + info->segment_records > 0)
     {
-      rc = mu_journal_snapshot (x->j, snap_image, &r.img);
+      rc = mu_journal_snapshot (x->j, snap_image, &r->img);
       if (rc != 0)
         mu_log_err (c->log, "JOURNAL-COMPACT", "snapshot failed: %s",
                     muster_strerror (rc));
     }
+  x->replay = r;
+  x->open_us = mu_now_us () - t0;
   c->journal = x;
+  return 0;
+}
+
+int
+mu_jhooks_start (mu_coord_t *c)
+{
+  mu_jctx_t *x = c->journal;
+  if (x == NULL || x->replay == NULL)
+    return 0;
+  uint64_t t0 = mu_now_us ();
+  replay_t *r = x->replay;
+  x->replay = NULL;
+  size_t njobs = mu_smap_size (r->img.jobs);
   x->timer_open = 1;
   uv_timer_init (c->loop, &x->restore_timer);
   x->restore_timer.data = c;
@@ -403,21 +419,25 @@ mu_jhooks_start (mu_coord_t *c)
   x->commit_check.data = c;
   uv_check_start (&x->commit_check, on_commit_check);
   x->check_open = 1;
-  rc = mu_jrestore_jobs (c, &r.img);
-  mu_jimage_free (&r.img);
+  int rc = mu_jrestore_jobs (c, &r->img);
+  mu_jimage_free (&r->img);
+  free (r);
   if (rc != 0)
     mu_log_err (c->log, "JOURNAL-RESTORE", "restoring the job table: %s; "
                 "serving with what was restored", muster_strerror (rc));
-  if (info.snapshot_records + info.segment_records > 0)
+  const mu_journal_info_t *info = &x->info;
+  char dir[4096];
+  journal_dir (c->opts.state_dir, dir, sizeof dir);
+  if (info->snapshot_records + info->segment_records > 0)
     mu_log_notice (c->log, "JOURNAL-REPLAY",
                    "%s: %llu snapshot + %llu journal record(s), %zu job(s) "
                    "restored in %.1f ms (replay %.1f ms)%s%s",
-                   dir, (unsigned long long)info.snapshot_records,
-                   (unsigned long long)info.segment_records, njobs,
-                   (double)(mu_now_us () - t0) / 1000.0,
-                   (double)(t1 - t0) / 1000.0,
-                   info.dropped_bytes ? "; a damaged tail was dropped: " : "",
-                   info.why);
+                   dir, (unsigned long long)info->snapshot_records,
+                   (unsigned long long)info->segment_records, njobs,
+                   (double)(x->open_us + mu_now_us () - t0) / 1000.0,
+                   (double)x->replay_us / 1000.0,
+                   info->dropped_bytes ? "; a damaged tail was dropped: " : "",
+                   info->why);
   return 0;
 }
 
@@ -444,6 +464,12 @@ mu_jhooks_destroy (mu_coord_t *c)
   mu_jctx_t *x = c->journal;
   if (x == NULL)
     return;
+  if (x->replay != NULL)
+    {
+      /* Opened, never started (mu_coord_start failed in between). */
+      mu_jimage_free (&x->replay->img);
+      free (x->replay);
+    }
   mu_journal_close (&x->j);
   free (x);
   c->journal = NULL;
