@@ -220,6 +220,7 @@ struct mu_job {
   char *ckpt_aborted_reason;
   int ckpt_early;        /* the attempt in flight was asked at epoch start */
   int ckpt_by_steps;     /* ... was asked by --ckpt-every-steps */
+  uint64_t ckpt_failed_step; /* a failed step, not asked again this epoch */
   uint64_t ckpt_deadline_ms; /* deadline of the attempt in flight */
   int submitted;         /* came through ctl.submit (draws free nodes) */
   int io_inflight;       /* thread-pool work items running */
@@ -342,7 +343,7 @@ void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
 void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
 void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
                            const mu_worker_state_t *ws);
-/* epoch.c: a member of j was heard from; a worker failure held for
+/* failure.c: a member of j was heard from; a worker failure held for
  * attribution is charged once every other member has been. */
 void mu_epoch_member_heard (mu_job_t *j);
 void mu_jobs_members (mu_coord_t *c, mu_node_t *n,

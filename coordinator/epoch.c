@@ -15,14 +15,9 @@
  * spec.max_restarts, infrastructure failures (lost node) on a separate
  * budget, and scale-ups and preemptions on none.
  *
- * Attribution: when a node dies, its peers' workers often fail first (a
- * reset connection) and the loss is declared a moment later.  A worker
- * failure in an epoch of several nodes is therefore held until every other
- * member has been heard from since (a heartbeat interval for live ones),
- * at most until a silent member would be declared lost; a node loss in
- * that window becomes the root cause ("node n1 lost", infrastructure
- * budget) instead of the worker's exit, which would have been charged to
- * the user.
+ * A worker failure in an epoch of several nodes may be held for a moment
+ * so that a node loss that explains it becomes the root cause instead
+ * (failure.c).
  */
 #include "coordinator/epoch.h"
 
@@ -127,10 +122,7 @@ clear_failure_for_epoch (mu_job_t *j)
   free (j->failure.stderr_tail);
   free (j->failure.reason);
   memset (&j->failure, 0, sizeof j->failure);
-  free (j->held.node_id);
-  free (j->held.stderr_tail);
-  free (j->held.reason);
-  memset (&j->held, 0, sizeof j->held);
+  mu_failure_free (&j->held);
 }
 
 /* Lowest rank of the new epoch on a node that also ran the previous one:
@@ -588,110 +580,14 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
 }
 
 static void
-set_failure (mu_failure_t *f, const char *node_id, int64_t rank, int64_t code,
-             int64_t sig, const char *tail, const char *reason)
-{
-  f->set = 1;
-  f->rank = rank;
-  f->node_id = strdup (node_id);
-  f->exit_code = code;
-  f->signal = sig;
-  f->stderr_tail = tail ? strdup (tail) : NULL;
-  f->reason = reason ? strdup (reason) : NULL;
-}
-
-static void
-free_failure (mu_failure_t *f)
-{
-  free (f->node_id);
-  free (f->stderr_tail);
-  free (f->reason);
-  memset (f, 0, sizeof *f);
-}
-
-static void
 record_failure (mu_job_t *j, mu_node_t *n, int64_t rank, int64_t code,
                 int64_t sig, const char *tail, const char *reason)
 {
   if (j->failure.set)
     return;
-  set_failure (&j->failure, n->node_id, rank, code, sig, tail, reason);
+  mu_failure_set (&j->failure, n->node_id, rank, code, sig, tail, reason);
 }
 
-/* The longest a worker failure may be held before charging it to the
- * user: 0 in a one-node epoch; else until the last other member would be
- * declared lost if it stays silent (mu_epoch_member_heard ends it sooner). */
-static uint64_t
-attribution_hold (const mu_job_t *j, const mu_node_t *failed)
-{
-  mu_coord_t *c = j->coord;
-  if (j->nmembers <= 1)
-    return 0;
-  uint64_t now = mu_now_ms ();
-  uint64_t hold = 0;
-  for (size_t i = 0; i < j->nmembers; i++)
-    {
-      mu_node_t *m = mu_coord_node (c, j->members[i]);
-      if (m == NULL || m == failed || !m->alive)
-        continue;
-      uint64_t end = m->last_seen_ms + c->hb_limit_ms + 150; /* + a sweep */
-      if (end > now && end - now > hold)
-        hold = end - now;
-    }
-  return hold > 150 ? hold : 150; /* an overdue member: the next sweep */
-}
-
-/* Has every other member been heard from since the failure was held? */
-static int
-all_heard_since (const mu_job_t *j, uint64_t since, const char *failed_node)
-{
-  for (size_t i = 0; i < j->nmembers; i++)
-    {
-      mu_node_t *m = mu_coord_node (j->coord, j->members[i]);
-      if (m != NULL && m->alive && strcmp (m->node_id, failed_node) != 0
-          && m->last_seen_ms <= since)
-        return 0;
-    }
-  return 1;
-}
-
-/* The failure held back: no node loss came to explain it. */
-static void
-charge_held (mu_job_t *j)
-{
-  if (!j->held.set || j->state != MU_JOB_RUNNING)
-    {
-      free_failure (&j->held);
-      return;
-    }
-  mu_failure_t h = j->held;
-  memset (&j->held, 0, sizeof j->held);
-  mu_node_t *n = mu_smap_get (j->coord->node_ids, h.node_id);
-  if (!j->failure.set)
-    j->failure = h;
-  else
-    free_failure (&h);
-  if (n != NULL)
-    mu_cordon_note_failure (j, n);
-  mu_epoch_recover (j, MU_RECOVER_USER, j->failure.reason);
-}
-
-static void
-on_hold_timeout (uv_timer_t *t)
-{
-  charge_held (t->data);
-}
-
-void
-mu_epoch_member_heard (mu_job_t *j)
-{
-  if (j->held.set && j->state == MU_JOB_RUNNING
-      && all_heard_since (j, j->held_ms, j->held.node_id))
-    {
-      uv_timer_stop (&j->kick_timer);
-      charge_held (j);
-    }
-}
 
 void
 mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
@@ -730,6 +626,11 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",
                   (unsigned long long)ws->rank, n->node_id);
+      else if (strcmp (ws->state, "fenced") == 0)
+        snprintf (why, sizeof why,
+                  "node %s fenced rank %llu (its agent stalled past its "
+                  "lease or lost the coordinator)",
+                  n->node_id, (unsigned long long)ws->rank);
       else if (strcmp (ws->state, "hung") == 0)
         snprintf (why, sizeof why,
                   "rank %llu on node %s hung (no progress for %llu ms)",
@@ -745,20 +646,14 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                   (long long)ws->exit_code);
       mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
                    (unsigned long long)j->epoch, why);
-      uint64_t hold = j->held.set || j->failure.set
-                          ? 0 : attribution_hold (j, n);
-      if (j->held.set)
-        ; /* the first failure is held; this one follows it */
-      else if (hold > 0)
+      if (strcmp (ws->state, "fenced") == 0)
         {
-          set_failure (&j->held, n->node_id, (int64_t)ws->rank,
-                       ws->exit_code, ws->signal, ws->stderr_tail, why);
-          j->held_ms = mu_now_ms ();
-          mu_log_info (c->log, "FAILURE-HELD", "job %s: %s; held %llu ms in "
-                       "case a node loss explains it", j->id, why,
-                       (unsigned long long)hold);
-          uv_timer_start (&j->kick_timer, on_hold_timeout, hold, 0);
+          /* Its agent killed it: the node's fault, not the program's. */
+          record_failure (j, n, -1, 0, 0, NULL, why);
+          mu_epoch_recover (j, MU_RECOVER_INFRA, why);
         }
+      else if (!j->failure.set && mu_failure_hold (j, n, ws, why))
+        ; /* held (or following one held): a node loss may explain it */
       else
         {
           record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
@@ -843,18 +738,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
     mu_epoch_recover (j, MU_RECOVER_SCALE_UP, msg);
   else if (j->state == MU_JOB_RUNNING && was_member)
     {
-      if (j->held.set)
-        {
-          /* A worker failed just before: the loss is the cause. */
-          mu_log_notice (c->log, "FAILURE-ATTRIBUTED",
-                         "job %s: %s, %llu ms before node %s was declared "
-                         "lost: charged to the loss, not to the restart "
-                         "budget", j->id, j->held.reason ? j->held.reason : "?",
-                         (unsigned long long)(mu_now_ms () - j->held_ms),
-                         n->node_id);
-          uv_timer_stop (&j->kick_timer);
-          free_failure (&j->held);
-        }
+      mu_failure_attribute (j, n); /* a failure held: the loss caused it */
       if (!j->failure.set)
         {
           j->failure.set = 1;
@@ -881,7 +765,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->failure.node_id);
   free (j->failure.stderr_tail);
   free (j->failure.reason);
-  free_failure (&j->held);
+  mu_failure_free (&j->held);
   free (j->reason);
   free (j->epoch_reason);
   free (j->owner);

@@ -41,6 +41,19 @@ void mu_epoch_broadcast_progress (mu_job_t *j);
  * handles. */
 void mu_epoch_free_job (mu_job_t *j);
 
+/* failure.c: a failure record (strings copied) / freed and zeroed. */
+void mu_failure_set (mu_failure_t *f, const char *node_id, int64_t rank,
+                     int64_t code, int64_t sig, const char *tail,
+                     const char *reason);
+void mu_failure_free (mu_failure_t *f);
+/* A worker of j on n failed (why): held for attribution (1), or to be
+ * charged now (0: a one-node epoch). */
+int mu_failure_hold (mu_job_t *j, mu_node_t *n, const mu_worker_state_t *ws,
+                     const char *why);
+/* Node `lost` of j was declared lost: a held failure was its doing (it is
+ * dropped; the caller records the loss as the root cause). */
+void mu_failure_attribute (mu_job_t *j, const mu_node_t *lost);
+
 /* cordon.c: count a failure of one of the node's workers; cordon the node
  * when it fails too often. */
 void mu_cordon_note_failure (mu_job_t *j, mu_node_t *n);

@@ -405,6 +405,13 @@ reconcile (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
                      (unsigned long long)reg->epoch,
                      mu_job_state_name (j->state));
       mu_epoch_send_done (j, from);
+      /* The node record of that agent, if still there, is done too: a
+       * hosting launcher waits for every node to go before it exits. */
+      if (in.node_known && n->job == NULL)
+        {
+          mark_dead (c, n);
+          release_node (c, n);
+        }
       return 1;
     case MU_RECONCILE_FENCE:
       {

@@ -25,22 +25,24 @@
 
 #include "common/proto.h"
 
-typedef enum mu_reconcile_action {
+typedef enum mu_reconcile_action
+{
   MU_RECONCILE_NEW = 0, /* C1 */
   MU_RECONCILE_DONE,    /* C2 */
   MU_RECONCILE_RESUME,  /* C3 */
   MU_RECONCILE_FENCE    /* C4 */
 } mu_reconcile_action_t;
 
-typedef struct mu_reconcile_in {
-  uint64_t reg_epoch;       /* epoch the agent runs, 0 = none */
-  uint64_t reg_first_rank;  /* lowest rank it runs */
-  uint64_t reg_nranks;      /* how many */
-  int job_known;            /* the coordinator has a job of that id */
-  int job_finished;         /* ... in a final state */
-  uint64_t job_epoch;       /* its current epoch */
-  int node_known;           /* a live node of that id, same key */
-  int node_member;          /* ... a member of the job's current epoch */
+typedef struct mu_reconcile_in
+{
+  uint64_t reg_epoch;         /* epoch the agent runs, 0 = none */
+  uint64_t reg_first_rank;    /* lowest rank it runs */
+  uint64_t reg_nranks;        /* how many */
+  int job_known;              /* the coordinator has a job of that id */
+  int job_finished;           /* ... in a final state */
+  uint64_t job_epoch;         /* its current epoch */
+  int node_known;             /* a live node of that id, same key */
+  int node_member;            /* ... a member of the job's current epoch */
   uint64_t member_first_rank; /* its ranks there */
   uint64_t member_nranks;
 } mu_reconcile_in_t;
@@ -49,8 +51,8 @@ typedef struct mu_reconcile_in {
 mu_reconcile_action_t mu_reconcile_decide (const mu_reconcile_in_t *in);
 
 /* The lowest rank and the count of an agent's reported workers. */
-void mu_reconcile_ranks (const mu_run_worker_t *w, size_t n,
-                         uint64_t *first, uint64_t *count);
+void mu_reconcile_ranks (const mu_run_worker_t *w, size_t n, uint64_t *first,
+                         uint64_t *count);
 
 /* The exits of `w` the coordinator has not seen, in the order they
  * happened: it saw `seen` of them (exit_seq 1..seen).  Writes indices into

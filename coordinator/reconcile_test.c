@@ -15,10 +15,14 @@
 static mu_reconcile_in_t
 member (void)
 {
-  mu_reconcile_in_t in = { .reg_epoch = 3, .reg_first_rank = 4,
-                           .reg_nranks = 2, .job_known = 1,
-                           .job_epoch = 3, .node_known = 1,
-                           .node_member = 1, .member_first_rank = 4,
+  mu_reconcile_in_t in = { .reg_epoch = 3,
+                           .reg_first_rank = 4,
+                           .reg_nranks = 2,
+                           .job_known = 1,
+                           .job_epoch = 3,
+                           .node_known = 1,
+                           .node_member = 1,
+                           .member_first_rank = 4,
                            .member_nranks = 2 };
   return in;
 }

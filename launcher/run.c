@@ -43,7 +43,9 @@
 #include "common/util.h"
 #include "common/keys.h"
 #include "common/state_dir.h"
+#include "checkpoint/dir_probe.h"
 #include "coordinator/coord.h"
+#include "launcher/ckpt_report.h"
 #include "launcher/elf_needs.h"
 #include "launcher/job_id.h"
 #include "launcher/nproc.h"
@@ -87,6 +89,7 @@ typedef struct run {
   char secret_path[1024];  /* the job secret or token file in use */
   const char *prog_path;  /* the program as found (default job id) */
   const char *job_id;      /* the job's id (make_spec) */
+  mu_ckpt_tally_t ckpt;    /* failed checkpoints, for the final report */
   char ctl_sock_path[200]; /* its automatic local control socket */
 } run_t;
 
@@ -316,10 +319,36 @@ python_hint (const run_t *r, const mu_job_done_t *d)
              "PATH (or MUSTER_PYTHON)\n", r->interpreter);
 }
 
+/* A checkpoint failed: say so at once, at the default level. */
+static void
+on_ckpt_done (void *arg, const mu_ckpt_done_t *d)
+{
+  run_t *r = arg;
+  char line[1200];
+  if (mu_ckpt_report_done (&r->ckpt, d, line, sizeof line) > 0)
+    {
+      clear_progress (r);
+      fprintf (stderr, "%s\n", line);
+    }
+}
+
+static void report_outcome (run_t *r, const mu_job_done_t *d);
+
 static void
 on_done (void *arg, const mu_job_done_t *d)
 {
   run_t *r = arg;
+  report_outcome (r, d);
+  /* The final report says when checkpoints failed, whatever the outcome
+   * (the exit status stays the job's). */
+  char line[1200];
+  if (mu_ckpt_report_summary (&r->ckpt, line, sizeof line) > 0)
+    fprintf (stderr, "%s\n", line);
+}
+
+static void
+report_outcome (run_t *r, const mu_job_done_t *d)
+{
   clear_progress (r);
   r->done = 1;
   r->exit_code = (int)d->exit_code;
@@ -940,6 +969,15 @@ mu_run_main (int argc, char **argv)
       snprintf (r.ckpt_dir_abs, sizeof r.ckpt_dir_abs, "%s/%s", cwd, r.o.ckpt_dir);
       r.o.ckpt_dir = r.ckpt_dir_abs;
     }
+  /* An unwritable --ckpt-dir is one line now, not a silent loss later. */
+  if (r.o.ckpt_dir != NULL
+      && mu_ckpt_dir_probe (r.o.ckpt_dir, (uid_t)-1, (gid_t)-1, err,
+                            sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: --ckpt-dir: %s\n", err);
+      free (pargv);
+      return 2;
+    }
   if ((r.o.endpoint == NULL || r.o.host) && check_binds (&r) != 0)
     {
       free (pargv);
@@ -1004,7 +1042,7 @@ mu_run_main (int argc, char **argv)
         .rank_hint = r.o.node_rank >= 0 ? (uint32_t)r.o.node_rank + 1 : 0,
         .coord_in_process = r.coord != NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
-                .on_stop = on_stop,
+                .on_stop = on_stop, .on_ckpt_done = on_ckpt_done,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
       };
       rc = mu_agent_new (&ao, &r.agent);

@@ -50,7 +50,6 @@
 #define REG_BACKOFF_SENT_MS 500  /* first wait for an answer */
 #define REG_BACKOFF_MAX_MS 4000
 #define COORD_HWM 100000
-#define OUTAGE_DEFAULT_MS 30000
 
 int
 mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
@@ -199,7 +198,12 @@ mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m)
 {
   if (a->coord_sock == NULL)
     return MUSTER_ECLOSED;
+  if ((a->nheld > 0 || a->coord_lost) && !a->registered
+      && mu_agent_hold_request (a, m) == 0)
+    return 0; /* held, in order behind those already held */
   int rc = mu_wire_send (a->coord_sock, NULL, m);
+  if (rc == -EAGAIN && a->coord_lost && mu_agent_hold_request (a, m) == 0)
+    return 0;
   if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT
       && a->coord_lost)
     mu_log_info (a->log, "SEND-FAILED", "%s to coordinator: %s (it is "
@@ -241,104 +245,6 @@ send_register (mu_agent_t *a)
   return rc;
 }
 
-/* How long this agent keeps its workers without a coordinator: the job's
- * outage window, or the agent's connect timeout if shorter (it gives up
- * on the coordinator then, and leaves no worker behind). */
-static uint64_t
-outage_ms (const mu_agent_t *a)
-{
-  const mu_job_spec_t *spec = a->start.type == MU_MSG_START
-                                  ? a->start.u.start.spec
-                                  : a->job;
-  uint64_t w = spec != NULL && spec->outage_ms > 0 ? spec->outage_ms
-                                                   : OUTAGE_DEFAULT_MS;
-  if (a->opts.connect_timeout_ms > 0 && a->opts.connect_timeout_ms < w)
-    w = a->opts.connect_timeout_ms;
-  return w;
-}
-
-/* The coordinator is gone for good: this node's workers are down (or were
- * just killed); what they did is the only outcome this node can know. */
-static void
-report_own_outcome (mu_agent_t *a, uint64_t away_ms)
-{
-  size_t ok = 0;
-  const mu_agent_worker_t *first = NULL;
-  for (size_t i = 0; i < a->nworkers; i++)
-    {
-      const mu_agent_worker_t *w = &a->workers[i];
-      if (w->exit_seq != 0 && w->exit_code == 0 && w->exit_signal == 0
-          && strcmp (w->exit_state, "exited") == 0)
-        ok++;
-      else if (w->exit_seq != 0 && !w->fenced
-               && (first == NULL || w->exit_seq < first->exit_seq))
-        first = w; /* its own failure, not our kill at the window */
-    }
-  char why[1024];
-  int n = snprintf (why, sizeof why,
-                    "the coordinator at %s was lost (no answer for %.1f s) "
-                    "and did not come back; ",
-                    a->coordinator, (double)away_ms / 1000.0);
-  size_t len = n > 0 && (size_t)n < sizeof why ? (size_t)n : 0;
-  mu_job_done_t d;
-  memset (&d, 0, sizeof d);
-  d.job = a->job ? a->job->id : (char *)"";
-  d.failed_rank = -1;
-  d.failed_node = a->node_id;
-  d.reason = why;
-  if (a->nworkers > 0 && ok == a->nworkers)
-    {
-      d.state = (char *)"succeeded";
-      snprintf (why + len, sizeof why - len,
-                "all %zu worker(s) of this node exited 0 (the other nodes' "
-                "outcome is unknown here)", a->nworkers);
-    }
-  else
-    {
-      d.state = (char *)"failed";
-      d.exit_code = 1;
-      if (first != NULL)
-        {
-          d.failed_rank = (int64_t)first->rank;
-          d.failed_signal = first->exit_signal;
-          d.exit_code = first->exit_signal > 0 ? 128 + first->exit_signal
-                        : first->exit_code > 0 && first->exit_code < 256
-                            ? first->exit_code
-                            : 1;
-          snprintf (why + len, sizeof why - len,
-                    "rank %llu of this node %s %lld%s",
-                    (unsigned long long)first->rank,
-                    first->exit_signal ? "was killed by signal"
-                                       : "exited with code",
-                    (long long)(first->exit_signal ? first->exit_signal
-                                                   : first->exit_code),
-                    a->fenced ? " (the workers still running when the outage "
-                                "window ended were killed)" : "");
-        }
-      else if (a->fenced)
-        snprintf (why + len, sizeof why - len, "this node's workers still "
-                  "running when its outage window (%.1f s) ended were "
-                  "killed", (double)outage_ms (a) / 1000.0);
-      else
-        snprintf (why + len, sizeof why - len, "no worker ran here");
-    }
-  if (a->opts.ev.on_done == NULL)
-    mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
-  mu_agent_report_done (a, &d);
-  mu_agent_shutdown (a, 0);
-}
-
-/* Fencing: kill this node's workers now (see the top of this file). */
-static void
-fence (mu_agent_t *a, const char *why)
-{
-  if (a->live == 0)
-    return;
-  mu_log_warn (a->log, "FENCED", "%s: killing this node's %zu running "
-               "worker(s) so no rank runs twice", why, a->live);
-  mu_agent_workers_kill (a);
-}
-
 void
 mu_agent_give_up (mu_agent_t *a, const char *why)
 {
@@ -372,7 +278,7 @@ on_reg_timer (uv_timer_t *t)
        * the workers run unsupervised, and then this node reports what its
        * own workers did. */
       uint64_t away = now - a->last_coord_ms;
-      if (away >= outage_ms (a))
+      if (away >= mu_agent_outage_ms (a))
         {
           if (a->live > 0)
             {
@@ -380,10 +286,10 @@ on_reg_timer (uv_timer_t *t)
               snprintf (why, sizeof why, "no coordinator for %.1f s (the "
                         "job's outage window)", (double)away / 1000.0);
               a->fenced = 1;
-              fence (a, why);
+              mu_agent_fence (a, why);
               return; /* reported once the last worker is down */
             }
-          report_own_outcome (a, away);
+          mu_agent_report_own_outcome (a, away);
           return;
         }
     }
@@ -426,7 +332,7 @@ on_reg_timer (uv_timer_t *t)
   uint64_t next = a->reg_backoff_ms;
   if (a->coord_lost && a->start.type == MU_MSG_START)
     {
-      uint64_t end = a->last_coord_ms + outage_ms (a);
+      uint64_t end = a->last_coord_ms + mu_agent_outage_ms (a);
       if (now + next > end)
         next = end > now ? end - now : 0;
     }
@@ -471,7 +377,7 @@ on_hb_timer (uv_timer_t *t)
       snprintf (why, sizeof why, "this agent stalled for %llu ms, longer "
                 "than its lease (%llu ms)", (unsigned long long)gap,
                 (unsigned long long)((a->miss_limit + 1) * a->heartbeat_ms));
-      fence (a, why);
+      mu_agent_fence (a, why);
       a->last_coord_ms = now;
       a->coord_lost = 1;
       start_registering (a);
@@ -514,6 +420,7 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
+  mu_agent_flush_held (a);
   mu_log_info (a->log, "REGISTERED", "node %s registered with %s (session %s)",
                a->node_id, a->coordinator, w->session);
   if (w->note != NULL && w->note[0] != '\0')
@@ -620,6 +527,8 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
     case MU_MSG_CKPT_DONE:
       mu_agent_workers_broadcast (a, m);
       mu_msg_clear (&a->ckpt_request);
+      if (a->opts.ev.on_ckpt_done)
+        a->opts.ev.on_ckpt_done (a->opts.ev.arg, &m->u.ckpt_done);
       break;
     case MU_MSG_ERROR:
       on_coord_error (a, &m->u.error);
@@ -657,7 +566,7 @@ mu_agent_maybe_finish (mu_agent_t *a)
     return;
   if (a->fenced && !a->done_reported && !a->shutting_down)
     {
-      report_own_outcome (a, mu_now_ms () - a->last_coord_ms);
+      mu_agent_report_own_outcome (a, mu_now_ms () - a->last_coord_ms);
       return;
     }
   if (a->pending_done.type == MU_MSG_JOB_DONE)
@@ -881,6 +790,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_msg_clear (&a->pending_done);
   mu_msg_clear (&a->members);
   mu_msg_clear (&a->ckpt_request);
+  mu_agent_free_held (a);
   free (a->workers);
   mu_job_spec_free (&a->job);
   mu_run_dir_close (&a->run_dir);

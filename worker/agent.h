@@ -35,6 +35,9 @@ typedef struct mu_agent_events {
    * coordinator unreachable): state "succeeded", "failed" or "cancelled".
    * Called once, after every worker of this node is down. */
   void (*on_done) (void *arg, const mu_job_done_t *d);
+  /* A checkpoint attempt of the job ended (ckpt.done: committed, or
+   * aborted with d->reason and d->failed) (may be NULL). */
+  void (*on_ckpt_done) (void *arg, const mu_ckpt_done_t *d);
   /* Everything is closed after mu_agent_shutdown (may be NULL). */
   void (*on_closed) (void *arg);
   void *arg;

@@ -90,6 +90,11 @@ struct mu_agent {
                                coordinator (its outage window runs) */
   int fenced;               /* outage window passed: workers killed; report
                                this node's outcome once they are down */
+  /* workers' requests (kv, barrier, ckpt.saved) that could not be sent
+   * while the coordinator was unreachable: sent after the next welcome,
+   * so libmuster calls see a delay, not an error (agent.c) */
+  struct mu_agent_held *held_head, *held_tail;
+  size_t nheld;
   int registered;
   int handles_open;
   int shutting_down;
@@ -119,6 +124,22 @@ void mu_agent_give_up (mu_agent_t *a, const char *why);
 int mu_agent_connect_coord (mu_agent_t *a);
 /* (Re)start registration at once, with fresh backoff. */
 void mu_agent_register_now (mu_agent_t *a);
+
+/* agent_outage.c: cut off from the coordinator. */
+/* Hold a worker's request (kv, barrier, ckpt.saved) for the next welcome:
+ * 0, or a code (not such a request, too many held, no memory). */
+int mu_agent_hold_request (mu_agent_t *a, const mu_msg_t *m);
+/* Send the held requests, in order (after agent.welcome). */
+void mu_agent_flush_held (mu_agent_t *a);
+void mu_agent_free_held (mu_agent_t *a);
+/* How long the workers run without a coordinator: the job's outage
+ * window, or the connect timeout if shorter. */
+uint64_t mu_agent_outage_ms (const mu_agent_t *a);
+/* Fencing: SIGKILL every running worker now, saying why. */
+void mu_agent_fence (mu_agent_t *a, const char *why);
+/* The coordinator is gone for good (away_ms): report this node's own
+ * workers' outcome as the job's, then shut down. */
+void mu_agent_report_own_outcome (mu_agent_t *a, uint64_t away_ms);
 
 /* agent_enroll.c: exchange a join token for the agent's own key. */
 int mu_agent_enroll_open (mu_agent_t *a);

@@ -83,7 +83,7 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
                term_signal ? "killed by signal" : "exited with code",
                (long long)(term_signal ? term_signal : exit_code));
   if (a->start.type == MU_MSG_START)
-    report_state (a, w, w->hung ? "hung" : "exited",
+    report_state (a, w, w->hung ? "hung" : w->fenced ? "fenced" : "exited",
                   term_signal ? -1 : exit_code, term_signal, tail);
   free (tail);
   mu_proc_close (&w->proc);

@@ -9,6 +9,8 @@
     survivor's worker fails at once (its peer's connection reset), but the
     root cause is the lost node, charged to the infrastructure budget: with
     --max-restarts 0 the job re-forms on the survivor and succeeds;
+  * a node whose connection closes (its launcher SIGKILLed) is declared
+    lost at once, not after missed heartbeats;
   * reports of an epoch that is over are refused: worker.state and kv.put
     naming an older epoch are answered MUSTER_ESTALE_EPOCH.
 """
@@ -19,7 +21,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import (MusterCase, ctl_call, enroll_node_key, main,  # noqa: E402
+from harness import (MusterCase, have_pyzmq, ctl_call, enroll_node_key, main,  # noqa: E402
                      mp_pack, mp_unpack)
 
 ESTALE_EPOCH = -10005
@@ -131,6 +133,11 @@ class Fencing(MusterCase):
         self.expect_eq(rc, 0, "n1's exit status", nodes[0], d)
         self.expect(re.search(r"epoch 1 stopped: node n2 lost", nodes[0].err)
                     is not None, "n1's report names n2's loss", nodes[0])
+        self.check("musterd declared n2 lost when its connection closed "
+                   "(socket monitor), not by waiting for missed heartbeats")
+        self.expect(re.search(r"NODE-LOST node n2 silent for \d+ ms: its "
+                              r"connection closed", d.err) is not None,
+                    "NODE-LOST on the closed connection", d)
         self.expect("restart budget exhausted" not in nodes[0].err,
                     "the user's budget was charged", nodes[0], d)
         info = job_info(d, "peers")
@@ -172,6 +179,8 @@ class Fencing(MusterCase):
                        ("succeeded", 1), "state and restarts", d)
 
     def test_stale_epoch_refused(self):
+        if not have_pyzmq():
+            self.skipTest("sends raw messages: needs python3-zmq")
         import zmq
         d = self.musterd()
         key = enroll_node_key(d, "raw")
