@@ -422,11 +422,18 @@ replay_segment (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
         {
           if (w.why[0] == '\0')
             snprintf (w.why, sizeof w.why, "unexpected end record");
-          mu_log_warn (j->log, "JOURNAL-TAIL",
-                       "%s: dropping %zu bytes from offset %zu: %s (%llu "
-                       "good records kept)",
-                       path, len - w.good, w.good, w.why,
-                       (unsigned long long)w.records);
+          if (j->read_only) /* a writer may be appending right now */
+            mu_log_info (j->log, "JOURNAL-TAIL",
+                         "%s: ignoring %zu bytes from offset %zu: %s (%llu "
+                         "good records read)",
+                         path, len - w.good, w.good, w.why,
+                         (unsigned long long)w.records);
+          else
+            mu_log_warn (j->log, "JOURNAL-TAIL",
+                         "%s: dropping %zu bytes from offset %zu: %s (%llu "
+                         "good records kept)",
+                         path, len - w.good, w.good, w.why,
+                         (unsigned long long)w.records);
           info->dropped_at = w.good;
           info->dropped_bytes = len - w.good;
           snprintf (info->why, sizeof info->why, "%s", w.why);

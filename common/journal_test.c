@@ -5,7 +5,7 @@
  * there and says so), bad magic and format versions refused with the file
  * named, snapshots with compaction (old pair removed, state = snapshot +
  * newer records), an interrupted compaction, and group commit (one sync per
- * batch, on_durable told the LSN).
+ * batch, on_durable told the LSN), and read-only replay (nothing changed).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +23,8 @@
 #include <muster/error.h>
 
 #include "common/journal.h"
+
+static int snap_two (void *arg, mu_journal_snap_t *s); /* below */
 
 typedef struct seen {
   char recs[64][64];
@@ -230,6 +232,37 @@ test_corrupt_middle (void **state)
   mu_journal_close (&j);
 }
 
+/* Read-only replay (musterd --dump-state beside a running musterd): the
+ * same records, a damaged tail skipped but left in place, no appends. */
+static void
+test_read_only (void **state)
+{
+  fx_t *f = *state;
+  write_three (f);
+  char path[256], err[256];
+  path_of (f, "journal-0", path, sizeof path);
+  long full = file_size (path);
+  assert_int_equal (truncate (path, full - 2), 0);
+  f->o.read_only = 1;
+  seen_t s = { .n = 0 };
+  mu_journal_t *j;
+  mu_journal_info_t info;
+  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+  assert_int_equal (s.n, 2);
+  assert_int_equal (info.dropped_bytes, 8 + 5 - 2);
+  assert_int_equal (file_size (path), full - 2); /* untouched */
+  assert_int_equal (mu_journal_append (j, "x", 1, NULL), MUSTER_EINVAL);
+  assert_int_equal (mu_journal_snapshot (j, snap_two, NULL), MUSTER_EINVAL);
+  mu_journal_close (&j);
+  /* A directory that is not there is an error, not created. */
+  char missing[200];
+  snprintf (missing, sizeof missing, "%s/nope", f->dir);
+  f->o.dir = missing;
+  assert_int_not_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
+  assert_non_null (strstr (err, missing));
+  assert_int_equal (file_size (missing), -1);
+}
+
 static void
 test_bad_header (void **state)
 {
@@ -392,6 +425,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_torn_tail_every_offset, setup, teardown),
     cmocka_unit_test_setup_teardown (test_corrupt_middle, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bad_header, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_read_only, setup, teardown),
     cmocka_unit_test_setup_teardown (test_snapshot_compaction, setup, teardown),
     cmocka_unit_test_setup_teardown (test_group_commit, setup, teardown),
   };
