@@ -129,6 +129,27 @@ echo "end rank=$RANK"
                     in d2.err, "the exit on %s while musterd was down was "
                     "counted" % ended, d2)
 
+    def test_waiting_job_restored(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        n1 = self.node(d, "w1", ["true"], 2, 1, "waiting")
+        self.wait_for(lambda: "RDZV-JOIN job waiting: node w1" in d.err
+                      or "waiting for nodes 1/2" in n1.err, 20,
+                      "w1 to wait in the rendezvous")
+        self.check("kill -9 musterd while a job waits for its second node; "
+                   "restart; the job is restored in rendezvous, w1 joins "
+                   "again, and with w2 the job runs its first epoch")
+        port = d.agent_port
+        d.kill()
+        d2 = self.musterd(name="musterd", agent_bind="tcp://127.0.0.1:%d" % port,
+                          extra=["--heartbeat", "100ms"])
+        self.expect("JOB-RESTORED job waiting: rendezvous at epoch 0" in d2.err,
+                    "restored waiting for nodes", d2)
+        n2 = self.node(d2, "w2", ["true"], 2, 1, "waiting")
+        self.expect_eq(n1.wait(), 0, "w1", n1, n2, d2)
+        self.expect_eq(n2.wait(), 0, "w2", n1, n2, d2)
+        self.expect("EPOCH-START job waiting epoch 1:" in d2.err,
+                    "its first epoch is epoch 1", d2)
+
     def test_member_not_back_is_lost(self):
         d = self.musterd(extra=["--heartbeat", "100ms"])
         ck = os.path.join(self.tmp, "ck")
