@@ -2,7 +2,9 @@
 """Scenario 27 — the coordinator's journal: musterd killed with SIGKILL and
 restarted on the same state directory and ports carries its jobs on (the
 running job keeps its epoch and its workers: no restart, no rollback to a
-checkpoint; finished jobs are still listed); a replay of the journal gives
+checkpoint; finished jobs are still listed; an exit while musterd is down
+counts; a job waiting for nodes waits on; a member that does not come back
+is lost as an ordinary failure); a replay of the journal gives
 the same job table as the live coordinator's own snapshot (replay
 equality); a damaged journal tail is reported and dropped, and a journal
 of another format version is refused with the file named."""
