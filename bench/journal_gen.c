@@ -26,7 +26,8 @@
 #include "coordinator/journal.h"
 #include "coordinator/journal_image.h"
 
-typedef struct saved {
+typedef struct saved
+{
   char **rec;
   size_t *len;
   size_t n, cap;
@@ -70,8 +71,9 @@ put (mu_journal_t *j, int rc, char *buf, size_t len)
 static int
 history (mu_journal_t *j, unsigned long n, unsigned long keep_last)
 {
-  mu_role_spec_t role = { .name = (char *)"worker", .min_nodes = 1,
-                          .max_nodes = 1, .nproc = 2 };
+  mu_role_spec_t role = {
+    .name = (char *)"worker", .min_nodes = 1, .max_nodes = 1, .nproc = 2
+  };
   char *argv[] = { (char *)"/usr/bin/python3", (char *)"train.py",
                    (char *)"--epochs", (char *)"90" };
   int rc = 0, rc_;
@@ -90,8 +92,11 @@ history (mu_journal_t *j, unsigned long n, unsigned long keep_last)
       spec.argv.n = 4;
       spec.ckpt_dir = (char *)"/ckpt";
       spec.max_restarts = 3;
-      mu_jmember_t m = { .node = node, .pub = (char *)"", .host = (char *)"10.0.0.1",
-                         .port_base = 30000, .nproc = 2 };
+      mu_jmember_t m = { .node = node,
+                         .pub = (char *)"",
+                         .host = (char *)"10.0.0.1",
+                         .port_base = 30000,
+                         .nproc = 2 };
       mu_jjob_t v;
       memset (&v, 0, sizeof v);
       v.spec = &spec;
@@ -138,7 +143,7 @@ main (int argc, char **argv)
     else
       {
         fprintf (stderr, "usage: journal_gen --state-dir DIR [--jobs N] "
-                 "[--keep K]\n");
+                         "[--keep K]\n");
         return 2;
       }
   if (state == NULL)
@@ -168,7 +173,8 @@ main (int argc, char **argv)
       if (rename (seg, aside) != 0)
         rc = -errno;
     }
-  mu_journal_opts_t o = { .dir = dir, .group_commit = 1, .group_max = 1u << 30 };
+  mu_journal_opts_t o
+      = { .dir = dir, .group_commit = 1, .group_max = 1u << 30 };
   if (rc == 0)
     rc = mu_journal_open (&o, NULL, NULL, &j, NULL, err, sizeof err);
   if (rc == 0)
@@ -193,7 +199,8 @@ main (int argc, char **argv)
       return 1;
     }
   printf ("journal_gen: %lu jobs' history + %zu live record(s): %llu records, "
-          "%.1f MiB in %s\n", jobs, s.n, (unsigned long long)records,
-          (double)bytes / (1 << 20), dir);
+          "%.1f MiB in %s\n",
+          jobs, s.n, (unsigned long long)records, (double)bytes / (1 << 20),
+          dir);
   return 0;
 }

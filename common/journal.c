@@ -30,7 +30,8 @@
 #define MAGIC_SNAPSHOT "MUSTERSN"
 #define DEFAULT_GROUP_MAX 256
 
-struct mu_journal {
+struct mu_journal
+{
   char *dir;
   int group_commit;
   int read_only;
@@ -39,18 +40,19 @@ struct mu_journal {
   void *arg;
   mu_log_t own_log;
   const mu_log_t *log;
-  uint64_t seq;      /* S of the live pair */
-  int fd;            /* journal-<S>, open for appending */
-  uint64_t size;     /* bytes in it that are good */
-  uint64_t records;  /* records in it */
-  uint64_t lsn;      /* last LSN handed out */
-  uint64_t durable;  /* last LSN synced */
-  char *buf;         /* group commit: framed records not yet written */
+  uint64_t seq;     /* S of the live pair */
+  int fd;           /* journal-<S>, open for appending */
+  uint64_t size;    /* bytes in it that are good */
+  uint64_t records; /* records in it */
+  uint64_t lsn;     /* last LSN handed out */
+  uint64_t durable; /* last LSN synced */
+  char *buf;        /* group commit: framed records not yet written */
   size_t buflen, bufcap;
   size_t pending;
 };
 
-struct mu_journal_snap {
+struct mu_journal_snap
+{
   int fd;
   const char *path;
   int rc;
@@ -163,21 +165,24 @@ read_file (const char *path, uint8_t **out, size_t *len)
 }
 
 static int
-check_header (const char *path, const uint8_t *b, size_t len,
-              const char *magic, char *err, size_t errlen)
+check_header (const char *path, const uint8_t *b, size_t len, const char *magic,
+              char *err, size_t errlen)
 {
   if (len < MU_JOURNAL_HEADER_SIZE || memcmp (b, magic, 8) != 0)
     {
-      set_err (err, errlen, "%s: not a muster journal file (bad magic: "
-               "expected %s)", path, magic);
+      set_err (err, errlen,
+               "%s: not a muster journal file (bad magic: "
+               "expected %s)",
+               path, magic);
       return MUSTER_ECORRUPT;
     }
   uint32_t v = get_u32 (b + 8);
   if (v != MU_JOURNAL_FORMAT_VERSION)
     {
-      set_err (err, errlen, "%s: journal format version %u; this musterd "
-               "reads version %d", path, (unsigned)v,
-               MU_JOURNAL_FORMAT_VERSION);
+      set_err (err, errlen,
+               "%s: journal format version %u; this musterd "
+               "reads version %d",
+               path, (unsigned)v, MU_JOURNAL_FORMAT_VERSION);
       return MUSTER_EVERSION;
     }
   return 0;
@@ -186,7 +191,8 @@ check_header (const char *path, const uint8_t *b, size_t len,
 /* Walk the records of b[MU_JOURNAL_HEADER_SIZE..len).  Returns the offset
  * after the last good record; `why` says why the walk stopped early ("" at
  * a clean end).  An empty record ends the walk (*ended = 1). */
-typedef struct walk {
+typedef struct walk
+{
   size_t good;
   uint64_t records;
   int ended;
@@ -222,9 +228,8 @@ walk (const uint8_t *b, size_t len, mu_journal_src_t src,
         }
       if (n > MU_JOURNAL_MAX_RECORD)
         {
-          snprintf (w->why, sizeof w->why,
-                    "record length %u over the bound %u", (unsigned)n,
-                    MU_JOURNAL_MAX_RECORD);
+          snprintf (w->why, sizeof w->why, "record length %u over the bound %u",
+                    (unsigned)n, MU_JOURNAL_MAX_RECORD);
           return;
         }
       if (len - off - MU_JOURNAL_RECORD_HEADER < n)
@@ -239,8 +244,8 @@ walk (const uint8_t *b, size_t len, mu_journal_src_t src,
       if (got != crc)
         {
           snprintf (w->why, sizeof w->why,
-                    "CRC mismatch (stored %08x, computed %08x)",
-                    (unsigned)crc, (unsigned)got);
+                    "CRC mismatch (stored %08x, computed %08x)", (unsigned)crc,
+                    (unsigned)got);
           return;
         }
       if (fn != NULL && (w->cb_rc = fn (arg, src, p, n)) != 0)
@@ -333,8 +338,8 @@ replay_snapshot (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
         rc = w.cb_rc;
       else if (!w.ended || w.why[0] != '\0')
         {
-          set_err (err, errlen, "%s: snapshot damaged at offset %zu: %s",
-                   path, w.good, w.why[0] ? w.why : "no end record");
+          set_err (err, errlen, "%s: snapshot damaged at offset %zu: %s", path,
+                   w.good, w.why[0] ? w.why : "no end record");
           rc = MUSTER_ECORRUPT;
         }
       info->snapshot_records = w.records;
@@ -446,8 +451,7 @@ replay_segment (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
   if (rc != 0 || j->read_only)
     return rc;
   j->fd = open (path, O_WRONLY | O_CLOEXEC);
-  if (j->fd < 0
-      || (j->size < len && ftruncate (j->fd, (off_t)j->size) != 0)
+  if (j->fd < 0 || (j->size < len && ftruncate (j->fd, (off_t)j->size) != 0)
       || (j->size < len && fdatasync (j->fd) != 0)
       || lseek (j->fd, (off_t)j->size, SEEK_SET) < 0)
     {
@@ -458,9 +462,9 @@ replay_segment (mu_journal_t *j, mu_journal_replay_fn fn, void *arg,
 }
 
 int
-mu_journal_open (const mu_journal_opts_t *o, mu_journal_replay_fn fn,
-                 void *arg, mu_journal_t **out, mu_journal_info_t *info,
-                 char *err, size_t errlen)
+mu_journal_open (const mu_journal_opts_t *o, mu_journal_replay_fn fn, void *arg,
+                 mu_journal_t **out, mu_journal_info_t *info, char *err,
+                 size_t errlen)
 {
   *out = NULL;
   if (o == NULL || o->dir == NULL || o->dir[0] == '\0')
@@ -505,9 +509,10 @@ mu_journal_open (const mu_journal_opts_t *o, mu_journal_replay_fn fn,
       file_path (j->dir, "journal", max_seen, path, sizeof path);
       if (access (path, F_OK) == 0)
         {
-          set_err (err, errlen, "%s exists but snapshot-%llu does not: the "
-                   "journal cannot be replayed", path,
-                   (unsigned long long)max_seen);
+          set_err (err, errlen,
+                   "%s exists but snapshot-%llu does not: the "
+                   "journal cannot be replayed",
+                   path, (unsigned long long)max_seen);
           rc = MUSTER_ECORRUPT;
         }
     }
@@ -691,9 +696,10 @@ mu_journal_snapshot (mu_journal_t *j, mu_journal_snap_fn fn, void *arg)
     {
       unlink (tmp);
       unlink (path);
-      mu_log_err (j->log, "JOURNAL-SNAPSHOT", "%s: %s; the journal goes on "
-                  "in journal-%llu", path, muster_strerror (rc),
-                  (unsigned long long)j->seq);
+      mu_log_err (j->log, "JOURNAL-SNAPSHOT",
+                  "%s: %s; the journal goes on "
+                  "in journal-%llu",
+                  path, muster_strerror (rc), (unsigned long long)j->seq);
       return rc;
     }
   /* The snapshot is durable: from here on, a crash recovers from it. */

@@ -63,7 +63,8 @@
 typedef struct mu_journal mu_journal_t;
 
 /* Where a replayed record comes from. */
-typedef enum mu_journal_src {
+typedef enum mu_journal_src
+{
   MU_JOURNAL_FROM_SNAPSHOT = 1,
   MU_JOURNAL_FROM_SEGMENT = 2
 } mu_journal_src_t;
@@ -76,19 +77,21 @@ typedef int (*mu_journal_replay_fn) (void *arg, mu_journal_src_t src,
 /* Told, after a sync, that every record up to `lsn` is durable. */
 typedef void (*mu_journal_durable_fn) (void *arg, uint64_t lsn);
 
-typedef struct mu_journal_opts {
-  const char *dir;       /* created (0700) if missing */
-  int group_commit;      /* 0 = fdatasync per record; 1 = batch */
-  size_t group_max;      /* batch records before a commit by itself; 0 = 256 */
+typedef struct mu_journal_opts
+{
+  const char *dir;  /* created (0700) if missing */
+  int group_commit; /* 0 = fdatasync per record; 1 = batch */
+  size_t group_max; /* batch records before a commit by itself; 0 = 256 */
   mu_journal_durable_fn on_durable; /* may be NULL */
-  void *arg;             /* for on_durable */
-  const mu_log_t *log;   /* borrowed; NULL = a stderr logger */
-  int read_only;         /* replay only: change no file (a tail that would
-                            be dropped is still reported); no appends */
+  void *arg;                        /* for on_durable */
+  const mu_log_t *log;              /* borrowed; NULL = a stderr logger */
+  int read_only; /* replay only: change no file (a tail that would
+                    be dropped is still reported); no appends */
 } mu_journal_opts_t;
 
 /* What opening found (for logs and tests). */
-typedef struct mu_journal_info {
+typedef struct mu_journal_info
+{
   uint64_t seq;              /* S of the live pair */
   uint64_t snapshot_records; /* records read from snapshot-<S> */
   uint64_t segment_records;  /* records read from journal-<S> */
@@ -130,8 +133,7 @@ uint64_t mu_journal_segment_records (const mu_journal_t *j);
 
 /* A snapshot being written: the writer callback adds records to it. */
 typedef struct mu_journal_snap mu_journal_snap_t;
-int mu_journal_snap_add (mu_journal_snap_t *s, const void *payload,
-                         size_t len);
+int mu_journal_snap_add (mu_journal_snap_t *s, const void *payload, size_t len);
 typedef int (*mu_journal_snap_fn) (void *arg, mu_journal_snap_t *s);
 
 /* Commit what waits, write a snapshot of the caller's state with `fn`

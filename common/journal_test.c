@@ -26,7 +26,8 @@
 
 static int snap_two (void *arg, mu_journal_snap_t *s); /* below */
 
-typedef struct seen {
+typedef struct seen
+{
   char recs[64][64];
   int src[64];
   int n;
@@ -53,7 +54,8 @@ quiet_sink (void *arg, mu_log_level_t level, const char *id, const char *msg)
   snprintf (last, 512, "%s %s", id, msg);
 }
 
-typedef struct fx {
+typedef struct fx
+{
   char dir[128];
   char logged[512];
   mu_log_t log;
@@ -110,7 +112,8 @@ write_three (fx_t *f)
 {
   mu_journal_t *j;
   char err[256];
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
   append_str (j, "one");
   append_str (j, "two");
   append_str (j, "three");
@@ -125,7 +128,8 @@ test_round_trip (void **state)
   mu_journal_t *j;
   char err[256];
   mu_journal_info_t info;
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, &info, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, &info, err, sizeof err), 0);
   assert_int_equal (info.seq, 0);
   uint64_t lsn = 0;
   assert_int_equal (mu_journal_append (j, "alpha", 5, &lsn), 0);
@@ -136,7 +140,8 @@ test_round_trip (void **state)
   assert_int_equal (mu_journal_append (j, "", 0, NULL), MUSTER_EINVAL);
   mu_journal_close (&j);
   seen_t s = { .n = 0 };
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
   assert_int_equal (s.n, 2);
   assert_string_equal (s.recs[0], "alpha");
   assert_string_equal (s.recs[1], "beta");
@@ -147,7 +152,8 @@ test_round_trip (void **state)
   append_str (j, "gamma");
   mu_journal_close (&j);
   memset (&s, 0, sizeof s);
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, NULL, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, NULL, err, sizeof err), 0);
   assert_int_equal (s.n, 3);
   assert_string_equal (s.recs[2], "gamma");
   mu_journal_close (&j);
@@ -174,7 +180,8 @@ test_torn_tail_every_offset (void **state)
       mu_journal_info_t info;
       char err[256];
       f->logged[0] = '\0';
-      assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+      assert_int_equal (
+          mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
       assert_int_equal (s.n, 2);
       assert_string_equal (s.recs[1], "two");
       if (cut > start)
@@ -196,7 +203,8 @@ test_torn_tail_every_offset (void **state)
       append_str (j, "four");
       mu_journal_close (&j);
       memset (&s, 0, sizeof s);
-      assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+      assert_int_equal (
+          mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
       assert_int_equal (s.n, 3);
       assert_string_equal (s.recs[2], "four");
       assert_int_equal (info.dropped_bytes, 0);
@@ -222,7 +230,8 @@ test_corrupt_middle (void **state)
   mu_journal_t *j;
   mu_journal_info_t info;
   char err[256];
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
   assert_int_equal (s.n, 1); /* stops at the bad record */
   assert_string_equal (s.recs[0], "one");
   assert_int_equal (info.dropped_at, 16 + 11);
@@ -247,7 +256,8 @@ test_read_only (void **state)
   seen_t s = { .n = 0 };
   mu_journal_t *j;
   mu_journal_info_t info;
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
   assert_int_equal (s.n, 2);
   assert_int_equal (info.dropped_bytes, 8 + 5 - 2);
   assert_int_equal (file_size (path), full - 2); /* untouched */
@@ -258,7 +268,8 @@ test_read_only (void **state)
   char missing[200];
   snprintf (missing, sizeof missing, "%s/nope", f->dir);
   f->o.dir = missing;
-  assert_int_not_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
+  assert_int_not_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
   assert_non_null (strstr (err, missing));
   assert_int_equal (file_size (missing), -1);
 }
@@ -275,16 +286,18 @@ test_bad_header (void **state)
   fseek (fp, 8, SEEK_SET);
   fputc (9, fp); /* format version 9 */
   fclose (fp);
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err),
-                    MUSTER_EVERSION);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err),
+      MUSTER_EVERSION);
   assert_null (j);
   assert_non_null (strstr (err, path));
   assert_non_null (strstr (err, "format version 9"));
   fp = fopen (path, "r+b");
   fputs ("GARBAGE!", fp);
   fclose (fp);
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err),
-                    MUSTER_ECORRUPT);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err),
+      MUSTER_ECORRUPT);
   assert_non_null (strstr (err, "bad magic"));
   assert_non_null (strstr (err, path));
 }
@@ -313,7 +326,8 @@ test_snapshot_compaction (void **state)
   fx_t *f = *state;
   mu_journal_t *j;
   char err[256], path[256];
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
   append_str (j, "a");
   append_str (j, "b");
   assert_int_equal (mu_journal_snapshot (j, snap_two, NULL), 0);
@@ -329,7 +343,8 @@ test_snapshot_compaction (void **state)
   assert_int_equal (file_size (path), -1);
   seen_t s = { .n = 0 };
   mu_journal_info_t info;
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
   assert_int_equal (info.seq, 1);
   assert_int_equal (s.n, 4);
   assert_string_equal (s.recs[0], "S1");
@@ -350,20 +365,23 @@ test_snapshot_compaction (void **state)
   path_of (f, "journal-2", path, sizeof path);
   unlink (path);
   memset (&s, 0, sizeof s);
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, &info, err, sizeof err), 0);
   assert_int_equal (s.n, 2);
   append_str (j, "e");
   mu_journal_close (&j);
   /* A damaged snapshot is an error naming it, never a silent reset. */
   path_of (f, "snapshot-2", path, sizeof path);
   assert_int_equal (truncate (path, file_size (path) - 3), 0);
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err),
-                    MUSTER_ECORRUPT);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err),
+      MUSTER_ECORRUPT);
   assert_non_null (strstr (err, path));
   assert_non_null (strstr (err, "snapshot damaged"));
 }
 
-typedef struct durable {
+typedef struct durable
+{
   uint64_t last;
   int calls;
 } durable_t;
@@ -387,7 +405,8 @@ test_group_commit (void **state)
   f->o.arg = &d;
   mu_journal_t *j;
   char err[256], path[256];
-  assert_int_equal (mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, NULL, NULL, &j, NULL, err, sizeof err), 0);
   append_str (j, "1");
   append_str (j, "2");
   append_str (j, "3");
@@ -411,7 +430,8 @@ test_group_commit (void **state)
   assert_int_equal (d.last, 8);
   seen_t s = { .n = 0 };
   f->o.group_commit = 0;
-  assert_int_equal (mu_journal_open (&f->o, collect, &s, &j, NULL, err, sizeof err), 0);
+  assert_int_equal (
+      mu_journal_open (&f->o, collect, &s, &j, NULL, err, sizeof err), 0);
   assert_int_equal (s.n, 8);
   assert_string_equal (s.recs[7], "y");
   mu_journal_close (&j);
@@ -422,7 +442,8 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_round_trip, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_torn_tail_every_offset, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_torn_tail_every_offset, setup,
+                                     teardown),
     cmocka_unit_test_setup_teardown (test_corrupt_middle, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bad_header, setup, teardown),
     cmocka_unit_test_setup_teardown (test_read_only, setup, teardown),

@@ -39,18 +39,19 @@
 #define MU_JOURNAL_SYNC_BURST 8
 
 /* The coordinator's journal state (c->journal; NULL = no journal). */
-typedef struct mu_jctx {
+typedef struct mu_jctx
+{
   struct mu_journal *j;
   int failed_logged; /* one JOURNAL-WRITE error per outage, not per record */
   int compacting;
   uv_timer_t restore_timer; /* MU_JRESTORE_WINDOW_MS after restore */
   int timer_open;
-  uv_check_t commit_check;  /* commits what waits, once per loop turn */
+  uv_check_t commit_check; /* commits what waits, once per loop turn */
   int check_open;
-  size_t turn_records;      /* appended in this loop turn */
-  size_t awaiting;          /* placeholders not back yet */
-  struct replay *replay;    /* the replayed image, from open to start */
-  mu_journal_info_t info;   /* what opening found */
+  size_t turn_records;    /* appended in this loop turn */
+  size_t awaiting;        /* placeholders not back yet */
+  struct replay *replay;  /* the replayed image, from open to start */
+  mu_journal_info_t info; /* what opening found */
   uint64_t replay_us, open_us;
 } mu_jctx_t;
 

@@ -41,7 +41,8 @@ static void
 key (mu_jenc_t *e, const char *k)
 {
   size_t n = strlen (k);
-  if (msgpack_pack_str (&e->pk, n) != 0 || msgpack_pack_str_body (&e->pk, k, n) != 0)
+  if (msgpack_pack_str (&e->pk, n) != 0
+      || msgpack_pack_str_body (&e->pk, k, n) != 0)
     e->rc = -ENOMEM;
   e->n++;
 }
@@ -66,7 +67,8 @@ static void
 str_value (mu_jenc_t *e, const char *s)
 {
   size_t n = strlen (s);
-  if (msgpack_pack_str (&e->pk, n) != 0 || msgpack_pack_str_body (&e->pk, s, n) != 0)
+  if (msgpack_pack_str (&e->pk, n) != 0
+      || msgpack_pack_str_body (&e->pk, s, n) != 0)
     e->rc = -ENOMEM;
 }
 
@@ -102,10 +104,11 @@ mu_jenc_finish (mu_jenc_t *e, char **buf, size_t *len)
   msgpack_sbuffer_init (&out);
   msgpack_packer pk;
   msgpack_packer_init (&pk, &out, msgpack_sbuffer_write);
-  int rc = msgpack_pack_map (&pk, e->n) != 0
-               || msgpack_sbuffer_write (&out, e->body.data, e->body.size) != 0
-           ? -ENOMEM
-           : 0;
+  int rc
+      = msgpack_pack_map (&pk, e->n) != 0
+                || msgpack_sbuffer_write (&out, e->body.data, e->body.size) != 0
+            ? -ENOMEM
+            : 0;
   mu_jenc_destroy (e);
   if (rc != 0)
     {
@@ -130,20 +133,35 @@ mu_jenc_head (mu_jenc_t *e, const char *kind, const char *id)
 
 /* --------------------------------------------------------- the job spec */
 
-typedef struct u64_field {
+typedef struct u64_field
+{
   const char *name;
   size_t off;
 } u64_field_t;
 
-#define U64F(f) { #f, offsetof (mu_job_spec_t, f) }
-static const u64_field_t spec_u64[]
-    = { U64F (max_restarts),     U64F (last_call_ms),     U64F (join_timeout_ms),
-        U64F (grace_ms),         U64F (progress_timeout_ms),
-        U64F (infra_restarts),   U64F (cordon_failures),  U64F (cordon_window_ms),
-        U64F (cordon_ms),        U64F (ckpt_every_ms),    U64F (ckpt_every_steps),
-        U64F (ckpt_keep),        U64F (ckpt_timeout_ms),  U64F (nbuckets),
-        U64F (outage_ms) };
-#define STRF(f) { #f, offsetof (mu_job_spec_t, f) }
+#define U64F(f)                                                                \
+  {                                                                            \
+#f, offsetof(mu_job_spec_t, f)                                             \
+  }
+static const u64_field_t spec_u64[] = { U64F (max_restarts),
+                                        U64F (last_call_ms),
+                                        U64F (join_timeout_ms),
+                                        U64F (grace_ms),
+                                        U64F (progress_timeout_ms),
+                                        U64F (infra_restarts),
+                                        U64F (cordon_failures),
+                                        U64F (cordon_window_ms),
+                                        U64F (cordon_ms),
+                                        U64F (ckpt_every_ms),
+                                        U64F (ckpt_every_steps),
+                                        U64F (ckpt_keep),
+                                        U64F (ckpt_timeout_ms),
+                                        U64F (nbuckets),
+                                        U64F (outage_ms) };
+#define STRF(f)                                                                \
+  {                                                                            \
+#f, offsetof(mu_job_spec_t, f)                                             \
+  }
 static const u64_field_t spec_str[]
     = { STRF (cwd), STRF (elastic_mode), STRF (ckpt_dir) };
 #define NELEM(a) (sizeof (a) / sizeof ((a)[0]))
@@ -337,11 +355,13 @@ mu_jdec_spec (const msgpack_object *o, mu_job_spec_t **out)
     }
   for (size_t i = 0; rc == 0 && i < NELEM (spec_u64); i++)
     if (mu_jget_u64 (o, spec_u64[i].name,
-                     (uint64_t *)((char *)s + spec_u64[i].off)) < 0)
+                     (uint64_t *)((char *)s + spec_u64[i].off))
+        < 0)
       rc = MUSTER_EPROTO;
   for (size_t i = 0; rc == 0 && i < NELEM (spec_str); i++)
     if (mu_jget_str (o, spec_str[i].name,
-                     (char **)((char *)s + spec_str[i].off)) < 0)
+                     (char **)((char *)s + spec_str[i].off))
+        < 0)
       rc = MUSTER_EPROTO;
   uint64_t resume = 0;
   if (rc == 0 && mu_jget_u64 (o, "resume", &resume) < 0)

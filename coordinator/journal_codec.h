@@ -11,7 +11,8 @@
 
 #include "coordinator/journal_image.h"
 
-struct mu_jenc {
+struct mu_jenc
+{
   msgpack_sbuffer body;
   msgpack_packer pk;
   uint32_t n; /* entries written */

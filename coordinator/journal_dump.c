@@ -43,13 +43,15 @@ dump_spec (FILE *f, const mu_job_spec_t *s)
     }
   fputs ("],\"roles\":[", f);
   for (size_t i = 0; i < s->roles.n; i++)
-    fprintf (f, "%s{\"name\":\"%s\",\"min\":%" PRIu64 ",\"max\":%" PRIu64
-             ",\"nproc\":%" PRIu64 "}", i ? "," : "", s->roles.v[i].name,
-             s->roles.v[i].min_nodes, s->roles.v[i].max_nodes,
-             s->roles.v[i].nproc);
+    fprintf (f,
+             "%s{\"name\":\"%s\",\"min\":%" PRIu64 ",\"max\":%" PRIu64
+             ",\"nproc\":%" PRIu64 "}",
+             i ? "," : "", s->roles.v[i].name, s->roles.v[i].min_nodes,
+             s->roles.v[i].max_nodes, s->roles.v[i].nproc);
   fputs ("],\"ckpt_dir\":", f);
   json_str (f, s->ckpt_dir);
-  fprintf (f, ",\"max_restarts\":%" PRIu64 ",\"elastic_mode\":", s->max_restarts);
+  fprintf (f,
+           ",\"max_restarts\":%" PRIu64 ",\"elastic_mode\":", s->max_restarts);
   json_str (f, s->elastic_mode);
   fprintf (f, ",\"env\":%zu}", s->env.n);
 }
@@ -86,7 +88,8 @@ mu_jimage_dump (const mu_jimage_t *img, FILE *f)
         fprintf (f, ",\"final\":\"%s\"", jj->final);
       fputs (",\"reason\":", f);
       json_str (f, jj->reason);
-      fprintf (f, ",\"epoch\":%" PRIu64 ",\"world\":%" PRIu64
+      fprintf (f,
+               ",\"epoch\":%" PRIu64 ",\"world\":%" PRIu64
                ",\"restarts\":%" PRIu64 ",\"user_failures\":%" PRIu64
                ",\"infra_failures\":%" PRIu64 ",\"ok_exits\":%" PRIu64,
                jj->epoch, jj->world, jj->restarts, jj->user_failures,
@@ -101,17 +104,19 @@ mu_jimage_dump (const mu_jimage_t *img, FILE *f)
           json_str (f, x->node);
           fputs (",\"host\":", f);
           json_str (f, x->host);
-          fprintf (f, ",\"port_base\":%" PRIu64 ",\"role\":%u,\"node_rank\":%u"
+          fprintf (f,
+                   ",\"port_base\":%" PRIu64 ",\"role\":%u,\"node_rank\":%u"
                    ",\"first_rank\":%" PRIu64 ",\"role_first_rank\":%" PRIu64
-                   ",\"nproc\":%u,\"exited\":%u}", x->port_base, x->role,
-                   x->node_rank, x->first_rank, x->role_first_rank, x->nproc,
-                   x->exited);
+                   ",\"nproc\":%u,\"exited\":%u}",
+                   x->port_base, x->role, x->node_rank, x->first_rank,
+                   x->role_first_rank, x->nproc, x->exited);
         }
       fputs ("],\"ckpt\":", f);
       if (jj->ckpt_dir != NULL)
         {
-          fprintf (f, "{\"step\":%" PRIu64 ",\"created_us\":%" PRIu64
-                   ",\"dir\":", jj->ckpt_step, jj->ckpt_created_us);
+          fprintf (f,
+                   "{\"step\":%" PRIu64 ",\"created_us\":%" PRIu64 ",\"dir\":",
+                   jj->ckpt_step, jj->ckpt_created_us);
           json_str (f, jj->ckpt_dir);
           fputc ('}', f);
         }
@@ -120,9 +125,10 @@ mu_jimage_dump (const mu_jimage_t *img, FILE *f)
       fprintf (f, ",\"exit_code\":%" PRId64 ",\"failure\":", jj->exit_code);
       if (jj->failure.set)
         {
-          fprintf (f, "{\"rank\":%" PRId64 ",\"exit_code\":%" PRId64
-                   ",\"signal\":%" PRId64 ",\"node\":", jj->failure.rank,
-                   jj->failure.exit_code, jj->failure.signal);
+          fprintf (f,
+                   "{\"rank\":%" PRId64 ",\"exit_code\":%" PRId64
+                   ",\"signal\":%" PRId64 ",\"node\":",
+                   jj->failure.rank, jj->failure.exit_code, jj->failure.signal);
           json_str (f, jj->failure.node);
           fputs (",\"reason\":", f);
           json_str (f, jj->failure.reason);

@@ -151,7 +151,8 @@ append (mu_coord_t *c, int rc, char *buf, size_t len, const char *kind,
       if (!x->failed_logged)
         mu_log_err (c->log, "JOURNAL-WRITE",
                     "job %s: cannot journal %s: %s; a restart of musterd "
-                    "would lose this", id, kind, muster_strerror (rc));
+                    "would lose this",
+                    id, kind, muster_strerror (rc));
       x->failed_logged = 1;
       return;
     }
@@ -200,11 +201,10 @@ mu_jhook_state (mu_job_t *j)
     return;
   char *buf = NULL;
   size_t len = 0;
-  int rc = mu_jrec_state (j->id, mu_job_state_name (j->state),
-                          j->state == MU_JOB_STOPPING
-                            ? mu_job_state_name (j->final_state)
-                            : NULL,
-                          j->reason, &buf, &len);
+  int rc = mu_jrec_state (
+      j->id, mu_job_state_name (j->state),
+      j->state == MU_JOB_STOPPING ? mu_job_state_name (j->final_state) : NULL,
+      j->reason, &buf, &len);
   append (c, rc, buf, len, "state", j->id);
 }
 
@@ -293,7 +293,8 @@ mu_jhook_retired (mu_job_t *j)
 
 /* -------------------------------------------------------- start, stop */
 
-typedef struct replay {
+typedef struct replay
+{
   mu_jimage_t img;
   char err[512];
 } replay_t;
@@ -342,8 +343,10 @@ on_commit_check (uv_check_t *h)
   int rc = mu_journal_commit (x->j);
   if (rc != 0 && !x->failed_logged)
     {
-      mu_log_err (c->log, "JOURNAL-WRITE", "group commit: %s; a restart of "
-                  "musterd would lose the last records", muster_strerror (rc));
+      mu_log_err (c->log, "JOURNAL-WRITE",
+                  "group commit: %s; a restart of "
+                  "musterd would lose the last records",
+                  muster_strerror (rc));
       x->failed_logged = 1;
     }
 }
@@ -380,7 +383,9 @@ mu_jhooks_open (mu_coord_t *c)
   if (rc != 0)
     {
       mu_log_err (c->log, "JOURNAL-OPEN", "%s: %s", dir,
-                  r->err[0] ? r->err : err[0] ? err : muster_strerror (rc));
+                  r->err[0] ? r->err
+                  : err[0]  ? err
+                            : muster_strerror (rc));
       mu_jimage_free (&r->img);
       free (r);
       free (x);
@@ -423,8 +428,10 @@ mu_jhooks_start (mu_coord_t *c)
   mu_jimage_free (&r->img);
   free (r);
   if (rc != 0)
-    mu_log_err (c->log, "JOURNAL-RESTORE", "restoring the job table: %s; "
-                "serving with what was restored", muster_strerror (rc));
+    mu_log_err (c->log, "JOURNAL-RESTORE",
+                "restoring the job table: %s; "
+                "serving with what was restored",
+                muster_strerror (rc));
   const mu_journal_info_t *info = &x->info;
   char dir[4096];
   journal_dir (c->opts.state_dir, dir, sizeof dir);

@@ -97,7 +97,8 @@ mu_jimage_free (mu_jimage_t *img)
 
 /* ------------------------------------------------------------ decoding */
 
-typedef struct dctx {
+typedef struct dctx
+{
   const char *kind;
   const char *id;
   char *err;
@@ -118,7 +119,8 @@ need_u64 (dctx_t *d, const msgpack_object *o, const char *k, uint64_t *out)
   char what[96];
   if (mu_jget_u64 (o, k, out) == 0)
     return 0;
-  snprintf (what, sizeof what, "field %s missing or not an unsigned integer", k);
+  snprintf (what, sizeof what, "field %s missing or not an unsigned integer",
+            k);
   return bad (d, what);
 }
 
@@ -450,8 +452,10 @@ mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len, char *err,
     }
   if (v != MU_JREC_VERSION)
     {
-      snprintf (err, errlen, "journal record format version %" PRIu64
-                "; this musterd reads version %d", v, MU_JREC_VERSION);
+      snprintf (err, errlen,
+                "journal record format version %" PRIu64
+                "; this musterd reads version %d",
+                v, MU_JREC_VERSION);
       rc = MUSTER_EVERSION;
       goto out;
     }

@@ -14,10 +14,9 @@
  *   created   spec (map), uid, gid, owner, submitted      a job was created
  *   state     state, reason?, final?                       pending, rendezvous,
  *                                                          recovering, stopping
- *   recover   restarts, user_failures, infra_failures,     a restart was charged
- *             epoch_reason
- *   epoch     epoch, world, restarts, user_failures,       an epoch started
- *             infra_failures, epoch_reason?, members       (node id -> ranks)
+ *   recover   restarts, user_failures, infra_failures,     a restart was
+ * charged epoch_reason epoch     epoch, world, restarts, user_failures, an
+ * epoch started infra_failures, epoch_reason?, members       (node id -> ranks)
  *             [ {node, pub, host, port_base, role, node_rank, first_rank,
  *                role_first_rank, nproc} ]
  *   exit      node, rank, ok                               a worker of the
@@ -25,8 +24,9 @@
  *   ckpt      step, dir, created_us                        newest restore point
  *   finished  state, exit_code, reason?, restarts, ...,    the job ended
  *             failure? {rank, node?, exit_code, signal, reason?}
- *   retired   -                                            dropped from the table
- *   image     everything above for one job                 a snapshot record
+ *   retired   -                                            dropped from the
+ * table image     everything above for one job                 a snapshot
+ * record
  *
  * KV and barriers are not journaled: they are an epoch's bootstrap data
  * (addresses exchanged before collectives form), rewritten every epoch,
@@ -54,9 +54,10 @@
 
 #define MU_JREC_VERSION 1
 
-typedef struct mu_jmember {
-  char *node;      /* node id */
-  char *pub;       /* CURVE key it registered with ("" insecure) */
+typedef struct mu_jmember
+{
+  char *node; /* node id */
+  char *pub;  /* CURVE key it registered with ("" insecure) */
   char *host;
   uint64_t port_base;
   uint32_t role;
@@ -67,7 +68,8 @@ typedef struct mu_jmember {
   uint32_t exited; /* workers of the epoch that ended */
 } mu_jmember_t;
 
-typedef struct mu_jfailure {
+typedef struct mu_jfailure
+{
   int set;
   int64_t rank;
   char *node;
@@ -76,13 +78,14 @@ typedef struct mu_jfailure {
   char *reason;
 } mu_jfailure_t;
 
-typedef struct mu_jjob {
+typedef struct mu_jjob
+{
   mu_job_spec_t *spec;
   uint32_t uid, gid;
   char *owner;
   int submitted;
-  char state[16];     /* mu_job_state_name() */
-  char final[16];     /* where a stopping job ends ("" otherwise) */
+  char state[16]; /* mu_job_state_name() */
+  char final[16]; /* where a stopping job ends ("" otherwise) */
   char *reason;
   uint64_t epoch, world;
   uint64_t restarts, user_failures, infra_failures;
@@ -91,15 +94,16 @@ typedef struct mu_jjob {
   mu_jmember_t *members; /* only while running */
   size_t nmembers;
   uint64_t ckpt_step;
-  char *ckpt_dir;        /* NULL = no restore point */
+  char *ckpt_dir; /* NULL = no restore point */
   uint64_t ckpt_created_us;
-  int64_t exit_code;     /* finished jobs */
+  int64_t exit_code; /* finished jobs */
   mu_jfailure_t failure;
   uint64_t order;        /* creation order (replay), not dumped */
   uint64_t finish_order; /* finishing order, 0 = not finished */
 } mu_jjob_t;
 
-typedef struct mu_jimage {
+typedef struct mu_jimage
+{
   mu_smap_t *jobs; /* id -> mu_jjob_t* */
   uint64_t seq;    /* orders creations and finishes */
   void *zone;      /* msgpack zone reused from record to record */
@@ -113,8 +117,8 @@ void mu_jjob_free (mu_jjob_t *jj);
 /* Apply one record.  0, or MUSTER_EVERSION (another MU_JREC_VERSION),
  * MUSTER_EPROTO (not a record this version knows, a field missing or of
  * the wrong type, a job that does not exist), -ENOMEM; `err` says which. */
-int mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len,
-                     char *err, size_t errlen);
+int mu_jimage_apply (mu_jimage_t *img, const void *rec, size_t len, char *err,
+                     size_t errlen);
 
 /* journal_dump.c: print the image as canonical JSON (jobs sorted by id,
  * fixed key order, one job per line) to f. */

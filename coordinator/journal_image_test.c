@@ -25,8 +25,9 @@
 static mu_job_spec_t *
 spec_of (const char *id)
 {
-  static mu_role_spec_t role = { .name = (char *)"worker", .min_nodes = 1,
-                                 .max_nodes = 2, .nproc = 2 };
+  static mu_role_spec_t role = {
+    .name = (char *)"worker", .min_nodes = 1, .max_nodes = 2, .nproc = 2
+  };
   static char *argv[] = { (char *)"train", (char *)"--fast" };
   static char *ek[] = { (char *)"A" }, *ev[] = { (char *)"1" };
   mu_job_spec_t s;
@@ -95,12 +96,24 @@ history (mu_jimage_t *img, const char *id)
   REC (img, mu_jrec_created (id, &v, &b, &l), b, l);
   REC (img, mu_jrec_state (id, "rendezvous", NULL, NULL, &b, &l), b, l);
   mu_jmember_t m[2] = {
-    { .node = (char *)"a", .pub = (char *)"K1", .host = (char *)"h1",
-      .port_base = 4000, .role = 0, .node_rank = 0, .first_rank = 0,
-      .role_first_rank = 0, .nproc = 2 },
-    { .node = (char *)"b", .pub = (char *)"K2", .host = (char *)"h2",
-      .port_base = 5000, .role = 0, .node_rank = 1, .first_rank = 2,
-      .role_first_rank = 2, .nproc = 2 },
+    { .node = (char *)"a",
+      .pub = (char *)"K1",
+      .host = (char *)"h1",
+      .port_base = 4000,
+      .role = 0,
+      .node_rank = 0,
+      .first_rank = 0,
+      .role_first_rank = 0,
+      .nproc = 2 },
+    { .node = (char *)"b",
+      .pub = (char *)"K2",
+      .host = (char *)"h2",
+      .port_base = 5000,
+      .role = 0,
+      .node_rank = 1,
+      .first_rank = 2,
+      .role_first_rank = 2,
+      .nproc = 2 },
   };
   v.epoch = 1;
   v.world = 4;
@@ -143,7 +156,6 @@ history (mu_jimage_t *img, const char *id)
   mu_job_spec_free (&v.spec);
 }
 
-
 static void
 test_history (void **state)
 {
@@ -185,8 +197,9 @@ test_image_round_trip (void **state)
   mu_jjob_t v;
   memset (&v, 0, sizeof v);
   v.spec = spec_of ("j2");
-  mu_jmember_t m = { .node = (char *)"c", .pub = (char *)"", .host = (char *)"h3",
-                     .nproc = 2 };
+  mu_jmember_t m = {
+    .node = (char *)"c", .pub = (char *)"", .host = (char *)"h3", .nproc = 2
+  };
   v.epoch = 4;
   v.world = 2;
   v.members = &m;
@@ -197,8 +210,9 @@ test_image_round_trip (void **state)
   mu_job_spec_free (&v.spec);
   v.spec = spec_of ("j3");
   REC (&a, mu_jrec_created ("j3", &v, &buf, &len), buf, len);
-  REC (&a, mu_jrec_state ("j3", "stopping", "cancelled", "by request",
-                               &buf, &len), buf, len);
+  REC (&a,
+       mu_jrec_state ("j3", "stopping", "cancelled", "by request", &buf, &len),
+       buf, len);
   mu_job_spec_free (&v.spec);
   /* Every job as an "image" record (a snapshot) into a fresh image. */
   size_t pos = 0;
@@ -243,25 +257,30 @@ test_bad_records (void **state)
   char err[256];
   size_t len;
   char *r = raw_record (2, "created", "x", &len);
-  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err), MUSTER_EVERSION);
+  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err),
+                    MUSTER_EVERSION);
   assert_non_null (strstr (err, "format version 2"));
   free (r);
   r = raw_record (MU_JREC_VERSION, "teleported", "x", &len);
   history (&img, "x");
-  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err), MUSTER_EPROTO);
+  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err),
+                    MUSTER_EPROTO);
   assert_non_null (strstr (err, "unknown record kind"));
   assert_non_null (strstr (err, "teleported"));
   free (r);
   r = raw_record (MU_JREC_VERSION, "state", "ghost", &len);
-  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err), MUSTER_EPROTO);
+  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err),
+                    MUSTER_EPROTO);
   assert_non_null (strstr (err, "job ghost"));
   assert_non_null (strstr (err, "no such job"));
   free (r);
   r = raw_record (MU_JREC_VERSION, "epoch", "x", &len);
-  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err), MUSTER_EPROTO);
+  assert_int_equal (mu_jimage_apply (&img, r, len, err, sizeof err),
+                    MUSTER_EPROTO);
   assert_non_null (strstr (err, "field epoch"));
   free (r);
-  assert_int_equal (mu_jimage_apply (&img, "\xc1", 1, err, sizeof err), MUSTER_EPROTO);
+  assert_int_equal (mu_jimage_apply (&img, "\xc1", 1, err, sizeof err),
+                    MUSTER_EPROTO);
   assert_non_null (strstr (err, "not one msgpack map"));
   mu_jimage_free (&img);
 }

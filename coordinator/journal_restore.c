@@ -95,8 +95,10 @@ on_restore_window (uv_timer_t *t)
           continue;
         }
       char why[160];
-      snprintf (why, sizeof why, "did not come back within %.0f s of the "
-                "coordinator's restart", (double)w / 1000.0);
+      snprintf (why, sizeof why,
+                "did not come back within %.0f s of the "
+                "coordinator's restart",
+                (double)w / 1000.0);
       if (c->journal->awaiting > 0)
         c->journal->awaiting--;
       mu_nodes_drop_placeholder (c, n, why);
@@ -119,8 +121,8 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
   for (size_t i = 0; rc == 0 && i < n; i++)
     {
       const mu_jmember_t *m = &jj->members[i];
-      mu_node_t *node = mu_nodes_placeholder (c, m->node, m->pub, m->host,
-                                              m->port_base);
+      mu_node_t *node
+          = mu_nodes_placeholder (c, m->node, m->pub, m->host, m->port_base);
       if (node == NULL)
         {
           rc = MUSTER_EEXIST;
@@ -190,8 +192,7 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
                  "job %s epoch %llu (world %llu, restart %llu): running; "
                  "waiting up to %.0f s for its %zu node(s) to come back",
                  j->id, (unsigned long long)j->epoch,
-                 (unsigned long long)j->world,
-                 (unsigned long long)j->restarts,
+                 (unsigned long long)j->world, (unsigned long long)j->restarts,
                  (double)w / 1000.0, n);
   return 0;
 }
@@ -238,15 +239,18 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
       /* It was stopping for good: its workers were told to stop.  It ends
        * as it would have; the agents that come back hear it is done. */
       j->state = final;
-      j->final_exit_code = final == MU_JOB_CANCELLED   ? 130
-                           : final == MU_JOB_SUSPENDED ? (j->restore_dir ? 0 : 1)
-                                                       : 1;
+      j->final_exit_code = final == MU_JOB_CANCELLED ? 130
+                           : final == MU_JOB_SUSPENDED
+                               ? (j->restore_dir ? 0 : 1)
+                               : 1;
       j->finished_ms = mu_now_ms ();
       c->njobs_finished++;
       mu_rdzv_restore (j->rdzv, jj->epoch, NULL, 0);
-      mu_log_notice (c->log, "JOB-DONE", "job %s %s (it was stopping when "
-                     "the coordinator went down): %s", j->id,
-                     mu_job_state_name (final), j->reason ? j->reason : "");
+      mu_log_notice (c->log, "JOB-DONE",
+                     "job %s %s (it was stopping when "
+                     "the coordinator went down): %s",
+                     j->id, mu_job_state_name (final),
+                     j->reason ? j->reason : "");
       mu_jhook_finished (j);
       return 0;
     }
@@ -265,9 +269,10 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
   /* Between epochs (or a membership that could not come back): the next
    * round is the journaled epoch + 1. */
   mu_rdzv_restore (j->rdzv, jj->epoch, NULL, 0);
-  mu_log_notice (c->log, "JOB-RESTORED", "job %s: %s at epoch %llu; opening "
-                 "its next round", j->id, jj->state,
-                 (unsigned long long)jj->epoch);
+  mu_log_notice (c->log, "JOB-RESTORED",
+                 "job %s: %s at epoch %llu; opening "
+                 "its next round",
+                 j->id, jj->state, (unsigned long long)jj->epoch);
   mu_jobs_open_round (j);
   return 0;
 }
@@ -330,7 +335,8 @@ mu_jrestore_node_back (mu_coord_t *c, mu_node_t *n)
     {
       mu_log_notice (c->log, "JOB-CONTINUES",
                      "job %s: every node is back; epoch %llu goes on without "
-                     "a restart", j->id, (unsigned long long)j->epoch);
+                     "a restart",
+                     j->id, (unsigned long long)j->epoch);
       /* Checkpoint triggers start now that every member can hear them. */
       mu_ckpt_epoch_started (j);
     }
