@@ -265,6 +265,21 @@ echo "end rank=$RANK"
         self.expect_eq([m["node"] for m in by["stillrunning"]["members"]],
                        ["r1"], "running job's members")
 
+    def test_bad_flags(self):
+        self.check("bad journal flags are refused, naming the problem")
+        state = os.path.join(self.tmp, "nojournal.state")
+        for args, rc, text in (
+                (["--journal-sync", "sometimes"], 2,
+                 "bad value 'sometimes' for journal-sync (expected record or group)"),
+                (["--restore-window", "0"], 2, "bad value '0' for restore-window"),
+                (["--restore-window", "soon"], 2, "soon"),
+                (["--dump-state", "--state-dir", state], 1,
+                 "--dump-state: cannot read %s/journal" % state)):
+            p = self.start("musterd-bad", [bin_path("musterd")] + args)
+            self.expect_eq(p.wait(30), rc, "exit status of musterd %s" % args, p)
+            self.expect(text in p.err, "the error names the problem", p)
+        self.expect(not os.path.exists(state), "--dump-state created nothing")
+
     def test_torn_tail_and_bad_version(self):
         d = self.musterd()
         n = self.node(d, "t1", ["true"], 1, 1, "torn")
