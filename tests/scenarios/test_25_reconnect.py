@@ -6,6 +6,9 @@
     restart, no rollback (epoch 1, restarts 0), the job succeeds;
   * the same with the coordinator embedded in one of three identical
     `muster run` commands (the issue's reproduction), SIGSTOPped 1.5 s;
+  * a member that comes back on a new connection is kept in its epoch and
+    the exits it reports that musterd missed are replayed; one that claims
+    other ranks is fenced (job.stop of its epoch);
   * a member that registers again after its job finished is told the
     job's outcome (job.done): a finished job never becomes a new one
     (the CI failure of scenario 24);
@@ -66,11 +69,14 @@ class Reconnect(MusterCase):
         self.expect("NODE-RECONCILED" in d.err, "NODE-RECONCILED logged", d)
         for bad in ("NODE-REREGISTER", "NODE-LOST", "JOB-RECOVER"):
             self.expect(bad not in d.err, "%s in musterd's log" % bad, d)
-        info = job_info(d, "stall")
         self.check("muster status: succeeded in epoch 1 with 0 restarts")
-        self.expect_eq((info.get("state"), info.get("epoch"),
-                        info.get("restarts", 0)), ("succeeded", 1, 0),
-                       "state, epoch, restarts", d)
+        st = self.run_muster(["status", "--endpoint", d.ctl_ep], timeout=20)
+        self.expect_eq(st.rc, 0, "muster status exit", st)
+        row = [l.split() for l in st.out.splitlines() if l.startswith("stall ")]
+        self.expect(len(row) == 1, "no row for stall", st)
+        # JOB STATE EPOCH WORLD NODES RESTARTS ...
+        self.expect_eq([row[0][1], row[0][2], row[0][5]], ["succeeded", "1", "0"],
+                       "state, epoch, restarts", st, d)
 
     def test_libmuster_calls_delayed(self):
         d = self.musterd()
@@ -165,6 +171,113 @@ class Reconnect(MusterCase):
             self.wait_for(lambda: job_info(d, "fin").get("state")
                           in ("rendezvous", "running"), 10,
                           "fin to start again")
+        finally:
+            s.close(0)
+            ctx.term()
+
+    def test_reconnect_replays_exits(self):
+        if not have_pyzmq():
+            self.skipTest("sends raw messages: needs python3-zmq")
+        import zmq
+        d = self.musterd()
+        key = enroll_node_key(d, "raw")
+        ctx = zmq.Context()
+        socks = []
+
+        def dealer():
+            s = ctx.socket(zmq.DEALER)
+            s.setsockopt(zmq.LINGER, 0)
+            s.curve_serverkey, s.curve_publickey, s.curve_secretkey = key
+            s.connect(d.agent_ep)
+            socks.append(s)
+            return s
+
+        def recv_until(s, pred, what):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if s.poll(200):
+                    m = mp_unpack(s.recv())
+                    if pred(m):
+                        return m
+            self.fail("no %s from musterd\n%s" % (what, self.describe()))
+
+        spec = {"id": "replay", "argv": ["true"], "last_call_ms": 0,
+                "roles": [{"name": "worker", "min_nodes": 1, "max_nodes": 1,
+                           "nproc": 2}]}
+        reg = {"v": 1, "t": "agent.register", "node_id": "raw",
+               "host": "127.0.0.1", "slots": 2, "job": spec}
+        try:
+            first = dealer()
+            first.send(mp_pack(reg))
+            recv_until(first, lambda m: m.get("t") == "job.start"
+                       and m.get("epoch") == 1, "job.start of epoch 1")
+            self.check("the node comes back on a new connection saying both "
+                       "its workers exited 0 while it was cut off (reports "
+                       "musterd never got): kept in epoch 1, the exits "
+                       "replayed, the job succeeds with no restart")
+            back = dealer()
+            back.send(mp_pack(dict(reg, epoch=1, workers=[
+                {"rank": 0, "pid": 11, "state": "exited", "exit_code": 0,
+                 "exit_seq": 2},
+                {"rank": 1, "pid": 12, "state": "exited", "exit_code": 0,
+                 "exit_seq": 1}])))
+            recv_until(back, lambda m: m.get("t") == "agent.welcome",
+                       "agent.welcome on the new connection")
+            done = recv_until(back, lambda m: m.get("t") == "job.done",
+                              "job.done on the new connection")
+            self.expect_eq(done.get("state"), "succeeded", "outcome", d)
+            info = job_info(d, "replay")
+            self.expect_eq((info.get("state"), info.get("epoch"),
+                            info.get("restarts", 0)), ("succeeded", 1, 0),
+                           "state, epoch, restarts", d)
+            self.expect("EXIT-REPLAYED" in d.err or "NODE-RECONCILED" in d.err,
+                        "musterd reconciled", d)
+        finally:
+            for s in socks:
+                s.close(0)
+            ctx.term()
+
+    def test_reconnect_other_ranks_fenced(self):
+        if not have_pyzmq():
+            self.skipTest("sends raw messages: needs python3-zmq")
+        import zmq
+        d = self.musterd()
+        key = enroll_node_key(d, "raw")
+        ctx = zmq.Context()
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.curve_serverkey, s.curve_publickey, s.curve_secretkey = key
+        s.connect(d.agent_ep)
+        spec = {"id": "other", "argv": ["true"], "last_call_ms": 0,
+                "roles": [{"name": "worker", "min_nodes": 1, "max_nodes": 1,
+                           "nproc": 1}]}
+        reg = {"v": 1, "t": "agent.register", "node_id": "raw",
+               "host": "127.0.0.1", "slots": 1, "job": spec}
+        try:
+            s.send(mp_pack(reg))
+            deadline = time.monotonic() + 10
+            started = False
+            while not started and time.monotonic() < deadline:
+                if s.poll(200):
+                    m = mp_unpack(s.recv())
+                    started = m.get("t") == "job.start"
+            self.expect(started, "no job.start", d)
+            self.check("the node registers again claiming rank 5 of epoch 1 "
+                       "(it runs rank 0): its workers are stopped (job.stop "
+                       "of epoch 1) and it is handled as a new node")
+            s.send(mp_pack(dict(reg, epoch=1, workers=[
+                {"rank": 5, "pid": 11, "state": "running"}])))
+            stop = None
+            deadline = time.monotonic() + 10
+            while stop is None and time.monotonic() < deadline:
+                if s.poll(200):
+                    m = mp_unpack(s.recv())
+                    if m.get("t") == "job.stop":
+                        stop = m
+            self.expect(stop is not None and stop.get("epoch") == 1
+                        and "is over" in (stop.get("reason") or ""),
+                        "job.stop %r" % stop, d)
+            self.expect("NODE-FENCED" in d.err, "NODE-FENCED logged", d)
         finally:
             s.close(0)
             ctx.term()
