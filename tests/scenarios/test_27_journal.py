@@ -265,6 +265,28 @@ echo "end rank=$RANK"
         self.expect_eq([m["node"] for m in by["stillrunning"]["members"]],
                        ["r1"], "running job's members")
 
+    def test_replay_equality_burst(self):
+        # The default sync: per record, and a burst's rest at the end of the
+        # loop turn (16 workers exiting together are such a burst).
+        d = self.musterd()
+        n = self.node(d, "b1", ["true"], 1, 16, "wide")
+        self.expect_eq(n.wait(), 0, "job wide", n)
+        self.wait_for(lambda: "JOB-DONE job wide" in d.err, 20, "the job's end")
+        time.sleep(0.3)
+        self.check("a copy of the running musterd's journal replays to the "
+                   "table it snapshots when stopped, all 16 exits included")
+        copy = os.path.join(self.tmp, "copy.state")
+        shutil.copytree(os.path.join(d.state_dir, "journal"),
+                        os.path.join(copy, "journal"))
+        d.stop()
+        replayed = dump_state(self, copy, "dump-replayed")
+        live = dump_state(self, d.state_dir, "dump-live")
+        self.expect_eq(replayed, live, "replay of the journal vs the live "
+                       "table's snapshot")
+        wide = json.loads(replayed)["jobs"][0]
+        self.expect_eq((wide["state"], wide["ok_exits"]), ("succeeded", 16),
+                       "job wide in the replay")
+
     def test_bad_flags(self):
         self.check("bad journal flags are refused, naming the problem")
         state = os.path.join(self.tmp, "nojournal.state")
