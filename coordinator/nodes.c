@@ -8,6 +8,8 @@
  * contract, and hands a node that brings a job to jobs.c.  The sweep
  * declares a node lost when it has been silent for heartbeat_ms *
  * miss_limit; jobs.c then reacts (re-form, fail).  Each heartbeat is O(1).
+ * The one exception is the agent running in this process (muster run,
+ * mu_coord_in_process_node): it shares our loop, so its silence is ours.
  */
 #include "coordinator/coord.h"
 
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <muster/error.h>
@@ -298,6 +301,12 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
   n->alive = 1;
   c->nodes_alive++;
   n->last_seen_ms = mu_now_ms ();
+  /* The agent on our own loop (muster run): the launcher named it, and it
+   * registers from this very process (and with the key it was given). */
+  n->in_process = c->in_process_node[0] != '\0'
+                  && strcmp (n->node_id, c->in_process_node) == 0
+                  && reg->pid == (uint64_t)getpid ()
+                  && strcmp (n->pub, c->in_process_pub) == 0;
   mu_log_info (c->log, "NODE-REGISTERED", "node %s host %s slots %u%s%s",
                n->node_id, n->host, n->slots, reg->job ? " job " : "",
                reg->job ? reg->job->id : "");
@@ -390,7 +399,8 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
       mu_node_t *n = c->nodes[k];
       if (n == NULL || !n->in_use || !n->alive)
         continue;
-      if (now - n->last_seen_ms > limit)
+      /* The in-process agent's silence is our own loop's. */
+      if (!n->in_process && now - n->last_seen_ms > limit)
         {
           mu_log_warn (c->log, "NODE-LOST",
                        "node %s silent for %llu ms (limit %llu ms)",

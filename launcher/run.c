@@ -1001,11 +1001,17 @@ mu_run_main (int argc, char **argv)
         .key = r.coord && r.agent_key.pub[0] ? &r.agent_key : NULL,
         .token = r.have_token && r.coord == NULL ? &r.token : NULL,
         .rank_hint = r.o.node_rank >= 0 ? (uint32_t)r.o.node_rank + 1 : 0,
+        /* Hosting: coordinator and agent share this loop, and neither
+         * may take the other's silence (our own stall) for a loss. */
+        .coord_in_process = r.coord != NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
                 .on_stop = on_stop,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
       };
       rc = mu_agent_new (&ao, &r.agent);
+      if (rc == 0 && r.coord != NULL)
+        rc = mu_coord_in_process_node (r.coord, mu_agent_node_id (r.agent),
+                                       mu_agent_public_key (r.agent));
       if (rc == 0)
         rc = mu_agent_start (r.agent, &r.loop);
       if (rc != 0)

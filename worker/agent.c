@@ -10,7 +10,8 @@
  * "agent.welcome" arrives or connect_timeout_ms passes, after which the
  * agent gives up with a message naming the endpoint.  A coordinator silent
  * for heartbeat_ms * miss_limit is declared lost: the workers keep running
- * and the agent registers again.
+ * and the agent registers again — unless it runs in this very process
+ * (opts.coord_in_process, muster run): then its silence is our own stall.
  */
 #include "worker/agent_int.h"
 
@@ -303,7 +304,11 @@ on_hb_timer (uv_timer_t *t)
    * heartbeat even if an exit or job.done path missed them. */
   mu_agent_ipc_owner_gc (a);
   uint64_t now = mu_now_ms ();
-  if (now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
+  /* A coordinator on our own loop answers whenever the loop runs: its
+   * silence is this process's stall (spawning hundreds of workers), and
+   * re-registering would only restart the gang. */
+  if (!a->opts.coord_in_process
+      && now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
     {
       mu_log_warn (a->log, "COORD-LOST",
                    "no word from the coordinator at %s for %llu ms; "

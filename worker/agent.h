@@ -69,6 +69,11 @@ typedef struct mu_agent_opts {
   const mu_token_t *token;     /* join token to enrol with */
   uint32_t rank_hint;          /* static rendezvous: node rank asked for
                                   (torchrun's --node_rank) plus one; 0 = any */
+  int coord_in_process;        /* 1: the coordinator runs on this agent's
+                                  loop (muster run hosting it): its silence
+                                  is this process's own stall, never a lost
+                                  coordinator, so the agent never declares
+                                  it lost (see on_hb_timer) */
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;
 } mu_agent_opts_t;
