@@ -71,6 +71,12 @@ struct mu_agent {
   uv_timer_t reg_timer;     /* registration retries, connect timeout */
   uv_timer_t hb_timer;
   uv_timer_t hang_timer;    /* progress_timeout checks */
+  uv_idle_t spawn_idle;     /* spawns an epoch's workers a batch per loop
+                               iteration (agent_workers.c) */
+  size_t spawn_next;        /* next index of a->start's assignment to start */
+  int spawning;             /* spawn_idle is active */
+  int spawn_in_place;       /* ...for an in-place epoch */
+  char spawn_refused[512];  /* ...every rank refused with this reason */
   uint64_t started_ms;
   uint64_t last_coord_ms;
   uint64_t heartbeat_ms;
