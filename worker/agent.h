@@ -50,6 +50,10 @@ typedef struct mu_agent_opts {
   const char *exec_helper;     /* NULL = muster-exec beside this program */
   uint64_t connect_timeout_ms; /* give up registering after; 0 = never */
   int out_fd, err_fd;          /* where workers' prefixed output goes */
+  /* ...through these non-blocking queues (out_queue.h; borrowed, on the
+   * agent's loop, e.g. shared with the launcher's own messages); NULL =
+   * the agent makes its own for out_fd / err_fd. */
+  struct mu_outq *out_q, *err_q;
   int exit_on_done;            /* 1: shut down after on_done (muster run) */
   /* torchrun's worker log files (log_files.h): with log_dir (the job's
    * directory, made by the caller with mu_log_job_dir; NULL = none) each

@@ -71,6 +71,9 @@ struct mu_agent {
   uv_timer_t reg_timer;     /* registration retries, connect timeout */
   uv_timer_t hb_timer;
   uv_timer_t hang_timer;    /* progress_timeout checks */
+  struct mu_outq *out_q, *err_q; /* the workers' console (out_queue.h) */
+  int own_out_q, own_err_q; /* made here (closed by the agent) */
+  int out_held_said[2];     /* "not being read" said, per stream */
   uv_idle_t spawn_idle;     /* spawns an epoch's workers a batch per loop
                                iteration (agent_workers.c) */
   size_t spawn_next;        /* next index of a->start's assignment to start */
