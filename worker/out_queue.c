@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -112,6 +113,24 @@ try_write (mu_outq_t *q, const char *p, size_t n)
   return err == EAGAIN || err == EWOULDBLOCK ? 0 : -err;
 }
 
+/* How much of p to hand to one write().  A pipe takes a write of at most
+ * PIPE_BUF bytes whole or not at all, so whole lines are written in
+ * pieces of at most PIPE_BUF ending at a newline: a destination shared
+ * with another writer (2>&1, the stdout and stderr queues on one pipe)
+ * never gets a line cut by the other's.  Only a line longer than PIPE_BUF
+ * may be cut, as with any writer.  Files take everything at once. */
+static size_t
+chunk (const mu_outq_t *q, const char *p, size_t n)
+{
+  if (q->mode == MODE_DIRECT || n <= PIPE_BUF)
+    return n;
+  const char *nl = memrchr (p, '\n', PIPE_BUF);
+  if (nl != NULL)
+    return (size_t)(nl - p) + 1;
+  nl = memchr (p, '\n', n);
+  return nl != NULL ? (size_t)(nl - p) + 1 : n;
+}
+
 static void
 stop_waiting (mu_outq_t *q)
 {
@@ -151,7 +170,7 @@ flush (mu_outq_t *q)
           stop_waiting (q);
           return;
         }
-      ssize_t w = try_write (q, p, n);
+      ssize_t w = try_write (q, p, chunk (q, p, n));
       if (w < 0)
         {
           fail (q, (int)w);
@@ -256,20 +275,22 @@ mu_outq_write (mu_outq_t *q, const char *p, size_t n)
     return q->failed;
   if (n == 0)
     return 0;
-  if (q->buf.len == 0)
+  /* Nothing queued: straight out, as much as the destination takes. */
+  while (q->buf.len == 0 && n > 0)
     {
-      /* Nothing queued: straight out, as much as the destination takes. */
-      ssize_t w = try_write (q, p, n);
+      ssize_t w = try_write (q, p, chunk (q, p, n));
       if (w < 0)
         {
           fail (q, (int)w);
           return (int)w;
         }
+      if (w == 0)
+        break;
       p += w;
       n -= (size_t)w;
-      if (n == 0)
-        return 0;
     }
+  if (n == 0)
+    return 0;
   int rc = mu_out_buf_append (&q->buf, p, n);
   if (rc < 0)
     return rc;
@@ -336,7 +357,7 @@ drain_blocking (mu_outq_t *q)
       const char *p = mu_out_buf_peek (&q->buf, &n);
       if (p == NULL)
         return;
-      ssize_t w = try_write (q, p, n);
+      ssize_t w = try_write (q, p, chunk (q, p, n));
       if (w < 0)
         {
           q->failed = (int)w;

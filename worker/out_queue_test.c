@@ -59,6 +59,22 @@ read_some (int fd, char *out, size_t have, size_t cap)
     }
 }
 
+/* ...at most max bytes more. */
+static size_t
+read_some_max (int fd, char *out, size_t have, size_t max)
+{
+  size_t want = max;
+  while (want > 0)
+    {
+      ssize_t r = read (fd, out + have, want);
+      if (r <= 0)
+        break;
+      have += (size_t)r;
+      want -= (size_t)r;
+    }
+  return have;
+}
+
 static void
 test_pipe_backpressure (void **state)
 {
@@ -169,6 +185,85 @@ test_file_and_bad_fd (void **state)
   fclose (f);
   mu_outq_close (&q); /* NULL is fine */
   mu_outq_close (NULL);
+}
+
+/* stdout and stderr on one pipe (2>&1), a slow reader, lines of many
+ * lengths: no line is ever cut by the other queue's, and each queue's
+ * lines keep their order. */
+static void
+test_shared_pipe_keeps_lines_whole (void **state)
+{
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init (&loop);
+  int p[2];
+  assert_int_equal (pipe (p), 0);
+  fcntl (p[0], F_SETFL, fcntl (p[0], F_GETFL) | O_NONBLOCK);
+  mu_outq_t *qo = NULL, *qe = NULL;
+  mu_outq_opts_t oo = { .fd = p[1], .name = "stdout" };
+  mu_outq_opts_t eo = { .fd = p[1], .name = "stderr" };
+  assert_int_equal (mu_outq_new (&loop, &oo, &qo), 0);
+  assert_int_equal (mu_outq_new (&loop, &eo, &qe), 0);
+  enum { LINES = 400 };
+  static char line[3000], fillers[2][3000];
+  memset (fillers[0], 'O', sizeof fillers[0]);
+  memset (fillers[1], 'E', sizeof fillers[1]);
+  size_t cap = (size_t)LINES * 2 * 2920, have = 0;
+  char *got = malloc (cap + 1);
+  assert_non_null (got);
+  /* stdout fills the pipe (and queues the rest); the reader takes a
+   * little, stdout writes what fits of its queue, the reader takes a bit
+   * more; then stderr, with nothing queued, writes at once: its first
+   * line must land after a whole line of stdout's, not inside one. */
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < LINES; i++)
+      {
+        if (k == 1 && i == 0)
+          {
+            have = read_some_max (p[0], got, have, 5000);
+            uv_run (&loop, UV_RUN_NOWAIT); /* stdout writes what fits */
+            have = read_some_max (p[0], got, have, 8192);
+          }
+        /* "<o|e> <i> <filler of 1..2900 bytes>\n" */
+        int len = snprintf (line, sizeof line, "%c %d ", k ? 'e' : 'o', i);
+        int fill = 1 + (i * 37 + k * 11) % 2900;
+        memset (line + len, k ? 'E' : 'O', (size_t)fill);
+        line[len + fill] = '\n';
+        assert_int_equal (mu_outq_write (k ? qe : qo, line,
+                                         (size_t)(len + fill + 1)), 0);
+      }
+  while (mu_outq_pending (qo) > 0 || mu_outq_pending (qe) > 0)
+    {
+      have = read_some (p[0], got, have, cap);
+      uv_run (&loop, UV_RUN_NOWAIT);
+    }
+  have = read_some (p[0], got, have, cap);
+  got[have] = '\0';
+  int next[2] = { 0, 0 };
+  for (char *l = got; *l;)
+    {
+      char *nl = strchr (l, '\n');
+      assert_non_null (nl);
+      int k = l[0] == 'e';
+      assert_true (l[0] == 'o' || l[0] == 'e');
+      int i = atoi (l + 2);
+      assert_int_equal (i, next[k]);
+      next[k]++;
+      char *f = strchr (l + 2, ' ') + 1;
+      size_t fill = (size_t)(nl - f);
+      assert_int_equal (fill, (size_t)(1 + (i * 37 + k * 11) % 2900));
+      assert_memory_equal (f, fillers[k], fill);
+      l = nl + 1;
+    }
+  assert_int_equal (next[0], LINES);
+  assert_int_equal (next[1], LINES);
+  mu_outq_close (&qo);
+  mu_outq_close (&qe);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  assert_int_equal (uv_loop_close (&loop), 0);
+  free (got);
+  close (p[0]);
+  close (p[1]);
 }
 
 typedef struct reader {
@@ -326,6 +421,7 @@ main (void)
     cmocka_unit_test (test_reader_gone),
     cmocka_unit_test (test_file_and_bad_fd),
     cmocka_unit_test (test_close_waits_for_the_rest),
+    cmocka_unit_test (test_shared_pipe_keeps_lines_whole),
     cmocka_unit_test (test_worker_held_back),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
