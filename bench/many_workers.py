@@ -147,13 +147,13 @@ def main():
         return statistics.median(r[k] for r in runs) if runs else None
 
     print()
-    print("%8s | %12s %12s | %12s %12s | %14s %14s"
+    print("%8s | %12s %8s | %14s %8s | %11s %12s"
           % ("workers", "muster start", "finish", "torchrun start", "finish",
              "start ratio", "finish ratio"))
     for n in sizes:
         ms, mf = med("muster", n, 0), med("muster", n, 1)
         ts, tf = med("torchrun", n, 0), med("torchrun", n, 1)
-        print("%8d | %12s %12s | %14s %10s | %14s %14s"
+        print("%8d | %12s %8s | %14s %8s | %11s %12s"
               % (n, fmt(ms), fmt(mf), fmt(ts), fmt(tf), ratio(ts, ms),
                  ratio(tf, mf)))
     print("ratio = torchrun / muster (above 1: muster is faster)")

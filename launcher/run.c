@@ -24,9 +24,6 @@
  * checkpointing stops at once.  Without a --ckpt-dir SIGINT/SIGTERM stop
  * the workers (grace, then SIGKILL) and exit 128+signal.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* fopencookie */
-#endif
 #include "launcher/run.h"
 
 #include <errno.h>
@@ -51,10 +48,10 @@
 #include "launcher/job_id.h"
 #include "launcher/nproc.h"
 #include "launcher/run_opts.h"
+#include "launcher/run_console.h"
 #include "launcher/run_report.h"
 #include "worker/agent.h"
 #include "worker/fd_limit.h"
-#include "worker/out_queue.h"
 #include "worker/log_files.h"
 
 typedef struct run {
@@ -93,11 +90,7 @@ typedef struct run {
   const char *prog_path;  /* the program as found (default job id) */
   const char *job_id;      /* the job's id (make_spec) */
   char ctl_sock_path[200]; /* its automatic local control socket */
-  /* The console while the loop runs (open_console): non-blocking queues
-   * shared by the workers' output and the launcher's own messages. */
-  struct mu_outq *out_q, *err_q;
-  FILE *err_file;          /* stderr, through err_q */
-  FILE *real_stderr;
+  mu_run_console_t console; /* stdout/stderr while the loop runs */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -823,67 +816,6 @@ make_log_dir (run_t *r, const char *id)
   return 0;
 }
 
-/* The console never blocks the loop (worker/out_queue.h): while the
- * loop runs, stdout and stderr are written through queues on it, which
- * the agent shares for the workers' lines.  The launcher's own messages
- * (fprintf to stderr, the loggers) go through the stderr queue too, so
- * they keep their order with the workers' lines and a terminal nobody
- * reads stalls nothing.  `stderr` itself is pointed at that queue (a
- * glibc cookie stream, unbuffered) for the duration: every message of
- * this file is covered without threading a FILE through each. */
-static ssize_t
-console_write (void *cookie, const char *buf, size_t n)
-{
-  (void)mu_outq_write (cookie, buf, n);
-  return (ssize_t)n;
-}
-
-static void
-console_log (void *arg, mu_log_level_t level, const char *id, const char *msg)
-{
-  const mu_log_t *log = arg;
-  char line[4096];
-  size_t n = mu_log_format (line, sizeof line, log->name, level, id, msg);
-  (void)fwrite (line, 1, n, stderr);
-}
-
-static void
-open_console (run_t *r)
-{
-  mu_outq_opts_t oo = { .fd = 1, .name = "stdout" };
-  mu_outq_opts_t eo = { .fd = 2, .name = "stderr" };
-  if (mu_outq_new (&r->loop, &oo, &r->out_q) != 0
-      || mu_outq_new (&r->loop, &eo, &r->err_q) != 0)
-    return; /* the agent makes its own */
-  cookie_io_functions_t io = { .write = console_write };
-  r->err_file = fopencookie (r->err_q, "w", io);
-  if (r->err_file == NULL)
-    return;
-  setvbuf (r->err_file, NULL, _IONBF, 0);
-  r->real_stderr = stderr;
-  stderr = r->err_file;
-  r->log.sink = r->coord_log.sink = console_log;
-  r->log.sink_arg = &r->log;
-  r->coord_log.sink_arg = &r->coord_log;
-}
-
-/* After the loop: the console's handles close, what is left is written
- * (waiting for the reader: nothing is dropped) and stderr is itself. */
-static void
-close_console (run_t *r)
-{
-  if (r->err_file != NULL)
-    {
-      stderr = r->real_stderr;
-      fclose (r->err_file);
-      r->err_file = NULL;
-    }
-  r->log.sink = r->coord_log.sink = NULL;
-  mu_outq_close (&r->out_q);
-  mu_outq_close (&r->err_q);
-  uv_run (&r->loop, UV_RUN_DEFAULT); /* their close callbacks */
-}
-
 /* Many workers need many open files (worker/fd_limit.h): raise the soft
  * limit to the hard one, and say at once, before anything starts, when
  * this node's workers cannot fit even so. */
@@ -1076,7 +1008,7 @@ mu_run_main (int argc, char **argv)
         mu_coord_stop (r.coord);
     }
   if (rc == 0)
-    open_console (&r);
+    mu_run_console_open (&r.console, &r.loop, &r.log, &r.coord_log);
   if (rc == 0)
     {
       mu_agent_opts_t ao = {
@@ -1089,8 +1021,8 @@ mu_run_main (int argc, char **argv)
         .connect_timeout_ms = r.o.connect_timeout_ms,
         .out_fd = 1,
         .err_fd = 2,
-        .out_q = r.out_q,
-        .err_q = r.err_q,
+        .out_q = r.console.out_q,
+        .err_q = r.console.err_q,
         .exit_on_done = 1,
         .log_dir = r.log_dir[0] ? r.log_dir : NULL,
         .redirects = r.o.redirects,
@@ -1136,7 +1068,7 @@ mu_run_main (int argc, char **argv)
         }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
-  close_console (&r);
+  mu_run_console_close (&r.console, &r.loop);
   mu_agent_destroy (&r.agent);
   mu_coord_destroy (&r.coord);
   uv_loop_close (&r.loop);

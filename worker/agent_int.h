@@ -123,6 +123,10 @@ void mu_agent_enroll_close (mu_agent_t *a);
 void mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d);
 void mu_agent_maybe_finish (mu_agent_t *a);
 
+/* agent_output.c: the workers' console (out_q, err_q). */
+int mu_agent_output_open (mu_agent_t *a);
+void mu_agent_output_close (mu_agent_t *a);
+
 /* agent_workers.c */
 int mu_agent_workers_open (mu_agent_t *a);
 void mu_agent_workers_start (mu_agent_t *a, mu_msg_t *start);
