@@ -78,8 +78,6 @@ struct mu_agent {
                                iteration (agent_workers.c) */
   size_t spawn_next;        /* next index of a->start's assignment to start */
   int spawning;             /* spawn_idle is active */
-  int spawn_in_place;       /* ...for an in-place epoch */
-  char spawn_refused[512];  /* ...every rank refused with this reason */
   uint64_t started_ms;
   uint64_t last_coord_ms;
   uint64_t heartbeat_ms;

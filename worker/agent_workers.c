@@ -4,7 +4,10 @@
  * libmuster connects to.
  *
  * Workers are spawned through muster-exec (spawn.c) so none outlives the
- * agent; each output line gets a "[role rank] " prefix.  An exit is reported
+ * agent, a fresh epoch's in batches across loop iterations so that the
+ * loop keeps serving while hundreds start; each output line gets a
+ * "[role rank] " prefix and goes to the non-blocking console
+ * (agent_output.c).  An exit is reported
  * to the coordinator the moment the process is gone and its pipes are
  * drained, with the code or signal and the tail of its stderr.  Requests
  * from workers (kv, barrier, progress) are checked to come from the rank
@@ -456,15 +459,7 @@ on_spawn_idle (uv_idle_t *h)
   const mu_start_t *s = &a->start.u.start;
   uint64_t t0 = uv_hrtime ();
   while (a->spawn_next < s->assign.n && uv_hrtime () - t0 < SPAWN_SLICE_NS)
-    {
-      size_t i = a->spawn_next++;
-      if (a->spawn_refused[0] != '\0')
-        refuse_one (a, i, a->spawn_refused);
-      else if (a->spawn_in_place)
-        keep_or_replace (a, i);
-      else
-        spawn_one (a, i);
-    }
+    spawn_one (a, a->spawn_next++);
   if (a->spawn_next < s->assign.n)
     return;
   uv_idle_stop (&a->spawn_idle);
@@ -491,8 +486,6 @@ cancel_spawning (mu_agent_t *a)
   for (size_t i = a->spawn_next; i < s->assign.n && i < a->nworkers; i++)
     {
       mu_agent_worker_t *w = &a->workers[i];
-      if (w->running)
-        continue; /* in place: a survivor not reached yet keeps running */
       memset (w, 0, sizeof *w);
       w->agent = a;
       w->rank = s->assign.v[i].rank;
@@ -557,10 +550,20 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
   mu_log_info (a->log, "EPOCH-START", "job %s epoch %llu: %s %zu worker(s)",
                s->job, (unsigned long long)s->epoch,
                in_place ? "re-ranking" : "starting", s->assign.n);
-  /* Started in batches from the loop (on_spawn_idle); the first batch
-   * runs on the next iteration. */
-  mu_strlcpy (a->spawn_refused, refused, sizeof a->spawn_refused);
-  a->spawn_in_place = in_place;
+  if (refused[0] != '\0' || in_place)
+    {
+      /* Cheap (reports, re-ranks and the odd replacement), and an
+       * in-place epoch must re-rank all survivors at once: here. */
+      for (size_t i = 0; i < s->assign.n; i++)
+        if (refused[0] != '\0')
+          refuse_one (a, i, refused);
+        else
+          keep_or_replace (a, i);
+      epoch_started (a);
+      return;
+    }
+  /* A fresh epoch starts in batches from the loop (on_spawn_idle); the
+   * first batch runs on the next iteration. */
   a->spawn_next = 0;
   a->spawning = 1;
   uv_idle_start (&a->spawn_idle, on_spawn_idle);
