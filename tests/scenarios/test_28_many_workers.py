@@ -4,7 +4,9 @@
 embedded coordinator and agent share one loop and never declare each
 other lost while it spawns; spawning is spread over loop iterations; the
 open-file limit is raised, and when the workers cannot fit even so the
-launcher says so before starting anything.
+launcher says so before starting anything.  libmuster workers (hello_gang:
+hello, KV, barrier through the agent's ipc socket) work at a quarter of
+the count.
 
 MUSTER_TEST_MANY_WORKERS sets the count (default 1000; 250 in sanitizer
 builds, where every process start is several times slower)."""
@@ -53,6 +55,21 @@ class ManyWorkers(MusterCase):
                            "rank %d's stdout" % r, p)
         err = worker_lines(p.err, "worker")
         self.expect_eq(sorted(err), list(range(n)), "ranks on stderr", p)
+
+    def test_libmuster_workers(self):
+        # Every worker talks to the agent's ipc socket (hello, KV, barrier):
+        # a quarter of N, since each is a process with its own ZeroMQ thread.
+        hello = bin_path("hello_gang")
+        if not os.access(hello, os.X_OK):
+            self.skipTest("%s is not built" % hello)
+        n = max(N // 4, 10)
+        p = self.muster_run(["--nproc-per-node", str(n), "--", hello])
+        rc = p.wait(timeout=300)
+        self.check("%d libmuster workers (hello, KV, barrier): exit 0" % n)
+        self.expect_eq(rc, 0, "exit status", p)
+        self.expect_one_epoch(p, n)
+        out = worker_lines(p.out, "worker")
+        self.expect_eq(sorted(out), list(range(n)), "ranks heard", p)
 
     def test_too_many_for_the_fd_limit(self):
         # A hard limit of 256 open files cannot hold 1000 workers' pipes:
