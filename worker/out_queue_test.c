@@ -5,7 +5,7 @@
  * the caller's file stays blocking; a vanished reader is a failure, not
  * a SIGPIPE; closing waits for the rest.  And with spawn.c: a worker
  * whose console holds back is paused, not cut, and all of its lines
- * arrive.
+ * arrive; one that exited meanwhile is still reported.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -413,6 +413,83 @@ test_worker_held_back (void **state)
   close (p[1]);
 }
 
+static void
+on_guard (uv_timer_t *t)
+{
+  *(int *)t->data = 1;
+}
+
+/* A worker that exits while its console holds back (the console filled
+ * by others, never read meanwhile) is still read to the end and its exit
+ * reported: a stalled console never keeps a job from ending, and its
+ * lines are all there when the console is read. */
+static void
+test_exited_worker_not_held (void **state)
+{
+  (void)state;
+  uv_loop_t loop;
+  uv_loop_init (&loop);
+  int p[2];
+  assert_int_equal (pipe (p), 0);
+  fcntl (p[0], F_SETFL, fcntl (p[0], F_GETFL) | O_NONBLOCK);
+  mu_outq_t *q = NULL;
+  mu_outq_opts_t o = { .fd = p[1], .name = "stdout", .limit = 4096 };
+  assert_int_equal (mu_outq_new (&loop, &o, &q), 0);
+  static char block[128 * 1024];
+  memset (block, 'z', sizeof block);
+  block[sizeof block - 1] = '\n';
+  assert_int_equal (mu_outq_write (q, block, sizeof block), 0);
+  assert_int_equal (mu_outq_held (q), 1);
+  char *argv[] = { (char *)"/bin/sh", (char *)"-c",
+                   (char *)"i=0; while [ $i -lt 100 ]; do echo \"n $i\"; "
+                           "i=$((i+1)); done", NULL };
+  exit_seen_t seen = { 0 };
+  mu_proc_t *proc = NULL;
+  mu_proc_opts_t po = { .argv = argv, .prefix = "[w 1] ", .out_fd = -1,
+                        .err_fd = -1, .out_q = q, .on_exit = on_exit_cb,
+                        .arg = &seen };
+  assert_int_equal (mu_proc_spawn (&loop, &po, &proc), 0);
+  /* It writes less than its pipe holds and exits; nobody reads the
+   * console meanwhile.  (A guard ends the wait if the exit never comes.) */
+  uv_timer_t guard;
+  int expired = 0;
+  uv_timer_init (&loop, &guard);
+  guard.data = &expired;
+  uv_timer_start (&guard, on_guard, 30000, 0);
+  while (!seen.done && !expired)
+    uv_run (&loop, UV_RUN_ONCE);
+  uv_close ((uv_handle_t *)&guard, NULL);
+  assert_int_equal (expired, 0);
+  assert_int_equal (seen.code, 0);
+  assert_int_equal (mu_outq_held (q), 1);
+  size_t cap = sizeof block + 100 * 16, have = 0;
+  char *got = malloc (cap + 1);
+  assert_non_null (got);
+  while (mu_outq_pending (q) > 0)
+    {
+      have = read_some (p[0], got, have, cap);
+      uv_run (&loop, UV_RUN_NOWAIT);
+    }
+  have = read_some (p[0], got, have, cap);
+  got[have] = '\0';
+  char *line = got + sizeof block;
+  for (int i = 0; i < 100; i++)
+    {
+      char want[32];
+      int n = snprintf (want, sizeof want, "[w 1] n %d\n", i);
+      assert_memory_equal (line, want, (size_t)n);
+      line += n;
+    }
+  assert_int_equal (*line, '\0');
+  mu_proc_close (&proc);
+  mu_outq_close (&q);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  assert_int_equal (uv_loop_close (&loop), 0);
+  free (got);
+  close (p[0]);
+  close (p[1]);
+}
+
 int
 main (void)
 {
@@ -423,6 +500,7 @@ main (void)
     cmocka_unit_test (test_close_waits_for_the_rest),
     cmocka_unit_test (test_shared_pipe_keeps_lines_whole),
     cmocka_unit_test (test_worker_held_back),
+    cmocka_unit_test (test_exited_worker_not_held),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -84,6 +84,7 @@ typedef struct mu_proc_stream {
   size_t len;   /* partial line at buf + head */
   mu_outq_t *q; /* non-blocking console instead of fd (borrowed) */
   bool paused;  /* not read while q holds back */
+  bool forced;  /* read to the end although q holds back (exited) */
 } mu_proc_stream_t;
 
 struct mu_proc {
@@ -333,7 +334,7 @@ mu_proc_on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
       size_t old = s->len;
       s->len += (size_t) nread;
       mu_proc_scan (p, s, old);
-      if (s->q != NULL && mu_outq_held (s->q) && !s->redirect)
+      if (s->q != NULL && mu_outq_held (s->q) && !s->redirect && !s->forced)
         {
           /* Back-pressure: leave the rest in the pipe; the worker waits. */
           uv_read_stop ((uv_stream_t *) &s->pipe);
@@ -354,7 +355,20 @@ mu_proc_on_drain (uv_timer_t *t)
   mu_proc_t *p = t->data;
   if (p->out.paused || p->err.paused)
     {
-      /* Held back by a slow console: the rest is still to be read. */
+      /* Exited, but held back by a slow console: what it left in its
+       * pipes (at most a pipe's worth each) is read now, past the
+       * console's bound, so the exit is reported and the job can end;
+       * the console takes it when it can.  The pipes get the usual
+       * drain time again. */
+      mu_proc_stream_t *v[2] = { &p->out, &p->err };
+      for (int i = 0; i < 2; i++)
+        if (v[i]->paused && !v[i]->eof
+            && uv_read_start ((uv_stream_t *) &v[i]->pipe, mu_proc_on_alloc,
+                              mu_proc_on_read) == 0)
+          {
+            v[i]->paused = false;
+            v[i]->forced = true;
+          }
       uv_timer_start (&p->drain_timer, mu_proc_on_drain, MU_PROC_DRAIN_MS, 0);
       return;
     }

@@ -137,8 +137,11 @@ int mu_proc_signal (mu_proc_t *p, int sig);
 int mu_proc_stop (mu_proc_t *p, uint64_t grace_ms);
 
 /* Read again the streams that stopped because their queue held back, if
- * it no longer does (called on MU_OUTQ_RESUME).  While a stream is held
- * the exit report waits for its EOF: output is never given up on. */
+ * it no longer does (called on MU_OUTQ_RESUME).  A process that has exited
+ * is read to the end MU_PROC_DRAIN_MS after its exit even while its queue
+ * holds back (it cannot write more; its pipes hold at most a pipe's
+ * worth), so its exit is reported: output is never given up on, and a
+ * stalled console never keeps a job from ending. */
 void mu_proc_resume_output (mu_proc_t *p);
 
 /* 1 while the process has not exited, else 0. */
