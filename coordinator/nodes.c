@@ -8,8 +8,6 @@
  * contract, and hands a node that brings a job to jobs.c.  The sweep
  * declares a node lost when it has been silent for heartbeat_ms *
  * miss_limit; jobs.c then reacts (re-form, fail).  Each heartbeat is O(1).
- * The one exception is the agent running in this process (muster run,
- * mu_coord_in_process_node): it shares our loop, so its silence is ours.
  */
 #include "coordinator/coord.h"
 
