@@ -25,9 +25,11 @@ main (void)
 
   const char *dir = getenv ("BENCH_DIR");
   const char *rank = getenv ("RANK");
+  if (rank == NULL) /* started by srun alone (launch_slurm.py's baseline) */
+    rank = getenv ("SLURM_PROCID");
   if (dir == NULL || rank == NULL)
     {
-      fprintf (stderr, "launch_worker: BENCH_DIR and RANK must be set\n");
+      fprintf (stderr, "launch_worker: BENCH_DIR and RANK (or SLURM_PROCID) must be set\n");
       return 2;
     }
   char path[4096];

@@ -414,9 +414,18 @@ mu_ckpt_commit_ack (mu_ckpt_commit_t *c, uint64_t now_ms,
     }
   if (s->status < 0)
     {
-      snprintf (c->reason, sizeof c->reason,
-                "rank %llu could not save its shard: %s", (ull)s->rank,
-                muster_strerror ((int)s->status));
+      int k = snprintf (c->reason, sizeof c->reason,
+                        "rank %llu could not save its shard: %s", (ull)s->rank,
+                        muster_strerror ((int)s->status));
+      if (s->error && s->error[0] && k > 0 && (size_t)k < sizeof c->reason)
+        {
+          /* The member's own words (untrusted): bounded, one line. */
+          snprintf (c->reason + k, sizeof c->reason - (size_t)k, " (%.200s)",
+                    s->error);
+          for (char *p = c->reason + k; *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f)
+              *p = '?';
+        }
       return abort_attempt (c, (int)s->status, d);
     }
   if (s->status > 0)

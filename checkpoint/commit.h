@@ -45,7 +45,10 @@
  *     (0, NONE); with a different shard it is MUSTER_EEXIST and the first
  *     one stands.
  *  C4 An ack with status < 0 aborts the attempt at once, with that status
- *     and a reason naming the rank.
+ *     and a reason naming the rank, followed by the ack's `error` text when
+ *     it has one ("rank 2 could not save its shard: No space left on
+ *     device (ENOSPC on /ck/j/step-.../rank-000002.shard)"); that text is
+ *     cut at 200 bytes and control characters become '?'.
  *  C5 tick at or after the deadline while COLLECTING aborts with
  *     MUSTER_ETIMEDOUT and a reason listing the missing ranks ("timed out
  *     waiting for ranks 3, 7 (2 of 8 missing)").

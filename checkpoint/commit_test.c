@@ -282,6 +282,26 @@ test_failed_ack_aborts (void **state)
                     0);
   expect_abort (d, MUSTER_ECANCELED, NULL);
   assert_non_null (strstr (d.reason, "rank 3"));
+  /* The member's error text (what failed, where) follows, one line. */
+  begin (c, 20, 11, 4, 4, 5000);
+  ack_of (&a, 11, 4, 1, -ENOSPC);
+  a.s.error = "ENOSPC on /ck/j/step-11/rank-000001.shard";
+  assert_int_equal (mu_ckpt_commit_ack (c, 21, &a.s, &d), 0);
+  expect_abort (d, -ENOSPC, "rank 1 could not save its shard: No space left "
+                            "on device (ENOSPC on "
+                            "/ck/j/step-11/rank-000001.shard)");
+  begin (c, 30, 12, 4, 4, 5000);
+  ack_of (&a, 12, 4, 0, -EROFS);
+  char evil[600];
+  memset (evil, 'x', sizeof evil - 1);
+  evil[sizeof evil - 1] = '\0';
+  evil[3] = '\n';
+  a.s.error = evil;
+  assert_int_equal (mu_ckpt_commit_ack (c, 31, &a.s, &d), 0);
+  expect_abort (d, -EROFS, NULL);
+  assert_null (strchr (d.reason, '\n'));
+  assert_non_null (strstr (d.reason, "(xxx?xxx"));
+  assert_true (strlen (d.reason) < 300); /* cut at 200 bytes */
   mu_ckpt_commit_destroy (&c);
 }
 

@@ -5,7 +5,12 @@
  *
  * DESIGN.  The MANIFEST is the ckpt.manifest message encoded by the
  * schema codec and written with the shard protocol (mu_ckpt_write_file), so
- * there is one atomic-write implementation and one encoding.  Trust is
+ * there is one atomic-write implementation and one encoding.  Its "v" is
+ * the on-disk format version MU_MANIFEST_FORMAT, not the wire protocol's
+ * (mu_msg_encode_v / mu_msg_decode_v): a protocol bump must not make every
+ * stored checkpoint unreadable, and a MANIFEST of a newer format is an
+ * error naming the file and its version, never a quiet skip.  Format 1 is
+ * what every MANIFEST written so far holds (wire version 1 bytes).  Trust is
  * layered: decoding bounds every size (the codec never trusts input);
  * mu_manifest_check then proves the structure (ranks, roles, names,
  * buckets) without touching the disk; mu_manifest_validate finally checks
@@ -461,7 +466,7 @@ mu_manifest_write_as (const char *step_dir, const mu_ckpt_manifest_t *m,
   msg.u.ckpt_manifest = *m; /* borrowed: encoded, never cleared */
   char *buf = NULL;
   size_t len = 0;
-  rc = mu_msg_encode (&msg, &buf, &len);
+  rc = mu_msg_encode_v (&msg, MU_MANIFEST_FORMAT, &buf, &len);
   if (rc)
     {
       ERR ("encoding the MANIFEST failed: %s", muster_strerror (rc));
@@ -549,8 +554,17 @@ mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err, size_t errlen)
       return rc;
     }
   char derr[200];
-  rc = mu_msg_decode (buf, len, out, derr, sizeof derr);
+  uint64_t format = 0;
+  rc = mu_msg_decode_v (buf, len, MU_MANIFEST_FORMAT, &format, out, derr,
+                        sizeof derr);
   free (buf);
+  if (rc == MUSTER_EVERSION)
+    {
+      ERR ("%s/" MU_CKPT_MANIFEST_FILE " has format version %llu; this build "
+           "reads versions 1 to %d (written by a newer muster?)",
+           step_dir, (unsigned long long)format, MU_MANIFEST_FORMAT);
+      return rc;
+    }
   if (rc)
     {
       ERR ("MANIFEST does not decode: %s", derr);

@@ -34,6 +34,12 @@
 #include "checkpoint/shard.h"
 #include "common/proto.h"
 
+/* The MANIFEST's on-disk format version, its "v": independent of the wire
+ * protocol's MU_PROTO_VERSION.  Bump it when a change to ckpt.manifest
+ * could not be read by an older build (a new optional field can be: the
+ * decoder skips unknown keys); readers accept 1 to this. */
+#define MU_MANIFEST_FORMAT 1
+
 #define MU_CKPT_STEP_PREFIX "step-"
 #define MU_CKPT_STEP_DIGITS 20
 #define MU_CKPT_STEP_NAME_LEN 25 /* "step-" + 20 digits */
@@ -116,7 +122,9 @@ int mu_manifest_write_as (const char *step_dir, const mu_ckpt_manifest_t *m,
  * there is no MANIFEST (a partial step); the codec's code for an
  * undecodable one; MUSTER_ECORRUPT for another message type, for a file
  * over MU_PROTO_MAX_MSG, or when its job or step differs from the
- * directory's.  On failure *out is empty.  Does not validate the shards. */
+ * directory's; MUSTER_EVERSION for a format newer than MU_MANIFEST_FORMAT
+ * (err names the file and its version).  On failure *out is empty.  Does
+ * not validate the shards. */
 int mu_manifest_read (const char *step_dir, mu_msg_t *out, char *err,
                       size_t errlen);
 
@@ -137,7 +145,9 @@ typedef enum mu_ckpt_skip_reason
                                 another job or step */
   MU_CKPT_SKIP_MISSING,      /* a shard it lists is missing */
   MU_CKPT_SKIP_CORRUPT,      /* a shard's size or CRC-32C differs */
-  MU_CKPT_SKIP_IO            /* another error reading it */
+  MU_CKPT_SKIP_IO,           /* another error reading it */
+  MU_CKPT_SKIP_VERSION       /* a MANIFEST of a newer format than this build
+                                reads (MUSTER_EVERSION) */
 } mu_ckpt_skip_reason_t;
 
 /* One step mu_ckpt_latest passed over.  Pointers are valid during the
@@ -153,7 +163,8 @@ typedef struct mu_ckpt_skip
 
 typedef void (*mu_ckpt_skip_fn) (void *arg, const mu_ckpt_skip_t *skip);
 
-/* "partial", "bad-manifest", "missing-shard", "corrupt", "io-error". */
+/* "partial", "bad-manifest", "missing-shard", "corrupt", "io-error",
+ * "newer-format". */
 const char *mu_ckpt_skip_name (mu_ckpt_skip_reason_t reason);
 
 /* Find the newest complete and valid checkpoint of the job whose directory

@@ -129,6 +129,8 @@ mu_ckpt_skip_name (mu_ckpt_skip_reason_t reason)
       return "corrupt";
     case MU_CKPT_SKIP_IO:
       return "io-error";
+    case MU_CKPT_SKIP_VERSION:
+      return "newer-format";
     }
   return "?";
 }
@@ -203,7 +205,8 @@ mu_ckpt_latest (const char *job_dir, bool deep, uint64_t *step,
                     "being written)");
         }
       else
-        why = MU_CKPT_SKIP_BAD_MANIFEST;
+        why = r == MUSTER_EVERSION ? MU_CKPT_SKIP_VERSION
+                                   : MU_CKPT_SKIP_BAD_MANIFEST;
       if (resource_error (r))
         {
           rc = r;

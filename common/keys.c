@@ -413,13 +413,25 @@ void
 mu_token_format (const mu_token_t *t, char *buf, size_t cap)
 {
   char out[MU_SECRET_LEN + 1];
-  unsigned char raw[32];
+  unsigned char raw[32] = { 0 };
   int secret = t->server_sec[0] != '\0';
   size_t p = secret ? 5 : 4;
   memcpy (out, secret ? SECRET_PREFIX : TOKEN_PREFIX, p);
-  mu_key_decode (secret ? t->server_sec : t->server_pub, raw);
+  if (mu_key_decode (secret ? t->server_sec : t->server_pub, raw) != 0)
+    {
+      /* Not a key: no token, rather than one made of stack garbage. */
+      if (cap > 0)
+        buf[0] = '\0';
+      return;
+    }
   hex_of (raw, 32, out + p);
-  mu_key_decode (t->enroll.sec, raw);
+  if (mu_key_decode (t->enroll.sec, raw) != 0)
+    {
+      memset (raw, 0, sizeof raw);
+      if (cap > 0)
+        buf[0] = '\0';
+      return;
+    }
   hex_of (raw, 32, out + p + 64);
   out[p + 128] = '\0';
   memset (raw, 0, sizeof raw);

@@ -520,12 +520,13 @@ mu_encode_rec (msgpack_packer *pk, const mu_rec_desc_t *d, const void *rec)
 }
 
 static int
-mu_encode_msg (msgpack_packer *pk, const mu_msg_desc_t *md, const void *rec)
+mu_encode_msg (msgpack_packer *pk, const mu_msg_desc_t *md, const void *rec,
+               uint64_t version)
 {
   MU_PK (msgpack_pack_map (pk, 2 + mu_count_present (md->rec, rec)));
   MU_PK (msgpack_pack_str (pk, 1));
   MU_PK (msgpack_pack_str_body (pk, "v", 1));
-  MU_PK (msgpack_pack_uint64 (pk, MU_PROTO_VERSION));
+  MU_PK (msgpack_pack_uint64 (pk, version));
   MU_PK (msgpack_pack_str (pk, 1));
   MU_PK (msgpack_pack_str_body (pk, "t", 1));
   MU_PK (msgpack_pack_str (pk, md->wirelen));
@@ -536,7 +537,14 @@ mu_encode_msg (msgpack_packer *pk, const mu_msg_desc_t *md, const void *rec)
 int
 mu_msg_encode (const mu_msg_t *msg, char **buf, size_t *len)
 {
-  if (!msg || !buf || !len)
+  return mu_msg_encode_v (msg, MU_PROTO_VERSION, buf, len);
+}
+
+int
+mu_msg_encode_v (const mu_msg_t *msg, uint64_t version, char **buf,
+                 size_t *len)
+{
+  if (!msg || !buf || !len || version == 0)
     return MUSTER_EINVAL;
   *buf = NULL;
   *len = 0;
@@ -547,7 +555,7 @@ mu_msg_encode (const mu_msg_t *msg, char **buf, size_t *len)
   msgpack_sbuffer_init (&sb);
   msgpack_packer pk;
   msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
-  int rc = mu_encode_msg (&pk, md, &msg->u);
+  int rc = mu_encode_msg (&pk, md, &msg->u, version);
   if (rc == 0 && sb.size > MU_PROTO_MAX_MSG)
     rc = MUSTER_ETOOBIG;
   if (rc)

@@ -134,6 +134,20 @@ int mu_msg_encode (const mu_msg_t *msg, char **buf, size_t *len);
 int mu_msg_decode (const void *data, size_t len, mu_msg_t *out, char *err,
                    size_t errlen);
 
+/* The same, for a message kept on disk in a format of its own (the
+ * checkpoint MANIFEST): "v" is `version`, the format's, not
+ * MU_PROTO_VERSION, so the wire protocol can move on without making
+ * stored files unreadable. */
+int mu_msg_encode_v (const mu_msg_t *msg, uint64_t version, char **buf,
+                     size_t *len);
+
+/* Decode a stored message whose "v" is a format version of its own: any
+ * "v" from 1 to `vmax` is accepted; another is MUSTER_EVERSION.  *found
+ * (if not NULL) gets the "v" read (0 when there was none to read), so the
+ * caller can name the version it cannot read. */
+int mu_msg_decode_v (const void *data, size_t len, uint64_t vmax,
+                     uint64_t *found, mu_msg_t *out, char *err, size_t errlen);
+
 /* Free everything a decoded message owns and reset it to MU_MSG_NONE.
  * Accepts a message of type MU_MSG_NONE. */
 void mu_msg_clear (mu_msg_t *msg);

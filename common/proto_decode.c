@@ -12,7 +12,9 @@
  * follows the descriptor tables (proto_desc.h), checking each object's type
  * before reading its `via` member.
  *
- * Rules: "v" must equal MU_PROTO_VERSION (else MUSTER_EVERSION), "t" must
+ * Rules: "v" must equal MU_PROTO_VERSION (else MUSTER_EVERSION; a file
+ * format decoded with mu_msg_decode_v accepts 1 to its own highest
+ * version instead), "t" must
  * name a message (else MUSTER_ETYPE); keys are strings; unknown keys are
  * skipped (a newer peer may add fields); a known key may appear only once;
  * an optional field may be nil, meaning absent; strings must not contain
@@ -48,6 +50,9 @@ typedef struct mu_dctx
   char *err;
   size_t errlen;
   const char *msg; /* wire name, once known */
+  uint64_t vmax;   /* highest "v" accepted (1..vmax) */
+  uint64_t vfound; /* the "v" seen, 0 until read */
+  int wire;        /* 1: "v" is the wire protocol's version */
   char path[160];  /* field being decoded: "spec.roles[2].name" */
   size_t plen;
 } mu_dctx_t;
@@ -583,10 +588,15 @@ mu_dec_header (mu_dctx_t *c, const msgpack_object_map *m, mu_msg_type_t *type)
     return mu_fail (c, MUSTER_EPROTO,
                     "protocol version 'v' is a %s, not an unsigned integer",
                     mu_type_name (v));
-  if (v->via.u64 != MU_PROTO_VERSION)
+  c->vfound = v->via.u64;
+  if (c->wire && v->via.u64 != MU_PROTO_VERSION)
     return mu_fail (c, MUSTER_EVERSION,
                     "protocol version %" PRIu64 ", this build speaks %d",
                     v->via.u64, MU_PROTO_VERSION);
+  if (v->via.u64 == 0 || v->via.u64 > c->vmax)
+    return mu_fail (c, MUSTER_EVERSION,
+                    "format version %" PRIu64 ", this build reads 1 to %"
+                    PRIu64, v->via.u64, c->vmax);
   if (!t)
     return mu_fail (c, MUSTER_EPROTO, "message type 't' is missing");
   if (t->type != MSGPACK_OBJECT_STR)
@@ -631,11 +641,31 @@ mu_dec_top (mu_dctx_t *c, const msgpack_object *o, mu_msg_t *out)
   return 0;
 }
 
+static int mu_decode (const void *data, size_t len, uint64_t vmax, int wire,
+                      uint64_t *found, mu_msg_t *out, char *err,
+                      size_t errlen);
+
 int
 mu_msg_decode (const void *data, size_t len, mu_msg_t *out, char *err,
                size_t errlen)
 {
-  mu_dctx_t c = { .err = err, .errlen = errlen };
+  return mu_decode (data, len, MU_PROTO_VERSION, 1, NULL, out, err, errlen);
+}
+
+int
+mu_msg_decode_v (const void *data, size_t len, uint64_t vmax, uint64_t *found,
+                 mu_msg_t *out, char *err, size_t errlen)
+{
+  return mu_decode (data, len, vmax, 0, found, out, err, errlen);
+}
+
+static int
+mu_decode (const void *data, size_t len, uint64_t vmax, int wire,
+           uint64_t *found, mu_msg_t *out, char *err, size_t errlen)
+{
+  mu_dctx_t c = { .err = err, .errlen = errlen, .vmax = vmax, .wire = wire };
+  if (found)
+    *found = 0;
   if (err && errlen)
     err[0] = '\0';
   if (!out)
@@ -655,7 +685,11 @@ mu_msg_decode (const void *data, size_t len, mu_msg_t *out, char *err,
   size_t off = 0;
   msgpack_unpack_return ur = msgpack_unpack_next (&u, data, len, &off);
   if (ur == MSGPACK_UNPACK_SUCCESS && off == len)
-    rc = mu_dec_top (&c, &u.data, out);
+    {
+      rc = mu_dec_top (&c, &u.data, out);
+      if (found)
+        *found = c.vfound;
+    }
   else if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
     rc = mu_nomem (&c);
   else

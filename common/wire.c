@@ -111,6 +111,7 @@ mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
     {
       from->len = 0; /* nothing to answer to unless a routing id arrives */
       from->user[0] = '\0';
+      from->fd = -1;
     }
   if (err != NULL && errlen > 0)
     err[0] = '\0';
@@ -161,6 +162,9 @@ mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
       from->user[0] = '\0';
       if (user != NULL)
         mu_strlcpy (from->user, user, sizeof from->user);
+      /* Deprecated in libzmq but kept: the only way to tie a ROUTER's
+       * message to the connection a socket monitor reports on. */
+      from->fd = zmq_msg_get (&m, ZMQ_SRCFD);
     }
   if (user_id != NULL && user_id_len > 0)
     {

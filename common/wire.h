@@ -20,6 +20,8 @@ typedef struct mu_route {
   size_t len;
   int delim; /* the peer is a REQ socket: echo an empty delimiter frame */
   char user[72]; /* received: the connection's ZAP User-Id ("" = none) */
+  int fd;        /* received: the connection's descriptor (ZMQ_SRCFD), to
+                    match socket-monitor events; -1 = unknown */
 } mu_route_t;
 
 /* Encode and send `msg`; with `to` != NULL a routing frame (and delimiter

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "checkpoint/commit.h"
+#include "checkpoint/dir_probe.h"
 #include "common/util.h"
 #include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
@@ -73,8 +74,11 @@ broadcast (mu_job_t *j, const mu_msg_t *m)
     }
 }
 
+/* ckpt.done to every member; an abort carries why, the step a restart
+ * would use and whether it is a failure to report (`failed`). */
 static void
-send_done (mu_job_t *j, uint64_t step, int status, const char *manifest)
+send_done (mu_job_t *j, uint64_t step, int status, const char *manifest,
+           const char *why, int failed)
 {
   mu_msg_t m;
   memset (&m, 0, sizeof m);
@@ -83,7 +87,24 @@ send_done (mu_job_t *j, uint64_t step, int status, const char *manifest)
   m.u.ckpt_done.step = step;
   m.u.ckpt_done.status = status;
   m.u.ckpt_done.manifest = (char *)manifest;
+  m.u.ckpt_done.reason = (char *)why;
+  m.u.ckpt_done.last_step = j->restore_dir != NULL ? j->restore_step : 0;
+  m.u.ckpt_done.failed = failed != 0;
   broadcast (j, &m);
+}
+
+/* Is an abort a checkpoint failure the user must hear of?  Not an early
+ * attempt dropped quietly, one dropped for another checkpoint or by a
+ * shutdown (MUSTER_ECANCELED, MUSTER_ECLOSED), nor a worker already past
+ * the step (MUSTER_EPASSED: the step is agreed again, not a fault), nor a
+ * step found already saved (MUSTER_EEXIST from the step's preparation).  Full
+ * or read-only disks, refused writes, timeouts, lost members: yes. */
+static int
+abort_is_failure (const mu_job_t *j, int status)
+{
+  return !j->ckpt_early && status != MUSTER_ECANCELED
+         && status != MUSTER_ECLOSED && status != MUSTER_EPASSED
+         && status != MUSTER_EEXIST; /* that step is saved already */
 }
 
 static void arm_tick (mu_job_t *j, uint64_t deadline);
@@ -128,13 +149,14 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
         char manifest[4200];
         snprintf (manifest, sizeof manifest, "%s/MANIFEST", dir);
         j->ckpt_early = 0;
-        send_done (j, d->step, 0, manifest);
+        send_done (j, d->step, 0, manifest, NULL, 0);
         after_attempt (j, 1, d->step, 0, NULL);
         break;
       }
     case MU_CKPT_D_ABORTED:
       {
         const char *why = d->reason ? d->reason : muster_strerror (d->status);
+        int failed = abort_is_failure (j, d->status);
         if (j->ckpt_early)
           mu_log_info (j->coord->log, "CKPT-DROPPED", "job %s: step %llu: %s",
                        j->id, (unsigned long long)d->step, why);
@@ -143,7 +165,18 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
                        j->id, (unsigned long long)d->step, why);
         int early = j->ckpt_early;
         j->ckpt_early = 0;
-        send_done (j, d->step, d->status, NULL);
+        send_done (j, d->step, d->status, NULL, why, failed);
+        if (failed && d->step > j->ckpt_failed_step)
+          j->ckpt_failed_step = d->step;
+        /* A failed attempt leaves no step directory behind (one holding
+         * a MANIFEST is never touched), nor does one a worker passed (its
+         * retry is at a later step).  A dropped one may be asked again at
+         * the same step: its directory stays for that. */
+        if ((failed || d->status == MUSTER_EPASSED)
+            && mu_ckpt_io_discard (j, d->step) != 0)
+          mu_log_info (j->coord->log, "CKPT-DISCARD-FAILED",
+                       "job %s: step %llu: cannot queue the removal", j->id,
+                       (unsigned long long)d->step);
         if (!early)
           after_attempt (j, 0, d->step, d->status, why);
         break;
@@ -253,8 +286,10 @@ mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
   if (rc != 0)
     {
       char why[600];
-      snprintf (why, sizeof why, "step directory %s: %s", dir,
-                err && err[0] ? err : muster_strerror (rc));
+      (void)err; /* it names the path again; the code says the rest */
+      snprintf (why, sizeof why,
+                "cannot prepare the step directory: %s (%s on %s)",
+                muster_strerror (rc), muster_err_name (rc), dir);
       if (mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), rc, why, &d) == 0)
         apply (j, &d);
       return;
@@ -469,6 +504,13 @@ mu_ckpt_on_saved (mu_coord_t *c, mu_node_t *n, const mu_ckpt_saved_t *saved)
     return;
   if (saved->at_step > 0)
     mu_ckpt_note_step (j, saved->at_step);
+  /* An early attempt a rank saved for (or failed to) is no longer one to
+   * drop quietly: its failure, a timeout included, is reported. */
+  if (j->ckpt_early && saved->status != MUSTER_EPASSED
+      && mu_ckpt_commit_state (j->ckpt) == MU_CKPT_COLLECTING
+      && saved->step == mu_ckpt_commit_step (j->ckpt)
+      && saved->epoch == j->epoch)
+    j->ckpt_early = 0;
   mu_ckpt_decision_t d;
   int rc = mu_ckpt_commit_ack (j->ckpt, mu_now_ms (), saved, &d);
   if (rc != 0)
@@ -501,13 +543,19 @@ maybe_step_checkpoint (mu_job_t *j)
   mu_ckpt_commit_last (j->ckpt, &last);
   uint64_t ahead = target_step (j);
   uint64_t next = (ahead + every - 1) / every * every;
-  /* Ask when the step is about 2 s away: soon enough for every worker,
-   * late enough that the request does not wait out its deadline. */
-  double window = j->step_rate * 2000.0;
+  /* Ask when the step is about 2 s away (or half the deadline, if that
+   * is shorter): soon enough for every worker, late enough that the
+   * request does not wait out its deadline. */
+  double lead_ms = 2000.0;
+  if ((double)timeout_of (j) / 2 < lead_ms)
+    lead_ms = (double)timeout_of (j) / 2;
+  double window = j->step_rate * lead_ms;
   if (window < 2)
     window = 2;
   if (next <= last || (double)(next - ahead) > window)
     return; /* already saved, or not close yet */
+  if (next <= j->ckpt_failed_step)
+    return; /* failed once (reported): the next multiple, not a storm */
   j->ckpt_reason = "periodic";
   j->ckpt_retries = 0;
   j->ckpt_by_steps = 1;
@@ -617,7 +665,10 @@ mu_ckpt_epoch_started (mu_job_t *j)
   /* Steps restart from the restore point (or 0) unless the gang changed in
    * place; heartbeats bring the new highest step. */
   if (!j->in_place)
-    j->max_step = j->restore_dir ? j->restore_step : 0;
+    {
+      j->max_step = j->restore_dir ? j->restore_step : 0;
+      j->ckpt_failed_step = 0; /* steps are trained again */
+    }
   mu_ckpt_decision_t d;
   if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)
     apply (j, &d);
@@ -625,6 +676,26 @@ mu_ckpt_epoch_started (mu_job_t *j)
   if (j->spec->ckpt_every_ms > 0)
     uv_timer_start (&j->ckpt_timer, on_periodic, j->spec->ckpt_every_ms,
                     j->spec->ckpt_every_ms);
+}
+
+int
+mu_ckpt_check_dir (const mu_job_spec_t *spec, uint32_t uid, uint32_t gid,
+                   char *err, size_t errlen)
+{
+  if (spec->ckpt_dir == NULL || spec->ckpt_dir[0] == '\0')
+    return 0;
+  uid_t u = (uid_t)-1;
+  gid_t g = (gid_t)-1;
+  if (geteuid () == 0 && uid != 0)
+    {
+      u = (uid_t)uid;
+      g = (gid_t)gid;
+    }
+  char why[1024];
+  int rc = mu_ckpt_dir_probe (spec->ckpt_dir, u, g, why, sizeof why);
+  if (rc != 0)
+    snprintf (err, errlen, "ckpt_dir: %s", why);
+  return rc;
 }
 
 int

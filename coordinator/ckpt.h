@@ -14,6 +14,14 @@
  * is nothing to scan (the caller opens the round), negative on error. */
 int mu_ckpt_job_init (mu_job_t *j);
 
+/* A job submitted with a ckpt_dir: can checkpoints be written there
+ * (mu_ckpt_dir_probe, as the coordinator, new directories handed to the
+ * owner uid:gid when running as root)?  0, or -errno with one sentence in
+ * `err` ("ckpt_dir: checkpoint directory /x is not writable: ...").  A
+ * few blocking syscalls on the loop, once per submission. */
+int mu_ckpt_check_dir (const mu_job_spec_t *spec, uint32_t uid, uint32_t gid,
+                       char *err, size_t errlen);
+
 /* An epoch started (periodic timer, abort of an attempt of the old one). */
 void mu_ckpt_epoch_started (mu_job_t *j);
 
@@ -58,6 +66,10 @@ int mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step);
  * with the outcome.  0, or a negative code if the work was not queued. */
 int mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch,
                         int now_mode, uint64_t timeout_ms);
+
+/* Remove the step directory of an aborted attempt off the loop, unless it
+ * holds a MANIFEST; a failure is logged (retention removes it later). */
+int mu_ckpt_io_discard (mu_job_t *j, uint64_t step);
 
 /* ckpt.c entry points ckpt_io.c calls back on the loop thread. */
 void mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips,

@@ -285,3 +285,52 @@ mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
   j->io_inflight++;
   return 0;
 }
+
+static void
+discard_work (uv_work_t *req)
+{
+  io_item_t *it = req->data;
+  /* Never a committed step: an abort can also come from a step found
+   * already saved (MUSTER_EEXIST from prepare). */
+  char manifest[4200];
+  snprintf (manifest, sizeof manifest, "%s/" MU_CKPT_MANIFEST_FILE,
+            it->step_dir);
+  if (access (manifest, F_OK) == 0)
+    return;
+  it->rc = mu_ckpt_remove_step (it->step_dir);
+  if (it->rc == -ENOENT)
+    it->rc = 0; /* never made (prepare failed), or already gone */
+}
+
+static void
+discard_after (uv_work_t *req, int status)
+{
+  io_item_t *it = req->data;
+  mu_job_t *j = it->job;
+  if (status == 0 && it->rc != 0 && j->coord != NULL)
+    mu_log_info (j->coord->log, "CKPT-DISCARD-FAILED",
+                 "job %s: cannot remove %s: %s (retention removes it after "
+                 "the next commit)",
+                 j->id, it->step_dir, muster_strerror (it->rc));
+  finish_item (it);
+}
+
+int
+mu_ckpt_io_discard (mu_job_t *j, uint64_t step)
+{
+  io_item_t *it = new_item (j);
+  if (it == NULL)
+    return -ENOMEM;
+  it->step = step;
+  int rc = mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, it->step_dir,
+                             sizeof it->step_dir);
+  if (rc == 0)
+    rc = uv_queue_work (j->coord->loop, &it->req, discard_work, discard_after);
+  if (rc != 0)
+    {
+      free (it);
+      return rc;
+    }
+  j->io_inflight++;
+  return 0;
+}

@@ -36,6 +36,8 @@ struct mu_conn_watch {
   mu_conn_limit_t *l;
   mu_log_t *log;
   char port[16];
+  void (*on_close) (int fd, void *arg);
+  void *close_arg;
 };
 
 void
@@ -133,8 +135,12 @@ on_event (void *sock, void *arg)
       return -EAGAIN;
     }
   uint16_t ev = 0;
+  int32_t value = -1;
   if (zmq_msg_size (&m) >= 6)
-    memcpy (&ev, zmq_msg_data (&m), 2);
+    {
+      memcpy (&ev, zmq_msg_data (&m), 2);
+      memcpy (&value, (const char *)zmq_msg_data (&m) + 2, 4);
+    }
   int more = zmq_msg_more (&m);
   zmq_msg_close (&m);
   while (more) /* the endpoint frame: not needed */
@@ -153,6 +159,8 @@ on_event (void *sock, void *arg)
       break;
     case ZMQ_EVENT_DISCONNECTED:
       mu_conn_closed (w->l);
+      if (w->on_close != NULL)
+        w->on_close (value, w->close_arg);
       break;
     case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
     case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
@@ -206,6 +214,25 @@ mu_conn_watch_start (uv_loop_t *loop, void *zctx, void *sock,
     }
   *out = w;
   return 0;
+}
+
+void
+mu_conn_watch_on_close (mu_conn_watch_t *w, void (*cb) (int, void *),
+                        void *arg)
+{
+  if (w == NULL)
+    return;
+  w->on_close = cb;
+  w->close_arg = arg;
+}
+
+void
+mu_conn_watch_drain (mu_conn_watch_t *w)
+{
+  if (w == NULL)
+    return;
+  for (int i = 0; i < 4096 && on_event (w->pair, w) == 0; i++)
+    ;
 }
 
 void

@@ -79,6 +79,14 @@ typedef struct mu_conn_watch mu_conn_watch_t;
 int mu_conn_watch_start (uv_loop_t *loop, void *zctx, void *sock,
                          const char *port, mu_conn_limit_t *l, mu_log_t *log,
                          mu_conn_watch_t **out);
+/* Call cb(fd, arg) for every connection of the watched socket that
+ * closes (ZMQ_EVENT_DISCONNECTED: the descriptor it had); NULL = none. */
+void mu_conn_watch_on_close (mu_conn_watch_t *w, void (*cb) (int, void *),
+                             void *arg);
+/* Handle the events already queued (before trusting a descriptor that
+ * may have been reused: a closed connection's event is queued before its
+ * descriptor can be handed out again). */
+void mu_conn_watch_drain (mu_conn_watch_t *w);
 /* Accepts NULL and a pointer to NULL. */
 void mu_conn_watch_stop (mu_conn_watch_t **w_p);
 

@@ -233,6 +233,8 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       return;
     }
   n->last_seen_ms = mu_now_ms ();
+  if (n->job != NULL && n->job->held.set)
+    mu_epoch_member_heard (n->job);
   switch (m->type)
     {
     case MU_MSG_HEARTBEAT:
@@ -328,6 +330,34 @@ on_ctl_readable (void *sock, void *arg)
   mu_ctl_handle (c, &from, &who, &m);
   mu_msg_clear (&m);
   return 0;
+}
+
+void
+mu_coord_drain_agents (mu_coord_t *c)
+{
+  /* zwatch's check handle drains again each loop turn, so consuming
+   * messages here loses no edge of ZMQ_FD. */
+  for (int i = 0; i < 4096 && c->agent_sock != NULL
+                  && on_agent_readable (c->agent_sock, c) == 0;
+       i++)
+    ;
+}
+
+static void
+on_closed_timer (uv_timer_t *t)
+{
+  mu_nodes_handle_closed (t->data);
+}
+
+/* Socket monitor: an agent connection closed.  Handled on the next loop
+ * turn, never inside the monitor's drain (which registration runs). */
+static void
+on_agent_conn_closed (int fd, void *arg)
+{
+  mu_coord_t *c = arg;
+  mu_nodes_conn_closed (fd, c);
+  if (!c->stopping)
+    uv_timer_start (&c->closed_timer, on_closed_timer, 0, 0);
 }
 
 static void
@@ -491,9 +521,14 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
     goto fail;
   uv_timer_init (loop, &c->sweep_timer);
   c->sweep_timer.data = c;
+  uv_timer_init (loop, &c->closed_timer);
+  c->closed_timer.data = c;
+  mu_conn_watch_on_close (c->agent_conns, on_agent_conn_closed, c);
   /* Sweep twice per interval: a silent node is declared lost at most half
    * an interval after its limit. */
   uint64_t sweep = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
+  /* A stall before the first sweep is a stall too. */
+  c->last_sweep_ms = mu_now_ms ();
   uv_timer_start (&c->sweep_timer, on_sweep, sweep, sweep);
   c->started = 1;
   mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s%s%s", c->agent_ep,
@@ -622,6 +657,7 @@ mu_coord_stop (mu_coord_t *c)
   mu_conn_watch_stop (&c->agent_conns);
   mu_conn_watch_stop (&c->ctl_conns);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
+  uv_close ((uv_handle_t *)&c->closed_timer, NULL);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
   if (c->agent_sock)

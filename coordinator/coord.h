@@ -115,7 +115,7 @@ typedef struct mu_node {
   uint32_t slots;
   uint64_t port_base;
   uint64_t pid;
-  mu_route_t route;
+  mu_route_t route;     /* route.fd: its TCP connection (loss on close) */
   uint64_t last_seen_ms;
   int in_use;         /* slot of the table holds a node */
   int alive;
@@ -194,6 +194,9 @@ struct mu_job {
   uint64_t kv_quota_logged; /* epoch + 1 of the last KV-QUOTA line */
   uint64_t kv_wait_logged;  /* epoch + 1 of the last KV-WAIT-QUOTA line */
   mu_failure_t failure;  /* first failure of the job (root cause) */
+  mu_failure_t held;     /* a worker failure held back for a moment: a
+                            node loss that follows explains it (epoch.c) */
+  uint64_t held_ms;      /* when it was held */
   mu_job_state_t final_state; /* where STOPPING ends */
   char *reason;          /* why it ended (or is ending) */
   char *epoch_reason;    /* why the next (or current) epoch began */
@@ -221,6 +224,7 @@ struct mu_job {
   char *ckpt_aborted_reason;
   int ckpt_early;        /* the attempt in flight was asked at epoch start */
   int ckpt_by_steps;     /* ... was asked by --ckpt-every-steps */
+  uint64_t ckpt_failed_step; /* a failed step, not asked again this epoch */
   uint64_t ckpt_deadline_ms; /* deadline of the attempt in flight */
   int submitted;         /* came through ctl.submit (draws free nodes) */
   int io_inflight;       /* thread-pool work items running */
@@ -246,6 +250,9 @@ struct mu_coord {
   char ctl_ep[256];
   char session[17];
   uv_timer_t sweep_timer;
+  uv_timer_t closed_timer;  /* agent connections closed: handle them */
+  int *closed_fds;          /* ...their descriptors, not yet handled */
+  size_t nclosed, closed_cap;
   uint64_t last_sweep_ms;   /* to notice the loop itself stalling */
   uint64_t hb_ms;           /* heartbeat interval asked of agents now */
   uint64_t hb_limit_ms;     /* silence that declares a node lost */
@@ -280,6 +287,11 @@ struct mu_coord {
 /* nodes.c: the heartbeat interval agents are asked for. */
 uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
 
+/* coord.c: handle the messages waiting on the agent port now (before
+ * acting on a closed connection: its last words, e.g. agent.leave, come
+ * first). */
+void mu_coord_drain_agents (mu_coord_t *c);
+
 /* coord.c: sending to agents. */
 int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
@@ -298,6 +310,11 @@ void mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
 mu_node_t *mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from);
 void mu_nodes_sweep (mu_coord_t *c, uint64_t now);
 void mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why);
+/* The agent port's connection with descriptor fd closed (socket
+ * monitor): noted by mu_nodes_conn_closed; mu_nodes_handle_closed (next
+ * loop turn) declares its node lost at once. */
+void mu_nodes_conn_closed (int fd, void *coord);
+void mu_nodes_handle_closed (mu_coord_t *c);
 void mu_nodes_free_all (mu_coord_t *c);
 
 /* jobs.c */
@@ -324,6 +341,9 @@ void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
 void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
 void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
                            const mu_worker_state_t *ws);
+/* failure.c: a member of j was heard from; a worker failure held for
+ * attribution is charged once every other member has been. */
+void mu_epoch_member_heard (mu_job_t *j);
 void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
                       const mu_members_get_t *g);
 /* A job submitted through the control port belongs to uid; a job id held

@@ -14,6 +14,10 @@
  * Budgets belong to the job: user failures (non-zero exit, signal) draw on
  * spec.max_restarts, infrastructure failures (lost node) on a separate
  * budget, and scale-ups and preemptions on none.
+ *
+ * A worker failure in an epoch of several nodes may be held for a moment
+ * so that a node loss that explains it becomes the root cause instead
+ * (failure.c).
  */
 #include "coordinator/epoch.h"
 
@@ -117,6 +121,7 @@ clear_failure_for_epoch (mu_job_t *j)
   free (j->failure.stderr_tail);
   free (j->failure.reason);
   memset (&j->failure, 0, sizeof j->failure);
+  mu_failure_free (&j->held);
 }
 
 /* Lowest rank of the new epoch on a node that also ran the previous one:
@@ -307,12 +312,29 @@ send_stop (mu_job_t *j, const char *why, int recover)
   m.u.stop.grace_ms = grace_of (j);
   m.u.stop.reason = (char *)why;
   m.u.stop.recover = recover != 0;
+  /* A recovery is told to every member, even one whose workers are all
+   * down: its launcher says why the epoch ended (a lost node, not its own
+   * worker's exit).  A final stop is told with the outcome (job.done). */
   for (size_t i = 0; i < j->nmembers; i++)
     {
       mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
-      if (n != NULL && n->job == j && n->live > 0)
+      if (n != NULL && n->job == j && (n->live > 0 || recover))
         mu_coord_send_node (j->coord, n, &m);
     }
+}
+
+void
+mu_epoch_resend_stop (mu_job_t *j, mu_node_t *n)
+{
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_STOP;
+  m.u.stop.job = j->id;
+  m.u.stop.epoch = j->epoch;
+  m.u.stop.grace_ms = grace_of (j);
+  m.u.stop.reason = j->reason ? j->reason : j->epoch_reason;
+  m.u.stop.recover = j->state == MU_JOB_RECOVERING;
+  mu_coord_send_node (j->coord, n, &m);
 }
 
 static int
@@ -325,6 +347,37 @@ exit_code_of (const mu_job_t *j)
   if (j->failure.exit_code > 0 && j->failure.exit_code < 256)
     return (int)j->failure.exit_code;
   return 1;
+}
+
+/* The job.done of a finished job (pointers into j). */
+static void
+fill_done (const mu_job_t *j, mu_msg_t *m)
+{
+  memset (m, 0, sizeof *m);
+  m->type = MU_MSG_JOB_DONE;
+  mu_job_done_t *d = &m->u.job_done;
+  d->job = j->id;
+  d->state = (char *)mu_job_state_name (j->state);
+  d->exit_code = j->final_exit_code;
+  d->reason = j->reason;
+  d->failed_rank = j->failure.set ? j->failure.rank : -1;
+  d->failed_node = j->failure.node_id;
+  d->failed_signal = j->failure.signal;
+  d->stderr_tail = j->failure.stderr_tail;
+  if (j->state == MU_JOB_SUSPENDED)
+    {
+      d->failed_rank = -1;
+      d->resume_step = j->restore_step;
+      d->resumable = j->restore_dir != NULL;
+    }
+}
+
+void
+mu_epoch_send_done (mu_job_t *j, const mu_route_t *to)
+{
+  mu_msg_t m;
+  fill_done (j, &m);
+  mu_wire_send (j->coord->agent_sock, to, &m);
 }
 
 static void
@@ -340,23 +393,7 @@ finish (mu_job_t *j, mu_job_state_t state)
   if (state == MU_JOB_SUCCEEDED)
     mu_ckpt_job_succeeded (j);
   mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_JOB_DONE;
-  mu_job_done_t *d = &m.u.job_done;
-  d->job = j->id;
-  d->state = (char *)mu_job_state_name (state);
-  d->exit_code = j->final_exit_code;
-  d->reason = j->reason;
-  d->failed_rank = j->failure.set ? j->failure.rank : -1;
-  d->failed_node = j->failure.node_id;
-  d->failed_signal = j->failure.signal;
-  d->stderr_tail = j->failure.stderr_tail;
-  if (state == MU_JOB_SUSPENDED)
-    {
-      d->failed_rank = -1;
-      d->resume_step = j->restore_step;
-      d->resumable = j->restore_dir != NULL;
-    }
+  fill_done (j, &m);
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
@@ -542,14 +579,9 @@ record_failure (mu_job_t *j, mu_node_t *n, int64_t rank, int64_t code,
 {
   if (j->failure.set)
     return;
-  j->failure.set = 1;
-  j->failure.rank = rank;
-  j->failure.node_id = strdup (n->node_id);
-  j->failure.exit_code = code;
-  j->failure.signal = sig;
-  j->failure.stderr_tail = tail ? strdup (tail) : NULL;
-  j->failure.reason = reason ? strdup (reason) : NULL;
+  mu_failure_set (&j->failure, n->node_id, rank, code, sig, tail, reason);
 }
+
 
 void
 mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
@@ -561,6 +593,12 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       mu_log_debug (c->log, "STALE-EPOCH", "node %s: %s rank %llu epoch %llu ignored",
                     n->node_id, ws->state, (unsigned long long)ws->rank,
                     (unsigned long long)ws->epoch);
+      /* Refused, and said so: a report of an epoch that is over (a fenced
+       * node's, an in-place epoch's replaced worker) changes nothing. */
+      if (j != NULL && strcmp (ws->job, j->id) == 0 && ws->epoch < j->epoch)
+        mu_wire_send_error (c->agent_sock, &n->route, MUSTER_ESTALE_EPOCH,
+                            "worker.state", 0,
+                            "report of an epoch that is over");
       return;
     }
   if (strcmp (ws->state, "running") == 0)
@@ -581,6 +619,11 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",
                   (unsigned long long)ws->rank, n->node_id);
+      else if (strcmp (ws->state, "fenced") == 0)
+        snprintf (why, sizeof why,
+                  "node %s fenced rank %llu (its agent stalled past its "
+                  "lease or lost the coordinator)",
+                  n->node_id, (unsigned long long)ws->rank);
       else if (strcmp (ws->state, "hung") == 0)
         snprintf (why, sizeof why,
                   "rank %llu on node %s hung (no progress for %llu ms)",
@@ -596,10 +639,21 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                   (long long)ws->exit_code);
       mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
                    (unsigned long long)j->epoch, why);
-      record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
-                      ws->stderr_tail, why);
-      mu_cordon_note_failure (j, n);
-      mu_epoch_recover (j, MU_RECOVER_USER, why);
+      if (strcmp (ws->state, "fenced") == 0)
+        {
+          /* Its agent killed it: the node's fault, not the program's. */
+          record_failure (j, n, -1, 0, 0, NULL, why);
+          mu_epoch_recover (j, MU_RECOVER_INFRA, why);
+        }
+      else if (!j->failure.set && mu_failure_hold (j, n, ws, why))
+        ; /* held (or following one held): a node loss may explain it */
+      else
+        {
+          record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
+                          ws->stderr_tail, why);
+          mu_cordon_note_failure (j, n);
+          mu_epoch_recover (j, MU_RECOVER_USER, why);
+        }
     }
   check_drained (j);
 }
@@ -677,6 +731,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
     mu_epoch_recover (j, MU_RECOVER_SCALE_UP, msg);
   else if (j->state == MU_JOB_RUNNING && was_member)
     {
+      mu_failure_attribute (j, n); /* a failure held: the loss caused it */
       if (!j->failure.set)
         {
           j->failure.set = 1;
@@ -703,6 +758,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->failure.node_id);
   free (j->failure.stderr_tail);
   free (j->failure.reason);
+  mu_failure_free (&j->held);
   free (j->reason);
   free (j->epoch_reason);
   free (j->owner);

@@ -28,12 +28,31 @@ void mu_epoch_cancel (mu_job_t *j, const char *why);
 /* Stop everything and finish as suspended (preempted; resumable from the
  * job's newest complete checkpoint). */
 void mu_epoch_suspend (mu_job_t *j, const char *why);
+/* job.done of a finished job, to a route (a member of it that
+ * registered again after the job ended: reconcile.h C2). */
+void mu_epoch_send_done (mu_job_t *j, const mu_route_t *to);
+/* job.stop of the epoch to one member (it reconnected after the stop
+ * went out on its old connection). */
+void mu_epoch_resend_stop (mu_job_t *j, mu_node_t *n);
 /* rdzv.progress to one node / every node attached to the job. */
 void mu_epoch_send_progress (mu_job_t *j, mu_node_t *n);
 void mu_epoch_broadcast_progress (mu_job_t *j);
 /* Free a job that is detached from its coordinator and has no open
  * handles. */
 void mu_epoch_free_job (mu_job_t *j);
+
+/* failure.c: a failure record (strings copied) / freed and zeroed. */
+void mu_failure_set (mu_failure_t *f, const char *node_id, int64_t rank,
+                     int64_t code, int64_t sig, const char *tail,
+                     const char *reason);
+void mu_failure_free (mu_failure_t *f);
+/* A worker of j on n failed (why): held for attribution (1), or to be
+ * charged now (0: a one-node epoch). */
+int mu_failure_hold (mu_job_t *j, mu_node_t *n, const mu_worker_state_t *ws,
+                     const char *why);
+/* Node `lost` of j was declared lost: a held failure was its doing (it is
+ * dropped; the caller records the loss as the root cause). */
+void mu_failure_attribute (mu_job_t *j, const mu_node_t *lost);
 
 /* cordon.c: count a failure of one of the node's workers; cordon the node
  * when it fails too often. */

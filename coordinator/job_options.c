@@ -101,6 +101,7 @@ mu_job_option_notes (const mu_job_spec_t *job, const mu_job_spec_t *node,
   u64 (&n, "join_timeout_ms", job->join_timeout_ms, node->join_timeout_ms);
   u64 (&n, "last_call_ms", job->last_call_ms, node->last_call_ms);
   u64 (&n, "grace_ms", job->grace_ms, node->grace_ms);
+  u64 (&n, "outage_ms", job->outage_ms, node->outage_ms);
   str (&n, "elastic_mode", job->elastic_mode, node->elastic_mode, "restart");
   u64 (&n, "progress_timeout_ms", job->progress_timeout_ms,
        node->progress_timeout_ms);

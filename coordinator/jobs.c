@@ -517,6 +517,8 @@ mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                 uint32_t gid, int admin, char *err, size_t errlen)
 {
   int rc = mu_jobs_validate_spec (spec, err, errlen);
+  if (rc == 0)
+    rc = mu_ckpt_check_dir (spec, uid, gid, err, errlen);
   if (rc != 0)
     return rc;
   mu_job_t *j = mu_smap_get (c->jobs, spec->id);

@@ -8,6 +8,14 @@
  * contract, and hands a node that brings a job to jobs.c.  The sweep
  * declares a node lost when it has been silent for heartbeat_ms *
  * miss_limit; jobs.c then reacts (re-form, fail).  Each heartbeat is O(1).
+ *
+ * An agent that registers again while it runs workers is reconciled
+ * (reconcile.h): kept in its epoch, told its finished job's outcome, or
+ * fenced.  An agent whose TCP connection closes is declared lost at once:
+ * the agent port's socket monitor reports the closed descriptor, and
+ * every message carries its connection's descriptor (ZMQ_SRCFD), bound
+ * with the node's route.  A descriptor is reused only after its close
+ * event was queued, so the monitor's queue is drained before one is bound.
  */
 #include "coordinator/coord.h"
 
@@ -23,6 +31,8 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/epoch.h"
+#include "coordinator/reconcile.h"
 
 #define MAX_SLOTS 4096
 
@@ -50,9 +60,22 @@ mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from)
   return (n != NULL && n->alive) ? n : NULL;
 }
 
+/* A closed connection's descriptor that is bound again is a new
+ * connection: its old close event, if still pending, is not this one's. */
+static void
+forget_closed (mu_coord_t *c, int fd)
+{
+  mu_conn_watch_drain (c->agent_conns);
+  for (size_t i = 0; i < c->nclosed; i++)
+    if (c->closed_fds[i] == fd)
+      c->closed_fds[i] = -1;
+}
+
 static int
 bind_route (mu_coord_t *c, mu_node_t *n, const mu_route_t *from)
 {
+  if (from->fd >= 0)
+    forget_closed (c, from->fd);
   char k[2 * sizeof from->id + 1];
   route_key (&n->route, k);
   if (n->route.len > 0 && mu_smap_get (c->routes, k) == n)
@@ -205,6 +228,136 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
   mu_coord_send_node (c, n, &m);
 }
 
+/* Its ranks in the job's current epoch, from the rendezvous. */
+static void
+member_ranks (mu_job_t *j, const mu_node_t *n, mu_reconcile_in_t *in)
+{
+  int member = 0;
+  for (size_t i = 0; i < j->nmembers; i++)
+    member |= j->members[i] == n->key;
+  size_t nm = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &nm);
+  for (size_t i = 0; member && i < nm; i++)
+    if (mem[i].key == n->key)
+      {
+        in->node_member = 1;
+        in->member_first_rank = mem[i].first_rank;
+        in->member_nranks = mem[i].nproc;
+      }
+}
+
+/* The exits it reports that the coordinator has not seen, as ordinary
+ * worker exits. */
+static void
+replay_exits (mu_coord_t *c, mu_node_t *n, const mu_reg_t *reg,
+              uint64_t nranks)
+{
+  size_t *idx = calloc (reg->workers.n ? reg->workers.n : 1, sizeof *idx);
+  if (idx == NULL)
+    return;
+  uint64_t seen = nranks > n->live ? nranks - n->live : 0;
+  size_t k = mu_reconcile_missed (reg->workers.v, reg->workers.n, seen, idx);
+  for (size_t i = 0; i < k; i++)
+    {
+      const mu_run_worker_t *w = &reg->workers.v[idx[i]];
+      mu_worker_state_t ws = { .job = reg->job->id, .epoch = reg->epoch,
+                               .rank = w->rank, .state = w->state,
+                               .pid = w->pid, .exit_code = w->exit_code,
+                               .signal = w->signal };
+      mu_log_info (c->log, "EXIT-REPLAYED", "node %s: rank %llu %s (code "
+                   "%lld, signal %lld) while it was cut off", n->node_id,
+                   (unsigned long long)w->rank, w->state,
+                   (long long)w->exit_code, (long long)w->signal);
+      mu_jobs_worker_state (c, n, &ws);
+    }
+  free (idx);
+}
+
+static void send_welcome (mu_coord_t *c, mu_node_t *n, const char *note);
+
+/* An agent that registers while it runs workers (reconcile.h).  1 when
+ * the registration is fully handled here, 0 to go on as an ordinary one. */
+static int
+reconcile (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
+           const mu_reg_t *reg, mu_node_t *n)
+{
+  if (reg->job == NULL || reg->epoch == 0)
+    return 0;
+  mu_job_t *j = mu_smap_get (c->jobs, reg->job->id);
+  mu_reconcile_in_t in = { .reg_epoch = reg->epoch };
+  mu_reconcile_ranks (reg->workers.v, reg->workers.n, &in.reg_first_rank,
+                      &in.reg_nranks);
+  if (j != NULL)
+    {
+      in.job_known = 1;
+      in.job_finished = j->state >= MU_JOB_SUCCEEDED;
+      in.job_epoch = j->epoch;
+    }
+  in.node_known = n != NULL && n->alive && strcmp (n->pub, who->pub) == 0;
+  if (in.node_known && j != NULL && n->job == j && n->live_epoch == j->epoch
+      && (j->state == MU_JOB_RUNNING || j->state == MU_JOB_RECOVERING
+          || j->state == MU_JOB_STOPPING))
+    member_ranks (j, n, &in);
+  switch (mu_reconcile_decide (&in))
+    {
+    case MU_RECONCILE_NEW:
+      return 0;
+    case MU_RECONCILE_DONE:
+      mu_log_notice (c->log, "NODE-RECONCILED", "node %s came back from job "
+                     "%s epoch %llu, which has %s meanwhile: sent its "
+                     "outcome", reg->node_id, j->id,
+                     (unsigned long long)reg->epoch,
+                     mu_job_state_name (j->state));
+      mu_epoch_send_done (j, from);
+      /* The node record of that agent, if still there, is done too: a
+       * hosting launcher waits for every node to go before it exits. */
+      if (in.node_known && n->job == NULL)
+        {
+          mark_dead (c, n);
+          release_node (c, n);
+        }
+      return 1;
+    case MU_RECONCILE_FENCE:
+      {
+        char why[256];
+        snprintf (why, sizeof why, "node %s's epoch %llu of job %s is over "
+                  "(the job is at epoch %llu, %s%s): its workers are stopped",
+                  reg->node_id, (unsigned long long)reg->epoch, reg->job->id,
+                  (unsigned long long)in.job_epoch,
+                  j != NULL ? mu_job_state_name (j->state) : "unknown here",
+                  in.node_known ? "" : "; the node was declared lost");
+        mu_log_warn (c->log, "NODE-FENCED", "%s", why);
+        mu_msg_t m;
+        memset (&m, 0, sizeof m);
+        m.type = MU_MSG_STOP;
+        m.u.stop.job = reg->job->id;
+        m.u.stop.epoch = reg->epoch;
+        m.u.stop.grace_ms = 0;
+        m.u.stop.reason = why;
+        m.u.stop.recover = 1;
+        mu_wire_send (c->agent_sock, from, &m);
+        return 0;
+      }
+    case MU_RECONCILE_RESUME:
+      break;
+    }
+  if (bind_route (c, n, from) != 0)
+    return 0;
+  n->last_seen_ms = mu_now_ms ();
+  mu_log_notice (c->log, "NODE-RECONCILED", "node %s is back in job %s "
+                 "epoch %llu with ranks %llu-%llu: it continues (no restart)",
+                 n->node_id, j->id, (unsigned long long)j->epoch,
+                 (unsigned long long)in.reg_first_rank,
+                 (unsigned long long)(in.reg_first_rank + in.reg_nranks - 1));
+  send_welcome (c, n, NULL);
+  replay_exits (c, n, reg, in.member_nranks);
+  /* A stop sent on its old connection may be lost: say it again. */
+  if (n->job == j && n->live > 0
+      && (j->state == MU_JOB_RECOVERING || j->state == MU_JOB_STOPPING))
+    mu_epoch_resend_stop (j, n);
+  return 1;
+}
+
 int
 mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                    const mu_principal_t *who, mu_reg_t *reg)
@@ -249,6 +402,8 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                           0, err);
       return MUSTER_EPERM;
     }
+  if (reconcile (c, from, who, reg, n))
+    return 0;
   if (n != NULL)
     {
       /* Same node id again: the agent restarted or re-sent its
@@ -373,7 +528,7 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
    * Queued input defers the sweep at most miss_limit times in a row, so a
    * coordinator that is always busy still finds dead nodes. */
   uint64_t every = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
-  int late = c->last_sweep_ms != 0 && now - c->last_sweep_ms > 4 * every
+  int late = now - c->last_sweep_ms > 4 * every
              && now - c->last_sweep_ms > 200;
   c->last_sweep_ms = now;
   if (late)
@@ -430,8 +585,58 @@ mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why)
 }
 
 void
+mu_nodes_conn_closed (int fd, void *coord)
+{
+  mu_coord_t *c = coord;
+  if (fd < 0 || c->stopping)
+    return;
+  if (c->nclosed == c->closed_cap)
+    {
+      size_t ncap = c->closed_cap ? c->closed_cap * 2 : 16;
+      int *v = realloc (c->closed_fds, ncap * sizeof *v);
+      if (v == NULL)
+        return; /* heartbeats will find it */
+      c->closed_fds = v;
+      c->closed_cap = ncap;
+    }
+  c->closed_fds[c->nclosed++] = fd;
+}
+
+void
+mu_nodes_handle_closed (mu_coord_t *c)
+{
+  /* Its last messages (agent.leave of a node that shut down) first. */
+  mu_coord_drain_agents (c);
+  while (c->nclosed > 0)
+    {
+      int fd = c->closed_fds[--c->nclosed];
+      if (fd < 0)
+        continue;
+      for (size_t k = 0; k < c->nodes_used; k++)
+        {
+          mu_node_t *n = c->nodes[k];
+          if (n == NULL || !n->in_use || !n->alive || n->route.fd != fd)
+            continue;
+          uint64_t now = mu_now_ms ();
+          mu_log_warn (c->log, "NODE-LOST",
+                       "node %s silent for %llu ms: its connection closed",
+                       n->node_id,
+                       (unsigned long long)(now > n->last_seen_ms
+                                                ? now - n->last_seen_ms : 0));
+          mark_dead (c, n);
+          mu_jobs_node_lost (c, n, "its connection closed", 1);
+          release_node (c, n);
+          break;
+        }
+    }
+}
+
+void
 mu_nodes_free_all (mu_coord_t *c)
 {
+  free (c->closed_fds);
+  c->closed_fds = NULL;
+  c->nclosed = c->closed_cap = 0;
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];

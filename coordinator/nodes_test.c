@@ -3,13 +3,18 @@
  * the configured one for small clusters, growing with the node count (so
  * 10,000 nodes do not swamp one coordinator), and a loss limit that grows
  * at once but shrinks only after a full old limit has passed, so an agent
- * still on the longer interval is never judged by the shorter one.
+ * still on the longer interval is never judged by the shorter one.  And
+ * a coordinator whose own sweep ran late (its loop stalled, or it was
+ * stopped) blames no node for the silence: it gives every node a fresh
+ * interval; a node silent past the limit on time is lost.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "coordinator/coord.h"
 
@@ -52,12 +57,57 @@ test_configured_interval_is_the_floor (void **state)
   mu_coord_destroy (&c);
 }
 
+/* One live node, silent since `seen`, in a coordinator that was never
+ * started (no sockets: the sweep needs none). */
+static mu_node_t *
+one_node (mu_coord_t *c, uint64_t seen)
+{
+  c->nodes = calloc (1, sizeof *c->nodes);
+  c->free_keys = calloc (1, sizeof *c->free_keys);
+  mu_node_t *n = calloc (1, sizeof *n);
+  assert_non_null (c->nodes);
+  assert_non_null (c->free_keys);
+  assert_non_null (n);
+  c->nodes[0] = n;
+  c->nodes_cap = c->nodes_used = 1;
+  n->in_use = n->alive = 1;
+  n->node_id = strdup ("n1");
+  n->host = strdup ("127.0.0.1");
+  n->last_seen_ms = seen;
+  c->nodes_alive = 1;
+  return n;
+}
+
+static void
+test_stalled_sweep_blames_nobody (void **state)
+{
+  (void)state;
+  mu_coord_opts_t o = { .agent_bind = "tcp://127.0.0.1:*" };
+  mu_coord_t *c = NULL;
+  assert_int_equal (mu_coord_new (&o, &c), 0);
+  c->log->level = MU_LOG_ERR; /* NODE-LOST is expected here */
+  mu_node_t *n = one_node (c, 1000);
+  c->last_sweep_ms = 1000;
+  /* The sweep comes 5 s late: the coordinator was stopped, not the node. */
+  mu_nodes_sweep (c, 6000);
+  assert_int_equal (n->alive, 1);
+  assert_int_equal (n->last_seen_ms, 6000);
+  /* On time again, and the node stays silent past the limit (600 ms). */
+  for (uint64_t t = 6100; t <= 6600; t += 100)
+    mu_nodes_sweep (c, t);
+  assert_int_equal (n->alive, 1);
+  mu_nodes_sweep (c, 6700);
+  assert_int_equal (c->nodes_alive, 0);
+  mu_coord_destroy (&c);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_interval_scales_with_nodes),
     cmocka_unit_test (test_configured_interval_is_the_floor),
+    cmocka_unit_test (test_stalled_sweep_blames_nobody),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -43,13 +43,16 @@
 #include "common/util.h"
 #include "common/keys.h"
 #include "common/state_dir.h"
+#include "checkpoint/dir_probe.h"
 #include "coordinator/coord.h"
+#include "launcher/ckpt_report.h"
 #include "launcher/elf_needs.h"
 #include "launcher/job_id.h"
 #include "launcher/nproc.h"
 #include "launcher/run_opts.h"
 #include "launcher/run_console.h"
 #include "launcher/run_report.h"
+#include "launcher/slurm_step.h"
 #include "worker/agent.h"
 #include "worker/fd_limit.h"
 #include "worker/log_files.h"
@@ -89,7 +92,10 @@ typedef struct run {
   char secret_path[1024];  /* the job secret or token file in use */
   const char *prog_path;  /* the program as found (default job id) */
   const char *job_id;      /* the job's id (make_spec) */
+  mu_ckpt_tally_t ckpt;    /* failed checkpoints, for the final report */
   char ctl_sock_path[200]; /* its automatic local control socket */
+  mu_slurm_plan_t slurm;   /* driving a Slurm allocation (slurm.h) */
+  mu_slurm_step_t *step;   /* ... the srun of its other nodes */
   mu_run_console_t console; /* stdout/stderr while the loop runs */
 } run_t;
 
@@ -319,10 +325,36 @@ python_hint (const run_t *r, const mu_job_done_t *d)
              "PATH (or MUSTER_PYTHON)\n", r->interpreter);
 }
 
+/* A checkpoint failed: say so at once, at the default level. */
+static void
+on_ckpt_done (void *arg, const mu_ckpt_done_t *d)
+{
+  run_t *r = arg;
+  char line[1200];
+  if (mu_ckpt_report_done (&r->ckpt, d, line, sizeof line) > 0)
+    {
+      clear_progress (r);
+      fprintf (stderr, "%s\n", line);
+    }
+}
+
+static void report_outcome (run_t *r, const mu_job_done_t *d);
+
 static void
 on_done (void *arg, const mu_job_done_t *d)
 {
   run_t *r = arg;
+  report_outcome (r, d);
+  /* The final report says when checkpoints failed, whatever the outcome
+   * (the exit status stays the job's). */
+  char line[1200];
+  if (mu_ckpt_report_summary (&r->ckpt, line, sizeof line) > 0)
+    fprintf (stderr, "%s\n", line);
+}
+
+static void
+report_outcome (run_t *r, const mu_job_done_t *d)
+{
   clear_progress (r);
   r->done = 1;
   r->exit_code = (int)d->exit_code;
@@ -365,6 +397,7 @@ on_done (void *arg, const mu_job_done_t *d)
   if (strcmp (d->state, "suspended") == 0)
     {
       r->exit_code = r->o.preempt_exit_code;
+      r->slurm.requeue = r->slurm.active; /* at exit: scontrol requeue */
       if (d->resumable)
         fprintf (stderr,
                  "muster: job %s suspended: %s; run the same command (same "
@@ -428,6 +461,7 @@ static void
 on_agent_closed (void *arg)
 {
   run_t *r = arg;
+  mu_slurm_step_finish (r->step, 30000);
   if (r->coord && r->o.host && !r->signalled
       && mu_coord_nodes_alive (r->coord) > 0)
     {
@@ -507,7 +541,8 @@ check_binds (run_t *r)
   mu_endpoint_t ep;
   mu_bind_scope_t scope = MU_BIND_OTHER;
   if (r->o.host
-      && (mu_endpoint_parse (r->o.endpoint, 0, &ep, why, sizeof why) != 0
+      && (mu_endpoint_parse (r->o.endpoint, r->slurm.active ? MU_EP_ANY_PORT : 0,
+                             &ep, why, sizeof why) != 0
           || mu_netaddr_bind (&ep, r->host_bind, sizeof r->host_bind, &scope,
                               why, sizeof why) != 0))
     {
@@ -631,7 +666,9 @@ secure_local_agent (run_t *r, const char *job_id)
                muster_strerror (rc));
       return rc;
     }
-  if (!r->hosting || r->o.quiet)
+  /* (In a Slurm allocation the joiners get the token from srun: it is
+   * not printed into the job's output file.) */
+  if (!r->hosting || r->o.quiet || r->slurm.active)
     return 0;
   /* The join-only form of the secret: it lets a node join, not host. */
   mu_token_t join = r->token;
@@ -877,6 +914,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->last_call_ms = r->o.endpoint ? r->o.last_call_ms : 0;
   spec->join_timeout_ms = r->o.join_timeout_ms;
   spec->grace_ms = r->o.grace_ms;
+  spec->outage_ms = r->o.outage_ms;
   spec->elastic_mode = (char *)r->o.elastic_mode;
   spec->progress_timeout_ms = r->o.progress_timeout_ms;
   spec->ckpt_dir = (char *)r->o.ckpt_dir;
@@ -899,11 +937,18 @@ mu_run_main (int argc, char **argv)
       fputs (mu_run_opts_usage (), stdout);
       return 0;
     }
-  if (mu_run_opts_parse (argc, argv, &r.o, err, sizeof err) != 0)
+  /* In a Slurm batch script or salloc shell, muster run drives the
+   * allocation: it hosts here and srun starts the other nodes (slurm.h). */
+  int in_alloc = mu_slurm_in_allocation (mu_slurm_getenv, NULL);
+  if ((in_alloc ? mu_run_opts_parse_in_allocation (argc, argv, &r.o, err, sizeof err)
+                : mu_run_opts_parse (argc, argv, &r.o, err, sizeof err)) != 0
+      || (in_alloc && mu_slurm_plan_env (&r.o, &r.slurm, err, sizeof err) != 0))
     {
       fprintf (stderr, "muster run: %s\n", err);
       return 2;
     }
+  if (r.slurm.relaunch) /* an salloc shell on a login node */
+    return mu_slurm_relaunch (&r.slurm, argc, argv);
   if (!r.o.quiet)
     for (size_t k = 0; k < r.o.nnotes; k++)
       fprintf (stderr, "muster: %s\n", r.o.notes[k]);
@@ -965,6 +1010,15 @@ mu_run_main (int argc, char **argv)
         }
       snprintf (r.ckpt_dir_abs, sizeof r.ckpt_dir_abs, "%s/%s", cwd, r.o.ckpt_dir);
       r.o.ckpt_dir = r.ckpt_dir_abs;
+    }
+  /* An unwritable --ckpt-dir is one line now, not a silent loss later. */
+  if (r.o.ckpt_dir != NULL
+      && mu_ckpt_dir_probe (r.o.ckpt_dir, (uid_t)-1, (gid_t)-1, err,
+                            sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: --ckpt-dir: %s\n", err);
+      free (pargv);
+      return 2;
     }
   if ((r.o.endpoint == NULL || r.o.host) && check_binds (&r) != 0)
     {
@@ -1036,7 +1090,7 @@ mu_run_main (int argc, char **argv)
          * may take the other's silence (our own stall) for a loss. */
         .coord_in_process = r.coord != NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
-                .on_stop = on_stop,
+                .on_stop = on_stop, .on_ckpt_done = on_ckpt_done,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
       };
       rc = mu_agent_new (&ao, &r.agent);
@@ -1066,9 +1120,22 @@ mu_run_main (int argc, char **argv)
           r.sigpreempt.data = &r;
           uv_signal_start (&r.sigpreempt, on_signal, r.o.preempt_signal);
         }
+      if (r.slurm.active
+          && mu_slurm_step_launch (&r.loop, &r.slurm, &r.o, argv,
+                                   (int)(r.o.argv - argv), r.endpoint, id,
+                                   r.have_token ? &r.token : NULL, &r.step,
+                                   err, sizeof err) != 0)
+        {
+          fprintf (stderr, "muster run: %s\n", err);
+          r.exit_code = 1;
+          mu_agent_shutdown (r.agent, 0);
+        }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
   mu_run_console_close (&r.console, &r.loop);
+  mu_slurm_step_destroy (&r.step);
+  if (r.slurm.requeue)
+    mu_slurm_requeue (&r.slurm, r.o.quiet);
   mu_agent_destroy (&r.agent);
   mu_coord_destroy (&r.coord);
   uv_loop_close (&r.loop);

@@ -28,7 +28,9 @@ mu_run_opts_usage (void)
          "  --nproc-per-node N      workers per node (default 1); gpu: one per\n"
          "                          GPU (CUDA_VISIBLE_DEVICES), cpu: one per\n"
          "                          usable CPU, auto: gpu if any, else cpu\n"
-         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded);\n"
+         "  --rdzv-endpoint H:P     coordinator to join (none: run embedded, or\n"
+         "                          in a Slurm batch script or salloc shell, a\n"
+         "                          gang over the allocation: docs/slurm.md);\n"
          "                          HOST:PORT or tcp://HOST:PORT, [V6]:PORT\n"
          "  --host                  serve the coordinator at --rdzv-endpoint:\n"
          "                          an address of this machine, bound as given\n"
@@ -47,6 +49,9 @@ mu_run_opts_usage (void)
          "  --join-timeout DUR      fail if min nodes never join (default 600s)\n"
          "  --connect-timeout DUR   give up on an unreachable coordinator (30s)\n"
          "  --grace DUR             SIGTERM-to-SIGKILL grace (default 5s)\n"
+         "  --outage-window DUR     how long a node keeps its workers without\n"
+         "                          a coordinator before killing them and\n"
+         "                          reporting their outcome (default 30s)\n"
          "  --elastic-mode MODE     restart (default) or in-place\n"
          "  --ctl-bind EP           control port of a served coordinator;\n"
          "                          ipc://PATH: a local socket for `muster\n"
@@ -264,7 +269,8 @@ canon (const char *a, char *out, size_t outlen)
 static const char *const FLAGS_WITH_VALUE[]
     = { "nnodes", "nproc-per-node", "rdzv-endpoint", "rdzv-id",
         "max-restarts", "node-id", "role", "advertise-host", "last-call",
-        "join-timeout", "connect-timeout", "grace", "elastic-mode",
+        "join-timeout", "connect-timeout", "grace", "outage-window",
+        "elastic-mode",
         "log-level", "ctl-bind", "rdzv-backend", "rdzv-conf",
         "progress-timeout", "ckpt-dir", "ckpt-every", "ckpt-every-steps",
         "ckpt-keep",
@@ -340,6 +346,17 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     return duration (name, v, &o->connect_timeout_ms, err, errlen);
   else if (strcmp (name, "grace") == 0)
     return duration (name, v, &o->grace_ms, err, errlen);
+  else if (strcmp (name, "outage-window") == 0)
+    {
+      int rc = duration (name, v, &o->outage_ms, err, errlen);
+      if (rc == 0 && o->outage_ms == 0)
+        {
+          snprintf (err, errlen, "--outage-window must be more than 0 "
+                    "(got '%s')", v);
+          return MUSTER_EINVAL;
+        }
+      return rc;
+    }
   else if (strcmp (name, "elastic-mode") == 0)
     {
       if (strcmp (v, "restart") != 0 && strcmp (v, "in-place") != 0)
@@ -451,9 +468,27 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
   return 0;
 }
 
+static int
+parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
+       size_t errlen);
+
 int
 mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                    size_t errlen)
+{
+  return parse (argc, argv, 0, o, err, errlen);
+}
+
+int
+mu_run_opts_parse_in_allocation (int argc, char **argv, mu_run_opts_t *o,
+                                 char *err, size_t errlen)
+{
+  return parse (argc, argv, 1, o, err, errlen);
+}
+
+static int
+parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
+       size_t errlen)
 {
   memset (o, 0, sizeof *o);
   o->min_nodes = o->max_nodes = 1;
@@ -587,7 +622,7 @@ mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                      NULL, NULL);
       o->nproc = o->roles[k].nproc; /* this node's workers */
     }
-  if (o->endpoint == NULL && o->min_nodes > 1)
+  if (o->endpoint == NULL && o->min_nodes > 1 && !in_allocation)
     return fail (err, errlen,
                  "--nnodes needs more than one node: give --rdzv-endpoint "
                  "(the embedded coordinator serves this machine only)",

@@ -36,6 +36,7 @@ typedef struct mu_run_opts {
   uint64_t join_timeout_ms;      /* --join-timeout (default 600s) */
   uint64_t connect_timeout_ms;   /* --connect-timeout (default 30s) */
   uint64_t grace_ms;             /* --grace (default 5s) */
+  uint64_t outage_ms;            /* --outage-window (0 = the default, 30s) */
   const char *elastic_mode;      /* --elastic-mode restart|in-place */
   const char *log_level;         /* --log-level */
   const char *ctl_bind;          /* --ctl-bind (with --host/embedded) */
@@ -84,6 +85,12 @@ typedef struct mu_run_opts {
  * Returns 0, or MUSTER_EINVAL with a sentence naming the problem in err. */
 int mu_run_opts_parse (int argc, char **argv, mu_run_opts_t *o, char *err,
                        size_t errlen);
+
+/* The same inside a cluster manager's allocation (slurm.h): --nnodes above 1
+ * without --rdzv-endpoint is allowed there, the allocation's nodes form
+ * the gang. */
+int mu_run_opts_parse_in_allocation (int argc, char **argv, mu_run_opts_t *o,
+                                     char *err, size_t errlen);
 
 /* Usage text of `muster run`. */
 const char *mu_run_opts_usage (void);

@@ -195,6 +195,27 @@ test_bare_seconds (void **state)
   assert_int_equal (o.last_call_ms, 500);
 }
 
+/* --outage-window: a duration, more than 0; unset = the default (0). */
+static void
+test_outage_window (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "prog", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.outage_ms, 0);
+  const char *b[] = { "--outage-window", "3", "prog", NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_int_equal (o.outage_ms, 3000);
+  const char *c[] = { "--outage-window", "0", "prog", NULL };
+  assert_int_equal (parse (&o, err, c), MUSTER_EINVAL);
+  assert_non_null (strstr (err, "--outage-window must be more than 0"));
+  const char *d[] = { "--outage-window", "soon", "prog", NULL };
+  assert_int_equal (parse (&o, err, d), MUSTER_EINVAL);
+  assert_non_null (strstr (err, "--outage-window: 'soon' is not a duration"));
+}
+
 /* --python and --preempt-exit-code. */
 static void
 test_python_and_exit_code (void **state)
@@ -342,6 +363,7 @@ main (void)
     cmocka_unit_test (test_torchrun_rest),
     cmocka_unit_test (test_nproc_kinds),
     cmocka_unit_test (test_torchrun_rest_errors),
+    cmocka_unit_test (test_outage_window),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages muster needs to build, test and run its
-# examples.  Safe to run again: packages already present are skipped, and
-# apt-get update runs only when something is missing.
+# examples (slurm-wlm and munge: the local Slurm cluster of the Slurm tests,
+# tests/slurm/cluster.py; systemd: `systemd-analyze verify` of the units in
+# deploy/systemd; python3-yaml: the offline check of deploy/k8s).  Safe to
+# run again: packages already present are skipped, and apt-get update runs
+# only when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libuv1-dev libcmocka-dev
       libopenmpi-dev openmpi-bin
-      python3 python3-zmq python3-msgpack valgrind)
+      python3 python3-zmq python3-msgpack python3-yaml valgrind
+      slurm-wlm munge systemd)
 if [ "${MUSTER_WITH_TORCH:-0}" = 1 ]; then
   pkgs+=(python3-torch)
 fi

@@ -7,10 +7,11 @@ tagged sh/bash/shell/console, and untagged or indented blocks whose first
 line is a command) and, for each one, either
 
   * runs it: in a temporary directory, with the build's programs first on
-    PATH, HOME and XDG_STATE_HOME inside that directory (so a musterd keeps
-    its keys, join token and control socket there, security on, and a
-    joiner finds its token the way a user's would), bounded by a timeout,
-    and expects exit status 0; or
+    PATH (and its Python package, build/python, on PYTHONPATH), HOME and
+    XDG_STATE_HOME inside that directory (so a musterd keeps its keys,
+    join token and control socket there, security on, and a joiner finds
+    its token the way a user's would), bounded by a timeout, and expects
+    exit status 0; or
   * finds it in tests/doc_commands.map, which names the test that mirrors it
     one to one (commands that need several machines, root, a cluster or
     minutes).  The named test must exist.
@@ -454,6 +455,8 @@ def sandbox(path, bin_dir, build):
         # root's default would be /var/lib/muster: never touch it
         "MUSTER_STATE_DIR": os.path.join(d, "state", "muster"),
         "TMPDIR": os.path.join(d, "tmp"),
+        # the build's Python package, as if installed (like PATH above)
+        "PYTHONPATH": os.path.join(build, "python"),
     })
     for v in ("MUSTER_JOIN_TOKEN", "MUSTER_CTL_ENDPOINT"):
         env.pop(v, None)

@@ -10,8 +10,22 @@
  * "agent.welcome" arrives or connect_timeout_ms passes, after which the
  * agent gives up with a message naming the endpoint.  A coordinator silent
  * for heartbeat_ms * miss_limit is declared lost: the workers keep running
- * and the agent registers again — unless it runs in this very process
- * (opts.coord_in_process, muster run): then its silence is our own stall.
+ * and the agent registers again, saying what it runs (epoch, ranks, pids,
+ * and the exits that happened while it was cut off) so the coordinator can
+ * keep it in its epoch (coordinator/reconcile.h).
+ *
+ * Fencing: the coordinator declares a node lost after heartbeat_ms *
+ * miss_limit of silence and re-forms the gang without it.  An agent that
+ * wakes from a stall longer than its lease — (miss_limit + 1) heartbeat
+ * intervals, one interval more than the coordinator's bound, so that a
+ * node the coordinator still counts never kills its workers — kills its
+ * workers at once; so does an agent that has reached no coordinator for
+ * the job's outage window (outage_ms, default 30 s).  Its launcher then
+ * reports the true outcome of this node's workers.  A stall of the
+ * coordinator in this process (muster run's embedded one) fences nothing:
+ * the coordinator stalled too.
+ * Nor is the coordinator in this process ever declared lost: its silence
+ * is this process's own stall (e.g. spawning hundreds of workers).
  */
 #include "worker/agent_int.h"
 
@@ -186,8 +200,18 @@ mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m)
 {
   if (a->coord_sock == NULL)
     return MUSTER_ECLOSED;
+  if ((a->nheld > 0 || a->coord_lost) && !a->registered
+      && mu_agent_hold_request (a, m) == 0)
+    return 0; /* held, in order behind those already held */
   int rc = mu_wire_send (a->coord_sock, NULL, m);
-  if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT)
+  if (rc == -EAGAIN && a->coord_lost && mu_agent_hold_request (a, m) == 0)
+    return 0;
+  if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT
+      && a->coord_lost)
+    mu_log_info (a->log, "SEND-FAILED", "%s to coordinator: %s (it is "
+                 "unreachable; registration reports it)",
+                 mu_msg_name (m->type), muster_strerror (rc));
+  else if (rc != 0 && m->type != MU_MSG_REGISTER && m->type != MU_MSG_HEARTBEAT)
     mu_log_warn (a->log, "SEND-FAILED", "%s to coordinator: %s",
                  mu_msg_name (m->type), muster_strerror (rc));
   return rc;
@@ -208,7 +232,19 @@ send_register (mu_agent_t *a)
   m.u.reg.rank_hint = a->opts.rank_hint;
   m.u.reg.role = (char *)a->opts.role;
   m.u.reg.job = a->job;
-  return mu_agent_send_coord (a, &m);
+  /* What this node runs, for reconciliation after a reconnect. */
+  mu_run_worker_t *ws = NULL;
+  size_t nws = 0;
+  if (a->job != NULL && mu_agent_workers_describe (a, &ws, &nws) == 0
+      && nws > 0)
+    {
+      m.u.reg.epoch = a->start.u.start.epoch;
+      m.u.reg.workers.v = ws;
+      m.u.reg.workers.n = nws;
+    }
+  int rc = mu_agent_send_coord (a, &m);
+  free (ws);
+  return rc;
 }
 
 void
@@ -238,8 +274,29 @@ on_reg_timer (uv_timer_t *t)
   if (a->registered || a->shutting_down)
     return;
   uint64_t now = mu_now_ms ();
-  if (a->opts.connect_timeout_ms > 0
-      && now - a->started_ms >= a->opts.connect_timeout_ms)
+  if (a->coord_lost && a->start.type == MU_MSG_START)
+    {
+      /* Cut off while running an epoch: the outage window bounds how long
+       * the workers run unsupervised, and then this node reports what its
+       * own workers did. */
+      uint64_t away = now - a->last_coord_ms;
+      if (away >= mu_agent_outage_ms (a))
+        {
+          if (a->live > 0)
+            {
+              char why[256];
+              snprintf (why, sizeof why, "no coordinator for %.1f s (the "
+                        "job's outage window)", (double)away / 1000.0);
+              a->fenced = 1;
+              mu_agent_fence (a, why);
+              return; /* reported once the last worker is down */
+            }
+          mu_agent_report_own_outcome (a, away);
+          return;
+        }
+    }
+  else if (a->opts.connect_timeout_ms > 0
+           && now - a->started_ms >= a->opts.connect_timeout_ms)
     {
       char why[512];
       snprintf (why, sizeof why,
@@ -275,8 +332,14 @@ on_reg_timer (uv_timer_t *t)
   if (a->reg_backoff_ms > REG_BACKOFF_MAX_MS)
     a->reg_backoff_ms = REG_BACKOFF_MAX_MS;
   uint64_t next = a->reg_backoff_ms;
-  if (a->opts.connect_timeout_ms > 0
-      && now + next > a->started_ms + a->opts.connect_timeout_ms)
+  if (a->coord_lost && a->start.type == MU_MSG_START)
+    {
+      uint64_t end = a->last_coord_ms + mu_agent_outage_ms (a);
+      if (now + next > end)
+        next = end > now ? end - now : 0;
+    }
+  else if (a->opts.connect_timeout_ms > 0
+           && now + next > a->started_ms + a->opts.connect_timeout_ms)
     next = a->started_ms + a->opts.connect_timeout_ms - now;
   uv_timer_start (&a->reg_timer, on_reg_timer, next, 0);
 }
@@ -304,9 +367,34 @@ on_hb_timer (uv_timer_t *t)
    * heartbeat even if an exit or job.done path missed them. */
   mu_agent_ipc_owner_gc (a);
   uint64_t now = mu_now_ms ();
+  uint64_t gap = a->last_tick_ms ? now - a->last_tick_ms : 0;
+  a->last_tick_ms = now;
+  if (gap > (a->miss_limit + 1) * a->heartbeat_ms && !a->opts.coord_in_process)
+    {
+      /* This agent stalled (SIGSTOP, a frozen VM) past its lease: the
+       * coordinator has declared the node lost and started its ranks
+       * elsewhere.  Kill ours before they do any more work, then
+       * register again (the coordinator tells us where we stand). */
+      char why[256];
+      snprintf (why, sizeof why, "this agent stalled for %llu ms, longer "
+                "than its lease (%llu ms)", (unsigned long long)gap,
+                (unsigned long long)((a->miss_limit + 1) * a->heartbeat_ms));
+      mu_agent_fence (a, why);
+      a->last_coord_ms = now;
+      a->coord_lost = 1;
+      start_registering (a);
+      return;
+    }
+  if (gap > 2 * a->heartbeat_ms)
+    {
+      /* Our own loop ran late: the coordinator's answers may be waiting
+       * unread.  Judge it again at the next tick. */
+      if (a->last_coord_ms < now - a->heartbeat_ms)
+        a->last_coord_ms = now - a->heartbeat_ms;
+    }
   /* A coordinator on our own loop answers whenever the loop runs: its
-   * silence is this process's stall (spawning hundreds of workers), and
-   * re-registering would only restart the gang. */
+   * silence is this process's stall, and re-registering would only
+   * restart the gang. */
   if (!a->opts.coord_in_process
       && now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
     {
@@ -315,6 +403,7 @@ on_hb_timer (uv_timer_t *t)
                    "workers keep running, registering again",
                    a->coordinator, (unsigned long long)(now - a->last_coord_ms));
       a->started_ms = now;
+      a->coord_lost = 1;
       start_registering (a);
       return;
     }
@@ -331,10 +420,13 @@ static void
 on_welcome (mu_agent_t *a, const mu_welcome_t *w)
 {
   a->registered = 1;
+  a->coord_lost = 0;
+  a->last_tick_ms = mu_now_ms (); /* a stall before the first tick counts */
   a->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 200;
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
+  mu_agent_flush_held (a);
   mu_log_info (a->log, "REGISTERED", "node %s registered with %s (session %s)",
                a->node_id, a->coordinator, w->session);
   if (w->note != NULL && w->note[0] != '\0')
@@ -360,6 +452,14 @@ on_coord_error (mu_agent_t *a, const mu_error_t *e)
        * out are answered "unknown node".  Expected, not a warning. */
       mu_log_debug (a->log, "COORD-RELEASED", "%s after this node left (%s)",
                     e->message, e->in_reply_to ? e->in_reply_to : "?");
+      return;
+    }
+  if (e->code == MUSTER_ESTALE_EPOCH && e->in_reply_to != NULL
+      && strcmp (e->in_reply_to, "worker.state") == 0)
+    {
+      /* An exit of a worker of an epoch that is over (replaced in place,
+       * or fenced): the coordinator has moved on. */
+      mu_log_debug (a->log, "STALE-EPOCH", "%s", e->message);
       return;
     }
   if (e->in_reply_to != NULL && strcmp (e->in_reply_to, "agent.register") == 0)
@@ -433,6 +533,8 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
     case MU_MSG_CKPT_DONE:
       mu_agent_workers_broadcast (a, m);
       mu_msg_clear (&a->ckpt_request);
+      if (a->opts.ev.on_ckpt_done)
+        a->opts.ev.on_ckpt_done (a->opts.ev.arg, &m->u.ckpt_done);
       break;
     case MU_MSG_ERROR:
       on_coord_error (a, &m->u.error);
@@ -468,6 +570,11 @@ mu_agent_maybe_finish (mu_agent_t *a)
 {
   if (a->live > 0)
     return;
+  if (a->fenced && !a->done_reported && !a->shutting_down)
+    {
+      mu_agent_report_own_outcome (a, mu_now_ms () - a->last_coord_ms);
+      return;
+    }
   if (a->pending_done.type == MU_MSG_JOB_DONE)
     {
       mu_msg_t d = a->pending_done;
@@ -689,6 +796,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_msg_clear (&a->pending_done);
   mu_msg_clear (&a->members);
   mu_msg_clear (&a->ckpt_request);
+  mu_agent_free_held (a);
   free (a->workers);
   mu_job_spec_free (&a->job);
   mu_run_dir_close (&a->run_dir);

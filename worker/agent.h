@@ -35,6 +35,9 @@ typedef struct mu_agent_events {
    * coordinator unreachable): state "succeeded", "failed" or "cancelled".
    * Called once, after every worker of this node is down. */
   void (*on_done) (void *arg, const mu_job_done_t *d);
+  /* A checkpoint attempt of the job ended (ckpt.done: committed, or
+   * aborted with d->reason and d->failed) (may be NULL). */
+  void (*on_ckpt_done) (void *arg, const mu_ckpt_done_t *d);
   /* Everything is closed after mu_agent_shutdown (may be NULL). */
   void (*on_closed) (void *arg);
   void *arg;
@@ -73,11 +76,11 @@ typedef struct mu_agent_opts {
   const mu_token_t *token;     /* join token to enrol with */
   uint32_t rank_hint;          /* static rendezvous: node rank asked for
                                   (torchrun's --node_rank) plus one; 0 = any */
-  int coord_in_process;        /* 1: the coordinator runs on this agent's
-                                  loop (muster run hosting it): its silence
-                                  is this process's own stall, never a lost
-                                  coordinator, so the agent never declares
-                                  it lost (see on_hb_timer) */
+  /* The coordinator runs in this process, on this agent's loop (muster
+   * run's embedded or --host one): a stall of this process stalls both, so
+   * waking from one is no reason to fence (kill) the workers, and the
+   * coordinator's silence is never taken for a loss (no COORD-LOST). */
+  int coord_in_process;
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;
 } mu_agent_opts_t;

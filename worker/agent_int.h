@@ -27,6 +27,13 @@ typedef struct mu_agent_worker {
   uint64_t last_progress_ms; /* hello or last progress report; 0 = none */
   uint32_t uid;     /* the user it runs as */
   uint64_t log_attempt; /* its log files' attempt_<N> (with a log dir) */
+  /* its exit, kept for agent.register after a reconnect (exit_seq 0 =
+   * not exited); exit_state is a string literal */
+  const char *exit_state;
+  int64_t exit_code;
+  int64_t exit_signal;
+  uint64_t exit_seq;
+  int fenced;       /* killed by this agent's fencing */
   char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
 } mu_agent_worker_t;
 
@@ -84,6 +91,17 @@ struct mu_agent {
   uint64_t miss_limit;
   uint64_t hb_seq;
   uint64_t reg_backoff_ms;
+  uint64_t last_tick_ms;    /* last heartbeat tick: a late one = we stalled */
+  uint64_t exit_seq;        /* exits of the current epoch so far */
+  int coord_lost;           /* registering again after losing the
+                               coordinator (its outage window runs) */
+  int fenced;               /* outage window passed: workers killed; report
+                               this node's outcome once they are down */
+  /* workers' requests (kv, barrier, ckpt.saved) that could not be sent
+   * while the coordinator was unreachable: sent after the next welcome,
+   * so libmuster calls see a delay, not an error (agent.c) */
+  struct mu_agent_held *held_head, *held_tail;
+  size_t nheld;
   int registered;
   int handles_open;
   int shutting_down;
@@ -114,6 +132,22 @@ int mu_agent_connect_coord (mu_agent_t *a);
 /* (Re)start registration at once, with fresh backoff. */
 void mu_agent_register_now (mu_agent_t *a);
 
+/* agent_outage.c: cut off from the coordinator. */
+/* Hold a worker's request (kv, barrier, ckpt.saved) for the next welcome:
+ * 0, or a code (not such a request, too many held, no memory). */
+int mu_agent_hold_request (mu_agent_t *a, const mu_msg_t *m);
+/* Send the held requests, in order (after agent.welcome). */
+void mu_agent_flush_held (mu_agent_t *a);
+void mu_agent_free_held (mu_agent_t *a);
+/* How long the workers run without a coordinator: the job's outage
+ * window, or the connect timeout if shorter. */
+uint64_t mu_agent_outage_ms (const mu_agent_t *a);
+/* Fencing: SIGKILL every running worker now, saying why. */
+void mu_agent_fence (mu_agent_t *a, const char *why);
+/* The coordinator is gone for good (away_ms): report this node's own
+ * workers' outcome as the job's, then shut down. */
+void mu_agent_report_own_outcome (mu_agent_t *a, uint64_t away_ms);
+
 /* agent_enroll.c: exchange a join token for the agent's own key. */
 int mu_agent_enroll_open (mu_agent_t *a);
 int mu_agent_enroll_send (mu_agent_t *a);
@@ -129,6 +163,14 @@ void mu_agent_output_close (mu_agent_t *a);
 int mu_agent_workers_open (mu_agent_t *a);
 void mu_agent_workers_start (mu_agent_t *a, mu_msg_t *start);
 void mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms);
+/* Every worker of the current epoch as agent.register reports it; *out
+ * (caller frees the array, not the strings) is NULL when there is none.
+ * 0 or -ENOMEM. */
+int mu_agent_workers_describe (const mu_agent_t *a, mu_run_worker_t **out,
+                               size_t *n);
+/* Fencing: SIGKILL every running worker at once (their exits are
+ * reported as usual). */
+void mu_agent_workers_kill (mu_agent_t *a);
 void mu_agent_workers_relay_reply (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m);
 /* ckpt.request / ckpt.done to every worker of the current epoch. */

@@ -49,6 +49,15 @@ report_state (mu_agent_t *a, mu_agent_worker_t *w, const char *state,
               int64_t code, int64_t sig, const char *tail)
 {
   const mu_start_t *s = &a->start.u.start;
+  if (strcmp (state, "running") != 0 && w->exit_seq == 0)
+    {
+      /* Kept for agent.register: a report sent while the coordinator is
+       * unreachable is lost, and reconciliation replays it. */
+      w->exit_state = state;
+      w->exit_code = code;
+      w->exit_signal = sig;
+      w->exit_seq = ++a->exit_seq;
+    }
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_WORKER_STATE;
@@ -78,7 +87,7 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
                term_signal ? "killed by signal" : "exited with code",
                (long long)(term_signal ? term_signal : exit_code));
   if (a->start.type == MU_MSG_START)
-    report_state (a, w, w->hung ? "hung" : "exited",
+    report_state (a, w, w->hung ? "hung" : w->fenced ? "fenced" : "exited",
                   term_signal ? -1 : exit_code, term_signal, tail);
   free (tail);
   mu_proc_close (&w->proc);
@@ -360,6 +369,7 @@ keep_or_replace (mu_agent_t *a, size_t i)
   mu_agent_worker_t *w = &a->workers[i];
   if (w->running && w->proc != NULL && w->has_route)
     {
+      w->exit_seq = 0;
       w->rank = s->assign.v[i].rank;
       w->epoch = s->epoch;
       w->new_member = 0;
@@ -530,6 +540,7 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
       discard_workers (a);
       a->max_step = 0;
     }
+  a->exit_seq = 0;
   mu_msg_clear (&a->start);
   mu_msg_clear (&a->members);
   mu_msg_clear (&a->ckpt_request); /* of the old epoch */
@@ -567,6 +578,46 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
   a->spawn_next = 0;
   a->spawning = 1;
   uv_idle_start (&a->spawn_idle, on_spawn_idle);
+}
+
+int
+mu_agent_workers_describe (const mu_agent_t *a, mu_run_worker_t **out,
+                           size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  if (a->start.type != MU_MSG_START || a->nworkers == 0)
+    return 0;
+  mu_run_worker_t *v = calloc (a->nworkers, sizeof *v);
+  if (v == NULL)
+    return -ENOMEM;
+  for (size_t i = 0; i < a->nworkers; i++)
+    {
+      const mu_agent_worker_t *w = &a->workers[i];
+      v[i].rank = w->rank;
+      v[i].pid = w->pid > 0 ? (uint64_t)w->pid : 0;
+      v[i].state = (char *)(w->exit_seq ? w->exit_state : "running");
+      v[i].exit_code = w->exit_code;
+      v[i].signal = w->exit_signal;
+      v[i].exit_seq = w->exit_seq;
+    }
+  *out = v;
+  *n = a->nworkers;
+  return 0;
+}
+
+void
+mu_agent_workers_kill (mu_agent_t *a)
+{
+  for (size_t i = 0; i < a->nworkers; i++)
+    {
+      mu_agent_worker_t *w = &a->workers[i];
+      if (w->running && w->proc != NULL)
+        {
+          w->fenced = 1;
+          mu_proc_signal (w->proc, SIGKILL);
+        }
+    }
 }
 
 void

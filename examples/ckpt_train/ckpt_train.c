@@ -7,7 +7,10 @@
  * from a checkpoint ends with exactly the state of a run that never
  * stopped (the final line prints a checksum to compare).  Each step it
  * reports progress; when muster says a checkpoint is due it hands the
- * state over (asynchronously by default) and keeps training.
+ * state over (asynchronously by default) and keeps training.  It prints
+ * "saved step N" only when the checkpoint is committed, and "checkpoint of
+ * step N failed: REASON" when its shard could not be written or the
+ * commit was aborted (muster_worker_ckpt_outcome).
  *
  *   muster run --nproc-per-node 2 --ckpt-dir /tmp/ck --ckpt-every 2s -- \
  *       ckpt_train --steps 2000 --step-ms 5
@@ -64,6 +67,21 @@ checksum (const state_t *s, size_t n)
   for (size_t i = 0; i < n * sizeof (float); i++)
     h = (h ^ p[i]) * 1099511628211ull;
   return h;
+}
+
+/* Print how the newest checkpoint this worker saved for ended. */
+static void
+report_outcome (muster_worker_t *w)
+{
+  muster_ckpt_outcome_t o = { 0, 0, "" };
+  if (muster_worker_ckpt_outcome (w, &o) != 1)
+    return;
+  if (o.status == 0)
+    printf ("saved step %llu (committed)\n", (unsigned long long)o.step);
+  else
+    fprintf (stderr, "checkpoint of step %llu failed: %s\n",
+             (unsigned long long)o.step, o.reason);
+  fflush (stdout);
 }
 
 /* ------------------------------------------------ parameter servers */
@@ -166,6 +184,7 @@ run_ps (muster_worker_t *w, uint64_t steps, long step_ms)
           && (rc = muster_worker_ckpt_save (w, p.v, p.count * sizeof *p.v, 0))
                  != 0)
         fprintf (stderr, "ps checkpoint failed: %s\n", muster_strerror (rc));
+      report_outcome (w);
       if (step_ms > 0)
         nanosleep (&nap, NULL);
     }
@@ -353,15 +372,16 @@ main (int argc, char **argv)
           if (rc != 0)
             fprintf (stderr, "checkpoint of step %llu failed: %s\n",
                      (unsigned long long)s->step, muster_strerror (rc));
-          else
-            printf ("saved step %llu (%s)\n", (unsigned long long)s->step,
-                    rq.reason);
-          fflush (stdout);
         }
+      /* "saved" only once the checkpoint is committed: a save that
+       * returned 0 handed the bytes over (async) or wrote this shard, but
+       * the disk may still be full for the write or for another rank. */
+      report_outcome (w);
       if (step_ms > 0)
         nanosleep (&nap, NULL);
     }
   muster_worker_ckpt_flush (w);
+  report_outcome (w);
   printf ("done at step %llu checksum %016llx\n", (unsigned long long)s->step,
           (unsigned long long)checksum (s, n));
   free (s);

@@ -150,8 +150,12 @@ MUSTER_EXPORT int muster_worker_on_ckpt (muster_worker_t *w, muster_ckpt_fn fn,
 MUSTER_EXPORT int muster_worker_ckpt_due (muster_worker_t *w,
                                           muster_ckpt_request_t *out);
 /* Save `len` bytes as this worker's shard of the due checkpoint.  Without
- * flags it returns once the shard is durable and reported; with
- * MUSTER_CKPT_ASYNC once the bytes are copied.  MUSTER_ENOTFOUND if no
+ * flags it returns once the shard is durable and reported, or the error
+ * that kept it from being written (-ENOSPC, -EROFS, -EACCES, ...: the
+ * coordinator is told at once and aborts the checkpoint); with
+ * MUSTER_CKPT_ASYNC once the bytes are copied (a later write failure is
+ * told by muster_worker_ckpt_outcome and _flush).  The abort status when
+ * the checkpoint was aborted after _due said 1; MUSTER_ENOTFOUND if no
  * checkpoint is due. */
 MUSTER_EXPORT int muster_worker_ckpt_save (muster_worker_t *w, const void *buf,
                                            size_t len, int flags);
@@ -165,6 +169,24 @@ MUSTER_EXPORT int muster_worker_ckpt_reserve (muster_worker_t *w, size_t len);
 MUSTER_EXPORT int muster_worker_ckpt_path (muster_worker_t *w, char *buf,
                                            size_t size);
 MUSTER_EXPORT int muster_worker_ckpt_save_file (muster_worker_t *w);
+/* How a checkpoint this worker was asked to save ended.  A save that
+ * returned 0 only says the bytes were handed over (MUSTER_CKPT_ASYNC) or
+ * that this worker's shard is durable: the checkpoint exists only once
+ * every shard is and the coordinator committed it. */
+typedef struct muster_ckpt_outcome {
+  uint64_t step;
+  int status;         /* 0: committed; else why not, a negative code */
+  const char *reason; /* "" when committed, else a sentence ("this worker
+                         could not write its shard: No space left on device
+                         (ENOSPC on /ck/...)", "timed out waiting for rank
+                         3 (1 of 4 missing)"); valid until the next call */
+} muster_ckpt_outcome_t;
+/* 1 and *out if a checkpoint this worker was asked to save ended since the
+ * last call: committed, or failed (this worker's own write failed, seen at
+ * once; or the coordinator aborted the commit).  Only the newest outcome
+ * is kept.  0 if none; never blocks.  Call it from one thread. */
+MUSTER_EXPORT int muster_worker_ckpt_outcome (muster_worker_t *w,
+                                              muster_ckpt_outcome_t *out);
 /* Block until every asynchronous save is durable; returns the status of
  * the last one (0 or a negative code). */
 MUSTER_EXPORT int muster_worker_ckpt_flush (muster_worker_t *w);

@@ -47,6 +47,17 @@ struct mu_wckpt {
   uint64_t copy_ticket;      /* MUSTER_CKPT_OVERLAP copy to wait for */
   int copy_pending;
   int last_status;
+  /* The outcome of the newest attempt this worker was asked to save
+   * (muster_worker_ckpt_outcome): its own failed write, or ckpt.done. */
+  int out_new;               /* not yet handed to the program */
+  uint64_t out_step;
+  int out_status;
+  char out_reason[1024];
+  int out_local;             /* out_* is this worker's own failure */
+  char out_given[1024];      /* the reason handed out (program's thread) */
+  /* The request in ck->step was aborted before this worker saved. */
+  int aborted;
+  int aborted_status;
   /* restore */
   mu_msg_t manifest;         /* of MUSTER_RESTORE_DIR, once read */
   char restore_dir[4096];
@@ -58,6 +69,7 @@ typedef struct save_ctx {
   uint64_t step, epoch;
   mu_shard_info_t who; /* role, role_rank, rank, buckets (file from writer) */
   char role[64];
+  char path[4200];     /* the shard's final path, for error reports */
 } save_ctx_t;
 
 int
@@ -131,7 +143,7 @@ send_msg (muster_worker_t *w, const mu_msg_t *m)
 
 static void
 send_saved (muster_worker_t *w, uint64_t step, uint64_t epoch, int status,
-            mu_shard_info_t *shard)
+            mu_shard_info_t *shard, const char *error)
 {
   mu_info_t *info = mu_worker_info (w);
   mu_msg_t m;
@@ -144,6 +156,7 @@ send_saved (muster_worker_t *w, uint64_t step, uint64_t epoch, int status,
   m.u.ckpt_saved.status = status;
   m.u.ckpt_saved.at_step = atomic_load (&w->progress_step);
   m.u.ckpt_saved.shard = status == 0 ? shard : NULL;
+  m.u.ckpt_saved.error = status < 0 ? (char *)error : NULL;
   send_msg (w, &m);
 }
 
@@ -164,11 +177,12 @@ mu_wckpt_on_request (muster_worker_t *w, const mu_ckpt_request_t *rq)
    * coordinator asks again for a step ahead of it. */
   if ((!rq->now && reported && done > rq->step) || (rq->now && reported))
     {
-      send_saved (w, rq->step, rq->epoch, MUSTER_EPASSED, NULL);
+      send_saved (w, rq->step, rq->epoch, MUSTER_EPASSED, NULL, NULL);
       return;
     }
   pthread_mutex_lock (&ck->mu);
   ck->pending = 1;
+  ck->aborted = 0;
   ck->step = rq->step;
   ck->epoch = rq->epoch;
   ck->now = rq->now;
@@ -185,13 +199,41 @@ mu_wckpt_on_request (muster_worker_t *w, const mu_ckpt_request_t *rq)
   pthread_mutex_unlock (&ck->mu);
 }
 
+/* Record an outcome for muster_worker_ckpt_outcome (ck->mu held).  A
+ * ckpt.done abort of a step whose failure this worker already recorded
+ * itself adds nothing: the program hears of one failure once. */
+static void
+set_outcome (mu_wckpt_t *ck, uint64_t step, int status, const char *reason,
+             int local)
+{
+  if (!local && status < 0 && ck->out_local && ck->out_step == step)
+    return;
+  ck->out_new = 1;
+  ck->out_step = step;
+  ck->out_status = status;
+  ck->out_local = local;
+  mu_strlcpy (ck->out_reason, reason ? reason : "", sizeof ck->out_reason);
+}
+
 void
 mu_wckpt_on_done (muster_worker_t *w, const mu_ckpt_done_t *d)
 {
   mu_wckpt_t *ck = w->ck;
   pthread_mutex_lock (&ck->mu);
   if (ck->pending && ck->step == d->step)
-    ck->pending = 0; /* aborted before this worker saved */
+    {
+      ck->pending = 0; /* aborted before this worker saved */
+      ck->aborted = d->status < 0;
+      ck->aborted_status = (int)d->status;
+    }
+  /* Outcomes of attempts this worker was asked for; an abort that is
+   * retried at another step (a worker passed it) or dropped is no news. */
+  if (ck->step == d->step && (d->status == 0 || d->failed))
+    set_outcome (ck, d->step, (int)d->status,
+                 d->status == 0 ? ""
+                 : d->reason    ? d->reason
+                                : muster_strerror ((int)d->status),
+                 0);
   pthread_mutex_unlock (&ck->mu);
 }
 
@@ -224,7 +266,7 @@ muster_worker_ckpt_due (muster_worker_t *w, muster_ckpt_request_t *out)
       ck->pending = 0;
       uint64_t step = ck->step, epoch = ck->epoch;
       pthread_mutex_unlock (&ck->mu);
-      send_saved (w, step, epoch, MUSTER_EPASSED, NULL);
+      send_saved (w, step, epoch, MUSTER_EPASSED, NULL, NULL);
       return 0;
     }
   if (ck->pending && (ck->now || done == ck->step))
@@ -267,13 +309,16 @@ shard_name (muster_worker_t *w, char *buf, size_t size)
   snprintf (buf, size, "rank-%06d.shard", mu_worker_info (w)->rank);
 }
 
-/* Take the due request for saving; 0 or MUSTER_ENOTFOUND. */
+/* Take the due request for saving; 0, the status of an abort that came
+ * before the save (once), or MUSTER_ENOTFOUND. */
 static int
-claim (muster_worker_t *w, save_ctx_t *c, char *dir, size_t dirlen)
+claim (muster_worker_t *w, save_ctx_t *c, char *dir, size_t dirlen,
+       const char *file)
 {
   mu_wckpt_t *ck = w->ck;
   pthread_mutex_lock (&ck->mu);
   int ok = ck->pending;
+  int rc = MUSTER_ENOTFOUND;
   if (ok)
     {
       c->step = ck->step;
@@ -281,17 +326,50 @@ claim (muster_worker_t *w, save_ctx_t *c, char *dir, size_t dirlen)
       snprintf (dir, dirlen, "%s", ck->dir);
       ck->pending = 0;
     }
+  else if (ck->aborted)
+    {
+      /* ckpt_due said 1, then the attempt was aborted (another rank
+       * failed, the deadline passed): that, not "nothing due". */
+      rc = ck->aborted_status;
+      ck->aborted = 0;
+    }
   pthread_mutex_unlock (&ck->mu);
   if (!ok)
-    return MUSTER_ENOTFOUND;
+    return rc;
   c->w = w;
+  snprintf (c->path, sizeof c->path, "%s/%s", dir, file);
   describe (w, c);
   return 0;
+}
+
+/* This worker could not write its shard: tell the program (outcome) and
+ * the coordinator (ckpt.saved with what failed and where, so the commit
+ * aborts at once instead of waiting out its deadline). */
+static void
+report_failure (save_ctx_t *c, int status)
+{
+  char what[4400];
+  snprintf (what, sizeof what, "%s on %s", muster_err_name (status), c->path);
+  mu_wckpt_t *ck = c->w->ck;
+  char reason[4500];
+  snprintf (reason, sizeof reason, "this worker could not write its shard: "
+            "%s (%s)", muster_strerror (status), what);
+  pthread_mutex_lock (&ck->mu);
+  set_outcome (ck, c->step, status, reason, 1);
+  pthread_mutex_unlock (&ck->mu);
+  mu_log_info (&c->w->log, "CKPT-SAVE-FAILED", "step %llu: %s",
+               (unsigned long long)c->step, reason);
+  send_saved (c->w, c->step, c->epoch, status, NULL, what);
 }
 
 static void
 report (save_ctx_t *c, int status, const mu_shard_info_t *written)
 {
+  if (status < 0)
+    {
+      report_failure (c, status);
+      return;
+    }
   mu_shard_info_t shard = c->who;
   if (written != NULL)
     {
@@ -299,7 +377,7 @@ report (save_ctx_t *c, int status, const mu_shard_info_t *written)
       shard.size = written->size;
       shard.crc32c = written->crc32c;
     }
-  send_saved (c->w, c->step, c->epoch, status, &shard);
+  send_saved (c->w, c->step, c->epoch, status, &shard, NULL);
 }
 
 static void
@@ -364,13 +442,13 @@ muster_worker_ckpt_save (muster_worker_t *w, const void *buf, size_t len,
   if (c == NULL)
     return -ENOMEM;
   char dir[4096], file[64];
-  int rc = claim (w, c, dir, sizeof dir);
+  shard_name (w, file, sizeof file);
+  int rc = claim (w, c, dir, sizeof dir, file);
   if (rc != 0)
     {
       free (c);
       return rc;
     }
-  shard_name (w, file, sizeof file);
   mu_wckpt_t *ck = w->ck;
   if (flags & (MUSTER_CKPT_ASYNC | MUSTER_CKPT_OVERLAP))
     {
@@ -437,16 +515,36 @@ muster_worker_ckpt_save_file (muster_worker_t *w)
   save_ctx_t c;
   memset (&c, 0, sizeof c);
   char dir[4096], file[64];
-  int rc = claim (w, &c, dir, sizeof dir);
+  shard_name (w, file, sizeof file);
+  int rc = claim (w, &c, dir, sizeof dir, file);
   if (rc != 0)
     return rc;
-  shard_name (w, file, sizeof file);
   mu_shard_info_t info;
   memset (&info, 0, sizeof info);
   rc = mu_shard_adopt (dir, file, &info);
   report (&c, rc, rc == 0 ? &info : NULL);
   mu_shard_info_clear (&info);
   return rc;
+}
+
+int
+muster_worker_ckpt_outcome (muster_worker_t *w, muster_ckpt_outcome_t *out)
+{
+  if (w == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  mu_wckpt_t *ck = w->ck;
+  pthread_mutex_lock (&ck->mu);
+  int got = ck->out_new;
+  if (got)
+    {
+      ck->out_new = 0;
+      out->step = ck->out_step;
+      out->status = ck->out_status;
+      mu_strlcpy (ck->out_given, ck->out_reason, sizeof ck->out_given);
+      out->reason = ck->out_given; /* stable until the next call */
+    }
+  pthread_mutex_unlock (&ck->mu);
+  return got;
 }
 
 int

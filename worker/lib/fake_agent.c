@@ -59,6 +59,13 @@ struct fa {
   /* actions asked by the test, done by the thread */
   uint64_t act_seq, act_done;
   bool act_epoch, act_garbage;
+  char *act_blob; /* encoded message for every worker */
+  size_t act_len;
+  /* ckpt.saved */
+  int saved;
+  uint64_t saved_step;
+  int64_t saved_status;
+  char saved_error[512];
   uint64_t act_new_epoch;
   int act_shift;
   /* counters */
@@ -365,6 +372,14 @@ fa_on_message (fa_t *fa, const mu_route_t *from, mu_msg_t *m)
       fa->progress++;
       fa->last_step = m->u.progress.step;
       return;
+    case MU_MSG_CKPT_SAVED:
+      fa->saved++;
+      fa->saved_step = m->u.ckpt_saved.step;
+      fa->saved_status = m->u.ckpt_saved.status;
+      mu_strlcpy (fa->saved_error,
+                  m->u.ckpt_saved.error ? m->u.ckpt_saved.error : "",
+                  sizeof fa->saved_error);
+      return;
     case MU_MSG_KV_PUT:
     case MU_MSG_KV_GET:
     case MU_MSG_BARRIER:
@@ -407,6 +422,14 @@ fa_actions (fa_t *fa)
                     NULL, 0);
           fa_drop_wait (fa, 0);
         }
+    }
+  if (fa->act_blob != NULL)
+    {
+      for (int i = 0; i < fa->nworkers; i++)
+        fa_send_raw (fa, &fa->workers[i].route, fa->act_blob, fa->act_len,
+                     false);
+      free (fa->act_blob);
+      fa->act_blob = NULL;
     }
   if (fa->act_garbage)
     {
@@ -570,4 +593,31 @@ fa_send_garbage (fa_t *fa)
   fa->act_garbage = true;
   fa_act (fa);
   pthread_mutex_unlock (&fa->mu);
+}
+
+void
+fa_send_all (fa_t *fa, const mu_msg_t *m)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  if (mu_msg_encode (m, &buf, &len) != 0)
+    return;
+  pthread_mutex_lock (&fa->mu);
+  fa->act_blob = buf;
+  fa->act_len = len;
+  fa_act (fa);
+  pthread_mutex_unlock (&fa->mu);
+}
+
+int
+fa_ckpt_saved (fa_t *fa, uint64_t *step, int64_t *status, char *error,
+               size_t errlen)
+{
+  pthread_mutex_lock (&fa->mu);
+  int n = fa->saved;
+  *step = fa->saved_step;
+  *status = fa->saved_status;
+  mu_strlcpy (error, fa->saved_error, errlen);
+  pthread_mutex_unlock (&fa->mu);
+  return n;
 }

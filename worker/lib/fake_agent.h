@@ -14,7 +14,10 @@
 #define MU_FAKE_AGENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "common/proto.h"
 
 typedef struct fa fa_t;
 
@@ -55,5 +58,12 @@ int fa_progress_count (fa_t *fa);
 uint64_t fa_last_step (fa_t *fa);
 uint64_t fa_last_req_epoch (fa_t *fa);
 int fa_requests (fa_t *fa); /* kv.put, kv.get and barrier seen */
+
+/* Send `m` to every attached worker (ckpt.request, ckpt.done, ...). */
+void fa_send_all (fa_t *fa, const mu_msg_t *m);
+/* ckpt.saved seen so far; the last one's step, status and error text
+ * ("" when it had none) when any came. */
+int fa_ckpt_saved (fa_t *fa, uint64_t *step, int64_t *status, char *error,
+                   size_t errlen);
 
 #endif
