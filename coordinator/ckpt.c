@@ -48,6 +48,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
+#include "coordinator/journal.h"
 
 #define DEFAULT_TIMEOUT_MS 60000
 #define MAX_PASSED_RETRIES 3
@@ -142,6 +143,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
             j->restore_dir = rd;
             j->restore_step = d->step;
             j->restore_created_us = j->writing_created_us;
+            mu_jhook_ckpt (j);
           }
         mu_log_notice (j->coord->log, "CKPT-COMMITTED",
                        "job %s: step %llu committed (%s)", j->id,
@@ -777,6 +779,7 @@ mu_ckpt_scan_done (mu_job_t *j, int rc, uint64_t step, const char *skips,
       j->restore_dir = strdup (dir);
       j->restore_step = step;
       j->restore_created_us = created_us;
+      mu_jhook_ckpt (j);
       mu_log_notice (j->coord->log, "CKPT-RESTORE", "job %s restores from step %llu",
                      j->id, (unsigned long long)step);
     }

@@ -29,6 +29,7 @@
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/kv_quota.h"
+#include "coordinator/journal.h"
 
 #define AGENT_HWM 1000000
 
@@ -457,6 +458,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
 {
   c->loop = loop;
   char err[600] = "";
+  int jrc = mu_jhooks_open (c); /* the journal first: unreadable, nothing starts */
+  if (jrc != 0)
+    return jrc;
   mu_auth_opts_t ao = { .state_dir = c->opts.state_dir,
                         .insecure = c->opts.insecure,
                         .self_uid = c->self_uid,
@@ -518,6 +522,9 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
     rc = mu_conn_watch_start (loop, c->zctx, c->agent_sock, "agent",
                               &c->conns, c->log, &c->agent_conns);
   if (rc != 0)
+    goto fail;
+  /* The job table as the journal left it, before any message is read. */
+  if ((rc = mu_jhooks_start (c)) != 0)
     goto fail;
   uv_timer_init (loop, &c->sweep_timer);
   c->sweep_timer.data = c;
@@ -650,6 +657,7 @@ mu_coord_stop (mu_coord_t *c)
   if (!c->started || c->stopping)
     return;
   c->stopping = 1;
+  mu_jhooks_stop (c); /* a last snapshot: the next start replays little */
   mu_jobs_close_all (c);
   mu_zwatch_stop (&c->agent_watch);
   mu_zwatch_stop (&c->ctl_watch);
@@ -683,6 +691,7 @@ mu_coord_destroy (mu_coord_t **c_p)
   if (c_p == NULL || *c_p == NULL)
     return;
   mu_coord_t *c = *c_p;
+  mu_jhooks_destroy (c);
   mu_jobs_free_all (c);
   mu_nodes_free_all (c);
   mu_smap_destroy (&c->node_ids);

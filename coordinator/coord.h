@@ -46,6 +46,10 @@ typedef struct mu_coord_opts {
   int insecure;             /* 1 = no CURVE on TCP ports (explicit opt-out) */
   const char *server_secret; /* without a state dir: serve with this CURVE
                                 secret key (a job secret's); NULL = fresh */
+  int journal_group_commit; /* journal (STATE_DIR/journal): 0 = fsync per
+                               record, 1 = group commit (journal.h) */
+  uint64_t restore_window_ms; /* members of a restored running job not back
+                                 within it are lost; 0 = 30 s (journal.h) */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -132,6 +136,7 @@ typedef struct mu_node {
   uint64_t cordon_until;
   uint32_t cordon_level;
   int cordoned;       /* out of its job's rendezvous until cordon_until */
+  int restored;       /* a member the journal restored, its agent away */
   int in_process;     /* its agent runs on the coordinator's own loop
                          (muster run): never declared lost for silence */
 } mu_node_t;
@@ -280,6 +285,7 @@ struct mu_coord {
   void *ctl_reply_sock; /* the control socket the request at hand came on */
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;
+  struct mu_jctx *journal; /* durable job state (journal.h); NULL = none */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
 };
@@ -316,6 +322,13 @@ void mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why);
 void mu_nodes_conn_closed (int fd, void *coord);
 void mu_nodes_handle_closed (mu_coord_t *c);
 void mu_nodes_free_all (mu_coord_t *c);
+/* A member of a restored job whose agent is away (journal_restore.c);
+ * NULL if the node id is taken or out of memory. */
+mu_node_t *mu_nodes_placeholder (mu_coord_t *c, const char *node_id,
+                                 const char *pub, const char *host,
+                                 uint64_t port_base);
+/* Give a placeholder up: lost to its job, then released. */
+void mu_nodes_drop_placeholder (mu_coord_t *c, mu_node_t *n, const char *why);
 
 /* jobs.c */
 int mu_jobs_validate_spec (const mu_job_spec_t *spec, char *err,
@@ -352,6 +365,9 @@ int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                     uint32_t gid, int admin, char *err, size_t errlen);
 int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);
 void mu_jobs_offer_free_nodes (mu_coord_t *c);
+/* A job as the journal left it: created and owned, no round opened. */
+mu_job_t *mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec,
+                               uint32_t uid, uint32_t gid);
 void mu_jobs_close_all (mu_coord_t *c);
 void mu_jobs_free_all (mu_coord_t *c);
 

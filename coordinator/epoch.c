@@ -30,6 +30,7 @@
 
 #include "common/util.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/journal.h"
 
 #define INFRA_BUDGET 16
 #define BACKOFF_BASE_MS 100
@@ -220,6 +221,7 @@ mu_epoch_start (mu_job_t *j)
   free (all);
   j->state = MU_JOB_RUNNING;
   j->finished_us = 0;
+  mu_jhook_epoch (j);
   mu_ckpt_epoch_started (j);
   mu_log_notice (c->log, "EPOCH-START",
                  "job %s epoch %llu: %zu node(s), world %llu, restart %llu",
@@ -411,6 +413,7 @@ finish (mu_job_t *j, mu_job_state_t state)
                  j->id, mu_job_state_name (state),
                  (unsigned long long)j->restarts,
                  j->reason ? j->reason : "");
+  mu_jhook_finished (j);
   mu_jobs_finished (c, j);
 }
 
@@ -488,6 +491,7 @@ stop_for_good (mu_job_t *j, mu_job_state_t final, const char *why)
   set_reason (j, why);
   j->final_state = final;
   j->state = MU_JOB_STOPPING;
+  mu_jhook_state (j);
   uv_timer_stop (&j->rdzv_timer);
   uv_timer_stop (&j->kick_timer);
   mu_kv_reset (j, MUSTER_EJOBDONE);
@@ -555,6 +559,7 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
       free (j->epoch_reason);
       j->epoch_reason = er;
     }
+  mu_jhook_recover (j);
   mu_log_notice (j->coord->log, "JOB-RECOVER",
                  "job %s epoch %llu: %s; %s %llu", j->id,
                  (unsigned long long)j->epoch, why,
@@ -569,6 +574,7 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
       return;
     }
   j->state = MU_JOB_RECOVERING;
+  mu_jhook_state (j);
   send_stop (j, why, 1);
   check_drained (j);
 }
@@ -613,7 +619,8 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
            && strcmp (ws->state, "exited") == 0;
   if (ok)
     j->ok_exits++;
-  else if (j->state == MU_JOB_RUNNING)
+  mu_jhook_exit (j, n, ws->rank, ok);
+  if (!ok && j->state == MU_JOB_RUNNING)
     {
       char why[256];
       if (strcmp (ws->state, "failed-to-start") == 0)
@@ -766,4 +773,17 @@ mu_epoch_free_job (mu_job_t *j)
   mu_ckpt_job_free (j);
   mu_job_spec_free (&j->spec);
   free (j);
+}
+
+void
+mu_epoch_restore_members (mu_job_t *j)
+{
+  size_t n = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &n);
+  if (n == 0 || n <= j->coord->opts.full_members_max || has_ps_role (j))
+    return; /* job.start listed every node: nothing is fetched */
+  mu_peer_node_t *all = build_peer_nodes (j, mem, n);
+  if (all != NULL)
+    cache_members (j, all, n);
+  free (all);
 }

@@ -63,4 +63,9 @@ void mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d);
 void mu_jobs_open_round (mu_job_t *j);
 void mu_jobs_finished (mu_coord_t *c, mu_job_t *j);
 
+/* A job restored in its epoch from the journal (journal_restore.c): the
+ * encoded membership its agents fetch (job.members.get) when job.start
+ * could not list every node. */
+void mu_epoch_restore_members (mu_job_t *j);
+
 #endif

@@ -25,6 +25,7 @@
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
+#include "coordinator/journal.h"
 
 #define MAX_NPROC 4096
 #define DEFAULT_JOIN_TIMEOUT_MS 600000u
@@ -237,6 +238,7 @@ prune_finished (mu_coord_t *c)
         }
       if (oldest == NULL)
         return;
+      mu_jhook_retired (oldest);
       mu_smap_del (c->jobs, oldest->id);
       mu_auth_forget_job (c->auth, oldest->id);
       c->njobs_finished--;
@@ -328,6 +330,7 @@ mu_jobs_open_round (mu_job_t *j)
 {
   mu_rdzv_decision_t d;
   j->state = MU_JOB_RENDEZVOUS;
+  mu_jhook_state (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
                   PROGRESS_EVERY_MS);
   /* The first round waits out its last call for late nodes; a round that
@@ -400,7 +403,7 @@ set_owner (mu_job_t *j, uint32_t uid, uint32_t gid)
 
 static mu_job_t *
 create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
-            uint32_t gid)
+            uint32_t gid, int submitted)
 {
   mu_job_t *j = job_new (c, spec);
   if (j == NULL)
@@ -424,6 +427,8 @@ create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                  (unsigned long long)spec->roles.v[0].min_nodes,
                  (unsigned long long)spec->roles.v[0].max_nodes,
                  (unsigned long long)spec->roles.v[0].nproc);
+  j->submitted = submitted;
+  mu_jhook_created (j);
   int rc = mu_ckpt_job_init (j);
   if (rc < 0)
     mu_log_warn (c->log, "CKPT-INIT-FAILED", "job %s: checkpoints off: %s",
@@ -433,10 +438,28 @@ create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
   return j;
 }
 
+mu_job_t *
+mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
+                     uint32_t gid)
+{
+  mu_job_t *j = job_new (c, spec);
+  if (j == NULL)
+    return NULL;
+  if (set_owner (j, uid, gid) != 0 || mu_smap_put (c->jobs, j->id, j, NULL) != 0)
+    {
+      j->coord = NULL;
+      j->state = MU_JOB_CANCELLED;
+      job_close_timers (j);
+      return NULL;
+    }
+  return j;
+}
+
 /* A finished job under the same id is replaced by a new one. */
 static void
 retire_finished (mu_coord_t *c, mu_job_t *j)
 {
+  mu_jhook_retired (j);
   mu_smap_del (c->jobs, j->id);
   mu_auth_forget_job (c->auth, j->id);
   c->njobs_finished--;
@@ -481,7 +504,7 @@ mu_jobs_attach_node (mu_coord_t *c, mu_node_t *n, const mu_job_spec_t *spec,
     {
       /* A job a node brings belongs to the user its agent runs as (for a
        * node enrolled with a job's token: that job's owner). */
-      j = create_job (c, spec, n->uid, n->uid == c->self_uid ? c->self_gid : n->uid);
+      j = create_job (c, spec, n->uid, n->uid == c->self_uid ? c->self_gid : n->uid, 0);
       if (j == NULL)
         {
           snprintf (err, errlen, "out of memory creating job %s", spec->id);
@@ -538,13 +561,12 @@ mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
     }
   if (j != NULL)
     retire_finished (c, j);
-  mu_job_t *nj = create_job (c, spec, uid, gid);
+  mu_job_t *nj = create_job (c, spec, uid, gid, 1);
   if (nj == NULL)
     {
       snprintf (err, errlen, "out of memory creating job %s", spec->id);
       return -ENOMEM;
     }
-  nj->submitted = 1;
   mu_jobs_offer_free_nodes (c);
   return 0;
 }

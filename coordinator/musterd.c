@@ -25,6 +25,7 @@
 #include "common/state_dir.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
+#include "coordinator/journal.h"
 #include "coordinator/kv_quota.h"
 
 typedef struct daemon_cfg {
@@ -40,6 +41,9 @@ typedef struct daemon_cfg {
   char state_dir[2048];
   char ctl_socket[2048];
   int insecure;
+  int journal_group;
+  int dump_state;
+  uint64_t restore_window_ms;
 } daemon_cfg_t;
 
 static void
@@ -65,6 +69,14 @@ usage (FILE *f)
            "                       local users are known by their uid)\n"
            "  --insecure           no CURVE on the TCP ports: anyone who reaches\n"
            "                       them may register nodes and submit jobs\n"
+           "  --journal-sync MODE  record: fsync the job journal (STATE_DIR/journal)\n"
+           "                       after every record, and once for a burst's rest\n"
+           "                       (default); group: one fsync per loop iteration\n"
+           "                       for all records written in it\n"
+           "  --restore-window DUR members of a job running when musterd went\n"
+           "                       down that are not back within DUR are lost (30s)\n"
+           "  --dump-state         replay STATE_DIR/journal, print the job table as\n"
+           "                       JSON and exit (changes nothing)\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
            "  --log-level L        err, warn, notice, info, debug (default notice)\n"
            "  --help, --version\n"
@@ -112,6 +124,26 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
                        : MUSTER_EINVAL;
   else if (strcmp (key, "ctl-socket") == 0)
     rc = mu_strlcpy (cfg->ctl_socket, val, sizeof cfg->ctl_socket);
+  else if (strcmp (key, "restore-window") == 0)
+    {
+      if (mu_parse_duration_ms (val, &cfg->restore_window_ms) != 0)
+        return mu_duration_error (err, errlen, key, val);
+      if (cfg->restore_window_ms == 0)
+        rc = MUSTER_EINVAL;
+    }
+  else if (strcmp (key, "journal-sync") == 0)
+    {
+      if (strcmp (val, "record") == 0)
+        cfg->journal_group = 0;
+      else if (strcmp (val, "group") == 0)
+        cfg->journal_group = 1;
+      else
+        {
+          snprintf (err, errlen, "bad value '%s' for journal-sync (expected "
+                    "record or group)", val);
+          return MUSTER_EINVAL;
+        }
+    }
   else if (strcmp (key, "insecure") == 0)
     {
       if (strcmp (val, "true") == 0 || strcmp (val, "yes") == 0
@@ -199,7 +231,8 @@ known_key (const char *key)
   static const char *const keys[]
       = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
           "miss-limit", "log-level", "full-members-max", "config",
-          "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket", NULL };
+          "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
+          "journal-sync", "restore-window", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -230,6 +263,11 @@ parse_args (daemon_cfg_t *cfg, int argc, char **argv, char *err, size_t errlen)
       if (strcmp (a, "--insecure") == 0)
         {
           cfg->insecure = 1;
+          continue;
+        }
+      if (strcmp (a, "--dump-state") == 0)
+        {
+          cfg->dump_state = 1;
           continue;
         }
       char key[64];
@@ -386,6 +424,15 @@ main (int argc, char **argv)
                "give --state-dir DIR\n");
       return 2;
     }
+  if (cfg.dump_state)
+    {
+      err[0] = '\0';
+      int drc = mu_journal_dump_state (cfg.state_dir, stdout, err, sizeof err);
+      if (drc != 0)
+        fprintf (stderr, "musterd: --dump-state: %s\n",
+                 err[0] ? err : muster_strerror (drc));
+      return drc == 0 ? 0 : 1;
+    }
   if (strlen (cfg.state_dir) + sizeof "/ctl.sock" > 100 && cfg.ctl_socket[0] == '\0')
     {
       fprintf (stderr, "musterd: --state-dir %s is too long for its control "
@@ -434,6 +481,8 @@ main (int argc, char **argv)
                         .state_dir = cfg.state_dir,
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,
+                        .journal_group_commit = cfg.journal_group,
+                        .restore_window_ms = cfg.restore_window_ms,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);

@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/journal.h"
 #include "coordinator/epoch.h"
 #include "coordinator/reconcile.h"
 
@@ -228,6 +229,102 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
   mu_coord_send_node (c, n, &m);
 }
 
+/* A member of a restored job registers again (journal.h), with the key it
+ * had.  An agent that reports the epoch it runs (reconcile.h) becomes the
+ * live member it was before musterd went down, and reconcile() decides:
+ * carry on in the epoch (C3), or fence.  One that reports nothing (a pool
+ * agent, which brings no job) takes its place back and carries on.  One
+ * that runs nothing of the job, or another job, is lost to it.
+ * REVIVED: welcomed, carrying on; RECONCILE: alive, reconcile() decides;
+ * DROPPED: register as a new node; or a negative code already answered. */
+enum { REVIVED = 0, DROPPED = 1, RECONCILE = 2 };
+
+static int
+revive (mu_coord_t *c, mu_node_t *n, const mu_route_t *from,
+        const mu_principal_t *who, mu_reg_t *reg)
+{
+  if (strcmp (n->pub, who->pub) != 0)
+    {
+      char err[320];
+      snprintf (err, sizeof err, "node id %s was a member of job %s with "
+                "another key", n->node_id, n->job ? n->job->id : "?");
+      mu_log_warn (c->log, "NODE-SPOOF", "%s: refused", err);
+      mu_wire_send_error (c->agent_sock, from, MUSTER_EPERM, "agent.register",
+                          0, err);
+      return MUSTER_EPERM;
+    }
+  if (n->job == NULL || (reg->job != NULL && strcmp (reg->job->id, n->job->id) != 0))
+    {
+      mu_nodes_drop_placeholder (c, n, "came back with another job");
+      return DROPPED;
+    }
+  if (reg->job != NULL && reg->epoch == 0)
+    {
+      mu_nodes_drop_placeholder (c, n, "came back without its workers");
+      return DROPPED;
+    }
+  int reconciled = reg->job != NULL;
+  char *host = strdup (reg->host);
+  char *role = reg->role ? strdup (reg->role) : NULL;
+  if (host == NULL || (reg->role && role == NULL)
+      || (!reconciled && bind_route (c, n, from) != 0)
+      || (n->pub[0] != '\0' && mu_smap_put (c->node_keys, n->pub, n, NULL) != 0))
+    {
+      free (host);
+      free (role);
+      return -ENOMEM;
+    }
+  free (n->host);
+  n->host = host;
+  free (n->role_name);
+  n->role_name = role;
+  n->slots = (uint32_t)reg->slots;
+  n->pid = reg->pid;
+  n->uid = who->job != NULL ? who->uid : (uint32_t)reg->uid;
+  n->restored = 0;
+  n->alive = 1;
+  c->nodes_alive++;
+  n->last_seen_ms = mu_now_ms ();
+  if (reconciled)
+    return RECONCILE;
+  send_welcome (c, n, NULL);
+  mu_jrestore_node_back (c, n);
+  return REVIVED;
+}
+
+mu_node_t *
+mu_nodes_placeholder (mu_coord_t *c, const char *node_id, const char *pub,
+                      const char *host, uint64_t port_base)
+{
+  if (mu_smap_get (c->node_ids, node_id) != NULL)
+    return NULL;
+  mu_node_t *n = alloc_node (c);
+  if (n == NULL)
+    return NULL;
+  n->node_id = strdup (node_id);
+  n->host = strdup (host ? host : "");
+  if (n->node_id == NULL || n->host == NULL
+      || mu_smap_put (c->node_ids, n->node_id, n, NULL) != 0)
+    {
+      release_node (c, n);
+      return NULL;
+    }
+  mu_strlcpy (n->pub, pub ? pub : "", sizeof n->pub);
+  n->port_base = port_base;
+  n->rank_hint = UINT32_MAX;
+  n->restored = 1;
+  return n;
+}
+
+void
+mu_nodes_drop_placeholder (mu_coord_t *c, mu_node_t *n, const char *why)
+{
+  n->restored = 0;
+  mu_log_warn (c->log, "NODE-LOST", "node %s %s", n->node_id, why);
+  mu_jobs_node_lost (c, n, why, 1);
+  release_node (c, n);
+}
+
 /* Its ranks in the job's current epoch, from the rendezvous. */
 static void
 member_ranks (mu_job_t *j, const mu_node_t *n, mu_reconcile_in_t *in)
@@ -390,6 +487,16 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
       return MUSTER_EINVAL;
     }
   mu_node_t *n = mu_smap_get (c->node_ids, reg->node_id);
+  int revived = 0;
+  if (n != NULL && n->restored && !n->alive)
+    {
+      int rrc = revive (c, n, from, who, reg);
+      if (rrc == REVIVED || rrc < 0)
+        return rrc;
+      if (rrc == DROPPED)
+        n = mu_smap_get (c->node_ids, reg->node_id); /* register anew */
+      revived = rrc == RECONCILE;
+    }
   if (n != NULL && n->alive && strcmp (n->pub, who->pub) != 0)
     {
       /* Node identity is bound to the key that registered it: another key
@@ -403,7 +510,11 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
       return MUSTER_EPERM;
     }
   if (reconcile (c, from, who, reg, n))
-    return 0;
+    {
+      if (revived)
+        mu_jrestore_node_back (c, n);
+      return 0;
+    }
   if (n != NULL)
     {
       /* Same node id again: the agent restarted or re-sent its

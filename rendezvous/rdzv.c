@@ -648,6 +648,41 @@ mu_rdzv_join_ranked (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,
 }
 
 int
+mu_rdzv_restore (mu_rdzv_t *r, uint64_t epoch, const mu_rdzv_member_t *m,
+                 size_t n)
+{
+  if (!r || (n > 0 && !m) || r->state != MU_RDZV_IDLE || r->nkeys != 0)
+    return MUSTER_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (m[i].role >= r->nroles || m[i].nproc == 0
+        || r->roles[m[i].role].round.n >= r->roles[m[i].role].cfg.max_nodes)
+      return MUSTER_EINVAL;
+    else
+      {
+        if (hash_find (r, m[i].key) != NIL)
+          return MUSTER_EEXIST;
+        int rc = pool_reserve (r);
+        if (rc == 0)
+          rc = hash_reserve (r);
+        if (rc != 0)
+          return rc;
+        uint32_t idx = pool_get (r);
+        node_t *x = &r->nodes[idx];
+        x->key = m[i].key;
+        x->role = m[i].role;
+        x->nproc = m[i].nproc;
+        x->hint = MU_RDZV_NO_HINT;
+        x->prev = x->next = NIL;
+        hash_insert (r, m[i].key, idx);
+        round_add (r, idx);
+      }
+  r->epoch = epoch;
+  if (n > 0)
+    close_round (r);
+  return 0;
+}
+
+int
 mu_rdzv_leave (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,
                mu_rdzv_decision_t *d)
 {

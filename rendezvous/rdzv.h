@@ -155,6 +155,16 @@ int mu_rdzv_leave (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,
 /* Time passed: fire last call or join timeout if due. */
 int mu_rdzv_tick (mu_rdzv_t *r, uint64_t now_ms, mu_rdzv_decision_t *d);
 
+/* Restore (journal replay): put a fresh machine (MU_RDZV_IDLE, no node
+ * joined) back where a coordinator left it.  With n == 0 only the epoch
+ * counter is set: the next round opened is epoch + 1.  With members (node
+ * keys, roles and nproc, in node-rank order) the machine is CLOSED as
+ * `epoch` with them, ranks assigned by the usual rules (the same order
+ * gives the same ranks).  0, or MUSTER_EINVAL (not fresh, a bad role, a
+ * role over its max), MUSTER_EEXIST (a key twice), -ENOMEM. */
+int mu_rdzv_restore (mu_rdzv_t *r, uint64_t epoch,
+                     const mu_rdzv_member_t *members, size_t n);
+
 /* --- queries (no side effects) */
 mu_rdzv_state_t mu_rdzv_state (const mu_rdzv_t *r);
 uint64_t mu_rdzv_epoch (const mu_rdzv_t *r);

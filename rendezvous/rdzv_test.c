@@ -89,6 +89,60 @@ expect_keys (const mu_rdzv_t *r, const uint32_t *keys, size_t n)
 
 static const mu_rdzv_role_t W_1_4[] = { { "worker", 1, 4, 1 } };
 
+/* A journal replay puts a fresh machine back as a coordinator left it:
+ * the same members in the same order get the same ranks, in the same
+ * epoch; a member leaving then behaves as in any closed round; the next
+ * round is epoch + 1.  Restoring a used machine is refused. */
+static void
+test_restore (void **state)
+{
+  (void)state;
+  static const mu_rdzv_role_t roles[] = { { "ps", 1, 2, 1 }, { "worker", 1, 3, 2 } };
+  mu_rdzv_t *live = mk (roles, 2, 1000, 0);
+  O (live, 0);
+  J (live, 1, 7, 1, 2);
+  J (live, 2, 3, 0, 1);
+  J (live, 3, 9, 1, 4);
+  J (live, 4, 5, 1, 2);
+  J (live, 5, 4, 0, 1);
+  assert_int_equal (mu_rdzv_state (live), MU_RDZV_CLOSED);
+  size_t n;
+  const mu_rdzv_member_t *m = mu_rdzv_members (live, &n);
+  assert_int_equal (n, 5);
+  mu_rdzv_t *back = mk (roles, 2, 0, 0);
+  assert_int_equal (mu_rdzv_restore (back, mu_rdzv_epoch (live), m, n), 0);
+  assert_int_equal (mu_rdzv_state (back), MU_RDZV_CLOSED);
+  assert_int_equal (mu_rdzv_epoch (back), 1);
+  assert_int_equal (mu_rdzv_world (back), mu_rdzv_world (live));
+  size_t n2;
+  const mu_rdzv_member_t *m2 = mu_rdzv_members (back, &n2);
+  assert_int_equal (n2, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      assert_int_equal (m2[i].key, m[i].key);
+      assert_int_equal (m2[i].first_rank, m[i].first_rank);
+      assert_int_equal (m2[i].role_first_rank, m[i].role_first_rank);
+      assert_int_equal (m2[i].node_rank, m[i].node_rank);
+    }
+  expect (L (back, 10, 9), MU_RDZV_D_MEMBER_LEFT, 1, 0);
+  expect (O (back, 11), MU_RDZV_D_CLOSED, 2, 0);
+  assert_int_equal (mu_rdzv_restore (back, 5, NULL, 0), MUSTER_EINVAL);
+  mu_rdzv_t *idle = mk (roles, 2, 0, 0);
+  assert_int_equal (mu_rdzv_restore (idle, 41, NULL, 0), 0);
+  assert_int_equal (mu_rdzv_state (idle), MU_RDZV_IDLE);
+  J (idle, 1, 1, 0, 1);
+  J (idle, 1, 2, 1, 1);
+  expect (O (idle, 2), MU_RDZV_D_CLOSED, 42, 0);
+  mu_rdzv_member_t twice[2] = { { .key = 1, .role = 0, .nproc = 1 },
+                                { .key = 1, .role = 1, .nproc = 1 } };
+  mu_rdzv_t *dup = mk (roles, 2, 0, 0);
+  assert_int_equal (mu_rdzv_restore (dup, 3, twice, 2), MUSTER_EEXIST);
+  mu_rdzv_destroy (&dup);
+  mu_rdzv_destroy (&idle);
+  mu_rdzv_destroy (&back);
+  mu_rdzv_destroy (&live);
+}
+
 /* --- options */
 
 static void
@@ -744,6 +798,7 @@ main (void)
     cmocka_unit_test (test_multiple_roles),
     cmocka_unit_test (test_rank_hints),
     cmocka_unit_test (test_progress),
+    cmocka_unit_test (test_restore),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

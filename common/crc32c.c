@@ -23,7 +23,7 @@
  * and crc32c_test.c recomputes them bit by bit.  The slicing loop reads
  * words little-endian; on a big-endian machine the byte-wise loop is used.
  */
-#include "checkpoint/crc32c.h"
+#include "common/crc32c.h"
 
 #include <string.h>
 

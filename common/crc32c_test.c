@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "checkpoint/crc32c.h"
+#include "common/crc32c.h"
 
 /* Bit-at-a-time reference: the definition, with nothing to get wrong. */
 static uint32_t
