@@ -74,6 +74,13 @@ int mu_coord_job_token (mu_coord_t *c, const char *id, char *buf, size_t cap);
 /* Accept the enrolment key of a job secret (keys.h) for job `id`, owned
  * by this process's user.  0 or a code. */
 int mu_coord_job_enroll_key (mu_coord_t *c, const char *id, const char *pub);
+/* The agent of node `node_id` (with key `pub`, NULL or "" when
+ * insecure) runs in this process, on the coordinator's loop (muster run
+ * embeds both): when it registers (from this pid), it is never declared
+ * lost for missed heartbeats, since its silence can only be this
+ * process's own stall.  0 or MUSTER_EINVAL (id too long). */
+int mu_coord_in_process_node (mu_coord_t *c, const char *node_id,
+                              const char *pub);
 /* Nodes registered and alive (not lost, not left). */
 size_t mu_coord_nodes_alive (const mu_coord_t *c);
 /* Stop serving: close sockets and handles (asynchronously; run the loop
@@ -130,6 +137,8 @@ typedef struct mu_node {
   uint32_t cordon_level;
   int cordoned;       /* out of its job's rendezvous until cordon_until */
   int restored;       /* a member the journal restored, its agent away */
+  int in_process;     /* its agent runs on the coordinator's own loop
+                         (muster run): never declared lost for silence */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -277,6 +286,8 @@ struct mu_coord {
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;
   struct mu_jctx *journal; /* durable job state (journal.h); NULL = none */
+  char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
+  char in_process_pub[41];
 };
 
 /* nodes.c: the heartbeat interval agents are asked for. */
