@@ -41,7 +41,7 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 from . import _lib
 from .errors import (Closed, MusterError, NoCheckpoint, NotFound, check, error_for,
                      invalid)
-from .types import BucketSlice, CkptRequest, Membership, Peer, Restore
+from .types import BucketSlice, CkptOutcome, CkptRequest, Membership, Peer, Restore
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
 Key = Union[str, bytes]
@@ -622,6 +622,19 @@ class Worker:
         with open(self.ckpt_path(), "wb") as f:
             writer(f)
         self.ckpt_commit_file()
+
+    def ckpt_outcome(self) -> Optional[CkptOutcome]:
+        """How a checkpoint this worker was asked to save ended, if that is
+        news since the last call: a CkptOutcome (``committed``, or
+        ``status`` < 0 and ``reason``: this worker's own write failed, seen
+        at once, or the coordinator aborted the commit), else None.  Only
+        the newest outcome is kept; never blocks.  A save that returned is
+        not yet a checkpoint: it exists once an outcome says committed."""
+        what = "muster_worker_ckpt_outcome"
+        o = _lib.CkptOutcome()
+        rc = check(_lib.lib().muster_worker_ckpt_outcome(self._handle(what),
+                                                         ctypes.byref(o)), what)
+        return CkptOutcome._from_c(o) if rc == 1 else None
 
     def ckpt_flush(self) -> None:
         """Block until every asynchronous save is durable; raises the
