@@ -15,7 +15,7 @@ class CkptOutcome(PyCase):
     def run_mode(self, nproc, mode, extra=(), torch=False):
         ck = os.path.join(self.tmp, "ck")
         p = self.py_run(["--nproc-per-node", str(nproc), "--ckpt-dir", ck,
-                         "--ckpt-every-steps", "10"] + list(extra),
+                         "--ckpt-every", "1s"] + list(extra),
                         "ckpt_outcome.py", [mode] + (["torch"] if torch else []))
         self.expect_eq(p.rc, 0, "exit status", p)
         return p, ck

@@ -3,14 +3,13 @@
 Worker.ckpt_outcome() and muster.torch's outcome()
 (tests/python/test_ckpt_outcome.py).
 
-Usage: ckpt_outcome.py MODE, run with --ckpt-every-steps.  Every worker
-reports steps until a checkpoint is due, saves its shard, stops stepping
-and prints the outcome it gets: "outcome step S status NAME committed B reason R", then
+Usage: ckpt_outcome.py MODE, run with --ckpt-every.  The workers report
+no steps, so each checkpoint is due at once on every rank; every worker
+takes the first one, saves its shard and prints the outcome it gets: "outcome step S status NAME committed B reason R", then
 "error CLASS" (CkptOutcome.error()) and "outcome once" when a second call
 has no news.  MODE:
   commit      every rank saves;
-  timeout     rank 1 does not save the first checkpoint it is asked for
-              and sleeps 3 s (past --ckpt-timeout) before going on;
+  timeout     rank 1 does not save (the commit waits out --ckpt-timeout);
   unwritable  the step directory is replaced by a regular file before the
               synchronous save, which raises (printed as "save raised
               CLASS errno NAME").
@@ -40,16 +39,20 @@ with muster.Worker() as w:
             return mt.outcome(worker=w)
     else:
         poll = w.ckpt_outcome
-    step = 0
-    while w.ckpt_due() is None and step < 3000:
-        step += 1
+    # No steps are reported: muster asks for checkpoints "now" (numbered
+    # 1, 2, ...), due at once on every rank.  Take the first, save it (or
+    # not), then wait for its outcome.
+    rq = None
+    for _ in range(6000):
+        rq = w.ckpt_due()
+        if rq is not None:
+            break
         time.sleep(0.01)
-        w.progress(step)
-    # The first checkpoint asked for: save (or not), then wait for its
-    # outcome without stepping on (no later checkpoint is asked for).
-    if mode == "timeout" and w.rank == 1:
+    step = rq.step if rq is not None else 0
+    if rq is None:
+        say("no checkpoint asked for")
+    elif mode == "timeout" and w.rank == 1:
         say("not saving step %d" % step)
-        time.sleep(3)
     elif mode == "unwritable":
         d = os.path.dirname(w.ckpt_path())
         for f in os.listdir(d):
