@@ -228,6 +228,12 @@ struct mu_job {
   uint64_t ckpt_aborted_step; /* last attempt that ended uncommitted */
   char *ckpt_aborted_reason;
   int ckpt_early;        /* the attempt in flight was asked at epoch start */
+  uint64_t ckpt_kept_step; /* a cancelled attempt's directory, kept to be
+                              asked again (else removed: ckpt.c) */
+  int ckpt_discards;       /* step directory removals in flight, and a */
+  int ckpt_prep_wait;      /* preparation waiting for them (ckpt_io.c) */
+  uint64_t ckpt_prep_step, ckpt_prep_epoch, ckpt_prep_timeout_ms;
+  int ckpt_prep_now;
   int ckpt_by_steps;     /* ... was asked by --ckpt-every-steps */
   uint64_t ckpt_failed_step; /* a failed step, not asked again this epoch */
   uint64_t ckpt_deadline_ms; /* deadline of the attempt in flight */
