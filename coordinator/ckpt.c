@@ -239,6 +239,9 @@ on_tick (uv_timer_t *t)
     apply (j, &d);
 }
 
+/* The shortest span a step rate is measured over. */
+#define RATE_SPAN_MS 200
+
 /* The step to ask for: far enough ahead that the request reaches every
  * worker before it finishes that step, from the highest step seen, its age
  * and the job's step rate (plus 50 ms for the request to travel). */
@@ -672,10 +675,21 @@ mu_ckpt_note_step (mu_job_t *j, uint64_t step)
   if (step <= j->max_step)
     return;
   uint64_t now = mu_now_ms ();
-  if (j->max_step > 0 && now > j->max_step_ms)
+  /* The rate is measured over at least RATE_SPAN_MS: reports from several
+   * nodes, or a burst of them after a stall, arrive within a millisecond
+   * of each other, and a rate taken between two of those would be
+   * thousands of steps per second, sending checkpoints far ahead. */
+  if (j->rate_ms == 0 || step < j->rate_step)
     {
-      double rate = (double)(step - j->max_step) / (double)(now - j->max_step_ms);
+      j->rate_step = step;
+      j->rate_ms = now;
+    }
+  else if (now >= j->rate_ms + RATE_SPAN_MS)
+    {
+      double rate = (double)(step - j->rate_step) / (double)(now - j->rate_ms);
       j->step_rate = j->step_rate > 0 ? 0.7 * j->step_rate + 0.3 * rate : rate;
+      j->rate_step = step;
+      j->rate_ms = now;
     }
   j->max_step = step;
   j->max_step_ms = now;
@@ -712,6 +726,7 @@ mu_ckpt_epoch_started (mu_job_t *j)
     {
       j->max_step = j->restore_dir ? j->restore_step : 0;
       j->ckpt_failed_step = 0; /* steps are trained again */
+      j->rate_ms = 0; /* measured again from the new epoch's steps */
     }
   mu_ckpt_decision_t d;
   if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)

@@ -217,6 +217,8 @@ struct mu_job {
   uint64_t max_step;     /* highest step any agent reported */
   uint64_t max_step_ms;  /* when it was reported */
   double step_rate;      /* steps per ms, smoothed */
+  uint64_t rate_step;    /* the step and time the rate is measured */
+  uint64_t rate_ms;      /* from (at least RATE_SPAN_MS back) */
   uint64_t ckpt_seq;     /* attempts of a job that reports no steps */
   uint64_t restore_step;
   char *restore_dir;     /* newest complete checkpoint; NULL = none */
