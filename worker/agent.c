@@ -468,7 +468,7 @@ mu_agent_next_coord (mu_agent_t *a, const char *why)
   mu_strlcpy (a->coordinator, p, sizeof a->coordinator);
   a->coordinator[strcspn (a->coordinator, ",")] = '\0';
   a->coord_switch_ms = mu_now_ms ();
-  mu_log_notice (a->log, "COORD-SWITCH", "%s at %s: trying the coordinator "
+  mu_log_warn (a->log, "COORD-SWITCH", "%s at %s: trying the coordinator "
                  "at %s", why, was, a->coordinator);
   if (a->coord_connected)
     {
