@@ -197,6 +197,28 @@ class Standby(MusterCase):
         self.expect_eq(bad.wait(20), 2, "exit status for a bad endpoint", bad)
         self.expect("--standby-of" in bad.err, "names the flag", bad)
 
+    def test_bad_flags(self):
+        self.check("--standby is for joining nodes and needs an endpoint; an "
+                   "empty entry in --coordinator's list is refused")
+        cases = [
+            (["run", "--standby", "127.0.0.1:1", "--", "true"],
+             "--standby needs --rdzv-endpoint"),
+            (["run", "--rdzv-endpoint", "127.0.0.1:%d" % free_port(), "--host",
+              "--standby", "127.0.0.1:1", "--", "true"],
+             "--standby needs --rdzv-endpoint, and a node that joins (not --host)"),
+            (["run", "--rdzv-endpoint", "127.0.0.1:1", "--standby", "nowhere",
+              "--", "true"], "--standby"),
+        ]
+        for args, want in cases:
+            p = self.run_muster(args, timeout=20)
+            self.expect_eq(p.rc, 2, "exit status of muster %s" % args, p)
+            self.expect(want in p.err, "the error says: " + want, p)
+        a = self.start("agent-bad", [bin_path("muster-agent"), "--coordinator",
+                                     "127.0.0.1:1,,127.0.0.1:2", "--slots", "1"])
+        self.expect_eq(a.wait(20), 2, "exit status of muster-agent", a)
+        self.expect("an empty or overlong endpoint in the list" in a.err,
+                    "the error names the bad list", a)
+
 
 if __name__ == "__main__":
     main()
