@@ -51,7 +51,9 @@
 #define REG_BACKOFF_SENT_MS 500  /* first wait for an answer */
 #define REG_BACKOFF_MAX_MS 4000
 #define COORD_HWM 100000
-#define COORD_ROTATE_MS 1000 /* cut off: next endpoint of the list after this */
+#define COORD_ROTATE_MS 2000 /* cut off: next endpoint of the list after
+                                this (longer than a standby's default lease
+                                and start, coordinator/standby.h) */
 
 int
 mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
@@ -739,8 +741,9 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
     rc = -errno;
   /* A launcher often starts before the coordinator it joins is listening:
    * libzmq would wait its default 100 ms between TCP connect attempts;
-   * start at 5 ms and back off to 1 s. */
-  int ivl = 5, ivl_max = 1000;
+   * start at 5 ms and back off to 1 s; to 100 ms with a standby in the
+   * list, which starts serving a lease after the primary stopped. */
+  int ivl = 5, ivl_max = a->ncoords > 1 ? 100 : 1000;
   if (rc == 0
       && (zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0
           || zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,
