@@ -181,6 +181,8 @@ handle_enroll (mu_coord_t *c, const mu_route_t *from,
     }
   int rc = mu_auth_add_node (c->auth, e->node_key, who->job, who->uid,
                              who->gid, nid);
+  if (rc == 0)
+    mu_repl_keys (c); /* a standby knows the node at once (standby.h) */
   if (rc != 0)
     {
       mu_log_warn (c->log, "ENROLL-FAILED", "node %s: %s", nid,

@@ -66,6 +66,8 @@ int mu_repl_start (mu_coord_t *c);
 void mu_repl_record (mu_coord_t *c, const void *payload, size_t len);
 /* The journal was compacted: send the new snapshot to every standby. */
 void mu_repl_resync (mu_coord_t *c);
+/* A node enrolled (its key may be in authorized/ now): send the keys. */
+void mu_repl_keys (mu_coord_t *c);
 void mu_repl_stop (mu_coord_t *c);
 /* The bound standby endpoint, or NULL. */
 const char *mu_coord_standby_endpoint (const mu_coord_t *c);

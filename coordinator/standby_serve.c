@@ -196,23 +196,20 @@ send_keys (mu_repl_t *r, int force)
   DIR *d = opendir (dir);
   if (d == NULL)
     return;
+  /* Key files are written whole and renamed into place: each one added
+   * changes the directory's modification time. */
+  struct stat dst;
   uint64_t sig = 0;
+  if (fstat (dirfd (d), &dst) == 0)
+    sig = (uint64_t)dst.st_mtim.tv_sec * 1000000000u
+          + (uint64_t)dst.st_mtim.tv_nsec + (uint64_t)dst.st_nlink;
   struct dirent *e;
-  while ((e = readdir (d)) != NULL)
-    {
-      struct stat st;
-      char path[4500];
-      snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
-      if (e->d_name[0] != '.' && stat (path, &st) == 0)
-        sig = sig * 31 + (uint64_t)st.st_mtime * 1000003u + st.st_size + 1;
-    }
   if (sig == r->keys_sig && !force)
     {
       closedir (d);
       return;
     }
   r->keys_sig = sig;
-  rewinddir (d);
   while ((e = readdir (d)) != NULL)
     {
       if (e->d_name[0] == '.')
@@ -236,6 +233,13 @@ send_keys (mu_repl_t *r, int force)
       send_all (r, "key", r->seq, msg, nl + (size_t)n);
     }
   closedir (d);
+}
+
+void
+mu_repl_keys (mu_coord_t *c)
+{
+  if (c->repl != NULL && c->repl->nf > 0)
+    send_keys (c->repl, 0);
 }
 
 static void

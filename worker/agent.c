@@ -445,9 +445,9 @@ term_refused (mu_agent_t *a, const mu_msg_t *m)
   if (mu_term_check (&a->term, t) == 0)
     return 0;
   mu_log_warn (a->log, "TERM-REFUSED",
-               "%s from the coordinator at %s of term %llu: a coordinator of "
-               "term %llu took over; ignored",
-               mu_msg_name (m->type), a->coordinator, (unsigned long long)t,
+               "%s of term %llu: a coordinator of term %llu took over; "
+               "ignored",
+               mu_msg_name (m->type), (unsigned long long)t,
                (unsigned long long)a->term);
   if (m->type == MU_MSG_WELCOME)
     mu_agent_next_coord (a, "a lower term");

@@ -164,6 +164,45 @@ class Standby(MusterCase):
                     "the old primary says why it stepped down", d)
         self.finishes_unrestarted(n1, n2, before, want, s)
 
+    def test_lower_term_refused(self):
+        d = self.primary()
+        s = self.standby(d)
+        self.wait_for(lambda: "STANDBY-SYNCED" in s.err, 30,
+                      "the standby to sync with the primary")
+        ck = os.path.join(self.tmp, "ck-t")
+        train = [bin_path("ckpt_train"), "--steps", "100000", "--step-ms", "5"]
+        extra = ["--ckpt-dir", ck, "--standby", "127.0.0.1:%d" % s.agent_port]
+        n1 = self.node(d, "n1", train, 2, 1, "terms", extra=extra)
+        n2 = self.node(d, "n2", train, 2, 1, "terms", extra=extra)
+        self.wait_for(lambda: len(starts(n1.out + n2.out)) == 2, 30,
+                      "both ranks to start")
+        port = d.agent_port
+        d.kill()
+        self.wait_for(lambda: "JOB-CONTINUES" in s.err, 30,
+                      "both nodes to register with the standby (term 2)",
+                      interval=0.1)
+        self.check("kill the new primary (term 2) and start the old one again "
+                   "on its state directory (term 1): the agents, rotating "
+                   "back to it, refuse its welcome")
+        s.kill()
+        old = self.musterd(name="primary", state_dir=d.state_dir,
+                           agent_bind="tcp://127.0.0.1:%d" % port,
+                           extra=["--heartbeat", "100ms"])
+        self.wait_for(lambda: "TERM-REFUSED" in n1.err and "TERM-REFUSED" in n2.err,
+                      30, "both agents to refuse the term-1 coordinator")
+        self.expect(re.search(r"TERM-REFUSED agent\.welcome of term 1: a "
+                              r"coordinator of term 2 took over; ignored", n1.err),
+                    "the refusal names both terms", n1)
+        self.check("whatever the term-1 coordinator then decides (it sees the "
+                   "nodes come and go) starts and stops nothing")
+        time.sleep(1.0)  # give a refused job.stop/job.start time to matter
+        self.expect_eq(len(starts(n1.out + n2.out)), 2,
+                       "no worker was started again", n1, n2, old)
+        self.expect("epoch 2" not in n1.out + n2.out + n1.err + n2.err,
+                    "no node went into a new epoch", n1, n2, old)
+        self.expect(n1.running() and n2.running(),
+                    "both nodes still run their epoch-1 workers", n1, n2, old)
+
     def test_no_primary_waits(self):
         d = self.primary()
         self.check("a standby of an endpoint where nothing answers waits and "
