@@ -18,9 +18,9 @@
  * follows it); then every record it appends ("rec", numbered 1, 2, ...
  * within the segment: the payload as journaled), and every 100 ms a
  * heartbeat with the last record's number; after each later compaction a
- * new sync.  The primary also sends the node keys of authorized/ when
- * they change ("key": file name and bytes), so nodes that enrolled with
- * the primary are known to the standby.  The stream is asynchronous: the
+ * new sync.  The primary also sends the node keys of authorized/ on the
+ * hello and whenever a node enrolls ("key": file name and bytes), so
+ * nodes that enrolled with the primary are known to the standby.  The stream is asynchronous: the
  * primary never waits for the standby, and records in flight when the
  * primary dies are lost to the standby like a torn tail (the agents'
  * reconciliation then fences what the standby does not know of).
