@@ -37,9 +37,11 @@
  *
  * Fencing: every message that commands an agent carries the term; agents
  * refuse a lower term than they have seen.  The new primary sends "fence"
- * with its term to the old one's standby endpoint every 200 ms; a
- * primary that receives a higher term (it was stalled, not dead) logs
- * STEP-DOWN and exits at once, without a word to any agent.
+ * with its term to the old one's standby endpoint every 200 ms, and agents
+ * send the highest term they have seen in agent.register; a primary that
+ * receives a higher term either way (it was stalled, not dead, or was
+ * restarted on a stale state directory) logs STEP-DOWN and exits at
+ * once, without a word to any agent.
  */
 #ifndef MU_STANDBY_H
 #define MU_STANDBY_H
@@ -66,6 +68,9 @@ int mu_repl_start (mu_coord_t *c);
 void mu_repl_record (mu_coord_t *c, const void *payload, size_t len);
 /* The journal was compacted: send the new snapshot to every standby. */
 void mu_repl_resync (mu_coord_t *c);
+/* A higher term than ours was seen (a fence, or an agent's register):
+ * log STEP-DOWN and exit(3) at once.  Does not return. */
+void mu_repl_step_down (mu_coord_t *c, uint64_t term, const char *told_by);
 /* A node enrolled (its key may be in authorized/ now): send the keys. */
 void mu_repl_keys (mu_coord_t *c);
 void mu_repl_stop (mu_coord_t *c);

@@ -258,6 +258,20 @@ on_hb (uv_timer_t *t)
   send_all (r, "hb", r->seq, "", 0);
 }
 
+void
+mu_repl_step_down (mu_coord_t *c, uint64_t term, const char *told_by)
+{
+  /* A standby took over while this musterd was stalled: it rules now.
+   * Exit without another word to any agent (a clean stop would tell them
+   * their jobs are done). */
+  mu_log_err (c->log, "STEP-DOWN",
+              "a coordinator of term %llu took over (this one is term %llu; "
+              "told by %s): exiting without acting",
+              (unsigned long long)term, (unsigned long long)c->opts.term,
+              told_by);
+  _exit (3);
+}
+
 static int
 find (mu_repl_t *r, const unsigned char *rid, size_t len)
 {
@@ -300,17 +314,7 @@ on_readable (void *sock, void *arg)
   if (strcmp ((char *)kind, "fence") == 0)
     {
       if (term > c->opts.term)
-        {
-          /* A standby took over while this musterd was stalled: it rules
-           * now.  Exit without another word to any agent (a clean stop
-           * would tell them their jobs are done). */
-          mu_log_err (c->log, "STEP-DOWN",
-                      "a coordinator of term %llu took over (this one is "
-                      "term %llu): exiting without acting",
-                      (unsigned long long)term,
-                      (unsigned long long)c->opts.term);
-          _exit (3);
-        }
+        mu_repl_step_down (c, term, "fence from the new primary");
       return 0;
     }
   int i = find (r, rid, (size_t)rl);

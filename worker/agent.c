@@ -239,6 +239,7 @@ send_register (mu_agent_t *a)
   m.u.reg.node_id = a->node_id;
   m.u.reg.host = a->host;
   m.u.reg.slots = a->opts.slots;
+  m.u.reg.term = a->term; /* an older coordinator steps down on it */
   m.u.reg.port_base = a->port_base;
   m.u.reg.pid = (uint64_t)getpid ();
   m.u.reg.uid = (uint64_t)geteuid (); /* a root agent runs any owner's jobs */
