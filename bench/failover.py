@@ -25,6 +25,15 @@ Three measurements, in one invocation:
      detection, heartbeat x misses), worker restarts (worker starts seen
      minus the world size; the target is 0) and whether any rank rolled
      back to a checkpoint, and the job's exit status.
+ (d) standby failover: a primary musterd (--standby-bind) on the (b)
+     history, a standby musterd (--standby-of, a copy of the primary's
+     keys, --standby-lease) following its journal, and the 2-node job of
+     (c) whose nodes name the standby (`muster run --standby`).  Once a
+     checkpoint has committed the primary is killed with SIGKILL and
+     nothing is restarted: figures are kill -> the standby answering
+     ctl.status (lease + replay + restore), kill -> every node back with
+     the standby (JOB-CONTINUES), worker restarts (target 0), ranks rolled
+     back, the job's exit status.
 
 Medians of --reps repetitions for (a) and (b); (c) runs --failover-reps
 times and prints each.  A benchmark, not a test: it prints figures and
@@ -283,6 +292,80 @@ def failover(args, work, rep):
             "epochs": sorted(set(int(x[2]) for x in s))}
 
 
+def failover_standby(args, work, rep, template):
+    pstate = os.path.join(work, "sb-primary-%d" % rep)
+    sstate = os.path.join(work, "sb-standby-%d" % rep)
+    shutil.copytree(template, pstate)
+    os.makedirs(sstate)
+    for f in ("server.key", "server.key_secret"):
+        shutil.copy2(os.path.join(pstate, f), os.path.join(sstate, f))
+    log = os.path.join(work, "musterd-standby-%d.log" % rep)
+    d = Daemon(args, pstate, "tcp://127.0.0.1:0", log,
+               extra=["--standby-bind", "tcp://127.0.0.1:0"])
+    agent_ep, repl_ep = d.endpoint("agent"), d.endpoint("standby")
+    if agent_ep is None or repl_ep is None:
+        fail("the primary did not write its endpoints", log)
+    port = int(agent_ep.rsplit(":", 1)[1])
+    import socket
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        sport = so.getsockname()[1]
+    slog = os.path.join(work, "musterd-standby-follower-%d.log" % rep)
+    sb = Daemon(args, sstate, "tcp://127.0.0.1:%d" % sport, slog,
+                extra=["--standby-of", repl_ep,
+                       "--standby-lease", args.standby_lease])
+    if sb.wait_line(r"STANDBY-SYNCED", 30)[0] is None:
+        fail("the standby never synced", log, slog)
+    token = open(os.path.join(pstate, "join-token")).read().strip()
+    env = dict(os.environ, MUSTER_JOIN_TOKEN=token,
+               MUSTER_STATE_DIR=os.path.join(work, "user-state-sb-%d" % rep))
+    ck = os.path.join(work, "ck-sb-%d" % rep)
+    nodes = []
+    for i in range(2):
+        out = open(os.path.join(work, "sbnode%d-%d.out" % (i, rep)), "w")
+        err = open(os.path.join(work, "sbnode%d-%d.err" % (i, rep)), "w")
+        argv = [os.path.join(args.bin, "muster"), "run", "--rdzv-endpoint",
+                "127.0.0.1:%d" % port, "--standby", "127.0.0.1:%d" % sport,
+                "--nnodes", "2", "--nproc-per-node", "1",
+                "--rdzv-id", "sb", "--node-id", "n%d" % i, "--ckpt-dir", ck,
+                "--ckpt-every", "300ms", "--connect-timeout", "20s", "--",
+                args.ckpt_train, "--steps", str(args.steps), "--step-ms", "5"]
+        nodes.append((subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=err, env=env),
+                      out.name, err.name))
+    t, _ = d.wait_line(r"CKPT-COMMITTED job sb", 60)
+    if t is None:
+        for p, _, _ in nodes:
+            p.kill()
+        fail("the job never committed a checkpoint", log, *[n[2] for n in nodes])
+    d.kill()
+    t_kill = time.monotonic()
+    sb.t0 = t_kill  # the figures count from the kill
+    serve = time_to_serve(args, sb, sstate)
+    tt, _ = sb.wait_line(r"TAKEOVER", 30)
+    info = replay_ms(sb)
+    tc, _ = sb.wait_line(r"JOB-CONTINUES job sb", 60)
+    rcs = []
+    for p, _, _ in nodes:
+        try:
+            rcs.append(p.wait(args.steps * 0.005 * 4 + 60))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rcs.append("timeout")
+    sb.stop()
+    d.log.close()
+    text = "".join(open(n[1]).read() for n in nodes)
+    s = starts(text)
+    if serve is None:
+        fail("the standby did not serve", slog)
+    return {"serve": serve, "takeover": (tt - t_kill) if tt else None,
+            "continue": (tc - t_kill) if tc else None,
+            "restarts": len(s) - 2,
+            "rolled_back": len(re.findall(r"restored step", text)),
+            "rcs": rcs, "info": info,
+            "epochs": sorted(set(int(x[2]) for x in s))}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -294,6 +377,8 @@ def main():
     ap.add_argument("--failover-reps", type=int, default=1)
     ap.add_argument("--steps", type=int, default=1200,
                     help="ckpt_train steps (5 ms each) of the failover job")
+    ap.add_argument("--standby-lease", default="500ms",
+                    help="the standby's --standby-lease in (d)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
     del here
@@ -352,6 +437,30 @@ def main():
             if any(rc != 0 for rc in r["rcs"]):
                 fail("a node of the failover job failed: %s" % r["rcs"],
                      os.path.join(work, "musterd-failover-%d.log" % rep))
+        for rep in range(args.failover_reps):
+            r = failover_standby(args, work, rep, template)
+            print("\n(d) standby failover %d: kill -9 of the primary, the "
+                  "standby (--standby-lease %s) takes over"
+                  % (rep + 1, args.standby_lease))
+            print("    kill -> the standby takes over (TAKEOVER)  %s"
+                  % ("%.1f ms" % (r["takeover"] * 1000) if r["takeover"]
+                     else "never"))
+            print("    kill -> the standby answers ctl.status    %7.1f ms"
+                  % (r["serve"] * 1000))
+            if r["info"]:
+                print("    standby: replay %.1f ms of %d records, %d job(s) "
+                      "restored, %.1f ms in all" % (
+                          r["info"]["replay_ms"], r["info"]["records"],
+                          r["info"]["jobs"], r["info"]["total_ms"]))
+            print("    kill -> every node back (JOB-CONTINUES)   %s"
+                  % ("%.1f ms" % (r["continue"] * 1000) if r["continue"]
+                     else "never"))
+            print("    worker restarts: %d   ranks rolled back to a checkpoint: "
+                  "%d   epochs seen: %s   node exit statuses: %s"
+                  % (r["restarts"], r["rolled_back"], r["epochs"], r["rcs"]))
+            if any(rc != 0 for rc in r["rcs"]):
+                fail("a node of the standby failover job failed: %s" % r["rcs"],
+                     os.path.join(work, "musterd-standby-%d.log" % rep))
         broken = False
     finally:
         if args.keep or broken:

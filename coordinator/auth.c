@@ -422,9 +422,12 @@ zap_decide (mu_auth_t *a, void *sock, zmq_msg_t *f, int n)
     ok = e->kind == MU_PRIN_NODE || e->kind == MU_PRIN_ENROLL;
   else if (e != NULL && strcmp (domain, "muster-ctl") == 0)
     ok = e->kind == MU_PRIN_USER;
+  else if (strcmp (domain, "muster-standby") == 0)
+    ok = strcmp (pub, a->server.kp.pub) == 0; /* holds the server's secret */
   if (!ok)
     {
-      note_denied (a, domain, e ? "key not valid on this port" : "unknown key",
+      note_denied (a, domain, e || strcmp (domain, "muster-standby") == 0
+                                  ? "key not valid on this port" : "unknown key",
                    address);
       zap_reply (sock, &f[1], "400", "unknown key", "");
       return;
@@ -475,9 +478,10 @@ mu_auth_start (mu_auth_t *a, void *zctx, uv_loop_t *loop)
 int
 mu_auth_secure (mu_auth_t *a, void *sock, mu_auth_port_t port)
 {
-  const char *domain = port == MU_AUTH_AGENT_PORT ? "muster-agent"
-                       : port == MU_AUTH_CTL_PORT ? "muster-ctl"
-                                                  : "muster-local";
+  const char *domain = port == MU_AUTH_AGENT_PORT     ? "muster-agent"
+                       : port == MU_AUTH_CTL_PORT     ? "muster-ctl"
+                       : port == MU_AUTH_STANDBY_PORT ? "muster-standby"
+                                                      : "muster-local";
   if (port != MU_AUTH_CTL_LOCAL && a->o.insecure)
     return 0;
   if (zmq_setsockopt (sock, ZMQ_ZAP_DOMAIN, domain, strlen (domain)) != 0)

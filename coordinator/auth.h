@@ -59,7 +59,9 @@ typedef struct mu_principal {
 typedef enum mu_auth_port {
   MU_AUTH_AGENT_PORT, /* TCP, CURVE: NODE and ENROLL keys */
   MU_AUTH_CTL_PORT,   /* TCP, CURVE: USER keys */
-  MU_AUTH_CTL_LOCAL   /* ipc, no key: the peer's uid */
+  MU_AUTH_CTL_LOCAL,  /* ipc, no key: the peer's uid */
+  MU_AUTH_STANDBY_PORT /* TCP, CURVE: the server's own key only (a standby
+                          holding a copy of it, standby.h) */
 } mu_auth_port_t;
 
 typedef struct mu_auth mu_auth_t;

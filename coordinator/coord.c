@@ -30,6 +30,7 @@
 #include "coordinator/ckpt.h"
 #include "coordinator/kv_quota.h"
 #include "coordinator/journal.h"
+#include "coordinator/standby.h"
 
 #define AGENT_HWM 1000000
 
@@ -116,7 +117,19 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
 {
   if (!n->alive || c->agent_sock == NULL)
     return MUSTER_EPEERLOST;
-  int rc = mu_wire_send (c->agent_sock, &n->route, m);
+  /* Stamp the fencing term (standby.h) on what commands an agent: a copy,
+   * the caller's message is not ours to change. */
+  mu_msg_t stamped = *m;
+  switch (m->type)
+    {
+    case MU_MSG_WELCOME: stamped.u.welcome.term = c->opts.term; break;
+    case MU_MSG_HEARTBEAT: stamped.u.heartbeat.term = c->opts.term; break;
+    case MU_MSG_START: stamped.u.start.term = c->opts.term; break;
+    case MU_MSG_STOP: stamped.u.stop.term = c->opts.term; break;
+    case MU_MSG_JOB_DONE: stamped.u.job_done.term = c->opts.term; break;
+    default: break;
+    }
+  int rc = mu_wire_send (c->agent_sock, &n->route, &stamped);
   if (rc != 0 && rc != -EHOSTUNREACH)
     mu_log_warn (c->log, "SEND-FAILED", "%s to node %s: %s",
                  mu_msg_name (m->type), n->node_id, muster_strerror (rc));
@@ -168,6 +181,8 @@ handle_enroll (mu_coord_t *c, const mu_route_t *from,
     }
   int rc = mu_auth_add_node (c->auth, e->node_key, who->job, who->uid,
                              who->gid, nid);
+  if (rc == 0)
+    mu_repl_keys (c); /* a standby knows the node at once (standby.h) */
   if (rc != 0)
     {
       mu_log_warn (c->log, "ENROLL-FAILED", "node %s: %s", nid,
@@ -526,6 +541,8 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   /* The job table as the journal left it, before any message is read. */
   if ((rc = mu_jhooks_start (c)) != 0)
     goto fail;
+  if ((rc = mu_repl_start (c)) != 0) /* a standby's journal stream */
+    goto fail;
   uv_timer_init (loop, &c->sweep_timer);
   c->sweep_timer.data = c;
   uv_timer_init (loop, &c->closed_timer);
@@ -658,6 +675,7 @@ mu_coord_stop (mu_coord_t *c)
     return;
   c->stopping = 1;
   mu_jhooks_stop (c); /* a last snapshot: the next start replays little */
+  mu_repl_stop (c);   /* after it: a standby gets that snapshot */
   mu_jobs_close_all (c);
   mu_zwatch_stop (&c->agent_watch);
   mu_zwatch_stop (&c->ctl_watch);

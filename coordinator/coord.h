@@ -50,6 +50,10 @@ typedef struct mu_coord_opts {
                                record, 1 = group commit (journal.h) */
   uint64_t restore_window_ms; /* members of a restored running job not back
                                  within it are lost; 0 = 30 s (journal.h) */
+  uint64_t term;            /* fencing term stamped on what commands agents
+                               (standby.h); 0 = none (embedded) */
+  const char *standby_bind; /* serve the journal stream to a standby here
+                               (standby.h); NULL = none */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -294,6 +298,7 @@ struct mu_coord {
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;
   struct mu_jctx *journal; /* durable job state (journal.h); NULL = none */
+  struct mu_repl *repl;    /* the journal stream to a standby (standby.h) */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
 };

@@ -63,6 +63,8 @@ int mu_jhooks_open (mu_coord_t *c);
 /* Restore the job table from that image (mu_coord_start, once its
  * sockets are bound, before any message is read).  0. */
 int mu_jhooks_start (mu_coord_t *c);
+/* Compact now (a standby asked for a sync, standby.h). */
+void mu_jhooks_compact (mu_coord_t *c);
 /* Clean stop: snapshot the live table and close. */
 void mu_jhooks_stop (mu_coord_t *c);
 void mu_jhooks_destroy (mu_coord_t *c);

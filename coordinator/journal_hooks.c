@@ -10,6 +10,7 @@
  * gives; the replay equality scenario checks exactly that.
  */
 #include "coordinator/journal.h"
+#include "coordinator/standby.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -124,10 +125,19 @@ compact (mu_coord_t *c)
     mu_log_err (c->log, "JOURNAL-COMPACT", "snapshot failed: %s",
                 muster_strerror (rc));
   else
+    mu_repl_resync (c); /* a standby follows the new segment (standby.h) */
+  if (rc == 0)
     mu_log_info (c->log, "JOURNAL-COMPACT",
                  "%zu job(s) snapshotted, %llu record(s) compacted in %.1f ms",
                  mu_smap_size (c->jobs), (unsigned long long)records,
                  (double)(mu_now_us () - t0) / 1000.0);
+}
+
+void
+mu_jhooks_compact (mu_coord_t *c)
+{
+  if (c->journal != NULL && c->journal->j != NULL && !c->journal->compacting)
+    compact (c);
 }
 
 /* ----------------------------------------------------------- appending */
@@ -142,6 +152,8 @@ append (mu_coord_t *c, int rc, char *buf, size_t len, const char *kind,
    * check handle syncs the rest at its end). */
   if (rc == 0)
     rc = mu_journal_append (x->j, buf, len, NULL);
+  if (rc == 0)
+    mu_repl_record (c, buf, len); /* to a standby (standby.h) */
   if (rc == 0 && !c->opts.journal_group_commit
       && ++x->turn_records <= MU_JOURNAL_SYNC_BURST)
     rc = mu_journal_commit (x->j);

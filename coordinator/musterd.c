@@ -27,6 +27,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/journal.h"
 #include "coordinator/kv_quota.h"
+#include "coordinator/standby.h"
 
 typedef struct daemon_cfg {
   char agent_bind[256];
@@ -44,6 +45,9 @@ typedef struct daemon_cfg {
   int journal_group;
   int dump_state;
   uint64_t restore_window_ms;
+  char standby_of[256];   /* follow this primary (standby.h) */
+  char standby_bind[256]; /* serve the journal stream to a standby */
+  uint64_t standby_lease_ms;
 } daemon_cfg_t;
 
 static void
@@ -75,6 +79,14 @@ usage (FILE *f)
            "                       for all records written in it\n"
            "  --restore-window DUR members of a job running when musterd went\n"
            "                       down that are not back within DUR are lost (30s)\n"
+           "  --standby-bind EP    stream the journal to a standby musterd here\n"
+           "                       (its key: this state directory's server key)\n"
+           "  --standby-of EP      be a standby: follow the primary's journal at\n"
+           "                       its --standby-bind EP (STATE_DIR must hold a\n"
+           "                       copy of the primary's server.key, server.key_secret\n"
+           "                       and authorized/); take over when it is silent\n"
+           "                       for the lease, under the next fencing term\n"
+           "  --standby-lease DUR  silence before a standby takes over (1s)\n"
            "  --dump-state         replay STATE_DIR/journal, print the job table as\n"
            "                       JSON and exit (changes nothing)\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
@@ -124,6 +136,17 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
                        : MUSTER_EINVAL;
   else if (strcmp (key, "ctl-socket") == 0)
     rc = mu_strlcpy (cfg->ctl_socket, val, sizeof cfg->ctl_socket);
+  else if (strcmp (key, "standby-of") == 0)
+    rc = mu_strlcpy (cfg->standby_of, val, sizeof cfg->standby_of);
+  else if (strcmp (key, "standby-bind") == 0)
+    rc = mu_strlcpy (cfg->standby_bind, val, sizeof cfg->standby_bind);
+  else if (strcmp (key, "standby-lease") == 0)
+    {
+      if (mu_parse_duration_ms (val, &cfg->standby_lease_ms) != 0)
+        return mu_duration_error (err, errlen, key, val);
+      if (cfg->standby_lease_ms == 0)
+        rc = MUSTER_EINVAL;
+    }
   else if (strcmp (key, "restore-window") == 0)
     {
       if (mu_parse_duration_ms (val, &cfg->restore_window_ms) != 0)
@@ -232,7 +255,8 @@ known_key (const char *key)
       = { "agent-bind", "ctl-bind", "endpoints-file", "heartbeat",
           "miss-limit", "log-level", "full-members-max", "config",
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
-          "journal-sync", "restore-window", NULL };
+          "journal-sync", "restore-window", "standby-of", "standby-bind",
+          "standby-lease", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -345,6 +369,7 @@ log_binds (const mu_log_t *log, mu_coord_t *c)
 
 typedef struct daemon {
   mu_coord_t *coord;
+  struct mu_fence *fence;
   uv_signal_t sigterm, sigint;
   mu_log_t log;
 } daemon_t;
@@ -355,6 +380,7 @@ on_signal (uv_signal_t *s, int signum)
   daemon_t *d = s->data;
   mu_log_notice (&d->log, "SHUTDOWN", "signal %d: stopping", signum);
   mu_coord_stop (d->coord);
+  mu_fence_stop (&d->fence);
   uv_close ((uv_handle_t *)&d->sigterm, NULL);
   uv_close ((uv_handle_t *)&d->sigint, NULL);
 }
@@ -397,6 +423,8 @@ write_endpoints (const char *path, mu_coord_t *c)
     fprintf (f, "ctl-local %s\n", mu_coord_ctl_local_endpoint (c));
   if (mu_coord_server_key (c)[0] != '\0')
     fprintf (f, "server-key %s\n", mu_coord_server_key (c));
+  if (mu_coord_standby_endpoint (c) != NULL)
+    fprintf (f, "standby %s\n", mu_coord_standby_endpoint (c));
   if (fclose (f) != 0 || rename (tmp, path) != 0)
     return -errno;
   return 0;
@@ -462,13 +490,55 @@ main (int argc, char **argv)
   }
   if (check_bind ("agent port", "--agent-bind", cfg.agent_bind, sizeof cfg.agent_bind) != 0
       || (strcmp (cfg.ctl_bind, "none") != 0
-          && check_bind ("control port", "--ctl-bind", cfg.ctl_bind, sizeof cfg.ctl_bind) != 0))
+          && check_bind ("control port", "--ctl-bind", cfg.ctl_bind, sizeof cfg.ctl_bind) != 0)
+      || (cfg.standby_bind[0] != '\0'
+          && check_bind ("standby port", "--standby-bind", cfg.standby_bind,
+                         sizeof cfg.standby_bind) != 0))
     return 2;
+  if (cfg.standby_of[0] != '\0')
+    {
+      mu_endpoint_t e;
+      char why[1024], out[300];
+      if (mu_endpoint_parse (cfg.standby_of, 0, &e, why, sizeof why) != 0)
+        {
+          fprintf (stderr, "musterd: --standby-of %s\n", why);
+          return 2;
+        }
+      snprintf (out, sizeof out, "tcp://%s", cfg.standby_of
+                + (strncmp (cfg.standby_of, "tcp://", 6) == 0 ? 6 : 0));
+      mu_strlcpy (cfg.standby_of, out, sizeof cfg.standby_of);
+    }
   daemon_t d;
   memset (&d, 0, sizeof d);
   mu_log_init (&d.log, "musterd");
   d.log.level = cfg.level;
   raise_fd_limit (&d.log);
+  /* The fencing term (standby.h): a standby follows its primary until it
+   * takes over under the next term; a primary serves under the stored
+   * one (1 on a new state directory). */
+  uint64_t term = 0;
+  mu_standby_opts_t so = { .primary = cfg.standby_of,
+                           .state_dir = cfg.state_dir,
+                           .lease_ms = cfg.standby_lease_ms,
+                           .insecure = cfg.insecure,
+                           .log = &d.log };
+  err[0] = '\0';
+  int trc = cfg.standby_of[0] != '\0'
+                ? mu_standby_follow (&so, &term, err, sizeof err)
+                : mu_term_load (cfg.state_dir, &term, err, sizeof err);
+  if (trc == 0 && term == 0)
+    {
+      term = 1;
+      trc = mu_term_store (cfg.state_dir, term);
+      if (trc != 0)
+        snprintf (err, sizeof err, "cannot store the term in %s/term: %s",
+                  cfg.state_dir, muster_strerror (trc));
+    }
+  if (trc != 0)
+    {
+      fprintf (stderr, "musterd: %s\n", err[0] ? err : muster_strerror (trc));
+      return 1;
+    }
   mu_coord_opts_t o = { .agent_bind = cfg.agent_bind,
                         .ctl_bind = strcmp (cfg.ctl_bind, "none") == 0
                                         ? NULL
@@ -483,6 +553,9 @@ main (int argc, char **argv)
                         .insecure = cfg.insecure,
                         .journal_group_commit = cfg.journal_group,
                         .restore_window_ms = cfg.restore_window_ms,
+                        .term = term,
+                        .standby_bind = cfg.standby_bind[0] ? cfg.standby_bind
+                                                            : NULL,
                         .log = &d.log };
   uv_loop_t loop;
   uv_loop_init (&loop);
@@ -508,10 +581,18 @@ main (int argc, char **argv)
       return 1;
     }
   log_binds (&d.log, d.coord);
-  mu_log_notice (&d.log, "SERVING", "agent port %s, control port %s",
+  mu_log_notice (&d.log, "SERVING", "agent port %s, control port %s, term %llu",
                  mu_coord_agent_endpoint (d.coord),
                  mu_coord_ctl_endpoint (d.coord) ? mu_coord_ctl_endpoint (d.coord)
-                                                 : "none");
+                                                 : "none",
+                 (unsigned long long)term);
+  mu_fence_t *fence = NULL;
+  if (cfg.standby_of[0] != '\0'
+      && (rc = mu_fence_start (&loop, &so, term, &fence)) != 0)
+    mu_log_warn (&d.log, "FENCE", "cannot tell the old primary at %s that "
+                 "term %llu rules: %s", cfg.standby_of,
+                 (unsigned long long)term, muster_strerror (rc));
+  d.fence = fence;
   uv_signal_init (&loop, &d.sigterm);
   uv_signal_init (&loop, &d.sigint);
   d.sigterm.data = d.sigint.data = &d;

@@ -34,6 +34,7 @@
 #include "coordinator/journal.h"
 #include "coordinator/epoch.h"
 #include "coordinator/reconcile.h"
+#include "coordinator/standby.h"
 
 #define MAX_SLOTS 4096
 
@@ -460,6 +461,8 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                    const mu_principal_t *who, mu_reg_t *reg)
 {
   char err[512];
+  if (c->opts.term > 0 && reg->term > c->opts.term)
+    mu_repl_step_down (c, reg->term, "agent.register of node"); /* no return */
   if (who->job != NULL
       && (reg->job == NULL || strcmp (reg->job->id, who->job) != 0))
     {

@@ -82,7 +82,7 @@ typedef struct run {
   char interpreter[4096]; /* ... found here (for the "No module" hint) */
   int epochs;             /* epochs this node ran workers in */
   uint64_t last_round;    /* epoch of the round last shown (non-tty) */
-  char endpoint[300];
+  char endpoint[640]; /* a joiner's: "tcp://A" or "tcp://A,tcp://STANDBY" */
   char host_bind[300];    /* --host: the checked address to bind */
   char host_ctl_bind[300];
   mu_keypair_t agent_key; /* this node's CURVE key pair */
@@ -828,7 +828,10 @@ choose_role (run_t *r, const char *job_id)
       else
         r->hosting = 1;
     }
-  if (!r->hosting)
+  if (!r->hosting && r->o.standby != NULL)
+    snprintf (r->endpoint, sizeof r->endpoint, "tcp://%s,tcp://%s",
+              r->o.endpoint, r->o.standby);
+  else if (!r->hosting)
     snprintf (r->endpoint, sizeof r->endpoint, "tcp://%s", r->o.endpoint);
   (void)created;
   return 0;

@@ -35,6 +35,9 @@ mu_run_opts_usage (void)
          "  --host                  serve the coordinator at --rdzv-endpoint:\n"
          "                          an address of this machine, bound as given\n"
          "                          (0.0.0.0 for all interfaces)\n"
+         "  --standby H:P           a standby musterd of the coordinator at\n"
+         "                          --rdzv-endpoint (musterd --standby-of): this\n"
+         "                          node registers there when the first is lost\n"
          "  --rdzv-id ID            job id shared by all nodes\n"
          "  --max-restarts N        restarts after worker failures (default 0)\n"
          "  --standalone            embedded coordinator (the default without\n"
@@ -276,7 +279,7 @@ static const char *const FLAGS_WITH_VALUE[]
         "ckpt-keep",
         "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
         "join-token", "join-token-file", "master-addr", "master-port",
-        "node-rank", "python", "preempt-exit-code", NULL };
+        "node-rank", "python", "preempt-exit-code", "standby", NULL };
 
 static int
 takes_value (const char *name)
@@ -327,6 +330,14 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
         return fail (err, errlen, "--rdzv-endpoint %s", why, NULL);
       /* HOST:PORT from here on, whichever form was given */
       o->endpoint = strncmp (v, "tcp://", 6) == 0 ? v + 6 : v;
+    }
+  else if (strcmp (name, "standby") == 0)
+    {
+      mu_endpoint_t ep;
+      char why[400];
+      if (mu_endpoint_parse (v, 0, &ep, why, sizeof why) != 0)
+        return fail (err, errlen, "--standby %s", why, NULL);
+      o->standby = strncmp (v, "tcp://", 6) == 0 ? v + 6 : v;
     }
   else if (strcmp (name, "rdzv-id") == 0)
     o->rdzv_id = v;
@@ -604,6 +615,10 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
   if (o->host && o->endpoint == NULL)
     return fail (err, errlen, "--host needs --rdzv-endpoint (where to serve)",
                  NULL, NULL);
+  if (o->standby != NULL && (o->endpoint == NULL || o->host))
+    return fail (err, errlen, "--standby needs --rdzv-endpoint, and a node "
+                 "that joins (not --host): it names the coordinator's standby "
+                 "to register with when the coordinator is lost", NULL, NULL);
   if (o->standalone && o->endpoint != NULL)
     return fail (err, errlen, "--standalone and --rdzv-endpoint exclude each other",
                  NULL, NULL);

@@ -25,6 +25,7 @@ typedef struct mu_run_opts {
   uint32_t min_nodes, max_nodes; /* --nnodes MIN:MAX or N (default 1:1) */
   uint32_t nproc;                /* --nproc-per-node (default 1) */
   const char *endpoint;          /* --rdzv-endpoint HOST:PORT */
+  const char *standby;           /* --standby HOST:PORT (coordinator/standby.h) */
   const char *rdzv_id;           /* --rdzv-id */
   uint64_t max_restarts;         /* --max-restarts */
   int standalone;                /* --standalone */

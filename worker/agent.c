@@ -42,6 +42,7 @@
 #include <muster/error.h>
 
 #include "common/netaddr.h"
+#include "common/term.h"
 #include "common/util.h"
 #include "common/zwatch.h"
 
@@ -52,6 +53,9 @@
 #define REG_BACKOFF_SENT_MS 500  /* first wait for an answer */
 #define REG_BACKOFF_MAX_MS 4000
 #define COORD_HWM 100000
+#define COORD_ROTATE_MS 2000 /* cut off: next endpoint of the list after
+                                this (longer than a standby's default lease
+                                and start, coordinator/standby.h) */
 
 int
 mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
@@ -107,7 +111,18 @@ mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
           return krc != 0 ? krc : MUSTER_EINVAL;
         }
     }
-  mu_strlcpy (a->coordinator, opts->coordinator, sizeof a->coordinator);
+  /* A list "A,B": the first is used, the others on COORD-LOST. */
+  if (mu_strlcpy (a->coord_list, opts->coordinator, sizeof a->coord_list) != 0)
+    {
+      mu_job_spec_free (&a->job);
+      free (a);
+      return MUSTER_EINVAL;
+    }
+  a->ncoords = 1;
+  for (const char *p = a->coord_list; (p = strchr (p, ',')) != NULL; p++)
+    a->ncoords++;
+  mu_strlcpy (a->coordinator, a->coord_list, sizeof a->coordinator);
+  a->coordinator[strcspn (a->coordinator, ",")] = '\0';
   if (opts->node_id != NULL)
     mu_strlcpy (a->node_id, opts->node_id, sizeof a->node_id);
   else
@@ -226,6 +241,7 @@ send_register (mu_agent_t *a)
   m.u.reg.node_id = a->node_id;
   m.u.reg.host = a->host;
   m.u.reg.slots = a->opts.slots;
+  m.u.reg.term = a->term; /* an older coordinator steps down on it */
   m.u.reg.port_base = a->port_base;
   m.u.reg.pid = (uint64_t)getpid ();
   m.u.reg.uid = (uint64_t)geteuid (); /* a root agent runs any owner's jobs */
@@ -309,6 +325,11 @@ on_reg_timer (uv_timer_t *t)
       mu_agent_give_up (a, why);
       return;
     }
+  /* Cut off with a list of coordinators: try the next one when this one
+   * has not answered for a while (a standby takes over after its lease). */
+  if (a->coord_lost && a->ncoords > 1
+      && now - a->coord_switch_ms >= COORD_ROTATE_MS)
+    mu_agent_next_coord (a, "no answer");
   /* Not connected yet (ZMQ_IMMEDIATE refuses the send locally, at no cost
    * to anyone): try again soon, so a launcher started just before its
    * coordinator joins within milliseconds of it.  Sent: give the
@@ -404,6 +425,7 @@ on_hb_timer (uv_timer_t *t)
                    a->coordinator, (unsigned long long)(now - a->last_coord_ms));
       a->started_ms = now;
       a->coord_lost = 1;
+      mu_agent_next_coord (a, "COORD-LOST");
       start_registering (a);
       return;
     }
@@ -414,6 +436,55 @@ on_hb_timer (uv_timer_t *t)
   m.u.heartbeat.seq = ++a->hb_seq;
   m.u.heartbeat.step = a->max_step;
   mu_agent_send_coord (a, &m);
+}
+
+/* A coordinator of a lower term than one already seen was replaced by a
+ * standby (coordinator/standby.h): nothing it says is acted on. */
+static int
+term_refused (mu_agent_t *a, const mu_msg_t *m)
+{
+  uint64_t t = m->type == MU_MSG_WELCOME     ? m->u.welcome.term
+               : m->type == MU_MSG_HEARTBEAT ? m->u.heartbeat.term
+               : m->type == MU_MSG_START     ? m->u.start.term
+               : m->type == MU_MSG_STOP      ? m->u.stop.term
+               : m->type == MU_MSG_JOB_DONE  ? m->u.job_done.term
+                                             : 0;
+  if (mu_term_check (&a->term, t) == 0)
+    return 0;
+  mu_log_warn (a->log, "TERM-REFUSED",
+               "%s of term %llu: a coordinator of term %llu took over; "
+               "ignored",
+               mu_msg_name (m->type), (unsigned long long)t,
+               (unsigned long long)a->term);
+  if (m->type == MU_MSG_WELCOME)
+    mu_agent_next_coord (a, "a lower term");
+  return 1;
+}
+
+void
+mu_agent_next_coord (mu_agent_t *a, const char *why)
+{
+  if (a->ncoords < 2)
+    return;
+  if (a->coord_connected)
+    zmq_disconnect (a->coord_sock, a->coordinator);
+  a->coord_idx = (a->coord_idx + 1) % a->ncoords;
+  const char *p = a->coord_list;
+  for (size_t i = 0; i < a->coord_idx; i++)
+    p = strchr (p, ',') + 1;
+  char was[256];
+  mu_strlcpy (was, a->coordinator, sizeof was);
+  mu_strlcpy (a->coordinator, p, sizeof a->coordinator);
+  a->coordinator[strcspn (a->coordinator, ",")] = '\0';
+  a->coord_switch_ms = mu_now_ms ();
+  mu_log_warn (a->log, "COORD-SWITCH", "%s at %s: trying the coordinator "
+                 "at %s", why, was, a->coordinator);
+  if (a->coord_connected)
+    {
+      a->coord_connected = 0;
+      mu_netaddr_zmq_prepare (a->coord_sock, a->coordinator);
+      mu_agent_connect_coord (a);
+    }
 }
 
 static void
@@ -477,6 +548,8 @@ on_coord_error (mu_agent_t *a, const mu_error_t *e)
 static void
 dispatch (mu_agent_t *a, mu_msg_t *m)
 {
+  if (term_refused (a, m))
+    return;
   a->last_coord_ms = mu_now_ms ();
   switch (m->type)
     {
@@ -675,8 +748,9 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
     rc = -errno;
   /* A launcher often starts before the coordinator it joins is listening:
    * libzmq would wait its default 100 ms between TCP connect attempts;
-   * start at 5 ms and back off to 1 s. */
-  int ivl = 5, ivl_max = 1000;
+   * start at 5 ms and back off to 1 s; to 100 ms with a standby in the
+   * list, which starts serving a lease after the primary stopped. */
+  int ivl = 5, ivl_max = a->ncoords > 1 ? 100 : 1000;
   if (rc == 0
       && (zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0
           || zmq_setsockopt (a->coord_sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max,

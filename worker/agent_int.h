@@ -44,7 +44,11 @@ struct mu_agent {
   mu_job_spec_t *job;       /* owned copy of opts.job */
   char node_id[128];
   char host[256];
-  char coordinator[256];
+  char coordinator[256];     /* the endpoint in use (of coord_list) */
+  char coord_list[1024];     /* --coordinator A,B,...: rotated on COORD-LOST */
+  size_t ncoords, coord_idx;
+  uint64_t coord_switch_ms;  /* when coord_idx last changed */
+  uint64_t term;             /* highest fencing term seen (common/term.h) */
   char exec_helper[1024];
   char log_dir[4096];       /* the job's worker log directory; "" = none */
   mu_std_spec_t redirects, tee; /* which streams go to files (log_files.h) */
@@ -129,6 +133,9 @@ int mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_give_up (mu_agent_t *a, const char *why);
 /* Connect the coordinator socket (with the agent's own key). */
 int mu_agent_connect_coord (mu_agent_t *a);
+/* Move to the next coordinator endpoint of the list (a standby,
+ * coordinator/standby.h); a no-op with one endpoint. */
+void mu_agent_next_coord (mu_agent_t *a, const char *why);
 /* (Re)start registration at once, with fresh backoff. */
 void mu_agent_register_now (mu_agent_t *a);
 

@@ -28,6 +28,8 @@ usage (FILE *f)
   fprintf (f,
            "usage: muster-agent --coordinator [tcp://]HOST:PORT [options]\n"
            "  --coordinator EP     the coordinator's agent port (required):\n"
+           "                       A,B,...: a primary and its standbys, tried\n"
+           "                       in turn when the coordinator is lost\n"
            "                       HOST:PORT or tcp://HOST:PORT\n"
            "  --slots N            worker processes this node runs (default 1)\n"
            "  --node-id ID         node id (default hostname-pid-random)\n"
@@ -119,12 +121,37 @@ main (int argc, char **argv)
       int rc = 0;
       if (strcmp (a, "--coordinator") == 0)
         {
-          char why[700];
-          if (mu_endpoint_normalize (v, MU_EP_OTHER_TRANSPORT, coord_ep,
-                                     sizeof coord_ep, why, sizeof why) != 0)
+          /* A list A,B,...: a primary and its standbys (each checked). */
+          char why[700], one[300], item[300];
+          size_t used = 0;
+          coord_ep[0] = '\0';
+          for (const char *p = v; *p != '\0';)
             {
-              fprintf (stderr, "muster-agent: --coordinator %s\n", why);
-              return 2;
+              size_t l = strcspn (p, ",");
+              if (l == 0 || l >= sizeof item)
+                {
+                  fprintf (stderr, "muster-agent: --coordinator %s: an empty "
+                           "or overlong endpoint in the list\n", v);
+                  return 2;
+                }
+              memcpy (item, p, l);
+              item[l] = '\0';
+              if (mu_endpoint_normalize (item, MU_EP_OTHER_TRANSPORT, one,
+                                         sizeof one, why, sizeof why) != 0)
+                {
+                  fprintf (stderr, "muster-agent: --coordinator %s\n", why);
+                  return 2;
+                }
+              int n = snprintf (coord_ep + used, sizeof coord_ep - used, "%s%s",
+                                used ? "," : "", one);
+              if (n < 0 || (size_t)n >= sizeof coord_ep - used)
+                {
+                  fprintf (stderr, "muster-agent: --coordinator: too many "
+                           "endpoints\n");
+                  return 2;
+                }
+              used += (size_t)n;
+              p += l + (p[l] == ',');
             }
           o.coordinator = coord_ep;
         }
