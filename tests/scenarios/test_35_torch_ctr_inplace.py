@@ -96,6 +96,37 @@ class CtrInPlace(MusterCase):
                    % (finals[0]["auc"], finals[0]["target"]))
         self.expect(finals[0]["reached"], "AUC target reached", *survivors)
 
+    def test_embedded_crash_in_place(self):
+        """The README's run command (scripts/run-example.sh): one muster
+        run, 4 workers, in place; rank 1 crashes at step 120; the survivors
+        keep their pids, a replacement takes rank 0's state, the AUC is
+        reached."""
+        p = self.muster_run(["--nproc-per-node", "4", "--elastic-mode", "in-place",
+                             "--max-restarts", "1", "--python", PYTHON, "--",
+                             TORCH_CTR, "--inplace", "--crash-at-step", "120",
+                             "--steps", "300"], name="run-example")
+        self.expect_eq(p.wait(240), 0, "exit status", p)
+        js = joined(p.out)
+        first = {r: pid for e, r, w, pid, st in js if e == 1}
+        second = {r: (pid, st) for e, r, w, pid, st in js if e == 2}
+        self.check("epoch 1: ranks %r at world 4" % sorted(first))
+        self.expect_eq(sorted(first), [0, 1, 2, 3], "epoch 1 ranks", p)
+        self.expect("[worker 1] crashing at step 120" in p.out, "the crash", p)
+        self.check("epoch 2 re-formed in place: ranks 0, 2, 3 kept their pids; "
+                   "rank 1 is a new process that took rank 0's state")
+        self.expect_eq(sorted(second), [0, 1, 2, 3], "epoch 2 ranks", p)
+        for r in (0, 2, 3):
+            self.expect_eq(second[r][0], first[r], "pid of rank %d" % r, p)
+        self.expect(second[1][0] != first[1], "rank 1 replaced", p)
+        self.expect(second[1][1] > 0, "the replacement went on from the "
+                    "survivors' step, not 0", p)
+        self.expect("(re-formed in place)" in p.err, "in-place epoch", p)
+        finals = ctr_finals(p.out)
+        self.expect_eq(len(finals), 1, "one final line", p)
+        self.check("training ended at step 300 with AUC %.4f (target %.2f)"
+                   % (finals[0]["auc"], finals[0]["target"]))
+        self.expect(finals[0]["reached"], "AUC target reached", p)
+
 
 if __name__ == "__main__":
     main()
