@@ -531,7 +531,7 @@ main (int argc, char **argv)
       term = 1;
       trc = mu_term_store (cfg.state_dir, term);
       if (trc != 0)
-        snprintf (err, sizeof err, "cannot store the term in %s/term: %s",
+        snprintf (err, sizeof err, "cannot store the term in %.900s/term: %s",
                   cfg.state_dir, muster_strerror (trc));
     }
   if (trc != 0)
