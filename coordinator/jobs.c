@@ -340,6 +340,11 @@ mu_jobs_open_round (mu_job_t *j)
                          : mu_rdzv_open_ex (j->rdzv, mu_now_ms (), 0, &d);
   if (rc == 0)
     mu_jobs_handle_decision (j, &d);
+  /* Nodes that registered free while the job was recovering (a restarted
+   * agent during the restart backoff) were offered to no one: offer them
+   * now, or the round waits for free nodes that are already there. */
+  if (j->state == MU_JOB_RENDEZVOUS && j->coord != NULL)
+    mu_jobs_offer_free_nodes (j->coord);
 }
 
 static uint32_t

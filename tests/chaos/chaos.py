@@ -183,10 +183,10 @@ def run(args, tmp, problems):
     finally:
         sched.undo_all()
     say("all %d faults done; letting job %s finish" % (args.faults, jobs[-1][0]))
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 120
     while job_state(c, jobs[-1][0]) is None:
         if time.monotonic() > deadline:
-            problems.append("job %s did not finish within 180 s of the last "
+            problems.append("job %s did not finish within 120 s of the last "
                             "fault" % jobs[-1][0])
             break
         time.sleep(0.5)
