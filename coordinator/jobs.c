@@ -275,8 +275,16 @@ static void
 on_progress_timer (uv_timer_t *t)
 {
   mu_job_t *j = t->data;
-  if (j->state == MU_JOB_RENDEZVOUS)
-    mu_epoch_broadcast_progress (j);
+  if (j->state != MU_JOB_RENDEZVOUS)
+    return;
+  mu_epoch_broadcast_progress (j);
+  /* Nodes that registered free while the job was recovering (an agent
+   * restarted during the restart backoff) were offered to no job, and
+   * nothing offers them again: offer them from here, a loop turn away from
+   * any registration (a node attaching with its own job spec must not be
+   * offered to that job half-way through). */
+  if (j->coord != NULL)
+    mu_jobs_offer_free_nodes (j->coord);
 }
 
 void
@@ -340,11 +348,6 @@ mu_jobs_open_round (mu_job_t *j)
                          : mu_rdzv_open_ex (j->rdzv, mu_now_ms (), 0, &d);
   if (rc == 0)
     mu_jobs_handle_decision (j, &d);
-  /* Nodes that registered free while the job was recovering (a restarted
-   * agent during the restart backoff) were offered to no one: offer them
-   * now, or the round waits for free nodes that are already there. */
-  if (j->state == MU_JOB_RENDEZVOUS && j->coord != NULL)
-    mu_jobs_offer_free_nodes (j->coord);
 }
 
 static uint32_t
