@@ -56,6 +56,9 @@ def parse_args():
     ap.add_argument("--faults", type=int, default=30)
     ap.add_argument("--long", action="store_true", help="1000 faults")
     ap.add_argument("--agents", type=int, default=3)
+    ap.add_argument("--min-nodes", type=int, default=None,
+                    help="the job's min nodes (default: every agent, so "
+                    "every fault on an agent hits the job)")
     ap.add_argument("--steps", type=int, default=1500,
                     help="steps of each ckpt_train job")
     ap.add_argument("--step-ms", type=int, default=20)
@@ -71,8 +74,12 @@ def parse_args():
     bad = [k for k in a.kinds.split(",") if k not in fl.KINDS]
     if bad:
         ap.error("unknown fault kind %s (known: %s)" % (bad, ", ".join(fl.KINDS)))
-    if a.faults < 0 or a.agents < 1 or a.steps < 1:
-        ap.error("--faults must be >= 0, --agents and --steps >= 1")
+    if a.min_nodes is None:
+        a.min_nodes = a.agents
+    if a.faults < 0 or a.agents < 1 or a.steps < 1 \
+            or not 1 <= a.min_nodes <= a.agents:
+        ap.error("--faults must be >= 0, --agents and --steps >= 1, "
+                 "--min-nodes between 1 and --agents")
     return a
 
 
@@ -96,7 +103,7 @@ def fault_free_checksum(tmp, env, steps):
 
 def submit(c, job_id, args, ck):
     job = {"id": job_id,
-           "roles": [{"name": "worker", "min_nodes": 1,
+           "roles": [{"name": "worker", "min_nodes": args.min_nodes,
                       "max_nodes": c.topo.n, "nproc": c.slots}],
            "argv": [bin_path("ckpt_train"), "--steps", str(args.steps),
                     "--step-ms", str(args.step_ms)],
