@@ -208,8 +208,12 @@ mu_jhook_state (mu_job_t *j)
   append (c, rc, buf, len, "state", j->id);
 }
 
-void
-mu_jhook_recover (mu_job_t *j)
+/* The records that carry the job's whole view (recover, epoch, finished). */
+typedef int (*view_record_fn) (const char *id, const mu_jjob_t *v, char **buf,
+                               size_t *len);
+
+static void
+append_view (mu_job_t *j, view_record_fn encode, const char *what)
 {
   mu_coord_t *c = journaled (j);
   if (c == NULL)
@@ -218,24 +222,21 @@ mu_jhook_recover (mu_job_t *j)
   mu_jhooks_view (j, &v);
   char *buf = NULL;
   size_t len = 0;
-  int rc = mu_jrec_recover (j->id, &v, &buf, &len);
+  int rc = encode (j->id, &v, &buf, &len);
   free (v.members);
-  append (c, rc, buf, len, "recover", j->id);
+  append (c, rc, buf, len, what, j->id);
+}
+
+void
+mu_jhook_recover (mu_job_t *j)
+{
+  append_view (j, mu_jrec_recover, "recover");
 }
 
 void
 mu_jhook_epoch (mu_job_t *j)
 {
-  mu_coord_t *c = journaled (j);
-  if (c == NULL)
-    return;
-  mu_jjob_t v;
-  mu_jhooks_view (j, &v);
-  char *buf = NULL;
-  size_t len = 0;
-  int rc = mu_jrec_epoch (j->id, &v, &buf, &len);
-  free (v.members);
-  append (c, rc, buf, len, "epoch", j->id);
+  append_view (j, mu_jrec_epoch, "epoch");
 }
 
 void
@@ -266,16 +267,7 @@ mu_jhook_ckpt (mu_job_t *j)
 void
 mu_jhook_finished (mu_job_t *j)
 {
-  mu_coord_t *c = journaled (j);
-  if (c == NULL)
-    return;
-  mu_jjob_t v;
-  mu_jhooks_view (j, &v);
-  char *buf = NULL;
-  size_t len = 0;
-  int rc = mu_jrec_finished (j->id, &v, &buf, &len);
-  free (v.members);
-  append (c, rc, buf, len, "finished", j->id);
+  append_view (j, mu_jrec_finished, "finished");
 }
 
 void
