@@ -100,21 +100,30 @@ mu_log_write_all (int fd, const char *buf, size_t len)
     }
 }
 
+size_t
+mu_log_format (char *line, size_t size, const char *name,
+               mu_log_level_t level, const char *id, const char *msg)
+{
+  int n = snprintf (line, size, "%.*s: %s %.*s ", MU_LOG_TAG_MAX,
+                    name ? name : "muster", mu_log_level_name (level),
+                    MU_LOG_TAG_MAX, id ? id : "-");
+  if (n < 0)
+    n = 0;
+  size_t len = (size_t)n < size - 1 ? (size_t)n : size - 2;
+  for (const char *p = msg; p && *p && len < size - 2; p++)
+    line[len++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+  line[len++] = '\n';
+  line[len] = '\0';
+  return len;
+}
+
 /* The default sink: one line on stderr in one write(). */
 static void
 mu_log_stderr (const char *name, mu_log_level_t level, const char *id,
                const char *msg)
 {
   char line[MU_LOG_LINE_MAX];
-  int n = snprintf (line, sizeof line, "%.*s: %s %.*s ", MU_LOG_TAG_MAX,
-                    name ? name : "muster", mu_log_level_name (level),
-                    MU_LOG_TAG_MAX, id);
-  if (n < 0)
-    return;
-  size_t len = (size_t)n;
-  for (const char *p = msg; *p && len < sizeof line - 1; p++)
-    line[len++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
-  line[len++] = '\n';
+  size_t len = mu_log_format (line, sizeof line, name, level, id, msg);
   mu_log_write_all (STDERR_FILENO, line, len);
 }
 

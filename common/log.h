@@ -39,6 +39,12 @@ void mu_log_init (mu_log_t *log, const char *name);
 /* Parse "err|warn|notice|info|debug"; returns 0 or MUSTER_EINVAL. */
 int mu_log_parse_level (const char *s, mu_log_level_t *out);
 
+/* The default sink's line for a message: "<name>: <level> <ID> <msg>\n"
+ * (newlines in msg become spaces), cut to fit `size` (> 1).  Its length.
+ * For sinks that write elsewhere than stderr in the same format. */
+size_t mu_log_format (char *line, size_t size, const char *name,
+                      mu_log_level_t level, const char *id, const char *msg);
+
 void mu_log_write (const mu_log_t *log, mu_log_level_t level, const char *id,
                    const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
 

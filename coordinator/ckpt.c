@@ -108,6 +108,36 @@ abort_is_failure (const mu_job_t *j, int status)
          && status != MUSTER_EEXIST; /* that step is saved already */
 }
 
+static void
+discard_step (mu_job_t *j, uint64_t step)
+{
+  if (step == j->ckpt_kept_step)
+    j->ckpt_kept_step = 0;
+  if (mu_ckpt_io_discard (j, step) != 0)
+    mu_log_info (j->coord->log, "CKPT-DISCARD-FAILED",
+                 "job %s: step %llu: cannot queue the removal", j->id,
+                 (unsigned long long)step);
+}
+
+/* Keep the directory of a cancelled attempt at `step` for asking it again;
+ * one kept before for another step goes. */
+static void
+keep_step (mu_job_t *j, uint64_t step)
+{
+  if (j->ckpt_kept_step != 0 && j->ckpt_kept_step != step)
+    discard_step (j, j->ckpt_kept_step);
+  j->ckpt_kept_step = step;
+}
+
+/* Is an attempt at `step` in flight (its directory in use)? */
+static int
+in_flight_at (const mu_job_t *j, uint64_t step)
+{
+  mu_ckpt_state_t st = mu_ckpt_commit_state (j->ckpt);
+  return (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING)
+         && mu_ckpt_commit_step (j->ckpt) == step;
+}
+
 static void arm_tick (mu_job_t *j, uint64_t deadline);
 static void after_attempt (mu_job_t *j, int committed, uint64_t step,
                            int status, const char *why);
@@ -170,15 +200,14 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
         send_done (j, d->step, d->status, NULL, why, failed);
         if (failed && d->step > j->ckpt_failed_step)
           j->ckpt_failed_step = d->step;
-        /* A failed attempt leaves no step directory behind (one holding
-         * a MANIFEST is never touched), nor does one a worker passed (its
-         * retry is at a later step).  A dropped one may be asked again at
-         * the same step: its directory stays for that. */
-        if ((failed || d->status == MUSTER_EPASSED)
-            && mu_ckpt_io_discard (j, d->step) != 0)
-          mu_log_info (j->coord->log, "CKPT-DISCARD-FAILED",
-                       "job %s: step %llu: cannot queue the removal", j->id,
-                       (unsigned long long)d->step);
+        /* An attempt that did not commit leaves no step directory behind
+         * (one holding a MANIFEST is never touched).  A cancelled one may
+         * be asked again at the same step: its directory stays for that
+         * until another step is asked for or the job ends. */
+        if (d->status == MUSTER_ECANCELED)
+          keep_step (j, d->step);
+        else
+          discard_step (j, d->step);
         if (!early)
           after_attempt (j, 0, d->step, d->status, why);
         break;
@@ -209,6 +238,9 @@ on_tick (uv_timer_t *t)
   if (j->ckpt != NULL && mu_ckpt_commit_tick (j->ckpt, mu_now_ms (), &d) == 0)
     apply (j, &d);
 }
+
+/* The shortest span a step rate is measured over. */
+#define RATE_SPAN_MS 200
 
 /* The step to ask for: far enough ahead that the request reaches every
  * worker before it finishes that step, from the highest step seen, its age
@@ -260,6 +292,12 @@ begin (mu_job_t *j, uint64_t timeout_ms, uint64_t want_step, char *err,
       return rc;
     }
   apply (j, &d);
+  /* A directory kept from a cancelled attempt serves this one if it is
+   * of the same step, else it goes. */
+  if (j->ckpt_kept_step == step)
+    j->ckpt_kept_step = 0;
+  else if (j->ckpt_kept_step != 0)
+    discard_step (j, j->ckpt_kept_step);
   /* The step directory is made off the loop (mkdir and fsyncs); the
    * requests go out when it is ready (mu_ckpt_prepared). */
   rc = mu_ckpt_io_prepare (j, step, j->epoch, now_mode, timeout_ms);
@@ -280,10 +318,17 @@ mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
 {
   if (j->coord == NULL || j->ckpt == NULL)
     return;
-  /* Still the attempt in flight?  (A new epoch may have aborted it.) */
+  /* Still the attempt in flight?  (A new epoch may have aborted it, or
+   * the job ended.)  If not, the directory just made goes, unless it is
+   * kept for asking its step again or another attempt uses it: removing
+   * it when the attempt ended may have run before it was made. */
   if (mu_ckpt_commit_state (j->ckpt) != MU_CKPT_COLLECTING
       || mu_ckpt_commit_step (j->ckpt) != step || j->epoch != epoch)
-    return;
+    {
+      if (rc == 0 && step != j->ckpt_kept_step && !in_flight_at (j, step))
+        discard_step (j, step);
+      return;
+    }
   mu_ckpt_decision_t d;
   if (rc != 0)
     {
@@ -630,10 +675,21 @@ mu_ckpt_note_step (mu_job_t *j, uint64_t step)
   if (step <= j->max_step)
     return;
   uint64_t now = mu_now_ms ();
-  if (j->max_step > 0 && now > j->max_step_ms)
+  /* The rate is measured over at least RATE_SPAN_MS: reports from several
+   * nodes, or a burst of them after a stall, arrive within a millisecond
+   * of each other, and a rate taken between two of those would be
+   * thousands of steps per second, sending checkpoints far ahead. */
+  if (j->rate_ms == 0 || step < j->rate_step)
     {
-      double rate = (double)(step - j->max_step) / (double)(now - j->max_step_ms);
+      j->rate_step = step;
+      j->rate_ms = now;
+    }
+  else if (now >= j->rate_ms + RATE_SPAN_MS)
+    {
+      double rate = (double)(step - j->rate_step) / (double)(now - j->rate_ms);
       j->step_rate = j->step_rate > 0 ? 0.7 * j->step_rate + 0.3 * rate : rate;
+      j->rate_step = step;
+      j->rate_ms = now;
     }
   j->max_step = step;
   j->max_step_ms = now;
@@ -670,6 +726,7 @@ mu_ckpt_epoch_started (mu_job_t *j)
     {
       j->max_step = j->restore_dir ? j->restore_step : 0;
       j->ckpt_failed_step = 0; /* steps are trained again */
+      j->rate_ms = 0; /* measured again from the new epoch's steps */
     }
   mu_ckpt_decision_t d;
   if (mu_ckpt_commit_new_epoch (j->ckpt, mu_now_ms (), j->epoch, &d) == 0)
@@ -799,6 +856,34 @@ mu_ckpt_commit_io_done (mu_job_t *j, int status)
   if (mu_ckpt_commit_written (j->ckpt, mu_now_ms (), status, &d) == 0
       && j->coord != NULL)
     apply (j, &d);
+}
+
+void
+mu_ckpt_job_ended (mu_job_t *j)
+{
+  if (j->ckpt == NULL || j->coord == NULL)
+    return;
+  uv_timer_stop (&j->ckpt_tick);
+  /* An attempt still collecting will never commit: its workers are gone
+   * (a MANIFEST being written still lands).  Quietly: the job's outcome
+   * is decided already. */
+  if (mu_ckpt_commit_state (j->ckpt) == MU_CKPT_COLLECTING)
+    {
+      uint64_t step = mu_ckpt_commit_step (j->ckpt);
+      mu_ckpt_decision_t d;
+      if (mu_ckpt_commit_cancel (j->ckpt, mu_now_ms (), MUSTER_EJOBDONE,
+                                 "the job ended first", &d)
+          == 0)
+        {
+          mu_log_info (j->coord->log, "CKPT-DROPPED",
+                       "job %s: step %llu: the job ended first", j->id,
+                       (unsigned long long)step);
+          discard_step (j, step);
+        }
+    }
+  j->ckpt_early = 0;
+  if (j->ckpt_kept_step != 0)
+    discard_step (j, j->ckpt_kept_step);
 }
 
 void

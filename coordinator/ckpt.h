@@ -53,6 +53,10 @@ void mu_ckpt_preempt_node (mu_coord_t *c, mu_node_t *n, uint64_t grace_ms,
 int mu_ckpt_resume (mu_job_t *j, char *err, size_t errlen);
 
 /* Timers and machine: close (before the job is freed) and free. */
+/* The job finished (succeeded, failed, cancelled, suspended): an attempt
+ * still collecting is dropped, and no step directory of an attempt that
+ * did not commit stays. */
+void mu_ckpt_job_ended (mu_job_t *j);
 void mu_ckpt_job_close (mu_job_t *j);
 void mu_ckpt_job_free (mu_job_t *j);
 

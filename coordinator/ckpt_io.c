@@ -10,6 +10,13 @@
  * of a WRITING attempt unchanged until told it was written).  A job with
  * work in flight is not freed until the work is back (io_inflight).
  *
+ * A step directory is prepared only once no removal of one is in flight:
+ * an attempt that did not commit has its directory removed, and the next
+ * attempt may be of the same step (a new epoch asks for the same
+ * multiple of --ckpt-every-steps at once); run side by side on the pool,
+ * the removal could come after the mkdir and take the new attempt's
+ * directory away.
+ *
  * Ownership: directories are made 0700 and the MANIFEST 0600 (checkpoint/).
  * A coordinator running as root makes them for a job whose owner is another
  * user, whose workers must write their shards into them: they are chown'ed
@@ -266,6 +273,16 @@ int
 mu_ckpt_io_prepare (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
                     uint64_t timeout_ms)
 {
+  if (j->ckpt_discards > 0)
+    {
+      /* Queued when the removals are done (discard_after). */
+      j->ckpt_prep_wait = 1;
+      j->ckpt_prep_step = step;
+      j->ckpt_prep_epoch = epoch;
+      j->ckpt_prep_now = now_mode;
+      j->ckpt_prep_timeout_ms = timeout_ms;
+      return 0;
+    }
   io_item_t *it = new_item (j);
   if (it == NULL)
     return -ENOMEM;
@@ -312,6 +329,22 @@ discard_after (uv_work_t *req, int status)
                  "job %s: cannot remove %s: %s (retention removes it after "
                  "the next commit)",
                  j->id, it->step_dir, muster_strerror (it->rc));
+  j->ckpt_discards--;
+  if (j->ckpt_discards == 0 && j->ckpt_prep_wait && j->coord != NULL)
+    {
+      j->ckpt_prep_wait = 0;
+      int rc = mu_ckpt_io_prepare (j, j->ckpt_prep_step, j->ckpt_prep_epoch,
+                                   j->ckpt_prep_now, j->ckpt_prep_timeout_ms);
+      if (rc != 0)
+        {
+          char dir[4096];
+          mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, j->ckpt_prep_step, dir,
+                            sizeof dir);
+          mu_ckpt_prepared (j, j->ckpt_prep_step, j->ckpt_prep_epoch,
+                            j->ckpt_prep_now, j->ckpt_prep_timeout_ms, rc, dir,
+                            "");
+        }
+    }
   finish_item (it);
 }
 
@@ -332,5 +365,6 @@ mu_ckpt_io_discard (mu_job_t *j, uint64_t step)
       return rc;
     }
   j->io_inflight++;
+  j->ckpt_discards++;
   return 0;
 }

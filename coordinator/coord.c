@@ -621,6 +621,21 @@ mu_coord_authorize_node (mu_coord_t *c, const char *pub)
 }
 
 int
+mu_coord_in_process_node (mu_coord_t *c, const char *node_id, const char *pub)
+{
+  if (node_id == NULL
+      || mu_strlcpy (c->in_process_node, node_id, sizeof c->in_process_node)
+           != 0
+      || mu_strlcpy (c->in_process_pub, pub ? pub : "",
+                     sizeof c->in_process_pub) != 0)
+    {
+      c->in_process_node[0] = '\0';
+      return MUSTER_EINVAL;
+    }
+  return 0;
+}
+
+int
 mu_coord_job_enroll_key (mu_coord_t *c, const char *id, const char *pub)
 {
   if (c->auth == NULL)

@@ -74,6 +74,13 @@ int mu_coord_job_token (mu_coord_t *c, const char *id, char *buf, size_t cap);
 /* Accept the enrolment key of a job secret (keys.h) for job `id`, owned
  * by this process's user.  0 or a code. */
 int mu_coord_job_enroll_key (mu_coord_t *c, const char *id, const char *pub);
+/* The agent of node `node_id` (with key `pub`, NULL or "" when
+ * insecure) runs in this process, on the coordinator's loop (muster run
+ * embeds both): when it registers (from this pid), it is never declared
+ * lost for missed heartbeats, since its silence can only be this
+ * process's own stall.  0 or MUSTER_EINVAL (id too long). */
+int mu_coord_in_process_node (mu_coord_t *c, const char *node_id,
+                              const char *pub);
 /* Nodes registered and alive (not lost, not left). */
 size_t mu_coord_nodes_alive (const mu_coord_t *c);
 /* Stop serving: close sockets and handles (asynchronously; run the loop
@@ -130,6 +137,8 @@ typedef struct mu_node {
   uint32_t cordon_level;
   int cordoned;       /* out of its job's rendezvous until cordon_until */
   int restored;       /* a member the journal restored, its agent away */
+  int in_process;     /* its agent runs on the coordinator's own loop
+                         (muster run): never declared lost for silence */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -208,6 +217,8 @@ struct mu_job {
   uint64_t max_step;     /* highest step any agent reported */
   uint64_t max_step_ms;  /* when it was reported */
   double step_rate;      /* steps per ms, smoothed */
+  uint64_t rate_step;    /* the step and time the rate is measured */
+  uint64_t rate_ms;      /* from (at least RATE_SPAN_MS back) */
   uint64_t ckpt_seq;     /* attempts of a job that reports no steps */
   uint64_t restore_step;
   char *restore_dir;     /* newest complete checkpoint; NULL = none */
@@ -219,6 +230,12 @@ struct mu_job {
   uint64_t ckpt_aborted_step; /* last attempt that ended uncommitted */
   char *ckpt_aborted_reason;
   int ckpt_early;        /* the attempt in flight was asked at epoch start */
+  uint64_t ckpt_kept_step; /* a cancelled attempt's directory, kept to be
+                              asked again (else removed: ckpt.c) */
+  int ckpt_discards;       /* step directory removals in flight, and a */
+  int ckpt_prep_wait;      /* preparation waiting for them (ckpt_io.c) */
+  uint64_t ckpt_prep_step, ckpt_prep_epoch, ckpt_prep_timeout_ms;
+  int ckpt_prep_now;
   int ckpt_by_steps;     /* ... was asked by --ckpt-every-steps */
   uint64_t ckpt_failed_step; /* a failed step, not asked again this epoch */
   uint64_t ckpt_deadline_ms; /* deadline of the attempt in flight */
@@ -277,6 +294,8 @@ struct mu_coord {
   mu_smap_t *jobs;     /* job id -> mu_job_t* */
   size_t njobs_finished;
   struct mu_jctx *journal; /* durable job state (journal.h); NULL = none */
+  char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
+  char in_process_pub[41];
 };
 
 /* nodes.c: the heartbeat interval agents are asked for. */

@@ -394,6 +394,7 @@ finish (mu_job_t *j, mu_job_state_t state)
                                                    : exit_code_of (j);
   if (state == MU_JOB_SUCCEEDED)
     mu_ckpt_job_succeeded (j);
+  mu_ckpt_job_ended (j);
   mu_msg_t m;
   fill_done (j, &m);
   for (size_t k = 0; k < c->nodes_used; k++)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <muster/error.h>
@@ -564,6 +565,12 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
   n->alive = 1;
   c->nodes_alive++;
   n->last_seen_ms = mu_now_ms ();
+  /* The agent on our own loop (muster run): the launcher named it, and it
+   * registers from this very process (and with the key it was given). */
+  n->in_process = c->in_process_node[0] != '\0'
+                  && strcmp (n->node_id, c->in_process_node) == 0
+                  && reg->pid == (uint64_t)getpid ()
+                  && strcmp (n->pub, c->in_process_pub) == 0;
   mu_log_info (c->log, "NODE-REGISTERED", "node %s host %s slots %u%s%s",
                n->node_id, n->host, n->slots, reg->job ? " job " : "",
                reg->job ? reg->job->id : "");
@@ -656,7 +663,8 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
       mu_node_t *n = c->nodes[k];
       if (n == NULL || !n->in_use || !n->alive)
         continue;
-      if (now - n->last_seen_ms > limit)
+      /* The in-process agent's silence is our own loop's. */
+      if (!n->in_process && now - n->last_seen_ms > limit)
         {
           mu_log_warn (c->log, "NODE-LOST",
                        "node %s silent for %llu ms (limit %llu ms)",

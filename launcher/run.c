@@ -50,9 +50,11 @@
 #include "launcher/job_id.h"
 #include "launcher/nproc.h"
 #include "launcher/run_opts.h"
+#include "launcher/run_console.h"
 #include "launcher/run_report.h"
 #include "launcher/slurm_step.h"
 #include "worker/agent.h"
+#include "worker/fd_limit.h"
 #include "worker/log_files.h"
 
 typedef struct run {
@@ -94,6 +96,7 @@ typedef struct run {
   char ctl_sock_path[200]; /* its automatic local control socket */
   mu_slurm_plan_t slurm;   /* driving a Slurm allocation (slurm.h) */
   mu_slurm_step_t *step;   /* ... the srun of its other nodes */
+  mu_run_console_t console; /* stdout/stderr while the loop runs */
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -850,6 +853,28 @@ make_log_dir (run_t *r, const char *id)
   return 0;
 }
 
+/* Many workers need many open files (worker/fd_limit.h): raise the soft
+ * limit to the hard one, and say at once, before anything starts, when
+ * this node's workers cannot fit even so. */
+static int
+check_fd_limit (run_t *r)
+{
+  uint64_t nproc = r->o.nproc, limit = UINT64_MAX;
+  for (size_t i = 0; i < r->o.nroles; i++)
+    if (r->o.roles[i].nproc > nproc)
+      nproc = r->o.roles[i].nproc;
+  char err[512];
+  if (mu_fd_limit_raise (&limit) == 0
+      && mu_fd_limit_fits (nproc, r->o.log_dir || r->o.redirects || r->o.tee,
+                           limit, err, sizeof err) != 0)
+    {
+      fprintf (stderr, "muster run: --nproc-per-node %llu: %s\n",
+               (unsigned long long)nproc, err);
+      return MUSTER_EQUOTA;
+    }
+  return 0;
+}
+
 static void
 make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
            size_t argc, char *idbuf, size_t idlen)
@@ -935,6 +960,8 @@ mu_run_main (int argc, char **argv)
       fprintf (stderr, "muster run: %s\n", err);
       return 2;
     }
+  if (check_fd_limit (&r) != 0)
+    return 2;
   mu_log_init (&r.log, "muster");
   mu_log_init (&r.coord_log, "musterd");
   r.log.level = MU_LOG_WARN;
@@ -1035,6 +1062,8 @@ mu_run_main (int argc, char **argv)
         mu_coord_stop (r.coord);
     }
   if (rc == 0)
+    mu_run_console_open (&r.console, &r.loop, &r.log, &r.coord_log);
+  if (rc == 0)
     {
       mu_agent_opts_t ao = {
         .coordinator = r.endpoint,
@@ -1046,6 +1075,8 @@ mu_run_main (int argc, char **argv)
         .connect_timeout_ms = r.o.connect_timeout_ms,
         .out_fd = 1,
         .err_fd = 2,
+        .out_q = r.console.out_q,
+        .err_q = r.console.err_q,
         .exit_on_done = 1,
         .log_dir = r.log_dir[0] ? r.log_dir : NULL,
         .redirects = r.o.redirects,
@@ -1055,12 +1086,17 @@ mu_run_main (int argc, char **argv)
         .key = r.coord && r.agent_key.pub[0] ? &r.agent_key : NULL,
         .token = r.have_token && r.coord == NULL ? &r.token : NULL,
         .rank_hint = r.o.node_rank >= 0 ? (uint32_t)r.o.node_rank + 1 : 0,
+        /* Hosting: coordinator and agent share this loop, and neither
+         * may take the other's silence (our own stall) for a loss. */
         .coord_in_process = r.coord != NULL,
         .ev = { .on_progress = on_progress, .on_epoch = on_epoch,
                 .on_stop = on_stop, .on_ckpt_done = on_ckpt_done,
                 .on_done = on_done, .on_closed = on_agent_closed, .arg = &r },
       };
       rc = mu_agent_new (&ao, &r.agent);
+      if (rc == 0 && r.coord != NULL)
+        rc = mu_coord_in_process_node (r.coord, mu_agent_node_id (r.agent),
+                                       mu_agent_public_key (r.agent));
       if (rc == 0)
         rc = mu_agent_start (r.agent, &r.loop);
       if (rc != 0)
@@ -1096,6 +1132,7 @@ mu_run_main (int argc, char **argv)
         }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
+  mu_run_console_close (&r.console, &r.loop);
   mu_slurm_step_destroy (&r.step);
   if (r.slurm.requeue)
     mu_slurm_requeue (&r.slurm, r.o.quiet);

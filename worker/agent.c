@@ -24,6 +24,8 @@
  * reports the true outcome of this node's workers.  A stall of the
  * coordinator in this process (muster run's embedded one) fences nothing:
  * the coordinator stalled too.
+ * Nor is the coordinator in this process ever declared lost: its silence
+ * is this process's own stall (e.g. spawning hundreds of workers).
  */
 #include "worker/agent_int.h"
 
@@ -390,7 +392,11 @@ on_hb_timer (uv_timer_t *t)
       if (a->last_coord_ms < now - a->heartbeat_ms)
         a->last_coord_ms = now - a->heartbeat_ms;
     }
-  if (now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
+  /* A coordinator on our own loop answers whenever the loop runs: its
+   * silence is this process's stall, and re-registering would only
+   * restart the gang. */
+  if (!a->opts.coord_in_process
+      && now - a->last_coord_ms > a->heartbeat_ms * a->miss_limit)
     {
       mu_log_warn (a->log, "COORD-LOST",
                    "no word from the coordinator at %s for %llu ms; "

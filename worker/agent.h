@@ -53,6 +53,10 @@ typedef struct mu_agent_opts {
   const char *exec_helper;     /* NULL = muster-exec beside this program */
   uint64_t connect_timeout_ms; /* give up registering after; 0 = never */
   int out_fd, err_fd;          /* where workers' prefixed output goes */
+  /* ...through these non-blocking queues (out_queue.h; borrowed, on the
+   * agent's loop, e.g. shared with the launcher's own messages); NULL =
+   * the agent makes its own for out_fd / err_fd. */
+  struct mu_outq *out_q, *err_q;
   int exit_on_done;            /* 1: shut down after on_done (muster run) */
   /* torchrun's worker log files (log_files.h): with log_dir (the job's
    * directory, made by the caller with mu_log_job_dir; NULL = none) each
@@ -72,9 +76,10 @@ typedef struct mu_agent_opts {
   const mu_token_t *token;     /* join token to enrol with */
   uint32_t rank_hint;          /* static rendezvous: node rank asked for
                                   (torchrun's --node_rank) plus one; 0 = any */
-  /* The coordinator runs in this process (muster run's embedded one): a
-   * stall of this process stalls both, so waking from one is no reason to
-   * fence (kill) the workers. */
+  /* The coordinator runs in this process, on this agent's loop (muster
+   * run's embedded or --host one): a stall of this process stalls both, so
+   * waking from one is no reason to fence (kill) the workers, and the
+   * coordinator's silence is never taken for a loss (no COORD-LOST). */
   int coord_in_process;
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;

@@ -78,6 +78,13 @@ struct mu_agent {
   uv_timer_t reg_timer;     /* registration retries, connect timeout */
   uv_timer_t hb_timer;
   uv_timer_t hang_timer;    /* progress_timeout checks */
+  struct mu_outq *out_q, *err_q; /* the workers' console (out_queue.h) */
+  int own_out_q, own_err_q; /* made here (closed by the agent) */
+  int out_held_said[2];     /* "not being read" said, per stream */
+  uv_idle_t spawn_idle;     /* spawns an epoch's workers a batch per loop
+                               iteration (agent_workers.c) */
+  size_t spawn_next;        /* next index of a->start's assignment to start */
+  int spawning;             /* spawn_idle is active */
   uint64_t started_ms;
   uint64_t last_coord_ms;
   uint64_t heartbeat_ms;
@@ -147,6 +154,10 @@ int mu_agent_enroll_send (mu_agent_t *a);
 void mu_agent_enroll_close (mu_agent_t *a);
 void mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d);
 void mu_agent_maybe_finish (mu_agent_t *a);
+
+/* agent_output.c: the workers' console (out_q, err_q). */
+int mu_agent_output_open (mu_agent_t *a);
+void mu_agent_output_close (mu_agent_t *a);
 
 /* agent_workers.c */
 int mu_agent_workers_open (mu_agent_t *a);

@@ -20,6 +20,7 @@
 #include "common/state_dir.h"
 #include "common/util.h"
 #include "worker/agent.h"
+#include "worker/fd_limit.h"
 
 static void
 usage (FILE *f)
@@ -206,6 +207,8 @@ main (int argc, char **argv)
         memset ((char *)co.token, 'x', strlen (co.token));
     }
   uv_loop_t loop;
+  /* A node of many workers needs many descriptors (fd_limit.h). */
+  (void)mu_fd_limit_raise (NULL);
   uv_loop_init (&loop);
   int rc = mu_agent_new (&o, &m.agent);
   if (rc == 0)

@@ -4,7 +4,10 @@
  * libmuster connects to.
  *
  * Workers are spawned through muster-exec (spawn.c) so none outlives the
- * agent; each output line gets a "[role rank] " prefix.  An exit is reported
+ * agent, a fresh epoch's in batches across loop iterations so that the
+ * loop keeps serving while hundreds start; each output line gets a
+ * "[role rank] " prefix and goes to the non-blocking console
+ * (agent_output.c).  An exit is reported
  * to the coordinator the moment the process is gone and its pipes are
  * drained, with the code or signal and the tail of its stderr.  Requests
  * from workers (kv, barrier, progress) are checked to come from the rank
@@ -36,6 +39,7 @@
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "worker/env.h"
+#include "worker/fd_limit.h"
 #include "worker/owner.h"
 
 #define WORKER_HWM 100000
@@ -266,6 +270,8 @@ spawn_one (mu_agent_t *a, size_t idx)
                             .prefix = w->prefix,
                             .out_fd = a->opts.out_fd,
                             .err_fd = a->opts.err_fd,
+                            .out_q = a->out_q,
+                            .err_q = a->err_q,
                             .on_exit = on_worker_exit,
                             .arg = w,
                             .helper_args = a->run_owner ? helper_args
@@ -410,6 +416,95 @@ mu_agent_workers_init_timers (mu_agent_t *a)
 {
   uv_timer_init (a->loop, &a->hang_timer);
   a->hang_timer.data = a;
+  uv_idle_init (a->loop, &a->spawn_idle);
+  a->spawn_idle.data = a;
+}
+
+/* The epoch's workers are all started (or refused): arm the hang check,
+ * report them running, tell the embedding program. */
+static void
+epoch_started (mu_agent_t *a)
+{
+  const mu_start_t *s = &a->start.u.start;
+  mu_agent_ipc_owner_gc (a); /* an earlier job's user may be gone now */
+  if (s->spec->progress_timeout_ms > 0)
+    {
+      uint64_t every = s->spec->progress_timeout_ms / 4;
+      every = every < 10 ? 10 : every > 1000 ? 1000 : every;
+      uv_timer_start (&a->hang_timer, on_hang_check, every, every);
+    }
+  else
+    uv_timer_stop (&a->hang_timer);
+  for (size_t i = 0; i < a->nworkers; i++)
+    if (a->workers[i].running)
+      report_state (a, &a->workers[i], "running", 0, 0, NULL);
+  if (a->opts.ev.on_epoch)
+    a->opts.ev.on_epoch (a->opts.ev.arg, s);
+}
+
+static void cancel_spawning (mu_agent_t *a);
+
+/* Starting one process costs a fork (milliseconds in a large process):
+ * a thousand of them in one callback would keep the loop from heartbeats,
+ * worker output and the coordinator's messages for seconds.  So an
+ * epoch's workers start in batches of at most SPAWN_SLICE_NS of work per
+ * loop iteration, from an idle handle (which also keeps the loop from
+ * sleeping in poll meanwhile). */
+#define SPAWN_SLICE_NS (10u * 1000 * 1000)
+
+static void
+on_spawn_idle (uv_idle_t *h)
+{
+  mu_agent_t *a = h->data;
+  if (a->start.type != MU_MSG_START || a->shutting_down)
+    {
+      /* The job ended (or the agent is going) before all were started. */
+      if (a->start.type == MU_MSG_START)
+        cancel_spawning (a);
+      uv_idle_stop (&a->spawn_idle);
+      a->spawning = 0;
+      mu_agent_maybe_finish (a);
+      return;
+    }
+  const mu_start_t *s = &a->start.u.start;
+  uint64_t t0 = uv_hrtime ();
+  while (a->spawn_next < s->assign.n && uv_hrtime () - t0 < SPAWN_SLICE_NS)
+    spawn_one (a, a->spawn_next++);
+  if (a->spawn_next < s->assign.n)
+    return;
+  uv_idle_stop (&a->spawn_idle);
+  a->spawning = 0;
+  epoch_started (a);
+}
+
+/* A stop (or a newer start) while an epoch is still being spawned: the
+ * ranks not started yet never will be.  The coordinator counts an exit
+ * for every rank it assigned, so each is reported as stopped (SIGTERM)
+ * before it ran. */
+static void
+cancel_spawning (mu_agent_t *a)
+{
+  if (!a->spawning)
+    return;
+  uv_idle_stop (&a->spawn_idle);
+  a->spawning = 0;
+  const mu_start_t *s = &a->start.u.start;
+  mu_log_info (a->log, "SPAWN-CANCELLED",
+               "job %s epoch %llu stopped with %zu of %zu worker(s) started",
+               s->job, (unsigned long long)s->epoch, a->spawn_next,
+               s->assign.n);
+  for (size_t i = a->spawn_next; i < s->assign.n && i < a->nworkers; i++)
+    {
+      mu_agent_worker_t *w = &a->workers[i];
+      memset (w, 0, sizeof *w);
+      w->agent = a;
+      w->rank = s->assign.v[i].rank;
+      w->epoch = s->epoch;
+      w->local_rank = (uint32_t)s->assign.v[i].local_rank;
+      report_state (a, w, "exited", -1, SIGTERM,
+                    "stopped before it was started");
+    }
+  a->spawn_next = s->assign.n;
 }
 
 void
@@ -428,10 +523,15 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
                    s->job, (unsigned long long)s->epoch);
       return;
     }
+  cancel_spawning (a); /* a start before the last one was all spawned */
   char refused[512] = "";
   if (choose_identity (a, s, refused, sizeof refused) != 0
       && refused[0] == '\0')
     snprintf (refused, sizeof refused, "out of memory");
+  uint64_t fd_limit = UINT64_MAX;
+  if (refused[0] == '\0' && mu_fd_limit_raise (&fd_limit) == 0)
+    (void)mu_fd_limit_fits (s->assign.n, a->log_dir[0] != '\0', fd_limit,
+                            refused, sizeof refused);
   int in_place = s->in_place && a->start.type == MU_MSG_START
                  && strcmp (a->start.u.start.job, s->job) == 0
                  && a->nworkers == s->assign.n && refused[0] == '\0';
@@ -461,27 +561,23 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
   mu_log_info (a->log, "EPOCH-START", "job %s epoch %llu: %s %zu worker(s)",
                s->job, (unsigned long long)s->epoch,
                in_place ? "re-ranking" : "starting", s->assign.n);
-  for (size_t i = 0; i < s->assign.n; i++)
-    if (refused[0] != '\0')
-      refuse_one (a, i, refused);
-    else if (in_place)
-      keep_or_replace (a, i);
-    else
-      spawn_one (a, i);
-  mu_agent_ipc_owner_gc (a); /* an earlier job's user may be gone now */
-  if (s->spec->progress_timeout_ms > 0)
+  if (refused[0] != '\0' || in_place)
     {
-      uint64_t every = s->spec->progress_timeout_ms / 4;
-      every = every < 10 ? 10 : every > 1000 ? 1000 : every;
-      uv_timer_start (&a->hang_timer, on_hang_check, every, every);
+      /* Cheap (reports, re-ranks and the odd replacement), and an
+       * in-place epoch must re-rank all survivors at once: here. */
+      for (size_t i = 0; i < s->assign.n; i++)
+        if (refused[0] != '\0')
+          refuse_one (a, i, refused);
+        else
+          keep_or_replace (a, i);
+      epoch_started (a);
+      return;
     }
-  else
-    uv_timer_stop (&a->hang_timer);
-  for (size_t i = 0; i < a->nworkers; i++)
-    if (a->workers[i].running)
-      report_state (a, &a->workers[i], "running", 0, 0, NULL);
-  if (a->opts.ev.on_epoch)
-    a->opts.ev.on_epoch (a->opts.ev.arg, s);
+  /* A fresh epoch starts in batches from the loop (on_spawn_idle); the
+   * first batch runs on the next iteration. */
+  a->spawn_next = 0;
+  a->spawning = 1;
+  uv_idle_start (&a->spawn_idle, on_spawn_idle);
 }
 
 int
@@ -527,6 +623,9 @@ mu_agent_workers_kill (mu_agent_t *a)
 void
 mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms)
 {
+  if (a->spawning && a->start.type == MU_MSG_START
+      && (epoch == UINT64_MAX || a->start.u.start.epoch == epoch))
+    cancel_spawning (a);
   for (size_t i = 0; i < a->nworkers; i++)
     {
       mu_agent_worker_t *w = &a->workers[i];
@@ -797,6 +896,9 @@ on_work_readable (void *sock, void *arg)
 int
 mu_agent_workers_open (mu_agent_t *a)
 {
+  int orc = mu_agent_output_open (a);
+  if (orc != 0)
+    return orc;
   const char *tmp = mu_run_dir_tmp ();
   int rc = mu_run_dir_open (&a->run_dir, tmp);
   if (rc != 0)
@@ -834,6 +936,14 @@ mu_agent_workers_open (mu_agent_t *a)
 void
 mu_agent_workers_close (mu_agent_t *a)
 {
+  if (a->spawning)
+    {
+      uv_idle_stop (&a->spawn_idle);
+      a->spawning = 0;
+    }
+  if (a->loop != NULL && a->spawn_idle.loop == a->loop
+      && !uv_is_closing ((uv_handle_t *)&a->spawn_idle))
+    uv_close ((uv_handle_t *)&a->spawn_idle, NULL);
   mu_zwatch_stop (&a->work_watch);
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].proc != NULL)
@@ -845,4 +955,5 @@ mu_agent_workers_close (mu_agent_t *a)
     zmq_close (a->work_sock);
   a->work_sock = NULL;
   mu_agent_ipc_auth_close (a);
+  mu_agent_output_close (a);
 }

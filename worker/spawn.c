@@ -32,7 +32,10 @@
  * looped over, the latter with poll()); when a write fails for good (EPIPE,
  * ...) that stream's output is dropped but still read, so the worker never
  * blocks on a full pipe.  SIGPIPE is held off around writes unless the
- * process already ignores it.
+ * process already ignores it.  With out_q/err_q (the agent's case) lines go
+ * to non-blocking queues instead (out_queue.h): nothing waits, and while a
+ * queue holds back its streams are simply not read — back-pressure to the
+ * worker, never a dropped line.
  *
  * Log files (torchrun's --log_dir, -r, -t; mu_proc_files_t): each line also
  * goes, raw, to the stream's file, written the same synchronous way (a
@@ -64,6 +67,7 @@
 #include <muster/error.h>
 
 #include "worker/spawn.h"
+#include "worker/out_queue.h"
 
 extern char **environ;
 
@@ -78,6 +82,9 @@ typedef struct mu_proc_stream {
   bool redirect; /* to the file only (until it fails) */
   char *buf;    /* head bytes of headroom + MU_PROC_LINE_MAX + 1 */
   size_t len;   /* partial line at buf + head */
+  mu_outq_t *q; /* non-blocking console instead of fd (borrowed) */
+  bool paused;  /* not read while q holds back */
+  bool forced;  /* read to the end although q holds back (exited) */
 } mu_proc_stream_t;
 
 struct mu_proc {
@@ -234,11 +241,14 @@ mu_proc_emit (mu_proc_t *p, mu_proc_stream_t *s, char *line, size_t n)
             p->on_file_error (p, s->is_err ? 1 : 0, r, p->arg);
         }
     }
-  if (s->fd < 0 || s->dropped || s->redirect)
+  if ((s->fd < 0 && s->q == NULL) || s->dropped || s->redirect)
     return;
   char *start = line - p->prefix_len;
   memcpy (start, p->prefix, p->prefix_len);
-  if (mu_proc_write_guarded (p, s->fd, start, p->prefix_len + n + 1) < 0)
+  if (s->q != NULL)
+    (void) mu_outq_write (s->q, start, p->prefix_len + n + 1); /* a failed
+                                          destination is reported there */
+  else if (mu_proc_write_guarded (p, s->fd, start, p->prefix_len + n + 1) < 0)
     s->dropped = true;
 }
 
@@ -324,6 +334,12 @@ mu_proc_on_read (uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
       size_t old = s->len;
       s->len += (size_t) nread;
       mu_proc_scan (p, s, old);
+      if (s->q != NULL && mu_outq_held (s->q) && !s->redirect && !s->forced)
+        {
+          /* Back-pressure: leave the rest in the pipe; the worker waits. */
+          uv_read_stop ((uv_stream_t *) &s->pipe);
+          s->paused = true;
+        }
       return;
     }
   if (nread == 0 || nread == UV_ENOBUFS)
@@ -337,6 +353,25 @@ static void
 mu_proc_on_drain (uv_timer_t *t)
 {
   mu_proc_t *p = t->data;
+  if (p->out.paused || p->err.paused)
+    {
+      /* Exited, but held back by a slow console: what it left in its
+       * pipes (at most a pipe's worth each) is read now, past the
+       * console's bound, so the exit is reported and the job can end;
+       * the console takes it when it can.  The pipes get the usual
+       * drain time again. */
+      mu_proc_stream_t *v[2] = { &p->out, &p->err };
+      for (int i = 0; i < 2; i++)
+        if (v[i]->paused && !v[i]->eof
+            && uv_read_start ((uv_stream_t *) &v[i]->pipe, mu_proc_on_alloc,
+                              mu_proc_on_read) == 0)
+          {
+            v[i]->paused = false;
+            v[i]->forced = true;
+          }
+      uv_timer_start (&p->drain_timer, mu_proc_on_drain, MU_PROC_DRAIN_MS, 0);
+      return;
+    }
   mu_proc_end_stream (p, &p->out);
   mu_proc_end_stream (p, &p->err);
   mu_proc_maybe_report (p);
@@ -491,6 +526,8 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
   p->out.proc = p->err.proc = p;
   p->out.fd = o->out_fd;
   p->err.fd = o->err_fd;
+  p->out.q = o->out_q;
+  p->err.q = o->err_q;
   p->err.is_err = true;
   p->helper = o->exec_helper != NULL;
   struct sigaction sa;
@@ -580,9 +617,12 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
       p->err.redirect = o->files->fd[1] >= 0 && o->files->redirect[1];
       p->on_file_error = o->files->on_error;
     }
-  r = uv_read_start ((uv_stream_t *) &p->out.pipe, mu_proc_on_alloc,
-                     mu_proc_on_read);
-  if (r == 0)
+  /* A console already holding back: not read until it resumes. */
+  p->out.paused = mu_outq_held (p->out.q) && !p->out.redirect;
+  p->err.paused = mu_outq_held (p->err.q) && !p->err.redirect;
+  r = p->out.paused ? 0 : uv_read_start ((uv_stream_t *) &p->out.pipe,
+                                         mu_proc_on_alloc, mu_proc_on_read);
+  if (r == 0 && !p->err.paused)
     r = uv_read_start ((uv_stream_t *) &p->err.pipe, mu_proc_on_alloc,
                        mu_proc_on_read);
   if (r != 0)
@@ -654,6 +694,19 @@ mu_proc_stop (mu_proc_t *p, uint64_t grace_ms)
     return 0;
   p->kill_at = at;
   return uv_timer_start (&p->kill_timer, mu_proc_on_kill_timer, at - now, 0);
+}
+
+void
+mu_proc_resume_output (mu_proc_t *p)
+{
+  if (p == NULL || p->closing)
+    return;
+  mu_proc_stream_t *v[2] = { &p->out, &p->err };
+  for (int i = 0; i < 2; i++)
+    if (v[i]->paused && !v[i]->eof && !mu_outq_held (v[i]->q)
+        && uv_read_start ((uv_stream_t *) &v[i]->pipe, mu_proc_on_alloc,
+                          mu_proc_on_read) == 0)
+      v[i]->paused = false;
 }
 
 int

@@ -76,6 +76,12 @@ typedef struct mu_proc_opts {
                               "--uid", "1000", ...), NULL-terminated; go
                               before "--"; NULL = none */
   const mu_proc_files_t *files; /* log files; NULL = none (copied) */
+  /* Non-blocking console (out_queue.h; borrowed, must outlive the proc):
+   * with them, lines go through these queues instead of out_fd/err_fd,
+   * and a stream whose queue holds back is not read (the worker blocks
+   * in its own write) until mu_proc_resume_output().  NULL = out_fd /
+   * err_fd, written blocking. */
+  struct mu_outq *out_q, *err_q;
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
@@ -129,6 +135,14 @@ int mu_proc_signal (mu_proc_t *p, int sig);
  * never push it back.  0 (also when the process has already exited) or a
  * negative errno. */
 int mu_proc_stop (mu_proc_t *p, uint64_t grace_ms);
+
+/* Read again the streams that stopped because their queue held back, if
+ * it no longer does (called on MU_OUTQ_RESUME).  A process that has exited
+ * is read to the end MU_PROC_DRAIN_MS after its exit even while its queue
+ * holds back (it cannot write more; its pipes hold at most a pipe's
+ * worth), so its exit is reported: output is never given up on, and a
+ * stalled console never keeps a job from ending. */
+void mu_proc_resume_output (mu_proc_t *p);
 
 /* 1 while the process has not exited, else 0. */
 int mu_proc_running (const mu_proc_t *p);

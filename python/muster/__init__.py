@@ -23,13 +23,13 @@ from .errors import (AuthError, Canceled, Closed, Corrupt, Exists, InternalError
                      NotFound, Passed, PeerLost, PermissionDenied, ProtocolError,
                      QuotaExceeded, RendezvousTimeout, StaleEpoch, TimedOut, TooBig,
                      UnknownMessageType, VersionError, err_name, strerror)
-from .types import BucketSlice, CkptRequest, Membership, Peer, Restore
+from .types import BucketSlice, CkptOutcome, CkptRequest, Membership, Peer, Restore
 from .worker import Request, Worker
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Worker", "Request", "Membership", "Peer", "CkptRequest", "Restore",
+    "Worker", "Request", "Membership", "Peer", "CkptRequest", "CkptOutcome", "Restore",
     "BucketSlice", "MusterError", "AuthError", "Canceled", "Closed", "Corrupt",
     "Exists", "InternalError", "InvalidArgument", "JobDone", "JobFull",
     "JobSpecMismatch", "MembershipChanged", "NoCheckpoint", "NoEnvironment",

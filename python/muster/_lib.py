@@ -56,6 +56,10 @@ class CkptRequest(ctypes.Structure):
                 ("reason", c_char_p)]
 
 
+class CkptOutcome(ctypes.Structure):
+    _fields_ = [("step", c_u64), ("status", c_int), ("reason", c_char_p)]
+
+
 class Restore(ctypes.Structure):
     _fields_ = [("step", c_u64), ("path", c_char_p), ("size", c_u64),
                 ("from_rank", c_int)]
@@ -103,6 +107,7 @@ PROTOTYPES = {
     "muster_worker_ckpt_reserve": (c_int, [_W, c_size]),
     "muster_worker_ckpt_path": (c_int, [_W, c_char_p, c_size]),
     "muster_worker_ckpt_save_file": (c_int, [_W]),
+    "muster_worker_ckpt_outcome": (c_int, [_W, POINTER(CkptOutcome)]),
     "muster_worker_ckpt_flush": (c_int, [_W]),
     "muster_worker_restore": (c_int, [_W, POINTER(Restore)]),
     "muster_worker_restore_buckets": (c_int, [_W, POINTER(POINTER(BucketSlice)),

@@ -72,6 +72,36 @@ class CkptRequest:
 
 
 @dataclass(frozen=True)
+class CkptOutcome:
+    """How a checkpoint this worker was asked to save ended
+    (muster_ckpt_outcome_t): ``step`` is the checkpoint's step;
+    ``status`` is 0 when it was committed (every shard durable, the
+    MANIFEST written: only then does it exist), else why not, a negative
+    muster code or negated errno; ``reason`` is "" when committed, else a
+    sentence ("this worker could not write its shard: ...", "timed out
+    waiting for rank 3 (1 of 4 missing)")."""
+    step: int
+    status: int
+    reason: str
+
+    @property
+    def committed(self) -> bool:
+        return self.status == 0
+
+    def error(self):
+        """The MusterError subclass for a failed checkpoint (not raised),
+        or None when it was committed."""
+        if self.status == 0:
+            return None
+        from .errors import error_for
+        return error_for(self.status, "checkpoint of step %d" % self.step, self.reason)
+
+    @classmethod
+    def _from_c(cls, o) -> "CkptOutcome":
+        return cls(o.step, o.status, _s(o.reason))
+
+
+@dataclass(frozen=True)
 class Restore:
     """Where this worker resumes from (muster_restore_t): the newest
     complete checkpoint's ``step`` and this worker's shard file."""

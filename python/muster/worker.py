@@ -41,7 +41,7 @@ from typing import Any, Callable, List, Optional, Tuple, Union
 from . import _lib
 from .errors import (Closed, MusterError, NoCheckpoint, NotFound, check, error_for,
                      invalid)
-from .types import BucketSlice, CkptRequest, Membership, Peer, Restore
+from .types import BucketSlice, CkptOutcome, CkptRequest, Membership, Peer, Restore
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
 Key = Union[str, bytes]
@@ -223,8 +223,9 @@ class Worker:
               "muster_worker_init")
         self._h: Optional[ctypes.c_void_p] = h
         self._mcond = threading.Condition()
-        self._mseq = 0
-        self._mseen = 0
+        self._mseq = 0  # changes heard so far
+        self._mseen_wait = 0  # the newest returned by wait_membership
+        self._mseen_async = 0  # the newest returned by next_membership
         self._mlast: Optional[Membership] = None
         self._muser: Optional[Callable[[Membership], None]] = None
         self._mwaiters: List[Tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
@@ -446,7 +447,7 @@ class Worker:
     def _resolve(self, fut: asyncio.Future, m: Membership, seq: int) -> None:
         if not fut.done():
             with self._mcond:
-                self._mseen = max(self._mseen, seq)
+                self._mseen_async = max(self._mseen_async, seq)
             fut.set_result(m)
 
     def on_membership(self, fn: Optional[Callable[[Membership], None]]) -> None:
@@ -469,33 +470,37 @@ class Worker:
         return Membership._from_c(m) if rc == 1 else None
 
     def membership_pending(self) -> bool:
-        """True if a membership change happened that wait_membership (or
-        next_membership) has not returned yet.  Never blocks."""
+        """True if a membership change happened that wait_membership has
+        not returned yet.  Never blocks."""
         with self._mcond:
-            return self._mseq > self._mseen
+            return self._mseq > self._mseen_wait
 
     def wait_membership(self, timeout: Optional[float] = None) -> Optional[Membership]:
-        """Block until a membership change this method (or
-        next_membership) has not returned yet; the latest Membership, or
-        None after ``timeout`` seconds."""
+        """Block until a membership change this method has not returned
+        yet; the latest Membership, or None after ``timeout`` seconds.
+        Every thread blocked here when a change comes is woken with it,
+        and next_membership keeps its own account: a change awaited there
+        is still returned here (each form hears of every change)."""
         _ms(timeout, "Worker.wait_membership")
         self._handle("Worker.wait_membership")
         with self._mcond:
-            if not self._mcond.wait_for(lambda: self._mseq > self._mseen or self._h is None,
+            seen = self._mseen_wait
+            if not self._mcond.wait_for(lambda: self._mseq > seen or self._h is None,
                                         timeout):
                 return None
             self._handle("Worker.wait_membership")
-            self._mseen = self._mseq
+            self._mseen_wait = max(self._mseen_wait, self._mseq)
             return self._mlast
 
     async def next_membership(self) -> Membership:
-        """Await the next membership change not yet returned (asyncio)."""
+        """Await the next membership change not yet returned by this
+        method (asyncio); independent of wait_membership."""
         self._handle("Worker.next_membership")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
         with self._mcond:
-            if self._mseq > self._mseen and self._mlast is not None:
-                self._mseen = self._mseq
+            if self._mseq > self._mseen_async and self._mlast is not None:
+                self._mseen_async = self._mseq
                 return self._mlast
             self._mwaiters.append((loop, fut))
         return await fut
@@ -617,6 +622,19 @@ class Worker:
         with open(self.ckpt_path(), "wb") as f:
             writer(f)
         self.ckpt_commit_file()
+
+    def ckpt_outcome(self) -> Optional[CkptOutcome]:
+        """How a checkpoint this worker was asked to save ended, if that is
+        news since the last call: a CkptOutcome (``committed``, or
+        ``status`` < 0 and ``reason``: this worker's own write failed, seen
+        at once, or the coordinator aborted the commit), else None.  Only
+        the newest outcome is kept; never blocks.  A save that returned is
+        not yet a checkpoint: it exists once an outcome says committed."""
+        what = "muster_worker_ckpt_outcome"
+        o = _lib.CkptOutcome()
+        rc = check(_lib.lib().muster_worker_ckpt_outcome(self._handle(what),
+                                                         ctypes.byref(o)), what)
+        return CkptOutcome._from_c(o) if rc == 1 else None
 
     def ckpt_flush(self) -> None:
         """Block until every asynchronous save is durable; raises the

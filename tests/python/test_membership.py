@@ -5,7 +5,9 @@ and hear of epoch 2 through every form the binding offers (the callback,
 the poll, wait_membership on a thread, await next_membership); the
 replacement starts in epoch 2 told to sync from rank 0.  A node joining
 a running in-place job (scale-up through musterd) reaches the workers
-already running the same way, with the new world."""
+already running the same way, with the new world; there wait_membership
+is called only after next_membership returned the change, and still
+returns it: each form hears of every change."""
 import os
 import re
 
@@ -35,7 +37,9 @@ class Membership(PyCase):
 
     def test_scale_up_in_place_reaches_running_workers(self):
         d = self.musterd()
-        prog = [PYTHON, os.path.join(PROGS, "inplace.py"), "700", "-1", "-1"]
+        # wait_membership is called only after next_membership returned the
+        # change: it still returns it (the forms keep separate accounts).
+        prog = [PYTHON, os.path.join(PROGS, "inplace.py"), "700", "-1", "-1", "after-next"]
         extra = ["--elastic-mode", "in-place"]
         n1 = self.node(d, "n1", prog, "1:2", 2, "grow", last_call="200ms", extra=extra)
         self.wait_for(lambda: n1.out.count("start rank") == 2, 30, "n1 to run alone")

@@ -26,6 +26,9 @@ saying so, where mount(2) is refused):
   (e) a MANIFEST of a newer on-disk format than this build reads is
       reported at the default level, naming the file and the version, and
       the job resumes from the older checkpoint.
+  (f) a checkpoint asked for at a step the workers never reach (the
+      first multiple of --ckpt-every-steps is asked for as the epoch
+      starts; the job ends before it) leaves no step directory behind.
 """
 import glob
 import os
@@ -247,6 +250,17 @@ class CkptFailures(MusterCase):
                               r"checkpoint committed yet$", p.err, re.M),
                     "the step 150 line", p)
         self.check_no_partial_steps(ck, p)
+
+    # (f)
+    def test_step_never_reached(self):
+        ck = os.path.join(self.tmp, "ck")
+        p = self.muster_run(["--nproc-per-node", "2", "--ckpt-dir", ck,
+                             "--ckpt-every-steps", "1000", "--", *train(20)])
+        rc = p.wait()
+        self.check("the job succeeds without a checkpoint")
+        self.expect_eq(rc, 0, "exit status", p)
+        self.check_no_partial_steps(ck, p)
+        self.expect_eq(self.step_dirs(ck), [], "step directories", p)
 
     # (e)
     def test_newer_manifest_format(self):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from .checkpoint import Checkpoint, flush, load, save
+from .checkpoint import Checkpoint, flush, load, outcome, save
 from .defaults import default_worker
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,5 +68,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError("module 'muster.torch' has no attribute %r" % name)
 
 
-__all__ = ["store", "init_process_group", "save", "load", "flush", "Checkpoint",
+__all__ = ["store", "init_process_group", "save", "load", "flush", "outcome", "Checkpoint",
            "default_worker", "MusterStore", "elastic"]

@@ -10,6 +10,12 @@ thread writes and fsyncs the shard.  The coordinator commits the
 checkpoint (its MANIFEST) only when every rank's shard of that same step
 is durable, so a checkpoint is all ranks' state after one step or nothing.
 
+A save that returned is not yet a checkpoint: outcome() says how the
+checkpoints this rank was asked for ended (committed, or failed and why:
+a full disk, a rank that timed out...).  A synchronous save that fails
+raises at once; an asynchronous one whose write fails is an outcome at
+once and raises at the next flush().
+
 load() returns this rank's shard of the newest complete checkpoint as
 Checkpoint(state_dict, step), or None when the job starts fresh.
 """
@@ -19,6 +25,7 @@ import io
 from typing import Any, Callable, Dict, NamedTuple, Optional, Union
 
 from ..errors import invalid
+from ..types import CkptOutcome
 from ..worker import Worker
 from .defaults import default_worker
 
@@ -39,11 +46,15 @@ def save(state_dict: Union[StateDict, Callable[[], StateDict]], step: int,
          worker: Optional[Worker] = None, asynchronous: bool = True) -> bool:
     """Report ``step`` as finished; if a checkpoint of it is due, save
     ``state_dict`` (or what calling it returns, so nothing is built when
-    no checkpoint is due) as this rank's shard.  True when saved.
+    no checkpoint is due) as this rank's shard.  True when handed over
+    (not yet a checkpoint: outcome() tells when it is committed, or that
+    it failed and why).
 
     Asynchronous by default: returns once the serialized bytes are handed
-    over; ``asynchronous=False`` returns when the shard is durable.
-    Errors of an asynchronous write surface at the next flush()."""
+    over; ``asynchronous=False`` returns when the shard is durable and
+    raises the error that kept it from being written (a MusterError whose
+    ``errno`` is ENOSPC, EROFS...).  A failed asynchronous write is an
+    outcome() at once and raises at the next flush()."""
     import torch
     w = _w(worker)
     w.progress(step)
@@ -58,6 +69,15 @@ def save(state_dict: Union[StateDict, Callable[[], StateDict]], step: int,
     torch.save({"step": step, "state_dict": sd}, buf)
     w.ckpt_save(buf.getbuffer(), asynchronous=asynchronous)
     return True
+
+
+def outcome(worker: Optional[Worker] = None) -> Optional[CkptOutcome]:
+    """How a checkpoint this rank was asked to save ended, if that is news
+    since the last call (Worker.ckpt_outcome): a muster.CkptOutcome whose
+    ``committed`` is True, or whose ``status`` < 0 and ``reason`` say why
+    it failed (``error()`` gives the exception); None if no news.  Never
+    blocks."""
+    return _w(worker).ckpt_outcome()
 
 
 def flush(worker: Optional[Worker] = None) -> None:

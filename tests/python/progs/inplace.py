@@ -5,11 +5,15 @@ offers: the on_membership callback, wait_membership() on a thread and
 ``await next_membership()`` on an asyncio loop.
 
 Usage: inplace.py STEPS CRASH_STEP CRASH_RANK: the worker of CRASH_RANK
-exits 3 after CRASH_STEP in epoch 1.  Every worker prints
+exits 3 after CRASH_STEP in epoch 1.  With a fourth argument
+"after-next" the wait_membership thread calls it only once
+next_membership has returned the change (which it must still return:
+each form hears of every change); else it is blocked in it beforehand.  Every worker prints
 "start rank R pid P epoch E world W sync_from S"; a survivor prints, per
 form, "<form>: epoch E rank R world W pid P" for the change it saw.
 """
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -18,10 +22,18 @@ import time
 import muster
 
 steps, crash_step, crash_rank = (int(x) for x in sys.argv[1:4])
+wait_after_next = sys.argv[4:5] == ["after-next"]
+
+
+_out = threading.Lock()
 
 
 def say(*a):
-    print(*a, flush=True)
+    # One write per line, under a lock: print() writes the text and the
+    # newline separately, so two threads printing at once mix their lines.
+    with _out:
+        sys.stdout.write(" ".join(str(x) for x in a) + "\n")
+        sys.stdout.flush()
 
 
 def line(form, m):
@@ -35,18 +47,20 @@ with muster.Worker() as w:
     seen = []
     w.on_membership(lambda m: seen.append(m))  # on libmuster's thread
 
+    loop = asyncio.new_event_loop()
+    fut = asyncio.run_coroutine_threadsafe(w.next_membership(), loop)
+
     def waiter():
         try:
+            if wait_after_next:
+                fut.result(timeout=60)
             m = w.wait_membership(timeout=60)
-        except muster.Closed:
+        except (muster.Closed, concurrent.futures.CancelledError):
             return  # the worker finished without a change
         if m is not None:
             say(line("wait_membership", m))
     t = threading.Thread(target=waiter)
     t.start()
-
-    loop = asyncio.new_event_loop()
-    fut = asyncio.run_coroutine_threadsafe(w.next_membership(), loop)
     lt = threading.Thread(target=loop.run_forever, daemon=True)
     lt.start()
 
