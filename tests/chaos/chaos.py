@@ -59,6 +59,11 @@ def parse_args():
     ap.add_argument("--min-nodes", type=int, default=None,
                     help="the job's min nodes (default: every agent, so "
                     "every fault on an agent hits the job)")
+    ap.add_argument("--outage-ms", type=int, default=10000,
+                    help="the job's outage_ms: how long an agent cut off "
+                    "from musterd keeps its workers (10000: longer than any "
+                    "one fault; 4000 reproduces the agent hang of README "
+                    "bug 3)")
     ap.add_argument("--steps", type=int, default=1500,
                     help="steps of each ckpt_train job")
     ap.add_argument("--step-ms", type=int, default=20)
@@ -109,7 +114,7 @@ def submit(c, job_id, args, ck):
                     "--step-ms", str(args.step_ms)],
            "last_call_ms": 300, "max_restarts": 100000,
            "infra_restarts": 100000, "cordon_failures": 100000,
-           "outage_ms": 4000, "ckpt_dir": ck, "ckpt_every_steps": 100,
+           "outage_ms": args.outage_ms, "ckpt_dir": ck, "ckpt_every_steps": 100,
            "ckpt_keep": 100000}
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
