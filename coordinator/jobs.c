@@ -275,8 +275,16 @@ static void
 on_progress_timer (uv_timer_t *t)
 {
   mu_job_t *j = t->data;
-  if (j->state == MU_JOB_RENDEZVOUS)
-    mu_epoch_broadcast_progress (j);
+  if (j->state != MU_JOB_RENDEZVOUS)
+    return;
+  mu_epoch_broadcast_progress (j);
+  /* Nodes that registered free while the job was recovering (an agent
+   * restarted during the restart backoff) were offered to no job, and
+   * nothing offers them again: offer them from here, a loop turn away from
+   * any registration (a node attaching with its own job spec must not be
+   * offered to that job half-way through). */
+  if (j->coord != NULL)
+    mu_jobs_offer_free_nodes (j->coord);
 }
 
 void

@@ -230,6 +230,9 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
   j->restarts = jj->restarts;
   j->user_failures = jj->user_failures;
   j->infra_failures = jj->infra_failures;
+  /* Kept for every state: a finished job's next snapshot (compaction, or
+   * the one at stop) must carry the count a replay gives. */
+  j->ok_exits = jj->ok_exits;
   j->epoch_reason = dup_or_null (jj->epoch_reason);
   j->reason = dup_or_null (jj->reason);
   j->created_ms = base + jj->order;

@@ -287,6 +287,23 @@ echo "end rank=$RANK"
         self.expect_eq((wide["state"], wide["ok_exits"]), ("succeeded", 16),
                        "job wide in the replay")
 
+    def test_finished_job_counters_survive_restart(self):
+        d = self.musterd()
+        n = self.node(d, "f1", ["true"], 1, 2, "fin")
+        self.expect_eq(n.wait(), 0, "job fin", n)
+        self.wait_for(lambda: "JOB-DONE job fin" in d.err, 20, "the job's end")
+        before = json.loads(dump_state(self, d.state_dir, "dump-before"))["jobs"][0]
+        self.expect_eq(before["ok_exits"], 2, "both workers' exits in the journal")
+        self.check("kill -9 musterd and restart it on its state directory; "
+                   "the finished job it restored is snapshotted when it stops "
+                   "with the counters it had (ok_exits 2), as a replay gives")
+        d.kill()
+        d2 = self.musterd(name="musterd", state_dir=d.state_dir)
+        d2.stop()
+        after = json.loads(dump_state(self, d.state_dir, "dump-after"))["jobs"][0]
+        self.expect_eq(after, before, "the finished job after a restart and "
+                       "the snapshot at stop", d2)
+
     def test_bad_flags(self):
         self.check("bad journal flags are refused, naming the problem")
         state = os.path.join(self.tmp, "nojournal.state")
