@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Scenario 37 — bugs tests/chaos found, each reduced to a deterministic
+"""Scenario 38 — bugs tests/chaos found, each reduced to a deterministic
 case: a submitted job whose pool node re-registers while the job waits out
 its restart backoff takes that node when its next round opens (it used to
 wait for free nodes forever, with the node free: "waiting for free nodes:
