@@ -189,6 +189,18 @@ mu_agent_report_own_outcome (mu_agent_t *a, uint64_t away_ms)
       else
         snprintf (why + len, sizeof why - len, "no worker ran here");
     }
+  if (a->job == NULL && !a->opts.exit_on_done)
+    {
+      /* A pool agent serves the cluster, not one job: its workers are down
+       * (fenced), so it forgets that job and goes on looking for a
+       * coordinator to serve.  (It used to stop registering here and stay
+       * alive unregistered: tests/chaos found it.) */
+      mu_log_warn (a->log, "JOB-ABANDONED", "%s; registering again", why);
+      mu_agent_report_done (a, &d);
+      a->fenced = 0;
+      mu_agent_register_now (a);
+      return;
+    }
   if (a->opts.ev.on_done == NULL)
     mu_log_err (a->log, "AGENT-GIVE-UP", "%s", why);
   mu_agent_report_done (a, &d);

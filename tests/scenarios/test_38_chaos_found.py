@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Scenario 38 — bugs tests/chaos found, each reduced to a deterministic
-case: a submitted job whose pool node re-registers while the job waits out
+case: a pool agent cut off past its job's outage window fences its workers
+and registers again as a free node; a submitted job whose pool node
+re-registers while the job waits out
 its restart backoff takes that node when its next round opens (it used to
 wait for free nodes forever, with the node free: "waiting for free nodes:
 needs 1, 1 free")."""
 import os
 import re
+import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -49,6 +52,35 @@ exit 0
                       "the job to take its node again and succeed")
         self.expect("attempt 7" in a2.out, "the 7th attempt ran on the "
                     "restarted agent", a2, d)
+
+    def test_pool_agent_registers_again_after_its_outage_window(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        a = self.agent(d, "p0", 1, extra=["--log-level", "info"])
+        self.wait_for(lambda: (ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {})
+                      .get("nodes", 0) >= 1, 20, "the pool agent")
+        job = {"id": "cutoff", "roles": [{"name": "worker", "min_nodes": 1,
+                                          "max_nodes": 1, "nproc": 1}],
+               "argv": ["/bin/sleep", "60"], "last_call_ms": 0,
+               "outage_ms": 1500}
+        rep = ctl_call(d.ctl_ep, {"t": "ctl.submit", "job": job})
+        self.expect(rep is not None and rep.get("status") == 0,
+                    "submit: %r" % (rep,), d)
+        self.wait_for(lambda: "EPOCH-START job cutoff epoch 1" in a.err, 20,
+                      "the job to start")
+        self.check("SIGSTOP musterd past the job's outage window (1.5 s): the "
+                   "pool agent kills the job's worker, then registers again "
+                   "and stays in the pool")
+        d.signal(signal.SIGSTOP)
+        try:
+            self.wait_for(lambda: "JOB-ABANDONED" in a.err, 20,
+                          "the agent to fence its worker and abandon the job")
+        finally:
+            d.signal(signal.SIGCONT)
+        self.wait_for(lambda: a.err.count("REGISTERED") >= 2, 20,
+                      "the agent to register again")
+        self.expect(a.running(), "the agent is still running", a)
+        self.wait_for(lambda: (ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {})
+                      .get("nodes", 0) >= 1, 20, "the node back in the pool")
 
 
 if __name__ == "__main__":
