@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -187,12 +186,21 @@ def main():
     if o.reps < 1 or o.init_ranks < 2 or not 1 < o.crash_at < o.steps:
         p.error("need --reps >= 1, --init-ranks >= 2, 1 < --crash-at < --steps")
     bindir = find_bin(o.bin, REPO, "torch_bench")
-    if o.torchrun and not have_torchrun(PY):
-        print("torch_bench: %s has no torchrun; no baseline for (a)" % PY)
-        o.torchrun = False
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.join(os.path.dirname(bindir), "python") + \
         (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    probe = subprocess.run([PY, "-c", "import torch, muster.torch"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if probe.returncode != 0:
+        print("torch_bench: nothing to measure: %s cannot import torch and "
+              "muster.torch (PYTHONPATH=%s): %s" % (
+                  PY, env["PYTHONPATH"],
+                  (probe.stderr.decode(errors="replace").strip().splitlines()
+                   or ["?"])[-1]))
+        return
+    if o.torchrun and not have_torchrun(PY):
+        print("torch_bench: %s has no torchrun; no baseline for (a)" % PY)
+        o.torchrun = False
     rdir = tempfile.mkdtemp(prefix="torch_bench.")
     env["MUSTER_STATE_DIR"] = os.path.join(rdir, "state")
     print("torch_bench: run directory %s" % rdir, flush=True)
