@@ -87,6 +87,11 @@ def options(argv):
     a("--crash-at-step", type=int, default=0,
       help="fault injection: SIGKILL a rank at this step, first attempt only")
     a("--crash-rank", type=int, default=1, help="the rank --crash-at-step kills")
+    a("--step-times", default=None,
+      help="append 'crash T' (the crashing rank, before its SIGKILL), "
+           "'group T' (rank 0, each time the process group is formed) and "
+           "'step S T' (rank 0, each completed step) to this file, T being "
+           "time.time(): bench/torch_bench.py times recovery from it")
     o = p.parse_args(argv)
     for name in ("steps", "global_batch", "tables", "rows", "vocab", "dim",
                  "dense", "eval_every", "eval_samples", "ckpt_every", "threads"):
@@ -159,6 +164,13 @@ def make_ddp(model):
     return DDP(model, find_unused_parameters=True, broadcast_buffers=False)
 
 
+def note_time(o, line):
+    """Append a timestamped line to --step-times, if given."""
+    if o.step_times:
+        with open(o.step_times, "a") as f:
+            f.write(line + "\n")
+
+
 class Reform(Exception):
     """A rank saw a new epoch: re-form the process group (in-place mode)."""
 
@@ -186,6 +198,8 @@ def main(argv):
     print("rank %d/%d pid %d epoch %s restart %d%s" % (rank, world, os.getpid(),
           os.environ.get("MUSTER_EPOCH", "-"), restart,
           " sync_from %d" % elastic.w.sync_from if elastic else ""), flush=True)
+    if rank == 0:
+        note_time(o, "group %.6f" % time.time())
     if not elastic:
         store = open_store(o, rank)
         first = resume(store, model, optim, o, rank) + 1 if store else 1
@@ -198,6 +212,7 @@ def main(argv):
                 raise Reform()
             if step == o.crash_at_step and rank == o.crash_rank and restart == 0:
                 print("crashing at step %d (SIGKILL)" % step, flush=True)
+                note_time(o, "crash %.6f" % time.time())
                 os.kill(os.getpid(), signal.SIGKILL)
             x, ids, y = stream.batch(step, o.global_batch, rank, world)
             optim.zero_grad(set_to_none=True)
@@ -227,12 +242,16 @@ def main(argv):
             gc.collect()
             step = elastic.form(model, optim, step - 1) + 1
             rank, world = dist.get_rank(), dist.get_world_size()
+            if rank == 0:
+                note_time(o, "group %.6f" % time.time())
             ddp = make_ddp(model)
             continue
         if store:
             store.after_step(step, lambda: {
                 "model": model.state_dict(), "optim": optim.state_dict(),
                 "step": step, "world": world, "config": config(o)})
+        if rank == 0:
+            note_time(o, "step %d %.6f" % (step, time.time()))
         if rank == 0 and (step % o.eval_every == 0 or step == o.steps):
             el, ea = evaluate(model, heldout)
             print("step %d loss %.4f auc %.4f world %d (%.1f s)"
