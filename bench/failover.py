@@ -366,6 +366,23 @@ def failover_standby(args, work, rep, template):
             "epochs": sorted(set(int(x[2]) for x in s))}
 
 
+def print_recovery(r, who, back_label, job, log):
+    """The lines (c) and (d) share: the replay, when every node was back,
+    restarts and rollbacks; a node that failed fails the benchmark."""
+    if r["info"]:
+        print("    %s: replay %.1f ms of %d records, %d job(s) "
+              "restored, %.1f ms in all" % (
+                  who, r["info"]["replay_ms"], r["info"]["records"],
+                  r["info"]["jobs"], r["info"]["total_ms"]))
+    print("    %s %s" % (back_label, "%.1f ms" % (r["continue"] * 1000)
+                         if r["continue"] else "never"))
+    print("    worker restarts: %d   ranks rolled back to a checkpoint: "
+          "%d   epochs seen: %s   node exit statuses: %s"
+          % (r["restarts"], r["rolled_back"], r["epochs"], r["rcs"]))
+    if any(rc != 0 for rc in r["rcs"]):
+        fail("a node of the %s failed: %s" % (job, r["rcs"]), log)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -423,20 +440,9 @@ def main():
                   % r["gap"])
             print("    spawn -> answering a control request   %7.1f ms   "
                   "ratio to (a) %.2f" % (r["serve"] * 1000, r["serve"] / b))
-            if r["info"]:
-                print("    musterd: replay %.1f ms of %d records, %d job(s) "
-                      "restored, %.1f ms in all" % (
-                          r["info"]["replay_ms"], r["info"]["records"],
-                          r["info"]["jobs"], r["info"]["total_ms"]))
-            print("    spawn -> every node back (JOB-CONTINUES) %s"
-                  % ("%.1f ms" % (r["continue"] * 1000) if r["continue"]
-                     else "never"))
-            print("    worker restarts: %d   ranks rolled back to a checkpoint: "
-                  "%d   epochs seen: %s   node exit statuses: %s"
-                  % (r["restarts"], r["rolled_back"], r["epochs"], r["rcs"]))
-            if any(rc != 0 for rc in r["rcs"]):
-                fail("a node of the failover job failed: %s" % r["rcs"],
-                     os.path.join(work, "musterd-failover-%d.log" % rep))
+            print_recovery(r, "musterd", "spawn -> every node back (JOB-CONTINUES)",
+                           "failover job",
+                           os.path.join(work, "musterd-failover-%d.log" % rep))
         for rep in range(args.failover_reps):
             r = failover_standby(args, work, rep, template)
             print("\n(d) standby failover %d: kill -9 of the primary, the "
@@ -447,20 +453,9 @@ def main():
                      else "never"))
             print("    kill -> the standby answers ctl.status    %7.1f ms"
                   % (r["serve"] * 1000))
-            if r["info"]:
-                print("    standby: replay %.1f ms of %d records, %d job(s) "
-                      "restored, %.1f ms in all" % (
-                          r["info"]["replay_ms"], r["info"]["records"],
-                          r["info"]["jobs"], r["info"]["total_ms"]))
-            print("    kill -> every node back (JOB-CONTINUES)   %s"
-                  % ("%.1f ms" % (r["continue"] * 1000) if r["continue"]
-                     else "never"))
-            print("    worker restarts: %d   ranks rolled back to a checkpoint: "
-                  "%d   epochs seen: %s   node exit statuses: %s"
-                  % (r["restarts"], r["rolled_back"], r["epochs"], r["rcs"]))
-            if any(rc != 0 for rc in r["rcs"]):
-                fail("a node of the standby failover job failed: %s" % r["rcs"],
-                     os.path.join(work, "musterd-standby-%d.log" % rep))
+            print_recovery(r, "standby", "kill -> every node back (JOB-CONTINUES)  ",
+                           "standby failover job",
+                           os.path.join(work, "musterd-standby-%d.log" % rep))
         broken = False
     finally:
         if args.keep or broken:
