@@ -310,15 +310,37 @@ shard_name (muster_worker_t *w, char *buf, size_t size)
 }
 
 /* Take the due request for saving; 0, the status of an abort that came
- * before the save (once), or MUSTER_ENOTFOUND. */
+ * before the save (once), MUSTER_ECANCELED when the pending attempt is for
+ * a step the program has not reached (its state is of another step),
+ * MUSTER_EPASSED when it is past it, or MUSTER_ENOTFOUND. */
 static int
 claim (muster_worker_t *w, save_ctx_t *c, char *dir, size_t dirlen,
        const char *file)
 {
   mu_wckpt_t *ck = w->ck;
+  uint64_t done = atomic_load (&w->progress_step);
+  int reported = atomic_load (&w->progress_any);
   pthread_mutex_lock (&ck->mu);
   int ok = ck->pending;
   int rc = MUSTER_ENOTFOUND;
+  if (ok && !ck->now && reported && done != ck->step)
+    {
+      /* The attempt this save was due for was replaced, while the program
+       * prepared its state, by one at another step: saving now would file
+       * the state of step `done` as step ck->step (a checkpoint whose
+       * shards are of different steps).  Ahead of the program, the attempt
+       * stays pending for when it gets there; behind it, it is passed. */
+      uint64_t step = ck->step, epoch = ck->epoch;
+      if (done > step)
+        {
+          ck->pending = 0;
+          pthread_mutex_unlock (&ck->mu);
+          send_saved (w, step, epoch, MUSTER_EPASSED, NULL, NULL);
+          return MUSTER_EPASSED;
+        }
+      pthread_mutex_unlock (&ck->mu);
+      return MUSTER_ECANCELED;
+    }
   if (ok)
     {
       c->step = ck->step;
