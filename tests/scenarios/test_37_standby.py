@@ -202,6 +202,34 @@ class Standby(MusterCase):
         self.expect(n1.running() and n2.running(),
                     "both nodes still run their epoch-1 workers", n1, n2)
 
+    def test_fresh_agent_skips_silent_first_endpoint(self):
+        self.check("an agent started while the first coordinator of its list "
+                   "is the standby (not serving) tries the next one and "
+                   "registers there (found by tests/chaos: restarted agents "
+                   "waited on the standby forever)")
+        d = self.primary()
+        s = self.standby(d)
+        self.wait_for(lambda: "STANDBY-SYNCED" in s.err, 30,
+                      "the standby to sync with the primary")
+        argv = [bin_path("muster-agent"), "--coordinator",
+                "tcp://127.0.0.1:%d,%s" % (s.agent_port, d.agent_ep),
+                "--slots", "1", "--node-id", "pool-a", "--log-level", "info",
+                "--state-dir", os.path.join(self.tmp, "pool-a.agent"),
+                "--join-token-file", d.token_file]
+        a = self.start("pool-a", argv)
+        self.wait_for(lambda: "REGISTERED node pool-a" in a.err, 30,
+                      "the agent (exchanging its join token) to register "
+                      "with the primary")
+        self.expect("no answer yet at tcp://127.0.0.1:%d" % s.agent_port in a.err,
+                    "the agent says it moved on from the silent endpoint", a)
+        self.check("restarted on the same state directory (its key already "
+                   "enrolled), it moves on again and registers")
+        a.kill()
+        b = self.start("pool-a-again", argv)
+        self.wait_for(lambda: "REGISTERED node pool-a" in b.err, 30,
+                      "the restarted agent to register with the primary")
+        self.expect("no answer yet" in b.err, "it moved on again", b)
+
     def test_no_primary_waits(self):
         d = self.primary()
         self.check("a standby of an endpoint where nothing answers waits and "
