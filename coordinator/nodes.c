@@ -227,6 +227,7 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
   m.u.welcome.heartbeat_ms = mu_nodes_heartbeat_ms (c);
   m.u.welcome.miss_limit = c->opts.miss_limit;
   m.u.welcome.session = c->session;
+  m.u.welcome.standby_stream = (char *)mu_coord_standby_endpoint (c);
   mu_coord_send_node (c, n, &m);
 }
 

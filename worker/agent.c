@@ -145,6 +145,12 @@ mu_agent_public_key (const mu_agent_t *a)
 }
 
 const char *
+mu_agent_standby_stream (const mu_agent_t *a)
+{
+  return a->standby_stream;
+}
+
+const char *
 mu_agent_node_id (const mu_agent_t *a)
 {
   return a->node_id;
@@ -507,6 +513,8 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
   a->coord_lost = 0;
   a->last_tick_ms = mu_now_ms (); /* a stall before the first tick counts */
   a->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 200;
+  mu_strlcpy (a->standby_stream, w->standby_stream ? w->standby_stream : "",
+              sizeof a->standby_stream);
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
