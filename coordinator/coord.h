@@ -22,6 +22,7 @@
 #include "common/smap.h"
 #include "common/wire.h"
 #include "coordinator/conn_limit.h"
+#include "coordinator/job_machine.h"
 #include "rendezvous/rdzv.h"
 
 typedef struct mu_coord mu_coord_t;
@@ -96,19 +97,7 @@ void mu_coord_destroy (mu_coord_t **c_p);
 
 /* ------------------------------------------------------------ internals */
 
-typedef enum mu_job_state {
-  MU_JOB_PENDING = 0, /* created, no round yet */
-  MU_JOB_RENDEZVOUS,  /* a round is open */
-  MU_JOB_RUNNING,     /* an epoch is running */
-  MU_JOB_RECOVERING,  /* stopping an epoch before the next round */
-  MU_JOB_STOPPING,    /* stopping for good (failed / cancelled) */
-  MU_JOB_SUCCEEDED,
-  MU_JOB_FAILED,
-  MU_JOB_CANCELLED,
-  MU_JOB_SUSPENDED /* preempted; resumable from its checkpoint */
-} mu_job_state_t;
-
-const char *mu_job_state_name (mu_job_state_t s);
+/* mu_job_state_t and mu_job_state_name: coordinator/job_machine.h */
 
 typedef struct mu_job mu_job_t;
 
@@ -143,6 +132,9 @@ typedef struct mu_node {
   int restored;       /* a member the journal restored, its agent away */
   int in_process;     /* its agent runs on the coordinator's own loop
                          (muster run): never declared lost for silence */
+  /* jobm: sends */
+  int unreachable;    /* a command to it could not be sent: declared lost
+                         on the next loop turn (mu_coord_unreachable) */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -177,18 +169,17 @@ struct mu_job {
   uint32_t owner_gid;
   char *owner;           /* owner's user name ("uid N" when unknown) */
   mu_rdzv_t *rdzv;
-  mu_job_state_t state;
+  /* The lifecycle (job_machine.h): `jm` is what the machine is fed; the
+   * same fields read under their own names (j->state, j->epoch, j->live,
+   * j->restarts, j->final_state, j->final_exit_code, ...).  Read them
+   * anywhere; only job_machine.c assigns them. */
+  union {
+    mu_jm_t jm;
+    struct { MU_JM_FIELDS };
+  };
   mu_coord_t *coord;
-  uint64_t epoch;        /* running (or last) epoch */
-  uint64_t world;
-  uint64_t ok_exits;     /* workers of `epoch` that exited 0 */
-  uint64_t live;         /* workers of `epoch` not yet exited */
-  uint64_t restarts;     /* restarts so far (all kinds) */
-  uint64_t user_failures;
-  uint64_t infra_failures;
   uint64_t created_ms;
   uint64_t finished_ms;
-  int in_place;          /* elastic_mode == in-place */
   uv_timer_t rdzv_timer; /* rendezvous deadline */
   uv_timer_t kick_timer; /* progress display, restart backoff */
   int timers_open;
@@ -206,10 +197,8 @@ struct mu_job {
   mu_failure_t held;     /* a worker failure held back for a moment: a
                             node loss that follows explains it (epoch.c) */
   uint64_t held_ms;      /* when it was held */
-  mu_job_state_t final_state; /* where STOPPING ends */
   char *reason;          /* why it ended (or is ending) */
   char *epoch_reason;    /* why the next (or current) epoch began */
-  int final_exit_code;
   uint64_t epoch_started_ms;
   char *members_buf;     /* encoded job.members of `epoch` (large jobs) */
   size_t members_len;
@@ -301,6 +290,11 @@ struct mu_coord {
   struct mu_repl *repl;    /* the journal stream to a standby (standby.h) */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
+  /* jobm: sends (coord.c) */
+  uint64_t sends_failed;     /* messages that could not be sent */
+  int fault_send_type;       /* unit tests only: sends of this message */
+  char fault_send_node[64];  /* type to this node id fail with -ENOMEM;
+                                0 = no fault */
 };
 
 /* nodes.c: the heartbeat interval agents are asked for. */
@@ -311,8 +305,21 @@ uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
  * first). */
 void mu_coord_drain_agents (mu_coord_t *c);
 
-/* coord.c: sending to agents. */
+/* coord.c: sending.  Every send's failure is logged (SEND-FAILED, with
+ * the reason) and counted (c->sends_failed); a command to a node (job.start,
+ * job.stop, job.done) that cannot be sent also marks the node unreachable:
+ * it is declared lost on the next loop turn, so its job recovers without
+ * it and its agent, answered "unknown" on its next message, registers
+ * again, instead of waiting for the command forever.  0 or the code. */
 int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
+/* A reply to a route (not a registered node's: a control client, an agent
+ * registering). */
+int mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,
+                         const mu_msg_t *m);
+int mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
+                         int code, const char *what, const char *text);
+/* A command of type `type` could not be sent to n (rc): mark it. */
+void mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
 
 /* nodes.c */
