@@ -179,7 +179,7 @@ mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
 {
   int rc = fault (c, MU_MSG_ERROR, NULL)
                ? -ENOMEM
-               : mu_coord_send_error (c,sock, to, code, what, text);
+               : mu_wire_send_error (sock, to, code, what, 0, text);
   if (rc != 0)
     {
       c->sends_failed++;
@@ -289,7 +289,7 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
   if (n == NULL)
     {
       /* Not registered (or declared lost): tell it to register again. */
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_ENOTFOUND,
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_ENOTFOUND,
                           mu_msg_name (m->type),
                           "unknown node: register first");
       return;
@@ -341,7 +341,7 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
                    m->u.error.message);
       break;
     default:
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_ETYPE,
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_ETYPE,
                           mu_msg_name (m->type),
                           "message type not accepted on the agent port");
       break;
@@ -361,7 +361,7 @@ on_agent_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_warn (c->log, "PROTO-ERROR", "agent port: %s", err);
-      mu_coord_send_error (c,sock, &from, rc, NULL, err);
+      mu_coord_send_error (c, sock, &from, rc, NULL, err);
       return 0;
     }
   dispatch_agent (c, &from, &m);
@@ -382,7 +382,7 @@ on_ctl_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);
-      mu_coord_send_error (c,sock, &from, rc, NULL, err);
+      mu_coord_send_error (c, sock, &from, rc, NULL, err);
       return 0;
     }
   mu_principal_t who;

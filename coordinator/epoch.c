@@ -681,7 +681,7 @@ mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
   if (j == NULL || strcmp (j->id, g->job) != 0 || g->epoch != j->epoch
       || j->members_buf == NULL)
     {
-      mu_coord_send_error (c,c->agent_sock, &n->route,
+      mu_coord_send_error (c, c->agent_sock, &n->route,
                           j != NULL && g->epoch < j->epoch ? MUSTER_ESTALE_EPOCH
                                                            : MUSTER_ENOTFOUND,
                           "job.members.get", "no such job epoch membership");

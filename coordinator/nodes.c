@@ -250,7 +250,7 @@ revive (mu_coord_t *c, mu_node_t *n, const mu_route_t *from,
       snprintf (err, sizeof err, "node id %s was a member of job %s with "
                 "another key", n->node_id, n->job ? n->job->id : "?");
       mu_log_warn (c->log, "NODE-SPOOF", "%s: refused", err);
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
       return MUSTER_EPERM;
     }
   if (n->job == NULL || (reg->job != NULL && strcmp (reg->job->id, n->job->id) != 0))
@@ -469,21 +469,21 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                 "token of job %s and may only join that job", reg->node_id,
                 who->job);
       mu_log_warn (c->log, "NODE-REFUSED", "%s", err);
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
       return MUSTER_EPERM;
     }
   if (reg->slots == 0 || reg->slots > MAX_SLOTS || reg->host[0] == '\0')
     {
       snprintf (err, sizeof err, "node %s: slots must be 1..%d and host set",
                 reg->node_id, MAX_SLOTS);
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_EINVAL,
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EINVAL,
                           "agent.register", err);
       return MUSTER_EINVAL;
     }
   if (reg->job != NULL
       && mu_jobs_validate_spec (reg->job, err, sizeof err) != 0)
     {
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_EINVAL,
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EINVAL,
                           "agent.register", err);
       return MUSTER_EINVAL;
     }
@@ -506,7 +506,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                 reg->node_id);
       mu_log_warn (c->log, "NODE-SPOOF", "%s: refused a registration with "
                    "key %.8s...", err, who->pub);
-      mu_coord_send_error (c,c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
       return MUSTER_EPERM;
     }
   if (reconcile (c, from, who, reg, n))
@@ -586,7 +586,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
       int rc = mu_jobs_attach_node (c, n, reg->job, err, sizeof err);
       if (rc != 0)
         {
-          mu_coord_send_error (c,c->agent_sock, from, rc, "agent.register",
+          mu_coord_send_error (c, c->agent_sock, from, rc, "agent.register",
                               err);
           mu_log_warn (c->log, "JOB-REFUSED", "node %s: %s", n->node_id, err);
         }
