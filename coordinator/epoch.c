@@ -28,16 +28,16 @@
 
 #include <muster/error.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/journal.h"
 
-#define DEFAULT_GRACE_MS 5000
 
 static uint64_t
 grace_of (const mu_job_t *j)
 {
-  return j->spec->grace_ms ? j->spec->grace_ms : DEFAULT_GRACE_MS;
+  return mu_job_default_or (j->spec->grace_ms, MU_JD_GRACE_MS);
 }
 
 static mu_peer_node_t *

@@ -21,6 +21,7 @@
 
 #include <muster/error.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
@@ -28,7 +29,6 @@
 #include "coordinator/journal.h"
 
 #define MAX_NPROC 4096
-#define DEFAULT_JOIN_TIMEOUT_MS 600000u
 #define PROGRESS_EVERY_MS 1000 /* O(nodes) per tick: keep it rare */
 
 static int
@@ -194,9 +194,8 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
   mu_rdzv_opts_t ro = { .roles = roles,
                         .nroles = spec->roles.n,
                         .last_call_ms = spec->last_call_ms,
-                        .join_timeout_ms = spec->join_timeout_ms
-                                               ? spec->join_timeout_ms
-                                               : DEFAULT_JOIN_TIMEOUT_MS };
+                        .join_timeout_ms = mu_job_default_or (
+                            spec->join_timeout_ms, MU_JD_JOIN_TIMEOUT_MS) };
   if (j->spec == NULL || j->kv == NULL || j->barriers == NULL
       || mu_rdzv_new (&ro, &j->rdzv) != 0)
     {
@@ -206,7 +205,8 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
       free (j);
       return NULL;
     }
-  mu_jm_init (&j->jm, spec->max_restarts, spec->infra_restarts,
+  mu_jm_init (&j->jm, spec->max_restarts,
+              mu_job_default_or (spec->infra_restarts, MU_JD_INFRA_RESTARTS),
               spec->elastic_mode
                   && strcmp (spec->elastic_mode, "in-place") == 0);
   j->created_ms = mu_now_ms ();
