@@ -297,9 +297,6 @@ struct mu_coord {
                                 0 = no fault */
 };
 
-/* nodes.c: the heartbeat interval agents are asked for. */
-uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
-
 /* coord.c: handle the messages waiting on the agent port now (before
  * acting on a closed connection: its last words, e.g. agent.leave, come
  * first). */
@@ -322,7 +319,8 @@ int mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
 void mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
 
-/* nodes.c */
+/* nodes.c: the heartbeat interval agents are asked for. */
+uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
 struct mu_principal;
 int mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                        const struct mu_principal *who, mu_reg_t *reg);
@@ -366,21 +364,9 @@ size_t mu_jobs_option_notes (mu_coord_t *c, const mu_job_spec_t *spec,
  * the length, 0 when they agree. */
 size_t mu_job_option_notes (const mu_job_spec_t *job,
                             const mu_job_spec_t *node, char *buf, size_t cap);
-/* The node is gone from its job: lost (charged to the infrastructure
- * budget) or left on purpose (drained, shut down: not charged). */
-void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
-                        int charged);
-/* Cordoned nodes whose cooldown has passed rejoin their job. */
-void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
-void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
-                           const mu_worker_state_t *ws);
-/* failure.c: a member of j was heard from; a worker failure held for
- * attribution is charged once every other member has been. */
-void mu_epoch_member_heard (mu_job_t *j);
-void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
-                      const mu_members_get_t *g);
-/* A job submitted through the control port belongs to uid; a job id held
- * by another user's job is refused (MUSTER_EPERM) unless admin. */
+/* jobs.c (continued): a job submitted through the control port belongs
+ * to uid; a job id held by another user's job is refused (MUSTER_EPERM)
+ * unless admin. */
 int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                     uint32_t gid, int admin, char *err, size_t errlen);
 int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);
@@ -390,6 +376,26 @@ mu_job_t *mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec,
                                uint32_t uid, uint32_t gid);
 void mu_jobs_close_all (mu_coord_t *c);
 void mu_jobs_free_all (mu_coord_t *c);
+
+/* epoch.c: what the message handlers feed the epoch of a node's job
+ * (named mu_jobs_* after their callers' view; epoch.h has the rest). */
+/* The node is gone from its job: lost (charged to the infrastructure
+ * budget) or left on purpose (drained, shut down: not charged). */
+void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
+                        int charged);
+/* worker.state: a worker of the epoch started, exited or failed. */
+void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
+                           const mu_worker_state_t *ws);
+/* job.members.get: the epoch's encoded membership. */
+void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
+                      const mu_members_get_t *g);
+
+/* cordon.c: cordoned nodes whose cooldown has passed rejoin their job. */
+void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
+
+/* failure.c: a member of j was heard from; a worker failure held for
+ * attribution is charged once every other member has been. */
+void mu_epoch_member_heard (mu_job_t *j);
 
 /* kv.c */
 void mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p);
