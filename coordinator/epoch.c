@@ -1,23 +1,21 @@
 /*
- * epoch.c — one epoch of a job from start to end (see epoch.h).
+ * epoch.c — one epoch of a job from start to end (see epoch.h): the shell
+ * of the job lifecycle machine (job_machine.h).
  *
- * Starting: when a round closes, every member node gets one "job.start"
- * listing its workers (ranks of one node are contiguous) and the epoch's
- * membership.  Running: agents report every worker exit; the job succeeds
- * when all workers of the epoch exited 0.  Failing: the first failure is
- * kept as the job's root cause; the epoch is stopped (job.stop to every
- * member) and only when every worker is down does the job either open the
- * next round (restart within budget, with exponential backoff) or finish.
- * Waiting for the last exit before finishing is what guarantees a launcher
- * never exits while a worker of its job still runs.
+ * Messages and timers become the machine's events here (mu_epoch_feed):
+ * a round closed, a worker exited, a node was lost, a held failure is
+ * charged, the drain deadline or the backoff passed, a stop for good.
+ * The machine's decisions are carried out in order (carry_out): job.start
+ * to every member, job.stop to recover or for good, the backoff timer, a
+ * new round, job.done with the outcome, and the journal records.  The
+ * rules themselves (budgets, backoff, exit codes, restart versus in
+ * place, waiting for the last exit before finishing) are the machine's.
  *
- * Budgets belong to the job: user failures (non-zero exit, signal) draw on
- * spec.max_restarts, infrastructure failures (lost node) on a separate
- * budget, and scale-ups and preemptions on none.
- *
- * A worker failure in an epoch of several nodes may be held for a moment
- * so that a node loss that explains it becomes the root cause instead
- * (failure.c).
+ * What stays here is what needs I/O or the node table: the first failure
+ * of the epoch as the root cause (j->failure), holding a worker failure a
+ * moment so a node loss that explains it becomes the cause (failure.c),
+ * the drain deadline after a stop, and a command that cannot be sent
+ * (coord.c: its node is lost on the next loop turn).
  */
 #include "coordinator/epoch.h"
 

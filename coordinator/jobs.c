@@ -7,7 +7,10 @@
  * on each machine, torchrun-style) or by a control-port submit, which then
  * draws free registered nodes.  Later nodes must bring an identical spec.
  * The rendezvous machine (rendezvous/) decides when a round closes; this
- * file turns its decisions into epochs (epoch.c), timers and failures.
+ * file turns its decisions into the job machine's events (job_machine.h,
+ * fed through epoch.c): a closed round starts an epoch, a failed one
+ * fails the job, a resize recovers it.  The job's state is the machine's;
+ * this file only reads it.
  * A finished job stays in the registry (for status and for a late node to
  * be told the outcome) until finished_keep newer jobs have finished.
  */
