@@ -136,6 +136,14 @@ sync_source (const mu_job_t *j, const mu_rdzv_member_t *mem, size_t n)
   return -1;
 }
 
+/* What the feeder prepared for a decision: mu_epoch_start for
+ * START_EPOCH, mu_jobs_worker_state for JOURNAL_EXIT. */
+typedef struct exit_ctx {
+  mu_node_t *n;
+  uint64_t rank;
+  int ok;
+} exit_ctx_t;
+
 /* What mu_epoch_start prepared for the START_EPOCH decision. */
 typedef struct start_prep {
   const mu_rdzv_member_t *mem;
@@ -467,7 +475,11 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
   switch (d->action)
     {
     case MU_JM_D_JOURNAL_EXIT:
-      break; /* mu_jobs_worker_state journals the exit it fed */
+      {
+        const exit_ctx_t *x = ctx;
+        mu_jhook_exit (j, x->n, x->rank, x->ok);
+        break;
+      }
     case MU_JM_D_RECOVER:
       set_reason (&j->epoch_reason, out->reason);
       mu_jhook_recover (j);
@@ -637,19 +649,10 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
           ev.charge = MU_JM_CHARGE_USER;
         }
     }
-  /* The exit is journaled before what it causes (a recovery), as the
-   * replay applies them. */
-  mu_jm_out_t out;
-  ev.now_ms = mu_now_ms ();
-  ev.resumable = j->restore_dir != NULL;
-  if (mu_jm_feed (&j->jm, &ev, &out) != 0)
-    return;
-  for (size_t i = 0; i < out.n; i++)
-    {
-      if (out.d[i].action == MU_JM_D_JOURNAL_EXIT)
-        mu_jhook_exit (j, n, ws->rank, ok);
-      carry_out (j, &out.d[i], &out, NULL);
-    }
+  /* The exit is journaled (JOURNAL_EXIT) before what it causes (a
+   * recovery), as the replay applies them. */
+  exit_ctx_t x = { n, ws->rank, ok };
+  mu_epoch_feed (j, &ev, &x);
 }
 
 /* Encode the epoch's whole membership once; agents of a large job fetch

@@ -17,7 +17,10 @@ typedef enum mu_recover_kind {
 
 /* Feed the job's lifecycle machine (job_machine.h) one event (now and
  * resumable are filled in here) and carry out its decisions in order.
- * ctx: what mu_epoch_start prepared, for START_EPOCH; else NULL. */
+ * Every event of every job passes here: the one place to observe the
+ * lifecycle (state before and after, the decisions).  ctx: what the
+ * feeder prepared for a decision (epoch.c's start and exit contexts);
+ * NULL for other events. */
 void mu_epoch_feed (mu_job_t *j, mu_jm_event_t *ev, void *ctx);
 /* Start the epoch the rendezvous just closed: job.start to every member. */
 void mu_epoch_start (mu_job_t *j);
