@@ -214,6 +214,9 @@ open_socket (void *ctx, const mu_standby_opts_t *o, void **out, char *err,
   return 0;
 }
 
+/* Sent again every HELLO_EVERY_MS: a hello or ack that could not go is
+ * the next one's to carry (the primary drops a standby silent for
+ * FOLLOWER_SILENT_MS, and it syncs again). */
 static void
 say (void *s, const char *kind, uint64_t term, uint64_t seg, uint64_t seq)
 {

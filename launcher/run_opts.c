@@ -16,6 +16,7 @@
 #include <muster/error.h>
 
 #include "common/netaddr.h"
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "launcher/nproc.h"
 #include "launcher/run_compat.h"
@@ -506,14 +507,16 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
   memset (o, 0, sizeof *o);
   o->min_nodes = o->max_nodes = 1;
   o->nproc = 1;
-  o->last_call_ms = 1000;
-  o->join_timeout_ms = 600000;
-  o->connect_timeout_ms = 30000;
-  o->grace_ms = 5000;
-  o->preempt_grace_ms = 30000;
+  o->last_call_ms = mu_job_default (MU_JD_LAST_CALL_MS)->value;
+  o->join_timeout_ms = mu_job_default (MU_JD_JOIN_TIMEOUT_MS)->value;
+  o->connect_timeout_ms = mu_job_default (MU_JD_CONNECT_TIMEOUT_MS)->value;
+  o->grace_ms = mu_job_default (MU_JD_GRACE_MS)->value;
+  o->preempt_grace_ms = mu_job_default (MU_JD_PREEMPT_GRACE_MS)->value;
   o->is_host = -1;
   o->node_rank = -1;
-  o->preempt_exit_code = 75; /* EX_TEMPFAIL: requeue scripts retry */
+  /* 75, EX_TEMPFAIL: requeue scripts retry */
+  o->preempt_exit_code
+      = (int)mu_job_default (MU_JD_PREEMPT_EXIT_CODE)->value;
   int i = 0;
   for (; i < argc; i++)
     {
