@@ -143,6 +143,8 @@ typedef struct mu_node {
   int restored;       /* a member the journal restored, its agent away */
   int in_process;     /* its agent runs on the coordinator's own loop
                          (muster run): never declared lost for silence */
+  /* metrics (coord_metrics.c) */
+  uint64_t cm_hb_ms;  /* its last heartbeat (heartbeat lag) */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -153,6 +155,8 @@ typedef struct mu_waiter {
   uint64_t deadline_ms; /* UINT64_MAX = forever */
   char *key;            /* kv.get: key waited for */
   uint64_t *waiting;    /* its node's count of waiting requests (kv.c) */
+  /* metrics (coord_metrics.c) */
+  uint64_t since_us;    /* when it arrived (KV and barrier latency) */
 } mu_waiter_t;
 
 typedef struct mu_bstate {
@@ -251,6 +255,11 @@ struct mu_job {
   uint32_t preempt_node; /* its key (preempting == 2) */
   uint64_t preempt_deadline_ms;
   mu_job_t *next_finished;
+  /* metrics (coord_metrics.c) */
+  uint64_t cm_round_ms;   /* the open round's start; 0 = none */
+  uint64_t cm_ckpt_us;    /* the checkpoint attempt's begin; 0 = none */
+  uint64_t cm_ckpt_bytes; /* its manifest's shard bytes */
+  int cm_placed;          /* its first epoch started */
 };
 
 struct mu_coord {
@@ -301,6 +310,8 @@ struct mu_coord {
   struct mu_repl *repl;    /* the journal stream to a standby (standby.h) */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
+  /* metrics (coord_metrics.h): the registry, on this loop's thread */
+  struct mu_metrics *metrics;
 };
 
 /* nodes.c: the heartbeat interval agents are asked for. */

@@ -30,6 +30,7 @@
 
 #include "common/util.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
 
 #define INFRA_BUDGET 16
@@ -148,6 +149,7 @@ mu_epoch_start (mu_job_t *j)
   j->ok_exits = 0;
   j->live = 0;
   j->epoch_started_ms = mu_now_ms ();
+  mu_cm_epoch_started (j);
   clear_failure_for_epoch (j);
   mu_kv_reset (j, MUSTER_EMEMBERSHIP);
   uint32_t *keys = malloc ((n ? n : 1) * sizeof *keys);
@@ -554,6 +556,7 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
       j->infra_failures++;
     }
   j->restarts++;
+  mu_cm_restart (j, kind);
   char *er = strdup (why);
   if (er != NULL)
     {

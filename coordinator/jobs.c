@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/epoch.h"
 #include "coordinator/journal.h"
 
@@ -338,6 +339,7 @@ mu_jobs_open_round (mu_job_t *j)
 {
   mu_rdzv_decision_t d;
   j->state = MU_JOB_RENDEZVOUS;
+  mu_cm_round_opened (j);
   mu_jhook_state (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
                   PROGRESS_EVERY_MS);
