@@ -374,6 +374,8 @@ mu_metrics_http_start (uv_loop_t *loop, const mu_metrics_http_opts_t *o,
   pthread_mutex_init (&h->mu, NULL);
   uv_async_init (loop, &h->async, on_async);
   h->async.data = h;
+  /* Serving metrics is no reason for the loop to keep running. */
+  uv_unref ((uv_handle_t *)&h->async);
   h->mhd = MHD_start_daemon (
       MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
       NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,

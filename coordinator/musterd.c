@@ -649,6 +649,8 @@ main (int argc, char **argv)
   uv_signal_start (&d.sigterm, on_signal, SIGTERM);
   uv_signal_start (&d.sigint, on_signal, SIGINT);
   uv_run (&loop, UV_RUN_DEFAULT);
+  mu_metrics_http_stop (&d.metrics);
+  uv_run (&loop, UV_RUN_DEFAULT);
   mu_coord_destroy (&d.coord);
   uv_loop_close (&loop);
   return 0;
