@@ -376,8 +376,10 @@ mu_metrics_http_start (uv_loop_t *loop, const mu_metrics_http_opts_t *o,
   h->async.data = h;
   /* Serving metrics is no reason for the loop to keep running. */
   uv_unref ((uv_handle_t *)&h->async);
+  /* AUTO: epoll on Linux.  select() would refuse descriptors past
+   * FD_SETSIZE, and musterd holds thousands (one per agent). */
   h->mhd = MHD_start_daemon (
-      MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
+      MHD_USE_AUTO_INTERNAL_THREAD | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
       NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
