@@ -20,13 +20,14 @@
 
 #include <muster/error.h>
 
-const double mu_metric_seconds_buckets[]
-    = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-        60 };
+const double mu_metric_seconds_buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05,
+                                             0.1,   0.25,  0.5,  1,     2.5,
+                                             5,     10,    30,   60 };
 const size_t mu_metric_seconds_nbuckets
     = sizeof mu_metric_seconds_buckets / sizeof mu_metric_seconds_buckets[0];
 
-typedef struct series {
+typedef struct series
+{
   char label[MU_METRIC_LABEL_MAX];
   int used;
   double value;      /* counter or gauge */
@@ -35,14 +36,16 @@ typedef struct series {
   uint64_t *buckets; /* histogram: per bucket (not cumulative) */
 } series_t;
 
-typedef struct family {
+typedef struct family
+{
   const mu_metric_def_t *def;
   const double *bounds;
   size_t nbounds;
   series_t s[MU_METRIC_SERIES_MAX];
 } family_t;
 
-struct mu_metrics {
+struct mu_metrics
+{
   family_t *f;
   size_t n;
   uint64_t *bucket_mem;
@@ -56,9 +59,8 @@ valid_name (const char *s, int colon)
   for (size_t i = 0; s[i]; i++)
     {
       char ch = s[i];
-      int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-               || ch == '_' || (colon && ch == ':')
-               || (i > 0 && ch >= '0' && ch <= '9');
+      int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_'
+               || (colon && ch == ':') || (i > 0 && ch >= '0' && ch <= '9');
       if (!ok)
         return 0;
     }
@@ -118,8 +120,10 @@ check_def (const mu_metric_def_t *d, char *err, size_t errlen)
         if (!isfinite (d->buckets[i])
             || (i > 0 && d->buckets[i] <= d->buckets[i - 1]))
           {
-            snprintf (err, errlen, "metric %s: buckets must be finite and "
-                      "ascending", d->name);
+            snprintf (err, errlen,
+                      "metric %s: buckets must be finite and "
+                      "ascending",
+                      d->name);
             return MUSTER_EINVAL;
           }
     }
@@ -176,10 +180,10 @@ mu_metrics_new (const mu_metric_def_t *defs, size_t n, mu_metrics_t **out,
       f->def = &defs[i];
       if (defs[i].kind == MU_METRIC_HISTOGRAM)
         {
-          f->bounds = defs[i].buckets ? defs[i].buckets
-                                      : mu_metric_seconds_buckets;
-          f->nbounds = defs[i].buckets ? defs[i].nbuckets
-                                       : mu_metric_seconds_nbuckets;
+          f->bounds
+              = defs[i].buckets ? defs[i].buckets : mu_metric_seconds_buckets;
+          f->nbounds
+              = defs[i].buckets ? defs[i].nbuckets : mu_metric_seconds_nbuckets;
           for (size_t k = 0; k < MU_METRIC_SERIES_MAX; k++)
             {
               f->s[k].buckets = next;
@@ -294,8 +298,9 @@ mu_metrics_value (const mu_metrics_t *m, unsigned id, const char *label)
   for (size_t k = 0; k < MU_METRIC_SERIES_MAX; k++)
     {
       const series_t *s = &f->s[k];
-      if (s->used && (f->def->label == NULL
-                      || strcmp (s->label, label ? label : "") == 0))
+      if (s->used
+          && (f->def->label == NULL
+              || strcmp (s->label, label ? label : "") == 0))
         return f->def->kind == MU_METRIC_HISTOGRAM ? (double)s->count
                                                    : s->value;
     }
@@ -334,7 +339,8 @@ mu_metrics_escape_label (const char *v, char *out, size_t cap)
 }
 
 /* A growing text buffer; a failed allocation sticks (checked at the end). */
-typedef struct tbuf {
+typedef struct tbuf
+{
   char *p;
   size_t len, cap;
   int oom;

@@ -25,19 +25,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MU_METRIC_SERIES_MAX 16 /* label values per family, "other" included */
+#define MU_METRIC_SERIES_MAX 16 /* label values per family, "other" included   \
+                                 */
 #define MU_METRIC_LABEL_MAX 48  /* bytes of a label value, NUL included */
 #define MU_METRIC_BUCKETS_MAX 24
 
-typedef enum mu_metric_kind {
+typedef enum mu_metric_kind
+{
   MU_METRIC_COUNTER = 0,
   MU_METRIC_GAUGE,
   MU_METRIC_HISTOGRAM
 } mu_metric_kind_t;
 
-typedef struct mu_metric_def {
-  const char *name;  /* [a-zA-Z_:][a-zA-Z0-9_:]*, e.g. "muster_epochs_total" */
-  const char *help;  /* one line */
+typedef struct mu_metric_def
+{
+  const char *name; /* [a-zA-Z_:][a-zA-Z0-9_:]*, e.g. "muster_epochs_total" */
+  const char *help; /* one line */
   mu_metric_kind_t kind;
   const char *label; /* label name ([a-zA-Z_][a-zA-Z0-9_]*, not "le"), or
                         NULL for a family of one unlabelled series */
@@ -66,13 +69,11 @@ void mu_metrics_destroy (mu_metrics_t **m_p);
 /* Add v (>= 0 for counters; negative values are ignored there) to the
  * series `label` of family `id` (label ignored by unlabelled families).
  * m may be NULL (no registry: nothing happens), as may label (""). */
-void mu_metrics_add (mu_metrics_t *m, unsigned id, const char *label,
-                     double v);
+void mu_metrics_add (mu_metrics_t *m, unsigned id, const char *label, double v);
 /* mu_metrics_add (m, id, label, 1). */
 void mu_metrics_inc (mu_metrics_t *m, unsigned id, const char *label);
 /* Set a gauge's series to v. */
-void mu_metrics_set (mu_metrics_t *m, unsigned id, const char *label,
-                     double v);
+void mu_metrics_set (mu_metrics_t *m, unsigned id, const char *label, double v);
 /* Every series of gauge `id` back to 0 (before a collector counts again;
  * the series stay listed). */
 void mu_metrics_zero (mu_metrics_t *m, unsigned id);
@@ -81,8 +82,7 @@ void mu_metrics_observe (mu_metrics_t *m, unsigned id, const char *label,
                          double v);
 /* The current value of a counter or gauge series, or a histogram's count;
  * 0 for a series never touched. */
-double mu_metrics_value (const mu_metrics_t *m, unsigned id,
-                         const char *label);
+double mu_metrics_value (const mu_metrics_t *m, unsigned id, const char *label);
 
 /* The exposition text of every family, in table order: "# HELP" and
  * "# TYPE" lines, then its samples; histograms as _bucket{le=...}

@@ -35,13 +35,14 @@
 #define TOKEN_MAX 4096
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-struct mu_metrics_http {
+struct mu_metrics_http
+{
   uv_async_t async;
   struct MHD_Daemon *mhd;
   mu_metrics_render_fn render;
   void *arg;
   char url[320];
-  int scope; /* mu_bind_scope_t */
+  int scope;   /* mu_bind_scope_t */
   char *token; /* "" = none */
   size_t token_len;
   pthread_mutex_t mu;
@@ -61,16 +62,17 @@ read_token (const char *path, char **out, char *err, size_t errlen)
   if (f == NULL)
     {
       int e = errno;
-      snprintf (err, errlen, "cannot read the metrics token file %s: %s",
-                path, strerror (e));
+      snprintf (err, errlen, "cannot read the metrics token file %s: %s", path,
+                strerror (e));
       return -e;
     }
   struct stat st;
   if (fstat (fileno (f), &st) == 0 && (st.st_mode & 077) != 0)
     {
-      snprintf (err, errlen, "the metrics token file %s is readable by other "
-                "users (mode %04o): chmod 600 it", path,
-                (unsigned)(st.st_mode & 07777));
+      snprintf (err, errlen,
+                "the metrics token file %s is readable by other "
+                "users (mode %04o): chmod 600 it",
+                path, (unsigned)(st.st_mode & 07777));
       fclose (f);
       return MUSTER_EAUTH;
     }
@@ -91,10 +93,11 @@ read_token (const char *path, char **out, char *err, size_t errlen)
   l = strlen (s);
   if (n > TOKEN_MAX || l < MU_METRICS_TOKEN_MIN)
     {
-      snprintf (err, errlen, "the metrics token in %s is %s (%zu bytes; "
-                "%d to %d)", path, l < MU_METRICS_TOKEN_MIN ? "too short"
-                                                             : "too long",
-                l, MU_METRICS_TOKEN_MIN, TOKEN_MAX);
+      snprintf (err, errlen,
+                "the metrics token in %s is %s (%zu bytes; "
+                "%d to %d)",
+                path, l < MU_METRICS_TOKEN_MIN ? "too short" : "too long", l,
+                MU_METRICS_TOKEN_MIN, TOKEN_MAX);
       free (buf);
       return MUSTER_EAUTH;
     }
@@ -195,9 +198,9 @@ on_request (void *cls, struct MHD_Connection *conn, const char *url,
     return reply_text (conn, MHD_HTTP_METHOD_NOT_ALLOWED,
                        "muster: only GET /metrics is served here\n");
   if (h->token_len > 0
-      && !token_ok (h, MHD_lookup_connection_value (
-                           conn, MHD_HEADER_KIND,
-                           MHD_HTTP_HEADER_AUTHORIZATION)))
+      && !token_ok (
+          h, MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                          MHD_HTTP_HEADER_AUTHORIZATION)))
     return reply_text (conn, MHD_HTTP_UNAUTHORIZED,
                        "muster: this metrics endpoint needs "
                        "'Authorization: Bearer TOKEN' (the token of "
@@ -306,8 +309,9 @@ listen_at (const char *zep, int *v6, char *url, size_t urlcap, char *err,
   sl = sizeof ss;
   getsockname (fd, (struct sockaddr *)&ss, &sl);
   unsigned bound = ntohs (*v6 ? s6->sin6_port : s4->sin_port);
-  snprintf (url, urlcap, *v6 ? "http://[%s]:%u/metrics"
-                             : "http://%s:%u/metrics", e.host, bound);
+  snprintf (url, urlcap,
+            *v6 ? "http://[%s]:%u/metrics" : "http://%s:%u/metrics", e.host,
+            bound);
   return fd;
 }
 
@@ -332,15 +336,17 @@ mu_metrics_http_start (uv_loop_t *loop, const mu_metrics_http_opts_t *o,
   int rc = mu_netaddr_bind (&e, zep, sizeof zep, &scope, why, sizeof why);
   if (rc != 0)
     {
-      snprintf (err, errlen, "cannot bind the metrics port at %s: %s",
-                o->bind, why);
+      snprintf (err, errlen, "cannot bind the metrics port at %s: %s", o->bind,
+                why);
       return rc;
     }
   if (scope != MU_BIND_LOOPBACK && o->token_file == NULL)
     {
-      snprintf (err, errlen, "the metrics port %s is not loopback-only: "
+      snprintf (err, errlen,
+                "the metrics port %s is not loopback-only: "
                 "give --metrics-token-file FILE (a bearer token every "
-                "scrape must carry), or bind 127.0.0.1", o->bind);
+                "scrape must carry), or bind 127.0.0.1",
+                o->bind);
       return MUSTER_EAUTH;
     }
   mu_metrics_http_t *h = calloc (1, sizeof *h);
@@ -360,8 +366,8 @@ mu_metrics_http_start (uv_loop_t *loop, const mu_metrics_http_opts_t *o,
   int fd = listen_at (zep, &v6, h->url, sizeof h->url, why, sizeof why);
   if (fd < 0)
     {
-      snprintf (err, errlen, "cannot bind the metrics port at %s: %s",
-                o->bind, why);
+      snprintf (err, errlen, "cannot bind the metrics port at %s: %s", o->bind,
+                why);
       free (h->token);
       free (h);
       return fd;
@@ -379,15 +385,14 @@ mu_metrics_http_start (uv_loop_t *loop, const mu_metrics_http_opts_t *o,
   /* AUTO: epoll on Linux.  select() would refuse descriptors past
    * FD_SETSIZE, and musterd holds thousands (one per agent). */
   h->mhd = MHD_start_daemon (
-      MHD_USE_AUTO_INTERNAL_THREAD | (v6 ? MHD_USE_IPv6 : 0), 0, NULL,
-      NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)32,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+      MHD_USE_AUTO_INTERNAL_THREAD | (v6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+      on_request, h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)32, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+      MHD_OPTION_END);
   if (h->mhd == NULL)
     {
       /* (libmicrohttpd may have closed fd already: left alone.) */
-      snprintf (err, errlen, "cannot start the metrics server at %s",
-                o->bind);
+      snprintf (err, errlen, "cannot start the metrics server at %s", o->bind);
       mu_metrics_http_stop (&h);
       return MUSTER_EINVAL;
     }

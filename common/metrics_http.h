@@ -32,7 +32,8 @@
  * server takes it) and *len; 0 or a negative code. */
 typedef int (*mu_metrics_render_fn) (void *arg, char **text, size_t *len);
 
-typedef struct mu_metrics_http_opts {
+typedef struct mu_metrics_http_opts
+{
   const char *bind;       /* "HOST:PORT" or "tcp://HOST:PORT"; port 0 = any */
   const char *token_file; /* bearer token; NULL = none (loopback only) */
   mu_metrics_render_fn render;

@@ -27,7 +27,8 @@
 
 #include "common/metrics_http.h"
 
-typedef struct fixture {
+typedef struct fixture
+{
   uv_loop_t loop;
   uv_async_t stop;
   mu_metrics_http_t *h;
@@ -60,8 +61,8 @@ static int
 http (int port, const char *req, char *body, size_t cap)
 {
   int fd = socket (AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = { .sin_family = AF_INET,
-                           .sin_port = htons ((uint16_t)port) };
+  struct sockaddr_in a
+      = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
   inet_pton (AF_INET, "127.0.0.1", &a.sin_addr);
   if (connect (fd, (struct sockaddr *)&a, sizeof a) != 0)
     {
@@ -120,11 +121,11 @@ serve (fixture_t *f, const char *bind, const char *token_file)
 {
   assert_int_equal (uv_loop_init (&f->loop), 0);
   f->loop_thread = pthread_self ();
-  mu_metrics_http_opts_t o = { .bind = bind, .token_file = token_file,
-                               .render = render, .arg = f };
+  mu_metrics_http_opts_t o
+      = { .bind = bind, .token_file = token_file, .render = render, .arg = f };
   char err[512];
-  assert_int_equal (mu_metrics_http_start (&f->loop, &o, &f->h, err,
-                                           sizeof err), 0);
+  assert_int_equal (
+      mu_metrics_http_start (&f->loop, &o, &f->h, err, sizeof err), 0);
   f->port = port_of (f->h);
   assert_true (f->port > 0);
   uv_async_init (&f->loop, &f->stop, on_stop);
@@ -178,8 +179,8 @@ test_token_rules (void **state)
   mu_metrics_http_t *h = NULL;
   char err[512];
   fixture_t dummy;
-  mu_metrics_http_opts_t o = { .bind = "0.0.0.0:0", .render = render,
-                               .arg = &dummy };
+  mu_metrics_http_opts_t o
+      = { .bind = "0.0.0.0:0", .render = render, .arg = &dummy };
   assert_int_equal (mu_metrics_http_start (&loop, &o, &h, err, sizeof err),
                     MUSTER_EAUTH);
   assert_null (h);
@@ -244,11 +245,11 @@ test_stalled_loop_gets_503 (void **state)
   fixture_t *f = calloc (1, sizeof *f);
   uv_loop_init (&f->loop);
   f->loop_thread = pthread_self ();
-  mu_metrics_http_opts_t o = { .bind = "127.0.0.1:0", .render = render,
-                               .arg = f };
+  mu_metrics_http_opts_t o
+      = { .bind = "127.0.0.1:0", .render = render, .arg = f };
   char err[512];
-  assert_int_equal (mu_metrics_http_start (&f->loop, &o, &f->h, err,
-                                           sizeof err), 0);
+  assert_int_equal (
+      mu_metrics_http_start (&f->loop, &o, &f->h, err, sizeof err), 0);
   f->port = port_of (f->h);
   /* The loop does not run while the scrape waits: the server gives up
    * waiting and says so, rather than hanging. */

@@ -18,7 +18,14 @@
 
 #include "common/metrics.h"
 
-enum { T_JOBS, T_EPOCHS, T_RESTARTS, T_LAT, T_N };
+enum
+{
+  T_JOBS,
+  T_EPOCHS,
+  T_RESTARTS,
+  T_LAT,
+  T_N
+};
 
 static const char *const states[] = { "pending", "running", NULL };
 static const double lat_buckets[] = { 0.1, 1, 2.5 };
@@ -29,8 +36,8 @@ static const mu_metric_def_t defs[T_N] = {
                  MU_METRIC_COUNTER, NULL, NULL, NULL, 0 },
   [T_RESTARTS] = { "muster_restarts_total", "Restarts by cause.",
                    MU_METRIC_COUNTER, "cause", NULL, NULL, 0 },
-  [T_LAT] = { "muster_lat_seconds", "Latency.", MU_METRIC_HISTOGRAM, "op",
-              NULL, lat_buckets, 3 },
+  [T_LAT] = { "muster_lat_seconds", "Latency.", MU_METRIC_HISTOGRAM, "op", NULL,
+              lat_buckets, 3 },
 };
 
 static void
@@ -125,8 +132,8 @@ test_full_family_counts_other (void **state)
   size_t len = 0;
   assert_int_equal (mu_metrics_render (m, &text, &len), 0);
   char want[128];
-  snprintf (want, sizeof want, "{state=\"%.*s\"} 5\n",
-            MU_METRIC_LABEL_MAX - 1, longv);
+  snprintf (want, sizeof want, "{state=\"%.*s\"} 5\n", MU_METRIC_LABEL_MAX - 1,
+            longv);
   assert_non_null (strstr (text, want));
   free (text);
   mu_metrics_destroy (&m);
@@ -237,8 +244,8 @@ static void
 test_default_buckets (void **state)
 {
   (void)state;
-  mu_metric_def_t d[] = { { "x_seconds", "h", MU_METRIC_HISTOGRAM, NULL,
-                            NULL, NULL, 0 } };
+  mu_metric_def_t d[]
+      = { { "x_seconds", "h", MU_METRIC_HISTOGRAM, NULL, NULL, NULL, 0 } };
   mu_metrics_t *m = NULL;
   char err[256];
   assert_int_equal (mu_metrics_new (d, 1, &m, err, sizeof err), 0);

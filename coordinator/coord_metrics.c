@@ -29,16 +29,15 @@
 #include "coordinator/epoch.h"
 
 static const char *const job_states[]
-    = { "pending",  "rendezvous", "running",   "recovering", "stopping",
-        "succeeded", "failed",    "cancelled", "suspended",  NULL };
+    = { "pending",   "rendezvous", "running",   "recovering", "stopping",
+        "succeeded", "failed",     "cancelled", "suspended",  NULL };
 static const char *const causes[]
     = { "user", "infra", "scale_up", "preempt", NULL };
 static const char *const lost_how[] = { "heartbeat", "connection", NULL };
 static const char *const outcomes[]
     = { "committed", "aborted", "dropped", NULL };
 static const char *const kv_ops[] = { "put", "get", NULL };
-static const char *const node_states[]
-    = { "free", "busy", "cordoned", NULL };
+static const char *const node_states[] = { "free", "busy", "cordoned", NULL };
 static const double lag_buckets[]
     = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 static const double fast_buckets[]
@@ -50,12 +49,14 @@ static const mu_metric_def_t defs[MU_CM_COUNT] = {
                    MU_METRIC_GAUGE, "state", job_states, NULL, 0 },
   [MU_CM_EPOCHS] = { "muster_epochs_total",
                      "Epochs started (rendezvous rounds that closed), all "
-                     "jobs.", MU_METRIC_COUNTER, NULL, NULL, NULL, 0 },
+                     "jobs.",
+                     MU_METRIC_COUNTER, NULL, NULL, NULL, 0 },
   [MU_CM_RESTARTS]
   = { "muster_restarts_total",
       "Restarts and in-place re-formations, by cause: user (a worker "
       "failed), infra (a node was lost or a worker hung), scale_up, "
-      "preempt.", MU_METRIC_COUNTER, "cause", causes, NULL, 0 },
+      "preempt.",
+      MU_METRIC_COUNTER, "cause", causes, NULL, 0 },
   [MU_CM_RDZV_SECONDS]
   = { "muster_rendezvous_duration_seconds",
       "From a rendezvous round opening to its epoch starting.", SEC },
@@ -71,10 +72,9 @@ static const mu_metric_def_t defs[MU_CM_COUNT] = {
   [MU_CM_CKPT_SECONDS]
   = { "muster_checkpoint_duration_seconds",
       "From a checkpoint attempt's request to its end (any outcome).", SEC },
-  [MU_CM_CKPT_BYTES]
-  = { "muster_checkpoint_bytes_total",
-      "Bytes of the shards of committed checkpoints.", MU_METRIC_COUNTER,
-      NULL, NULL, NULL, 0 },
+  [MU_CM_CKPT_BYTES] = { "muster_checkpoint_bytes_total",
+                         "Bytes of the shards of committed checkpoints.",
+                         MU_METRIC_COUNTER, NULL, NULL, NULL, 0 },
   [MU_CM_CKPTS]
   = { "muster_checkpoints_total",
       "Checkpoint attempts ended, by outcome: committed, aborted, dropped "
@@ -100,18 +100,19 @@ static const mu_metric_def_t defs[MU_CM_COUNT] = {
   [MU_CM_NODES]
   = { "muster_nodes",
       "Registered live nodes, by state: free, busy (serving a job), "
-      "cordoned.", MU_METRIC_GAUGE, "state", node_states, NULL, 0 },
+      "cordoned.",
+      MU_METRIC_GAUGE, "state", node_states, NULL, 0 },
   [MU_CM_WORKERS]
   = { "muster_workers", "Workers of running epochs not yet exited.",
       MU_METRIC_GAUGE, NULL, NULL, NULL, 0 },
-  [MU_CM_QUEUE]
-  = { "muster_scheduler_queue_length",
-      "Jobs waiting to be placed (pending: no round opened yet).",
-      MU_METRIC_GAUGE, NULL, NULL, NULL, 0 },
+  [MU_CM_QUEUE] = { "muster_scheduler_queue_length",
+                    "Jobs waiting to be placed (pending: no round opened yet).",
+                    MU_METRIC_GAUGE, NULL, NULL, NULL, 0 },
   [MU_CM_PLACEMENT_SECONDS]
   = { "muster_scheduler_placement_seconds",
       "From a job's creation (submit, or its first node) to its first "
-      "epoch starting.", SEC },
+      "epoch starting.",
+      SEC },
 };
 
 int
@@ -158,9 +159,10 @@ mu_cm_restart (mu_job_t *j, int kind)
 {
   if (j->coord == NULL)
     return;
-  const char *cause = kind >= 0 && kind < (int)(sizeof causes / sizeof *causes) - 1
-                          ? causes[kind]
-                          : "other";
+  const char *cause
+      = kind >= 0 && kind < (int)(sizeof causes / sizeof *causes) - 1
+            ? causes[kind]
+            : "other";
   mu_metrics_inc (j->coord->metrics, MU_CM_RESTARTS, cause);
 }
 
@@ -169,10 +171,9 @@ mu_cm_node_lost (mu_coord_t *c, const mu_node_t *n, const char *how)
 {
   uint64_t now = mu_now_ms ();
   mu_metrics_inc (c->metrics, MU_CM_NODES_LOST, how);
-  mu_metrics_observe (c->metrics, MU_CM_NODE_LOSS_SECONDS, NULL,
-                      now > n->last_seen_ms
-                          ? (double)(now - n->last_seen_ms) / 1e3
-                          : 0);
+  mu_metrics_observe (
+      c->metrics, MU_CM_NODE_LOSS_SECONDS, NULL,
+      now > n->last_seen_ms ? (double)(now - n->last_seen_ms) / 1e3 : 0);
 }
 
 void
@@ -183,8 +184,7 @@ mu_cm_heartbeat (mu_coord_t *c, mu_node_t *n)
     {
       uint64_t gap = now - n->cm_hb_ms;
       mu_metrics_observe (c->metrics, MU_CM_HB_LAG_SECONDS, NULL,
-                          gap > c->hb_ms ? (double)(gap - c->hb_ms) / 1e3
-                                         : 0);
+                          gap > c->hb_ms ? (double)(gap - c->hb_ms) / 1e3 : 0);
     }
   n->cm_hb_ms = now;
 }
@@ -264,7 +264,10 @@ collect (mu_coord_t *c)
       if (n == NULL || !n->in_use || !n->alive)
         continue;
       mu_metrics_add (m, MU_CM_NODES,
-                      n->cordoned ? "cordoned" : n->job ? "busy" : "free", 1);
+                      n->cordoned ? "cordoned"
+                      : n->job    ? "busy"
+                                  : "free",
+                      1);
     }
   mu_metrics_set (m, MU_CM_WORKERS, NULL, workers);
   mu_metrics_set (m, MU_CM_QUEUE, NULL, pending);

@@ -23,22 +23,23 @@ struct mu_job;
 struct mu_node;
 struct mu_ckpt_manifest;
 
-typedef enum mu_cm_id {
-  MU_CM_JOBS = 0,        /* gauge {state} */
-  MU_CM_EPOCHS,          /* counter */
-  MU_CM_RESTARTS,        /* counter {cause} */
-  MU_CM_RDZV_SECONDS,    /* histogram */
+typedef enum mu_cm_id
+{
+  MU_CM_JOBS = 0,          /* gauge {state} */
+  MU_CM_EPOCHS,            /* counter */
+  MU_CM_RESTARTS,          /* counter {cause} */
+  MU_CM_RDZV_SECONDS,      /* histogram */
   MU_CM_NODE_LOSS_SECONDS, /* histogram */
-  MU_CM_NODES_LOST,      /* counter {how} */
-  MU_CM_CKPT_SECONDS,    /* histogram */
-  MU_CM_CKPT_BYTES,      /* counter */
-  MU_CM_CKPTS,           /* counter {outcome} */
-  MU_CM_KV_SECONDS,      /* histogram {op} */
-  MU_CM_BARRIER_SECONDS, /* histogram */
-  MU_CM_HB_LAG_SECONDS,  /* histogram */
-  MU_CM_NODES,           /* gauge {state} */
-  MU_CM_WORKERS,         /* gauge */
-  MU_CM_QUEUE,           /* gauge */
+  MU_CM_NODES_LOST,        /* counter {how} */
+  MU_CM_CKPT_SECONDS,      /* histogram */
+  MU_CM_CKPT_BYTES,        /* counter */
+  MU_CM_CKPTS,             /* counter {outcome} */
+  MU_CM_KV_SECONDS,        /* histogram {op} */
+  MU_CM_BARRIER_SECONDS,   /* histogram */
+  MU_CM_HB_LAG_SECONDS,    /* histogram */
+  MU_CM_NODES,             /* gauge {state} */
+  MU_CM_WORKERS,           /* gauge */
+  MU_CM_QUEUE,             /* gauge */
   MU_CM_PLACEMENT_SECONDS, /* histogram */
   MU_CM_COUNT
 } mu_cm_id_t;
@@ -64,8 +65,7 @@ void mu_cm_heartbeat (struct mu_coord *c, struct mu_node *n);
  * it ended ("committed", "aborted", or "dropped" for an early attempt
  * given up quietly). */
 void mu_cm_ckpt_begin (struct mu_job *j);
-void mu_cm_ckpt_manifest (struct mu_job *j,
-                          const struct mu_ckpt_manifest *m);
+void mu_cm_ckpt_manifest (struct mu_job *j, const struct mu_ckpt_manifest *m);
 void mu_cm_ckpt_done (struct mu_job *j, const char *outcome);
 /* kv.c: a KV request of `op` answered, or a barrier waiter released,
  * `since_us` (mu_now_us) after it arrived. */

@@ -23,8 +23,8 @@
 
 static const char *const worker_states[] = { "running", "exited", NULL };
 static const char *const causes[]
-    = { "ok", "error", "signal", "stopped", "hung", "fenced",
-        "failed_to_start", NULL };
+    = { "ok",   "error",  "signal",          "stopped",
+        "hung", "fenced", "failed_to_start", NULL };
 static const char *const streams[] = { "stdout", "stderr", NULL };
 
 static const mu_metric_def_t defs[MU_AM_COUNT] = {
@@ -44,15 +44,15 @@ static const mu_metric_def_t defs[MU_AM_COUNT] = {
   [MU_AM_OUTPUT_BYTES]
   = { "muster_agent_output_bytes_total",
       "Bytes of worker output (prefixed lines) written to the agent's "
-      "console, by stream.", MU_METRIC_COUNTER, "stream", streams, NULL, 0 },
+      "console, by stream.",
+      MU_METRIC_COUNTER, "stream", streams, NULL, 0 },
   [MU_AM_CONNECTED]
   = { "muster_agent_coordinator_connected",
       "1 while the agent is registered with a coordinator, else 0.",
       MU_METRIC_GAUGE, NULL, NULL, NULL, 0 },
   [MU_AM_STARTS]
-  = { "muster_agent_epochs_total",
-      "Epochs (job.start) this node was given.", MU_METRIC_COUNTER, NULL,
-      NULL, NULL, 0 },
+  = { "muster_agent_epochs_total", "Epochs (job.start) this node was given.",
+      MU_METRIC_COUNTER, NULL, NULL, NULL, 0 },
 };
 
 int
@@ -81,15 +81,14 @@ void
 mu_am_spawned (mu_agent_t *a)
 {
   uint64_t now = mu_now_us ();
-  mu_metrics_observe (a->metrics, MU_AM_SPAWN_SECONDS, NULL,
-                      now > a->cm_start_us
-                          ? (double)(now - a->cm_start_us) / 1e6
-                          : 0);
+  mu_metrics_observe (
+      a->metrics, MU_AM_SPAWN_SECONDS, NULL,
+      now > a->cm_start_us ? (double)(now - a->cm_start_us) / 1e6 : 0);
 }
 
 void
-mu_am_worker_exit (mu_agent_t *a, const mu_agent_worker_t *w,
-                   int64_t exit_code, int term_signal)
+mu_am_worker_exit (mu_agent_t *a, const mu_agent_worker_t *w, int64_t exit_code,
+                   int term_signal)
 {
   const char *cause = w == NULL        ? "failed_to_start"
                       : w->hung        ? "hung"
