@@ -379,6 +379,56 @@ class Metrics(MusterCase):
         self.expect_eq(scrape(durl.replace("/metrics", "/"))[0], 404, "GET /", d)
         self.expect_eq(scrape(durl, method="POST")[0], 405, "POST /metrics", d)
 
+    def test_kv_barrier_and_node_loss(self):
+        why = zmq_available()
+        if why:
+            print("SKIPPED: cannot submit on the control port: " + why, flush=True)
+            self.skipTest(why)
+        d = self.musterd(extra=["--metrics-bind", "127.0.0.1:0"])
+        durl = self.metrics_url_of_musterd(d)
+        self.agent(d, "pool0", 2)
+        self.wait_for(lambda: (ctl_call(d.ctl_ep, {"t": "ctl.status"}) or {})
+                      .get("nodes") == 1, 20, "the agent to register")
+        job = {"id": "hello46",
+               "roles": [{"name": "worker", "min_nodes": 1, "max_nodes": 1,
+                          "nproc": 2}],
+               "argv": [bin_path("hello_gang")], "last_call_ms": 0}
+        rep = ctl_call(d.ctl_ep, {"t": "ctl.submit", "job": job})
+        self.expect(rep is not None and rep.get("status") == 0, "submit: %r" % (rep,), d)
+
+        def succeeded():
+            f = parse_exposition(scrape(durl)[1])
+            return f if value(f, "muster_jobs", state="succeeded") == 1 else None
+        self.wait_for(succeeded, 60, "hello_gang to succeed", interval=0.3)
+        f = self.scrape_ok(durl, "after hello_gang", d)
+        self.check("hello_gang's KV traffic: 1 put and 2 gets answered, "
+                   "2 ranks released by its barrier")
+        self.expect_eq((value(f, "muster_kv_request_seconds", op="put"),
+                        value(f, "muster_kv_request_seconds", op="get"),
+                        value(f, "muster_barrier_wait_seconds")), (1, 2, 2),
+                       "KV put, get and barrier observations", d)
+        self.check("heartbeats are timed (lag observed once a node sent two)")
+        self.wait_for(lambda: value(parse_exposition(scrape(durl)[1]),
+                                    "muster_heartbeat_lag_seconds") >= 1,
+                      20, "a heartbeat's lag to be observed")
+        self.expect_eq(value(f, "muster_nodes_lost_total", how="connection"), 0,
+                       "nodes lost before the kill", d)
+
+        self.check("a free agent SIGKILLed: one node lost by its connection, "
+                   "its detection timed")
+        b = self.agent(d, "pool1", 1)
+        self.wait_for(lambda: value(parse_exposition(scrape(durl)[1]),
+                                    "muster_nodes", state="free") == 2,
+                      20, "the second agent to register")
+        b.kill()
+        self.wait_for(lambda: value(parse_exposition(scrape(durl)[1]),
+                                    "muster_nodes_lost_total", how="connection") == 1,
+                      20, "musterd to declare pool1 lost")
+        f = self.scrape_ok(durl, "after the kill", d)
+        self.expect_eq(value(f, "muster_node_loss_detection_seconds"), 1,
+                       "loss detections timed", d)
+        self.expect_eq(value(f, "muster_nodes", state="free"), 1, "free nodes", d)
+
     def test_off_by_default(self):
         d = self.musterd(extra=["--log-level", "info"])
         a = self.agent(d, "pool0", 1)
