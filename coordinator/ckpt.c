@@ -33,6 +33,7 @@
  * mkdir and a stat run on the loop, when an attempt begins.
  */
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -154,6 +155,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
     case MU_CKPT_D_WRITE_MANIFEST:
       d->manifest->created_us = mu_wall_us ();
       j->writing_created_us = d->manifest->created_us;
+      mu_cm_ckpt_manifest (j, d->manifest);
       if (mu_ckpt_io_commit (j, d->manifest, d->step) != 0)
         {
           mu_ckpt_decision_t d2;
@@ -177,6 +179,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
         mu_log_notice (j->coord->log, "CKPT-COMMITTED",
                        "job %s: step %llu committed (%s)", j->id,
                        (unsigned long long)d->step, dir);
+        mu_cm_ckpt_done (j, "committed");
         char manifest[4200];
         snprintf (manifest, sizeof manifest, "%s/MANIFEST", dir);
         j->ckpt_early = 0;
@@ -194,6 +197,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
         else
           mu_log_warn (j->coord->log, "CKPT-ABORTED", "job %s: step %llu: %s",
                        j->id, (unsigned long long)d->step, why);
+        mu_cm_ckpt_done (j, j->ckpt_early ? "dropped" : "aborted");
         int early = j->ckpt_early;
         j->ckpt_early = 0;
         send_done (j, d->step, d->status, NULL, why, failed);
@@ -290,6 +294,7 @@ begin (mu_job_t *j, uint64_t timeout_ms, uint64_t want_step, char *err,
                 j->id, (unsigned long long)step, muster_strerror (rc));
       return rc;
     }
+  mu_cm_ckpt_begin (j);
   apply (j, &d);
   /* A directory kept from a cancelled attempt serves this one if it is
    * of the same step, else it goes. */

@@ -28,6 +28,7 @@
 #include "common/zwatch.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/kv_quota.h"
 #include "coordinator/journal.h"
 #include "coordinator/standby.h"
@@ -60,11 +61,13 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
   c->jobs = mu_smap_new ();
   c->routes = mu_smap_new ();
   c->node_keys = mu_smap_new ();
+  mu_cm_open (c);
   c->self_uid = (uint32_t)geteuid ();
   c->self_gid = (uint32_t)getegid ();
   if (c->node_ids == NULL || c->jobs == NULL || c->routes == NULL
-      || c->node_keys == NULL)
+      || c->node_keys == NULL || c->metrics == NULL)
     {
+      mu_cm_close (c);
       mu_smap_destroy (&c->node_ids);
       mu_smap_destroy (&c->jobs);
       mu_smap_destroy (&c->routes);
@@ -771,6 +774,7 @@ mu_coord_destroy (mu_coord_t **c_p)
   mu_smap_destroy (&c->routes);
   mu_smap_destroy (&c->node_keys);
   mu_auth_destroy (&c->auth);
+  mu_cm_close (c);
   free (c);
   *c_p = NULL;
 }

@@ -135,6 +135,8 @@ typedef struct mu_node {
   /* jobm: sends */
   int unreachable;    /* a command to it could not be sent: declared lost
                          on the next loop turn (mu_coord_unreachable) */
+  /* metrics (coord_metrics.c) */
+  uint64_t cm_hb_ms;  /* its last heartbeat (heartbeat lag) */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -145,6 +147,8 @@ typedef struct mu_waiter {
   uint64_t deadline_ms; /* UINT64_MAX = forever */
   char *key;            /* kv.get: key waited for */
   uint64_t *waiting;    /* its node's count of waiting requests (kv.c) */
+  /* metrics (coord_metrics.c) */
+  uint64_t since_us;    /* when it arrived (KV and barrier latency) */
 } mu_waiter_t;
 
 typedef struct mu_bstate {
@@ -240,6 +244,11 @@ struct mu_job {
   uint32_t preempt_node; /* its key (preempting == 2) */
   uint64_t preempt_deadline_ms;
   mu_job_t *next_finished;
+  /* metrics (coord_metrics.c) */
+  uint64_t cm_round_ms;   /* the open round's start; 0 = none */
+  uint64_t cm_ckpt_us;    /* the checkpoint attempt's begin; 0 = none */
+  uint64_t cm_ckpt_bytes; /* its manifest's shard bytes */
+  int cm_placed;          /* its first epoch started */
 };
 
 struct mu_coord {
@@ -295,6 +304,8 @@ struct mu_coord {
   int fault_send_type;       /* unit tests only: sends of this message */
   char fault_send_node[64];  /* type to this node id fail with -ENOMEM;
                                 0 = no fault */
+  /* metrics (coord_metrics.h): the registry, on this loop's thread */
+  struct mu_metrics *metrics;
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before

@@ -29,6 +29,7 @@
 #include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
 
 
@@ -482,6 +483,9 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
       }
     case MU_JM_D_RECOVER:
       set_reason (&j->epoch_reason, out->reason);
+      mu_cm_restart (j, d->kind == MU_JM_CHARGE_USER    ? MU_RECOVER_USER
+                        : d->kind == MU_JM_CHARGE_INFRA ? MU_RECOVER_INFRA
+                                                        : MU_RECOVER_SCALE_UP);
       mu_jhook_recover (j);
       mu_log_notice (j->coord->log, "JOB-RECOVER",
                      "job %s epoch %llu: %s; %s %llu (%s)", j->id,
@@ -494,6 +498,7 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
       mu_jobs_begin_round (j, d->reform);
       break;
     case MU_JM_D_START_EPOCH:
+      mu_cm_epoch_started (j);
       send_starts (j, ctx);
       break;
     case MU_JM_D_RECOVERING:

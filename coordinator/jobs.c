@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/epoch.h"
 #include "coordinator/journal.h"
 
@@ -360,6 +361,7 @@ void
 mu_jobs_begin_round (mu_job_t *j, int reform)
 {
   mu_rdzv_decision_t d;
+  mu_cm_round_opened (j);
   mu_jhook_state (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
                   PROGRESS_EVERY_MS);

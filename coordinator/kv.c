@@ -29,6 +29,7 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/kv_quota.h"
 
 static void
@@ -102,6 +103,7 @@ waiter_new (mu_node_t *n, uint64_t rank, uint64_t req_id, uint64_t deadline)
   w->rank = rank;
   w->req_id = req_id;
   w->deadline_ms = deadline;
+  w->since_us = mu_now_us ();
   return w;
 }
 
@@ -183,6 +185,7 @@ note_deadline (mu_job_t *j, uint64_t deadline)
 void
 mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
 {
+  uint64_t t0 = mu_now_us ();
   mu_job_t *j = job_for (c, n, p->job, p->epoch, p->rank, p->req_id);
   if (j == NULL)
     return;
@@ -230,6 +233,7 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
       free (old);
     }
   reply (c, j, n->key, p->rank, p->req_id, 0, NULL);
+  mu_cm_kv (c, "put", t0);
   /* Wake the gets waiting for this key. */
   mu_waiter_t **pp = &j->kv_waiters;
   while (*pp != NULL)
@@ -239,6 +243,7 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
         {
           *pp = w->next;
           reply (c, j, w->node_key, w->rank, w->req_id, 0, nv);
+          mu_cm_kv (c, "get", w->since_us);
           waiter_free (w);
         }
       else
@@ -249,6 +254,7 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
 void
 mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g)
 {
+  uint64_t t0 = mu_now_us ();
   mu_job_t *j = job_for (c, n, g->job, g->epoch, g->rank, g->req_id);
   if (j == NULL)
     return;
@@ -261,6 +267,7 @@ mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g)
   if (val != NULL)
     {
       reply (c, j, n->key, g->rank, g->req_id, 0, val);
+      mu_cm_kv (c, "get", t0);
       return;
     }
   if (g->timeout_ms == 0)
@@ -357,6 +364,7 @@ mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b)
     {
       next = x->next;
       reply (c, j, x->node_key, x->rank, x->req_id, 0, NULL);
+      mu_cm_barrier (c, x->since_us);
       waiter_free (x);
     }
   mu_smap_del (j->barriers, b->name);

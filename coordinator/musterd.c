@@ -21,10 +21,12 @@
 #include <muster/error.h>
 
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/netaddr.h"
 #include "common/state_dir.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
 #include "coordinator/kv_quota.h"
 #include "coordinator/standby.h"
@@ -48,6 +50,8 @@ typedef struct daemon_cfg {
   char standby_of[256];   /* follow this primary (standby.h) */
   char standby_bind[256]; /* serve the journal stream to a standby */
   uint64_t standby_lease_ms;
+  char metrics_bind[256];        /* Prometheus /metrics; "" = off */
+  char metrics_token_file[1024]; /* bearer token for it */
 } daemon_cfg_t;
 
 static void
@@ -87,6 +91,11 @@ usage (FILE *f)
            "                       and authorized/); take over when it is silent\n"
            "                       for the lease, under the next fencing term\n"
            "  --standby-lease DUR  silence before a standby takes over (500ms)\n"
+           "  --metrics-bind EP    serve Prometheus metrics at http://EP/metrics\n"
+           "                       (default: off); a bind other than loopback\n"
+           "                       needs --metrics-token-file\n"
+           "  --metrics-token-file F  scrapes must send 'Authorization: Bearer\n"
+           "                       TOKEN', TOKEN the first line of F (mode 0600)\n"
            "  --dump-state         replay STATE_DIR/journal, print the job table as\n"
            "                       JSON and exit (changes nothing)\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"
@@ -138,6 +147,11 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
     rc = mu_strlcpy (cfg->ctl_socket, val, sizeof cfg->ctl_socket);
   else if (strcmp (key, "standby-of") == 0)
     rc = mu_strlcpy (cfg->standby_of, val, sizeof cfg->standby_of);
+  else if (strcmp (key, "metrics-bind") == 0)
+    rc = mu_strlcpy (cfg->metrics_bind, val, sizeof cfg->metrics_bind);
+  else if (strcmp (key, "metrics-token-file") == 0)
+    rc = mu_strlcpy (cfg->metrics_token_file, val,
+                     sizeof cfg->metrics_token_file);
   else if (strcmp (key, "standby-bind") == 0)
     rc = mu_strlcpy (cfg->standby_bind, val, sizeof cfg->standby_bind);
   else if (strcmp (key, "standby-lease") == 0)
@@ -256,7 +270,7 @@ known_key (const char *key)
           "miss-limit", "log-level", "full-members-max", "config",
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
           "journal-sync", "restore-window", "standby-of", "standby-bind",
-          "standby-lease", NULL };
+          "standby-lease", "metrics-bind", "metrics-token-file", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -369,6 +383,7 @@ log_binds (const mu_log_t *log, mu_coord_t *c)
 
 typedef struct daemon {
   mu_coord_t *coord;
+  mu_metrics_http_t *metrics;
   struct mu_fence *fence;
   uv_signal_t sigterm, sigint;
   mu_log_t log;
@@ -380,6 +395,7 @@ on_signal (uv_signal_t *s, int signum)
   daemon_t *d = s->data;
   mu_log_notice (&d->log, "SHUTDOWN", "signal %d: stopping", signum);
   mu_coord_stop (d->coord);
+  mu_metrics_http_stop (&d->metrics);
   mu_fence_stop (&d->fence);
   uv_close ((uv_handle_t *)&d->sigterm, NULL);
   uv_close ((uv_handle_t *)&d->sigint, NULL);
@@ -410,7 +426,7 @@ raise_fd_limit (mu_log_t *log)
 }
 
 static int
-write_endpoints (const char *path, mu_coord_t *c)
+write_endpoints (const char *path, mu_coord_t *c, const char *metrics_url)
 {
   char tmp[1100];
   snprintf (tmp, sizeof tmp, "%s.tmp", path);
@@ -425,6 +441,8 @@ write_endpoints (const char *path, mu_coord_t *c)
     fprintf (f, "server-key %s\n", mu_coord_server_key (c));
   if (mu_coord_standby_endpoint (c) != NULL)
     fprintf (f, "standby %s\n", mu_coord_standby_endpoint (c));
+  if (metrics_url != NULL)
+    fprintf (f, "metrics %s\n", metrics_url);
   if (fclose (f) != 0 || rename (tmp, path) != 0)
     return -errno;
   return 0;
@@ -560,27 +578,59 @@ main (int argc, char **argv)
   uv_loop_t loop;
   uv_loop_init (&loop);
   int rc = mu_coord_new (&o, &d.coord);
+  if (rc == 0 && cfg.metrics_bind[0] != '\0')
+    {
+      /* Before the ports: a metrics bind that breaks the rules (not
+       * loopback, no token) stops musterd before it serves anything. */
+      mu_metrics_http_opts_t mo
+          = { .bind = cfg.metrics_bind,
+              .token_file = cfg.metrics_token_file[0] ? cfg.metrics_token_file
+                                                      : NULL,
+              .render = mu_coord_metrics_render,
+              .arg = d.coord };
+      err[0] = '\0';
+      rc = mu_metrics_http_start (&loop, &mo, &d.metrics, err, sizeof err);
+      if (rc != 0)
+        {
+          fprintf (stderr, "musterd: --metrics-bind: %s\n", err);
+          mu_coord_destroy (&d.coord);
+          uv_run (&loop, UV_RUN_DEFAULT);
+          uv_loop_close (&loop);
+          return 2;
+        }
+    }
   if (rc == 0)
     rc = mu_coord_start (d.coord, &loop);
   if (rc != 0)
     {
       fprintf (stderr, "musterd: cannot start: %s\n", muster_strerror (rc));
+      mu_metrics_http_stop (&d.metrics);
+      uv_run (&loop, UV_RUN_DEFAULT);
       mu_coord_destroy (&d.coord);
       uv_loop_close (&loop);
       return 1;
     }
   if (cfg.endpoints_file[0] != '\0'
-      && (rc = write_endpoints (cfg.endpoints_file, d.coord)) != 0)
+      && (rc = write_endpoints (cfg.endpoints_file, d.coord,
+                                d.metrics ? mu_metrics_http_url (d.metrics)
+                                          : NULL)) != 0)
     {
       fprintf (stderr, "musterd: cannot write %s: %s\n", cfg.endpoints_file,
                muster_strerror (rc));
       mu_coord_stop (d.coord);
+      mu_metrics_http_stop (&d.metrics);
       uv_run (&loop, UV_RUN_DEFAULT);
       mu_coord_destroy (&d.coord);
       uv_loop_close (&loop);
       return 1;
     }
   log_binds (&d.log, d.coord);
+  if (d.metrics != NULL)
+    mu_log_notice (&d.log, "METRICS", "serving %s %s%s",
+                   mu_metrics_http_url (d.metrics),
+                   mu_metrics_http_scope (d.metrics),
+                   mu_metrics_http_needs_token (d.metrics)
+                       ? " (bearer token required)" : "");
   mu_log_notice (&d.log, "SERVING", "agent port %s, control port %s, term %llu",
                  mu_coord_agent_endpoint (d.coord),
                  mu_coord_ctl_endpoint (d.coord) ? mu_coord_ctl_endpoint (d.coord)
@@ -598,6 +648,8 @@ main (int argc, char **argv)
   d.sigterm.data = d.sigint.data = &d;
   uv_signal_start (&d.sigterm, on_signal, SIGTERM);
   uv_signal_start (&d.sigint, on_signal, SIGINT);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  mu_metrics_http_stop (&d.metrics);
   uv_run (&loop, UV_RUN_DEFAULT);
   mu_coord_destroy (&d.coord);
   uv_loop_close (&loop);

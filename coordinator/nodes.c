@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
 #include "coordinator/epoch.h"
 #include "coordinator/reconcile.h"
@@ -605,6 +606,7 @@ mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
   mu_node_t *n = mu_nodes_by_route (c, from);
   if (n == NULL)
     return;
+  mu_cm_heartbeat (c, n);
   if (n->job != NULL && hb->step > 0)
     mu_ckpt_note_step (n->job, hb->step);
   mu_msg_t m;
@@ -671,6 +673,7 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
                        "node %s silent for %llu ms (limit %llu ms)",
                        n->node_id, (unsigned long long)(now - n->last_seen_ms),
                        (unsigned long long)limit);
+          mu_cm_node_lost (c, n, "heartbeat");
           mark_dead (c, n);
           mu_jobs_node_lost (c, n, "heartbeats missed", 1);
           release_node (c, n);
@@ -735,6 +738,7 @@ mu_nodes_handle_closed (mu_coord_t *c)
                        n->node_id,
                        (unsigned long long)(now > n->last_seen_ms
                                                 ? now - n->last_seen_ms : 0));
+          mu_cm_node_lost (c, n, "connection");
           mark_dead (c, n);
           mu_jobs_node_lost (c, n, "its connection closed", 1);
           release_node (c, n);

@@ -134,6 +134,12 @@ mu_agent_new (const mu_agent_opts_t *opts, mu_agent_t **out)
       snprintf (a->node_id, sizeof a->node_id, "%s-%d-%s", hn, (int)getpid (),
                 rnd);
     }
+  if (mu_agent_metrics_open (a) != 0)
+    {
+      mu_job_spec_free (&a->job);
+      free (a);
+      return -ENOMEM;
+    }
   *out = a;
   return 0;
 }
@@ -895,6 +901,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   free (a->workers);
   mu_job_spec_free (&a->job);
   mu_run_dir_close (&a->run_dir);
+  mu_agent_metrics_close (a);
   free (a);
   *a_p = NULL;
 }

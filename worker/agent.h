@@ -121,6 +121,12 @@ int mu_agent_creds_load (const mu_agent_creds_opts_t *o, mu_token_t *tok,
                          mu_keypair_t *key, int *have_key, char *err,
                          size_t errlen);
 
+/* The agent's Prometheus metrics as exposition text (agent_metrics.c), on
+ * the agent's loop thread: a mu_metrics_render_fn (common/metrics_http.h)
+ * for the embedding program to serve.  0 or -ENOMEM; *text is the
+ * caller's. */
+int mu_agent_metrics_render (void *agent, char **text, size_t *len);
+
 /* Free after the loop has finished; accepts NULL; sets *a_p NULL. */
 void mu_agent_destroy (mu_agent_t **a_p);
 

@@ -35,6 +35,7 @@ typedef struct mu_agent_worker {
   uint64_t exit_seq;
   int fenced;       /* killed by this agent's fencing */
   char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
+  int cm_stopped;   /* the agent stopped it (metrics: exit cause) */
 } mu_agent_worker_t;
 
 struct mu_agent {
@@ -128,6 +129,10 @@ struct mu_agent {
   uv_timer_t preempt_timer; /* preemption deadline */
   int preempting;
   int members_requested;
+  /* metrics (agent_metrics.c): the registry, on this loop's thread */
+  struct mu_metrics *metrics;
+  uint64_t cm_start_us;     /* the last job.start's arrival */
+  uint64_t cm_out_seen[2];  /* console bytes already counted */
 };
 
 /* agent.c */
@@ -168,6 +173,26 @@ void mu_agent_maybe_finish (mu_agent_t *a);
 /* agent_output.c: the workers' console (out_q, err_q). */
 int mu_agent_output_open (mu_agent_t *a);
 void mu_agent_output_close (mu_agent_t *a);
+
+/* agent_metrics.c: the registry (made by mu_agent_new) and the hooks. */
+typedef enum mu_am_id {
+  MU_AM_WORKERS = 0, /* gauge {state} */
+  MU_AM_EXITS,       /* counter {cause} */
+  MU_AM_SPAWN_SECONDS,
+  MU_AM_OUTPUT_BYTES, /* counter {stream} */
+  MU_AM_CONNECTED,
+  MU_AM_STARTS,
+  MU_AM_COUNT
+} mu_am_id_t;
+int mu_agent_metrics_open (mu_agent_t *a);
+void mu_agent_metrics_close (mu_agent_t *a);
+/* A job.start arrived (spawn times run from here). */
+void mu_am_start_received (mu_agent_t *a);
+/* A worker's process started. */
+void mu_am_spawned (mu_agent_t *a);
+/* A worker ended (w NULL: it could not be started). */
+void mu_am_worker_exit (mu_agent_t *a, const mu_agent_worker_t *w,
+                        int64_t exit_code, int term_signal);
 
 /* agent_workers.c */
 int mu_agent_workers_open (mu_agent_t *a);

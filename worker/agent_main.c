@@ -17,6 +17,7 @@
 #include <muster/error.h>
 
 #include "common/job_defaults.h"
+#include "common/metrics_http.h"
 #include "common/netaddr.h"
 #include "common/state_dir.h"
 #include "common/util.h"
@@ -48,12 +49,18 @@ usage (FILE *f)
            "                       /var/lib/muster for root, else\n"
            "                       ~/.local/state/muster)\n"
            "  --insecure           plain TCP, for a musterd started --insecure\n"
+           "  --metrics-bind EP    serve Prometheus metrics at http://EP/metrics\n"
+           "                       (default: off); a bind other than loopback\n"
+           "                       needs --metrics-token-file\n"
+           "  --metrics-token-file F  scrapes must send 'Authorization: Bearer\n"
+           "                       TOKEN', TOKEN the first line of F (mode 0600)\n"
            "  --log-level L        err, warn, notice, info, debug\n"
            "durations: a bare number is seconds (30); or 500ms, 2s, 1.5m, 1h\n");
 }
 
 typedef struct agent_main {
   mu_agent_t *agent;
+  mu_metrics_http_t *metrics;
   uv_signal_t sigterm, sigint;
   uint64_t grace_ms;
   mu_log_t log;
@@ -66,6 +73,7 @@ on_signal (uv_signal_t *s, int signum)
   mu_log_notice (&m->log, "SHUTDOWN", "signal %d: stopping workers", signum);
   uv_close ((uv_handle_t *)&m->sigterm, NULL);
   uv_close ((uv_handle_t *)&m->sigint, NULL);
+  mu_metrics_http_stop (&m->metrics);
   mu_agent_shutdown (m->agent, m->grace_ms);
 }
 
@@ -86,6 +94,7 @@ main (int argc, char **argv)
   int insecure = 0;
   mu_agent_creds_opts_t co;
   memset (&co, 0, sizeof co);
+  const char *metrics_bind = NULL, *metrics_token = NULL;
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i];
@@ -103,7 +112,7 @@ main (int argc, char **argv)
           = { "--coordinator", "--slots", "--nproc-per-node", "--node-id",
               "--host", "--role", "--connect-timeout", "--grace",
               "--log-level", "--join-token", "--join-token-file",
-              "--state-dir", NULL };
+              "--state-dir", "--metrics-bind", "--metrics-token-file", NULL };
       int k = 0;
       while (known[k] && strcmp (known[k], a) != 0)
         k++;
@@ -189,6 +198,10 @@ main (int argc, char **argv)
         co.token_file = v;
       else if (strcmp (a, "--state-dir") == 0)
         co.state_dir = v;
+      else if (strcmp (a, "--metrics-bind") == 0)
+        metrics_bind = v;
+      else if (strcmp (a, "--metrics-token-file") == 0)
+        metrics_token = v;
       else
         {
           fprintf (stderr, "muster-agent: unknown option %s\n", a);
@@ -239,11 +252,37 @@ main (int argc, char **argv)
   (void)mu_fd_limit_raise (NULL);
   uv_loop_init (&loop);
   int rc = mu_agent_new (&o, &m.agent);
+  if (rc == 0 && metrics_bind != NULL)
+    {
+      /* Before registering: a bind that breaks the rules (not loopback,
+       * no token) stops the agent before it offers its slots. */
+      mu_metrics_http_opts_t mo = { .bind = metrics_bind,
+                                    .token_file = metrics_token,
+                                    .render = mu_agent_metrics_render,
+                                    .arg = m.agent };
+      char err[1200];
+      err[0] = '\0';
+      if (mu_metrics_http_start (&loop, &mo, &m.metrics, err, sizeof err) != 0)
+        {
+          fprintf (stderr, "muster-agent: --metrics-bind: %s\n", err);
+          mu_agent_destroy (&m.agent);
+          uv_run (&loop, UV_RUN_DEFAULT);
+          uv_loop_close (&loop);
+          return 2;
+        }
+      mu_log_notice (&m.log, "METRICS", "serving %s %s%s",
+                     mu_metrics_http_url (m.metrics),
+                     mu_metrics_http_scope (m.metrics),
+                     mu_metrics_http_needs_token (m.metrics)
+                         ? " (bearer token required)" : "");
+    }
   if (rc == 0)
     rc = mu_agent_start (m.agent, &loop);
   if (rc != 0)
     {
       fprintf (stderr, "muster-agent: cannot start: %s\n", muster_strerror (rc));
+      mu_metrics_http_stop (&m.metrics);
+      uv_run (&loop, UV_RUN_DEFAULT);
       mu_agent_destroy (&m.agent);
       uv_loop_close (&loop);
       return 1;
@@ -253,6 +292,9 @@ main (int argc, char **argv)
   m.sigterm.data = m.sigint.data = &m;
   uv_signal_start (&m.sigterm, on_signal, SIGTERM);
   uv_signal_start (&m.sigint, on_signal, SIGINT);
+  uv_run (&loop, UV_RUN_DEFAULT);
+  /* The agent ended on its own (no signal): close the metrics too. */
+  mu_metrics_http_stop (&m.metrics);
   uv_run (&loop, UV_RUN_DEFAULT);
   mu_agent_destroy (&m.agent);
   uv_loop_close (&loop);

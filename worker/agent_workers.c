@@ -37,6 +37,7 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "common/metrics.h"
 #include "common/zwatch.h"
 #include "worker/env.h"
 #include "worker/fd_limit.h"
@@ -82,6 +83,7 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
   w->has_route = 0;
   if (a->live > 0)
     a->live--;
+  mu_am_worker_exit (a, w, exit_code, term_signal);
   mu_log_info (a->log, "WORKER-EXIT", "rank %llu (pid %d) %s %lld",
                (unsigned long long)w->rank, w->pid,
                term_signal ? "killed by signal" : "exited with code",
@@ -107,6 +109,8 @@ discard_workers (mu_agent_t *a)
         {
           if (w->running && a->live > 0)
             a->live--;
+          if (w->running)
+            mu_metrics_inc (a->metrics, MU_AM_EXITS, "stopped");
           mu_proc_close (&w->proc);
         }
     }
@@ -290,8 +294,10 @@ spawn_one (mu_agent_t *a, size_t idx)
       mu_log_err (a->log, "SPAWN-FAILED", "rank %llu: %s",
                   (unsigned long long)w->rank, why);
       report_state (a, w, "failed-to-start", 127, 0, why);
+      mu_am_worker_exit (a, NULL, 127, 0);
       return;
     }
+  mu_am_spawned (a);
   w->pid = mu_proc_pid (w->proc);
   w->running = 1;
   a->live++;
@@ -524,6 +530,7 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
       return;
     }
   cancel_spawning (a); /* a start before the last one was all spawned */
+  mu_am_start_received (a);
   char refused[512] = "";
   if (choose_identity (a, s, refused, sizeof refused) != 0
       && refused[0] == '\0')
@@ -631,7 +638,10 @@ mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms)
       mu_agent_worker_t *w = &a->workers[i];
       if (w->running && w->proc != NULL
           && (epoch == UINT64_MAX || w->epoch == epoch))
-        mu_proc_stop (w->proc, grace_ms);
+        {
+          w->cm_stopped = 1;
+          mu_proc_stop (w->proc, grace_ms);
+        }
     }
 }
 

@@ -57,6 +57,7 @@ struct mu_outq {
   int waiting;    /* poll or retry armed */
   int failed;     /* negative errno once the destination failed */
   int handles;    /* open handles; freed when the last has closed */
+  uint64_t total; /* bytes given to mu_outq_write (metrics) */
   char name[32];
   watcher_t w[MU_OUTQ_WATCHERS];
 };
@@ -275,6 +276,7 @@ mu_outq_write (mu_outq_t *q, const char *p, size_t n)
     return q->failed;
   if (n == 0)
     return 0;
+  q->total += n;
   /* Nothing queued: straight out, as much as the destination takes. */
   while (q->buf.len == 0 && n > 0)
     {
@@ -391,4 +393,10 @@ mu_outq_close (mu_outq_t **q_p)
   uv_close ((uv_handle_t *)&q->retry, on_close);
   if (q->wfd != q->fd)
     close (q->wfd); /* after uv_close: epoll forgets it then */
+}
+
+uint64_t
+mu_outq_total (const mu_outq_t *q)
+{
+  return q->total;
 }

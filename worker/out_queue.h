@@ -67,6 +67,8 @@ int mu_outq_write (mu_outq_t *q, const char *p, size_t n);
 int mu_outq_held (const mu_outq_t *q);
 /* Bytes queued, not yet written. */
 size_t mu_outq_pending (const mu_outq_t *q);
+/* Bytes mu_outq_write was given since the queue was made (metrics). */
+uint64_t mu_outq_total (const mu_outq_t *q);
 /* The destination's name given at creation. */
 const char *mu_outq_name (const mu_outq_t *q);
 /* Call cb(arg, q, event) on hold, resume and failure.  0 or -ENOSPC (at

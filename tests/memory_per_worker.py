@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""memory_per_worker.py — musterd's memory per connected node and per
+worker, at a size CI can afford (issue 12 item 4): bench/rdzv_load runs
+1,000 simulated agents x 10 workers against a fresh musterd and reads its
+VmRSS when idle, with every agent connected, and after the rendezvous
+round; the growth is divided by the nodes (connected - idle, socket
+buffers included) and by the workers (after the round - connected:
+registration and the round).  It asserts on bytes only, never on time;
+the heartbeat is slowed to 5 s so a loaded machine loses no node.
+
+The budgets are regression guards over what this tree measures (about
+28 KiB per node and 420 B per worker at 1,000 x 10); the issue's targets
+(16 KiB per node, 300 B per worker at 10,000 x 10) are printed beside the
+figures.  Usage: memory_per_worker.py RDZV_LOAD MUSTERD
+"""
+import re
+import subprocess
+import sys
+
+AGENTS, WORKERS = 1000, 10
+NODE_BUDGET_B = 40 * 1024
+WORKER_BUDGET_B = 600
+NODE_TARGET_B, WORKER_TARGET_B = 16 * 1024, 300
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    rdzv_load, musterd = sys.argv[1:]
+    cmd = [rdzv_load, "--musterd", musterd, "--agents", str(AGENTS),
+           "--workers", str(WORKERS), "--heartbeat", "5s", "--steady", "0"]
+    print("running: " + " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=300)
+    out = p.stdout.decode(errors="replace")
+    print(out, flush=True)
+    if p.returncode != 0:
+        print("FAIL: rdzv_load exited %d" % p.returncode)
+        return 1
+    m = re.search(r"musterd VmRSS: (\d+) kB idle, (\d+) kB connected, "
+                  r"(\d+) kB after the round", out)
+    if not m:
+        print("FAIL: no VmRSS line in rdzv_load's output")
+        return 1
+    idle, connected, after = (int(x) * 1024 for x in m.groups())
+    per_node = (connected - idle) / AGENTS
+    per_worker = (after - connected) / (AGENTS * WORKERS)
+    print("per connected node: %.0f B (budget %d B; issue target %d B)"
+          % (per_node, NODE_BUDGET_B, NODE_TARGET_B))
+    print("per worker (registration and round): %.0f B (budget %d B; issue "
+          "target %d B)" % (per_worker, WORKER_BUDGET_B, WORKER_TARGET_B))
+    bad = []
+    if per_node > NODE_BUDGET_B:
+        bad.append("per node %.0f B > %d B" % (per_node, NODE_BUDGET_B))
+    if per_worker > WORKER_BUDGET_B:
+        bad.append("per worker %.0f B > %d B" % (per_worker, WORKER_BUDGET_B))
+    if bad:
+        print("FAIL: " + "; ".join(bad))
+        return 1
+    print("OK")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
