@@ -111,6 +111,7 @@ typedef enum mu_job_state {
 const char *mu_job_state_name (mu_job_state_t s);
 
 typedef struct mu_job mu_job_t;
+typedef struct mu_ps_state mu_ps_state_t;
 
 typedef struct mu_node {
   uint32_t key;       /* index in the node table; rendezvous key */
@@ -251,6 +252,8 @@ struct mu_job {
   uint32_t preempt_node; /* its key (preempting == 2) */
   uint64_t preempt_deadline_ms;
   mu_job_t *next_finished;
+  /* ps: live bucket migration (ps_plan.c) */
+  struct mu_ps_state *ps; /* servers of the current epoch; NULL = none */
 };
 
 struct mu_coord {

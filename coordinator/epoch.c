@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/journal.h"
+#include "coordinator/ps_plan.h"
 
 #define INFRA_BUDGET 16
 #define BACKOFF_BASE_MS 100
@@ -161,6 +162,7 @@ mu_epoch_start (mu_job_t *j)
       return;
     }
   int in_place = j->in_place && j->epoch > 1;
+  mu_ps_plan_epoch (j, mem, n, in_place);
   size_t nroles = mu_rdzv_nroles (j->rdzv);
   for (size_t r = 0; r < nroles; r++)
     {
@@ -618,6 +620,7 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
     }
   int ok = ws->exit_code == 0 && ws->signal == 0
            && strcmp (ws->state, "exited") == 0;
+  mu_ps_plan_worker_gone (j, n, ws->rank);
   if (ok)
     j->ok_exits++;
   mu_jhook_exit (j, n, ws->rank, ok);
@@ -723,6 +726,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
       mu_ckpt_lost (j, mem[i].first_rank, mem[i].nproc);
   if (n->live_epoch == j->epoch && n->live > 0)
     j->live = j->live >= n->live ? j->live - n->live : 0;
+  mu_ps_plan_node_gone (j, n, charged);
   n->live = 0;
   n->job = NULL;
   mu_rdzv_decision_t d;
@@ -771,6 +775,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->epoch_reason);
   free (j->owner);
   free (j->members_buf);
+  mu_ps_plan_free (j);
   mu_ckpt_job_free (j);
   mu_job_spec_free (&j->spec);
   free (j);
