@@ -301,6 +301,13 @@ MUSTER_EXPORT int muster_worker_bucket_moved (muster_worker_t *w,
 MUSTER_EXPORT int muster_worker_migration_done (muster_worker_t *w,
                                                 const muster_bucket_plan_t *p,
                                                 int timeout_ms);
+/* Non-blocking form, for a server that must go on serving its peers'
+ * copies while it waits: the checks are made at once (their error is
+ * returned and no request made); *req finishes with the barrier
+ * (muster_req_wait).  With no moves *req is NULL and 0 is returned. */
+MUSTER_EXPORT int muster_worker_migration_done_nb (
+    muster_worker_t *w, const muster_bucket_plan_t *p, int timeout_ms,
+    muster_req_t **req);
 
 /* Address of `rank` (0..world-1).  MUSTER_EINVAL for a rank out of range. */
 MUSTER_EXPORT int muster_worker_peer (const muster_worker_t *w, int rank,

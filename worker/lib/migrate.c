@@ -167,30 +167,61 @@ muster_worker_bucket_moved (muster_worker_t *w, const muster_bucket_plan_t *p,
   return muster_worker_kv_put (w, key, "1", 1, timeout_ms);
 }
 
+/* The checks before the barrier: 0, or why this member may not enter. */
+static int
+check_reported (muster_worker_t *w, const muster_bucket_plan_t *p)
+{
+  if (w == NULL || p == NULL || p->epoch != muster_worker_epoch (w))
+    return MUSTER_EINVAL;
+  const char *role = muster_worker_role (w);
+  int me = muster_worker_role_rank (w);
+  if (role == NULL || strcmp (role, "ps") != 0)
+    return 0;
+  for (size_t i = 0; i < p->nmoves; i++)
+    if (p->moves[i].to_rank == me)
+      {
+        char key[96];
+        void *val = NULL;
+        size_t len = 0;
+        moved_key (key, sizeof key, p, i);
+        int rc = muster_worker_kv_get (w, key, &val, &len, 0);
+        free (val);
+        if (rc != 0)
+          return rc;
+      }
+  return 0;
+}
+
+static void
+barrier_name (char *buf, size_t size, const muster_bucket_plan_t *p)
+{
+  snprintf (buf, size, "muster.ps.migrated.%" PRIu64, p->epoch);
+}
+
 int
 muster_worker_migration_done (muster_worker_t *w,
                               const muster_bucket_plan_t *p, int timeout_ms)
 {
-  if (w == NULL || p == NULL || p->epoch != muster_worker_epoch (w))
-    return MUSTER_EINVAL;
-  if (p->nmoves == 0)
-    return 0;
-  const char *role = muster_worker_role (w);
-  int me = muster_worker_role_rank (w);
-  if (role != NULL && strcmp (role, "ps") == 0)
-    for (size_t i = 0; i < p->nmoves; i++)
-      if (p->moves[i].to_rank == me)
-        {
-          char key[96];
-          void *val = NULL;
-          size_t len = 0;
-          moved_key (key, sizeof key, p, i);
-          int rc = muster_worker_kv_get (w, key, &val, &len, 0);
-          free (val);
-          if (rc != 0)
-            return rc == MUSTER_ENOTFOUND ? MUSTER_ENOTFOUND : rc;
-        }
+  int rc = check_reported (w, p);
+  if (rc != 0 || p->nmoves == 0)
+    return rc;
   char name[64];
-  snprintf (name, sizeof name, "muster.ps.migrated.%" PRIu64, p->epoch);
+  barrier_name (name, sizeof name, p);
   return muster_worker_barrier (w, name, timeout_ms);
+}
+
+int
+muster_worker_migration_done_nb (muster_worker_t *w,
+                                 const muster_bucket_plan_t *p,
+                                 int timeout_ms, muster_req_t **req)
+{
+  if (req == NULL)
+    return MUSTER_EINVAL;
+  *req = NULL;
+  int rc = check_reported (w, p);
+  if (rc != 0 || p->nmoves == 0)
+    return rc;
+  char name[64];
+  barrier_name (name, sizeof name, p);
+  return muster_worker_barrier_nb (w, name, timeout_ms, req);
 }
