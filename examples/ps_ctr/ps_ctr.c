@@ -22,7 +22,10 @@
  * on timing or on bucket moves), --eval N (held-out samples, 20000),
  * --step-ms MS (pause per step), --crash-rank R --crash-at S (worker R
  * exits 3 at step S once, for tests), --prefill N (bench: the servers
- * create rows 0..N-1 at start).
+ * create rows 0..N-1 at start), --ckpt-baseline DIR (bench: after the
+ * prefill each server times writing its rows to DIR with fsync and reading
+ * them back, the I/O of a checkpoint round trip), --local W (bench: no
+ * muster, no servers: W workers' steps on one in-process table).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,13 +65,25 @@ parse_args (int argc, char **argv, ps_opts_t *o)
                       : strcmp (a, "--step-ms") == 0   ? &o->step_ms
                       : strcmp (a, "--prefill") == 0   ? &o->prefill
                       : strcmp (a, "--crash-at") == 0  ? &o->crash_at
+                      : strcmp (a, "--local") == 0     ? &o->local_workers
                       : strcmp (a, "--crash-rank") == 0 || strcmp (a, "--lr") == 0
                           ? &x
                           : NULL;
-      if (dst == NULL)
+      if (dst == NULL && strcmp (a, "--ckpt-baseline") != 0)
         {
           fprintf (stderr, "ps_ctr: unknown option '%s'\n", a);
           return -1;
+        }
+      if (strcmp (a, "--ckpt-baseline") == 0)
+        {
+          if (v == NULL)
+            {
+              fprintf (stderr, "ps_ctr: --ckpt-baseline needs a directory\n");
+              return -1;
+            }
+          o->ckpt_baseline = (char *)v;
+          i++;
+          continue;
         }
       if (strcmp (a, "--lr") == 0)
         {
@@ -103,6 +118,8 @@ main (int argc, char **argv)
   ps_opts_t o;
   if (parse_args (argc, argv, &o) != 0)
     return 2;
+  if (o.local_workers > 0)
+    return ps_local_main (&o);
   muster_worker_t *w = NULL;
   int rc = muster_worker_init (&w, NULL);
   if (rc != 0)

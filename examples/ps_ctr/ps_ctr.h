@@ -88,7 +88,7 @@ uint64_t ps_table_checksum (const ps_table_t *t);
  * 0 or -1 (no memory; the table is unchanged). */
 int ps_table_take (ps_table_t *t, uint64_t nbuckets, uint64_t first,
                    uint64_t count, uint64_t **ids, float **rows, size_t *n);
-/* Every id of the table, in table order (for a bench's prefill check). */
+/* Put a row (PS_ROW floats) under id, replacing any.  0 or -1. */
 int ps_table_put (ps_table_t *t, uint64_t id, const float *row);
 
 /* -------------------------------------------------------- click stream */
@@ -100,6 +100,26 @@ void ps_sample (uint64_t seed, uint64_t vocab, uint64_t i, uint64_t *ids,
                 float *label, double *truth);
 /* AUC of scores against 0/1 labels (n pairs), by ranks. */
 double ps_auc (const double *score, const float *label, size_t n);
+
+/* ---------------------------------------------------------------- model */
+
+/* A batch's rows: the unique ids (pulled and pushed once each), where
+ * sample j's field f is (slot_of[j*FIELDS+f]), their weights and grads. */
+typedef struct ps_batch {
+  uint64_t *uniq;
+  size_t nuniq, cap;
+  size_t *slot_of;
+  float *w_rows; /* nuniq * PS_DIM */
+  float *grads;  /* nuniq * PS_DIM */
+} ps_batch_t;
+
+/* Fill uniq and slot_of from nsamples * PS_FIELDS ids.  0 or -ENOMEM. */
+int ps_batch_ids (ps_batch_t *b, const uint64_t *ids, size_t nsamples);
+void ps_batch_free (ps_batch_t *b);
+/* The model's logit for sample j (its rows in w_rows). */
+double ps_fm_logit (const ps_batch_t *b, size_t sample);
+/* Gradients of the mean logistic loss into grads; returns the loss. */
+double ps_fm_grads (ps_batch_t *b, const float *y, size_t nsamples);
 
 /* --------------------------------------------------------------- options */
 
@@ -116,11 +136,15 @@ typedef struct ps_opts {
   float lr;
   int crash_rank;      /* worker role rank that exits at crash_at, -1 */
   uint64_t crash_at;
+  uint64_t local_workers; /* --local: the workers whose steps it replays */
+  char *ckpt_baseline;  /* bench: directory for the checkpoint round trip */
 } ps_opts_t;
 
 /* Run as a parameter server / as a worker; the process's exit status. */
 int ps_server_main (muster_worker_t *w, const ps_opts_t *o);
 int ps_trainer_main (muster_worker_t *w, const ps_opts_t *o);
+/* --local: the same steps on one in-process table (bench baseline). */
+int ps_local_main (const ps_opts_t *o);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t ps_now_ms (void);

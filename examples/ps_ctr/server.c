@@ -550,6 +550,50 @@ prefill (srv_t *s)
   fflush (stdout);
 }
 
+/* Bench baseline: the I/O of moving these rows through a checkpoint,
+ * i.e. save them all (write + fsync) and load them back into a new table. */
+static void
+ckpt_round_trip (srv_t *s)
+{
+  char path[4096];
+  snprintf (path, sizeof path, "%s/ps_ctr-shard-%d", s->o->ckpt_baseline,
+            s->me);
+  uint64_t *ids = NULL;
+  float *rows = NULL;
+  size_t n = 0;
+  uint64_t t0 = ps_now_ms ();
+  if (ps_table_take (s->t, s->plan->nbuckets, 0, s->plan->nbuckets, &ids,
+                     &rows, &n) != 0)
+    return;
+  FILE *f = fopen (path, "wb");
+  int ok = f != NULL && fwrite (ids, sizeof *ids, n, f) == n
+           && fwrite (rows, PS_ROW * sizeof *rows, n, f) == n
+           && fflush (f) == 0 && fsync (fileno (f)) == 0;
+  if (f != NULL)
+    fclose (f);
+  uint64_t t1 = ps_now_ms ();
+  free (ids);
+  free (rows);
+  ids = malloc ((n ? n : 1) * sizeof *ids);
+  rows = malloc ((n ? n : 1) * PS_ROW * sizeof *rows);
+  f = ok ? fopen (path, "rb") : NULL;
+  ok = f != NULL && ids != NULL && rows != NULL
+       && fread (ids, sizeof *ids, n, f) == n
+       && fread (rows, PS_ROW * sizeof *rows, n, f) == n;
+  if (f != NULL)
+    fclose (f);
+  for (size_t i = 0; ok && i < n; i++)
+    ok = ps_table_put (s->t, ids[i], &rows[i * PS_ROW]) == 0;
+  uint64_t t2 = ps_now_ms ();
+  unlink (path);
+  free (ids);
+  free (rows);
+  printf ("server %d: checkpoint round trip of %zu rows: save %" PRIu64
+          " ms, restore %" PRIu64 " ms%s\n",
+          s->me, n, t1 - t0, t2 - t1, ok ? "" : " (FAILED)");
+  fflush (stdout);
+}
+
 static void
 start_drain (srv_t *s)
 {
@@ -645,6 +689,8 @@ ps_server_main (muster_worker_t *w, const ps_opts_t *o)
     }
   if (rc == 0 && o->prefill && s.plan != NULL)
     prefill (&s);
+  if (rc == 0 && o->ckpt_baseline != NULL && s.plan != NULL)
+    ckpt_round_trip (&s);
   if (rc == 0)
     rc = loop (&s);
   printf ("server %d: %zu rows at exit\n", s.me, s.t ? ps_table_rows (s.t) : 0);

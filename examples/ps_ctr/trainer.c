@@ -43,12 +43,7 @@ typedef struct trainer {
   void **sock;       /* a DEALER per server of the plan */
   uint32_t nworkers;
   int me;
-  /* per-batch scratch */
-  uint64_t *uniq;    /* unique ids of the batch */
-  size_t nuniq, cap;
-  size_t *slot_of;   /* sample*FIELDS + f -> index into uniq */
-  float *w_rows;     /* nuniq * DIM */
-  float *grads;
+  ps_batch_t b;      /* the batch's rows */
   uint64_t rows_moved; /* pulled + pushed, for the throughput line */
 } trainer_t;
 
@@ -113,67 +108,24 @@ ask (trainer_t *t, size_t i, const ps_hdr_t *h, const void *p1, size_t l1,
   return 0;
 }
 
-static int
-batch_ids (trainer_t *t, const uint64_t *ids, size_t nsamples)
-{
-  size_t need = nsamples * PS_FIELDS;
-  if (need > t->cap)
-    {
-      free (t->uniq);
-      free (t->slot_of);
-      free (t->w_rows);
-      free (t->grads);
-      t->cap = need;
-      t->uniq = malloc (need * sizeof *t->uniq);
-      t->slot_of = malloc (need * sizeof *t->slot_of);
-      t->w_rows = malloc (need * PS_DIM * sizeof *t->w_rows);
-      t->grads = malloc (need * PS_DIM * sizeof *t->grads);
-      if (!t->uniq || !t->slot_of || !t->w_rows || !t->grads)
-        return -ENOMEM;
-    }
-  /* unique ids in order of first use (a small open-addressing set) */
-  size_t hcap = 1;
-  while (hcap < 2 * need)
-    hcap *= 2;
-  size_t *h = malloc (hcap * sizeof *h);
-  if (h == NULL)
-    return -ENOMEM;
-  memset (h, 0xff, hcap * sizeof *h);
-  t->nuniq = 0;
-  for (size_t k = 0; k < need; k++)
-    {
-      size_t s = (size_t)ps_mix (ids[k]) & (hcap - 1);
-      while (h[s] != SIZE_MAX && t->uniq[h[s]] != ids[k])
-        s = (s + 1) & (hcap - 1);
-      if (h[s] == SIZE_MAX)
-        {
-          h[s] = t->nuniq;
-          t->uniq[t->nuniq++] = ids[k];
-        }
-      t->slot_of[k] = h[s];
-    }
-  free (h);
-  return 0;
-}
-
 /* Pull the rows of t->uniq for `step` (nocreate: held-out ids). */
 static int
 pull (trainer_t *t, uint64_t step, int nocreate)
 {
   size_t ns = t->plan->nservers;
-  uint64_t *sel = malloc ((t->nuniq ? t->nuniq : 1) * sizeof *sel);
-  size_t *idx = malloc ((t->nuniq ? t->nuniq : 1) * sizeof *idx);
+  uint64_t *sel = malloc ((t->b.nuniq ? t->b.nuniq : 1) * sizeof *sel);
+  size_t *idx = malloc ((t->b.nuniq ? t->b.nuniq : 1) * sizeof *idx);
   int rc = sel && idx ? 0 : -ENOMEM;
   for (size_t srv = 0; rc == 0 && srv < ns; srv++)
     {
       size_t n = 0;
-      for (size_t k = 0; k < t->nuniq; k++)
+      for (size_t k = 0; k < t->b.nuniq; k++)
         if ((size_t)muster_bucket_plan_owner (
-                t->plan, ps_bucket (t->uniq[k], t->plan->nbuckets))
+                t->plan, ps_bucket (t->b.uniq[k], t->plan->nbuckets))
             == srv)
           {
             idx[n] = k;
-            sel[n++] = t->uniq[k];
+            sel[n++] = t->b.uniq[k];
           }
       if (n == 0)
         continue;
@@ -188,7 +140,7 @@ pull (trainer_t *t, uint64_t step, int nocreate)
       if (m.h.op != PS_ROWS || rows == NULL)
         rc = -EPROTO;
       for (size_t k = 0; rc == 0 && k < n; k++)
-        memcpy (&t->w_rows[idx[k] * PS_DIM], &rows[k * PS_DIM],
+        memcpy (&t->b.w_rows[idx[k] * PS_DIM], &rows[k * PS_DIM],
                 PS_DIM * sizeof *rows);
       ps_in_close (&m);
       t->rows_moved += n;
@@ -202,19 +154,19 @@ static int
 push (trainer_t *t, uint64_t step)
 {
   size_t ns = t->plan->nservers;
-  uint64_t *sel = malloc ((t->nuniq ? t->nuniq : 1) * sizeof *sel);
-  float *g = malloc ((t->nuniq ? t->nuniq : 1) * PS_DIM * sizeof *g);
+  uint64_t *sel = malloc ((t->b.nuniq ? t->b.nuniq : 1) * sizeof *sel);
+  float *g = malloc ((t->b.nuniq ? t->b.nuniq : 1) * PS_DIM * sizeof *g);
   int rc = sel && g ? 0 : -ENOMEM;
   for (size_t srv = 0; rc == 0 && srv < ns; srv++)
     {
       size_t n = 0;
-      for (size_t k = 0; k < t->nuniq; k++)
+      for (size_t k = 0; k < t->b.nuniq; k++)
         if ((size_t)muster_bucket_plan_owner (
-                t->plan, ps_bucket (t->uniq[k], t->plan->nbuckets))
+                t->plan, ps_bucket (t->b.uniq[k], t->plan->nbuckets))
             == srv)
           {
-            sel[n] = t->uniq[k];
-            memcpy (&g[n * PS_DIM], &t->grads[k * PS_DIM],
+            sel[n] = t->b.uniq[k];
+            memcpy (&g[n * PS_DIM], &t->b.grads[k * PS_DIM],
                     PS_DIM * sizeof *g);
             n++;
           }
@@ -229,29 +181,6 @@ push (trainer_t *t, uint64_t step)
   free (sel);
   free (g);
   return rc;
-}
-
-/* The model's logit for one sample whose rows are at slots[0..FIELDS). */
-static double
-logit_of (const trainer_t *t, const size_t *slots, float *sum_v)
-{
-  double z = 0, sq = 0;
-  for (int k = 1; k < PS_DIM; k++)
-    sum_v[k] = 0;
-  for (int f = 0; f < PS_FIELDS; f++)
-    {
-      const float *r = &t->w_rows[slots[f] * PS_DIM];
-      z += r[0];
-      for (int k = 1; k < PS_DIM; k++)
-        {
-          sum_v[k] += r[k];
-          sq += (double)r[k] * r[k];
-        }
-    }
-  double s2 = 0;
-  for (int k = 1; k < PS_DIM; k++)
-    s2 += (double)sum_v[k] * sum_v[k];
-  return z + 0.5 * (s2 - sq);
 }
 
 static int
@@ -269,31 +198,13 @@ train_step (trainer_t *t, uint64_t step, double *loss)
                  &truth);
     }
   if (rc == 0)
-    rc = batch_ids (t, ids, B);
+    rc = ps_batch_ids (&t->b, ids, B);
   if (rc == 0)
     rc = pull (t, step, 0);
   *loss = 0;
   if (rc == 0)
     {
-      memset (t->grads, 0, t->nuniq * PS_DIM * sizeof *t->grads);
-      for (size_t j = 0; j < B; j++)
-        {
-          const size_t *slots = &t->slot_of[j * PS_FIELDS];
-          float sum_v[PS_DIM];
-          double z = logit_of (t, slots, sum_v);
-          double p = 1.0 / (1.0 + exp (-z));
-          *loss += -(y[j] > 0.5f ? log (p + 1e-12) : log (1 - p + 1e-12));
-          float g = (float)(p - y[j]);
-          for (int f = 0; f < PS_FIELDS; f++)
-            {
-              float *gr = &t->grads[slots[f] * PS_DIM];
-              const float *r = &t->w_rows[slots[f] * PS_DIM];
-              gr[0] += g;
-              for (int k = 1; k < PS_DIM; k++)
-                gr[k] += g * (sum_v[k] - r[k]);
-            }
-        }
-      *loss /= (double)B;
+      *loss = ps_fm_grads (&t->b, y, B);
       rc = push (t, step);
     }
   free (ids);
@@ -410,13 +321,10 @@ finish (trainer_t *t)
   for (size_t j = 0; rc == 0 && j < n; j++)
     ps_sample (t->o->seed, t->o->vocab, EVAL_BASE + j, &ids[j * PS_FIELDS],
                &y[j], &oracle[j]);
-  if (rc == 0 && (rc = batch_ids (t, ids, n)) == 0
+  if (rc == 0 && (rc = ps_batch_ids (&t->b, ids, n)) == 0
       && (rc = pull (t, steps, 1)) == 0)
     for (size_t j = 0; j < n; j++)
-      {
-        float sum_v[PS_DIM];
-        score[j] = logit_of (t, &t->slot_of[j * PS_FIELDS], sum_v);
-      }
+      score[j] = ps_fm_logit (&t->b, j);
   if (rc == 0)
     printf ("table rows=%" PRIu64 " checksum=%016" PRIx64
             " auc=%.4f oracle_auc=%.4f servers=%zu step=%" PRIu64 "\n",
@@ -500,10 +408,7 @@ ps_trainer_main (muster_worker_t *w, const ps_opts_t *o)
     rc = finish (&t);
   disconnect (&t);
   muster_bucket_plan_free (&t.plan);
-  free (t.uniq);
-  free (t.slot_of);
-  free (t.w_rows);
-  free (t.grads);
+  ps_batch_free (&t.b);
   if (t.ctx)
     zmq_ctx_term (t.ctx);
   return rc == 0 ? 0 : 1;
