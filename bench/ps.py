@@ -198,7 +198,8 @@ class Bench:
     def close(self):
         for p in reversed(self.procs):
             p.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not os.environ.get("PS_BENCH_KEEP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def main():

@@ -88,6 +88,8 @@ uint64_t ps_table_checksum (const ps_table_t *t);
  * 0 or -1 (no memory; the table is unchanged). */
 int ps_table_take (ps_table_t *t, uint64_t nbuckets, uint64_t first,
                    uint64_t count, uint64_t **ids, float **rows, size_t *n);
+/* Make room for `more` rows without growing again.  0 or -1. */
+int ps_table_reserve (ps_table_t *t, size_t more);
 /* Put a row (PS_ROW floats) under id, replacing any.  0 or -1. */
 int ps_table_put (ps_table_t *t, uint64_t id, const float *row);
 

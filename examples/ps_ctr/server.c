@@ -68,7 +68,7 @@ typedef struct srv {
   void **src;         /* a DEALER per move (NULL: not mine or done) */
   size_t copies_left;
   muster_req_t *barrier;
-  uint64_t mig_t0;
+  uint64_t mig_t0, t_cut, t_copied; /* when the plan, cut, copies came */
   uint64_t rows_in, rows_out;
   /* leaving */
   int draining;
@@ -134,6 +134,7 @@ serve_migrate (srv_t *s, ps_in_t *m)
   uint64_t *ids = NULL;
   float *rows = NULL;
   size_t n = 0;
+  uint64_t t0 = ps_now_ms ();
   if (s->plan == NULL
       || ps_table_take (s->t, s->plan->nbuckets, m->h.a, m->h.b, &ids, &rows,
                         &n) != 0)
@@ -146,8 +147,8 @@ serve_migrate (srv_t *s, ps_in_t *m)
            n * PS_ROW * sizeof *rows);
   s->rows_out += n;
   printf ("server %d: handed over %zu rows of buckets [%" PRIu64 ",%" PRIu64
-          ") at step %" PRIu64 "\n",
-          s->me, n, m->h.a, m->h.a + m->h.b, m->h.step);
+          ") at step %" PRIu64 " in %" PRIu64 " ms\n",
+          s->me, n, m->h.a, m->h.a + m->h.b, m->h.step, ps_now_ms () - t0);
   fflush (stdout);
   free (ids);
   free (rows);
@@ -445,6 +446,8 @@ take_copy (srv_t *s, size_t i)
   const float *rows = n ? ps_in_data (&m, 2, n * PS_ROW * sizeof *rows) : NULL;
   if (m.h.op != PS_MOVED || (n > 0 && (ids == NULL || rows == NULL)))
     rc = MUSTER_EPROTO;
+  else if (ps_table_reserve (s->t, n) != 0)
+    rc = -ENOMEM;
   for (uint32_t k = 0; rc == 0 && k < n; k++)
     if (ps_table_put (s->t, ids[k], &rows[k * PS_ROW]) != 0)
       rc = -ENOMEM;
@@ -470,6 +473,7 @@ migrate_turn (srv_t *s)
     case MIG_CUT:
       if ((rc = cut_known (s)) <= 0)
         return rc;
+      s->t_cut = ps_now_ms ();
       if (!s->done_known)
         {
           s->done = s->cut; /* a new server: the table is as of the cut */
@@ -487,6 +491,7 @@ migrate_turn (srv_t *s)
         return 0;
       free (s->src);
       s->src = NULL;
+      s->t_copied = ps_now_ms ();
       if ((rc = muster_worker_migration_done_nb (s->w, s->next,
                                                  MIGRATE_WAIT_MS, &s->barrier)))
         return rc;
@@ -499,12 +504,14 @@ migrate_turn (srv_t *s)
       muster_req_free (&s->barrier);
       if (rc != 0)
         return rc;
+      uint64_t now = ps_now_ms ();
       printf ("server %d: migration to %zu servers done at step %" PRIu64
               ": %" PRIu64 " rows in, %" PRIu64 " rows out, %" PRIu64
-              " ms, %zu rows held\n",
+              " ms (cut agreed %" PRIu64 ", copied %" PRIu64 ", barrier %"
+              PRIu64 "), %zu rows held\n",
               muster_worker_role_rank (s->w), s->next->nservers, s->cut,
-              s->rows_in, s->rows_out, ps_now_ms () - s->mig_t0,
-              ps_table_rows (s->t));
+              s->rows_in, s->rows_out, now - s->mig_t0, s->t_cut - s->mig_t0,
+              s->t_copied - s->t_cut, now - s->t_copied, ps_table_rows (s->t));
       fflush (stdout);
       use_plan (s, s->next);
       s->next = NULL;

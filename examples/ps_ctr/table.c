@@ -20,18 +20,33 @@ struct ps_table {
   size_t n;
 };
 
-ps_table_t *
-ps_table_new (void)
+static size_t
+cap_for (size_t rows)
+{
+  size_t cap = 1024;
+  while (rows * 10 > cap * 7)
+    cap *= 2;
+  return cap;
+}
+
+static ps_table_t *
+table_with (size_t rows)
 {
   ps_table_t *t = calloc (1, sizeof *t);
   if (t == NULL)
     return NULL;
-  t->cap = 1024;
+  t->cap = cap_for (rows);
   t->ids = calloc (t->cap, sizeof *t->ids);
   t->rows = malloc (t->cap * PS_ROW * sizeof *t->rows);
   if (t->ids == NULL || t->rows == NULL)
     ps_table_destroy (&t);
   return t;
+}
+
+ps_table_t *
+ps_table_new (void)
+{
+  return table_with (0);
 }
 
 void
@@ -61,9 +76,9 @@ slot_of (const ps_table_t *t, uint64_t id)
 }
 
 static int
-grow (ps_table_t *t)
+resize (ps_table_t *t, size_t cap)
 {
-  ps_table_t g = { NULL, NULL, t->cap * 2, 0 };
+  ps_table_t g = { NULL, NULL, cap, 0 };
   g.ids = calloc (g.cap, sizeof *g.ids);
   g.rows = malloc (g.cap * PS_ROW * sizeof *g.rows);
   if (g.ids == NULL || g.rows == NULL)
@@ -98,10 +113,17 @@ ps_row_init (uint64_t id, float *row)
     }
 }
 
+int
+ps_table_reserve (ps_table_t *t, size_t more)
+{
+  size_t cap = cap_for (t->n + more);
+  return cap > t->cap ? resize (t, cap) : 0;
+}
+
 static float *
 insert (ps_table_t *t, uint64_t id)
 {
-  if ((t->n + 1) * 10 > t->cap * 7 && grow (t) != 0)
+  if ((t->n + 1) * 10 > t->cap * 7 && resize (t, t->cap * 2) != 0)
     return NULL;
   size_t s = slot_of (t, id);
   t->ids[s] = id + 1;
@@ -177,7 +199,7 @@ ps_table_take (ps_table_t *t, uint64_t nbuckets, uint64_t first,
       }
   uint64_t *ids = malloc ((n ? n : 1) * sizeof *ids);
   float *rows = malloc ((n ? n : 1) * PS_ROW * sizeof *rows);
-  ps_table_t *keep = ps_table_new ();
+  ps_table_t *keep = table_with (t->n - n);
   if (ids == NULL || rows == NULL || keep == NULL)
     {
       free (ids);
