@@ -184,7 +184,7 @@ out:
 static void
 store (mu_job_t *j, char *buf, size_t len)
 {
-  mu_bin_t *val = malloc (sizeof *val);
+  mu_bin_t *val = j->kv ? malloc (sizeof *val) : NULL;
   void *old = NULL;
   if (val == NULL)
     {

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import MusterCase, bin_path, main  # noqa: E402
 
 NBUCKETS = "256"
-STEPS = 240
+STEPS = 600
 AUC_TARGET = 0.70
 TABLE = re.compile(r"table rows=(\d+) checksum=([0-9a-f]{16}) auc=([0-9.]+) "
                    r"oracle_auc=([0-9.]+) servers=(\d+) step=(\d+)")
@@ -67,10 +67,10 @@ class PsCtr(MusterCase):
         self.expect(auc >= AUC_TARGET, "AUC %.4f >= %.2f" % (auc, AUC_TARGET), w)
 
         self.check("the same run, scaled 2 -> 3 -> 2 servers while it trains")
-        w, ps = self.job(d, "live", ["--step-ms", "15"])
+        w, ps = self.job(d, "live", ["--step-ms", "10"])
         self.wait_for(lambda: self.last_step(w) >= 40, 60,
                       "40 steps on 2 servers")
-        third = self.node(d, "live", "ps", "live-ps2", ["--step-ms", "15"])
+        third = self.node(d, "live", "ps", "live-ps2", ["--step-ms", "10"])
         self.wait_for(lambda: "migration to 3 servers done" in third.out, 60,
                       "the third server to receive its buckets")
         at3 = self.last_step(w)
