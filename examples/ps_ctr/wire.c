@@ -4,6 +4,7 @@
  * routing id in front on the server side.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,7 +51,10 @@ void
 ps_in_close (ps_in_t *m)
 {
   for (int i = 0; i < m->nparts; i++)
-    zmq_msg_close (&m->part[i]);
+    {
+      zmq_msg_close (&m->part[i]);
+      free (m->aligned[i]);
+    }
   if (m->has_rid)
     zmq_msg_close (&m->rid);
   memset (m, 0, sizeof *m);
@@ -100,5 +104,10 @@ ps_in_data (ps_in_t *m, int i, size_t want)
 {
   if (i >= m->nparts || zmq_msg_size (&m->part[i]) != want)
     return NULL;
-  return zmq_msg_data (&m->part[i]);
+  void *p = zmq_msg_data (&m->part[i]);
+  if ((uintptr_t)p % sizeof (uint64_t) == 0)
+    return p;
+  if (m->aligned[i] == NULL && (m->aligned[i] = malloc (want ? want : 1)))
+    memcpy (m->aligned[i], p, want);
+  return m->aligned[i];
 }
