@@ -8,7 +8,9 @@ that were there from the start keep their processes, training goes on, and
 the final table has the row count and checksum of a fault-free run of the
 same data (synchronous steps make the table independent of timing) and
 reaches the AUC target.  A killed worker is replaced alone: the servers
-keep their processes and their state, and the job succeeds."""
+keep their processes and their state, and the job succeeds.  A server
+process that fails is replaced too, and the next plan moves its buckets to
+the replacement marked lost (tests/ps_plan_probe.c prints the plans)."""
 import os
 import re
 import signal
@@ -125,6 +127,44 @@ class PsCtr(MusterCase):
         self.check("finished: %d rows, AUC %.4f" % (rows, auc))
         self.expect(rows > 0 and auc >= AUC_TARGET, "AUC %.4f >= %.2f"
                     % (auc, AUC_TARGET), w)
+
+    def test_failed_server_buckets_lost(self):
+        """A PS process that fails takes its rows with it: the plan of the
+        next epoch moves its buckets to its replacement marked lost (the
+        replacement is a new process: a new identity), and the surviving
+        server keeps its buckets (no move)."""
+        d = self.musterd()
+        nodes = [self.muster_run(
+            ["--rdzv-endpoint", d.rdzv, "--rdzv-id", "lost", "--roles",
+             "worker=1x1,ps=2x1", "--role", role, "--node-id", name,
+             "--nbuckets", "8", "--elastic-mode", "in-place",
+             "--max-restarts", "1", "--connect-timeout", "20s", "--",
+             bin_path("ps_plan_probe"), "--crash-ps", "1"], name=name)
+            for role, name in (("worker", "lost-w"), ("ps", "lost-ps0"),
+                               ("ps", "lost-ps1"))]
+        for p in nodes:
+            self.expect_eq(p.wait(), 0, "exit status of " + p.name, *nodes)
+        out = "".join(p.out for p in nodes)
+        plans = re.findall(r"(\w+) (\d+): plan epoch (\d+) prev (\d+) servers "
+                           r"(.*?) moves(.*)", out)
+        self.check("epoch 1: two servers, no moves; epoch 2: server 1's "
+                   "buckets [4,8) move from the failed process, lost")
+        first = {(r, n) for r, n, e, pr, sv, mv in plans if e == "1"}
+        self.expect_eq(first, {("worker", "0"), ("ps", "0"), ("ps", "1")},
+                       "every member read the first plan", *nodes)
+        for r, n, e, pr, sv, mv in plans:
+            if e == "1":
+                self.expect_eq((pr, sv, mv.strip()), ("0", "[0,4] [4,4]", ""),
+                               "epoch 1 plan of %s %s" % (r, n), *nodes)
+        later = [(r, n, pr, sv, mv.strip()) for r, n, e, pr, sv, mv in plans
+                 if e != "1"]
+        self.expect_eq(sorted(later),
+                       sorted([(r, n, "1", "[0,4] [4,4]", "[4,4 -1 1 1 1]")
+                               for r, n in (("worker", "0"), ("ps", "0"),
+                                            ("ps", "1"))]),
+                       "the next epoch's plan, seen by the survivors and the "
+                       "replacement", *nodes)
+        self.expect("ps 1: crashing" in out, "server 1 crashed", *nodes)
 
 
 if __name__ == "__main__":
