@@ -100,6 +100,7 @@ void mu_coord_destroy (mu_coord_t **c_p);
 /* mu_job_state_t and mu_job_state_name: coordinator/job_machine.h */
 
 typedef struct mu_job mu_job_t;
+typedef struct mu_ps_state mu_ps_state_t;
 
 typedef struct mu_node {
   uint32_t key;       /* index in the node table; rendezvous key */
@@ -249,6 +250,8 @@ struct mu_job {
   uint64_t cm_ckpt_us;    /* the checkpoint attempt's begin; 0 = none */
   uint64_t cm_ckpt_bytes; /* its manifest's shard bytes */
   int cm_placed;          /* its first epoch started */
+  /* ps: live bucket migration (ps_plan.c) */
+  struct mu_ps_state *ps; /* servers of the current epoch; NULL = none */
 };
 
 struct mu_coord {

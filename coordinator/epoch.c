@@ -31,6 +31,7 @@
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
+#include "coordinator/ps_plan.h"
 
 
 static uint64_t
@@ -162,6 +163,7 @@ send_starts (mu_job_t *j, start_prep_t *p)
   mu_peer_node_t *all = p->all;
   mu_role_world_t roles[MU_RDZV_MAX_ROLES];
   int in_place = j->in_place && j->epoch > 1;
+  mu_ps_plan_epoch (j, mem, n, in_place);
   size_t nroles = mu_rdzv_nroles (j->rdzv);
   for (size_t r = 0; r < nroles; r++)
     {
@@ -604,6 +606,7 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
     return;
   int ok = ws->exit_code == 0 && ws->signal == 0
            && strcmp (ws->state, "exited") == 0;
+  mu_ps_plan_worker_gone (j, n, ws->rank);
   mu_jm_event_t ev = { .type = MU_JM_E_WORKER_EXIT, .ok = ok,
                        .counted = n->live > 0,
                        .exit_code = ws->exit_code, .signal = ws->signal };
@@ -721,6 +724,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
     if (mem[i].key == n->key)
       mu_ckpt_lost (j, mem[i].first_rank, mem[i].nproc);
   uint64_t live_lost = n->live_epoch == j->epoch ? n->live : 0;
+  mu_ps_plan_node_gone (j, n, charged);
   n->live = 0;
   n->job = NULL;
   mu_rdzv_decision_t d;
@@ -769,6 +773,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->epoch_reason);
   free (j->owner);
   free (j->members_buf);
+  mu_ps_plan_free (j);
   mu_ckpt_job_free (j);
   mu_job_spec_free (&j->spec);
   free (j);

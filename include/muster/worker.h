@@ -221,6 +221,94 @@ MUSTER_EXPORT int muster_worker_restore_buckets (muster_worker_t *w,
 MUSTER_EXPORT int muster_worker_buckets (muster_worker_t *w, uint64_t *first,
                                          uint64_t *count);
 
+/* ------------------------------------------------- live bucket migration
+ *
+ * A job with a role named "ps" and nbuckets > 0 (muster run --nbuckets)
+ * gets, every epoch, a bucket map: server i of P (role rank order) owns
+ * the contiguous range of muster_worker_buckets().  When the servers change
+ * in an in-place epoch (a PS node joins or leaves; survivors keep running)
+ * the plan also lists the moves from the previous epoch's map: which
+ * buckets go from whom to whom, each bucket owned by exactly one server
+ * before and after, and only buckets whose server changed moving.
+ *
+ * The protocol (docs/ps.md): every member reads the plan.  A destination
+ * server copies each move's buckets from its source (over the program's
+ * own data plane; the source's host and MUSTER_PEER_PORT are in the move)
+ * and reports it with muster_worker_bucket_moved().  Every member of the
+ * epoch (servers and workers) then calls muster_worker_migration_done(),
+ * a barrier that returns once every move of the plan is reported: from
+ * then on everyone uses the new map.  Until it returns, sources keep
+ * serving the buckets they are giving away (or workers pause; the
+ * program chooses).  A source that left the job (scale down: its node
+ * shut down with agent.leave) is not a member of the new epoch: it keeps
+ * serving its buckets during its grace period until they are copied. */
+typedef struct muster_bucket_server {
+  int role_rank;      /* its role rank in this epoch */
+  uint64_t first;     /* owns buckets [first, first + count) */
+  uint64_t count;
+  const char *host;   /* its data-plane address: host and */
+  int port;           /* MUSTER_PEER_PORT */
+} muster_bucket_server_t;
+
+typedef struct muster_bucket_move {
+  uint64_t first;      /* buckets [first, first + count) */
+  uint64_t count;
+  int from_rank;       /* source's role rank now; -1: it left the job and
+                          serves the buckets until they are copied */
+  int from_old_rank;   /* source's role rank in the previous epoch */
+  const char *from_host; /* source's data-plane address */
+  int from_port;
+  int to_rank;         /* destination's role rank now */
+  int lost;            /* 1: the source is gone (crashed, node lost):
+                          nothing to copy, start these buckets empty (or
+                          from a checkpoint) */
+} muster_bucket_move_t;
+
+typedef struct muster_bucket_plan {
+  uint64_t epoch;      /* the epoch this map is for */
+  uint64_t prev_epoch; /* epoch the moves start from; 0 = no moves */
+  uint64_t nbuckets;
+  size_t nservers;
+  const muster_bucket_server_t *servers; /* role rank order */
+  size_t nmoves;
+  const muster_bucket_move_t *moves;     /* bucket order */
+} muster_bucket_plan_t;
+
+/* The bucket map and moves of the current epoch, waiting up to timeout_ms
+ * for it.  *out is owned by the caller (muster_bucket_plan_free); its
+ * strings live as long as it does.  MUSTER_ENOTFOUND: the job has no ps
+ * role or no nbuckets (timeout 0, or MUSTER_ETIMEDOUT after a wait);
+ * MUSTER_EMEMBERSHIP: a newer epoch began, ask again. */
+MUSTER_EXPORT int muster_worker_bucket_plan (muster_worker_t *w,
+                                             int timeout_ms,
+                                             muster_bucket_plan_t **out);
+/* Free a plan; accepts NULL and a pointer to NULL; sets *p to NULL. */
+MUSTER_EXPORT void muster_bucket_plan_free (muster_bucket_plan_t **p);
+/* Index into p->servers of the server owning `bucket`, or MUSTER_EINVAL
+ * when bucket >= nbuckets. */
+MUSTER_EXPORT int muster_bucket_plan_owner (const muster_bucket_plan_t *p,
+                                            uint64_t bucket);
+/* Report move p->moves[move] done (its buckets are now served by the
+ * destination).  Called by the destination.  MUSTER_EINVAL for a move
+ * index out of range or a plan of another epoch. */
+MUSTER_EXPORT int muster_worker_bucket_moved (muster_worker_t *w,
+                                              const muster_bucket_plan_t *p,
+                                              size_t move, int timeout_ms);
+/* The barrier that completes the migration: returns 0 once every member
+ * of the epoch called it, by which time every move is reported (a server
+ * must report its incoming moves first: MUSTER_ENOTFOUND names the first
+ * one it did not).  A plan without moves needs no barrier (0 at once). */
+MUSTER_EXPORT int muster_worker_migration_done (muster_worker_t *w,
+                                                const muster_bucket_plan_t *p,
+                                                int timeout_ms);
+/* Non-blocking form, for a server that must go on serving its peers'
+ * copies while it waits: the checks are made at once (their error is
+ * returned and no request made); *req finishes with the barrier
+ * (muster_req_wait).  With no moves *req is NULL and 0 is returned. */
+MUSTER_EXPORT int muster_worker_migration_done_nb (
+    muster_worker_t *w, const muster_bucket_plan_t *p, int timeout_ms,
+    muster_req_t **req);
+
 /* Address of `rank` (0..world-1).  MUSTER_EINVAL for a rank out of range. */
 MUSTER_EXPORT int muster_worker_peer (const muster_worker_t *w, int rank,
                                       muster_peer_t *out);

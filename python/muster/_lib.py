@@ -70,6 +70,25 @@ class BucketSlice(ctypes.Structure):
                 ("bucket_count", c_u64), ("offset", c_u64)]
 
 
+# Live bucket migration (worker.h, docs/ps.md): declared for completeness;
+# the Python API does not wrap it yet.
+class BucketServer(ctypes.Structure):
+    _fields_ = [("role_rank", c_int), ("first", c_u64), ("count", c_u64),
+                ("host", c_char_p), ("port", c_int)]
+
+
+class BucketMove(ctypes.Structure):
+    _fields_ = [("first", c_u64), ("count", c_u64), ("from_rank", c_int),
+                ("from_old_rank", c_int), ("from_host", c_char_p),
+                ("from_port", c_int), ("to_rank", c_int), ("lost", c_int)]
+
+
+class BucketPlan(ctypes.Structure):
+    _fields_ = [("epoch", c_u64), ("prev_epoch", c_u64), ("nbuckets", c_u64),
+                ("nservers", c_size), ("servers", POINTER(BucketServer)),
+                ("nmoves", c_size), ("moves", POINTER(BucketMove))]
+
+
 MEMBERSHIP_FN = ctypes.CFUNCTYPE(None, c_void_p, POINTER(Membership), c_void_p)
 CKPT_FN = ctypes.CFUNCTYPE(None, c_void_p, POINTER(CkptRequest), c_void_p)
 
@@ -113,6 +132,15 @@ PROTOTYPES = {
     "muster_worker_restore_buckets": (c_int, [_W, POINTER(POINTER(BucketSlice)),
                                               POINTER(c_size)]),
     "muster_worker_buckets": (c_int, [_W, POINTER(c_u64), POINTER(c_u64)]),
+    "muster_worker_bucket_plan": (c_int, [_W, c_int,
+                                          POINTER(POINTER(BucketPlan))]),
+    "muster_bucket_plan_free": (None, [POINTER(POINTER(BucketPlan))]),
+    "muster_bucket_plan_owner": (c_int, [POINTER(BucketPlan), c_u64]),
+    "muster_worker_bucket_moved": (c_int, [_W, POINTER(BucketPlan), c_size,
+                                           c_int]),
+    "muster_worker_migration_done": (c_int, [_W, POINTER(BucketPlan), c_int]),
+    "muster_worker_migration_done_nb": (c_int, [_W, POINTER(BucketPlan), c_int,
+                                                POINTER(_R)]),
     "muster_worker_peer": (c_int, [_W, c_int, POINTER(Peer)]),
     "muster_worker_kv_put": (c_int, [_W, c_char_p, c_void_p, c_size, c_int]),
     "muster_worker_kv_get": (c_int, [_W, c_char_p, POINTER(c_void_p),

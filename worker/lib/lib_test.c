@@ -464,6 +464,8 @@ main (void)
                                      fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown (test_agent_wedged, fx_setup,
                                      fx_teardown),
+    cmocka_unit_test_setup_teardown (test_bucket_plan, fx_setup_world2,
+                                     fx_teardown),
     cmocka_unit_test_setup_teardown (test_ckpt_failure_reported, fx_setup,
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_ckpt_attempt_moved, fx_setup,

@@ -42,5 +42,7 @@ void test_agent_lost (void **state);
 void test_agent_restart (void **state);
 void test_agent_wedged (void **state);
 void test_bye_and_bad_endpoints (void **state);
+/* lib_test_migrate.c: live bucket migration. */
+void test_bucket_plan (void **state);
 
 #endif
