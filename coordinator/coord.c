@@ -28,6 +28,7 @@
 #include "common/zwatch.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/ctl_ops.h"
 #include "coordinator/kv_quota.h"
 #include "coordinator/journal.h"
 #include "coordinator/standby.h"
@@ -260,7 +261,11 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       mu_nodes_leave (c, n, m->u.leave.reason);
       break;
     case MU_MSG_WORKER_STATE:
+      mu_ctl_note_worker (c, n, &m->u.worker_state); /* pids for ctl.get */
       mu_jobs_worker_state (c, n, &m->u.worker_state);
+      break;
+    case MU_MSG_AGENT_LOGS:
+      mu_ctl_agent_logs (c, n, &m->u.agent_logs); /* ctl_logs.c */
       break;
     case MU_MSG_CKPT_SAVED:
       mu_ckpt_on_saved (c, n, &m->u.ckpt_saved);
@@ -328,7 +333,9 @@ on_ctl_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);
-      mu_wire_send_error (sock, &from, rc, NULL, 0, err);
+      char field[160];
+      mu_ctl_decode_field (err, field, sizeof field);
+      mu_wire_send_error_field (sock, &from, rc, NULL, 0, field, err);
       return 0;
     }
   mu_principal_t who;

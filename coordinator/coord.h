@@ -54,6 +54,9 @@ typedef struct mu_coord_opts {
                                (standby.h); 0 = none (embedded) */
   const char *standby_bind; /* serve the journal stream to a standby here
                                (standby.h); NULL = none */
+  /* control port (ctl area: ctl_*.c) */
+  uint64_t job_log_bytes;   /* output kept per job for ctl.logs (log_ring.h);
+                               0 = 1 MiB */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -143,6 +146,10 @@ typedef struct mu_node {
   int restored;       /* a member the journal restored, its agent away */
   int in_process;     /* its agent runs on the coordinator's own loop
                          (muster run): never declared lost for silence */
+  /* control port (ctl area: ctl_nodes.c) */
+  int admin_cordon;   /* ctl.cordon/ctl.drain: no new work until uncordoned
+                         (cordon_until is held at UINT64_MAX meanwhile) */
+  int draining;       /* ctl.drain: its work is being moved off */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -251,6 +258,13 @@ struct mu_job {
   uint32_t preempt_node; /* its key (preempting == 2) */
   uint64_t preempt_deadline_ms;
   mu_job_t *next_finished;
+  /* control port (ctl area: ctl_*.c) */
+  struct mu_log_ring *logs; /* output lines for ctl.logs (log_ring.h) */
+  uint64_t *pids;        /* pid of each rank of pids_epoch, 0 = unknown */
+  size_t npids;
+  uint64_t pids_epoch;
+  uint64_t log_dropped;  /* output bytes agents dropped over budget */
+  uint32_t scaled_roles; /* bit r: role r was scaled (ctl_scale.c) */
 };
 
 struct mu_coord {
