@@ -126,10 +126,11 @@ drain (mu_coord_t *c, const mu_route_t *from, mu_node_t *n, uint64_t grace)
   if (j->state == MU_JOB_RUNNING && mu_rdzv_is_member (j->rdzv, n->key))
     {
       snprintf (msg, sizeof msg,
-                "node %s draining: job %s %s, then goes on without it (or is "
+                "node %s draining: job %s %s goes on without it (or is "
                 "suspended below its min)",
                 n->node_id, j->id,
-                j->ckpt ? "checkpoints" : "has no checkpoint directory; it");
+                j->ckpt ? "checkpoints, then"
+                        : "has no checkpoint directory; it");
       mu_ckpt_preempt_node (c, n, grace ? grace : DRAIN_GRACE_MS,
                             "node drained by request");
     }
