@@ -333,9 +333,10 @@ on_ctl_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);
-      char field[160];
-      mu_ctl_decode_field (err, field, sizeof field);
-      mu_wire_send_error_field (sock, &from, rc, NULL, 0, field, err);
+      char field[160], what[64];
+      mu_ctl_decode_field (err, field, sizeof field, what, sizeof what);
+      mu_wire_send_error_field (sock, &from, rc, what[0] ? what : NULL, 0,
+                                field, err);
       return 0;
     }
   mu_principal_t who;

@@ -30,12 +30,24 @@ mu_ctl_error (mu_coord_t *c, const mu_route_t *to, int code,
 }
 
 void
-mu_ctl_decode_field (const char *err, char *buf, size_t cap)
+mu_ctl_decode_field (const char *err, char *buf, size_t cap, char *msg,
+                     size_t msgcap)
 {
-  /* proto_decode.c writes "<msg>: field '<path>': <what>". */
-  if (cap == 0)
+  /* proto_decode.c writes "<msg>: field '<path>': <what>" (or "<msg>:
+   * <what>" when no field is at fault). */
+  if (cap == 0 || msgcap == 0)
     return;
   buf[0] = '\0';
+  msg[0] = '\0';
+  const char *colon = err ? strchr (err, ':') : NULL;
+  if (colon != NULL && strncmp (err, "ctl.", 4) == 0
+      && strcspn (err, " ") > (size_t)(colon - err))
+    {
+      size_t n = (size_t)(colon - err) < msgcap - 1 ? (size_t)(colon - err)
+                                                    : msgcap - 1;
+      memcpy (msg, err, n);
+      msg[n] = '\0';
+    }
   const char *p = err ? strstr (err, ": field '") : NULL;
   if (p == NULL)
     return;

@@ -23,9 +23,11 @@
 void mu_ctl_error (mu_coord_t *c, const mu_route_t *to, int code,
                    const char *in_reply_to, const char *field,
                    const char *fmt, ...) __attribute__ ((format (printf, 6, 7)));
-/* The field a decode error names ("ctl.scale: field 'max': expected ..."
- * -> "max"), copied into buf; "" when it names none. */
-void mu_ctl_decode_field (const char *err, char *buf, size_t cap);
+/* The field and the message a decode error names ("ctl.scale: field
+ * 'max': expected ..." -> "max", "ctl.scale"), copied into field and msg;
+ * "" when it names none. */
+void mu_ctl_decode_field (const char *err, char *field, size_t cap,
+                          char *msg, size_t msgcap);
 /* ctl.reply with status 0 and a message. */
 void mu_ctl_ok (mu_coord_t *c, const mu_route_t *to, const char *message);
 /* May `who` see and act on job j (its owner, or an admin)? */
