@@ -42,9 +42,31 @@ from typing import Any, Dict, Iterator, List, Optional
 import msgpack
 import zmq
 
-from .errors import MusterError, TimedOut, error_for, invalid
+from .errors import BY_CODE, InvalidArgument, MusterError, TimedOut
 
 PROTO_VERSION = 1
+
+
+def _error(code: int, what: str, message: str, code_name: Optional[str] = None,
+           reply: Optional[Dict[str, Any]] = None) -> MusterError:
+    """The muster exception of `code`, built from what the coordinator said
+    (its code name and sentence): the client never loads libmuster, so it
+    runs where the worker library cannot (another interpreter, a sanitized
+    build)."""
+    cls = BY_CODE.get(code, MusterError)
+    e = cls.__new__(cls)
+    name = code_name or ("MUSTER_ERROR_%d" % code)
+    Exception.__init__(e, "%s: %s (%s)" % (what, message, name))
+    e.code, e.name, e.strerror, e.what = code, name, message, what
+    e.errno = -code if -4096 < code < 0 else None
+    e.field = reply.get("field") if reply else None  # type: ignore[attr-defined]
+    e.code_name = name  # type: ignore[attr-defined]
+    e.reply = reply  # type: ignore[attr-defined]
+    return e
+
+
+def _invalid(what: str, detail: str) -> MusterError:
+    return _error(InvalidArgument.code, what, detail, "MUSTER_EINVAL")  # type: ignore[attr-defined]
 
 
 def _state_dir() -> Optional[str]:
@@ -76,7 +98,7 @@ def _normalize(ep: str) -> str:
         return ep
     if re.match(r"^[^/:]+:\d+$", ep) or re.match(r"^\[[0-9a-fA-F:]+\]:\d+$", ep):
         return "tcp://" + ep
-    raise invalid("endpoint", "%r: expected ipc://PATH, HOST:PORT or tcp://HOST:PORT" % ep)
+    raise _invalid("endpoint", "%r: expected ipc://PATH, HOST:PORT or tcp://HOST:PORT" % ep)
 
 
 def _cert_key(path: str, name: str) -> str:
@@ -86,7 +108,7 @@ def _cert_key(path: str, name: str) -> str:
             m = re.match(r'\s*%s\s*=\s*"([^"]{40})"' % re.escape(name), line)
             if m:
                 return m.group(1)
-    raise invalid(path, "holds no %s" % name)
+    raise _invalid(path, "holds no %s" % name)
 
 
 def load_keys(key_file: str, server_key: str):
@@ -116,14 +138,14 @@ class Control:
             kf = key_file or os.environ.get("MUSTER_KEY")
             sk = server_key or os.environ.get("MUSTER_SERVER_KEY")
             if not kf or not sk:
-                raise invalid("Control", "the control port %s speaks CURVE: give key_file "
+                raise _invalid("Control", "the control port %s speaks CURVE: give key_file "
                               "(a `muster keygen` certificate listed in the coordinator's "
                               "users/) and server_key (its server.key), or $MUSTER_KEY and "
                               "$MUSTER_SERVER_KEY" % self.endpoint)
             self._curve = load_keys(kf, sk)
         elif self.endpoint.startswith("ipc://") and not os.path.exists(self.endpoint[6:]):
-            raise error_for(-10010, "Control",
-                            "no coordinator at %s (no such socket)" % self.endpoint)
+            raise _error(-10010, "Control", "no coordinator at %s (no such socket)"
+                         % self.endpoint, "MUSTER_ENOTFOUND")
         self._ctx = zmq.Context.instance()
         self._sock = None
 
@@ -159,15 +181,12 @@ class Control:
         s.send(msgpack.packb(body, use_bin_type=True))
         if not s.poll(int(self.timeout * 1000), zmq.POLLIN):
             self.close()  # a late answer must not be read as the next one's
-            raise TimedOut(TimedOut.code, t,  # type: ignore[call-arg]
-                           "no answer from %s after %.1f s" % (self.endpoint, self.timeout))
+            raise _error(TimedOut.code, t, "no answer from %s after %.1f s"
+                         % (self.endpoint, self.timeout), "MUSTER_ETIMEDOUT")
         rep = msgpack.unpackb(s.recv_multipart()[-1], raw=False)
         if rep.get("t") == "error":
-            e = error_for(int(rep.get("code", -10019)), t, rep.get("message", ""))
-            e.field = rep.get("field")  # type: ignore[attr-defined]
-            e.code_name = rep.get("code_name")  # type: ignore[attr-defined]
-            e.reply = rep  # type: ignore[attr-defined]
-            raise e
+            raise _error(int(rep.get("code", -10019)), t, rep.get("message", ""),
+                         rep.get("code_name"), rep)
         return rep
 
     def _ok(self, t: str, **fields: Any) -> str:
@@ -248,8 +267,8 @@ class Control:
             if page.get("done"):
                 return
             if until is not None and time.monotonic() > until:
-                raise TimedOut(TimedOut.code, "follow_logs",  # type: ignore[call-arg]
-                               "job %s still %s" % (job, page.get("state")))
+                raise _error(TimedOut.code, "follow_logs", "job %s still %s"
+                             % (job, page.get("state")), "MUSTER_ETIMEDOUT")
             time.sleep(poll)
 
 
