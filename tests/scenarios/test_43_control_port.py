@@ -270,6 +270,11 @@ class ControlPort(MusterCase):
         self.expect(p.rc == 2 and "--rank: 'x' is not a number" in p.err, "bad rank", p)
         p = self.cli(["drain", "--coordinator", d.ctl_ep])
         self.expect(p.rc == 2 and "which node?" in p.err, "no node", p)
+        for cmd in ("ls", "logs", "scale", "nodes", "cordon", "uncordon", "drain"):
+            p = self.cli([cmd, "--help"])
+            self.check("muster %s --help: usage on stdout, exit 0" % cmd)
+            self.expect(p.rc == 0 and p.out.startswith("usage: muster %s" % cmd)
+                        and "--json" in p.out and p.err == "", "help", p)
         self.check("the coordinator still serves")
         self.expect(self.get(d, "fixed").get("job", {}).get("state") == "running",
                     "fixed still running", d)
