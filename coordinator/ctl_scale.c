@@ -24,6 +24,7 @@
  */
 #include "coordinator/ctl_ops.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,8 +208,14 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
       return;
     }
   uint64_t was_min = rs->min_nodes, was_max = rs->max_nodes;
-  mu_node_t *in_round[1024];
-  size_t have = round_nodes (c, j, role, in_round, 1024);
+  mu_node_t **in_round = calloc (c->nodes_used ? c->nodes_used : 1,
+                                 sizeof *in_round);
+  if (in_round == NULL)
+    {
+      mu_ctl_error (c, from, -ENOMEM, WHAT, NULL, "scale: out of memory");
+      return;
+    }
+  size_t have = round_nodes (c, j, role, in_round, c->nodes_used);
   uint32_t released = 0, attached = 0;
   if (have > nmax)
     {
@@ -230,6 +237,7 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
       if (have + waiting < nmax)
         attached = attach_free (c, j, role, (uint32_t)(nmax - have - waiting));
     }
+  free (in_round);
   mu_rdzv_decision_t d;
   int rc = j->state >= MU_JOB_STOPPING
              ? 0
