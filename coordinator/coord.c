@@ -389,6 +389,7 @@ on_sweep (uv_timer_t *t)
 {
   mu_coord_t *c = t->data;
   mu_nodes_sweep (c, mu_now_ms ());
+  mu_ctl_sweep (c); /* shrinks waiting for a checkpoint (ctl_scale.c) */
 }
 
 static int

@@ -265,6 +265,9 @@ struct mu_job {
   uint64_t pids_epoch;
   uint64_t log_dropped;  /* output bytes agents dropped over budget */
   uint32_t scaled_roles; /* bit r: role r was scaled (ctl_scale.c) */
+  int scale_pending;     /* a shrink waits for its checkpoint */
+  uint32_t scale_role;
+  uint64_t scale_min, scale_max;
 };
 
 struct mu_coord {
@@ -315,6 +318,8 @@ struct mu_coord {
   struct mu_repl *repl;    /* the journal stream to a standby (standby.h) */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
+  /* control port (ctl area) */
+  size_t ctl_scales_pending; /* jobs whose shrink waits (ctl_scale.c) */
 };
 
 /* nodes.c: the heartbeat interval agents are asked for. */

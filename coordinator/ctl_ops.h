@@ -59,6 +59,10 @@ void mu_ctl_note_worker (mu_coord_t *c, mu_node_t *n,
 void mu_ctl_scale (mu_coord_t *c, const mu_route_t *from,
                    const mu_principal_t *who, const mu_ctl_scale_t *q);
 
+/* A restart job's shrink waiting for its checkpoint: applied once the
+ * attempt is over (called from the coordinator's sweep). */
+void mu_ctl_sweep (mu_coord_t *c);
+
 /* ctl_nodes.c */
 void mu_ctl_nodes (mu_coord_t *c, const mu_route_t *from,
                    const mu_principal_t *who, const mu_ctl_nodes_t *q);

@@ -13,8 +13,12 @@
  * taken out quietly (marked cordoned, so their departure re-forms
  * nothing), the last triggers the one re-formation: in-place jobs keep
  * their survivors running and re-rank them; restart jobs stop and re-form
- * from the newest committed checkpoint.  Then the machine gets the new
- * range (rdzv.h R9).
+ * from a checkpoint: a restart job with a checkpoint directory first
+ * takes a fresh one (the reply says which step) and loses its surplus
+ * members once it has committed (mu_ctl_sweep, from the coordinator's
+ * sweep timer, applies the range then; an attempt that fails falls back
+ * to the newest committed one).  Then the machine gets the new range
+ * (rdzv.h R9).
  *
  * Growing: free nodes (registered, no job, not cordoned, allowed to run
  * the owner's work) are attached first — while the round is at its old
@@ -32,6 +36,8 @@
 #include <muster/error.h>
 
 #include "common/util.h"
+#include "checkpoint/commit.h"
+#include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 
 #define WHAT "ctl.scale"
@@ -135,6 +141,90 @@ attach_free (mu_coord_t *c, mu_job_t *j, uint32_t role, uint32_t want)
   return got;
 }
 
+static size_t
+count_round (mu_coord_t *c, const mu_job_t *j, uint32_t role)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < c->nodes_used; i++)
+    {
+      const mu_node_t *x = c->nodes[i];
+      if (x != NULL && x->in_use && x->job == j && x->role == role
+          && mu_rdzv_is_member (j->rdzv, x->key))
+        n++;
+    }
+  return n;
+}
+
+/* Give j's role the range nmin:nmax now: release the surplus members, or
+ * attach free nodes, then the machine's new range (R9).  0 with a summary
+ * in msg, or a code with a sentence in err. */
+static int
+apply_range (mu_coord_t *c, mu_job_t *j, uint32_t role, uint64_t nmin,
+             uint64_t nmax, char *msg, size_t msglen, char *err, size_t errlen)
+{
+  mu_role_spec_t *rs = &j->spec->roles.v[role];
+  uint64_t was_min = rs->min_nodes, was_max = rs->max_nodes;
+  mu_node_t **in_round = calloc (c->nodes_used ? c->nodes_used : 1,
+                                 sizeof *in_round);
+  if (in_round == NULL)
+    {
+      snprintf (err, errlen, "scale: out of memory");
+      return -ENOMEM;
+    }
+  size_t have = round_nodes (c, j, role, in_round, c->nodes_used);
+  uint32_t released = 0, attached = 0;
+  if (have > nmax)
+    {
+      size_t surplus = have - nmax;
+      for (size_t i = 0; i < surplus; i++)
+        release (c, j, in_round[i], i + 1 < surplus, "scaled down");
+      released = (uint32_t)surplus;
+    }
+  else if (j->state == MU_JOB_RUNNING)
+    {
+      uint32_t waiting = 0;
+      for (size_t i = 0; i < c->nodes_used; i++)
+        {
+          mu_node_t *x = c->nodes[i];
+          if (x != NULL && x->in_use && x->job == j && x->role == role
+              && mu_rdzv_is_waiting (j->rdzv, x->key))
+            waiting++;
+        }
+      if (have + waiting < nmax)
+        attached = attach_free (c, j, role, (uint32_t)(nmax - have - waiting));
+    }
+  free (in_round);
+  mu_rdzv_decision_t d;
+  int rc = j->state >= MU_JOB_STOPPING
+             ? 0
+             : mu_rdzv_set_range (j->rdzv, mu_now_ms (), role, (uint32_t)nmin,
+                                  (uint32_t)nmax, &d);
+  if (rc != 0)
+    {
+      snprintf (err, errlen,
+                "scale: job %s role %s: the machine refused %llu:%llu: %s",
+                j->id, rs->name, (unsigned long long)nmin,
+                (unsigned long long)nmax, muster_strerror (rc));
+      return rc;
+    }
+  rs->min_nodes = nmin;
+  rs->max_nodes = nmax;
+  if (role < 32)
+    j->scaled_roles |= 1u << role;
+  snprintf (msg, msglen,
+            "job %s role %s: nodes %llu:%llu (was %llu:%llu); %u node(s) "
+            "released, %u attached",
+            j->id, rs->name, (unsigned long long)nmin,
+            (unsigned long long)nmax, (unsigned long long)was_min,
+            (unsigned long long)was_max, released, attached);
+  mu_log_notice (c->log, "JOB-SCALE", "%s", msg);
+  if (j->state < MU_JOB_STOPPING)
+    mu_jobs_handle_decision (j, &d);
+  if (j->state == MU_JOB_PENDING || j->state == MU_JOB_RENDEZVOUS)
+    mu_jobs_offer_free_nodes (c);
+  return 0;
+}
+
 void
 mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
               const mu_ctl_scale_t *q)
@@ -207,69 +297,83 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
                     q->target ? "target" : "max", (unsigned long long)nmax);
       return;
     }
-  uint64_t was_min = rs->min_nodes, was_max = rs->max_nodes;
-  mu_node_t **in_round = calloc (c->nodes_used ? c->nodes_used : 1,
-                                 sizeof *in_round);
-  if (in_round == NULL)
+  /* A restart-mode job that checkpoints loses its surplus members only
+   * once a fresh checkpoint has committed (or the attempt ended): the
+   * gang then re-forms from it (mu_ctl_sweep applies the range). */
+  size_t have = count_round (c, j, role);
+  if (have > nmax && !j->in_place && j->ckpt != NULL
+      && j->state == MU_JOB_RUNNING && !j->scale_pending)
     {
-      mu_ctl_error (c, from, -ENOMEM, WHAT, NULL, "scale: out of memory");
-      return;
-    }
-  size_t have = round_nodes (c, j, role, in_round, c->nodes_used);
-  uint32_t released = 0, attached = 0;
-  if (have > nmax)
-    {
-      size_t surplus = have - nmax;
-      for (size_t i = 0; i < surplus; i++)
-        release (c, j, in_round[i], i + 1 < surplus, "scaled down");
-      released = (uint32_t)surplus;
-    }
-  else if (j->state == MU_JOB_RUNNING)
-    {
-      uint32_t waiting = 0;
-      for (size_t i = 0; i < c->nodes_used; i++)
+      char err[256];
+      int rc = mu_ckpt_trigger (j, "scale", 0, err, sizeof err);
+      if (rc == 0 || rc == MUSTER_EEXIST)
         {
-          mu_node_t *x = c->nodes[i];
-          if (x != NULL && x->in_use && x->job == j && x->role == role
-              && mu_rdzv_is_waiting (j->rdzv, x->key))
-            waiting++;
+          j->scale_pending = 1;
+          j->scale_role = role;
+          j->scale_min = nmin;
+          j->scale_max = nmax;
+          c->ctl_scales_pending++;
+          uint64_t step = mu_ckpt_commit_step (j->ckpt);
+          char msg[256];
+          snprintf (msg, sizeof msg,
+                    "job %s role %s: checkpointing step %llu, then nodes "
+                    "%llu:%llu (was %llu:%llu): %zu node(s) to release",
+                    j->id, rs->name, (unsigned long long)step,
+                    (unsigned long long)nmin, (unsigned long long)nmax,
+                    (unsigned long long)rs->min_nodes,
+                    (unsigned long long)rs->max_nodes, have - (size_t)nmax);
+          mu_log_notice (c->log, "JOB-SCALE", "%s", msg);
+          mu_msg_t m;
+          memset (&m, 0, sizeof m);
+          m.type = MU_MSG_CTL_REPLY;
+          m.u.ctl_reply.message = msg;
+          m.u.ctl_reply.step = step;
+          mu_wire_send (c->ctl_reply_sock, from, &m);
+          return;
         }
-      if (have + waiting < nmax)
-        attached = attach_free (c, j, role, (uint32_t)(nmax - have - waiting));
+      mu_log_warn (c->log, "SCALE-NO-CKPT", "job %s: %s; shrinking from the "
+                   "newest committed checkpoint", j->id, err);
     }
-  free (in_round);
-  mu_rdzv_decision_t d;
-  int rc = j->state >= MU_JOB_STOPPING
-             ? 0
-             : mu_rdzv_set_range (j->rdzv, mu_now_ms (), role, (uint32_t)nmin,
-                                  (uint32_t)nmax, &d);
+  char msg[256], err[256];
+  int rc = apply_range (c, j, role, nmin, nmax, msg, sizeof msg, err,
+                        sizeof err);
   if (rc != 0)
+    mu_ctl_error (c, from, rc, WHAT, "max", "%s", err);
+  else
+    mu_ctl_ok (c, from, msg);
+}
+
+void
+mu_ctl_sweep (mu_coord_t *c)
+{
+  if (c->ctl_scales_pending == 0)
+    return;
+  size_t pos = 0;
+  void *val;
+  while (mu_smap_next (c->jobs, &pos, NULL, &val))
     {
-      mu_ctl_error (c, from, rc, WHAT, "max",
-                    "scale: job %s role %s: the machine refused %llu:%llu: %s",
-                    j->id, rs->name, (unsigned long long)nmin,
-                    (unsigned long long)nmax, muster_strerror (rc));
-      return;
+      mu_job_t *j = val;
+      if (!j->scale_pending)
+        continue;
+      mu_ckpt_state_t st = j->ckpt ? mu_ckpt_commit_state (j->ckpt)
+                                   : MU_CKPT_IDLE;
+      if (j->state == MU_JOB_RUNNING
+          && (st == MU_CKPT_COLLECTING || st == MU_CKPT_WRITING))
+        continue; /* the checkpoint is still being taken */
+      j->scale_pending = 0;
+      c->ctl_scales_pending--;
+      if (j->state >= MU_JOB_STOPPING)
+        continue;
+      char msg[256], err[256];
+      if (apply_range (c, j, j->scale_role, j->scale_min, j->scale_max, msg,
+                       sizeof msg, err, sizeof err) != 0)
+        mu_log_warn (c->log, "SCALE-FAILED", "%s", err);
+      else
+        mu_log_notice (c->log, "JOB-SCALE", "%s (after checkpoint of step "
+                       "%llu: %s)", msg,
+                       (unsigned long long)(j->ckpt ? mu_ckpt_commit_step (j->ckpt) : 0),
+                       st == MU_CKPT_COMMITTED ? "committed" : "not committed");
+      if (c->ctl_scales_pending == 0)
+        break;
     }
-  rs->min_nodes = nmin;
-  rs->max_nodes = nmax;
-  j->scaled_roles |= bit;
-  mu_log_notice (c->log, "JOB-SCALE",
-                 "job %s role %s: nodes %llu:%llu (was %llu:%llu); %u "
-                 "released, %u attached",
-                 j->id, rs->name, (unsigned long long)nmin,
-                 (unsigned long long)nmax, (unsigned long long)was_min,
-                 (unsigned long long)was_max, released, attached);
-  if (j->state < MU_JOB_STOPPING)
-    mu_jobs_handle_decision (j, &d);
-  if (j->state == MU_JOB_PENDING || j->state == MU_JOB_RENDEZVOUS)
-    mu_jobs_offer_free_nodes (c);
-  char msg[256];
-  snprintf (msg, sizeof msg,
-            "job %s role %s: nodes %llu:%llu (was %llu:%llu); %u node(s) "
-            "released, %u attached",
-            j->id, rs->name, (unsigned long long)nmin,
-            (unsigned long long)nmax, (unsigned long long)was_min,
-            (unsigned long long)was_max, released, attached);
-  mu_ctl_ok (c, from, msg);
 }

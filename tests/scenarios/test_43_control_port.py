@@ -11,6 +11,8 @@ A musterd with three pool agents (one slot each):
   * `muster scale JOB 2` stops one member (3 -> 2 nodes); a cordoned node
     is kept out (a pending job does not get it, scale cannot take it); once
     uncordoned, `muster scale JOB 3` grows the job back to 3 nodes;
+  * a restart-mode checkpointed job scaled 3 -> 2 checkpoints first and
+    re-forms from that step;
   * `muster drain NODE` of a running checkpointed job (restart mode,
     ckpt_train): the job checkpoints and re-forms on the other two nodes
     from a committed step at least the one committed before the drain;
@@ -225,6 +227,33 @@ class ControlPort(MusterCase):
                        "the drained node's health", d)
         self.expect("job" not in self.nodes(d)[victim], "the drained node is free", d)
         self.ok(d, {"t": "ctl.cancel", "job": "tr"}, "cancel tr")
+
+    def test_scale_down_checkpoints_first(self):
+        d, _ = self.cluster()
+        ck = os.path.join(self.tmp, "ck")
+        self.submit(d, "sd", [bin_path("ckpt_train"), "--steps", "100000",
+                              "--step-ms", "5"], 1, 3, ckpt_dir=ck)
+        g = self.wait_nodes(d, "sd", 3, "sd to run on 3 nodes")
+        self.check("scale a restart-mode checkpointed job 3 -> 2: a checkpoint "
+                   "first, then the gang re-forms from it")
+        rep = self.ok(d, {"t": "ctl.scale", "job": "sd", "target": 2}, "scale sd")
+        step = rep.get("step", 0)
+        self.expect(step > 0 and "checkpointing step %d" % step in rep.get("message", ""),
+                    "scale reply %r" % rep, d)
+        g2 = self.wait_nodes(d, "sd", 2, "sd to re-form on 2 nodes",
+                             after_epoch=g["job"]["epoch"])
+        self.expect(g2["job"].get("ckpt_step", 0) >= step,
+                    "committed %r < the step asked %d" % (g2["job"], step), d)
+        self.wait_for(lambda: re.search(r"restored step (\d+)", "\n".join(
+            l["text"] for l in self.call(d, {"t": "ctl.logs", "job": "sd",
+                                             "max": 10000})["lines"])), 30,
+            "the new epoch to restore")
+        texts = "\n".join(l["text"] for l in self.call(
+            d, {"t": "ctl.logs", "job": "sd", "max": 10000})["lines"])
+        restored = [int(x) for x in re.findall(r"restored step (\d+)", texts)]
+        self.expect(restored and min(restored) >= step,
+                    "restored %r, checkpoint asked at %d" % (restored, step), d)
+        self.ok(d, {"t": "ctl.cancel", "job": "sd"}, "cancel sd")
 
     def test_errors_name_the_field(self):
         d, _ = self.cluster(n=1)
