@@ -48,7 +48,7 @@ mu_ctl_free_nodes (const mu_coord_t *c)
 #define REASON_CAP MU_CTL_REASON_CAP
 void
 mu_ctl_fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
-                  char *reason)
+                  char *reason, uint32_t *free_cache)
 {
   info->id = j->id;
   info->state = (char *)mu_job_state_name (j->state);
@@ -72,7 +72,10 @@ mu_ctl_fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
       in.joined = p.joined;
       in.min_nodes = p.min_nodes;
       in.max_nodes = p.max_nodes;
-      in.free_nodes = mu_ctl_free_nodes (c);
+      /* O(nodes): once per request, not once per job listed. */
+      if (*free_cache == UINT32_MAX)
+        *free_cache = mu_ctl_free_nodes (c);
+      in.free_nodes = *free_cache;
     }
   mu_job_status_reason (&in, reason, REASON_CAP);
   info->reason = reason;
@@ -117,6 +120,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
       return;
     }
   size_t k = 0;
+  uint32_t free_cache = UINT32_MAX;
   if (s->job != NULL)
     {
       mu_job_t *j = mu_smap_get (c->jobs, s->job);
@@ -140,7 +144,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
           free (reasons);
           return;
         }
-      mu_ctl_fill_info (c, j, &infos[k], reasons + k * REASON_CAP);
+      mu_ctl_fill_info (c, j, &infos[k], reasons + k * REASON_CAP, &free_cache);
       k++;
     }
   else
@@ -150,7 +154,8 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
       while (mu_smap_next (c->jobs, &pos, NULL, &val))
         if (may_act (who, val))
           {
-            mu_ctl_fill_info (c, val, &infos[k], reasons + k * REASON_CAP);
+            mu_ctl_fill_info (c, val, &infos[k], reasons + k * REASON_CAP,
+                              &free_cache);
             k++;
           }
     }

@@ -84,8 +84,10 @@ mu_ctl_list (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
       sel[k++] = j;
     }
   qsort (sel, k, sizeof *sel, older_first);
+  uint32_t free_cache = UINT32_MAX;
   for (size_t i = 0; i < k; i++)
-    mu_ctl_fill_info (c, sel[i], &infos[i], reasons + i * MU_CTL_REASON_CAP);
+    mu_ctl_fill_info (c, sel[i], &infos[i], reasons + i * MU_CTL_REASON_CAP,
+                      &free_cache);
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_CTL_LIST_REPLY;
@@ -153,7 +155,8 @@ mu_ctl_get (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   mu_job_info_t info;
   memset (&info, 0, sizeof info);
   char reason[MU_CTL_REASON_CAP];
-  mu_ctl_fill_info (c, j, &info, reason);
+  uint32_t free_cache = UINT32_MAX;
+  mu_ctl_fill_info (c, j, &info, reason, &free_cache);
   size_t nmem = 0;
   mu_member_info_t *mem = members_of (c, j, &nmem);
   mu_msg_t m;

@@ -39,12 +39,13 @@ mu_job_t *mu_ctl_job (mu_coord_t *c, const mu_route_t *from,
                       const char *what);
 
 /* ctl.c: a job's summary; reason is a buffer of MU_CTL_REASON_CAP bytes
- * the caller keeps until the reply is sent. */
+ * the caller keeps until the reply is sent; *free_cache is the free node
+ * count of this request (UINT32_MAX: not counted yet). */
 #define MU_CTL_REASON_CAP 512
 /* ctl.c: nodes registered, alive, without a job and not cordoned. */
 uint32_t mu_ctl_free_nodes (const mu_coord_t *c);
 void mu_ctl_fill_info (const mu_coord_t *c, const mu_job_t *j,
-                       mu_job_info_t *info, char *reason);
+                       mu_job_info_t *info, char *reason, uint32_t *free_cache);
 
 /* ctl_list.c */
 void mu_ctl_list (mu_coord_t *c, const mu_route_t *from,
