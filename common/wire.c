@@ -192,6 +192,15 @@ mu_wire_send_error (void *sock, const mu_route_t *to, int code,
                     const char *in_reply_to, uint64_t req_id,
                     const char *message)
 {
+  return mu_wire_send_error_field (sock, to, code, in_reply_to, req_id, NULL,
+                                   message);
+}
+
+int
+mu_wire_send_error_field (void *sock, const mu_route_t *to, int code,
+                          const char *in_reply_to, uint64_t req_id,
+                          const char *field, const char *message)
+{
   if (to != NULL && to->len == 0)
     return MUSTER_EINVAL; /* no peer to answer (the routing id never came) */
   mu_msg_t m;
@@ -201,5 +210,7 @@ mu_wire_send_error (void *sock, const mu_route_t *to, int code,
   m.u.error.message = (char *)(message ? message : muster_strerror (code));
   m.u.error.in_reply_to = (char *)in_reply_to;
   m.u.error.req_id = req_id;
+  m.u.error.code_name = (char *)muster_err_name (code);
+  m.u.error.field = (char *)(field && *field ? field : NULL);
   return mu_wire_send (sock, to, &m);
 }

@@ -51,6 +51,11 @@ int mu_wire_recv_user (void *sock, mu_route_t *from, mu_msg_t *out, char *err,
 int mu_wire_send_error (void *sock, const mu_route_t *to, int code,
                         const char *in_reply_to, uint64_t req_id,
                         const char *message);
+/* mu_wire_send_error naming the request field at fault (error.field;
+ * NULL or "" = none).  Every error carries code_name too. */
+int mu_wire_send_error_field (void *sock, const mu_route_t *to, int code,
+                              const char *in_reply_to, uint64_t req_id,
+                              const char *field, const char *message);
 
 /* Apply muster's standard options to a socket: linger 0, ZMQ_MAXMSGSIZE
  * bounded by MU_PROTO_MAX_MSG, and the given high-water marks.  0 or

@@ -29,6 +29,7 @@
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
+#include "coordinator/ctl_ops.h"
 #include "coordinator/kv_quota.h"
 #include "coordinator/journal.h"
 #include "coordinator/standby.h"
@@ -317,7 +318,11 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       mu_nodes_leave (c, n, m->u.leave.reason);
       break;
     case MU_MSG_WORKER_STATE:
+      mu_ctl_note_worker (c, n, &m->u.worker_state); /* pids for ctl.get */
       mu_jobs_worker_state (c, n, &m->u.worker_state);
+      break;
+    case MU_MSG_AGENT_LOGS:
+      mu_ctl_agent_logs (c, n, &m->u.agent_logs); /* ctl_logs.c */
       break;
     case MU_MSG_CKPT_SAVED:
       mu_ckpt_on_saved (c, n, &m->u.ckpt_saved);
@@ -385,7 +390,10 @@ on_ctl_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);
-      mu_coord_send_error (c, sock, &from, rc, NULL, err);
+      char field[160], what[64];
+      mu_ctl_decode_field (err, field, sizeof field, what, sizeof what);
+      mu_wire_send_error_field (sock, &from, rc, what[0] ? what : NULL, 0,
+                                field, err);
       return 0;
     }
   mu_principal_t who;
@@ -438,6 +446,7 @@ on_sweep (uv_timer_t *t)
 {
   mu_coord_t *c = t->data;
   mu_nodes_sweep (c, mu_now_ms ());
+  mu_ctl_sweep (c); /* shrinks waiting for a checkpoint (ctl_scale.c) */
 }
 
 static int

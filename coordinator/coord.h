@@ -55,6 +55,9 @@ typedef struct mu_coord_opts {
                                (standby.h); 0 = none (embedded) */
   const char *standby_bind; /* serve the journal stream to a standby here
                                (standby.h); NULL = none */
+  /* control port (ctl area: ctl_*.c) */
+  uint64_t job_log_bytes;   /* output kept per job for ctl.logs (log_ring.h);
+                               0 = 1 MiB */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -138,6 +141,10 @@ typedef struct mu_node {
                          on the next loop turn (mu_coord_unreachable) */
   /* metrics (coord_metrics.c) */
   uint64_t cm_hb_ms;  /* its last heartbeat (heartbeat lag) */
+  /* control port (ctl area: ctl_nodes.c) */
+  int admin_cordon;   /* ctl.cordon/ctl.drain: no new work until uncordoned
+                         (cordon_until is held at UINT64_MAX meanwhile) */
+  int draining;       /* ctl.drain: its work is being moved off */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -252,6 +259,16 @@ struct mu_job {
   int cm_placed;          /* its first epoch started */
   /* ps: live bucket migration (ps_plan.c) */
   struct mu_ps_state *ps; /* servers of the current epoch; NULL = none */
+  /* control port (ctl area: ctl_*.c) */
+  struct mu_log_ring *logs; /* output lines for ctl.logs (log_ring.h) */
+  uint64_t *pids;        /* pid of each rank of pids_epoch, 0 = unknown */
+  size_t npids;
+  uint64_t pids_epoch;
+  uint64_t log_dropped;  /* output bytes agents dropped over budget */
+  uint32_t scaled_roles; /* bit r: role r was scaled (ctl_scale.c) */
+  int scale_pending;     /* a shrink waits for its checkpoint */
+  uint32_t scale_role;
+  uint64_t scale_min, scale_max;
 };
 
 struct mu_coord {
@@ -309,6 +326,8 @@ struct mu_coord {
                                 0 = no fault */
   /* metrics (coord_metrics.h): the registry, on this loop's thread */
   struct mu_metrics *metrics;
+  /* control port (ctl area) */
+  size_t ctl_scales_pending; /* jobs whose shrink waits (ctl_scale.c) */
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before

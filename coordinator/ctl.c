@@ -4,14 +4,16 @@
  *
  * Requests arrive on a ROUTER from DEALER or REQ clients; every request gets
  * exactly one answer: the reply message of its kind, or an "error" naming
- * what was wrong.  docs/control-port.md documents each message.
+ * what was wrong (code, code_name, the field at fault: ctl_error.c).
+ * docs/control-port.md documents each message; list, get, scale, nodes,
+ * cordon, uncordon, drain and logs live in ctl_*.c (ctl_ops.h).
  *
  * Every request is authorized here, from the principal auth.c attached to
  * its connection: a user sees and acts on their own jobs only, an admin
  * (root, the coordinator's own user, or a key marked admin) on all, and a
  * submitted job belongs to whoever submitted it.
  */
-#include "coordinator/coord.h"
+#include "coordinator/ctl_ops.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,8 +30,8 @@
 #include "coordinator/job_status.h"
 
 /* Nodes registered, alive, without a job and not cordoned. */
-static uint32_t
-free_nodes (const mu_coord_t *c)
+uint32_t
+mu_ctl_free_nodes (const mu_coord_t *c)
 {
   uint32_t n = 0;
   uint64_t now = mu_now_ms ();
@@ -43,11 +45,10 @@ free_nodes (const mu_coord_t *c)
   return n;
 }
 
-/* reason is a buffer of REASON_CAP bytes the caller keeps until sent. */
-#define REASON_CAP 512
-static void
-fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
-           char *reason)
+#define REASON_CAP MU_CTL_REASON_CAP
+void
+mu_ctl_fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
+                  char *reason, uint32_t *free_cache)
 {
   info->id = j->id;
   info->state = (char *)mu_job_state_name (j->state);
@@ -71,7 +72,10 @@ fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
       in.joined = p.joined;
       in.min_nodes = p.min_nodes;
       in.max_nodes = p.max_nodes;
-      in.free_nodes = free_nodes (c);
+      /* O(nodes): once per request, not once per job listed. */
+      if (*free_cache == UINT32_MAX)
+        *free_cache = mu_ctl_free_nodes (c);
+      in.free_nodes = *free_cache;
     }
   mu_job_status_reason (&in, reason, REASON_CAP);
   info->reason = reason;
@@ -82,6 +86,8 @@ fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
     }
   info->ckpt_aborted_step = j->ckpt_aborted_step;
   info->ckpt_aborted_reason = j->ckpt_aborted_reason;
+  uint64_t now = mu_now_ms ();
+  info->age_ms = now > j->created_ms ? now - j->created_ms : 0;
 }
 
 static int
@@ -114,6 +120,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
       return;
     }
   size_t k = 0;
+  uint32_t free_cache = UINT32_MAX;
   if (s->job != NULL)
     {
       mu_job_t *j = mu_smap_get (c->jobs, s->job);
@@ -137,7 +144,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
           free (reasons);
           return;
         }
-      fill_info (c, j, &infos[k], reasons + k * REASON_CAP);
+      mu_ctl_fill_info (c, j, &infos[k], reasons + k * REASON_CAP, &free_cache);
       k++;
     }
   else
@@ -147,7 +154,8 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
       while (mu_smap_next (c->jobs, &pos, NULL, &val))
         if (may_act (who, val))
           {
-            fill_info (c, val, &infos[k], reasons + k * REASON_CAP);
+            mu_ctl_fill_info (c, val, &infos[k], reasons + k * REASON_CAP,
+                              &free_cache);
             k++;
           }
     }
@@ -281,6 +289,27 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
     case MU_MSG_CTL_PREEMPT:
     case MU_MSG_CTL_RESUME:
       handle_job_op (c, from, who, m);
+      break;
+    /* ctl_ops.h: the rest of the control port */
+    case MU_MSG_CTL_LIST:
+      mu_ctl_list (c, from, who, &m->u.ctl_list);
+      break;
+    case MU_MSG_CTL_GET:
+      mu_ctl_get (c, from, who, &m->u.ctl_get);
+      break;
+    case MU_MSG_CTL_SCALE:
+      mu_ctl_scale (c, from, who, &m->u.ctl_scale);
+      break;
+    case MU_MSG_CTL_NODES:
+      mu_ctl_nodes (c, from, who, &m->u.ctl_nodes);
+      break;
+    case MU_MSG_CTL_CORDON:
+    case MU_MSG_CTL_UNCORDON:
+    case MU_MSG_CTL_DRAIN:
+      mu_ctl_node_op (c, from, who, m);
+      break;
+    case MU_MSG_CTL_LOGS:
+      mu_ctl_logs (c, from, who, &m->u.ctl_logs);
       break;
     default:
       snprintf (err, sizeof err, "%s is not a control-port request",

@@ -30,6 +30,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
+#include "coordinator/ctl_ops.h"
 #include "coordinator/journal.h"
 #include "coordinator/ps_plan.h"
 
@@ -775,6 +776,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->members_buf);
   mu_ps_plan_free (j);
   mu_ckpt_job_free (j);
+  mu_ctl_job_free (j); /* ctl_ops.h: log ring, pids */
   mu_job_spec_free (&j->spec);
   free (j);
 }

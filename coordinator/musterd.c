@@ -52,6 +52,7 @@ typedef struct daemon_cfg {
   uint64_t standby_lease_ms;
   char metrics_bind[256];        /* Prometheus /metrics; "" = off */
   char metrics_token_file[1024]; /* bearer token for it */
+  uint64_t job_log_bytes; /* --job-log-bytes (ctl.logs ring per job) */
 } daemon_cfg_t;
 
 static void
@@ -107,6 +108,8 @@ usage (FILE *f)
            "  --kv-max-bytes SIZE  KV keys + values + barrier names one job\n"
            "                       holds per epoch; K, M, G suffixes (%s)\n"
            "  --kv-max-keys N      KV keys + barrier names per job (%llu)\n"
+           "  --job-log-bytes SIZE output kept per job for `muster logs`\n"
+           "                       (ctl.logs); K, M, G suffixes (1M)\n"
            "  waiting kv.get/barrier requests per node: %u x slots + %u;\n"
            "  keys and barrier names: at most %u bytes\n",
            mu_kv_fmt_limit (MU_KV_MAX_BYTES_DEFAULT, kvb, sizeof kvb),
@@ -204,6 +207,12 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
       if (rc == 0 && cfg->kv_max_bytes == 0)
         rc = MUSTER_EINVAL;
     }
+  else if (strcmp (key, "job-log-bytes") == 0)
+    {
+      rc = mu_parse_size (val, &cfg->job_log_bytes);
+      if (rc == 0 && cfg->job_log_bytes < 4096)
+        rc = MUSTER_EINVAL;
+    }
   else if (strcmp (key, "kv-max-keys") == 0)
     {
       rc = mu_parse_u64 (val, &cfg->kv_max_keys);
@@ -270,7 +279,8 @@ known_key (const char *key)
           "miss-limit", "log-level", "full-members-max", "config",
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
           "journal-sync", "restore-window", "standby-of", "standby-bind",
-          "standby-lease", "metrics-bind", "metrics-token-file", NULL };
+          "standby-lease", "metrics-bind", "metrics-token-file",
+          "job-log-bytes", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -566,6 +576,7 @@ main (int argc, char **argv)
                         .full_members_max = cfg.full_members_max,
                         .kv_max_bytes = cfg.kv_max_bytes,
                         .kv_max_keys = cfg.kv_max_keys,
+                        .job_log_bytes = cfg.job_log_bytes,
                         .state_dir = cfg.state_dir,
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,

@@ -1,6 +1,8 @@
 /*
- * ctl_client.c — `muster status` and `muster cancel`: one request to a
- * coordinator's control port, one answer, printed for a person.
+ * ctl_client.c — what the control commands share (ctl_client.h), and
+ * `muster status`, `cancel`, `checkpoint`, `preempt`, `resume`: one request
+ * to a coordinator's control port, one answer, printed for a person (or,
+ * with --json, as the reply itself).
  *
  * The request goes out on a DEALER; the answer is awaited with a bound
  * (--timeout, default 5 s) so an unreachable coordinator is an error that
@@ -53,13 +55,16 @@ socket_alive (const char *path)
   return ok;
 }
 
-/* $MUSTER_CTL_ENDPOINT; else this user's musterd (STATE_DIR/ctl.sock);
+/* $MUSTER_CTL_ENDPOINT, else $MUSTER_COORDINATOR; else this user's musterd (STATE_DIR/ctl.sock);
  * else this user's one running `muster run` (STATE_DIR/run/JOB-PID.sock;
  * several: NULL, listed in err); else root's musterd. */
 static const char *
 default_endpoint (char *buf, size_t cap, char *err, size_t errlen)
 {
   const char *e = getenv ("MUSTER_CTL_ENDPOINT");
+  if (e && *e)
+    return e;
+  e = getenv ("MUSTER_COORDINATOR");
   if (e && *e)
     return e;
   char dir[512];
@@ -106,14 +111,9 @@ default_endpoint (char *buf, size_t cap, char *err, size_t errlen)
   return buf;
 }
 
-/* CURVE material of a TCP control client. */
-typedef struct ctl_keys {
-  const char *key_file;   /* --key: this client's certificate */
-  const char *server_key; /* --server-key: Z85 or a certificate file */
-} ctl_keys_t;
 
 static int
-apply_keys (void *s, const char *ep, const ctl_keys_t *k, char *err,
+apply_keys (void *s, const char *ep, const mu_ctl_keys_t *k, char *err,
             size_t errlen)
 {
   if (strncmp (ep, "tcp://", 6) != 0)
@@ -157,10 +157,17 @@ apply_keys (void *s, const char *ep, const ctl_keys_t *k, char *err,
   return rc;
 }
 
-/* Send `req`, wait up to timeout_ms for the answer into *rep. */
-static int
-call (const char *ep, const ctl_keys_t *keys, uint64_t timeout_ms,
-      const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen)
+int
+mu_ctl_call (const char *ep, const mu_ctl_keys_t *keys, uint64_t timeout_ms,
+             const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen)
+{
+  return mu_ctl_call_ex (ep, keys, timeout_ms, req, rep, err, errlen, NULL);
+}
+
+int
+mu_ctl_call_ex (const char *ep, const mu_ctl_keys_t *keys, uint64_t timeout_ms,
+                const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen,
+                FILE *json_err)
 {
   if (strncmp (ep, "ipc://", 6) == 0 && access (ep + 6, F_OK) != 0)
     {
@@ -207,6 +214,8 @@ call (const char *ep, const ctl_keys_t *keys, uint64_t timeout_ms,
   if (rc == 0 && rep->type == MU_MSG_ERROR)
     {
       snprintf (err, errlen, "%s", rep->u.error.message);
+      if (json_err != NULL)
+        mu_ctl_print_json (json_err, rep);
       rc = (int)rep->u.error.code;
       mu_msg_clear (rep);
       if (rc >= 0)
@@ -219,25 +228,34 @@ call (const char *ep, const ctl_keys_t *keys, uint64_t timeout_ms,
   return rc;
 }
 
-typedef struct ctl_args {
-  const char *endpoint;
-  uint64_t timeout_ms;
-  const char *job;
-  uint64_t grace_ms;
-  int wait;          /* checkpoint --wait */
-  int timeout_given;
-  ctl_keys_t keys;
-  char ep[600]; /* endpoint in its tcp:// form */
-  char dflt[600];
-} ctl_args_t;
 
 /* Usage of one control subcommand (`muster CMD --help`). */
 static void
 ctl_usage (FILE *f, const char *cmd)
 {
   static const struct { const char *cmd, *args, *what; } cmds[] = {
-    { "status", "[JOB]", "the jobs of a running coordinator (your own; all of\n"
-      "them for root and musterd's user), or one job, and its node count" },
+    { "status", "[--json] [JOB]", "the jobs of a running coordinator (your own; all of\n"
+      "them for root and musterd's user), or one job in full: its row, then\n"
+      "its members (node, host, ranks, pids), restarts by cause and newest\n"
+      "checkpoint" },
+    { "ls", "[--json] [--state STATE] [--owner USER]", "list the jobs you may see, oldest first:\n"
+      "id, owner, state, epoch, world, nodes, restarts, age, reason" },
+    { "logs", "[--json] [-f] [--rank R] [--since SEQ] [--tail N] JOB",
+      "a job's output lines, as its agents collected them (each with its\n"
+      "[role rank] prefix); -f follows until the job ends (Ctrl-C stops);\n"
+      "--rank R only rank R's lines; --since SEQ from that sequence number;\n"
+      "--tail N only the last N lines kept" },
+    { "scale", "[--json] [--role ROLE] (--min N --max M | N) JOB",
+      "change an elastic job's node range (--min/--max), or run it at N\n"
+      "nodes; growing takes free nodes, shrinking releases the highest node\n"
+      "ranks (in-place jobs keep their survivors running)" },
+    { "nodes", "[--json] [NODE]", "the registered nodes: slots, used, job, health (alive,\n"
+      "cordoned, draining, lost), last heard from (admin only)" },
+    { "cordon", "NODE", "the node takes no new work; it keeps what it runs (admin only)" },
+    { "uncordon", "NODE", "the node takes work again (admin only)" },
+    { "drain", "[--grace DUR] NODE", "cordon the node and move its work off: its job checkpoints\n"
+      "(if it has a --ckpt-dir) and goes on without it, or is suspended\n"
+      "below its min (admin only)" },
     { "cancel", "JOB", "cancel a job: its workers are stopped (grace, then\n"
       "SIGKILL) and it ends as canceled" },
     { "checkpoint", "[--wait] JOB", "take a checkpoint of a running job now (it needs\n"
@@ -253,9 +271,10 @@ ctl_usage (FILE *f, const char *cmd)
       fprintf (f, "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY]\n"
                "       [--timeout DUR] %s\n%s.\n", cmd, cmds[i].args, cmds[i].what);
   fprintf (f,
-           "  --endpoint EP      the control port: ipc://PATH, HOST:PORT or\n"
-           "                     tcp://HOST:PORT (default $MUSTER_CTL_ENDPOINT,\n"
-           "                     else the local socket of the coordinator on\n"
+           "  --endpoint EP      the control port (also --coordinator EP): ipc://PATH,\n"
+           "                     HOST:PORT or tcp://HOST:PORT (default\n"
+           "                     $MUSTER_CTL_ENDPOINT or $MUSTER_COORDINATOR, else\n"
+           "                     the local socket of the coordinator on\n"
            "                     this machine: STATE_DIR/ctl.sock, else your\n"
            "                     one running `muster run` (STATE_DIR/run/),\n"
            "                     else /var/lib/muster/ctl.sock)\n"
@@ -264,20 +283,67 @@ ctl_usage (FILE *f, const char *cmd)
            "  --server-key KEY   over TCP: the coordinator's server.key, or its\n"
            "                     public key ($MUSTER_SERVER_KEY)\n"
            "  --timeout DUR      how long to wait for the answer (default 5s)\n"
+           "  --json             print the coordinator's reply as JSON (errors too,\n"
+           "                     on stderr), for scripts\n"
            "durations: a bare number is seconds (5); or 500ms, 2s, 1.5m, 1h\n"
            "exit status: 0 answered, 1 no answer or refused, 2 usage error\n");
 }
 
-/* 0 parsed; 2 a usage error (printed); -1 --help was printed (exit 0). */
-static int
-parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
+const char *
+mu_ctl_errmsg (const char *cmd, const char *err)
 {
-  a->endpoint = NULL;
-  a->keys.key_file = a->keys.server_key = NULL;
+  size_t n = strlen (cmd);
+  if (strncmp (err, cmd, n) == 0 && err[n] == ':' && err[n + 1] == ' ')
+    return err + n + 2;
+  return err;
+}
+
+void
+mu_ctl_usage (FILE *f, const char *cmd)
+{
+  ctl_usage (f, cmd);
+}
+
+/* A count option's value: digits only. */
+static int
+parse_count (const char *cmd, const char *opt, const char *v, uint64_t *out)
+{
+  char *end = NULL;
+  if (v == NULL || *v < '0' || *v > '9')
+    goto bad;
+  unsigned long long x = strtoull (v, &end, 10);
+  if (*end != '\0')
+    goto bad;
+  *out = x;
+  return 0;
+bad:
+  fprintf (stderr, "muster %s: %s: '%s' is not a number (a count: 0, 1, 2, ...)\n",
+           cmd, opt, v ? v : "");
+  return 2;
+}
+
+/* Is `opt` an option of `cmd` taking a value? */
+static int
+takes (const char *cmd, const char *opt, const char *const *cmds)
+{
+  (void)opt;
+  for (; *cmds; cmds++)
+    if (strcmp (*cmds, cmd) == 0)
+      return 1;
+  return 0;
+}
+
+/* 0 parsed; 2 a usage error (printed); -1 --help was printed (exit 0). */
+int
+mu_ctl_parse (int argc, char **argv, mu_ctl_args_t *a, int need_job,
+              const char *cmd)
+{
+  static const char *const grace_cmds[] = { "preempt", "drain", NULL };
+  static const char *const ls_cmds[] = { "ls", NULL };
+  static const char *const logs_cmds[] = { "logs", NULL };
+  static const char *const scale_cmds[] = { "scale", NULL };
+  memset (a, 0, sizeof *a);
   a->timeout_ms = 5000;
-  a->job = NULL;
-  a->grace_ms = 0;
-  a->wait = a->timeout_given = 0;
   for (int i = 0; i < argc; i++)
     if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
       {
@@ -286,14 +352,19 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
       }
   for (int i = 0; i < argc; i++)
     {
-      if ((strcmp (argv[i], "--endpoint") == 0 || strcmp (argv[i], "--ctl") == 0)
-          && i + 1 < argc)
+      const char *o = argv[i];
+      int has = i + 1 < argc;
+      if ((strcmp (o, "--endpoint") == 0 || strcmp (o, "--ctl") == 0
+           || strcmp (o, "--coordinator") == 0)
+          && has)
         a->endpoint = argv[++i];
-      else if (strcmp (argv[i], "--key") == 0 && i + 1 < argc)
+      else if (strcmp (o, "--key") == 0 && has)
         a->keys.key_file = argv[++i];
-      else if (strcmp (argv[i], "--server-key") == 0 && i + 1 < argc)
+      else if (strcmp (o, "--server-key") == 0 && has)
         a->keys.server_key = argv[++i];
-      else if (strcmp (argv[i], "--timeout") == 0 && i + 1 < argc)
+      else if (strcmp (o, "--json") == 0)
+        a->json = 1;
+      else if (strcmp (o, "--timeout") == 0 && has)
         {
           if (mu_parse_duration_ms (argv[++i], &a->timeout_ms) != 0)
             {
@@ -304,10 +375,9 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
             }
           a->timeout_given = 1;
         }
-      else if (strcmp (argv[i], "--wait") == 0 && strcmp (cmd, "checkpoint") == 0)
+      else if (strcmp (o, "--wait") == 0 && strcmp (cmd, "checkpoint") == 0)
         a->wait = 1;
-      else if (strcmp (argv[i], "--grace") == 0 && i + 1 < argc
-               && strcmp (cmd, "preempt") == 0)
+      else if (strcmp (o, "--grace") == 0 && has && takes (cmd, o, grace_cmds))
         {
           if (mu_parse_duration_ms (argv[++i], &a->grace_ms) != 0)
             {
@@ -317,16 +387,53 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
               return 2;
             }
         }
-      else if (argv[i][0] != '-' && a->job == NULL)
-        a->job = argv[i];
+      else if (strcmp (o, "--state") == 0 && has && takes (cmd, o, ls_cmds))
+        a->state = argv[++i];
+      else if (strcmp (o, "--owner") == 0 && has && takes (cmd, o, ls_cmds))
+        a->owner = argv[++i];
+      else if ((strcmp (o, "-f") == 0 || strcmp (o, "--follow") == 0)
+               && takes (cmd, o, logs_cmds))
+        a->follow = 1;
+      else if (strcmp (o, "--rank") == 0 && has && takes (cmd, o, logs_cmds))
+        {
+          if (parse_count (cmd, o, argv[++i], &a->rank) != 0)
+            return 2;
+          a->by_rank = 1;
+        }
+      else if (strcmp (o, "--since") == 0 && has && takes (cmd, o, logs_cmds))
+        {
+          if (parse_count (cmd, o, argv[++i], &a->since) != 0)
+            return 2;
+        }
+      else if (strcmp (o, "--tail") == 0 && has && takes (cmd, o, logs_cmds))
+        {
+          if (parse_count (cmd, o, argv[++i], &a->tail) != 0)
+            return 2;
+          a->tail_given = 1;
+        }
+      else if (strcmp (o, "--role") == 0 && has && takes (cmd, o, scale_cmds))
+        a->role = argv[++i];
+      else if (strcmp (o, "--min") == 0 && has && takes (cmd, o, scale_cmds))
+        {
+          if (parse_count (cmd, o, argv[++i], &a->min) != 0)
+            return 2;
+          a->min_given = 1;
+        }
+      else if (strcmp (o, "--max") == 0 && has && takes (cmd, o, scale_cmds))
+        {
+          if (parse_count (cmd, o, argv[++i], &a->max) != 0)
+            return 2;
+          a->max_given = 1;
+        }
+      else if (o[0] != '-' && a->job == NULL)
+        a->job = o;
+      else if (o[0] != '-' && a->arg2 == NULL && strcmp (cmd, "scale") == 0)
+        a->arg2 = o;
       else
         {
-          fprintf (stderr, "muster %s: unexpected argument '%s'\n"
-                   "usage: muster %s [--endpoint EP] [--key FILE --server-key KEY] [--timeout DUR] %s%s\n"
-                   "(muster %s --help says more)\n",
-                   cmd, argv[i], cmd,
-                   strcmp (cmd, "preempt") == 0 ? "[--grace DUR] " : "",
-                   need_job ? "JOB" : "[JOB]", cmd);
+          fprintf (stderr, "muster %s: unexpected argument '%s'%s\n", cmd, o,
+                   o[0] == '-' && !has ? " (or its value is missing)" : "");
+          ctl_usage (stderr, cmd);
           return 2;
         }
     }
@@ -350,17 +457,25 @@ parse (int argc, char **argv, ctl_args_t *a, int need_job, const char *cmd)
   a->endpoint = a->ep;
   if (need_job && a->job == NULL)
     {
-      fprintf (stderr, "muster %s: which job?\n", cmd);
+      int node = strcmp (cmd, "cordon") == 0 || strcmp (cmd, "uncordon") == 0
+                 || strcmp (cmd, "drain") == 0;
+      fprintf (stderr, "muster %s: which %s?\n", cmd, node ? "node" : "job");
       ctl_usage (stderr, cmd);
       return 2;
     }
   return 0;
 }
 
+static int
+parse (int argc, char **argv, mu_ctl_args_t *a, int need_job, const char *cmd)
+{
+  return mu_ctl_parse (argc, argv, a, need_job, cmd);
+}
+
 int
 mu_ctl_status_main (int argc, char **argv)
 {
-  ctl_args_t a;
+  mu_ctl_args_t a;
   int rc = parse (argc, argv, &a, 0, "status");
   if (rc != 0)
     return rc < 0 ? 0 : rc;
@@ -368,12 +483,24 @@ mu_ctl_status_main (int argc, char **argv)
   memset (&req, 0, sizeof req);
   req.type = MU_MSG_CTL_STATUS;
   req.u.ctl_status.job = (char *)a.job;
+  if (a.json && a.job != NULL)
+    {
+      req.type = MU_MSG_CTL_GET; /* one job in full */
+      req.u.ctl_get.job = (char *)a.job;
+    }
   char err[512];
-  rc = call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
+  rc = mu_ctl_call_ex (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err,
+                       sizeof err, a.json ? stderr : NULL);
   if (rc != 0)
     {
       fprintf (stderr, "muster status: %s\n", err);
       return 1;
+    }
+  if (a.json)
+    {
+      mu_ctl_print_json (stdout, &rep);
+      mu_msg_clear (&rep);
+      return 0;
     }
   if (rep.type != MU_MSG_CTL_STATUS_REPLY)
     {
@@ -402,13 +529,13 @@ mu_ctl_status_main (int argc, char **argv)
     }
   printf ("%llu node(s) registered\n", (unsigned long long)s->nodes);
   mu_msg_clear (&rep);
-  return 0;
+  return a.job != NULL ? mu_ctl_print_detail (&a) : 0;
 }
 
 int
 mu_ctl_cancel_main (int argc, char **argv)
 {
-  ctl_args_t a;
+  mu_ctl_args_t a;
   int rc = parse (argc, argv, &a, 1, "cancel");
   if (rc != 0)
     return rc < 0 ? 0 : rc;
@@ -417,7 +544,7 @@ mu_ctl_cancel_main (int argc, char **argv)
   req.type = MU_MSG_CTL_CANCEL;
   req.u.ctl_cancel.job = (char *)a.job;
   char err[512];
-  rc = call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
+  rc = mu_ctl_call (a.endpoint, &a.keys, a.timeout_ms, &req, &rep, err, sizeof err);
   if (rc != 0)
     {
       fprintf (stderr, "muster cancel: %s\n", err);
@@ -436,7 +563,7 @@ mu_ctl_cancel_main (int argc, char **argv)
  * without a commit, within a_timeout.  0 committed, 1 otherwise. */
 #define WAIT_POLL_MS 100
 static int
-wait_checkpoint (const ctl_args_t *a, uint64_t step, uint64_t timeout_ms)
+wait_checkpoint (const mu_ctl_args_t *a, uint64_t step, uint64_t timeout_ms)
 {
   uint64_t deadline = mu_now_ms () + timeout_ms;
   char err[512];
@@ -446,7 +573,7 @@ wait_checkpoint (const ctl_args_t *a, uint64_t step, uint64_t timeout_ms)
       memset (&req, 0, sizeof req);
       req.type = MU_MSG_CTL_STATUS;
       req.u.ctl_status.job = (char *)a->job;
-      int rc = call (a->endpoint, &a->keys, 5000, &req, &rep, err, sizeof err);
+      int rc = mu_ctl_call (a->endpoint, &a->keys, 5000, &req, &rep, err, sizeof err);
       if (rc != 0)
         {
           fprintf (stderr, "muster checkpoint: %s\n", err);
@@ -499,7 +626,7 @@ wait_checkpoint (const ctl_args_t *a, uint64_t step, uint64_t timeout_ms)
 int
 mu_ctl_job_main (const char *cmd, int argc, char **argv)
 {
-  ctl_args_t a;
+  mu_ctl_args_t a;
   int rc = parse (argc, argv, &a, 1, cmd);
   if (rc != 0)
     return rc < 0 ? 0 : rc;
@@ -523,7 +650,7 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
     }
   char err[512];
   uint64_t wait_ms = a.timeout_given ? a.timeout_ms : 60000;
-  rc = call (a.endpoint, &a.keys, a.wait && !a.timeout_given ? 5000 : a.timeout_ms,
+  rc = mu_ctl_call (a.endpoint, &a.keys, a.wait && !a.timeout_given ? 5000 : a.timeout_ms,
              &req, &rep, err, sizeof err);
   if (rc != 0)
     {

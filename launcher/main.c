@@ -17,6 +17,11 @@ usage (FILE *f)
            "usage: muster COMMAND [ARGS]\n"
            "  run       launch a gang (like torchrun); muster run --help\n"
            "  status    jobs of a running coordinator (control port)\n"
+           "  ls [--state S] [--owner U]  the jobs you may see, one line each\n"
+           "  logs [-f] [--rank R] JOB  a job's output (-f: follow)\n"
+           "  scale JOB (--min N --max M | N)  change an elastic job's nodes\n"
+           "  nodes     the registered nodes and their health (admin)\n"
+           "  cordon NODE | uncordon NODE | drain NODE  steer a node (admin)\n"
            "  cancel    cancel a job of a running coordinator\n"
            "  checkpoint [--wait [--timeout D]] JOB  take a checkpoint now (--wait:\n"
            "                       until it commits or aborts, 60 s by default)\n"
@@ -73,6 +78,15 @@ dispatch (int argc, char **argv)
   if (strcmp (cmd, "checkpoint") == 0 || strcmp (cmd, "preempt") == 0
       || strcmp (cmd, "resume") == 0)
     return mu_ctl_job_main (cmd, argc - 2, argv + 2);
+  if (strcmp (cmd, "ls") == 0)
+    return mu_ctl_ls_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "logs") == 0)
+    return mu_ctl_logs_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "scale") == 0)
+    return mu_ctl_scale_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "nodes") == 0 || strcmp (cmd, "cordon") == 0
+      || strcmp (cmd, "uncordon") == 0 || strcmp (cmd, "drain") == 0)
+    return mu_ctl_nodes_main (cmd, argc - 2, argv + 2);
   if (strcmp (cmd, "keygen") == 0)
     return mu_keygen_main (argc - 2, argv + 2);
   if (strcmp (cmd, "version") == 0 || strcmp (cmd, "--version") == 0)

@@ -725,6 +725,43 @@ mu_rdzv_leave (mu_rdzv_t *r, uint64_t now_ms, uint32_t key,
 }
 
 int
+mu_rdzv_set_range (mu_rdzv_t *r, uint64_t now_ms, uint32_t role,
+                   uint32_t min_nodes, uint32_t max_nodes,
+                   mu_rdzv_decision_t *d)
+{
+  if (!r || !d)
+    return MUSTER_EINVAL;
+  decide (r, MU_RDZV_D_NONE, d);
+  if (role >= r->nroles || max_nodes == 0 || min_nodes > max_nodes)
+    return MUSTER_EINVAL;
+  role_state_t *rs = &r->roles[role];
+  if (rs->round.n > max_nodes)
+    return MUSTER_EINVAL;
+  /* Take the role out of the counters, change it, put it back. */
+  if (rs->round.n < rs->cfg.min_nodes)
+    r->nbelow_min--;
+  if (rs->round.n == rs->cfg.max_nodes)
+    r->nat_max--;
+  rs->cfg.min_nodes = min_nodes;
+  rs->cfg.max_nodes = max_nodes;
+  if (rs->round.n < min_nodes)
+    r->nbelow_min++;
+  if (rs->round.n == max_nodes)
+    r->nat_max++;
+  mu_rdzv_action_t action = MU_RDZV_D_NONE;
+  if (r->state == MU_RDZV_OPEN)
+    {
+      admit_waiting (r, role);
+      action = evaluate (r, now_ms);
+    }
+  else if (r->state == MU_RDZV_CLOSED && rs->wait.n > 0
+           && rs->round.n < max_nodes)
+    action = MU_RDZV_D_RESIZE;
+  decide (r, action, d);
+  return 0;
+}
+
+int
 mu_rdzv_tick (mu_rdzv_t *r, uint64_t now_ms, mu_rdzv_decision_t *d)
 {
   if (!r || !d)

@@ -165,6 +165,16 @@ int mu_rdzv_tick (mu_rdzv_t *r, uint64_t now_ms, mu_rdzv_decision_t *d);
 int mu_rdzv_restore (mu_rdzv_t *r, uint64_t epoch,
                      const mu_rdzv_member_t *members, size_t n);
 
+/* R9 (scaling, ctl.scale): give role `role` a new node range.  The nodes
+ * in its round must already fit (remove surplus members with
+ * mu_rdzv_leave first): MUSTER_EINVAL if min > max, max == 0, or the round
+ * holds more than max nodes.  An open round admits waiting nodes up to the
+ * new max and may close (MU_RDZV_D_CLOSED); a closed round with waiting
+ * nodes of the role and room for them yields MU_RDZV_D_RESIZE. */
+int mu_rdzv_set_range (mu_rdzv_t *r, uint64_t now_ms, uint32_t role,
+                       uint32_t min_nodes, uint32_t max_nodes,
+                       mu_rdzv_decision_t *d);
+
 /* --- queries (no side effects) */
 mu_rdzv_state_t mu_rdzv_state (const mu_rdzv_t *r);
 uint64_t mu_rdzv_epoch (const mu_rdzv_t *r);

@@ -59,6 +59,10 @@ A user sees and acts on their own jobs only (`MUSTER_EPERM`, -10023,
 otherwise); root, musterd's own user and admin keys on every job. A
 submitted job belongs to its submitter and runs as that user.
 
+Every control message, with who may send it, a request and reply example
+and its errors, is documented in [`docs/control-port.md`](control-port.md);
+errors there carry `code_name` and, when one field is at fault, `field`.
+
 | request | answer | what it does |
 |---|---|---|
 | `ctl.status` | `ctl.status.reply` | every job of the caller (or the one named) with state, epoch, world, nodes, restarts, reason, owner; and the number of registered nodes |

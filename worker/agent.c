@@ -28,6 +28,7 @@
  * is this process's own stall (e.g. spawning hundreds of workers).
  */
 #include "worker/agent_int.h"
+#include "worker/log_fwd.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -898,6 +899,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_msg_clear (&a->members);
   mu_msg_clear (&a->ckpt_request);
   mu_agent_free_held (a);
+  mu_logfwd_destroy (&a->logfwd); /* agent_logs.c, if never closed */
   free (a->workers);
   mu_job_spec_free (&a->job);
   mu_run_dir_close (&a->run_dir);

@@ -133,6 +133,10 @@ struct mu_agent {
   struct mu_metrics *metrics;
   uint64_t cm_start_us;     /* the last job.start's arrival */
   uint64_t cm_out_seen[2];  /* console bytes already counted */
+  /* output forwarded to the coordinator (agent_logs.c, ctl area) */
+  struct mu_logfwd *logfwd;
+  uv_timer_t logs_timer;
+  int logs_timer_open;
 };
 
 /* agent.c */
@@ -169,6 +173,15 @@ int mu_agent_enroll_send (mu_agent_t *a);
 void mu_agent_enroll_close (mu_agent_t *a);
 void mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d);
 void mu_agent_maybe_finish (mu_agent_t *a);
+
+/* agent_logs.c: worker output lines to the coordinator (agent.logs). */
+void mu_agent_logs_init (mu_agent_t *a);
+/* spawn.c's on_line for a worker (arg: its mu_agent_worker_t). */
+void mu_agent_logs_line (void *arg, int is_err, const char *line, size_t len);
+/* Send what is pending now. */
+void mu_agent_logs_flush (mu_agent_t *a);
+/* Flush, then release (the agent is closing). */
+void mu_agent_logs_close (mu_agent_t *a);
 
 /* agent_output.c: the workers' console (out_q, err_q). */
 int mu_agent_output_open (mu_agent_t *a);

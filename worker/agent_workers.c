@@ -50,6 +50,8 @@ report_state (mu_agent_t *a, mu_agent_worker_t *w, const char *state,
               int64_t code, int64_t sig, const char *tail)
 {
   const mu_start_t *s = &a->start.u.start;
+  if (strcmp (state, "running") != 0)
+    mu_agent_logs_flush (a); /* its last lines before its exit */
   if (strcmp (state, "running") != 0 && w->exit_seq == 0)
     {
       /* Kept for agent.register: a report sent while the coordinator is
@@ -276,6 +278,7 @@ spawn_one (mu_agent_t *a, size_t idx)
                             .err_fd = a->opts.err_fd,
                             .out_q = a->out_q,
                             .err_q = a->err_q,
+                            .on_line = mu_agent_logs_line,
                             .on_exit = on_worker_exit,
                             .arg = w,
                             .helper_args = a->run_owner ? helper_args
@@ -424,6 +427,7 @@ mu_agent_workers_init_timers (mu_agent_t *a)
   a->hang_timer.data = a;
   uv_idle_init (a->loop, &a->spawn_idle);
   a->spawn_idle.data = a;
+  mu_agent_logs_init (a);
 }
 
 /* The epoch's workers are all started (or refused): arm the hang check,
@@ -955,6 +959,7 @@ mu_agent_workers_close (mu_agent_t *a)
       && !uv_is_closing ((uv_handle_t *)&a->spawn_idle))
     uv_close ((uv_handle_t *)&a->spawn_idle, NULL);
   mu_zwatch_stop (&a->work_watch);
+  mu_agent_logs_close (a);
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].proc != NULL)
       mu_proc_close (&a->workers[i].proc);

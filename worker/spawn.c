@@ -119,6 +119,7 @@ struct mu_proc {
   mu_proc_exit_cb on_exit;
   void *arg;
   void (*on_file_error) (mu_proc_t *p, int stream, int err, void *arg);
+  void (*on_line) (void *arg, int is_err, const char *line, size_t len);
 };
 
 /* ---------------------------------------------------------------- freeing */
@@ -241,10 +242,12 @@ mu_proc_emit (mu_proc_t *p, mu_proc_stream_t *s, char *line, size_t n)
             p->on_file_error (p, s->is_err ? 1 : 0, r, p->arg);
         }
     }
-  if ((s->fd < 0 && s->q == NULL) || s->dropped || s->redirect)
-    return;
   char *start = line - p->prefix_len;
   memcpy (start, p->prefix, p->prefix_len);
+  if (p->on_line)
+    p->on_line (p->arg, s->is_err, start, p->prefix_len + n);
+  if ((s->fd < 0 && s->q == NULL) || s->dropped || s->redirect)
+    return;
   if (s->q != NULL)
     (void) mu_outq_write (s->q, start, p->prefix_len + n + 1); /* a failed
                                           destination is reported there */
@@ -503,6 +506,7 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
   p->out.file = p->err.file = -1;
   p->loop = loop;
   p->on_exit = o->on_exit;
+  p->on_line = o->on_line;
   p->arg = o->arg;
   p->prefix_len = o->prefix ? strlen (o->prefix) : 0;
   p->head = p->prefix_len > MU_PROC_PREFIX_MAX ? p->prefix_len

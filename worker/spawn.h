@@ -82,6 +82,11 @@ typedef struct mu_proc_opts {
    * in its own write) until mu_proc_resume_output().  NULL = out_fd /
    * err_fd, written blocking. */
   struct mu_outq *out_q, *err_q;
+  /* Every output line, prefixed, without its newline, as it is emitted
+   * (also when it goes to a log file only): the agent forwards them to
+   * the coordinator (ctl.logs).  Must not block; NULL = none.  Called
+   * with `arg`. */
+  void (*on_line) (void *arg, int is_err, const char *line, size_t len);
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
