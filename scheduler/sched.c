@@ -357,6 +357,7 @@ mu_sched__release_part (mu_sched_t *s, uint32_t a, uint32_t n, sjob_t *b)
     {
       x->state = A_RELEASING;
       x->for_job = b;
+      x->rel_seq = ++s->seq;
       v->roles[x->role].held -= n;
     }
   else
@@ -368,6 +369,7 @@ mu_sched__release_part (mu_sched_t *s, uint32_t a, uint32_t n, sjob_t *b)
         return -ENOMEM;
       x = &s->allocs[a]; /* the pool may have moved */
       s->allocs[na].for_job = b;
+      s->allocs[na].rel_seq = ++s->seq;
       x->n -= n;
       v->roles[role].held -= n;
       s->nodes[node]->used -= sl;
@@ -391,7 +393,10 @@ mu_sched__suspend (mu_sched_t *s, sjob_t *v, sjob_t *b, const char *why)
     {
       uint32_t next = s->allocs[a].jnext;
       if (s->allocs[a].state != A_RELEASING)
-        rc = mu_sched__release_part (s, a, s->allocs[a].n, b);
+        {
+          rc = mu_sched__release_part (s, a, s->allocs[a].n, b);
+          s->allocs[a].by_suspend = 1; /* whole: the same entry */
+        }
       a = next;
     }
   v->state = MU_SCHED_JOB_SUSPENDING;
@@ -716,12 +721,14 @@ mu_sched_scale (mu_sched_t *s, const char *job, const char *role,
 
 /* ------------------------------------------------------------------ acks */
 
+/* j's allocation of role on node in state (releasing: of a shrink, not of
+ * a suspension), or -1. */
 static int
 find_alloc (mu_sched_t *s, sjob_t *j, int role, uint32_t node, int state)
 {
   for (uint32_t a = j->head; a != NIL; a = s->allocs[a].jnext)
     if (s->allocs[a].role == role && s->allocs[a].node == node
-        && s->allocs[a].state == state)
+        && s->allocs[a].state == state && !s->allocs[a].by_suspend)
       return (int)a;
   return -1;
 }
@@ -798,13 +805,15 @@ mu_sched_ack_shrunk (mu_sched_t *s, const char *job, const char *role,
   int a = r < 0 ? -1 : find_alloc (s, j, r, k, A_RELEASING);
   if (a < 0)
     return MUSTER_ENOTFOUND;
-  int rc = 0;
-  while (a >= 0 && rc == 0)
+  /* the oldest SHRINK there: acks answer decisions in order */
+  for (uint32_t b = j->head; b != NIL; b = s->allocs[b].jnext)
     {
-      rc = release (s, (uint32_t)a);
-      a = find_alloc (s, j, r, k, A_RELEASING);
+      const alloc_t *x = &s->allocs[b];
+      if (x->role == r && x->node == k && x->state == A_RELEASING
+          && !x->by_suspend && x->rel_seq < s->allocs[a].rel_seq)
+        a = (int)b;
     }
-  return rc;
+  return release (s, (uint32_t)a);
 }
 
 int
@@ -838,6 +847,9 @@ mu_sched_job_query (const mu_sched_t *s, const char *job, mu_sched_job_view_t *o
   for (size_t r = 0; r < j->nroles; r++)
     out->replicas[r] = j->roles[r].held;
   out->slots = mu_sched__job_slots (j);
+  out->freeing = j->inflight;
+  for (size_t i = 0; i < j->nresv; i++)
+    out->reserved += j->resv[i].slots;
   return 0;
 }
 

@@ -51,7 +51,8 @@
  *     (mu_sched_ack_shrunk / _suspended); until then its slots stay used.
  *     Freed slots, and the free slots the demand's plan counted on, are
  *     reserved for the job that caused the preemption: no other job may
- *     use them, and the reservation ends when that job is placed or leaves.
+ *     use them, and the reservation ends when that job is placed or leaves,
+ *     or when a demand of higher priority does not fit without it.
  *     A suspended job re-enters the queue with its original submit time and
  *     is resumed (MU_SCHED_RESUME, then its placements) when it fits.
  *  S7 Quotas.  A tenant's jobs never hold more slots than its quota
@@ -155,6 +156,8 @@ typedef struct mu_sched_job_view {
   const char *reason;                   /* "" when running normally */
   uint32_t replicas[MU_SCHED_MAX_ROLES]; /* held per role */
   uint32_t slots;                        /* slots held, all roles */
+  uint32_t freeing;  /* slots being released for it (S6), not yet acked */
+  uint32_t reserved; /* slots released or free, reserved for it */
 } mu_sched_job_view_t;
 
 typedef struct mu_sched_node_view {
@@ -209,7 +212,8 @@ int mu_sched_scale (mu_sched_t *s, const char *job, const char *role,
  * job).  One ack covers every replica decided there; acking again is 0. */
 int mu_sched_ack_placed (mu_sched_t *s, const char *job, const char *role,
                          const char *node, bool ok);
-/* The replicas a SHRINK stopped on node are down. */
+/* The replicas a SHRINK of job/role stopped on node are down.  Several
+ * SHRINKs of one place are acked one by one, oldest first. */
 int mu_sched_ack_shrunk (mu_sched_t *s, const char *job, const char *role,
                          const char *node);
 /* A SUSPENDed job is checkpointed and stopped: it re-enters the queue. */

@@ -31,6 +31,8 @@ typedef struct alloc {
   uint32_t n;        /* replicas */
   uint8_t role;
   uint8_t state;     /* alloc_state_t */
+  uint8_t by_suspend; /* releasing as part of a suspension */
+  uint64_t rel_seq;   /* releasing: order of the decisions (acks are FIFO) */
   uint32_t jprev, jnext, nprev, nnext;
 } alloc_t;
 

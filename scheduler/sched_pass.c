@@ -4,15 +4,15 @@
  *
  *  1. quota rejections (S7): queued jobs whose minimum no longer fits
  *     their tenant's quota leave with MU_SCHED_REJECT;
- *  2. drains: the work of draining nodes moves (replacements placed
- *     elsewhere, then the drained replicas shrunk), shrinks (elastic,
- *     above min) or, when neither is possible, its job is suspended;
- *  3. repairs (S2): a running job below a role's min after a lost node or
- *     a failed placement gets replacements, or is suspended;
- *  4. services above their target shrink to it;
- *  5. demands in queue order (S1): queued jobs at their min (S2), services
+ *  2. repairs and drains, one plan per job: a running job below a role's
+ *     min after a lost node or a failed placement (S2), and the work of
+ *     draining nodes, get replacements on ready nodes, else the job is
+ *     suspended; replicas on draining nodes are then shrunk (one plan, so
+ *     a job is never grown and suspended in one tick);
+ *  3. services above their target shrink to it;
+ *  4. demands in queue order (S1): queued jobs at their min (S2), services
  *     below target; each is placed, or preempts (S5), or gets its reason;
- *  6. growth (S3) of elastic jobs toward max, when no demand waits for
+ *  5. growth (S3) of elastic jobs toward max, when no demand waits for
  *     capacity.
  */
 #include "scheduler/sched_int.h"
@@ -62,88 +62,93 @@ reject_over_quota (mu_sched_t *s)
   return 0;
 }
 
-static int
-drain_node (mu_sched_t *s, uint32_t k)
+/* Does the tenant of j have room for need[] more replicas (S7)? */
+static bool
+quota_room (mu_sched_t *s, const sjob_t *j, const uint32_t *need)
 {
-  char why[MU_SCHED_REASON_MAX];
-  snprintf (why, sizeof why, "node %s is draining", s->nodes[k]->id);
+  tenant_t *t = mu_sched__tenant (s, j->tenant, 0);
+  uint32_t slots = 0;
+  for (size_t r = 0; r < j->nroles; r++)
+    slots += need[r] * j->roles[r].slots;
+  return t == NULL || t->quota == 0 || t->used + slots <= t->quota;
+}
+
+static bool
+draining (const mu_sched_t *s, uint32_t k)
+{
+  return s->nodes[k]->state == MU_SCHED_NODE_DRAINING;
+}
+
+/* Repair job j (S2) and move it off draining nodes, with one plan for
+ * both so that a job is never grown and suspended in one tick.  A role
+ * must keep its min (an elastic job) or its current size (a fixed one)
+ * without the replicas on draining nodes and those lost: what is missing
+ * is placed on ready nodes, or, when it does not fit (or the tenant's
+ * quota has no room), the job is suspended.  Then the replicas on draining
+ * nodes are shrunk. */
+static int
+repair_job (mu_sched_t *s, sjob_t *j)
+{
+  uint32_t on[MU_SCHED_MAX_ROLES] = { 0 }, need[MU_SCHED_MAX_ROLES] = { 0 };
+  int any = j->lost_member, move = 0;
+  j->lost_member = false;
+  for (uint32_t a = j->head; a != NIL; a = s->allocs[a].jnext)
+    if (s->allocs[a].state != A_RELEASING && draining (s, s->allocs[a].node))
+      {
+        on[s->allocs[a].role] += s->allocs[a].n;
+        any = 1;
+      }
+  if (!any)
+    return 0;
+  for (size_t r = 0; r < j->nroles; r++)
+    {
+      const srole_t *x = &j->roles[r];
+      uint32_t keep = x->held - on[r];
+      uint32_t want = x->min;
+      if (on[r] && !j->elastic && x->held > x->min)
+        want = x->held;
+      need[r] = want > keep ? want - keep : 0;
+      move |= need[r] > 0;
+    }
+  if (move && !quota_room (s, j, need))
+    return mu_sched__suspend (s, j, NULL, "it lost replicas or its nodes are "
+                              "draining, and its tenant's quota leaves no room "
+                              "to replace them");
+  if (move)
+    {
+      mu_sched__extra_resv (s, j, 1);
+      int f = mu_sched__fit (s, j, need, -1, 0);
+      mu_sched__extra_resv (s, j, -1);
+      if (f < 0)
+        return f;
+      if (f == 0)
+        return mu_sched__suspend (s, j, NULL, "it lost replicas or its nodes "
+                                  "are draining, and the replicas fit nowhere "
+                                  "else");
+      mu_sched__resv_clear (s, j);
+      int rc = mu_sched__plan_apply (s, j, MU_SCHED_GROW);
+      if (rc != 0)
+        return rc;
+    }
   int rc = 0;
-  uint32_t a = s->nodes[k]->head;
+  uint32_t a = j->head;
   while (a != NIL && rc == 0)
     {
       alloc_t *x = &s->allocs[a];
-      uint32_t next = x->nnext;
-      sjob_t *j = x->job;
-      if (x->state == A_RELEASING || j->state != MU_SCHED_JOB_RUNNING)
+      uint32_t next = x->jnext;
+      if (x->state != A_RELEASING && draining (s, x->node))
         {
-          a = next;
-          continue;
-        }
-      uint8_t r = x->role;
-      uint32_t n = x->n;
-      srole_t *role = &j->roles[r];
-      if (j->elastic && role->held - n >= role->min)
-        {
+          char why[MU_SCHED_REASON_MAX];
+          uint8_t r = x->role;
+          uint32_t node = x->node, n = x->n;
+          snprintf (why, sizeof why, "node %s is draining", s->nodes[node]->id);
           rc = mu_sched__release_part (s, a, n, NULL);
           if (rc == 0)
-            rc = mu_sched__emit (s, MU_SCHED_SHRINK, j, r, k, n, NULL, why);
-          a = s->nodes[k]->head; /* the list changed */
-          continue;
+            rc = mu_sched__emit (s, MU_SCHED_SHRINK, j, r, node, n, NULL, why);
         }
-      uint32_t need[MU_SCHED_MAX_ROLES] = { 0 };
-      need[r] = n;
-      mu_sched__extra_resv (s, j, 1);
-      int f = mu_sched__fit (s, j, need, (int32_t)k, 0);
-      mu_sched__extra_resv (s, j, -1);
-      if (f == 1)
-        {
-          mu_sched__resv_clear (s, j);
-          rc = mu_sched__plan_apply (s, j, MU_SCHED_GROW);
-          if (rc == 0)
-            rc = mu_sched__release_part (s, a, n, NULL);
-          if (rc == 0)
-            rc = mu_sched__emit (s, MU_SCHED_SHRINK, j, r, k, n, NULL, why);
-        }
-      else if (f == 0)
-        {
-          char w[MU_SCHED_REASON_MAX];
-          snprintf (w, sizeof w, "node %s is draining and its replicas fit "
-                    "nowhere else", s->nodes[k]->id);
-          rc = mu_sched__suspend (s, j, NULL, w);
-        }
-      else
-        rc = f;
-      a = s->nodes[k]->head;
+      a = next;
     }
   return rc;
-}
-
-static int
-repair (mu_sched_t *s, sjob_t *j)
-{
-  j->lost_member = false;
-  uint32_t need[MU_SCHED_MAX_ROLES] = { 0 };
-  int below = 0;
-  for (size_t r = 0; r < j->nroles; r++)
-    if (j->roles[r].held < j->roles[r].min)
-      {
-        need[r] = j->roles[r].min - j->roles[r].held;
-        below = 1;
-      }
-  if (!below)
-    return 0;
-  mu_sched__extra_resv (s, j, 1);
-  int f = mu_sched__fit (s, j, need, -1, 0);
-  mu_sched__extra_resv (s, j, -1);
-  if (f == 1)
-    {
-      mu_sched__resv_clear (s, j);
-      return mu_sched__plan_apply (s, j, MU_SCHED_GROW);
-    }
-  if (f < 0)
-    return f;
-  return mu_sched__suspend (s, j, NULL, "below its minimum after losing "
-                            "replicas, with no room to replace them");
 }
 
 static int
@@ -201,6 +206,25 @@ quota_trim (mu_sched_t *s, const sjob_t *j, uint32_t *need)
   return total;
 }
 
+/* S6: a reservation yields to a demand of higher priority that does not
+ * fit without it; the lower job plans again on its turn.  1 if any was
+ * dropped. */
+static int
+yield_reservations (mu_sched_t *s, const sjob_t *b)
+{
+  int any = 0;
+  for (size_t i = 0; i < s->njobs; i++)
+    {
+      sjob_t *j = s->jobs[i];
+      if (j->nresv > 0 && j->priority < b->priority)
+        {
+          mu_sched__resv_clear (s, j);
+          any = 1;
+        }
+    }
+  return any;
+}
+
 static int
 serve (mu_sched_t *s, sjob_t *b)
 {
@@ -229,6 +253,8 @@ serve (mu_sched_t *s, sjob_t *b)
     }
   mu_sched__extra_resv (s, b, 1);
   int f = mu_sched__fit (s, b, need, -1, 0);
+  if (f == 0 && yield_reservations (s, b))
+    f = mu_sched__fit (s, b, need, -1, 0);
   if (f == 1)
     {
       mu_sched__extra_resv (s, b, -1);
@@ -285,10 +311,9 @@ mu_sched__pass (mu_sched_t *s)
   int rc = mu_sched__scratch (s);
   if (rc == 0)
     rc = reject_over_quota (s);
-  for (size_t k = 0; k < s->nnodes && rc == 0; k++)
-    if (s->nodes[k]->in_use && s->nodes[k]->state == MU_SCHED_NODE_DRAINING
-        && s->nodes[k]->head != NIL)
-      rc = drain_node (s, (uint32_t)k);
+  for (size_t i = 0; i < s->njobs && rc == 0; i++)
+    if (s->jobs[i]->state == MU_SCHED_JOB_RUNNING)
+      rc = repair_job (s, s->jobs[i]);
   sjob_t **q = rc == 0 ? malloc ((s->njobs + 1) * sizeof *q) : NULL;
   if (rc == 0 && q == NULL)
     rc = -ENOMEM;
@@ -297,9 +322,7 @@ mu_sched__pass (mu_sched_t *s)
     {
       sjob_t *j = s->jobs[i];
       j->blocked = false;
-      if (j->state == MU_SCHED_JOB_RUNNING && j->lost_member)
-        rc = repair (s, j);
-      if (rc == 0 && j->state == MU_SCHED_JOB_RUNNING
+      if (j->state == MU_SCHED_JOB_RUNNING
           && j->kind == MU_SCHED_SERVICE)
         rc = service_scale_down (s, j);
       q[nq++] = j;

@@ -5,7 +5,9 @@
  * Candidates ("units") are listed in the order the rules prefer them:
  * first every replica above min of elastic victims (a shrink), then whole
  * victims (a suspend); victims are the running jobs of strictly lower
- * priority, lowest priority first and newest first among equals.  A unit
+ * priority, lowest priority first and newest first among equals, whose
+ * placements are all acked (a job is not evicted while it is being
+ * placed: the next tick may).  A unit
  * frees slots into s->extra.  The shortest prefix of units that makes the
  * demand fit is found by bisection (each probe is one placement plan),
  * then units are dropped again, latest first, while the demand still fits
@@ -197,7 +199,13 @@ mu_sched__preempt (mu_sched_t *s, sjob_t *b, const uint32_t *need)
   for (size_t i = 0; i < s->njobs; i++)
     {
       sjob_t *v = s->jobs[i];
-      if (v != b && v->state == MU_SCHED_JOB_RUNNING && v->priority < b->priority)
+      if (v == b || v->state != MU_SCHED_JOB_RUNNING || v->priority >= b->priority)
+        continue;
+      /* a job whose placements await their ack is not evicted yet */
+      bool placing = false;
+      for (uint32_t a = v->head; a != NIL && !placing; a = s->allocs[a].jnext)
+        placing = s->allocs[a].state == A_PLACING;
+      if (!placing)
         vict[nv++] = v;
     }
   if (nv == 0)
@@ -317,7 +325,10 @@ mu_sched__preempt (mu_sched_t *s, sjob_t *b, const uint32_t *need)
               int64_t r = want < fr ? want : fr;
               s->take[k] = 0;
               if (r > 0 && (rc = mu_sched__resv_add (b, k, (uint32_t)r)) == 0)
-                x->reserved += (uint32_t)r;
+                {
+                  x->reserved += (uint32_t)r;
+                  s->extra[k] += r; /* the caller unloads b's reservations */
+                }
             }
           mu_sched__plan_untake (s);
           s->plan.n = 0;
