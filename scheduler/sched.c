@@ -98,6 +98,8 @@ mu_sched_destroy (mu_sched_t **s_p)
   free (s->extra);
   free (s->take);
   free (s->cand);
+  free (s->order);
+  free (s->extra_key);
   free (s->stamp);
   free (s->plan.v);
   free (s->dec);
@@ -182,10 +184,16 @@ mu_sched__scratch (mu_sched_t *s)
   uint32_t *c = realloc (s->cand, n * sizeof *c);
   if (c)
     s->cand = c;
+  uint32_t *o = realloc (s->order, n * sizeof *o);
+  if (o)
+    s->order = o;
+  void *ky = realloc (s->extra_key, n * sizeof (uint16_t));
+  if (ky)
+    s->extra_key = ky;
   uint32_t *st = realloc (s->stamp, n * sizeof *st);
   if (st)
     s->stamp = st;
-  if (!e || !t || !c || !st)
+  if (!e || !t || !c || !o || !ky || !st)
     return -ENOMEM;
   memset (s->stamp + s->capscratch, 0, (n - s->capscratch) * sizeof *st);
   memset (s->extra + s->capscratch, 0, (n - s->capscratch) * sizeof *e);

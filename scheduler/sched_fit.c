@@ -9,8 +9,7 @@
  * ready nodes matching the role's label selector are candidates.  Roles go
  * largest replica first; within a role the best candidate by the packing
  * score of S4 takes as many replicas as it can, and the score is computed
- * afresh for the next pick, because the job's footprint (nodes held, the
- * topology anchor) has just changed.
+ * per pick from buckets (below).
  */
 #include "scheduler/sched_int.h"
 
@@ -65,23 +64,98 @@ mu_sched__extra_resv (mu_sched_t *s, const sjob_t *j, int sign)
     s->extra[j->resv[i].node] += sign * (int64_t)j->resv[i].slots;
 }
 
-/* Packing score of node k for a role wanting `want` more replicas of
- * `slots` each (S4); larger is better. */
-typedef struct score {
-  uint32_t holds, affinity, fill;
-  int64_t left;
-} score_t;
+/* Packing classes and buckets (S4).  A candidate's class ranks it by
+ * whether it already holds the job and by how specific a topology label it
+ * shares with the job's anchor (the first node the job holds); within the
+ * best class that has room, the node taking all the replicas still wanted
+ * with the fewest to spare wins (best fit), else the node taking the most;
+ * ties go to the lowest node index.  Candidates are counting-sorted into
+ * (class, replicas it can take) buckets once per role (and once more when
+ * the first pick sets the anchor), so a pick costs O(buckets), not
+ * O(nodes): a picked node is never picked again for the same role, since
+ * it either took every replica wanted or has no room left. */
+#define NB 64 /* bucket of "can take b replicas", the last one b >= NB - 1 */
+#define NCLASS (2 * (MU_SCHED_MAX_TOPOLOGY + 1))
 
-static int
-better (const score_t *a, const score_t *b)
+typedef struct buckets {
+  uint32_t head[NCLASS][NB], end[NCLASS][NB];
+  size_t nclass;
+} buckets_t;
+
+static size_t
+class_of (const mu_sched_t *s, uint32_t k, const int32_t *anchor, int anchored)
 {
-  if (a->holds != b->holds)
-    return a->holds > b->holds;
-  if (a->affinity != b->affinity)
-    return a->affinity > b->affinity;
-  if (a->fill != b->fill)
-    return a->fill > b->fill;
-  return a->left < b->left;
+  size_t aff = 0;
+  for (size_t t = 0; anchored && t < s->ntopo; t++)
+    if (anchor[t] >= 0 && s->nodes[k]->topo[t] == anchor[t])
+      {
+        aff = s->ntopo - t;
+        break;
+      }
+  size_t holds = s->stamp[k] == s->cur_stamp;
+  /* class 0 is best */
+  return (1 - holds) * (s->ntopo + 1) + (s->ntopo - aff);
+}
+
+static uint32_t
+cap_of (const mu_sched_t *s, uint32_t k, uint32_t slots)
+{
+  int64_t av = mu_sched__avail (s, k);
+  return av > 0 ? (uint32_t)(av / slots) : 0;
+}
+
+/* Sort the nc candidates of s->cand into buckets (s->order). */
+static void
+bucket (mu_sched_t *s, buckets_t *b, size_t nc, uint32_t slots,
+        const int32_t *anchor, int anchored)
+{
+  static const uint32_t zero[NCLASS][NB];
+  uint32_t (*cnt)[NB] = b->end; /* counts first, then ends */
+  memcpy (cnt, zero, sizeof zero);
+  b->nclass = 2 * (s->ntopo + 1);
+  uint16_t *key = (uint16_t *)s->extra_key;
+  for (size_t c = 0; c < nc; c++)
+    {
+      uint32_t k = s->cand[c], cap = cap_of (s, k, slots);
+      if (cap == 0)
+        {
+          key[c] = UINT16_MAX;
+          continue;
+        }
+      size_t cl = class_of (s, k, anchor, anchored), x = cap < NB ? cap : NB - 1;
+      key[c] = (uint16_t)(cl * NB + x);
+      cnt[cl][x]++;
+    }
+  uint32_t off = 0;
+  for (size_t cl = 0; cl < b->nclass; cl++)
+    for (size_t x = 0; x < NB; x++)
+      {
+        uint32_t n = cnt[cl][x];
+        b->head[cl][x] = off;
+        off += n;
+        cnt[cl][x] = b->head[cl][x]; /* fill pointer */
+      }
+  for (size_t c = 0; c < nc; c++)
+    if (key[c] != UINT16_MAX)
+      s->order[cnt[key[c] / NB][key[c] % NB]++] = s->cand[c];
+  /* cnt (= b->end) now holds each bucket's end */
+}
+
+/* Take the best candidate for `want` more replicas; -1 when none. */
+static int64_t
+pick (mu_sched_t *s, buckets_t *b, uint32_t want)
+{
+  for (size_t cl = 0; cl < b->nclass; cl++)
+    {
+      size_t w = want < NB ? want : NB - 1;
+      for (size_t x = w; x < NB; x++)
+        if (b->head[cl][x] < b->end[cl][x])
+          return s->order[b->head[cl][x]++];
+      for (size_t x = w; x-- > 1;)
+        if (b->head[cl][x] < b->end[cl][x])
+          return s->order[b->head[cl][x]++];
+    }
+  return -1;
 }
 
 int
@@ -141,34 +215,11 @@ mu_sched__fit (mu_sched_t *s, sjob_t *j, const uint32_t *need, int32_t skip_node
             continue;
           s->cand[nc++] = (uint32_t)k;
         }
+      buckets_t b;
+      bucket (s, &b, nc, role->slots, anchor, anchored);
       while (want > 0)
         {
-          int64_t best = -1;
-          score_t bs = { 0 };
-          for (size_t c = 0; c < nc; c++)
-            {
-              uint32_t k = s->cand[c];
-              int64_t av = mu_sched__avail (s, k);
-              uint32_t cap = av > 0 ? (uint32_t)(av / role->slots) : 0;
-              if (cap == 0)
-                continue;
-              score_t sc;
-              sc.holds = s->stamp[k] == s->cur_stamp;
-              sc.affinity = 0;
-              for (size_t t = 0; anchored && t < s->ntopo; t++)
-                if (anchor[t] >= 0 && s->nodes[k]->topo[t] == anchor[t])
-                  {
-                    sc.affinity = (uint32_t)(s->ntopo - t);
-                    break;
-                  }
-              sc.fill = cap < want ? cap : want;
-              sc.left = av - (int64_t)sc.fill * role->slots;
-              if (best < 0 || better (&sc, &bs))
-                {
-                  best = k;
-                  bs = sc;
-                }
-            }
+          int64_t best = pick (s, &b, want);
           if (best < 0 && partial)
             break;
           if (best < 0)
@@ -178,20 +229,24 @@ mu_sched__fit (mu_sched_t *s, sjob_t *j, const uint32_t *need, int32_t skip_node
               return 0;
             }
           uint32_t k = (uint32_t)best;
-          if (plan_push (&s->plan, r, k, bs.fill) != 0)
+          uint32_t cap = cap_of (s, k, role->slots);
+          uint32_t fill = cap < want ? cap : want;
+          if (plan_push (&s->plan, r, k, fill) != 0)
             {
               mu_sched__plan_untake (s);
               s->plan.n = 0;
               return -ENOMEM;
             }
-          s->take[k] += bs.fill * role->slots;
+          s->take[k] += fill * role->slots;
           s->stamp[k] = s->cur_stamp;
+          want -= fill;
           if (!anchored)
             {
               memcpy (anchor, s->nodes[k]->topo, sizeof anchor);
               anchored = 1;
+              if (want > 0) /* the anchor changes the classes */
+                bucket (s, &b, nc, role->slots, anchor, anchored);
             }
-          want -= bs.fill;
         }
     }
   return partial ? s->plan.n > 0 : 1;

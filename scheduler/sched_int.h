@@ -117,6 +117,8 @@ struct mu_sched {
   int64_t *extra;
   uint32_t *take;
   uint32_t *cand;
+  uint32_t *order;     /* candidates sorted into packing buckets */
+  void *extra_key;     /* uint16_t per candidate: its bucket */
   uint32_t *stamp;     /* node holds the job being planned: == cur_stamp */
   uint32_t cur_stamp;
   size_t capscratch;
