@@ -290,6 +290,15 @@ main (int argc, char **argv)
   uint64_t seed = 1;
   for (int i = 1; i < argc; i++)
     {
+      if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+        {
+          printf ("usage: schedule [--nodes N] [--jobs J] [--slots S] [--reps R] "
+                  "[--seed X]\n"
+                  "Scheduler placements per second on N simulated nodes of S slots\n"
+                  "(default 10000 x 8) with J queued jobs (default 1000), best of R\n"
+                  "(default 3), against first-fit and score-every-node baselines.\n");
+          return 0;
+        }
       if (strcmp (argv[i], "--nodes") == 0 && i + 1 < argc)
         nn = (uint32_t)strtoul (argv[++i], NULL, 10);
       else if (strcmp (argv[i], "--jobs") == 0 && i + 1 < argc)
