@@ -339,7 +339,12 @@ mu_sched__pass (mu_sched_t *s)
           want = want || j->roles[r].held < j->roles[r].target;
       if (!want)
         continue;
+      bool was_queued = queued (j);
       rc = serve (s, j);
+      /* a service just admitted at its min goes on toward its target */
+      if (rc == 0 && was_queued && j->state == MU_SCHED_JOB_RUNNING
+          && j->kind == MU_SCHED_SERVICE)
+        rc = serve (s, j);
       blocked = blocked || j->blocked;
     }
   for (size_t i = 0; i < nq && rc == 0 && !blocked; i++)

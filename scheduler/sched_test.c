@@ -14,6 +14,7 @@
 #include <muster/error.h>
 
 #include "scheduler/sched.h"
+#include "scheduler/sched_spec.h"
 
 typedef struct role_in {
   const char *name;
@@ -493,6 +494,37 @@ test_preempt_needless_eviction_avoided (void **st)
   mu_sched_destroy (&s);
 }
 
+static void
+test_from_wire_spec (void **st)
+{
+  (void)st;
+  char *labels[] = { (char *)"pool=inference" };
+  mu_role_spec_t roles[1] = { { .name = (char *)"server", .min_nodes = 2,
+                                .max_nodes = 6, .nproc = 2,
+                                .labels = { labels, 1 } } };
+  mu_job_spec_t w = { .id = (char *)"svc", .roles = { roles, 1 },
+                      .priority = 50, .kind = (char *)"service",
+                      .autoscale_min = 3 };
+  mu_sched_spec_t sp;
+  char err[256];
+  assert_int_equal (mu_sched_spec_from_wire (&w, "alice", &sp, err, sizeof err), 0);
+  assert_string_equal (sp.job.tenant, "alice"); /* no tenant: the owner */
+  assert_int_equal (sp.job.kind, MU_SCHED_SERVICE);
+  assert_true (sp.job.elastic);
+  assert_int_equal (sp.roles[0].slots, 2); /* slots absent: nproc */
+  assert_int_equal (sp.roles[0].target, 3);
+  mu_sched_t *s = mu_sched_new (NULL);
+  node (s, "n1", 8, "pool=inference", NULL);
+  node (s, "n2", 8, NULL, NULL);
+  assert_int_equal (mu_sched_submit (s, &sp.job, 1, err, sizeof err), 0);
+  assert_string_equal (tick (s, 1), "place svc server n1 2; grow svc server n1 1");
+  mu_sched_destroy (&s);
+  w.kind = (char *)"batch";
+  assert_int_equal (mu_sched_spec_from_wire (&w, "alice", &sp, err, sizeof err),
+                    MUSTER_EINVAL);
+  assert_string_equal (err, "job svc: kind: expected gang, ps or service, got \"batch\"");
+}
+
 int
 main (void)
 {
@@ -512,6 +544,7 @@ main (void)
     cmocka_unit_test (test_lost_node),
     cmocka_unit_test (test_tidal_service),
     cmocka_unit_test (test_bad_input),
+    cmocka_unit_test (test_from_wire_spec),
     cmocka_unit_test (test_preempt_needless_eviction_avoided),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
