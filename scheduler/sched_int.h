@@ -130,6 +130,11 @@ struct mu_sched {
 };
 
 /* sched.c */
+int mu_sched__fail (char *err, size_t errlen, int rc, const char *fmt, ...)
+  __attribute__ ((format (printf, 4, 5)));
+int mu_sched__grow (void **v, size_t *cap, size_t need, size_t elem);
+snode_t *mu_sched__node_get (const mu_sched_t *s, const char *id, uint32_t *k);
+sjob_t *mu_sched__job_get (const mu_sched_t *s, const char *id);
 int mu_sched__label_id (mu_sched_t *s, const char *kv, int create);
 tenant_t *mu_sched__tenant (mu_sched_t *s, const char *name, int create);
 uint32_t mu_sched__alloc_new (mu_sched_t *s, sjob_t *j, uint8_t role,
