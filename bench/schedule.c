@@ -28,7 +28,8 @@
 
 #include "scheduler/sched.h"
 
-typedef struct bjob {
+typedef struct bjob
+{
   char id[32];
   int64_t prio;
   bool elastic;
@@ -66,7 +67,8 @@ wall_s (void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-typedef struct span {
+typedef struct span
+{
   double cpu, wall;
 } span_t;
 
@@ -154,8 +156,11 @@ submit (mu_sched_t *s, const bjob_t *x, uint64_t t)
       roles[r].selector = sel[r];
       roles[r].nselector = x->sel[r][0] ? 1 : 0;
     }
-  mu_sched_job_t j = { .id = x->id, .priority = x->prio, .elastic = x->elastic,
-                       .roles = roles, .nroles = x->nroles };
+  mu_sched_job_t j = { .id = x->id,
+                       .priority = x->prio,
+                       .elastic = x->elastic,
+                       .roles = roles,
+                       .nroles = x->nroles };
   char err[256];
   int rc = mu_sched_submit (s, &j, t, err, sizeof err);
   if (rc != 0)
@@ -163,7 +168,8 @@ submit (mu_sched_t *s, const bjob_t *x, uint64_t t)
   return rc;
 }
 
-typedef struct counts {
+typedef struct counts
+{
   uint64_t placed, grown, shrunk, suspended, decisions;
 } counts_t;
 
@@ -175,17 +181,27 @@ count (const mu_sched_decision_t *d, size_t n, counts_t *c)
   for (size_t i = 0; i < n; i++)
     switch (d[i].action)
       {
-      case MU_SCHED_PLACE: c->placed += d[i].replicas; break;
-      case MU_SCHED_GROW: c->grown += d[i].replicas; break;
-      case MU_SCHED_SHRINK: c->shrunk += d[i].replicas; break;
-      case MU_SCHED_SUSPEND: c->suspended++; break;
-      default: break;
+      case MU_SCHED_PLACE:
+        c->placed += d[i].replicas;
+        break;
+      case MU_SCHED_GROW:
+        c->grown += d[i].replicas;
+        break;
+      case MU_SCHED_SHRINK:
+        c->shrunk += d[i].replicas;
+        break;
+      case MU_SCHED_SUSPEND:
+        c->suspended++;
+        break;
+      default:
+        break;
       }
 }
 
 /* ---------------------------------------------------------- baselines */
 
-typedef struct bnode {
+typedef struct bnode
+{
   uint32_t free;
   char zone[16], rack[16], kind[16];
 } bnode_t;
@@ -226,7 +242,8 @@ baseline (bnode_t *nodes, uint32_t nn, bjob_t *jobs, size_t nj, bool score)
             int64_t best = -1, bs = -1;
             for (uint32_t k = 0; k < nn; k++)
               {
-                if (nodes[k].free < x->slots[r] || !bmatch (&nodes[k], x->sel[r]))
+                if (nodes[k].free < x->slots[r]
+                    || !bmatch (&nodes[k], x->sel[r]))
                   continue;
                 if (!score)
                   {
@@ -237,7 +254,8 @@ baseline (bnode_t *nodes, uint32_t nn, bjob_t *jobs, size_t nj, bool score)
                 for (size_t t = 0; t < nt; t++)
                   if (took[t] == k)
                     sc += 100000;
-                if (anchor >= 0 && strcmp (nodes[k].zone, nodes[anchor].zone) == 0)
+                if (anchor >= 0
+                    && strcmp (nodes[k].zone, nodes[anchor].zone) == 0)
                   sc += 10000;
                 if (sc > bs)
                   {
@@ -292,11 +310,15 @@ main (int argc, char **argv)
     {
       if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
         {
-          printf ("usage: schedule [--nodes N] [--jobs J] [--slots S] [--reps R] "
-                  "[--seed X]\n"
-                  "Scheduler placements per second on N simulated nodes of S slots\n"
-                  "(default 10000 x 8) with J queued jobs (default 1000), best of R\n"
-                  "(default 3), against first-fit and score-every-node baselines.\n");
+          printf (
+              "usage: schedule [--nodes N] [--jobs J] [--slots S] [--reps R] "
+              "[--seed X]\n"
+              "Scheduler placements per second on N simulated nodes of S "
+              "slots\n"
+              "(default 10000 x 8) with J queued jobs (default 1000), best of "
+              "R\n"
+              "(default 3), against first-fit and score-every-node "
+              "baselines.\n");
           return 0;
         }
       if (strcmp (argv[i], "--nodes") == 0 && i + 1 < argc)
@@ -312,7 +334,7 @@ main (int argc, char **argv)
       else
         {
           fprintf (stderr, "usage: schedule [--nodes N] [--jobs J] [--slots S] "
-                   "[--reps R] [--seed X]\n");
+                           "[--reps R] [--seed X]\n");
           return 2;
         }
     }
@@ -336,11 +358,12 @@ main (int argc, char **argv)
     for (size_t r = 0; r < jobs[i].nroles; r++)
       demand += (uint64_t)jobs[i].min[r] * jobs[i].slots[r];
   printf ("bench/schedule: %u nodes x %u slots (%llu), %zu queued jobs needing "
-          "%llu slots at their min (seed %llu), best of %d\n", nn, slots,
-          (unsigned long long)nn * slots, nj, (unsigned long long)demand,
-          (unsigned long long)seed, reps);
+          "%llu slots at their min (seed %llu), best of %d\n",
+          nn, slots, (unsigned long long)nn * slots, nj,
+          (unsigned long long)demand, (unsigned long long)seed, reps);
 
-  span_t best_m = { 1e9, 1e9 }, best_p = best_m, best_ff = best_m, best_sa = best_m;
+  span_t best_m = { 1e9, 1e9 }, best_p = best_m, best_ff = best_m,
+         best_sa = best_m;
   counts_t cm = { 0 }, cp = { 0 };
   uint64_t ff = 0, sa = 0;
   bnode_t *bn = calloc (nn, sizeof *bn);
@@ -395,23 +418,30 @@ main (int argc, char **argv)
   double pm = (double)(cm.placed + cm.grown) / best_m.cpu;
   double pff = (double)ff / best_ff.cpu, psa = (double)sa / best_sa.cpu;
   printf ("(times are CPU time of this process; wall-clock in brackets)\n");
-  printf ("muster scheduler  : %llu replicas placed at min + %llu grown (elastic), "
-          "%llu decisions, in %.1f ms [%.1f]: %.0f placements/s\n",
-          (unsigned long long)cm.placed, (unsigned long long)cm.grown,
-          (unsigned long long)cm.decisions, best_m.cpu * 1e3, best_m.wall * 1e3, pm);
+  printf (
+      "muster scheduler  : %llu replicas placed at min + %llu grown (elastic), "
+      "%llu decisions, in %.1f ms [%.1f]: %.0f placements/s\n",
+      (unsigned long long)cm.placed, (unsigned long long)cm.grown,
+      (unsigned long long)cm.decisions, best_m.cpu * 1e3, best_m.wall * 1e3,
+      pm);
   printf ("  wall-clock      : %.0f placements/s\n",
           (double)(cm.placed + cm.grown) / best_m.wall);
-  printf ("baseline first-fit: %llu replicas placed in %.1f ms [%.1f]: %.0f placements/s\n",
+  printf ("baseline first-fit: %llu replicas placed in %.1f ms [%.1f]: %.0f "
+          "placements/s\n",
           (unsigned long long)ff, best_ff.cpu * 1e3, best_ff.wall * 1e3, pff);
-  printf ("baseline score-all: %llu replicas placed in %.1f ms [%.1f]: %.0f placements/s\n",
+  printf ("baseline score-all: %llu replicas placed in %.1f ms [%.1f]: %.0f "
+          "placements/s\n",
           (unsigned long long)sa, best_sa.cpu * 1e3, best_sa.wall * 1e3, psa);
   printf ("ratio: muster / first-fit = %.2fx, muster / score-all = %.2fx "
-          "(target: >= 10000 placements/s)\n", pm / pff, pm / psa);
-  printf ("preemption round  : %zu jobs of priority >= 100 wanting gpu=h100 nodes: "
-          "%llu decisions (%llu replicas placed, %llu shrunk, %llu jobs suspended) "
-          "in %.1f ms [%.1f]\n", nhigh, (unsigned long long)cp.decisions,
-          (unsigned long long)(cp.placed + cp.grown), (unsigned long long)cp.shrunk,
-          (unsigned long long)cp.suspended, best_p.cpu * 1e3, best_p.wall * 1e3);
+          "(target: >= 10000 placements/s)\n",
+          pm / pff, pm / psa);
+  printf (
+      "preemption round  : %zu jobs of priority >= 100 wanting gpu=h100 nodes: "
+      "%llu decisions (%llu replicas placed, %llu shrunk, %llu jobs suspended) "
+      "in %.1f ms [%.1f]\n",
+      nhigh, (unsigned long long)cp.decisions,
+      (unsigned long long)(cp.placed + cp.grown), (unsigned long long)cp.shrunk,
+      (unsigned long long)cp.suspended, best_p.cpu * 1e3, best_p.wall * 1e3);
   free (bn);
   free (jobs);
   free (high);

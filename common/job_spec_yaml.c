@@ -32,26 +32,30 @@
 
 /* ----------------------------------------------------------------- roles */
 
-typedef struct role_ctx {
+typedef struct role_ctx
+{
   mu_role_spec_t *r;
   yaml_node_t *replicas_at, *name_at, *self;
   bool has_replicas;
 } role_ctx_t;
 
-static const char *const role_fields[] = { "name", "replicas", "nproc", "slots",
-                                           "labels", "command", "env", NULL };
+static const char *const role_fields[] = { "name",  "replicas", "nproc",
+                                           "slots", "labels",   "command",
+                                           "env",   NULL };
 
 /* "N" or "MIN:MAX" */
 static void
-get_replicas (ctx_t *c, const yaml_node_t *n, const char *path, mu_role_spec_t *r)
+get_replicas (ctx_t *c, const yaml_node_t *n, const char *path,
+              mu_role_spec_t *r)
 {
   const char *s = mu_yaml_scalar (c, n, path, "N or MIN:MAX");
   if (s == NULL)
     return;
   unsigned long long a, b;
   char tail;
-  if (sscanf (s, "%llu:%llu%c", &a, &b, &tail) == 2 && s[0] >= '0' && s[0] <= '9'
-      && strchr (s, '-') == NULL && strchr (s, '+') == NULL && strchr (s, ' ') == NULL)
+  if (sscanf (s, "%llu:%llu%c", &a, &b, &tail) == 2 && s[0] >= '0'
+      && s[0] <= '9' && strchr (s, '-') == NULL && strchr (s, '+') == NULL
+      && strchr (s, ' ') == NULL)
     ;
   else if (sscanf (s, "%llu%c", &a, &tail) == 1 && s[0] >= '0' && s[0] <= '9'
            && strspn (s, "0123456789") == strlen (s))
@@ -115,13 +119,14 @@ role_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
 
 /* ------------------------------------------------------------ sections */
 
-static const char *const restart_fields[] = { "policy", "max_restarts",
-                                              "infra_restarts", NULL };
-static const char *const elastic_fields[] = { "mode", "last_call", "join_timeout",
-                                              NULL };
-static const char *const ckpt_fields[] = { "dir", "every", "every_steps", "keep",
-                                           "timeout", NULL };
-static const char *const auto_fields[] = { "min", "max", "target", "cooldown", NULL };
+static const char *const restart_fields[]
+    = { "policy", "max_restarts", "infra_restarts", NULL };
+static const char *const elastic_fields[]
+    = { "mode", "last_call", "join_timeout", NULL };
+static const char *const ckpt_fields[]
+    = { "dir", "every", "every_steps", "keep", "timeout", NULL };
+static const char *const auto_fields[]
+    = { "min", "max", "target", "cooldown", NULL };
 
 static void
 restart_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
@@ -161,18 +166,27 @@ ckpt_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
   mu_job_spec_t *s = obj;
   switch (f)
     {
-    case 0: mu_yaml_str (c, v, path, &s->ckpt_dir); break;
-    case 1: mu_yaml_dur (c, v, path, &s->ckpt_every_ms); break;
-    case 2: mu_yaml_u64 (c, v, path, &s->ckpt_every_steps); break;
+    case 0:
+      mu_yaml_str (c, v, path, &s->ckpt_dir);
+      break;
+    case 1:
+      mu_yaml_dur (c, v, path, &s->ckpt_every_ms);
+      break;
+    case 2:
+      mu_yaml_u64 (c, v, path, &s->ckpt_every_steps);
+      break;
     case 3:
       if (mu_yaml_u64 (c, v, path, &s->ckpt_keep) == 0 && s->ckpt_keep == 0)
         mu_yaml_error (c, v, path, "must be at least 1");
       break;
-    case 4: mu_yaml_dur (c, v, path, &s->ckpt_timeout_ms); break;
+    case 4:
+      mu_yaml_dur (c, v, path, &s->ckpt_timeout_ms);
+      break;
     }
 }
 
-typedef struct auto_ctx {
+typedef struct auto_ctx
+{
   mu_job_spec_t *s;
   yaml_node_t *at;
 } auto_ctx_t;
@@ -185,25 +199,45 @@ auto_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
   mu_job_spec_t *s = ((auto_ctx_t *)obj)->s;
   switch (f)
     {
-    case 0: mu_yaml_u64 (c, v, path, &s->autoscale_min); break;
-    case 1: mu_yaml_u64 (c, v, path, &s->autoscale_max); break;
+    case 0:
+      mu_yaml_u64 (c, v, path, &s->autoscale_min);
+      break;
+    case 1:
+      mu_yaml_u64 (c, v, path, &s->autoscale_max);
+      break;
     case 2:
-      if (mu_yaml_u64 (c, v, path, &s->autoscale_target) == 0 && s->autoscale_target == 0)
+      if (mu_yaml_u64 (c, v, path, &s->autoscale_target) == 0
+          && s->autoscale_target == 0)
         mu_yaml_error (c, v, path, "must be at least 1 (load per replica)");
       break;
-    case 3: mu_yaml_dur (c, v, path, &s->autoscale_cooldown_ms); break;
+    case 3:
+      mu_yaml_dur (c, v, path, &s->autoscale_cooldown_ms);
+      break;
     }
 }
 
 /* ------------------------------------------------------------- top level */
 
-static const char *const top_fields[] = {
-  "name", "tenant", "priority", "kind", "command", "env", "cwd", "roles",
-  "restart", "elastic", "checkpoint", "autoscale", "grace", "progress_timeout",
-  "outage_window", "nbuckets", NULL
-};
+static const char *const top_fields[] = { "name",
+                                          "tenant",
+                                          "priority",
+                                          "kind",
+                                          "command",
+                                          "env",
+                                          "cwd",
+                                          "roles",
+                                          "restart",
+                                          "elastic",
+                                          "checkpoint",
+                                          "autoscale",
+                                          "grace",
+                                          "progress_timeout",
+                                          "outage_window",
+                                          "nbuckets",
+                                          NULL };
 
-typedef struct top_ctx {
+typedef struct top_ctx
+{
   mu_job_spec_t *s;
   yaml_node_t *roles_at, *auto_at, *name_at, *kind_at;
   yaml_node_t *role_nodes[64];
@@ -225,31 +259,46 @@ top_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
         {
           t->name_at = v;
           size_t l = strlen (s->name);
-          if (l > 63 || strspn (s->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
-                                "klmnopqrstuvwxyz0123456789._-") != l)
-            mu_yaml_error (c, v, path, "\"%s\": use at most 63 of A-Z a-z 0-9 . _ -",
-                    s->name);
+          if (l > 63
+              || strspn (s->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+                                  "klmnopqrstuvwxyz0123456789._-")
+                     != l)
+            mu_yaml_error (c, v, path,
+                           "\"%s\": use at most 63 of A-Z a-z 0-9 . _ -",
+                           s->name);
         }
       break;
-    case 1: mu_yaml_str (c, v, path, &s->tenant); break;
-    case 2: mu_yaml_i64 (c, v, path, &s->priority); break;
+    case 1:
+      mu_yaml_str (c, v, path, &s->tenant);
+      break;
+    case 2:
+      mu_yaml_i64 (c, v, path, &s->priority);
+      break;
     case 3:
       if (mu_yaml_choice (c, v, path, kinds, &s->kind) == 0)
         t->kind_at = v;
       break;
-    case 4: mu_yaml_argv (c, v, path, &s->argv); break;
-    case 5: mu_yaml_env (c, v, path, &s->env); break;
-    case 6: mu_yaml_str (c, v, path, &s->cwd); break;
+    case 4:
+      mu_yaml_argv (c, v, path, &s->argv);
+      break;
+    case 5:
+      mu_yaml_env (c, v, path, &s->env);
+      break;
+    case 6:
+      mu_yaml_str (c, v, path, &s->cwd);
+      break;
     case 7:
       {
         t->roles_at = v;
         t->has_roles = true;
         if (v->type != YAML_SEQUENCE_NODE)
           {
-            mu_yaml_error (c, v, path, "expected a list of roles, got %s", mu_yaml_kind_name (v));
+            mu_yaml_error (c, v, path, "expected a list of roles, got %s",
+                           mu_yaml_kind_name (v));
             break;
           }
-        size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        size_t cnt = (size_t)(v->data.sequence.items.top
+                              - v->data.sequence.items.start);
         if (cnt == 0 || cnt > 16)
           {
             mu_yaml_error (c, v, path, "give 1 to 16 roles, not %zu", cnt);
@@ -277,9 +326,15 @@ top_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
           }
         break;
       }
-    case 8: mu_yaml_walk_map (c, v, path, restart_fields, restart_field, s); break;
-    case 9: mu_yaml_walk_map (c, v, path, elastic_fields, elastic_field, s); break;
-    case 10: mu_yaml_walk_map (c, v, path, ckpt_fields, ckpt_field, s); break;
+    case 8:
+      mu_yaml_walk_map (c, v, path, restart_fields, restart_field, s);
+      break;
+    case 9:
+      mu_yaml_walk_map (c, v, path, elastic_fields, elastic_field, s);
+      break;
+    case 10:
+      mu_yaml_walk_map (c, v, path, ckpt_fields, ckpt_field, s);
+      break;
     case 11:
       {
         auto_ctx_t a = { s, v };
@@ -287,10 +342,18 @@ top_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
         mu_yaml_walk_map (c, v, path, auto_fields, auto_field, &a);
         break;
       }
-    case 12: mu_yaml_dur (c, v, path, &s->grace_ms); break;
-    case 13: mu_yaml_dur (c, v, path, &s->progress_timeout_ms); break;
-    case 14: mu_yaml_dur (c, v, path, &s->outage_ms); break;
-    case 15: mu_yaml_u64 (c, v, path, &s->nbuckets); break;
+    case 12:
+      mu_yaml_dur (c, v, path, &s->grace_ms);
+      break;
+    case 13:
+      mu_yaml_dur (c, v, path, &s->progress_timeout_ms);
+      break;
+    case 14:
+      mu_yaml_dur (c, v, path, &s->outage_ms);
+      break;
+    case 15:
+      mu_yaml_u64 (c, v, path, &s->nbuckets);
+      break;
     }
 }
 
@@ -302,7 +365,8 @@ cross_check (ctx_t *c, top_ctx_t *t, const yaml_node_t *root)
   if (s->name == NULL && t->name_at == NULL)
     mu_yaml_error (c, root, "name", "missing (the job's name: its id)");
   if (!t->has_roles)
-    mu_yaml_error (c, root, "roles", "missing (a list of roles, e.g. - name: worker)");
+    mu_yaml_error (c, root, "roles",
+                   "missing (a list of roles, e.g. - name: worker)");
   for (size_t i = 0; i < s->roles.n; i++)
     {
       mu_role_spec_t *r = &s->roles.v[i];
@@ -312,7 +376,8 @@ cross_check (ctx_t *c, top_ctx_t *t, const yaml_node_t *root)
       if (r->name == NULL)
         {
           if (s->roles.n > 1)
-            mu_yaml_error (c, at, sub, "no name (roles of a job with several need one)");
+            mu_yaml_error (c, at, sub,
+                           "no name (roles of a job with several need one)");
           else
             r->name = mu_yaml_dup (c, "worker");
         }
@@ -321,33 +386,45 @@ cross_check (ctx_t *c, top_ctx_t *t, const yaml_node_t *root)
           {
             char nm[80];
             snprintf (nm, sizeof nm, "roles[%zu].name", i);
-            mu_yaml_error (c, at, nm, "\"%s\" is already the name of roles[%zu]", r->name, j);
+            mu_yaml_error (c, at, nm,
+                           "\"%s\" is already the name of roles[%zu]", r->name,
+                           j);
           }
       if (r->argv.n == 0 && s->argv.n == 0)
-        mu_yaml_error (c, at, sub, "no command (give command here or at the top)");
+        mu_yaml_error (c, at, sub,
+                       "no command (give command here or at the top)");
     }
   bool service = s->kind && strcmp (s->kind, "service") == 0;
   if (t->auto_at && !service)
-    mu_yaml_error (c, t->auto_at, "autoscale", "only a service job autoscales (kind: service)");
+    mu_yaml_error (c, t->auto_at, "autoscale",
+                   "only a service job autoscales (kind: service)");
   if (t->auto_at && service)
     {
       if (s->autoscale_target == 0)
-        mu_yaml_error (c, t->auto_at, "autoscale.target", "missing (load per replica "
-                "to aim at)");
+        mu_yaml_error (c, t->auto_at, "autoscale.target",
+                       "missing (load per replica "
+                       "to aim at)");
       if (s->autoscale_max && s->autoscale_min > s->autoscale_max)
-        mu_yaml_error (c, t->auto_at, "autoscale", "min %" PRIu64 " is greater than max %" PRIu64,
-                s->autoscale_min, s->autoscale_max);
+        mu_yaml_error (c, t->auto_at, "autoscale",
+                       "min %" PRIu64 " is greater than max %" PRIu64,
+                       s->autoscale_min, s->autoscale_max);
       if (s->roles.n != 1)
-        mu_yaml_error (c, t->auto_at, "autoscale", "a service that autoscales has one role");
+        mu_yaml_error (c, t->auto_at, "autoscale",
+                       "a service that autoscales has one role");
       else if ((s->autoscale_max && s->autoscale_max > s->roles.v[0].max_nodes)
-               || (s->autoscale_min && s->autoscale_min < s->roles.v[0].min_nodes))
-        mu_yaml_error (c, t->auto_at, "autoscale", "min..max must lie within roles[0].replicas "
-                "(%" PRIu64 ":%" PRIu64 ")", s->roles.v[0].min_nodes,
-                s->roles.v[0].max_nodes);
+               || (s->autoscale_min
+                   && s->autoscale_min < s->roles.v[0].min_nodes))
+        mu_yaml_error (c, t->auto_at, "autoscale",
+                       "min..max must lie within roles[0].replicas "
+                       "(%" PRIu64 ":%" PRIu64 ")",
+                       s->roles.v[0].min_nodes, s->roles.v[0].max_nodes);
     }
-  if (s->restart_policy && strcmp (s->restart_policy, "never") == 0 && s->max_restarts)
-    mu_yaml_error (c, root, "restart", "policy never with max_restarts %" PRIu64
-            " (drop one of them)", s->max_restarts);
+  if (s->restart_policy && strcmp (s->restart_policy, "never") == 0
+      && s->max_restarts)
+    mu_yaml_error (c, root, "restart",
+                   "policy never with max_restarts %" PRIu64
+                   " (drop one of them)",
+                   s->max_restarts);
   /* the job's argv: its own command, else its first role's */
   if (s->argv.n == 0 && s->roles.n > 0 && s->roles.v[0].argv.n > 0)
     {
@@ -384,7 +461,8 @@ mu_job_spec_yaml_parse (const char *text, size_t len, const char *fname,
   if (!yaml_parser_load (&p, &doc))
     {
       const yaml_mark_t *m = p.problem_mark.line || p.problem_mark.column
-                               ? &p.problem_mark : &p.context_mark;
+                                 ? &p.problem_mark
+                                 : &p.context_mark;
       snprintf (c.err, c.errlen, "%s:%lu:%lu: not valid YAML: %s%s%s", c.fname,
                 (unsigned long)m->line + 1, (unsigned long)m->column + 1,
                 p.problem ? p.problem : "parse error", p.context ? " " : "",
@@ -400,8 +478,10 @@ mu_job_spec_yaml_parse (const char *text, size_t len, const char *fname,
     rc = -ENOMEM;
   else if (root == NULL)
     {
-      snprintf (c.err, c.errlen, "%s:1:1: empty: a job spec needs at least name "
-                "and roles", c.fname);
+      snprintf (c.err, c.errlen,
+                "%s:1:1: empty: a job spec needs at least name "
+                "and roles",
+                c.fname);
       rc = MUSTER_EINVAL;
     }
   else
@@ -415,8 +495,9 @@ mu_job_spec_yaml_parse (const char *text, size_t len, const char *fname,
       else if (c.nerr)
         {
           if (c.nerr > MU_SPEC_MAX_ERRORS && c.used + 40 < c.errlen)
-            snprintf (c.err + c.used, c.errlen - c.used, "\n%s: and %d more errors",
-                      c.fname, c.nerr - MU_SPEC_MAX_ERRORS);
+            snprintf (c.err + c.used, c.errlen - c.used,
+                      "\n%s: and %d more errors", c.fname,
+                      c.nerr - MU_SPEC_MAX_ERRORS);
           rc = MUSTER_EINVAL;
         }
     }
@@ -452,7 +533,8 @@ mu_job_spec_yaml_load (const char *path, mu_job_spec_t **out, char *err,
         {
           if (cap >= (4u << 20))
             {
-              snprintf (err, errlen, "%s: larger than 4 MiB: not a job spec", path);
+              snprintf (err, errlen, "%s: larger than 4 MiB: not a job spec",
+                        path);
               rc = MUSTER_ETOOBIG;
               break;
             }
@@ -480,8 +562,8 @@ mu_job_spec_yaml_load (const char *path, mu_job_spec_t **out, char *err,
   if (f != stdin)
     fclose (f);
   if (rc == 0)
-    rc = mu_job_spec_yaml_parse (buf, len, strcmp (path, "-") == 0 ? "<stdin>" : path,
-                                 out, err, errlen);
+    rc = mu_job_spec_yaml_parse (
+        buf, len, strcmp (path, "-") == 0 ? "<stdin>" : path, out, err, errlen);
   free (buf);
   return rc;
 }

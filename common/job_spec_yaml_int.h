@@ -15,7 +15,8 @@
 
 #include "common/job_spec_yaml.h"
 
-typedef struct ctx {
+typedef struct ctx
+{
   yaml_document_t *doc;
   const char *fname;
   char *err;
@@ -26,7 +27,8 @@ typedef struct ctx {
 
 /* Record an error at node `at` (NULL: line 1) for field `path`. */
 void mu_yaml_error (ctx_t *c, const yaml_node_t *at, const char *path,
-                    const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+                    const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
 /* "a scalar", "a list", "a mapping". */
 const char *mu_yaml_kind_name (const yaml_node_t *n);
 yaml_node_t *mu_yaml_node (ctx_t *c, int id);
@@ -37,9 +39,12 @@ const char *mu_yaml_scalar (ctx_t *c, const yaml_node_t *n, const char *path,
 char *mu_yaml_dup (ctx_t *c, const char *s);
 /* Readers: 0, or -1 with the error recorded. */
 int mu_yaml_str (ctx_t *c, const yaml_node_t *n, const char *path, char **out);
-int mu_yaml_u64 (ctx_t *c, const yaml_node_t *n, const char *path, uint64_t *out);
-int mu_yaml_i64 (ctx_t *c, const yaml_node_t *n, const char *path, int64_t *out);
-int mu_yaml_dur (ctx_t *c, const yaml_node_t *n, const char *path, uint64_t *out);
+int mu_yaml_u64 (ctx_t *c, const yaml_node_t *n, const char *path,
+                 uint64_t *out);
+int mu_yaml_i64 (ctx_t *c, const yaml_node_t *n, const char *path,
+                 int64_t *out);
+int mu_yaml_dur (ctx_t *c, const yaml_node_t *n, const char *path,
+                 uint64_t *out);
 int mu_yaml_choice (ctx_t *c, const yaml_node_t *n, const char *path,
                     const char *const *choices, char **out);
 void mu_yaml_argv (ctx_t *c, const yaml_node_t *n, const char *path,

@@ -22,7 +22,8 @@ static mu_job_spec_t *
 ok (const char *yaml)
 {
   mu_job_spec_t *s = NULL;
-  int rc = mu_job_spec_yaml_parse (yaml, strlen (yaml), "t.yaml", &s, err, sizeof err);
+  int rc = mu_job_spec_yaml_parse (yaml, strlen (yaml), "t.yaml", &s, err,
+                                   sizeof err);
   if (rc != 0)
     fail_msg ("parse failed (%d): %s", rc, err);
   return s;
@@ -33,7 +34,8 @@ static const char *
 bad (const char *yaml)
 {
   mu_job_spec_t *s = NULL;
-  int rc = mu_job_spec_yaml_parse (yaml, strlen (yaml), "t.yaml", &s, err, sizeof err);
+  int rc = mu_job_spec_yaml_parse (yaml, strlen (yaml), "t.yaml", &s, err,
+                                   sizeof err);
   assert_int_equal (rc, MUSTER_EINVAL);
   assert_null (s);
   return err;
@@ -133,7 +135,8 @@ test_example_ps (void **st)
   assert_int_equal (s->roles.v[1].min_nodes, 4);
   assert_int_equal (s->roles.v[1].max_nodes, 16);
   assert_int_equal (s->roles.v[1].slots, 0); /* = nproc */
-  assert_string_equal (mu_strmap_get (&s->roles.v[1].env, "BATCH_TIMEOUT"), "2s");
+  assert_string_equal (mu_strmap_get (&s->roles.v[1].env, "BATCH_TIMEOUT"),
+                       "2s");
   /* no job command: the first role's */
   assert_string_equal (s->argv.v[1], "ps_server.py");
   assert_int_equal (s->ckpt_every_steps, 1000);
@@ -165,7 +168,8 @@ static void
 test_minimal_defaults (void **st)
 {
   (void)st;
-  mu_job_spec_t *s = ok ("name: j\ncommand: [/bin/true]\nroles:\n  - replicas: 3\n");
+  mu_job_spec_t *s
+      = ok ("name: j\ncommand: [/bin/true]\nroles:\n  - replicas: 3\n");
   assert_string_equal (s->roles.v[0].name, "worker");
   assert_int_equal (s->roles.v[0].min_nodes, 3);
   assert_int_equal (s->roles.v[0].max_nodes, 3);
@@ -174,7 +178,8 @@ test_minimal_defaults (void **st)
   assert_int_equal (s->priority, 0);
   mu_job_spec_free (&s);
   /* bare numbers are seconds */
-  s = ok ("name: j\ncommand: x\nroles: [{}]\ngrace: 1.5\ncheckpoint: {every: 90}\n");
+  s = ok ("name: j\ncommand: x\nroles: [{}]\ngrace: 1.5\ncheckpoint: {every: "
+          "90}\n");
   assert_int_equal (s->grace_ms, 1500);
   assert_int_equal (s->ckpt_every_ms, 90000);
   mu_job_spec_free (&s);
@@ -184,34 +189,45 @@ static void
 test_errors_name_line_column_field (void **st)
 {
   (void)st;
-  assert_string_equal (bad ("name: j\ncommand: x\nroles:\n  - name: a\n  - name: b\n"
-                            "    replicas: x\n"),
-                       "t.yaml:6:15: roles[1].replicas: expected N or MIN:MAX, got \"x\"");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles:\n  - replicas: 4:2\n"),
-                       "t.yaml:4:15: roles[0].replicas: min 4 is greater than max 2");
-  assert_string_equal (bad ("name: j\ncommand: x\nrolez: []\n"),
-                       "t.yaml:3:1: rolez: unknown field (did you mean roles?)\n"
-                       "t.yaml:1:1: roles: missing (a list of roles, e.g. - name: worker)");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles: [{}]\ngrace: soon\n"),
-                       "t.yaml:4:8: grace: expected a duration (give seconds (600), "
-                       "or a number with ms, s, m or h (500ms, 10m)), got \"soon\"");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles:\n  - nproc: [1]\n"),
-                       "t.yaml:4:12: roles[0].nproc: expected a non-negative integer, "
-                       "got a list");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles: [{}]\nkind: batch\n"),
-                       "t.yaml:4:7: kind: expected one of gang, ps, service, got \"batch\"");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles: [{}]\ncheckpoint:\n  evry: 5m\n"),
-                       "t.yaml:5:3: checkpoint.evry: unknown field (did you mean every?)");
-  assert_string_equal (bad ("name: j\nroles:\n  - name: a\n  - name: a\n    command: x\n"),
-                       "t.yaml:3:5: roles[0]: no command (give command here or at the top)\n"
-                       "t.yaml:4:5: roles[1].name: \"a\" is already the name of roles[0]");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles: [{}]\nautoscale: {target: 5}\n"),
-                       "t.yaml:4:1: autoscale: only a service job autoscales (kind: service)");
-  assert_string_equal (bad ("name: j/k\ncommand: x\nroles: [{}]\npriority: high\n"),
-                       "t.yaml:1:7: name: \"j/k\": use at most 63 of A-Z a-z 0-9 . _ -\n"
-                       "t.yaml:4:11: priority: expected an integer, got \"high\"");
-  assert_string_equal (bad ("name: j\ncommand: x\nroles:\n  - labels: [zone]\n"),
-                       "t.yaml:4:14: roles[0].labels[0]: expected key=value, got \"zone\"");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles:\n  - name: a\n  - name: b\n"
+           "    replicas: x\n"),
+      "t.yaml:6:15: roles[1].replicas: expected N or MIN:MAX, got \"x\"");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles:\n  - replicas: 4:2\n"),
+      "t.yaml:4:15: roles[0].replicas: min 4 is greater than max 2");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nrolez: []\n"),
+      "t.yaml:3:1: rolez: unknown field (did you mean roles?)\n"
+      "t.yaml:1:1: roles: missing (a list of roles, e.g. - name: worker)");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\ngrace: soon\n"),
+      "t.yaml:4:8: grace: expected a duration (give seconds (600), "
+      "or a number with ms, s, m or h (500ms, 10m)), got \"soon\"");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles:\n  - nproc: [1]\n"),
+      "t.yaml:4:12: roles[0].nproc: expected a non-negative integer, "
+      "got a list");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\nkind: batch\n"),
+      "t.yaml:4:7: kind: expected one of gang, ps, service, got \"batch\"");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\ncheckpoint:\n  evry: 5m\n"),
+      "t.yaml:5:3: checkpoint.evry: unknown field (did you mean every?)");
+  assert_string_equal (
+      bad ("name: j\nroles:\n  - name: a\n  - name: a\n    command: x\n"),
+      "t.yaml:3:5: roles[0]: no command (give command here or at the top)\n"
+      "t.yaml:4:5: roles[1].name: \"a\" is already the name of roles[0]");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\nautoscale: {target: 5}\n"),
+      "t.yaml:4:1: autoscale: only a service job autoscales (kind: service)");
+  assert_string_equal (
+      bad ("name: j/k\ncommand: x\nroles: [{}]\npriority: high\n"),
+      "t.yaml:1:7: name: \"j/k\": use at most 63 of A-Z a-z 0-9 . _ -\n"
+      "t.yaml:4:11: priority: expected an integer, got \"high\"");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles:\n  - labels: [zone]\n"),
+      "t.yaml:4:14: roles[0].labels[0]: expected key=value, got \"zone\"");
   assert_string_equal (bad ("name: j\nname: k\ncommand: x\nroles: [{}]\n"),
                        "t.yaml:2:1: name: given twice");
 }
@@ -223,8 +239,10 @@ test_not_yaml (void **st)
   const char *e = bad ("name: j\nroles: [\n  - x\n");
   assert_non_null (strstr (e, "t.yaml:"));
   assert_non_null (strstr (e, "not valid YAML"));
-  assert_string_equal (bad ("- a\n- b\n"), "t.yaml:1:1: expected a mapping of fields, got a list");
-  assert_string_equal (bad (""), "t.yaml:1:1: empty: a job spec needs at least name and roles");
+  assert_string_equal (bad ("- a\n- b\n"),
+                       "t.yaml:1:1: expected a mapping of fields, got a list");
+  assert_string_equal (
+      bad (""), "t.yaml:1:1: empty: a job spec needs at least name and roles");
 }
 
 static void
@@ -232,9 +250,11 @@ test_missing_file (void **st)
 {
   (void)st;
   mu_job_spec_t *s = NULL;
-  assert_int_equal (mu_job_spec_yaml_load ("/nonexistent/spec.yaml", &s, err, sizeof err),
-                    MUSTER_ENOTFOUND);
-  assert_string_equal (err, "/nonexistent/spec.yaml: No such file or directory");
+  assert_int_equal (
+      mu_job_spec_yaml_load ("/nonexistent/spec.yaml", &s, err, sizeof err),
+      MUSTER_ENOTFOUND);
+  assert_string_equal (err,
+                       "/nonexistent/spec.yaml: No such file or directory");
 }
 
 int

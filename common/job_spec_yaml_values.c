@@ -17,7 +17,8 @@
 #include "common/util.h"
 
 void
-mu_yaml_error (ctx_t *c, const yaml_node_t *at, const char *path, const char *fmt, ...)
+mu_yaml_error (ctx_t *c, const yaml_node_t *at, const char *path,
+               const char *fmt, ...)
 {
   c->nerr++;
   if (c->nerr > MU_SPEC_MAX_ERRORS || c->used >= c->errlen)
@@ -27,8 +28,8 @@ mu_yaml_error (ctx_t *c, const yaml_node_t *at, const char *path, const char *fm
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  int n = snprintf (c->err + c->used, c->errlen - c->used, "%s%s:%lu:%lu: %s%s%s",
-                    c->used ? "\n" : "", c->fname,
+  int n = snprintf (c->err + c->used, c->errlen - c->used,
+                    "%s%s:%lu:%lu: %s%s%s", c->used ? "\n" : "", c->fname,
                     at ? (unsigned long)at->start_mark.line + 1 : 1ul,
                     at ? (unsigned long)at->start_mark.column + 1 : 1ul,
                     path && *path ? path : "", path && *path ? ": " : "", msg);
@@ -43,10 +44,14 @@ mu_yaml_kind_name (const yaml_node_t *n)
 {
   switch (n->type)
     {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
+    case YAML_SCALAR_NODE:
+      return "a scalar";
+    case YAML_SEQUENCE_NODE:
+      return "a list";
+    case YAML_MAPPING_NODE:
+      return "a mapping";
+    default:
+      return "nothing";
     }
 }
 
@@ -58,11 +63,13 @@ mu_yaml_node (ctx_t *c, int id)
 
 /* Scalar text of n (NUL-terminated by libyaml), or NULL with an error. */
 const char *
-mu_yaml_scalar (ctx_t *c, const yaml_node_t *n, const char *path, const char *want)
+mu_yaml_scalar (ctx_t *c, const yaml_node_t *n, const char *path,
+                const char *want)
 {
   if (n->type != YAML_SCALAR_NODE)
     {
-      mu_yaml_error (c, n, path, "expected %s, got %s", want, mu_yaml_kind_name (n));
+      mu_yaml_error (c, n, path, "expected %s, got %s", want,
+                     mu_yaml_kind_name (n));
       return NULL;
     }
   return (const char *)n->data.scalar.value;
@@ -104,7 +111,8 @@ mu_yaml_u64 (ctx_t *c, const yaml_node_t *n, const char *path, uint64_t *out)
   unsigned long long v = strtoull (s, &end, 10);
   if (*s < '0' || *s > '9' || *end != '\0' || errno != 0)
     {
-      mu_yaml_error (c, n, path, "expected a non-negative integer, got \"%s\"", s);
+      mu_yaml_error (c, n, path, "expected a non-negative integer, got \"%s\"",
+                     s);
       return -1;
     }
   *out = v;
@@ -137,7 +145,8 @@ mu_yaml_dur (ctx_t *c, const yaml_node_t *n, const char *path, uint64_t *out)
     return -1;
   if (mu_parse_duration_ms (s, out) != 0)
     {
-      mu_yaml_error (c, n, path, "expected a duration (%s), got \"%s\"", MU_DURATION_FORMS, s);
+      mu_yaml_error (c, n, path, "expected a duration (%s), got \"%s\"",
+                     MU_DURATION_FORMS, s);
       return -1;
     }
   return 0;
@@ -145,7 +154,7 @@ mu_yaml_dur (ctx_t *c, const yaml_node_t *n, const char *path, uint64_t *out)
 
 int
 mu_yaml_choice (ctx_t *c, const yaml_node_t *n, const char *path,
-            const char *const *choices, char **out)
+                const char *const *choices, char **out)
 {
   const char *s = mu_yaml_scalar (c, n, path, "a string");
   if (s == NULL)
@@ -160,7 +169,8 @@ mu_yaml_choice (ctx_t *c, const yaml_node_t *n, const char *path,
           *out = mu_yaml_dup (c, s);
           return 0;
         }
-      used += (size_t)snprintf (list + used, used < sizeof list ? sizeof list - used : 0,
+      used += (size_t)snprintf (list + used,
+                                used < sizeof list ? sizeof list - used : 0,
                                 "%s%s", i ? ", " : "", choices[i]);
     }
   mu_yaml_error (c, n, path, "expected one of %s, got \"%s\"", list, s);
@@ -189,14 +199,14 @@ distance (const char *a, const char *b)
   return d[la][lb];
 }
 
-
 void
-mu_yaml_walk_map (ctx_t *c, const yaml_node_t *n, const char *path, const char *const *fields,
-          field_fn fn, void *obj)
+mu_yaml_walk_map (ctx_t *c, const yaml_node_t *n, const char *path,
+                  const char *const *fields, field_fn fn, void *obj)
 {
   if (n->type != YAML_MAPPING_NODE)
     {
-      mu_yaml_error (c, n, path, "expected a mapping of fields, got %s", mu_yaml_kind_name (n));
+      mu_yaml_error (c, n, path, "expected a mapping of fields, got %s",
+                     mu_yaml_kind_name (n));
       return;
     }
   const yaml_node_pair_t *p;
@@ -206,7 +216,8 @@ mu_yaml_walk_map (ctx_t *c, const yaml_node_t *n, const char *path, const char *
   uint64_t seen = 0;
   for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
     {
-      yaml_node_t *k = mu_yaml_node (c, p->key), *v = mu_yaml_node (c, p->value);
+      yaml_node_t *k = mu_yaml_node (c, p->key),
+                  *v = mu_yaml_node (c, p->value);
       if (k == NULL || v == NULL)
         continue;
       const char *name = mu_yaml_scalar (c, k, path, "a field name");
@@ -231,7 +242,8 @@ mu_yaml_walk_map (ctx_t *c, const yaml_node_t *n, const char *path, const char *
                 }
             }
           if (best < 3)
-            mu_yaml_error (c, k, sub, "unknown field (did you mean %s?)", fields[bi]);
+            mu_yaml_error (c, k, sub, "unknown field (did you mean %s?)",
+                           fields[bi]);
           else
             mu_yaml_error (c, k, sub, "unknown field");
           continue;
@@ -248,7 +260,8 @@ mu_yaml_walk_map (ctx_t *c, const yaml_node_t *n, const char *path, const char *
 
 /* A command: a list of strings, or one string run by /bin/sh -c. */
 void
-mu_yaml_argv (ctx_t *c, const yaml_node_t *n, const char *path, mu_strlist_t *out)
+mu_yaml_argv (ctx_t *c, const yaml_node_t *n, const char *path,
+              mu_strlist_t *out)
 {
   if (n->type == YAML_SCALAR_NODE)
     {
@@ -272,11 +285,13 @@ mu_yaml_argv (ctx_t *c, const yaml_node_t *n, const char *path, mu_strlist_t *ou
     }
   if (n->type != YAML_SEQUENCE_NODE)
     {
-      mu_yaml_error (c, n, path, "expected a list of strings or a string, got %s",
-              mu_yaml_kind_name (n));
+      mu_yaml_error (c, n, path,
+                     "expected a list of strings or a string, got %s",
+                     mu_yaml_kind_name (n));
       return;
     }
-  size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+  size_t cnt
+      = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   if (cnt == 0)
     {
       mu_yaml_error (c, n, path, "must not be empty");
@@ -305,10 +320,12 @@ mu_yaml_env (ctx_t *c, const yaml_node_t *n, const char *path, mu_strmap_t *out)
 {
   if (n->type != YAML_MAPPING_NODE)
     {
-      mu_yaml_error (c, n, path, "expected a mapping NAME: value, got %s", mu_yaml_kind_name (n));
+      mu_yaml_error (c, n, path, "expected a mapping NAME: value, got %s",
+                     mu_yaml_kind_name (n));
       return;
     }
-  size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+  size_t cnt
+      = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
   if (cnt == 0)
     return;
   out->keys = calloc (cnt, sizeof *out->keys);
@@ -321,8 +338,10 @@ mu_yaml_env (ctx_t *c, const yaml_node_t *n, const char *path, mu_strmap_t *out)
   for (size_t i = 0; i < cnt; i++)
     {
       const yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-      yaml_node_t *k = mu_yaml_node (c, p->key), *v = mu_yaml_node (c, p->value);
-      const char *ks = k ? mu_yaml_scalar (c, k, path, "a variable name") : NULL;
+      yaml_node_t *k = mu_yaml_node (c, p->key),
+                  *v = mu_yaml_node (c, p->value);
+      const char *ks
+          = k ? mu_yaml_scalar (c, k, path, "a variable name") : NULL;
       if (ks == NULL)
         continue;
       char sub[256];
@@ -353,7 +372,8 @@ mu_yaml_env (ctx_t *c, const yaml_node_t *n, const char *path, mu_strmap_t *out)
 
 /* labels: a mapping {key: value} or a list of "key=value". */
 void
-mu_yaml_labels (ctx_t *c, const yaml_node_t *n, const char *path, mu_strlist_t *out)
+mu_yaml_labels (ctx_t *c, const yaml_node_t *n, const char *path,
+                mu_strlist_t *out)
 {
   size_t cnt;
   if (n->type == YAML_MAPPING_NODE)
@@ -362,8 +382,10 @@ mu_yaml_labels (ctx_t *c, const yaml_node_t *n, const char *path, mu_strlist_t *
     cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   else
     {
-      mu_yaml_error (c, n, path, "expected a mapping (zone: a) or a list (- zone=a), "
-              "got %s", mu_yaml_kind_name (n));
+      mu_yaml_error (c, n, path,
+                     "expected a mapping (zone: a) or a list (- zone=a), "
+                     "got %s",
+                     mu_yaml_kind_name (n));
       return;
     }
   if (cnt == 0)
@@ -380,15 +402,19 @@ mu_yaml_labels (ctx_t *c, const yaml_node_t *n, const char *path, mu_strlist_t *
       if (n->type == YAML_MAPPING_NODE)
         {
           const yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
-          yaml_node_t *k = mu_yaml_node (c, p->key), *v = mu_yaml_node (c, p->value);
-          const char *ks = k ? mu_yaml_scalar (c, k, path, "a label name") : NULL;
+          yaml_node_t *k = mu_yaml_node (c, p->key),
+                      *v = mu_yaml_node (c, p->value);
+          const char *ks
+              = k ? mu_yaml_scalar (c, k, path, "a label name") : NULL;
           if (ks == NULL)
             continue;
           snprintf (sub, sizeof sub, "%s.%s", path, ks);
-          const char *vs = v ? mu_yaml_scalar (c, v, sub, "a label value") : NULL;
+          const char *vs
+              = v ? mu_yaml_scalar (c, v, sub, "a label value") : NULL;
           if (vs == NULL)
             continue;
-          if (*ks == '\0' || strchr (ks, '=') || strlen (ks) + strlen (vs) > 120)
+          if (*ks == '\0' || strchr (ks, '=')
+              || strlen (ks) + strlen (vs) > 120)
             {
               mu_yaml_error (c, k, sub, "not a label name");
               continue;

@@ -24,23 +24,25 @@
 static void
 usage (FILE *f)
 {
-  fprintf (f,
-           "usage: muster submit [--coordinator EP] [--key FILE --server-key KEY]\n"
-           "                     [--timeout DUR] [--json] [--dry-run] FILE\n"
-           "Submit the job described by FILE (YAML; - reads standard input) to a\n"
-           "running coordinator.  The file is checked first: every mistake is\n"
-           "named by line, column and field, and nothing is sent.\n"
-           "  --coordinator EP   the control port (also --endpoint): ipc://PATH,\n"
-           "                     HOST:PORT or tcp://HOST:PORT (default\n"
-           "                     $MUSTER_COORDINATOR, $MUSTER_CTL_ENDPOINT, else the\n"
-           "                     local coordinator's socket, as muster status)\n"
-           "  --key FILE, --server-key KEY   over TCP (docs/security.md)\n"
-           "  --timeout DUR      how long to wait for the answer (default 5s)\n"
-           "  --json             print one JSON object instead of text\n"
-           "  --dry-run          check the file and print the job; send nothing\n"
-           "The format is in docs/scheduler.md; examples in examples/specs/.\n"
-           "exit status: 0 submitted (or checked), 1 refused or no answer,\n"
-           "2 usage error or invalid spec\n");
+  fprintf (
+      f,
+      "usage: muster submit [--coordinator EP] [--key FILE --server-key KEY]\n"
+      "                     [--timeout DUR] [--json] [--dry-run] FILE\n"
+      "Submit the job described by FILE (YAML; - reads standard input) to a\n"
+      "running coordinator.  The file is checked first: every mistake is\n"
+      "named by line, column and field, and nothing is sent.\n"
+      "  --coordinator EP   the control port (also --endpoint): ipc://PATH,\n"
+      "                     HOST:PORT or tcp://HOST:PORT (default\n"
+      "                     $MUSTER_COORDINATOR, $MUSTER_CTL_ENDPOINT, else "
+      "the\n"
+      "                     local coordinator's socket, as muster status)\n"
+      "  --key FILE, --server-key KEY   over TCP (docs/security.md)\n"
+      "  --timeout DUR      how long to wait for the answer (default 5s)\n"
+      "  --json             print one JSON object instead of text\n"
+      "  --dry-run          check the file and print the job; send nothing\n"
+      "The format is in docs/scheduler.md; examples in examples/specs/.\n"
+      "exit status: 0 submitted (or checked), 1 refused or no answer,\n"
+      "2 usage error or invalid spec\n");
 }
 
 /* s as a JSON string literal. */
@@ -93,10 +95,13 @@ json_spec (FILE *f, const mu_job_spec_t *s)
       const mu_role_spec_t *r = &s->roles.v[i];
       fprintf (f, "%s{\"name\": ", i ? ", " : "");
       json_str (f, r->name);
-      fprintf (f, ", \"min\": %llu, \"max\": %llu, \"nproc\": %llu, \"slots\": %llu, "
-               "\"labels\": ", (unsigned long long)r->min_nodes,
-               (unsigned long long)r->max_nodes, (unsigned long long)r->nproc,
-               (unsigned long long)(r->slots ? r->slots : r->nproc));
+      fprintf (
+          f,
+          ", \"min\": %llu, \"max\": %llu, \"nproc\": %llu, \"slots\": %llu, "
+          "\"labels\": ",
+          (unsigned long long)r->min_nodes, (unsigned long long)r->max_nodes,
+          (unsigned long long)r->nproc,
+          (unsigned long long)(r->slots ? r->slots : r->nproc));
       json_list (f, &r->labels);
       fprintf (f, ", \"argv\": ");
       json_list (f, r->argv.n ? &r->argv : &s->argv);
@@ -115,7 +120,9 @@ text_spec (FILE *f, const char *file, const mu_job_spec_t *s)
     {
       const mu_role_spec_t *r = &s->roles.v[i];
       const mu_strlist_t *a = r->argv.n ? &r->argv : &s->argv;
-      fprintf (f, "  role %s: %llu:%llu replicas of %llu process(es), %llu slot(s) each",
+      fprintf (f,
+               "  role %s: %llu:%llu replicas of %llu process(es), %llu "
+               "slot(s) each",
                r->name, (unsigned long long)r->min_nodes,
                (unsigned long long)r->max_nodes, (unsigned long long)r->nproc,
                (unsigned long long)(r->slots ? r->slots : r->nproc));
@@ -176,11 +183,12 @@ mu_submit_main (int argc, char **argv)
   if (file == NULL)
     {
       fprintf (stderr, "muster submit: which file? (a job spec, e.g. "
-               "examples/specs/train_gang.yaml)\n");
+                       "examples/specs/train_gang.yaml)\n");
       usage (stderr);
       return 2;
     }
-  if (ep == NULL && getenv ("MUSTER_COORDINATOR") && *getenv ("MUSTER_COORDINATOR"))
+  if (ep == NULL && getenv ("MUSTER_COORDINATOR")
+      && *getenv ("MUSTER_COORDINATOR"))
     ep = getenv ("MUSTER_COORDINATOR");
   static char err[8192];
   mu_job_spec_t *spec = NULL;
@@ -194,7 +202,8 @@ mu_submit_main (int argc, char **argv)
           printf (", \"errors\": [");
           char *save = NULL;
           int n = 0;
-          for (char *l = strtok_r (err, "\n", &save); l; l = strtok_r (NULL, "\n", &save))
+          for (char *l = strtok_r (err, "\n", &save); l;
+               l = strtok_r (NULL, "\n", &save))
             {
               printf ("%s", n++ ? ", " : "");
               json_str (stdout, l);
@@ -203,7 +212,10 @@ mu_submit_main (int argc, char **argv)
         }
       else
         fprintf (stderr, "muster submit: %s\n", err);
-      return rc == MUSTER_EINVAL || rc == MUSTER_ENOTFOUND || rc == MUSTER_ETOOBIG ? 2 : 1;
+      return rc == MUSTER_EINVAL || rc == MUSTER_ENOTFOUND
+                     || rc == MUSTER_ETOOBIG
+                 ? 2
+                 : 1;
     }
   if (dry)
     {
@@ -228,13 +240,15 @@ mu_submit_main (int argc, char **argv)
   if (rc == 0 && rep.type == MU_MSG_CTL_REPLY && rep.u.ctl_reply.status != 0)
     {
       rc = (int)rep.u.ctl_reply.status;
-      snprintf (err, sizeof err, "%s", rep.u.ctl_reply.message ? rep.u.ctl_reply.message
-                                                               : muster_strerror (rc));
+      snprintf (err, sizeof err, "%s",
+                rep.u.ctl_reply.message ? rep.u.ctl_reply.message
+                                        : muster_strerror (rc));
     }
   else if (rc == 0 && rep.type != MU_MSG_CTL_REPLY)
     {
       rc = MUSTER_EPROTO;
-      snprintf (err, sizeof err, "unexpected answer %s", mu_msg_name (rep.type));
+      snprintf (err, sizeof err, "unexpected answer %s",
+                mu_msg_name (rep.type));
     }
   if (rc != 0)
     {
@@ -250,14 +264,16 @@ mu_submit_main (int argc, char **argv)
         }
       else
         fprintf (stderr, "muster submit: job %s: %s\n", spec->id, err);
-      out = rc == MUSTER_EINVAL && strncmp (err, "control port", 12) == 0 ? 2 : 1;
+      out = rc == MUSTER_EINVAL && strncmp (err, "control port", 12) == 0 ? 2
+                                                                          : 1;
     }
   else if (json)
     {
       printf ("{\"ok\": true, \"job\": ");
       json_str (stdout, spec->id);
       printf (", \"message\": ");
-      json_str (stdout, rep.u.ctl_reply.message ? rep.u.ctl_reply.message : "submitted");
+      json_str (stdout, rep.u.ctl_reply.message ? rep.u.ctl_reply.message
+                                                : "submitted");
       printf ("}\n");
     }
   else

@@ -125,12 +125,14 @@ mu_sched__label_id (mu_sched_t *s, const char *kv, int create)
   if (!create)
     return -1;
   if (mu_sched__grow ((void **)&s->label_text, &s->caplabel, s->nlabel + 1,
-            sizeof *s->label_text) != 0)
+                      sizeof *s->label_text)
+      != 0)
     return -ENOMEM;
   char *t = strdup (kv);
   if (t == NULL)
     return -ENOMEM;
-  if (mu_smap_put (s->labels, kv, (void *)(uintptr_t)(s->nlabel + 1), NULL) != 0)
+  if (mu_smap_put (s->labels, kv, (void *)(uintptr_t)(s->nlabel + 1), NULL)
+      != 0)
     {
       free (t);
       return -ENOMEM;
@@ -213,7 +215,8 @@ mu_sched__alloc_new (mu_sched_t *s, sjob_t *j, uint8_t role, uint32_t node,
   else
     {
       if (mu_sched__grow ((void **)&s->allocs, &s->capallocs, s->nallocs + 1,
-                sizeof *s->allocs) != 0)
+                          sizeof *s->allocs)
+          != 0)
         return NIL;
       a = (uint32_t)s->nallocs++;
     }
@@ -286,7 +289,9 @@ mu_sched__resv_add (sjob_t *j, uint32_t node, uint32_t slots)
         j->resv[i].slots += slots;
         return 0;
       }
-  if (mu_sched__grow ((void **)&j->resv, &j->capresv, j->nresv + 1, sizeof *j->resv) != 0)
+  if (mu_sched__grow ((void **)&j->resv, &j->capresv, j->nresv + 1,
+                      sizeof *j->resv)
+      != 0)
     return -ENOMEM;
   j->resv[j->nresv++] = (resv_t){ node, slots };
   return 0;
@@ -323,7 +328,8 @@ int
 mu_sched__emit (mu_sched_t *s, mu_sched_action_t act, sjob_t *j, int role,
                 uint32_t node, uint32_t n, sjob_t *for_job, const char *reason)
 {
-  if (mu_sched__grow ((void **)&s->dec, &s->capdec, s->ndec + 1, sizeof *s->dec) != 0)
+  if (mu_sched__grow ((void **)&s->dec, &s->capdec, s->ndec + 1, sizeof *s->dec)
+      != 0)
     return -ENOMEM;
   /* dec_reason grows with dec */
   void *p = realloc (s->dec_reason, s->capdec * sizeof *s->dec_reason);
@@ -434,12 +440,18 @@ mu_sched_action_name (mu_sched_action_t a)
 {
   switch (a)
     {
-    case MU_SCHED_PLACE: return "place";
-    case MU_SCHED_GROW: return "grow";
-    case MU_SCHED_SHRINK: return "shrink";
-    case MU_SCHED_SUSPEND: return "suspend";
-    case MU_SCHED_RESUME: return "resume";
-    case MU_SCHED_REJECT: return "reject";
+    case MU_SCHED_PLACE:
+      return "place";
+    case MU_SCHED_GROW:
+      return "grow";
+    case MU_SCHED_SHRINK:
+      return "shrink";
+    case MU_SCHED_SUSPEND:
+      return "suspend";
+    case MU_SCHED_RESUME:
+      return "resume";
+    case MU_SCHED_REJECT:
+      return "reject";
     }
   return "?";
 }
@@ -449,10 +461,14 @@ mu_sched_job_state_name (mu_sched_job_state_t st)
 {
   switch (st)
     {
-    case MU_SCHED_JOB_PENDING: return "pending";
-    case MU_SCHED_JOB_SUSPENDED: return "suspended";
-    case MU_SCHED_JOB_RUNNING: return "running";
-    case MU_SCHED_JOB_SUSPENDING: return "suspending";
+    case MU_SCHED_JOB_PENDING:
+      return "pending";
+    case MU_SCHED_JOB_SUSPENDED:
+      return "suspended";
+    case MU_SCHED_JOB_RUNNING:
+      return "running";
+    case MU_SCHED_JOB_SUSPENDING:
+      return "suspending";
     }
   return "?";
 }

@@ -83,29 +83,33 @@
 
 typedef struct mu_sched mu_sched_t;
 
-typedef enum mu_sched_kind {
+typedef enum mu_sched_kind
+{
   MU_SCHED_GANG = 0,
   MU_SCHED_PS,
   MU_SCHED_SERVICE
 } mu_sched_kind_t;
 
-typedef enum mu_sched_node_state {
+typedef enum mu_sched_node_state
+{
   MU_SCHED_NODE_READY = 0,
   MU_SCHED_NODE_CORDONED,
   MU_SCHED_NODE_DRAINING
 } mu_sched_node_state_t;
 
 /* One role of a job.  Labels are "key=value" strings (borrowed). */
-typedef struct mu_sched_role {
+typedef struct mu_sched_role
+{
   const char *name;
-  uint32_t min, max;     /* replicas, 0 <= min <= max, max >= 1 */
-  uint32_t slots;        /* per replica, >= 1 */
-  uint32_t target;       /* services: wanted replicas (0 = min) */
+  uint32_t min, max;           /* replicas, 0 <= min <= max, max >= 1 */
+  uint32_t slots;              /* per replica, >= 1 */
+  uint32_t target;             /* services: wanted replicas (0 = min) */
   const char *const *selector; /* labels a node must all carry */
   size_t nselector;
 } mu_sched_role_t;
 
-typedef struct mu_sched_job {
+typedef struct mu_sched_job
+{
   const char *id;
   const char *tenant; /* NULL = "default" */
   int64_t priority;
@@ -115,14 +119,16 @@ typedef struct mu_sched_job {
   size_t nroles;
 } mu_sched_job_t;
 
-typedef struct mu_sched_opts {
+typedef struct mu_sched_opts
+{
   /* Topology label keys for packing, most specific first (S4); NULL =
    * {"rack", "zone"}. */
   const char *const *topology;
   size_t ntopology;
 } mu_sched_opts_t;
 
-typedef enum mu_sched_action {
+typedef enum mu_sched_action
+{
   MU_SCHED_PLACE = 1, /* start `replicas` of job/role on node (admission) */
   MU_SCHED_GROW,      /* the same for a running job growing */
   MU_SCHED_SHRINK,    /* stop `replicas` of job/role on node, then ack */
@@ -133,34 +139,38 @@ typedef enum mu_sched_action {
 
 /* Strings point into the scheduler and stay valid until the next call that
  * changes it. */
-typedef struct mu_sched_decision {
+typedef struct mu_sched_decision
+{
   mu_sched_action_t action;
   const char *job;
-  const char *role;  /* PLACE, GROW, SHRINK */
-  const char *node;  /* PLACE, GROW, SHRINK */
-  uint32_t replicas; /* PLACE, GROW, SHRINK */
-  uint32_t slots;    /* replicas x slots per replica */
+  const char *role;    /* PLACE, GROW, SHRINK */
+  const char *node;    /* PLACE, GROW, SHRINK */
+  uint32_t replicas;   /* PLACE, GROW, SHRINK */
+  uint32_t slots;      /* replicas x slots per replica */
   const char *for_job; /* SHRINK, SUSPEND: the job it makes room for, or NULL */
   const char *reason;  /* SUSPEND, SHRINK, REJECT: why */
 } mu_sched_decision_t;
 
-typedef enum mu_sched_job_state {
+typedef enum mu_sched_job_state
+{
   MU_SCHED_JOB_PENDING = 1, /* queued, never run */
   MU_SCHED_JOB_SUSPENDED,   /* queued again after a suspension */
   MU_SCHED_JOB_RUNNING,     /* placed (some placements may await their ack) */
   MU_SCHED_JOB_SUSPENDING   /* suspend decided, ack awaited */
 } mu_sched_job_state_t;
 
-typedef struct mu_sched_job_view {
+typedef struct mu_sched_job_view
+{
   mu_sched_job_state_t state;
-  const char *reason;                   /* "" when running normally */
+  const char *reason;                    /* "" when running normally */
   uint32_t replicas[MU_SCHED_MAX_ROLES]; /* held per role */
   uint32_t slots;                        /* slots held, all roles */
   uint32_t freeing;  /* slots being released for it (S6), not yet acked */
   uint32_t reserved; /* slots released or free, reserved for it */
 } mu_sched_job_view_t;
 
-typedef struct mu_sched_node_view {
+typedef struct mu_sched_node_view
+{
   mu_sched_node_state_t state;
   uint32_t slots;
   uint32_t used;     /* held by allocations, including ones being released */

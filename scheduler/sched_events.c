@@ -25,14 +25,15 @@ set_labels (mu_sched_t *s, snode_t *x, const char *const *labels, size_t n,
             char *err, size_t errlen)
 {
   if (n > MU_SCHED_MAX_LABELS)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "node %s: %zu labels, at most %d",
-                 x->id, n, MU_SCHED_MAX_LABELS);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "node %s: %zu labels, at most %d", x->id, n,
+                           MU_SCHED_MAX_LABELS);
   for (size_t i = 0; i < n; i++)
     if (labels[i] == NULL || strchr (labels[i], '=') == NULL
         || labels[i][0] == '=')
       return mu_sched__fail (err, errlen, MUSTER_EINVAL,
-                   "node %s: label '%s' is not key=value", x->id,
-                   labels[i] ? labels[i] : "(null)");
+                             "node %s: label '%s' is not key=value", x->id,
+                             labels[i] ? labels[i] : "(null)");
   x->nlabels = 0;
   for (size_t k = 0; k < MU_SCHED_MAX_TOPOLOGY; k++)
     x->topo[k] = -1;
@@ -58,11 +59,15 @@ mu_sched_node_add (mu_sched_t *s, const char *node, uint32_t slots,
 {
   uint32_t k;
   if (node == NULL || !*node || strlen (node) >= MU_SCHED_NAME_MAX)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "node id missing or longer than %d",
-                 MU_SCHED_NAME_MAX - 1);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "node id missing or longer than %d",
+                           MU_SCHED_NAME_MAX - 1);
   if (mu_sched__node_get (s, node, &k))
-    return mu_sched__fail (err, errlen, MUSTER_EEXIST, "node %s already added", node);
-  if (mu_sched__grow ((void **)&s->nodes, &s->capnodes, s->nnodes + 1, sizeof *s->nodes) != 0)
+    return mu_sched__fail (err, errlen, MUSTER_EEXIST, "node %s already added",
+                           node);
+  if (mu_sched__grow ((void **)&s->nodes, &s->capnodes, s->nnodes + 1,
+                      sizeof *s->nodes)
+      != 0)
     return -ENOMEM;
   snode_t *x = calloc (1, sizeof *x);
   if (x == NULL)
@@ -75,7 +80,8 @@ mu_sched_node_add (mu_sched_t *s, const char *node, uint32_t slots,
   if (rc == 0)
     {
       s->nodes[s->nnodes] = x;
-      rc = mu_smap_put (s->node_ix, node, (void *)(uintptr_t)(s->nnodes + 1), NULL);
+      rc = mu_smap_put (s->node_ix, node, (void *)(uintptr_t)(s->nnodes + 1),
+                        NULL);
     }
   if (rc != 0)
     {
@@ -94,11 +100,13 @@ mu_sched_node_update (mu_sched_t *s, const char *node, uint32_t slots,
   uint32_t k;
   snode_t *x = node ? mu_sched__node_get (s, node, &k) : NULL;
   if (x == NULL)
-    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND, "no node %s", node ? node : "");
+    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND, "no node %s",
+                           node ? node : "");
   if (slots < x->used + x->reserved)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
-                 "node %s holds %u slots; it cannot shrink to %u (drain it first)",
-                 node, x->used + x->reserved, slots);
+    return mu_sched__fail (
+        err, errlen, MUSTER_EINVAL,
+        "node %s holds %u slots; it cannot shrink to %u (drain it first)", node,
+        x->used + x->reserved, slots);
   int rc = set_labels (s, x, labels, nlabels, err, errlen);
   if (rc == 0)
     x->slots = slots;
@@ -173,23 +181,25 @@ copy_role (mu_sched_t *s, const mu_sched_job_t *job, size_t i, srole_t *r,
   const mu_sched_role_t *in = &job->roles[i];
   const char *nm = in->name && *in->name ? in->name : "worker";
   if (strlen (nm) >= MU_SCHED_NAME_MAX)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "job %s: roles[%zu].name is too long",
-                 job->id, i);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job %s: roles[%zu].name is too long", job->id, i);
   mu_strlcpy (r->name, nm, sizeof r->name);
   if (in->max < 1 || in->min > in->max)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
-                 "job %s: role %s: replicas %u:%u (need 0 <= min <= max, max >= 1)",
-                 job->id, nm, in->min, in->max);
+    return mu_sched__fail (
+        err, errlen, MUSTER_EINVAL,
+        "job %s: role %s: replicas %u:%u (need 0 <= min <= max, max >= 1)",
+        job->id, nm, in->min, in->max);
   if (in->slots < 1)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "job %s: role %s: slots must be >= 1",
-                 job->id, nm);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job %s: role %s: slots must be >= 1", job->id, nm);
   if (in->nselector > MU_SCHED_MAX_LABELS)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "job %s: role %s: more than %d labels",
-                 job->id, nm, MU_SCHED_MAX_LABELS);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job %s: role %s: more than %d labels", job->id, nm,
+                           MU_SCHED_MAX_LABELS);
   if (in->target && (in->target < in->min || in->target > in->max))
     return mu_sched__fail (err, errlen, MUSTER_EINVAL,
-                 "job %s: role %s: target %u outside %u:%u", job->id, nm,
-                 in->target, in->min, in->max);
+                           "job %s: role %s: target %u outside %u:%u", job->id,
+                           nm, in->target, in->min, in->max);
   r->min = in->min;
   r->max = in->max;
   r->slots = in->slots;
@@ -200,15 +210,16 @@ copy_role (mu_sched_t *s, const mu_sched_job_t *job, size_t i, srole_t *r,
       const char *kv = in->selector[k];
       if (kv == NULL || strchr (kv, '=') == NULL || kv[0] == '=')
         return mu_sched__fail (err, errlen, MUSTER_EINVAL,
-                     "job %s: role %s: label '%s' is not key=value", job->id, nm,
-                     kv ? kv : "(null)");
+                               "job %s: role %s: label '%s' is not key=value",
+                               job->id, nm, kv ? kv : "(null)");
       int id = mu_sched__label_id (s, kv, 1);
       if (id < 0)
         return id;
       r->sel[r->nsel++] = id;
-      used += (size_t)snprintf (r->sel_text + used,
-                                used < sizeof r->sel_text ? sizeof r->sel_text - used : 0,
-                                "%s%s", k ? "," : "", kv);
+      used += (size_t)snprintf (
+          r->sel_text + used,
+          used < sizeof r->sel_text ? sizeof r->sel_text - used : 0, "%s%s",
+          k ? "," : "", kv);
     }
   return 0;
 }
@@ -219,17 +230,20 @@ mu_sched_submit (mu_sched_t *s, const mu_sched_job_t *job, uint64_t now_ms,
 {
   if (job == NULL || job->id == NULL || !*job->id
       || strlen (job->id) >= MU_SCHED_NAME_MAX)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "job id missing or longer than %d",
-                 MU_SCHED_NAME_MAX - 1);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job id missing or longer than %d",
+                           MU_SCHED_NAME_MAX - 1);
   if (mu_sched__job_get (s, job->id))
-    return mu_sched__fail (err, errlen, MUSTER_EEXIST, "job %s is already queued or running",
-                 job->id);
+    return mu_sched__fail (err, errlen, MUSTER_EEXIST,
+                           "job %s is already queued or running", job->id);
   if (job->nroles < 1 || job->nroles > MU_SCHED_MAX_ROLES)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "job %s: %zu roles (1..%d)", job->id,
-                 job->nroles, MU_SCHED_MAX_ROLES);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job %s: %zu roles (1..%d)", job->id, job->nroles,
+                           MU_SCHED_MAX_ROLES);
   const char *tn = job->tenant && *job->tenant ? job->tenant : "default";
   if (strlen (tn) >= MU_SCHED_NAME_MAX)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL, "job %s: tenant name too long", job->id);
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job %s: tenant name too long", job->id);
   sjob_t *j = calloc (1, sizeof *j);
   if (j == NULL)
     return -ENOMEM;
@@ -248,8 +262,9 @@ mu_sched_submit (mu_sched_t *s, const mu_sched_job_t *job, uint64_t now_ms,
       for (size_t k = 0; k < i && rc == 0; k++)
         if (job->roles[k].name && job->roles[i].name
             && strcmp (job->roles[k].name, job->roles[i].name) == 0)
-          rc = mu_sched__fail (err, errlen, MUSTER_EINVAL, "job %s: role %s appears twice",
-                     job->id, job->roles[i].name);
+          rc = mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                               "job %s: role %s appears twice", job->id,
+                               job->roles[i].name);
       if (rc == 0)
         rc = copy_role (s, job, i, &j->roles[i], err, errlen);
     }
@@ -259,11 +274,13 @@ mu_sched_submit (mu_sched_t *s, const mu_sched_job_t *job, uint64_t now_ms,
     rc = -ENOMEM;
   uint32_t need = rc == 0 ? mu_sched__min_slots (j) : 0;
   if (rc == 0 && t->quota && need > t->quota)
-    rc = mu_sched__fail (err, errlen, MUSTER_EQUOTA,
-               "job %s needs %u slots at its minimum; tenant %s's quota is %u slots",
-               job->id, need, tn, t->quota);
+    rc = mu_sched__fail (
+        err, errlen, MUSTER_EQUOTA,
+        "job %s needs %u slots at its minimum; tenant %s's quota is %u slots",
+        job->id, need, tn, t->quota);
   if (rc == 0)
-    rc = mu_sched__grow ((void **)&s->jobs, &s->capjobs, s->njobs + 1, sizeof *s->jobs);
+    rc = mu_sched__grow ((void **)&s->jobs, &s->capjobs, s->njobs + 1,
+                         sizeof *s->jobs);
   if (rc == 0)
     rc = mu_smap_put (s->job_ix, j->id, j, NULL);
   if (rc != 0)
@@ -292,7 +309,8 @@ mu_sched_job_end (mu_sched_t *s, const char *job)
   for (size_t i = 0; i < s->njobs; i++)
     if (s->jobs[i] == j)
       {
-        memmove (&s->jobs[i], &s->jobs[i + 1], (s->njobs - i - 1) * sizeof *s->jobs);
+        memmove (&s->jobs[i], &s->jobs[i + 1],
+                 (s->njobs - i - 1) * sizeof *s->jobs);
         s->njobs--;
         break;
       }
@@ -317,16 +335,18 @@ mu_sched_scale (mu_sched_t *s, const char *job, const char *role,
 {
   sjob_t *j = mu_sched__job_get (s, job);
   if (j == NULL)
-    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND, "no job %s", job ? job : "");
+    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND, "no job %s",
+                           job ? job : "");
   int r = role_ix (j, role);
   if (r < 0)
-    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND, "job %s has no role %s", job,
-                 role ? role : "");
+    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND,
+                           "job %s has no role %s", job, role ? role : "");
   srole_t *x = &j->roles[r];
   if (target < x->min || target > x->max)
-    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
-                 "job %s: role %s: target %u outside its replicas %u:%u", job,
-                 role, target, x->min, x->max);
+    return mu_sched__fail (
+        err, errlen, MUSTER_EINVAL,
+        "job %s: role %s: target %u outside its replicas %u:%u", job, role,
+        target, x->min, x->max);
   x->target = target;
   return 0;
 }
@@ -394,8 +414,9 @@ release (mu_sched_t *s, uint32_t a)
   uint32_t node = x->node;
   uint32_t sl = x->n * x->job->roles[x->role].slots;
   mu_sched__alloc_free (s, a);
-  if (b && (b->state == MU_SCHED_JOB_PENDING || b->state == MU_SCHED_JOB_SUSPENDED
-            || b->state == MU_SCHED_JOB_RUNNING))
+  if (b
+      && (b->state == MU_SCHED_JOB_PENDING || b->state == MU_SCHED_JOB_SUSPENDED
+          || b->state == MU_SCHED_JOB_RUNNING))
     {
       int rc = mu_sched__resv_add (b, node, sl);
       if (rc != 0)
@@ -448,7 +469,8 @@ mu_sched_ack_suspended (mu_sched_t *s, const char *job)
 /* --------------------------------------------------------------- queries */
 
 int
-mu_sched_job_query (const mu_sched_t *s, const char *job, mu_sched_job_view_t *out)
+mu_sched_job_query (const mu_sched_t *s, const char *job,
+                    mu_sched_job_view_t *out)
 {
   const sjob_t *j = mu_sched__job_get (s, job);
   if (j == NULL)
@@ -466,7 +488,8 @@ mu_sched_job_query (const mu_sched_t *s, const char *job, mu_sched_job_view_t *o
 }
 
 int
-mu_sched_node_query (const mu_sched_t *s, const char *node, mu_sched_node_view_t *out)
+mu_sched_node_query (const mu_sched_t *s, const char *node,
+                     mu_sched_node_view_t *out)
 {
   uint32_t k;
   const snode_t *x = node ? mu_sched__node_get (s, node, &k) : NULL;

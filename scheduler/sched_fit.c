@@ -77,7 +77,8 @@ mu_sched__extra_resv (mu_sched_t *s, const sjob_t *j, int sign)
 #define NB 64 /* bucket of "can take b replicas", the last one b >= NB - 1 */
 #define NCLASS (2 * (MU_SCHED_MAX_TOPOLOGY + 1))
 
-typedef struct buckets {
+typedef struct buckets
+{
   uint32_t head[NCLASS][NB], end[NCLASS][NB];
   size_t nclass;
 } buckets_t;
@@ -122,7 +123,8 @@ bucket (mu_sched_t *s, buckets_t *b, size_t nc, uint32_t slots,
           key[c] = UINT16_MAX;
           continue;
         }
-      size_t cl = class_of (s, k, anchor, anchored), x = cap < NB ? cap : NB - 1;
+      size_t cl = class_of (s, k, anchor, anchored),
+             x = cap < NB ? cap : NB - 1;
       key[c] = (uint16_t)(cl * NB + x);
       cnt[cl][x]++;
     }
@@ -159,8 +161,8 @@ pick (mu_sched_t *s, buckets_t *b, uint32_t want)
 }
 
 int
-mu_sched__fit (mu_sched_t *s, sjob_t *j, const uint32_t *need, int32_t skip_node,
-               int partial)
+mu_sched__fit (mu_sched_t *s, sjob_t *j, const uint32_t *need,
+               int32_t skip_node, int partial)
 {
   s->plan.n = 0;
   if (++s->cur_stamp == 0)

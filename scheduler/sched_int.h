@@ -20,23 +20,30 @@
 
 #define NIL UINT32_MAX
 
-typedef enum alloc_state { A_PLACING = 1, A_RUNNING, A_RELEASING } alloc_state_t;
+typedef enum alloc_state
+{
+  A_PLACING = 1,
+  A_RUNNING,
+  A_RELEASING
+} alloc_state_t;
 
 typedef struct sjob sjob_t;
 
-typedef struct alloc {
-  sjob_t *job;       /* NULL: free pool entry */
-  sjob_t *for_job;   /* releasing: the job the slots are freed for, or NULL */
+typedef struct alloc
+{
+  sjob_t *job;     /* NULL: free pool entry */
+  sjob_t *for_job; /* releasing: the job the slots are freed for, or NULL */
   uint32_t node;
-  uint32_t n;        /* replicas */
+  uint32_t n; /* replicas */
   uint8_t role;
-  uint8_t state;     /* alloc_state_t */
+  uint8_t state;      /* alloc_state_t */
   uint8_t by_suspend; /* releasing as part of a suspension */
   uint64_t rel_seq;   /* releasing: order of the decisions (acks are FIFO) */
   uint32_t jprev, jnext, nprev, nnext;
 } alloc_t;
 
-typedef struct snode {
+typedef struct snode
+{
   char id[MU_SCHED_NAME_MAX];
   bool in_use;
   mu_sched_node_state_t state;
@@ -47,7 +54,8 @@ typedef struct snode {
   uint32_t head;                       /* first allocation */
 } snode_t;
 
-typedef struct srole {
+typedef struct srole
+{
   char name[MU_SCHED_NAME_MAX];
   uint32_t min, max, slots, target;
   int32_t sel[MU_SCHED_MAX_LABELS];
@@ -56,11 +64,13 @@ typedef struct srole {
   uint32_t held;      /* replicas placing or running */
 } srole_t;
 
-typedef struct resv {
+typedef struct resv
+{
   uint32_t node, slots;
 } resv_t;
 
-struct sjob {
+struct sjob
+{
   char id[MU_SCHED_NAME_MAX];
   char tenant[MU_SCHED_NAME_MAX];
   int64_t priority;
@@ -70,40 +80,44 @@ struct sjob {
   srole_t roles[MU_SCHED_MAX_ROLES];
   size_t nroles;
   mu_sched_job_state_t state;
-  uint32_t head;         /* first allocation */
-  uint32_t inflight;     /* slots being released for this job */
-  resv_t *resv;          /* slots reserved for it (S6) */
+  uint32_t head;     /* first allocation */
+  uint32_t inflight; /* slots being released for this job */
+  resv_t *resv;      /* slots reserved for it (S6) */
   size_t nresv, capresv;
   char reason[MU_SCHED_REASON_MAX];
-  bool blocked;          /* waits for capacity this pass (S3) */
-  bool lost_member;      /* a node holding it went away */
+  bool blocked;     /* waits for capacity this pass (S3) */
+  bool lost_member; /* a node holding it went away */
 };
 
-typedef struct tenant {
+typedef struct tenant
+{
   uint32_t quota, used;
 } tenant_t;
 
 /* One tentative placement of a plan. */
-typedef struct pick {
+typedef struct pick
+{
   uint8_t role;
   uint32_t node, n;
 } pick_t;
 
-typedef struct plan {
+typedef struct plan
+{
   pick_t *v;
   size_t n, cap;
 } plan_t;
 
-struct mu_sched {
+struct mu_sched
+{
   snode_t **nodes;
   size_t nnodes, capnodes;
-  mu_smap_t *node_ix;  /* id -> index + 1 */
+  mu_smap_t *node_ix; /* id -> index + 1 */
   sjob_t **jobs;
   size_t njobs, capjobs;
-  mu_smap_t *job_ix;   /* id -> sjob_t* */
-  mu_smap_t *tenants;  /* name -> tenant_t* */
-  mu_smap_t *labels;   /* "key=value" -> id + 1 */
-  char **label_text;   /* id -> "key=value" */
+  mu_smap_t *job_ix;  /* id -> sjob_t* */
+  mu_smap_t *tenants; /* name -> tenant_t* */
+  mu_smap_t *labels;  /* "key=value" -> id + 1 */
+  char **label_text;  /* id -> "key=value" */
   size_t nlabel, caplabel;
   char topo_key[MU_SCHED_MAX_TOPOLOGY][MU_SCHED_NAME_MAX];
   size_t ntopo;
@@ -117,9 +131,9 @@ struct mu_sched {
   int64_t *extra;
   uint32_t *take;
   uint32_t *cand;
-  uint32_t *order;     /* candidates sorted into packing buckets */
-  void *extra_key;     /* uint16_t per candidate: its bucket */
-  uint32_t *stamp;     /* node holds the job being planned: == cur_stamp */
+  uint32_t *order; /* candidates sorted into packing buckets */
+  void *extra_key; /* uint16_t per candidate: its bucket */
+  uint32_t *stamp; /* node holds the job being planned: == cur_stamp */
   uint32_t cur_stamp;
   size_t capscratch;
   plan_t plan;
@@ -131,7 +145,7 @@ struct mu_sched {
 
 /* sched.c */
 int mu_sched__fail (char *err, size_t errlen, int rc, const char *fmt, ...)
-  __attribute__ ((format (printf, 4, 5)));
+    __attribute__ ((format (printf, 4, 5)));
 int mu_sched__grow (void **v, size_t *cap, size_t need, size_t elem);
 snode_t *mu_sched__node_get (const mu_sched_t *s, const char *id, uint32_t *k);
 sjob_t *mu_sched__job_get (const mu_sched_t *s, const char *id);
@@ -140,8 +154,8 @@ tenant_t *mu_sched__tenant (mu_sched_t *s, const char *name, int create);
 uint32_t mu_sched__alloc_new (mu_sched_t *s, sjob_t *j, uint8_t role,
                               uint32_t node, uint32_t n, alloc_state_t st);
 void mu_sched__alloc_free (mu_sched_t *s, uint32_t a);
-int mu_sched__emit (mu_sched_t *s, mu_sched_action_t act, sjob_t *j,
-                    int role, uint32_t node, uint32_t n, sjob_t *for_job,
+int mu_sched__emit (mu_sched_t *s, mu_sched_action_t act, sjob_t *j, int role,
+                    uint32_t node, uint32_t n, sjob_t *for_job,
                     const char *reason);
 void mu_sched__resv_clear (mu_sched_t *s, sjob_t *j);
 int mu_sched__resv_add (sjob_t *j, uint32_t node, uint32_t slots);
@@ -158,8 +172,7 @@ static inline int64_t
 mu_sched__avail (const mu_sched_t *s, uint32_t k)
 {
   const snode_t *x = s->nodes[k];
-  return (int64_t)x->slots - x->used - x->reserved + s->extra[k]
-         - s->take[k];
+  return (int64_t)x->slots - x->used - x->reserved + s->extra[k] - s->take[k];
 }
 int mu_sched__matches (const snode_t *x, const srole_t *r);
 /* Build s->plan placing need[r] replicas of each role of j (all of them or

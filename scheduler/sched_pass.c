@@ -50,8 +50,10 @@ reject_over_quota (mu_sched_t *s)
       if (!queued (j) || t == NULL || t->quota == 0 || need <= t->quota)
         continue;
       char why[MU_SCHED_REASON_MAX];
-      snprintf (why, sizeof why, "job %s needs %u slots at its minimum; tenant "
-                "%s's quota is now %u slots", j->id, need, j->tenant, t->quota);
+      snprintf (why, sizeof why,
+                "job %s needs %u slots at its minimum; tenant "
+                "%s's quota is now %u slots",
+                j->id, need, j->tenant, t->quota);
       int rc = mu_sched__emit (s, MU_SCHED_REJECT, j, -1, 0, 0, NULL, why);
       if (rc == 0)
         rc = mu_sched_job_end (s, j->id);
@@ -111,7 +113,8 @@ repair_job (mu_sched_t *s, sjob_t *j)
       move |= need[r] > 0;
     }
   if (move && !quota_room (s, j, need))
-    return mu_sched__suspend (s, j, NULL, "it lost replicas or its nodes are "
+    return mu_sched__suspend (s, j, NULL,
+                              "it lost replicas or its nodes are "
                               "draining, and its tenant's quota leaves no room "
                               "to replace them");
   if (move)
@@ -122,7 +125,8 @@ repair_job (mu_sched_t *s, sjob_t *j)
       if (f < 0)
         return f;
       if (f == 0)
-        return mu_sched__suspend (s, j, NULL, "it lost replicas or its nodes "
+        return mu_sched__suspend (s, j, NULL,
+                                  "it lost replicas or its nodes "
                                   "are draining, and the replicas fit nowhere "
                                   "else");
       mu_sched__resv_clear (s, j);
@@ -161,7 +165,8 @@ service_scale_down (mu_sched_t *s, sjob_t *j)
       if (role->held <= role->target)
         continue;
       char why[MU_SCHED_REASON_MAX];
-      snprintf (why, sizeof why, "role %s scaled to %u", role->name, role->target);
+      snprintf (why, sizeof why, "role %s scaled to %u", role->name,
+                role->target);
       uint32_t a = j->head;
       while (a != NIL && role->held > role->target && rc == 0)
         {
@@ -234,7 +239,8 @@ serve (mu_sched_t *s, sjob_t *b)
   for (size_t r = 0; r < b->nroles; r++)
     {
       const srole_t *x = &b->roles[r];
-      need[r] = pending ? x->min : (x->target > x->held ? x->target - x->held : 0);
+      need[r]
+          = pending ? x->min : (x->target > x->held ? x->target - x->held : 0);
       slots += need[r] * x->slots;
     }
   tenant_t *t = mu_sched__tenant (s, b->tenant, 0);
@@ -242,9 +248,10 @@ serve (mu_sched_t *s, sjob_t *b)
     {
       if (pending)
         {
-          snprintf (b->reason, sizeof b->reason, "tenant %s is at its quota: %u "
-                    "of %u slots in use, the job needs %u", b->tenant, t->used,
-                    t->quota, slots);
+          snprintf (b->reason, sizeof b->reason,
+                    "tenant %s is at its quota: %u "
+                    "of %u slots in use, the job needs %u",
+                    b->tenant, t->used, t->quota, slots);
           return 0;
         }
       slots = quota_trim (s, b, need);
@@ -264,8 +271,9 @@ serve (mu_sched_t *s, sjob_t *b)
         rc = mu_sched__emit (s, MU_SCHED_RESUME, b, -1, 0, 0, NULL, NULL);
       b->state = MU_SCHED_JOB_RUNNING;
       b->reason[0] = '\0';
-      return rc ? rc : mu_sched__plan_apply (s, b, pending ? MU_SCHED_PLACE
-                                                             : MU_SCHED_GROW);
+      return rc ? rc
+                : mu_sched__plan_apply (
+                    s, b, pending ? MU_SCHED_PLACE : MU_SCHED_GROW);
     }
   b->blocked = true;
   if (f == 0 && b->inflight > 0)
@@ -322,8 +330,7 @@ mu_sched__pass (mu_sched_t *s)
     {
       sjob_t *j = s->jobs[i];
       j->blocked = false;
-      if (j->state == MU_SCHED_JOB_RUNNING
-          && j->kind == MU_SCHED_SERVICE)
+      if (j->state == MU_SCHED_JOB_RUNNING && j->kind == MU_SCHED_SERVICE)
         rc = service_scale_down (s, j);
       q[nq++] = j;
     }

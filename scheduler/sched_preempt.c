@@ -27,7 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct unit {
+typedef struct unit
+{
   sjob_t *v;
   uint32_t alloc; /* shrink: the allocation; NIL: suspend the whole job */
   uint32_t n;     /* shrink: replicas */
@@ -35,7 +36,8 @@ typedef struct unit {
   bool active;
 } unit_t;
 
-typedef struct units {
+typedef struct units
+{
   unit_t *v;
   size_t n, cap;
 } units_t;
@@ -173,8 +175,8 @@ decide (mu_sched_t *s, sjob_t *b, units_t *u)
         rc = mu_sched__emit (s, MU_SCHED_SHRINK, x->v, role, node, n, b, why);
       if (used < sizeof b->reason)
         used += (size_t)snprintf (b->reason + used, sizeof b->reason - used,
-                                  " job %s (shrink %u of role %s)", x->v->id,
-                                  n, x->v->roles[role].name);
+                                  " job %s (shrink %u of role %s)", x->v->id, n,
+                                  x->v->roles[role].name);
     }
   for (size_t i = 0; i < u->n && rc == 0; i++)
     {
@@ -199,7 +201,8 @@ mu_sched__preempt (mu_sched_t *s, sjob_t *b, const uint32_t *need)
   for (size_t i = 0; i < s->njobs; i++)
     {
       sjob_t *v = s->jobs[i];
-      if (v == b || v->state != MU_SCHED_JOB_RUNNING || v->priority >= b->priority)
+      if (v == b || v->state != MU_SCHED_JOB_RUNNING
+          || v->priority >= b->priority)
         continue;
       /* a job whose placements await their ack is not evicted yet */
       bool placing = false;
@@ -236,20 +239,21 @@ mu_sched__preempt (mu_sched_t *s, sjob_t *b, const uint32_t *need)
             continue;
           /* nodes the demand already holds first (S4 packing) */
           for (int pass = 0; pass < 2; pass++)
-          for (uint32_t a = v->head; a != NIL && excess > 0 && rc == 0;
-               a = s->allocs[a].jnext)
-            {
-              const alloc_t *x = &s->allocs[a];
-              if (x->role != r || x->state == A_RELEASING
-                  || (s->stamp[x->node] == s->cur_stamp) != (pass == 0)
-                  || !useful (s, b, need, x->node))
-                continue;
-              uint32_t n = x->n < excess ? x->n : excess;
-              excess -= n;
-              /* one replica per unit, so that no more is shrunk than needed */
-              for (uint32_t q = 0; q < n && rc == 0; q++)
-                rc = push (&u, (unit_t){ v, a, 1, -1, false });
-            }
+            for (uint32_t a = v->head; a != NIL && excess > 0 && rc == 0;
+                 a = s->allocs[a].jnext)
+              {
+                const alloc_t *x = &s->allocs[a];
+                if (x->role != r || x->state == A_RELEASING
+                    || (s->stamp[x->node] == s->cur_stamp) != (pass == 0)
+                    || !useful (s, b, need, x->node))
+                  continue;
+                uint32_t n = x->n < excess ? x->n : excess;
+                excess -= n;
+                /* one replica per unit, so that no more is shrunk than needed
+                 */
+                for (uint32_t q = 0; q < n && rc == 0; q++)
+                  rc = push (&u, (unit_t){ v, a, 1, -1, false });
+              }
         }
     }
   /* suspend units */
@@ -257,7 +261,8 @@ mu_sched__preempt (mu_sched_t *s, sjob_t *b, const uint32_t *need)
     {
       int has = 0;
       for (uint32_t a = vict[i]->head; a != NIL && !has; a = s->allocs[a].jnext)
-        has = s->allocs[a].state != A_RELEASING && useful (s, b, need, s->allocs[a].node);
+        has = s->allocs[a].state != A_RELEASING
+              && useful (s, b, need, s->allocs[a].node);
       if (!has)
         continue;
       for (size_t k = 0; k < u.n; k++)

@@ -32,7 +32,8 @@
 #define JOBS 24
 #define ROLES 2
 
-typedef struct mnode {
+typedef struct mnode
+{
   char id[16];
   int live, ready;
   uint32_t slots;
@@ -40,7 +41,8 @@ typedef struct mnode {
   uint32_t use[JOBS][ROLES]; /* replicas, including releasing */
 } mnode_t;
 
-typedef struct mjob {
+typedef struct mjob
+{
   char id[16];
   int live, suspending;
   int64_t prio;
@@ -50,13 +52,15 @@ typedef struct mjob {
   int service;
 } mjob_t;
 
-typedef struct pend {
+typedef struct pend
+{
   int kind; /* 1 shrink, 2 suspend */
   int job, role, node;
   uint32_t n;
 } pend_t;
 
-typedef struct world {
+typedef struct world
+{
   mu_sched_t *s;
   mnode_t node[NODES];
   mjob_t job[JOBS];
@@ -104,7 +108,13 @@ role_ix (const mjob_t *j, const char *role)
 
 static const char *tenants[2] = { "ta", "tb" };
 static int trace;
-#define TRACE(...) do { if (trace) fprintf (stderr, __VA_ARGS__); } while (0)
+#define TRACE(...)                                                             \
+  do                                                                           \
+    {                                                                          \
+      if (trace)                                                               \
+        fprintf (stderr, __VA_ARGS__);                                         \
+    }                                                                          \
+  while (0)
 
 static void
 ev_node_add (world_t *w)
@@ -119,7 +129,9 @@ ev_node_add (world_t *w)
         snprintf (x->zone, sizeof x->zone, "zone=%c", 'a' + rnd (w, 2));
         const char *l[1] = { x->zone };
         char err[200];
-        assert_int_equal (mu_sched_node_add (w->s, x->id, x->slots, l, 1, err, sizeof err), 0);
+        assert_int_equal (
+            mu_sched_node_add (w->s, x->id, x->slots, l, 1, err, sizeof err),
+            0);
         TRACE ("add %s %u %s\n", x->id, x->slots, x->zone);
         x->live = x->ready = 1;
         return;
@@ -164,7 +176,8 @@ ev_submit (world_t *w)
               j->max[k] = 1;
             j->slots[k] = 1 + rnd (w, 4);
             if (rnd (w, 3) == 0)
-              snprintf (j->sel[k], sizeof j->sel[k], "zone=%c", 'a' + rnd (w, 2));
+              snprintf (j->sel[k], sizeof j->sel[k], "zone=%c",
+                        'a' + rnd (w, 2));
             r[k].name = k == 0 ? "r0" : "r1";
             r[k].min = j->min[k];
             r[k].max = j->max[k];
@@ -173,18 +186,24 @@ ev_submit (world_t *w)
             r[k].selector = sel[k];
             r[k].nselector = j->sel[k][0] ? 1 : 0;
           }
-        mu_sched_job_t spec = { .id = j->id, .tenant = tenants[j->tenant],
-                                .priority = j->prio,
-                                .kind = j->service ? MU_SCHED_SERVICE : MU_SCHED_GANG,
-                                .elastic = elastic, .roles = r, .nroles = j->nroles };
+        mu_sched_job_t spec
+            = { .id = j->id,
+                .tenant = tenants[j->tenant],
+                .priority = j->prio,
+                .kind = j->service ? MU_SCHED_SERVICE : MU_SCHED_GANG,
+                .elastic = elastic,
+                .roles = r,
+                .nroles = j->nroles };
         char err[300];
         uint32_t need = 0;
         for (uint32_t k = 0; k < j->nroles; k++)
           need += j->min[k] * j->slots[k];
         int rc = mu_sched_submit (w->s, &spec, w->now, err, sizeof err);
-        TRACE ("submit %s prio %lld tenant %d roles %u: %u..%u x %u %s; %u..%u x %u %s elastic %d service %d -> %d\n",
-               j->id, (long long)j->prio, j->tenant, j->nroles, j->min[0], j->max[0], j->slots[0], j->sel[0],
-               j->min[1], j->max[1], j->slots[1], j->sel[1], elastic, j->service, rc);
+        TRACE ("submit %s prio %lld tenant %d roles %u: %u..%u x %u %s; %u..%u "
+               "x %u %s elastic %d service %d -> %d\n",
+               j->id, (long long)j->prio, j->tenant, j->nroles, j->min[0],
+               j->max[0], j->slots[0], j->sel[0], j->min[1], j->max[1],
+               j->slots[1], j->sel[1], elastic, j->service, rc);
         if (need > w->quota[j->tenant] && w->quota[j->tenant])
           assert_int_equal (rc, MUSTER_EQUOTA);
         else
@@ -214,8 +233,10 @@ ack_one (world_t *w, size_t p)
 {
   /* shrinks of one place are acked oldest first */
   for (size_t q = 0; q < p; q++)
-    if (w->pend[q].kind == 1 && w->pend[p].kind == 1 && w->pend[q].job == w->pend[p].job
-        && w->pend[q].role == w->pend[p].role && w->pend[q].node == w->pend[p].node)
+    if (w->pend[q].kind == 1 && w->pend[p].kind == 1
+        && w->pend[q].job == w->pend[p].job
+        && w->pend[q].role == w->pend[p].role
+        && w->pend[q].node == w->pend[p].node)
       {
         p = q;
         break;
@@ -224,11 +245,12 @@ ack_one (world_t *w, size_t p)
   memmove (&w->pend[p], &w->pend[p + 1], (w->npend - p - 1) * sizeof *w->pend);
   w->npend--;
   mjob_t *j = &w->job[x.job];
-  TRACE ("ack %s %s r%d %s %u\n", x.kind == 1 ? "shrunk" : "suspended", j->id, x.role,
-         w->node[x.node].id, x.n);
+  TRACE ("ack %s %s r%d %s %u\n", x.kind == 1 ? "shrunk" : "suspended", j->id,
+         x.role, w->node[x.node].id, x.n);
   if (x.kind == 1)
     {
-      int rc = mu_sched_ack_shrunk (w->s, j->id, x.role ? "r1" : "r0", w->node[x.node].id);
+      int rc = mu_sched_ack_shrunk (w->s, j->id, x.role ? "r1" : "r0",
+                                    w->node[x.node].id);
       assert_int_equal (rc, 0);
       w->node[x.node].use[x.job][x.role] -= x.n;
     }
@@ -276,16 +298,19 @@ check (world_t *w)
             tused[w->job[i].tenant] += x->use[i][r] * w->job[i].slots[r];
           }
       if (u > x->slots)
-        fail_msg ("I1 seed %u: node %s holds %u of %u slots", w->seed0, x->id, u, x->slots);
+        fail_msg ("I1 seed %u: node %s holds %u of %u slots", w->seed0, x->id,
+                  u, x->slots);
       mu_sched_node_view_t nv;
       assert_int_equal (mu_sched_node_query (w->s, x->id, &nv), 0);
       if (nv.used != u)
         fail_msg ("seed %u: node %s: the scheduler counts %u slots used, its "
-                  "decisions %u", w->seed0, x->id, nv.used, u);
+                  "decisions %u",
+                  w->seed0, x->id, nv.used, u);
     }
   for (int t = 0; t < 2; t++)
     if (w->quota[t] && tused[t] > w->quota[t])
-      fail_msg ("I4: tenant %s holds %u > quota %u", tenants[t], tused[t], w->quota[t]);
+      fail_msg ("I4: tenant %s holds %u > quota %u", tenants[t], tused[t],
+                w->quota[t]);
   for (int i = 0; i < JOBS; i++)
     {
       mjob_t *j = &w->job[i];
@@ -303,7 +328,8 @@ check (world_t *w)
             continue;
           assert_int_equal (v.replicas[r], have);
           if (v.state == MU_SCHED_JOB_RUNNING && have < j->min[r])
-            fail_msg ("I3: job %s role %u runs %u < min %u", j->id, r, have, j->min[r]);
+            fail_msg ("I3: job %s role %u runs %u < min %u", j->id, r, have,
+                      j->min[r]);
         }
       if (v.state != MU_SCHED_JOB_RUNNING && v.state != MU_SCHED_JOB_SUSPENDING)
         assert_true (v.reason[0] != '\0');
@@ -322,8 +348,9 @@ tick (world_t *w)
   char acks[256][3][64];
   size_t nacks = 0;
   for (size_t q = 0; q < n; q++)
-    TRACE ("  tick: %s %s %s %s %u\n", mu_sched_action_name (d[q].action), d[q].job,
-           d[q].role ? d[q].role : "", d[q].node ? d[q].node : "", d[q].replicas);
+    TRACE ("  tick: %s %s %s %s %u\n", mu_sched_action_name (d[q].action),
+           d[q].job, d[q].role ? d[q].role : "", d[q].node ? d[q].node : "",
+           d[q].replicas);
   for (size_t q = 0; q < n; q++)
     {
       int i = job_ix (w, d[q].job);
@@ -350,8 +377,9 @@ tick (world_t *w)
             break;
           }
         case MU_SCHED_SHRINK:
-          w->pend[w->npend++] = (pend_t){ 1, i, role_ix (j, d[q].role),
-                                          node_ix (w, d[q].node), d[q].replicas };
+          w->pend[w->npend++]
+              = (pend_t){ 1, i, role_ix (j, d[q].role), node_ix (w, d[q].node),
+                          d[q].replicas };
           break;
         case MU_SCHED_SUSPEND:
           j->suspending = 1;
@@ -371,15 +399,17 @@ tick (world_t *w)
                   w->job[i].id, r, placed[i][r], w->job[i].min[r]);
   for (size_t a = 0; a < nacks; a++)
     {
-      int rc = mu_sched_ack_placed (w->s, acks[a][0], acks[a][1], acks[a][2], true);
+      int rc = mu_sched_ack_placed (w->s, acks[a][0], acks[a][1], acks[a][2],
+                                    true);
       if (rc != 0)
         {
           for (size_t q = 0; q < n; q++)
-            fprintf (stderr, "  %s %s %s %s %u\n", mu_sched_action_name (d[q].action),
-                     d[q].job, d[q].role ? d[q].role : "", d[q].node ? d[q].node : "",
+            fprintf (stderr, "  %s %s %s %s %u\n",
+                     mu_sched_action_name (d[q].action), d[q].job,
+                     d[q].role ? d[q].role : "", d[q].node ? d[q].node : "",
                      d[q].replicas);
-          fail_msg ("seed %u: ack of placement %s %s %s: %d", w->seed0, acks[a][0],
-                    acks[a][1], acks[a][2], rc);
+          fail_msg ("seed %u: ack of placement %s %s %s: %d", w->seed0,
+                    acks[a][0], acks[a][1], acks[a][2], rc);
         }
     }
   check (w);
@@ -426,7 +456,8 @@ settle_and_check_priority (world_t *w)
       for (int k = 0; k < NODES; k++)
         {
           mnode_t *x = &w->node[k];
-          if (!x->live || !x->ready || (j->sel[0][0] && strcmp (j->sel[0], x->zone) != 0))
+          if (!x->live || !x->ready
+              || (j->sel[0][0] && strcmp (j->sel[0], x->zone) != 0))
             continue;
           uint32_t held = 0;
           for (int o = 0; o < JOBS; o++)
@@ -436,9 +467,11 @@ settle_and_check_priority (world_t *w)
           fit += (x->slots - held) / j->slots[0];
         }
       if (fit >= j->min[0])
-        fail_msg ("I6 (seed %u): job %s (priority %lld, %u x %u, freeing %u, reserved %u) waits although "
-                  "evicting lower priority would fit it: %s", w->seed0, j->id,
-                  (long long)j->prio, j->min[0], j->slots[0], v.freeing, v.reserved, v.reason);
+        fail_msg ("I6 (seed %u): job %s (priority %lld, %u x %u, freeing %u, "
+                  "reserved %u) waits although "
+                  "evicting lower priority would fit it: %s",
+                  w->seed0, j->id, (long long)j->prio, j->min[0], j->slots[0],
+                  v.freeing, v.reserved, v.reason);
     }
 }
 
@@ -489,7 +522,8 @@ run (unsigned seed, int steps)
             {
               mu_sched_node_state_t st = (mu_sched_node_state_t)rnd (w, 3);
               TRACE ("state %s %d\n", w->node[k].id, st);
-              assert_int_equal (mu_sched_node_set_state (w->s, w->node[k].id, st), 0);
+              assert_int_equal (
+                  mu_sched_node_set_state (w->s, w->node[k].id, st), 0);
               w->node[k].ready = st == MU_SCHED_NODE_READY;
             }
         }
@@ -502,7 +536,8 @@ run (unsigned seed, int steps)
               char err[200];
               uint32_t t = j->min[0] + rnd (w, j->max[0] - j->min[0] + 1);
               TRACE ("scale %s %u\n", j->id, t);
-              assert_int_equal (mu_sched_scale (w->s, j->id, "r0", t, err, sizeof err), 0);
+              assert_int_equal (
+                  mu_sched_scale (w->s, j->id, "r0", t, err, sizeof err), 0);
             }
         }
       else if (e < 75)

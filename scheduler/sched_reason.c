@@ -15,7 +15,8 @@
 
 #define TOP 3
 
-typedef struct holder {
+typedef struct holder
+{
   const sjob_t *j;
   uint32_t slots;
 } holder_t;
@@ -116,8 +117,10 @@ mu_sched__reason (mu_sched_t *s, sjob_t *j, const uint32_t *need)
         add (out, cap, &used, "%s of equal or higher priority",
              more ? " and more jobs" : "");
       if (low)
-        add (out, cap, &used, "; %llu held by lower-priority jobs (evicting "
-             "them would not be enough)", (unsigned long long)low);
+        add (out, cap, &used,
+             "; %llu held by lower-priority jobs (evicting "
+             "them would not be enough)",
+             (unsigned long long)low);
       if (other_resv)
         add (out, cap, &used, "; %llu reserved for other jobs",
              (unsigned long long)other_resv);
@@ -129,6 +132,8 @@ mu_sched__reason (mu_sched_t *s, sjob_t *j, const uint32_t *need)
   uint64_t total = 0;
   for (size_t r = 0; r < j->nroles; r++)
     total += (uint64_t)need[r] * j->roles[r].slots;
-  add (out, cap, &used, "every role fits alone but the gang does not fit "
-       "whole: %llu slots needed together", (unsigned long long)total);
+  add (out, cap, &used,
+       "every role fits alone but the gang does not fit "
+       "whole: %llu slots needed together",
+       (unsigned long long)total);
 }

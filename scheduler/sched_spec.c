@@ -22,7 +22,8 @@ mu_sched_spec_from_wire (const mu_job_spec_t *spec, const char *owner,
     }
   if (spec->roles.n < 1 || spec->roles.n > MU_SCHED_MAX_ROLES)
     {
-      snprintf (err, errlen, "job %s: roles: %zu roles (the scheduler takes 1..%d)",
+      snprintf (err, errlen,
+                "job %s: roles: %zu roles (the scheduler takes 1..%d)",
                 spec->id, spec->roles.n, MU_SCHED_MAX_ROLES);
       return MUSTER_EINVAL;
     }
@@ -38,7 +39,8 @@ mu_sched_spec_from_wire (const mu_job_spec_t *spec, const char *owner,
     j->kind = MU_SCHED_SERVICE;
   else
     {
-      snprintf (err, errlen, "job %s: kind: expected gang, ps or service, got \"%s\"",
+      snprintf (err, errlen,
+                "job %s: kind: expected gang, ps or service, got \"%s\"",
                 spec->id, spec->kind);
       return MUSTER_EINVAL;
     }
@@ -50,10 +52,12 @@ mu_sched_spec_from_wire (const mu_job_spec_t *spec, const char *owner,
       if (r->max_nodes > UINT32_MAX || r->min_nodes > r->max_nodes || slots == 0
           || slots > UINT32_MAX || r->labels.n > MU_SCHED_MAX_LABELS)
         {
-          snprintf (err, errlen, "job %s: roles[%zu]: replicas %llu:%llu, slots %llu "
-                    "and %zu labels do not fit the scheduler", spec->id, i,
-                    (unsigned long long)r->min_nodes, (unsigned long long)r->max_nodes,
-                    (unsigned long long)slots, r->labels.n);
+          snprintf (err, errlen,
+                    "job %s: roles[%zu]: replicas %llu:%llu, slots %llu "
+                    "and %zu labels do not fit the scheduler",
+                    spec->id, i, (unsigned long long)r->min_nodes,
+                    (unsigned long long)r->max_nodes, (unsigned long long)slots,
+                    r->labels.n);
           return MUSTER_EINVAL;
         }
       o->name = r->name;

@@ -11,7 +11,8 @@
 #include "common/proto.h"
 #include "scheduler/sched.h"
 
-typedef struct mu_sched_spec {
+typedef struct mu_sched_spec
+{
   mu_sched_job_t job;
   mu_sched_role_t roles[MU_SCHED_MAX_ROLES];
 } mu_sched_spec_t;
