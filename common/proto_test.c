@@ -528,7 +528,7 @@ static const mcase_t mcases[] = {
   { MU_MSG_KV_PUT, "value", M_SET, &o_nil, E_PROTO, "expected bin, got nil" },
   /* embedded NUL */
   { MU_MSG_START, "job", M_SET, &o_str_nul, E_PROTO, "NUL" },
-  { MU_MSG_START, "spec.argv.1", M_SET, &o_str_nul, E_PROTO, "NUL" },
+  { MU_MSG_START, "spec.argv.0", M_SET, &o_str_nul, E_PROTO, "NUL" },
   { MU_MSG_START, "spec.env", M_SET, &o_nulkeymap, E_PROTO, "NUL" },
   /* duplicates */
   { MU_MSG_START, "job", M_DUP, NULL, E_PROTO, "'job': key appears twice" },
@@ -541,8 +541,8 @@ static const mcase_t mcases[] = {
     "job.start: field 'epoch': required field is missing" },
   { MU_MSG_START, "spec", M_DROP, NULL, E_PROTO, "'spec': required" },
   { MU_MSG_START, "assign", M_DROP, NULL, E_PROTO, "'assign': required" },
-  { MU_MSG_START, "spec.roles.1.nproc", M_DROP, NULL, E_PROTO,
-    "'spec.roles[1].nproc': required" },
+  { MU_MSG_START, "spec.roles.0.nproc", M_DROP, NULL, E_PROTO,
+    "'spec.roles[0].nproc': required" },
   { MU_MSG_KV_PUT, "value", M_DROP, NULL, E_PROTO, "'value': required" },
   /* header */
   { MU_MSG_START, "v", M_DROP, NULL, E_PROTO, "'v' is missing" },

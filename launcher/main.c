@@ -28,6 +28,7 @@ usage (FILE *f)
            "  preempt [--grace D] JOB  checkpoint, stop and suspend a job\n"
            "  resume JOB           run a suspended job again from its checkpoint\n"
            "  keygen FILE          make a CURVE key pair (TCP control clients)\n"
+           "  submit FILE          submit a job spec file (YAML; docs/scheduler.md)\n"
            "  version   print the version\n"
            "  help CMD  the usage of CMD (as muster CMD --help)\n"
            "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT (default:\n"
@@ -89,6 +90,8 @@ dispatch (int argc, char **argv)
     return mu_ctl_nodes_main (cmd, argc - 2, argv + 2);
   if (strcmp (cmd, "keygen") == 0)
     return mu_keygen_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "submit") == 0) /* sched: submit.c */
+    return mu_submit_main (argc - 2, argv + 2);
   if (strcmp (cmd, "version") == 0 || strcmp (cmd, "--version") == 0)
     {
       printf ("muster 0.1.0 (protocol %d)\n", MU_PROTO_VERSION);
