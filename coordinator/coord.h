@@ -54,6 +54,9 @@ typedef struct mu_coord_opts {
                                (standby.h); 0 = none (embedded) */
   const char *standby_bind; /* serve the journal stream to a standby here
                                (standby.h); NULL = none */
+  /* events area (event_stream.h) */
+  uint64_t events_keep;     /* events in the global ring; 0 = 16384 */
+  uint64_t events_job_keep; /* events kept per job; 0 = 4096 */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -301,6 +304,8 @@ struct mu_coord {
   struct mu_repl *repl;    /* the journal stream to a standby (standby.h) */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
+  /* events area: the event log and its parked readers (event_serve.c) */
+  struct mu_events *events;
 };
 
 /* nodes.c: the heartbeat interval agents are asked for. */

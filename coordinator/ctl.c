@@ -25,6 +25,7 @@
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
+#include "coordinator/event_stream.h"
 #include "coordinator/job_status.h"
 
 /* Nodes registered, alive, without a job and not cordoned. */
@@ -281,6 +282,9 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
     case MU_MSG_CTL_PREEMPT:
     case MU_MSG_CTL_RESUME:
       handle_job_op (c, from, who, m);
+      break;
+    case MU_MSG_CTL_EVENTS:
+      mu_events_ctl (c, from, who, &m->u.ctl_events);
       break;
     default:
       snprintf (err, sizeof err, "%s is not a control-port request",

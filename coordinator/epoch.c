@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/journal.h"
+#include "coordinator/event_stream.h"
 
 #define INFRA_BUDGET 16
 #define BACKOFF_BASE_MS 100
@@ -228,6 +229,7 @@ mu_epoch_start (mu_job_t *j)
                  j->id, (unsigned long long)j->epoch, n,
                  (unsigned long long)j->world,
                  (unsigned long long)j->restarts);
+  mu_ev_epoch_started (j);
   /* Nodes that did not make it into the round hear that they wait. */
   for (size_t k = 0; k < c->nodes_used; k++)
     {
@@ -414,6 +416,7 @@ finish (mu_job_t *j, mu_job_state_t state)
                  j->id, mu_job_state_name (state),
                  (unsigned long long)j->restarts,
                  j->reason ? j->reason : "");
+  mu_ev_job_finished (j);
   mu_jhook_finished (j);
   mu_jobs_finished (c, j);
 }
@@ -493,6 +496,7 @@ stop_for_good (mu_job_t *j, mu_job_state_t final, const char *why)
   j->final_state = final;
   j->state = MU_JOB_STOPPING;
   mu_jhook_state (j);
+  mu_ev_stopping (j, final, why);
   uv_timer_stop (&j->rdzv_timer);
   uv_timer_stop (&j->kick_timer);
   mu_kv_reset (j, MUSTER_EJOBDONE);
@@ -566,6 +570,7 @@ mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
                  (unsigned long long)j->epoch, why,
                  j->in_place ? "re-forming in place, change" : "restart",
                  (unsigned long long)j->restarts);
+  mu_ev_recovering (j, kind, why);
   mu_kv_reset (j, MUSTER_EMEMBERSHIP);
   if (j->in_place)
     {
@@ -621,6 +626,7 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
   if (ok)
     j->ok_exits++;
   mu_jhook_exit (j, n, ws->rank, ok);
+  mu_ev_worker_exited (j, n, ws);
   if (!ok && j->state == MU_JOB_RUNNING)
     {
       char why[256];
@@ -731,6 +737,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
   snprintf (msg, sizeof msg, "node %s %s (%s)", n->node_id,
             charged ? "lost" : "left", why);
   mu_log_warn (c->log, "NODE-LEFT-JOB", "job %s: %s", j->id, msg);
+  mu_ev_node_left (j, n, msg, charged);
   int cordoned = n->cordoned;
   n->cordoned = 0;
   if (cordoned)

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
+#include "coordinator/event_stream.h"
 
 static int
 state_of (const char *name, mu_job_state_t *out)
@@ -236,6 +237,7 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
   j->epoch_reason = dup_or_null (jj->epoch_reason);
   j->reason = dup_or_null (jj->reason);
   j->created_ms = base + jj->order;
+  mu_ev_job_restored (j, jj->state);
   ckpt_setup (j, jj);
   if (st == MU_JOB_STOPPING)
     {
@@ -254,6 +256,7 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
                      "the coordinator went down): %s",
                      j->id, mu_job_state_name (final),
                      j->reason ? j->reason : "");
+      mu_ev_job_finished (j);
       mu_jhook_finished (j);
       return 0;
     }

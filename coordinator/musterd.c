@@ -38,6 +38,7 @@ typedef struct daemon_cfg {
   uint64_t full_members_max;
   uint64_t kv_max_bytes;
   uint64_t kv_max_keys;
+  uint64_t events_keep; /* events area: the global event ring */
   mu_log_level_t level;
   char state_dir[2048];
   char ctl_socket[2048];
@@ -98,6 +99,8 @@ usage (FILE *f)
            "  --kv-max-bytes SIZE  KV keys + values + barrier names one job\n"
            "                       holds per epoch; K, M, G suffixes (%s)\n"
            "  --kv-max-keys N      KV keys + barrier names per job (%llu)\n"
+           "  --events-keep N      events the event log holds (16384;\n"
+           "                       docs/events.md)\n"
            "  waiting kv.get/barrier requests per node: %u x slots + %u;\n"
            "  keys and barrier names: at most %u bytes\n",
            mu_kv_fmt_limit (MU_KV_MAX_BYTES_DEFAULT, kvb, sizeof kvb),
@@ -190,6 +193,12 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
       if (rc == 0 && cfg->kv_max_bytes == 0)
         rc = MUSTER_EINVAL;
     }
+  else if (strcmp (key, "events-keep") == 0)
+    {
+      rc = mu_parse_u64 (val, &cfg->events_keep);
+      if (rc == 0 && cfg->events_keep == 0)
+        rc = MUSTER_EINVAL;
+    }
   else if (strcmp (key, "kv-max-keys") == 0)
     {
       rc = mu_parse_u64 (val, &cfg->kv_max_keys);
@@ -256,7 +265,7 @@ known_key (const char *key)
           "miss-limit", "log-level", "full-members-max", "config",
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
           "journal-sync", "restore-window", "standby-of", "standby-bind",
-          "standby-lease", NULL };
+          "standby-lease", "events-keep", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -548,6 +557,7 @@ main (int argc, char **argv)
                         .full_members_max = cfg.full_members_max,
                         .kv_max_bytes = cfg.kv_max_bytes,
                         .kv_max_keys = cfg.kv_max_keys,
+                        .events_keep = cfg.events_keep,
                         .state_dir = cfg.state_dir,
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,
