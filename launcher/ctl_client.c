@@ -545,3 +545,37 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
     }
   return a.wait ? wait_checkpoint (&a, step, wait_ms) : 0;
 }
+
+/* ------------------------------------------- for other control commands */
+
+int
+mu_ctl_endpoint (const char *given, char *ep, size_t cap, char *err,
+                 size_t errlen)
+{
+  char dflt[600], why[1500] = "";
+  if (given == NULL)
+    {
+      given = default_endpoint (dflt, sizeof dflt, why, sizeof why);
+      if (given == NULL)
+        {
+          snprintf (err, errlen, "%s", why);
+          return MUSTER_EINVAL;
+        }
+    }
+  if (mu_endpoint_normalize (given, MU_EP_OTHER_TRANSPORT, ep, cap, why,
+                             sizeof why) != 0)
+    {
+      snprintf (err, errlen, "control port %s", why);
+      return MUSTER_EINVAL;
+    }
+  return 0;
+}
+
+int
+mu_ctl_request (const mu_ctl_conn_t *conn, uint64_t timeout_ms,
+                const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen)
+{
+  ctl_keys_t k = { .key_file = conn->key_file,
+                   .server_key = conn->server_key };
+  return call (conn->endpoint, &k, timeout_ms, req, rep, err, errlen);
+}
