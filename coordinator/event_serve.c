@@ -290,7 +290,9 @@ mu_events_ctl (mu_coord_t *c, const mu_route_t *from,
           mu_wire_send_error (sock, from, MUSTER_EPERM, "ctl.events", 0, err);
           return;
         }
-      if (j == NULL && !mu_evlog_has_job (ev->log, req->job))
+      /* A follower may wait for a job that does not exist yet. */
+      if (j == NULL && !mu_evlog_has_job (ev->log, req->job)
+          && req->wait_ms == 0)
         {
           snprintf (err, sizeof err, "no job %s (nor events of one: the "
                     "coordinator keeps those of its newest %llu finished "
