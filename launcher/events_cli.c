@@ -92,6 +92,7 @@ usage (FILE *f, const char *cmd)
            "machine)\n"
            "  --key FILE --server-key KEY  over TCP (docs/security.md)\n"
            "  --timeout DUR    how long to wait for an answer (default 5s)\n"
+           "  -h, --help       this text\n"
            "exit status: 0 done, 1 no answer or refused, 2 usage error\n");
 }
 

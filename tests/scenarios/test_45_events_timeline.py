@@ -239,6 +239,11 @@ class EventsTimeline(MusterCase):
         self.expect_eq((kinds[0], kinds[-1]), ("job.created", "job.finished"),
                        "g0's events", p)
         self.expect(p.err == "", "no gap within g0's list: %r" % p.err, p)
+        self.check("`muster timeline g0 -o - --format svg`: the picture on "
+                   "stdout")
+        p = self.muster(d, ["timeline", "g0", "-o", "-", "--format", "svg"])
+        self.expect_eq(p.rc, 0, "timeline to stdout", p)
+        self.expect_eq(ET.fromstring(p.out).tag, SVG + "svg", "root element", p)
         self.check("bad requests are named")
         for args, want in (
                 (["events", "--since", "999"], "ahead of the newest event"),
