@@ -14,6 +14,8 @@
     well-formed SVG with a bar per rank and epoch and the crash marked;
   * a reader whose `since` is older than the bounded log holds is told of
     the gap; bad arguments are named;
+  * a node lost, a preemption with its checkpoint, the resume from it and
+    a cancel are events in that order, the node loss marked on its node;
   * another user sees none of root's events and is refused its job's.
 """
 import json
@@ -210,6 +212,84 @@ class EventsTimeline(MusterCase):
         for word in ("ev45", "n1", "n2", "rank 0", "rank 1", "epoch 1",
                      "epoch 2", "worker failed", "checkpoint committed"):
             self.expect(word in texts, "%r written in the picture" % word, p)
+
+    def test_node_loss_preempt_resume_cancel(self):
+        d, a1, a2 = self.cluster()
+        ck = os.path.join(self.tmp, "ck")
+        self.submit(d, {"id": "nl45",
+                        "roles": [{"name": "worker", "min_nodes": 1,
+                                   "max_nodes": 2, "nproc": 1}],
+                        "argv": [bin_path("ckpt_train"), "--steps", "100000",
+                                 "--step-ms", "10"],
+                        "last_call_ms": 0, "ckpt_dir": ck})
+
+        def world():
+            st = ctl_call(d.ctl_ep, {"t": "ctl.status", "job": "nl45"}) or {}
+            j = (st.get("jobs") or [{}])[0]
+            return j.get("state") == "running" and j.get("world")
+        self.wait_for(lambda: world() == 2, 30, "nl45 to run on both nodes")
+        self.check("agent n2 killed (SIGKILL): node.lost, the job re-forms "
+                   "on n1")
+        a2.kill()
+        self.wait_for(lambda: world() == 1 and "rank 0 pid" in a1.out, 30,
+                      "nl45 to run on n1 alone")
+        self.check("preempted: checkpoint, suspended; resumed; cancelled")
+        p = self.muster(d, ["preempt", "--grace", "10s", "nl45"])
+        self.expect_eq(p.rc, 0, "preempt", p)
+        self.wait_for(lambda: self.state(d, "nl45") == "suspended", 30,
+                      "nl45 to be suspended")
+        p = self.muster(d, ["resume", "nl45"])
+        self.expect_eq(p.rc, 0, "resume", p)
+        self.wait_for(lambda: world() == 1, 30, "nl45 to run again")
+        p = self.muster(d, ["cancel", "nl45"])
+        self.expect_eq(p.rc, 0, "cancel", p)
+        self.wait_for(lambda: self.state(d, "nl45") == "cancelled", 30,
+                      "nl45 to be cancelled")
+        p = self.muster(d, ["events", "--job", "nl45", "--json"])
+        evs = [json.loads(l) for l in p.out.splitlines()]
+
+        def first(pred, after, what):
+            for i in range(after, len(evs)):
+                if pred(evs[i]):
+                    return i
+            self.fail("no %s after event %d in:\n%s" % (what, after, p.out))
+        i = first(lambda e: e["kind"] == "epoch.started" and e["world"] == 2,
+                  0, "epoch of 2")
+        i = first(lambda e: e["kind"] == "node.lost" and e["node"] == "n2"
+                  and e["cause"] == "infra", i, "node.lost of n2")
+        i = first(lambda e: e["kind"] == "job.recovering"
+                  and e["cause"] == "infra", i, "an infra restart")
+        i = first(lambda e: e["kind"] == "epoch.started" and e["world"] == 1,
+                  i, "epoch of 1")
+        i = first(lambda e: e["kind"] == "preempt.requested", i, "preemption")
+        c = first(lambda e: e["kind"] == "ckpt.committed", i, "its checkpoint")
+        i = first(lambda e: e["kind"] == "job.finished"
+                  and e["state"] == "suspended", c, "suspended")
+        i = first(lambda e: e["kind"] == "job.resumed"
+                  and e["step"] == evs[c]["step"], i, "resumed from it")
+        i = first(lambda e: e["kind"] == "epoch.started"
+                  and e["step"] == evs[c]["step"], i, "an epoch restoring it")
+        i = first(lambda e: e["kind"] == "job.stopping"
+                  and e["state"] == "cancelled", i, "cancel")
+        i = first(lambda e: e["kind"] == "job.finished"
+                  and e["state"] == "cancelled" and e["code"] == 130, i,
+                  "cancelled")
+        self.check("the events hold that story in order: node lost, restart, "
+                   "preempt, checkpoint %d, suspended, resumed from it, "
+                   "cancelled" % evs[c]["step"])
+        self.check("the timeline marks the node loss across n2's lane")
+        ts = os.path.join(self.tmp, "nl.svg")
+        p = self.muster(d, ["timeline", "nl45", "-o", ts])
+        self.expect_eq(p.rc, 0, "timeline", p)
+        cls = [el.get("class") for el in ET.parse(ts).getroot().iter()]
+        self.expect_eq(cls.count("node-lost"), 1, "node-lost lines", p)
+        tj = os.path.join(self.tmp, "nl.json")
+        p = self.muster(d, ["timeline", "nl45", "-o", tj])
+        with open(tj) as f:
+            te = json.load(f)["traceEvents"]
+        self.expect_eq([(e["s"], e["args"]["node"]) for e in te
+                        if e["ph"] == "i" and e["name"] == "node.lost"],
+                       [("p", "n2")], "the node.lost instant", p)
 
     def test_gap_and_errors(self):
         d = self.musterd(extra=["--events-keep", "8"])
