@@ -211,18 +211,30 @@ arm (mu_coord_t *c, mu_events_t *ev)
   uv_timer_start (&ev->timer, on_timer, first > now ? first - now : 0, 0);
 }
 
-/* Answer the parked readers that have something (or whose wait ended
- * when `now` is not 0). */
+/* Could event e interest waiter w? */
+static int
+concerns (const waiter_t *w, const mu_event_t *e)
+{
+  reader_t r = { .uid = w->uid, .admin = w->admin };
+  if (w->job != NULL && (e->job == NULL || strcmp (w->job, e->job) != 0))
+    return 0;
+  return may_read (e, &r);
+}
+
+/* Answer the parked readers that have something: those the event just
+ * recorded concerns (fresh != NULL), or all, answering empty those whose
+ * wait ended by `now` (not 0). */
 static void
-wake (mu_coord_t *c, mu_events_t *ev, uint64_t now)
+wake (mu_coord_t *c, mu_events_t *ev, uint64_t now, const mu_event_t *fresh)
 {
   waiter_t **pp = &ev->waiters;
   while (*pp != NULL)
     {
       waiter_t *w = *pp;
       int due = now != 0 && w->deadline_ms <= now;
-      if (try_answer (c, ev, w->sock, &w->route, w->uid, w->admin, w->since,
-                      w->job, w->max, due))
+      if ((fresh == NULL || concerns (w, fresh))
+          && try_answer (c, ev, w->sock, &w->route, w->uid, w->admin,
+                         w->since, w->job, w->max, due))
         {
           *pp = w->next;
           ev->nwaiters--;
@@ -240,7 +252,7 @@ on_timer (uv_timer_t *t)
   mu_events_t *ev = c->events;
   if (ev == NULL)
     return;
-  wake (c, ev, mu_now_ms ());
+  wake (c, ev, mu_now_ms (), NULL);
   arm (c, ev);
 }
 
@@ -260,7 +272,7 @@ mu_events_emit (mu_coord_t *c, mu_event_t *e)
     }
   if (ev->waiters != NULL)
     {
-      wake (c, ev, 0);
+      wake (c, ev, 0, e);
       arm (c, ev);
     }
 }

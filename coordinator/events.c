@@ -45,7 +45,10 @@ mu_ev_kind_of (const char *name)
 
 typedef struct ring {
   mu_event_t *v;
-  size_t cap, head, count;
+  size_t cap;   /* the bound */
+  size_t alloc; /* slots allocated: grows by doubling up to cap, so a
+                   job of a few events costs a few slots, not cap */
+  size_t head, count;
   uint64_t dropped_through;
 } ring_t;
 
@@ -123,21 +126,42 @@ event_copy (mu_event_t *dst, const mu_event_t *src)
   return 0;
 }
 
+#define RING_FIRST 16
+
 static int
 ring_init (ring_t *r, size_t cap)
 {
-  r->v = calloc (cap, sizeof *r->v);
+  r->alloc = cap < RING_FIRST ? cap : RING_FIRST;
+  r->v = calloc (r->alloc, sizeof *r->v);
   r->cap = cap;
   r->head = r->count = 0;
   r->dropped_through = 0;
   return r->v ? 0 : -ENOMEM;
 }
 
+/* Room for one more below the bound: 0, or -ENOMEM (nothing changed).
+ * The ring only drops (moves head) once it is at its bound, so below it
+ * head is 0 and the slots are in order: a plain realloc keeps them. */
+static int
+ring_reserve (ring_t *r)
+{
+  if (r->count < r->alloc || r->alloc == r->cap)
+    return 0;
+  size_t n = r->alloc * 2 < r->cap ? r->alloc * 2 : r->cap;
+  mu_event_t *v = realloc (r->v, n * sizeof *v);
+  if (v == NULL)
+    return -ENOMEM;
+  memset (v + r->alloc, 0, (n - r->alloc) * sizeof *v);
+  r->v = v;
+  r->alloc = n;
+  return 0;
+}
+
 static void
 ring_clear (ring_t *r)
 {
   for (size_t i = 0; i < r->count; i++)
-    event_free (&r->v[(r->head + i) % r->cap]);
+    event_free (&r->v[(r->head + i) % r->alloc]);
   r->head = r->count = 0;
 }
 
@@ -150,26 +174,27 @@ ring_free (ring_t *r)
   r->v = NULL;
 }
 
-/* Move a copied event into the ring (dropping the oldest when full). */
+/* Move a copied event into the ring (dropping the oldest when at its
+ * bound); ring_reserve was called first. */
 static void
 ring_push (ring_t *r, mu_event_t *e)
 {
-  if (r->count == r->cap)
+  if (r->count == r->alloc)
     {
       mu_event_t *old = &r->v[r->head];
       r->dropped_through = old->seq;
       event_free (old);
-      r->head = (r->head + 1) % r->cap;
+      r->head = (r->head + 1) % r->alloc;
       r->count--;
     }
-  r->v[(r->head + r->count) % r->cap] = *e;
+  r->v[(r->head + r->count) % r->alloc] = *e;
   r->count++;
 }
 
 static const mu_event_t *
 ring_at (const ring_t *r, size_t i)
 {
-  return &r->v[(r->head + i) % r->cap];
+  return &r->v[(r->head + i) % r->alloc];
 }
 
 int
@@ -283,6 +308,13 @@ mu_evlog_append (mu_evlog_t *l, const mu_event_t *ev, uint64_t *seq)
           event_free (&a);
           return -ENOMEM;
         }
+    }
+  if (ring_reserve (&l->all) != 0
+      || (jl != NULL && ring_reserve (&jl->ring) != 0))
+    {
+      event_free (&a);
+      event_free (&b);
+      return -ENOMEM;
     }
   l->last_seq = a.seq;
   ring_push (&l->all, &a);

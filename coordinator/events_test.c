@@ -130,6 +130,33 @@ test_ring_drops_and_gap (void **state)
   mu_evlog_destroy (&l);
 }
 
+/* Rings grow as events come (16, 32, then their bound) and wrap there,
+ * in order. */
+static void
+test_growth_then_wrap (void **state)
+{
+  (void)state;
+  mu_evlog_opts_t o = { .ring_cap = 40, .job_cap = 24 };
+  mu_evlog_t *l;
+  assert_int_equal (mu_evlog_new (&o, &l), 0);
+  for (int i = 0; i < 100; i++)
+    add (l, MU_EV_WORKER_EXITED, "j", 0);
+  assert_int_equal (mu_evlog_count (l, NULL), 40);
+  assert_int_equal (mu_evlog_dropped_through (l, NULL), 60);
+  assert_int_equal (mu_evlog_count (l, "j"), 24);
+  assert_int_equal (mu_evlog_dropped_through (l, "j"), 76);
+  const mu_event_t *out[64];
+  uint64_t next;
+  size_t n = mu_evlog_collect (l, NULL, 0, 64, NULL, NULL, out, &next);
+  assert_int_equal (n, 40);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal (out[i]->seq, 61 + i);
+  n = mu_evlog_collect (l, "j", 90, 64, NULL, NULL, out, &next);
+  assert_int_equal (n, 10);
+  assert_int_equal (out[0]->seq, 91);
+  mu_evlog_destroy (&l);
+}
+
 static void
 test_finished_keep_and_new_run (void **state)
 {
@@ -195,6 +222,7 @@ main (void)
     cmocka_unit_test (test_kinds),
     cmocka_unit_test (test_since_filter_bound),
     cmocka_unit_test (test_ring_drops_and_gap),
+    cmocka_unit_test (test_growth_then_wrap),
     cmocka_unit_test (test_finished_keep_and_new_run),
     cmocka_unit_test (test_copies),
   };
