@@ -691,6 +691,11 @@ mu_coord_stop (mu_coord_t *c)
   int linger = 500;
   if (c->agent_sock)
     zmq_setsockopt (c->agent_sock, ZMQ_LINGER, &linger, sizeof linger);
+  /* ... and the last answers (ctl.events: mu_events_stop). */
+  if (c->ctl_sock)
+    zmq_setsockopt (c->ctl_sock, ZMQ_LINGER, &linger, sizeof linger);
+  if (c->ctl_local_sock)
+    zmq_setsockopt (c->ctl_local_sock, ZMQ_LINGER, &linger, sizeof linger);
   if (c->agent_sock)
     zmq_close (c->agent_sock);
   if (c->ctl_sock)

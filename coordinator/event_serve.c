@@ -13,7 +13,8 @@
  * Bounds: at most MAX_WAITERS parked requests (more are answered at once,
  * empty), at most MAX_WAIT_MS each, at most MAX_EVENTS per answer.  The
  * log itself is bounded (events.h).  Parked requests live only in memory:
- * a stopping coordinator drops them and their clients time out and retry.
+ * a stopping coordinator answers them (empty) and its clients ask again,
+ * of the next coordinator.
  */
 #include "coordinator/event_stream.h"
 
@@ -359,6 +360,10 @@ mu_events_stop (mu_coord_t *c)
   mu_events_t *ev = c->events;
   if (ev == NULL || ev->stopped)
     return;
+  /* Answer the parked readers now (with what they have, usually
+   * nothing): their followers ask the next coordinator at once instead
+   * of waiting out their poll. */
+  wake (c, ev, UINT64_MAX, NULL);
   ev->stopped = 1;
   while (ev->waiters != NULL)
     {

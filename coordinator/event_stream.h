@@ -54,8 +54,8 @@ void mu_events_emit (mu_coord_t *c, mu_event_t *ev);
 void mu_events_ctl (mu_coord_t *c, const mu_route_t *from,
                     const struct mu_principal *who,
                     const mu_ctl_events_t *req);
-/* The coordinator stops: parked readers are dropped (their clients time
- * out and ask again), the timer closed.  Idempotent. */
+/* The coordinator stops: parked readers are answered with what they
+ * have (their clients ask again), the timer closed.  Idempotent. */
 void mu_events_stop (mu_coord_t *c);
 /* Free the log (after the loop closed the timer).  Idempotent. */
 void mu_events_destroy (mu_coord_t *c);

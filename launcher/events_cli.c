@@ -11,7 +11,8 @@
  * bounded log before they were read (since < dropped_through: a gap;
  * re-sync with `muster status`), and a coordinator restart (a new
  * session: its numbering starts again, events of the outage are not in
- * it).  SIGINT or SIGTERM end a follow with exit status 0.
+ * it).  A follower whose coordinator stops answering asks again until
+ * one does.  SIGINT or SIGTERM end a follow with exit status 0.
  */
 #include "launcher/events_cli.h"
 
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <muster/error.h>
 
@@ -30,6 +32,7 @@
 #include "launcher/timeline.h"
 
 #define FOLLOW_WAIT_MS 10000
+#define RETRY_MS 200
 #define PAGE 1000
 
 /* Set by SIGINT/SIGTERM while following (a process-wide flag of the CLI,
@@ -212,8 +215,8 @@ parse (const char *cmd, int argc, char **argv, ev_args_t *a)
 
 /* One ctl.events request. */
 static int
-fetch (const ev_args_t *a, uint64_t since, uint64_t wait_ms, mu_msg_t *rep,
-       char *err, size_t errlen)
+fetch_max (const ev_args_t *a, uint64_t since, uint64_t wait_ms, uint64_t max,
+           mu_msg_t *rep, char *err, size_t errlen)
 {
   mu_msg_t req;
   memset (&req, 0, sizeof req);
@@ -221,7 +224,7 @@ fetch (const ev_args_t *a, uint64_t since, uint64_t wait_ms, mu_msg_t *rep,
   req.u.ctl_events.since = since;
   req.u.ctl_events.job = (char *)a->job;
   req.u.ctl_events.wait_ms = wait_ms;
-  req.u.ctl_events.max = PAGE;
+  req.u.ctl_events.max = max;
   int rc = mu_ctl_request (&a->conn, a->timeout_ms + wait_ms, &req, rep, err,
                            errlen);
   if (rc == 0 && rep->type != MU_MSG_CTL_EVENTS_REPLY)
@@ -229,6 +232,29 @@ fetch (const ev_args_t *a, uint64_t since, uint64_t wait_ms, mu_msg_t *rep,
       snprintf (err, errlen, "unexpected answer %s", mu_msg_name (rep->type));
       mu_msg_clear (rep);
       return MUSTER_EPROTO;
+    }
+  return rc;
+}
+
+static int
+fetch (const ev_args_t *a, uint64_t since, uint64_t wait_ms, mu_msg_t *rep,
+       char *err, size_t errlen)
+{
+  return fetch_max (a, since, wait_ms, PAGE, rep, err, errlen);
+}
+
+/* After an outage: the session of the coordinator now answering (a
+ * request from 0 for one event, which any session can answer). */
+static int
+probe_session (const ev_args_t *a, char *session, size_t cap, char *err,
+               size_t errlen)
+{
+  mu_msg_t rep;
+  int rc = fetch_max (a, 0, 0, 1, &rep, err, errlen);
+  if (rc == 0)
+    {
+      mu_strlcpy (session, rep.u.ctl_events_reply.session, cap);
+      mu_msg_clear (&rep);
     }
   return rc;
 }
@@ -318,22 +344,57 @@ mu_events_main (int argc, char **argv)
   uint64_t since = a.since;
   char session[64] = "";
   char err[1024];
+  int away = 0, recheck = 0;
   for (;;)
     {
       mu_msg_t rep;
-      rc = fetch (&a, since, a.follow ? FOLLOW_WAIT_MS : 0, &rep, err,
-                  sizeof err);
+      char now[64];
+      if (away && (rc = probe_session (&a, now, sizeof now, err, sizeof err))
+                      == 0
+          && strcmp (now, session) != 0)
+        {
+          /* A new coordinator: its numbering starts again. */
+          fprintf (stderr, "muster events: the coordinator restarted "
+                   "(session %s, now %s): what happened while it was down "
+                   "is not in its log; following the new session from its "
+                   "start\n", session, now);
+          mu_strlcpy (session, now, sizeof session);
+          since = 0;
+        }
+      if (!away || rc == 0)
+        rc = fetch (&a, since, a.follow ? FOLLOW_WAIT_MS : 0, &rep, err,
+                    sizeof err);
       if (stop_asked)
         {
           if (rc == 0)
             mu_msg_clear (&rep);
           return 0;
         }
+      if (rc != 0 && a.follow && session[0]
+          && (rc == MUSTER_ETIMEDOUT || rc == MUSTER_ENOTFOUND))
+        {
+          /* The coordinator went away (a restart, a standby taking
+           * over): keep asking until one answers. */
+          if (!away++)
+            fprintf (stderr, "muster events: %s; asking again until a "
+                     "coordinator answers\n", err);
+          usleep (RETRY_MS * 1000);
+          continue;
+        }
+      if (rc == MUSTER_EINVAL && a.follow && session[0] && !recheck)
+        {
+          /* "since is ahead": another coordinator answers at the same
+           * endpoint (its socket reconnected underneath): check whose
+           * session it is, once. */
+          away = recheck = 1;
+          continue;
+        }
       if (rc != 0)
         {
           fprintf (stderr, "muster events: %s\n", err);
           return 1;
         }
+      away = recheck = 0;
       const mu_ctl_events_reply_t *r = &rep.u.ctl_events_reply;
       if (session[0] && strcmp (session, r->session) != 0)
         {

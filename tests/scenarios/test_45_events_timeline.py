@@ -16,6 +16,8 @@
     the gap; bad arguments are named;
   * a node lost, a preemption with its checkpoint, the resume from it and
     a cancel are events in that order, the node loss marked on its node;
+  * a follower goes on across a coordinator restart and says so; the new
+    session's log marks the restored job and replays nothing;
   * another user sees none of root's events and is refused its job's.
 """
 import json
@@ -290,6 +292,46 @@ class EventsTimeline(MusterCase):
         self.expect_eq([(e["s"], e["args"]["node"]) for e in te
                         if e["ph"] == "i" and e["name"] == "node.lost"],
                        [("p", "n2")], "the node.lost instant", p)
+
+    def test_follow_across_a_restart(self):
+        d = self.musterd(extra=["--heartbeat", "100ms"])
+        self.agent(d, "n1", 1)
+        self.submit(d, {"id": "rs45",
+                        "roles": [{"name": "worker", "min_nodes": 1,
+                                   "max_nodes": 1, "nproc": 1}],
+                        "argv": ["sleep", "60"], "last_call_ms": 0})
+        self.wait_for(lambda: self.state(d, "rs45") == "running", 30,
+                      "rs45 to run")
+        f = self.start("follow", [bin_path("muster"), "events", "-f",
+                                  "--job", "rs45", "--endpoint", d.ctl_ep])
+        self.wait_for(lambda: "epoch.started" in f.out, 20,
+                      "the follower to print epoch 1")
+        old = re.search(r"session (\w+)",
+                        self.muster(d, ["events"]).out).group(1)
+        self.check("musterd restarts on its state directory: the follower "
+                   "says so and follows the new session")
+        port = d.agent_port
+        d.stop()
+        d2 = self.musterd(name="musterd", state_dir=d.state_dir,
+                          agent_bind="tcp://127.0.0.1:%d" % port,
+                          extra=["--heartbeat", "100ms"])
+        self.wait_for(lambda: "job.restored" in f.out, 30,
+                      "the follower to print job.restored")
+        self.expect("the coordinator restarted (session %s, now " % old
+                    in f.err, "the restart said", f)
+        self.expect(f.running(), "the follower goes on", f)
+        self.check("the new session numbers from 1 and marks the restored "
+                   "job; nothing of the old session is reported again")
+        p = self.muster(d2, ["events", "--json"])
+        evs = [json.loads(l) for l in p.out.splitlines()]
+        self.expect_eq([(e["seq"], e["kind"]) for e in evs[:2]],
+                       [(1, "coord.started"), (2, "job.restored")],
+                       "the new log", p)
+        self.expect_eq([e["kind"] for e in evs if e["kind"] in
+                        ("job.created", "epoch.started")], [],
+                       "no replayed transitions", p)
+        f.signal(signal.SIGINT)
+        self.expect_eq(f.wait(20), 0, "follower after SIGINT", f)
 
     def test_gap_and_errors(self):
         d = self.musterd(extra=["--events-keep", "8"])
