@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/epoch.h"
-
 static mu_event_t
 job_event (const mu_job_t *j, mu_ev_kind_t kind)
 {

@@ -303,7 +303,7 @@ static void
 print_line (const mu_event_info_t *e)
 {
   print_time (stdout, e->time_us);
-  printf (" #%-6" PRIu64 " %-16s %-18s", e->seq, e->job ? e->job : "-",
+  printf (" #%-6" PRIu64 " %-16s %s", e->seq, e->job ? e->job : "-",
           e->kind);
   if (e->epoch)
     printf (" epoch %" PRIu64, e->epoch);
