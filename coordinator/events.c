@@ -292,6 +292,23 @@ job_list (mu_evlog_t *l, const char *job)
   return jl;
 }
 
+/* Does the event leave its job in a final state?  job.finished, or a
+ * job.restored of a job the journal had seen end. */
+static int
+finishes (const mu_event_t *ev)
+{
+  static const char *const final[] = { "succeeded", "failed", "cancelled",
+                                       "suspended" };
+  if (ev->kind == MU_EV_JOB_FINISHED)
+    return 1;
+  if (ev->kind != MU_EV_JOB_RESTORED || ev->state == NULL)
+    return 0;
+  for (size_t i = 0; i < sizeof final / sizeof final[0]; i++)
+    if (strcmp (ev->state, final[i]) == 0)
+      return 1;
+  return 0;
+}
+
 int
 mu_evlog_append (mu_evlog_t *l, const mu_event_t *ev, uint64_t *seq)
 {
@@ -320,7 +337,8 @@ mu_evlog_append (mu_evlog_t *l, const mu_event_t *ev, uint64_t *seq)
   ring_push (&l->all, &a);
   if (jl != NULL)
     {
-      if (jl->finished && ev->kind != MU_EV_JOB_FINISHED)
+      int fin = finishes (ev);
+      if (jl->finished && !fin)
         {
           /* A finished job lives again: resumed, or a new run of its id. */
           jl->finished = 0;
@@ -332,7 +350,7 @@ mu_evlog_append (mu_evlog_t *l, const mu_event_t *ev, uint64_t *seq)
           jl->ring.dropped_through = 0;
         }
       ring_push (&jl->ring, &b);
-      if (ev->kind == MU_EV_JOB_FINISHED && !jl->finished)
+      if (fin && !jl->finished)
         {
           jl->finished = 1;
           jl->finished_seq = b.seq;

@@ -117,9 +117,10 @@ void mu_evlog_destroy (mu_evlog_t **log_p);
 
 /* Append a copy of *ev (strings and members copied; ev->seq ignored),
  * giving it the next sequence number (in *seq when seq != NULL).  The
- * oldest event of a full ring is dropped.  A job.finished event marks its
- * job finished; past finished_keep finished jobs, the oldest finished
- * job's events are forgotten.  A job.created event of a job id already
+ * oldest event of a full ring is dropped.  A job.finished event (or a
+ * job.restored in a final state) marks its job finished; past
+ * finished_keep finished jobs, the oldest finished job's events are
+ * forgotten; any other event of a finished job marks it live again.  A job.created event of a job id already
  * held starts that job's list afresh (a new run of the id).  0 or
  * -ENOMEM (nothing appended). */
 int mu_evlog_append (mu_evlog_t *log, const mu_event_t *ev, uint64_t *seq);

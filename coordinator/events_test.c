@@ -186,6 +186,19 @@ test_finished_keep_and_new_run (void **state)
   size_t n = mu_evlog_collect (l, "c", 0, 8, NULL, NULL, out, &next);
   assert_int_equal (n, 1);
   assert_int_equal (out[0]->seq, s);
+  /* c runs again: d is the one finished job; a finishes too */
+  add (l, MU_EV_JOB_FINISHED, "a", 0);
+  /* a job the journal restored as finished counts as finished: e pushes
+   * d, the oldest finished, out; one restored running does not */
+  mu_event_t r = { .kind = MU_EV_JOB_RESTORED, .job = (char *)"e",
+                   .state = (char *)"succeeded", .rank = -1 };
+  assert_int_equal (mu_evlog_append (l, &r, NULL), 0);
+  assert_false (mu_evlog_has_job (l, "d"));
+  r.state = (char *)"running";
+  r.job = (char *)"f";
+  assert_int_equal (mu_evlog_append (l, &r, NULL), 0);
+  assert_true (mu_evlog_has_job (l, "e") && mu_evlog_has_job (l, "a"));
+  assert_true (mu_evlog_has_job (l, "f") && mu_evlog_has_job (l, "c"));
   mu_evlog_destroy (&l);
 }
 
