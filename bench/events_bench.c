@@ -147,7 +147,7 @@ main (int argc, char **argv)
   fclose (null);
 
   mu_ev_member_t *m = calloc ((size_t)members, sizeof *m);
-  char (*names)[24] = calloc ((size_t)members, sizeof *names);
+  char (*names)[32] = calloc ((size_t)members, sizeof *names);
   if (m == NULL || names == NULL)
     return 1;
   for (long i = 0; i < members; i++)

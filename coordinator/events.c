@@ -66,63 +66,63 @@ struct mu_evlog {
   uint64_t last_seq;
 };
 
+/* A copy held by the log keeps its strings and members in one allocation
+ * (e->mem), so recording and dropping an event cost one malloc and one
+ * free each, whatever it holds. */
 static void
 event_free (mu_event_t *e)
 {
-  free (e->job);
-  free (e->node);
-  free (e->cause);
-  free (e->state);
-  free (e->detail);
-  for (size_t i = 0; i < e->nmembers; i++)
-    free (e->members[i].node);
-  free (e->members);
+  free (e->mem);
   memset (e, 0, sizeof *e);
 }
 
-/* strdup of NULL is NULL; *ok cleared on a failed copy. */
+static size_t
+str_size (const char *s)
+{
+  return s ? strlen (s) + 1 : 0;
+}
+
+/* Copy s to *at (advancing it); NULL stays NULL. */
 static char *
-dup_or_null (const char *s, int *ok)
+put_str (char **at, const char *s)
 {
   if (s == NULL)
     return NULL;
-  char *d = strdup (s);
-  if (d == NULL)
-    *ok = 0;
+  size_t n = strlen (s) + 1;
+  char *d = memcpy (*at, s, n);
+  *at += n;
   return d;
 }
 
 static int
 event_copy (mu_event_t *dst, const mu_event_t *src)
 {
-  int ok = 1;
-  *dst = *src;
-  dst->job = dup_or_null (src->job, &ok);
-  dst->node = dup_or_null (src->node, &ok);
-  dst->cause = dup_or_null (src->cause, &ok);
-  dst->state = dup_or_null (src->state, &ok);
-  dst->detail = dup_or_null (src->detail, &ok);
-  dst->members = NULL;
-  dst->nmembers = 0;
   size_t n = src->nmembers < MU_EV_MAX_MEMBERS ? src->nmembers
                                                 : MU_EV_MAX_MEMBERS;
-  if (ok && n > 0)
+  size_t size = n * sizeof *dst->members + str_size (src->job)
+                + str_size (src->node) + str_size (src->cause)
+                + str_size (src->state) + str_size (src->detail);
+  for (size_t i = 0; i < n; i++)
+    size += str_size (src->members[i].node);
+  char *mem = malloc (size ? size : 1);
+  if (mem == NULL)
+    return -ENOMEM;
+  *dst = *src;
+  dst->mem = mem;
+  /* members first: their alignment is the block's */
+  dst->members = n ? (mu_ev_member_t *)(void *)mem : NULL;
+  dst->nmembers = n;
+  char *at = mem + n * sizeof *dst->members;
+  for (size_t i = 0; i < n; i++)
     {
-      dst->members = calloc (n, sizeof *dst->members);
-      if (dst->members == NULL)
-        ok = 0;
-      for (size_t i = 0; ok && i < n; i++)
-        {
-          dst->members[i] = src->members[i];
-          dst->members[i].node = dup_or_null (src->members[i].node, &ok);
-          dst->nmembers = i + 1;
-        }
+      dst->members[i] = src->members[i];
+      dst->members[i].node = put_str (&at, src->members[i].node);
     }
-  if (!ok)
-    {
-      event_free (dst);
-      return -ENOMEM;
-    }
+  dst->job = put_str (&at, src->job);
+  dst->node = put_str (&at, src->node);
+  dst->cause = put_str (&at, src->cause);
+  dst->state = put_str (&at, src->state);
+  dst->detail = put_str (&at, src->detail);
   return 0;
 }
 

@@ -95,6 +95,8 @@ typedef struct mu_event {
   char *detail;        /* a sentence for a person */
   mu_ev_member_t *members; /* epoch.started: the nodes, in node-rank order */
   size_t nmembers;
+  void *mem;           /* the log's: the allocation holding a copy's strings
+                          and members (NULL in events handed to the log) */
 } mu_event_t;
 
 typedef struct mu_evlog mu_evlog_t;
