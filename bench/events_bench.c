@@ -84,9 +84,15 @@ main (int argc, char **argv)
         members = atol (argv[++i]);
       else
         {
-          fprintf (stderr, "usage: events_bench [--events N] [--jobs N] "
-                   "[--members N]\n");
-          return 2;
+          int help = strcmp (argv[i], "--help") == 0;
+          fprintf (help ? stdout : stderr,
+                   "usage: events_bench [--events N] [--jobs N] "
+                   "[--members N]\n"
+                   "  --events N   worker.exited events recorded (1000000)\n"
+                   "  --jobs N     jobs they belong to (100)\n"
+                   "  --members N  nodes of the epoch.started measured "
+                   "(10000)\n");
+          return help ? 0 : 2;
         }
     }
   if (events < 1000 || jobs < 1 || members < 1)
