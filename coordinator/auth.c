@@ -333,6 +333,10 @@ frame_is (zmq_msg_t *f, const char *s)
   return zmq_msg_size (f) == l && memcmp (zmq_msg_data (f), s, l) == 0;
 }
 
+/* A reply the inproc ZAP socket cannot take (only while the context
+ * terminates) leaves the handshake unanswered: libzmq drops that
+ * connection and the handshake timeout (conn_limit.c) counts it, so no
+ * peer waits forever; nothing else to do here. */
 static void
 zap_reply (void *sock, zmq_msg_t *reqid, const char *status,
            const char *text, const char *user)

@@ -45,13 +45,13 @@
 
 #include "checkpoint/commit.h"
 #include "checkpoint/dir_probe.h"
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
 
-#define DEFAULT_TIMEOUT_MS 60000
 #define MAX_PASSED_RETRIES 3
 #define PREEMPT_STOP_SHARE 4 /* a quarter of the grace is kept for stopping */
 
@@ -61,8 +61,7 @@ static void drop_early (mu_job_t *j, int only_late);
 static uint64_t
 timeout_of (const mu_job_t *j)
 {
-  return j->spec->ckpt_timeout_ms ? j->spec->ckpt_timeout_ms
-                                  : DEFAULT_TIMEOUT_MS;
+  return mu_job_default_or (j->spec->ckpt_timeout_ms, MU_JD_CKPT_TIMEOUT_MS);
 }
 
 static void

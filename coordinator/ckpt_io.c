@@ -36,10 +36,10 @@
 
 #include "checkpoint/commit.h"
 #include "checkpoint/manifest.h"
+#include "common/job_defaults.h"
 #include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
 
-#define DEFAULT_KEEP 3
 
 typedef struct io_item {
   uv_work_t req;
@@ -237,7 +237,7 @@ mu_ckpt_io_commit (mu_job_t *j, mu_ckpt_manifest_t *m, uint64_t step)
     return -ENOMEM;
   it->manifest = m;
   it->step = step;
-  it->keep = j->spec->ckpt_keep ? j->spec->ckpt_keep : DEFAULT_KEEP;
+  it->keep = mu_job_default_or (j->spec->ckpt_keep, MU_JD_CKPT_KEEP);
   snprintf (it->job_dir, sizeof it->job_dir, "%s", j->ckpt_job_dir);
   mu_ckpt_step_dir (j->spec->ckpt_dir, j->id, step, it->step_dir,
                     sizeof it->step_dir);

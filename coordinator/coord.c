@@ -35,32 +35,6 @@
 
 #define AGENT_HWM 1000000
 
-const char *
-mu_job_state_name (mu_job_state_t s)
-{
-  switch (s)
-    {
-    case MU_JOB_PENDING:
-      return "pending";
-    case MU_JOB_RENDEZVOUS:
-      return "rendezvous";
-    case MU_JOB_RUNNING:
-      return "running";
-    case MU_JOB_RECOVERING:
-      return "recovering";
-    case MU_JOB_STOPPING:
-      return "stopping";
-    case MU_JOB_SUCCEEDED:
-      return "succeeded";
-    case MU_JOB_FAILED:
-      return "failed";
-    case MU_JOB_CANCELLED:
-      return "cancelled";
-    case MU_JOB_SUSPENDED:
-      return "suspended";
-    }
-  return "?";
-}
 
 int
 mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
@@ -113,6 +87,39 @@ mu_coord_node (mu_coord_t *c, uint32_t key)
   return c->nodes[key];
 }
 
+static int
+is_command (int type)
+{
+  return type == MU_MSG_START || type == MU_MSG_STOP
+         || type == MU_MSG_JOB_DONE;
+}
+
+static void
+on_closed_timer (uv_timer_t *t);
+
+void
+mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc)
+{
+  c->sends_failed++;
+  if (!n->alive || n->unreachable)
+    return;
+  mu_log_err (c->log, "NODE-UNREACHABLE",
+              "node %s: %s could not be sent (%s); declaring it lost",
+              n->node_id, mu_msg_name (type), muster_strerror (rc));
+  n->unreachable = 1;
+  if (!c->stopping && c->started)
+    uv_timer_start (&c->closed_timer, on_closed_timer, 0, 0);
+}
+
+/* The unit tests' fault: this send fails as an allocation would. */
+static int
+fault (const mu_coord_t *c, int type, const char *node_id)
+{
+  return c->fault_send_type != 0 && c->fault_send_type == type
+         && (c->fault_send_node[0] == '\0'
+             || (node_id != NULL && strcmp (node_id, c->fault_send_node) == 0));
+}
+
 int
 mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
 {
@@ -130,10 +137,57 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
     case MU_MSG_JOB_DONE: stamped.u.job_done.term = c->opts.term; break;
     default: break;
     }
-  int rc = mu_wire_send (c->agent_sock, &n->route, &stamped);
-  if (rc != 0 && rc != -EHOSTUNREACH)
+  int rc = fault (c, (int)m->type, n->node_id)
+               ? -ENOMEM
+               : mu_wire_send (c->agent_sock, &n->route, &stamped);
+  if (rc == 0)
+    return 0;
+  if (is_command ((int)m->type))
+    {
+      mu_coord_unreachable (c, n, (int)m->type, rc);
+      return rc;
+    }
+  /* Replies and notices: the agent's next message (heartbeat, retry)
+   * asks again; a closed connection (EHOSTUNREACH) is the monitor's. */
+  c->sends_failed++;
+  if (rc == -EHOSTUNREACH)
+    mu_log_debug (c->log, "SEND-FAILED", "%s to node %s: %s",
+                  mu_msg_name (m->type), n->node_id, muster_strerror (rc));
+  else
     mu_log_warn (c->log, "SEND-FAILED", "%s to node %s: %s",
                  mu_msg_name (m->type), n->node_id, muster_strerror (rc));
+  return rc;
+}
+
+int
+mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,
+                     const mu_msg_t *m)
+{
+  int rc = fault (c, (int)m->type, NULL) ? -ENOMEM
+                                         : mu_wire_send (sock, to, m);
+  if (rc != 0)
+    {
+      c->sends_failed++;
+      mu_log_warn (c->log, "SEND-FAILED", "%s (a reply): %s",
+                   mu_msg_name (m->type), muster_strerror (rc));
+    }
+  return rc;
+}
+
+int
+mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
+                     int code, const char *what, const char *text)
+{
+  int rc = fault (c, MU_MSG_ERROR, NULL)
+               ? -ENOMEM
+               : mu_wire_send_error (sock, to, code, what, 0, text);
+  if (rc != 0)
+    {
+      c->sends_failed++;
+      mu_log_warn (c->log, "SEND-FAILED", "error reply to %s (%s): %s",
+                   what ? what : "a request", muster_err_name (code),
+                   muster_strerror (rc));
+    }
   return rc;
 }
 
@@ -164,7 +218,7 @@ send_enrolled (mu_coord_t *c, const mu_route_t *to, int status,
   m.u.enrolled.status = status;
   m.u.enrolled.job = (char *)job;
   m.u.enrolled.message = (char *)message;
-  mu_wire_send (c->agent_sock, to, &m);
+  mu_coord_send_route (c, c->agent_sock, to, &m);
 }
 
 /* auth.enroll on a connection made with a join token's key: the token is
@@ -236,8 +290,8 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
   if (n == NULL)
     {
       /* Not registered (or declared lost): tell it to register again. */
-      mu_wire_send_error (c->agent_sock, from, MUSTER_ENOTFOUND,
-                          mu_msg_name (m->type), 0,
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_ENOTFOUND,
+                          mu_msg_name (m->type),
                           "unknown node: register first");
       return;
     }
@@ -288,8 +342,8 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
                    m->u.error.message);
       break;
     default:
-      mu_wire_send_error (c->agent_sock, from, MUSTER_ETYPE,
-                          mu_msg_name (m->type), 0,
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_ETYPE,
+                          mu_msg_name (m->type),
                           "message type not accepted on the agent port");
       break;
     }
@@ -308,7 +362,7 @@ on_agent_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_warn (c->log, "PROTO-ERROR", "agent port: %s", err);
-      mu_wire_send_error (sock, &from, rc, NULL, 0, err);
+      mu_coord_send_error (c, sock, &from, rc, NULL, err);
       return 0;
     }
   dispatch_agent (c, &from, &m);
@@ -329,7 +383,7 @@ on_ctl_readable (void *sock, void *arg)
   if (rc != 0)
     {
       mu_log_info (c->log, "PROTO-ERROR", "control port: %s", err);
-      mu_wire_send_error (sock, &from, rc, NULL, 0, err);
+      mu_coord_send_error (c, sock, &from, rc, NULL, err);
       return 0;
     }
   mu_principal_t who;

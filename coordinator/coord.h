@@ -22,6 +22,7 @@
 #include "common/smap.h"
 #include "common/wire.h"
 #include "coordinator/conn_limit.h"
+#include "coordinator/job_machine.h"
 #include "rendezvous/rdzv.h"
 
 typedef struct mu_coord mu_coord_t;
@@ -99,19 +100,7 @@ void mu_coord_destroy (mu_coord_t **c_p);
 
 /* ------------------------------------------------------------ internals */
 
-typedef enum mu_job_state {
-  MU_JOB_PENDING = 0, /* created, no round yet */
-  MU_JOB_RENDEZVOUS,  /* a round is open */
-  MU_JOB_RUNNING,     /* an epoch is running */
-  MU_JOB_RECOVERING,  /* stopping an epoch before the next round */
-  MU_JOB_STOPPING,    /* stopping for good (failed / cancelled) */
-  MU_JOB_SUCCEEDED,
-  MU_JOB_FAILED,
-  MU_JOB_CANCELLED,
-  MU_JOB_SUSPENDED /* preempted; resumable from its checkpoint */
-} mu_job_state_t;
-
-const char *mu_job_state_name (mu_job_state_t s);
+/* mu_job_state_t and mu_job_state_name: coordinator/job_machine.h */
 
 typedef struct mu_job mu_job_t;
 
@@ -146,6 +135,9 @@ typedef struct mu_node {
   int restored;       /* a member the journal restored, its agent away */
   int in_process;     /* its agent runs on the coordinator's own loop
                          (muster run): never declared lost for silence */
+  /* jobm: sends */
+  int unreachable;    /* a command to it could not be sent: declared lost
+                         on the next loop turn (mu_coord_unreachable) */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -180,18 +172,17 @@ struct mu_job {
   uint32_t owner_gid;
   char *owner;           /* owner's user name ("uid N" when unknown) */
   mu_rdzv_t *rdzv;
-  mu_job_state_t state;
+  /* The lifecycle (job_machine.h): `jm` is what the machine is fed; the
+   * same fields read under their own names (j->state, j->epoch, j->live,
+   * j->restarts, j->final_state, j->final_exit_code, ...).  Read them
+   * anywhere; only job_machine.c assigns them. */
+  union {
+    mu_jm_t jm;
+    struct { MU_JM_FIELDS };
+  };
   mu_coord_t *coord;
-  uint64_t epoch;        /* running (or last) epoch */
-  uint64_t world;
-  uint64_t ok_exits;     /* workers of `epoch` that exited 0 */
-  uint64_t live;         /* workers of `epoch` not yet exited */
-  uint64_t restarts;     /* restarts so far (all kinds) */
-  uint64_t user_failures;
-  uint64_t infra_failures;
   uint64_t created_ms;
   uint64_t finished_ms;
-  int in_place;          /* elastic_mode == in-place */
   uv_timer_t rdzv_timer; /* rendezvous deadline */
   uv_timer_t kick_timer; /* progress display, restart backoff */
   int timers_open;
@@ -209,10 +200,8 @@ struct mu_job {
   mu_failure_t held;     /* a worker failure held back for a moment: a
                             node loss that follows explains it (epoch.c) */
   uint64_t held_ms;      /* when it was held */
-  mu_job_state_t final_state; /* where STOPPING ends */
   char *reason;          /* why it ended (or is ending) */
   char *epoch_reason;    /* why the next (or current) epoch began */
-  int final_exit_code;
   uint64_t epoch_started_ms;
   char *members_buf;     /* encoded job.members of `epoch` (large jobs) */
   size_t members_len;
@@ -304,23 +293,39 @@ struct mu_coord {
   struct mu_repl *repl;    /* the journal stream to a standby (standby.h) */
   char in_process_node[128]; /* mu_coord_in_process_node: "" = none */
   char in_process_pub[41];
+  /* jobm: sends (coord.c) */
+  uint64_t sends_failed;     /* messages that could not be sent */
+  int fault_send_type;       /* unit tests only: sends of this message */
+  char fault_send_node[64];  /* type to this node id fail with -ENOMEM;
+                                0 = no fault */
   /* events area: the event log and its parked readers (event_serve.c) */
   struct mu_events *events;
 };
-
-/* nodes.c: the heartbeat interval agents are asked for. */
-uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
 
 /* coord.c: handle the messages waiting on the agent port now (before
  * acting on a closed connection: its last words, e.g. agent.leave, come
  * first). */
 void mu_coord_drain_agents (mu_coord_t *c);
 
-/* coord.c: sending to agents. */
+/* coord.c: sending.  Every send's failure is logged (SEND-FAILED, with
+ * the reason) and counted (c->sends_failed); a command to a node (job.start,
+ * job.stop, job.done) that cannot be sent also marks the node unreachable:
+ * it is declared lost on the next loop turn, so its job recovers without
+ * it and its agent, answered "unknown" on its next message, registers
+ * again, instead of waiting for the command forever.  0 or the code. */
 int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
+/* A reply to a route (not a registered node's: a control client, an agent
+ * registering). */
+int mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,
+                         const mu_msg_t *m);
+int mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
+                         int code, const char *what, const char *text);
+/* A command of type `type` could not be sent to n (rc): mark it. */
+void mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
 
-/* nodes.c */
+/* nodes.c: the heartbeat interval agents are asked for. */
+uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);
 struct mu_principal;
 int mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                        const struct mu_principal *who, mu_reg_t *reg);
@@ -364,21 +369,9 @@ size_t mu_jobs_option_notes (mu_coord_t *c, const mu_job_spec_t *spec,
  * the length, 0 when they agree. */
 size_t mu_job_option_notes (const mu_job_spec_t *job,
                             const mu_job_spec_t *node, char *buf, size_t cap);
-/* The node is gone from its job: lost (charged to the infrastructure
- * budget) or left on purpose (drained, shut down: not charged). */
-void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
-                        int charged);
-/* Cordoned nodes whose cooldown has passed rejoin their job. */
-void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
-void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
-                           const mu_worker_state_t *ws);
-/* failure.c: a member of j was heard from; a worker failure held for
- * attribution is charged once every other member has been. */
-void mu_epoch_member_heard (mu_job_t *j);
-void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
-                      const mu_members_get_t *g);
-/* A job submitted through the control port belongs to uid; a job id held
- * by another user's job is refused (MUSTER_EPERM) unless admin. */
+/* jobs.c (continued): a job submitted through the control port belongs
+ * to uid; a job id held by another user's job is refused (MUSTER_EPERM)
+ * unless admin. */
 int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                     uint32_t gid, int admin, char *err, size_t errlen);
 int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);
@@ -388,6 +381,26 @@ mu_job_t *mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec,
                                uint32_t uid, uint32_t gid);
 void mu_jobs_close_all (mu_coord_t *c);
 void mu_jobs_free_all (mu_coord_t *c);
+
+/* epoch.c: what the message handlers feed the epoch of a node's job
+ * (named mu_jobs_* after their callers' view; epoch.h has the rest). */
+/* The node is gone from its job: lost (charged to the infrastructure
+ * budget) or left on purpose (drained, shut down: not charged). */
+void mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why,
+                        int charged);
+/* worker.state: a worker of the epoch started, exited or failed. */
+void mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n,
+                           const mu_worker_state_t *ws);
+/* job.members.get: the epoch's encoded membership. */
+void mu_jobs_members (mu_coord_t *c, mu_node_t *n,
+                      const mu_members_get_t *g);
+
+/* cordon.c: cordoned nodes whose cooldown has passed rejoin their job. */
+void mu_jobs_uncordon (mu_coord_t *c, uint64_t now);
+
+/* failure.c: a member of j was heard from; a worker failure held for
+ * attribution is charged once every other member has been. */
+void mu_epoch_member_heard (mu_job_t *j);
 
 /* kv.c */
 void mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p);

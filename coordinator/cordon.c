@@ -15,21 +15,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 
-#define DEFAULT_FAILURES 3
-#define DEFAULT_WINDOW_MS 60000
-#define DEFAULT_CORDON_MS 10000
 #define MAX_CORDON_MS 600000
 
 void
 mu_cordon_note_failure (mu_job_t *j, mu_node_t *n)
 {
   uint64_t now = mu_now_ms ();
-  uint64_t limit = j->spec->cordon_failures ? j->spec->cordon_failures
-                                            : DEFAULT_FAILURES;
-  uint64_t window = j->spec->cordon_window_ms ? j->spec->cordon_window_ms
-                                              : DEFAULT_WINDOW_MS;
+  uint64_t limit = mu_job_default_or (j->spec->cordon_failures,
+                                      MU_JD_CORDON_FAILURES);
+  uint64_t window = mu_job_default_or (j->spec->cordon_window_ms,
+                                       MU_JD_CORDON_WINDOW_MS);
   if (n->fail_count == 0 || now - n->fail_window_start > window)
     {
       n->fail_window_start = now;
@@ -37,8 +35,7 @@ mu_cordon_note_failure (mu_job_t *j, mu_node_t *n)
     }
   if (++n->fail_count < limit || n->cordoned)
     return;
-  uint64_t cooldown = j->spec->cordon_ms ? j->spec->cordon_ms
-                                         : DEFAULT_CORDON_MS;
+  uint64_t cooldown = mu_job_default_or (j->spec->cordon_ms, MU_JD_CORDON_MS);
   for (uint32_t i = 0; i < n->cordon_level && cooldown < MAX_CORDON_MS; i++)
     cooldown *= 2;
   if (cooldown > MAX_CORDON_MS)

@@ -1,23 +1,21 @@
 /*
- * epoch.c — one epoch of a job from start to end (see epoch.h).
+ * epoch.c — one epoch of a job from start to end (see epoch.h): the shell
+ * of the job lifecycle machine (job_machine.h).
  *
- * Starting: when a round closes, every member node gets one "job.start"
- * listing its workers (ranks of one node are contiguous) and the epoch's
- * membership.  Running: agents report every worker exit; the job succeeds
- * when all workers of the epoch exited 0.  Failing: the first failure is
- * kept as the job's root cause; the epoch is stopped (job.stop to every
- * member) and only when every worker is down does the job either open the
- * next round (restart within budget, with exponential backoff) or finish.
- * Waiting for the last exit before finishing is what guarantees a launcher
- * never exits while a worker of its job still runs.
+ * Messages and timers become the machine's events here (mu_epoch_feed):
+ * a round closed, a worker exited, a node was lost, a held failure is
+ * charged, the drain deadline or the backoff passed, a stop for good.
+ * The machine's decisions are carried out in order (carry_out): job.start
+ * to every member, job.stop to recover or for good, the backoff timer, a
+ * new round, job.done with the outcome, and the journal records.  The
+ * rules themselves (budgets, backoff, exit codes, restart versus in
+ * place, waiting for the last exit before finishing) are the machine's.
  *
- * Budgets belong to the job: user failures (non-zero exit, signal) draw on
- * spec.max_restarts, infrastructure failures (lost node) on a separate
- * budget, and scale-ups and preemptions on none.
- *
- * A worker failure in an epoch of several nodes may be held for a moment
- * so that a node loss that explains it becomes the root cause instead
- * (failure.c).
+ * What stays here is what needs I/O or the node table: the first failure
+ * of the epoch as the root cause (j->failure), holding a worker failure a
+ * moment so a node loss that explains it becomes the cause (failure.c),
+ * the drain deadline after a stop, and a command that cannot be sent
+ * (coord.c: its node is lost on the next loop turn).
  */
 #include "coordinator/epoch.h"
 
@@ -28,20 +26,17 @@
 
 #include <muster/error.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/journal.h"
 #include "coordinator/event_stream.h"
 
-#define INFRA_BUDGET 16
-#define BACKOFF_BASE_MS 100
-#define BACKOFF_MAX_MS 5000
-#define DEFAULT_GRACE_MS 5000
 
 static uint64_t
 grace_of (const mu_job_t *j)
 {
-  return j->spec->grace_ms ? j->spec->grace_ms : DEFAULT_GRACE_MS;
+  return mu_job_default_or (j->spec->grace_ms, MU_JD_GRACE_MS);
 }
 
 static mu_peer_node_t *
@@ -77,13 +72,18 @@ has_ps_role (const mu_job_t *j)
   return 0;
 }
 
-static void
+static int
 send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
             mu_msg_t *tmpl, mu_peer_node_t *all, size_t nall, int full)
 {
+  node->live = me->nproc;
+  node->live_epoch = j->epoch;
   mu_assign_t *as = calloc (me->nproc, sizeof *as);
   if (as == NULL)
-    return;
+    {
+      mu_coord_unreachable (j->coord, node, MU_MSG_START, -ENOMEM);
+      return -ENOMEM;
+    }
   for (uint32_t i = 0; i < me->nproc; i++)
     {
       as[i].rank = me->first_rank + i;
@@ -108,10 +108,9 @@ send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
       s->nodes.v = two;
       s->nodes.n = me->node_rank == 0 ? 1 : 2;
     }
-  node->live = me->nproc;
-  node->live_epoch = j->epoch;
-  mu_coord_send_node (j->coord, node, tmpl);
+  int rc = mu_coord_send_node (j->coord, node, tmpl);
   free (as);
+  return rc;
 }
 
 /* The root cause reported for a failed job is the first failure of its
@@ -138,29 +137,30 @@ sync_source (const mu_job_t *j, const mu_rdzv_member_t *mem, size_t n)
   return -1;
 }
 
-void
-mu_epoch_start (mu_job_t *j)
+/* What the feeder prepared for a decision: mu_epoch_start for
+ * START_EPOCH, mu_jobs_worker_state for JOURNAL_EXIT. */
+typedef struct exit_ctx {
+  mu_node_t *n;
+  uint64_t rank;
+  int ok;
+} exit_ctx_t;
+
+/* What mu_epoch_start prepared for the START_EPOCH decision. */
+typedef struct start_prep {
+  const mu_rdzv_member_t *mem;
+  size_t n;
+  uint32_t *keys;
+  mu_peer_node_t *all;
+} start_prep_t;
+
+static void
+send_starts (mu_job_t *j, start_prep_t *p)
 {
   mu_coord_t *c = j->coord;
-  size_t n = 0;
-  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &n);
-  j->epoch = mu_rdzv_epoch (j->rdzv);
-  j->world = mu_rdzv_world (j->rdzv);
-  j->ok_exits = 0;
-  j->live = 0;
-  j->epoch_started_ms = mu_now_ms ();
-  clear_failure_for_epoch (j);
-  mu_kv_reset (j, MUSTER_EMEMBERSHIP);
-  uint32_t *keys = malloc ((n ? n : 1) * sizeof *keys);
-  mu_peer_node_t *all = build_peer_nodes (j, mem, n);
+  const mu_rdzv_member_t *mem = p->mem;
+  size_t n = p->n;
+  mu_peer_node_t *all = p->all;
   mu_role_world_t roles[MU_RDZV_MAX_ROLES];
-  if (keys == NULL || all == NULL || n == 0)
-    {
-      free (keys);
-      free (all);
-      mu_epoch_fail (j, "out of memory starting the epoch", 1);
-      return;
-    }
   int in_place = j->in_place && j->epoch > 1;
   size_t nroles = mu_rdzv_nroles (j->rdzv);
   for (size_t r = 0; r < nroles; r++)
@@ -207,20 +207,19 @@ mu_epoch_start (mu_job_t *j)
       free (j->members_buf);
       j->members_buf = NULL;
     }
+  /* A start that cannot be sent marks its node unreachable (coord.c):
+   * it is declared lost on the next loop turn and the job recovers
+   * without it, instead of the node waiting for a start forever. */
   for (size_t i = 0; i < n; i++)
     {
-      keys[i] = mem[i].key;
       mu_node_t *node = mu_coord_node (c, mem[i].key);
-      if (node == NULL)
-        continue;
-      j->live += mem[i].nproc;
-      send_start (j, node, &mem[i], &m, all, n, full);
+      if (node != NULL)
+        send_start (j, node, &mem[i], &m, all, n, full);
     }
   free (j->members);
-  j->members = keys;
+  j->members = p->keys;
+  p->keys = NULL;
   j->nmembers = n;
-  free (all);
-  j->state = MU_JOB_RUNNING;
   j->finished_us = 0;
   mu_jhook_epoch (j);
   mu_ckpt_epoch_started (j);
@@ -238,6 +237,42 @@ mu_epoch_start (mu_job_t *j)
           && mu_rdzv_is_waiting (j->rdzv, w->key))
         mu_epoch_send_progress (j, w);
     }
+}
+
+void
+mu_epoch_start (mu_job_t *j)
+{
+  mu_coord_t *c = j->coord;
+  size_t n = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &n);
+  start_prep_t p = { mem, n, malloc ((n ? n : 1) * sizeof (uint32_t)),
+                     build_peer_nodes (j, mem, n) };
+  if (p.keys == NULL || p.all == NULL || n == 0)
+    {
+      free (p.keys);
+      free (p.all);
+      mu_jm_event_t ev = { .type = MU_JM_E_FAIL,
+                           .why = "out of memory starting the epoch" };
+      mu_epoch_feed (j, &ev, NULL);
+      return;
+    }
+  uint64_t live = 0;
+  for (size_t i = 0; i < n; i++)
+    {
+      p.keys[i] = mem[i].key;
+      if (mu_coord_node (c, mem[i].key) != NULL)
+        live += mem[i].nproc;
+    }
+  j->epoch_started_ms = mu_now_ms ();
+  clear_failure_for_epoch (j);
+  mu_kv_reset (j, MUSTER_EMEMBERSHIP);
+  mu_jm_event_t ev = { .type = MU_JM_E_ROUND_CLOSED,
+                       .epoch = mu_rdzv_epoch (j->rdzv),
+                       .world = mu_rdzv_world (j->rdzv),
+                       .live = live };
+  mu_epoch_feed (j, &ev, &p);
+  free (p.keys);
+  free (p.all);
 }
 
 void
@@ -259,7 +294,9 @@ mu_epoch_send_progress (mu_job_t *j, mu_node_t *n)
    * every node waits in line; that is not "the job is full". */
   m.u.rdzv_progress.waiting = mu_rdzv_is_waiting (j->rdzv, n->key) != 0
                               && p.state != MU_RDZV_IDLE;
-  mu_coord_send_node (j->coord, n, &m);
+  /* Display only, and sent again every second: a failure is logged and
+   * counted by mu_coord_send_node. */
+  (void)mu_coord_send_node (j->coord, n, &m);
 }
 
 void
@@ -273,8 +310,6 @@ mu_epoch_broadcast_progress (mu_job_t *j)
         mu_epoch_send_progress (j, n);
     }
 }
-
-static void check_drained (mu_job_t *j);
 
 /* Every worker of a stopped epoch must be reported gone before the job
  * moves on; an agent that lost a report (or hangs) must not hold the job
@@ -298,8 +333,8 @@ on_drain_deadline (uv_timer_t *t)
       if (n != NULL && n->job == j)
         n->live = 0;
     }
-  j->live = 0;
-  check_drained (j);
+  mu_jm_event_t ev = { .type = MU_JM_E_DRAIN_TIMEOUT };
+  mu_epoch_feed (j, &ev, NULL);
 }
 
 static void
@@ -318,7 +353,9 @@ send_stop (mu_job_t *j, const char *why, int recover)
   m.u.stop.recover = recover != 0;
   /* A recovery is told to every member, even one whose workers are all
    * down: its launcher says why the epoch ended (a lost node, not its own
-   * worker's exit).  A final stop is told with the outcome (job.done). */
+   * worker's exit).  A final stop is told with the outcome (job.done).
+   * A stop that cannot be sent marks the node unreachable (coord.c); the
+   * drain deadline above bounds the wait for its workers either way. */
   for (size_t i = 0; i < j->nmembers; i++)
     {
       mu_node_t *n = mu_coord_node (j->coord, j->members[i]);
@@ -339,18 +376,6 @@ mu_epoch_resend_stop (mu_job_t *j, mu_node_t *n)
   m.u.stop.reason = j->reason ? j->reason : j->epoch_reason;
   m.u.stop.recover = j->state == MU_JOB_RECOVERING;
   mu_coord_send_node (j->coord, n, &m);
-}
-
-static int
-exit_code_of (const mu_job_t *j)
-{
-  if (!j->failure.set)
-    return 1;
-  if (j->failure.signal > 0)
-    return 128 + (int)j->failure.signal;
-  if (j->failure.exit_code > 0 && j->failure.exit_code < 256)
-    return (int)j->failure.exit_code;
-  return 1;
 }
 
 /* The job.done of a finished job (pointers into j). */
@@ -381,20 +406,16 @@ mu_epoch_send_done (mu_job_t *j, const mu_route_t *to)
 {
   mu_msg_t m;
   fill_done (j, &m);
-  mu_wire_send (j->coord->agent_sock, to, &m);
+  mu_coord_send_route (j->coord, j->coord->agent_sock, to, &m);
 }
 
+/* FINISH: the machine has set the final state and exit code. */
 static void
-finish (mu_job_t *j, mu_job_state_t state)
+finish (mu_job_t *j)
 {
   mu_coord_t *c = j->coord;
-  j->state = state;
   j->finished_ms = mu_now_ms ();
-  j->final_exit_code = state == MU_JOB_SUCCEEDED   ? 0
-                       : state == MU_JOB_CANCELLED ? 130
-                       : state == MU_JOB_SUSPENDED ? (j->restore_dir ? 0 : 1)
-                                                   : exit_code_of (j);
-  if (state == MU_JOB_SUCCEEDED)
+  if (j->state == MU_JOB_SUCCEEDED)
     mu_ckpt_job_succeeded (j);
   mu_ckpt_job_ended (j);
   mu_msg_t m;
@@ -404,6 +425,8 @@ finish (mu_job_t *j, mu_job_state_t state)
       mu_node_t *n = c->nodes[k];
       if (n && n->in_use && n->job == j)
         {
+          /* Not sent: the node is unreachable, lost next turn; its agent
+           * hears the outcome when it registers again (reconcile.h C2). */
           mu_coord_send_node (c, n, &m);
           mu_rdzv_decision_t rd;
           mu_rdzv_leave (j->rdzv, mu_now_ms (), n->key, &rd);
@@ -413,7 +436,7 @@ finish (mu_job_t *j, mu_job_state_t state)
     }
   mu_kv_reset (j, MUSTER_EJOBDONE);
   mu_log_notice (c->log, "JOB-DONE", "job %s %s after %llu restart(s): %s",
-                 j->id, mu_job_state_name (state),
+                 j->id, mu_job_state_name (j->state),
                  (unsigned long long)j->restarts,
                  j->reason ? j->reason : "");
   mu_ev_job_finished (j);
@@ -422,167 +445,133 @@ finish (mu_job_t *j, mu_job_state_t state)
 }
 
 static void
-set_reason (mu_job_t *j, const char *why)
+set_reason (char **slot, const char *why)
 {
   char *r = strdup (why ? why : "");
   if (r != NULL)
     {
-      free (j->reason);
-      j->reason = r;
+      free (*slot);
+      *slot = r;
     }
-}
-
-static uint64_t
-backoff_ms (const mu_job_t *j)
-{
-  if (j->restarts <= 1)
-    return 0;
-  uint64_t b = BACKOFF_BASE_MS;
-  for (uint64_t i = 2; i < j->restarts && b < BACKOFF_MAX_MS; i++)
-    b *= 2;
-  return b < BACKOFF_MAX_MS ? b : BACKOFF_MAX_MS;
 }
 
 static void
 on_backoff (uv_timer_t *t)
 {
-  mu_job_t *j = t->data;
-  if (j->state == MU_JOB_RECOVERING)
-    mu_jobs_open_round (j);
+  mu_jm_event_t ev = { .type = MU_JM_E_BACKOFF_DONE };
+  mu_epoch_feed (t->data, &ev, NULL);
 }
 
-/* Every worker of the epoch is down: move on. */
-static void
-check_drained (mu_job_t *j)
+static const char *
+recover_word (mu_jm_charge_t kind)
 {
-  if (j->live > 0)
-    return;
-  switch (j->state)
+  return kind == MU_JM_CHARGE_USER    ? "user"
+         : kind == MU_JM_CHARGE_INFRA ? "infra"
+                                      : "uncharged";
+}
+
+/* Carry out one decision of the machine. */
+static void
+carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
+           void *ctx)
+{
+  switch (d->action)
     {
-    case MU_JOB_RUNNING:
-      if (j->ok_exits >= j->world)
-        {
-          char why[128];
-          snprintf (why, sizeof why, "all %llu workers exited 0",
-                    (unsigned long long)j->world);
-          set_reason (j, why);
-          finish (j, MU_JOB_SUCCEEDED);
-        }
-      break;
-    case MU_JOB_RECOVERING:
+    case MU_JM_D_JOURNAL_EXIT:
       {
-        uint64_t b = backoff_ms (j);
-        if (b == 0)
-          mu_jobs_open_round (j);
-        else
-          uv_timer_start (&j->kick_timer, on_backoff, b, 0);
+        const exit_ctx_t *x = ctx;
+        mu_jhook_exit (j, x->n, x->rank, x->ok);
         break;
       }
-    case MU_JOB_STOPPING:
-      finish (j, j->final_state);
+    case MU_JM_D_RECOVER:
+      set_reason (&j->epoch_reason, out->reason);
+      mu_jhook_recover (j);
+      mu_log_notice (j->coord->log, "JOB-RECOVER",
+                     "job %s epoch %llu: %s; %s %llu (%s)", j->id,
+                     (unsigned long long)j->epoch, out->reason,
+                     j->in_place ? "re-forming in place, change" : "restart",
+                     (unsigned long long)j->restarts, recover_word (d->kind));
+      mu_ev_recovering (j, (int)d->kind, out->reason);
+      mu_kv_reset (j, MUSTER_EMEMBERSHIP);
       break;
-    default:
+    case MU_JM_D_OPEN_ROUND:
+      mu_jobs_begin_round (j, d->reform);
+      break;
+    case MU_JM_D_START_EPOCH:
+      send_starts (j, ctx);
+      break;
+    case MU_JM_D_RECOVERING:
+      mu_jhook_state (j);
+      send_stop (j, out->reason, 1);
+      break;
+    case MU_JM_D_STOPPING:
+      set_reason (&j->reason, out->reason);
+      mu_jhook_state (j);
+      mu_ev_stopping (j, j->final_state, out->reason);
+      uv_timer_stop (&j->rdzv_timer);
+      uv_timer_stop (&j->kick_timer);
+      mu_kv_reset (j, MUSTER_EJOBDONE);
+      if (d->stop_workers)
+        send_stop (j, out->reason, 0);
+      break;
+    case MU_JM_D_ARM_BACKOFF:
+      uv_timer_start (&j->kick_timer, on_backoff, d->ms, 0);
+      break;
+    case MU_JM_D_FINISH:
+      if (out->reason != NULL && d->state == MU_JOB_SUCCEEDED)
+        set_reason (&j->reason, out->reason);
+      finish (j);
       break;
     }
 }
 
-static void
-stop_for_good (mu_job_t *j, mu_job_state_t final, const char *why)
+void
+mu_epoch_feed (mu_job_t *j, mu_jm_event_t *ev, void *ctx)
 {
-  if (j->state >= MU_JOB_STOPPING)
+  ev->now_ms = mu_now_ms ();
+  ev->resumable = j->restore_dir != NULL;
+  mu_jm_out_t out;
+  if (mu_jm_feed (&j->jm, ev, &out) != 0)
     return;
-  mu_job_state_t was = j->state;
-  set_reason (j, why);
-  j->final_state = final;
-  j->state = MU_JOB_STOPPING;
-  mu_jhook_state (j);
-  mu_ev_stopping (j, final, why);
-  uv_timer_stop (&j->rdzv_timer);
-  uv_timer_stop (&j->kick_timer);
-  mu_kv_reset (j, MUSTER_EJOBDONE);
-  if (was == MU_JOB_RUNNING || was == MU_JOB_RECOVERING)
-    send_stop (j, why, 0);
-  else
-    j->live = 0;
-  check_drained (j);
+  for (size_t i = 0; i < out.n; i++)
+    carry_out (j, &out.d[i], &out, ctx);
 }
 
 void
 mu_epoch_fail (mu_job_t *j, const char *why, int infra)
 {
   (void)infra;
-  stop_for_good (j, MU_JOB_FAILED, why);
+  mu_jm_event_t ev = { .type = MU_JM_E_FAIL, .why = why };
+  mu_epoch_feed (j, &ev, NULL);
 }
 
 void
 mu_epoch_cancel (mu_job_t *j, const char *why)
 {
-  stop_for_good (j, MU_JOB_CANCELLED, why);
+  mu_jm_event_t ev = { .type = MU_JM_E_CANCEL, .why = why };
+  mu_epoch_feed (j, &ev, NULL);
 }
 
 void
 mu_epoch_suspend (mu_job_t *j, const char *why)
 {
-  stop_for_good (j, MU_JOB_SUSPENDED, why);
+  mu_jm_event_t ev = { .type = MU_JM_E_SUSPEND, .why = why };
+  mu_epoch_feed (j, &ev, NULL);
 }
 
 void
 mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why)
 {
-  if (j->state != MU_JOB_RUNNING)
-    return;
-  char msg[512];
-  if (kind == MU_RECOVER_USER)
+  mu_jm_event_t ev = { .type = MU_JM_E_RECOVER, .why = why };
+  ev.charge = kind == MU_RECOVER_USER    ? MU_JM_CHARGE_USER
+              : kind == MU_RECOVER_INFRA ? MU_JM_CHARGE_INFRA
+                                         : MU_JM_CHARGE_SCALE;
+  if (j->failure.set)
     {
-      if (j->user_failures >= j->spec->max_restarts)
-        {
-          snprintf (msg, sizeof msg, "%s; restart budget exhausted (%llu of %llu used)",
-                    why, (unsigned long long)j->user_failures,
-                    (unsigned long long)j->spec->max_restarts);
-          mu_epoch_fail (j, msg, 0);
-          return;
-        }
-      j->user_failures++;
+      ev.exit_code = j->failure.exit_code;
+      ev.signal = j->failure.signal;
     }
-  else if (kind == MU_RECOVER_INFRA)
-    {
-      uint64_t budget = j->spec->infra_restarts ? j->spec->infra_restarts
-                                                 : INFRA_BUDGET;
-      if (j->infra_failures >= budget)
-        {
-          snprintf (msg, sizeof msg, "%s; infrastructure restart budget exhausted (%llu)",
-                    why, (unsigned long long)budget);
-          mu_epoch_fail (j, msg, 1);
-          return;
-        }
-      j->infra_failures++;
-    }
-  j->restarts++;
-  char *er = strdup (why);
-  if (er != NULL)
-    {
-      free (j->epoch_reason);
-      j->epoch_reason = er;
-    }
-  mu_jhook_recover (j);
-  mu_log_notice (j->coord->log, "JOB-RECOVER",
-                 "job %s epoch %llu: %s; %s %llu", j->id,
-                 (unsigned long long)j->epoch, why,
-                 j->in_place ? "re-forming in place, change" : "restart",
-                 (unsigned long long)j->restarts);
-  mu_ev_recovering (j, kind, why);
-  mu_kv_reset (j, MUSTER_EMEMBERSHIP);
-  if (j->in_place)
-    {
-      /* Survivors keep running: the next round re-ranks them and the
-       * agents start only what is missing. */
-      mu_jobs_open_round (j);
-      return;
-    }
-  j->state = MU_JOB_RECOVERING;
-  mu_jhook_state (j);
-  send_stop (j, why, 1);
-  check_drained (j);
+  mu_epoch_feed (j, &ev, NULL);
 }
 
 static void
@@ -593,7 +582,6 @@ record_failure (mu_job_t *j, mu_node_t *n, int64_t rank, int64_t code,
     return;
   mu_failure_set (&j->failure, n->node_id, rank, code, sig, tail, reason);
 }
-
 
 void
 mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
@@ -608,28 +596,24 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       /* Refused, and said so: a report of an epoch that is over (a fenced
        * node's, an in-place epoch's replaced worker) changes nothing. */
       if (j != NULL && strcmp (ws->job, j->id) == 0 && ws->epoch < j->epoch)
-        mu_wire_send_error (c->agent_sock, &n->route, MUSTER_ESTALE_EPOCH,
-                            "worker.state", 0,
-                            "report of an epoch that is over");
+        mu_coord_send_error (c, c->agent_sock, &n->route, MUSTER_ESTALE_EPOCH,
+                             "worker.state", "report of an epoch that is over");
       return;
     }
   if (strcmp (ws->state, "running") == 0)
     return;
-  if (n->live > 0)
-    {
-      n->live--;
-      if (j->live > 0)
-        j->live--;
-    }
+  mu_ev_worker_exited (j, n, ws);
   int ok = ws->exit_code == 0 && ws->signal == 0
            && strcmp (ws->state, "exited") == 0;
-  if (ok)
-    j->ok_exits++;
-  mu_jhook_exit (j, n, ws->rank, ok);
-  mu_ev_worker_exited (j, n, ws);
+  mu_jm_event_t ev = { .type = MU_JM_E_WORKER_EXIT, .ok = ok,
+                       .counted = n->live > 0,
+                       .exit_code = ws->exit_code, .signal = ws->signal };
+  if (n->live > 0)
+    n->live--;
+  char why[256];
+  why[0] = '\0';
   if (!ok && j->state == MU_JOB_RUNNING)
     {
-      char why[256];
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",
                   (unsigned long long)ws->rank, n->node_id);
@@ -653,11 +637,13 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                   (long long)ws->exit_code);
       mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
                    (unsigned long long)j->epoch, why);
+      ev.why = why;
       if (strcmp (ws->state, "fenced") == 0)
         {
           /* Its agent killed it: the node's fault, not the program's. */
           record_failure (j, n, -1, 0, 0, NULL, why);
-          mu_epoch_recover (j, MU_RECOVER_INFRA, why);
+          ev.charge = MU_JM_CHARGE_INFRA;
+          ev.exit_code = ev.signal = 0;
         }
       else if (!j->failure.set && mu_failure_hold (j, n, ws, why))
         ; /* held (or following one held): a node loss may explain it */
@@ -666,10 +652,13 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
           record_failure (j, n, (int64_t)ws->rank, ws->exit_code, ws->signal,
                           ws->stderr_tail, why);
           mu_cordon_note_failure (j, n);
-          mu_epoch_recover (j, MU_RECOVER_USER, why);
+          ev.charge = MU_JM_CHARGE_USER;
         }
     }
-  check_drained (j);
+  /* The exit is journaled (JOURNAL_EXIT) before what it causes (a
+   * recovery), as the replay applies them. */
+  exit_ctx_t x = { n, ws->rank, ok };
+  mu_epoch_feed (j, &ev, &x);
 }
 
 /* Encode the epoch's whole membership once; agents of a large job fetch
@@ -699,13 +688,18 @@ mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
   if (j == NULL || strcmp (j->id, g->job) != 0 || g->epoch != j->epoch
       || j->members_buf == NULL)
     {
-      mu_wire_send_error (c->agent_sock, &n->route,
+      mu_coord_send_error (c, c->agent_sock, &n->route,
                           j != NULL && g->epoch < j->epoch ? MUSTER_ESTALE_EPOCH
                                                            : MUSTER_ENOTFOUND,
-                          "job.members.get", 0, "no such job epoch membership");
+                          "job.members.get", "no such job epoch membership");
       return;
     }
-  mu_wire_send_raw (c->agent_sock, &n->route, j->members_buf, j->members_len);
+  /* Its workers wait for this membership: a reply that cannot be sent is
+   * a command that cannot (the node is declared lost next turn). */
+  int rc = mu_wire_send_raw (c->agent_sock, &n->route, j->members_buf,
+                             j->members_len);
+  if (rc != 0)
+    mu_coord_unreachable (c, n, MU_MSG_MEMBERS, rc);
 }
 
 void
@@ -727,8 +721,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
   for (size_t i = 0; was_member && i < nmem; i++)
     if (mem[i].key == n->key)
       mu_ckpt_lost (j, mem[i].first_rank, mem[i].nproc);
-  if (n->live_epoch == j->epoch && n->live > 0)
-    j->live = j->live >= n->live ? j->live - n->live : 0;
+  uint64_t live_lost = n->live_epoch == j->epoch ? n->live : 0;
   n->live = 0;
   n->job = NULL;
   mu_rdzv_decision_t d;
@@ -740,11 +733,8 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
   mu_ev_node_left (j, n, msg, charged);
   int cordoned = n->cordoned;
   n->cordoned = 0;
-  if (cordoned)
-    check_drained (j); /* it had already left the rendezvous */
-  else if (j->state == MU_JOB_RUNNING && was_member && !charged)
-    mu_epoch_recover (j, MU_RECOVER_SCALE_UP, msg);
-  else if (j->state == MU_JOB_RUNNING && was_member)
+  int rendezvous = j->state == MU_JOB_RENDEZVOUS;
+  if (!cordoned && charged && j->state == MU_JOB_RUNNING && was_member)
     {
       mu_failure_attribute (j, n); /* a failure held: the loss caused it */
       if (!j->failure.set)
@@ -754,12 +744,15 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
           j->failure.node_id = strdup (n->node_id);
           j->failure.reason = strdup (msg);
         }
-      mu_epoch_recover (j, MU_RECOVER_INFRA, msg);
     }
-  else if (j->state == MU_JOB_RENDEZVOUS && rc == 0)
+  mu_jm_event_t ev = { .type = MU_JM_E_NODE_LOST, .why = msg,
+                       .live_lost = live_lost, .was_member = was_member,
+                       .cordoned = cordoned,
+                       .charge = charged ? MU_JM_CHARGE_INFRA
+                                         : MU_JM_CHARGE_SCALE };
+  mu_epoch_feed (j, &ev, NULL);
+  if (!cordoned && rendezvous && rc == 0)
     mu_jobs_handle_decision (j, &d);
-  else
-    check_drained (j);
 }
 
 void

@@ -15,10 +15,18 @@ typedef enum mu_recover_kind {
   MU_RECOVER_PREEMPT   /* never charged */
 } mu_recover_kind_t;
 
+/* Feed the job's lifecycle machine (job_machine.h) one event (now and
+ * resumable are filled in here) and carry out its decisions in order.
+ * Every event of every job passes here: the one place to observe the
+ * lifecycle (state before and after, the decisions).  ctx: what the
+ * feeder prepared for a decision (epoch.c's start and exit contexts);
+ * NULL for other events. */
+void mu_epoch_feed (mu_job_t *j, mu_jm_event_t *ev, void *ctx);
 /* Start the epoch the rendezvous just closed: job.start to every member. */
 void mu_epoch_start (mu_job_t *j);
 /* Stop the running epoch and open the next round once every worker is
- * down, if the budget of `kind` allows; otherwise fail the job. */
+ * down, if the budget of `kind` allows; otherwise fail the job (the
+ * machine's RECOVER event; a user or infra kind charges j->failure). */
 void mu_epoch_recover (mu_job_t *j, mu_recover_kind_t kind, const char *why);
 /* Stop everything and finish as failed (infra != 0: exit code 1 unless a
  * worker's failure is already recorded). */
@@ -60,7 +68,12 @@ void mu_cordon_note_failure (mu_job_t *j, mu_node_t *n);
 
 /* jobs.c entry points used by epoch.c */
 void mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d);
+/* Open the job's first round (a PENDING job: the machine's OPEN event)
+ * or resume a suspended one (RESUME). */
 void mu_jobs_open_round (mu_job_t *j);
+/* OPEN_ROUND: the machine entered RENDEZVOUS; open the rendezvous round
+ * (reform: without its last call). */
+void mu_jobs_begin_round (mu_job_t *j, int reform);
 void mu_jobs_finished (mu_coord_t *c, mu_job_t *j);
 
 /* A job restored in its epoch from the journal (journal_restore.c): the

@@ -183,11 +183,13 @@ mu_ev_node_left (mu_job_t *j, const mu_node_t *n, const char *why,
 }
 
 void
-mu_ev_recovering (mu_job_t *j, int kind, const char *why)
+mu_ev_recovering (mu_job_t *j, int charge, const char *why)
 {
-  static const char *const causes[] = { "user", "infra", "scale", "preempt" };
   mu_event_t e = job_event (j, MU_EV_RECOVERING);
-  e.cause = kind >= 0 && kind < 4 ? (char *)causes[kind] : NULL;
+  e.cause = charge == MU_JM_CHARGE_USER    ? (char *)"user"
+            : charge == MU_JM_CHARGE_INFRA ? (char *)"infra"
+            : charge == MU_JM_CHARGE_SCALE ? (char *)"scale"
+                                           : NULL;
   e.detail = (char *)why;
   mu_events_emit (j->coord, &e);
 }

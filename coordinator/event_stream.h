@@ -34,8 +34,8 @@ void mu_ev_worker_exited (mu_job_t *j, const mu_node_t *n,
 /* charged != 0: lost (an infrastructure failure); else left on purpose. */
 void mu_ev_node_left (mu_job_t *j, const mu_node_t *n, const char *why,
                       int charged);
-/* kind: an mu_recover_kind_t (epoch.h). */
-void mu_ev_recovering (mu_job_t *j, int kind, const char *why);
+/* charge: the mu_jm_charge_t of the machine's RECOVER decision. */
+void mu_ev_recovering (mu_job_t *j, int charge, const char *why);
 void mu_ev_ckpt_requested (mu_job_t *j, uint64_t step, const char *reason);
 void mu_ev_ckpt_committed (mu_job_t *j, uint64_t step);
 void mu_ev_ckpt_aborted (mu_job_t *j, uint64_t step, const char *why,

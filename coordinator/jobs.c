@@ -7,7 +7,10 @@
  * on each machine, torchrun-style) or by a control-port submit, which then
  * draws free registered nodes.  Later nodes must bring an identical spec.
  * The rendezvous machine (rendezvous/) decides when a round closes; this
- * file turns its decisions into epochs (epoch.c), timers and failures.
+ * file turns its decisions into the job machine's events (job_machine.h,
+ * fed through epoch.c): a closed round starts an epoch, a failed one
+ * fails the job, a resize recovers it.  The job's state is the machine's;
+ * this file only reads it.
  * A finished job stays in the registry (for status and for a late node to
  * be told the outcome) until finished_keep newer jobs have finished.
  */
@@ -21,6 +24,7 @@
 
 #include <muster/error.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
@@ -29,7 +33,6 @@
 #include "coordinator/journal.h"
 
 #define MAX_NPROC 4096
-#define DEFAULT_JOIN_TIMEOUT_MS 600000u
 #define PROGRESS_EVERY_MS 1000 /* O(nodes) per tick: keep it rare */
 
 static int
@@ -158,6 +161,19 @@ on_timer_closed (uv_handle_t *h)
 }
 
 static void on_rdzv_timer (uv_timer_t *t);
+static void job_close_timers (mu_job_t *j);
+
+/* A job that could not be set up: detached, it is freed once its timers
+ * are closed (it never ran: the machine's DISCARD). */
+static void
+discard (mu_job_t *j)
+{
+  mu_jm_event_t ev = { .type = MU_JM_E_DISCARD, .now_ms = mu_now_ms () };
+  mu_jm_out_t out;
+  mu_jm_feed (&j->jm, &ev, &out);
+  j->coord = NULL;
+  job_close_timers (j);
+}
 
 static mu_job_t *
 job_new (mu_coord_t *c, const mu_job_spec_t *spec)
@@ -182,9 +198,8 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
   mu_rdzv_opts_t ro = { .roles = roles,
                         .nroles = spec->roles.n,
                         .last_call_ms = spec->last_call_ms,
-                        .join_timeout_ms = spec->join_timeout_ms
-                                               ? spec->join_timeout_ms
-                                               : DEFAULT_JOIN_TIMEOUT_MS };
+                        .join_timeout_ms = mu_job_default_or (
+                            spec->join_timeout_ms, MU_JD_JOIN_TIMEOUT_MS) };
   if (j->spec == NULL || j->kv == NULL || j->barriers == NULL
       || mu_rdzv_new (&ro, &j->rdzv) != 0)
     {
@@ -194,9 +209,11 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
       free (j);
       return NULL;
     }
-  j->in_place = spec->elastic_mode && strcmp (spec->elastic_mode, "in-place") == 0;
+  mu_jm_init (&j->jm, spec->max_restarts,
+              mu_job_default_or (spec->infra_restarts, MU_JD_INFRA_RESTARTS),
+              spec->elastic_mode
+                  && strcmp (spec->elastic_mode, "in-place") == 0);
   j->created_ms = mu_now_ms ();
-  j->final_exit_code = -1;
   uv_timer_init (c->loop, &j->rdzv_timer);
   uv_timer_init (c->loop, &j->kick_timer);
   uv_timer_init (c->loop, &j->ckpt_timer);
@@ -317,8 +334,7 @@ mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d)
         break;
       }
     case MU_RDZV_D_RESIZE:
-      if (j->state == MU_JOB_RUNNING)
-        mu_epoch_recover (j, MU_RECOVER_SCALE_UP, "a node joined; scaling up");
+      mu_epoch_recover (j, MU_RECOVER_SCALE_UP, "a node joined; scaling up");
       break;
     case MU_RDZV_D_MEMBER_LEFT:
     case MU_RDZV_D_BELOW_MIN:
@@ -335,12 +351,18 @@ on_rdzv_timer (uv_timer_t *t)
     mu_jobs_handle_decision (j, &d);
 }
 
-/* Open a rendezvous round for the job (its first, or after recovery). */
 void
 mu_jobs_open_round (mu_job_t *j)
 {
+  mu_jm_event_t ev = { .type = j->state == MU_JOB_SUSPENDED ? MU_JM_E_RESUME
+                                                           : MU_JM_E_OPEN };
+  mu_epoch_feed (j, &ev, NULL);
+}
+
+void
+mu_jobs_begin_round (mu_job_t *j, int reform)
+{
   mu_rdzv_decision_t d;
-  j->state = MU_JOB_RENDEZVOUS;
   mu_jhook_state (j);
   mu_ev_round_opened (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
@@ -348,8 +370,8 @@ mu_jobs_open_round (mu_job_t *j)
   /* The first round waits out its last call for late nodes; a round that
    * re-forms the gang closes as soon as it can: everyone it expects is
    * already there. */
-  int rc = j->epoch == 0 ? mu_rdzv_open (j->rdzv, mu_now_ms (), &d)
-                         : mu_rdzv_open_ex (j->rdzv, mu_now_ms (), 0, &d);
+  int rc = !reform ? mu_rdzv_open (j->rdzv, mu_now_ms (), &d)
+                   : mu_rdzv_open_ex (j->rdzv, mu_now_ms (), 0, &d);
   if (rc == 0)
     mu_jobs_handle_decision (j, &d);
 }
@@ -423,16 +445,12 @@ create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
     return NULL;
   if (set_owner (j, uid, gid) != 0)
     {
-      j->coord = NULL;
-      j->state = MU_JOB_CANCELLED;
-      job_close_timers (j);
+      discard (j);
       return NULL;
     }
   if (mu_smap_put (c->jobs, j->id, j, NULL) != 0)
     {
-      j->coord = NULL;
-      j->state = MU_JOB_CANCELLED;
-      job_close_timers (j);
+      discard (j);
       return NULL;
     }
   mu_log_notice (c->log, "JOB-CREATED", "job %s of %s: %s, %zu role(s), first %s %llu:%llu x %llu",
@@ -461,9 +479,7 @@ mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
     return NULL;
   if (set_owner (j, uid, gid) != 0 || mu_smap_put (c->jobs, j->id, j, NULL) != 0)
     {
-      j->coord = NULL;
-      j->state = MU_JOB_CANCELLED;
-      job_close_timers (j);
+      discard (j);
       return NULL;
     }
   return j;

@@ -27,9 +27,11 @@
 
 #include "coordinator/coord.h"
 #include "common/journal.h"
+#include "common/job_defaults.h"
 #include "coordinator/journal_image.h"
 
-#define MU_JRESTORE_WINDOW_MS 30000u
+/* The window's default is the outage window's (common/job_defaults.h). */
+#define MU_JRESTORE_WINDOW_MS (mu_job_default (MU_JD_OUTAGE_MS)->value)
 /* Compact (snapshot + new segment) past this many records or bytes. */
 #define MU_JOURNAL_COMPACT_RECORDS 20000u
 #define MU_JOURNAL_COMPACT_BYTES (8u << 20)

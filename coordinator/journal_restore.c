@@ -108,6 +108,28 @@ on_restore_window (uv_timer_t *t)
     uv_timer_start (t, on_restore_window, next - now, 0);
 }
 
+/* The machine takes the journaled counters and state (RESTORE; a job
+ * between epochs stays PENDING and opens its next round). */
+static void
+restore_machine (mu_job_t *j, const mu_jjob_t *jj, mu_job_state_t st,
+                 uint64_t live)
+{
+  mu_job_state_t final = MU_JOB_FAILED;
+  if (jj->final[0])
+    state_of (jj->final, &final);
+  mu_jm_event_t ev = { .type = MU_JM_E_RESTORE, .now_ms = mu_now_ms (),
+                       .state = st, .final_state = final,
+                       .epoch = jj->epoch, .world = jj->world,
+                       .restarts = jj->restarts,
+                       .user_failures = jj->user_failures,
+                       .infra_failures = jj->infra_failures,
+                       .ok_exits = jj->ok_exits, .live = live,
+                       .exit_code_final = (int)jj->exit_code,
+                       .resumable = j->restore_dir != NULL };
+  mu_jm_out_t out;
+  mu_jm_feed (&j->jm, &ev, &out); /* no decision: nothing to carry out */
+}
+
 /* Members back as placeholders, the machine closed in the epoch. */
 static int
 restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
@@ -174,9 +196,7 @@ restore_running (mu_coord_t *c, mu_job_t *j, const mu_jjob_t *jj)
   free (nodes);
   j->members = keys;
   j->nmembers = n;
-  j->live = live;
-  j->ok_exits = jj->ok_exits;
-  j->state = MU_JOB_RUNNING;
+  restore_machine (j, jj, MU_JOB_RUNNING, live);
   j->epoch_started_ms = mu_now_ms ();
   mu_epoch_restore_members (j);
   /* Checkpoints are triggered again when every member is back
@@ -226,28 +246,18 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
   if (j == NULL)
     return -ENOMEM;
   j->submitted = jj->submitted;
-  j->epoch = jj->epoch;
-  j->world = jj->world;
-  j->restarts = jj->restarts;
-  j->user_failures = jj->user_failures;
-  j->infra_failures = jj->infra_failures;
-  /* Kept for every state: a finished job's next snapshot (compaction, or
-   * the one at stop) must carry the count a replay gives. */
-  j->ok_exits = jj->ok_exits;
   j->epoch_reason = dup_or_null (jj->epoch_reason);
   j->reason = dup_or_null (jj->reason);
   j->created_ms = base + jj->order;
-  mu_ev_job_restored (j, jj->state);
   ckpt_setup (j, jj);
+  /* Counters kept for every state: a finished job's next snapshot
+   * (compaction, or the one at stop) must carry what a replay gives. */
+  restore_machine (j, jj, st >= MU_JOB_STOPPING ? st : MU_JOB_PENDING, 0);
+  mu_ev_job_restored (j, jj->state);
   if (st == MU_JOB_STOPPING)
     {
       /* It was stopping for good: its workers were told to stop.  It ends
        * as it would have; the agents that come back hear it is done. */
-      j->state = final;
-      j->final_exit_code = final == MU_JOB_CANCELLED ? 130
-                           : final == MU_JOB_SUSPENDED
-                               ? (j->restore_dir ? 0 : 1)
-                               : 1;
       j->finished_ms = mu_now_ms ();
       c->njobs_finished++;
       mu_rdzv_restore (j->rdzv, jj->epoch, NULL, 0);
@@ -262,8 +272,6 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
     }
   if (st >= MU_JOB_SUCCEEDED)
     {
-      j->state = st;
-      j->final_exit_code = (int)jj->exit_code;
       copy_failure (j, jj);
       j->finished_ms = base + jj->finish_order;
       c->njobs_finished++;

@@ -87,7 +87,7 @@ usage (FILE *f)
            "                       copy of the primary's server.key, server.key_secret\n"
            "                       and authorized/); take over when it is silent\n"
            "                       for the lease, under the next fencing term\n"
-           "  --standby-lease DUR  silence before a standby takes over (1s)\n"
+           "  --standby-lease DUR  silence before a standby takes over (500ms)\n"
            "  --dump-state         replay STATE_DIR/journal, print the job table as\n"
            "                       JSON and exit (changes nothing)\n"
            "  --config FILE        read 'key = value' lines (keys: the long options)\n"

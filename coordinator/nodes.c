@@ -227,6 +227,7 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
   m.u.welcome.heartbeat_ms = mu_nodes_heartbeat_ms (c);
   m.u.welcome.miss_limit = c->opts.miss_limit;
   m.u.welcome.session = c->session;
+  m.u.welcome.standby_stream = (char *)mu_coord_standby_endpoint (c);
   mu_coord_send_node (c, n, &m);
 }
 
@@ -250,8 +251,7 @@ revive (mu_coord_t *c, mu_node_t *n, const mu_route_t *from,
       snprintf (err, sizeof err, "node id %s was a member of job %s with "
                 "another key", n->node_id, n->job ? n->job->id : "?");
       mu_log_warn (c->log, "NODE-SPOOF", "%s: refused", err);
-      mu_wire_send_error (c->agent_sock, from, MUSTER_EPERM, "agent.register",
-                          0, err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
       return MUSTER_EPERM;
     }
   if (n->job == NULL || (reg->job != NULL && strcmp (reg->job->id, n->job->id) != 0))
@@ -433,7 +433,7 @@ reconcile (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
         m.u.stop.grace_ms = 0;
         m.u.stop.reason = why;
         m.u.stop.recover = 1;
-        mu_wire_send (c->agent_sock, from, &m);
+        mu_coord_send_route (c, c->agent_sock, from, &m);
         return 0;
       }
     case MU_RECONCILE_RESUME:
@@ -470,23 +470,22 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                 "token of job %s and may only join that job", reg->node_id,
                 who->job);
       mu_log_warn (c->log, "NODE-REFUSED", "%s", err);
-      mu_wire_send_error (c->agent_sock, from, MUSTER_EPERM, "agent.register",
-                          0, err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
       return MUSTER_EPERM;
     }
   if (reg->slots == 0 || reg->slots > MAX_SLOTS || reg->host[0] == '\0')
     {
       snprintf (err, sizeof err, "node %s: slots must be 1..%d and host set",
                 reg->node_id, MAX_SLOTS);
-      mu_wire_send_error (c->agent_sock, from, MUSTER_EINVAL,
-                          "agent.register", 0, err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EINVAL,
+                          "agent.register", err);
       return MUSTER_EINVAL;
     }
   if (reg->job != NULL
       && mu_jobs_validate_spec (reg->job, err, sizeof err) != 0)
     {
-      mu_wire_send_error (c->agent_sock, from, MUSTER_EINVAL,
-                          "agent.register", 0, err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EINVAL,
+                          "agent.register", err);
       return MUSTER_EINVAL;
     }
   mu_node_t *n = mu_smap_get (c->node_ids, reg->node_id);
@@ -508,8 +507,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
                 reg->node_id);
       mu_log_warn (c->log, "NODE-SPOOF", "%s: refused a registration with "
                    "key %.8s...", err, who->pub);
-      mu_wire_send_error (c->agent_sock, from, MUSTER_EPERM, "agent.register",
-                          0, err);
+      mu_coord_send_error (c, c->agent_sock, from, MUSTER_EPERM, "agent.register", err);
       return MUSTER_EPERM;
     }
   if (reconcile (c, from, who, reg, n))
@@ -589,7 +587,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
       int rc = mu_jobs_attach_node (c, n, reg->job, err, sizeof err);
       if (rc != 0)
         {
-          mu_wire_send_error (c->agent_sock, from, rc, "agent.register", 0,
+          mu_coord_send_error (c, c->agent_sock, from, rc, "agent.register",
                               err);
           mu_log_warn (c->log, "JOB-REFUSED", "node %s: %s", n->node_id, err);
         }
@@ -742,6 +740,18 @@ mu_nodes_handle_closed (mu_coord_t *c)
           release_node (c, n);
           break;
         }
+    }
+  /* Nodes a command could not be sent to (mu_coord_unreachable). */
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n == NULL || !n->in_use || !n->alive || !n->unreachable)
+        continue;
+      mu_log_warn (c->log, "NODE-LOST", "node %s: a command to it could "
+                   "not be sent", n->node_id);
+      mark_dead (c, n);
+      mu_jobs_node_lost (c, n, "a command to it could not be sent", 1);
+      release_node (c, n);
     }
 }
 

@@ -28,7 +28,7 @@
  * The standby (standby_follow.c) writes what it receives into its own
  * STATE_DIR/journal in the journal's own file format (common/journal.h),
  * fsyncing each record, sequenced by mu_follow_on (common/term.h).  When
- * it has heard nothing for its lease (--standby-lease, 1 s by default)
+ * it has heard nothing for its lease (--standby-lease, 500 ms by default)
  * after a sync, it takes over: it stores term+1 in STATE_DIR/term, then
  * starts as any musterd does on a state directory (replay, restore: the
  * running jobs stay in their epoch while their agents, rotating through
@@ -55,7 +55,7 @@
 #include "coordinator/coord.h"
 
 #define MU_STANDBY_HB_MS 100u
-#define MU_STANDBY_LEASE_MS 1000u
+#define MU_STANDBY_LEASE_MS 500u
 #define MU_STANDBY_FENCE_MS 200u
 #define MU_STREAM_HDR 24
 

@@ -29,6 +29,7 @@
 
 #define HELLO_EVERY_MS 1000u
 #define WAIT_LOG_EVERY_MS 2000u
+#define LEASE_POLLS 3u /* polls (20 ms each) past the lease before taking over */
 
 typedef struct follow_io
 {
@@ -213,6 +214,9 @@ open_socket (void *ctx, const mu_standby_opts_t *o, void **out, char *err,
   return 0;
 }
 
+/* Sent again every HELLO_EVERY_MS: a hello or ack that could not go is
+ * the next one's to carry (the primary drops a standby silent for
+ * FOLLOWER_SILENT_MS, and it syncs again). */
 static void
 say (void *s, const char *kind, uint64_t term, uint64_t seg, uint64_t seq)
 {
@@ -252,6 +256,7 @@ mu_standby_follow (const mu_standby_opts_t *o, uint64_t *term_out, char *err,
   int ever_synced = 0;
   uint64_t now = mu_now_ms (), heard = 0, hello_ms = 0, wait_log = now;
   uint64_t started = now;
+  unsigned over = 0; /* polls in a row past the lease */
   zmq_msg_t part[3];
   for (;;)
     {
@@ -261,8 +266,17 @@ mu_standby_follow (const mu_standby_opts_t *o, uint64_t *term_out, char *err,
           say (s, "hello", f.term, f.seg, 0);
           hello_ms = now;
         }
+      /* The lease is judged only after a few polls have found nothing:
+       * a standby that was itself stalled (SIGSTOP, swapped out) first
+       * reads the heartbeats that queued while it slept, instead of
+       * taking over from a primary that never stopped talking. */
       if (ever_synced && now - heard > lease)
-        break;
+        {
+          if (++over >= LEASE_POLLS)
+            break;
+        }
+      else
+        over = 0;
       if (!ever_synced && now - wait_log >= WAIT_LOG_EVERY_MS)
         {
           mu_log_warn (o->log, "STANDBY-WAIT",

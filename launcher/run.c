@@ -51,6 +51,7 @@
 #include "launcher/nproc.h"
 #include "launcher/run_opts.h"
 #include "launcher/run_console.h"
+#include "launcher/run_ha.h"
 #include "launcher/run_report.h"
 #include "launcher/slurm_step.h"
 #include "worker/agent.h"
@@ -97,6 +98,11 @@ typedef struct run {
   mu_slurm_plan_t slurm;   /* driving a Slurm allocation (slurm.h) */
   mu_slurm_step_t *step;   /* ... the srun of its other nodes */
   mu_run_console_t console; /* stdout/stderr while the loop runs */
+  mu_run_ha_t ha;           /* --standby: a musterd child (run_ha.h) */
+  int ha_primary;           /* ... serving this job's coordinator */
+  int ha_standby;           /* ... this node runs the job's standby */
+  uv_timer_t ha_timer;      /* the standby waits for the stream endpoint */
+  int ha_timer_open;
 } run_t;
 
 /* Find `prog` the way execvp will; 0 if it can be run, with its path in
@@ -341,10 +347,23 @@ on_ckpt_done (void *arg, const mu_ckpt_done_t *d)
 static void report_outcome (run_t *r, const mu_job_done_t *d);
 
 static void
+ha_timer_close (run_t *r)
+{
+  if (r->ha_timer_open)
+    uv_close ((uv_handle_t *)&r->ha_timer, NULL);
+  r->ha_timer_open = 0;
+}
+
+static void
 on_done (void *arg, const mu_job_done_t *d)
 {
   run_t *r = arg;
   report_outcome (r, d);
+  /* The job is over: a standby that did not take over has nothing left
+   * to do (one that did is the coordinator now: it lingers at the end). */
+  ha_timer_close (r);
+  if (r->ha_standby && !mu_run_ha_serving (&r->ha))
+    mu_run_ha_stop (&r->ha);
   /* The final report says when checkpoints failed, whatever the outcome
    * (the exit status stays the job's). */
   char line[1200];
@@ -462,6 +481,7 @@ on_agent_closed (void *arg)
 {
   run_t *r = arg;
   mu_slurm_step_finish (r->step, 30000);
+  ha_timer_close (r);
   if (r->coord && r->o.host && !r->signalled
       && mu_coord_nodes_alive (r->coord) > 0)
     {
@@ -709,6 +729,72 @@ default_secret_path (run_t *r, const char *job_id, char *err, size_t errlen)
   return 0;
 }
 
+/* --standby on the hosting node: serve the job's coordinator as a musterd
+ * child that streams its journal (run_ha.h).  0, -EADDRINUSE (another
+ * node hosts), or non-zero after a one-line error. */
+static int
+start_ha_primary (run_t *r)
+{
+  char stream[320], err[1200];
+  mu_strlcpy (stream, r->host_bind, sizeof stream);
+  char *colon = strrchr (stream, ':');
+  if (colon == NULL || (size_t)(colon - stream) + 3 > sizeof stream)
+    return MUSTER_EINVAL;
+  strcpy (colon, ":0");
+  if (r->o.ctl_bind == NULL)
+    auto_ctl_socket (r);
+  mu_run_ha_opts_t ho = { .job_id = r->job_id,
+                          .secret = r->o.insecure ? NULL : &r->token,
+                          .agent_bind = r->host_bind,
+                          .stream_bind = stream,
+                          .ctl_socket = r->ctl_sock_path[0] ? r->ctl_sock_path
+                                                            : NULL,
+                          .log_level = r->o.log_level };
+  int rc = mu_run_ha_primary (&r->ha, &ho, err, sizeof err);
+  if (rc == -EADDRINUSE)
+    {
+      mu_run_ha_stop (&r->ha); /* its directory */
+      return rc;
+    }
+  if (rc != 0)
+    {
+      fprintf (stderr, "muster run: %s\n", err);
+      return rc;
+    }
+  r->ha_primary = 1;
+  if (!r->o.quiet)
+    fprintf (stderr, "muster: serving the coordinator at %s (musterd pid %d, "
+             "with a standby at %s)\n", r->ha.agent_ep, (int)r->ha.pid,
+             r->o.standby);
+  return 0;
+}
+
+/* The standby node: once its agent has registered, it knows where the
+ * hosting node streams the journal, and starts the standby musterd. */
+static void
+on_ha_timer (uv_timer_t *t)
+{
+  run_t *r = t->data;
+  const char *stream = mu_agent_standby_stream (r->agent);
+  if (r->ha.pid > 0 || stream == NULL || stream[0] == '\0')
+    return;
+  char bind[320], err[1200];
+  snprintf (bind, sizeof bind, "tcp://%s", r->o.standby);
+  mu_run_ha_opts_t ho = { .job_id = r->job_id,
+                          .secret = r->o.insecure ? NULL : &r->token,
+                          .agent_bind = bind,
+                          .standby_of = stream,
+                          .log_level = r->o.log_level };
+  if (mu_run_ha_standby (&r->ha, &ho, err, sizeof err) != 0)
+    fprintf (stderr, "muster: cannot run the job's standby coordinator: %s\n",
+             err);
+  else if (!r->o.quiet)
+    fprintf (stderr, "muster: this node runs the job's standby coordinator "
+             "(musterd pid %d) at %s, following %s\n", (int)r->ha.pid,
+             r->o.standby, stream);
+  ha_timer_close (r);
+}
+
 /* Which node hosts, and with which key (torchrun's c10d rules, secured):
  *  - a join token given (--join-token, --join-token-file with a token,
  *    $MUSTER_JOIN_TOKEN: a musterd's or a `--host` job's) only joins;
@@ -809,7 +895,23 @@ choose_role (run_t *r, const char *job_id)
                  && mu_netaddr_bind (&ep, r->host_bind, sizeof r->host_bind,
                                      &scope, why, sizeof why) == 0;
     }
-  if (try_host)
+  if (try_host && r->o.standby != NULL)
+    {
+      /* --standby: the coordinator is a musterd child whose journal the
+       * standby node follows (run_ha.h); this node joins it like any. */
+      int may_join = !r->o.host || (!r->o.insecure && secret);
+      rc = start_ha_primary (r);
+      if (rc == -EADDRINUSE && may_join)
+        {
+          rc = 0;
+          if (r->o.host || r->log.level >= MU_LOG_INFO)
+            fprintf (stderr, "muster: %s is already served (by another node "
+                     "of the job?); joining it\n", r->o.endpoint);
+        }
+      else if (rc != 0)
+        return 1;
+    }
+  else if (try_host)
     {
       /* With a job secret even --host only prefers to host: when another
        * node of the job bound the endpoint first (identical commands and
@@ -827,6 +929,20 @@ choose_role (run_t *r, const char *job_id)
         return 1;
       else
         r->hosting = 1;
+    }
+  /* With a job secret the job is a `muster run` one: the node at the
+   * standby's address (the first launcher there) runs its standby. */
+  if (!r->hosting && !r->ha_primary && r->o.standby != NULL && secret
+      && !r->o.insecure)
+    {
+      rc = mu_run_ha_claim_standby (&r->ha, r->o.standby, err, sizeof err);
+      if (rc < 0)
+        {
+          fprintf (stderr, "muster run: %s\n", err);
+          return 2;
+        }
+      r->ha_standby = rc == 1;
+      rc = 0;
     }
   if (!r->hosting && r->o.standby != NULL)
     snprintf (r->endpoint, sizeof r->endpoint, "tcp://%s,tcp://%s",
@@ -934,6 +1050,7 @@ mu_run_main (int argc, char **argv)
 {
   run_t r;
   memset (&r, 0, sizeof r);
+  mu_run_ha_init (&r.ha);
   char err[512];
   if (argc > 0 && (strcmp (argv[0], "--help") == 0 || strcmp (argv[0], "-h") == 0))
     {
@@ -1053,6 +1170,7 @@ mu_run_main (int argc, char **argv)
       int crc = choose_role (&r, id);
       if (crc != 0)
         {
+          mu_run_ha_stop (&r.ha);
           uv_loop_close (&r.loop);
           free (pargv);
           return crc;
@@ -1123,6 +1241,13 @@ mu_run_main (int argc, char **argv)
           r.sigpreempt.data = &r;
           uv_signal_start (&r.sigpreempt, on_signal, r.o.preempt_signal);
         }
+      if (r.ha_standby)
+        {
+          uv_timer_init (&r.loop, &r.ha_timer);
+          r.ha_timer.data = &r;
+          r.ha_timer_open = 1;
+          uv_timer_start (&r.ha_timer, on_ha_timer, 20, 50);
+        }
       if (r.slurm.active
           && mu_slurm_step_launch (&r.loop, &r.slurm, &r.o, argv,
                                    (int)(r.o.argv - argv), r.endpoint, id,
@@ -1135,6 +1260,8 @@ mu_run_main (int argc, char **argv)
         }
     }
   uv_run (&r.loop, UV_RUN_DEFAULT);
+  mu_run_ha_linger (&r.ha, 5000);
+  mu_run_ha_stop (&r.ha);
   mu_run_console_close (&r.console, &r.loop);
   mu_slurm_step_destroy (&r.step);
   if (r.slurm.requeue)

@@ -16,6 +16,7 @@
 #include <muster/error.h>
 
 #include "common/netaddr.h"
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "launcher/nproc.h"
 #include "launcher/run_compat.h"
@@ -35,9 +36,11 @@ mu_run_opts_usage (void)
          "  --host                  serve the coordinator at --rdzv-endpoint:\n"
          "                          an address of this machine, bound as given\n"
          "                          (0.0.0.0 for all interfaces)\n"
-         "  --standby H:P           a standby musterd of the coordinator at\n"
-         "                          --rdzv-endpoint (musterd --standby-of): this\n"
-         "                          node registers there when the first is lost\n"
+         "  --standby H:P           a standby coordinator at H:P, where every\n"
+         "                          node goes when the one at --rdzv-endpoint is\n"
+         "                          lost: the node whose address H is runs it\n"
+         "                          (the same command on every node), or, joining\n"
+         "                          a musterd, its standby (musterd --standby-of)\n"
          "  --rdzv-id ID            job id shared by all nodes\n"
          "  --max-restarts N        restarts after worker failures (default 0)\n"
          "  --standalone            embedded coordinator (the default without\n"
@@ -504,14 +507,16 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
   memset (o, 0, sizeof *o);
   o->min_nodes = o->max_nodes = 1;
   o->nproc = 1;
-  o->last_call_ms = 1000;
-  o->join_timeout_ms = 600000;
-  o->connect_timeout_ms = 30000;
-  o->grace_ms = 5000;
-  o->preempt_grace_ms = 30000;
+  o->last_call_ms = mu_job_default (MU_JD_LAST_CALL_MS)->value;
+  o->join_timeout_ms = mu_job_default (MU_JD_JOIN_TIMEOUT_MS)->value;
+  o->connect_timeout_ms = mu_job_default (MU_JD_CONNECT_TIMEOUT_MS)->value;
+  o->grace_ms = mu_job_default (MU_JD_GRACE_MS)->value;
+  o->preempt_grace_ms = mu_job_default (MU_JD_PREEMPT_GRACE_MS)->value;
   o->is_host = -1;
   o->node_rank = -1;
-  o->preempt_exit_code = 75; /* EX_TEMPFAIL: requeue scripts retry */
+  /* 75, EX_TEMPFAIL: requeue scripts retry */
+  o->preempt_exit_code
+      = (int)mu_job_default (MU_JD_PREEMPT_EXIT_CODE)->value;
   int i = 0;
   for (; i < argc; i++)
     {
@@ -615,10 +620,14 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
   if (o->host && o->endpoint == NULL)
     return fail (err, errlen, "--host needs --rdzv-endpoint (where to serve)",
                  NULL, NULL);
-  if (o->standby != NULL && (o->endpoint == NULL || o->host))
-    return fail (err, errlen, "--standby needs --rdzv-endpoint, and a node "
-                 "that joins (not --host): it names the coordinator's standby "
-                 "to register with when the coordinator is lost", NULL, NULL);
+  if (o->standby != NULL && o->endpoint == NULL)
+    return fail (err, errlen, "--standby needs --rdzv-endpoint: it names the "
+                 "coordinator's standby, where the nodes go when the "
+                 "coordinator is lost", NULL, NULL);
+  if (o->standby != NULL && o->endpoint != NULL
+      && strcmp (o->standby, o->endpoint) == 0)
+    return fail (err, errlen, "--standby %s is the --rdzv-endpoint itself: "
+                 "the standby needs its own address or port", o->standby, NULL);
   if (o->standalone && o->endpoint != NULL)
     return fail (err, errlen, "--standalone and --rdzv-endpoint exclude each other",
                  NULL, NULL);

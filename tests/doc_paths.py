@@ -15,7 +15,7 @@ not code blocks, whose commands tests/doc_commands.py runs):
   * facts that drifted before, taken from the code:
       - shard file names (worker/lib/ckpt.c's "rank-%06d.shard"): every
         rank-N.ext the docs show must have that form;
-      - the job states (coordinator/coord.c's mu_job_state_name) are the
+      - the job states (coordinator/job_machine.c's mu_job_state_name) are the
         ones docs/protocol.md lists;
   * every option of an inline `muster ...`, `musterd ...` or
     `muster-agent ...` (e.g. `muster preempt [--grace 30s] JOB`) is in that
@@ -170,16 +170,16 @@ def check_facts(docs):
                                 "%s:%d: shard name %s; libmuster writes %s "
                                 "(worker/lib/ckpt.c)" % (path, no, name,
                                                          "rank-%s%s" % ("0" * width, ext)))
-    with open(os.path.join(SRC, "coordinator", "coord.c")) as f:
+    with open(os.path.join(SRC, "coordinator", "job_machine.c")) as f:
         code = f.read()
     fn = re.search(r"mu_job_state_name\s*\([^)]*\)\s*\{(.*?)\n\}", code, re.S)
-    states = re.findall(r'return "(\w+)";', fn.group(1)) if fn else []
+    states = re.findall(r'"(\w+)"', fn.group(1)) if fn else []
     with open(os.path.join(SRC, "docs", "protocol.md")) as f:
         proto = f.read()
     m = re.search(r"Job states:(.*?)\.\n", proto, re.S)
     listed = re.findall(r"`(\w+)`", m.group(1)) if m else []
     if not states or sorted(states) != sorted(listed):
-        problems.append("docs/protocol.md lists job states %s; coordinator/coord.c "
+        problems.append("docs/protocol.md lists job states %s; coordinator/job_machine.c "
                         "(mu_job_state_name) has %s" % (listed, states))
     return problems
 

@@ -145,6 +145,12 @@ mu_agent_public_key (const mu_agent_t *a)
 }
 
 const char *
+mu_agent_standby_stream (const mu_agent_t *a)
+{
+  return a->standby_stream;
+}
+
+const char *
 mu_agent_node_id (const mu_agent_t *a)
 {
   return a->node_id;
@@ -325,11 +331,14 @@ on_reg_timer (uv_timer_t *t)
       mu_agent_give_up (a, why);
       return;
     }
-  /* Cut off with a list of coordinators: try the next one when this one
-   * has not answered for a while (a standby takes over after its lease). */
-  if (a->coord_lost && a->ncoords > 1
-      && now - a->coord_switch_ms >= COORD_ROTATE_MS)
-    mu_agent_next_coord (a, "no answer");
+  /* With a list of coordinators, try the next one when this one has not
+   * answered for a while: cut off (a standby takes over after its lease),
+   * or never answered at all (an agent started, or restarted, while the
+   * first of its list is the standby or is down). */
+  uint64_t since = a->coord_switch_ms > a->started_ms ? a->coord_switch_ms
+                                                      : a->started_ms;
+  if (a->ncoords > 1 && now - since >= COORD_ROTATE_MS)
+    mu_agent_next_coord (a, a->coord_lost ? "no answer" : "no answer yet");
   /* Not connected yet (ZMQ_IMMEDIATE refuses the send locally, at no cost
    * to anyone): try again soon, so a launcher started just before its
    * coordinator joins within milliseconds of it.  Sent: give the
@@ -339,6 +348,8 @@ on_reg_timer (uv_timer_t *t)
   /* With a join token, the token is exchanged for the agent's key first. */
   if (a->enrolled && a->enroll_sock != NULL)
     mu_agent_enroll_close (a);
+  if (a->have_token && !a->enrolled && a->enroll_sock == NULL)
+    (void)mu_agent_enroll_open (a); /* failed after a switch: again now */
   int sent = a->have_token && !a->enrolled ? mu_agent_enroll_send (a)
                                            : send_register (a);
   if (sent == 0)
@@ -485,6 +496,14 @@ mu_agent_next_coord (mu_agent_t *a, const char *why)
       mu_netaddr_zmq_prepare (a->coord_sock, a->coordinator);
       mu_agent_connect_coord (a);
     }
+  /* Still exchanging the join token: exchange it with the next one. */
+  if (a->enroll_sock != NULL)
+    {
+      mu_agent_enroll_close (a);
+      if (mu_agent_enroll_open (a) != 0)
+        mu_log_warn (a->log, "COORD-SWITCH", "cannot open the enrolment "
+                     "connection to %s; retrying", a->coordinator);
+    }
 }
 
 static void
@@ -494,6 +513,8 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
   a->coord_lost = 0;
   a->last_tick_ms = mu_now_ms (); /* a stall before the first tick counts */
   a->heartbeat_ms = w->heartbeat_ms ? w->heartbeat_ms : 200;
+  mu_strlcpy (a->standby_stream, w->standby_stream ? w->standby_stream : "",
+              sizeof a->standby_stream);
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
   uv_timer_stop (&a->reg_timer);
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);

@@ -103,6 +103,9 @@ void mu_agent_preempt (mu_agent_t *a, uint64_t grace_ms, const char *reason);
 const char *mu_agent_node_id (const mu_agent_t *a);
 /* The agent's public key (Z85), "" without CURVE; valid after new. */
 const char *mu_agent_public_key (const mu_agent_t *a);
+/* Where the coordinator it registered with streams its journal to a
+ * standby (agent.welcome), or "" (none, or not registered yet). */
+const char *mu_agent_standby_stream (const mu_agent_t *a);
 /* Where a CLI's join token and key come from (agent_creds.c). */
 typedef struct mu_agent_creds_opts {
   const char *token;      /* --join-token */

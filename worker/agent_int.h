@@ -49,6 +49,9 @@ struct mu_agent {
   size_t ncoords, coord_idx;
   uint64_t coord_switch_ms;  /* when coord_idx last changed */
   uint64_t term;             /* highest fencing term seen (common/term.h) */
+  char standby_stream[256];  /* the coordinator's journal stream (welcome):
+                                where a `muster run --standby` node's
+                                standby follows it; "" = none */
   char exec_helper[1024];
   char log_dir[4096];       /* the job's worker log directory; "" = none */
   mu_std_spec_t redirects, tee; /* which streams go to files (log_files.h) */

@@ -16,6 +16,7 @@
 
 #include <muster/error.h>
 
+#include "common/job_defaults.h"
 #include "common/netaddr.h"
 #include "common/state_dir.h"
 #include "common/util.h"
@@ -80,7 +81,7 @@ main (int argc, char **argv)
   o.out_fd = 1;
   o.err_fd = 2;
   o.log = &m.log;
-  m.grace_ms = 5000;
+  m.grace_ms = mu_job_default (MU_JD_GRACE_MS)->value;
   char coord_ep[600];
   int insecure = 0;
   mu_agent_creds_opts_t co;

@@ -24,9 +24,9 @@
 
 #include <muster/error.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 
-#define OUTAGE_DEFAULT_MS 30000
 
 /* A worker's request kept while the coordinator is unreachable. */
 struct mu_agent_held
@@ -114,8 +114,8 @@ mu_agent_outage_ms (const mu_agent_t *a)
 {
   const mu_job_spec_t *spec
       = a->start.type == MU_MSG_START ? a->start.u.start.spec : a->job;
-  uint64_t w = spec != NULL && spec->outage_ms > 0 ? spec->outage_ms
-                                                   : OUTAGE_DEFAULT_MS;
+  uint64_t w = mu_job_default_or (spec != NULL ? spec->outage_ms : 0,
+                                  MU_JD_OUTAGE_MS);
   if (a->opts.connect_timeout_ms > 0 && a->opts.connect_timeout_ms < w)
     w = a->opts.connect_timeout_ms;
   return w;

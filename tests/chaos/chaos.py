@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """chaos.py — muster under random faults: a seeded, bounded run of
 examples/ckpt_train on several agents (each in its own network namespace)
-under one musterd with a journal, while workers, agents and the
-coordinator are killed with SIGKILL or stopped with SIGSTOP and agents'
-links are cut or made lossy, at random.  Then the invariants (checks.py):
-every job's final checksum equals a fault-free run's, no partial or
-corrupt checkpoint was restored, no rank ran twice in one epoch, one
-coordinator at a time, the journal replays to the live state, and no
-process is left.
+under a musterd primary with a journal and a standby musterd following
+it, while workers, agents, the primary and the standby are killed with
+SIGKILL or stopped with SIGSTOP and agents' links are cut or made lossy,
+at random.  Then the invariants (checks.py): every job's final checksum
+equals a fault-free run's, no partial or corrupt checkpoint was restored,
+no rank ran twice in one epoch, never two coordinators serving at once
+and no two ever in the same term, the journal replays to the live state,
+and no process is left.
 
     /usr/bin/python3 tests/chaos/chaos.py                 # CI: 30 faults
     /usr/bin/python3 tests/chaos/chaos.py --seed 1234     # replay a seed
@@ -69,6 +70,9 @@ def parse_args():
     ap.add_argument("--step-ms", type=int, default=20)
     ap.add_argument("--kinds", default=",".join(fl.KINDS),
                     help="comma-separated fault kinds (default: all)")
+    ap.add_argument("--no-standby", dest="standby", action="store_false",
+                    help="one musterd, restarted on its state dir after a "
+                    "kill (no standby-* faults)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary directory (logs)")
     a = ap.parse_args()
@@ -79,6 +83,9 @@ def parse_args():
     bad = [k for k in a.kinds.split(",") if k not in fl.KINDS]
     if bad:
         ap.error("unknown fault kind %s (known: %s)" % (bad, ", ".join(fl.KINDS)))
+    if not a.standby:
+        a.kinds = ",".join(k for k in a.kinds.split(",")
+                           if k not in fl.STANDBY_KINDS)
     if a.min_nodes is None:
         a.min_nodes = a.agents
     if a.faults < 0 or a.agents < 1 or a.steps < 1 \
@@ -158,11 +165,20 @@ def run(args, tmp, problems):
     say("topology: musterd on %s, agents %s in namespaces %s; lossy links: %s"
         % (topo.hub_ip, [topo.agent_ip(i) for i in range(topo.n)],
            topo.netns, topo.loss_kind()))
-    c = cl.Cluster(tmp, topo, tag)
+    c = cl.Cluster(tmp, topo, tag, standby=args.standby)
     atexit.register(c.kill_tagged)
     want = fault_free_checksum(tmp, c.env, args.steps)
     say("fault-free checksum of %d steps: %s" % (args.steps, want))
-    c.start_coord()
+    c.start_coord(0)
+    if args.standby:
+        c.start_standby(1, 0)
+        deadline = time.monotonic() + 30
+        while not c.seats[1].synced():
+            if time.monotonic() > deadline:
+                raise AssertionError("the standby never synced:\n"
+                                     + c.seats[1].err())
+            time.sleep(0.1)
+        say("standby seat 1 follows the primary in seat 0")
     for i in range(topo.n):
         c.start_agent(i)
     ck = os.path.join(tmp, "ck")
@@ -214,19 +230,36 @@ def run(args, tmp, problems):
         stats[jid] = checks.check_job(jid, text, ck, want, args.steps, problems)
         say("job %s: %r" % (jid, stats[jid]))
 
-    # One coordinator at a time (start_coord refuses a second one; the
-    # standby is not part of this tree yet).
-    say("musterd incarnations: %d (pids %s), never two at once"
-        % (len(c.coord_pids), c.coord_pids))
+    # Never two serving at once (supervise() fails the run if a woken
+    # primary keeps serving beside a newer one), and never two seats in one
+    # term: a seat restarted on its own state directory serves its stored
+    # term again, a takeover always a higher one.
+    served = c.terms_served()
+    by_term = {}
+    for seat, pid, term in served:
+        by_term.setdefault(term, set()).add(seat)
+    for term, seats in sorted(by_term.items()):
+        if len(seats) > 1:
+            problems.append("term %d was served by seats %s" % (term, sorted(seats)))
+    say("musterd incarnations: %d (pids %s); served (seat, pid, term): %s"
+        % (len(c.coord_pids()), c.coord_pids(), served))
+    stepped = c.coord_logs().count("STEP-DOWN")
+    if stepped:
+        say("%d woken primar%s stepped down" % (stepped, "y" if stepped == 1 else "ies"))
 
-    # The journal replays to the live state.
+    # The journal replays to the live state (the standby stopped first, so
+    # that it does not take over from the stopping primary).
     time.sleep(0.5)
+    sb = c.standby_seat()
+    if sb is not None:
+        sb.proc.stop()
+    state_dir = c.state_dir
     copy = os.path.join(tmp, "copy.state")
-    shutil.copytree(os.path.join(c.state_dir, "journal"),
+    shutil.copytree(os.path.join(state_dir, "journal"),
                     os.path.join(copy, "journal"))
     c.coord.stop()
     replayed = dump_state(c.env, copy)
-    live = dump_state(c.env, c.state_dir)
+    live = dump_state(c.env, state_dir)
     if replayed != live:
         problems.append("the journal does not replay to the live state:\n"
                         "replayed: %s\nlive:     %s" % (replayed, live))

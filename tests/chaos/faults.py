@@ -12,8 +12,17 @@ The faults, each applied and then undone before the next:
   agent-kill    kill -9 a muster-agent (its workers die with it), restart
                 it on the same node id and state dir after the hold
   agent-stop    SIGSTOP a muster-agent, SIGCONT after the hold
-  coord-kill    kill -9 musterd, restart it on its state dir and port
-  coord-stop    SIGSTOP musterd, SIGCONT after the hold
+  coord-kill    kill -9 the acting musterd; with a standby, the standby
+                takes over and the killed one comes back as its standby;
+                without, it restarts on its state dir and port
+  coord-stop    SIGSTOP the acting musterd, SIGCONT after the hold (with
+                a standby and a hold past its lease: the standby takes
+                over and the woken primary must step down)
+  standby-kill  kill -9 the standby musterd, restart it after the hold
+  standby-stop  SIGSTOP the standby, SIGCONT after the hold (it must not
+                take over from a primary that kept talking meanwhile)
+After every fault the cluster is supervised back to one acting musterd
+and, with a standby, one standby (cluster.Cluster.supervise).
   link-down     take an agent's veth down, up after the hold
   link-loss     make an agent's link lossy (see topology.py), clean after
 """
@@ -24,7 +33,8 @@ import signal
 import time
 
 KINDS = ("worker-kill", "agent-kill", "agent-stop", "coord-kill",
-         "coord-stop", "link-down", "link-loss")
+         "coord-stop", "standby-kill", "standby-stop", "link-down", "link-loss")
+STANDBY_KINDS = ("standby-kill", "standby-stop")
 
 START = re.compile(r"^\[\S+ \d+\] rank (\d+) pid (\d+) epoch (\d+) world (\d+)", re.M)
 
@@ -97,15 +107,30 @@ class Scheduler:
             time.sleep(hold)
             c.agents[agent].signal(signal.SIGCONT)
         elif kind == "coord-kill":
-            target = "musterd"
-            c.coord.kill()
+            a = c.acting()
+            target = "musterd seat %d pid %d" % (a.k, a.proc.pid)
+            a.proc.kill()
             time.sleep(hold)
-            c.start_coord()
+            if len(c.seats) == 1:
+                c.start_coord(a.k)
         elif kind == "coord-stop":
-            target = "musterd"
-            c.coord.signal(signal.SIGSTOP)
+            a = c.acting()
+            target = "musterd seat %d pid %d" % (a.k, a.proc.pid)
+            a.proc.signal(signal.SIGSTOP)
             time.sleep(hold)
-            c.coord.signal(signal.SIGCONT)
+            a.proc.signal(signal.SIGCONT)
+        elif kind in STANDBY_KINDS:
+            sb = c.standby_seat()
+            if sb is None:
+                target = "no standby"
+            else:
+                target = "standby seat %d pid %d" % (sb.k, sb.proc.pid)
+                if kind == "standby-kill":
+                    sb.proc.kill()
+                else:
+                    sb.proc.signal(signal.SIGSTOP)
+                time.sleep(hold)
+                sb.proc.signal(signal.SIGCONT)
         elif kind == "link-down":
             self.topo.link(agent, False)
             time.sleep(hold)
@@ -117,6 +142,7 @@ class Scheduler:
         desc = "fault %d: %s %s hold %.2fs" % (n, kind, target, hold)
         self.done.append(desc)
         self.log(desc)
+        c.supervise(self.log)
         time.sleep(pause)
         return desc
 
@@ -131,5 +157,6 @@ class Scheduler:
             self.topo.clean_link(i)
             if c.agents[i] is not None:
                 c.agents[i].signal(signal.SIGCONT)
-        if c.coord is not None:
-            c.coord.signal(signal.SIGCONT)
+        for seat in c.seats:
+            if seat.proc is not None:
+                seat.proc.signal(signal.SIGCONT)

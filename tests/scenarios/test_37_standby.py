@@ -202,6 +202,92 @@ class Standby(MusterCase):
         self.expect(n1.running() and n2.running(),
                     "both nodes still run their epoch-1 workers", n1, n2)
 
+    def test_fresh_agent_skips_silent_first_endpoint(self):
+        self.check("an agent started while the first coordinator of its list "
+                   "is the standby (not serving) tries the next one and "
+                   "registers there (found by tests/chaos: restarted agents "
+                   "waited on the standby forever)")
+        d = self.primary()
+        s = self.standby(d)
+        self.wait_for(lambda: "STANDBY-SYNCED" in s.err, 30,
+                      "the standby to sync with the primary")
+        argv = [bin_path("muster-agent"), "--coordinator",
+                "tcp://127.0.0.1:%d,%s" % (s.agent_port, d.agent_ep),
+                "--slots", "1", "--node-id", "pool-a", "--log-level", "info",
+                "--state-dir", os.path.join(self.tmp, "pool-a.agent"),
+                "--join-token-file", d.token_file]
+        a = self.start("pool-a", argv)
+        self.wait_for(lambda: "REGISTERED node pool-a" in a.err, 30,
+                      "the agent (exchanging its join token) to register "
+                      "with the primary")
+        self.expect("no answer yet at tcp://127.0.0.1:%d" % s.agent_port in a.err,
+                    "the agent says it moved on from the silent endpoint", a)
+        self.check("restarted on the same state directory (its key already "
+                   "enrolled), it moves on again and registers")
+        a.kill()
+        b = self.start("pool-a-again", argv)
+        self.wait_for(lambda: "REGISTERED node pool-a" in b.err, 30,
+                      "the restarted agent to register with the primary")
+        self.expect("no answer yet" in b.err, "it moved on again", b)
+
+    def test_run_standby_host_killed(self):
+        self.check("muster run --standby, the same command on 3 nodes: the "
+                   "first hosts the coordinator as a musterd child streaming "
+                   "its journal, the node at the standby's address runs the "
+                   "standby; kill -9 the hosting launcher: the standby takes "
+                   "over, the job re-forms on the 2 others from its last "
+                   "checkpoint and ends with the uninterrupted checksum")
+        want = self.reference()
+        port, sport = free_port(), free_port()
+        ck = os.path.join(self.tmp, "ck-ha")
+        train = [bin_path("ckpt_train"), "--steps", str(STEPS), "--step-ms", "5"]
+        extra = ["--standby", "127.0.0.1:%d" % sport, "--ckpt-dir", ck,
+                 "--ckpt-every", "300ms"]
+        ep = "127.0.0.1:%d" % port
+        n1 = self.node(ep, "n1", train, "2:3", 1, "ha", extra=extra)
+        self.wait_for(lambda: "serving the coordinator at" in n1.err, 30,
+                      "the first node to host")
+        host = re.search(r"musterd pid (\d+)", n1.err)
+        self.expect(host is not None and "with a standby at 127.0.0.1:%d" % sport
+                    in n1.err, "the host names its musterd and the standby", n1)
+        n2 = self.node(ep, "n2", train, "2:3", 1, "ha", extra=extra)
+        self.wait_for(lambda: "runs the job's standby coordinator" in n2.err, 30,
+                      "the second node (first at the standby's address) to "
+                      "run the standby")
+        n3 = self.node(ep, "n3", train, "2:3", 1, "ha", extra=extra)
+        self.wait_for(lambda: len(starts(n1.out + n2.out + n3.out)) == 3, 30,
+                      "three ranks to start")
+        self.wait_for(lambda: "(committed)" in n2.out + n3.out, 30,
+                      "a checkpoint to commit")
+        self.expect("standby coordinator" not in n3.err,
+                    "only one node runs the standby", n3)
+        self.check("kill -9 the hosting launcher (its musterd dies with it)")
+        n1.kill()
+        mpid = int(host.group(1))
+        self.wait_for(lambda: not os.path.exists("/proc/%d/stat" % mpid)
+                      or open("/proc/%d/stat" % mpid).read().split()[2] == "Z",
+                      10, "the host's musterd to die with its launcher")
+        self.expect_eq(n2.wait(), 0, "node 2 exit status", n2, n3)
+        self.expect_eq(n3.wait(), 0, "node 3 exit status", n2, n3)
+        self.expect("TAKEOVER" in n2.err, "the standby took over", n2)
+        self.expect(re.search(r"epoch 1 stopped: node n1 lost", n3.err),
+                    "the lost host is reported as a node loss", n3)
+        self.expect("resuming job ha from step" in n3.err,
+                    "the job resumed from its checkpoint", n3)
+        # ckpt_train has no collective, so the survivors' epoch-1 ranks may
+        # run to the end before the host is declared lost: every final
+        # line, and the re-formed epoch's on both nodes, has the checksum.
+        sums = checksums(n2.out + n3.out)
+        self.expect(len(sums) >= 2 and set(sums) == {want},
+                    "every final checksum is the uninterrupted run's: %r" % sums,
+                    n2, n3)
+        self.expect(re.search(r"epoch 2 world 2", n2.out)
+                    and re.search(r"epoch 2 world 2", n3.out),
+                    "both survivors ran the re-formed epoch 2 at world 2", n2, n3)
+        run = os.path.join(self.env["MUSTER_STATE_DIR"], "run")
+        left = [f for f in os.listdir(run) if f.endswith(".standby")]
+        self.expect_eq(left, [], "the standby's state directory removed", n2)
+
     def test_no_primary_waits(self):
         d = self.primary()
         self.check("a standby of an endpoint where nothing answers waits and "
@@ -241,9 +327,9 @@ class Standby(MusterCase):
         cases = [
             (["run", "--standby", "127.0.0.1:1", "--", "true"],
              "--standby needs --rdzv-endpoint"),
-            (["run", "--rdzv-endpoint", "127.0.0.1:%d" % free_port(), "--host",
-              "--standby", "127.0.0.1:1", "--", "true"],
-             "--standby needs --rdzv-endpoint, and a node that joins (not --host)"),
+            (["run", "--rdzv-endpoint", "127.0.0.1:7", "--host",
+              "--standby", "127.0.0.1:7", "--", "true"],
+             "--standby 127.0.0.1:7 is the --rdzv-endpoint itself"),
             (["run", "--rdzv-endpoint", "127.0.0.1:1", "--standby", "nowhere",
               "--", "true"], "--standby"),
         ]

@@ -466,6 +466,8 @@ main (void)
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_ckpt_failure_reported, fx_setup,
                                      fx_teardown),
+    cmocka_unit_test_setup_teardown (test_ckpt_attempt_moved, fx_setup,
+                                     fx_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

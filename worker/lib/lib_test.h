@@ -34,6 +34,7 @@ muster_worker_t *open_rank (fx_t *f, int rank);
 void test_progress_never_blocks (void **state);
 /* lib_test_ckpt.c: failed saves are reported, never "saved". */
 void test_ckpt_failure_reported (void **state);
+void test_ckpt_attempt_moved (void **state);
 void test_membership_change (void **state);
 void test_garbage_ignored (void **state);
 void test_stale_epoch_reply (void **state);

@@ -9,6 +9,14 @@
  * save is not an outcome until ckpt.done says committed.  An attempt
  * aborted between _due and _save makes the save return the abort's code
  * (once), and the outcome carries the coordinator's reason.
+ *
+ * test_ckpt_attempt_moved: the attempt a save was due for is replaced,
+ * while the program prepares its state, by one at another step (the race
+ * scenario 16 found under ASan: a committed checkpoint with shards of
+ * steps 74 and 77).  Ahead of the program, the save is refused with
+ * MUSTER_ECANCELED and nothing is sent (the attempt stays pending until
+ * the program gets there); behind it, MUSTER_EPASSED, said once to the
+ * coordinator for that step.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -197,5 +205,71 @@ test_ckpt_failure_reported (void **state)
   unlink (path);
   rmdir (good);
   unlink (file);
+  rmdir (root);
+}
+
+/* Wait until the lib has taken the new request at `step` (the one due at
+ * the program's step is no longer: _due answers 0). */
+static void
+wait_replaced (muster_worker_t *w, uint64_t was)
+{
+  muster_ckpt_request_t rq;
+  for (int i = 0; i < WAIT_MS / 5; i++)
+    {
+      if (muster_worker_ckpt_due (w, &rq) == 0)
+        return;
+      nap ();
+    }
+  fail_msg ("the request of step %llu was never replaced",
+            (unsigned long long)was);
+}
+
+void
+test_ckpt_attempt_moved (void **state)
+{
+  fx_t *f = *state;
+  char root[64] = "/tmp/mwtcmXXXXXX";
+  assert_non_null (mkdtemp (root));
+  muster_worker_t *w = open_rank (f, 0);
+  char buf[32] = "state of step 74";
+  uint64_t step = 0;
+  int64_t status = 0;
+  char err[512];
+
+  /* Ahead: due at 74, replaced by 77 before the save. */
+  request (f, 74, root);
+  wait_due (w, 74);
+  request (f, 77, root);
+  wait_replaced (w, 74);
+  assert_int_equal (muster_worker_ckpt_save (w, buf, sizeof buf, 0),
+                    MUSTER_ECANCELED);
+  nap ();
+  assert_int_equal (fa_ckpt_saved (f->fa, &step, &status, err, sizeof err), 0);
+  /* Still pending: at 77 it is due, and saved as 77. */
+  snprintf (buf, sizeof buf, "state of step 77");
+  wait_due (w, 77);
+  assert_int_equal (muster_worker_ckpt_save (w, buf, sizeof buf, 0), 0);
+  assert_true (wait_saved (f, 1, &step, &status, err, sizeof err));
+  assert_int_equal (step, 77);
+  assert_int_equal (status, 0);
+  done (f, 77, 0, NULL, false);
+
+  /* Behind: due at 80, the program already at 82 when it saves. */
+  request (f, 80, root);
+  wait_due (w, 80);
+  muster_worker_progress (w, 82);
+  assert_int_equal (muster_worker_ckpt_save (w, buf, sizeof buf, 0),
+                    MUSTER_EPASSED);
+  assert_true (wait_saved (f, 2, &step, &status, err, sizeof err));
+  assert_int_equal (step, 80);
+  assert_int_equal (status, MUSTER_EPASSED);
+  /* Said once: the attempt is gone. */
+  assert_int_equal (muster_worker_ckpt_save (w, buf, sizeof buf, 0),
+                    MUSTER_ENOTFOUND);
+
+  muster_worker_finalize (&w);
+  char path[256];
+  snprintf (path, sizeof path, "%s/rank-000000.shard", root);
+  unlink (path);
   rmdir (root);
 }
