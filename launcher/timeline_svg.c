@@ -207,7 +207,7 @@ job_mark (FILE *f, const mu_timeline_t *t, const mu_tl_mark_t *m)
         {
           fprintf (f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
                    "text-anchor=\"end\">", x - 7, JOB_Y + 9);
-          mu_xml_text (f, k + 4);
+          mu_xml_text (f, k[0] == 'p' ? "preempt" : k + 4);
           if (e->state)
             {
               fputc (' ', f);
