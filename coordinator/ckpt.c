@@ -50,6 +50,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt_finished.h"
 #include "coordinator/epoch.h"
+#include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
 
 #define MAX_PASSED_RETRIES 3
@@ -180,6 +181,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
                        "job %s: step %llu committed (%s)", j->id,
                        (unsigned long long)d->step, dir);
         mu_cm_ckpt_done (j, "committed");
+        mu_ev_ckpt_committed (j, d->step);
         char manifest[4200];
         snprintf (manifest, sizeof manifest, "%s/MANIFEST", dir);
         j->ckpt_early = 0;
@@ -198,6 +200,7 @@ apply (mu_job_t *j, const mu_ckpt_decision_t *d)
           mu_log_warn (j->coord->log, "CKPT-ABORTED", "job %s: step %llu: %s",
                        j->id, (unsigned long long)d->step, why);
         mu_cm_ckpt_done (j, j->ckpt_early ? "dropped" : "aborted");
+        mu_ev_ckpt_aborted (j, d->step, why, j->ckpt_early);
         int early = j->ckpt_early;
         j->ckpt_early = 0;
         send_done (j, d->step, d->status, NULL, why, failed);
@@ -359,6 +362,7 @@ mu_ckpt_prepared (mu_job_t *j, uint64_t step, uint64_t epoch, int now_mode,
   mu_log_info (j->coord->log, "CKPT-BEGIN", "job %s epoch %llu: step %llu (%s)",
                j->id, (unsigned long long)epoch, (unsigned long long)step,
                j->ckpt_reason ? j->ckpt_reason : "");
+  mu_ev_ckpt_requested (j, step, j->ckpt_reason);
 }
 
 int
@@ -485,6 +489,7 @@ preempt (mu_job_t *j, uint64_t grace_ms, const char *why)
   j->preempt_deadline_ms = now + budget;
   mu_log_notice (j->coord->log, "PREEMPT", "job %s: %s; checkpoint within %llu ms",
                  j->id, why, (unsigned long long)budget);
+  mu_ev_preempt (j, why, grace_ms);
   char err[256];
   drop_early (j, 0);
   mu_ckpt_state_t st = j->ckpt ? mu_ckpt_commit_state (j->ckpt) : MU_CKPT_IDLE;
@@ -538,6 +543,7 @@ mu_ckpt_resume (mu_job_t *j, char *err, size_t errlen)
     }
   mu_log_notice (j->coord->log, "JOB-RESUME", "job %s resumes from %s", j->id,
                  j->restore_dir ? j->restore_dir : "the start (no checkpoint)");
+  mu_ev_resumed (j);
   j->coord->njobs_finished--;
   j->nmembers = 0; /* its nodes were released when it was suspended */
   mu_jobs_open_round (j);

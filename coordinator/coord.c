@@ -30,6 +30,7 @@
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/ctl_ops.h"
+#include "coordinator/event_stream.h"
 #include "coordinator/kv_quota.h"
 #include "coordinator/journal.h"
 #include "coordinator/standby.h"
@@ -604,6 +605,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
                               &c->conns, c->log, &c->agent_conns);
   if (rc != 0)
     goto fail;
+  mu_ev_coord_started (c);
   /* The job table as the journal left it, before any message is read. */
   if ((rc = mu_jhooks_start (c)) != 0)
     goto fail;
@@ -740,6 +742,7 @@ mu_coord_stop (mu_coord_t *c)
   if (!c->started || c->stopping)
     return;
   c->stopping = 1;
+  mu_events_stop (c);
   mu_jhooks_stop (c); /* a last snapshot: the next start replays little */
   mu_repl_stop (c);   /* after it: a standby gets that snapshot */
   mu_jobs_close_all (c);
@@ -754,6 +757,11 @@ mu_coord_stop (mu_coord_t *c)
   int linger = 500;
   if (c->agent_sock)
     zmq_setsockopt (c->agent_sock, ZMQ_LINGER, &linger, sizeof linger);
+  /* ... and the last answers (ctl.events: mu_events_stop). */
+  if (c->ctl_sock)
+    zmq_setsockopt (c->ctl_sock, ZMQ_LINGER, &linger, sizeof linger);
+  if (c->ctl_local_sock)
+    zmq_setsockopt (c->ctl_local_sock, ZMQ_LINGER, &linger, sizeof linger);
   if (c->agent_sock)
     zmq_close (c->agent_sock);
   if (c->ctl_sock)
@@ -776,6 +784,7 @@ mu_coord_destroy (mu_coord_t **c_p)
     return;
   mu_coord_t *c = *c_p;
   mu_jhooks_destroy (c);
+  mu_events_destroy (c);
   mu_jobs_free_all (c);
   mu_nodes_free_all (c);
   mu_smap_destroy (&c->node_ids);

@@ -58,6 +58,9 @@ typedef struct mu_coord_opts {
   /* control port (ctl area: ctl_*.c) */
   uint64_t job_log_bytes;   /* output kept per job for ctl.logs (log_ring.h);
                                0 = 1 MiB */
+  /* events area (event_stream.h) */
+  uint64_t events_keep;     /* events in the global ring; 0 = 16384 */
+  uint64_t events_job_keep; /* events kept per job; 0 = 4096 */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -328,6 +331,8 @@ struct mu_coord {
   struct mu_metrics *metrics;
   /* control port (ctl area) */
   size_t ctl_scales_pending; /* jobs whose shrink waits (ctl_scale.c) */
+  /* events area: the event log and its parked readers (event_serve.c) */
+  struct mu_events *events;
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before

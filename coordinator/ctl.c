@@ -27,6 +27,7 @@
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
+#include "coordinator/event_stream.h"
 #include "coordinator/job_status.h"
 
 /* Nodes registered, alive, without a job and not cordoned. */
@@ -310,6 +311,9 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
       break;
     case MU_MSG_CTL_LOGS:
       mu_ctl_logs (c, from, who, &m->u.ctl_logs);
+      break;
+    case MU_MSG_CTL_EVENTS:
+      mu_events_ctl (c, from, who, &m->u.ctl_events);
       break;
     default:
       snprintf (err, sizeof err, "%s is not a control-port request",

@@ -33,6 +33,7 @@
 #include "coordinator/ctl_ops.h"
 #include "coordinator/journal.h"
 #include "coordinator/ps_plan.h"
+#include "coordinator/event_stream.h"
 
 
 static uint64_t
@@ -231,6 +232,7 @@ send_starts (mu_job_t *j, start_prep_t *p)
                  j->id, (unsigned long long)j->epoch, n,
                  (unsigned long long)j->world,
                  (unsigned long long)j->restarts);
+  mu_ev_epoch_started (j);
   /* Nodes that did not make it into the round hear that they wait. */
   for (size_t k = 0; k < c->nodes_used; k++)
     {
@@ -441,6 +443,7 @@ finish (mu_job_t *j)
                  j->id, mu_job_state_name (j->state),
                  (unsigned long long)j->restarts,
                  j->reason ? j->reason : "");
+  mu_ev_job_finished (j);
   mu_jhook_finished (j);
   mu_jobs_finished (c, j);
 }
@@ -495,6 +498,7 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
                      (unsigned long long)j->epoch, out->reason,
                      j->in_place ? "re-forming in place, change" : "restart",
                      (unsigned long long)j->restarts, recover_word (d->kind));
+      mu_ev_recovering (j, (int)d->kind, out->reason);
       mu_kv_reset (j, MUSTER_EMEMBERSHIP);
       break;
     case MU_JM_D_OPEN_ROUND:
@@ -511,6 +515,7 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
     case MU_JM_D_STOPPING:
       set_reason (&j->reason, out->reason);
       mu_jhook_state (j);
+      mu_ev_stopping (j, j->final_state, out->reason);
       uv_timer_stop (&j->rdzv_timer);
       uv_timer_stop (&j->kick_timer);
       mu_kv_reset (j, MUSTER_EJOBDONE);
@@ -605,6 +610,7 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
     }
   if (strcmp (ws->state, "running") == 0)
     return;
+  mu_ev_worker_exited (j, n, ws);
   int ok = ws->exit_code == 0 && ws->signal == 0
            && strcmp (ws->state, "exited") == 0;
   mu_ps_plan_worker_gone (j, n, ws->rank);
@@ -734,6 +740,7 @@ mu_jobs_node_lost (mu_coord_t *c, mu_node_t *n, const char *why, int charged)
   snprintf (msg, sizeof msg, "node %s %s (%s)", n->node_id,
             charged ? "lost" : "left", why);
   mu_log_warn (c->log, "NODE-LEFT-JOB", "job %s: %s", j->id, msg);
+  mu_ev_node_left (j, n, msg, charged);
   int cordoned = n->cordoned;
   n->cordoned = 0;
   int rendezvous = j->state == MU_JOB_RENDEZVOUS;

@@ -30,6 +30,7 @@
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/epoch.h"
+#include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
 
 #define MAX_NPROC 4096
@@ -316,6 +317,7 @@ mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d)
       break;
     case MU_RDZV_D_CLOSED:
       uv_timer_stop (&j->kick_timer);
+      mu_ev_round_closed (j);
       mu_epoch_start (j);
       break;
     case MU_RDZV_D_FAILED:
@@ -328,6 +330,7 @@ mu_jobs_handle_decision (mu_job_t *j, const mu_rdzv_decision_t *d)
                   p.joined, p.min_nodes);
         mu_log_warn (c->log, "RDZV-TIMEOUT", "job %s epoch %llu: %s", j->id,
                      (unsigned long long)d->epoch, why);
+        mu_ev_round_failed (j, why);
         mu_epoch_fail (j, why, 1);
         break;
       }
@@ -363,6 +366,7 @@ mu_jobs_begin_round (mu_job_t *j, int reform)
   mu_rdzv_decision_t d;
   mu_cm_round_opened (j);
   mu_jhook_state (j);
+  mu_ev_round_opened (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
                   PROGRESS_EVERY_MS);
   /* The first round waits out its last call for late nodes; a round that
@@ -410,6 +414,7 @@ join_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, char *err, size_t errlen)
     }
   mu_log_info (c->log, "RDZV-JOIN", "job %s: node %s joined as %s", j->id,
                n->node_id, j->spec->roles.v[role].name);
+  mu_ev_node_joined (j, n);
   mu_epoch_send_progress (j, n);
   mu_jobs_handle_decision (j, &d);
   return 0;
@@ -457,6 +462,7 @@ create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                  (unsigned long long)spec->roles.v[0].nproc);
   j->submitted = submitted;
   mu_jhook_created (j);
+  mu_ev_job_created (j);
   int rc = mu_ckpt_job_init (j);
   if (rc < 0)
     mu_log_warn (c->log, "CKPT-INIT-FAILED", "job %s: checkpoints off: %s",

@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
+#include "coordinator/event_stream.h"
 
 static int
 state_of (const char *name, mu_job_state_t *out)
@@ -252,6 +253,7 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
   /* Counters kept for every state: a finished job's next snapshot
    * (compaction, or the one at stop) must carry what a replay gives. */
   restore_machine (j, jj, st >= MU_JOB_STOPPING ? st : MU_JOB_PENDING, 0);
+  mu_ev_job_restored (j, jj->state);
   if (st == MU_JOB_STOPPING)
     {
       /* It was stopping for good: its workers were told to stop.  It ends
@@ -264,6 +266,7 @@ restore_one (mu_coord_t *c, const mu_jjob_t *jj, uint64_t base)
                      "the coordinator went down): %s",
                      j->id, mu_job_state_name (final),
                      j->reason ? j->reason : "");
+      mu_ev_job_finished (j);
       mu_jhook_finished (j);
       return 0;
     }

@@ -40,6 +40,7 @@ typedef struct daemon_cfg {
   uint64_t full_members_max;
   uint64_t kv_max_bytes;
   uint64_t kv_max_keys;
+  uint64_t events_keep; /* events area: the global event ring */
   mu_log_level_t level;
   char state_dir[2048];
   char ctl_socket[2048];
@@ -110,6 +111,8 @@ usage (FILE *f)
            "  --kv-max-keys N      KV keys + barrier names per job (%llu)\n"
            "  --job-log-bytes SIZE output kept per job for `muster logs`\n"
            "                       (ctl.logs); K, M, G suffixes (1M)\n"
+           "  --events-keep N      events the event log holds (16384;\n"
+           "                       docs/events.md)\n"
            "  waiting kv.get/barrier requests per node: %u x slots + %u;\n"
            "  keys and barrier names: at most %u bytes\n",
            mu_kv_fmt_limit (MU_KV_MAX_BYTES_DEFAULT, kvb, sizeof kvb),
@@ -213,6 +216,12 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
       if (rc == 0 && cfg->job_log_bytes < 4096)
         rc = MUSTER_EINVAL;
     }
+  else if (strcmp (key, "events-keep") == 0)
+    {
+      rc = mu_parse_u64 (val, &cfg->events_keep);
+      if (rc == 0 && cfg->events_keep == 0)
+        rc = MUSTER_EINVAL;
+    }
   else if (strcmp (key, "kv-max-keys") == 0)
     {
       rc = mu_parse_u64 (val, &cfg->kv_max_keys);
@@ -280,7 +289,7 @@ known_key (const char *key)
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
           "journal-sync", "restore-window", "standby-of", "standby-bind",
           "standby-lease", "metrics-bind", "metrics-token-file",
-          "job-log-bytes", NULL };
+          "job-log-bytes", "events-keep", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -577,6 +586,7 @@ main (int argc, char **argv)
                         .kv_max_bytes = cfg.kv_max_bytes,
                         .kv_max_keys = cfg.kv_max_keys,
                         .job_log_bytes = cfg.job_log_bytes,
+                        .events_keep = cfg.events_keep,
                         .state_dir = cfg.state_dir,
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,

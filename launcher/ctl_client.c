@@ -673,27 +673,43 @@ mu_ctl_job_main (const char *cmd, int argc, char **argv)
   return a.wait ? wait_checkpoint (&a, step, wait_ms) : 0;
 }
 
-/* sched: one request for a subcommand that lives in its own file
- * (submit.c), with this file's endpoint defaults, CURVE keys and bounds. */
+/* ------------------------------------------- for other control commands */
+
+int
+mu_ctl_endpoint (const char *given, char *ep, size_t cap, char *err,
+                 size_t errlen)
+{
+  char dflt[600], why[1500] = "";
+  if (given == NULL)
+    {
+      given = default_endpoint (dflt, sizeof dflt, why, sizeof why);
+      if (given == NULL)
+        {
+          snprintf (err, errlen, "%s", why);
+          return MUSTER_EINVAL;
+        }
+    }
+  if (mu_endpoint_normalize (given, MU_EP_OTHER_TRANSPORT, ep, cap, why,
+                             sizeof why) != 0)
+    {
+      snprintf (err, errlen, "control port %s", why);
+      return MUSTER_EINVAL;
+    }
+  return 0;
+}
+
+/* One request for a subcommand that lives in its own file (submit.c,
+ * events_cli.c), with this file's endpoint defaults, CURVE keys and
+ * bounds. */
 int
 mu_ctl_request (const char *endpoint, const char *key_file,
                 const char *server_key, uint64_t timeout_ms,
                 const mu_msg_t *req, mu_msg_t *rep, char *err, size_t errlen)
 {
-  char dflt[600], ep[600], why[1500] = "";
-  if (endpoint == NULL)
-    endpoint = default_endpoint (dflt, sizeof dflt, why, sizeof why);
-  if (endpoint == NULL)
-    {
-      snprintf (err, errlen, "%s", why);
-      return MUSTER_EINVAL;
-    }
-  if (mu_endpoint_normalize (endpoint, MU_EP_OTHER_TRANSPORT, ep, sizeof ep,
-                             why, sizeof why) != 0)
-    {
-      snprintf (err, errlen, "control port %s", why);
-      return MUSTER_EINVAL;
-    }
+  char ep[600];
+  int rc = mu_ctl_endpoint (endpoint, ep, sizeof ep, err, errlen);
+  if (rc != 0)
+    return rc;
   mu_ctl_keys_t keys = { key_file, server_key };
   return mu_ctl_call (ep, &keys, timeout_ms, req, rep, err, errlen);
 }

@@ -99,6 +99,19 @@ int mu_ctl_request (const char *endpoint, const char *key_file,
 /* `muster submit FILE` (submit.c). */
 int mu_submit_main (int argc, char **argv);
 
+/* For other control subcommands (events_cli.c): where and how to reach
+ * a coordinator's control port. */
+typedef struct mu_ctl_conn {
+  const char *endpoint;   /* normalized (mu_ctl_endpoint) */
+  const char *key_file;   /* over TCP: --key (NULL: $MUSTER_KEY) */
+  const char *server_key; /* over TCP: --server-key (NULL: $MUSTER_SERVER_KEY) */
+} mu_ctl_conn_t;
+/* The control endpoint `given` (NULL: the default one, as `muster status`
+ * finds it) in its normalized form into ep.  0 or a code, with err naming
+ * the problem. */
+int mu_ctl_endpoint (const char *given, char *ep, size_t cap, char *err,
+                     size_t errlen);
+
 /* `muster keygen` (keygen.c). */
 int mu_keygen_main (int argc, char **argv);
 

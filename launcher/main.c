@@ -8,6 +8,7 @@
 
 #include "common/proto.h"
 #include "launcher/ctl_client.h"
+#include "launcher/events_cli.h"
 #include "launcher/run.h"
 
 static void
@@ -29,6 +30,8 @@ usage (FILE *f)
            "  resume JOB           run a suspended job again from its checkpoint\n"
            "  keygen FILE          make a CURVE key pair (TCP control clients)\n"
            "  submit FILE          submit a job spec file (YAML; docs/scheduler.md)\n"
+           "  events [-f] [--job J] what happened to jobs, live with -f\n"
+           "  timeline JOB -o F.json|F.svg  a job's events as a trace or picture\n"
            "  version   print the version\n"
            "  help CMD  the usage of CMD (as muster CMD --help)\n"
            "The control port is --endpoint EP or $MUSTER_CTL_ENDPOINT (default:\n"
@@ -88,6 +91,10 @@ dispatch (int argc, char **argv)
   if (strcmp (cmd, "nodes") == 0 || strcmp (cmd, "cordon") == 0
       || strcmp (cmd, "uncordon") == 0 || strcmp (cmd, "drain") == 0)
     return mu_ctl_nodes_main (cmd, argc - 2, argv + 2);
+  if (strcmp (cmd, "events") == 0)
+    return mu_events_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "timeline") == 0)
+    return mu_timeline_main (argc - 2, argv + 2);
   if (strcmp (cmd, "keygen") == 0)
     return mu_keygen_main (argc - 2, argv + 2);
   if (strcmp (cmd, "submit") == 0) /* sched: submit.c */
