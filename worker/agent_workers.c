@@ -860,6 +860,18 @@ on_work_readable (void *sock, void *arg)
     case MU_MSG_BARRIER:
       relay (a, &from, &m, m.u.barrier.rank, m.u.barrier.req_id);
       break;
+    case MU_MSG_KV_ADD: /* torch/kv */
+      relay (a, &from, &m, m.u.kv_add.rank, m.u.kv_add.req_id);
+      break;
+    case MU_MSG_KV_CAS:
+      relay (a, &from, &m, m.u.kv_cas.rank, m.u.kv_cas.req_id);
+      break;
+    case MU_MSG_KV_DEL:
+      relay (a, &from, &m, m.u.kv_del.rank, m.u.kv_del.req_id);
+      break;
+    case MU_MSG_KV_COUNT:
+      relay (a, &from, &m, m.u.kv_count.rank, m.u.kv_count.req_id);
+      break;
     case MU_MSG_PROGRESS:
       {
         /* Hang detection happens here, next to the worker; the
