@@ -39,8 +39,8 @@ import weakref
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import _lib
-from .errors import (Closed, MusterError, NoCheckpoint, NotFound, check, error_for,
-                     invalid)
+from .errors import (Closed, InvalidArgument, MusterError, NoCheckpoint, NotFound, check,
+                     error_for, invalid)
 from .types import BucketSlice, CkptOutcome, CkptRequest, Membership, Peer, Restore
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
@@ -393,6 +393,69 @@ class Worker:
         """asyncio form of kv_get (the wait runs in the loop's executor)."""
         v = await self.kv_get_nb(key, timeout)
         return v if v is not None else b""
+
+    def kv_add(self, key: Key, delta: int, timeout: Optional[float] = None) -> int:
+        """Add ``delta`` to the decimal integer ``key`` holds (absent = 0),
+        atomically in the coordinator; the new value.  The key then holds
+        the sum in decimal (kv_get reads b"42").  InvalidArgument if it
+        holds anything else or the sum overflows int64."""
+        what = "muster_worker_kv_add"
+        k = _key(key, what)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise invalid(what, "delta must be an int, not %r" % (delta,))
+        if not -2**63 <= delta < 2**63:
+            raise invalid(what, "delta %d does not fit a 64-bit integer" % delta)
+        out = ctypes.c_int64()
+        rc = _lib.lib().muster_worker_kv_add(self._handle(what), k, delta,
+                                             ctypes.byref(out), _ms(timeout, what))
+        if rc < 0:
+            raise error_for(rc, what, "key %r: the value is not a decimal integer or "
+                            "the sum overflows int64" % (key,)
+                            if rc == InvalidArgument.code else "key %r" % (key,))
+        return out.value
+
+    def kv_cas(self, key: Key, expected: BytesLike, desired: BytesLike,
+               timeout: Optional[float] = None) -> Optional[bytes]:
+        """Compare-and-set, atomically in the coordinator: if ``key`` holds
+        ``expected`` (an empty ``expected`` also matches an absent key) it
+        is set to ``desired``.  The value after the operation, or None if
+        the key is absent (``expected`` was not empty; nothing stored)."""
+        what = "muster_worker_kv_cas"
+        k = _key(key, what)
+        e, d = _Buf(expected, what), _Buf(desired, what)
+        val, n = ctypes.c_void_p(), ctypes.c_size_t()
+        rc = _lib.lib().muster_worker_kv_cas(self._handle(what), k, e.ptr, e.len, d.ptr,
+                                             d.len, ctypes.byref(val), ctypes.byref(n),
+                                             _ms(timeout, what))
+        data = _take(val, n)
+        if rc == NotFound.code:
+            return None
+        if rc < 0:
+            raise error_for(rc, what, "key %r" % (key,))
+        return data
+
+    def kv_del(self, key: Key, timeout: Optional[float] = None) -> bool:
+        """Delete ``key``; whether it existed."""
+        what = "muster_worker_kv_del"
+        k = _key(key, what)
+        existed = ctypes.c_int()
+        rc = _lib.lib().muster_worker_kv_del(self._handle(what), k, ctypes.byref(existed),
+                                             _ms(timeout, what))
+        if rc < 0:
+            raise error_for(rc, what, "key %r" % (key,))
+        return bool(existed.value)
+
+    def kv_count(self, prefix: Key = "", timeout: Optional[float] = None) -> int:
+        """The number of keys of this job and epoch that start with
+        ``prefix`` (all keys by default; barrier names are not keys)."""
+        what = "muster_worker_kv_count"
+        p = _key(prefix, what, "prefix") if prefix else b""
+        out = ctypes.c_uint64()
+        rc = _lib.lib().muster_worker_kv_count(self._handle(what), p, ctypes.byref(out),
+                                               _ms(timeout, what))
+        if rc < 0:
+            raise error_for(rc, what, "prefix %r" % (prefix,))
+        return out.value
 
     def barrier(self, name: Key, timeout: Optional[float] = None) -> None:
         """Wait until every worker of the epoch has entered barrier ``name``."""
