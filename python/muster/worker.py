@@ -76,6 +76,12 @@ def _key(key: Key, what: str, name: str = "key") -> bytes:
     return b
 
 
+def _shown(key: Key) -> str:
+    """A key for an error message: repr, cut after 80 characters."""
+    r = repr(key)
+    return r if len(r) <= 80 else r[:77] + "...(%d long)" % len(key)
+
+
 class _Buf:
     """A C pointer and length over a bytes-like object, zero-copy when the
     object allows it.  ``keep`` must stay referenced while C may read it."""
@@ -409,9 +415,9 @@ class Worker:
         rc = _lib.lib().muster_worker_kv_add(self._handle(what), k, delta,
                                              ctypes.byref(out), _ms(timeout, what))
         if rc < 0:
-            raise error_for(rc, what, "key %r: the value is not a decimal integer or "
-                            "the sum overflows int64" % (key,)
-                            if rc == InvalidArgument.code else "key %r" % (key,))
+            raise error_for(rc, what, "key %s: the value is not a decimal integer or "
+                            "the sum overflows int64" % _shown(key)
+                            if rc == InvalidArgument.code else "key %s" % _shown(key))
         return out.value
 
     def kv_cas(self, key: Key, expected: BytesLike, desired: BytesLike,
@@ -431,7 +437,7 @@ class Worker:
         if rc == NotFound.code:
             return None
         if rc < 0:
-            raise error_for(rc, what, "key %r" % (key,))
+            raise error_for(rc, what, "key %s" % _shown(key))
         return data
 
     def kv_del(self, key: Key, timeout: Optional[float] = None) -> bool:
@@ -442,7 +448,7 @@ class Worker:
         rc = _lib.lib().muster_worker_kv_del(self._handle(what), k, ctypes.byref(existed),
                                              _ms(timeout, what))
         if rc < 0:
-            raise error_for(rc, what, "key %r" % (key,))
+            raise error_for(rc, what, "key %s" % _shown(key))
         return bool(existed.value)
 
     def kv_count(self, prefix: Key = "", timeout: Optional[float] = None) -> int:
@@ -454,7 +460,7 @@ class Worker:
         rc = _lib.lib().muster_worker_kv_count(self._handle(what), p, ctypes.byref(out),
                                                _ms(timeout, what))
         if rc < 0:
-            raise error_for(rc, what, "prefix %r" % (prefix,))
+            raise error_for(rc, what, "prefix %s" % _shown(prefix))
         return out.value
 
     def barrier(self, name: Key, timeout: Optional[float] = None) -> None:
