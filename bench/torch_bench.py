@@ -218,7 +218,8 @@ def main():
         st = statistics.median(stall)
         out.append("(b) async save of %d MiB: loop blocked %.0f ms median (max %.0f; "
                    "target < 100 ms, DLRover flash 200 ms: %.1fx the target) | "
-                   "of which torch.save into memory %.0f ms | committed after %.2f s | "
+                   "torch.save into memory (the stall before the fork) %.0f ms | "
+                   "committed after %.2f s | "
                    "plain torch.save+fsync %.2f s (%.1fx the stall)"
                    % (o.ckpt_mib, 1e3 * st, 1e3 * max(stall), st / 0.1, 1e3 * ser,
                       statistics.median(commit), plain, plain / max(st, 1e-6)))

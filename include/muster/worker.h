@@ -169,6 +169,23 @@ MUSTER_EXPORT int muster_worker_ckpt_reserve (muster_worker_t *w, size_t len);
 MUSTER_EXPORT int muster_worker_ckpt_path (muster_worker_t *w, char *buf,
                                            size_t size);
 MUSTER_EXPORT int muster_worker_ckpt_save_file (muster_worker_t *w);
+/* A shard written by another process or thread, e.g. a fork()ed child
+ * serializing its copy-on-write view of the state while the program
+ * trains on (the training stall is the fork; muster.torch.save does so).
+ * _claim takes the due checkpoint on the program's thread, as
+ * muster_worker_ckpt_save would (same errors), and puts in `path` where
+ * the shard must be written; the save is then in flight (ckpt_flush waits
+ * for it).  _claim_done, from any thread, once the writer has closed the
+ * file: status 0 fsyncs, checksums and reports it; a negative status
+ * reports that failure (the partial file is removed).  It frees *claim_p
+ * and returns the save's result. */
+typedef struct muster_ckpt_claim muster_ckpt_claim_t;
+MUSTER_EXPORT int muster_worker_ckpt_claim (muster_worker_t *w, char *path,
+                                            size_t size,
+                                            muster_ckpt_claim_t **claim);
+MUSTER_EXPORT int muster_worker_ckpt_claim_done (muster_worker_t *w,
+                                                 muster_ckpt_claim_t **claim_p,
+                                                 int status);
 /* How a checkpoint this worker was asked to save ended.  A save that
  * returned 0 only says the bytes were handed over (MUSTER_CKPT_ASYNC) or
  * that this worker's shard is durable: the checkpoint exists only once

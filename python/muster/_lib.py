@@ -109,6 +109,8 @@ PROTOTYPES = {
     "muster_worker_ckpt_save_file": (c_int, [_W]),
     "muster_worker_ckpt_outcome": (c_int, [_W, POINTER(CkptOutcome)]),
     "muster_worker_ckpt_flush": (c_int, [_W]),
+    "muster_worker_ckpt_claim": (c_int, [_W, c_char_p, c_size, POINTER(c_void_p)]),
+    "muster_worker_ckpt_claim_done": (c_int, [_W, POINTER(c_void_p), c_int]),
     "muster_worker_restore": (c_int, [_W, POINTER(Restore)]),
     "muster_worker_restore_buckets": (c_int, [_W, POINTER(POINTER(BucketSlice)),
                                               POINTER(c_size)]),

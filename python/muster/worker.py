@@ -132,6 +132,17 @@ def _report(where: str) -> None:
     traceback.print_exc()
 
 
+class ShardClaim:
+    """A checkpoint shard claimed by Worker.ckpt_claim, to be finished once
+    with Worker.ckpt_claim_done."""
+
+    def __init__(self, p: ctypes.c_void_p) -> None:
+        self._p = p
+
+    def __repr__(self) -> str:
+        return "<ShardClaim %s>" % ("open" if self._p.value else "done")
+
+
 class Request:
     """A non-blocking request (muster_req_t): a kv_get_nb or barrier_nb.
 
@@ -625,6 +636,35 @@ class Worker:
             raise error_for(rc, what, "no checkpoint is due" if rc == NotFound.code else "")
         if overlap:
             self._overlap_keep = b
+
+    def ckpt_claim(self) -> Tuple[str, "ShardClaim"]:
+        """Take the due checkpoint for a shard another process or thread
+        writes (muster.torch.save's fork()ed child does): the path to write
+        it to, and the claim to finish with ckpt_claim_done() from any
+        thread once the file is closed.  NotFound if no checkpoint is due;
+        the save is in flight until then (ckpt_flush() waits for it)."""
+        what = "muster_worker_ckpt_claim"
+        buf = ctypes.create_string_buffer(4096)
+        cl = ctypes.c_void_p()
+        rc = _lib.lib().muster_worker_ckpt_claim(self._handle(what), buf, len(buf),
+                                                 ctypes.byref(cl))
+        if rc < 0:
+            raise error_for(rc, what, "no checkpoint is due" if rc == NotFound.code else "")
+        return buf.value.decode(), ShardClaim(cl)
+
+    def ckpt_claim_done(self, claim: "ShardClaim", status: int = 0) -> None:
+        """The claim's file is complete (status 0: fsync, checksum and
+        report it) or its writer failed (a negative muster or errno code:
+        report that).  Thread-safe; raises the save's error."""
+        what = "muster_worker_ckpt_claim_done"
+        if not isinstance(claim, ShardClaim) or not claim._p.value:
+            raise invalid(what, "claim must be an unfinished ShardClaim, not %r" % (claim,))
+        if isinstance(status, bool) or not isinstance(status, int) or status > 0:
+            raise invalid(what, "status must be 0 or a negative code, not %r" % (status,))
+        rc = _lib.lib().muster_worker_ckpt_claim_done(self._handle(what),
+                                                      ctypes.byref(claim._p), status)
+        if rc < 0:
+            raise error_for(rc, what, "")
 
     def ckpt_copied(self) -> None:
         """After an overlap save: block until the data has been copied."""

@@ -14,6 +14,11 @@ store on them.
     torch's TCPStore gives the same answers (and both raise where they
     must); 3 ranks adding at once get unique tickets 1..75; bad input
     raises muster exceptions naming the problem.
+  * tests/python/progs/save_snapshot.py: muster.torch.save's asynchronous
+    (forked) save under training: the state is overwritten the moment
+    save returns, yet the job resumed (--resume) restores exactly the
+    saved step's tensors; a state torch.save cannot pickle fails in the
+    forked writer, which says why, and flush() raises.
 Skipped, saying why, without torch or the binding (the C part runs)."""
 import json
 import os
@@ -27,6 +32,7 @@ from torch_examples import (PYTHON, SRC_DIR, binding_env,  # noqa: E402
 
 KV_RMW = bin_path("kv_rmw")
 PARITY = os.path.join(SRC_DIR, "tests", "python", "progs", "store_parity.py")
+SNAPSHOT = os.path.join(SRC_DIR, "tests", "python", "progs", "save_snapshot.py")
 
 
 class StoreKv(MusterCase):
@@ -106,6 +112,50 @@ class StoreKv(MusterCase):
             got = ref.get(name)
             self.expect(got is not None and got[0] == cls and text in got[1],
                         "%s: want %s mentioning %r, got %r" % (name, cls, text, got), p)
+
+    def test_async_save_is_the_saved_step(self):
+        self.need_torch()
+        ck = os.path.join(self.tmp, "ck")
+        common = ["--python", PYTHON, "--nproc-per-node", "2", "--rdzv-id", "snap49",
+                  "--ckpt-dir", ck]
+        p = self.muster_run(common + ["--ckpt-every-steps", "4", "--", SNAPSHOT, "train",
+                                      "14"], name="train", env_extra=binding_env())
+        self.expect_eq(p.wait(), 0, "exit status of the training run", p)
+        lines = worker_lines(p.out, "worker")
+        saved = {}
+        for r in range(2):
+            ls = lines.get(r, [])
+            saved[r] = [int(ln.split()[1]) for ln in ls if ln.startswith("saved ")]
+            self.expect("flushed" in ls, "rank %d flushed" % r, p)
+            self.expect([ln for ln in ls if "failed" in ln] == [], "rank %d: no failed "
+                        "outcome" % r, p)
+        self.check("asynchronous saves handed at steps %r" % saved[0])
+        self.expect(saved[0] and saved[0] == saved[1], "both ranks saved the same steps", p)
+        q = self.muster_run(common + ["--resume", "--", SNAPSHOT, "check"], name="check",
+                            env_extra=binding_env())
+        self.expect_eq(q.wait(), 0, "exit status of the resumed run", q)
+        got = worker_lines(q.out, "worker")
+        self.check("the resumed job restores exactly the saved step's tensors")
+        for r in range(2):
+            ls = [ln for ln in got.get(r, []) if ln.startswith("loaded ")]
+            self.expect(len(ls) == 1 and ls[0].endswith(" exact")
+                        and int(ls[0].split()[1]) in saved[r],
+                        "rank %d: %r (saved %r)" % (r, ls, saved[r]), q)
+
+    def test_async_save_writer_failure(self):
+        self.need_torch()
+        p = self.muster_run(["--python", PYTHON, "--nproc-per-node", "1", "--ckpt-dir",
+                             os.path.join(self.tmp, "ck"), "--ckpt-every-steps", "4",
+                             "--", SNAPSHOT, "bad"], env_extra=binding_env())
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        ls = worker_lines(p.out, "worker").get(0, []) + \
+            worker_lines(p.err, "worker").get(0, [])
+        self.check("an unpicklable state: the forked writer says why, flush raises")
+        self.expect(any("the forked writer of" in ln and "PicklingError" in ln for ln in ls),
+                    "the writer's message", p)
+        self.expect("flush raised InternalError" in ls, "flush raised", p)
+        self.expect(any(ln.startswith("outcome ") and " failed " in ln for ln in ls),
+                    "a failed outcome", p)
 
 
 if __name__ == "__main__":
