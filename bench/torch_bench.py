@@ -99,7 +99,8 @@ def part_a(o, bindir, env, rdir):
         log = os.path.join(rdir, "a-muster-%d.log" % rep)
         run([os.path.join(bindir, "muster"), "run", "--python", PY,
              "--nproc-per-node", "4", "--max-restarts", "1", "--elastic-mode",
-             "in-place", "--", TRAIN, "--inplace", "--step-times", f] + train,
+             "in-place"] + (["--spares", "1"] if o.spares else []) +
+            ["--", TRAIN, "--inplace", "--step-times", f] + train,
             env, log, o.timeout, "(a) muster in-place")
         m = recovery_from(f, "(a) muster in-place", log)
         t = None
@@ -175,6 +176,8 @@ def main():
     a("--timeout", type=int, default=600, help="per run, seconds")
     a("--no-torchrun", dest="torchrun", action="store_false",
       help="(a) without the torchrun baseline")
+    a("--no-spares", dest="spares", action="store_false",
+      help="(a) in-place without a spare process (muster run --spares 1 by default)")
     a("--parts", default="abc", help="which parts to run")
     a("--quick", action="store_true",
       help="smoke run: 1 rep, 24 steps, 64 MiB, 1 save, 4 ranks")

@@ -19,6 +19,12 @@ store on them.
     save returns, yet the job resumed (--resume) restores exactly the
     saved step's tensors; a state torch.save cannot pickle fails in the
     forked writer, which says why, and flush() raises.
+  * tests/python/progs/spare.py under muster run --elastic-mode in-place
+    --spares 1: a spare process starts with the job and waits; when rank 1
+    dies, the in-place epoch gives rank 1 to the spare (the pid it printed
+    at its start), the survivors keep theirs, the job succeeds and leaves
+    no process behind; --spares without in-place mode, or above 1, is a
+    clear error.
 Skipped, saying why, without torch or the binding (the C part runs)."""
 import json
 import os
@@ -33,6 +39,7 @@ from torch_examples import (PYTHON, SRC_DIR, binding_env,  # noqa: E402
 KV_RMW = bin_path("kv_rmw")
 PARITY = os.path.join(SRC_DIR, "tests", "python", "progs", "store_parity.py")
 SNAPSHOT = os.path.join(SRC_DIR, "tests", "python", "progs", "save_snapshot.py")
+SPARE = os.path.join(SRC_DIR, "tests", "python", "progs", "spare.py")
 
 
 class StoreKv(MusterCase):
@@ -156,6 +163,41 @@ class StoreKv(MusterCase):
         self.expect("flush raised InternalError" in ls, "flush raised", p)
         self.expect(any(ln.startswith("outcome ") and " failed " in ln for ln in ls),
                     "a failed outcome", p)
+
+    def test_spare_takes_the_lost_place(self):
+        if binding_missing():
+            self.skipTest(binding_missing())
+        p = self.muster_run(["--python", PYTHON, "--nproc-per-node", "3", "--elastic-mode",
+                             "in-place", "--max-restarts", "1", "--spares", "1", "--", SPARE],
+                            env_extra=binding_env())
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        spare = re.findall(r"^\[spare\] started pid (\d+)$", p.out, re.M)
+        self.check("a spare started with the job: pid %r" % spare)
+        self.expect(len(spare) >= 1, "a [spare] start line", p)
+        placed = {}
+        for m in re.finditer(r"^\[worker \d+\] placed rank (\d) of 3 epoch (\d) pid (\d+)$",
+                             p.out, re.M):
+            placed[(int(m.group(2)), int(m.group(1)))] = m.group(3)
+        self.check("epoch 2: rank 1 is the spare, ranks 0 and 2 kept their pids")
+        self.expect_eq(sorted(placed), [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)],
+                       "places", p)
+        self.expect_eq(placed.get((2, 1)), spare[0] if spare else None, "rank 1's pid", p)
+        self.expect(placed.get((2, 1)) != placed.get((1, 1)), "rank 1 replaced", p)
+        for r in (0, 2):
+            self.expect_eq(placed.get((2, r)), placed.get((1, r)), "pid of rank %d" % r, p)
+        self.expect_eq(p.out.count("] done\n"), 3, "3 workers done", p)
+
+    def test_spares_flag_errors(self):
+        for args, text in [(["--spares", "1"], "--spares needs --elastic-mode in-place"),
+                           (["--elastic-mode", "in-place", "--spares", "2"],
+                            "--spares '2': expected 0 or 1"),
+                           (["--elastic-mode", "in-place", "--spares", "x"],
+                            "--spares 'x': expected 0 or 1")]:
+            p = self.muster_run(args + ["--", "/bin/true"])
+            rc = p.wait()
+            self.check("muster run %s: a clear error" % " ".join(args))
+            self.expect(rc != 0, "non-zero exit", p)
+            self.expect(text in p.err, "message %r" % text, p)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ mu_actor_say_hello (mu_actor_t *a)
   m.u.hello.rank = info ? (uint64_t)info->rank : w->hello_rank;
   m.u.hello.epoch = info ? info->epoch : w->hello_epoch;
   m.u.hello.pid = (uint64_t)getpid ();
+  m.u.hello.spare = info ? 0 : w->spare_id;
   int rc = mu_wire_send (a->dealer, NULL, &m);
   if (rc != 0)
     mu_log_warn (&w->log, "WORKER-HELLO", "cannot send hello: %s",

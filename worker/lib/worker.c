@@ -181,6 +181,13 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
   int timeout_ms = opts && opts->connect_timeout_ms > 0
                        ? opts->connect_timeout_ms
                        : MU_WORKER_CONNECT_TIMEOUT_MS;
+  /* A spare (MUSTER_SPARE, worker/agent_spare.c) waits for a place in an
+   * epoch as long as it takes: its agent answers when a worker is lost,
+   * and kills it when the job ends. */
+  uint64_t spare_id = 0;
+  const char *spare_s = mu_env ("MUSTER_SPARE");
+  if (spare_s != NULL && mu_parse_u64 (spare_s, &spare_id) == 0)
+    timeout_ms = INT_MAX;
 
   muster_worker_t *w = calloc (1, sizeof *w);
   if (w == NULL)
@@ -206,6 +213,7 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
   w->pid = getpid ();
   w->hello_rank = rank;
   w->hello_epoch = epoch;
+  w->spare_id = spare_id;
   w->link_grace_ms = MU_WORKER_LINK_GRACE_MS;
   const char *grace = mu_env ("MUSTER_WORKER_LINK_GRACE_MS");
   uint64_t g;

@@ -211,6 +211,7 @@ struct muster_worker {
    * (acquire).  Older snapshots hang off ->older. */
   _Atomic (mu_info_t *) info;
 
+  uint64_t spare_id; /* MUSTER_SPARE: a spare waiting for a place, 0 = not */
   atomic_uint_fast64_t next_id; /* last req_id handed out */
   atomic_uint_fast64_t progress_step;
   atomic_bool progress_flag; /* a PROGRESS is waiting to be sent */
