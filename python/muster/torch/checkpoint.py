@@ -35,6 +35,7 @@ Checkpoint(state_dict, step), or None when the job starts fresh.
 from __future__ import annotations
 
 import errno
+import gc
 import io
 import os
 import threading
@@ -120,6 +121,9 @@ def _save_forked(w: Worker, obj: Dict[str, Any]) -> None:
         w.ckpt_claim_done(claim, -(e.errno or errno.EAGAIN))
         raise
     if pid == 0:  # the child: serialize, nothing else, and _exit
+        # No cyclic collection: a finalizer run here (a Request's, say)
+        # could wait on a lock a thread of the parent held at the fork.
+        gc.disable()
         code = _CHILD_FAILED
         try:
             with open(path, "wb") as f:
