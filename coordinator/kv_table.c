@@ -49,17 +49,16 @@ mu_kv_parse_int (const uint8_t *p, size_t len, int64_t *out)
 }
 
 int
-mu_kv_table_set (mu_kv_table_t *t, const char *key, const void *val,
-                 size_t len, const mu_bin_t **stored, char *msg,
-                 size_t msglen)
+mu_kv_table_set (mu_kv_table_t *t, const char *key, const void *val, size_t len,
+                 const mu_bin_t **stored, char *msg, size_t msglen)
 {
   size_t klen = strlen (key);
   mu_bin_t *old = mu_smap_get (t->map, key);
-  mu_kv_usage_t u = { .bytes = *t->bytes,
-                      .keys = mu_smap_size (t->map) + t->other_keys };
-  int rc = mu_kv_quota_check (&u, t->max_bytes, t->max_keys, t->job, klen,
-                              old != NULL, old ? old->len : 0, len, msg,
-                              msglen);
+  mu_kv_usage_t u
+      = { .bytes = *t->bytes, .keys = mu_smap_size (t->map) + t->other_keys };
+  int rc
+      = mu_kv_quota_check (&u, t->max_bytes, t->max_keys, t->job, klen,
+                           old != NULL, old ? old->len : 0, len, msg, msglen);
   if (rc != 0)
     return rc;
   mu_bin_t *nv = malloc (sizeof *nv);
@@ -94,9 +93,8 @@ mu_kv_table_set (mu_kv_table_t *t, const char *key, const void *val,
 }
 
 int
-mu_kv_table_add (mu_kv_table_t *t, const char *key, int64_t delta,
-                 int64_t *out, const mu_bin_t **stored, char *msg,
-                 size_t msglen)
+mu_kv_table_add (mu_kv_table_t *t, const char *key, int64_t delta, int64_t *out,
+                 const mu_bin_t **stored, char *msg, size_t msglen)
 {
   int64_t v = 0;
   const mu_bin_t *old = mu_smap_get (t->map, key);
@@ -104,7 +102,8 @@ mu_kv_table_add (mu_kv_table_t *t, const char *key, int64_t delta,
     {
       snprintf (msg, msglen,
                 "kv.add: key '%.200s' holds a value of %zu bytes that is not "
-                "a decimal integer", key, old->len);
+                "a decimal integer",
+                key, old->len);
       return MUSTER_EINVAL;
     }
   if ((delta > 0 && v > INT64_MAX - delta)
@@ -112,7 +111,8 @@ mu_kv_table_add (mu_kv_table_t *t, const char *key, int64_t delta,
     {
       snprintf (msg, msglen,
                 "kv.add: key '%.200s' holds %" PRId64 "; adding %" PRId64
-                " overflows a 64-bit integer", key, v, delta);
+                " overflows a 64-bit integer",
+                key, v, delta);
       return MUSTER_EINVAL;
     }
   v += delta;
@@ -127,7 +127,8 @@ mu_kv_table_add (mu_kv_table_t *t, const char *key, int64_t delta,
 static bool
 same (const mu_bin_t *a, const mu_bin_t *b)
 {
-  return a->len == b->len && (a->len == 0 || memcmp (a->ptr, b->ptr, a->len) == 0);
+  return a->len == b->len
+         && (a->len == 0 || memcmp (a->ptr, b->ptr, a->len) == 0);
 }
 
 int

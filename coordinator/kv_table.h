@@ -39,15 +39,16 @@
 #include "common/smap.h"
 
 /* A job's store as these functions see it; every pointer is the job's. */
-typedef struct mu_kv_table {
-  mu_smap_t *map;        /* key -> mu_bin_t * (malloc'd, value malloc'd) */
-  uint64_t *bytes;       /* bytes charged to the quota (keys + values +
-                            barrier names) */
-  uint64_t other_keys;   /* keys the quota counts besides the map's
-                            (barrier names) */
-  uint64_t max_bytes;    /* the job's limits (kv_quota.h) */
+typedef struct mu_kv_table
+{
+  mu_smap_t *map;      /* key -> mu_bin_t * (malloc'd, value malloc'd) */
+  uint64_t *bytes;     /* bytes charged to the quota (keys + values +
+                          barrier names) */
+  uint64_t other_keys; /* keys the quota counts besides the map's
+                          (barrier names) */
+  uint64_t max_bytes;  /* the job's limits (kv_quota.h) */
   uint64_t max_keys;
-  const char *job;       /* for the quota's message */
+  const char *job; /* for the quota's message */
 } mu_kv_table_t;
 
 /* Store a copy of `len` bytes under key, replacing any value, within the
@@ -69,8 +70,8 @@ int mu_kv_table_add (mu_kv_table_t *t, const char *key, int64_t delta,
  * MUSTER_ENOTFOUND (absent, left absent), MUSTER_EQUOTA, -ENOMEM. */
 int mu_kv_table_cas (mu_kv_table_t *t, const char *key,
                      const mu_bin_t *expected, const mu_bin_t *desired,
-                     const mu_bin_t **cur, const mu_bin_t **stored,
-                     char *msg, size_t msglen);
+                     const mu_bin_t **cur, const mu_bin_t **stored, char *msg,
+                     size_t msglen);
 
 /* Remove key; *existed says whether it was there.  Always 0. */
 int mu_kv_table_del (mu_kv_table_t *t, const char *key, bool *existed);

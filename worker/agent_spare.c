@@ -47,8 +47,8 @@ mu_agent_spare_ensure (mu_agent_t *a)
       return;
     }
   a->spare = w;
-  mu_log_info (a->log, "SPARE-START", "job %s: spare started (pid %d)",
-               s->job, w->pid);
+  mu_log_info (a->log, "SPARE-START", "job %s: spare started (pid %d)", s->job,
+               w->pid);
 }
 
 int
@@ -75,8 +75,10 @@ mu_agent_spare_take (mu_agent_t *a, size_t i)
   (void)mu_proc_set_prefix (w->proc, w->prefix);
   mu_proc_set_arg (w->proc, w);
   a->live++;
-  mu_log_info (a->log, "SPARE-TAKEN", "job %s epoch %llu: the spare (pid %d) "
-               "takes rank %llu", s->job, (unsigned long long)s->epoch, w->pid,
+  mu_log_info (a->log, "SPARE-TAKEN",
+               "job %s epoch %llu: the spare (pid %d) "
+               "takes rank %llu",
+               s->job, (unsigned long long)s->epoch, w->pid,
                (unsigned long long)w->rank);
   /* Its hello, if it came, is answered now; otherwise on arrival. */
   if (w->has_route)

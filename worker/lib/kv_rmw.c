@@ -61,10 +61,10 @@ muster_worker_kv_add (muster_worker_t *w, const char *key, int64_t delta,
 }
 
 int
-muster_worker_kv_cas (muster_worker_t *w, const char *key,
-                      const void *expected, size_t expected_len,
-                      const void *desired, size_t desired_len, void **val,
-                      size_t *len, int timeout_ms)
+muster_worker_kv_cas (muster_worker_t *w, const char *key, const void *expected,
+                      size_t expected_len, const void *desired,
+                      size_t desired_len, void **val, size_t *len,
+                      int timeout_ms)
 {
   if (val != NULL)
     *val = NULL;
@@ -72,8 +72,9 @@ muster_worker_kv_cas (muster_worker_t *w, const char *key,
     *len = 0;
   if (val == NULL || len == NULL)
     return MUSTER_EINVAL;
-  mu_kv_args_t args = { .val = expected, .len = expected_len,
-                        .val2 = desired, .len2 = desired_len };
+  mu_kv_args_t args = {
+    .val = expected, .len = expected_len, .val2 = desired, .len2 = desired_len
+  };
   return run (w, MU_REQ_KV_CAS, key, &args, timeout_ms, val, len);
 }
 
@@ -90,8 +91,8 @@ muster_worker_kv_del (muster_worker_t *w, const char *key, int *existed,
 }
 
 int
-muster_worker_kv_count (muster_worker_t *w, const char *prefix,
-                        uint64_t *count, int timeout_ms)
+muster_worker_kv_count (muster_worker_t *w, const char *prefix, uint64_t *count,
+                        int timeout_ms)
 {
   if (count == NULL)
     return MUSTER_EINVAL;
