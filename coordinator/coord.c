@@ -345,6 +345,18 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
     case MU_MSG_BARRIER:
       mu_kv_barrier (c, n, &m->u.barrier);
       break;
+    case MU_MSG_KV_ADD: /* torch/kv */
+      mu_kv_add (c, n, &m->u.kv_add);
+      break;
+    case MU_MSG_KV_CAS:
+      mu_kv_cas (c, n, &m->u.kv_cas);
+      break;
+    case MU_MSG_KV_DEL:
+      mu_kv_del (c, n, &m->u.kv_del);
+      break;
+    case MU_MSG_KV_COUNT:
+      mu_kv_count (c, n, &m->u.kv_count);
+      break;
     case MU_MSG_ERROR:
       mu_log_warn (c->log, "AGENT-ERROR", "node %s: %s", n->node_id,
                    m->u.error.message);

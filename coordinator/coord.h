@@ -441,6 +441,11 @@ void mu_kv_get (mu_coord_t *c, mu_node_t *n, const mu_kv_get_t *g);
 void mu_kv_barrier (mu_coord_t *c, mu_node_t *n, const mu_barrier_t *b);
 void mu_kv_reset (mu_job_t *j, int status);
 void mu_kv_expire (mu_coord_t *c, mu_job_t *j, uint64_t now);
+/* torch/kv: kv.add, kv.cas, kv.del, kv.count (kv.c, kv_table.h) */
+void mu_kv_add (mu_coord_t *c, mu_node_t *n, const mu_kv_add_t *a);
+void mu_kv_cas (mu_coord_t *c, mu_node_t *n, const mu_kv_cas_t *a);
+void mu_kv_del (mu_coord_t *c, mu_node_t *n, const mu_kv_del_t *d);
+void mu_kv_count (mu_coord_t *c, mu_node_t *n, const mu_kv_count_t *k);
 
 /* ctl.c: a request from `who` (authenticated by auth.c). */
 void mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,

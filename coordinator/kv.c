@@ -18,6 +18,11 @@
  * refusal repeats for every put after the first, and a worker's put loop
  * must not be able to flood the log.  Released barriers are removed, so a
  * barrier name per step does not accumulate.
+ *
+ * kv.add, kv.cas, kv.del and kv.count (a c10d Store's add, compare_set,
+ * delete_key, num_keys) run kv_table.c's pure operations on the same map
+ * and are charged like kv.put; a value they store wakes its getters.
+ * None of it is journaled (docs/journal.md: an epoch's bootstrap data).
  */
 #include "coordinator/coord.h"
 
@@ -31,10 +36,11 @@
 #include "common/util.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/kv_quota.h"
+#include "coordinator/kv_table.h"
 
 static void
-reply (mu_coord_t *c, mu_job_t *j, uint32_t node_key, uint64_t rank,
-       uint64_t req_id, int status, const mu_bin_t *val)
+reply_num (mu_coord_t *c, mu_job_t *j, uint32_t node_key, uint64_t rank,
+           uint64_t req_id, int status, const mu_bin_t *val, int64_t num)
 {
   mu_node_t *n = mu_coord_node (c, node_key);
   if (n == NULL || !n->alive)
@@ -48,7 +54,15 @@ reply (mu_coord_t *c, mu_job_t *j, uint32_t node_key, uint64_t rank,
   m.u.reply.status = status;
   if (val != NULL)
     m.u.reply.value = *val;
+  m.u.reply.num = num;
   mu_coord_send_node (c, n, &m);
+}
+
+static void
+reply (mu_coord_t *c, mu_job_t *j, uint32_t node_key, uint64_t rank,
+       uint64_t req_id, int status, const mu_bin_t *val)
+{
+  reply_num (c, j, node_key, rank, req_id, status, val, 0);
 }
 
 /* Find the job a request names, checking it belongs to the sender's job
@@ -182,6 +196,26 @@ note_deadline (mu_job_t *j, uint64_t deadline)
     j->next_wait_deadline = deadline;
 }
 
+/* Answer the gets waiting for key with its new value. */
+static void
+wake_getters (mu_coord_t *c, mu_job_t *j, const char *key, const mu_bin_t *val)
+{
+  mu_waiter_t **pp = &j->kv_waiters;
+  while (*pp != NULL)
+    {
+      mu_waiter_t *w = *pp;
+      if (strcmp (w->key, key) == 0)
+        {
+          *pp = w->next;
+          reply (c, j, w->node_key, w->rank, w->req_id, 0, val);
+          mu_cm_kv (c, "get", w->since_us);
+          waiter_free (w);
+        }
+      else
+        pp = &w->next;
+    }
+}
+
 void
 mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
 {
@@ -234,21 +268,7 @@ mu_kv_put (mu_coord_t *c, mu_node_t *n, mu_kv_put_t *p)
     }
   reply (c, j, n->key, p->rank, p->req_id, 0, NULL);
   mu_cm_kv (c, "put", t0);
-  /* Wake the gets waiting for this key. */
-  mu_waiter_t **pp = &j->kv_waiters;
-  while (*pp != NULL)
-    {
-      mu_waiter_t *w = *pp;
-      if (strcmp (w->key, p->key) == 0)
-        {
-          *pp = w->next;
-          reply (c, j, w->node_key, w->rank, w->req_id, 0, nv);
-          mu_cm_kv (c, "get", w->since_us);
-          waiter_free (w);
-        }
-      else
-        pp = &w->next;
-    }
+  wake_getters (c, j, p->key, nv);
 }
 
 void
@@ -454,4 +474,108 @@ mu_kv_reset (mu_job_t *j, int status)
   j->barriers = mu_smap_new ();
   j->next_wait_deadline = 0;
   j->kv_bytes = 0;
+}
+
+/* ------------------------------------------------------------- torch/kv */
+/* kv.add, kv.cas, kv.del, kv.count: the operations themselves are
+ * kv_table.c's; here they are checked like kv.put, carried out on the
+ * job's map and answered, and a value they store wakes its getters. */
+
+static mu_kv_table_t
+table_of (mu_coord_t *c, mu_job_t *j)
+{
+  mu_kv_table_t t = { .map = j->kv,
+                      .bytes = &j->kv_bytes,
+                      .other_keys = mu_smap_size (j->barriers),
+                      .max_bytes = c->opts.kv_max_bytes,
+                      .max_keys = c->opts.kv_max_keys,
+                      .job = j->id };
+  return t;
+}
+
+/* Refuse a key over MU_KV_MAX_KEY; true if refused (and answered). */
+static bool
+key_too_long (mu_coord_t *c, mu_job_t *j, mu_node_t *n, const char *key,
+              uint64_t rank, uint64_t req_id)
+{
+  if (strlen (key) <= MU_KV_MAX_KEY)
+    return false;
+  reply (c, j, n->key, rank, req_id, MUSTER_ETOOBIG, NULL);
+  return true;
+}
+
+/* A refusal of add/cas: quota lines once per epoch, the rest at info
+ * (a program's own mistake, e.g. kv.add on a non-integer). */
+static void
+log_refusal (mu_coord_t *c, mu_job_t *j, int rc, const char *msg)
+{
+  if (rc == MUSTER_EQUOTA)
+    log_quota (c, j, msg);
+  else if (rc == MUSTER_EINVAL)
+    mu_log_info (c->log, "KV-REFUSED", "job %s: %s", j->id, msg);
+}
+
+void
+mu_kv_add (mu_coord_t *c, mu_node_t *n, const mu_kv_add_t *a)
+{
+  mu_job_t *j = job_for (c, n, a->job, a->epoch, a->rank, a->req_id);
+  if (j == NULL || key_too_long (c, j, n, a->key, a->rank, a->req_id))
+    return;
+  mu_kv_table_t t = table_of (c, j);
+  char msg[512];
+  int64_t v = 0;
+  const mu_bin_t *stored = NULL;
+  int rc = mu_kv_table_add (&t, a->key, a->delta, &v, &stored, msg, sizeof msg);
+  if (rc != 0)
+    {
+      log_refusal (c, j, rc, msg);
+      reply (c, j, n->key, a->rank, a->req_id, rc, NULL);
+      return;
+    }
+  reply_num (c, j, n->key, a->rank, a->req_id, 0, NULL, v);
+  wake_getters (c, j, a->key, stored);
+}
+
+void
+mu_kv_cas (mu_coord_t *c, mu_node_t *n, const mu_kv_cas_t *a)
+{
+  mu_job_t *j = job_for (c, n, a->job, a->epoch, a->rank, a->req_id);
+  if (j == NULL || key_too_long (c, j, n, a->key, a->rank, a->req_id))
+    return;
+  mu_kv_table_t t = table_of (c, j);
+  char msg[512];
+  const mu_bin_t *cur = NULL, *stored = NULL;
+  int rc = mu_kv_table_cas (&t, a->key, &a->expected, &a->desired, &cur,
+                            &stored, msg, sizeof msg);
+  if (rc != 0)
+    log_refusal (c, j, rc, msg);
+  reply (c, j, n->key, a->rank, a->req_id, rc, rc == 0 ? cur : NULL);
+  if (stored != NULL)
+    wake_getters (c, j, a->key, stored);
+}
+
+void
+mu_kv_del (mu_coord_t *c, mu_node_t *n, const mu_kv_del_t *d)
+{
+  mu_job_t *j = job_for (c, n, d->job, d->epoch, d->rank, d->req_id);
+  if (j == NULL || key_too_long (c, j, n, d->key, d->rank, d->req_id))
+    return;
+  mu_kv_table_t t = table_of (c, j);
+  bool existed = false;
+  mu_kv_table_del (&t, d->key, &existed);
+  reply_num (c, j, n->key, d->rank, d->req_id, 0, NULL, existed ? 1 : 0);
+}
+
+void
+mu_kv_count (mu_coord_t *c, mu_node_t *n, const mu_kv_count_t *k)
+{
+  mu_job_t *j = job_for (c, n, k->job, k->epoch, k->rank, k->req_id);
+  if (j == NULL)
+    return;
+  if (k->prefix != NULL
+      && key_too_long (c, j, n, k->prefix, k->rank, k->req_id))
+    return;
+  mu_kv_table_t t = table_of (c, j);
+  reply_num (c, j, n->key, k->rank, k->req_id, 0, NULL,
+             (int64_t)mu_kv_table_count (&t, k->prefix));
 }

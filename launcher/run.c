@@ -1042,6 +1042,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->ckpt_keep = r->o.ckpt_keep;
   spec->ckpt_timeout_ms = r->o.ckpt_timeout_ms;
   spec->nbuckets = r->o.nbuckets;
+  spec->spares = r->o.spares;
   spec->resume = r->o.resume != 0;
 }
 

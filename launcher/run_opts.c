@@ -59,6 +59,9 @@ mu_run_opts_usage (void)
          "                          a coordinator before killing them and\n"
          "                          reporting their outcome (default 30s)\n"
          "  --elastic-mode MODE     restart (default) or in-place\n"
+         "  --spares N              in-place mode: N spare processes per node,\n"
+         "                          started and waiting (after their imports)\n"
+         "                          to take a lost worker's place at once\n"
          "  --ctl-bind EP           control port of a served coordinator;\n"
          "                          ipc://PATH: a local socket for `muster\n"
          "                          status --endpoint ipc://PATH`\n"
@@ -282,7 +285,7 @@ static const char *const FLAGS_WITH_VALUE[]
         "ckpt-keep",
         "ckpt-timeout", "nbuckets", "preempt-signal", "preempt-grace", "roles",
         "join-token", "join-token-file", "master-addr", "master-port",
-        "node-rank", "python", "preempt-exit-code", "standby", NULL };
+        "node-rank", "python", "preempt-exit-code", "standby", "spares", NULL };
 
 static int
 takes_value (const char *name)
@@ -444,6 +447,12 @@ apply (mu_run_opts_t *o, const char *name, const char *v, char *err,
     return duration (name, v, &o->ckpt_timeout_ms, err, errlen);
   else if (strcmp (name, "nbuckets") == 0)
     rc = mu_parse_u64 (v, &o->nbuckets);
+  else if (strcmp (name, "spares") == 0)
+    {
+      if (mu_parse_u64 (v, &o->spares) != 0 || o->spares > 1)
+        return fail (err, errlen, "--spares '%s': expected 0 or 1 (spare "
+                     "processes per node)", v, NULL);
+    }
   else if (strcmp (name, "preempt-grace") == 0)
     return duration (name, v, &o->preempt_grace_ms, err, errlen);
   else if (strcmp (name, "python") == 0)
@@ -582,6 +591,10 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
                  NULL, NULL);
   if (argv[i][0] == '\0')
     return fail (err, errlen, "the program name is empty", NULL, NULL);
+  if (o->spares > 0
+      && (o->elastic_mode == NULL || strcmp (o->elastic_mode, "in-place") != 0))
+    return fail (err, errlen, "--spares needs --elastic-mode in-place (a "
+                 "restart starts every process anew)", NULL, NULL);
   if (o->master_addr != NULL || o->master_port != 0 || o->node_rank >= 0)
     {
       /* torchrun's static rendezvous: node 0 serves at MASTER_ADDR:PORT,

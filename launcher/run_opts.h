@@ -48,6 +48,7 @@ typedef struct mu_run_opts {
   uint64_t ckpt_keep;            /* --ckpt-keep */
   uint64_t ckpt_timeout_ms;      /* --ckpt-timeout */
   uint64_t nbuckets;             /* --nbuckets (PS jobs) */
+  uint64_t spares;               /* --spares (in-place mode; torch/kv) */
   int preempt_signal;            /* --preempt-signal (besides SIGTERM) */
   uint64_t preempt_grace_ms;     /* --preempt-grace (default 30s) */
   mu_run_role_t roles[MU_RUN_MAX_ROLES]; /* --roles (nroles 0: one role

@@ -712,6 +712,7 @@ mu_agent_report_done (mu_agent_t *a, const mu_job_done_t *d)
   if (a->job != NULL && a->done_reported)
     return;
   a->done_reported = a->job != NULL;
+  mu_agent_spare_kill (a); /* torch/kv: no place left for it */
   mu_msg_clear (&a->start);
   mu_agent_ipc_owner_gc (a); /* the job's user may have no job left here */
   if (a->opts.ev.on_done)

@@ -36,6 +36,8 @@ typedef struct mu_agent_worker {
   int fenced;       /* killed by this agent's fencing */
   char prefix[MU_PROC_PREFIX_MAX]; /* "[role rank] ", fits mu_proc_set_prefix */
   int cm_stopped;   /* the agent stopped it (metrics: exit cause) */
+  int spare;        /* a spare process, not (yet) in the epoch (agent_spare.c) */
+  uint64_t spare_id; /* a spare's MUSTER_SPARE, named by its hello */
 } mu_agent_worker_t;
 
 struct mu_agent {
@@ -137,7 +139,35 @@ struct mu_agent {
   struct mu_logfwd *logfwd;
   uv_timer_t logs_timer;
   int logs_timer_open;
+  /* torch/kv: in-place spares (agent_spare.c) */
+  mu_agent_worker_t *spare; /* started, waiting for a place; NULL = none */
+  uint64_t spare_seq;       /* the last spare id given */
 };
+
+/* agent_workers.c: start a process for assignment idx of a->start into w
+ * (a spare: with MUSTER_SPARE=1, not counted live, not reported); 0 or a
+ * negative code. */
+int mu_agent_spawn_into (mu_agent_t *a, size_t idx, mu_agent_worker_t *w,
+                         int spare);
+
+/* agent_spare.c: in-place mode's spare processes (job_spec.spares).  A
+ * spare runs the job's program up to muster_worker_init, whose hello the
+ * agent holds; when a worker is lost, the next in-place epoch gives its
+ * place to the spare instead of starting a process (decision 76). */
+void mu_agent_spare_ensure (mu_agent_t *a);
+/* Put the spare into a->workers[i] (an assignment with no live worker):
+ * 1 if done, 0 if there is no spare to take. */
+int mu_agent_spare_take (mu_agent_t *a, size_t i);
+/* A hello naming a spare id (h->spare): the waiting spare's is kept to be
+ * answered later, a taken spare's is answered; 1 if it was a spare's. */
+int mu_agent_spare_hello (mu_agent_t *a, const mu_route_t *from,
+                          const mu_hello_t *h);
+/* The spare exited (on_worker_exit of a worker marked spare). */
+void mu_agent_spare_exited (mu_agent_t *a, mu_agent_worker_t *w);
+/* Kill the spare, if any (the job or the epoch's workers are over). */
+void mu_agent_spare_kill (mu_agent_t *a);
+/* agent_workers.c: answer w's hello with its epoch's worker.info. */
+void mu_agent_workers_info (mu_agent_t *a, mu_agent_worker_t *w);
 
 /* agent.c */
 int mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m);

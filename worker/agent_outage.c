@@ -42,7 +42,9 @@ static int
 is_worker_request (const mu_msg_t *m)
 {
   return m->type == MU_MSG_KV_PUT || m->type == MU_MSG_KV_GET
-         || m->type == MU_MSG_BARRIER || m->type == MU_MSG_CKPT_SAVED;
+         || m->type == MU_MSG_BARRIER || m->type == MU_MSG_CKPT_SAVED
+         || m->type == MU_MSG_KV_ADD || m->type == MU_MSG_KV_CAS
+         || m->type == MU_MSG_KV_DEL || m->type == MU_MSG_KV_COUNT;
 }
 
 int

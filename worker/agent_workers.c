@@ -80,6 +80,11 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
 {
   mu_agent_worker_t *w = arg;
   mu_agent_t *a = w->agent;
+  if (w->spare)
+    {
+      mu_agent_spare_exited (a, w);
+      return;
+    }
   char *tail = mu_proc_stderr_tail (p);
   w->running = 0;
   w->has_route = 0;
@@ -104,6 +109,7 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
 static void
 discard_workers (mu_agent_t *a)
 {
+  mu_agent_spare_kill (a);
   for (size_t i = 0; i < a->nworkers; i++)
     {
       mu_agent_worker_t *w = &a->workers[i];
@@ -239,13 +245,14 @@ open_log_files (mu_agent_t *a, mu_agent_worker_t *w, char ***envp,
   (void)env_set (envp, "TORCHELASTIC_ERROR_FILE", ef);
 }
 
-static void
-spawn_one (mu_agent_t *a, size_t idx)
+int
+mu_agent_spawn_into (mu_agent_t *a, size_t idx, mu_agent_worker_t *w,
+                     int spare)
 {
   const mu_start_t *s = &a->start.u.start;
   const mu_assign_t *as = &s->assign.v[idx];
-  mu_agent_worker_t *w = &a->workers[idx];
   memset (w, 0, sizeof *w);
+  w->spare = spare;
   w->agent = a;
   w->new_member = s->in_place;
   w->rank = as->rank;
@@ -259,12 +266,20 @@ spawn_one (mu_agent_t *a, size_t idx)
   /* The decoded argv is a counted list; exec wants it NULL-terminated. */
   char **argv = calloc (s->spec->argv.n + 1, sizeof *argv);
   int rc = argv ? mu_env_build (s, idx, &x, &envp) : -ENOMEM;
+  if (rc == 0 && spare)
+    {
+      char id[24];
+      w->spare_id = ++a->spare_seq;
+      snprintf (id, sizeof id, "%llu", (unsigned long long)w->spare_id);
+      rc = env_set (&envp, "MUSTER_SPARE", id);
+      snprintf (w->prefix, sizeof w->prefix, "[spare] ");
+    }
   char uid_s[16], gid_s[16], *groups = NULL, *helper_args[10];
   if (rc == 0 && a->run_owner != NULL)
     rc = as_owner (a, s->spec->cwd, &envp, uid_s, gid_s, &groups,
                    helper_args);
   mu_proc_files_t files = { .fd = { -1, -1 } };
-  if (rc == 0)
+  if (rc == 0 && !spare)
     open_log_files (a, w, &envp, &files);
   if (rc == 0)
     {
@@ -290,7 +305,22 @@ spawn_one (mu_agent_t *a, size_t idx)
   free (argv);
   free (groups);
   if (rc != 0)
+    return rc;
+  w->pid = mu_proc_pid (w->proc);
+  w->running = 1;
+  if (!spare)
+    a->live++;
+  return 0;
+}
+
+static void
+spawn_one (mu_agent_t *a, size_t idx)
+{
+  mu_agent_worker_t *w = &a->workers[idx];
+  int rc = mu_agent_spawn_into (a, idx, w, 0);
+  if (rc != 0)
     {
+      const mu_start_t *s = &a->start.u.start;
       char why[512];
       snprintf (why, sizeof why, "muster-agent: cannot start %s: %s",
                 s->spec->argv.v[0], muster_strerror (rc));
@@ -301,9 +331,6 @@ spawn_one (mu_agent_t *a, size_t idx)
       return;
     }
   mu_am_spawned (a);
-  w->pid = mu_proc_pid (w->proc);
-  w->running = 1;
-  a->live++;
 }
 
 /* A rank this agent will not start (refused by the owner policy, or its
@@ -394,6 +421,8 @@ keep_or_replace (mu_agent_t *a, size_t i)
         a->live--;
       mu_proc_close (&w->proc);
     }
+  if (mu_agent_spare_take (a, i))
+    return;
   spawn_one (a, i);
 }
 
@@ -448,6 +477,7 @@ epoch_started (mu_agent_t *a)
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].running)
       report_state (a, &a->workers[i], "running", 0, 0, NULL);
+  mu_agent_spare_ensure (a);
   if (a->opts.ev.on_epoch)
     a->opts.ev.on_epoch (a->opts.ev.arg, s);
 }
@@ -620,6 +650,7 @@ mu_agent_workers_describe (const mu_agent_t *a, mu_run_worker_t **out,
 void
 mu_agent_workers_kill (mu_agent_t *a)
 {
+  mu_agent_spare_kill (a);
   for (size_t i = 0; i < a->nworkers; i++)
     {
       mu_agent_worker_t *w = &a->workers[i];
@@ -634,6 +665,7 @@ mu_agent_workers_kill (mu_agent_t *a)
 void
 mu_agent_workers_stop (mu_agent_t *a, uint64_t epoch, uint64_t grace_ms)
 {
+  mu_agent_spare_kill (a);
   if (a->spawning && a->start.type == MU_MSG_START
       && (epoch == UINT64_MAX || a->start.u.start.epoch == epoch))
     cancel_spawning (a);
@@ -737,6 +769,12 @@ info_when_ready (mu_agent_t *a, mu_agent_worker_t *w)
 }
 
 void
+mu_agent_workers_info (mu_agent_t *a, mu_agent_worker_t *w)
+{
+  info_when_ready (a, w);
+}
+
+void
 mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m)
 {
   if (a->start.type != MU_MSG_START
@@ -788,7 +826,14 @@ on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h,
       return;
     }
   const mu_start_t *s = &a->start.u.start;
+  /* A spare says hello with the rank and epoch of the environment it was
+   * started with: it is known by its spare id. */
+  if (h->spare != 0 && strcmp (h->job, s->job) == 0
+      && mu_agent_spare_hello (a, from, h))
+    return;
   mu_agent_worker_t *w = worker_by_rank (a, h->rank);
+  if (h->spare != 0)
+    w = NULL;
   if (strcmp (h->job, s->job) != 0 || w == NULL)
     {
       mu_wire_send_error (a->work_sock, from, MUSTER_ENOTFOUND, "worker.hello",
@@ -873,6 +918,18 @@ on_work_readable (void *sock, void *arg)
       break;
     case MU_MSG_BARRIER:
       relay (a, &from, &m, m.u.barrier.rank, m.u.barrier.req_id);
+      break;
+    case MU_MSG_KV_ADD: /* torch/kv */
+      relay (a, &from, &m, m.u.kv_add.rank, m.u.kv_add.req_id);
+      break;
+    case MU_MSG_KV_CAS:
+      relay (a, &from, &m, m.u.kv_cas.rank, m.u.kv_cas.req_id);
+      break;
+    case MU_MSG_KV_DEL:
+      relay (a, &from, &m, m.u.kv_del.rank, m.u.kv_del.req_id);
+      break;
+    case MU_MSG_KV_COUNT:
+      relay (a, &from, &m, m.u.kv_count.rank, m.u.kv_count.req_id);
       break;
     case MU_MSG_PROGRESS:
       {
@@ -960,6 +1017,7 @@ mu_agent_workers_close (mu_agent_t *a)
     uv_close ((uv_handle_t *)&a->spawn_idle, NULL);
   mu_zwatch_stop (&a->work_watch);
   mu_agent_logs_close (a);
+  mu_agent_spare_kill (a);
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].proc != NULL)
       mu_proc_close (&a->workers[i].proc);

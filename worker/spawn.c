@@ -641,6 +641,13 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
 
 /* ------------------------------------------------------------- operations */
 
+void
+mu_proc_set_arg (mu_proc_t *p, void *arg)
+{
+  if (p != NULL)
+    p->arg = arg;
+}
+
 int
 mu_proc_set_prefix (mu_proc_t *p, const char *prefix)
 {

@@ -127,6 +127,10 @@ int mu_proc_pid (const mu_proc_t *p);
  * if that was longer. */
 int mu_proc_set_prefix (mu_proc_t *p, const char *prefix);
 
+/* Hand the process's callbacks another `arg` (a spare process taken
+ * into an epoch's worker table, worker/agent_spare.c). */
+void mu_proc_set_arg (mu_proc_t *p, void *arg);
+
 /* Send `sig` to the worker's whole process group.  SIGKILL is the hard
  * kill: with the helper, a sweep request to muster-exec (which also reaches
  * descendants that left the group) and a group SIGKILL MU_PROC_SWEEP_MS

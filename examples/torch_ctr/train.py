@@ -193,10 +193,13 @@ def main(argv):
         elastic = ElasticGroup(mt, o.timeout)
         first = elastic.form(model, optim, 0) + 1
         rank, world = dist.get_rank(), dist.get_world_size()
+        # muster's count: a spare (muster run --spares) was started with
+        # the environment of an earlier epoch
+        restart = elastic.w.restart_count
     else:
         rank, world = init_distributed(o)
     print("rank %d/%d pid %d epoch %s restart %d%s" % (rank, world, os.getpid(),
-          os.environ.get("MUSTER_EPOCH", "-"), restart,
+          elastic.epoch if elastic else os.environ.get("MUSTER_EPOCH", "-"), restart,
           " sync_from %d" % elastic.w.sync_from if elastic else ""), flush=True)
     if rank == 0:
         note_time(o, "group %.6f" % time.time())

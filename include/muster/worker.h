@@ -169,6 +169,23 @@ MUSTER_EXPORT int muster_worker_ckpt_reserve (muster_worker_t *w, size_t len);
 MUSTER_EXPORT int muster_worker_ckpt_path (muster_worker_t *w, char *buf,
                                            size_t size);
 MUSTER_EXPORT int muster_worker_ckpt_save_file (muster_worker_t *w);
+/* A shard written by another process or thread, e.g. a fork()ed child
+ * serializing its copy-on-write view of the state while the program
+ * trains on (the training stall is the fork; muster.torch.save does so).
+ * _claim takes the due checkpoint on the program's thread, as
+ * muster_worker_ckpt_save would (same errors), and puts in `path` where
+ * the shard must be written; the save is then in flight (ckpt_flush waits
+ * for it).  _claim_done, from any thread, once the writer has closed the
+ * file: status 0 fsyncs, checksums and reports it; a negative status
+ * reports that failure (the partial file is removed).  It frees *claim_p
+ * and returns the save's result. */
+typedef struct muster_ckpt_claim muster_ckpt_claim_t;
+MUSTER_EXPORT int muster_worker_ckpt_claim (muster_worker_t *w, char *path,
+                                            size_t size,
+                                            muster_ckpt_claim_t **claim);
+MUSTER_EXPORT int muster_worker_ckpt_claim_done (muster_worker_t *w,
+                                                 muster_ckpt_claim_t **claim_p,
+                                                 int status);
 /* How a checkpoint this worker was asked to save ended.  A save that
  * returned 0 only says the bytes were handed over (MUSTER_CKPT_ASYNC) or
  * that this worker's shard is durable: the checkpoint exists only once
@@ -326,6 +343,40 @@ MUSTER_EXPORT int muster_worker_kv_put (muster_worker_t *w, const char *key,
 MUSTER_EXPORT int muster_worker_kv_get (muster_worker_t *w, const char *key,
                                         void **val, size_t *len,
                                         int timeout_ms);
+
+/* Read-modify-write on the same store, atomic in the coordinator (what a
+ * torch.distributed Store needs beyond put and get; docs/worker-api.md).
+ * timeout_ms bounds the wait for the answer, as for kv_put. */
+
+/* Add `delta` to the decimal integer `key` holds (an absent key counts as
+ * 0) and store the sum in decimal; *value receives it.  MUSTER_EINVAL if
+ * the key holds something else or the sum overflows int64. */
+MUSTER_EXPORT int muster_worker_kv_add (muster_worker_t *w, const char *key,
+                                        int64_t delta, int64_t *value,
+                                        int timeout_ms);
+
+/* Compare-and-set: if `key` holds the `expected_len` bytes at `expected`
+ * (an empty expected value also matches an absent key), store `desired`.
+ * On 0, *val (malloc'd, free() it) and *len hold the key's value after the
+ * operation: `desired` on a match, the unchanged value otherwise.
+ * MUSTER_ENOTFOUND if the key is absent (and expected was not empty):
+ * nothing was stored. */
+MUSTER_EXPORT int muster_worker_kv_cas (muster_worker_t *w, const char *key,
+                                        const void *expected,
+                                        size_t expected_len,
+                                        const void *desired,
+                                        size_t desired_len, void **val,
+                                        size_t *len, int timeout_ms);
+
+/* Delete `key`; *existed is 1 if it was there, 0 if not. */
+MUSTER_EXPORT int muster_worker_kv_del (muster_worker_t *w, const char *key,
+                                        int *existed, int timeout_ms);
+
+/* The number of keys of this job and epoch that start with `prefix` (NULL
+ * or "" = every key; barrier names are not keys). */
+MUSTER_EXPORT int muster_worker_kv_count (muster_worker_t *w,
+                                          const char *prefix,
+                                          uint64_t *count, int timeout_ms);
 
 /* Wait until every worker of the epoch has entered barrier `name`. */
 MUSTER_EXPORT int muster_worker_barrier (muster_worker_t *w, const char *name,

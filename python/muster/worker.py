@@ -39,8 +39,8 @@ import weakref
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import _lib
-from .errors import (Closed, MusterError, NoCheckpoint, NotFound, check, error_for,
-                     invalid)
+from .errors import (Closed, InvalidArgument, MusterError, NoCheckpoint, NotFound, check,
+                     error_for, invalid)
 from .types import BucketSlice, CkptOutcome, CkptRequest, Membership, Peer, Restore
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
@@ -74,6 +74,12 @@ def _key(key: Key, what: str, name: str = "key") -> bytes:
     if b"\0" in b:
         raise invalid(what, "%s must not contain a NUL character" % name)
     return b
+
+
+def _shown(key: Key) -> str:
+    """A key for an error message: repr, cut after 80 characters."""
+    r = repr(key)
+    return r if len(r) <= 80 else r[:77] + "...(%d long)" % len(key)
 
 
 class _Buf:
@@ -124,6 +130,17 @@ def _report(where: str) -> None:
     """A user callback raised on libmuster's thread: say so, carry on."""
     print("muster: exception in %s callback (ignored):" % where, file=sys.stderr)
     traceback.print_exc()
+
+
+class ShardClaim:
+    """A checkpoint shard claimed by Worker.ckpt_claim, to be finished once
+    with Worker.ckpt_claim_done."""
+
+    def __init__(self, p: ctypes.c_void_p) -> None:
+        self._p = p
+
+    def __repr__(self) -> str:
+        return "<ShardClaim %s>" % ("open" if self._p.value else "done")
 
 
 class Request:
@@ -394,6 +411,69 @@ class Worker:
         v = await self.kv_get_nb(key, timeout)
         return v if v is not None else b""
 
+    def kv_add(self, key: Key, delta: int, timeout: Optional[float] = None) -> int:
+        """Add ``delta`` to the decimal integer ``key`` holds (absent = 0),
+        atomically in the coordinator; the new value.  The key then holds
+        the sum in decimal (kv_get reads b"42").  InvalidArgument if it
+        holds anything else or the sum overflows int64."""
+        what = "muster_worker_kv_add"
+        k = _key(key, what)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise invalid(what, "delta must be an int, not %r" % (delta,))
+        if not -2**63 <= delta < 2**63:
+            raise invalid(what, "delta %d does not fit a 64-bit integer" % delta)
+        out = ctypes.c_int64()
+        rc = _lib.lib().muster_worker_kv_add(self._handle(what), k, delta,
+                                             ctypes.byref(out), _ms(timeout, what))
+        if rc < 0:
+            raise error_for(rc, what, "key %s: the value is not a decimal integer or "
+                            "the sum overflows int64" % _shown(key)
+                            if rc == InvalidArgument.code else "key %s" % _shown(key))
+        return out.value
+
+    def kv_cas(self, key: Key, expected: BytesLike, desired: BytesLike,
+               timeout: Optional[float] = None) -> Optional[bytes]:
+        """Compare-and-set, atomically in the coordinator: if ``key`` holds
+        ``expected`` (an empty ``expected`` also matches an absent key) it
+        is set to ``desired``.  The value after the operation, or None if
+        the key is absent (``expected`` was not empty; nothing stored)."""
+        what = "muster_worker_kv_cas"
+        k = _key(key, what)
+        e, d = _Buf(expected, what), _Buf(desired, what)
+        val, n = ctypes.c_void_p(), ctypes.c_size_t()
+        rc = _lib.lib().muster_worker_kv_cas(self._handle(what), k, e.ptr, e.len, d.ptr,
+                                             d.len, ctypes.byref(val), ctypes.byref(n),
+                                             _ms(timeout, what))
+        data = _take(val, n)
+        if rc == NotFound.code:
+            return None
+        if rc < 0:
+            raise error_for(rc, what, "key %s" % _shown(key))
+        return data
+
+    def kv_del(self, key: Key, timeout: Optional[float] = None) -> bool:
+        """Delete ``key``; whether it existed."""
+        what = "muster_worker_kv_del"
+        k = _key(key, what)
+        existed = ctypes.c_int()
+        rc = _lib.lib().muster_worker_kv_del(self._handle(what), k, ctypes.byref(existed),
+                                             _ms(timeout, what))
+        if rc < 0:
+            raise error_for(rc, what, "key %s" % _shown(key))
+        return bool(existed.value)
+
+    def kv_count(self, prefix: Key = "", timeout: Optional[float] = None) -> int:
+        """The number of keys of this job and epoch that start with
+        ``prefix`` (all keys by default; barrier names are not keys)."""
+        what = "muster_worker_kv_count"
+        p = _key(prefix, what, "prefix") if prefix else b""
+        out = ctypes.c_uint64()
+        rc = _lib.lib().muster_worker_kv_count(self._handle(what), p, ctypes.byref(out),
+                                               _ms(timeout, what))
+        if rc < 0:
+            raise error_for(rc, what, "prefix %s" % _shown(prefix))
+        return out.value
+
     def barrier(self, name: Key, timeout: Optional[float] = None) -> None:
         """Wait until every worker of the epoch has entered barrier ``name``."""
         what = "muster_worker_barrier"
@@ -556,6 +636,35 @@ class Worker:
             raise error_for(rc, what, "no checkpoint is due" if rc == NotFound.code else "")
         if overlap:
             self._overlap_keep = b
+
+    def ckpt_claim(self) -> Tuple[str, "ShardClaim"]:
+        """Take the due checkpoint for a shard another process or thread
+        writes (muster.torch.save's fork()ed child does): the path to write
+        it to, and the claim to finish with ckpt_claim_done() from any
+        thread once the file is closed.  NotFound if no checkpoint is due;
+        the save is in flight until then (ckpt_flush() waits for it)."""
+        what = "muster_worker_ckpt_claim"
+        buf = ctypes.create_string_buffer(4096)
+        cl = ctypes.c_void_p()
+        rc = _lib.lib().muster_worker_ckpt_claim(self._handle(what), buf, len(buf),
+                                                 ctypes.byref(cl))
+        if rc < 0:
+            raise error_for(rc, what, "no checkpoint is due" if rc == NotFound.code else "")
+        return buf.value.decode(), ShardClaim(cl)
+
+    def ckpt_claim_done(self, claim: "ShardClaim", status: int = 0) -> None:
+        """The claim's file is complete (status 0: fsync, checksum and
+        report it) or its writer failed (a negative muster or errno code:
+        report that).  Thread-safe; raises the save's error."""
+        what = "muster_worker_ckpt_claim_done"
+        if not isinstance(claim, ShardClaim) or not claim._p.value:
+            raise invalid(what, "claim must be an unfinished ShardClaim, not %r" % (claim,))
+        if isinstance(status, bool) or not isinstance(status, int) or status > 0:
+            raise invalid(what, "status must be 0 or a negative code, not %r" % (status,))
+        rc = _lib.lib().muster_worker_ckpt_claim_done(self._handle(what),
+                                                      ctypes.byref(claim._p), status)
+        if rc < 0:
+            raise error_for(rc, what, "")
 
     def ckpt_copied(self) -> None:
         """After an overlap save: block until the data has been copied."""

@@ -2,8 +2,8 @@
 """muster.torch with Debian's python3-torch (progs/torch_ddp.py):
 init_process_group over muster.torch.store() (no TCPStore, no
 MASTER_PORT) and an allreduce at world 2 and 4 on gloo; the Store
-methods torch uses (set/get/wait/check/add), the unsupported ones raising
-NotImplementedError and a wait timing out as muster.TimedOut; a small DDP
+methods (set/get/wait/check/add/compare_set/num_keys/delete_key)
+and a wait timing out as muster.TimedOut; a small DDP
 model saved with muster.torch.save and, after a crash, restored with
 muster.torch.load: the weights end bit-identical to an uninterrupted
 run's; in in-place mode (progs/torch_elastic.py) the survivors of a lost
@@ -38,15 +38,15 @@ class Torch(PyCase):
         for r, ls in ar.items():
             self.expect_eq(ls[0], "%d world %d" % (world * (world + 1) // 2, world),
                            "rank %d allreduce" % r, p)
-        self.check("world %d: set/get/wait/check/add and the unsupported methods" % world)
+        self.check("world %d: set/get/wait/check/add/compare_set/num_keys/delete_key" % world)
         st = self.lines(p, "store")
         for r in range(world):
             self.expect_eq(st.get(r, [])[:6], [
                 "get v%d check True False" % ((r + 1) % world),
                 "add %d get %d check True" % ((world * (world + 1) // 2,) * 2),
-                "compare_set NotImplementedError True",
-                "delete_key NotImplementedError True",
-                "num_keys NotImplementedError True",
+                "compare_set True True",
+                "num_keys True",
+                "delete_key True False",
                 "wait TimedOut MUSTER_ETIMEDOUT"], "rank %d store lines" % r, p)
 
     def finals(self, p, world):

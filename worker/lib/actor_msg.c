@@ -112,6 +112,7 @@ mu_actor_say_hello (mu_actor_t *a)
   m.u.hello.rank = info ? (uint64_t)info->rank : w->hello_rank;
   m.u.hello.epoch = info ? info->epoch : w->hello_epoch;
   m.u.hello.pid = (uint64_t)getpid ();
+  m.u.hello.spare = info ? 0 : w->spare_id;
   int rc = mu_wire_send (a->dealer, NULL, &m);
   if (rc != 0)
     mu_log_warn (&w->log, "WORKER-HELLO", "cannot send hello: %s",
@@ -271,7 +272,20 @@ mu_on_reply (mu_actor_t *a, mu_reply_t *rep)
   int status = mu_wire_status (rep->status, false);
   uint8_t *val = NULL;
   size_t len = 0;
-  if (status == 0 && r->kind == MU_REQ_KV_GET)
+  if (status == 0
+      && (r->kind == MU_REQ_KV_ADD || r->kind == MU_REQ_KV_DEL
+          || r->kind == MU_REQ_KV_COUNT))
+    {
+      /* torch/kv: the number travels as the request's value */
+      len = sizeof (int64_t);
+      val = malloc (len);
+      if (val == NULL)
+        status = -ENOMEM, len = 0;
+      else
+        memcpy (val, &rep->num, len);
+    }
+  else if (status == 0
+           && (r->kind == MU_REQ_KV_GET || r->kind == MU_REQ_KV_CAS))
     {
       /* A copy, so the caller always gets a malloc'd, non-NULL buffer
        * (also for an empty value) it can free(). */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "checkpoint/async_writer.h"
 #include "checkpoint/buckets.h"
@@ -546,6 +547,76 @@ muster_worker_ckpt_save_file (muster_worker_t *w)
   rc = mu_shard_adopt (dir, file, &info);
   report (&c, rc, rc == 0 ? &info : NULL);
   mu_shard_info_clear (&info);
+  return rc;
+}
+
+/* A shard written by someone else (muster_worker_ckpt_claim): the claim
+ * taken on the program's thread, the adoption done later on any thread. */
+struct muster_ckpt_claim {
+  save_ctx_t c;
+  char dir[4096];
+  char file[64];
+};
+
+int
+muster_worker_ckpt_claim (muster_worker_t *w, char *path, size_t size,
+                          muster_ckpt_claim_t **out)
+{
+  if (out != NULL)
+    *out = NULL;
+  if (w == NULL || path == NULL || out == NULL)
+    return MUSTER_EINVAL;
+  muster_ckpt_claim_t *cl = calloc (1, sizeof *cl);
+  if (cl == NULL)
+    return -ENOMEM;
+  shard_name (w, cl->file, sizeof cl->file);
+  int rc = claim (w, &cl->c, cl->dir, sizeof cl->dir, cl->file);
+  if (rc == 0)
+    rc = mu_shard_tmp_path (cl->dir, cl->file, path, size);
+  if (rc != 0)
+    {
+      if (cl->c.w != NULL) /* claimed, but no path fits: a failed save */
+        report (&cl->c, rc, NULL);
+      free (cl);
+      return rc;
+    }
+  mu_wckpt_t *ck = w->ck;
+  pthread_mutex_lock (&ck->mu);
+  ck->inflight++;
+  pthread_mutex_unlock (&ck->mu);
+  *out = cl;
+  return 0;
+}
+
+int
+muster_worker_ckpt_claim_done (muster_worker_t *w, muster_ckpt_claim_t **cl_p,
+                               int status)
+{
+  if (w == NULL || cl_p == NULL || *cl_p == NULL || status > 0)
+    return MUSTER_EINVAL;
+  muster_ckpt_claim_t *cl = *cl_p;
+  *cl_p = NULL;
+  mu_shard_info_t info;
+  memset (&info, 0, sizeof info);
+  int rc = status;
+  if (rc == 0)
+    rc = mu_shard_adopt (cl->dir, cl->file, &info);
+  else
+    {
+      /* Nothing half-written is left behind for a restore to trip on. */
+      char tmp[4200];
+      if (mu_shard_tmp_path (cl->dir, cl->file, tmp, sizeof tmp) == 0)
+        unlink (tmp);
+    }
+  report (&cl->c, rc, rc == 0 ? &info : NULL);
+  mu_shard_info_clear (&info);
+  mu_wckpt_t *ck = w->ck;
+  pthread_mutex_lock (&ck->mu);
+  ck->inflight--;
+  ck->last_status = rc;
+  pthread_cond_broadcast (&ck->cv);
+  pthread_mutex_unlock (&ck->mu);
+  free (cl);
   return rc;
 }
 

@@ -181,6 +181,13 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
   int timeout_ms = opts && opts->connect_timeout_ms > 0
                        ? opts->connect_timeout_ms
                        : MU_WORKER_CONNECT_TIMEOUT_MS;
+  /* A spare (MUSTER_SPARE, worker/agent_spare.c) waits for a place in an
+   * epoch as long as it takes: its agent answers when a worker is lost,
+   * and kills it when the job ends. */
+  uint64_t spare_id = 0;
+  const char *spare_s = mu_env ("MUSTER_SPARE");
+  if (spare_s != NULL && mu_parse_u64 (spare_s, &spare_id) == 0)
+    timeout_ms = INT_MAX;
 
   muster_worker_t *w = calloc (1, sizeof *w);
   if (w == NULL)
@@ -206,6 +213,7 @@ muster_worker_init (muster_worker_t **out, const muster_worker_opts_t *opts)
   w->pid = getpid ();
   w->hello_rank = rank;
   w->hello_epoch = epoch;
+  w->spare_id = spare_id;
   w->link_grace_ms = MU_WORKER_LINK_GRACE_MS;
   const char *grace = mu_env ("MUSTER_WORKER_LINK_GRACE_MS");
   uint64_t g;
@@ -271,17 +279,20 @@ muster_worker_finalize (muster_worker_t **w_p)
 
 /* ------------------------------------------------------------- requests */
 
-/* Encode and hand one request to the actor.  On success *out holds the
- * caller's reference; on failure nothing was started. */
-static int
-mu_worker_start (muster_worker_t *w, mu_req_kind_t kind, const char *key,
-                 const void *val, size_t len, int timeout_ms,
-                 muster_req_t **out)
+int
+mu_worker_start_kv (muster_worker_t *w, mu_req_kind_t kind, const char *key,
+                    const mu_kv_args_t *args, int timeout_ms,
+                    muster_req_t **out)
 {
+  static const mu_kv_args_t none = { 0 };
+  const mu_kv_args_t *x = args != NULL ? args : &none;
+  const void *val = x->val;
+  size_t len = x->len;
   if (w == NULL || key == NULL || out == NULL || timeout_ms < -1
-      || (len > 0 && val == NULL))
+      || (len > 0 && val == NULL) || (x->len2 > 0 && x->val2 == NULL))
     return MUSTER_EINVAL;
-  if (strlen (key) > MU_PROTO_MAX_STR || len > MU_PROTO_MAX_STR)
+  if (strlen (key) > MU_PROTO_MAX_STR || len > MU_PROTO_MAX_STR
+      || x->len2 > MU_PROTO_MAX_STR)
     return MUSTER_ETOOBIG;
   const mu_info_t *info = mu_worker_info (w);
   muster_req_t *req = mu_req_new (kind);
@@ -336,6 +347,41 @@ mu_worker_start (muster_worker_t *w, mu_req_kind_t kind, const char *key,
         .timeout_ms = timeout_ms == 0 ? 1 : wire_timeout,
       };
       break;
+    case MU_REQ_KV_ADD: /* torch/kv */
+      m.type = MU_MSG_KV_ADD;
+      m.u.kv_add = (mu_kv_add_t){
+        .job = info->job, .epoch = info->epoch,
+        .rank = (uint64_t)info->rank, .req_id = req->id,
+        .key = (char *)key, .delta = x->delta,
+      };
+      break;
+    case MU_REQ_KV_CAS:
+      m.type = MU_MSG_KV_CAS;
+      m.u.kv_cas = (mu_kv_cas_t){
+        .job = info->job, .epoch = info->epoch,
+        .rank = (uint64_t)info->rank, .req_id = req->id,
+        .key = (char *)key,
+        .expected = { .ptr = (uint8_t *)(val ? val : ""), .len = len },
+        .desired = { .ptr = (uint8_t *)(x->val2 ? x->val2 : ""),
+                     .len = x->len2 },
+      };
+      break;
+    case MU_REQ_KV_DEL:
+      m.type = MU_MSG_KV_DEL;
+      m.u.kv_del = (mu_kv_del_t){
+        .job = info->job, .epoch = info->epoch,
+        .rank = (uint64_t)info->rank, .req_id = req->id,
+        .key = (char *)key,
+      };
+      break;
+    case MU_REQ_KV_COUNT:
+      m.type = MU_MSG_KV_COUNT;
+      m.u.kv_count = (mu_kv_count_t){
+        .job = info->job, .epoch = info->epoch,
+        .rank = (uint64_t)info->rank, .req_id = req->id,
+        .prefix = key[0] ? (char *)key : NULL,
+      };
+      break;
     }
   int rc = mu_msg_encode (&m, &req->buf, &req->buflen);
   if (rc != 0)
@@ -353,6 +399,16 @@ mu_worker_start (muster_worker_t *w, mu_req_kind_t kind, const char *key,
     }
   *out = req;
   return 0;
+}
+
+/* kv.put, kv.get and barrier: one value at most. */
+static int
+mu_worker_start (muster_worker_t *w, mu_req_kind_t kind, const char *key,
+                 const void *val, size_t len, int timeout_ms,
+                 muster_req_t **out)
+{
+  mu_kv_args_t args = { .val = val, .len = len };
+  return mu_worker_start_kv (w, kind, key, &args, timeout_ms, out);
 }
 
 int

@@ -105,8 +105,24 @@ int mu_info_peer (const mu_info_t *info, int rank, muster_peer_t *out);
 typedef enum mu_req_kind {
   MU_REQ_KV_PUT = 1,
   MU_REQ_KV_GET,
-  MU_REQ_BARRIER
+  MU_REQ_BARRIER,
+  /* torch/kv (kv_rmw.c): the reply's value (cas) or its num, handed to
+   * the caller as a malloc'd int64_t (add, del, count) */
+  MU_REQ_KV_ADD,
+  MU_REQ_KV_CAS,
+  MU_REQ_KV_DEL,
+  MU_REQ_KV_COUNT
 } mu_req_kind_t;
+
+/* What a KV request carries besides its key: the value (kv.put; cas:
+ * the expected value), cas's desired value, add's delta. */
+typedef struct mu_kv_args {
+  const void *val;
+  size_t len;
+  const void *val2;
+  size_t len2;
+  int64_t delta;
+} mu_kv_args_t;
 
 /* A request in flight.  Lifetime: created by the front end with one
  * reference (the caller's); a second reference goes to the actor with the
@@ -195,6 +211,7 @@ struct muster_worker {
    * (acquire).  Older snapshots hang off ->older. */
   _Atomic (mu_info_t *) info;
 
+  uint64_t spare_id; /* MUSTER_SPARE: a spare waiting for a place, 0 = not */
   atomic_uint_fast64_t next_id; /* last req_id handed out */
   atomic_uint_fast64_t progress_step;
   atomic_bool progress_flag; /* a PROGRESS is waiting to be sent */
@@ -221,6 +238,13 @@ mu_worker_info (const muster_worker_t *w)
 
 /* Send a command to the actor; 0 or -errno.  flags: 0 or ZMQ_DONTWAIT. */
 int mu_worker_send_cmd (muster_worker_t *w, const mu_cmd_t *cmd, int flags);
+
+/* Encode one KV request or barrier (key: the barrier name, count's
+ * prefix) and hand it to the actor.  On success *out holds the caller's
+ * reference; on failure nothing was started.  args may be NULL. */
+int mu_worker_start_kv (muster_worker_t *w, mu_req_kind_t kind,
+                        const char *key, const mu_kv_args_t *args,
+                        int timeout_ms, muster_req_t **out);
 
 /* ---------------------------------------------------------------- actor */
 

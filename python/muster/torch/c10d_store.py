@@ -5,32 +5,23 @@ init_process_group(store=MusterStore(...)) then needs no TCPStore on rank
 and epoch (a new epoch empties them), and a get waits in the coordinator
 (libmuster's blocking kv_get, the GIL released) instead of polling.
 
-musterd's KV offers put and (waiting) get; the Store methods map onto them:
+Every Store method maps onto one musterd KV operation, atomic in the
+coordinator (coordinator/kv_table.c):
 
-  set, get, wait, check   put / get, get with timeout, get with timeout 0
-                          (wait asks for one key after the other, so a
-                          rank holds one waiting request at a time; check
-                          sends every key at once with kv_get_nb, not
-                          waiting);
-  add(key, n)             a counter kept as one key per rank, each written
-                          only by its rank ("<prefix>/add/<key>/<rank>",
-                          that rank's running total); add returns the sum
-                          over the ranks of the epoch, read in one
-                          round of kv_get_nb.  Counters only grow by what
-                          each rank adds, so torch's store-based barrier
-                          (add 1, then add 0 until it reads world) is
-                          exact.  The value returned is the total seen at
-                          that moment, not a unique ticket: two ranks
-                          adding at once may read the same total.  The
-                          first add of a rank also puts the plain key
-                          with a marker, so wait/check see a counter and
-                          get returns its total (as TCPStore does).
-  compare_set, delete_key, num_keys
-                          need an atomic compare-and-set, a delete and a
-                          key listing, which the KV protocol does not have;
-                          they raise NotImplementedError saying so.
-                          init_process_group, gloo and the collectives do
-                          not call them.
+  set, get                put / get waiting up to the store's timeout;
+  wait                    get with a timeout, one key after the other, so a
+                          rank holds one waiting request at a time;
+  check                   every key at once with kv_get_nb, not waiting;
+  add(key, n)             kv.add: the key holds a decimal integer (as
+                          TCPStore's does: get reads b"3"), the new value
+                          is returned, a unique ticket per add;
+  compare_set(k, e, d)    kv.cas: the value after the operation; for an
+                          absent key and a non-empty e it returns e, as
+                          TCPStore does (nothing is stored);
+  delete_key(k)           kv.del: whether the key existed;
+  num_keys()              kv.count of this store's keys (its prefix): a
+                          fresh store has 0 (TCPStore counts 1, its own
+                          "init/" key).
 
 Values set through torch arrive as bytes; get returns bytes.  A store
 belongs to the epoch it was made in: used after a membership change it
@@ -40,23 +31,21 @@ from __future__ import annotations
 
 import datetime
 import time
-from typing import Any, Dict, List, Optional, Union
+from typing import List, Optional, Union
 
 import torch.distributed as dist
 
-from ..errors import NotFound, StaleEpoch, TimedOut, invalid
+from ..errors import InvalidArgument, NotFound, StaleEpoch, TimedOut, invalid
 from ..worker import Worker
 
 
-# The value of a counter's plain key (see add); no torch value looks so.
-COUNTER = b"\0muster.torch:counter\0"
-
-
-def _unsupported(op: str) -> NotImplementedError:
-    return NotImplementedError(
-        "muster.torch store: %s needs an atomic compare-and-set, a delete or a "
-        "key listing, which musterd's KV store (put and waiting get, per epoch) "
-        "does not offer; init_process_group and gloo do not use it" % op)
+def _bytes(v: Union[bytes, str], what: str) -> bytes:
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise invalid("MusterStore.compare_set", "%s must be bytes or str, not %s"
+                  % (what, type(v).__name__))
 
 
 class MusterStore(dist.Store):
@@ -76,7 +65,6 @@ class MusterStore(dist.Store):
         self.epoch = worker.epoch
         self.rank = worker.rank
         self.world = worker.world
-        self._added: Dict[str, int] = {}
         if timeout is not None:
             if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
                     or timeout < 0:
@@ -96,9 +84,6 @@ class MusterStore(dist.Store):
             raise invalid("MusterStore", "key must be str, not %s" % type(key).__name__)
         return "%s/v/%s" % (self.prefix, key)
 
-    def _ck(self, key: str, rank: int) -> str:
-        return "%s/add/%s/%d" % (self.prefix, key, rank)
-
     def _secs(self, timeout: Optional[datetime.timedelta] = None) -> Optional[float]:
         t = timeout if timeout is not None else self.timeout
         s = t.total_seconds()
@@ -110,16 +95,9 @@ class MusterStore(dist.Store):
         self.worker.kv_put(self._k(key), value, self._secs())
 
     def get(self, key: str) -> bytes:
-        """The value of key, waiting up to the store's timeout for it; for
-        a counter (a key add() made), its total now, as TCPStore does."""
-        v = self.worker.kv_get(self._k(key), self._secs())
-        if v != COUNTER:
-            return v
-        mine = self._added.get(key)
-        if mine is None:
-            got = self._collect([self._ck(key, self.rank)], 0)[0]
-            mine = int(got) if got else 0
-        return str(self._total(key, mine)).encode()
+        """The value of key, waiting up to the store's timeout for it (a
+        counter's value is its decimal total, as TCPStore's)."""
+        return self.worker.kv_get(self._k(key), self._secs())
 
     def _collect(self, keys: List[str], timeout: Optional[float]) -> List[Optional[bytes]]:
         """Ask for every key at once (kv_get_nb); None for an absent key
@@ -164,36 +142,34 @@ class MusterStore(dist.Store):
             keys = [keys]
         return all(v is not None for v in self._collect([self._k(k) for k in keys], 0))
 
-    def _total(self, key: str, mine: int) -> int:
-        others = [self._ck(key, r) for r in range(self.world) if r != self.rank]
-        return mine + sum(int(v) for v in self._collect(others, 0) if v)
-
     def add(self, key: str, amount: int) -> int:
-        """Add amount to the counter key; the total over all ranks now."""
+        """Add amount to the counter key (absent = 0); the new value."""
         if isinstance(amount, bool) or not isinstance(amount, int):
             raise invalid("MusterStore.add", "amount must be an int, not %r" % (amount,))
-        name = self._k(key)
-        mine = self._added.get(key)
-        if mine is None:
-            got = self._collect([self._ck(key, self.rank)], 0)[0]
-            mine = int(got) if got else 0
-            # The plain key says "a counter": get/wait/check see it (and
-            # a get waiting for it wakes up), get answers the total.
-            self.worker.kv_put(name, COUNTER, self._secs())
-        if amount != 0:
-            mine += amount
-            self.worker.kv_put(self._ck(key, self.rank), str(mine), self._secs())
-        self._added[key] = mine
-        return self._total(key, mine)
+        try:
+            return self.worker.kv_add(self._k(key), amount, self._secs())
+        except InvalidArgument as e:
+            raise invalid("MusterStore.add", "key %r holds a value that is not a decimal "
+                          "integer, or adding %d overflows int64 (%s)"
+                          % (key, amount, e)) from None
 
-    def compare_set(self, key: str, expected: Any, desired: Any) -> bytes:
-        raise _unsupported("compare_set")
+    def compare_set(self, key: str, expected: Union[bytes, str],
+                    desired: Union[bytes, str]) -> bytes:
+        """If key holds expected (or is absent and expected is empty), set
+        it to desired; the value after, as TCPStore answers (expected
+        itself for an absent key and a non-empty expected)."""
+        e, d = _bytes(expected, "expected"), _bytes(desired, "desired")
+        cur = self.worker.kv_cas(self._k(key), e, d, self._secs())
+        return e if cur is None else cur
 
     def delete_key(self, key: str) -> bool:
-        raise _unsupported("delete_key")
+        """Delete key; True if it existed."""
+        return self.worker.kv_del(self._k(key), self._secs())
 
     def num_keys(self) -> int:
-        raise _unsupported("num_keys")
+        """How many keys this store holds (its prefix's, this epoch)."""
+        self._k("")  # the epoch check
+        return self.worker.kv_count("%s/v/" % self.prefix, self._secs())
 
     def __repr__(self) -> str:
         return "<MusterStore prefix=%r epoch=%d rank=%d world=%d>" % (

@@ -47,14 +47,23 @@ say("store get", s.get("k%d" % ((rank + 1) % world)).decode(),
 s.add("count", rank + 1)
 dist.barrier()
 say("store add", s.add("count", 0), "get", s.get("count").decode(), "check", s.check(["count"]))
-for name, call in [("compare_set", lambda: s.compare_set("k0", b"v0", b"x")),
-                   ("delete_key", lambda: s.delete_key("k0")),
-                   ("num_keys", lambda: s.num_keys())]:
-    try:
-        call()
-        say("store", name, "did not raise")
-    except NotImplementedError as e:
-        say("store", name, "NotImplementedError", "atomic" in str(e))
+dist.barrier()
+if rank == 0:
+    s.set("cas", b"a")
+dist.barrier()
+# every rank tries a -> b; exactly one wins, all then read b
+won = s.compare_set("cas", b"a", ("b%d" % rank).encode())
+dist.barrier()
+final = s.get("cas")
+say("store compare_set", final.startswith(b"b"), won == final)
+n = s.num_keys()  # k0..k<world-1>, count, cas
+dist.barrier()
+say("store num_keys", n == world + 2)
+if rank == 0:
+    say("store delete_key", s.delete_key("cas"), s.delete_key("cas"))
+else:
+    say("store delete_key", True, False)
+dist.barrier()
 try:
     s.wait(["never-set"], __import__("datetime").timedelta(seconds=0.2))
     say("store wait did not raise")
