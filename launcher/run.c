@@ -927,6 +927,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->ckpt_timeout_ms = r->o.ckpt_timeout_ms;
   spec->nbuckets = r->o.nbuckets;
   spec->resume = r->o.resume != 0;
+  spec->mpi = r->o.mpi != 0;
 }
 
 int
