@@ -8,6 +8,7 @@
  * Before MPI_Init it prints nothing; right after, "init_done_us=<wall
  * clock µs>" so a benchmark can measure launch-to-MPI_Init-done.
  * --expect N: exit 3 unless the world has N ranks.
+ * --abort-rank R: rank R calls MPI_Abort (error code 7) after the sum.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -18,10 +19,12 @@
 int
 main (int argc, char **argv)
 {
-  long expect = 0;
+  long expect = 0, abort_rank = -1;
   for (int i = 1; i + 1 < argc; i++)
     if (strcmp (argv[i], "--expect") == 0)
       expect = strtol (argv[++i], NULL, 10);
+    else if (strcmp (argv[i], "--abort-rank") == 0)
+      abort_rank = strtol (argv[++i], NULL, 10);
   if (MPI_Init (&argc, &argv) != MPI_SUCCESS)
     {
       fprintf (stderr, "mpi_world: MPI_Init failed\n");
@@ -40,6 +43,8 @@ main (int argc, char **argv)
   printf ("mpi_world rank=%d size=%d sum=%ld init_done_us=%lld\n", rank, size,
           sum, (long long)tv.tv_sec * 1000000 + tv.tv_usec);
   fflush (stdout);
+  if (rank == abort_rank)
+    MPI_Abort (MPI_COMM_WORLD, 7);
   MPI_Finalize ();
   if (expect > 0 && size != expect)
     {

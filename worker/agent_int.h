@@ -198,9 +198,9 @@ int mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp);
 /* A reply to one of the agent's own fence requests: handled, returns 1
  * (it may take m's value); 0 for a worker's reply. */
 int mu_agent_pmix_reply (mu_agent_t *a, mu_msg_t *m);
-/* A rank exited (failed: non-zero or signal): its stderr tail (owned,
- * may be NULL) with MPI_Abort's message or the no-PMIx explanation in
- * front; returns the tail to report (owned by the caller). */
+/* A rank exited (failed: a non-zero code): its stderr tail (owned,
+ * may be NULL) with MPI_Abort's message or the no-PMIx explanation at
+ * the end; returns the tail to report (owned by the caller). */
 char *mu_agent_pmix_exit_tail (mu_agent_t *a, uint64_t rank, int failed,
                                char *tail);
 void mu_agent_pmix_close (mu_agent_t *a);

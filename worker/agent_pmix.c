@@ -21,8 +21,8 @@
  * requests carry req_id bit 63, so their replies are told from the ones
  * it relays to workers.
  *
- * An MPI_Abort is a worker failure: its message becomes the head of the
- * worker's reported stderr tail.  A worker that exits without its MPI ever
+ * An MPI_Abort is a worker failure: its message ends the worker's
+ * reported stderr tail.  A worker that exits without its MPI ever
  * connecting to the server ran outside the world (an MPI without PMIx
  * support initializes as a singleton): a failing exit says so plainly, a
  * clean one is logged.
@@ -459,14 +459,21 @@ mu_agent_pmix_exit_tail (mu_agent_t *a, uint64_t rank, int failed,
     }
   if (head == NULL)
     return tail;
+  /* After the program's own last lines: what a reader sees first in the
+   * launcher's "last lines of stderr". */
   size_t hl = strlen (head), tl = tail ? strlen (tail) : 0;
-  char *t = malloc (hl + tl + 1);
+  char *t = malloc (tl + hl + 2);
   if (t == NULL)
     return tail;
-  memcpy (t, head, hl);
+  size_t k = 0;
   if (tl > 0)
-    memcpy (t + hl, tail, tl);
-  t[hl + tl] = '\0';
+    {
+      memcpy (t, tail, tl);
+      k = tl;
+      if (tail[tl - 1] != '\n')
+        t[k++] = '\n';
+    }
+  memcpy (t + k, head, hl + 1);
   free (tail);
   return t;
 }

