@@ -13,7 +13,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import MusterCase, bin_path, main, parse_kv_line, worker_lines  # noqa: E402
+from harness import (MusterCase, bin_path, main, parse_kv_line,  # noqa: E402
+                     tagged_pids, worker_lines)
 
 PY = "/usr/bin/python3"
 MPI4PY_PROG = """
@@ -130,6 +131,91 @@ class Mpi(MusterCase):
         self.expect(rc != 0, "exit status 0", p)
         self.expect("did not connect to muster's PMIx server" in p.err,
                     "no explanation of the missing PMIx connection", p)
+
+    # -- examples/mpi_ctr: restarts from checkpoints
+
+    CTR = ["--steps", "200", "--eval-every", "50"]
+
+    def ctr_run(self, name, extra_args, ctr_extra=()):
+        ck = os.path.join(self.tmp, "ck-" + name)
+        return self.muster_run(["--mpi", "--nproc-per-node", "4",
+                                "--rdzv-id", name, "--ckpt-dir", ck,
+                                "--ckpt-every-steps", "10"] + list(extra_args)
+                               + ["--", bin_path("mpi_ctr")] + self.CTR
+                               + list(ctr_extra), name=name)
+
+    def ctr_done(self, p):
+        """{rank: (checksum, auc)} of mpi_ctr's 'done' lines."""
+        done = {}
+        for r, ls in worker_lines(p.out, "worker").items():
+            for l in ls:
+                if l.startswith("done "):
+                    v = l.split()
+                    done[r] = (v[v.index("checksum") + 1], v[v.index("auc") + 1])
+        return done
+
+    def uninterrupted(self):
+        p = self.ctr_run("ctr-clean", [])
+        rc = p.wait()
+        self.check("an uninterrupted mpi_ctr run of 4 ranks exits 0")
+        self.expect_eq(rc, 0, "exit status", p)
+        done = self.ctr_done(p)
+        self.expect_eq(sorted(done), [0, 1, 2, 3], "ranks that finished", p)
+        self.check("its ranks hold the same weights; it learned (AUC > 0.8)")
+        self.expect_eq(len(set(done.values())), 1, "ranks disagree", p)
+        self.expect(float(done[0][1]) > 0.8, "AUC %s" % done[0][1], p)
+        return done[0]
+
+    def expect_resumed_identical(self, p, clean):
+        rc = p.wait(120)
+        self.check("the job exits 0 after the restart")
+        self.expect_eq(rc, 0, "exit status", p)
+        self.check("a second epoch re-formed the MPI world under a new "
+                   "namespace and restored a checkpoint")
+        starts = re.findall(r"mpi_ctr: world 4, (starting|restored) at step "
+                            r"(\d+) \(namespace (\S+)\)", p.out)
+        self.expect_eq(len(starts), 2, "world starts", p)
+        self.expect_eq(starts[1][0], "restored", "second start", p)
+        self.expect(int(starts[1][1]) > 0, "restored at step 0", p)
+        self.expect(starts[0][2] != starts[1][2] and starts[1][2].endswith(".2"),
+                    "namespaces %s, %s" % (starts[0][2], starts[1][2]), p)
+        done = self.ctr_done(p)
+        self.check("every rank ends bit-identical to the uninterrupted run "
+                   "(checksum %s)" % clean[0])
+        self.expect_eq(sorted(done), [0, 1, 2, 3], "ranks that finished", p)
+        for r, v in done.items():
+            self.expect_eq(v, clean, "checksum and AUC of rank %d" % r, p)
+
+    def test_ctr_crash_resumes_bit_identical(self):
+        clean = self.uninterrupted()
+        p = self.ctr_run("ctr-crash", ["--max-restarts", "1"],
+                         ["--crash-at", "130", "--crash-rank", "2"])
+        self.expect_resumed_identical(p, clean)
+
+    def test_killed_rank_reforms_world(self):
+        clean = self.uninterrupted()
+        p = self.ctr_run("ctr-kill", ["--max-restarts", "1"],
+                         ["--step-ms", "20"])
+        self.wait_for(lambda: "step 100 train_loss" in p.out, 90,
+                      "mpi_ctr to reach step 100")
+
+        def rank1():
+            for pid in tagged_pids(self.tag):
+                try:
+                    with open("/proc/%d/environ" % pid, "rb") as f:
+                        env = f.read().split(b"\0")
+                    with open("/proc/%d/comm" % pid, "rb") as f:
+                        comm = f.read().strip()
+                except OSError:
+                    continue
+                if comm == b"mpi_ctr" and b"MUSTER_RANK=1" in env:
+                    return pid
+            return None
+
+        pid = self.wait_for(rank1, 10, "rank 1's pid")
+        self.check("SIGKILL rank 1 (pid %d) mid-training" % pid)
+        os.kill(pid, 9)
+        self.expect_resumed_identical(p, clean)
 
     def test_mpi_in_place_refused(self):
         p = self.run_muster(["run", "--mpi", "--elastic-mode", "in-place",
