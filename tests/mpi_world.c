@@ -5,8 +5,9 @@
  * of `size` singletons).  Scenario 47 and bench/mpi.py run it under
  * `muster run --mpi` and `mpirun`.
  *
- * Before MPI_Init it prints nothing; right after, "init_done_us=<wall
- * clock µs>" so a benchmark can measure launch-to-MPI_Init-done.
+ * It prints "init_done_us=<wall clock µs>" taken right after MPI_Init and
+ * "main_us=" taken at main's entry, so a benchmark can measure
+ * launch-to-MPI_Init-done and MPI_Init itself.
  * --expect N: exit 3 unless the world has N ranks.
  * --abort-rank R: rank R calls MPI_Abort (error code 7) after the sum.
  */
@@ -25,6 +26,8 @@ main (int argc, char **argv)
       expect = strtol (argv[++i], NULL, 10);
     else if (strcmp (argv[i], "--abort-rank") == 0)
       abort_rank = strtol (argv[++i], NULL, 10);
+  struct timeval t0;
+  gettimeofday (&t0, NULL);
   if (MPI_Init (&argc, &argv) != MPI_SUCCESS)
     {
       fprintf (stderr, "mpi_world: MPI_Init failed\n");
@@ -40,8 +43,10 @@ main (int argc, char **argv)
   char host[MPI_MAX_PROCESSOR_NAME];
   int hl;
   MPI_Get_processor_name (host, &hl);
-  printf ("mpi_world rank=%d size=%d sum=%ld init_done_us=%lld\n", rank, size,
-          sum, (long long)tv.tv_sec * 1000000 + tv.tv_usec);
+  printf ("mpi_world rank=%d size=%d sum=%ld init_done_us=%lld "
+          "main_us=%lld\n", rank, size, sum,
+          (long long)tv.tv_sec * 1000000 + tv.tv_usec,
+          (long long)t0.tv_sec * 1000000 + t0.tv_usec);
   fflush (stdout);
   if (rank == abort_rank)
     MPI_Abort (MPI_COMM_WORLD, 7);

@@ -39,6 +39,8 @@
 
 #include <muster/error.h>
 
+#include "common/util.h"
+
 #include "worker/owner.h"
 #include "worker/pmix_layout.h"
 #include "worker/pmix_server.h"
@@ -321,6 +323,7 @@ open_server (mu_agent_t *a, char *why, size_t n)
                         .on_fence = on_fence,
                         .arg = a };
   char err[256];
+  uint64_t t0 = mu_now_ms ();
   int rc = mu_pmix_open (a->loop, x->tmpdir, a->node_id, &h, &x->srv, err,
                          sizeof err);
   if (rc != 0)
@@ -329,8 +332,9 @@ open_server (mu_agent_t *a, char *why, size_t n)
       free (x);
       return rc;
     }
-  mu_log_info (a->log, "PMIX-SERVER", "serving PMIx (%s) in %s",
-               mu_pmix_version (), x->tmpdir);
+  mu_log_info (a->log, "PMIX-SERVER", "serving PMIx (%s) in %s (started "
+               "in %llu ms)", mu_pmix_version (), x->tmpdir,
+               (unsigned long long)(mu_now_ms () - t0));
   a->pmix = x;
   return 0;
 }

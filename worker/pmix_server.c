@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hwloc.h>
 #include <pmix.h>
 #include <pmix_server.h>
 
@@ -47,6 +48,9 @@ struct mu_pmix {
   pthread_mutex_t lock;
   mu_pmix_ev_t *head, *tail;
   int closing;
+  hwloc_topology_t topo; /* this node's, without I/O devices */
+  char *topo_xml;        /* ...as hwloc v2 XML for the clients */
+  int topo_xml_len;
 };
 
 /* The one server of this process (libpmix's limit), for the upcalls. */
@@ -313,6 +317,10 @@ on_closed (uv_handle_t *h)
 {
   mu_pmix_t *p = h->data;
   pthread_mutex_destroy (&p->lock);
+  if (p->topo_xml != NULL)
+    hwloc_free_xmlbuffer (p->topo, p->topo_xml);
+  if (p->topo != NULL)
+    hwloc_topology_destroy (p->topo);
   free (p);
 }
 
@@ -353,15 +361,40 @@ mu_pmix_open (uv_loop_t *loop, const char *tmpdir, const char *host,
     .fence_nb = up_fence,
     .direct_modex = up_dmodex,
   };
+  /* The node's topology, discovered once here and handed to libpmix and
+   * (as XML, in every namespace) to the clients, so neither the server nor
+   * each rank's MPI_Init discovers it again.  Without I/O devices: their
+   * discovery (PCI, and hwloc's GL plugin probing X displays) costs a
+   * tenth of a second and MPI's use of the topology needs none of it. */
+  size_t ni = 4;
+  pmix_topology_t pt = { .source = (char *)"hwloc", .topology = NULL };
+  if (hwloc_topology_init (&p->topo) == 0)
+    {
+      hwloc_topology_set_io_types_filter (p->topo, HWLOC_TYPE_FILTER_KEEP_NONE);
+      if (hwloc_topology_load (p->topo) != 0
+          || hwloc_topology_export_xmlbuffer (p->topo, &p->topo_xml,
+                                              &p->topo_xml_len, 0) != 0)
+        {
+          hwloc_topology_destroy (p->topo);
+          p->topo = NULL;
+          p->topo_xml = NULL;
+        }
+      else
+        pt.topology = p->topo;
+    }
+  else
+    p->topo = NULL;
   pmix_info_t *info;
-  PMIX_INFO_CREATE (info, 4);
+  PMIX_INFO_CREATE (info, 5);
   PMIX_INFO_LOAD (&info[0], PMIX_SERVER_TMPDIR, tmpdir, PMIX_STRING);
   PMIX_INFO_LOAD (&info[1], PMIX_SYSTEM_TMPDIR, tmpdir, PMIX_STRING);
   PMIX_INFO_LOAD (&info[2], PMIX_HOSTNAME, host, PMIX_STRING);
   bool no = false;
   PMIX_INFO_LOAD (&info[3], PMIX_SERVER_TOOL_SUPPORT, &no, PMIX_BOOL);
-  pmix_status_t rc = PMIx_server_init (&module, info, 4);
-  PMIX_INFO_FREE (info, 4);
+  if (pt.topology != NULL)
+    PMIX_INFO_LOAD (&info[ni++], PMIX_TOPOLOGY2, &pt, PMIX_TOPO);
+  pmix_status_t rc = PMIx_server_init (&module, info, ni);
+  PMIX_INFO_FREE (info, 5);
   if (rc != PMIX_SUCCESS)
     {
       snprintf (err, errlen, "PMIx_server_init failed: %s",
@@ -469,7 +502,6 @@ int
 mu_pmix_register (mu_pmix_t *p, const mu_pmix_job_t *j, char *err,
                   size_t errlen)
 {
-  (void)p;
   char *nodemap = NULL, *procmap = NULL;
   pmix_status_t rc = PMIx_generate_regex (j->node_csv, &nodemap);
   if (rc == PMIX_SUCCESS)
@@ -498,7 +530,7 @@ mu_pmix_register (mu_pmix_t *p, const mu_pmix_job_t *j, char *err,
   for (uint32_t k = 0; k < j->nlocal; k++)
     used += (size_t)snprintf (peers + used, cap - used, "%s%u", k ? "," : "",
                               (unsigned)(j->first_local + k));
-  size_t njob = 10, n = njob + j->world;
+  size_t njob = p->topo_xml != NULL ? 11 : 10, n = njob + j->world;
   pmix_info_t *info;
   PMIX_INFO_CREATE (info, n);
   load_u32 (&info[0], PMIX_UNIV_SIZE, j->world);
@@ -512,6 +544,9 @@ mu_pmix_register (mu_pmix_t *p, const mu_pmix_job_t *j, char *err,
   PMIX_INFO_LOAD (&info[8], PMIX_PROC_MAP, procmap, PMIX_REGEX);
   pmix_rank_t leader = j->first_local;
   PMIX_INFO_LOAD (&info[9], PMIX_LOCALLDR, &leader, PMIX_PROC_RANK);
+  /* Open MPI 4.1 loads its topology from this key before discovering it */
+  if (p->topo_xml != NULL)
+    PMIX_INFO_LOAD (&info[10], PMIX_HWLOC_XML_V2, p->topo_xml, PMIX_STRING);
   for (uint32_t r = 0; r < j->world; r++)
     load_proc (&info[njob + r], j, r, names);
   free (peers);
