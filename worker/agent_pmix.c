@@ -29,6 +29,7 @@
  */
 #include "worker/agent_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -69,6 +70,7 @@ struct mu_agent_pmix {
   uint64_t epoch;
   uint64_t fence_seq;
   fence_t *fences;
+  int fabric;          /* the node has RDMA / Omni-Path devices */
   uint8_t *connected;  /* per local rank */
   char **abort_msg;    /* per local rank */
 };
@@ -303,6 +305,30 @@ mu_agent_pmix_reply (mu_agent_t *a, mu_msg_t *m)
   return 1;
 }
 
+/* Does this node have a device a fabric transport of Open MPI could use
+ * (InfiniBand/RoCE/iWARP through verbs or UCX, Omni-Path through PSM2,
+ * InfiniPath through PSM, HPE Slingshot)? */
+static int
+have_fabric (void)
+{
+  static const char *const dirs[] = { "/sys/class/infiniband",
+                                      "/sys/class/cxi", NULL };
+  for (size_t i = 0; dirs[i] != NULL; i++)
+    {
+      DIR *d = opendir (dirs[i]);
+      if (d == NULL)
+        continue;
+      struct dirent *e;
+      int any = 0;
+      while (!any && (e = readdir (d)) != NULL)
+        any = e->d_name[0] != '.';
+      closedir (d);
+      if (any)
+        return 1;
+    }
+  return access ("/dev/hfi1_0", F_OK) == 0 || access ("/dev/ipath", F_OK) == 0;
+}
+
 static int
 open_server (mu_agent_t *a, char *why, size_t n)
 {
@@ -335,6 +361,7 @@ open_server (mu_agent_t *a, char *why, size_t n)
   mu_log_info (a->log, "PMIX-SERVER", "serving PMIx (%s) in %s (started "
                "in %llu ms)", mu_pmix_version (), x->tmpdir,
                (unsigned long long)(mu_now_ms () - t0));
+  x->fabric = have_fabric ();
   a->pmix = x;
   return 0;
 }
@@ -455,6 +482,13 @@ mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp)
   if (rc == 0 && cores > 0 && x->lay.nlocal > (uint32_t)cores
       && !env_has (*envp, "OMPI_MCA_mpi_yield_when_idle"))
     rc = env_put (envp, "OMPI_MCA_mpi_yield_when_idle", "1");
+  /* A node without a high-speed fabric: every rank's MPI_Init would probe
+   * the fabric transports (PSM, PSM2, UCX, libfabric: about 0.25 s each
+   * here) only to end with ob1, the one that runs over shared memory and
+   * TCP.  Skip the probe whose answer is known, unless the job chose. */
+  if (rc == 0 && !x->fabric && !env_has (*envp, "OMPI_MCA_pml")
+      && !env_has (*envp, "OMPI_MCA_mtl"))
+    rc = env_put (envp, "OMPI_MCA_pml", "ob1");
   return rc;
 }
 

@@ -62,6 +62,40 @@ class Mpi(MusterCase):
         self.expect_eq(rc, 0, "exit status", p)
         self.expect_one_world(self.world_lines(p, "mpi_world", 4), 4, p)
 
+    def test_environment(self):
+        # What the agent adds to an MPI rank's environment besides PMIx's
+        # own variables: Open MPI's direct-launch marker, yielding when the
+        # node runs more ranks than cores, and pml ob1 on a node without a
+        # fabric device -- each unless the job set it.
+        show = ('echo "NS=$PMIX_NAMESPACE RANK=$PMIX_RANK FLUX=$FLUX_JOB_ID '
+                'YIELD=$OMPI_MCA_mpi_yield_when_idle PML=$OMPI_MCA_pml"')
+        n = (os.cpu_count() or 1) + 1
+        p = self.muster_run(["--mpi", "--nproc-per-node", str(n), "--rdzv-id",
+                             "envjob", "--", "sh", "-c", show])
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        lines = worker_lines(p.out, "worker")
+        self.check("every rank: its PMIx namespace and rank, FLUX_JOB_ID = "
+                   "namespace, yield_when_idle=1 (%d ranks)" % n)
+        self.expect_eq(sorted(lines), list(range(n)), "ranks", p)
+        fabric = os.path.isdir("/sys/class/infiniband") and os.listdir(
+            "/sys/class/infiniband")
+        for r, ls in lines.items():
+            v = parse_kv_line(ls[0])
+            self.expect_eq(v["NS"], "muster.envjob.1", "namespace", p)
+            self.expect_eq(v["RANK"], str(r), "PMIX_RANK", p)
+            self.expect_eq(v["FLUX"], "muster.envjob.1", "FLUX_JOB_ID", p)
+            self.expect_eq(v["YIELD"], "1", "yield_when_idle", p)
+            if not fabric:
+                self.expect_eq(v["PML"], "ob1", "pml without a fabric", p)
+        self.check("the job's own settings win")
+        p = self.muster_run(["--mpi", "--nproc-per-node", "1", "--", "sh", "-c",
+                             show],
+                            env_extra={"OMPI_MCA_pml": "cm",
+                                       "OMPI_MCA_mpi_yield_when_idle": "0"})
+        self.expect_eq(p.wait(), 0, "exit status", p)
+        v = parse_kv_line(worker_lines(p.out, "worker")[0][0])
+        self.expect_eq((v["PML"], v["YIELD"]), ("cm", "0"), "job's settings", p)
+
     def test_without_mpi_flag_singletons(self):
         # The bug the flag fixes: without it each rank is an MPI world of
         # its own (Open MPI's singleton init), so this one must differ.
