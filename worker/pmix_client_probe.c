@@ -10,6 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+/* libpmix's own allocations outlive PMIx_Finalize (see pmix_server.c) */
+__attribute__ ((visibility ("default"))) const char *
+__lsan_default_suppressions (void);
+const char *
+__lsan_default_suppressions (void)
+{
+  return "leak:libpmix.so\n";
+}
+#endif
+
 static int
 fail (const char *what, pmix_status_t rc)
 {
