@@ -44,8 +44,8 @@ main (int argc, char **argv)
   int hl;
   MPI_Get_processor_name (host, &hl);
   printf ("mpi_world rank=%d size=%d sum=%ld init_done_us=%lld "
-          "main_us=%lld\n", rank, size, sum,
-          (long long)tv.tv_sec * 1000000 + tv.tv_usec,
+          "main_us=%lld\n",
+          rank, size, sum, (long long)tv.tv_sec * 1000000 + tv.tv_usec,
           (long long)t0.tv_sec * 1000000 + t0.tv_usec);
   fflush (stdout);
   if (rank == abort_rank)

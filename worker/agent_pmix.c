@@ -49,20 +49,22 @@
 #define REQ_BIT (1ull << 63)
 #define FENCE_WAIT_MS (24ull * 3600 * 1000) /* the job's failure ends it */
 
-#define NO_PMIX_MSG                                                           \
-  "the program's MPI did not connect to muster's PMIx server: is it Open "    \
+#define NO_PMIX_MSG                                                            \
+  "the program's MPI did not connect to muster's PMIx server: is it Open "     \
   "MPI >= 4 built with PMIx (ompi_info | grep pmix)? (muster run --mpi)"
 
-typedef struct fence {
+typedef struct fence
+{
   struct fence *next;
   uint64_t seq;
   mu_pmix_fence_t *f;
-  mu_bin_t *blobs;  /* per node */
+  mu_bin_t *blobs; /* per node */
   uint8_t *have;
   uint32_t missing;
 } fence_t;
 
-struct mu_agent_pmix {
+struct mu_agent_pmix
+{
   mu_pmix_t *srv;
   char tmpdir[256];
   mu_pmix_layout_t lay;
@@ -70,9 +72,9 @@ struct mu_agent_pmix {
   uint64_t epoch;
   uint64_t fence_seq;
   fence_t *fences;
-  int fabric;          /* the node has RDMA / Omni-Path devices */
-  uint8_t *connected;  /* per local rank */
-  char **abort_msg;    /* per local rank */
+  int fabric;         /* the node has RDMA / Omni-Path devices */
+  uint8_t *connected; /* per local rank */
+  char **abort_msg;   /* per local rank */
 };
 
 static void
@@ -121,7 +123,8 @@ static long
 local_index (struct mu_agent_pmix *x, const char *nspace, uint32_t rank)
 {
   if (!x->registered || strcmp (nspace, x->lay.nspace) != 0
-      || rank < x->lay.first_local || rank - x->lay.first_local >= x->lay.nlocal)
+      || rank < x->lay.first_local
+      || rank - x->lay.first_local >= x->lay.nlocal)
     return -1;
   return (long)(rank - x->lay.first_local);
 }
@@ -283,8 +286,10 @@ mu_agent_pmix_reply (mu_agent_t *a, mu_msg_t *m)
     return 1; /* an older epoch's */
   if (r->status != 0)
     {
-      mu_log_warn (a->log, "MPI-FENCE", "%s fence %" PRIu64 ": node %u's "
-                   "data: %s", x->lay.nspace, seq, (unsigned)node,
+      mu_log_warn (a->log, "MPI-FENCE",
+                   "%s fence %" PRIu64 ": node %u's "
+                   "data: %s",
+                   x->lay.nspace, seq, (unsigned)node,
                    muster_strerror ((int)r->status));
       *pp = fe->next;
       mu_pmix_fence_done (fe->f, (int)r->status, NULL, 0);
@@ -311,8 +316,8 @@ mu_agent_pmix_reply (mu_agent_t *a, mu_msg_t *m)
 static int
 have_fabric (void)
 {
-  static const char *const dirs[] = { "/sys/class/infiniband",
-                                      "/sys/class/cxi", NULL };
+  static const char *const dirs[]
+      = { "/sys/class/infiniband", "/sys/class/cxi", NULL };
   for (size_t i = 0; dirs[i] != NULL; i++)
     {
       DIR *d = opendir (dirs[i]);
@@ -358,8 +363,10 @@ open_server (mu_agent_t *a, char *why, size_t n)
       free (x);
       return rc;
     }
-  mu_log_info (a->log, "PMIX-SERVER", "serving PMIx (%s) in %s (started "
-               "in %llu ms)", mu_pmix_version (), x->tmpdir,
+  mu_log_info (a->log, "PMIX-SERVER",
+               "serving PMIx (%s) in %s (started "
+               "in %llu ms)",
+               mu_pmix_version (), x->tmpdir,
                (unsigned long long)(mu_now_ms () - t0));
   x->fabric = have_fabric ();
   a->pmix = x;
@@ -493,8 +500,7 @@ mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp)
 }
 
 char *
-mu_agent_pmix_exit_tail (mu_agent_t *a, uint64_t rank, int failed,
-                         char *tail)
+mu_agent_pmix_exit_tail (mu_agent_t *a, uint64_t rank, int failed, char *tail)
 {
   struct mu_agent_pmix *x = a->pmix;
   if (x == NULL || !x->registered || rank < x->lay.first_local
@@ -506,9 +512,11 @@ mu_agent_pmix_exit_tail (mu_agent_t *a, uint64_t rank, int failed,
     {
       if (!failed)
         {
-          mu_log_warn (a->log, "MPI-NO-PMIX", "rank %" PRIu64 " exited "
+          mu_log_warn (a->log, "MPI-NO-PMIX",
+                       "rank %" PRIu64 " exited "
                        "without connecting to the PMIx server (a program "
-                       "that does not use MPI?)", rank);
+                       "that does not use MPI?)",
+                       rank);
           return tail;
         }
       head = NO_PMIX_MSG "\n";

@@ -33,13 +33,15 @@ mu_pmix_layout_build (const mu_start_t *s, mu_pmix_layout_t *l, char *err,
 {
   memset (l, 0, sizeof *l);
   if (snprintf (l->nspace, sizeof l->nspace, "muster.%s.%" PRIu64, s->job,
-                s->epoch) >= (int)sizeof l->nspace)
+                s->epoch)
+      >= (int)sizeof l->nspace)
     return fail (err, errlen, MUSTER_EINVAL,
                  "job id '%.64s...' is too long for a PMIx namespace", s->job);
   if (s->nodes.n == 0 || s->nodes.n != s->nnodes)
     return fail (err, errlen, MUSTER_EINVAL,
                  "an MPI job needs every node of the epoch in job.start%s "
-                 "(raise musterd's --full-members-max)", "");
+                 "(raise musterd's --full-members-max)",
+                 "");
   if (s->world == 0 || s->world > UINT32_MAX || s->assign.n == 0)
     return fail (err, errlen, MUSTER_EINVAL, "an MPI world of %s ranks",
                  s->world == 0 ? "0" : "too many");
@@ -57,7 +59,8 @@ mu_pmix_layout_build (const mu_start_t *s, mu_pmix_layout_t *l, char *err,
           free (v);
           return fail (err, errlen, MUSTER_EINVAL,
                        "node id '%s' cannot name a PMIx node (no commas, "
-                       "semicolons or brackets)", s->nodes.v[i].node_id);
+                       "semicolons or brackets)",
+                       s->nodes.v[i].node_id);
         }
     }
   qsort (v, n, sizeof *v, by_first_rank);
@@ -86,7 +89,8 @@ mu_pmix_layout_build (const mu_start_t *s, mu_pmix_layout_t *l, char *err,
           mu_pmix_layout_free (l);
           return fail (err, errlen, MUSTER_EINVAL,
                        "the epoch's nodes do not hold ranks 0..world-1 "
-                       "contiguously%s", "");
+                       "contiguously%s",
+                       "");
         }
       cu += (size_t)sprintf (l->node_csv + cu, "%s%s", i ? "," : "",
                              v[i]->node_id);
@@ -135,6 +139,6 @@ void
 mu_pmix_fence_key (char *buf, size_t n, uint64_t epoch, uint64_t seq,
                    uint32_t node)
 {
-  snprintf (buf, n, "muster.pmix.%" PRIu64 ".fence.%" PRIu64 ".%u", epoch,
-            seq, (unsigned)node);
+  snprintf (buf, n, "muster.pmix.%" PRIu64 ".fence.%" PRIu64 ".%u", epoch, seq,
+            (unsigned)node);
 }

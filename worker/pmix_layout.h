@@ -20,22 +20,23 @@
 
 #include "common/proto.h"
 
-typedef struct mu_pmix_layout {
+typedef struct mu_pmix_layout
+{
   char nspace[256];
   uint32_t world, nnodes;
-  uint32_t node_index;      /* this node's place in node order */
+  uint32_t node_index; /* this node's place in node order */
   uint32_t first_local, nlocal;
-  char *node_csv;           /* node ids in node order, comma-separated */
-  char *ppn;                /* "0,1;2,3": ranks per node, in node order */
-  uint32_t *node_of;        /* per rank: its node's index */
-  uint32_t *local_rank_of;  /* per rank: its rank on its node */
+  char *node_csv;          /* node ids in node order, comma-separated */
+  char *ppn;               /* "0,1;2,3": ranks per node, in node order */
+  uint32_t *node_of;       /* per rank: its node's index */
+  uint32_t *local_rank_of; /* per rank: its rank on its node */
 } mu_pmix_layout_t;
 
 /* Fill l from s (zeroed first).  0, or MUSTER_EINVAL with a sentence in err
  * (an incomplete or inconsistent membership, a node id PMIx cannot carry,
  * a namespace too long), or -ENOMEM.  Free with mu_pmix_layout_free. */
-int mu_pmix_layout_build (const mu_start_t *s, mu_pmix_layout_t *l,
-                          char *err, size_t errlen);
+int mu_pmix_layout_build (const mu_start_t *s, mu_pmix_layout_t *l, char *err,
+                          size_t errlen);
 void mu_pmix_layout_free (mu_pmix_layout_t *l);
 
 /* The KV key of node `node`'s contribution to fence `seq` of epoch. */

@@ -23,12 +23,15 @@ make_start (mu_start_t *s, mu_peer_node_t nodes[3], mu_assign_t *as,
 {
   memset (s, 0, sizeof *s);
   memset (nodes, 0, 3 * sizeof *nodes);
-  nodes[0] = (mu_peer_node_t){ .node_id = "nb", .node_rank = 1,
-                               .first_rank = 2, .nproc = 3 };
-  nodes[1] = (mu_peer_node_t){ .node_id = "na", .node_rank = 0,
-                               .first_rank = 0, .nproc = 2 };
-  nodes[2] = (mu_peer_node_t){ .node_id = "nc", .node_rank = 2,
-                               .first_rank = 5, .nproc = 1 };
+  nodes[0] = (mu_peer_node_t){
+    .node_id = "nb", .node_rank = 1, .first_rank = 2, .nproc = 3
+  };
+  nodes[1] = (mu_peer_node_t){
+    .node_id = "na", .node_rank = 0, .first_rank = 0, .nproc = 2
+  };
+  nodes[2] = (mu_peer_node_t){
+    .node_id = "nc", .node_rank = 2, .first_rank = 5, .nproc = 1
+  };
   s->job = "j1";
   s->epoch = 7;
   s->world = 6;

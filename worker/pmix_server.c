@@ -21,28 +21,36 @@
 #include <pmix.h>
 #include <pmix_server.h>
 
-enum { EV_CONNECTED, EV_ABORT, EV_FENCE };
+enum
+{
+  EV_CONNECTED,
+  EV_ABORT,
+  EV_FENCE
+};
 
-typedef struct mu_pmix_ev {
+typedef struct mu_pmix_ev
+{
   struct mu_pmix_ev *next;
   int kind;
   char nspace[PMIX_MAX_NSLEN + 1];
   uint32_t rank;
   int status;
-  char *msg;                    /* abort message */
-  char *data;                   /* fence contribution */
+  char *msg;  /* abort message */
+  char *data; /* fence contribution */
   size_t ndata;
   pmix_op_cbfunc_t op_cb;       /* abort */
   pmix_modex_cbfunc_t modex_cb; /* fence */
   void *cbdata;
 } mu_pmix_ev_t;
 
-struct mu_pmix_fence {
+struct mu_pmix_fence
+{
   pmix_modex_cbfunc_t cb;
   void *cbdata;
 };
 
-struct mu_pmix {
+struct mu_pmix
+{
   uv_async_t async;
   mu_pmix_hooks_t hooks;
   pthread_mutex_t lock;
@@ -72,7 +80,8 @@ static mu_pmix_t *the_server;
 
 /* ------------------------------------------------ waiting for libpmix */
 
-typedef struct waiter {
+typedef struct waiter
+{
   pthread_mutex_t m;
   pthread_cond_t c;
   int done;
@@ -348,7 +357,8 @@ mu_pmix_open (uv_loop_t *loop, const char *tmpdir, const char *host,
   pthread_mutex_unlock (&the_lock);
   if (busy)
     {
-      snprintf (err, errlen, "a PMIx server is already running in this "
+      snprintf (err, errlen,
+                "a PMIx server is already running in this "
                 "process (libpmix allows one)");
       return -EBUSY;
     }
@@ -386,7 +396,8 @@ mu_pmix_open (uv_loop_t *loop, const char *tmpdir, const char *host,
       hwloc_topology_set_io_types_filter (p->topo, HWLOC_TYPE_FILTER_KEEP_NONE);
       if (hwloc_topology_load (p->topo) != 0
           || hwloc_topology_export_xmlbuffer (p->topo, &p->topo_xml,
-                                              &p->topo_xml_len, 0) != 0)
+                                              &p->topo_xml_len, 0)
+                 != 0)
         {
           hwloc_topology_destroy (p->topo);
           p->topo = NULL;
@@ -469,8 +480,7 @@ load_u16 (pmix_info_t *i, const char *key, uint32_t v)
 
 /* The per-process entries of rank r: PMIX_PROC_DATA. */
 static void
-load_proc (pmix_info_t *i, const mu_pmix_job_t *j, uint32_t r,
-           char **names)
+load_proc (pmix_info_t *i, const mu_pmix_job_t *j, uint32_t r, char **names)
 {
   pmix_data_array_t *d;
   PMIX_DATA_ARRAY_CREATE (d, 6, PMIX_INFO);
@@ -519,8 +529,8 @@ mu_pmix_register (mu_pmix_t *p, const mu_pmix_job_t *j, char *err,
   pmix_status_t rc = PMIx_generate_regex (j->node_csv, &nodemap);
   if (rc == PMIX_SUCCESS)
     rc = PMIx_generate_ppn (j->ppn, &procmap);
-  char **names = rc == PMIX_SUCCESS ? split_nodes (j->node_csv, j->nnodes)
-                                    : NULL;
+  char **names
+      = rc == PMIX_SUCCESS ? split_nodes (j->node_csv, j->nnodes) : NULL;
   if (rc != PMIX_SUCCESS || names == NULL)
     {
       snprintf (err, errlen, "cannot describe the nodes to PMIx: %s",

@@ -35,18 +35,19 @@
 typedef struct mu_pmix mu_pmix_t;
 typedef struct mu_pmix_fence mu_pmix_fence_t;
 
-typedef struct mu_pmix_hooks {
+typedef struct mu_pmix_hooks
+{
   /* A client of `nspace` connected to the server (its MPI_Init began). */
   void (*on_connected) (void *arg, const char *nspace, uint32_t rank);
   /* A client called PMIx_Abort (MPI_Abort): its status and message. */
   void (*on_abort) (void *arg, const char *nspace, uint32_t rank, int status,
                     const char *msg);
   /* Every local client of `nspace` entered a fence; data (len bytes, NULL
-   * when len is 0, malloc'd: the hook owns it) is this node's contribution.  The hook must end it with
-   * mu_pmix_fence_done, now or later (the allgather of all nodes'
-   * contributions). */
-  void (*on_fence) (void *arg, const char *nspace, const char *data,
-                    size_t len, mu_pmix_fence_t *f);
+   * when len is 0, malloc'd: the hook owns it) is this node's contribution. The
+   * hook must end it with mu_pmix_fence_done, now or later (the allgather of
+   * all nodes' contributions). */
+  void (*on_fence) (void *arg, const char *nspace, const char *data, size_t len,
+                    mu_pmix_fence_t *f);
   void *arg;
 } mu_pmix_hooks_t;
 
@@ -63,18 +64,19 @@ int mu_pmix_open (uv_loop_t *loop, const char *tmpdir, const char *host,
 void mu_pmix_close (mu_pmix_t **p);
 
 /* What a namespace holds: the world, and this node's part of it. */
-typedef struct mu_pmix_job {
-  const char *nspace;     /* "muster.<job>.<epoch>" */
-  uint32_t world;         /* ranks in the namespace */
+typedef struct mu_pmix_job
+{
+  const char *nspace; /* "muster.<job>.<epoch>" */
+  uint32_t world;     /* ranks in the namespace */
   uint32_t nnodes;
-  uint32_t node_index;    /* this node's place in node order */
-  const char *node_csv;   /* node names in node order, comma-separated */
-  const char *ppn;        /* ranks per node: "0,1;2,3" in node order */
+  uint32_t node_index;     /* this node's place in node order */
+  const char *node_csv;    /* node names in node order, comma-separated */
+  const char *ppn;         /* ranks per node: "0,1;2,3" in node order */
   const uint32_t *node_of; /* world entries: the node index of each rank */
   const uint32_t *local_rank_of; /* world entries: rank within its node */
-  uint32_t first_local;   /* this node's ranks: first_local .. + nlocal - 1 */
+  uint32_t first_local; /* this node's ranks: first_local .. + nlocal - 1 */
   uint32_t nlocal;
-  uint32_t uid, gid;      /* the local clients run as */
+  uint32_t uid, gid; /* the local clients run as */
 } mu_pmix_job_t;
 
 /* Register a namespace and its local clients.  0, or a negative code with

@@ -25,7 +25,8 @@
 
 extern char **environ;
 
-typedef struct probe_state {
+typedef struct probe_state
+{
   int connected[2];
   int fences;
   int aborts;
@@ -119,11 +120,18 @@ two_clients_fence_and_abort (void **state)
   /* Two nodes, ranks 0-1 here, rank 2 on the other: the fence is not
    * local to this node, so libpmix hands it to the host (on_fence). */
   uint32_t node_of[3] = { 0, 0, 1 }, local_of[3] = { 0, 1, 0 };
-  mu_pmix_job_t j = { .nspace = "muster.t.1", .world = 3, .nnodes = 2,
-                      .node_index = 0, .node_csv = "n0,n1", .ppn = "0,1;2",
-                      .node_of = node_of, .local_rank_of = local_of,
-                      .first_local = 0, .nlocal = 2,
-                      .uid = (uint32_t)getuid (), .gid = (uint32_t)getgid () };
+  mu_pmix_job_t j = { .nspace = "muster.t.1",
+                      .world = 3,
+                      .nnodes = 2,
+                      .node_index = 0,
+                      .node_csv = "n0,n1",
+                      .ppn = "0,1;2",
+                      .node_of = node_of,
+                      .local_rank_of = local_of,
+                      .first_local = 0,
+                      .nlocal = 2,
+                      .uid = (uint32_t)getuid (),
+                      .gid = (uint32_t)getgid () };
   assert_int_equal (mu_pmix_register (p, &j, err, sizeof err), 0);
 
   const char *probe = getenv ("MUSTER_PMIX_PROBE");
@@ -133,8 +141,8 @@ two_clients_fence_and_abort (void **state)
       char **env = copy_environ ();
       assert_int_equal (mu_pmix_client_env (p, "muster.t.1", r, &env), 0);
       char *args[] = { (char *)probe, (char *)"1", NULL };
-      uv_process_options_t o = { .exit_cb = on_exit_cb, .file = probe,
-                                 .args = args, .env = env };
+      uv_process_options_t o
+          = { .exit_cb = on_exit_cb, .file = probe, .args = args, .env = env };
       uv_stdio_container_t io[3] = { { .flags = UV_IGNORE },
                                      { .flags = UV_INHERIT_FD, .data.fd = 1 },
                                      { .flags = UV_INHERIT_FD, .data.fd = 2 } };

@@ -44,7 +44,8 @@
 #define EVAL_N 20000
 #define TRAIN_N 1000000000ull /* held-out ids start here */
 
-typedef struct opts {
+typedef struct opts
+{
   uint64_t steps, batch, dim, eval_every, crash_at;
   double lr;
   long step_ms;
@@ -52,11 +53,12 @@ typedef struct opts {
 } opts_t;
 
 /* The saved state: the same on every rank. */
-typedef struct state {
+typedef struct state
+{
   uint64_t step;
   uint64_t dim;
-  double b, gb;  /* bias and its Adagrad accumulator */
-  double v[];    /* dim weights, then dim accumulators */
+  double b, gb; /* bias and its Adagrad accumulator */
+  double v[];   /* dim weights, then dim accumulators */
 } state_t;
 
 static uint64_t
@@ -108,7 +110,8 @@ checksum (const state_t *s)
   return h;
 }
 
-typedef struct scored {
+typedef struct scored
+{
   double p;
   int y;
 } scored_t;
@@ -136,7 +139,9 @@ evaluate (const state_t *s, double *loss, double *auc)
     {
       v[i].y = example (TRAIN_N + i, s->dim, feat);
       v[i].p = predict (s, feat);
-      double p = v[i].p < 1e-12 ? 1e-12 : v[i].p > 1 - 1e-12 ? 1 - 1e-12 : v[i].p;
+      double p = v[i].p < 1e-12       ? 1e-12
+                 : v[i].p > 1 - 1e-12 ? 1 - 1e-12
+                                      : v[i].p;
       l -= v[i].y ? log (p) : log (1 - p);
     }
   qsort (v, EVAL_N, sizeof *v, by_score);
@@ -230,8 +235,12 @@ restore (muster_worker_t *mw, state_t *s, size_t bytes)
 static int
 parse (int argc, char **argv, opts_t *o)
 {
-  *o = (opts_t){ .steps = 200, .batch = 1024, .dim = 4096, .eval_every = 50,
-                 .lr = 0.2, .crash_rank = -1 };
+  *o = (opts_t){ .steps = 200,
+                 .batch = 1024,
+                 .dim = 4096,
+                 .eval_every = 50,
+                 .lr = 0.2,
+                 .crash_rank = -1 };
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -267,8 +276,8 @@ main (int argc, char **argv)
   if (parse (argc, argv, &o) != 0)
     {
       fprintf (stderr, "usage: mpi_ctr [--steps N] [--batch B] [--dim D] "
-               "[--lr X] [--step-ms MS] [--eval-every N] "
-               "[--crash-at S --crash-rank R]\n");
+                       "[--lr X] [--step-ms MS] [--eval-every N] "
+                       "[--crash-at S --crash-rank R]\n");
       return 2;
     }
   /* libmuster first: checkpoints and restore (optional under mpirun). */
@@ -282,8 +291,10 @@ main (int argc, char **argv)
   if (o.batch % (uint64_t)world != 0)
     {
       if (rank == 0)
-        fprintf (stderr, "mpi_ctr: --batch %llu is not a multiple of the "
-                 "world (%d)\n", (unsigned long long)o.batch, world);
+        fprintf (stderr,
+                 "mpi_ctr: --batch %llu is not a multiple of the "
+                 "world (%d)\n",
+                 (unsigned long long)o.batch, world);
       MPI_Finalize ();
       return 2;
     }
@@ -331,8 +342,8 @@ main (int argc, char **argv)
           muster_ckpt_request_t rq;
           if (muster_worker_ckpt_due (mw, &rq) == 1)
             {
-              int rc = muster_worker_ckpt_save (mw, s, bytes,
-                                                MUSTER_CKPT_ASYNC);
+              int rc
+                  = muster_worker_ckpt_save (mw, s, bytes, MUSTER_CKPT_ASYNC);
               if (rc != 0)
                 fprintf (stderr, "mpi_ctr: checkpoint of step %llu: %s\n",
                          (unsigned long long)s->step, muster_strerror (rc));
@@ -346,7 +357,8 @@ main (int argc, char **argv)
   double el, auc;
   evaluate (s, &el, &auc);
   printf ("done rank %d step %llu heldout_loss %.6f auc %.6f checksum "
-          "%016llx\n", rank, (unsigned long long)s->step, el, auc,
+          "%016llx\n",
+          rank, (unsigned long long)s->step, el, auc,
           (unsigned long long)checksum (s));
   fflush (stdout);
   free (g);
