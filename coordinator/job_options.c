@@ -114,6 +114,7 @@ mu_job_option_notes (const mu_job_spec_t *job, const mu_job_spec_t *node,
   u64 (&n, "ckpt_keep", job->ckpt_keep, node->ckpt_keep);
   u64 (&n, "ckpt_timeout_ms", job->ckpt_timeout_ms, node->ckpt_timeout_ms);
   u64 (&n, "nbuckets", job->nbuckets, node->nbuckets);
+  u64 (&n, "mpi", job->mpi, node->mpi);
   str (&n, "cwd", job->cwd, node->cwd, "(the agent's)");
   if (!same_env (&job->env, &node->env))
     add (&n, "the workers' extra environment differs (%zu variable(s) in "

@@ -49,13 +49,15 @@ test_each_difference_listed (void **state)
   b.join_timeout_ms = 3000;
   b.elastic_mode = "in-place";
   b.ckpt_dir = "/ckpt/b";
+  b.mpi = true; /* a node that says --mpi when the job does not */
   char buf[512];
   size_t n = mu_job_option_notes (&a, &b, buf, sizeof buf);
   assert_int_equal (n, strlen (buf));
   assert_string_equal (buf, "max_restarts 3 (this node: 0); "
                             "join_timeout_ms 600000 (this node: 3000); "
                             "elastic_mode restart (this node: in-place); "
-                            "ckpt_dir (none) (this node: /ckpt/b)");
+                            "ckpt_dir (none) (this node: /ckpt/b); "
+                            "mpi 0 (this node: 1)");
 }
 
 static void

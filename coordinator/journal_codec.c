@@ -212,6 +212,8 @@ mu_jenc_spec (const mu_job_spec_t *s, char **buf, size_t *len)
                  *(char *const *)((const char *)s + spec_str[i].off));
   if (s->resume)
     mu_jenc_u64 (&e, "resume", 1);
+  if (s->mpi) /* mpi: muster run --mpi */
+    mu_jenc_u64 (&e, "mpi", 1);
   return mu_jenc_finish (&e, buf, len);
 }
 
@@ -367,6 +369,10 @@ mu_jdec_spec (const msgpack_object *o, mu_job_spec_t **out)
   if (rc == 0 && mu_jget_u64 (o, "resume", &resume) < 0)
     rc = MUSTER_EPROTO;
   s->resume = resume != 0;
+  uint64_t mpi = 0; /* mpi: muster run --mpi */
+  if (rc == 0 && mu_jget_u64 (o, "mpi", &mpi) < 0)
+    rc = MUSTER_EPROTO;
+  s->mpi = mpi != 0;
   if (rc != 0)
     {
       mu_job_spec_free (&s);

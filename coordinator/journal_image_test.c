@@ -44,6 +44,7 @@ spec_of (const char *id)
   s.ckpt_dir = (char *)"/ck";
   s.elastic_mode = (char *)"restart";
   s.resume = true;
+  s.mpi = true;
   return mu_job_spec_dup (&s);
 }
 
@@ -136,6 +137,7 @@ history (mu_jimage_t *img, const char *id)
   assert_string_equal (jj->spec->argv.v[1], "--fast");
   assert_string_equal (mu_strmap_get (&jj->spec->env, "A"), "1");
   assert_true (jj->spec->resume);
+  assert_true (jj->spec->mpi); /* muster run --mpi survives a restart */
   REC (img, mu_jrec_ckpt (id, 120, "/ck/x/step-120", 77, &b, &l), b, l);
   v.restarts = 1;
   v.user_failures = 1;

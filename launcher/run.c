@@ -1044,6 +1044,7 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
   spec->nbuckets = r->o.nbuckets;
   spec->spares = r->o.spares;
   spec->resume = r->o.resume != 0;
+  spec->mpi = r->o.mpi != 0;
 }
 
 int

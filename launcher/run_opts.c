@@ -89,6 +89,9 @@ mu_run_opts_usage (void)
          "  --ckpt-timeout DUR      how long a checkpoint waits for shards (60s)\n"
          "  --resume                continue from the newest checkpoint even if\n"
          "                          the job's last run finished\n"
+         "  --mpi                   Open MPI programs (C, mpi4py) form one MPI\n"
+         "                          world per epoch through the agents' PMIx\n"
+         "                          server: no mpirun, no ssh (restart mode)\n"
          "  --nbuckets N            PS jobs: hash buckets of the model\n"
          "  --preempt-signal SIG    also treat SIG (e.g. USR1, Slurm's warning)\n"
          "                          as preemption; SIGTERM always is\n"
@@ -562,6 +565,8 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
         o->no_python = 1;
       else if (strcmp (name, "resume") == 0)
         o->resume = 1;
+      else if (strcmp (name, "mpi") == 0)
+        o->mpi = 1;
       else if (strcmp (name, "run-path") == 0)
         o->run_path = 1;
       else if (strcmp (name, "m") == 0 || strcmp (name, "module") == 0)
@@ -644,6 +649,11 @@ parse (int argc, char **argv, int in_allocation, mu_run_opts_t *o, char *err,
   if (o->standalone && o->endpoint != NULL)
     return fail (err, errlen, "--standalone and --rdzv-endpoint exclude each other",
                  NULL, NULL);
+  if (o->mpi && o->elastic_mode != NULL
+      && strcmp (o->elastic_mode, "in-place") == 0)
+    return fail (err, errlen, "--mpi needs --elastic-mode restart: an MPI "
+                 "world cannot change its ranks in place, a failure re-forms "
+                 "it in a new epoch", NULL, NULL);
   if (o->nroles > 0)
     {
       size_t k = 0;

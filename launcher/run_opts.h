@@ -65,6 +65,7 @@ typedef struct mu_run_opts {
   int insecure;                  /* --insecure */
   int no_python;                 /* --no-python */
   int resume;                    /* --resume: even a finished job's checkpoint */
+  int mpi;                       /* --mpi: serve PMIx, one MPI world per epoch */
   int module;                    /* -m/--module: run argv[0] as python -m */
   const char *python;            /* --python: interpreter of .py and -m */
   int preempt_exit_code;         /* --preempt-exit-code (default 75) */

@@ -349,6 +349,26 @@ test_torchrun_rest_errors (void **state)
     }
 }
 
+/* --mpi: set, off by default, and refused with in-place recovery. */
+static void
+test_mpi (void **state)
+{
+  (void)state;
+  mu_run_opts_t o;
+  char err[256];
+  const char *a[] = { "--mpi", "--nproc-per-node", "4", "--", "./ctr", NULL };
+  assert_int_equal (parse (&o, err, a), 0);
+  assert_int_equal (o.mpi, 1);
+  assert_int_equal (o.nproc, 4);
+  const char *b[] = { "./ctr", NULL };
+  assert_int_equal (parse (&o, err, b), 0);
+  assert_int_equal (o.mpi, 0);
+  const char *c[] = { "--mpi", "--elastic-mode", "in-place", "./ctr", NULL };
+  expect_error (c, "--mpi needs --elastic-mode restart");
+  const char *d[] = { "--mpi=1", "./ctr", NULL };
+  expect_error (d, "takes no value");
+}
+
 int
 main (void)
 {
@@ -364,6 +384,7 @@ main (void)
     cmocka_unit_test (test_nproc_kinds),
     cmocka_unit_test (test_torchrun_rest_errors),
     cmocka_unit_test (test_outage_window),
+    cmocka_unit_test (test_mpi),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

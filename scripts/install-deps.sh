@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Install the Debian packages muster needs to build, test and run its
-# examples (slurm-wlm and munge: the local Slurm cluster of the Slurm tests,
-# tests/slurm/cluster.py; systemd: `systemd-analyze verify` of the units in
-# deploy/systemd; python3-yaml: the offline check of deploy/k8s; iproute2: the network
-# namespaces and links of tests/chaos; libpmix-dev: the PMIx server of
-# `muster run --mpi`; libyaml-dev: job spec files; libmicrohttpd-dev: the
-# Prometheus metrics endpoints).  Safe to run again: packages already present are skipped, and apt-get update runs
-# only when something is missing.
+# examples.  Beyond the build: slurm-wlm and munge (the local Slurm cluster
+# of the Slurm tests, tests/slurm/cluster.py); systemd (`systemd-analyze
+# verify` of deploy/systemd); python3-yaml (the offline check of
+# deploy/k8s); iproute2 (the network namespaces of tests/chaos);
+# libpmix-dev and libhwloc-dev (the PMIx server of `muster run --mpi`) and
+# python3-mpi4py (its mpi4py test); libyaml-dev (job spec files);
+# libmicrohttpd-dev (the Prometheus metrics endpoints).  Safe to run
+# again: packages already present are skipped, and apt-get update runs only
+# when something is missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libuv1-dev libcmocka-dev
-      libopenmpi-dev openmpi-bin libpmix-dev libyaml-dev libmicrohttpd-dev
-      python3 python3-zmq python3-msgpack python3-yaml valgrind
+      libopenmpi-dev openmpi-bin libpmix-dev libhwloc-dev libyaml-dev
+      libmicrohttpd-dev
+      python3 python3-zmq python3-msgpack python3-yaml python3-mpi4py valgrind
       slurm-wlm munge systemd iproute2)
 if [ "${MUSTER_WITH_TORCH:-0}" = 1 ]; then
   pkgs+=(python3-torch)

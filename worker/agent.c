@@ -619,7 +619,8 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
         mu_agent_report_done (a, &m->u.job_done);
       break;
     case MU_MSG_REPLY:
-      mu_agent_workers_relay_reply (a, m);
+      if (!mu_agent_pmix_reply (a, m))
+        mu_agent_workers_relay_reply (a, m);
       break;
     case MU_MSG_MEMBERS:
       mu_agent_workers_members (a, m);

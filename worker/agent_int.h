@@ -142,6 +142,8 @@ struct mu_agent {
   /* torch/kv: in-place spares (agent_spare.c) */
   mu_agent_worker_t *spare; /* started, waiting for a place; NULL = none */
   uint64_t spare_seq;       /* the last spare id given */
+  /* mpi: the PMIx server and the current epoch's namespace (agent_pmix.c) */
+  struct mu_agent_pmix *pmix;
 };
 
 /* agent_workers.c: start a process for assignment idx of a->start into w
@@ -255,6 +257,24 @@ void mu_agent_workers_members (mu_agent_t *a, mu_msg_t *m);
 void mu_agent_workers_broadcast (mu_agent_t *a, const mu_msg_t *m);
 void mu_agent_workers_close (mu_agent_t *a);
 void mu_agent_workers_init_timers (mu_agent_t *a);
+
+/* agent_pmix.c: PMIx for MPI jobs (job_spec.mpi). */
+/* The current epoch (a->start) begins: deregister the last namespace and,
+ * for an MPI job, register this one (starting the server the first time).
+ * 0, or a negative code with the reason in why. */
+int mu_agent_pmix_epoch (mu_agent_t *a, char *why, size_t n);
+/* Add rank's PMIx variables to its environment (nothing for a non-MPI
+ * job).  0 or a negative code. */
+int mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp);
+/* A reply to one of the agent's own fence requests: handled, returns 1
+ * (it may take m's value); 0 for a worker's reply. */
+int mu_agent_pmix_reply (mu_agent_t *a, mu_msg_t *m);
+/* A rank exited (failed: a non-zero code): its stderr tail (owned,
+ * may be NULL) with MPI_Abort's message or the no-PMIx explanation at
+ * the end; returns the tail to report (owned by the caller). */
+char *mu_agent_pmix_exit_tail (mu_agent_t *a, uint64_t rank, int failed,
+                               char *tail);
+void mu_agent_pmix_close (mu_agent_t *a);
 
 /* agent_ipc_owner.c: an ipc endpoint only `uid` (and root) can reach, for
  * the workers of a job run as another user. */

@@ -86,6 +86,8 @@ on_worker_exit (mu_proc_t *p, int64_t exit_code, int term_signal, void *arg)
       return;
     }
   char *tail = mu_proc_stderr_tail (p);
+  tail = mu_agent_pmix_exit_tail (a, w->rank, exit_code != 0 && !term_signal,
+                                  tail);
   w->running = 0;
   w->has_route = 0;
   if (a->live > 0)
@@ -274,6 +276,8 @@ mu_agent_spawn_into (mu_agent_t *a, size_t idx, mu_agent_worker_t *w,
       rc = env_set (&envp, "MUSTER_SPARE", id);
       snprintf (w->prefix, sizeof w->prefix, "[spare] ");
     }
+  if (rc == 0)
+    rc = mu_agent_pmix_env (a, as->rank, &envp);
   char uid_s[16], gid_s[16], *groups = NULL, *helper_args[10];
   if (rc == 0 && a->run_owner != NULL)
     rc = as_owner (a, s->spec->cwd, &envp, uid_s, gid_s, &groups,
@@ -602,6 +606,10 @@ mu_agent_workers_start (mu_agent_t *a, mu_msg_t *m)
   mu_log_info (a->log, "EPOCH-START", "job %s epoch %llu: %s %zu worker(s)",
                s->job, (unsigned long long)s->epoch,
                in_place ? "re-ranking" : "starting", s->assign.n);
+  if (refused[0] == '\0' && !in_place
+      && mu_agent_pmix_epoch (a, refused, sizeof refused) != 0
+      && refused[0] == '\0')
+    snprintf (refused, sizeof refused, "cannot serve PMIx");
   if (refused[0] != '\0' || in_place)
     {
       /* Cheap (reports, re-ranks and the odd replacement), and an
@@ -1021,6 +1029,7 @@ mu_agent_workers_close (mu_agent_t *a)
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].proc != NULL)
       mu_proc_close (&a->workers[i].proc);
+  mu_agent_pmix_close (a);
   mu_agent_ipc_owner_close (a);
   free (a->run_owner);
   a->run_owner = NULL;
