@@ -174,6 +174,7 @@ mu_ctl_get (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   g->ckpt_dir = j->restore_dir;
   g->failure = j->failure.set ? j->failure.reason : NULL;
   g->log_bytes = j->logs ? mu_log_ring_bytes (j->logs) : 0;
+  g->log_dropped = j->log_dropped;
   mu_wire_send (c->ctl_reply_sock, from, &m);
   for (size_t i = 0; i < nmem; i++)
     free (mem[i].ranks.v);

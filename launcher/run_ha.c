@@ -269,6 +269,38 @@ read_ep (const char *path, const char *which, char *out, size_t cap)
   return found;
 }
 
+/* What both children's command lines share. */
+typedef struct musterd_argv {
+  char exe[4200], eps[600], log[200];
+  char *argv[24];
+} musterd_argv_t;
+
+/* Fill m with musterd's path and the options both children take; the
+ * index of the next free argv slot (room for 8 more and the NULL). */
+static int
+musterd_argv (musterd_argv_t *m, const mu_run_ha_t *h,
+              const mu_run_ha_opts_t *o, const char *level)
+{
+  musterd_path (m->exe, sizeof m->exe);
+  snprintf (m->eps, sizeof m->eps, "%s/endpoints", h->dir);
+  snprintf (m->log, sizeof m->log, "%s", o->log_level ? o->log_level : level);
+  int k = 0;
+  m->argv[k++] = m->exe;
+  m->argv[k++] = (char *)"--state-dir";
+  m->argv[k++] = (char *)h->dir;
+  m->argv[k++] = (char *)"--agent-bind";
+  m->argv[k++] = (char *)o->agent_bind;
+  m->argv[k++] = (char *)"--ctl-bind";
+  m->argv[k++] = (char *)"none";
+  m->argv[k++] = (char *)"--endpoints-file";
+  m->argv[k++] = m->eps;
+  m->argv[k++] = (char *)"--log-level";
+  m->argv[k++] = m->log;
+  if (o->secret == NULL)
+    m->argv[k++] = (char *)"--insecure";
+  return k;
+}
+
 /* Is the TCP port of `ep` ("tcp://ADDR:PORT") free here?  -EADDRINUSE
  * when another node of the job (on this machine) already serves it. */
 static int
@@ -306,40 +338,25 @@ mu_run_ha_primary (mu_run_ha_t *h, const mu_run_ha_opts_t *o, char *err,
   int rc = make_dir (h, o, "primary", err, errlen);
   if (rc != 0)
     return rc;
-  char exe[4200], eps[600], log[200];
-  musterd_path (exe, sizeof exe);
-  snprintf (eps, sizeof eps, "%s/endpoints", h->dir);
+  musterd_argv_t m;
   /* As quiet as the embedded coordinator: the launcher reports. */
-  snprintf (log, sizeof log, "%s", o->log_level ? o->log_level : "err");
-  char *argv[24];
-  int k = 0;
-  argv[k++] = exe;
-  argv[k++] = (char *)"--state-dir";
-  argv[k++] = h->dir;
-  argv[k++] = (char *)"--agent-bind";
-  argv[k++] = (char *)o->agent_bind;
-  argv[k++] = (char *)"--standby-bind";
-  argv[k++] = (char *)o->stream_bind;
-  argv[k++] = (char *)"--ctl-bind";
-  argv[k++] = (char *)"none";
-  argv[k++] = (char *)"--endpoints-file";
-  argv[k++] = eps;
-  argv[k++] = (char *)"--log-level";
-  argv[k++] = log;
+  int k = musterd_argv (&m, h, o, "err");
+  m.argv[k++] = (char *)"--standby-bind";
+  m.argv[k++] = (char *)o->stream_bind;
   if (o->ctl_socket != NULL)
     {
-      argv[k++] = (char *)"--ctl-socket";
-      argv[k++] = (char *)o->ctl_socket;
+      m.argv[k++] = (char *)"--ctl-socket";
+      m.argv[k++] = (char *)o->ctl_socket;
     }
-  if (o->secret == NULL)
-    argv[k++] = (char *)"--insecure";
-  argv[k] = NULL;
+  m.argv[k] = NULL;
+  const char *eps = m.eps;
+  const char *exe = m.exe;
   /* Its stderr goes to a file, shown when the launcher ends (run_ha.h):
    * a start that loses the race for the port to another node of the job
    * is not worth a word; with --log-level the user asked to see it. */
   if (o->log_level == NULL)
     snprintf (h->err_path, sizeof h->err_path, "%s/musterd.err", h->dir);
-  rc = spawn (h, argv, h->err_path[0] ? h->err_path : NULL, err, errlen);
+  rc = spawn (h, m.argv, h->err_path[0] ? h->err_path : NULL, err, errlen);
   if (rc != 0)
     return rc;
   for (int waited = 0; waited < SERVE_WAIT_MS; waited += 10)
@@ -415,35 +432,18 @@ mu_run_ha_standby (mu_run_ha_t *h, const mu_run_ha_opts_t *o, char *err,
   int rc = make_dir (h, o, "standby", err, errlen);
   if (rc != 0)
     return rc;
-  char exe[4200], eps[600], log[200];
-  musterd_path (exe, sizeof exe);
-  snprintf (eps, sizeof eps, "%s/endpoints", h->dir);
-  snprintf (log, sizeof log, "%s", o->log_level ? o->log_level : "warn");
-  char *argv[24];
-  int k = 0;
-  argv[k++] = exe;
-  argv[k++] = (char *)"--state-dir";
-  argv[k++] = h->dir;
-  argv[k++] = (char *)"--standby-of";
-  argv[k++] = (char *)o->standby_of;
+  musterd_argv_t m;
+  int k = musterd_argv (&m, h, o, "warn");
+  m.argv[k++] = (char *)"--standby-of";
+  m.argv[k++] = (char *)o->standby_of;
   /* After a takeover the hosting node is gone for good (its launcher
    * was the one lost): the others come back within the agents' rotation
    * and the lease, so its ranks are declared lost after 5 s, not the
    * default 30 s of a restarted standalone musterd. */
-  argv[k++] = (char *)"--restore-window";
-  argv[k++] = (char *)"5s";
-  argv[k++] = (char *)"--agent-bind";
-  argv[k++] = (char *)o->agent_bind;
-  argv[k++] = (char *)"--ctl-bind";
-  argv[k++] = (char *)"none";
-  argv[k++] = (char *)"--endpoints-file";
-  argv[k++] = eps;
-  argv[k++] = (char *)"--log-level";
-  argv[k++] = log;
-  if (o->secret == NULL)
-    argv[k++] = (char *)"--insecure";
-  argv[k] = NULL;
-  return spawn (h, argv, NULL, err, errlen);
+  m.argv[k++] = (char *)"--restore-window";
+  m.argv[k++] = (char *)"5s";
+  m.argv[k] = NULL;
+  return spawn (h, m.argv, NULL, err, errlen);
 }
 
 int

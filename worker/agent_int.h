@@ -171,6 +171,10 @@ void mu_agent_spare_kill (mu_agent_t *a);
 /* agent_workers.c: answer w's hello with its epoch's worker.info. */
 void mu_agent_workers_info (mu_agent_t *a, mu_agent_worker_t *w);
 
+/* agent_workers.c: set key=val in a mu_env_build environment (replacing
+ * any value).  0 or -ENOMEM. */
+int mu_agent_env_set (char ***envp, const char *key, const char *val);
+
 /* agent.c */
 int mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m);
 /* Report the job failed for `why` and shut down. */

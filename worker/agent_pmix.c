@@ -437,34 +437,6 @@ env_has (char **env, const char *key)
   return 0;
 }
 
-/* Set key=val in a malloc'd environment (replacing any value). */
-static int
-env_put (char ***envp, const char *key, const char *val)
-{
-  size_t klen = strlen (key), n = 0;
-  char *kv = malloc (klen + strlen (val) + 2);
-  if (kv == NULL)
-    return -ENOMEM;
-  sprintf (kv, "%s=%s", key, val);
-  for (; (*envp)[n] != NULL; n++)
-    if (strncmp ((*envp)[n], key, klen) == 0 && (*envp)[n][klen] == '=')
-      {
-        free ((*envp)[n]);
-        (*envp)[n] = kv;
-        return 0;
-      }
-  char **v = realloc (*envp, (n + 2) * sizeof *v);
-  if (v == NULL)
-    {
-      free (kv);
-      return -ENOMEM;
-    }
-  v[n] = kv;
-  v[n + 1] = NULL;
-  *envp = v;
-  return 0;
-}
-
 int
 mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp)
 {
@@ -480,7 +452,7 @@ mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp)
    * PMIx component loses to the external one (ext3x) that the PMIX_*
    * variables select.  See docs/mpi.md and decision 66. */
   if (rc == 0)
-    rc = env_put (envp, "FLUX_JOB_ID", x->lay.nspace);
+    rc = mu_agent_env_set (envp, "FLUX_JOB_ID", x->lay.nspace);
   /* More ranks than cores: a rank waiting in a collective must yield the
    * core to the rank it waits for, or progress crawls (by 6x for 4 ranks
    * on 2 cores here).  mpirun sets the same when it oversubscribes; the
@@ -488,14 +460,14 @@ mu_agent_pmix_env (mu_agent_t *a, uint64_t rank, char ***envp)
   long cores = sysconf (_SC_NPROCESSORS_ONLN);
   if (rc == 0 && cores > 0 && x->lay.nlocal > (uint32_t)cores
       && !env_has (*envp, "OMPI_MCA_mpi_yield_when_idle"))
-    rc = env_put (envp, "OMPI_MCA_mpi_yield_when_idle", "1");
+    rc = mu_agent_env_set (envp, "OMPI_MCA_mpi_yield_when_idle", "1");
   /* A node without a high-speed fabric: every rank's MPI_Init would probe
    * the fabric transports (PSM, PSM2, UCX, libfabric: about 0.25 s each
    * here) only to end with ob1, the one that runs over shared memory and
    * TCP.  Skip the probe whose answer is known, unless the job chose. */
   if (rc == 0 && !x->fabric && !env_has (*envp, "OMPI_MCA_pml")
       && !env_has (*envp, "OMPI_MCA_mtl"))
-    rc = env_put (envp, "OMPI_MCA_pml", "ob1");
+    rc = mu_agent_env_set (envp, "OMPI_MCA_pml", "ob1");
   return rc;
 }
 

@@ -129,9 +129,8 @@ discard_workers (mu_agent_t *a)
   a->nworkers = 0;
 }
 
-/* Set key=val in a mu_env_build environment (replacing any value). */
-static int
-env_set (char ***envp, const char *key, const char *val)
+int
+mu_agent_env_set (char ***envp, const char *key, const char *val)
 {
   size_t klen = strlen (key), n = 0;
   char *kv = malloc (klen + strlen (val) + 2);
@@ -188,13 +187,13 @@ as_owner (const mu_agent_t *a, const char *cwd, char ***envp, char *uid_s,
       args[k++] = (char *)cwd;
     }
   args[k] = NULL;
-  int rc = env_set (envp, "HOME", o->home);
+  int rc = mu_agent_env_set (envp, "HOME", o->home);
   if (rc == 0)
-    rc = env_set (envp, "USER", o->name);
+    rc = mu_agent_env_set (envp, "USER", o->name);
   if (rc == 0)
-    rc = env_set (envp, "LOGNAME", o->name);
+    rc = mu_agent_env_set (envp, "LOGNAME", o->name);
   if (rc == 0)
-    rc = env_set (envp, "SHELL", o->shell);
+    rc = mu_agent_env_set (envp, "SHELL", o->shell);
   return rc;
 }
 
@@ -244,7 +243,7 @@ open_log_files (mu_agent_t *a, mu_agent_worker_t *w, char ***envp,
   files->on_error = on_log_file_error;
   char ef[4500];
   snprintf (ef, sizeof ef, "%s/error.json", dir);
-  (void)env_set (envp, "TORCHELASTIC_ERROR_FILE", ef);
+  (void)mu_agent_env_set (envp, "TORCHELASTIC_ERROR_FILE", ef);
 }
 
 int
@@ -273,7 +272,7 @@ mu_agent_spawn_into (mu_agent_t *a, size_t idx, mu_agent_worker_t *w,
       char id[24];
       w->spare_id = ++a->spare_seq;
       snprintf (id, sizeof id, "%llu", (unsigned long long)w->spare_id);
-      rc = env_set (&envp, "MUSTER_SPARE", id);
+      rc = mu_agent_env_set (&envp, "MUSTER_SPARE", id);
       snprintf (w->prefix, sizeof w->prefix, "[spare] ");
     }
   if (rc == 0)

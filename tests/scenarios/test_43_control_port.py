@@ -321,9 +321,16 @@ class ControlPort(MusterCase):
         self.expect(0 < g["log_bytes"] <= 64 * 1024, "log_bytes %r" % g.get("log_bytes"), d)
         page = self.call(d, {"t": "ctl.logs", "job": "chatty", "max": 10000})
         self.expect(page["first"] > 1, "the oldest lines were evicted: %r" % page["first"], d)
-        marks = [l for l in page["lines"] if l["stream"] == "muster"]
-        self.expect(marks and re.match(r"\[\.\.\. \d+ bytes dropped", marks[0]["text"]),
-                    "a dropped-bytes marker among %d lines" % len(page["lines"]), d)
+        self.expect(g.get("log_dropped", 0) > 0,
+                    "the agent dropped what was over its budget, and says so: "
+                    "log_dropped %r" % g.get("log_dropped"), d)
+        # Each drop is also a marker line; the newest lines may have pushed
+        # every marker out of a 64 KiB ring (how fast the job wrote, against
+        # the agent's per-second budget, decides): the count is asserted,
+        # and the markers still held are checked.
+        for m in [l for l in page["lines"] if l["stream"] == "muster"]:
+            self.expect(re.match(r"\[\.\.\. \d+ bytes dropped", m["text"]),
+                        "a marker line reads %r" % m["text"], d)
 
     def test_other_user_refused(self):
         if os.geteuid() != 0:
