@@ -117,7 +117,8 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
     {
       free (infos);
       free (reasons);
-      mu_wire_send_error (c->ctl_reply_sock, from, -ENOMEM, "ctl.status", 0, NULL);
+      mu_coord_send_error (c, c->ctl_reply_sock, from, -ENOMEM,
+                           "ctl.status", NULL);
       return;
     }
   size_t k = 0;
@@ -129,8 +130,8 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
         {
           char err[256];
           snprintf (err, sizeof err, "no job %s", s->job);
-          mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
-                              "ctl.status", 0, err);
+          mu_coord_send_error (c, c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
+                               "ctl.status", err);
           free (infos);
           free (reasons);
           return;
@@ -139,8 +140,8 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
         {
           char err[256];
           refuse (j, "status", err, sizeof err);
-          mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_EPERM,
-                              "ctl.status", 0, err);
+          mu_coord_send_error (c, c->ctl_reply_sock, from, MUSTER_EPERM,
+                               "ctl.status", err);
           free (infos);
           free (reasons);
           return;
@@ -170,7 +171,7 @@ handle_status (mu_coord_t *c, const mu_route_t *from,
   m.u.ctl_status_reply.jobs.v = infos;
   m.u.ctl_status_reply.jobs.n = k;
   m.u.ctl_status_reply.nodes = nodes;
-  mu_wire_send (c->ctl_reply_sock, from, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
   free (infos);
   free (reasons);
 }
@@ -185,7 +186,7 @@ send_ctl_reply (mu_coord_t *c, const mu_route_t *from, int status,
   m.u.ctl_reply.status = status;
   m.u.ctl_reply.message = (char *)message;
   m.u.ctl_reply.step = step;
-  mu_wire_send (c->ctl_reply_sock, from, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
 }
 
 /* ctl.checkpoint, ctl.preempt, ctl.resume: one job, one action. */
@@ -201,8 +202,8 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from,
   if (j == NULL)
     {
       snprintf (err, sizeof err, "no job %s", id);
-      mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
-                          mu_msg_name (m->type), 0, err);
+      mu_coord_send_error (c, c->ctl_reply_sock, from, MUSTER_ENOTFOUND,
+                           mu_msg_name (m->type), err);
       return;
     }
   if (!may_act (who, j))
@@ -210,8 +211,8 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from,
       refuse (j, mu_msg_name (m->type), err, sizeof err);
       mu_log_notice (c->log, "CTL-REFUSED", "uid %u: %s", (unsigned)who->uid,
                      err);
-      mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_EPERM,
-                          mu_msg_name (m->type), 0, err);
+      mu_coord_send_error (c, c->ctl_reply_sock, from, MUSTER_EPERM,
+                           mu_msg_name (m->type), err);
       return;
     }
   int rc = 0;
@@ -246,7 +247,8 @@ handle_job_op (mu_coord_t *c, const mu_route_t *from,
       break;
     }
   if (rc != 0)
-    mu_wire_send_error (c->ctl_reply_sock, from, rc, mu_msg_name (m->type), 0, err);
+    mu_coord_send_error (c, c->ctl_reply_sock, from, rc,
+                         mu_msg_name (m->type), err);
   else
     send_ctl_reply (c, from, 0, msg, step);
 }
@@ -267,7 +269,8 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
       rc = mu_jobs_submit (c, m->u.ctl_submit.job, who->uid, who->gid,
                            who->admin, err, sizeof err);
       if (rc != 0)
-        mu_wire_send_error (c->ctl_reply_sock, from, rc, "ctl.submit", 0, err);
+        mu_coord_send_error (c, c->ctl_reply_sock, from, rc,
+                             "ctl.submit", err);
       else
         send_ctl_reply (c, from, 0, "submitted", 0);
       break;
@@ -282,7 +285,8 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
       else
         rc = mu_jobs_cancel (c, m->u.ctl_cancel.job, err, sizeof err);
       if (rc != 0)
-        mu_wire_send_error (c->ctl_reply_sock, from, rc, "ctl.cancel", 0, err);
+        mu_coord_send_error (c, c->ctl_reply_sock, from, rc,
+                             "ctl.cancel", err);
       else
         send_ctl_reply (c, from, 0, "cancelling", 0);
       break;
@@ -318,8 +322,8 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
     default:
       snprintf (err, sizeof err, "%s is not a control-port request",
                 mu_msg_name (m->type));
-      mu_wire_send_error (c->ctl_reply_sock, from, MUSTER_ETYPE,
-                          mu_msg_name (m->type), 0, err);
+      mu_coord_send_error (c, c->ctl_reply_sock, from, MUSTER_ETYPE,
+                           mu_msg_name (m->type), err);
       break;
     }
 }

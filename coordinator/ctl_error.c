@@ -25,8 +25,15 @@ mu_ctl_error (mu_coord_t *c, const mu_route_t *to, int code,
   va_start (ap, fmt);
   vsnprintf (msg, sizeof msg, fmt, ap);
   va_end (ap);
-  mu_wire_send_error_field (c->ctl_reply_sock, to, code, in_reply_to, 0,
-                            field, msg);
+  int rc = mu_wire_send_error_field (c->ctl_reply_sock, to, code,
+                                     in_reply_to, 0, field, msg);
+  if (rc != 0)
+    {
+      c->sends_failed++;
+      mu_log_warn (c->log, "SEND-FAILED", "error reply to %s (%s): %s",
+                   in_reply_to ? in_reply_to : "a request",
+                   muster_err_name (code), muster_strerror (rc));
+    }
 }
 
 void
@@ -68,7 +75,7 @@ mu_ctl_ok (mu_coord_t *c, const mu_route_t *to, const char *message)
   m.type = MU_MSG_CTL_REPLY;
   m.u.ctl_reply.status = 0;
   m.u.ctl_reply.message = (char *)message;
-  mu_wire_send (c->ctl_reply_sock, to, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, to, &m);
 }
 
 int

@@ -93,7 +93,7 @@ mu_ctl_list (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   m.type = MU_MSG_CTL_LIST_REPLY;
   m.u.ctl_list_reply.jobs.v = infos;
   m.u.ctl_list_reply.jobs.n = k;
-  mu_wire_send (c->ctl_reply_sock, from, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
   free (sel);
   free (infos);
   free (reasons);
@@ -175,7 +175,7 @@ mu_ctl_get (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   g->failure = j->failure.set ? j->failure.reason : NULL;
   g->log_bytes = j->logs ? mu_log_ring_bytes (j->logs) : 0;
   g->log_dropped = j->log_dropped;
-  mu_wire_send (c->ctl_reply_sock, from, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
   for (size_t i = 0; i < nmem; i++)
     free (mem[i].ranks.v);
   free (mem);

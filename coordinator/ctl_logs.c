@@ -129,7 +129,7 @@ mu_ctl_logs (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   m.u.ctl_logs_reply.first = first;
   m.u.ctl_logs_reply.done = j->state >= MU_JOB_SUCCEEDED;
   m.u.ctl_logs_reply.state = (char *)mu_job_state_name (j->state);
-  mu_wire_send (c->ctl_reply_sock, from, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
   free (views);
   free (lines);
 }

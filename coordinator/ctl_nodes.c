@@ -107,7 +107,7 @@ mu_ctl_nodes (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   m.type = MU_MSG_CTL_NODES_REPLY;
   m.u.ctl_nodes_reply.nodes.v = v;
   m.u.ctl_nodes_reply.nodes.n = k;
-  mu_wire_send (c->ctl_reply_sock, from, &m);
+  mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
   free (v);
 }
 

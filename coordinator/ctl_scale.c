@@ -328,7 +328,7 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
           m.type = MU_MSG_CTL_REPLY;
           m.u.ctl_reply.message = msg;
           m.u.ctl_reply.step = step;
-          mu_wire_send (c->ctl_reply_sock, from, &m);
+          mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
           return;
         }
       mu_log_warn (c->log, "SCALE-NO-CKPT", "job %s: %s; shrinking from the "
