@@ -265,8 +265,11 @@ class CkptFailures(MusterCase):
     # (e)
     def test_newer_manifest_format(self):
         ck = os.path.join(self.tmp, "ck")
+        # 300 steps for at least two checkpoints: the request for the
+        # multiple at the very last step may reach a loaded machine's
+        # workers after they finished (it failed CI once with 100 steps).
         args = ["--nproc-per-node", "2", "--ckpt-dir", ck, "--rdzv-id", "mf29",
-                "--ckpt-every-steps", "50", "--", *train(100)]
+                "--ckpt-every-steps", "50", "--", *train(300)]
         p = self.muster_run(args, name="first")
         self.expect_eq(p.wait(), 0, "first run", p)
         steps = sorted(glob.glob(os.path.join(ck, "mf29", "step-*", "MANIFEST")))
