@@ -234,12 +234,14 @@ static const char *const top_fields[] = { "name",
                                           "progress_timeout",
                                           "outage_window",
                                           "nbuckets",
+                                          "spares",
+                                          "mpi",
                                           NULL };
 
 typedef struct top_ctx
 {
   mu_job_spec_t *s;
-  yaml_node_t *roles_at, *auto_at, *name_at, *kind_at;
+  yaml_node_t *roles_at, *auto_at, *name_at, *kind_at, *spares_at;
   yaml_node_t *role_nodes[64];
   bool role_replicas[64];
   bool has_roles;
@@ -354,6 +356,16 @@ top_field (ctx_t *c, void *obj, int f, yaml_node_t *k, yaml_node_t *v,
     case 15:
       mu_yaml_u64 (c, v, path, &s->nbuckets);
       break;
+    case 16:
+      if (mu_yaml_u64 (c, v, path, &s->spares) == 0 && s->spares > 1)
+        mu_yaml_error (c, v, path,
+                       "expected 0 or 1 (spare processes per node), got %llu",
+                       (unsigned long long)s->spares);
+      t->spares_at = v;
+      break;
+    case 17:
+      mu_yaml_bool (c, v, path, &s->mpi);
+      break;
     }
 }
 
@@ -419,6 +431,15 @@ cross_check (ctx_t *c, top_ctx_t *t, const yaml_node_t *root)
                        "(%" PRIu64 ":%" PRIu64 ")",
                        s->roles.v[0].min_nodes, s->roles.v[0].max_nodes);
     }
+  bool in_place = s->elastic_mode && strcmp (s->elastic_mode, "in-place") == 0;
+  if (t->spares_at && s->spares > 0 && !in_place)
+    mu_yaml_error (c, t->spares_at, "spares",
+                   "spare processes need elastic.mode in-place (a restart "
+                   "starts every process anew)");
+  if (s->mpi && in_place)
+    mu_yaml_error (c, root, "mpi",
+                   "an MPI world cannot change in place (use elastic.mode "
+                   "restart)");
   if (s->restart_policy && strcmp (s->restart_policy, "never") == 0
       && s->max_restarts)
     mu_yaml_error (c, root, "restart",

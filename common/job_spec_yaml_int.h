@@ -43,6 +43,8 @@ int mu_yaml_u64 (ctx_t *c, const yaml_node_t *n, const char *path,
                  uint64_t *out);
 int mu_yaml_i64 (ctx_t *c, const yaml_node_t *n, const char *path,
                  int64_t *out);
+int mu_yaml_bool (ctx_t *c, const yaml_node_t *n, const char *path,
+                  bool *out);
 int mu_yaml_dur (ctx_t *c, const yaml_node_t *n, const char *path,
                  uint64_t *out);
 int mu_yaml_choice (ctx_t *c, const yaml_node_t *n, const char *path,

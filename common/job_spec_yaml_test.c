@@ -232,6 +232,40 @@ test_errors_name_line_column_field (void **st)
                        "t.yaml:2:1: name: given twice");
 }
 
+/* spares and mpi: the two options `muster run --spares / --mpi` set. */
+static void
+test_spares_and_mpi (void **st)
+{
+  (void)st;
+  mu_job_spec_t *s
+      = ok ("name: j\ncommand: x\nroles: [{}]\nspares: 1\n"
+            "elastic: {mode: in-place}\n");
+  assert_int_equal (s->spares, 1);
+  assert_false (s->mpi);
+  mu_job_spec_free (&s);
+  s = ok ("name: j\ncommand: x\nroles: [{}]\nmpi: true\n");
+  assert_true (s->mpi);
+  assert_int_equal (s->spares, 0);
+  mu_job_spec_free (&s);
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\nspares: 2\n"
+           "elastic: {mode: in-place}\n"),
+      "t.yaml:4:9: spares: expected 0 or 1 (spare processes per node), "
+      "got 2");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\nspares: 1\n"),
+      "t.yaml:4:9: spares: spare processes need elastic.mode in-place (a "
+      "restart starts every process anew)");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\nmpi: yes\n"),
+      "t.yaml:4:6: mpi: expected true or false, got \"yes\"");
+  assert_string_equal (
+      bad ("name: j\ncommand: x\nroles: [{}]\nmpi: true\n"
+           "elastic: {mode: in-place}\n"),
+      "t.yaml:1:1: mpi: an MPI world cannot change in place (use "
+      "elastic.mode restart)");
+}
+
 static void
 test_not_yaml (void **st)
 {
@@ -266,6 +300,7 @@ main (void)
     cmocka_unit_test (test_example_service),
     cmocka_unit_test (test_minimal_defaults),
     cmocka_unit_test (test_errors_name_line_column_field),
+    cmocka_unit_test (test_spares_and_mpi),
     cmocka_unit_test (test_not_yaml),
     cmocka_unit_test (test_missing_file),
   };

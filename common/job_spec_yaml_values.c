@@ -120,6 +120,27 @@ mu_yaml_u64 (ctx_t *c, const yaml_node_t *n, const char *path, uint64_t *out)
 }
 
 int
+mu_yaml_bool (ctx_t *c, const yaml_node_t *n, const char *path, bool *out)
+{
+  const char *s = mu_yaml_scalar (c, n, path, "true or false");
+  if (s == NULL)
+    return -1;
+  /* YAML 1.2's core schema: true/false only (no yes/no/on/off surprises). */
+  if (strcmp (s, "true") == 0 || strcmp (s, "True") == 0
+      || strcmp (s, "TRUE") == 0)
+    *out = true;
+  else if (strcmp (s, "false") == 0 || strcmp (s, "False") == 0
+           || strcmp (s, "FALSE") == 0)
+    *out = false;
+  else
+    {
+      mu_yaml_error (c, n, path, "expected true or false, got \"%s\"", s);
+      return -1;
+    }
+  return 0;
+}
+
+int
 mu_yaml_i64 (ctx_t *c, const yaml_node_t *n, const char *path, int64_t *out)
 {
   const char *s = mu_yaml_scalar (c, n, path, "an integer");

@@ -53,6 +53,7 @@
 #include "launcher/run_console.h"
 #include "launcher/run_ha.h"
 #include "launcher/run_report.h"
+#include "launcher/run_spec.h"
 #include "launcher/slurm_step.h"
 #include "worker/agent.h"
 #include "worker/fd_limit.h"
@@ -998,8 +999,6 @@ static void
 make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
            size_t argc, char *idbuf, size_t idlen)
 {
-  memset (spec, 0, sizeof *spec);
-  memset (role, 0, MU_RUN_MAX_ROLES * sizeof *role);
   /* Without --rdzv-id, an id of the command, directory and user
    * (job_id.c): a rerun finds its checkpoints under <ckpt-dir>/<id>, and
    * unrelated runs never share a job or a checkpoint directory. */
@@ -1010,41 +1009,13 @@ make_spec (run_t *r, mu_job_spec_t *spec, mu_role_spec_t *role, char **argv,
     mu_job_id_derive (r->prog_path, argv, argc,
                       getcwd (cwd, sizeof cwd) ? cwd : "", (uint32_t)getuid (),
                       idbuf, idlen);
-  role->name = (char *)(r->o.role ? r->o.role : "worker");
-  role->min_nodes = r->o.min_nodes;
-  role->max_nodes = r->o.max_nodes;
-  role->nproc = r->o.nproc;
-  spec->id = idbuf;
-  spec->roles.v = role;
-  spec->roles.n = 1;
-  for (size_t i = 0; i < r->o.nroles; i++)
-    {
-      role[i].name = r->o.roles[i].name;
-      role[i].min_nodes = r->o.roles[i].min_nodes;
-      role[i].max_nodes = r->o.roles[i].max_nodes;
-      role[i].nproc = r->o.roles[i].nproc;
-    }
-  if (r->o.nroles > 0)
-    spec->roles.n = r->o.nroles;
+  /* One mapping of flags to the spec, shared with the spec-file front end
+   * (run_spec.c, run_spec_test.c); only the run's own parts differ. */
+  mu_run_spec_from_opts (&r->o, idbuf, spec, role);
   spec->argv.v = argv;
   spec->argv.n = argc;
-  spec->max_restarts = r->o.max_restarts;
   /* Embedded: no other node can find this coordinator, so do not wait. */
   spec->last_call_ms = r->o.endpoint ? r->o.last_call_ms : 0;
-  spec->join_timeout_ms = r->o.join_timeout_ms;
-  spec->grace_ms = r->o.grace_ms;
-  spec->outage_ms = r->o.outage_ms;
-  spec->elastic_mode = (char *)r->o.elastic_mode;
-  spec->progress_timeout_ms = r->o.progress_timeout_ms;
-  spec->ckpt_dir = (char *)r->o.ckpt_dir;
-  spec->ckpt_every_ms = r->o.ckpt_every_ms;
-  spec->ckpt_every_steps = r->o.ckpt_every_steps;
-  spec->ckpt_keep = r->o.ckpt_keep;
-  spec->ckpt_timeout_ms = r->o.ckpt_timeout_ms;
-  spec->nbuckets = r->o.nbuckets;
-  spec->spares = r->o.spares;
-  spec->resume = r->o.resume != 0;
-  spec->mpi = r->o.mpi != 0;
 }
 
 int

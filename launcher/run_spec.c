@@ -49,5 +49,7 @@ mu_run_spec_from_opts (const mu_run_opts_t *o, const char *id,
   spec->ckpt_keep = o->ckpt_keep;
   spec->ckpt_timeout_ms = o->ckpt_timeout_ms;
   spec->nbuckets = o->nbuckets;
+  spec->spares = o->spares;
   spec->resume = o->resume != 0;
+  spec->mpi = o->mpi != 0;
 }

@@ -71,6 +71,8 @@ same (const mu_job_spec_t *a, const mu_job_spec_t *b)
   assert_int_equal (a->ckpt_keep, b->ckpt_keep);
   assert_int_equal (a->ckpt_timeout_ms, b->ckpt_timeout_ms);
   assert_int_equal (a->nbuckets, b->nbuckets);
+  assert_int_equal (a->spares, b->spares);
+  assert_int_equal (a->mpi, b->mpi);
 }
 
 static void
@@ -101,6 +103,8 @@ test_gang_flags_match_file (void **st)
                          "3",
                          "--ckpt-timeout",
                          "1m",
+                         "--spares",
+                         "1",
                          "--",
                          "python3",
                          "train.py",
@@ -115,7 +119,8 @@ test_gang_flags_match_file (void **st)
       "restart: {max_restarts: 3}\n"
       "elastic: {mode: in-place, last_call: 5s, join_timeout: 10m}\n"
       "grace: 30\n"
-      "checkpoint: {dir: /ck, every: 10m, keep: 3, timeout: 1m}\n");
+      "checkpoint: {dir: /ck, every: 10m, keep: 3, timeout: 1m}\n"
+      "spares: 1\n");
   same (&flags, file);
   mu_job_spec_free (&file);
 }
@@ -163,12 +168,41 @@ test_ps_roles_match_file (void **st)
   mu_job_spec_free (&file);
 }
 
+static void
+test_mpi_matches_file (void **st)
+{
+  (void)st;
+  const char *args[] = { "--nproc-per-node", "4", "--mpi", "--elastic-mode",
+                         "restart", "--ckpt-dir", "/ck", "--", "./ring",
+                         NULL };
+  mu_run_opts_t o;
+  mu_job_spec_t flags;
+  mu_role_spec_t roles[MU_RUN_MAX_ROLES];
+  from_flags (args, &o, &flags, roles);
+  assert_true (flags.mpi);
+  char yaml[1024];
+  snprintf (yaml, sizeof yaml,
+            "name: job7\ncommand: [./ring]\nmpi: true\n"
+            "roles:\n  - {name: worker, replicas: 1, nproc: 4}\n"
+            "elastic: {mode: restart, last_call: %llums, "
+            "join_timeout: %llums}\ncheckpoint: {dir: /ck}\n"
+            "grace: %llums\nrestart: {max_restarts: %llu}\n",
+            (unsigned long long)o.last_call_ms,
+            (unsigned long long)o.join_timeout_ms,
+            (unsigned long long)o.grace_ms,
+            (unsigned long long)o.max_restarts);
+  mu_job_spec_t *file = from_yaml (yaml);
+  same (&flags, file);
+  mu_job_spec_free (&file);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_gang_flags_match_file),
     cmocka_unit_test (test_ps_roles_match_file),
+    cmocka_unit_test (test_mpi_matches_file),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
