@@ -161,10 +161,11 @@ drain (mu_coord_t *c, const mu_route_t *from, mu_node_t *n, uint64_t grace)
       /* schedwire: the scheduler moves the work (a replacement first,
        * then a shrink after a checkpoint, or checkpoint-and-suspend). */
       snprintf (msg, sizeof msg,
-                "node %s draining: the scheduler moves job %s's replica "
-                "(replacement first; %s)", n->node_id, j->id,
-                j->ckpt ? "a checkpoint before it leaves"
-                        : "no checkpoint directory");
+                "node %s draining: job %s %s goes on without it (the "
+                "scheduler places a replacement first, or suspends it when "
+                "none fits below its min)", n->node_id, j->id,
+                j->ckpt ? "checkpoints, then"
+                        : "has no checkpoint directory; it");
       mu_sched_glue_dirty (c);
     }
   else if (j->state == MU_JOB_RUNNING && mu_rdzv_is_member (j->rdzv, n->key))

@@ -303,12 +303,20 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   if (j->sched_in)
     {
       char smsg[300], serr[300];
+      uint64_t step = 0;
       int src = mu_sched_glue_scale (c, j, role, nmin, nmax, smsg,
-                                     sizeof smsg, serr, sizeof serr);
+                                     sizeof smsg, &step, serr, sizeof serr);
       if (src != 0)
-        mu_ctl_error (c, from, src, WHAT, "max", "scale: %s", serr);
-      else
-        mu_ctl_ok (c, from, smsg);
+        {
+          mu_ctl_error (c, from, src, WHAT, "max", "scale: %s", serr);
+          return;
+        }
+      mu_msg_t m;
+      memset (&m, 0, sizeof m);
+      m.type = MU_MSG_CTL_REPLY;
+      m.u.ctl_reply.message = smsg;
+      m.u.ctl_reply.step = step;
+      mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
       return;
     }
   /* A restart-mode job that checkpoints loses its surplus members only

@@ -25,10 +25,15 @@
 #include "common/node_label.h"
 #include "common/util.h"
 #include "coordinator/coord.h"
+#include "checkpoint/commit.h"
+#include "coordinator/ckpt.h"
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
+#include "coordinator/journal.h"
 
 #define MAX_TICKS 8 /* ticks per pass: acks carried out at once re-tick */
+/* How the reason of a job the scheduler suspended begins. */
+#define SCHED_PREEMPTED "preempted by the scheduler"
 
 int
 mu_sched_glue_new (mu_coord_t *c, char *err, size_t errlen)
@@ -278,6 +283,31 @@ queue (mu_coord_t *c, mu_job_t *j, const char *tenant, char *err,
   return rc;
 }
 
+/* The scheduler suspended j: its reason says so (and by whom), so that a
+ * restarted musterd queues it again (journaled). */
+static void
+note_suspended (mu_job_t *j)
+{
+  char buf[1024];
+  snprintf (buf, sizeof buf, "%s; %s",
+            j->sched_note ? j->sched_note : SCHED_PREEMPTED,
+            j->reason ? j->reason : "");
+  char *r = strdup (buf);
+  if (r == NULL)
+    return;
+  free (j->reason);
+  j->reason = r;
+  mu_jhook_image (j);
+}
+
+/* A job the scheduler had suspended before a restart (its reason says). */
+static int
+queued_by_sched (const mu_job_t *j)
+{
+  return j->state == MU_JOB_SUSPENDED && j->reason != NULL
+         && strncmp (j->reason, SCHED_PREEMPTED, strlen (SCHED_PREEMPTED)) == 0;
+}
+
 static void
 sync_jobs (mu_coord_t *c)
 {
@@ -299,6 +329,7 @@ sync_jobs (mu_coord_t *c)
             {
               j->sched_suspending = 0;
               mu_sched_ack_suspended (c->sched, j->id);
+              note_suspended (j);
             }
           else if (j->state == MU_JOB_SUSPENDED
                    && v.state == MU_SCHED_JOB_RUNNING)
@@ -319,11 +350,14 @@ sync_jobs (mu_coord_t *c)
       /* A submitted job waiting for nodes that the scheduler does not
        * hold: resumed by hand, or restored from the journal. */
       if (!j->submitted || j->coord == NULL
-          || (j->state != MU_JOB_PENDING && j->state != MU_JOB_RENDEZVOUS)
+          || ((j->state != MU_JOB_PENDING && j->state != MU_JOB_RENDEZVOUS)
+              && !queued_by_sched (j))
           || has_nodes (c, j))
         continue;
       char err[512];
-      const char *tenant = j->sched_tenant ? j->sched_tenant : j->owner;
+      const char *tenant = j->sched_tenant ? j->sched_tenant
+                           : j->spec->tenant ? j->spec->tenant
+                                             : j->owner;
       int rc = queue (c, j, tenant, err, sizeof err);
       if (rc == 0)
         {
@@ -397,6 +431,17 @@ mu_sched_glue_created (mu_coord_t *c, mu_job_t *j, const char *tenant)
   j->sched_in = 1;
   free (j->sched_tenant);
   j->sched_tenant = strdup (tenant);
+  /* The resolved tenant goes into the job's spec, journaled with it. */
+  if (j->spec->tenant == NULL || strcmp (j->spec->tenant, tenant) != 0)
+    {
+      char *t = strdup (tenant);
+      if (t != NULL)
+        {
+          free (j->spec->tenant);
+          j->spec->tenant = t;
+          mu_jhook_image (j);
+        }
+    }
   mu_sched_glue_dirty (c);
 }
 
@@ -418,8 +463,14 @@ mu_sched_glue_reason (const mu_coord_t *c, const mu_job_t *j, char *buf,
   switch (v.state)
     {
     case MU_SCHED_JOB_PENDING:
-      snprintf (buf, cap, "queued: %s", v.reason && *v.reason ? v.reason
-                                                    : "waiting for a pass");
+      if (j->state == MU_JOB_SUSPENDED) /* queued again after a restart */
+        snprintf (buf, cap, "%s; queued to resume: %s",
+                  j->reason ? j->reason : "suspended",
+                  v.reason && *v.reason ? v.reason : "waiting for a pass");
+      else
+        snprintf (buf, cap, "queued: %s", v.reason && *v.reason
+                                              ? v.reason
+                                              : "waiting for a pass");
       return buf;
     case MU_SCHED_JOB_SUSPENDED:
       snprintf (buf, cap, "%s%s%s", j->sched_note ? j->sched_note : "suspended",
@@ -453,12 +504,26 @@ mu_sched_glue_set_target (mu_coord_t *c, mu_job_t *j, const char *role,
   return rc;
 }
 
+static size_t
+role_nodes (mu_coord_t *c, const mu_job_t *j, uint32_t role)
+{
+  size_t k = 0;
+  for (size_t i = 0; i < c->nodes_used; i++)
+    {
+      const mu_node_t *x = c->nodes[i];
+      if (x != NULL && x->in_use && x->job == j && x->role == role)
+        k++;
+    }
+  return k;
+}
+
 int
 mu_sched_glue_scale (mu_coord_t *c, mu_job_t *j, uint32_t role,
                      uint64_t nmin, uint64_t nmax, char *msg, size_t msglen,
-                     char *err, size_t errlen)
+                     uint64_t *step, char *err, size_t errlen)
 {
   mu_role_spec_t *rs = &j->spec->roles.v[role];
+  *step = 0;
   if (!j->sched_in)
     {
       snprintf (err, errlen, "scale: job %s is %s and not queued", j->id,
@@ -472,11 +537,14 @@ mu_sched_glue_scale (mu_coord_t *c, mu_job_t *j, uint32_t role,
                          errlen);
   if (rc != 0)
     return rc;
-  /* The machine's range follows at once: members above the new max are
-   * released by the SHRINKs of the next tick (each after a checkpoint). */
+  /* The machine's range widens at once and narrows to the new one when
+   * the role's agents are within it (mu_sched_glue_releases). */
+  size_t before = role_nodes (c, j, role);
   mu_rdzv_decision_t d;
   uint64_t lo = rs->min_nodes < nmin ? rs->min_nodes : nmin;
   uint64_t hi = rs->max_nodes > nmax ? rs->max_nodes : nmax;
+  if (hi < before)
+    hi = before;
   if (j->state < MU_JOB_STOPPING
       && mu_rdzv_set_range (j->rdzv, mu_now_ms (), role, (uint32_t)lo,
                             (uint32_t)hi, &d) == 0)
@@ -492,10 +560,39 @@ mu_sched_glue_scale (mu_coord_t *c, mu_job_t *j, uint32_t role,
   j->scale_target_set = 1;
   if (role < 32)
     j->scaled_roles |= 1u << role;
-  snprintf (msg, msglen, "job %s role %s: nodes %llu:%llu (was %s) through "
-            "the scheduler", j->id, rs->name, (unsigned long long)nmin,
-            (unsigned long long)nmax, was);
-  mu_log_notice (c->log, "JOB-SCALE", "%s", msg);
+  /* A restart-mode job that checkpoints saves before it loses members:
+   * asked now, so the reply names the step (the SHRINKs wait for it). */
+  if (before > nmax && !j->in_place && j->ckpt != NULL
+      && j->state == MU_JOB_RUNNING)
+    {
+      char cerr[256];
+      int crc = mu_ckpt_trigger (j, "scale", 0, cerr, sizeof cerr);
+      if (crc == 0 || crc == MUSTER_EEXIST)
+        {
+          *step = mu_ckpt_commit_step (j->ckpt);
+          snprintf (msg, msglen,
+                    "job %s role %s: checkpointing step %llu, then nodes "
+                    "%llu:%llu (was %s): %zu node(s) to release", j->id,
+                    rs->name, (unsigned long long)*step,
+                    (unsigned long long)nmin, (unsigned long long)nmax, was,
+                    before - (size_t)nmax);
+        }
+    }
+  /* Otherwise the scheduler's pass runs now, so the reply tells what it
+   * did (its shrinks release at once, its placements join). */
+  c->sched_dirty = 1;
+  pass (c);
+  mu_sched_glue_releases (c);
+  size_t after = role_nodes (c, j, role);
+  if (*step == 0)
+    snprintf (msg, msglen,
+              "job %s role %s: nodes %llu:%llu (was %s); %zu node(s) "
+              "released, %zu attached", j->id, rs->name,
+              (unsigned long long)nmin, (unsigned long long)nmax, was,
+              before > after ? before - after : 0,
+              after > before ? after - before : 0);
+  mu_jhook_image (j); /* the new range, journaled */
+  mu_log_notice (c->log, "JOB-SCALE", "%s (through the scheduler)", msg);
   mu_sched_glue_dirty (c);
   return 0;
 }

@@ -97,10 +97,12 @@ int mu_sched_glue_set_target (struct mu_coord *c, struct mu_job *j,
                               const char *role, uint32_t target, char *err,
                               size_t errlen);
 /* ctl.scale of a submitted job: new min..max of a role, through the
- * scheduler.  0 with a summary in msg, or a code with err. */
+ * scheduler (a pass runs at once).  0 with a summary in msg (and *step,
+ * when a checkpoint comes before members leave), or a code with err. */
 int mu_sched_glue_scale (struct mu_coord *c, struct mu_job *j, uint32_t role,
                          uint64_t nmin, uint64_t nmax, char *msg,
-                         size_t msglen, char *err, size_t errlen);
+                         size_t msglen, uint64_t *step, char *err,
+                         size_t errlen);
 
 /* sched_glue_apply.c: carry out one tick's decisions (copied). */
 void mu_sched_glue_apply (struct mu_coord *c, const mu_sched_decision_t *d,

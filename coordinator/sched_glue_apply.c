@@ -31,6 +31,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
+#include "coordinator/journal.h"
 
 #define SUSPEND_GRACE_MS 30000 /* checkpoint budget of a preemption */
 
@@ -232,6 +233,7 @@ mu_sched_glue_releases (mu_coord_t *c)
           rs->min_nodes = j->scale_target_min;
           rs->max_nodes = j->scale_target_max;
           j->scale_target_set = 0;
+          mu_jhook_image (j);
           mu_jobs_handle_decision (j, &d);
         }
     }

@@ -249,14 +249,20 @@ class SchedCluster(MusterCase):
         self.wait_for(lambda: on() == 3 and self.info(d, "el").get("world") == 3, 60,
                       "el at 3")
         for target in (5, 2):
-            self.check("muster scale el --target %d" % target)
+            self.check("muster scale el %d" % target)
             p = self.run_muster(["scale", "--coordinator", d.ctl_ep, "el",
-                                 "--target", str(target)])
+                                 str(target)])
             self.expect_eq(p.rc, 0, "muster scale", p)
             self.wait_for(lambda: on() == target
                           and self.info(d, "el").get("world") == target, 60,
                           "el at %d" % target)
-        rep = ctl_call(d.ctl_ep, {"t": "ctl.cancel", "job": "el"})
+        self.check("the scheduler shrank it (events sched.preempted, cause shrunk)")
+        kinds = [(k, c) for k, c, _ in self.events(d, "el")]
+        self.expect_eq(kinds.count(("sched.preempted", "shrunk")), 3,
+                       "shrink events in %r" % kinds, d)
+        self.expect_eq(kinds.count(("sched.placed", "grown")), 4,
+                       "grow events in %r" % kinds, d)
+        ctl_call(d.ctl_ep, {"t": "ctl.cancel", "job": "el"})
         self.wait_state(d, "el", ("cancelled",), 30)
 
     def test_restart_keeps_queue(self):
