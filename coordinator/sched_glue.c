@@ -486,6 +486,16 @@ mu_sched_glue_reason (const mu_coord_t *c, const mu_job_t *j, char *buf,
     }
 }
 
+int
+mu_sched_glue_queued (const mu_coord_t *c, const mu_job_t *j)
+{
+  mu_sched_job_view_t v;
+  return c->sched != NULL && j->sched_in
+         && mu_sched_job_query (c->sched, j->id, &v) == 0
+         && (v.state == MU_SCHED_JOB_PENDING
+             || v.state == MU_SCHED_JOB_SUSPENDED);
+}
+
 /* -------------------------------------------------------------- scale */
 
 int

@@ -90,6 +90,9 @@ void mu_sched_glue_abandon (struct mu_coord *c, const char *id);
 const char *mu_sched_glue_reason (const struct mu_coord *c, const struct mu_job *j,
                                   char *buf, size_t cap);
 
+/* Is j queued in the scheduler (pending, or suspended by it)? */
+int mu_sched_glue_queued (const struct mu_coord *c, const struct mu_job *j);
+
 /* A service's (or an elastic job's) wanted replicas of a role, through
  * the scheduler (S3: growth may preempt lower-priority elastic work).
  * 0 or a code with err. */

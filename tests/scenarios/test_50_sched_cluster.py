@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import sys
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (MusterCase, bin_path, ctl_call, main,  # noqa: E402
@@ -148,8 +149,20 @@ class SchedCluster(MusterCase):
                      ("sched.resumed", "resumed")):
             self.expect(want in kinds, "event %r in %r" % (want, kinds), d)
 
+    def queue_length(self, d):
+        url = None
+        with open(d.endpoints_file) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "metrics":
+                    url = parts[1]
+        body = urllib.request.urlopen(url, timeout=5).read().decode()
+        m = re.search(r"^muster_scheduler_queue_length (\S+)$", body, re.M)
+        return float(m.group(1)) if m else None
+
     def test_gang_waits_whole(self):
-        d, agents = self.cluster(2)
+        d, agents = self.cluster(2, extra=["--metrics-bind", "127.0.0.1:0"])
+        self.expect_eq(self.queue_length(d), 0.0, "queue length before", d)
         self.hello(d, "gang3", replicas=3)
         self.check("a 3-agent gang on 2 free agents waits, saying why with figures")
         def reason():
@@ -158,11 +171,14 @@ class SchedCluster(MusterCase):
         r = self.wait_for(reason, 20, "gang3's reason")
         self.expect("2 free" in r, "reason %r" % r, d)
         self.expect("HELLO" not in self.out_of(agents), "no rank started", *agents)
+        self.check("the scheduler's queue length (metrics) counts it")
+        self.expect_eq(self.queue_length(d), 1.0, "queue length while it waits", d)
         self.check("the third agent registers: the gang starts whole and succeeds")
         agents.append(self.agent(d, "a2", 1))
         info = self.wait_state(d, "gang3", ("succeeded", "failed"), 60)
         self.expect_eq((info.get("state"), info.get("world")), ("succeeded", 3),
                        "gang3 %r" % info, d, *agents)
+        self.expect_eq(self.queue_length(d), 0.0, "queue length after", d)
 
     def test_quota(self):
         user = __import__("pwd").getpwuid(os.geteuid()).pw_name
