@@ -178,7 +178,7 @@ discard (mu_job_t *j)
 }
 
 static mu_job_t *
-job_new (mu_coord_t *c, const mu_job_spec_t *spec)
+job_new (mu_coord_t *c, const mu_job_spec_t *spec, int queued)
 {
   mu_job_t *j = calloc (1, sizeof *j);
   if (j == NULL)
@@ -200,8 +200,14 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
   mu_rdzv_opts_t ro = { .roles = roles,
                         .nroles = spec->roles.n,
                         .last_call_ms = spec->last_call_ms,
-                        .join_timeout_ms = mu_job_default_or (
-                            spec->join_timeout_ms, MU_JD_JOIN_TIMEOUT_MS) };
+                        /* schedwire: a job in the scheduler's queue
+                         * waits there for its gang, not against the
+                         * default join timeout (a spec's own applies). */
+                        .join_timeout_ms
+                        = queued && spec->join_timeout_ms == 0
+                              ? 0
+                              : mu_job_default_or (spec->join_timeout_ms,
+                                                   MU_JD_JOIN_TIMEOUT_MS) };
   if (j->spec == NULL || j->kv == NULL || j->barriers == NULL
       || mu_rdzv_new (&ro, &j->rdzv) != 0)
     {
@@ -475,7 +481,7 @@ static mu_job_t *
 create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
             uint32_t gid, int submitted)
 {
-  mu_job_t *j = job_new (c, spec);
+  mu_job_t *j = job_new (c, spec, submitted);
   if (j == NULL)
     return NULL;
   if (set_owner (j, uid, gid) != 0)
@@ -509,7 +515,7 @@ mu_job_t *
 mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                      uint32_t gid)
 {
-  mu_job_t *j = job_new (c, spec);
+  mu_job_t *j = job_new (c, spec, 0);
   if (j == NULL)
     return NULL;
   if (set_owner (j, uid, gid) != 0 || mu_smap_put (c->jobs, j->id, j, NULL) != 0)

@@ -97,8 +97,8 @@ place (mu_coord_t *c, mu_job_t *j, const copy_t *d)
       mu_ev_sched (j, MU_EV_SCHED_PLACED, n->node_id,
                    d->action == MU_SCHED_PLACE ? "placed" : "grown", detail);
     }
-  else
-    mu_log_warn (c->log, "SCHED-PLACE-FAILED", "job %s role %s node %s: %s",
+  else /* info: an agent of another uid is refused at every pass */
+    mu_log_info (c->log, "SCHED-PLACE-FAILED", "job %s role %s node %s: %s",
                  d->job, d->role, d->node, err);
   mu_sched_ack_placed (c->sched, d->job, d->role, d->node, ok);
 }

@@ -281,6 +281,40 @@ class SchedCluster(MusterCase):
         ctl_call(d.ctl_ep, {"t": "ctl.cancel", "job": "el"})
         self.wait_state(d, "el", ("cancelled",), 30)
 
+    def test_bad_requests(self):
+        self.check("musterd --quota with a bad value exits 2, naming it")
+        p = self.start("badquota", [bin_path("musterd"), "--agent-bind",
+                                    "tcp://127.0.0.1:0", "--ctl-bind", "none",
+                                    "--state-dir", os.path.join(self.tmp, "bq"),
+                                    "--quota", "recsys"])
+        p.wait(10)
+        self.expect(p.rc == 2 and "--quota recsys" in p.err, "rc %r err %r"
+                    % (p.rc, p.err), p)
+        d, agents = self.cluster(1)
+        base = {"id": "b", "argv": ["true"],
+                "roles": [{"name": "w", "min_nodes": 1, "max_nodes": 1, "nproc": 1}]}
+        cases = [("kind", dict(base, kind="batch")),
+                 ("priority", dict(base, priority="high")),
+                 ("labels", dict(base, roles=[{"name": "w", "min_nodes": 1,
+                                               "max_nodes": 1, "nproc": 1,
+                                               "labels": "zone=a"}])),
+                 ("tenant", dict(base, tenant=7))]
+        for field, job in cases:
+            self.check("a ctl.submit with a bad %s gets an error naming it" % field)
+            rep = ctl_call(d.ctl_ep, {"t": "ctl.submit", "job": job})
+            self.expect(rep is not None and rep.get("t") == "error"
+                        and field in rep.get("message", ""), "answer %r" % (rep,), d)
+        self.check("a scale of a submitted job with min > max is refused, naming max")
+        self.hello(d, "el", replicas="1:2", sleep=30)
+        self.wait_state(d, "el", ("running",), 30)
+        rep = ctl_call(d.ctl_ep, {"t": "ctl.scale", "job": "el", "min": 3, "max": 2})
+        self.expect(rep and rep.get("t") == "error" and "max" in rep.get("message", ""),
+                    "answer %r" % (rep,), d)
+        self.check("the coordinator keeps serving: el still runs")
+        self.expect_eq(self.info(d, "el").get("state"), "running", "el", d)
+        ctl_call(d.ctl_ep, {"t": "ctl.cancel", "job": "el"})
+        self.wait_state(d, "el", ("cancelled",), 30)
+
     def test_restart_keeps_queue(self):
         d, agents = self.cluster(2)
         self.train(d, "low", priority=0, replicas="2", steps=5000, step_ms=20)
