@@ -226,6 +226,33 @@ node_in (mu_coord_t *c, mu_node_t *n)
   n->sched_state = MU_SCHED_NODE_READY;
 }
 
+/* The scheduler freed job id's allocations itself (it ended, or its
+ * suspension was acked): its nodes hold nothing of it any more. */
+static void
+forget_nodes (mu_coord_t *c, const char *id)
+{
+  for (size_t k = 0; k < c->nodes_used; k++)
+    {
+      mu_node_t *n = c->nodes[k];
+      if (n != NULL && n->sched_job != NULL && strcmp (n->sched_job, id) == 0)
+        {
+          free (n->sched_job);
+          n->sched_job = NULL;
+          n->sched_release = 0;
+        }
+    }
+}
+
+/* Placed by the scheduler for a job it is suspending: the agents are
+ * freed before the ack, and the ack (not a removal) frees the slots, so
+ * that they stay reserved for the job that caused the preemption. */
+static int
+suspending (mu_coord_t *c, const char *id)
+{
+  const mu_job_t *j = mu_smap_get (c->jobs, id);
+  return j != NULL && j->sched_suspending;
+}
+
 static void
 sync_nodes (mu_coord_t *c)
 {
@@ -238,7 +265,8 @@ sync_nodes (mu_coord_t *c)
       /* Placed by the scheduler but no longer in that job (it left on
        * its own: a failure, a re-registration): the allocation goes. */
       if (n->sched_in && n->sched_job != NULL && !n->sched_release
-          && (n->job == NULL || strcmp (n->job->id, n->sched_job) != 0))
+          && (n->job == NULL || strcmp (n->job->id, n->sched_job) != 0)
+          && !suspending (c, n->sched_job))
         node_out (c, n);
       int want = wanted (n);
       if (want && !n->sched_in)
@@ -329,6 +357,7 @@ sync_jobs (mu_coord_t *c)
             {
               j->sched_suspending = 0;
               mu_sched_ack_suspended (c->sched, j->id);
+              forget_nodes (c, j->id);
               note_suspended (j);
             }
           else if (j->state == MU_JOB_SUSPENDED
@@ -337,12 +366,14 @@ sync_jobs (mu_coord_t *c)
               /* Suspended by hand (ctl.preempt) or below its min: out of
                * the scheduler until resumed. */
               mu_sched_job_end (c->sched, j->id);
+              forget_nodes (c, j->id);
               j->sched_in = 0;
             }
           else if (j->state >= MU_JOB_SUCCEEDED
                    && j->state != MU_JOB_SUSPENDED)
             {
               mu_sched_job_end (c->sched, j->id);
+              forget_nodes (c, j->id);
               j->sched_in = 0;
             }
           continue;
