@@ -322,7 +322,7 @@ class SchedCluster(MusterCase):
                       and self.info(d, "low").get("ckpt_step", 0) >= 20, 60,
                       "low running with a checkpoint")
         self.train(d, "high", priority=5, replicas="2", steps=5000, step_ms=20)
-        self.wait_state(d, "low", ("suspended",), 60)
+        saved = self.wait_state(d, "low", ("suspended",), 60).get("ckpt_step", 0)
         self.wait_state(d, "high", ("running",), 60)
         self.hello(d, "queued", priority=1, replicas=2)
         self.wait_for(lambda: "queued" in (self.info(d, "queued").get("reason") or ""),
@@ -330,13 +330,28 @@ class SchedCluster(MusterCase):
         self.check("musterd killed with SIGKILL and restarted on the same state")
         d.signal(signal.SIGKILL)
         d.wait(10)
-        d2 = self.musterd(name="musterd", state_dir=d.state_dir)
+        d2 = self.musterd(name="musterd", state_dir=d.state_dir,
+                          agent_bind="tcp://127.0.0.1:%d" % d.agent_port)
         low = self.wait_state(d2, "low", ("suspended",), 30)
         self.expect("preempted" in (low.get("reason") or ""), "low %r" % low, d2)
         q = self.info(d2, "queued")
         self.expect(q.get("state") in ("pending", "rendezvous"), "queued %r" % q, d2)
         self.wait_for(lambda: "queued" in (self.info(d2, "queued").get("reason") or ""),
                       30, "queued's reason after the restart")
+        self.check("the rebuilt scheduler goes on: high cancelled, queued runs, "
+                   "then low resumes from its checkpoint")
+        ctl_call(d2.ctl_ep, {"t": "ctl.cancel", "job": "high"})
+        q = self.wait_state(d2, "queued", ("succeeded", "failed"), 60)
+        self.expect_eq(q.get("state"), "succeeded", "queued %r" % q, d2, *agents)
+        self.wait_state(d2, "low", ("running",), 60)
+        def restored():
+            return [int(x) for x in re.findall(r"\[worker \d\] restored step (\d+) from",
+                                               self.out_of(agents))]
+        got = self.wait_for(lambda: len(restored()) >= 2 and restored(), 60,
+                            "low's 2 ranks to restore")
+        self.expect(min(got) >= saved, "restored %r, saved %d" % (got, saved), *agents)
+        ctl_call(d2.ctl_ep, {"t": "ctl.cancel", "job": "low"})
+        self.wait_state(d2, "low", ("cancelled",), 30)
 
 
 if __name__ == "__main__":
