@@ -212,6 +212,10 @@ class SchedCluster(MusterCase):
         rep = ctl_call(d.ctl_ep, {"t": "ctl.nodes", "node": "a2"}) or {}
         labels = ((rep.get("nodes") or [{}])[0]).get("labels")
         self.expect_eq(labels, {"zone": "a"}, "a2's labels", d)
+        p = self.run_muster(["nodes", "--coordinator", d.ctl_ep])
+        line = [l for l in p.out.splitlines() if l.startswith("a2 ")]
+        self.expect(p.rc == 0 and line and line[0].endswith(" zone=a"),
+                    "muster nodes: %r" % p.out, p)
         self.check("a role with labels zone=a lands only on the agent with it")
         self.hello(d, "zoned", labels="    labels: {zone: a}\n")
         info = self.wait_state(d, "zoned", ("succeeded", "failed"), 60)
