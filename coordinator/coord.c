@@ -12,6 +12,7 @@
  * KV waits.
  */
 #include "coordinator/coord.h"
+#include "coordinator/sched_glue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -79,6 +80,14 @@ mu_coord_new (const mu_coord_opts_t *opts, mu_coord_t **out)
     }
   mu_random_hex (c->session, 8);
   mu_conn_limit_init (&c->conns, 0);
+  char serr[256];
+  int src = mu_sched_glue_new (c, serr, sizeof serr); /* schedwire */
+  if (src != 0)
+    {
+      mu_log_err (c->log, "SCHED", "%s", serr);
+      mu_coord_destroy (&c);
+      return src;
+    }
   *out = c;
   return 0;
 }
@@ -281,6 +290,7 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
   if (m->type == MU_MSG_REGISTER)
     {
       mu_nodes_register (c, from, &who, &m->u.reg);
+      mu_sched_glue_dirty (c);
       return;
     }
   if (m->type == MU_MSG_ENROLL)
@@ -422,6 +432,7 @@ on_ctl_readable (void *sock, void *arg)
     }
   c->ctl_reply_sock = sock;
   mu_ctl_handle (c, &from, &who, &m);
+  mu_sched_glue_dirty (c);
   mu_msg_clear (&m);
   return 0;
 }
@@ -460,6 +471,7 @@ on_sweep (uv_timer_t *t)
   mu_coord_t *c = t->data;
   mu_nodes_sweep (c, mu_now_ms ());
   mu_ctl_sweep (c); /* shrinks waiting for a checkpoint (ctl_scale.c) */
+  mu_sched_glue_dirty (c); /* a pass reconciles the scheduler */
 }
 
 static int
@@ -634,6 +646,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   /* A stall before the first sweep is a stall too. */
   c->last_sweep_ms = mu_now_ms ();
   uv_timer_start (&c->sweep_timer, on_sweep, sweep, sweep);
+  mu_sched_glue_start (c);
   c->started = 1;
   mu_log_info (c->log, "COORD-STARTED", "agent port %s%s%s%s%s", c->agent_ep,
                c->ctl_sock ? ", control port " : "",
@@ -765,6 +778,7 @@ mu_coord_stop (mu_coord_t *c)
   mu_conn_watch_stop (&c->ctl_conns);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   uv_close ((uv_handle_t *)&c->closed_timer, NULL);
+  mu_sched_glue_stop (c);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
   if (c->agent_sock)
@@ -805,6 +819,7 @@ mu_coord_destroy (mu_coord_t **c_p)
   mu_smap_destroy (&c->node_keys);
   mu_auth_destroy (&c->auth);
   mu_cm_close (c);
+  mu_sched_glue_free (c);
   free (c);
   *c_p = NULL;
 }

@@ -61,6 +61,9 @@ typedef struct mu_coord_opts {
   /* events area (event_stream.h) */
   uint64_t events_keep;     /* events in the global ring; 0 = 16384 */
   uint64_t events_job_keep; /* events kept per job; 0 = 4096 */
+  /* schedwire: the scheduler (sched_glue.h) */
+  const char *const *quotas; /* "TENANT=SLOTS" (musterd --quota) */
+  size_t nquotas;
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -148,6 +151,13 @@ typedef struct mu_node {
   int admin_cordon;   /* ctl.cordon/ctl.drain: no new work until uncordoned
                          (cordon_until is held at UINT64_MAX meanwhile) */
   int draining;       /* ctl.drain: its work is being moved off */
+  /* schedwire: the scheduler's inventory (sched_glue.h) */
+  char **labels;      /* "key=value" it registered with (owned) */
+  size_t nlabels;
+  int sched_in;       /* in the scheduler's inventory */
+  int sched_state;    /* mu_sched_node_state_t last given to it */
+  int sched_release;  /* a SHRINK waits for its job's checkpoint */
+  char *sched_job;    /* job the scheduler placed on it (NULL: none) */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -272,6 +282,15 @@ struct mu_job {
   int scale_pending;     /* a shrink waits for its checkpoint */
   uint32_t scale_role;
   uint64_t scale_min, scale_max;
+  /* schedwire: the scheduler (sched_glue.h) */
+  int sched_in;          /* submitted to the scheduler, not yet ended */
+  int sched_suspending;  /* a SUSPEND of the scheduler is being carried out */
+  char *sched_tenant;    /* tenant its slots count against */
+  char *sched_note;      /* the scheduler's last word on it (preempted for
+                            job X, ...) */
+  int scale_target_set;  /* a scale through the scheduler: the machine's */
+  uint32_t scale_target_role; /* range narrows to this once the role's */
+  uint64_t scale_target_min, scale_target_max; /* nodes are within it */
 };
 
 struct mu_coord {
@@ -333,6 +352,12 @@ struct mu_coord {
   size_t ctl_scales_pending; /* jobs whose shrink waits (ctl_scale.c) */
   /* events area: the event log and its parked readers (event_serve.c) */
   struct mu_events *events;
+  /* schedwire: the scheduler and its loop-turn pass (sched_glue.h) */
+  struct mu_sched *sched;
+  uv_prepare_t sched_prepare;
+  int sched_dirty;          /* something changed: run a pass */
+  int sched_open;           /* sched_prepare initialised */
+  uint64_t sched_placed;    /* replicas placed (metrics) */
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before
@@ -408,6 +433,10 @@ size_t mu_job_option_notes (const mu_job_spec_t *job,
 int mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                     uint32_t gid, int admin, char *err, size_t errlen);
 int mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen);
+/* schedwire: node n joins j's rendezvous as role (a PLACE of the
+ * scheduler, sched_glue_apply.c).  0 or a code with err. */
+int mu_jobs_place_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n,
+                        uint32_t role, char *err, size_t errlen);
 void mu_jobs_offer_free_nodes (mu_coord_t *c);
 /* A job as the journal left it: created and owned, no round opened. */
 mu_job_t *mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec,

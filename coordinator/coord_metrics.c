@@ -12,12 +12,14 @@
  *    node's heartbeat arrived after its previous one (0 when on time), so
  *    a loaded coordinator or network shows up before nodes are lost.
  *  - placement: from a job's creation (submit, or its first node
- *    arriving) to its first epoch starting.  The gang scheduler is not in
- *    musterd yet; the queue length is the jobs still pending.
+ *    arriving) to its first epoch starting, queueing in the scheduler
+ *    included; the queue length is the jobs the scheduler holds queued
+ *    (pending, or suspended by it), plus pending jobs brought by nodes.
  *  - checkpoint duration: from the attempt's begin to its end (committed,
  *    aborted, or dropped); bytes: the shard sizes of committed manifests.
  */
 #include "coordinator/coord_metrics.h"
+#include "coordinator/sched_glue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,7 +108,7 @@ static const mu_metric_def_t defs[MU_CM_COUNT] = {
   = { "muster_workers", "Workers of running epochs not yet exited.",
       MU_METRIC_GAUGE, NULL, NULL, NULL, 0 },
   [MU_CM_QUEUE] = { "muster_scheduler_queue_length",
-                    "Jobs waiting to be placed (pending: no round opened yet).",
+                    "Jobs waiting to be placed (queued in the scheduler).",
                     MU_METRIC_GAUGE, NULL, NULL, NULL, 0 },
   [MU_CM_PLACEMENT_SECONDS]
   = { "muster_scheduler_placement_seconds",
@@ -255,7 +257,9 @@ collect (mu_coord_t *c)
       mu_metrics_add (m, MU_CM_JOBS, mu_job_state_name (j->state), 1);
       if (j->state == MU_JOB_RUNNING)
         workers += (double)j->live;
-      if (j->state == MU_JOB_PENDING)
+      /* schedwire: the scheduler's queue (queued or suspended by it) */
+      if (j->sched_in ? mu_sched_glue_queued (c, j)
+                      : j->state == MU_JOB_PENDING)
         pending++;
     }
   for (size_t k = 0; k < c->nodes_used; k++)

@@ -14,6 +14,7 @@
  * submitted job belongs to whoever submitted it.
  */
 #include "coordinator/ctl_ops.h"
+#include "coordinator/sched_glue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -80,6 +81,14 @@ mu_ctl_fill_info (const mu_coord_t *c, const mu_job_t *j, mu_job_info_t *info,
     }
   mu_job_status_reason (&in, reason, REASON_CAP);
   info->reason = reason;
+  /* schedwire: a job the scheduler holds back says why (sched_glue.h) */
+  if (j->submitted)
+    {
+      char why[REASON_CAP];
+      const char *r = mu_sched_glue_reason (c, j, why, sizeof why);
+      if (r != NULL)
+        mu_strlcpy (reason, r, REASON_CAP);
+    }
   if (j->restore_dir != NULL)
     {
       info->ckpt_step = j->restore_step;

@@ -18,6 +18,7 @@
  * (mu_jobs_offer_free_nodes, ctl.scale) already honours.
  */
 #include "coordinator/ctl_ops.h"
+#include "coordinator/sched_glue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -59,6 +60,18 @@ health_of (const mu_node_t *n, uint64_t now)
   return "alive";
 }
 
+static void
+free_labels (mu_node_info_t *v, size_t k)
+{
+  for (size_t i = 0; i < k; i++)
+    {
+      for (size_t l = 0; l < v[i].labels.n; l++)
+        free (v[i].labels.keys[l]);
+      free (v[i].labels.keys);
+      free (v[i].labels.vals);
+    }
+}
+
 void
 mu_ctl_nodes (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
               const mu_ctl_nodes_t *q)
@@ -92,11 +105,30 @@ mu_ctl_nodes (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
           x->used = n->live_epoch == j->epoch ? n->live : 0;
         }
       x->health = (char *)health_of (n, now);
+      /* schedwire: its labels ("key=value" split; keys freed below) */
+      if (n->nlabels > 0)
+        {
+          x->labels.keys = calloc (n->nlabels, sizeof (char *));
+          x->labels.vals = calloc (n->nlabels, sizeof (char *));
+          for (size_t l = 0;
+               x->labels.keys && x->labels.vals && l < n->nlabels; l++)
+            {
+              const char *eq = strchr (n->labels[l], '=');
+              char *key = eq ? strndup (n->labels[l],
+                                        (size_t)(eq - n->labels[l]))
+                             : NULL;
+              if (key == NULL)
+                continue;
+              x->labels.keys[x->labels.n] = key;
+              x->labels.vals[x->labels.n++] = (char *)eq + 1;
+            }
+        }
       x->last_seen_ms = now > n->last_seen_ms ? now - n->last_seen_ms : 0;
       x->pid = n->pid;
     }
   if (q->node != NULL && k == 0)
     {
+      free_labels (v, k);
       free (v);
       mu_ctl_error (c, from, MUSTER_ENOTFOUND, "ctl.nodes", "node",
                     "nodes: no node %s", q->node);
@@ -108,6 +140,7 @@ mu_ctl_nodes (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   m.u.ctl_nodes_reply.nodes.v = v;
   m.u.ctl_nodes_reply.nodes.n = k;
   mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
+  free_labels (v, k);
   free (v);
 }
 
@@ -123,7 +156,19 @@ drain (mu_coord_t *c, const mu_route_t *from, mu_node_t *n, uint64_t grace)
       return;
     }
   n->draining = 1;
-  if (j->state == MU_JOB_RUNNING && mu_rdzv_is_member (j->rdzv, n->key))
+  if (j->sched_in && n->sched_job != NULL)
+    {
+      /* schedwire: the scheduler moves the work (a replacement first,
+       * then a shrink after a checkpoint, or checkpoint-and-suspend). */
+      snprintf (msg, sizeof msg,
+                "node %s draining: job %s %s goes on without it (the "
+                "scheduler places a replacement first, or suspends it when "
+                "none fits below its min)", n->node_id, j->id,
+                j->ckpt ? "checkpoints, then"
+                        : "has no checkpoint directory; it");
+      mu_sched_glue_dirty (c);
+    }
+  else if (j->state == MU_JOB_RUNNING && mu_rdzv_is_member (j->rdzv, n->key))
     {
       snprintf (msg, sizeof msg,
                 "node %s draining: job %s %s goes on without it (or is "

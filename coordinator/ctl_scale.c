@@ -38,6 +38,7 @@
 #include "common/util.h"
 #include "checkpoint/commit.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/sched_glue.h"
 #include "coordinator/epoch.h"
 
 #define WHAT "ctl.scale"
@@ -295,6 +296,27 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
       mu_ctl_error (c, from, MUSTER_EINVAL, WHAT, q->target ? "target" : "max",
                     "scale: field '%s' must be at most 100000 (got %llu)",
                     q->target ? "target" : "max", (unsigned long long)nmax);
+      return;
+    }
+  /* schedwire: a submitted job scales through the scheduler (its growth
+   * respects priorities; its shrinks checkpoint first). */
+  if (j->sched_in)
+    {
+      char smsg[300], serr[300];
+      uint64_t step = 0;
+      int src = mu_sched_glue_scale (c, j, role, nmin, nmax, smsg,
+                                     sizeof smsg, &step, serr, sizeof serr);
+      if (src != 0)
+        {
+          mu_ctl_error (c, from, src, WHAT, "max", "scale: %s", serr);
+          return;
+        }
+      mu_msg_t m;
+      memset (&m, 0, sizeof m);
+      m.type = MU_MSG_CTL_REPLY;
+      m.u.ctl_reply.message = smsg;
+      m.u.ctl_reply.step = step;
+      mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
       return;
     }
   /* A restart-mode job that checkpoints loses its surplus members only

@@ -543,6 +543,8 @@ mu_epoch_feed (mu_job_t *j, mu_jm_event_t *ev, void *ctx)
     return;
   for (size_t i = 0; i < out.n; i++)
     carry_out (j, &out.d[i], &out, ctx);
+  if (j->coord != NULL)
+    j->coord->sched_dirty = 1; /* schedwire: a pass reconciles (sched_glue.h) */
 }
 
 void
@@ -784,6 +786,8 @@ mu_epoch_free_job (mu_job_t *j)
   mu_ps_plan_free (j);
   mu_ckpt_job_free (j);
   mu_ctl_job_free (j); /* ctl_ops.h: log ring, pids */
+  free (j->sched_tenant); /* schedwire */
+  free (j->sched_note);
   mu_job_spec_free (&j->spec);
   free (j);
 }

@@ -262,3 +262,15 @@ mu_ev_job_finished (mu_job_t *j)
   e.detail = j->reason;
   mu_events_emit (j->coord, &e);
 }
+
+/* schedwire */
+void
+mu_ev_sched (mu_job_t *j, mu_ev_kind_t kind, const char *node,
+             const char *cause, const char *detail)
+{
+  mu_event_t e = job_event (j, kind);
+  e.node = (char *)node;
+  e.cause = (char *)cause;
+  e.detail = (char *)detail;
+  mu_events_emit (j->coord, &e);
+}

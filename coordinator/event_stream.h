@@ -44,6 +44,10 @@ void mu_ev_preempt (mu_job_t *j, const char *why, uint64_t grace_ms);
 void mu_ev_resumed (mu_job_t *j);
 void mu_ev_stopping (mu_job_t *j, mu_job_state_t final, const char *why);
 void mu_ev_job_finished (mu_job_t *j);
+/* schedwire: a scheduling decision carried out (sched_glue_apply.c):
+ * node (or NULL), cause (placed/grown, shrunk/suspended, ...), detail. */
+void mu_ev_sched (mu_job_t *j, mu_ev_kind_t kind, const char *node,
+                  const char *cause, const char *detail);
 
 /* --- event_serve.c */
 /* Record *ev (time_us 0: now) and answer the waiting readers it

@@ -52,7 +52,11 @@
   X (PREEMPT_REQUESTED, "preempt.requested", "checkpoint, then suspend")     \
   X (RESUMED, "job.resumed", "a suspended job runs again")                   \
   X (STOPPING, "job.stopping", "the job is stopping for good")               \
-  X (JOB_FINISHED, "job.finished", "the job reached a final state")
+  X (JOB_FINISHED, "job.finished", "the job reached a final state")         \
+  X (SCHED_PLACED, "sched.placed", "the scheduler placed a replica on a node") \
+  X (SCHED_PREEMPTED, "sched.preempted", "shrunk or suspended for a job")    \
+  X (SCHED_RESUMED, "sched.resumed", "the scheduler resumed a suspended job") \
+  X (SCHED_REJECTED, "sched.rejected", "the scheduler rejected the job")
 
 typedef enum mu_ev_kind {
   MU_EV_NONE = 0,

@@ -32,6 +32,7 @@
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
+#include "coordinator/sched_glue.h"
 
 #define MAX_NPROC 4096
 #define PROGRESS_EVERY_MS 1000 /* O(nodes) per tick: keep it rare */
@@ -177,7 +178,7 @@ discard (mu_job_t *j)
 }
 
 static mu_job_t *
-job_new (mu_coord_t *c, const mu_job_spec_t *spec)
+job_new (mu_coord_t *c, const mu_job_spec_t *spec, int queued)
 {
   mu_job_t *j = calloc (1, sizeof *j);
   if (j == NULL)
@@ -199,8 +200,14 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec)
   mu_rdzv_opts_t ro = { .roles = roles,
                         .nroles = spec->roles.n,
                         .last_call_ms = spec->last_call_ms,
-                        .join_timeout_ms = mu_job_default_or (
-                            spec->join_timeout_ms, MU_JD_JOIN_TIMEOUT_MS) };
+                        /* schedwire: a job in the scheduler's queue
+                         * waits there for its gang, not against the
+                         * default join timeout (a spec's own applies). */
+                        .join_timeout_ms
+                        = queued && spec->join_timeout_ms == 0
+                              ? 0
+                              : mu_job_default_or (spec->join_timeout_ms,
+                                                   MU_JD_JOIN_TIMEOUT_MS) };
   if (j->spec == NULL || j->kv == NULL || j->barriers == NULL
       || mu_rdzv_new (&ro, &j->rdzv) != 0)
     {
@@ -389,6 +396,9 @@ role_index (mu_job_t *j, const char *name)
   return UINT32_MAX;
 }
 
+static int join_as (mu_coord_t *c, mu_job_t *j, mu_node_t *n, uint32_t role,
+                    char *err, size_t errlen);
+
 static int
 join_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, char *err, size_t errlen)
 {
@@ -398,6 +408,35 @@ join_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, char *err, size_t errlen)
       snprintf (err, errlen, "job %s has no role '%s'", j->id, n->role_name);
       return MUSTER_EINVAL;
     }
+  return join_as (c, j, n, role, err, errlen);
+}
+
+/* May a node whose agent runs as uid serve the job?  (below) */
+static int node_may_serve (const mu_node_t *n, const mu_job_t *j);
+
+int
+mu_jobs_place_node (mu_coord_t *c, mu_job_t *j, mu_node_t *n, uint32_t role,
+                    char *err, size_t errlen)
+{
+  if (!node_may_serve (n, j))
+    {
+      snprintf (err, errlen, "job %s belongs to %s (uid %u); node %s's agent "
+                "runs as uid %u", j->id, j->owner, (unsigned)j->owner_uid,
+                n->node_id, (unsigned)n->uid);
+      return MUSTER_EPERM;
+    }
+  if (role >= j->spec->roles.n)
+    {
+      snprintf (err, errlen, "job %s has no role %u", j->id, (unsigned)role);
+      return MUSTER_EINVAL;
+    }
+  return join_as (c, j, n, role, err, errlen);
+}
+
+static int
+join_as (mu_coord_t *c, mu_job_t *j, mu_node_t *n, uint32_t role, char *err,
+         size_t errlen)
+{
   n->job = j;
   n->role = role;
   n->live = 0;
@@ -442,7 +481,7 @@ static mu_job_t *
 create_job (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
             uint32_t gid, int submitted)
 {
-  mu_job_t *j = job_new (c, spec);
+  mu_job_t *j = job_new (c, spec, submitted);
   if (j == NULL)
     return NULL;
   if (set_owner (j, uid, gid) != 0)
@@ -476,7 +515,7 @@ mu_job_t *
 mu_jobs_restore_new (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                      uint32_t gid)
 {
-  mu_job_t *j = job_new (c, spec);
+  mu_job_t *j = job_new (c, spec, 0);
   if (j == NULL)
     return NULL;
   if (set_owner (j, uid, gid) != 0 || mu_smap_put (c->jobs, j->id, j, NULL) != 0)
@@ -591,15 +630,23 @@ mu_jobs_submit (mu_coord_t *c, const mu_job_spec_t *spec, uint32_t uid,
                 mu_job_state_name (j->state));
       return MUSTER_EEXIST;
     }
+  /* schedwire: queued in the scheduler first (a quota it can never fit
+   * is refused here, before anything is created). */
+  char tenant[MU_SCHED_NAME_MAX];
+  rc = mu_sched_glue_submit (c, spec, uid, admin, tenant, sizeof tenant, err,
+                             errlen);
+  if (rc != 0)
+    return rc;
   if (j != NULL)
     retire_finished (c, j);
   mu_job_t *nj = create_job (c, spec, uid, gid, 1);
   if (nj == NULL)
     {
+      mu_sched_glue_abandon (c, spec->id);
       snprintf (err, errlen, "out of memory creating job %s", spec->id);
       return -ENOMEM;
     }
-  mu_jobs_offer_free_nodes (c);
+  mu_sched_glue_created (c, nj, tenant);
   return 0;
 }
 
@@ -622,8 +669,9 @@ mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen)
   return 0;
 }
 
-/* Free nodes (registered without a job) go to jobs that still want nodes:
- * pending or in rendezvous, below max.  Jobs are served oldest first. */
+/* Free nodes (registered without a job) go to jobs brought by nodes that
+ * still want nodes: pending or in rendezvous, below max, oldest first.
+ * Submitted jobs get theirs from the scheduler (sched_glue.h). */
 void
 mu_jobs_offer_free_nodes (mu_coord_t *c)
 {
@@ -641,6 +689,8 @@ mu_jobs_offer_free_nodes (mu_coord_t *c)
           mu_job_t *j = val;
           if (j->state != MU_JOB_RENDEZVOUS && j->state != MU_JOB_PENDING)
             continue;
+          if (j->submitted)
+            continue; /* placed by the scheduler (sched_glue.h) */
           if (!node_may_serve (n, j))
             continue;
           mu_rdzv_status_t p;

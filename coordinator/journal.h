@@ -80,6 +80,9 @@ void mu_jhook_exit (mu_job_t *j, mu_node_t *n, uint64_t rank, int ok);
 void mu_jhook_ckpt (mu_job_t *j);
 void mu_jhook_finished (mu_job_t *j);
 void mu_jhook_retired (mu_job_t *j);
+/* schedwire: an image record of the job (its spec after a scale, the
+ * scheduler's word on it): replay replaces the job's entry with it. */
+void mu_jhook_image (mu_job_t *j);
 
 /* The image of a live job (borrowed pointers; free members_out's array
  * with free()).  Used for snapshots and for the live side of the replay

@@ -157,13 +157,21 @@ static const u64_field_t spec_u64[] = { U64F (max_restarts),
                                         U64F (ckpt_keep),
                                         U64F (ckpt_timeout_ms),
                                         U64F (nbuckets),
-                                        U64F (outage_ms) };
+                                        U64F (outage_ms),
+                                        /* schedwire: the spec file's */
+                                        U64F (autoscale_min),
+                                        U64F (autoscale_max),
+                                        U64F (autoscale_target),
+                                        U64F (autoscale_cooldown_ms),
+                                        U64F (spares) };
 #define STRF(f)                                                                \
   {                                                                            \
 #f, offsetof(mu_job_spec_t, f)                                             \
   }
 static const u64_field_t spec_str[]
-    = { STRF (cwd), STRF (elastic_mode), STRF (ckpt_dir) };
+    = { STRF (cwd), STRF (elastic_mode), STRF (ckpt_dir),
+        /* schedwire: the spec file's */
+        STRF (name), STRF (tenant), STRF (kind), STRF (restart_policy) };
 #define NELEM(a) (sizeof (a) / sizeof ((a)[0]))
 
 int
@@ -177,7 +185,9 @@ mu_jenc_spec (const mu_job_spec_t *s, char **buf, size_t *len)
   for (size_t i = 0; i < s->roles.n; i++)
     {
       const mu_role_spec_t *r = &s->roles.v[i];
-      msgpack_pack_map (&e.pk, 4);
+      /* schedwire: slots, labels, and the role's own argv and env */
+      msgpack_pack_map (&e.pk, 4 + (r->slots != 0) + (r->labels.n != 0)
+                                   + (r->argv.n != 0) + (r->env.n != 0));
       str_value (&e, "name");
       str_value (&e, r->name);
       str_value (&e, "min_nodes");
@@ -186,6 +196,35 @@ mu_jenc_spec (const mu_job_spec_t *s, char **buf, size_t *len)
       msgpack_pack_uint64 (&e.pk, r->max_nodes);
       str_value (&e, "nproc");
       msgpack_pack_uint64 (&e.pk, r->nproc);
+      if (r->slots != 0)
+        {
+          str_value (&e, "slots");
+          msgpack_pack_uint64 (&e.pk, r->slots);
+        }
+      if (r->labels.n != 0)
+        {
+          str_value (&e, "labels");
+          msgpack_pack_array (&e.pk, r->labels.n);
+          for (size_t k = 0; k < r->labels.n; k++)
+            str_value (&e, r->labels.v[k]);
+        }
+      if (r->argv.n != 0)
+        {
+          str_value (&e, "argv");
+          msgpack_pack_array (&e.pk, r->argv.n);
+          for (size_t k = 0; k < r->argv.n; k++)
+            str_value (&e, r->argv.v[k]);
+        }
+      if (r->env.n != 0)
+        {
+          str_value (&e, "env");
+          msgpack_pack_map (&e.pk, r->env.n);
+          for (size_t k = 0; k < r->env.n; k++)
+            {
+              str_value (&e, r->env.keys[k]);
+              str_value (&e, r->env.vals[k]);
+            }
+        }
     }
   key (&e, "argv");
   msgpack_pack_array (&e.pk, s->argv.n);
@@ -214,6 +253,11 @@ mu_jenc_spec (const mu_job_spec_t *s, char **buf, size_t *len)
     mu_jenc_u64 (&e, "resume", 1);
   if (s->mpi) /* mpi: muster run --mpi */
     mu_jenc_u64 (&e, "mpi", 1);
+  if (s->priority != 0) /* schedwire */
+    {
+      key (&e, "priority");
+      msgpack_pack_int64 (&e.pk, s->priority);
+    }
   return mu_jenc_finish (&e, buf, len);
 }
 
@@ -291,6 +335,62 @@ mu_jget_str (const msgpack_object *map, const char *k, char **out)
   return *out ? 0 : -ENOMEM;
 }
 
+/* schedwire: an optional array of strings / map of strings (NULL: none). */
+static int
+dec_strlist (const msgpack_object *o, mu_strlist_t *out)
+{
+  if (o == NULL)
+    return 0;
+  if (o->type != MSGPACK_OBJECT_ARRAY)
+    return MUSTER_EPROTO;
+  if (o->via.array.size == 0)
+    return 0;
+  out->v = calloc (o->via.array.size, sizeof *out->v);
+  if (out->v == NULL)
+    return -ENOMEM;
+  for (uint32_t i = 0; i < o->via.array.size; i++)
+    {
+      const msgpack_object *x = &o->via.array.ptr[i];
+      if (x->type != MSGPACK_OBJECT_STR)
+        return MUSTER_EPROTO;
+      if ((out->v[out->n] = dup_str (x)) == NULL)
+        return -ENOMEM;
+      out->n++;
+    }
+  return 0;
+}
+
+static int
+dec_strmap (const msgpack_object *o, mu_strmap_t *out)
+{
+  if (o == NULL)
+    return 0;
+  if (o->type != MSGPACK_OBJECT_MAP)
+    return MUSTER_EPROTO;
+  if (o->via.map.size == 0)
+    return 0;
+  out->keys = calloc (o->via.map.size, sizeof *out->keys);
+  out->vals = calloc (o->via.map.size, sizeof *out->vals);
+  if (out->keys == NULL || out->vals == NULL)
+    return -ENOMEM;
+  for (uint32_t i = 0; i < o->via.map.size; i++)
+    {
+      const msgpack_object_kv *kv = &o->via.map.ptr[i];
+      if (kv->key.type != MSGPACK_OBJECT_STR
+          || kv->val.type != MSGPACK_OBJECT_STR)
+        return MUSTER_EPROTO;
+      if ((out->keys[out->n] = dup_str (&kv->key)) == NULL)
+        return -ENOMEM;
+      if ((out->vals[out->n] = dup_str (&kv->val)) == NULL)
+        {
+          free (out->keys[out->n]);
+          return -ENOMEM;
+        }
+      out->n++;
+    }
+  return 0;
+}
+
 int
 mu_jdec_spec (const msgpack_object *o, mu_job_spec_t **out)
 {
@@ -326,8 +426,15 @@ mu_jdec_spec (const msgpack_object *o, mu_job_spec_t **out)
       if (mu_jget_str (r, "name", &rs->name) != 0
           || mu_jget_u64 (r, "min_nodes", &rs->min_nodes) < 0
           || mu_jget_u64 (r, "max_nodes", &rs->max_nodes) != 0
-          || mu_jget_u64 (r, "nproc", &rs->nproc) != 0)
+          || mu_jget_u64 (r, "nproc", &rs->nproc) != 0
+          || mu_jget_u64 (r, "slots", &rs->slots) < 0)
         rc = MUSTER_EPROTO;
+      if (rc == 0) /* schedwire: labels, the role's argv and env */
+        rc = dec_strlist (mu_jget (r, "labels"), &rs->labels);
+      if (rc == 0)
+        rc = dec_strlist (mu_jget (r, "argv"), &rs->argv);
+      if (rc == 0)
+        rc = dec_strmap (mu_jget (r, "env"), &rs->env);
     }
   for (size_t i = 0; rc == 0 && i < s->argv.n; i++)
     {
@@ -373,6 +480,8 @@ mu_jdec_spec (const msgpack_object *o, mu_job_spec_t **out)
   if (rc == 0 && mu_jget_u64 (o, "mpi", &mpi) < 0)
     rc = MUSTER_EPROTO;
   s->mpi = mpi != 0;
+  if (rc == 0 && mu_jget_i64 (o, "priority", &s->priority) < 0) /* schedwire */
+    rc = MUSTER_EPROTO;
   if (rc != 0)
     {
       mu_job_spec_free (&s);

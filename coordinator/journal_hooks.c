@@ -239,6 +239,14 @@ append_view (mu_job_t *j, view_record_fn encode, const char *what)
   append (c, rc, buf, len, what, j->id);
 }
 
+/* schedwire: the job's whole view again (a scale changed its spec, the
+ * scheduler's tenant or reason): replayed like a snapshot's image. */
+void
+mu_jhook_image (mu_job_t *j)
+{
+  append_view (j, mu_jrec_image, "image");
+}
+
 void
 mu_jhook_recover (mu_job_t *j)
 {

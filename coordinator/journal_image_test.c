@@ -232,6 +232,77 @@ test_image_round_trip (void **state)
   mu_jimage_free (&b);
 }
 
+/* schedwire: the spec file's fields (tenant, priority, kind, labels, the
+ * role's own argv and env, autoscaling, spares) survive the journal, so a
+ * restarted musterd schedules the job as submitted. */
+static void
+test_spec_file_fields (void **state)
+{
+  (void)state;
+  static char *labels[] = { (char *)"zone=a", (char *)"gpu=h100" };
+  static char *rargv[] = { (char *)"serve", (char *)"--port" };
+  static char *rek[] = { (char *)"R" }, *rev[] = { (char *)"2" };
+  mu_job_spec_t *s = spec_of ("sf");
+  s->roles.v[0].slots = 4;
+  s->roles.v[0].labels.v = labels;
+  s->roles.v[0].labels.n = 2;
+  s->roles.v[0].argv.v = rargv;
+  s->roles.v[0].argv.n = 2;
+  s->roles.v[0].env.keys = rek;
+  s->roles.v[0].env.vals = rev;
+  s->roles.v[0].env.n = 1;
+  s->tenant = (char *)"recsys";
+  s->priority = -5;
+  s->kind = (char *)"service";
+  s->name = (char *)"serve-ctr";
+  s->restart_policy = (char *)"never";
+  s->autoscale_min = 1;
+  s->autoscale_max = 6;
+  s->autoscale_target = 100;
+  s->autoscale_cooldown_ms = 30000;
+  s->spares = 2;
+  mu_job_spec_t *copy = mu_job_spec_dup (s);
+  /* spec_of's strings are static; free only what the dup made */
+  s->roles.v[0].labels.n = s->roles.v[0].argv.n = s->roles.v[0].env.n = 0;
+  s->roles.v[0].labels.v = s->roles.v[0].argv.v = NULL;
+  s->roles.v[0].env.keys = s->roles.v[0].env.vals = NULL;
+  s->tenant = s->kind = s->name = s->restart_policy = NULL;
+  mu_job_spec_free (&s);
+  assert_non_null (copy);
+  mu_jimage_t img;
+  assert_int_equal (mu_jimage_init (&img), 0);
+  mu_jjob_t v;
+  memset (&v, 0, sizeof v);
+  v.spec = copy;
+  char *buf;
+  size_t len;
+  REC (&img, mu_jrec_created ("sf", &v, &buf, &len), buf, len);
+  mu_job_spec_free (&copy);
+  const mu_jjob_t *jj = mu_smap_get (img.jobs, "sf");
+  assert_non_null (jj);
+  const mu_job_spec_t *g = jj->spec;
+  assert_string_equal (g->tenant, "recsys");
+  assert_int_equal (g->priority, -5);
+  assert_string_equal (g->kind, "service");
+  assert_string_equal (g->name, "serve-ctr");
+  assert_string_equal (g->restart_policy, "never");
+  assert_int_equal (g->autoscale_min, 1);
+  assert_int_equal (g->autoscale_max, 6);
+  assert_int_equal (g->autoscale_target, 100);
+  assert_int_equal (g->autoscale_cooldown_ms, 30000);
+  assert_int_equal (g->spares, 2);
+  const mu_role_spec_t *r = &g->roles.v[0];
+  assert_int_equal (r->slots, 4);
+  assert_int_equal (r->labels.n, 2);
+  assert_string_equal (r->labels.v[1], "gpu=h100");
+  assert_int_equal (r->argv.n, 2);
+  assert_string_equal (r->argv.v[0], "serve");
+  assert_int_equal (r->env.n, 1);
+  assert_string_equal (r->env.keys[0], "R");
+  assert_string_equal (r->env.vals[0], "2");
+  mu_jimage_free (&img);
+}
+
 static char *
 raw_record (int version, const char *kind, const char *id, size_t *len)
 {
@@ -293,6 +364,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_history),
     cmocka_unit_test (test_image_round_trip),
+    cmocka_unit_test (test_spec_file_fields),
     cmocka_unit_test (test_bad_records),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

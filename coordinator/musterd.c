@@ -29,6 +29,7 @@
 #include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
 #include "coordinator/kv_quota.h"
+#include "coordinator/sched_glue.h"
 #include "coordinator/standby.h"
 
 typedef struct daemon_cfg {
@@ -41,6 +42,10 @@ typedef struct daemon_cfg {
   uint64_t kv_max_bytes;
   uint64_t kv_max_keys;
   uint64_t events_keep; /* events area: the global event ring */
+  /* schedwire: --quota TENANT=SLOTS (repeatable) */
+  char quota_buf[64][128];
+  const char *quotas[64];
+  size_t nquotas;
   mu_log_level_t level;
   char state_dir[2048];
   char ctl_socket[2048];
@@ -113,6 +118,8 @@ usage (FILE *f)
            "                       (ctl.logs); K, M, G suffixes (1M)\n"
            "  --events-keep N      events the event log holds (16384;\n"
            "                       docs/events.md)\n"
+           "  --quota TENANT=SLOTS a tenant's jobs hold at most SLOTS agents\n"
+           "                       (repeatable; 0 = unlimited; docs/scheduler.md)\n"
            "  waiting kv.get/barrier requests per node: %u x slots + %u;\n"
            "  keys and barrier names: at most %u bytes\n",
            mu_kv_fmt_limit (MU_KV_MAX_BYTES_DEFAULT, kvb, sizeof kvb),
@@ -222,6 +229,23 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
       if (rc == 0 && cfg->events_keep == 0)
         rc = MUSTER_EINVAL;
     }
+  else if (strcmp (key, "quota") == 0)
+    {
+      char tenant[MU_SCHED_NAME_MAX];
+      uint32_t slots;
+      if (cfg->nquotas >= 64)
+        {
+          snprintf (err, errlen, "--quota: at most 64 tenants");
+          return MUSTER_EINVAL;
+        }
+      rc = mu_sg_parse_quota (val, tenant, sizeof tenant, &slots, err, errlen);
+      if (rc != 0)
+        return rc;
+      mu_strlcpy (cfg->quota_buf[cfg->nquotas], val,
+                  sizeof cfg->quota_buf[0]);
+      cfg->quotas[cfg->nquotas] = cfg->quota_buf[cfg->nquotas];
+      cfg->nquotas++;
+    }
   else if (strcmp (key, "kv-max-keys") == 0)
     {
       rc = mu_parse_u64 (val, &cfg->kv_max_keys);
@@ -289,7 +313,7 @@ known_key (const char *key)
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
           "journal-sync", "restore-window", "standby-of", "standby-bind",
           "standby-lease", "metrics-bind", "metrics-token-file",
-          "job-log-bytes", "events-keep", NULL };
+          "job-log-bytes", "events-keep", "quota", NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
@@ -587,6 +611,8 @@ main (int argc, char **argv)
                         .kv_max_keys = cfg.kv_max_keys,
                         .job_log_bytes = cfg.job_log_bytes,
                         .events_keep = cfg.events_keep,
+                        .quotas = cfg.quotas,
+                        .nquotas = cfg.nquotas,
                         .state_dir = cfg.state_dir,
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,

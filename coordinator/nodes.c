@@ -18,6 +18,7 @@
  * event was queued, so the monitor's queue is drained before one is bound.
  */
 #include "coordinator/coord.h"
+#include "coordinator/sched_glue.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -183,6 +184,7 @@ release_node (mu_coord_t *c, mu_node_t *n)
   if (mu_smap_get (c->node_keys, n->pub) == n)
     mu_smap_del (c->node_keys, n->pub);
   mu_smap_del (c->node_ids, n->node_id);
+  mu_sched_glue_node_free (c, n); /* schedwire */
   free (n->node_id);
   free (n->host);
   free (n->role_name);
@@ -283,6 +285,7 @@ revive (mu_coord_t *c, mu_node_t *n, const mu_route_t *from,
   n->slots = (uint32_t)reg->slots;
   n->pid = reg->pid;
   n->uid = who->job != NULL ? who->uid : (uint32_t)reg->uid;
+  mu_sched_glue_node_labels (c, n, &reg->labels); /* schedwire */
   n->restored = 0;
   n->alive = 1;
   c->nodes_alive++;
@@ -540,6 +543,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
       return -ENOMEM;
     }
   n->slots = (uint32_t)reg->slots;
+  mu_sched_glue_node_labels (c, n, &reg->labels); /* schedwire */
   n->port_base = reg->port_base;
   n->pid = reg->pid;
   n->rank_hint = reg->rank_hint > 0 && reg->rank_hint <= UINT32_MAX
@@ -772,6 +776,7 @@ mu_nodes_free_all (mu_coord_t *c)
         continue;
       if (n->in_use)
         {
+          mu_sched_glue_node_free (NULL, n); /* schedwire */
           free (n->node_id);
           free (n->host);
           free (n->role_name);

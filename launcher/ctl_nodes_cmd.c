@@ -14,18 +14,29 @@
 static int
 print_nodes (const mu_ctl_nodes_reply_t *r)
 {
-  printf ("%-20s %-16s %5s %4s %-9s %-20s %s\n", "NODE", "HOST", "SLOTS",
-          "USED", "HEALTH", "JOB", "SEEN");
+  printf ("%-20s %-16s %5s %4s %-9s %-20s %-9s %s\n", "NODE", "HOST",
+          "SLOTS", "USED", "HEALTH", "JOB", "SEEN", "LABELS");
   for (size_t i = 0; i < r->nodes.n; i++)
     {
       const mu_node_info_t *n = &r->nodes.v[i];
-      char seen[32], job[96];
+      char seen[32], job[96], ago[48], labels[512] = "-";
       snprintf (job, sizeof job, "%s%s%s", n->job ? n->job : "-",
                 n->role ? "/" : "", n->role ? n->role : "");
-      printf ("%-20s %-16s %5llu %4llu %-9s %-20s %s ago\n", n->node_id,
+      snprintf (ago, sizeof ago, "%s ago",
+                mu_ctl_fmt_age (n->last_seen_ms, seen, sizeof seen));
+      size_t used = 0;
+      for (size_t l = 0; l < n->labels.n && used < sizeof labels; l++)
+        {
+          int k = snprintf (labels + used, sizeof labels - used, "%s%s=%s",
+                            l ? "," : "", n->labels.keys[l],
+                            n->labels.vals[l]);
+          if (k < 0)
+            break;
+          used += (size_t)k;
+        }
+      printf ("%-20s %-16s %5llu %4llu %-9s %-20s %-9s %s\n", n->node_id,
               n->host, (unsigned long long)n->slots,
-              (unsigned long long)n->used, n->health, job,
-              mu_ctl_fmt_age (n->last_seen_ms, seen, sizeof seen));
+              (unsigned long long)n->used, n->health, job, ago, labels);
     }
   return 0;
 }

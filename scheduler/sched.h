@@ -217,6 +217,13 @@ int mu_sched_job_end (mu_sched_t *s, const char *job);
 int mu_sched_scale (mu_sched_t *s, const char *job, const char *role,
                     uint32_t target, char *err, size_t errlen);
 
+/* New replicas min..max of a role (a scale of any job).  A running job
+ * above the new max is shrunk to it by the next tick, one below the new
+ * min is repaired (S2: grown, or suspended); a service's target is
+ * clamped into the range.  0, MUSTER_ENOTFOUND or MUSTER_EINVAL. */
+int mu_sched_set_range (mu_sched_t *s, const char *job, const char *role,
+                        uint32_t min, uint32_t max, char *err, size_t errlen);
+
 /* The caller carried out the PLACE/GROW decisions of job/role on node (ok),
  * or could not (!ok: the replicas are released; the next tick repairs the
  * job).  One ack covers every replica decided there; acking again is 0. */

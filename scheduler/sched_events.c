@@ -351,6 +351,34 @@ mu_sched_scale (mu_sched_t *s, const char *job, const char *role,
   return 0;
 }
 
+int
+mu_sched_set_range (mu_sched_t *s, const char *job, const char *role,
+                    uint32_t min, uint32_t max, char *err, size_t errlen)
+{
+  sjob_t *j = mu_sched__job_get (s, job);
+  if (j == NULL)
+    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND, "no job %s",
+                           job ? job : "");
+  int r = role_ix (j, role);
+  if (r < 0)
+    return mu_sched__fail (err, errlen, MUSTER_ENOTFOUND,
+                           "job %s has no role %s", job, role ? role : "");
+  if (max < 1 || min > max)
+    return mu_sched__fail (err, errlen, MUSTER_EINVAL,
+                           "job %s: role %s: replicas %u:%u (need 0 <= min "
+                           "<= max, max >= 1)", job, role, min, max);
+  srole_t *x = &j->roles[r];
+  x->min = min;
+  x->max = max;
+  if (x->target < min)
+    x->target = min;
+  if (x->target > max)
+    x->target = max;
+  if (min < max)
+    j->elastic = true;
+  return 0;
+}
+
 /* ------------------------------------------------------------------ acks */
 
 /* j's allocation of role on node in state (releasing: of a shrink, not of

@@ -9,7 +9,8 @@
  *     draining nodes, get replacements on ready nodes, else the job is
  *     suspended; replicas on draining nodes are then shrunk (one plan, so
  *     a job is never grown and suspended in one tick);
- *  3. services above their target shrink to it;
+ *  3. services above their target, and jobs above a role's max (scaled
+ *     down: mu_sched_set_range), shrink to it;
  *  4. demands in queue order (S1): queued jobs at their min (S2), services
  *     below target; each is placed, or preempts (S5), or gets its reason;
  *  5. growth (S3) of elastic jobs toward max, when no demand waits for
@@ -156,25 +157,25 @@ repair_job (mu_sched_t *s, sjob_t *j)
 }
 
 static int
-service_scale_down (mu_sched_t *s, sjob_t *j)
+scale_down (mu_sched_t *s, sjob_t *j)
 {
   int rc = 0;
   for (size_t r = 0; r < j->nroles && rc == 0; r++)
     {
       srole_t *role = &j->roles[r];
-      if (role->held <= role->target)
+      uint32_t cap = j->kind == MU_SCHED_SERVICE ? role->target : role->max;
+      if (role->held <= cap)
         continue;
       char why[MU_SCHED_REASON_MAX];
-      snprintf (why, sizeof why, "role %s scaled to %u", role->name,
-                role->target);
+      snprintf (why, sizeof why, "role %s scaled to %u", role->name, cap);
       uint32_t a = j->head;
-      while (a != NIL && role->held > role->target && rc == 0)
+      while (a != NIL && role->held > cap && rc == 0)
         {
           alloc_t *x = &s->allocs[a];
           uint32_t next = x->jnext;
           if (x->role == r && x->state != A_RELEASING)
             {
-              uint32_t n = role->held - role->target;
+              uint32_t n = role->held - cap;
               if (n > x->n)
                 n = x->n;
               uint32_t node = x->node;
@@ -330,8 +331,8 @@ mu_sched__pass (mu_sched_t *s)
     {
       sjob_t *j = s->jobs[i];
       j->blocked = false;
-      if (j->state == MU_SCHED_JOB_RUNNING && j->kind == MU_SCHED_SERVICE)
-        rc = service_scale_down (s, j);
+      if (j->state == MU_SCHED_JOB_RUNNING)
+        rc = scale_down (s, j);
       q[nq++] = j;
     }
   if (rc == 0)

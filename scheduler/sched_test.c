@@ -495,6 +495,42 @@ test_tidal_service (void **st)
   mu_sched_destroy (&s);
 }
 
+/* mu_sched_set_range: a scale of any job (musterd's `muster scale`):
+ * growth to a new max, a shrink to a lower max, bad ranges refused. */
+static void
+test_set_range (void **st)
+{
+  (void)st;
+  mu_sched_t *s = mu_sched_new (NULL);
+  for (int i = 1; i <= 5; i++)
+    {
+      char id[8];
+      snprintf (id, sizeof id, "n%d", i);
+      node (s, id, 1, NULL, NULL);
+    }
+  job (s, "el", 0, true, 1, 3, 1, NULL, 1);
+  assert_string_equal (tick (s, 1), "place el worker n1 1; grow el worker n2 1; "
+                                    "grow el worker n3 1");
+  char err[256];
+  assert_int_equal (mu_sched_set_range (s, "el", "worker", 1, 5, err, sizeof err), 0);
+  assert_string_equal (tick (s, 1), "grow el worker n4 1; grow el worker n5 1");
+  assert_int_equal (held (s, "el"), 5);
+  assert_int_equal (mu_sched_set_range (s, "el", "worker", 1, 2, err, sizeof err), 0);
+  const char *t = tick (s, 1);
+  assert_true (strncmp (t, "shrink el worker", 16) == 0);
+  assert_true (strstr (t, "; shrink el worker") != NULL); /* 2 of 5 go */
+  assert_int_equal (held (s, "el"), 2); /* tick() acked them */
+  assert_int_equal (mu_sched_set_range (s, "el", "worker", 3, 2, err, sizeof err),
+                    MUSTER_EINVAL);
+  assert_string_equal (err, "job el: role worker: replicas 3:2 (need 0 <= min "
+                            "<= max, max >= 1)");
+  assert_int_equal (mu_sched_set_range (s, "nope", "worker", 1, 2, err, sizeof err),
+                    MUSTER_ENOTFOUND);
+  assert_int_equal (mu_sched_set_range (s, "el", "ps", 1, 2, err, sizeof err),
+                    MUSTER_ENOTFOUND);
+  mu_sched_destroy (&s);
+}
+
 static void
 test_bad_input (void **st)
 {
@@ -602,6 +638,7 @@ main (void)
     cmocka_unit_test (test_drain_moves_work),
     cmocka_unit_test (test_lost_node),
     cmocka_unit_test (test_tidal_service),
+    cmocka_unit_test (test_set_range),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_from_wire_spec),
     cmocka_unit_test (test_preempt_needless_eviction_avoided),

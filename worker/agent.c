@@ -261,6 +261,22 @@ send_register (mu_agent_t *a)
   m.u.reg.rank_hint = a->opts.rank_hint;
   m.u.reg.role = (char *)a->opts.role;
   m.u.reg.job = a->job;
+  /* schedwire: its labels, split at the first '=' */
+  char lk[MU_AGENT_MAX_LABELS][64];
+  char *keys[MU_AGENT_MAX_LABELS], *vals[MU_AGENT_MAX_LABELS];
+  for (size_t i = 0; i < a->opts.nlabels && i < MU_AGENT_MAX_LABELS; i++)
+    {
+      const char *kv = a->opts.labels[i], *eq = strchr (kv, '=');
+      size_t kl = eq ? (size_t)(eq - kv) : strlen (kv);
+      if (kl >= sizeof lk[0])
+        kl = sizeof lk[0] - 1;
+      memcpy (lk[i], kv, kl);
+      lk[i][kl] = '\0';
+      keys[m.u.reg.labels.n] = lk[i];
+      vals[m.u.reg.labels.n++] = (char *)(eq ? eq + 1 : "");
+    }
+  m.u.reg.labels.keys = keys;
+  m.u.reg.labels.vals = vals;
   /* What this node runs, for reconciliation after a reconnect. */
   mu_run_worker_t *ws = NULL;
   size_t nws = 0;

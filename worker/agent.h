@@ -83,7 +83,14 @@ typedef struct mu_agent_opts {
   int coord_in_process;
   mu_log_t *log;               /* borrowed; NULL = stderr logger */
   mu_agent_events_t ev;
+  /* schedwire: node labels "key=value" sent in agent.register (the
+   * scheduler's selectors match them); borrowed, must outlive the agent;
+   * at most MU_AGENT_MAX_LABELS. */
+  const char *const *labels;
+  size_t nlabels;
 } mu_agent_opts_t;
+
+#define MU_AGENT_MAX_LABELS 16
 
 /* Allocate; copies what it needs from opts (job is deep-copied).  0,
  * MUSTER_EINVAL (no coordinator, slots 0) or -ENOMEM. */

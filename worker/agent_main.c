@@ -19,6 +19,7 @@
 #include "common/job_defaults.h"
 #include "common/metrics_http.h"
 #include "common/netaddr.h"
+#include "common/node_label.h"
 #include "common/state_dir.h"
 #include "common/util.h"
 #include "worker/agent.h"
@@ -37,6 +38,8 @@ usage (FILE *f)
            "  --node-id ID         node id (default hostname-pid-random)\n"
            "  --host ADDR          address other nodes reach this one at\n"
            "  --role NAME          role to serve as (default: a job's first)\n"
+           "  --label KEY=VALUE    a node label the scheduler's role selectors\n"
+           "                       match (repeatable, at most 16; e.g. zone=a)\n"
            "  --connect-timeout D  give up if the coordinator never answers\n"
            "                       (default 0 = keep trying)\n"
            "  --grace D            SIGTERM-to-SIGKILL grace on shutdown (5s)\n"
@@ -95,6 +98,8 @@ main (int argc, char **argv)
   mu_agent_creds_opts_t co;
   memset (&co, 0, sizeof co);
   const char *metrics_bind = NULL, *metrics_token = NULL;
+  const char *labels[MU_AGENT_MAX_LABELS];
+  size_t nlabels = 0;
   for (int i = 1; i < argc; i++)
     {
       const char *a = argv[i];
@@ -112,7 +117,8 @@ main (int argc, char **argv)
           = { "--coordinator", "--slots", "--nproc-per-node", "--node-id",
               "--host", "--role", "--connect-timeout", "--grace",
               "--log-level", "--join-token", "--join-token-file",
-              "--state-dir", "--metrics-bind", "--metrics-token-file", NULL };
+              "--state-dir", "--metrics-bind", "--metrics-token-file",
+              "--label", NULL };
       int k = 0;
       while (known[k] && strcmp (known[k], a) != 0)
         k++;
@@ -178,6 +184,24 @@ main (int argc, char **argv)
         o.host = v;
       else if (strcmp (a, "--role") == 0)
         o.role = v;
+      else if (strcmp (a, "--label") == 0)
+        {
+          char why[256];
+          if (mu_node_label_check (v, why, sizeof why) != 0)
+            {
+              fprintf (stderr, "muster-agent: --label: %s\n", why);
+              return 2;
+            }
+          if (nlabels >= MU_AGENT_MAX_LABELS)
+            {
+              fprintf (stderr, "muster-agent: --label: at most %d labels\n",
+                       MU_AGENT_MAX_LABELS);
+              return 2;
+            }
+          labels[nlabels++] = v;
+          o.labels = labels;
+          o.nlabels = nlabels;
+        }
       else if (strcmp (a, "--connect-timeout") == 0
                || strcmp (a, "--grace") == 0)
         {

@@ -100,8 +100,13 @@ class EventsTimeline(MusterCase):
         # are part of the story but their number is not; each is a
         # requested/aborted pair of one step, followed by the next request.
         kept = []
+        # The scheduler's placements (schedwire: one per agent, their order
+        # against the round's opening not fixed) are checked apart.
+        placed = [e for e in evs if e["kind"] == "sched.placed"]
+        self.expect_eq([e["cause"] for e in placed], ["placed", "placed"],
+                       "the scheduler's placements", until)
         for i, e in enumerate(evs):
-            if e["kind"] == "node.joined":
+            if e["kind"] in ("node.joined", "sched.placed"):
                 continue
             if (e["kind"] == "ckpt.requested" and i + 2 < len(evs)
                     and evs[i + 1]["kind"] == "ckpt.aborted"
