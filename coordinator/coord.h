@@ -272,6 +272,8 @@ struct mu_job {
   int scale_pending;     /* a shrink waits for its checkpoint */
   uint32_t scale_role;
   uint64_t scale_min, scale_max;
+  /* service: replicas, rolling update, loads (service.h); NULL = none */
+  struct mu_service *svc;
 };
 
 struct mu_coord {

@@ -56,6 +56,17 @@ void mu_ctl_get (mu_coord_t *c, const mu_route_t *from,
 void mu_ctl_note_worker (mu_coord_t *c, mu_node_t *n,
                          const mu_worker_state_t *ws);
 
+/* ctl_scale.c: run role `role` of j at `target` nodes through the scale
+ * path (what sched_glue_standin.c uses).  0 with msg, or a code + err. */
+int mu_ctl_scale_target (mu_coord_t *c, mu_job_t *j, uint32_t role,
+                         uint32_t target, char *msg, size_t msglen, char *err,
+                         size_t errlen);
+/* service: ctl_update.c: ctl.update (rolling update), ctl.load. */
+void mu_ctl_update (mu_coord_t *c, const mu_route_t *from,
+                    const mu_principal_t *who, const mu_ctl_update_t *q);
+void mu_ctl_load (mu_coord_t *c, const mu_route_t *from,
+                  const mu_principal_t *who, const mu_ctl_load_t *q);
+
 /* ctl_scale.c */
 void mu_ctl_scale (mu_coord_t *c, const mu_route_t *from,
                    const mu_principal_t *who, const mu_ctl_scale_t *q);
