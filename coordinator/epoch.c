@@ -675,7 +675,7 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
     n->live--;
   char why[256];
   why[0] = '\0';
-  if (!ok && j->state == MU_JOB_RUNNING)
+  if (!ok && j->state == MU_JOB_RUNNING && !svc_stopped)
     {
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",

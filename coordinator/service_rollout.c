@@ -199,11 +199,22 @@ next_replica (mu_job_t *j, mu_service_t *s)
 static void
 finish_rollout (mu_job_t *j, mu_service_t *s)
 {
-  /* Every replica runs the new spec: it is the job's now. */
-  mu_job_spec_t *old = j->spec;
-  j->spec = s->new_spec;
-  s->new_spec = NULL;
-  mu_job_spec_free (&old);
+  /* Every replica runs the new spec: its command and environment become
+   * the job's (moved into j->spec, which other fields point into). */
+  mu_job_spec_t *ns = s->new_spec, *js = j->spec;
+  mu_strlist_t argv = js->argv;
+  mu_strmap_t env = js->env;
+  js->argv = ns->argv;
+  js->env = ns->env;
+  ns->argv = argv;
+  ns->env = env;
+  for (size_t r = 0; r < js->roles.n && r < ns->roles.n; r++)
+    {
+      mu_strlist_t ra = js->roles.v[r].argv;
+      js->roles.v[r].argv = ns->roles.v[r].argv;
+      ns->roles.v[r].argv = ra;
+    }
+  mu_job_spec_free (&s->new_spec);
   for (size_t i = 0; i < s->nreps; i++)
     s->reps[i].updated = 0;
   s->rolling = 0;
