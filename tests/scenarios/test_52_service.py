@@ -86,6 +86,9 @@ class Service(MusterCase):
                 out[r["rank"]] = r["pid"]
         return out
 
+    def node_pids(self, d, job="svc"):
+        return {m["node_id"]: m["ranks"][0].get("pid") for m in self.get(d, job)["members"]}
+
     def wait_replicas(self, d, n, what, job="svc", timeout=60):
         def ok():
             p = self.pids(d, job)
@@ -178,8 +181,9 @@ class Service(MusterCase):
     def test_node_lost_and_scale(self):
         d = self.cluster(6)
         self.submit(d, 3)
-        before = self.wait_replicas(d, 3, "3 replicas running")
-        members = {m["node_id"] for m in self.get(d)["members"]}
+        self.wait_replicas(d, 3, "3 replicas running")
+        by_node = self.node_pids(d)
+        members = set(by_node)
 
         self.check("an agent killed: its replica is re-placed on a free agent")
         victim = sorted(members)[1]
@@ -192,8 +196,10 @@ class Service(MusterCase):
                     "members %r (were %r, lost %s)" % (now, members, victim), d)
         g = self.get(d)
         self.expect(g.get("restarts_infra") == 1, "restarts_infra %r" % g.get("restarts_infra"), d)
-        survivors = [pid for pid in before.values() if os.path.exists("/proc/%d" % pid)]
-        self.expect_eq(len(survivors), 2, "the two other replicas kept running", d)
+        after = self.node_pids(d)
+        for node in members & now:
+            self.expect_eq(after[node], by_node[node],
+                           "the pid of the replica on %s (in place)" % node, d)
 
         self.check("muster scale 3 -> 5 -> 2")
         p = self.run_muster(["scale", "svc", "5"], timeout=30)
@@ -225,7 +231,10 @@ class Service(MusterCase):
         g = self.get(d)
         self.expect(re.search(r"target 3", g.get("autoscale", "")), "autoscale %r"
                     % g.get("autoscale"), d)
-        self.expect(float(g.get("load", "0")) > 0, "load %r" % g.get("load"), d)
+        self.wait_for(lambda: float(self.get(d).get("load") or "0") >= 300, 30,
+                      "the 3 replicas' load (100 each) in ctl.get")
+        self.expect(all(float(m.get("load", "0")) == 100 for m in self.get(d)["members"]),
+                    "per-replica loads %r" % self.get(d)["members"], d)
 
         self.check("a low load: down to the min (1)")
         with open(load, "w") as f:
