@@ -136,6 +136,9 @@ class Service(MusterCase):
         self.wait_for(lambda: (self.get(d).get("rollout") or "").startswith("done"), 90,
                       "the rollout to finish")
         self.expect_eq(self.get(d).get("rollout"), "done: 3 of 3 updated", "rollout", d)
+        p = self.run_muster(["status", "svc"], timeout=30)
+        self.expect(p.rc == 0 and "rollout: done: 3 of 3 updated" in p.out
+                    and "replica restarts: 1" in p.out, "muster status svc", p)
         new = self.wait_replicas(d, 3, "3 updated replicas running")
         for r in range(3):
             self.expect(new[r] != old[r], "replica %d was restarted" % r, d)
