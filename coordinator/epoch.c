@@ -566,11 +566,11 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
       break;
     case MU_JM_D_RESTART_REPLICA: /* service (J9) */
       {
+        /* The epoch goes on (its reason too): the worker's exit event
+         * and the REPLICA-RESTART line say what happened. */
         const exit_ctx_t *x = ctx;
-        set_reason (&j->epoch_reason, out->reason);
         mu_cm_restart (j, d->kind == MU_JM_CHARGE_USER ? MU_RECOVER_USER
                                                        : MU_RECOVER_INFRA);
-        mu_ev_recovering (j, (int)d->kind, out->reason);
         if (x != NULL)
           mu_service_restart_replica (j, x->n, d->ms);
         break;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/job_defaults.h"
 #include "common/util.h"
 #include "coordinator/epoch.h"
 
@@ -154,7 +155,7 @@ stop_replica (mu_job_t *j, mu_node_t *n, const char *why)
   m.type = MU_MSG_STOP;
   m.u.stop.job = j->id;
   m.u.stop.epoch = j->epoch;
-  m.u.stop.grace_ms = j->spec->grace_ms ? j->spec->grace_ms : 5000;
+  m.u.stop.grace_ms = mu_job_default_or (j->spec->grace_ms, MU_JD_GRACE_MS);
   m.u.stop.reason = (char *)why;
   m.u.stop.recover = 1;
   (void)mu_coord_send_node (j->coord, n, &m); /* unreachable: lost next turn */

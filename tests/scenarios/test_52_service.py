@@ -17,6 +17,7 @@ that reports its load through the Python binding, muster.Worker.report_load):
   * `muster scale` 3 -> 5 -> 2;
   * autoscale: replicas report a high load -> the target goes up to the
     max after the cooldown; low -> down to the min;
+  * a replica crash-looping past max_restarts fails the job (epoch 1);
   * bad input: ctl.update / ctl.load of a gang job or an unknown job, a
     negative, NaN or non-numeric load, a bad env name, `muster update` with
     a bad --env or nothing to update -> structured errors naming the field,
@@ -25,6 +26,7 @@ that reports its load through the Python binding, muster.Worker.report_load):
 import os
 import re
 import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -34,6 +36,21 @@ from harness import (BIN, SRC_DIR, MusterCase, ctl_call, have_pyzmq,  # noqa: E4
 ECHO = os.path.join(SRC_DIR, "examples", "service_echo", "service_echo.py")
 PYTHON = "/usr/bin/python3"
 BINDING = os.path.join(os.path.dirname(BIN), "python")
+
+
+def sanitizer_env():
+    """In a sanitizer build libmuster needs the ASan runtime loaded first:
+    the Python replicas (not instrumented themselves) get it preloaded,
+    without the leak check (the interpreter's own allocations)."""
+    lib = os.path.join(os.path.dirname(BIN), "lib", "libmuster.so.0")
+    try:
+        out = subprocess.run(["ldd", lib], capture_output=True, text=True).stdout
+    except OSError:
+        return {}
+    pre = re.findall(r"lib(?:asan|ubsan)\.so\S* => (\S+)", out)
+    if not pre:
+        return {}
+    return {"LD_PRELOAD": " ".join(pre), "ASAN_OPTIONS": "detect_leaks=0"}
 
 
 class Service(MusterCase):
@@ -63,6 +80,7 @@ class Service(MusterCase):
 
     def submit(self, d, nodes, env=None, job="svc", kind="service", **opts):
         e = {"GREETING": "v1", "SERVICE_EVENTS": self.events}
+        e.update(sanitizer_env())
         e.update(env or {})
         spec = {"id": job, "kind": kind, "argv": [PYTHON, ECHO], "env": e,
                 "last_call_ms": 500, "max_restarts": 3, "grace_ms": 3000,
@@ -244,6 +262,22 @@ class Service(MusterCase):
             f.write("0.5")
         self.wait_for(lambda: count(1), 60, "the autoscaler to go down to 1 replica")
         self.expect(max(seen) <= 3, "replicas seen %r: above the max" % sorted(set(seen)), d)
+
+    def test_crash_loop_fails(self):
+        d = self.cluster(2)
+        self.check("a replica crash-looping past the budget fails the job, in one epoch")
+        spec = {"id": "loop", "kind": "service", "argv": ["/bin/sh", "-c", "sleep 0.2; exit 3"],
+                "last_call_ms": 500, "max_restarts": 2, "elastic_mode": "in-place",
+                "roles": [{"name": "server", "min_nodes": 2, "max_nodes": 2, "nproc": 1}]}
+        rep = self.call(d, {"t": "ctl.submit", "job": spec})
+        self.expect(rep.get("t") not in (None, "error"), "submit: %r" % rep, d)
+        self.wait_for(lambda: self.get(d, "loop").get("job", {}).get("state") == "failed",
+                      60, "the crash-looping service to fail")
+        g = self.get(d, "loop")
+        self.expect_eq(g["job"]["epoch"], 1, "epoch of the failed service", d)
+        self.expect_eq(g.get("restarts_user"), 2, "restarts charged", d)
+        self.expect("restart budget exhausted (2 of 2 used)" in g["job"].get("reason", ""),
+                    "reason %r" % g["job"].get("reason"), d)
 
     def test_bad_input(self):
         d = self.cluster(2)
