@@ -35,6 +35,7 @@
 #include "coordinator/kv_quota.h"
 #include "coordinator/journal.h"
 #include "coordinator/standby.h"
+#include "coordinator/service.h"
 
 #define AGENT_HWM 1000000
 
@@ -332,6 +333,9 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
       mu_ctl_note_worker (c, n, &m->u.worker_state); /* pids for ctl.get */
       mu_jobs_worker_state (c, n, &m->u.worker_state);
       break;
+    case MU_MSG_LOAD: /* service: a replica's load (service_load.c) */
+      mu_service_load (c, n, &m->u.load);
+      break;
     case MU_MSG_AGENT_LOGS:
       mu_ctl_agent_logs (c, n, &m->u.agent_logs); /* ctl_logs.c */
       break;
@@ -472,6 +476,7 @@ on_sweep (uv_timer_t *t)
   mu_nodes_sweep (c, mu_now_ms ());
   mu_ctl_sweep (c); /* shrinks waiting for a checkpoint (ctl_scale.c) */
   mu_sched_glue_dirty (c); /* a pass reconciles the scheduler */
+  mu_service_sweep (c); /* service replicas, rollouts, autoscaler */
 }
 
 static int

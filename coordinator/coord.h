@@ -291,6 +291,8 @@ struct mu_job {
   int scale_target_set;  /* a scale through the scheduler: the machine's */
   uint32_t scale_target_role; /* range narrows to this once the role's */
   uint64_t scale_target_min, scale_target_max; /* nodes are within it */
+  /* service: replicas, rolling update, loads (service.h); NULL = none */
+  struct mu_service *svc;
 };
 
 struct mu_coord {

@@ -314,6 +314,12 @@ mu_ctl_handle (mu_coord_t *c, const mu_route_t *from,
     case MU_MSG_CTL_SCALE:
       mu_ctl_scale (c, from, who, &m->u.ctl_scale);
       break;
+    case MU_MSG_CTL_UPDATE: /* service */
+      mu_ctl_update (c, from, who, &m->u.ctl_update);
+      break;
+    case MU_MSG_CTL_LOAD: /* service */
+      mu_ctl_load (c, from, who, &m->u.ctl_load);
+      break;
     case MU_MSG_CTL_NODES:
       mu_ctl_nodes (c, from, who, &m->u.ctl_nodes);
       break;

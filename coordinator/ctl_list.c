@@ -12,6 +12,7 @@
  * mu_ctl_note_worker keeps them per rank of the current epoch.
  */
 #include "coordinator/ctl_ops.h"
+#include "coordinator/service.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -175,7 +176,13 @@ mu_ctl_get (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
   g->failure = j->failure.set ? j->failure.reason : NULL;
   g->log_bytes = j->logs ? mu_log_ring_bytes (j->logs) : 0;
   g->log_dropped = j->log_dropped;
+  /* service: load, rollout, autoscaler, each replica's load */
+  char load[32];
+  char (*mload)[32] = nmem ? calloc (nmem, sizeof *mload) : NULL;
+  if (mload != NULL || nmem == 0)
+    mu_service_fill_get (j, g, load, sizeof load, mem, nmem, mload);
   mu_coord_send_route (c, c->ctl_reply_sock, from, &m);
+  free (mload);
   for (size_t i = 0; i < nmem; i++)
     free (mem[i].ranks.v);
   free (mem);

@@ -56,6 +56,12 @@ void mu_ctl_get (mu_coord_t *c, const mu_route_t *from,
 void mu_ctl_note_worker (mu_coord_t *c, mu_node_t *n,
                          const mu_worker_state_t *ws);
 
+/* service: ctl_update.c: ctl.update (rolling update), ctl.load. */
+void mu_ctl_update (mu_coord_t *c, const mu_route_t *from,
+                    const mu_principal_t *who, const mu_ctl_update_t *q);
+void mu_ctl_load (mu_coord_t *c, const mu_route_t *from,
+                  const mu_principal_t *who, const mu_ctl_load_t *q);
+
 /* ctl_scale.c */
 void mu_ctl_scale (mu_coord_t *c, const mu_route_t *from,
                    const mu_principal_t *who, const mu_ctl_scale_t *q);

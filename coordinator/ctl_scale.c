@@ -40,6 +40,8 @@
 #include "coordinator/ckpt.h"
 #include "coordinator/sched_glue.h"
 #include "coordinator/epoch.h"
+#include "coordinator/sched_glue.h"
+#include "coordinator/service.h"
 
 #define WHAT "ctl.scale"
 
@@ -248,9 +250,28 @@ mu_ctl_scale (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
       return;
     }
   mu_role_spec_t *rs = &j->spec->roles.v[role];
+  /* service: a target goes to the scheduler, like the autoscaler's. */
+  if (mu_service_is (j) && q->target != 0 && q->min == 0 && q->max == 0
+      && q->target <= 100000)
+    {
+      char err[256];
+      int rc = mu_sched_glue_set_target (c, j, q->role, (uint32_t)q->target,
+                                         err, sizeof err);
+      if (rc != 0)
+        mu_ctl_error (c, from, rc, WHAT, "target", "scale: %s", err);
+      else
+        {
+          char msg[256];
+          snprintf (msg, sizeof msg, "job %s role %s: %llu replica(s)", j->id,
+                    rs->name, (unsigned long long)q->target);
+          mu_ctl_ok (c, from, msg);
+        }
+      return;
+    }
   /* Elastic: submitted with a range (min < max), or scaled before. */
   uint32_t bit = role < 32 ? 1u << role : 0;
-  if (!(j->scaled_roles & bit) && rs->min_nodes == rs->max_nodes)
+  if (!(j->scaled_roles & bit) && rs->min_nodes == rs->max_nodes
+      && !mu_service_is (j))
     {
       mu_ctl_error (c, from, MUSTER_EINVAL, WHAT, "job",
                     "scale: job %s is not elastic (role %s runs exactly %llu "

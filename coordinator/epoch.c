@@ -34,6 +34,7 @@
 #include "coordinator/journal.h"
 #include "coordinator/ps_plan.h"
 #include "coordinator/event_stream.h"
+#include "coordinator/service.h"
 
 
 static uint64_t
@@ -95,6 +96,7 @@ send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
       as[i].role_rank = me->role_first_rank + i;
     }
   mu_start_t *s = &tmpl->u.start;
+  s->spec = (mu_job_spec_t *)mu_service_spec_for (j, node); /* service */
   s->node_rank = me->node_rank;
   s->assign.v = as;
   s->assign.n = me->nproc;
@@ -156,16 +158,13 @@ typedef struct start_prep {
   mu_peer_node_t *all;
 } start_prep_t;
 
+/* The job.start every member of the epoch gets (pointers into j, roles
+ * and all); send_start fills in each node's part. */
 static void
-send_starts (mu_job_t *j, start_prep_t *p)
+fill_start (mu_job_t *j, mu_msg_t *m, mu_role_world_t *roles,
+            const mu_rdzv_member_t *mem, size_t n, mu_peer_node_t *all,
+            int in_place)
 {
-  mu_coord_t *c = j->coord;
-  const mu_rdzv_member_t *mem = p->mem;
-  size_t n = p->n;
-  mu_peer_node_t *all = p->all;
-  mu_role_world_t roles[MU_RDZV_MAX_ROLES];
-  int in_place = j->in_place && j->epoch > 1;
-  mu_ps_plan_epoch (j, mem, n, in_place);
   size_t nroles = mu_rdzv_nroles (j->rdzv);
   for (size_t r = 0; r < nroles; r++)
     {
@@ -174,10 +173,9 @@ send_starts (mu_job_t *j, start_prep_t *p)
       roles[r].world = mu_rdzv_role_world (j->rdzv, (uint32_t)r, &nodes);
       roles[r].nodes = nodes;
     }
-  mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_START;
-  mu_start_t *s = &m.u.start;
+  memset (m, 0, sizeof *m);
+  m->type = MU_MSG_START;
+  mu_start_t *s = &m->u.start;
   s->job = j->id;
   s->epoch = j->epoch;
   s->restart_count = j->restarts;
@@ -203,6 +201,20 @@ send_starts (mu_job_t *j, start_prep_t *p)
   s->owner_uid = j->owner_uid;
   s->owner_gid = j->owner_gid;
   s->owner = j->owner;
+}
+
+static void
+send_starts (mu_job_t *j, start_prep_t *p)
+{
+  mu_coord_t *c = j->coord;
+  const mu_rdzv_member_t *mem = p->mem;
+  size_t n = p->n;
+  mu_peer_node_t *all = p->all;
+  mu_role_world_t roles[MU_RDZV_MAX_ROLES];
+  int in_place = j->in_place && j->epoch > 1;
+  mu_ps_plan_epoch (j, mem, n, in_place);
+  mu_msg_t m;
+  fill_start (j, &m, roles, mem, n, all, in_place);
   int full = n <= c->opts.full_members_max || has_ps_role (j);
   if (!full)
     cache_members (j, all, n);
@@ -233,6 +245,7 @@ send_starts (mu_job_t *j, start_prep_t *p)
                  (unsigned long long)j->world,
                  (unsigned long long)j->restarts);
   mu_ev_epoch_started (j);
+  mu_service_epoch_started (j); /* service: every replica runs */
   /* Nodes that did not make it into the round hear that they wait. */
   for (size_t k = 0; k < c->nodes_used; k++)
     {
@@ -277,6 +290,32 @@ mu_epoch_start (mu_job_t *j)
   mu_epoch_feed (j, &ev, &p);
   free (p.keys);
   free (p.all);
+}
+
+int
+mu_epoch_start_node (mu_job_t *j, mu_node_t *node, const char *why,
+                     uint64_t *nproc)
+{
+  size_t n = 0;
+  const mu_rdzv_member_t *mem = mu_rdzv_members (j->rdzv, &n);
+  size_t me = n;
+  for (size_t i = 0; i < n; i++)
+    if (mem[i].key == node->key)
+      me = i;
+  if (me == n || j->state != MU_JOB_RUNNING)
+    return MUSTER_ENOTFOUND;
+  mu_peer_node_t *all = build_peer_nodes (j, mem, n);
+  if (all == NULL)
+    return -ENOMEM;
+  mu_role_world_t roles[MU_RDZV_MAX_ROLES];
+  mu_msg_t m;
+  fill_start (j, &m, roles, mem, n, all, 0);
+  m.u.start.reason = (char *)why;
+  int full = j->members_buf == NULL;
+  int rc = send_start (j, node, &mem[me], &m, all, n, full);
+  free (all);
+  *nproc = mem[me].nproc;
+  return rc;
 }
 
 void
@@ -525,6 +564,17 @@ carry_out (mu_job_t *j, const mu_jm_decision_t *d, const mu_jm_out_t *out,
     case MU_JM_D_ARM_BACKOFF:
       uv_timer_start (&j->kick_timer, on_backoff, d->ms, 0);
       break;
+    case MU_JM_D_RESTART_REPLICA: /* service (J9) */
+      {
+        /* The epoch goes on (its reason too): the worker's exit event
+         * and the REPLICA-RESTART line say what happened. */
+        const exit_ctx_t *x = ctx;
+        mu_cm_restart (j, d->kind == MU_JM_CHARGE_USER ? MU_RECOVER_USER
+                                                       : MU_RECOVER_INFRA);
+        if (x != NULL)
+          mu_service_restart_replica (j, x->n, d->ms);
+        break;
+      }
     case MU_JM_D_FINISH:
       if (out->reason != NULL && d->state == MU_JOB_SUCCEEDED)
         set_reason (&j->reason, out->reason);
@@ -615,15 +665,19 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
   mu_ev_worker_exited (j, n, ws);
   int ok = ws->exit_code == 0 && ws->signal == 0
            && strcmp (ws->state, "exited") == 0;
+  /* service: a replica stopped on purpose (restart, rolling update). */
+  int svc = mu_service_is (j), svc_stopped = svc && mu_service_restarting (j, n);
+  if (svc_stopped)
+    ok = 0;
   mu_ps_plan_worker_gone (j, n, ws->rank);
   mu_jm_event_t ev = { .type = MU_JM_E_WORKER_EXIT, .ok = ok,
-                       .counted = n->live > 0,
+                       .counted = n->live > 0, .replica = svc,
                        .exit_code = ws->exit_code, .signal = ws->signal };
   if (n->live > 0)
     n->live--;
   char why[256];
   why[0] = '\0';
-  if (!ok && j->state == MU_JOB_RUNNING)
+  if (!ok && j->state == MU_JOB_RUNNING && !svc_stopped)
     {
       if (strcmp (ws->state, "failed-to-start") == 0)
         snprintf (why, sizeof why, "rank %llu on node %s failed to start",
@@ -649,14 +703,16 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
       mu_log_warn (c->log, "WORKER-FAILED", "job %s epoch %llu: %s", j->id,
                    (unsigned long long)j->epoch, why);
       ev.why = why;
-      if (strcmp (ws->state, "fenced") == 0)
+      if (svc && mu_service_on_failure (j, n, why))
+        ; /* service: stopped on purpose, or the update's failure */
+      else if (strcmp (ws->state, "fenced") == 0)
         {
           /* Its agent killed it: the node's fault, not the program's. */
           record_failure (j, n, -1, 0, 0, NULL, why);
           ev.charge = MU_JM_CHARGE_INFRA;
           ev.exit_code = ev.signal = 0;
         }
-      else if (!j->failure.set && mu_failure_hold (j, n, ws, why))
+      else if (!svc && !j->failure.set && mu_failure_hold (j, n, ws, why))
         ; /* held (or following one held): a node loss may explain it */
       else
         {
@@ -788,6 +844,7 @@ mu_epoch_free_job (mu_job_t *j)
   mu_ctl_job_free (j); /* ctl_ops.h: log ring, pids */
   free (j->sched_tenant); /* schedwire */
   free (j->sched_note);
+  mu_service_free (j); /* service.h */
   mu_job_spec_free (&j->spec);
   free (j);
 }

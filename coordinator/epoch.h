@@ -22,6 +22,12 @@ typedef enum mu_recover_kind {
  * feeder prepared for a decision (epoch.c's start and exit contexts);
  * NULL for other events. */
 void mu_epoch_feed (mu_job_t *j, mu_jm_event_t *ev, void *ctx);
+/* service: send node the job.start of the running epoch again (its
+ * replica restarts alone; why: the reason its workers see); *nproc = its
+ * workers.  0, MUSTER_ENOTFOUND (not a member of a running epoch), or the
+ * send's code. */
+int mu_epoch_start_node (mu_job_t *j, mu_node_t *node, const char *why,
+                         uint64_t *nproc);
 /* Start the epoch the rendezvous just closed: job.start to every member. */
 void mu_epoch_start (mu_job_t *j);
 /* Stop the running epoch and open the next round once every worker is

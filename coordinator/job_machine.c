@@ -152,15 +152,12 @@ stop_for_good (mu_jm_t *m, mu_job_state_t final, const char *why,
   drain (m, ev, out);
 }
 
-/* J1, J2: recover from the running epoch, or fail when the budget of
- * `kind` is spent. */
-static void
-recover (mu_jm_t *m, mu_jm_charge_t kind, const char *why,
-         const mu_jm_event_t *ev, mu_jm_out_t *out)
+/* J1: draw a failure of `kind` on its budget; 0 when the budget is spent
+ * (the job is then stopping for good as FAILED). */
+static int
+charge (mu_jm_t *m, mu_jm_charge_t kind, const char *why,
+        const mu_jm_event_t *ev, mu_jm_out_t *out)
 {
-  if (m->state != MU_JOB_RUNNING)
-    return;
-  why = why ? why : "";
   if (kind == MU_JM_CHARGE_USER)
     {
       if (m->user_failures >= m->max_restarts)
@@ -170,7 +167,7 @@ recover (mu_jm_t *m, mu_jm_charge_t kind, const char *why,
                     (unsigned long long)m->user_failures,
                     (unsigned long long)m->max_restarts);
           stop_for_good (m, MU_JOB_FAILED, out->text, ev, out);
-          return;
+          return 0;
         }
       m->user_failures++;
     }
@@ -182,10 +179,24 @@ recover (mu_jm_t *m, mu_jm_charge_t kind, const char *why,
                     "%s; infrastructure restart budget exhausted (%llu)", why,
                     (unsigned long long)m->infra_budget);
           stop_for_good (m, MU_JOB_FAILED, out->text, ev, out);
-          return;
+          return 0;
         }
       m->infra_failures++;
     }
+  return 1;
+}
+
+/* J1, J2: recover from the running epoch, or fail when the budget of
+ * `kind` is spent. */
+static void
+recover (mu_jm_t *m, mu_jm_charge_t kind, const char *why,
+         const mu_jm_event_t *ev, mu_jm_out_t *out)
+{
+  if (m->state != MU_JOB_RUNNING)
+    return;
+  why = why ? why : "";
+  if (!charge (m, kind, why, ev, out))
+    return;
   m->restarts++;
   out->reason = why;
   emit (out, MU_JM_D_RECOVER)->kind = kind;
@@ -219,6 +230,21 @@ h_start_epoch (mu_jm_t *m, const mu_jm_event_t *ev, mu_jm_out_t *out)
   emit (out, MU_JM_D_START_EPOCH);
 }
 
+/* J9: a service replica failed: restart it alone, charged as J1 says. */
+static void
+restart_replica (mu_jm_t *m, const mu_jm_event_t *ev, mu_jm_out_t *out)
+{
+  const char *why = ev->why ? ev->why : "";
+  note_failure (m, ev->exit_code, ev->signal);
+  if (!charge (m, ev->charge, why, ev, out))
+    return;
+  m->restarts++;
+  out->reason = why;
+  mu_jm_decision_t *d = emit (out, MU_JM_D_RESTART_REPLICA);
+  d->kind = ev->charge;
+  d->ms = mu_jm_backoff_ms (m->restarts);
+}
+
 static void
 h_worker_exit (mu_jm_t *m, const mu_jm_event_t *ev, mu_jm_out_t *out)
 {
@@ -227,6 +253,17 @@ h_worker_exit (mu_jm_t *m, const mu_jm_event_t *ev, mu_jm_out_t *out)
   if (ev->ok)
     m->ok_exits++;
   emit (out, MU_JM_D_JOURNAL_EXIT);
+  if (ev->replica && m->state == MU_JOB_RUNNING)
+    {
+      /* J9: failures restart the replica; a stop on purpose (charge
+       * NONE) waits for its restart; ok exits drain as J1 says. */
+      if (!ev->ok && (ev->charge == MU_JM_CHARGE_USER
+                      || ev->charge == MU_JM_CHARGE_INFRA))
+        restart_replica (m, ev, out);
+      else if (ev->ok)
+        drain (m, ev, out);
+      return;
+    }
   if (!ev->ok && m->state == MU_JOB_RUNNING
       && (ev->charge == MU_JM_CHARGE_USER || ev->charge == MU_JM_CHARGE_INFRA))
     {
@@ -263,6 +300,13 @@ h_node_lost (mu_jm_t *m, const mu_jm_event_t *ev, mu_jm_out_t *out)
   else if (m->state != MU_JOB_RENDEZVOUS)
     drain (m, ev, out);
   /* RENDEZVOUS: the rendezvous machine's decision is the caller's */
+}
+
+static void
+h_replica_start (mu_jm_t *m, const mu_jm_event_t *ev, mu_jm_out_t *out)
+{
+  (void)out;
+  m->live += ev->live;
 }
 
 static void
@@ -354,6 +398,7 @@ static const rule_t rules[MU_JOB_NSTATES][MU_JM_NEVENTS] = {
     [MU_JM_E_FAIL] = R (stop_for_good),
     [MU_JM_E_CANCEL] = R (stop_for_good),
     [MU_JM_E_SUSPEND] = R (stop_for_good),
+    [MU_JM_E_REPLICA_START] = R (replica_start),
   },
   [MU_JOB_RECOVERING] = {
     [MU_JM_E_WORKER_EXIT] = R (worker_exit),
@@ -430,7 +475,7 @@ mu_jm_event_name (mu_jm_event_type_t e)
   static const char *const names[MU_JM_NEVENTS] = {
     "OPEN",    "ROUND_CLOSED", "WORKER_EXIT", "RECOVER", "NODE_LOST",
     "DRAIN_TIMEOUT", "BACKOFF_DONE", "FAIL",     "CANCEL",  "SUSPEND",
-    "RESUME",  "DISCARD",      "RESTORE"
+    "RESUME",  "DISCARD",      "RESTORE",      "REPLICA_START"
   };
   return (unsigned)e < MU_JM_NEVENTS ? names[e] : "?";
 }
@@ -440,7 +485,8 @@ mu_jm_action_name (mu_jm_action_t a)
 {
   static const char *const names[] = {
     "JOURNAL_EXIT", "RECOVER",  "OPEN_ROUND",  "START_EPOCH",
-    "RECOVERING",   "STOPPING", "ARM_BACKOFF", "FINISH"
+    "RECOVERING",   "STOPPING", "ARM_BACKOFF", "FINISH",
+    "RESTART_REPLICA"
   };
   return (unsigned)a < sizeof names / sizeof names[0] ? names[a] : "?";
 }

@@ -43,6 +43,7 @@
  * R  RUNNING     FAIL          stop_for_good  STOPPING
  * R  RUNNING     CANCEL        stop_for_good  STOPPING
  * R  RUNNING     SUSPEND       stop_for_good  STOPPING
+ * R  RUNNING     REPLICA_START replica_start  RUNNING (service, J9)
  * R  RECOVERING  WORKER_EXIT   worker_exit    drain
  * R  RECOVERING  NODE_LOST     node_lost      drain
  * R  RECOVERING  DRAIN_TIMEOUT drain_timeout  drain
@@ -85,6 +86,18 @@
  *     epoch is already being stopped) is counted, never charged.
  *  J8 mu_jm_feed with a NULL machine, event or output is MUSTER_EINVAL;
  *     an event the table ignores returns 0 with no decision.
+ *  J9 service (the event's `replica` flag: the job's kind is service).
+ *     A worker failure of a RUNNING service is its replica's alone: it
+ *     draws on the budget of its charge exactly as J1 says (spent: the
+ *     job stops for good as FAILED), counts a restart, and returns
+ *     RESTART_REPLICA (after `ms`, the J3 backoff of the job's restarts)
+ *     instead of a recovery: the state stays RUNNING, the epoch is not
+ *     bumped, the other replicas are not stopped.  REPLICA_START (the
+ *     replica's workers were started again: `live` of them) adds them to
+ *     the live count.  A replica's exit with charge NONE (stopped on
+ *     purpose for a restart or a rolling update) is counted, never
+ *     charged, and never drains a service to SUCCEEDED while a replica
+ *     is being restarted (the caller feeds it with `replica` set).
  */
 #ifndef MU_JOB_MACHINE_H
 #define MU_JOB_MACHINE_H
@@ -125,9 +138,11 @@ typedef enum mu_jm_event_type {
   MU_JM_E_SUSPEND,       /* stop for good: suspended (why) */
   MU_JM_E_RESUME,        /* a suspended job is started again */
   MU_JM_E_DISCARD,       /* a job that could not be set up, never ran */
-  MU_JM_E_RESTORE        /* the journal's state (restore) */
+  MU_JM_E_RESTORE,       /* the journal's state (restore) */
+  /* service (J9) */
+  MU_JM_E_REPLICA_START  /* a service replica's workers started again */
 } mu_jm_event_type_t;
-#define MU_JM_NEVENTS 13
+#define MU_JM_NEVENTS 14
 
 /* What a failure is charged to (J1). */
 typedef enum mu_jm_charge {
@@ -156,6 +171,9 @@ typedef struct mu_jm_event {
   mu_job_state_t state, final_state;
   uint64_t restarts, user_failures, infra_failures, ok_exits;
   int exit_code_final;
+  /* service (J9): WORKER_EXIT of a service replica; REPLICA_START uses
+   * `live` (its workers started again) */
+  int replica;
 } mu_jm_event_t;
 
 typedef enum mu_jm_action {
@@ -171,8 +189,11 @@ typedef enum mu_jm_action {
                             journal, stop timers and KV; job.stop to the
                             live members when stop_workers */
   MU_JM_D_ARM_BACKOFF,   /* call back with BACKOFF_DONE in `ms` */
-  MU_JM_D_FINISH         /* the job ended in `state` with exit_code:
+  MU_JM_D_FINISH,        /* the job ended in `state` with exit_code:
                             job.done to its nodes, journal, release */
+  /* service (J9) */
+  MU_JM_D_RESTART_REPLICA /* restart the failed replica alone after `ms`
+                             (kind: what it was charged to) */
 } mu_jm_action_t;
 
 typedef struct mu_jm_decision {

@@ -76,6 +76,7 @@ random_event (const mu_jm_t *m, uint64_t now)
   ev.live_lost = rnd (4);
   ev.was_member = (int)rnd (2);
   ev.cordoned = rnd (6) == 0;
+  ev.replica = rnd (3) == 0; /* service (J9) */
   return ev;
 }
 
@@ -115,7 +116,8 @@ one_sequence (uint64_t seq)
           if (m.state != MU_JOB_SUSPENDED)
             finishes = stops = 0; /* a new life */
         }
-      assert_true (m.live <= before.live || ev.type == MU_JM_E_ROUND_CLOSED);
+      assert_true (m.live <= before.live || ev.type == MU_JM_E_ROUND_CLOSED
+                   || ev.type == MU_JM_E_REPLICA_START);
       assert_true (m.user_failures <= m.max_restarts);
       assert_true (m.infra_failures <= m.infra_budget);
       assert_true (m.restarts >= before.restarts);
@@ -131,6 +133,13 @@ one_sequence (uint64_t seq)
               break;
             case MU_JM_D_RECOVERING:
               assert_false (m.in_place);
+              break;
+            case MU_JM_D_RESTART_REPLICA: /* J9: same epoch, one restart */
+              assert_true (ev.replica);
+              assert_int_equal (before.state, MU_JOB_RUNNING);
+              assert_int_equal (m.state, MU_JOB_RUNNING);
+              assert_int_equal (m.epoch, before.epoch);
+              assert_int_equal (m.restarts, before.restarts + 1);
               break;
             case MU_JM_D_STOPPING:
               stops++;

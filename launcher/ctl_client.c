@@ -249,6 +249,13 @@ ctl_usage (FILE *f, const char *cmd)
       "change an elastic job's node range (--min/--max), or run it at N\n"
       "nodes; growing takes free nodes, shrinking releases the highest node\n"
       "ranks (in-place jobs keep their survivors running)" },
+    { "update", "[--json] [--env K=V]... [-f SPEC.yaml] JOB [--command PROG ARG...]",
+      "rolling update of a service job: its replicas are restarted one at a\n"
+      "time with the new command and/or environment (--env sets a variable\n"
+      "over the job's; -f takes argv and env from a spec file), the next\n"
+      "when the previous is ready; `muster status JOB` shows the rollout" },
+    { "load", "[--json] JOB X", "report the load figure X of a service job as a whole\n"
+      "(an external load balancer's); its autoscaler uses it while fresh" },
     { "nodes", "[--json] [NODE]", "the registered nodes: slots, used, job, health (alive,\n"
       "cordoned, draining, lost), last heard from (admin only)" },
     { "cordon", "NODE", "the node takes no new work; it keeps what it runs (admin only)" },
@@ -427,7 +434,8 @@ mu_ctl_parse (int argc, char **argv, mu_ctl_args_t *a, int need_job,
         }
       else if (o[0] != '-' && a->job == NULL)
         a->job = o;
-      else if (o[0] != '-' && a->arg2 == NULL && strcmp (cmd, "scale") == 0)
+      else if (o[0] != '-' && a->arg2 == NULL && a->job != NULL
+               && (strcmp (cmd, "scale") == 0 || strcmp (cmd, "load") == 0))
         a->arg2 = o;
       else
         {

@@ -84,6 +84,9 @@ int mu_ctl_print_detail (const mu_ctl_args_t *a);
 int mu_ctl_logs_main (int argc, char **argv);
 /* ctl_scale_cmd.c: `muster scale`. */
 int mu_ctl_scale_main (int argc, char **argv);
+/* service: ctl_update_cmd.c: `muster update`, `muster load`. */
+int mu_ctl_update_main (int argc, char **argv);
+int mu_ctl_load_main (int argc, char **argv);
 /* ctl_nodes_cmd.c: `muster nodes|cordon|uncordon|drain`. */
 int mu_ctl_nodes_main (const char *cmd, int argc, char **argv);
 

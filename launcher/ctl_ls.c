@@ -109,6 +109,16 @@ mu_ctl_print_detail (const mu_ctl_args_t *a)
             (unsigned long long)g->job->ckpt_step, g->ckpt_dir);
   if (g->failure != NULL)
     printf ("first failure: %s\n", g->failure);
+  /* service: replicas restarted alone, load, rolling update, autoscaler */
+  if (g->replica_restarts > 0)
+    printf ("replica restarts: %llu\n",
+            (unsigned long long)g->replica_restarts);
+  if (g->load != NULL)
+    printf ("load: %s\n", g->load);
+  if (g->rollout != NULL)
+    printf ("rollout: %s\n", g->rollout);
+  if (g->autoscale != NULL)
+    printf ("autoscale: %s\n", g->autoscale);
   if (g->members.n > 0)
     {
       printf ("%-5s %-20s %-16s %-10s %-9s %s\n", "NODE#", "NODE", "HOST",

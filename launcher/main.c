@@ -21,6 +21,8 @@ usage (FILE *f)
            "  ls [--state S] [--owner U]  the jobs you may see, one line each\n"
            "  logs [-f] [--rank R] JOB  a job's output (-f: follow)\n"
            "  scale JOB (--min N --max M | N)  change an elastic job's nodes\n"
+           "  update [--env K=V]... JOB [--command ...]  rolling update (service)\n"
+           "  load JOB X  a service's load figure (external balancer)\n"
            "  nodes     the registered nodes and their health (admin)\n"
            "  cordon NODE | uncordon NODE | drain NODE  steer a node (admin)\n"
            "  cancel    cancel a job of a running coordinator\n"
@@ -88,6 +90,10 @@ dispatch (int argc, char **argv)
     return mu_ctl_logs_main (argc - 2, argv + 2);
   if (strcmp (cmd, "scale") == 0)
     return mu_ctl_scale_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "update") == 0) /* service */
+    return mu_ctl_update_main (argc - 2, argv + 2);
+  if (strcmp (cmd, "load") == 0) /* service */
+    return mu_ctl_load_main (argc - 2, argv + 2);
   if (strcmp (cmd, "nodes") == 0 || strcmp (cmd, "cordon") == 0
       || strcmp (cmd, "uncordon") == 0 || strcmp (cmd, "drain") == 0)
     return mu_ctl_nodes_main (cmd, argc - 2, argv + 2);

@@ -421,6 +421,7 @@ on_hb_timer (uv_timer_t *t)
   /* A safety net: per-owner endpoints whose jobs are gone close within a
    * heartbeat even if an exit or job.done path missed them. */
   mu_agent_ipc_owner_gc (a);
+  mu_agent_workers_flush_loads (a); /* service: loads held back */
   uint64_t now = mu_now_ms ();
   uint64_t gap = a->last_tick_ms ? now - a->last_tick_ms : 0;
   a->last_tick_ms = now;

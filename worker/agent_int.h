@@ -38,6 +38,10 @@ typedef struct mu_agent_worker {
   int cm_stopped;   /* the agent stopped it (metrics: exit cause) */
   int spare;        /* a spare process, not (yet) in the epoch (agent_spare.c) */
   uint64_t spare_id; /* a spare's MUSTER_SPARE, named by its hello */
+  /* service: its load reports, forwarded at most every 100 ms
+   * (agent_workers.c); a held one goes with the next heartbeat */
+  uint64_t load_milli, load_epoch, load_fwd_ms;
+  int load_pending;
 } mu_agent_worker_t;
 
 struct mu_agent {
@@ -177,6 +181,9 @@ int mu_agent_env_set (char ***envp, const char *key, const char *val);
 
 /* agent.c */
 int mu_agent_send_coord (mu_agent_t *a, const mu_msg_t *m);
+/* service: send the load reports held back by the rate limit
+ * (agent_workers.c; from the heartbeat timer). */
+void mu_agent_workers_flush_loads (mu_agent_t *a);
 /* Report the job failed for `why` and shut down. */
 void mu_agent_give_up (mu_agent_t *a, const char *why);
 /* Connect the coordinator socket (with the agent's own key). */

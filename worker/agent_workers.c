@@ -822,6 +822,32 @@ sender (mu_agent_t *a, const mu_route_t *from, uint64_t rank)
   return w;
 }
 
+/* service: a worker's load report to the coordinator. */
+static void
+forward_load (mu_agent_t *a, mu_agent_worker_t *w)
+{
+  if (a->start.type != MU_MSG_START)
+    return;
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_LOAD;
+  m.u.load.job = a->start.u.start.job;
+  m.u.load.epoch = w->load_epoch;
+  m.u.load.rank = w->rank;
+  m.u.load.load_milli = w->load_milli;
+  w->load_pending = 0;
+  w->load_fwd_ms = mu_now_ms ();
+  (void)mu_agent_send_coord (a, &m); /* a figure: the next one replaces it */
+}
+
+void
+mu_agent_workers_flush_loads (mu_agent_t *a)
+{
+  for (size_t i = 0; i < a->nworkers; i++)
+    if (a->workers[i].load_pending && a->workers[i].running)
+      forward_load (a, &a->workers[i]);
+}
+
 static void
 on_hello (mu_agent_t *a, const mu_route_t *from, const mu_hello_t *h,
           const char *user_id)
@@ -955,6 +981,18 @@ on_work_readable (void *sock, void *arg)
     case MU_MSG_CKPT_SAVED:
       relay (a, &from, &m, m.u.ckpt_saved.rank, 0);
       break;
+    case MU_MSG_LOAD: /* service: at most one per worker every 100 ms */
+      {
+        mu_agent_worker_t *w = sender (a, &from, m.u.load.rank);
+        if (w == NULL)
+          break;
+        w->load_milli = m.u.load.load_milli;
+        w->load_epoch = m.u.load.epoch;
+        w->load_pending = 1;
+        if (mu_now_ms () - w->load_fwd_ms >= 100)
+          forward_load (a, w);
+        break;
+      }
     case MU_MSG_BYE:
       {
         mu_agent_worker_t *w = sender (a, &from, m.u.bye.rank);

@@ -385,6 +385,14 @@ MUSTER_EXPORT int muster_worker_barrier (muster_worker_t *w, const char *name,
 /* Report progress (liveness for hang detection); never blocks. */
 MUSTER_EXPORT int muster_worker_progress (muster_worker_t *w, uint64_t step);
 
+/* Service jobs: report this worker's load figure (requests per second,
+ * queue length: the unit the job's autoscale_target is written in); a
+ * replica's load is the sum of its workers'.  Never blocks; calls in quick
+ * succession are coalesced (the latest figure is sent) and the agent
+ * forwards at most one per worker every 100 ms.  0, or MUSTER_EINVAL for
+ * a NULL handle or a load that is negative, not finite or above 1e12. */
+MUSTER_EXPORT int muster_worker_report_load (muster_worker_t *w, double load);
+
 /* Non-blocking variants: start the request and return at once; *req is
  * owned by the caller (muster_req_free). */
 MUSTER_EXPORT int muster_worker_kv_get_nb (muster_worker_t *w,

@@ -155,6 +155,7 @@ PROTOTYPES = {
     "muster_worker_kv_del": (c_int, [_W, c_char_p, POINTER(c_int), c_int]),
     "muster_worker_kv_count": (c_int, [_W, c_char_p, POINTER(c_u64), c_int]),
     "muster_worker_progress": (c_int, [_W, c_u64]),
+    "muster_worker_report_load": (c_int, [_W, ctypes.c_double]),  # service
     "muster_worker_kv_get_nb": (c_int, [_W, c_char_p, c_int, POINTER(_R)]),
     "muster_worker_barrier_nb": (c_int, [_W, c_char_p, c_int, POINTER(_R)]),
     "muster_req_done": (c_int, [_R]),

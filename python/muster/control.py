@@ -218,6 +218,15 @@ class Control:
     def cancel(self, job: str) -> str:
         return self._ok("ctl.cancel", job=job)
 
+    def update(self, job: str, argv: Optional[List[str]] = None,
+               env: Optional[Dict[str, str]] = None) -> str:
+        """Service jobs: rolling update of the command and/or environment."""
+        return self._ok("ctl.update", job=job, argv=argv, env=env)
+
+    def load(self, job: str, load: float) -> str:
+        """Service jobs: the whole job's load figure (an external balancer's)."""
+        return self._ok("ctl.load", job=job, load=repr(float(load)))
+
     def checkpoint(self, job: str) -> int:
         """Ask for a checkpoint now; returns the step asked for."""
         return int(self.request("ctl.checkpoint", job=job).get("step", 0))

@@ -503,6 +503,16 @@ class Worker:
             raise invalid(what, "step must be an int in 0..2**64-1, not %r" % (step,))
         check(_lib.lib().muster_worker_progress(self._handle(what), step), what)
 
+    def report_load(self, load: float) -> None:
+        """Service jobs: report this worker's load figure (the unit the
+        job's autoscale_target is written in).  Never blocks; the latest
+        figure of a burst is sent.  A negative, NaN or infinite load raises
+        MusterError (MUSTER_EINVAL)."""
+        what = "muster_worker_report_load"
+        if isinstance(load, bool) or not isinstance(load, (int, float)):
+            raise invalid(what, "load must be a number, not %r" % (load,))
+        check(_lib.lib().muster_worker_report_load(self._handle(what), float(load)), what)
+
     # ------------------------------------------------------------ membership
     def _membership_event(self, m: Membership) -> None:
         """On libmuster's thread: record, wake waiters, call the user."""

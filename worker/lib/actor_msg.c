@@ -119,10 +119,31 @@ mu_actor_say_hello (mu_actor_t *a)
                  muster_strerror (rc));
 }
 
+/* service: the latest load figure, if one is waiting. */
+static void
+say_load (mu_actor_t *a)
+{
+  muster_worker_t *w = a->w;
+  if (!atomic_exchange_explicit (&w->load_flag, false, memory_order_acq_rel))
+    return;
+  mu_info_t *info = mu_worker_info (w);
+  mu_msg_t m;
+  memset (&m, 0, sizeof m);
+  m.type = MU_MSG_LOAD;
+  m.u.load.job = info->job;
+  m.u.load.epoch = info->epoch;
+  m.u.load.rank = (uint64_t)info->rank;
+  m.u.load.load_milli = atomic_load_explicit (&w->load_milli,
+                                              memory_order_relaxed);
+  (void)mu_wire_send (a->dealer, NULL, &m); /* the next report replaces it */
+}
+
 void
 mu_actor_say_progress (mu_actor_t *a)
 {
   muster_worker_t *w = a->w;
+  if (a->attached)
+    say_load (a);
   if (!a->attached
       || !atomic_exchange_explicit (&w->progress_flag, false,
                                     memory_order_acq_rel))

@@ -71,6 +71,7 @@ struct fa {
   /* counters */
   int hellos, byes, progress, requests;
   uint64_t last_step, last_req_epoch;
+  uint64_t last_load_milli; /* service: worker.load */
   fa_worker_t workers[FA_MAX];
   int nworkers;
   fa_kv_t kv[FA_MAX];
@@ -368,6 +369,9 @@ fa_on_message (fa_t *fa, const mu_route_t *from, mu_msg_t *m)
     case MU_MSG_BYE:
       fa->byes++;
       return;
+    case MU_MSG_LOAD:
+      fa->last_load_milli = m->u.load.load_milli + 1;
+      return;
     case MU_MSG_PROGRESS:
       fa->progress++;
       fa->last_step = m->u.progress.step;
@@ -563,6 +567,7 @@ FA_GET (fa_hellos, hellos, int)
 FA_GET (fa_byes, byes, int)
 FA_GET (fa_progress_count, progress, int)
 FA_GET (fa_last_step, last_step, uint64_t)
+FA_GET (fa_last_load_milli, last_load_milli, uint64_t)
 FA_GET (fa_last_req_epoch, last_req_epoch, uint64_t)
 FA_GET (fa_requests, requests, int)
 

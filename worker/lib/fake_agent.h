@@ -56,6 +56,8 @@ int fa_hellos (fa_t *fa);
 int fa_byes (fa_t *fa);
 int fa_progress_count (fa_t *fa);
 uint64_t fa_last_step (fa_t *fa);
+/* service: the last worker.load's load_milli + 1 (0 = none arrived). */
+uint64_t fa_last_load_milli (fa_t *fa);
 uint64_t fa_last_req_epoch (fa_t *fa);
 int fa_requests (fa_t *fa); /* kv.put, kv.get and barrier seen */
 

@@ -449,6 +449,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_local_timeout, fx_setup,
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_nb_requests, fx_setup, fx_teardown),
+    cmocka_unit_test_setup_teardown (test_report_load, fx_setup, fx_teardown),
     cmocka_unit_test_setup_teardown (test_progress_never_blocks, fx_setup,
                                      fx_teardown),
     cmocka_unit_test_setup_teardown (test_membership_change, fx_setup,

@@ -32,6 +32,7 @@ muster_worker_t *open_rank (fx_t *f, int rank);
 
 /* lib_test_agent.c: the conversation with the agent over time. */
 void test_progress_never_blocks (void **state);
+void test_report_load (void **state);
 /* lib_test_ckpt.c: failed saves are reported, never "saved". */
 void test_ckpt_failure_reported (void **state);
 void test_ckpt_attempt_moved (void **state);

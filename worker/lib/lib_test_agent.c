@@ -50,6 +50,29 @@ test_progress_never_blocks (void **state)
   muster_worker_finalize (&w);
 }
 
+/* service: muster_worker_report_load reaches the agent (the latest
+ * figure of a burst), and bad figures are refused. */
+void
+test_report_load (void **state)
+{
+  fx_t *f = *state;
+  muster_worker_t *w = open_rank (f, 0);
+  for (int i = 1; i <= 1000; i++)
+    assert_int_equal (muster_worker_report_load (w, i / 4.0), 0);
+  for (int i = 0; i < 500 && fa_last_load_milli (f->fa) != 250001; i++)
+    usleep (10 * 1000);
+  assert_int_equal (fa_last_load_milli (f->fa), 250001); /* 250.0 */
+  assert_int_equal (muster_worker_report_load (w, -1), MUSTER_EINVAL);
+  assert_int_equal (muster_worker_report_load (w, 0.0 / 0.0), MUSTER_EINVAL);
+  assert_int_equal (muster_worker_report_load (w, 1.0 / 0.0), MUSTER_EINVAL);
+  assert_int_equal (muster_worker_report_load (NULL, 1), MUSTER_EINVAL);
+  assert_int_equal (muster_worker_report_load (w, 0), 0);
+  for (int i = 0; i < 500 && fa_last_load_milli (f->fa) != 1; i++)
+    usleep (10 * 1000);
+  assert_int_equal (fa_last_load_milli (f->fa), 1); /* 0.0 */
+  muster_worker_finalize (&w);
+}
+
 /* ------------------------------------------------------------ membership */
 
 typedef struct seen {

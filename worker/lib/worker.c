@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -472,6 +473,21 @@ muster_worker_barrier_nb (muster_worker_t *w, const char *name,
   if (req != NULL)
     *req = NULL;
   return mu_worker_start (w, MU_REQ_BARRIER, name, NULL, 0, timeout_ms, req);
+}
+
+int
+muster_worker_report_load (muster_worker_t *w, double load)
+{
+  if (w == NULL || !isfinite (load) || load < 0 || load > 1e12)
+    return MUSTER_EINVAL;
+  atomic_store_explicit (&w->load_milli, (uint64_t)llround (load * 1000.0),
+                         memory_order_relaxed);
+  if (atomic_exchange_explicit (&w->load_flag, true, memory_order_acq_rel))
+    return 0; /* already flagged: the actor sends the latest figure */
+  mu_cmd_t cmd = { .op = MU_CMD_PROGRESS };
+  if (mu_worker_send_cmd (w, &cmd, ZMQ_DONTWAIT) != 0)
+    atomic_store (&w->load_flag, false); /* the next call retries */
+  return 0;
 }
 
 int

@@ -216,6 +216,9 @@ struct muster_worker {
   atomic_uint_fast64_t progress_step;
   atomic_bool progress_flag; /* a PROGRESS is waiting to be sent */
   atomic_bool link_dead;     /* agent gone past the grace period */
+  /* service: muster_worker_report_load (the latest, x 1000) */
+  atomic_uint_fast64_t load_milli;
+  atomic_bool load_flag;     /* a worker.load is waiting to be sent */
 
   pid_t pid; /* of the process that opened the handle */
 
