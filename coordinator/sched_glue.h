@@ -95,7 +95,7 @@ int mu_sched_glue_queued (const struct mu_coord *c, const struct mu_job *j);
 
 /* A service's (or an elastic job's) wanted replicas of a role, through
  * the scheduler (S3: growth may preempt lower-priority elastic work).
- * 0 or a code with err. */
+ * role NULL or "" = the job's first role.  0 or a code with err. */
 int mu_sched_glue_set_target (struct mu_coord *c, struct mu_job *j,
                               const char *role, uint32_t target, char *err,
                               size_t errlen);
