@@ -227,7 +227,10 @@ mu_service_ready (mu_job_t *j, const mu_svc_rep_t *r, uint64_t now)
   for (size_t i = 0; i < nm; i++)
     if (mem[i].key == n->key && n->live < mem[i].nproc)
       return 0; /* one of its workers is down */
-  return r->loaded || now - r->started_ms >= MU_SERVICE_READY_MS;
+  if (r->loaded)
+    return 1;
+  return now - r->started_ms
+         >= (r->ever_loaded ? MU_SERVICE_READY_MAX_MS : MU_SERVICE_READY_MS);
 }
 
 /* Start the replicas whose restart is due. */

@@ -18,9 +18,11 @@
  * ctl_update.c       the control port's ctl.update and ctl.load
  *
  * A replica is *ready* when its workers have all been reported running
- * and either one of them reported a load since it started
- * (muster_worker_report_load) or MU_SERVICE_READY_MS passed without an
- * exit.  Nothing here is journaled: a coordinator restarted from its
+ * and one of them reported a load since it started
+ * (muster_worker_report_load).  A replica that never reported a load (a
+ * program that does not use libmuster) is ready once it has run
+ * MU_SERVICE_READY_MS without an exit; one that did report before but is
+ * silent now, after MU_SERVICE_READY_MAX_MS.  Nothing here is journaled: a coordinator restarted from its
  * journal finds the service's replicas as members of the running epoch,
  * without a rollout in progress or load figures (they come back with the
  * next reports).
@@ -32,6 +34,7 @@
 #include "coordinator/coord.h"
 
 #define MU_SERVICE_READY_MS 1000
+#define MU_SERVICE_READY_MAX_MS 30000
 
 typedef struct mu_svc_rep {
   uint32_t key;         /* its node */
@@ -40,6 +43,7 @@ typedef struct mu_svc_rep {
   int updated;          /* runs the rolling update's spec */
   uint64_t started_ms;  /* its workers were (re)started */
   int loaded;           /* reported a load since */
+  int ever_loaded;      /* reported a load at some time (readiness) */
   double load;          /* sum of its workers' last reports */
   int load_set;
 } mu_svc_rep_t;

@@ -88,7 +88,7 @@ mu_service_load (mu_coord_t *c, mu_node_t *n, const mu_load_t *l)
   s->rank_load[l->rank] = (double)l->load_milli / 1000.0;
   mu_svc_rep_t *r = mu_service_rep (s, n->key);
   if (r != NULL)
-    r->loaded = 1;
+    r->loaded = r->ever_loaded = 1;
   sum_replica (j, s, n->key);
 }
 

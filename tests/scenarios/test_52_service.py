@@ -203,6 +203,10 @@ class Service(MusterCase):
         d = self.cluster(6)
         self.submit(d, 3)
         self.wait_replicas(d, 3, "3 replicas running")
+        # in place, a survivor keeps running if it attached libmuster
+        # (which its load report shows); a replica still starting is replaced
+        self.wait_for(lambda: all("load" in m for m in self.get(d).get("members", [])),
+                      60, "every replica to report its load")
         by_node = self.node_pids(d)
         members = set(by_node)
 
