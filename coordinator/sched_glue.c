@@ -30,6 +30,7 @@
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
+#include "coordinator/service.h"
 
 #define MAX_TICKS 8 /* ticks per pass: acks carried out at once re-tick */
 /* How the reason of a job the scheduler suspended begins. */
@@ -540,9 +541,34 @@ mu_sched_glue_set_target (mu_coord_t *c, mu_job_t *j, const char *role,
       return MUSTER_EINVAL;
     }
   /* NULL or "" = the job's first role (a service has one). */
-  if (role == NULL || *role == '\0')
-    role = j->spec->roles.v[0].name;
-  int rc = mu_sched_scale (c->sched, j->id, role, target, err, errlen);
+  uint32_t ri = 0;
+  if (role != NULL && *role != '\0')
+    {
+      while (ri < j->spec->roles.n
+             && strcmp (j->spec->roles.v[ri].name, role) != 0)
+        ri++;
+      if (ri == j->spec->roles.n)
+        {
+          snprintf (err, errlen, "job %s has no role '%s'", j->id, role);
+          return MUSTER_ENOTFOUND;
+        }
+    }
+  mu_role_spec_t *rs = &j->spec->roles.v[ri];
+  /* A service's replica count is a target, not a bound: `muster scale
+   * svc 5` of a service submitted with 3 widens its range to hold 5 (the
+   * autoscaler keeps itself within autoscale min..max). */
+  if (mu_service_is (j) && (target < rs->min_nodes || target > rs->max_nodes))
+    {
+      uint64_t lo = rs->min_nodes < target ? rs->min_nodes : target;
+      uint64_t hi = rs->max_nodes > target ? rs->max_nodes : target;
+      char msg[256];
+      uint64_t step;
+      int rc = mu_sched_glue_scale (c, j, ri, lo, hi, msg, sizeof msg, &step,
+                                    err, errlen);
+      if (rc != 0)
+        return rc;
+    }
+  int rc = mu_sched_scale (c->sched, j->id, rs->name, target, err, errlen);
   if (rc == 0)
     mu_sched_glue_dirty (c);
   return rc;
