@@ -23,6 +23,7 @@
 #include "common/wire.h"
 #include "coordinator/conn_limit.h"
 #include "coordinator/job_machine.h"
+#include "coordinator/liveness.h"
 #include "rendezvous/rdzv.h"
 
 typedef struct mu_coord mu_coord_t;
@@ -148,6 +149,11 @@ typedef struct mu_node {
   int admin_cordon;   /* ctl.cordon/ctl.drain: no new work until uncordoned
                          (cordon_until is held at UINT64_MAX meanwhile) */
   int draining;       /* ctl.drain: its work is being moved off */
+  /* hb: heartbeats over UDP (hb_udp.c) and the liveness order */
+  uint8_t hb_key[16]; /* its datagrams' SipHash key (agent.welcome) */
+  uint64_t hb_seq;    /* highest datagram sequence accepted (replay) */
+  int hb_keyed;       /* hb_key was handed out */
+  int hb_udp;         /* heard over UDP last: judged by the fixed limit */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -333,6 +339,14 @@ struct mu_coord {
   size_t ctl_scales_pending; /* jobs whose shrink waits (ctl_scale.c) */
   /* events area: the event log and its parked readers (event_serve.c) */
   struct mu_events *events;
+  /* hb: heartbeats over UDP (hb_udp.c) and the liveness order (liveness.h):
+   * nodes heard over UDP are judged by the fixed interval x miss_limit,
+   * the others by hb_limit_ms; each list is in last-heard order */
+  mu_live_t live_zmq, live_udp;
+  struct mu_hb_udp *hb_udp;   /* the heartbeat socket; NULL = none */
+  size_t nodes_hb_udp;        /* live nodes heard over UDP last */
+  uint64_t hb_dropped[4];     /* datagrams dropped: mu_hb_drop_t */
+  uint64_t hb_pings;          /* datagrams accepted */
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before
@@ -371,6 +385,9 @@ void mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
                          const mu_heartbeat_t *hb);
 mu_node_t *mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from);
 void mu_nodes_sweep (mu_coord_t *c, uint64_t now);
+/* hb: nodes.c: `n` was heard from at `now` (last_seen_ms and its place in
+ * the liveness order). */
+void mu_nodes_seen (mu_coord_t *c, mu_node_t *n, uint64_t now);
 void mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why);
 /* The agent port's connection with descriptor fd closed (socket
  * monitor): noted by mu_nodes_conn_closed; mu_nodes_handle_closed (next

@@ -73,7 +73,7 @@ one_node (mu_coord_t *c, uint64_t seen)
   n->in_use = n->alive = 1;
   n->node_id = strdup ("n1");
   n->host = strdup ("127.0.0.1");
-  n->last_seen_ms = seen;
+  mu_nodes_seen (c, n, seen); /* last_seen_ms, and its liveness order */
   c->nodes_alive = 1;
   return n;
 }
