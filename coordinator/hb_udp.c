@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -32,9 +33,16 @@
 
 #define BATCH 64
 #define MAX_BATCHES 32 /* per wake-up: the loop's other work waits no more */
+/* After a wake-up the socket is read again only this much later: at 50,000
+ * heartbeats a second a wake-up then finds a few hundred datagrams rather
+ * than a few, and the system calls and context switches per heartbeat
+ * fall by as much (decision 92).  It adds at most this to a round trip. */
+#define GATHER_MS 5
 
 struct mu_hb_udp {
   uv_poll_t poll;
+  uv_timer_t gather;     /* GATHER_MS: the socket is read when it fires */
+  int closing;           /* handles still to close before the free */
   int fd;
   uint16_t port;
   mu_coord_t *c;
@@ -147,6 +155,11 @@ handle (struct mu_hb_udp *u, const uint8_t *buf, size_t len, uint64_t now,
   return 1;
 }
 
+static void read_batches (struct mu_hb_udp *u, int max_batches);
+static void on_gathered (uv_timer_t *t);
+
+/* Readable: read at once, then leave the socket for GATHER_MS so the
+ * next read finds a batch. */
 static void
 on_readable (uv_poll_t *p, int status, int events)
 {
@@ -154,7 +167,30 @@ on_readable (uv_poll_t *p, int status, int events)
   (void)events;
   if (status < 0)
     return;
-  for (int round = 0; round < MAX_BATCHES; round++)
+  read_batches (u, MAX_BATCHES);
+  uv_poll_stop (&u->poll);
+  uv_timer_start (&u->gather, on_gathered, GATHER_MS, 0);
+}
+
+static void
+on_gathered (uv_timer_t *t)
+{
+  struct mu_hb_udp *u = t->data;
+  read_batches (u, MAX_BATCHES);
+  uv_poll_start (&u->poll, UV_READABLE, on_readable);
+}
+
+void
+mu_hb_udp_drain (mu_coord_t *c)
+{
+  if (c->hb_udp != NULL)
+    read_batches (c->hb_udp, INT32_MAX);
+}
+
+static void
+read_batches (struct mu_hb_udp *u, int max_batches)
+{
+  for (int round = 0; round < max_batches; round++)
     {
       for (int i = 0; i < BATCH; i++)
         {
@@ -268,12 +304,13 @@ mu_hb_udp_start (mu_coord_t *c)
     rc = uv_poll_init (c->loop, &u->poll, u->fd);
   if (rc == 0)
     {
-      u->poll.data = u;
+      uv_timer_init (c->loop, &u->gather);
+      u->poll.data = u->gather.data = u;
+      c->hb_udp = u;
       rc = uv_poll_start (&u->poll, UV_READABLE, on_readable);
       if (rc != 0)
         {
-          uv_close ((uv_handle_t *)&u->poll, (uv_close_cb)free);
-          close (u->fd);
+          mu_hb_udp_stop (c);
           mu_log_warn (c->log, "HB-UDP-OFF", "no heartbeat socket (%s): "
                        "agents heartbeat over the agent port",
                        muster_strerror (rc));
@@ -290,7 +327,6 @@ mu_hb_udp_start (mu_coord_t *c)
                    c->agent_ep, muster_strerror (rc));
       return rc;
     }
-  c->hb_udp = u;
   mu_log_info (c->log, "HB-UDP", "heartbeats on UDP port %u every %llu ms",
                (unsigned)u->port, (unsigned long long)c->opts.heartbeat_ms);
   return 0;
@@ -300,6 +336,8 @@ static void
 on_closed (uv_handle_t *h)
 {
   struct mu_hb_udp *u = h->data;
+  if (--u->closing > 0)
+    return;
   close (u->fd);
   free (u);
 }
@@ -312,7 +350,9 @@ mu_hb_udp_stop (mu_coord_t *c)
     return;
   c->hb_udp = NULL;
   uv_poll_stop (&u->poll);
+  u->closing = 2;
   uv_close ((uv_handle_t *)&u->poll, on_closed);
+  uv_close ((uv_handle_t *)&u->gather, on_closed);
 }
 
 uint16_t

@@ -37,6 +37,10 @@ int mu_hb_udp_start (struct mu_coord *c);
 /* Stop reading and close the socket (its memory is freed by the loop). */
 void mu_hb_udp_stop (struct mu_coord *c);
 
+/* Read every datagram waiting now (before the sweep judges silence: a
+ * heartbeat that arrived but was not read yet is not silence). */
+void mu_hb_udp_drain (struct mu_coord *c);
+
 /* The port agents send to; 0 if there is no socket. */
 uint16_t mu_hb_udp_port (const struct mu_coord *c);
 

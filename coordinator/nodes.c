@@ -690,7 +690,7 @@ judge (mu_coord_t *c, mu_live_t *l, uint64_t now, uint64_t limit)
           mu_live_remove (l, key);
           continue;
         }
-      if (now - n->last_seen_ms <= limit)
+      if (n->last_seen_ms >= now || now - n->last_seen_ms <= limit)
         {
           mu_live_touch (l, key, n->last_seen_ms); /* heard meanwhile */
           continue;
@@ -739,6 +739,7 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
       goto waits;
     }
   c->sweeps_deferred = 0;
+  mu_hb_udp_drain (c); /* heartbeats that came but were not read yet */
   judge (c, &c->live_zmq, now, limit);
   judge (c, &c->live_udp, now, c->opts.heartbeat_ms * c->opts.miss_limit);
   mu_jobs_uncordon (c, now);
