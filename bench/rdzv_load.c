@@ -780,9 +780,10 @@ run_sizes (const opts_t *o, int argc, char **argv)
   if (modes[1] != NULL)
     for (int i = 0; i + 1 < nsz; i += 2)
       if (nok[i] > 0 && nok[i + 1] > 0 && m[i + 1][F_SCPU] > 0)
-        printf ("%-14s UDP vs ZeroMQ: musterd heartbeat CPU per heartbeat "
-                "%.2fx, round trip p99 %.2fx, detection %.2fx\n",
-                labels[i], (m[i + 1][F_SCPU] / (m[i + 1][F_HBPS] + 1e-9))
+        printf ("%.*s UDP vs ZeroMQ: musterd CPU per heartbeat %.2fx, "
+                "round trip p99 %.2fx, detection %.2fx\n",
+                (int)strcspn (labels[i], " "), labels[i],
+                (m[i + 1][F_SCPU] / (m[i + 1][F_HBPS] + 1e-9))
                                / (m[i][F_SCPU] / (m[i][F_HBPS] + 1e-9) + 1e-12),
                 m[i + 1][F_P99] / (m[i][F_P99] + 1e-12),
                 m[i][F_DET] > 0 ? m[i + 1][F_DET] / m[i][F_DET] : -1.0);
