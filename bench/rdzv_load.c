@@ -26,7 +26,17 @@
  *             its job.start (also: when the last welcome and the first
  *             job.start arrived).
  *   steady    --steady seconds of the running job with only heartbeats:
- *             musterd's CPU share and the heartbeat round trip.
+ *             musterd's CPU share and the heartbeat round trip (mean,
+ *             percentiles, max).  Heartbeats go over UDP (--hb-over udp,
+ *             the default: common/hb_wire.h, one socket per load process)
+ *             or over each agent's DEALER (--hb-over zmq: the baseline,
+ *             ZeroMQ heartbeats as before UDP); --hb-over both runs each
+ *             size both ways, each with a fresh musterd, and compares.
+ *   loss      (--loss, instead of "done") the last agent stops sending
+ *             heartbeats and nothing else, its connection left open (a
+ *             silent death: power loss, partition, SIGSTOP); timed from
+ *             that moment until the other agents receive the job.stop its
+ *             loss brings: the detection latency as the gang sees it.
  *   done      from the first worker.state "exited" sent until every agent
  *             holds job.done.
  *
@@ -103,7 +113,12 @@ usage (FILE *f)
       "                    what job.start carries)\n"
       "  --nice N          niceness of the load processes (default 0); on a\n"
       "                    small machine 10 lets musterd have the CPU it\n"
-      "                    would have on its own host\n");
+      "                    would have on its own host\n"
+      "  --hb-over MODE    heartbeats over udp (default), zmq (the agent\n"
+      "                    port, the baseline) or both (each size twice)\n"
+      "  --loss            after the steady phase, one agent falls silent:\n"
+      "                    time until the others get job.stop (replaces\n"
+      "                    the done phase)\n");
 }
 
 static int
@@ -140,6 +155,8 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "reps", required_argument, 0, 'r' },
     { "nice", required_argument, 0, 'n' },
     { "role", required_argument, 0, 'R' },
+    { "hb-over", required_argument, 0, 'B' },
+    { "loss", no_argument, 0, 'K' },
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 },
   };
@@ -152,6 +169,7 @@ parse_opts (int argc, char **argv, opts_t *o)
   o->io_threads = 1;
   o->log_level = "warn";
   o->role = "worker";
+  o->hb_over = "udp";
   int c;
   uint32_t u;
   while ((c = getopt_long (argc, argv, "h", lo, NULL)) != -1)
@@ -217,6 +235,19 @@ parse_opts (int argc, char **argv, opts_t *o)
       case 'R':
         o->role = optarg;
         break;
+      case 'B':
+        if (strcmp (optarg, "udp") != 0 && strcmp (optarg, "zmq") != 0
+            && strcmp (optarg, "both") != 0)
+          {
+            fprintf (stderr, "rdzv_load: --hb-over '%s': expected udp, zmq "
+                     "or both\n", optarg);
+            return -1;
+          }
+        o->hb_over = optarg;
+        break;
+      case 'K':
+        o->loss = 1;
+        break;
       case 'h':
         usage (stdout);
         exit (0);
@@ -225,6 +256,7 @@ parse_opts (int argc, char **argv, opts_t *o)
       }
   if (optind != argc || (o->musterd == NULL) == (o->endpoint == NULL))
     return -1;
+  o->hb_udp = strcmp (o->hb_over, "zmq") != 0;
   return 0;
 }
 
@@ -236,6 +268,46 @@ rl_now_us (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+unsigned
+rl_hist_idx (uint64_t us)
+{
+  if (us < 8)
+    return (unsigned)us;
+  unsigned e = 63u - (unsigned)__builtin_clzll (us);
+  unsigned idx = 8 + (e - 3) * 8 + (unsigned)((us >> (e - 3)) & 7);
+  return idx < RL_HIST_N ? idx : RL_HIST_N - 1;
+}
+
+uint64_t
+rl_hist_upper_us (unsigned idx)
+{
+  if (idx < 8)
+    return idx + 1;
+  unsigned e = (idx - 8) / 8 + 3, sub = (idx - 8) % 8;
+  return (uint64_t)(9 + sub) << (e - 3);
+}
+
+/* The q-quantile of a histogram (its bucket's upper bound), in ms. */
+static double
+hist_quantile_ms (const uint32_t *h, double q)
+{
+  uint64_t n = 0;
+  for (unsigned i = 0; i < RL_HIST_N; i++)
+    n += h[i];
+  if (n == 0)
+    return 0;
+  uint64_t want = (uint64_t)(q * (double)n + 0.5), seen = 0;
+  if (want == 0)
+    want = 1;
+  for (unsigned i = 0; i < RL_HIST_N; i++)
+    {
+      seen += h[i];
+      if (seen >= want)
+        return (double)rl_hist_upper_us (i) / 1000.0;
+    }
+  return (double)rl_hist_upper_us (RL_HIST_N - 1) / 1000.0;
 }
 
 double
@@ -489,6 +561,11 @@ enum
   F_RTT,
   F_SCPU,
   F_HBPS,
+  F_P50,
+  F_P99,
+  F_DET,
+  F_DETL,
+  F_HBMS,
   F_N
 };
 static const char *const field_key[F_N] = {
@@ -500,6 +577,11 @@ static const char *const field_key[F_N] = {
   "hb_rtt_max_ms=",
   "steady_cpu_pct=",
   "steady_hb_per_s=",
+  "hb_rtt_p50_ms=",
+  "hb_rtt_p99_ms=",
+  "detect_ms=",
+  "detect_last_ms=",
+  "hb_interval_ms=",
 };
 
 static int
@@ -516,6 +598,23 @@ median (double *v, int n)
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Is argv[i] an option run_sizes sets itself (with its value)?  Returns
+ * how many arguments to skip (0: keep it). */
+static int
+sizes_own_option (char **argv, int argc, int i)
+{
+  static const char *const own[] = { "--sizes", "--reps", "--hb-over" };
+  for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
+    {
+      size_t l = strlen (own[k]);
+      if (strcmp (argv[i], own[k]) == 0)
+        return i + 1 < argc ? 2 : 1;
+      if (strncmp (argv[i], own[k], l) == 0 && argv[i][l] == '=')
+        return 1;
+    }
+  return 0;
+}
+
 static int
 run_sizes (const opts_t *o, int argc, char **argv)
 {
@@ -525,132 +624,169 @@ run_sizes (const opts_t *o, int argc, char **argv)
   strcpy (list, o->sizes);
   enum
   {
-    MAXSZ = 16,
+    MAXSZ = 32,
     MAXREP = 25
   };
-  double val[MAXSZ][F_N][MAXREP];
+  static double val[MAXSZ][F_N][MAXREP];
   double rmin[MAXSZ], rmax[MAXSZ];
   int nok[MAXSZ];
   char labels[MAXSZ][64];
   unsigned long wk[MAXSZ];
   int nsz = 0, bad = 0;
   int reps = o->reps < 1 ? 1 : o->reps > MAXREP ? MAXREP : o->reps;
-  for (char *tok = strtok (list, ","); tok && nsz < MAXSZ;
-       tok = strtok (NULL, ","))
+  /* --hb-over both: each size with the ZeroMQ baseline, then UDP. */
+  const char *modes[2] = { o->hb_over, NULL };
+  if (strcmp (o->hb_over, "both") == 0)
     {
-      unsigned a = 0, w = 0;
-      if (sscanf (tok, "%ux%u", &a, &w) != 2 || a == 0 || w == 0)
-        rl_die ("--sizes: '%s' is not AGENTSxWORKERS", tok);
-      snprintf (labels[nsz], sizeof labels[nsz], "%ux%u", a, w);
-      wk[nsz] = (unsigned long)a * w;
-      nok[nsz] = 0;
-      rmin[nsz] = 1e30;
-      rmax[nsz] = 0;
-      char sa[16], sw[16];
-      snprintf (sa, sizeof sa, "%u", a);
-      snprintf (sw, sizeof sw, "%u", w);
-      const char *cargv[72];
-      int k = 0;
-      cargv[k++] = argv[0];
-      for (int i = 1; i < argc && k < 64; i++)
-        {
-          if (strcmp (argv[i], "--sizes") == 0
-              || strcmp (argv[i], "--reps") == 0)
-            {
-              i++;
-              continue;
-            }
-          if (strncmp (argv[i], "--sizes=", 8) == 0
-              || strncmp (argv[i], "--reps=", 7) == 0)
-            continue;
-          cargv[k++] = argv[i];
-        }
-      cargv[k++] = "--agents";
-      cargv[k++] = sa;
-      cargv[k++] = "--workers";
-      cargv[k++] = sw;
-      cargv[k] = NULL;
-      for (int rep = 0; rep < reps; rep++)
-        {
-          int pfd[2];
-          if (pipe (pfd) != 0)
-            rl_die ("pipe: %s", strerror (errno));
-          fflush (NULL);
-          pid_t p = fork ();
-          if (p == 0)
-            {
-              dup2 (pfd[1], 1);
-              close (pfd[0]);
-              close (pfd[1]);
-              execv ("/proc/self/exe", (char **)cargv);
-              _exit (127);
-            }
-          close (pfd[1]);
-          FILE *f = fdopen (pfd[0], "r");
-          char line[1024];
-          int got = 0;
-          while (f && fgets (line, sizeof line, f) != NULL)
-            {
-              fputs (line, stdout);
-              fflush (stdout);
-              if (strncmp (line, "RESULT ", 7) != 0)
-                continue;
-              got = 1;
-              for (int fi = 0; fi < F_N; fi++)
-                {
-                  const char *q = strstr (line, field_key[fi]);
-                  val[nsz][fi][nok[nsz]]
-                      = q ? atof (q + strlen (field_key[fi])) : -1;
-                }
-            }
-          if (f)
-            fclose (f);
-          int st;
-          waitpid (p, &st, 0);
-          if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || !got)
-            {
-              bad = 1;
-              continue;
-            }
-          double r = val[nsz][F_ROUND][nok[nsz]];
-          if (r < rmin[nsz])
-            rmin[nsz] = r;
-          if (r > rmax[nsz])
-            rmax[nsz] = r;
-          nok[nsz]++;
-        }
-      nsz++;
+      modes[0] = "zmq";
+      modes[1] = "udp";
     }
+  for (char *tok = strtok (list, ","); tok && nsz < MAXSZ - 1;
+       tok = strtok (NULL, ","))
+    for (int mi = 0; mi < 2 && modes[mi] != NULL; mi++)
+      {
+        unsigned a = 0, w = 0;
+        if (sscanf (tok, "%ux%u", &a, &w) != 2 || a == 0 || w == 0)
+          rl_die ("--sizes: '%s' is not AGENTSxWORKERS", tok);
+        snprintf (labels[nsz], sizeof labels[nsz], "%ux%u %s", a, w,
+                  modes[mi]);
+        wk[nsz] = (unsigned long)a * w;
+        nok[nsz] = 0;
+        rmin[nsz] = 1e30;
+        rmax[nsz] = 0;
+        char sa[16], sw[16];
+        snprintf (sa, sizeof sa, "%u", a);
+        snprintf (sw, sizeof sw, "%u", w);
+        const char *cargv[80];
+        int k = 0;
+        cargv[k++] = argv[0];
+        for (int i = 1; i < argc && k < 64; i++)
+          {
+            int skip = sizes_own_option (argv, argc, i);
+            if (skip > 0)
+              {
+                i += skip - 1;
+                continue;
+              }
+            cargv[k++] = argv[i];
+          }
+        cargv[k++] = "--agents";
+        cargv[k++] = sa;
+        cargv[k++] = "--workers";
+        cargv[k++] = sw;
+        cargv[k++] = "--hb-over";
+        cargv[k++] = modes[mi];
+        cargv[k] = NULL;
+        for (int rep = 0; rep < reps; rep++)
+          {
+            int pfd[2];
+            if (pipe (pfd) != 0)
+              rl_die ("pipe: %s", strerror (errno));
+            fflush (NULL);
+            pid_t p = fork ();
+            if (p == 0)
+              {
+                dup2 (pfd[1], 1);
+                close (pfd[0]);
+                close (pfd[1]);
+                execv ("/proc/self/exe", (char **)cargv);
+                _exit (127);
+              }
+            close (pfd[1]);
+            FILE *f = fdopen (pfd[0], "r");
+            char line[1024];
+            int got = 0;
+            while (f && fgets (line, sizeof line, f) != NULL)
+              {
+                fputs (line, stdout);
+                fflush (stdout);
+                if (strncmp (line, "RESULT ", 7) != 0)
+                  continue;
+                got = 1;
+                for (int fi = 0; fi < F_N; fi++)
+                  {
+                    const char *q = strstr (line, field_key[fi]);
+                    val[nsz][fi][nok[nsz]]
+                        = q ? atof (q + strlen (field_key[fi])) : -1;
+                  }
+              }
+            if (f)
+              fclose (f);
+            int st;
+            waitpid (p, &st, 0);
+            if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || !got)
+              {
+                bad = 1;
+                continue;
+              }
+            double r = val[nsz][F_ROUND][nok[nsz]];
+            if (r < rmin[nsz])
+              rmin[nsz] = r;
+            if (r > rmax[nsz])
+              rmax[nsz] = r;
+            nok[nsz]++;
+          }
+        nsz++;
+      }
   printf ("\nrendezvous load summary: median of %d run(s) each (see "
           "bench/README.md)\n",
           reps);
-  printf ("%-10s %8s %10s %13s %9s %9s %9s %9s %s\n", "size", "workers",
-          "round", "(min-max)", "all done", "B/worker", "B/worker", "musterd",
-          "  steady: musterd CPU, heartbeats/s, rtt max");
-  printf ("%-10s %8s %10s %13s %9s %9s %9s %9s\n", "", "", "", "", "",
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s\n", "size, hb", "workers",
+          "round", "(min-max)", "all done", "B/worker", "B/worker", "musterd");
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s\n", "", "", "", "", "",
           "from idle", "reg+round", "CPU round");
+  double m[MAXSZ][F_N];
   for (int i = 0; i < nsz; i++)
     {
       if (nok[i] == 0)
         {
-          printf ("%-10s %8lu %10s   (broken: see the output above)\n",
+          printf ("%-14s %8lu %10s   (broken: see the output above)\n",
                   labels[i], wk[i], "FAILED");
           continue;
         }
-      double m[F_N];
       for (int fi = 0; fi < F_N; fi++)
-        m[fi] = median (val[i][fi], nok[i]);
-      char range[32];
+        m[i][fi] = median (val[i][fi], nok[i]);
+      char range[32], done[16] = "        -";
       snprintf (range, sizeof range, "(%.0f-%.0f)", rmin[i], rmax[i]);
-      char steady[64] = "  (not measured)";
-      if (m[F_SCPU] >= 0)
-        snprintf (steady, sizeof steady,
-                  "  %3.0f%% of a core, %6.0f/s, %4.0f ms", m[F_SCPU],
-                  m[F_HBPS], m[F_RTT]);
-      printf ("%-10s %8lu %7.0f ms %13s %6.0f ms %9.0f %9.0f %7.2f s%s%s\n",
-              labels[i], wk[i], m[F_ROUND], range, m[F_DONE], m[F_B0], m[F_B1],
-              m[F_CPU], steady, nok[i] < reps ? "  (some runs broke)" : "");
+      if (m[i][F_DONE] >= 0)
+        snprintf (done, sizeof done, "%6.0f ms", m[i][F_DONE]);
+      printf ("%-14s %8lu %7.0f ms %13s %9s %9.0f %9.0f %7.2f s%s\n",
+              labels[i], wk[i], m[i][F_ROUND], range, done, m[i][F_B0],
+              m[i][F_B1], m[i][F_CPU],
+              nok[i] < reps ? "  (some runs broke)" : "");
     }
+  printf ("\nheartbeats while the job runs (steady) and a silent node's "
+          "loss (--loss)\n");
+  printf ("%-14s %9s %10s %10s %9s %9s %9s %11s %11s\n", "size, hb",
+          "interval", "musterd", "hb/s", "rtt p50", "rtt p99", "rtt max",
+          "detected", "(last gang");
+  printf ("%-14s %9s %10s %10s %9s %9s %9s %11s %11s\n", "", "",
+          "CPU", "", "", "", "", "(job.stop)", "member)");
+  for (int i = 0; i < nsz; i++)
+    {
+      if (nok[i] == 0 || m[i][F_SCPU] < 0)
+        continue;
+      char det[24] = "          -", detl[24] = "          -";
+      if (m[i][F_DET] >= 0)
+        {
+          snprintf (det, sizeof det, "%8.0f ms", m[i][F_DET]);
+          snprintf (detl, sizeof detl, "%8.0f ms", m[i][F_DETL]);
+        }
+      printf ("%-14s %6.0f ms %8.1f %% %10.0f %6.2f ms %6.2f ms %6.1f ms "
+              "%11s %11s\n",
+              labels[i], m[i][F_HBMS], m[i][F_SCPU], m[i][F_HBPS],
+              m[i][F_P50], m[i][F_P99], m[i][F_RTT], det, detl);
+    }
+  if (modes[1] != NULL)
+    for (int i = 0; i + 1 < nsz; i += 2)
+      if (nok[i] > 0 && nok[i + 1] > 0 && m[i + 1][F_SCPU] > 0)
+        printf ("%.*s UDP vs ZeroMQ: musterd CPU per heartbeat %.2fx, "
+                "round trip p99 %.2fx, detection %.2fx\n",
+                (int)strcspn (labels[i], " "), labels[i],
+                (m[i + 1][F_SCPU] / (m[i + 1][F_HBPS] + 1e-9))
+                               / (m[i][F_SCPU] / (m[i][F_HBPS] + 1e-9) + 1e-12),
+                m[i + 1][F_P99] / (m[i][F_P99] + 1e-12),
+                m[i][F_DET] > 0 ? m[i + 1][F_DET] / m[i][F_DET] : -1.0);
   return bad ? 1 : 0;
 }
 
@@ -700,6 +836,11 @@ phase (shard_t *sh, int k, char cmd, report_t *out)
       MAX_T (hb_late_max_us);
       MAX_T (hb_rtt_max_us);
       MAX_T (hb_ms);
+      MAX_T (t_stop);
+      MAX_T (t_victim_hb);
+      out->hb_bad += r->hb_bad;
+      for (unsigned b = 0; b < RL_HIST_N; b++)
+        out->hb_rtt_hist[b] += r->hb_rtt_hist[b];
       out->hb_rtt_sum_us += r->hb_rtt_sum_us;
       out->hb_rtt_n += r->hb_rtt_n;
       out->msgs_in += r->msgs_in;
@@ -736,6 +877,13 @@ main (int argc, char **argv)
     }
   rl_verbose = o.verbose;
   signal (SIGPIPE, SIG_IGN);
+  if (o.sizes == NULL && strcmp (o.hb_over, "both") == 0)
+    {
+      /* Both ways in one run: as --sizes AGENTSxWORKERS. */
+      static char one[32];
+      snprintf (one, sizeof one, "%ux%u", o.agents, o.workers);
+      o.sizes = one;
+    }
   if (o.sizes != NULL)
     return run_sizes (&o, argc, argv);
   uint32_t per = raise_nofile (o.agents);
@@ -860,14 +1008,53 @@ main (int argc, char **argv)
       double c1 = pid > 0 ? proc_cpu_s (pid) : -1;
       steady_pct = pid > 0 ? 100.0 * (c1 - c0) / wall : -1.0;
       steady_hbps = (double)ri.heartbeats_out / wall;
-      printf ("  steady (job running, heartbeats only, %.1f s): musterd CPU "
-              "%.0f%% of a core; %.0f heartbeats/s; round trip mean %.1f ms, "
-              "max %.1f ms\n",
-              wall, pid > 0 ? 100.0 * (c1 - c0) / wall : -1.0,
-              (double)ri.heartbeats_out / wall,
+      printf ("  steady (job running, heartbeats only over %s every %llu "
+              "ms, %.1f s): musterd CPU %.1f%% of a core; %.0f heartbeats/s "
+              "(%.0f answered/s); round trip mean %.2f ms, p50 %.2f, p99 "
+              "%.2f, max %.1f ms%s\n",
+              o.hb_udp ? "UDP" : "ZeroMQ", (unsigned long long)ri.hb_ms,
+              wall, steady_pct, (double)ri.heartbeats_out / wall,
+              (double)ri.heartbeats_in / wall,
               ri.hb_rtt_n ? rl_ms (ri.hb_rtt_sum_us / ri.hb_rtt_n) : 0.0,
-              rl_ms (ri.hb_rtt_max_us));
+              hist_quantile_ms (ri.hb_rtt_hist, 0.5),
+              hist_quantile_ms (ri.hb_rtt_hist, 0.99),
+              rl_ms (ri.hb_rtt_max_us),
+              ri.hb_bad ? " (some pongs did not check out)" : "");
       fflush (stdout);
+    }
+
+  double det_first = -1, det_last = -1, det_hb = -1;
+  if (o.loss)
+    {
+      report_t rk, rlost;
+      if (phase (sh, k, 'K', &rk) != 0 || phase (sh, k, 'L', &rlost) != 0)
+        {
+          bad = 1;
+          goto out;
+        }
+      det_first = rl_ms (rlost.t_first - rk.t_stop);
+      det_last = rl_ms (rlost.t_last - rk.t_stop);
+      det_hb = rk.t_victim_hb ? rl_ms (rlost.t_first - rk.t_victim_hb) : -1;
+      printf ("  loss:  one agent silent (no heartbeat, connection open); "
+              "the first of the other %u agents had job.stop %.1f ms later, "
+              "the last %.1f ms later (%.1f ms after its last heartbeat)\n",
+              rlost.count, det_first, det_last, det_hb);
+      printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
+              "rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
+              "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
+              "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
+              "steady_cpu_pct=%.1f steady_hb_per_s=%.0f detect_ms=%.1f "
+              "detect_last_ms=%.1f\n",
+              o.agents, nw, rl_ms (t_conn), rl_ms (t_round),
+              pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
+              pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
+              pid > 0 ? cpu2 - cpu1 : -1.0, o.hb_udp ? "udp" : "zmq",
+              (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
+              hist_quantile_ms (ri.hb_rtt_hist, 0.5),
+              hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct,
+              steady_hbps, det_first, det_last);
+      fflush (stdout);
+      goto out;
     }
 
   if (phase (sh, k, 'E', &rx) != 0)
@@ -902,13 +1089,16 @@ main (int argc, char **argv)
     }
   printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
           "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
-          "musterd_cpu_round_s=%.2f hb_rtt_max_ms=%.1f "
-          "steady_cpu_pct=%.0f steady_hb_per_s=%.0f\n",
+          "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
+          "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
+          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f\n",
           o.agents, nw, rl_ms (t_conn), rl_ms (t_round), rl_ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
-          pid > 0 ? cpu2 - cpu1 : -1.0, rl_ms (ri.hb_rtt_max_us), steady_pct,
-          steady_hbps);
+          pid > 0 ? cpu2 - cpu1 : -1.0, o.hb_udp ? "udp" : "zmq",
+          (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
+          hist_quantile_ms (ri.hb_rtt_hist, 0.5),
+          hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps);
   fflush (stdout);
 
 out:

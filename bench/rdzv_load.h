@@ -31,7 +31,17 @@ typedef struct opts
   int reps;          /* --reps: runs per size with --sizes */
   int nice;          /* niceness of the load processes */
   const char *role;  /* role name of the job's one role */
+  /* hb: heartbeats over UDP, and an injected silent loss */
+  const char *hb_over; /* "udp" (default), "zmq" (the baseline) or "both" */
+  int hb_udp;          /* this run's agents heartbeat over UDP */
+  int loss;            /* --loss: after steady, one agent falls silent */
 } opts_t;
+
+/* Heartbeat round-trip histogram: 8 buckets per octave of microseconds
+ * (about 9 % wide), up to 2^27 us. */
+#define RL_HIST_N 200
+unsigned rl_hist_idx (uint64_t us);
+uint64_t rl_hist_upper_us (unsigned idx);
 
 /* What a shard reports to the parent after each phase (one pipe write,
  * well under PIPE_BUF).  Times are CLOCK_MONOTONIC, comparable across
@@ -49,6 +59,11 @@ typedef struct report
   uint64_t hb_rtt_sum_us, hb_rtt_n;
   double cpu_start_s, cpu_s; /* this process's CPU at phase start and end */
   uint64_t hb_ms;            /* heartbeat interval from agent.welcome */
+  uint64_t t_stop;           /* 'K': when the victim fell silent (0 here
+                                if it is not in this shard) */
+  uint64_t t_victim_hb;      /* 'K': the victim's last heartbeat sent */
+  uint64_t hb_bad;           /* pongs that did not check out */
+  uint32_t hb_rtt_hist[RL_HIST_N];
 } report_t;
 
 /* Progress lines on stderr (--verbose). */
@@ -69,7 +84,9 @@ double rl_self_cpu_s (void);
  * `endpoint`; `nshards` shards share --connect-window.  Reads one-byte
  * commands from cmd_fd ('C' connect, 'R' register and wait for job.start,
  * 'I' heartbeats only for o->steady_s, 'E' encode the exit reports, 'X'
- * send them and wait for job.done, 'Q' quit) and answers each with one
+ * send them and wait for job.done, 'K' the last agent of all falls silent
+ * (no heartbeat, its connection left open: a silent death), 'L' wait for
+ * the job.stop that the loss brings every other agent, 'Q' quit) and answers each with one
  * report_t on res_fd.  Returns the process exit status (0, or 1 if
  * something broke). */
 int rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base,

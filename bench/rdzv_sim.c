@@ -9,6 +9,14 @@
  * and all are swept when the loop has been idle for a second.  Heartbeats
  * fall due in welcome order, so a FIFO ring is the timer queue.  Between
  * commands from the parent the shard keeps its agents alive (heartbeats).
+ *
+ * Heartbeats go over UDP (--hb-over udp, the default), as muster-agent
+ * sends them when the welcome offers a port (common/hb_wire.h): one UDP
+ * socket per shard sends every agent's pings, each tagged with its own
+ * node's secret, and reads the pongs in batches (recvmmsg), matching each
+ * to its agent by slot and checking its tag as an agent does.  With
+ * --hb-over zmq they go over each agent's DEALER, as before UDP existed:
+ * the baseline.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -26,6 +36,8 @@
 #include <muster/error.h>
 
 #include "bench/rdzv_load.h"
+#include "common/hb_wire.h"
+#include "common/netaddr.h"
 #include "common/proto.h"
 #include "common/wire.h"
 
@@ -38,7 +50,8 @@ enum
 {
   PH_CONNECT,
   PH_ROUND,
-  PH_DONE
+  PH_DONE,
+  PH_LOSS
 };
 
 typedef struct agent
@@ -51,9 +64,15 @@ typedef struct agent
   uint8_t done;
   uint64_t hb_due_us;
   uint64_t hb_seq;
-  uint64_t hb_sent_us; /* when heartbeat hb_seq went out */
+  uint64_t hb_sent_us[4]; /* when heartbeat seq went out, by seq % 4: an
+                             answer later than the next heartbeat counts */
   uint64_t epoch;
   uint64_t first_rank;
+  uint64_t hb_last_us; /* when its last heartbeat went out */
+  uint8_t silent;  /* 'K': no more heartbeats (the injected loss) */
+  uint8_t stopped; /* job.stop received after the loss */
+  uint32_t slot;   /* UDP heartbeats: its slot and secret (welcome) */
+  uint8_t key[MU_HB_KEY_LEN];
 } agent_t;
 
 typedef struct enc
@@ -80,11 +99,16 @@ typedef struct sim
   uint32_t ring_head, ring_len;
   uint64_t hb_us;
   uint64_t last_sweep;
-  uint32_t probed, welcomed, started, done;
+  uint32_t probed, welcomed, started, done, stopped;
   report_t r;
+  /* UDP heartbeats */
+  int udp_fd;                /* -1 until the first welcome with a port */
+  uint32_t *slot_agent;      /* slot -> agent index + 1 (0 = none) */
+  uint32_t slot_cap;
 } sim_t;
 
 #define CMD_MARK UINT32_MAX
+#define UDP_MARK (UINT32_MAX - 1)
 
 static void drain (sim_t *s, uint32_t i);
 
@@ -119,15 +143,40 @@ send_msg (sim_t *s, uint32_t i, const mu_msg_t *m)
   free (buf);
 }
 
+static void drain_udp (sim_t *s);
+
 static void
 send_heartbeat (sim_t *s, uint32_t i)
 {
+  agent_t *a = &s->ag[i];
+  if (a->silent)
+    return;
+  if (s->o->hb_udp)
+    {
+      mu_hb_dgram_t d = { .kind = MU_HB_PING, .slot = a->slot,
+                          .seq = ++a->hb_seq };
+      uint8_t buf[MU_HB_SIZE];
+      mu_hb_encode (&d, a->key, buf);
+      a->hb_sent_us[a->hb_seq % 4] = a->hb_last_us = rl_now_us ();
+      for (int tries = 0; tries < 100; tries++)
+        {
+          if (send (s->udp_fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+            break;
+          if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
+            break; /* ECONNREFUSED: a lost datagram, like on a network */
+          drain_udp (s);
+          usleep (50);
+        }
+      s->r.heartbeats_out++;
+      return;
+    }
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_HEARTBEAT;
   m.u.heartbeat.node_id = s->ag[i].node_id;
   m.u.heartbeat.seq = ++s->ag[i].hb_seq;
-  s->ag[i].hb_sent_us = rl_now_us ();
+  s->ag[i].hb_sent_us[s->ag[i].hb_seq % 4] = s->ag[i].hb_last_us
+      = rl_now_us ();
   send_msg (s, i, &m);
   s->r.heartbeats_out++;
 }
@@ -143,6 +192,105 @@ fail (sim_t *s, const agent_t *a, const char *fmt, ...)
   vfprintf (stderr, fmt, ap);
   fputc ('\n', stderr);
   va_end (ap);
+}
+
+/* The shard's UDP socket, connected to the heartbeat port on musterd's
+ * host, watched by the epoll set. */
+static void
+udp_open (sim_t *s, uint64_t port)
+{
+  mu_endpoint_t ep;
+  char err[256], ps[8];
+  if (mu_endpoint_parse (s->endpoint, 0, &ep, err, sizeof err) != 0)
+    rl_die ("%s", err);
+  snprintf (ps, sizeof ps, "%u", (unsigned)port);
+  struct addrinfo hints = { .ai_socktype = SOCK_DGRAM };
+  struct addrinfo *res = NULL;
+  if (getaddrinfo (ep.host, ps, &hints, &res) != 0 || res == NULL)
+    rl_die ("cannot resolve %s", ep.host);
+  s->udp_fd = socket (res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (s->udp_fd < 0 || connect (s->udp_fd, res->ai_addr, res->ai_addrlen) != 0)
+    rl_die ("UDP socket: %s", strerror (errno));
+  freeaddrinfo (res);
+  int buf = 8 << 20;
+  setsockopt (s->udp_fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+  setsockopt (s->udp_fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  struct epoll_event ev = { .events = EPOLLIN, .data.u32 = UDP_MARK };
+  if (epoll_ctl (s->ep, EPOLL_CTL_ADD, s->udp_fd, &ev) != 0)
+    rl_die ("epoll_ctl: %s", strerror (errno));
+}
+
+static void
+slot_map (sim_t *s, uint32_t slot, uint32_t i)
+{
+  if (slot >= s->slot_cap)
+    {
+      uint32_t ncap = s->slot_cap ? s->slot_cap : 1024;
+      while (ncap <= slot)
+        ncap *= 2;
+      uint32_t *v = realloc (s->slot_agent, ncap * sizeof *v);
+      if (v == NULL)
+        rl_die ("out of memory");
+      memset (v + s->slot_cap, 0, (ncap - s->slot_cap) * sizeof *v);
+      s->slot_agent = v;
+      s->slot_cap = ncap;
+    }
+  s->slot_agent[slot] = i + 1;
+}
+
+/* Read every pong waiting, in batches; check each as an agent does. */
+static void
+drain_udp (sim_t *s)
+{
+  enum { B = 64 };
+  uint8_t buf[B][MU_HB_SIZE + 1];
+  struct mmsghdr mm[B];
+  struct iovec iov[B];
+  if (s->udp_fd < 0)
+    return;
+  for (;;)
+    {
+      for (int k = 0; k < B; k++)
+        {
+          iov[k].iov_base = buf[k];
+          iov[k].iov_len = sizeof buf[k];
+          memset (&mm[k].msg_hdr, 0, sizeof mm[k].msg_hdr);
+          mm[k].msg_hdr.msg_iov = &iov[k];
+          mm[k].msg_hdr.msg_iovlen = 1;
+        }
+      int got = recvmmsg (s->udp_fd, mm, B, MSG_DONTWAIT, NULL);
+      if (got <= 0)
+        return;
+      uint64_t t = rl_now_us ();
+      for (int k = 0; k < got; k++)
+        {
+          mu_hb_dgram_t d;
+          uint32_t i;
+          if (mu_hb_peek (buf[k], mm[k].msg_len, &d) != 0
+              || d.kind != MU_HB_PONG || d.slot >= s->slot_cap
+              || (i = s->slot_agent[d.slot]) == 0
+              || mu_hb_verify (buf[k], s->ag[i - 1].key) != 0)
+            {
+              s->r.hb_bad++;
+              continue;
+            }
+          agent_t *a = &s->ag[i - 1];
+          s->r.heartbeats_in++;
+          if (d.seq + 4 > a->hb_seq && d.seq <= a->hb_seq
+              && a->hb_sent_us[d.seq % 4])
+            {
+              uint64_t rtt = t - a->hb_sent_us[d.seq % 4];
+              if (rtt > s->r.hb_rtt_max_us)
+                s->r.hb_rtt_max_us = rtt;
+              s->r.hb_rtt_sum_us += rtt;
+              s->r.hb_rtt_n++;
+              s->r.hb_rtt_hist[rl_hist_idx (rtt)]++;
+              a->hb_sent_us[d.seq % 4] = 0;
+            }
+        }
+      if (got < B)
+        return;
+    }
 }
 
 static void
@@ -178,26 +326,43 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
                          * 1000u;
             }
           s->r.t_last_welcome = t;
+          if (s->o->hb_udp)
+            {
+              const mu_welcome_t *w = &m->u.welcome;
+              if (w->hb_port == 0 || w->hb_key == NULL
+                  || mu_hb_key_parse (w->hb_key, a->key) != 0)
+                rl_die ("%s: musterd offers no UDP heartbeats (use "
+                        "--hb-over zmq)", a->node_id);
+              if (s->udp_fd < 0)
+                udp_open (s, w->hb_port);
+              if (w->hb_udp_ms > 0)
+                s->hb_us = w->hb_udp_ms * 1000u;
+              a->slot = (uint32_t)w->hb_slot;
+              slot_map (s, a->slot, i);
+            }
           a->hb_due_us = t + s->hb_us;
           s->ring[(s->ring_head + s->ring_len++) % s->n] = i;
         }
       break;
     case MU_MSG_HEARTBEAT:
       s->r.heartbeats_in++;
-      /* Like a real agent: follow the interval the coordinator asks for. */
-      if (m->u.heartbeat.heartbeat_ms > 0)
+      /* Like a real agent: follow the interval the coordinator asks for
+       * (over ZeroMQ; the UDP interval is fixed). */
+      if (m->u.heartbeat.heartbeat_ms > 0 && !s->o->hb_udp)
         {
           s->hb_us = m->u.heartbeat.heartbeat_ms * 1000u;
           s->r.hb_ms = m->u.heartbeat.heartbeat_ms;
         }
-      if (m->u.heartbeat.seq == a->hb_seq && a->hb_sent_us != 0)
+      uint64_t seq = m->u.heartbeat.seq;
+      if (seq + 4 > a->hb_seq && seq <= a->hb_seq && a->hb_sent_us[seq % 4])
         {
-          uint64_t rtt = t - a->hb_sent_us;
+          uint64_t rtt = t - a->hb_sent_us[seq % 4];
           if (rtt > s->r.hb_rtt_max_us)
             s->r.hb_rtt_max_us = rtt;
           s->r.hb_rtt_sum_us += rtt;
           s->r.hb_rtt_n++;
-          a->hb_sent_us = 0;
+          s->r.hb_rtt_hist[rl_hist_idx (rtt)]++;
+          a->hb_sent_us[seq % 4] = 0;
         }
       break;
     case MU_MSG_RDZV_PROGRESS:
@@ -242,6 +407,17 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
         }
       break;
     case MU_MSG_STOP:
+      if (s->phase == PH_LOSS && !a->silent)
+        {
+          if (!a->stopped)
+            {
+              a->stopped = 1;
+              if (s->stopped++ == 0)
+                s->r.t_first = t;
+              s->r.t_last = t;
+            }
+          break;
+        }
       fail (s, a, "unexpected job.stop: %s",
             m->u.stop.reason ? m->u.stop.reason : "");
       break;
@@ -323,6 +499,8 @@ service (sim_t *s, int max_wait_ms)
   for (int e = 0; e < k; e++)
     if (ev[e].data.u32 == CMD_MARK)
       s->cmd_ready = 1;
+    else if (ev[e].data.u32 == UDP_MARK)
+      drain_udp (s);
     else
       drain (s, ev[e].data.u32);
   t = rl_now_us ();
@@ -420,6 +598,7 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
   s.base = base;
   s.n = n;
   s.cmd_fd = cmd_fd;
+  s.udp_fd = -1;
   s.ag = calloc (n, sizeof *s.ag);
   s.ring = calloc (n, sizeof *s.ring);
   s.ctx = zmq_ctx_new ();
@@ -539,6 +718,34 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
             service (&s, 20);
           s.r.count = n;
         }
+      else if (c == 'K')
+        {
+          /* The injected loss: the last agent of all stops heartbeating
+           * and says nothing else; its connection stays open. */
+          s.phase = PH_LOSS;
+          if (base + n == o->agents)
+            {
+              agent_t *a = &s.ag[n - 1];
+              a->silent = 1;
+              s.r.t_victim_hb = a->hb_last_us;
+              s.r.t_stop = rl_now_us ();
+            }
+        }
+      else if (c == 'L')
+        {
+          uint32_t want = base + n == o->agents ? n - 1 : n;
+          uint64_t t0 = rl_now_us ();
+          uint64_t limit = (uint64_t)(o->timeout_s * 1e6);
+          while (s.stopped < want && !s.r.failed)
+            {
+              service (&s, 20);
+              if (rl_now_us () - t0 > limit)
+                rl_die ("timed out after %.0f s waiting for job.stop after "
+                        "the loss: %u of %u in shard %u", o->timeout_s,
+                        s.stopped, want, base);
+            }
+          s.r.count = s.stopped;
+        }
       else if (c == 'E')
         {
           /* Encode every exit report, outside the timed phase. */
@@ -596,6 +803,9 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
     zmq_close (s.ag[i].sock);
   zmq_ctx_term (s.ctx);
   close (s.ep);
+  if (s.udp_fd >= 0)
+    close (s.udp_fd);
+  free (s.slot_agent);
   int failed = s.r.failed;
   free (s.ag);
   free (s.ring);

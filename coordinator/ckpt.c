@@ -245,8 +245,11 @@ on_tick (uv_timer_t *t)
     apply (j, &d);
 }
 
-/* The shortest span a step rate is measured over. */
-#define RATE_SPAN_MS 200
+/* The shortest span a step rate is measured over: under the heartbeat
+ * interval (200 ms), so two consecutive reports always qualify — UDP
+ * heartbeats come 200 ms apart to the millisecond, and at 200 the first
+ * rate waited for a third report one time in two (hb area). */
+#define RATE_SPAN_MS 150
 
 /* The step to ask for: far enough ahead that the request reaches every
  * worker before it finishes that step, from the highest step seen, its age

@@ -13,6 +13,7 @@
  */
 #include "coordinator/coord.h"
 #include "coordinator/sched_glue.h"
+#include "coordinator/hb_udp.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -318,7 +319,7 @@ dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
                    mu_msg_name (m->type), n->node_id);
       return;
     }
-  n->last_seen_ms = mu_now_ms ();
+  mu_nodes_seen (c, n, mu_now_ms ());
   if (n->job != NULL && n->job->held.set)
     mu_epoch_member_heard (n->job);
   switch (m->type)
@@ -645,6 +646,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   uv_timer_init (loop, &c->closed_timer);
   c->closed_timer.data = c;
   mu_conn_watch_on_close (c->agent_conns, on_agent_conn_closed, c);
+  mu_hb_udp_start (c); /* hb: a failure leaves ZeroMQ heartbeats, logged */
   /* Sweep twice per interval: a silent node is declared lost at most half
    * an interval after its limit. */
   uint64_t sweep = c->opts.heartbeat_ms / 2 ? c->opts.heartbeat_ms / 2 : 1;
@@ -784,6 +786,7 @@ mu_coord_stop (mu_coord_t *c)
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   uv_close ((uv_handle_t *)&c->closed_timer, NULL);
   mu_sched_glue_stop (c);
+  mu_hb_udp_stop (c);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
   if (c->agent_sock)

@@ -23,6 +23,7 @@
 #include "common/wire.h"
 #include "coordinator/conn_limit.h"
 #include "coordinator/job_machine.h"
+#include "coordinator/liveness.h"
 #include "rendezvous/rdzv.h"
 
 typedef struct mu_coord mu_coord_t;
@@ -158,6 +159,11 @@ typedef struct mu_node {
   int sched_state;    /* mu_sched_node_state_t last given to it */
   int sched_release;  /* a SHRINK waits for its job's checkpoint */
   char *sched_job;    /* job the scheduler placed on it (NULL: none) */
+  /* hb: heartbeats over UDP (hb_udp.c) and the liveness order */
+  uint8_t hb_key[16]; /* its datagrams' SipHash key (agent.welcome) */
+  uint64_t hb_seq;    /* highest datagram sequence accepted (replay) */
+  int hb_keyed;       /* hb_key was handed out */
+  int hb_udp;         /* heard over UDP last: judged by the fixed limit */
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -360,6 +366,14 @@ struct mu_coord {
   int sched_dirty;          /* something changed: run a pass */
   int sched_open;           /* sched_prepare initialised */
   uint64_t sched_placed;    /* replicas placed (metrics) */
+  /* hb: heartbeats over UDP (hb_udp.c) and the liveness order (liveness.h):
+   * nodes heard over UDP are judged by the fixed interval x miss_limit,
+   * the others by hb_limit_ms; each list is in last-heard order */
+  mu_live_t live_zmq, live_udp;
+  struct mu_hb_udp *hb_udp;   /* the heartbeat socket; NULL = none */
+  size_t nodes_hb_udp;        /* live nodes heard over UDP last */
+  uint64_t hb_dropped[4];     /* datagrams dropped: mu_hb_drop_t */
+  uint64_t hb_pings;          /* datagrams accepted */
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before
@@ -398,6 +412,9 @@ void mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
                          const mu_heartbeat_t *hb);
 mu_node_t *mu_nodes_by_route (mu_coord_t *c, const mu_route_t *from);
 void mu_nodes_sweep (mu_coord_t *c, uint64_t now);
+/* hb: nodes.c: `n` was heard from at `now` (last_seen_ms and its place in
+ * the liveness order). */
+void mu_nodes_seen (mu_coord_t *c, mu_node_t *n, uint64_t now);
 void mu_nodes_leave (mu_coord_t *c, mu_node_t *n, const char *why);
 /* The agent port's connection with descriptor fd closed (socket
  * monitor): noted by mu_nodes_conn_closed; mu_nodes_handle_closed (next

@@ -40,6 +40,8 @@ static const char *const outcomes[]
     = { "committed", "aborted", "dropped", NULL };
 static const char *const kv_ops[] = { "put", "get", NULL };
 static const char *const node_states[] = { "free", "busy", "cordoned", NULL };
+static const char *const hb_drops[]
+    = { "malformed", "unknown", "forged", "replayed", NULL };
 static const double lag_buckets[]
     = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 static const double fast_buckets[]
@@ -115,6 +117,13 @@ static const mu_metric_def_t defs[MU_CM_COUNT] = {
       "From a job's creation (submit, or its first node) to its first "
       "epoch starting.",
       SEC },
+  /* hb: heartbeats over UDP (hb_udp.c) */
+  [MU_CM_HB_DROPPED]
+  = { "muster_heartbeat_datagrams_dropped_total",
+      "Heartbeat datagrams dropped unread, by why: malformed, unknown (no "
+      "live node in that slot), forged (the tag is not the node's), "
+      "replayed (a sequence number already seen).",
+      MU_METRIC_COUNTER, "why", hb_drops, NULL, 0 },
 };
 
 int
@@ -176,6 +185,12 @@ mu_cm_node_lost (mu_coord_t *c, const mu_node_t *n, const char *how)
   mu_metrics_observe (
       c->metrics, MU_CM_NODE_LOSS_SECONDS, NULL,
       now > n->last_seen_ms ? (double)(now - n->last_seen_ms) / 1e3 : 0);
+}
+
+void
+mu_cm_hb_dropped (mu_coord_t *c, const char *why)
+{
+  mu_metrics_inc (c->metrics, MU_CM_HB_DROPPED, why);
 }
 
 void

@@ -41,6 +41,7 @@ typedef enum mu_cm_id
   MU_CM_WORKERS,           /* gauge */
   MU_CM_QUEUE,             /* gauge */
   MU_CM_PLACEMENT_SECONDS, /* histogram */
+  MU_CM_HB_DROPPED,        /* counter {why} (hb area) */
   MU_CM_COUNT
 } mu_cm_id_t;
 
@@ -61,6 +62,9 @@ void mu_cm_node_lost (struct mu_coord *c, const struct mu_node *n,
                       const char *how);
 /* nodes.c, mu_nodes_heartbeat: a heartbeat arrived from n. */
 void mu_cm_heartbeat (struct mu_coord *c, struct mu_node *n);
+/* A heartbeat datagram was dropped (hb_udp.c): why is "malformed",
+ * "unknown", "forged" or "replayed". */
+void mu_cm_hb_dropped (struct mu_coord *c, const char *why);
 /* ckpt.c: an attempt began; its manifest is being written (the bytes);
  * it ended ("committed", "aborted", or "dropped" for an early attempt
  * given up quietly). */

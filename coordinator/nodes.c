@@ -29,12 +29,14 @@
 
 #include <muster/error.h>
 
+#include "common/hb_wire.h"
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/journal.h"
 #include "coordinator/epoch.h"
+#include "coordinator/hb_udp.h"
 #include "coordinator/reconcile.h"
 #include "coordinator/standby.h"
 
@@ -168,12 +170,33 @@ alloc_node (mu_coord_t *c)
   return n;
 }
 
+/* The node was heard from at `now`: it goes to the tail of its liveness
+ * list (liveness.h), the UDP one if its last heartbeat came over UDP. */
+void
+mu_nodes_seen (mu_coord_t *c, mu_node_t *n, uint64_t now)
+{
+  n->last_seen_ms = now;
+  if (n->in_process || !n->alive)
+    return;
+  mu_live_t *on = n->hb_udp ? &c->live_udp : &c->live_zmq;
+  mu_live_t *off = n->hb_udp ? &c->live_zmq : &c->live_udp;
+  mu_live_remove (off, n->key);
+  if (mu_live_reserve (on, n->key + 1) == 0)
+    mu_live_touch (on, n->key, now);
+}
+
 static void
 mark_dead (mu_coord_t *c, mu_node_t *n)
 {
   if (n->alive && c->nodes_alive > 0)
     c->nodes_alive--;
   n->alive = 0;
+  mu_live_remove (&c->live_zmq, n->key);
+  mu_live_remove (&c->live_udp, n->key);
+  if (n->hb_udp && c->nodes_hb_udp > 0)
+    c->nodes_hb_udp--;
+  n->hb_udp = 0;
+  n->hb_keyed = 0;
 }
 
 static void
@@ -205,7 +228,11 @@ release_node (mu_coord_t *c, mu_node_t *n)
 uint64_t
 mu_nodes_heartbeat_ms (mu_coord_t *c)
 {
-  uint64_t scaled = (uint64_t)c->nodes_alive * HB_US_PER_NODE / 1000;
+  /* Only nodes heartbeating over the agent port count: a UDP heartbeat
+   * (hb_udp.c) costs a few microseconds, and its interval is fixed. */
+  size_t zmq_nodes = c->nodes_alive > c->nodes_hb_udp
+                         ? c->nodes_alive - c->nodes_hb_udp : 0;
+  uint64_t scaled = (uint64_t)zmq_nodes * HB_US_PER_NODE / 1000;
   c->hb_ms = scaled > c->opts.heartbeat_ms ? scaled : c->opts.heartbeat_ms;
   uint64_t limit = c->hb_ms * c->opts.miss_limit;
   uint64_t now = mu_now_ms ();
@@ -231,6 +258,15 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
   m.u.welcome.miss_limit = c->opts.miss_limit;
   m.u.welcome.session = c->session;
   m.u.welcome.standby_stream = (char *)mu_coord_standby_endpoint (c);
+  char key[33];
+  if (mu_hb_udp_port (c) != 0 && mu_hb_udp_new_key (n) == 0)
+    {
+      mu_hb_key_hex (n->hb_key, key);
+      m.u.welcome.hb_port = mu_hb_udp_port (c);
+      m.u.welcome.hb_slot = n->key;
+      m.u.welcome.hb_key = key;
+      m.u.welcome.hb_udp_ms = c->opts.heartbeat_ms;
+    }
   mu_coord_send_node (c, n, &m);
 }
 
@@ -289,7 +325,7 @@ revive (mu_coord_t *c, mu_node_t *n, const mu_route_t *from,
   n->restored = 0;
   n->alive = 1;
   c->nodes_alive++;
-  n->last_seen_ms = mu_now_ms ();
+  mu_nodes_seen (c, n, mu_now_ms ());
   if (reconciled)
     return RECONCILE;
   send_welcome (c, n, NULL);
@@ -445,7 +481,7 @@ reconcile (mu_coord_t *c, const mu_route_t *from, const mu_principal_t *who,
     }
   if (bind_route (c, n, from) != 0)
     return 0;
-  n->last_seen_ms = mu_now_ms ();
+  mu_nodes_seen (c, n, mu_now_ms ());
   mu_log_notice (c->log, "NODE-RECONCILED", "node %s is back in job %s "
                  "epoch %llu with ranks %llu-%llu: it continues (no restart)",
                  n->node_id, j->id, (unsigned long long)j->epoch,
@@ -570,7 +606,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
     }
   n->alive = 1;
   c->nodes_alive++;
-  n->last_seen_ms = mu_now_ms ();
+  mu_nodes_seen (c, n, mu_now_ms ());
   /* The agent on our own loop (muster run): the launcher named it, and it
    * registers from this very process (and with the key it was given). */
   n->in_process = c->in_process_node[0] != '\0'
@@ -610,6 +646,15 @@ mu_nodes_heartbeat (mu_coord_t *c, const mu_route_t *from,
   mu_node_t *n = mu_nodes_by_route (c, from);
   if (n == NULL)
     return;
+  if (n->hb_udp)
+    {
+      /* Its heartbeats came over UDP and now come here (the agent lost
+       * its UDP path): judged by the agent port's limit again. */
+      n->hb_udp = 0;
+      if (c->nodes_hb_udp > 0)
+        c->nodes_hb_udp--;
+      mu_nodes_seen (c, n, n->last_seen_ms);
+    }
   mu_cm_heartbeat (c, n);
   if (n->job != NULL && hb->step > 0)
     mu_ckpt_note_step (n->job, hb->step);
@@ -632,6 +677,37 @@ agent_port_backlogged (mu_coord_t *c)
   return c->agent_sock != NULL
          && zmq_getsockopt (c->agent_sock, ZMQ_EVENTS, &events, &len) == 0
          && (events & ZMQ_POLLIN);
+}
+
+/* Declare lost the nodes of list `l` silent past `limit`: only the head
+ * of the list is looked at, so a sweep that finds nobody costs O(1). */
+static void
+judge (mu_coord_t *c, mu_live_t *l, uint64_t now, uint64_t limit)
+{
+  uint32_t key;
+  while (mu_live_expired (l, now, limit, &key))
+    {
+      mu_node_t *n = key < c->nodes_used ? c->nodes[key] : NULL;
+      /* The in-process agent's silence is our own loop's. */
+      if (n == NULL || !n->in_use || !n->alive || n->in_process)
+        {
+          mu_live_remove (l, key);
+          continue;
+        }
+      if (n->last_seen_ms >= now || now - n->last_seen_ms <= limit)
+        {
+          mu_live_touch (l, key, n->last_seen_ms); /* heard meanwhile */
+          continue;
+        }
+      mu_log_warn (c->log, "NODE-LOST",
+                   "node %s silent for %llu ms (limit %llu ms)",
+                   n->node_id, (unsigned long long)(now - n->last_seen_ms),
+                   (unsigned long long)limit);
+      mu_cm_node_lost (c, n, "heartbeat");
+      mark_dead (c, n);
+      mu_jobs_node_lost (c, n, "heartbeats missed", 1);
+      release_node (c, n);
+    }
 }
 
 void
@@ -657,6 +733,8 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
       for (size_t k = 0; k < c->nodes_used; k++)
         if (c->nodes[k] != NULL && c->nodes[k]->in_use && c->nodes[k]->alive)
           c->nodes[k]->last_seen_ms = now;
+      mu_live_refresh_all (&c->live_zmq, now);
+      mu_live_refresh_all (&c->live_udp, now);
       goto waits;
     }
   if (agent_port_backlogged (c) && c->sweeps_deferred < c->opts.miss_limit)
@@ -665,24 +743,9 @@ mu_nodes_sweep (mu_coord_t *c, uint64_t now)
       goto waits;
     }
   c->sweeps_deferred = 0;
-  for (size_t k = 0; k < c->nodes_used; k++)
-    {
-      mu_node_t *n = c->nodes[k];
-      if (n == NULL || !n->in_use || !n->alive)
-        continue;
-      /* The in-process agent's silence is our own loop's. */
-      if (!n->in_process && now - n->last_seen_ms > limit)
-        {
-          mu_log_warn (c->log, "NODE-LOST",
-                       "node %s silent for %llu ms (limit %llu ms)",
-                       n->node_id, (unsigned long long)(now - n->last_seen_ms),
-                       (unsigned long long)limit);
-          mu_cm_node_lost (c, n, "heartbeat");
-          mark_dead (c, n);
-          mu_jobs_node_lost (c, n, "heartbeats missed", 1);
-          release_node (c, n);
-        }
-    }
+  mu_hb_udp_drain (c); /* heartbeats that came but were not read yet */
+  judge (c, &c->live_zmq, now, limit);
+  judge (c, &c->live_udp, now, c->opts.heartbeat_ms * c->opts.miss_limit);
   mu_jobs_uncordon (c, now);
 waits:;
   /* Expire KV and barrier waits of every job. */
@@ -785,6 +848,8 @@ mu_nodes_free_all (mu_coord_t *c)
     }
   free (c->nodes);
   free (c->free_keys);
+  mu_live_free (&c->live_zmq);
+  mu_live_free (&c->live_udp);
   c->nodes = NULL;
   c->free_keys = NULL;
   c->nodes_used = c->nodes_cap = c->nfree_keys = 0;

@@ -405,6 +405,7 @@ start_registering (mu_agent_t *a)
   a->registered = 0;
   a->reg_backoff_ms = 0;
   uv_timer_stop (&a->hb_timer);
+  mu_agent_hb_close (a);
   uv_timer_start (&a->reg_timer, on_reg_timer, 0, 0);
 }
 
@@ -464,6 +465,8 @@ on_hb_timer (uv_timer_t *t)
       start_registering (a);
       return;
     }
+  if (!mu_agent_hb_tick (a, now)) /* hb: sent over UDP, and answered */
+    return;
   mu_msg_t m;
   memset (&m, 0, sizeof m);
   m.type = MU_MSG_HEARTBEAT;
@@ -540,6 +543,9 @@ on_welcome (mu_agent_t *a, const mu_welcome_t *w)
   mu_strlcpy (a->standby_stream, w->standby_stream ? w->standby_stream : "",
               sizeof a->standby_stream);
   a->miss_limit = w->miss_limit ? w->miss_limit : 4;
+  uint64_t udp_ms = mu_agent_hb_welcome (a, w); /* hb: fixed interval */
+  if (udp_ms > 0)
+    a->heartbeat_ms = udp_ms;
   uv_timer_stop (&a->reg_timer);
   uv_timer_start (&a->hb_timer, on_hb_timer, a->heartbeat_ms, a->heartbeat_ms);
   mu_agent_flush_held (a);
@@ -603,7 +609,7 @@ dispatch (mu_agent_t *a, mu_msg_t *m)
       break;
     case MU_MSG_HEARTBEAT:
       /* The coordinator asks a large cluster for rarer heartbeats. */
-      if (m->u.heartbeat.heartbeat_ms > 0
+      if (m->u.heartbeat.heartbeat_ms > 0 && a->hb_udp == NULL
           && m->u.heartbeat.heartbeat_ms != a->heartbeat_ms && a->registered)
         {
           a->heartbeat_ms = m->u.heartbeat.heartbeat_ms;
@@ -706,6 +712,7 @@ mu_agent_maybe_finish (mu_agent_t *a)
       a->closed = 1;
       uv_close ((uv_handle_t *)&a->reg_timer, NULL);
       uv_close ((uv_handle_t *)&a->hb_timer, NULL);
+      mu_agent_hb_close (a);
       uv_close ((uv_handle_t *)&a->hang_timer, NULL);
       uv_close ((uv_handle_t *)&a->preempt_timer, NULL);
       mu_zwatch_stop (&a->coord_watch);

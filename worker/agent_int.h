@@ -91,6 +91,7 @@ struct mu_agent {
   struct mu_zwatch *work_watch;
   uv_timer_t reg_timer;     /* registration retries, connect timeout */
   uv_timer_t hb_timer;
+  struct mu_agent_hb *hb_udp; /* hb: heartbeats over UDP (agent_hb.c) */
   uv_timer_t hang_timer;    /* progress_timeout checks */
   struct mu_outq *out_q, *err_q; /* the workers' console (out_queue.h) */
   int own_out_q, own_err_q; /* made here (closed by the agent) */
@@ -313,5 +314,14 @@ int mu_agent_ipc_auth_open (mu_agent_t *a);
 void mu_agent_ipc_auth_close (mu_agent_t *a);
 /* The uid of a ZAP User-Id ("1000"); 0 with *uid set, -1 if unknown. */
 int mu_agent_ipc_auth_uid (const char *user_id, uint32_t *uid);
+
+/* hb: agent_hb.c — heartbeats over UDP.  After a welcome: the UDP
+ * interval if its heartbeats go over UDP now, else 0 (none offered, or
+ * MUSTER_HEARTBEAT=zmq).  On each tick: send the datagram; 1 if the ZeroMQ
+ * heartbeat must go too (no UDP, or the last ping went unanswered).
+ * Close: before registering again and when the agent closes. */
+uint64_t mu_agent_hb_welcome (mu_agent_t *a, const mu_welcome_t *w);
+int mu_agent_hb_tick (mu_agent_t *a, uint64_t now);
+void mu_agent_hb_close (mu_agent_t *a);
 
 #endif
