@@ -31,6 +31,8 @@ typedef struct opts
   int reps;          /* --reps: runs per size with --sizes */
   int nice;          /* niceness of the load processes */
   const char *role;  /* role name of the job's one role */
+  uint32_t jobs;     /* many_jobs.c: agents bring this many jobs of
+                        agents / jobs nodes each; 0 or 1 = one job */
 } opts_t;
 
 /* What a shard reports to the parent after each phase (one pipe write,
