@@ -333,6 +333,9 @@ struct mu_coord {
   size_t ctl_scales_pending; /* jobs whose shrink waits (ctl_scale.c) */
   /* events area: the event log and its parked readers (event_serve.c) */
   struct mu_events *events;
+  /* mem: the progress timers' offer of free nodes, once per period for
+   * the coordinator (jobs.c on_progress_timer) */
+  uint64_t mem_offer_tick_ms;
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before

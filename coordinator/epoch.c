@@ -233,12 +233,14 @@ send_starts (mu_job_t *j, start_prep_t *p)
                  (unsigned long long)j->world,
                  (unsigned long long)j->restarts);
   mu_ev_epoch_started (j);
-  /* Nodes that did not make it into the round hear that they wait. */
-  for (size_t k = 0; k < c->nodes_used; k++)
+  /* Nodes that did not make it into the round hear that they wait (mem:
+   * the job's own nodes, from its machine, not every node's). */
+  uint32_t pos = 0, key;
+  int waiting;
+  while (mu_rdzv_next_key (j->rdzv, &pos, &key, &waiting))
     {
-      mu_node_t *w = c->nodes[k];
-      if (w && w->in_use && w->alive && w->job == j
-          && mu_rdzv_is_waiting (j->rdzv, w->key))
+      mu_node_t *w = waiting ? mu_coord_node (c, key) : NULL;
+      if (w && w->in_use && w->alive && w->job == j)
         mu_epoch_send_progress (j, w);
     }
 }
@@ -306,10 +308,14 @@ mu_epoch_send_progress (mu_job_t *j, mu_node_t *n)
 void
 mu_epoch_broadcast_progress (mu_job_t *j)
 {
+  /* (mem) The job's nodes from its machine: each job's progress tick is
+   * O(its nodes), not O(every node), with many jobs in rendezvous.  A
+   * node cordoned out of the round hears nothing meanwhile (display). */
   mu_coord_t *c = j->coord;
-  for (size_t k = 0; k < c->nodes_used; k++)
+  uint32_t pos = 0, key;
+  while (mu_rdzv_next_key (j->rdzv, &pos, &key, NULL))
     {
-      mu_node_t *n = c->nodes[k];
+      mu_node_t *n = mu_coord_node (c, key);
       if (n && n->in_use && n->alive && n->job == j)
         mu_epoch_send_progress (j, n);
     }
