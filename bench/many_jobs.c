@@ -519,6 +519,16 @@ print_result (const char *label, const opts_t *o, const result_t *r)
           (double)(r->m_run.heap_kb - r->m_conn.heap_kb) * 1024.0 / r->jobs);
 }
 
+/* A whole decimal number, or -1 (so that "x" or "2k" is refused). */
+static long
+num (const char *s)
+{
+  char *end;
+  errno = 0;
+  long v = strtol (s, &end, 10);
+  return errno || *s == '\0' || *end != '\0' ? -1 : v;
+}
+
 static void
 usage (FILE *f)
 {
@@ -570,13 +580,13 @@ main (int argc, char **argv)
         exe = optarg;
         break;
       case 'j':
-        jobs = atol (optarg);
+        jobs = num (optarg);
         break;
       case 'n':
-        nodes = atol (optarg);
+        nodes = num (optarg);
         break;
       case 'w':
-        workers = atol (optarg);
+        workers = num (optarg);
         break;
       case 'H':
         o.heartbeat = optarg;
@@ -585,7 +595,7 @@ main (int argc, char **argv)
         o.steady_s = atof (optarg);
         break;
       case 'c':
-        ctl_requests = atol (optarg);
+        ctl_requests = num (optarg);
         break;
       case 't':
         o.timeout_s = atof (optarg);
@@ -603,13 +613,28 @@ main (int argc, char **argv)
         usage (stderr);
         return 2;
       }
-  if (exe == NULL || optind != argc || jobs < 1 || jobs > 100000 || nodes < 1
-      || nodes > 1000 || workers < 1 || workers > 1000 || ctl_requests < 0
-      || jobs * nodes > 200000)
+  const char *bad_opt = NULL;
+  char why[160];
+  if (optind != argc)
+    snprintf (why, sizeof why, "unexpected argument '%s'", argv[optind]),
+        bad_opt = why;
+  else if (exe == NULL)
+    bad_opt = "--musterd PATH is required";
+  else if (jobs < 1 || jobs > 100000)
+    bad_opt = "--jobs must be 1..100000";
+  else if (nodes < 1 || nodes > 1000)
+    bad_opt = "--nodes must be 1..1000";
+  else if (workers < 1 || workers > 1000)
+    bad_opt = "--workers must be 1..1000";
+  else if (ctl_requests < 0)
+    bad_opt = "--ctl-requests must be 0 or more";
+  else if (jobs * nodes > 200000)
+    snprintf (why, sizeof why, "--jobs x --nodes is %ld agents; at most 200000",
+              jobs * nodes),
+        bad_opt = why;
+  if (bad_opt != NULL)
     {
-      fprintf (stderr, "many_jobs: --musterd is required; --jobs 1..100000, "
-                       "--nodes and --workers 1..1000, at most 200000 "
-                       "agents in all\n");
+      fprintf (stderr, "many_jobs: %s\n", bad_opt);
       usage (stderr);
       return 2;
     }
