@@ -141,9 +141,11 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
     case MU_MSG_JOB_DONE: stamped.u.job_done.term = c->opts.term; break;
     default: break;
     }
+  mu_route_t to;
+  mu_node_route (n, &to);
   int rc = fault (c, (int)m->type, n->node_id)
                ? -ENOMEM
-               : mu_wire_send (c->agent_sock, &n->route, &stamped);
+               : mu_wire_send (c->agent_sock, &to, &stamped);
   if (rc == 0)
     return 0;
   if (is_command ((int)m->type))

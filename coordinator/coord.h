@@ -119,7 +119,10 @@ typedef struct mu_node {
   uint32_t slots;
   uint64_t port_base;
   uint64_t pid;
-  mu_route_t route;     /* route.fd: its TCP connection (loss on close) */
+  /* mem: its route, compact (ROUTER ids are 5 bytes; a mu_route_t holds
+   * 256 and a ZAP user: 350 bytes a node); mu_node_route rebuilds one to
+   * send.  route.fd: its TCP connection (loss on close). */
+  struct { unsigned char *id; uint32_t len; int fd; } route;
   uint64_t last_seen_ms;
   int in_use;         /* slot of the table holds a node */
   int alive;
@@ -359,6 +362,8 @@ int mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
 /* A command of type `type` could not be sent to n (rc): mark it. */
 void mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
+/* nodes.c (mem): the route to node n, to send to (route->len 0: none). */
+void mu_node_route (const mu_node_t *n, mu_route_t *route);
 
 /* nodes.c: the heartbeat interval agents are asked for. */
 uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);

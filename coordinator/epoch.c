@@ -609,8 +609,10 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                     (unsigned long long)ws->epoch);
       /* Refused, and said so: a report of an epoch that is over (a fenced
        * node's, an in-place epoch's replaced worker) changes nothing. */
+      mu_route_t to;
+      mu_node_route (n, &to);
       if (j != NULL && strcmp (ws->job, j->id) == 0 && ws->epoch < j->epoch)
-        mu_coord_send_error (c, c->agent_sock, &n->route, MUSTER_ESTALE_EPOCH,
+        mu_coord_send_error (c, c->agent_sock, &to, MUSTER_ESTALE_EPOCH,
                              "worker.state", "report of an epoch that is over");
       return;
     }
@@ -700,10 +702,12 @@ void
 mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
 {
   mu_job_t *j = n->job;
+  mu_route_t to;
+  mu_node_route (n, &to);
   if (j == NULL || strcmp (j->id, g->job) != 0 || g->epoch != j->epoch
       || j->members_buf == NULL)
     {
-      mu_coord_send_error (c, c->agent_sock, &n->route,
+      mu_coord_send_error (c, c->agent_sock, &to,
                           j != NULL && g->epoch < j->epoch ? MUSTER_ESTALE_EPOCH
                                                            : MUSTER_ENOTFOUND,
                           "job.members.get", "no such job epoch membership");
@@ -711,7 +715,7 @@ mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
     }
   /* Its workers wait for this membership: a reply that cannot be sent is
    * a command that cannot (the node is declared lost next turn). */
-  int rc = mu_wire_send_raw (c->agent_sock, &n->route, j->members_buf,
+  int rc = mu_wire_send_raw (c->agent_sock, &to, j->members_buf,
                              j->members_len);
   if (rc != 0)
     mu_coord_unreachable (c, n, MU_MSG_MEMBERS, rc);
