@@ -807,6 +807,9 @@ main (int argc, char **argv)
           o.musterd ? "started here" : endpoint, la[0]);
   fflush (stdout);
   long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  ps_mem_t m0 = { 0 }; /* mem: whose bytes (proc_stats.h) */
+  if (pid > 0)
+    ps_mem (pid, &m0);
   uint64_t t_conn0 = rl_now_us ();
   if (phase (sh, k, 'C', &rc_) != 0)
     {
@@ -820,7 +823,7 @@ main (int argc, char **argv)
   fflush (stdout);
   settle (200);
   long rss1 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
-  ps_mem_t m1 = { 0 }, m2 = { 0 }; /* mem: whose bytes (proc_stats.h) */
+  ps_mem_t m1 = { 0 }, m2 = { 0 };
   if (pid > 0)
     ps_mem (pid, &m1);
   double cpu1 = pid > 0 ? proc_cpu_s (pid) : -1;
@@ -909,12 +912,14 @@ main (int argc, char **argv)
               (double)(rss2 - rss1) * 1024.0 / (double)nw);
       /* mem: musterd's own heap against the anonymous mappings (libzmq's
        * I/O thread arena), and the kernel's objects per TCP socket. */
-      printf ("  musterd split: heap %ld kB connected, %ld kB after the "
-              "round; anonymous %ld kB, %ld kB; per node %.0f B heap + %.0f "
-              "B anonymous; kernel per TCP socket %ld B (slab objects)\n",
-              m1.heap_kb, m2.heap_kb, m1.anon_kb, m2.anon_kb,
-              (double)m1.heap_kb * 1024.0 / o.agents,
-              (double)m1.anon_kb * 1024.0 / o.agents, ps_kernel_tcp_socket_b ());
+      printf ("  musterd split: per node connected: heap %.0f B, anonymous "
+              "%.0f B; per worker in the round: heap %.0f B, anonymous %.0f "
+              "B; kernel per TCP socket %ld B (slab objects)\n",
+              (double)(m1.heap_kb - m0.heap_kb) * 1024.0 / o.agents,
+              (double)(m1.anon_kb - m0.anon_kb) * 1024.0 / o.agents,
+              (double)(m2.heap_kb - m1.heap_kb) * 1024.0 / (double)nw,
+              (double)(m2.anon_kb - m1.anon_kb) * 1024.0 / (double)nw,
+              ps_kernel_tcp_socket_b ());
       if (rss3 >= 0)
         printf ("  musterd VmRSS after the steady period: %ld kB (%+.0f B "
                 "per node since the round)\n",

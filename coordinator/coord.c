@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "coordinator/auth.h"
+#include "coordinator/mem_trim.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/ctl_ops.h"
@@ -629,6 +630,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   c->sweep_timer.data = c;
   uv_timer_init (loop, &c->closed_timer);
   c->closed_timer.data = c;
+  mu_mem_trim_init (c, loop);
   mu_conn_watch_on_close (c->agent_conns, on_agent_conn_closed, c);
   /* Sweep twice per interval: a silent node is declared lost at most half
    * an interval after its limit. */
@@ -767,6 +769,7 @@ mu_coord_stop (mu_coord_t *c)
   mu_conn_watch_stop (&c->ctl_conns);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   uv_close ((uv_handle_t *)&c->closed_timer, NULL);
+  mu_mem_trim_close (c);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
   if (c->agent_sock)

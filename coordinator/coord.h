@@ -339,6 +339,11 @@ struct mu_coord {
   /* mem: the progress timers' offer of free nodes, once per period for
    * the coordinator (jobs.c on_progress_timer) */
   uint64_t mem_offer_tick_ms;
+  /* mem: free heap pages returned after a burst (mem_trim.c) */
+  uv_timer_t mem_trim_timer;
+  int mem_trim_open;
+  int mem_trim_busy;        /* a trim runs on the thread pool */
+  uint64_t mem_trim_last_ms;
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before

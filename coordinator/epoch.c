@@ -32,6 +32,7 @@
 #include "coordinator/coord_metrics.h"
 #include "coordinator/ctl_ops.h"
 #include "coordinator/journal.h"
+#include "coordinator/mem_trim.h"
 #include "coordinator/ps_plan.h"
 #include "coordinator/event_stream.h"
 
@@ -243,6 +244,7 @@ send_starts (mu_job_t *j, start_prep_t *p)
       if (w && w->in_use && w->alive && w->job == j)
         mu_epoch_send_progress (j, w);
     }
+  mu_mem_trim_soon (c); /* the round's buffers are free: give pages back */
 }
 
 void

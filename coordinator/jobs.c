@@ -28,6 +28,7 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
+#include "coordinator/mem_trim.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
@@ -275,6 +276,7 @@ mu_jobs_finished (mu_coord_t *c, mu_job_t *j)
   uv_timer_stop (&j->ckpt_timer);
   prune_finished (c);
   mu_jobs_offer_free_nodes (c);
+  mu_mem_trim_soon (c); /* many jobs may end together (mem_trim.c) */
 }
 
 static void
