@@ -851,7 +851,10 @@ main (int argc, char **argv)
           (unsigned long long)rr.msgs_in, (unsigned long long)rr.progress_in,
           (unsigned long long)(rr.hb_ms), rl_ms (rr.hb_rtt_max_us));
   fflush (stdout);
-  settle (200);
+  /* mem: the round's messages leave musterd over the next second (10,000
+   * job.start at 10,000 nodes), and musterd returns the freed pages a
+   * second after the round (coordinator/mem_trim.c): read after both. */
+  settle (1500);
   long rss2 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
   if (pid > 0)
     ps_mem (pid, &m2);

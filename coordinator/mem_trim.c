@@ -9,9 +9,9 @@
  * musterd's footprint: at 1,000 x 10, 0.7 MB of a 2.3 MB heap after the
  * round was free pages, 65 B per worker.  mu_mem_trim_soon arms a one-shot
  * timer, TRIM_DELAY_MS after the first call of a burst (later calls find
- * it armed), and at most once per TRIM_EVERY_MS; malloc_trim(0) then
- * returns every free page of every arena to the kernel (madvise), on the
- * thread pool: after a job of 10,000 workers ended it released 12 MB in
+ * it armed; 10,000 job.start take most of a second to leave), and at most
+ * once per TRIM_EVERY_MS; malloc_trim(0) then returns every free page of
+ * every arena to the kernel (madvise), on the thread pool: after a job of 10,000 workers ended it released 12 MB in
  * 72 ms, a stall the loop must not take.  What it released and its time
  * are logged at debug level.  Without glibc it does nothing.
  */
@@ -28,7 +28,8 @@
 #include "common/util.h"
 #include "coordinator/coord.h"
 
-#define TRIM_DELAY_MS 100  /* after the first call of a burst */
+#define TRIM_DELAY_MS 1000 /* after the first call of a burst: the
+                              burst's messages have left by then */
 #define TRIM_EVERY_MS 1000 /* at most this often */
 
 /* VmRSS of this process in kB, or -1 (for the log line only). */
