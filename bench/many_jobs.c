@@ -434,7 +434,7 @@ run (const char *exe, const opts_t *o, int ctl_requests, result_t *res)
     }
   res->start_ms = rl_ms (r.t_last - t0);
   res->cpu_start_s = ps_cpu_s (d.pid) - c0;
-  usleep (200000);
+  usleep (1500000); /* musterd trims its heap a second after a burst */
   res->rss_run = ps_status_kb (d.pid, "VmRSS");
   ps_mem (d.pid, &res->m_run);
   if (measure_ctl (d.ctl_ep, res->jobs, o->agents / res->jobs, ctl_requests,
