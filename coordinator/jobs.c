@@ -28,11 +28,11 @@
 #include "common/util.h"
 #include "coordinator/auth.h"
 #include "coordinator/ckpt.h"
-#include "coordinator/mem_trim.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
+#include "coordinator/mem_trim.h"
 
 #define MAX_NPROC 4096
 #define PROGRESS_EVERY_MS 1000 /* O(nodes) per tick: keep it rare */
