@@ -75,6 +75,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/proc_stats.h"
 #include "bench/rdzv_load.h"
 
 extern char **environ;
@@ -954,6 +955,9 @@ main (int argc, char **argv)
           o.musterd ? "started here" : endpoint, la[0]);
   fflush (stdout);
   long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  ps_mem_t m0 = { 0 }; /* mem: whose bytes (proc_stats.h) */
+  if (pid > 0)
+    ps_mem (pid, &m0);
   uint64_t t_conn0 = rl_now_us ();
   if (phase (sh, k, 'C', &rc_) != 0)
     {
@@ -967,6 +971,9 @@ main (int argc, char **argv)
   fflush (stdout);
   settle (200);
   long rss1 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  ps_mem_t m1 = { 0 }, m2 = { 0 };
+  if (pid > 0)
+    ps_mem (pid, &m1);
   double cpu1 = pid > 0 ? proc_cpu_s (pid) : -1;
 
   uint64_t t_reg0 = rl_now_us ();
@@ -992,8 +999,15 @@ main (int argc, char **argv)
           (unsigned long long)rr.msgs_in, (unsigned long long)rr.progress_in,
           (unsigned long long)(rr.hb_ms), rl_ms (rr.hb_rtt_max_us));
   fflush (stdout);
-  settle (200);
+  /* mem: the round's messages leave musterd over the next second (10,000
+   * job.start at 10,000 nodes), and musterd returns the freed pages a
+   * second after the round (coordinator/mem_trim.c): read after both,
+   * with a margin for a loaded machine. */
+  settle (2500);
   long rss2 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  if (pid > 0)
+    ps_mem (pid, &m2);
+  long rss3 = -1; /* after the steady period: ZeroMQ's pipes fill with use */
 
   if (o.steady_s > 0)
     {
@@ -1007,6 +1021,7 @@ main (int argc, char **argv)
       double wall = (double)(rl_now_us () - t0) / 1e6;
       double c1 = pid > 0 ? proc_cpu_s (pid) : -1;
       steady_pct = pid > 0 ? 100.0 * (c1 - c0) / wall : -1.0;
+      rss3 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
       steady_hbps = (double)ri.heartbeats_out / wall;
       printf ("  steady (job running, heartbeats only over %s every %llu "
               "ms, %.1f s): musterd CPU %.1f%% of a core; %.0f heartbeats/s "
@@ -1086,6 +1101,20 @@ main (int argc, char **argv)
               "(registration and round only)\n",
               (double)(rss2 - rss0) * 1024.0 / (double)nw,
               (double)(rss2 - rss1) * 1024.0 / (double)nw);
+      /* mem: musterd's own heap against the anonymous mappings (libzmq's
+       * I/O thread arena), and the kernel's objects per TCP socket. */
+      printf ("  musterd split: per node connected: heap %.0f B, anonymous "
+              "%.0f B; per worker in the round: heap %.0f B, anonymous %.0f "
+              "B; kernel per TCP socket %ld B (slab objects)\n",
+              (double)(m1.heap_kb - m0.heap_kb) * 1024.0 / o.agents,
+              (double)(m1.anon_kb - m0.anon_kb) * 1024.0 / o.agents,
+              (double)(m2.heap_kb - m1.heap_kb) * 1024.0 / (double)nw,
+              (double)(m2.anon_kb - m1.anon_kb) * 1024.0 / (double)nw,
+              ps_kernel_tcp_socket_b ());
+      if (rss3 >= 0)
+        printf ("  musterd VmRSS after the steady period: %ld kB (%+.0f B "
+                "per node since the round)\n",
+                rss3, (double)(rss3 - rss2) * 1024.0 / o.agents);
     }
   printf ("RESULT agents=%u workers=%zu connect_ms=%.1f round_ms=%.1f "
           "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "

@@ -35,6 +35,8 @@ typedef struct opts
   const char *hb_over; /* "udp" (default), "zmq" (the baseline) or "both" */
   int hb_udp;          /* this run's agents heartbeat over UDP */
   int loss;            /* --loss: after steady, one agent falls silent */
+  uint32_t jobs;     /* many_jobs.c: agents bring this many jobs of
+                        agents / jobs nodes each; 0 or 1 = one job */
 } opts_t;
 
 /* Heartbeat round-trip histogram: 8 buckets per octave of microseconds

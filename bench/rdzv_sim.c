@@ -46,6 +46,24 @@
 #define SWEEP_IDLE_MS 1000 /* full sweep of all sockets when idle this long */
 #define JOB_ID "bench-rdzv"
 
+/* Nodes per job: every agent brings the one job, or with o->jobs > 1
+ * (bench/many_jobs.c) agent g brings job g / (agents / jobs). */
+static uint32_t
+job_nodes (const opts_t *o)
+{
+  return o->jobs > 1 ? o->agents / o->jobs : o->agents;
+}
+
+/* The job id agent g (global index) brings, in buf. */
+static const char *
+job_of (const opts_t *o, uint32_t g, char *buf, size_t cap)
+{
+  if (o->jobs <= 1)
+    return JOB_ID;
+  snprintf (buf, cap, "bench-job-%05u", g / job_nodes (o));
+  return buf;
+}
+
 enum
 {
   PH_CONNECT,
@@ -297,7 +315,7 @@ static void
 on_message (sim_t *s, uint32_t i, mu_msg_t *m)
 {
   agent_t *a = &s->ag[i];
-  uint32_t total = s->o->agents;
+  uint32_t total = job_nodes (s->o);
   uint64_t t = rl_now_us ();
   s->r.msgs_in++;
   switch (m->type)
@@ -558,8 +576,8 @@ build_spec (const opts_t *o, mu_job_spec_t *spec, mu_role_spec_t *role,
   memset (spec, 0, sizeof *spec);
   memset (role, 0, sizeof *role);
   role->name = (char *)o->role;
-  role->min_nodes = o->agents;
-  role->max_nodes = o->agents;
+  role->min_nodes = job_nodes (o);
+  role->max_nodes = job_nodes (o);
   role->nproc = o->workers;
   argv[0] = (char *)"/bin/true";
   spec->id = (char *)JOB_ID;
@@ -686,6 +704,8 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
               m.u.reg.slots = o->workers;
               m.u.reg.port_base = 20000 + (uint64_t)((base + i) % 3000) * 10;
               m.u.reg.pid = (uint64_t)getpid ();
+              char jid[32];
+              spec.id = (char *)job_of (o, base + i, jid, sizeof jid);
               m.u.reg.job = &spec;
               int rc = mu_msg_encode (&m, &reg[i].buf, &reg[i].len);
               if (rc != 0)
@@ -755,10 +775,12 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
           for (uint32_t i = 0; i < n; i++)
             for (uint32_t w = 0; w < o->workers; w++)
               {
+                char jid[32];
                 mu_msg_t m;
                 memset (&m, 0, sizeof m);
                 m.type = MU_MSG_WORKER_STATE;
-                m.u.worker_state.job = (char *)JOB_ID;
+                m.u.worker_state.job
+                    = (char *)job_of (o, base + i, jid, sizeof jid);
                 m.u.worker_state.epoch = s.ag[i].epoch;
                 m.u.worker_state.rank = s.ag[i].first_rank + w;
                 m.u.worker_state.state = (char *)"exited";

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "common/zwatch.h"
 #include "coordinator/auth.h"
+#include "coordinator/mem_trim.h"
 #include "coordinator/ckpt.h"
 #include "coordinator/coord_metrics.h"
 #include "coordinator/ctl_ops.h"
@@ -152,9 +153,11 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
     case MU_MSG_JOB_DONE: stamped.u.job_done.term = c->opts.term; break;
     default: break;
     }
+  mu_route_t to;
+  mu_node_route (n, &to);
   int rc = fault (c, (int)m->type, n->node_id)
                ? -ENOMEM
-               : mu_wire_send (c->agent_sock, &n->route, &stamped);
+               : mu_wire_send (c->agent_sock, &to, &stamped);
   if (rc == 0)
     return 0;
   if (is_command ((int)m->type))
@@ -645,6 +648,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   c->sweep_timer.data = c;
   uv_timer_init (loop, &c->closed_timer);
   c->closed_timer.data = c;
+  mu_mem_trim_init (c, loop);
   mu_conn_watch_on_close (c->agent_conns, on_agent_conn_closed, c);
   mu_hb_udp_start (c); /* hb: a failure leaves ZeroMQ heartbeats, logged */
   /* Sweep twice per interval: a silent node is declared lost at most half
@@ -787,6 +791,7 @@ mu_coord_stop (mu_coord_t *c)
   uv_close ((uv_handle_t *)&c->closed_timer, NULL);
   mu_sched_glue_stop (c);
   mu_hb_udp_stop (c);
+  mu_mem_trim_close (c);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
   if (c->agent_sock)

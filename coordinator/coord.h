@@ -123,7 +123,10 @@ typedef struct mu_node {
   uint32_t slots;
   uint64_t port_base;
   uint64_t pid;
-  mu_route_t route;     /* route.fd: its TCP connection (loss on close) */
+  /* mem: its route, compact (ROUTER ids are 5 bytes; a mu_route_t holds
+   * 256 and a ZAP user: 350 bytes a node); mu_node_route rebuilds one to
+   * send.  route.fd: its TCP connection (loss on close). */
+  struct { unsigned char *id; uint32_t len; int fd; } route;
   uint64_t last_seen_ms;
   int in_use;         /* slot of the table holds a node */
   int alive;
@@ -374,6 +377,14 @@ struct mu_coord {
   size_t nodes_hb_udp;        /* live nodes heard over UDP last */
   uint64_t hb_dropped[4];     /* datagrams dropped: mu_hb_drop_t */
   uint64_t hb_pings;          /* datagrams accepted */
+  /* mem: the progress timers' offer of free nodes, once per period for
+   * the coordinator (jobs.c on_progress_timer) */
+  uint64_t mem_offer_tick_ms;
+  /* mem: free heap pages returned after a burst (mem_trim.c) */
+  uv_timer_t mem_trim_timer;
+  int mem_trim_open;
+  int mem_trim_busy;        /* a trim runs on the thread pool */
+  uint64_t mem_trim_last_ms;
 };
 
 /* coord.c: handle the messages waiting on the agent port now (before
@@ -397,6 +408,8 @@ int mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
 /* A command of type `type` could not be sent to n (rc): mark it. */
 void mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc);
 mu_node_t *mu_coord_node (mu_coord_t *c, uint32_t key);
+/* nodes.c (mem): the route to node n, to send to (route->len 0: none). */
+void mu_node_route (const mu_node_t *n, mu_route_t *route);
 
 /* nodes.c: the heartbeat interval agents are asked for. */
 uint64_t mu_nodes_heartbeat_ms (mu_coord_t *c);

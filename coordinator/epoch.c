@@ -32,6 +32,7 @@
 #include "coordinator/coord_metrics.h"
 #include "coordinator/ctl_ops.h"
 #include "coordinator/journal.h"
+#include "coordinator/mem_trim.h"
 #include "coordinator/ps_plan.h"
 #include "coordinator/event_stream.h"
 #include "coordinator/service.h"
@@ -246,14 +247,17 @@ send_starts (mu_job_t *j, start_prep_t *p)
                  (unsigned long long)j->restarts);
   mu_ev_epoch_started (j);
   mu_service_epoch_started (j); /* service: every replica runs */
-  /* Nodes that did not make it into the round hear that they wait. */
-  for (size_t k = 0; k < c->nodes_used; k++)
+  /* Nodes that did not make it into the round hear that they wait (mem:
+   * the job's own nodes, from its machine, not every node's). */
+  uint32_t pos = 0, key;
+  int waiting;
+  while (mu_rdzv_next_key (j->rdzv, &pos, &key, &waiting))
     {
-      mu_node_t *w = c->nodes[k];
-      if (w && w->in_use && w->alive && w->job == j
-          && mu_rdzv_is_waiting (j->rdzv, w->key))
+      mu_node_t *w = waiting ? mu_coord_node (c, key) : NULL;
+      if (w && w->in_use && w->alive && w->job == j)
         mu_epoch_send_progress (j, w);
     }
+  mu_mem_trim_soon (c); /* the round's buffers are free: give pages back */
 }
 
 void
@@ -345,10 +349,14 @@ mu_epoch_send_progress (mu_job_t *j, mu_node_t *n)
 void
 mu_epoch_broadcast_progress (mu_job_t *j)
 {
+  /* (mem) The job's nodes from its machine: each job's progress tick is
+   * O(its nodes), not O(every node), with many jobs in rendezvous.  A
+   * node cordoned out of the round hears nothing meanwhile (display). */
   mu_coord_t *c = j->coord;
-  for (size_t k = 0; k < c->nodes_used; k++)
+  uint32_t pos = 0, key;
+  while (mu_rdzv_next_key (j->rdzv, &pos, &key, NULL))
     {
-      mu_node_t *n = c->nodes[k];
+      mu_node_t *n = mu_coord_node (c, key);
       if (n && n->in_use && n->alive && n->job == j)
         mu_epoch_send_progress (j, n);
     }
@@ -655,8 +663,10 @@ mu_jobs_worker_state (mu_coord_t *c, mu_node_t *n, const mu_worker_state_t *ws)
                     (unsigned long long)ws->epoch);
       /* Refused, and said so: a report of an epoch that is over (a fenced
        * node's, an in-place epoch's replaced worker) changes nothing. */
+      mu_route_t to;
+      mu_node_route (n, &to);
       if (j != NULL && strcmp (ws->job, j->id) == 0 && ws->epoch < j->epoch)
-        mu_coord_send_error (c, c->agent_sock, &n->route, MUSTER_ESTALE_EPOCH,
+        mu_coord_send_error (c, c->agent_sock, &to, MUSTER_ESTALE_EPOCH,
                              "worker.state", "report of an epoch that is over");
       return;
     }
@@ -752,10 +762,12 @@ void
 mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
 {
   mu_job_t *j = n->job;
+  mu_route_t to;
+  mu_node_route (n, &to);
   if (j == NULL || strcmp (j->id, g->job) != 0 || g->epoch != j->epoch
       || j->members_buf == NULL)
     {
-      mu_coord_send_error (c, c->agent_sock, &n->route,
+      mu_coord_send_error (c, c->agent_sock, &to,
                           j != NULL && g->epoch < j->epoch ? MUSTER_ESTALE_EPOCH
                                                            : MUSTER_ENOTFOUND,
                           "job.members.get", "no such job epoch membership");
@@ -763,7 +775,7 @@ mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
     }
   /* Its workers wait for this membership: a reply that cannot be sent is
    * a command that cannot (the node is declared lost next turn). */
-  int rc = mu_wire_send_raw (c->agent_sock, &n->route, j->members_buf,
+  int rc = mu_wire_send_raw (c->agent_sock, &to, j->members_buf,
                              j->members_len);
   if (rc != 0)
     mu_coord_unreachable (c, n, MU_MSG_MEMBERS, rc);

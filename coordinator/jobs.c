@@ -32,6 +32,7 @@
 #include "coordinator/epoch.h"
 #include "coordinator/event_stream.h"
 #include "coordinator/journal.h"
+#include "coordinator/mem_trim.h"
 #include "coordinator/sched_glue.h"
 
 #define MAX_NPROC 4096
@@ -282,6 +283,7 @@ mu_jobs_finished (mu_coord_t *c, mu_job_t *j)
   uv_timer_stop (&j->ckpt_timer);
   prune_finished (c);
   mu_jobs_offer_free_nodes (c);
+  mu_mem_trim_soon (c); /* many jobs may end together (mem_trim.c) */
 }
 
 static void
@@ -309,8 +311,15 @@ on_progress_timer (uv_timer_t *t)
    * nothing offers them again: offer them from here, a loop turn away from
    * any registration (a node attaching with its own job spec must not be
    * offered to that job half-way through). */
-  if (j->coord != NULL)
-    mu_jobs_offer_free_nodes (j->coord);
+  /* (mem) Once per PROGRESS_EVERY_MS for the coordinator, not once per
+   * job in rendezvous: 1,000 such jobs must not make a tick O(jobs^2). */
+  mu_coord_t *c = j->coord;
+  uint64_t now = mu_now_ms ();
+  if (c != NULL && now - c->mem_offer_tick_ms >= PROGRESS_EVERY_MS)
+    {
+      c->mem_offer_tick_ms = now;
+      mu_jobs_offer_free_nodes (c);
+    }
 }
 
 void
@@ -669,43 +678,76 @@ mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen)
   return 0;
 }
 
+static int
+created_first (const void *a, const void *b)
+{
+  const mu_job_t *x = *(mu_job_t *const *)a, *y = *(mu_job_t *const *)b;
+  if (x->created_ms != y->created_ms)
+    return x->created_ms < y->created_ms ? -1 : 1;
+  return strcmp (x->id, y->id);
+}
+
+static int
+wants_nodes (const mu_job_t *j)
+{
+  if (j->state != MU_JOB_RENDEZVOUS && j->state != MU_JOB_PENDING)
+    return 0;
+  mu_rdzv_status_t p;
+  mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
+  return p.joined < p.max_nodes;
+}
+
 /* Free nodes (registered without a job) go to jobs brought by nodes that
  * still want nodes: pending or in rendezvous, below max, oldest first.
- * Submitted jobs get theirs from the scheduler (sched_glue.h). */
+ * Submitted jobs get theirs from the scheduler (sched_glue.h).
+ * (mem) The jobs that want nodes are gathered once per call, so an event
+ * costs O(jobs + nodes + free nodes x jobs that want them): with 1,000
+ * jobs running and their nodes freed as they finish, each finish no longer
+ * walks every job for every free node (bench/many_jobs). */
 void
 mu_jobs_offer_free_nodes (mu_coord_t *c)
 {
+  size_t nwant = 0, pos = 0;
+  void *val;
+  mu_job_t **want = NULL;
+  while (mu_smap_next (c->jobs, &pos, NULL, &val))
+    {
+      mu_job_t *j = val;
+      if (j->submitted || !wants_nodes (j))
+        continue; /* submitted: placed by the scheduler (sched_glue.h) */
+      if (want == NULL)
+        {
+          want = malloc (mu_smap_size (c->jobs) * sizeof *want);
+          if (want == NULL)
+            {
+              mu_log_warn (c->log, "JOIN-FAILED",
+                           "free nodes not offered: out of memory");
+              return;
+            }
+        }
+      want[nwant++] = j;
+    }
+  if (nwant == 0)
+    return; /* the usual case: nothing to place, no node visited */
+  qsort (want, nwant, sizeof *want, created_first);
+  uint64_t now = mu_now_ms ();
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
       if (n == NULL || !n->in_use || !n->alive || n->job != NULL
-          || n->cordon_until > mu_now_ms ())
+          || n->cordon_until > now)
         continue;
       mu_job_t *best = NULL;
-      size_t pos = 0;
-      void *val;
-      while (mu_smap_next (c->jobs, &pos, NULL, &val))
-        {
-          mu_job_t *j = val;
-          if (j->state != MU_JOB_RENDEZVOUS && j->state != MU_JOB_PENDING)
-            continue;
-          if (j->submitted)
-            continue; /* placed by the scheduler (sched_glue.h) */
-          if (!node_may_serve (n, j))
-            continue;
-          mu_rdzv_status_t p;
-          mu_rdzv_get_progress (j->rdzv, mu_now_ms (), &p);
-          if (p.joined >= p.max_nodes)
-            continue;
-          if (best == NULL || j->created_ms < best->created_ms)
-            best = j;
-        }
+      for (size_t i = 0; i < nwant && best == NULL; i++)
+        if (node_may_serve (n, want[i]) && wants_nodes (want[i]))
+          best = want[i];
       if (best == NULL)
         continue; /* another node (another uid) may still serve a job */
       char err[256];
       if (join_node (c, best, n, err, sizeof err) != 0)
         mu_log_warn (c->log, "JOIN-FAILED", "node %s: %s", n->node_id, err);
     }
+  free (want);
 }
 
 void

@@ -77,27 +77,49 @@ forget_closed (mu_coord_t *c, int fd)
       c->closed_fds[i] = -1;
 }
 
-static int
-bind_route (mu_coord_t *c, mu_node_t *n, const mu_route_t *from)
+void
+mu_node_route (const mu_node_t *n, mu_route_t *route)
 {
-  if (from->fd >= 0)
-    forget_closed (c, from->fd);
-  char k[2 * sizeof from->id + 1];
-  route_key (&n->route, k);
-  if (n->route.len > 0 && mu_smap_get (c->routes, k) == n)
-    mu_smap_del (c->routes, k);
-  n->route = *from;
-  route_key (from, k);
-  return mu_smap_put (c->routes, k, n, NULL);
+  memset (route, 0, sizeof *route);
+  route->len = n->route.len;
+  if (n->route.len > 0)
+    memcpy (route->id, n->route.id, n->route.len);
+  route->fd = n->route.fd;
 }
 
 static void
 unbind_route (mu_coord_t *c, mu_node_t *n)
 {
-  char k[2 * sizeof n->route.id + 1];
-  route_key (&n->route, k);
-  if (n->route.len > 0 && mu_smap_get (c->routes, k) == n)
+  mu_route_t r;
+  mu_node_route (n, &r);
+  char k[2 * sizeof r.id + 1];
+  route_key (&r, k);
+  if (r.len > 0 && mu_smap_get (c->routes, k) == n)
     mu_smap_del (c->routes, k);
+}
+
+static int
+bind_route (mu_coord_t *c, mu_node_t *n, const mu_route_t *from)
+{
+  if (from->fd >= 0)
+    forget_closed (c, from->fd);
+  unbind_route (c, n);
+  if (from->len > sizeof from->id)
+    return MUSTER_EINVAL;
+  unsigned char *id = n->route.id;
+  if (from->len > n->route.len || id == NULL)
+    {
+      id = realloc (n->route.id, from->len ? from->len : 1);
+      if (id == NULL)
+        return -ENOMEM;
+    }
+  memcpy (id, from->id, from->len);
+  n->route.id = id;
+  n->route.len = (uint32_t)from->len;
+  n->route.fd = from->fd;
+  char k[2 * sizeof from->id + 1];
+  route_key (from, k);
+  return mu_smap_put (c->routes, k, n, NULL);
 }
 
 mu_node_t *
@@ -211,6 +233,7 @@ release_node (mu_coord_t *c, mu_node_t *n)
   free (n->node_id);
   free (n->host);
   free (n->role_name);
+  free (n->route.id);
   uint32_t key = n->key;
   memset (n, 0, sizeof *n);
   c->free_keys[c->nfree_keys++] = key;
@@ -844,6 +867,7 @@ mu_nodes_free_all (mu_coord_t *c)
           free (n->host);
           free (n->role_name);
         }
+      free (n->route.id);
       free (n);
     }
   free (c->nodes);

@@ -806,6 +806,24 @@ mu_rdzv_members (const mu_rdzv_t *r, size_t *n)
   return r ? r->members : NULL;
 }
 
+int
+mu_rdzv_next_key (const mu_rdzv_t *r, uint32_t *pos, uint32_t *key,
+                  int *waiting)
+{
+  for (; r != NULL && *pos < r->pool_used; (*pos)++)
+    {
+      const node_t *x = &r->nodes[*pos];
+      if (x->where == NODE_FREE)
+        continue;
+      *key = x->key;
+      if (waiting != NULL)
+        *waiting = x->where == NODE_WAITING;
+      (*pos)++;
+      return 1;
+    }
+  return 0;
+}
+
 uint64_t
 mu_rdzv_world (const mu_rdzv_t *r)
 {

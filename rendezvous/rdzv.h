@@ -189,6 +189,12 @@ size_t mu_rdzv_nroles (const mu_rdzv_t *r);
 /* Is `key` a member of the closed round, in the open round, waiting? */
 int mu_rdzv_is_member (const mu_rdzv_t *r, uint32_t key);
 int mu_rdzv_is_waiting (const mu_rdzv_t *r, uint32_t key);
+/* Every node the machine holds (in a round or waiting), one per call:
+ * start with *pos = 0; returns 1 and sets *key (and *waiting, if not NULL,
+ * to whether it waits), or 0 when done.  O(nodes it ever held), so a
+ * caller that acts on one job's nodes need not scan every node (mem). */
+int mu_rdzv_next_key (const mu_rdzv_t *r, uint32_t *pos, uint32_t *key,
+                      int *waiting);
 void mu_rdzv_get_progress (const mu_rdzv_t *r, uint64_t now_ms,
                            mu_rdzv_status_t *p);
 

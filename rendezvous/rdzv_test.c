@@ -536,6 +536,43 @@ test_duplicate_join (void **state)
   mu_rdzv_destroy (&r);
 }
 
+/* mu_rdzv_next_key lists each held node once (round and waiting), never
+ * one that left, and says which wait. */
+static void
+test_next_key (void **state)
+{
+  (void)state;
+  mu_rdzv_role_t ro[] = { { "w", 1, 2, 1 } };
+  mu_rdzv_t *r = mk (ro, 1, 50, 0);
+  uint32_t pos = 0, key = 0;
+  int waiting = -1;
+  assert_int_equal (mu_rdzv_next_key (r, &pos, &key, &waiting), 0);
+  O (r, 0);
+  J (r, 0, 10, 0, 0);
+  J (r, 0, 11, 0, 0); /* closes at max */
+  J (r, 1, 12, 0, 0); /* waits */
+  J (r, 1, 13, 0, 0); /* waits */
+  L (r, 2, 13);
+  int seen[4] = { 0 }, waits[4] = { 0 };
+  pos = 0;
+  while (mu_rdzv_next_key (r, &pos, &key, &waiting))
+    {
+      assert_true (key >= 10 && key <= 12);
+      seen[key - 10]++;
+      waits[key - 10] = waiting;
+    }
+  assert_int_equal (seen[0], 1);
+  assert_int_equal (seen[1], 1);
+  assert_int_equal (seen[2], 1);
+  assert_int_equal (seen[3], 0);
+  assert_false (waits[0]);
+  assert_false (waits[1]);
+  assert_true (waits[2]);
+  pos = 0;
+  assert_int_equal (mu_rdzv_next_key (NULL, &pos, &key, NULL), 0);
+  mu_rdzv_destroy (&r);
+}
+
 static void
 test_leave_unknown (void **state)
 {
@@ -790,6 +827,7 @@ main (void)
     cmocka_unit_test (test_resize_vs_none),
     cmocka_unit_test (test_member_leave),
     cmocka_unit_test (test_duplicate_join),
+    cmocka_unit_test (test_next_key),
     cmocka_unit_test (test_leave_unknown),
     cmocka_unit_test (test_key_reuse_after_leave),
     cmocka_unit_test (test_carry_over_order),
