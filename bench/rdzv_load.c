@@ -271,25 +271,6 @@ rl_now_us (void)
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-unsigned
-rl_hist_idx (uint64_t us)
-{
-  if (us < 8)
-    return (unsigned)us;
-  unsigned e = 63u - (unsigned)__builtin_clzll (us);
-  unsigned idx = 8 + (e - 3) * 8 + (unsigned)((us >> (e - 3)) & 7);
-  return idx < RL_HIST_N ? idx : RL_HIST_N - 1;
-}
-
-uint64_t
-rl_hist_upper_us (unsigned idx)
-{
-  if (idx < 8)
-    return idx + 1;
-  unsigned e = (idx - 8) / 8 + 3, sub = (idx - 8) % 8;
-  return (uint64_t)(9 + sub) << (e - 3);
-}
-
 /* The q-quantile of a histogram (its bucket's upper bound), in ms. */
 static double
 hist_quantile_ms (const uint32_t *h, double q)

@@ -833,3 +833,23 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
   free (s.ring);
   return failed ? 1 : 0;
 }
+
+/* The heartbeat round-trip histogram's buckets (rdzv_load.h). */
+unsigned
+rl_hist_idx (uint64_t us)
+{
+  if (us < 8)
+    return (unsigned)us;
+  unsigned e = 63u - (unsigned)__builtin_clzll (us);
+  unsigned idx = 8 + (e - 3) * 8 + (unsigned)((us >> (e - 3)) & 7);
+  return idx < RL_HIST_N ? idx : RL_HIST_N - 1;
+}
+
+uint64_t
+rl_hist_upper_us (unsigned idx)
+{
+  if (idx < 8)
+    return idx + 1;
+  unsigned e = (idx - 8) / 8 + 3, sub = (idx - 8) % 8;
+  return (uint64_t)(9 + sub) << (e - 3);
+}
