@@ -11,7 +11,7 @@
  * set-up is declared, not coded: POSIX_SPAWN_SETSID (a session and
  * process group of its own, as UV_PROCESS_DETACHED), an empty signal mask
  * and every signal back to its default (a SIG_IGN of the agent, SIGPIPE
- * say, would otherwise survive the exec), /dev/null on stdin, the pipes'
+ * say, would otherwise survive the exec; so would glibc's, see below), /dev/null on stdin, the pipes'
  * write ends on 1 and 2, and the working directory.  Every other
  * descriptor of the caller is O_CLOEXEC and does not reach the program.
  *
@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,9 +76,10 @@ launch_env_path (char *const *env)
   return p != NULL ? p : "/bin:/usr/bin";
 }
 
-/* argv[0] as a path: itself if it holds a '/', else the first executable
- * file of that name in PATH (an empty entry is the working directory).
- * 0, -ENOENT, or -EACCES when only non-executable ones were found. */
+/* argv[0] as a path: itself if it holds a '/' (0 if it is executable,
+ * else the negative errno of access()), else the first executable file
+ * of that name in PATH (an empty entry is the working directory): 0,
+ * -ENOENT, or -EACCES when only non-executable ones were found. */
 static int
 launch_resolve (const char *name, char *const *env, char *out, size_t n)
 {
@@ -86,7 +88,7 @@ launch_resolve (const char *name, char *const *env, char *out, size_t n)
       if (strlen (name) >= n)
         return -ENAMETOOLONG;
       memcpy (out, name, strlen (name) + 1);
-      return 0;
+      return access (out, X_OK) == 0 ? 0 : -errno;
     }
   if (name[0] == '\0')
     return -ENOENT;
@@ -121,6 +123,14 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
   int rc = launch_resolve (o->argv[0], o->env, path, sizeof path);
   if (rc != 0)
     return rc;
+  /* posix_spawn reports a failed chdir or exec too, but only where the
+   * child shares our memory (not under valgrind, which turns the vfork
+   * into a fork): the common mistakes are caught here, in any case. */
+  struct stat st;
+  if (o->cwd != NULL && stat (o->cwd, &st) != 0)
+    return -errno;
+  if (o->cwd != NULL && !S_ISDIR (st.st_mode))
+    return -ENOTDIR;
   int out[2], err[2];
   if ((rc = launch_pipe (out)) != 0)
     return rc;
@@ -137,7 +147,11 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
   posix_spawnattr_init (&at);
   sigset_t none, all;
   sigemptyset (&none);
-  sigfillset (&all);
+  /* Every signal, glibc's own two (32 and 33) included: sigfillset()
+   * leaves those out, and the spawned child would then set them to
+   * SIG_IGN and exec with them ignored.  The set is a bit mask and the
+   * child tests its bits, so it is filled directly. */
+  memset (&all, 0xff, sizeof all);
   rc = posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0)
     rc = posix_spawn_file_actions_adddup2 (&fa, out[1], 1);
@@ -168,7 +182,7 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
       return -rc;
     }
   int pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
-  if (pidfd < 0)
+  if (pidfd < 0 && errno != ENOSYS)
     {
       rc = -errno;
       kill (-pid, SIGKILL);
@@ -183,6 +197,16 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
   l->out_fd = out[0];
   l->err_fd = err[0];
   return 0;
+}
+
+int
+mu_launch_pidfd_usable (void)
+{
+  int fd = (int)syscall (SYS_pidfd_open, getpid (), 0);
+  if (fd < 0)
+    return errno != ENOSYS;
+  close (fd);
+  return 1;
 }
 
 int

@@ -18,7 +18,7 @@
  * session and process group, stdin from /dev/null, stdout and stderr into
  * two fresh pipes, every signal at its default disposition and none
  * blocked, no other descriptor of the caller (the caller's are O_CLOEXEC,
- * as libuv and ZeroMQ make theirs).  Linux 5.3 or later (pidfd_open).
+ * as libuv and ZeroMQ make theirs).
  */
 #ifndef MU_PROC_LAUNCH_H
 #define MU_PROC_LAUNCH_H
@@ -37,7 +37,9 @@ typedef struct mu_launch_opts {
 
 typedef struct mu_launch {
   int pid;    /* the child, leader of its own session and group */
-  int pidfd;  /* readable once the child has exited (O_CLOEXEC) */
+  int pidfd;  /* readable once the child has exited (O_CLOEXEC); -1
+                 where the system has no pidfd_open (ENOSYS: Linux before
+                 5.3, or under valgrind 3.19): watch SIGCHLD instead */
   int out_fd; /* read ends of the child's stdout and stderr pipes */
   int err_fd; /* (O_CLOEXEC, blocking: libuv sets what it needs) */
 } mu_launch_t;
@@ -49,6 +51,9 @@ typedef struct mu_launch {
  * posix_spawn — whose exec errors glibc reports here, not in the child —
  * or pidfd_open; then no child is left behind). */
 int mu_launch (const mu_launch_opts_t *o, mu_launch_t *l);
+
+/* 1 if pidfd_open works here (mu_launch then gives a pidfd), else 0. */
+int mu_launch_pidfd_usable (void);
 
 /* Reap the child if it has exited, without waiting: 0 and its exit code
  * (0 if it was killed) and terminating signal (0 if none), or -EAGAIN if

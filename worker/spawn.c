@@ -4,7 +4,9 @@
  *
  * Process: started by proc_launch.c (posix_spawn, no fork of the agent),
  * a session and process-group leader, so kill(-pid, sig) reaches
- * everything it starts; its exit is seen on a pidfd watched by a uv_poll,
+ * everything it starts; its exit is seen on a pidfd watched by a uv_poll
+ * (where pidfd_open is missing — Linux before 5.3, valgrind 3.19 — on
+ * SIGCHLD, each process checking its own pid, as libuv did),
  * and exactly that process is reaped, so neither a start nor an exit costs
  * more when thousands of workers run (docs/architecture.md, decisions 97
  * and 98).
@@ -65,6 +67,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +98,8 @@ typedef struct mu_proc_stream {
 struct mu_proc {
   uv_loop_t *loop;
   uv_poll_t exit_poll;    /* on pidfd: readable once the process exited */
+  uv_signal_t exit_sig;   /* without pidfd: SIGCHLD */
+  bool by_sigchld;        /* exit_sig is the exit watch, not exit_poll */
   int pidfd;
   uv_timer_t kill_timer;  /* the hard kill after the grace of mu_proc_stop,
                              and the group SIGKILL after a sweep request */
@@ -388,19 +393,23 @@ mu_proc_on_drain (uv_timer_t *t)
   mu_proc_maybe_report (p);
 }
 
-/* The pidfd turned readable: the process has exited; reap it (it alone,
- * whatever else runs). */
-static void
-mu_proc_on_exit (uv_poll_t *h, int status, int events)
+static uv_handle_t *
+mu_proc_exit_watch (mu_proc_t *p)
 {
-  mu_proc_t *p = h->data;
-  (void) status;
-  (void) events;
+  return p->by_sigchld ? (uv_handle_t *) &p->exit_sig
+                       : (uv_handle_t *) &p->exit_poll;
+}
+
+/* The pidfd turned readable (or some child sent SIGCHLD): if it is this
+ * process that exited, reap it (it alone, whatever else runs). */
+static void
+mu_proc_check_exit (mu_proc_t *p)
+{
   int64_t exit_status = 0;
   int term_signal = 0;
   int r = mu_launch_reap (p->pid, &exit_status, &term_signal);
   if (r == -EAGAIN)
-    return; /* not yet (cannot happen once readable; harmless) */
+    return; /* not yet: another child's SIGCHLD */
   if (r != 0)
     {
       /* ECHILD: reaped by someone else (a waitpid(-1) elsewhere in the
@@ -408,7 +417,10 @@ mu_proc_on_exit (uv_poll_t *h, int status, int events)
       exit_status = 0;
       term_signal = SIGKILL;
     }
-  uv_poll_stop (&p->exit_poll);
+  if (p->by_sigchld)
+    uv_signal_stop (&p->exit_sig);
+  else
+    uv_poll_stop (&p->exit_poll);
   p->exited = true;
   p->exit_code = exit_status;
   p->term_signal = term_signal;
@@ -416,13 +428,28 @@ mu_proc_on_exit (uv_poll_t *h, int status, int events)
   if (p->closing)
     {
       p->proc_closed = true;
-      mu_proc_close_handle (p, (uv_handle_t *) &p->exit_poll);
+      mu_proc_close_handle (p, mu_proc_exit_watch (p));
       mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
       return;
     }
   if (!p->out.eof || !p->err.eof)
     uv_timer_start (&p->drain_timer, mu_proc_on_drain, MU_PROC_DRAIN_MS, 0);
   mu_proc_maybe_report (p);
+}
+
+static void
+mu_proc_on_pidfd (uv_poll_t *h, int status, int events)
+{
+  (void) status;
+  (void) events;
+  mu_proc_check_exit (h->data);
+}
+
+static void
+mu_proc_on_sigchld (uv_signal_t *h, int signum)
+{
+  (void) signum;
+  mu_proc_check_exit (h->data);
 }
 
 static void mu_proc_kill_hard (mu_proc_t *p);
@@ -488,7 +515,7 @@ mu_proc_teardown (mu_proc_t *p)
       if (!p->proc_closed)
         {
           p->proc_closed = true;
-          mu_proc_close_handle (p, (uv_handle_t *) &p->exit_poll);
+          mu_proc_close_handle (p, mu_proc_exit_watch (p));
         }
     }
 }
@@ -603,10 +630,28 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
   uv_pipe_init (loop, &p->err.pipe, 0);
   uv_timer_init (loop, &p->kill_timer);
   uv_timer_init (loop, &p->drain_timer);
-  p->handles = 4; /* the four above; exit_poll once the process runs */
+  p->handles = 4; /* the four above; the exit watch once it is set up */
   p->proc_closed = true;
   p->out.pipe.data = p->err.pipe.data = p;
   p->kill_timer.data = p->drain_timer.data = p;
+  /* Without pidfds the SIGCHLD watch must be there before the child is,
+   * or an early exit would go unseen. */
+  p->by_sigchld = !mu_launch_pidfd_usable ();
+  if (p->by_sigchld)
+    {
+      uv_signal_init (loop, &p->exit_sig);
+      p->exit_sig.data = p;
+      p->handles++;
+      p->proc_closed = false;
+      int sr = uv_signal_start (&p->exit_sig, mu_proc_on_sigchld, SIGCHLD);
+      if (sr != 0)
+        {
+          free (args);
+          free (envv);
+          mu_proc_teardown (p);
+          return sr;
+        }
+    }
 
   mu_launch_opts_t lo = { .argv = args,
                           .env = o->exec_helper ? envv : o->env,
@@ -631,26 +676,23 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
     close (l.err_fd);
   if (r == 0)
     r = r2;
-  if (r == 0)
-    r = uv_poll_init (loop, &p->exit_poll, p->pidfd);
-  if (r == 0)
+  if (r == 0 && !p->by_sigchld)
     {
-      p->handles++;
-      p->proc_closed = false;
-      p->exit_poll.data = p;
-      r = uv_poll_start (&p->exit_poll, UV_READABLE, mu_proc_on_exit);
+      r = uv_poll_init (loop, &p->exit_poll, p->pidfd);
+      if (r == 0)
+        {
+          p->handles++;
+          p->proc_closed = false;
+          p->exit_poll.data = p;
+          r = uv_poll_start (&p->exit_poll, UV_READABLE, mu_proc_on_pidfd);
+        }
     }
   if (r != 0)
     {
       /* Started, but it cannot be watched: it must not run unseen. */
       kill (-p->pid, SIGKILL);
-      int64_t c;
-      int sig;
-      while (mu_launch_reap (p->pid, &c, &sig) == -EAGAIN)
-        {
-          struct pollfd pfd = { .fd = p->pidfd, .events = POLLIN };
-          poll (&pfd, 1, 100);
-        }
+      while (waitpid (p->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
       p->spawned = false;
       mu_proc_teardown (p);
       return r;
