@@ -7,9 +7,10 @@ pidfd (docs/architecture.md, decisions 97-99); what a user sees:
 - N workers that each write their rank and exit: the job succeeds in one
   epoch, and every rank's line is there exactly once, prefixed
   "[worker R] ", on stdout, and its stderr line on stderr;
-- N workers that idle a few seconds and then exit: the same, with the
-  lines they write before and after the idle time, and the agent says
-  it had every one of them running (EPOCH-SPAWNED, --log-level info);
+- N workers that idle until every one of them runs (a gate the test
+  opens then) and then exit: the same, with the lines they write before
+  and after the idle time, and the agent says it had every one of them
+  running (EPOCH-SPAWNED, --log-level info);
 - a worker sees no signal ignored or blocked that the agent ignores or
   blocks (posix_spawn resets every disposition, glibc's own two too).
 
@@ -65,20 +66,40 @@ class ManyWorkersOneAgent(MusterCase):
         self.expect_eq(stray, [], "stdout lines without a worker prefix", p)
 
     def test_idle_then_exit(self):
-        p = self.muster_run(["--log-level", "info", "--nproc-per-node", str(N),
-                             "--", "sh", "-c",
-                             'echo "up $RANK"; sleep 3; echo "down $RANK"'])
+        # The workers idle until the test opens a gate (a FIFO it holds
+        # open for writing; each worker reads it to EOF), and the test
+        # opens it only once every worker said "up": however slow the
+        # machine, all N are running at once, and no timing is involved.
+        gate = os.path.join(self.tmp, "gate")
+        os.mkfifo(gate)
+        holder = os.open(gate, os.O_RDWR | os.O_NONBLOCK)
+        try:
+            p = self.muster_run(["--log-level", "info", "--nproc-per-node",
+                                 str(N), "--", "sh", "-c",
+                                 'exec 3<"%s"; echo "up $RANK"; '
+                                 'read -r x <&3; echo "down $RANK"' % gate])
+
+            def all_up():
+                if not p.running():
+                    return True
+                got = worker_lines(p.out, "worker")
+                ups = sum(1 for r, v in got.items() if v[:1] == ["up %d" % r])
+                return ups == N and "EPOCH-SPAWNED" in p.err
+            self.wait_for(all_up, 240, "every worker to be up", interval=0.5)
+            self.check("the agent had all %d running at once" % N)
+            self.expect(p.running(), "the launcher still runs", p)
+            m = re.search(r"EPOCH-SPAWNED .*: (\d+) of (\d+) worker\(s\) "
+                          r"running", p.err)
+            self.expect(m is not None, "EPOCH-SPAWNED line", p)
+            self.expect_eq((int(m.group(1)), int(m.group(2))), (N, N),
+                           "workers running of those started", p)
+        finally:
+            os.close(holder)  # the gate opens: every worker reads EOF
         rc = p.wait(timeout=300)
         self.expect_eq(rc, 0, "exit status", p)
         self.expect_success(p, N)
-        self.check("the agent had all %d running at once" % N)
-        m = re.search(r"EPOCH-SPAWNED .*: (\d+) of (\d+) worker\(s\) running",
-                      p.err)
-        self.expect(m is not None, "EPOCH-SPAWNED line", p)
-        self.expect_eq((int(m.group(1)), int(m.group(2))), (N, N),
-                       "workers running of those started", p)
-        self.check("each idle worker's lines before and after its sleep "
-                   "arrived, once, in order")
+        self.check("each idle worker's lines before and after its idle "
+                   "time arrived, once, in order")
         self.expect_each_once(p.out, N,
                               lambda r: ["up %d" % r, "down %d" % r],
                               "stdout", p)
