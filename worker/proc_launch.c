@@ -11,8 +11,9 @@
  * set-up is declared, not coded: POSIX_SPAWN_SETSID (a session and
  * process group of its own, as UV_PROCESS_DETACHED), an empty signal mask
  * and every signal back to its default (a SIG_IGN of the agent, SIGPIPE
- * say, would otherwise survive the exec; so would glibc's, see below), /dev/null on stdin, the pipes'
- * write ends on 1 and 2, and the working directory.  Every other
+ * say, would otherwise survive the exec; so would glibc's, see below),
+ * /dev/null on stdin, the pipes' write ends on 1 and 2, and the working
+ * directory.  Every other
  * descriptor of the caller is O_CLOEXEC and does not reach the program.
  *
  * PATH: like execvp in the child (what uv_spawn did once it had set the
