@@ -139,6 +139,7 @@ struct mu_agent {
   /* metrics (agent_metrics.c): the registry, on this loop's thread */
   struct mu_metrics *metrics;
   uint64_t cm_start_us;     /* the last job.start's arrival */
+  uint64_t cm_start_wall_us; /* the same instant on the wall clock */
   uint64_t cm_out_seen[2];  /* console bytes already counted */
   /* output forwarded to the coordinator (agent_logs.c, ctl area) */
   struct mu_logfwd *logfwd;

@@ -74,6 +74,7 @@ void
 mu_am_start_received (mu_agent_t *a)
 {
   a->cm_start_us = mu_now_us ();
+  a->cm_start_wall_us = mu_wall_us ();
   mu_metrics_inc (a->metrics, MU_AM_STARTS, NULL);
 }
 

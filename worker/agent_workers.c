@@ -477,9 +477,25 @@ epoch_started (mu_agent_t *a)
     }
   else
     uv_timer_stop (&a->hang_timer);
+  size_t running = 0;
   for (size_t i = 0; i < a->nworkers; i++)
     if (a->workers[i].running)
-      report_state (a, &a->workers[i], "running", 0, 0, NULL);
+      {
+        running++;
+        report_state (a, &a->workers[i], "running", 0, 0, NULL);
+      }
+  /* How long the whole start took, from the job.start's arrival (its
+   * wall-clock instant too, so bench/agent_scale.py can set it against
+   * the instants the workers' main() began). */
+  uint64_t took = mu_now_us () - a->cm_start_us;
+  mu_log_info (a->log, "EPOCH-SPAWNED",
+               "job %s epoch %llu: %zu of %zu worker(s) running %llu.%03llu "
+               "ms after the job.start (received at %llu.%06llu)",
+               s->job, (unsigned long long)s->epoch, running, s->assign.n,
+               (unsigned long long)(took / 1000),
+               (unsigned long long)(took % 1000),
+               (unsigned long long)(a->cm_start_wall_us / 1000000),
+               (unsigned long long)(a->cm_start_wall_us % 1000000));
   mu_agent_spare_ensure (a);
   if (a->opts.ev.on_epoch)
     a->opts.ev.on_epoch (a->opts.ev.arg, s);

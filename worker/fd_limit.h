@@ -2,8 +2,9 @@
  * fd_limit.h — open-file budget for the workers of one node.
  *
  * Every worker costs the agent file descriptors for as long as it runs:
- * the read ends of its stdout and stderr pipes, its log files with
- * --log-dir, and its libmuster connection to the agent's ipc socket.  A
+ * the read ends of its stdout and stderr pipes, the pidfd its exit is
+ * seen on (proc_launch.h), its log files with --log-dir, and its
+ * libmuster connection to the agent's ipc socket.  A
  * thousand workers need several thousand descriptors, more than the
  * common soft limit of 1024, and running out half-way would fail ranks
  * one by one ("Too many open files") and restart the gang.  So the
@@ -17,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Descriptors per worker: its 2 pipes and 1 ipc connection, and 2 log
- * files with --log-dir. */
-#define MU_FD_PER_WORKER 3
-#define MU_FD_PER_WORKER_LOGS 5
+/* Descriptors per worker: its 2 pipes, its pidfd and 1 ipc connection,
+ * and 2 log files with --log-dir. */
+#define MU_FD_PER_WORKER 4
+#define MU_FD_PER_WORKER_LOGS 6
 /* Kept for the process itself: sockets, ZeroMQ's own, spawning's pipes. */
 #define MU_FD_RESERVE 64
 

@@ -15,10 +15,13 @@
  *   - PR_SET_PDEATHSIG(SIGHUP) plus a getppid() check against the agent's pid
  *     (env MUSTER_EXEC_PPID, removed before PROGRAM runs) tells it when the
  *     agent is gone — also if the agent died before the prctl (the race every
- *     PDEATHSIG user must close), and, through a getppid() poll once a
- *     second, if the pdeath signal was spent on the exit of a non-main agent
- *     thread.  On parent death it kills every descendant and then its whole
- *     process group, itself included.
+ *     PDEATHSIG user must close), and, through a pidfd of the agent (where
+ *     pidfd_open exists; else a getppid() poll once a second), if the
+ *     pdeath signal was spent on the exit of a non-main agent thread.
+ *     While PROGRAM runs it waits in poll() on that pidfd and a signalfd of
+ *     its blocked signals, so a thousand idle workers' helpers never wake
+ *     (docs/architecture.md, decision 99).  On parent death it kills every
+ *     descendant and then its whole process group, itself included.
  *   - PR_SET_CHILD_SUBREAPER makes orphaned descendants its children, so it
  *     can always find them: when PROGRAM exits, muster-exec SIGKILLs every
  *     child it has, reaps, and repeats until it has no children left (each
@@ -90,8 +93,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,13 +106,17 @@
 #include "worker/spawn.h" /* MU_EXEC_SWEEP_SIG, the contract with spawn.c */
 
 #define PDEATH_SIG SIGHUP
-#define PARENT_POLL_MS 1000 /* getppid() poll while PROGRAM runs */
+#define PARENT_POLL_MS 1000 /* getppid() poll while PROGRAM runs, where
+                               there is no pidfd of the agent */
+#define AGENT_GONE (-2)     /* next_signal: the agent's pidfd is readable */
 #define SWEEP_BOUND_MS 5000 /* longest wait for killed descendants */
 #define SWEEP_STEP_MS 100   /* rescan for children at least this often */
 #define EXIT_USAGE 125      /* muster-exec's own failures (like env(1)) */
 
 static pid_t self_pid;
 static pid_t agent_pid;         /* parent we must not outlive */
+static int agent_fd = -1;       /* its pidfd; -1: poll getppid() */
+static int sig_fd = -1;         /* signalfd of `waited`; -1: sigtimedwait */
 static pid_t child_pid;         /* PROGRAM */
 static int child_status;        /* its wait status once child_done */
 static int child_done;
@@ -332,6 +342,40 @@ static int
 parent_gone (void)
 {
   return getppid () != agent_pid;
+}
+
+/* The next signal of `waited` (*from: its sender's pid), -1 when
+ * PARENT_POLL_MS passed without one (only without the two descriptors),
+ * or AGENT_GONE once the agent's pidfd is readable. */
+static int
+next_signal (pid_t *from)
+{
+  *from = 0;
+  if (sig_fd < 0 || agent_fd < 0)
+    {
+      struct timespec ts
+          = { PARENT_POLL_MS / 1000, (PARENT_POLL_MS % 1000) * 1000000L };
+      siginfo_t si;
+      int sig = sigtimedwait (&waited, &si, &ts);
+      if (sig > 0)
+        *from = si.si_pid;
+      return sig;
+    }
+  for (;;)
+    {
+      struct signalfd_siginfo ssi;
+      if (read (sig_fd, &ssi, sizeof ssi) == (ssize_t) sizeof ssi)
+        {
+          *from = (pid_t) ssi.ssi_pid;
+          return (int) ssi.ssi_signo;
+        }
+      struct pollfd p[2] = { { .fd = sig_fd, .events = POLLIN },
+                             { .fd = agent_fd, .events = POLLIN } };
+      if (poll (p, 2, -1) < 0 && errno != EINTR)
+        return -1;
+      if (p[1].revents != 0)
+        return AGENT_GONE;
+    }
 }
 
 /* The agent is gone: nothing of the worker may survive it. */
@@ -598,15 +642,21 @@ main (int argc, char **argv)
   if (child_pid == 0)
     run_child (prog_argv);
 
+  /* Wait without waking: the blocked signals through a signalfd (what
+   * is pending already included), the agent's death through its pidfd.
+   * Either missing (ENOSYS): the timed sigtimedwait and getppid() poll. */
+  agent_fd = (int) syscall (SYS_pidfd_open, agent_pid, 0);
+  if (agent_fd < 0 && errno == ESRCH)
+    on_parent_death ();
+  sig_fd = signalfd (-1, &waited, SFD_CLOEXEC | SFD_NONBLOCK);
+
   for (;;)
     {
-      struct timespec ts
-          = { PARENT_POLL_MS / 1000, (PARENT_POLL_MS % 1000) * 1000000L };
-      siginfo_t si;
-      int sig = sigtimedwait (&waited, &si, &ts);
-      if (parent_gone ())
+      pid_t from;
+      int sig = next_signal (&from);
+      if (sig == AGENT_GONE || parent_gone ())
         on_parent_death ();
-      if (sig == MU_EXEC_SWEEP_SIG && si.si_pid == agent_pid)
+      if (sig == MU_EXEC_SWEEP_SIG && from == agent_pid)
         {
           /* The agent's hard kill: everything, now, and report SIGKILL
            * (PROGRAM's own status if it had already exited). */

@@ -2,8 +2,14 @@
  * spawn.c — one worker process on the agent's libuv loop: spawn, line-wise
  * prefixed output, stderr tail, signals, graceful stop, exit report.
  *
- * Process: uv_spawn with UV_PROCESS_DETACHED, so the child is a session and
- * process-group leader and kill(-pid, sig) reaches everything it starts.
+ * Process: started by proc_launch.c (posix_spawn, no fork of the agent),
+ * a session and process-group leader, so kill(-pid, sig) reaches
+ * everything it starts; its exit is seen on a pidfd watched by a uv_poll
+ * (where pidfd_open is missing — Linux before 5.3, valgrind 3.19 — on
+ * SIGCHLD, each process checking its own pid, as libuv did),
+ * and exactly that process is reaped, so neither a start nor an exit costs
+ * more when thousands of workers run (docs/architecture.md, decisions 97
+ * and 98).
  * With an exec helper the child is `muster-exec [OPTIONS] -- PROGRAM ARGS...`
  * (OPTIONS: the caller's helper_args, e.g. the user to run as), which
  * learns the agent's pid from MUSTER_EXEC_PPID and cleans up the whole
@@ -46,9 +52,9 @@
  * Lifetime: the exit callback waits for the process's exit and for EOF on
  * both pipes (bounded by MU_PROC_DRAIN_MS after the exit).  mu_proc_close()
  * closes the handles asynchronously and the last close callback frees; if
- * the process is still running it is killed hard and its handle (and the
- * backstop timer) are kept until libuv has reaped it (closing an unreaped
- * uv_process_t leaves a zombie).
+ * the process is still running it is killed hard and its exit watch (and
+ * the backstop timer) are kept until it has been reaped (leaving it
+ * unreaped would leave a zombie).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -61,12 +67,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <muster/error.h>
 
 #include "worker/spawn.h"
+#include "worker/proc_launch.h"
 #include "worker/out_queue.h"
 
 extern char **environ;
@@ -89,7 +97,10 @@ typedef struct mu_proc_stream {
 
 struct mu_proc {
   uv_loop_t *loop;
-  uv_process_t proc;
+  uv_poll_t exit_poll;    /* on pidfd: readable once the process exited */
+  uv_signal_t exit_sig;   /* without pidfd: SIGCHLD */
+  bool by_sigchld;        /* exit_sig is the exit watch, not exit_poll */
+  int pidfd;
   uv_timer_t kill_timer;  /* the hard kill after the grace of mu_proc_stop,
                              and the group SIGKILL after a sweep request */
   uv_timer_t drain_timer; /* give up on pipes held open after the exit */
@@ -104,11 +115,11 @@ struct mu_proc {
   size_t tail_count;  /* slots in use */
   int pid;
   int handles;        /* initialized handles whose close is pending */
-  bool spawned;       /* uv_spawn succeeded */
+  bool spawned;       /* mu_launch succeeded */
   bool exited;
   bool reported;      /* on_exit has been called */
   bool closing;       /* mu_proc_close called (or spawn failed) */
-  bool proc_closed;   /* uv_close called on proc */
+  bool proc_closed;   /* exit_poll closed (or never initialized) */
   bool stopping;      /* SIGTERM sent by mu_proc_stop */
   bool helper;        /* started through muster-exec */
   bool sweep_sent;    /* MU_EXEC_SWEEP_SIG sent to muster-exec */
@@ -127,6 +138,8 @@ struct mu_proc {
 static void
 mu_proc_free (mu_proc_t *p)
 {
+  if (p->pidfd >= 0)
+    close (p->pidfd);
   if (p->out.file >= 0)
     close (p->out.file);
   if (p->err.file >= 0)
@@ -380,10 +393,34 @@ mu_proc_on_drain (uv_timer_t *t)
   mu_proc_maybe_report (p);
 }
 
-static void
-mu_proc_on_exit (uv_process_t *h, int64_t exit_status, int term_signal)
+static uv_handle_t *
+mu_proc_exit_watch (mu_proc_t *p)
 {
-  mu_proc_t *p = h->data;
+  return p->by_sigchld ? (uv_handle_t *) &p->exit_sig
+                       : (uv_handle_t *) &p->exit_poll;
+}
+
+/* The pidfd turned readable (or some child sent SIGCHLD): if it is this
+ * process that exited, reap it (it alone, whatever else runs). */
+static void
+mu_proc_check_exit (mu_proc_t *p)
+{
+  int64_t exit_status = 0;
+  int term_signal = 0;
+  int r = mu_launch_reap (p->pid, &exit_status, &term_signal);
+  if (r == -EAGAIN)
+    return; /* not yet: another child's SIGCHLD */
+  if (r != 0)
+    {
+      /* ECHILD: reaped by someone else (a waitpid(-1) elsewhere in the
+       * process); its status is lost, report it killed. */
+      exit_status = 0;
+      term_signal = SIGKILL;
+    }
+  if (p->by_sigchld)
+    uv_signal_stop (&p->exit_sig);
+  else
+    uv_poll_stop (&p->exit_poll);
   p->exited = true;
   p->exit_code = exit_status;
   p->term_signal = term_signal;
@@ -391,13 +428,28 @@ mu_proc_on_exit (uv_process_t *h, int64_t exit_status, int term_signal)
   if (p->closing)
     {
       p->proc_closed = true;
-      mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+      mu_proc_close_handle (p, mu_proc_exit_watch (p));
       mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
       return;
     }
   if (!p->out.eof || !p->err.eof)
     uv_timer_start (&p->drain_timer, mu_proc_on_drain, MU_PROC_DRAIN_MS, 0);
   mu_proc_maybe_report (p);
+}
+
+static void
+mu_proc_on_pidfd (uv_poll_t *h, int status, int events)
+{
+  (void) status;
+  (void) events;
+  mu_proc_check_exit (h->data);
+}
+
+static void
+mu_proc_on_sigchld (uv_signal_t *h, int signum)
+{
+  (void) signum;
+  mu_proc_check_exit (h->data);
 }
 
 static void mu_proc_kill_hard (mu_proc_t *p);
@@ -457,13 +509,13 @@ mu_proc_teardown (mu_proc_t *p)
   mu_proc_close_handle (p, (uv_handle_t *) &p->drain_timer);
   if (!running)
     {
-      /* else the exit callback closes these: the process handle must stay
-       * until libuv has reaped the child, the timer for the backstop */
+      /* else the exit callback closes these: the exit watch must stay
+       * until the child is reaped, the timer for the backstop */
       mu_proc_close_handle (p, (uv_handle_t *) &p->kill_timer);
       if (!p->proc_closed)
         {
           p->proc_closed = true;
-          mu_proc_close_handle (p, (uv_handle_t *) &p->proc);
+          mu_proc_close_handle (p, mu_proc_exit_watch (p));
         }
     }
 }
@@ -504,6 +556,7 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
   if (!p)
     return -ENOMEM;
   p->out.file = p->err.file = -1;
+  p->pidfd = -1;
   p->loop = loop;
   p->on_exit = o->on_exit;
   p->on_line = o->on_line;
@@ -539,7 +592,7 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
                        && !(sa.sa_flags & SA_SIGINFO)
                        && sa.sa_handler == SIG_IGN);
 
-  /* argv and env for uv_spawn; only pointers are copied. */
+  /* argv and env for mu_launch; only pointers are copied. */
   char *const *base = o->env ? o->env : environ;
   size_t envc = o->exec_helper ? mu_proc_count (base) : 0;
   size_t nhelper = o->helper_args ? mu_proc_count (o->helper_args) : 0;
@@ -577,32 +630,34 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
   uv_pipe_init (loop, &p->err.pipe, 0);
   uv_timer_init (loop, &p->kill_timer);
   uv_timer_init (loop, &p->drain_timer);
-  p->handles = 5; /* the four above and proc, which uv_spawn initializes */
+  p->handles = 4; /* the four above; the exit watch once it is set up */
+  p->proc_closed = true;
   p->out.pipe.data = p->err.pipe.data = p;
   p->kill_timer.data = p->drain_timer.data = p;
-  p->proc.data = p;
+  /* Without pidfds the SIGCHLD watch must be there before the child is,
+   * or an early exit would go unseen. */
+  p->by_sigchld = !mu_launch_pidfd_usable ();
+  if (p->by_sigchld)
+    {
+      uv_signal_init (loop, &p->exit_sig);
+      p->exit_sig.data = p;
+      p->handles++;
+      p->proc_closed = false;
+      int sr = uv_signal_start (&p->exit_sig, mu_proc_on_sigchld, SIGCHLD);
+      if (sr != 0)
+        {
+          free (args);
+          free (envv);
+          mu_proc_teardown (p);
+          return sr;
+        }
+    }
 
-  /* The stdio flags are from the child's point of view: it writes. */
-  uv_stdio_container_t stdio[3];
-  stdio[0].flags = UV_IGNORE;
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *) &p->out.pipe;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *) &p->err.pipe;
-
-  uv_process_options_t uo;
-  memset (&uo, 0, sizeof uo);
-  uo.exit_cb = mu_proc_on_exit;
-  uo.file = args[0];
-  uo.args = args;
-  uo.env = o->exec_helper ? envv : (char **) o->env;
-  uo.cwd = o->cwd;
-  uo.flags = UV_PROCESS_DETACHED;
-  uo.stdio_count = 3;
-  uo.stdio = stdio;
-
-  int r = uv_spawn (loop, &p->proc, &uo);
-  p->proc.data = p; /* uv_spawn re-initializes the handle */
+  mu_launch_opts_t lo = { .argv = args,
+                          .env = o->exec_helper ? envv : o->env,
+                          .cwd = o->cwd };
+  mu_launch_t l;
+  int r = mu_launch (&lo, &l);
   free (args);
   free (envv);
   if (r != 0)
@@ -610,8 +665,38 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
       mu_proc_teardown (p);
       return r;
     }
+  p->pid = l.pid;
+  p->pidfd = l.pidfd;
   p->spawned = true;
-  p->pid = p->proc.pid;
+  r = uv_pipe_open (&p->out.pipe, l.out_fd);
+  if (r != 0)
+    close (l.out_fd);
+  int r2 = uv_pipe_open (&p->err.pipe, l.err_fd);
+  if (r2 != 0)
+    close (l.err_fd);
+  if (r == 0)
+    r = r2;
+  if (r == 0 && !p->by_sigchld)
+    {
+      r = uv_poll_init (loop, &p->exit_poll, p->pidfd);
+      if (r == 0)
+        {
+          p->handles++;
+          p->proc_closed = false;
+          p->exit_poll.data = p;
+          r = uv_poll_start (&p->exit_poll, UV_READABLE, mu_proc_on_pidfd);
+        }
+    }
+  if (r != 0)
+    {
+      /* Started, but it cannot be watched: it must not run unseen. */
+      kill (-p->pid, SIGKILL);
+      while (waitpid (p->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      p->spawned = false;
+      mu_proc_teardown (p);
+      return r;
+    }
   if (o->files)
     {
       /* owned by p from now on (mu_proc_free closes them) */

@@ -3,7 +3,8 @@
  * loop.
  *
  * A mu_proc_t is one worker: spawned in its own session and process group
- * (UV_PROCESS_DETACHED), normally through the muster-exec helper, which ties
+ * (posix_spawn, proc_launch.h; its exit seen on a pidfd), normally through
+ * the muster-exec helper, which ties
  * the worker's life to the agent's and leaves no process behind (see
  * muster_exec.c).  Its stdout and stderr come back through pipes and are
  * written, whole line by whole line and each with the caller's prefix, to two

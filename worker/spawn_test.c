@@ -17,6 +17,7 @@
 #endif
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -1147,6 +1148,84 @@ test_parent_death (void **state)
   assert_true (gone);
 }
 
+/* The agent's thread that spawned the worker exits first (spending the
+ * pdeath signal, which muster-exec must then ignore), and only later the
+ * agent: the worker must follow the agent all the same (muster-exec
+ * watches the agent's pidfd, or polls getppid() without one). */
+static void *
+spawn_and_exit_thread (void *arg)
+{
+  const mu_proc_opts_t *o = arg;
+  uv_loop_t *loop = malloc (sizeof *loop); /* the agent is killed: kept */
+  mu_proc_t *p;
+  if (loop == NULL || uv_loop_init (loop) != 0
+      || mu_proc_spawn (loop, o, &p) != 0)
+    _exit (3);
+  return NULL;
+}
+
+static void
+test_parent_death_after_thread (void **state)
+{
+  fixture_t *f = *state;
+  char wfile[PATH_MAX], wtmp[PATH_MAX], script[4 * PATH_MAX];
+  path_in (f, "w", wfile, sizeof wfile);
+  path_in (f, "w.tmp", wtmp, sizeof wtmp);
+  snprintf (script, sizeof script,
+            "echo \"$PPID $$\" > '%s'; mv '%s' '%s'; exec sleep 60", wtmp,
+            wtmp, wfile);
+  assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 1), 0);
+  int ready_pipe[2];
+  assert_int_equal (pipe (ready_pipe), 0);
+  pid_t agent = fork ();
+  assert_true (agent >= 0);
+  if (agent == 0)
+    {
+      close (ready_pipe[0]);
+      char *argv[] = { "/bin/sh", "-c", script, NULL };
+      mu_proc_opts_t o = { .exec_helper = f->exec_path,
+                           .argv = argv,
+                           .out_fd = -1,
+                           .err_fd = -1 };
+      pthread_t t;
+      if (pthread_create (&t, NULL, spawn_and_exit_thread, &o) != 0
+          || pthread_join (t, NULL) != 0)
+        _exit (2);
+      (void)!write (ready_pipe[1], "x", 1); /* the spawning thread is gone */
+      for (;;)
+        pause ();
+    }
+  close (ready_pipe[1]);
+  char c;
+  bool joined = read (ready_pipe[0], &c, 1) == 1;
+  close (ready_pipe[0]);
+  bool ready = joined && wait_file (wfile, 10000);
+  int exec_pid = -1, worker = -1;
+  FILE *fp = ready ? fopen (wfile, "r") : NULL;
+  if (fp)
+    {
+      if (fscanf (fp, "%d %d", &exec_pid, &worker) != 2)
+        exec_pid = -1;
+      fclose (fp);
+    }
+  /* muster-exec outlived the spawning thread (the pdeath signal did not
+   * end the worker while its agent lives) */
+  bool alive = exec_pid > 0 && kill (exec_pid, 0) == 0
+               && kill (worker, 0) == 0;
+  kill (agent, SIGKILL);
+  int st;
+  assert_int_equal (waitpid (agent, &st, 0), agent);
+  bool gone = ready && exec_pid > 0 && wait_gone (worker, 5000, true)
+              && wait_gone (exec_pid, 5000, true);
+  prctl (PR_SET_CHILD_SUBREAPER, 0);
+  while (waitpid (-1, NULL, WNOHANG) > 0)
+    ;
+  assert_true (joined);
+  assert_true (ready);
+  assert_true (alive);
+  assert_true (gone);
+}
+
 int
 main (void)
 {
@@ -1184,6 +1263,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_close_running, setup, teardown),
     cmocka_unit_test_setup_teardown (test_epipe, setup, teardown),
     cmocka_unit_test_setup_teardown (test_parent_death, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_parent_death_after_thread, setup,
+                                     teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
