@@ -57,7 +57,7 @@ def wait_change(worker: Optional[Worker] = None,
     return m
 
 
-def leave(timeout: Optional[float] = None) -> None:
+def leave(timeout: Optional[float] = None) -> int:
     """Leave the default process group without waiting for it.
 
     ``torch.distributed.destroy_process_group()`` joins the group's
@@ -66,11 +66,14 @@ def leave(timeout: Optional[float] = None) -> None:
     peer has gone (gloo, decision 100 in docs/architecture.md): the new
     group would then form only after that timeout.  leave() de-registers
     the group as destroy_process_group() does, so a new one can be made
-    at once, and keeps the group itself alive until its collectives have
-    surely ended (``timeout`` seconds, default: the collective timeout
-    it was made with through muster.torch.init_process_group, else
-    torch's 30 min); a thread of muster's then drops it.  Nothing
-    happens when no group exists."""
+    at once, shuts down the connections the group made (a group made by
+    muster.torch.init_process_group), so that a peer still in one of its
+    collectives fails at once, and keeps the group itself alive until its
+    collectives have surely ended (``timeout`` seconds, default: the
+    collective timeout it was made with through
+    muster.torch.init_process_group, else torch's 30 min); a thread of
+    muster's then drops it.  Returns the number of connections shut down
+    (0 when no group exists)."""
     import torch.distributed as dist
     from torch.distributed.distributed_c10d import _get_default_group
 
@@ -81,10 +84,10 @@ def leave(timeout: Optional[float] = None) -> None:
         raise invalid("muster.torch.elastic.leave",
                       "timeout must be seconds >= 0 or None, not %r" % (timeout,))
     if not dist.is_initialized():
-        return
+        return 0
     pg = _get_default_group()
     dist.destroy_process_group()
-    parking.park(pg, timeout)
+    return parking.park(pg, timeout)
 
 
 def reinit(backend: str = "gloo", worker: Optional[Worker] = None,
