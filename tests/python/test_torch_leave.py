@@ -1,14 +1,19 @@
 #!/usr/bin/python3
 """muster.torch.elastic.leave() with Debian's python3-torch
-(progs/torch_leave.py; decision 100): a process group whose collective
-can only end by its timeout (600 s) is left, and a new group of the same
-two workers forms at once — the state that made 1 in 16 in-place
-recoveries of examples/torch_ctr wait the whole collective timeout,
-forced here deterministically.  The same with torch's own
-destroy_process_group() shows what leave() prevents: rank 1 stays in it,
-so rank 0's rendezvous of the new group times out waiting for rank 1's
-key.  A bad timeout is refused with MUSTER_EINVAL naming it.  Skipped
-(exit 77, saying SKIPPED) when torch is not installed."""
+(progs/torch_leave.py; decision 100).  Two workers in a group with a
+600 s collective timeout; a new group of the same two must form within
+30 s after one of them leaves the old group while a collective of it
+cannot end:
+  * self: rank 1's own allreduce waits in a receive nothing wakes (its
+    peer keeps its side open) — leave() does not wait for it; torch's
+    destroy_process_group() does, and rank 0's rendezvous of the new group
+    times out waiting for rank 1's key (what made 1 in 16 in-place
+    recoveries of examples/torch_ctr wait the whole timeout);
+  * peer: rank 1 waits in an allreduce rank 0 never joins and rank 0
+    leaves: rank 1's allreduce fails at once (leave() shut the
+    connection down), as if rank 0 had exited.
+A bad timeout is refused with MUSTER_EINVAL naming it.  Skipped (exit 77,
+saying SKIPPED) when torch is not installed."""
 from pyharness import PyCase, have_torch, main
 
 NEW = 30  # seconds the new group's rendezvous may wait; leave() needs none
@@ -21,29 +26,44 @@ class TorchLeave(PyCase):
             self.skipTest("torch is not installed")
         super().setUp()
 
-    def test_leave_does_not_wait_for_a_stuck_collective(self):
-        p = self.py_run(["--nproc-per-node", "2"], "torch_leave.py", ["leave", NEW])
-        self.check("rank 1 had an allreduce in flight that nobody serves")
-        self.expect_eq(self.lines(p, "in flight"), {1: [""]}, "in-flight lines", p)
-        self.check("both left the old group and formed a new one at world 2")
+    def run_case(self, case, fn):
+        return self.py_run(["--nproc-per-node", "2"], "torch_leave.py", [case, fn, NEW])
+
+    def formed(self, p):
         self.expect_eq(p.rc, 0, "exit status", p)
         self.expect_eq(self.lines(p, "new group formed:"),
                        {0: ["sum 3 world 2"], 1: ["sum 3 world 2"]}, "new group", p)
-        self.check("the old group is held (parked) until its collectives end")
-        self.expect_eq(self.lines(p, "parked"), {0: ["1"], 1: ["1"]}, "parked groups", p)
+
+    def test_leave_does_not_wait_for_its_own_stuck_collective(self):
+        p = self.run_case("self", "leave")
+        self.check("rank 1 had an allreduce in flight that nobody serves, and left")
+        self.expect_eq(self.lines(p, "in flight"), {1: [""]}, "in-flight lines", p)
+        self.expect_eq(self.lines(p, "shut down"), {1: ["1"]}, "connections shut down", p)
+        self.check("both formed a new group at world 2")
+        self.formed(p)
+        self.check("rank 1's old group is held (parked) until its collectives end")
+        self.expect_eq(self.lines(p, "parked"), {0: ["0"], 1: ["1"]}, "parked groups", p)
         self.check("a negative timeout is refused, naming the argument")
         self.expect_eq(self.lines(p, "leave error:"),
                        {0: ["MUSTER_EINVAL True"], 1: ["MUSTER_EINVAL True"]},
                        "leave(-1)", p)
 
     def test_destroy_process_group_waits_for_it(self):
-        p = self.py_run(["--nproc-per-node", "2"], "torch_leave.py", ["destroy", NEW])
+        p = self.run_case("self", "destroy")
         self.check("with destroy_process_group() the new group does not form: "
                    "rank 0 times out waiting for rank 1's key")
         self.expect(p.rc != 0, "the job fails (exit status %r)" % p.rc, p)
         self.expect_eq(self.lines(p, "new group formed:"), {}, "new group", p)
         self.expect("key '0/0/1' not set within" in p.out + p.err,
                     "rank 0's rendezvous waited for rank 1", p)
+
+    def test_a_peer_in_a_collective_fails_when_we_leave(self):
+        p = self.run_case("peer", "leave")
+        self.check("rank 1's allreduce failed when rank 0 left; a new group formed")
+        got = self.lines(p, "allreduce failed:")
+        self.expect_eq(sorted(got), [1], "rank 1's allreduce failed", p)
+        self.expect_eq(self.lines(p, "shut down"), {0: ["1"]}, "connections shut down", p)
+        self.formed(p)
 
 
 if __name__ == "__main__":
