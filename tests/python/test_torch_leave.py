@@ -43,6 +43,8 @@ class TorchLeave(PyCase):
         self.formed(p)
         self.check("rank 1's old group is held (parked) until its collectives end")
         self.expect_eq(self.lines(p, "parked"), {0: ["0"], 1: ["1"]}, "parked groups", p)
+        self.check("a group left with leave(0) is dropped by the reaper thread")
+        self.expect_eq(self.lines(p, "reaped"), {0: ["True"], 1: ["True"]}, "reaped", p)
         self.check("a negative timeout is refused, naming the argument")
         self.expect_eq(self.lines(p, "leave error:"),
                        {0: ["MUSTER_EINVAL True"], 1: ["MUSTER_EINVAL True"]},

@@ -25,11 +25,13 @@ most NEW seconds; an allreduce in it says whether it formed.
 Usage: torch_leave.py self|peer leave|destroy NEW.  Prints "in flight",
 "left", "new group formed: sum S world W", "parked N" (groups muster.torch
 still holds), "shut down N" (connections leave() shut down) and
-"leave error: CODE True" for a bad timeout.
+"leave error: CODE True" for a bad timeout and "reaped True" when a
+group left with leave(0) has been dropped by muster's reaper thread.
 """
 import datetime
 import sys
 import threading
+import time
 
 import torch
 import torch.distributed as dist
@@ -94,4 +96,9 @@ dist.all_reduce(s)
 say("new group formed: sum %d world %d" % (int(s), dist.get_world_size()))
 say("parked %d" % parking.parked())
 dist.barrier()
-elastic.leave()
+before = parking.parked()
+elastic.leave(0)  # the new group: dropped as soon as the reaper wakes
+deadline = time.monotonic() + 60
+while parking.parked() > before and time.monotonic() < deadline:
+    time.sleep(0.05)
+say("reaped %s" % (parking.parked() == before))
