@@ -24,7 +24,10 @@ So a group being left is parked: `park(pg, seconds)`
   1. shuts down (shutdown(2), both ways) the TCP connections the group
      made, which `remember` recorded when muster.torch.init_process_group
      created it: every peer still in one of the group's collectives with
-     us gets EOF and fails at once, as when a process exits;
+     us gets EOF and fails at once, as when a process exits.  First it
+     waits (2 s at most) until no byte is queued on them for 20 ms: a
+     message cut half-way would leave the peer reading it (or writing it)
+     waiting for its timeout, for the reason above;
   2. keeps a reference (the caller has already de-registered the group
      with destroy_process_group, which then cannot run the destructor),
      and a daemon thread drops it once the group's collective timeout has
@@ -42,20 +45,27 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import os
 import socket
+import struct
 import threading
 import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 DEFAULT_TIMEOUT = 1800.0  # torch.distributed's default collective timeout (s)
 MARGIN = 1.0              # past the timeout before the group is dropped (s)
+DRAIN_POLL = 0.005        # between looks at the connections' queues (s)
+QUIET = 4                 # looks with nothing queued before shutting down
+DRAIN_MAX = 2.0           # at most this long (s)
 
 _cv = threading.Condition()
 _parked: List[Tuple[float, Any]] = []   # (monotonic deadline, group)
 _timeouts: Dict[int, float] = {}        # id(group) -> collective timeout (s)
 _conns: Dict[int, Set[Tuple[int, str]]] = {}  # id(group) -> {(fd, inode)}
 _reaper: Optional[threading.Thread] = None
+_reaping = threading.Lock()             # held while the reaper destroys a group
+_exiting = False
 
 
 def tcp_sockets() -> Set[Tuple[int, str]]:
@@ -94,8 +104,43 @@ def remember(pg: Any, seconds: Optional[float],
             _conns[id(pg)] = tcp_sockets() - before
 
 
+def _queued(fd: int) -> int:
+    """Bytes in the kernel's queues of socket fd: not yet sent or
+    acknowledged (SIOCOUTQ) plus received and not yet read (SIOCINQ)."""
+    n = 0
+    for req in (0x5411, 0x541B):  # SIOCOUTQ (TIOCOUTQ), SIOCINQ (FIONREAD)
+        try:
+            b = fcntl.ioctl(fd, req, b"\0\0\0\0")
+        except OSError:
+            continue
+        n += struct.unpack("i", b)[0]
+    return n
+
+
+def _drain(conns: Set[Tuple[int, str]]) -> None:
+    """Wait until no byte moves on the connections: their kernel queues
+    empty in QUIET consecutive looks DRAIN_POLL apart, DRAIN_MAX at most.
+    A message cut half-way is never signalled by gloo to the rank reading
+    it (or writing it): it would wait for its whole timeout; a connection
+    cut between messages fails the collectives waiting on it at once."""
+    fds = [fd for fd, link in conns if _same(fd, link)]
+    quiet, end = 0, time.monotonic() + DRAIN_MAX
+    while fds and quiet < QUIET and time.monotonic() < end:
+        quiet = quiet + 1 if all(_queued(fd) == 0 for fd in fds) else 0
+        time.sleep(DRAIN_POLL)
+
+
+def _same(fd: int, link: str) -> bool:
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd) == link
+    except OSError:
+        return False
+
+
 def _shutdown(conns: Set[Tuple[int, str]]) -> int:
-    """shutdown(2) the connections still open as recorded; how many."""
+    """shutdown(2) the connections still open as recorded, once no byte
+    moves on them; how many."""
+    _drain(conns)
     n = 0
     for fd, link in conns:
         try:
@@ -127,10 +172,12 @@ def park(pg: Any, seconds: Optional[float] = None) -> int:
     connections were shut down."""
     global _reaper
     with _cv:
+        conns = _conns.pop(id(pg), set())
+    n = _shutdown(conns)
+    with _cv:
         secs = _timeouts.pop(id(pg), DEFAULT_TIMEOUT)
         if seconds is not None:
             secs = float(seconds)
-        n = _shutdown(_conns.pop(id(pg), set()))
         _parked.append((time.monotonic() + max(0.0, secs) + MARGIN, pg))
         if _reaper is None or not _reaper.is_alive():
             _reaper = threading.Thread(target=_reap, name="muster-pg-reaper", daemon=True)
@@ -145,24 +192,39 @@ def parked() -> int:
         return len(_parked)
 
 
+def _due() -> bool:
+    return bool(_parked) and min(e[0] for e in _parked) <= time.monotonic()
+
+
 def _reap() -> None:
     while True:
         with _cv:
-            while not _parked:
-                _cv.wait()
-            _parked.sort(key=lambda e: e[0])
-            left = _parked[0][0] - time.monotonic()
-            if left > 0:
-                _cv.wait(left)
-                continue
-            _, pg = _parked.pop(0)
-        del pg  # the destructor runs here, outside the lock
+            while not _exiting and not _due():
+                _cv.wait(None if not _parked else
+                         max(0.0, min(e[0] for e in _parked) - time.monotonic()))
+            if _exiting:
+                return
+        with _reaping:  # _leave_to_the_os waits for a destructor under way
+            with _cv:
+                if _exiting or not _due():
+                    continue
+                _parked.sort(key=lambda e: e[0])
+                pg = _parked.pop(0)[1]
+            # torch runs the destructor without the GIL; the interpreter
+            # must not finalize meanwhile (a thread taking the GIL back then
+            # is ended, inside C++: std::terminate), hence the lock
+            del pg
 
 
 def _leave_to_the_os() -> None:
     """At exit: groups still parked are never destroyed (their collectives
-    may not have ended; the process is going away anyway)."""
+    may not have ended; the process is going away anyway), and a
+    destruction under way on the reaper thread is waited for."""
+    global _exiting
     with _cv:
+        _exiting = True
+        _cv.notify_all()
+    with _reaping, _cv:
         for _, pg in _parked:
             ctypes.pythonapi.Py_IncRef(ctypes.py_object(pg))
 
