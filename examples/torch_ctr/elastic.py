@@ -6,7 +6,10 @@ epoch: the survivors keep their processes and learn their new rank and
 world through libmuster; only newcomers are started.  Here every process
 then does the same thing, survivors and newcomers alike (`form`):
 
-  1. leave the old process group (a survivor),
+  1. leave the old process group (a survivor) without waiting for it:
+     muster.torch.elastic.leave(), because destroying a gloo group waits
+     for its collectives and one of them may hang until its timeout after
+     a lost peer (decision 100 in docs/architecture.md),
   2. wait until libmuster reports the new epoch,
   3. join the new epoch's process group through musterd's KV store
      (muster.torch.init_process_group: the store is scoped to the epoch,
@@ -37,10 +40,12 @@ import torch.distributed as dist
 
 
 class ElasticGroup:
-    def __init__(self, mt, timeout):
+    def __init__(self, mt, timeout, reform_timeout=None):
         self.mt = mt
         self.w = mt.default_worker()
-        self.timeout = timeout
+        self.timeout = timeout  # of the first group's collectives
+        # of the groups made at a re-form (their rendezvous included)
+        self.reform_timeout = timeout if reform_timeout is None else reform_timeout
         self.epoch = 0  # epoch of the current process group (0: none)
 
     def changed(self):
@@ -60,12 +65,12 @@ class ElasticGroup:
                     raise TimeoutError("no new epoch after epoch %d" % self.epoch)
                 continue
             epoch = self.w.epoch
+            secs = self.reform_timeout if self.epoch else self.timeout
             try:
                 self.mt.init_process_group(
-                    "gloo", timeout=datetime.timedelta(seconds=self.timeout))
+                    "gloo", timeout=datetime.timedelta(seconds=secs))
             except Exception as e:  # noqa: BLE001 - the epoch moved on: again
-                if dist.is_initialized():
-                    dist.destroy_process_group()
+                self.mt.elastic.leave()
                 if self.w.epoch == epoch and time.monotonic() > deadline:
                     raise
                 print("re-forming again (epoch %d -> %d): %s"
@@ -78,8 +83,7 @@ class ElasticGroup:
     def form(self, model, optim, step):
         """(Re-)join at the newest epoch and take the source rank's state;
         returns the step to continue after."""
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        self.mt.elastic.leave()
         self._join(time.monotonic() + 10 * self.timeout)
         src = torch.tensor([self.w.sync_from], dtype=torch.int64)
         dist.all_reduce(src, op=dist.ReduceOp.MAX)

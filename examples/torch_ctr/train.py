@@ -84,6 +84,9 @@ def options(argv):
            "newcomers take the state of rank 0 (elastic.py)")
     a("--threads", type=int, default=1, help="torch intra-op threads per rank")
     a("--timeout", type=float, default=120, help="collective timeout (s)")
+    a("--reform-timeout", type=float, default=None,
+      help="--inplace: timeout (s) of the process groups made when re-forming, "
+           "their rendezvous included (default: --timeout)")
     a("--crash-at-step", type=int, default=0,
       help="fault injection: SIGKILL a rank at this step, first attempt only")
     a("--crash-rank", type=int, default=1, help="the rank --crash-at-step kills")
@@ -93,6 +96,8 @@ def options(argv):
            "'step S T' (rank 0, each completed step) to this file, T being "
            "time.time(): bench/torch_bench.py times recovery from it")
     o = p.parse_args(argv)
+    if o.timeout <= 0 or (o.reform_timeout is not None and o.reform_timeout <= 0):
+        p.error("--timeout and --reform-timeout must be more than 0 seconds")
     for name in ("steps", "global_batch", "tables", "rows", "vocab", "dim",
                  "dense", "eval_every", "eval_samples", "ckpt_every", "threads"):
         if getattr(o, name) < 1:
@@ -190,7 +195,7 @@ def main(argv):
         if mt is None:
             sys.exit("torch_ctr: --inplace needs muster's Python binding "
                      "(python/muster, e.g. PYTHONPATH=build/python): %s" % why)
-        elastic = ElasticGroup(mt, o.timeout)
+        elastic = ElasticGroup(mt, o.timeout, o.reform_timeout)
         first = elastic.form(model, optim, 0) + 1
         rank, world = dist.get_rank(), dist.get_world_size()
         # muster's count: a spare (muster run --spares) was started with
@@ -206,6 +211,11 @@ def main(argv):
     if not elastic:
         store = open_store(o, rank)
         first = resume(store, model, optim, o, rank) + 1 if store else 1
+    if elastic:
+        # torch's modules, the model and the optimizer live as long as the
+        # process: out of the collector's way, so that the collection of a
+        # re-form (below) scans only what came after (decision 101)
+        gc.freeze()
     ddp = make_ddp(model)
     heldout = stream.heldout(o.eval_samples)
     t0, step, logits, loss = time.monotonic(), first, None, None
@@ -236,9 +246,12 @@ def main(argv):
             # A peer was lost (the collective failed) or the epoch changed:
             # this step did not happen here, and rank 0 of the new epoch
             # says where everyone goes on.  Out of the except block, so the
-            # traceback no longer holds the old DDP and its process group:
-            # dropping them closes its connections, and a peer still
-            # waiting in a collective of the old group fails at once.
+            # traceback no longer holds the old DDP: it is dropped (and its
+            # hooks on the parameters with it) before the new one is made;
+            # its process group is left by elastic.form (leave(): its
+            # connections shut down, nothing waited for).  The collection
+            # is of what came after gc.freeze() only: milliseconds, not the
+            # 0.1-1 s of a full one over torch's objects.
             print("epoch %d ended at step %d (%s)" % (elastic.epoch, step, why),
                   flush=True)
             ddp = logits = loss = None  # the graph holds DDP's state too

@@ -54,7 +54,13 @@ def init_process_group(backend: str = "gloo", worker: Any = None,
     to = kwargs.get("timeout")
     s = store(w, prefix or "torch/pg", to.total_seconds()
               if isinstance(to, datetime.timedelta) else None)
+    from torch.distributed.distributed_c10d import _get_default_group
+
+    from . import parking
+    before = parking.tcp_sockets()  # the group's connections: the new ones
     dist.init_process_group(backend, store=s, rank=w.rank, world_size=w.world, **kwargs)
+    parking.remember(_get_default_group(), to.total_seconds()
+                     if isinstance(to, datetime.timedelta) else None, before)
     return s
 
 

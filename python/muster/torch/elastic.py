@@ -10,8 +10,9 @@ world it was made with, so the program
   1. notices the change: a collective with a lost peer raises (gloo:
      "Connection closed by peer"), or ``changed()`` says so between steps;
   2. ``wait_change()`` until muster has put the new epoch in effect;
-  3. ``reinit()``: destroys the process group and creates one at the new
-     rank and world through a fresh store (``muster.torch.store`` with the
+  3. ``reinit()``: leaves the process group (``leave()``: without waiting
+     for its collectives, decision 100) and creates one at the new rank
+     and world through a fresh store (``muster.torch.store`` with the
      epoch in its prefix; the KV store of the old epoch is gone anyway);
   4. ``sync_state(model, optimizer, extra)``: every member of the new
      epoch takes part; if a newcomer exists, the model's tensors are
@@ -56,18 +57,49 @@ def wait_change(worker: Optional[Worker] = None,
     return m
 
 
+def leave(timeout: Optional[float] = None) -> int:
+    """Leave the default process group without waiting for it.
+
+    ``torch.distributed.destroy_process_group()`` joins the group's
+    threads, so it waits for every collective of the group still running,
+    and after a lost peer one may run until its timeout although every
+    peer has gone (gloo, decision 100 in docs/architecture.md): the new
+    group would then form only after that timeout.  leave() de-registers
+    the group as destroy_process_group() does, so a new one can be made
+    at once, shuts down the connections the group made (a group made by
+    muster.torch.init_process_group), so that a peer still in one of its
+    collectives fails at once, and keeps the group itself alive until its
+    collectives have surely ended (``timeout`` seconds, default: the
+    collective timeout it was made with through
+    muster.torch.init_process_group, else torch's 30 min); a thread of
+    muster's then drops it.  Returns the number of connections shut down
+    (0 when no group exists)."""
+    import torch.distributed as dist
+    from torch.distributed.distributed_c10d import _get_default_group
+
+    from . import parking
+    if timeout is not None and (isinstance(timeout, bool) or
+                                not isinstance(timeout, (int, float)) or timeout < 0):
+        from ..errors import invalid
+        raise invalid("muster.torch.elastic.leave",
+                      "timeout must be seconds >= 0 or None, not %r" % (timeout,))
+    if not dist.is_initialized():
+        return 0
+    pg = _get_default_group()
+    dist.destroy_process_group()
+    return parking.park(pg, timeout)
+
+
 def reinit(backend: str = "gloo", worker: Optional[Worker] = None,
            **kwargs: Any) -> Any:
     """(Re)create the default process group at the worker's current rank
-    and world: destroy the existing one, if any, then
-    muster.torch.init_process_group with a store of this epoch.  Extra
-    keyword arguments go to torch.  Returns the store."""
-    import torch.distributed as dist
-
+    and world: leave the existing one, if any (leave(): without waiting
+    for its collectives), then muster.torch.init_process_group with a
+    store of this epoch.  Extra keyword arguments go to torch.  Returns
+    the store."""
     from . import init_process_group
     w = _w(worker)
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    leave()
     kwargs.setdefault("timeout", datetime.timedelta(seconds=120))
     return init_process_group(backend, worker=w, prefix="torch/pg/%d" % w.epoch, **kwargs)
 
