@@ -669,9 +669,10 @@ mu_jobs_cancel (mu_coord_t *c, const char *id, char *err, size_t errlen)
   return 0;
 }
 
-/* Free nodes (registered without a job) go to jobs brought by nodes that
- * still want nodes: pending or in rendezvous, below max, oldest first.
- * Submitted jobs get theirs from the scheduler (sched_glue.h). */
+/* Free nodes (registered without a job) go to jobs that still want nodes
+ * and that the scheduler does not hold (brought by nodes, or restored with
+ * their nodes from the journal): pending or in rendezvous, below max,
+ * oldest first.  The scheduler's jobs get theirs from it (sched_glue.h). */
 void
 mu_jobs_offer_free_nodes (mu_coord_t *c)
 {
@@ -689,8 +690,9 @@ mu_jobs_offer_free_nodes (mu_coord_t *c)
           mu_job_t *j = val;
           if (j->state != MU_JOB_RENDEZVOUS && j->state != MU_JOB_PENDING)
             continue;
-          if (j->submitted)
-            continue; /* placed by the scheduler (sched_glue.h) */
+          if (j->submitted && j->sched_in)
+            continue; /* placed by the scheduler (sched_glue.h); a job
+                         restored with its nodes is not in it (decision 85) */
           if (!node_may_serve (n, j))
             continue;
           mu_rdzv_status_t p;
