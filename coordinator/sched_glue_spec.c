@@ -24,21 +24,7 @@ mu_sg_job_of (const mu_job_spec_t *spec, const char *tenant,
     return rc;
   out->job.tenant = tenant; /* resolved by mu_sg_tenant */
   for (size_t i = 0; i < out->job.nroles; i++)
-    {
-      mu_sched_role_t *r = &out->roles[i];
-      r->slots = 1; /* an agent hosts one member (decision 81) */
-      /* A service's autoscaler moves its target within autoscale_min..
-       * autoscale_max: the scheduler's range covers it. */
-      if (out->job.kind == MU_SCHED_SERVICE)
-        {
-          if (spec->autoscale_max > r->max && spec->autoscale_max <= UINT32_MAX)
-            r->max = (uint32_t)spec->autoscale_max;
-          if (spec->autoscale_min != 0 && spec->autoscale_min < r->min)
-            r->min = (uint32_t)spec->autoscale_min;
-          if (r->target < r->min || r->target > r->max)
-            r->target = r->min;
-        }
-    }
+    out->roles[i].slots = 1; /* an agent hosts one member (decision 81) */
   return 0;
 }
 

@@ -56,14 +56,6 @@ test_job_of (void **st)
   assert_int_equal (out.roles[0].nselector, 1);
   assert_string_equal (out.roles[0].selector[0], "zone=a");
   assert_int_equal (out.roles[1].slots, 1);
-  /* a service's range covers its autoscaler's bounds */
-  spec.kind = (char *)"service";
-  spec.autoscale_max = 6;
-  assert_int_equal (mu_sg_job_of (&spec, "team", &out, err, sizeof err), 0);
-  assert_int_equal (out.roles[0].max, 6);
-  assert_int_equal (out.roles[1].max, 6);
-  assert_int_equal (out.roles[1].min, 1);
-  spec.autoscale_max = 0;
   spec.kind = (char *)"batch";
   assert_int_equal (mu_sg_job_of (&spec, "team", &out, err, sizeof err),
                     MUSTER_EINVAL);
