@@ -539,8 +539,6 @@ mu_sched_glue_set_target (mu_coord_t *c, mu_job_t *j, const char *role,
                 j->id, mu_job_state_name (j->state));
       return MUSTER_EINVAL;
     }
-  if (role == NULL || *role == '\0') /* the first role, as ctl.scale's */
-    role = j->spec->roles.v[0].name;
   int rc = mu_sched_scale (c->sched, j->id, role, target, err, errlen);
   if (rc == 0)
     mu_sched_glue_dirty (c);
