@@ -697,9 +697,10 @@ wants_nodes (const mu_job_t *j)
   return p.joined < p.max_nodes;
 }
 
-/* Free nodes (registered without a job) go to jobs brought by nodes that
- * still want nodes: pending or in rendezvous, below max, oldest first.
- * Submitted jobs get theirs from the scheduler (sched_glue.h).
+/* Free nodes (registered without a job) go to jobs that still want nodes
+ * and that the scheduler does not hold (brought by nodes, or restored with
+ * their nodes from the journal): pending or in rendezvous, below max,
+ * oldest first.  The scheduler's jobs get theirs from it (sched_glue.h).
  * (mem) The jobs that want nodes are gathered once per call, so an event
  * costs O(jobs + nodes + free nodes x jobs that want them): with 1,000
  * jobs running and their nodes freed as they finish, each finish no longer
@@ -713,8 +714,9 @@ mu_jobs_offer_free_nodes (mu_coord_t *c)
   while (mu_smap_next (c->jobs, &pos, NULL, &val))
     {
       mu_job_t *j = val;
-      if (j->submitted || !wants_nodes (j))
-        continue; /* submitted: placed by the scheduler (sched_glue.h) */
+      if ((j->submitted && j->sched_in) || !wants_nodes (j))
+        continue; /* placed by the scheduler (sched_glue.h); a job restored
+                     with its nodes is not in it (decision 85) */
       if (want == NULL)
         {
           want = malloc (mu_smap_size (c->jobs) * sizeof *want);

@@ -229,8 +229,8 @@ node_in (mu_coord_t *c, mu_node_t *n)
 
 /* The scheduler freed job id's allocations itself (it ended, or its
  * suspension was acked): its nodes hold nothing of it any more. */
-static void
-forget_nodes (mu_coord_t *c, const char *id)
+void
+mu_sched_glue_forget (mu_coord_t *c, const char *id)
 {
   for (size_t k = 0; k < c->nodes_used; k++)
     {
@@ -358,7 +358,7 @@ sync_jobs (mu_coord_t *c)
             {
               j->sched_suspending = 0;
               mu_sched_ack_suspended (c->sched, j->id);
-              forget_nodes (c, j->id);
+              mu_sched_glue_forget (c, j->id);
               note_suspended (j);
             }
           else if (j->state == MU_JOB_SUSPENDED
@@ -367,14 +367,14 @@ sync_jobs (mu_coord_t *c)
               /* Suspended by hand (ctl.preempt) or below its min: out of
                * the scheduler until resumed. */
               mu_sched_job_end (c->sched, j->id);
-              forget_nodes (c, j->id);
+              mu_sched_glue_forget (c, j->id);
               j->sched_in = 0;
             }
           else if (j->state >= MU_JOB_SUCCEEDED
                    && j->state != MU_JOB_SUSPENDED)
             {
               mu_sched_job_end (c->sched, j->id);
-              forget_nodes (c, j->id);
+              mu_sched_glue_forget (c, j->id);
               j->sched_in = 0;
             }
           continue;

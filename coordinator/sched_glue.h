@@ -107,6 +107,10 @@ int mu_sched_glue_scale (struct mu_coord *c, struct mu_job *j, uint32_t role,
                          size_t msglen, uint64_t *step, char *err,
                          size_t errlen);
 
+/* The scheduler freed job id's allocations itself (it ended, or its
+ * suspension was acked): its nodes hold nothing of it any more. */
+void mu_sched_glue_forget (struct mu_coord *c, const char *id);
+
 /* sched_glue_apply.c: carry out one tick's decisions (copied). */
 void mu_sched_glue_apply (struct mu_coord *c, const mu_sched_decision_t *d,
                           size_t n);

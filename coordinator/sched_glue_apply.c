@@ -239,11 +239,37 @@ mu_sched_glue_releases (mu_coord_t *c)
     }
 }
 
+/* Does one of j's agents drain? */
+static int
+draining (mu_coord_t *c, const mu_job_t *j)
+{
+  for (size_t k = 0; k < c->nodes_used; k++)
+    if (c->nodes[k] != NULL && c->nodes[k]->job == j && c->nodes[k]->draining)
+      return 1;
+  return 0;
+}
+
 static void
 suspend (mu_coord_t *c, mu_job_t *j, const copy_t *d)
 {
   if (j == NULL)
     return;
+  if (d->for_job == NULL && !draining (c, j))
+    {
+      /* A repair with nowhere to go: the job lost agents (S2).  Its own
+       * recovery decides (the rendezvous waits for agents within its
+       * infrastructure budget, as for any job): it leaves the scheduler,
+       * takes free agents the way a restored job does, and is queued
+       * again if it ever waits with none (decision 83). */
+      mu_log_notice (c->log, "SCHED-RELEASE", "job %s lost agents and no "
+                     "other fits; it recovers on its own, outside the "
+                     "scheduler", j->id);
+      mu_sched_job_end (c->sched, j->id);
+      mu_sched_glue_forget (c, j->id);
+      j->sched_in = 0;
+      mu_jobs_offer_free_nodes (c);
+      return;
+    }
   char note[512];
   snprintf (note, sizeof note, "preempted by the scheduler%s%s: %s",
             d->for_job ? " for job " : "", d->for_job ? d->for_job : "",
