@@ -59,57 +59,6 @@
 
 extern char **environ;
 
-/* rdzv_load.h's helpers: rdzv_load.c defines them for its own binary. */
-int rl_verbose;
-
-uint64_t
-rl_now_us (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-double
-rl_ms (uint64_t us)
-{
-  return (double)us / 1000.0;
-}
-
-void
-rl_note (const char *fmt, ...)
-{
-  if (!rl_verbose)
-    return;
-  va_list ap;
-  va_start (ap, fmt);
-  fprintf (stderr, "many_jobs: ");
-  vfprintf (stderr, fmt, ap);
-  fputc ('\n', stderr);
-  va_end (ap);
-}
-
-void
-rl_die (const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  fprintf (stderr, "many_jobs: ");
-  vfprintf (stderr, fmt, ap);
-  fputc ('\n', stderr);
-  va_end (ap);
-  exit (1);
-}
-
-double
-rl_self_cpu_s (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-         + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* ------------------------------------------------------------- musterd */
 
 typedef struct daemon
@@ -548,6 +497,7 @@ usage (FILE *f)
 int
 main (int argc, char **argv)
 {
+  rl_prog = "many_jobs";
   static const struct option lo[]
       = { { "musterd", required_argument, 0, 'm' },
           { "jobs", required_argument, 0, 'j' },

@@ -263,14 +263,6 @@ parse_opts (int argc, char **argv, opts_t *o)
 
 /* ------------------------------------------------------------- helpers */
 
-uint64_t
-rl_now_us (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The q-quantile of a histogram (its bucket's upper bound), in ms. */
 static double
 hist_quantile_ms (const uint32_t *h, double q)
@@ -290,93 +282,6 @@ hist_quantile_ms (const uint32_t *h, double q)
         return (double)rl_hist_upper_us (i) / 1000.0;
     }
   return (double)rl_hist_upper_us (RL_HIST_N - 1) / 1000.0;
-}
-
-double
-rl_ms (uint64_t us)
-{
-  return (double)us / 1000.0;
-}
-
-int rl_verbose;
-
-void
-rl_note (const char *fmt, ...)
-{
-  if (!rl_verbose)
-    return;
-  va_list ap;
-  va_start (ap, fmt);
-  fprintf (stderr, "rdzv_load: ");
-  vfprintf (stderr, fmt, ap);
-  fputc ('\n', stderr);
-  va_end (ap);
-}
-
-void
-rl_die (const char *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  fprintf (stderr, "rdzv_load: ");
-  vfprintf (stderr, fmt, ap);
-  fputc ('\n', stderr);
-  va_end (ap);
-  exit (1);
-}
-
-/* VmRSS / VmHWM of a process in kB, or -1. */
-static long
-proc_status_kb (long pid, const char *field)
-{
-  char path[64], line[256];
-  snprintf (path, sizeof path, "/proc/%ld/status", pid);
-  FILE *f = fopen (path, "r");
-  if (f == NULL)
-    return -1;
-  long v = -1;
-  size_t fl = strlen (field);
-  while (fgets (line, sizeof line, f) != NULL)
-    if (strncmp (line, field, fl) == 0 && line[fl] == ':')
-      {
-        v = atol (line + fl + 1);
-        break;
-      }
-  fclose (f);
-  return v;
-}
-
-/* utime + stime of a process in seconds, or -1. */
-static double
-proc_cpu_s (long pid)
-{
-  char path[64], buf[2048];
-  snprintf (path, sizeof path, "/proc/%ld/stat", pid);
-  FILE *f = fopen (path, "r");
-  if (f == NULL)
-    return -1;
-  size_t n = fread (buf, 1, sizeof buf - 1, f);
-  fclose (f);
-  buf[n] = '\0';
-  char *p = strrchr (buf, ')'); /* comm may contain spaces */
-  if (p == NULL)
-    return -1;
-  unsigned long ut = 0, st = 0;
-  /* after ')': state(3) ... utime is field 14, stime 15 */
-  if (sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-              &st)
-      != 2)
-    return -1;
-  return (double)(ut + st) / (double)sysconf (_SC_CLK_TCK);
-}
-
-double
-rl_self_cpu_s (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-         + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* Raise RLIMIT_NOFILE as far as allowed (as root with CAP_SYS_RESOURCE
@@ -851,6 +756,7 @@ settle (int ms_)
 int
 main (int argc, char **argv)
 {
+  rl_prog = "rdzv_load";
   opts_t o;
   if (parse_opts (argc, argv, &o) != 0)
     {
@@ -935,7 +841,7 @@ main (int argc, char **argv)
           o.agents, o.workers, nw, k, k > 1 ? "es" : "",
           o.musterd ? "started here" : endpoint, la[0]);
   fflush (stdout);
-  long rss0 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  long rss0 = pid > 0 ? ps_status_kb (pid, "VmRSS") : -1;
   ps_mem_t m0 = { 0 }; /* mem: whose bytes (proc_stats.h) */
   if (pid > 0)
     ps_mem (pid, &m0);
@@ -951,11 +857,11 @@ main (int argc, char **argv)
           o.connect_window ? "" : " = all at once");
   fflush (stdout);
   settle (200);
-  long rss1 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  long rss1 = pid > 0 ? ps_status_kb (pid, "VmRSS") : -1;
   ps_mem_t m1 = { 0 }, m2 = { 0 };
   if (pid > 0)
     ps_mem (pid, &m1);
-  double cpu1 = pid > 0 ? proc_cpu_s (pid) : -1;
+  double cpu1 = pid > 0 ? ps_cpu_s (pid) : -1;
 
   uint64_t t_reg0 = rl_now_us ();
   if (phase (sh, k, 'R', &rr) != 0)
@@ -963,7 +869,7 @@ main (int argc, char **argv)
       bad = 1;
       goto out;
     }
-  double cpu2 = pid > 0 ? proc_cpu_s (pid) : -1;
+  double cpu2 = pid > 0 ? ps_cpu_s (pid) : -1;
   uint64_t t_round = rr.t_last - t_reg0;
   printf ("  round: registers sent in     %9.1f ms\n",
           rl_ms (rr.t_sent - t_reg0));
@@ -985,14 +891,14 @@ main (int argc, char **argv)
    * second after the round (coordinator/mem_trim.c): read after both,
    * with a margin for a loaded machine. */
   settle (2500);
-  long rss2 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+  long rss2 = pid > 0 ? ps_status_kb (pid, "VmRSS") : -1;
   if (pid > 0)
     ps_mem (pid, &m2);
   long rss3 = -1; /* after the steady period: ZeroMQ's pipes fill with use */
 
   if (o.steady_s > 0)
     {
-      double c0 = pid > 0 ? proc_cpu_s (pid) : -1;
+      double c0 = pid > 0 ? ps_cpu_s (pid) : -1;
       uint64_t t0 = rl_now_us ();
       if (phase (sh, k, 'I', &ri) != 0)
         {
@@ -1000,9 +906,9 @@ main (int argc, char **argv)
           goto out;
         }
       double wall = (double)(rl_now_us () - t0) / 1e6;
-      double c1 = pid > 0 ? proc_cpu_s (pid) : -1;
+      double c1 = pid > 0 ? ps_cpu_s (pid) : -1;
       steady_pct = pid > 0 ? 100.0 * (c1 - c0) / wall : -1.0;
-      rss3 = pid > 0 ? proc_status_kb (pid, "VmRSS") : -1;
+      rss3 = pid > 0 ? ps_status_kb (pid, "VmRSS") : -1;
       steady_hbps = (double)ri.heartbeats_out / wall;
       printf ("  steady (job running, heartbeats only over %s every %llu "
               "ms, %.1f s): musterd CPU %.1f%% of a core; %.0f heartbeats/s "
@@ -1058,15 +964,15 @@ main (int argc, char **argv)
       bad = 1;
       goto out;
     }
-  double cpu3 = pid > 0 ? proc_cpu_s (pid) : -1;
+  double cpu3 = pid > 0 ? ps_cpu_s (pid) : -1;
   uint64_t t_exit0 = rl_now_us ();
   if (phase (sh, k, 'X', &rd) != 0)
     {
       bad = 1;
       goto out;
     }
-  double cpu4 = pid > 0 ? proc_cpu_s (pid) : -1;
-  long hwm = pid > 0 ? proc_status_kb (pid, "VmHWM") : -1;
+  double cpu4 = pid > 0 ? ps_cpu_s (pid) : -1;
+  long hwm = pid > 0 ? ps_status_kb (pid, "VmHWM") : -1;
   uint64_t t_done = rd.t_last - t_exit0;
   printf ("  done:  exits sent in         %9.1f ms\n",
           rl_ms (rd.t_sent - t_exit0));

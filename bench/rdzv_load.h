@@ -68,8 +68,10 @@ typedef struct report
   uint32_t hb_rtt_hist[RL_HIST_N];
 } report_t;
 
-/* Progress lines on stderr (--verbose). */
+/* Progress lines on stderr (--verbose), and the program name messages
+ * start with (rl_util.c). */
 extern int rl_verbose;
+extern const char *rl_prog;
 
 /* CLOCK_MONOTONIC in microseconds, and microseconds as milliseconds. */
 uint64_t rl_now_us (void);
