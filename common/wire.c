@@ -204,13 +204,20 @@ mu_wire_send_error_field (void *sock, const mu_route_t *to, int code,
   if (to != NULL && to->len == 0)
     return MUSTER_EINVAL; /* no peer to answer (the routing id never came) */
   mu_msg_t m;
-  memset (&m, 0, sizeof m);
-  m.type = MU_MSG_ERROR;
-  m.u.error.code = code;
-  m.u.error.message = (char *)(message ? message : muster_strerror (code));
-  m.u.error.in_reply_to = (char *)in_reply_to;
-  m.u.error.req_id = req_id;
-  m.u.error.code_name = (char *)muster_err_name (code);
-  m.u.error.field = (char *)(field && *field ? field : NULL);
+  mu_wire_error_msg (&m, code, in_reply_to, req_id, field, message);
   return mu_wire_send (sock, to, &m);
+}
+
+void
+mu_wire_error_msg (mu_msg_t *m, int code, const char *in_reply_to,
+                   uint64_t req_id, const char *field, const char *message)
+{
+  memset (m, 0, sizeof *m);
+  m->type = MU_MSG_ERROR;
+  m->u.error.code = code;
+  m->u.error.message = (char *)(message ? message : muster_strerror (code));
+  m->u.error.in_reply_to = (char *)in_reply_to;
+  m->u.error.req_id = req_id;
+  m->u.error.code_name = (char *)muster_err_name (code);
+  m->u.error.field = (char *)(field && *field ? field : NULL);
 }

@@ -57,6 +57,13 @@ int mu_wire_send_error_field (void *sock, const mu_route_t *to, int code,
                               const char *in_reply_to, uint64_t req_id,
                               const char *field, const char *message);
 
+/* The "error" message mu_wire_send_error_field sends, filled into *m (its
+ * strings borrowed from the arguments): for a transport that is not a
+ * ZeroMQ socket (the native agent port). */
+void mu_wire_error_msg (mu_msg_t *m, int code, const char *in_reply_to,
+                        uint64_t req_id, const char *field,
+                        const char *message);
+
 /* Apply muster's standard options to a socket: linger 0, ZMQ_MAXMSGSIZE
  * bounded by MU_PROTO_MAX_MSG, and the given high-water marks.  0 or
  * -errno. */

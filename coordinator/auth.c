@@ -370,56 +370,41 @@ note_denied (mu_auth_t *a, const char *domain, const char *why,
 
 /* Decide one request: frames are version, request id, domain, address,
  * routing id, mechanism, credentials... */
-static void
-zap_decide (mu_auth_t *a, void *sock, zmq_msg_t *f, int n)
+int
+mu_auth_decide (mu_auth_t *a, const char *domain, const char *mechanism,
+                const unsigned char *key, const char *address, char *user,
+                size_t ulen, char *reason, size_t rlen)
 {
-  char domain[32] = "?", address[128] = "?";
-  if (n >= 4)
-    {
-      size_t l = zmq_msg_size (&f[2]) < sizeof domain - 1 ? zmq_msg_size (&f[2])
-                                                          : sizeof domain - 1;
-      memcpy (domain, zmq_msg_data (&f[2]), l);
-      domain[l] = '\0';
-      l = zmq_msg_size (&f[3]) < sizeof address - 1 ? zmq_msg_size (&f[3])
-                                                    : sizeof address - 1;
-      memcpy (address, zmq_msg_data (&f[3]), l);
-      address[l] = '\0';
-    }
-  if (n < 6 || !frame_is (&f[0], "1.0"))
-    {
-      if (n >= 2)
-        zap_reply (sock, &f[1], "500", "malformed ZAP request", "");
-      return;
-    }
+  user[0] = '\0';
   if (a->o.conns != NULL && mu_conn_admit (a->o.conns) != 0)
     {
       note_denied (a, domain, "connection limit reached", address);
-      zap_reply (sock, &f[1], "400", "connection limit", "");
-      return;
+      snprintf (reason, rlen, "connection limit");
+      return MUSTER_EQUOTA;
     }
-  if (strcmp (domain, "muster-local") == 0 && frame_is (&f[5], "NULL"))
+  if (strcmp (domain, "muster-local") == 0 && strcmp (mechanism, "NULL") == 0)
     {
       /* "localhost:UID:GID:PID", from SO_PEERCRED. */
       unsigned uid, gid, pid;
       if (sscanf (address, "localhost:%u:%u:%u", &uid, &gid, &pid) == 3)
         {
-          char user[64];
-          snprintf (user, sizeof user, "u:%u:%u", uid, gid);
-          zap_reply (sock, &f[1], "200", "OK", user);
-          return;
+          snprintf (user, ulen, "u:%u:%u", uid, gid);
+          return 0;
         }
       note_denied (a, domain, "no peer credentials", address);
-      zap_reply (sock, &f[1], "400", "no peer credentials", "");
-      return;
+      snprintf (reason, rlen, "no peer credentials");
+      return MUSTER_EAUTH;
     }
-  if (n < 7 || !frame_is (&f[5], "CURVE") || zmq_msg_size (&f[6]) != 32)
+  if (a->o.insecure && strcmp (mechanism, "NULL") == 0)
+    return 0; /* --insecure: anyone, as no ZAP domain on the port means */
+  if (strcmp (mechanism, "CURVE") != 0 || key == NULL)
     {
       note_denied (a, domain, "not a CURVE handshake", address);
-      zap_reply (sock, &f[1], "400", "CURVE required", "");
-      return;
+      snprintf (reason, rlen, "CURVE required");
+      return MUSTER_EAUTH;
     }
   char pub[MU_KEY_Z85_LEN + 1];
-  mu_key_encode (zmq_msg_data (&f[6]), pub);
+  mu_key_encode (key, pub);
   entry_t *e = mu_smap_get (a->keys, pub);
   int ok = 0;
   if (e != NULL && strcmp (domain, "muster-agent") == 0)
@@ -433,12 +418,57 @@ zap_decide (mu_auth_t *a, void *sock, zmq_msg_t *f, int n)
       note_denied (a, domain, e || strcmp (domain, "muster-standby") == 0
                                   ? "key not valid on this port" : "unknown key",
                    address);
-      zap_reply (sock, &f[1], "400", "unknown key", "");
+      snprintf (reason, rlen, "unknown key");
+      return MUSTER_EAUTH;
+    }
+  snprintf (user, ulen, "k:%s", pub);
+  return 0;
+}
+
+/* One ZAP request (RFC 27): frames version, request id, domain, address,
+ * identity, mechanism, credentials; the answer is mu_auth_decide's. */
+static void
+zap_decide (mu_auth_t *a, void *sock, zmq_msg_t *f, int n)
+{
+  char domain[32] = "?", address[128] = "?", mech[16] = "?";
+  if (n >= 6)
+    {
+      size_t l = zmq_msg_size (&f[2]) < sizeof domain - 1 ? zmq_msg_size (&f[2])
+                                                          : sizeof domain - 1;
+      memcpy (domain, zmq_msg_data (&f[2]), l);
+      domain[l] = '\0';
+      l = zmq_msg_size (&f[3]) < sizeof address - 1 ? zmq_msg_size (&f[3])
+                                                    : sizeof address - 1;
+      memcpy (address, zmq_msg_data (&f[3]), l);
+      address[l] = '\0';
+      l = zmq_msg_size (&f[5]) < sizeof mech - 1 ? zmq_msg_size (&f[5])
+                                                 : sizeof mech - 1;
+      memcpy (mech, zmq_msg_data (&f[5]), l);
+      mech[l] = '\0';
+    }
+  if (n < 6 || !frame_is (&f[0], "1.0"))
+    {
+      if (n >= 2)
+        zap_reply (sock, &f[1], "500", "malformed ZAP request", "");
       return;
     }
-  char user[64];
-  snprintf (user, sizeof user, "k:%s", pub);
-  zap_reply (sock, &f[1], "200", "OK", user);
+  const unsigned char *key = NULL;
+  if (strcmp (mech, "CURVE") == 0 && n >= 7 && zmq_msg_size (&f[6]) == 32)
+    key = zmq_msg_data (&f[6]);
+  else if (strcmp (mech, "CURVE") == 0)
+    mech[0] = '\0'; /* CURVE without a 32-byte key: not a CURVE handshake */
+  char user[64], reason[64];
+  /* The ZAP path never runs for --insecure ports: NULL there is refused
+   * unless it is the local socket, as before. */
+  if (a->o.insecure && strcmp (mech, "NULL") == 0
+      && strcmp (domain, "muster-local") != 0)
+    mech[0] = '\0';
+  if (mu_auth_decide (a, domain, mech, key, address, user, sizeof user,
+                      reason, sizeof reason)
+      == 0)
+    zap_reply (sock, &f[1], "200", "OK", user);
+  else
+    zap_reply (sock, &f[1], "400", reason, "");
 }
 
 static int

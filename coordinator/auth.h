@@ -98,6 +98,19 @@ const char *mu_auth_server_public (const mu_auth_t *a);
 /* Path of the cluster join token file, or NULL (no state directory). */
 const char *mu_auth_cluster_token_path (const mu_auth_t *a);
 
+/* zsrv: the one decision both the ZAP handler (control ports, libzmq's
+ * agent port) and the native agent port (zmtp_server.c) ask: may a
+ * handshake on `domain` ("muster-agent", "muster-ctl", "muster-standby",
+ * "muster-local") with `mechanism` ("CURVE" with the client's long-term
+ * key[32], or "NULL") from `address` proceed?  First the connection cap
+ * (mu_conn_admit), then the key table.  0 with `user` (the route's User-Id,
+ * "k:KEY", "u:UID:GID" or "" when insecure), or MUSTER_EQUOTA /
+ * MUSTER_EAUTH with `reason` for the peer; a refusal is counted and logged
+ * (AUTH-DENIED, rate-limited). */
+int mu_auth_decide (mu_auth_t *a, const char *domain, const char *mechanism,
+                    const unsigned char *key, const char *address, char *user,
+                    size_t ulen, char *reason, size_t rlen);
+
 /* Who sent a message, from the User-Id its connection was given (the
  * route's `user`).  0 with *out filled (valid until the next call that
  * changes the key table), or MUSTER_EAUTH.  Insecure: every peer is a

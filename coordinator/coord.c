@@ -123,6 +123,7 @@ mu_coord_unreachable (mu_coord_t *c, mu_node_t *n, int type, int rc)
               "node %s: %s could not be sent (%s); declaring it lost",
               n->node_id, mu_msg_name (type), muster_strerror (rc));
   n->unreachable = 1;
+  c->unreachable_pending = 1; /* zsrv: handle_closed looks only then */
   if (!c->stopping && c->started)
     uv_timer_start (&c->closed_timer, on_closed_timer, 0, 0);
 }
@@ -134,6 +135,21 @@ fault (const mu_coord_t *c, int type, const char *node_id)
   return c->fault_send_type != 0 && c->fault_send_type == type
          && (c->fault_send_node[0] == '\0'
              || (node_id != NULL && strcmp (node_id, c->fault_send_node) == 0));
+}
+
+/* zsrv: a message to the agent port, on whichever transport serves it. */
+static int
+agent_send (mu_coord_t *c, const mu_route_t *to, const mu_msg_t *m)
+{
+  if (c->agent_port == NULL)
+    return mu_wire_send (c->agent_sock, to, m);
+  char *buf = NULL;
+  size_t len = 0;
+  int rc = mu_msg_encode (m, &buf, &len);
+  if (rc == 0)
+    rc = mu_coord_agent_send_raw (c, to, buf, len);
+  free (buf);
+  return rc;
 }
 
 int
@@ -157,7 +173,7 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
   mu_node_route (n, &to);
   int rc = fault (c, (int)m->type, n->node_id)
                ? -ENOMEM
-               : mu_wire_send (c->agent_sock, &to, &stamped);
+               : agent_send (c, &to, &stamped);
   if (rc == 0)
     return 0;
   if (is_command ((int)m->type))
@@ -182,7 +198,9 @@ mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,
                      const mu_msg_t *m)
 {
   int rc = fault (c, (int)m->type, NULL) ? -ENOMEM
-                                         : mu_wire_send (sock, to, m);
+           : (c->agent_port != NULL && sock == c->agent_sock)
+             ? agent_send (c, to, m)
+             : mu_wire_send (sock, to, m);
   if (rc != 0)
     {
       c->sends_failed++;
@@ -196,9 +214,17 @@ int
 mu_coord_send_error (mu_coord_t *c, void *sock, const mu_route_t *to,
                      int code, const char *what, const char *text)
 {
-  int rc = fault (c, MU_MSG_ERROR, NULL)
-               ? -ENOMEM
-               : mu_wire_send_error (sock, to, code, what, 0, text);
+  int rc;
+  if (fault (c, MU_MSG_ERROR, NULL))
+    rc = -ENOMEM;
+  else if (c->agent_port != NULL && sock == c->agent_sock)
+    {
+      mu_msg_t m;
+      mu_wire_error_msg (&m, code, what, 0, NULL, text);
+      rc = to->len == 0 ? MUSTER_EINVAL : agent_send (c, to, &m);
+    }
+  else
+    rc = mu_wire_send_error (sock, to, code, what, 0, text);
   if (rc != 0)
     {
       c->sends_failed++;
@@ -269,8 +295,8 @@ handle_enroll (mu_coord_t *c, const mu_route_t *from,
   send_enrolled (c, from, 0, who->job, "enrolled");
 }
 
-static void
-dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
+void
+mu_coord_dispatch_agent (mu_coord_t *c, const mu_route_t *from, mu_msg_t *m)
 {
   mu_principal_t who;
   if (mu_auth_who (c->auth, from->user, MU_AUTH_AGENT_PORT, &who) != 0
@@ -403,7 +429,7 @@ on_agent_readable (void *sock, void *arg)
       mu_coord_send_error (c, sock, &from, rc, NULL, err);
       return 0;
     }
-  dispatch_agent (c, &from, &m);
+  mu_coord_dispatch_agent (c, &from, &m);
   mu_msg_clear (&m);
   return 0;
 }
@@ -450,7 +476,8 @@ mu_coord_drain_agents (mu_coord_t *c)
 {
   /* zwatch's check handle drains again each loop turn, so consuming
    * messages here loses no edge of ZMQ_FD. */
-  for (int i = 0; i < 4096 && c->agent_sock != NULL
+  /* The native port has no queue: its messages are handled as read. */
+  for (int i = 0; i < 4096 && c->agent_sock != NULL && c->agent_port == NULL
                   && on_agent_readable (c->agent_sock, c) == 0;
        i++)
     ;
@@ -602,8 +629,10 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
                   muster_strerror (rc));
       goto fail;
     }
-  rc = open_router (c, c->opts.agent_bind, MU_AUTH_AGENT_PORT, &c->agent_sock,
-                    c->agent_ep, sizeof c->agent_ep);
+  rc = c->opts.agent_zmq
+         ? open_router (c, c->opts.agent_bind, MU_AUTH_AGENT_PORT,
+                        &c->agent_sock, c->agent_ep, sizeof c->agent_ep)
+         : mu_agent_port_open (c); /* zsrv */
   if (rc != 0)
     {
       mu_log_err (c->log, "BIND-FAILED", "agent port %s: %s",
@@ -631,11 +660,14 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   rc = open_ctl_local (c);
   if (rc != 0)
     goto fail;
-  rc = mu_zwatch_start (loop, c->agent_sock, on_agent_readable, c,
-                        &c->agent_watch);
-  if (rc == 0)
-    rc = mu_conn_watch_start (loop, c->zctx, c->agent_sock, "agent",
-                              &c->conns, c->log, &c->agent_conns);
+  if (c->agent_port == NULL)
+    {
+      rc = mu_zwatch_start (loop, c->agent_sock, on_agent_readable, c,
+                            &c->agent_watch);
+      if (rc == 0)
+        rc = mu_conn_watch_start (loop, c->zctx, c->agent_sock, "agent",
+                                  &c->conns, c->log, &c->agent_conns);
+    }
   if (rc != 0)
     goto fail;
   mu_ev_coord_started (c);
@@ -686,7 +718,9 @@ fail:
     zmq_close (c->ctl_sock);
   if (c->ctl_local_sock)
     zmq_close (c->ctl_local_sock);
-  if (c->agent_sock)
+  if (c->agent_port != NULL)
+    mu_agent_port_close (c);
+  else if (c->agent_sock)
     zmq_close (c->agent_sock);
   c->ctl_sock = c->agent_sock = c->ctl_local_sock = NULL;
   mu_auth_stop (c->auth);
@@ -794,6 +828,8 @@ mu_coord_stop (mu_coord_t *c)
   mu_mem_trim_close (c);
   /* Give final messages (job.done) a moment to leave. */
   int linger = 500;
+  if (c->agent_port != NULL)
+    mu_agent_port_close (c); /* what the kernel took is sent */
   if (c->agent_sock)
     zmq_setsockopt (c->agent_sock, ZMQ_LINGER, &linger, sizeof linger);
   /* ... and the last answers (ctl.events: mu_events_stop). */

@@ -65,6 +65,9 @@ typedef struct mu_coord_opts {
   /* schedwire: the scheduler (sched_glue.h) */
   const char *const *quotas; /* "TENANT=SLOTS" (musterd --quota) */
   size_t nquotas;
+  /* zsrv: the agent port's transport (agent_port.c) */
+  int agent_zmq;            /* 1 = a libzmq ROUTER (the baseline the bench
+                               compares against); 0 = native (zmtp_server.h) */
 } mu_coord_opts_t;
 
 /* Allocate a coordinator (no sockets yet).  0 or -ENOMEM; *out is owned by
@@ -385,7 +388,31 @@ struct mu_coord {
   int mem_trim_open;
   int mem_trim_busy;        /* a trim runs on the thread pool */
   uint64_t mem_trim_last_ms;
+  /* zsrv: the native agent port (agent_port.c; NULL = libzmq's ROUTER).
+   * agent_sock then points at it too, so `sock == c->agent_sock` still
+   * names the agent port at every send site; nothing may pass it to
+   * libzmq (mu_coord_agent_send_raw is the way out). */
+  struct mu_zsrv *agent_port;
+  struct mu_closed_route { uint32_t key; unsigned char id[8]; } *closed_routes;
+  size_t nclosed_routes, closed_routes_cap; /* closed, not yet handled */
+  int unreachable_pending;  /* mu_coord_unreachable marked a node */
 };
+
+/* zsrv: agent_port.c.  Open the agent port natively (opts.agent_zmq == 0)
+ * on c->loop: binds c->opts.agent_bind, fills c->agent_ep.  0 or a code. */
+int mu_agent_port_open (mu_coord_t *c);
+/* Close it (queued writes dropped, as ZMQ_LINGER 0 did). */
+void mu_agent_port_close (mu_coord_t *c);
+/* Send an encoded body to an agent's route on whichever transport serves
+ * the agent port.  0, -EHOSTUNREACH, -EAGAIN or a code. */
+int mu_coord_agent_send_raw (mu_coord_t *c, const mu_route_t *to,
+                             const void *buf, size_t len);
+/* coord.c: one decoded agent message (both transports). */
+void mu_coord_dispatch_agent (mu_coord_t *c, const mu_route_t *from,
+                              mu_msg_t *m);
+/* nodes.c: the native port's connection `route` closed: its node (found
+ * by route, O(1)) is declared lost on the next loop turn. */
+void mu_nodes_route_closed (mu_coord_t *c, const mu_route_t *route);
 
 /* coord.c: handle the messages waiting on the agent port now (before
  * acting on a closed connection: its last words, e.g. agent.leave, come

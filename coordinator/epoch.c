@@ -775,8 +775,8 @@ mu_jobs_members (mu_coord_t *c, mu_node_t *n, const mu_members_get_t *g)
     }
   /* Its workers wait for this membership: a reply that cannot be sent is
    * a command that cannot (the node is declared lost next turn). */
-  int rc = mu_wire_send_raw (c->agent_sock, &to, j->members_buf,
-                             j->members_len);
+  int rc = mu_coord_agent_send_raw (c, &to, j->members_buf,
+                                    j->members_len); /* zsrv */
   if (rc != 0)
     mu_coord_unreachable (c, n, MU_MSG_MEMBERS, rc);
 }

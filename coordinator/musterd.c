@@ -50,6 +50,7 @@ typedef struct daemon_cfg {
   char state_dir[2048];
   char ctl_socket[2048];
   int insecure;
+  int agent_zmq; /* zsrv: --agent-transport zmq */
   int journal_group;
   int dump_state;
   uint64_t restore_window_ms;
@@ -84,6 +85,9 @@ usage (FILE *f)
            "                       local users are known by their uid)\n"
            "  --insecure           no CURVE on the TCP ports: anyone who reaches\n"
            "                       them may register nodes and submit jobs\n"
+           "  --agent-transport T  native (default): musterd serves ZMTP itself\n"
+           "                       on the agent port; zmq: a libzmq ROUTER (the\n"
+           "                       baseline bench/rdzv_load compares against)\n"
            "  --journal-sync MODE  record: fsync the job journal (STATE_DIR/journal)\n"
            "                       after every record, and once for a burst's rest\n"
            "                       (default); group: one fsync per loop iteration\n"
@@ -191,6 +195,19 @@ apply (daemon_cfg_t *cfg, const char *key, const char *val, char *err,
         {
           snprintf (err, errlen, "bad value '%s' for journal-sync (expected "
                     "record or group)", val);
+          return MUSTER_EINVAL;
+        }
+    }
+  else if (strcmp (key, "agent-transport") == 0) /* zsrv */
+    {
+      if (strcmp (val, "native") == 0)
+        cfg->agent_zmq = 0;
+      else if (strcmp (val, "zmq") == 0)
+        cfg->agent_zmq = 1;
+      else
+        {
+          snprintf (err, errlen, "bad value '%s' for agent-transport "
+                    "(expected native or zmq)", val);
           return MUSTER_EINVAL;
         }
     }
@@ -616,6 +633,7 @@ main (int argc, char **argv)
                         .state_dir = cfg.state_dir,
                         .ctl_local = cfg.ctl_socket[0] ? cfg.ctl_socket : NULL,
                         .insecure = cfg.insecure,
+                        .agent_zmq = cfg.agent_zmq,
                         .journal_group_commit = cfg.journal_group,
                         .restore_window_ms = cfg.restore_window_ms,
                         .term = term,

@@ -697,7 +697,8 @@ agent_port_backlogged (mu_coord_t *c)
 {
   int events = 0;
   size_t len = sizeof events;
-  return c->agent_sock != NULL
+  /* zsrv: the native port queues nothing: read is handled. */
+  return c->agent_sock != NULL && c->agent_port == NULL
          && zmq_getsockopt (c->agent_sock, ZMQ_EVENTS, &events, &len) == 0
          && (events & ZMQ_POLLIN);
 }
@@ -807,11 +808,68 @@ mu_nodes_conn_closed (int fd, void *coord)
   c->closed_fds[c->nclosed++] = fd;
 }
 
+static void
+on_closed_timer_cb (uv_timer_t *t)
+{
+  mu_nodes_handle_closed (t->data);
+}
+
+void
+mu_nodes_route_closed (mu_coord_t *c, const mu_route_t *route)
+{
+  if (c->stopping || route->len != sizeof c->closed_routes[0].id)
+    return;
+  mu_node_t *n = mu_nodes_by_route (c, route); /* O(1): the routes map */
+  if (n == NULL)
+    return; /* never registered, or already gone */
+  if (c->nclosed_routes == c->closed_routes_cap)
+    {
+      size_t ncap = c->closed_routes_cap ? c->closed_routes_cap * 2 : 16;
+      struct mu_closed_route *v = realloc (c->closed_routes,
+                                           ncap * sizeof *v);
+      if (v == NULL)
+        return; /* heartbeats will find it */
+      c->closed_routes = v;
+      c->closed_routes_cap = ncap;
+    }
+  struct mu_closed_route *r = &c->closed_routes[c->nclosed_routes++];
+  r->key = n->key;
+  memcpy (r->id, route->id, sizeof r->id);
+  uv_timer_start (&c->closed_timer, on_closed_timer_cb, 0, 0);
+}
+
+/* zsrv: the native port's closes, O(1) each: the node still on that
+ * route (not rebound to a new connection meanwhile) is lost. */
+static void
+handle_closed_routes (mu_coord_t *c)
+{
+  while (c->nclosed_routes > 0)
+    {
+      struct mu_closed_route *r = &c->closed_routes[--c->nclosed_routes];
+      mu_node_t *n = r->key < c->nodes_used ? c->nodes[r->key] : NULL;
+      if (n == NULL || !n->in_use || !n->alive
+          || n->route.len != sizeof r->id
+          || memcmp (n->route.id, r->id, sizeof r->id) != 0)
+        continue;
+      uint64_t now = mu_now_ms ();
+      mu_log_warn (c->log, "NODE-LOST",
+                   "node %s silent for %llu ms: its connection closed",
+                   n->node_id,
+                   (unsigned long long)(now > n->last_seen_ms
+                                            ? now - n->last_seen_ms : 0));
+      mu_cm_node_lost (c, n, "connection");
+      mark_dead (c, n);
+      mu_jobs_node_lost (c, n, "its connection closed", 1);
+      release_node (c, n);
+    }
+}
+
 void
 mu_nodes_handle_closed (mu_coord_t *c)
 {
   /* Its last messages (agent.leave of a node that shut down) first. */
   mu_coord_drain_agents (c);
+  handle_closed_routes (c);
   while (c->nclosed > 0)
     {
       int fd = c->closed_fds[--c->nclosed];
@@ -835,7 +893,11 @@ mu_nodes_handle_closed (mu_coord_t *c)
           break;
         }
     }
-  /* Nodes a command could not be sent to (mu_coord_unreachable). */
+  /* Nodes a command could not be sent to (mu_coord_unreachable); a scan
+   * only when one was marked, so a burst of closes stays O(1) each. */
+  if (!c->unreachable_pending)
+    return;
+  c->unreachable_pending = 0;
   for (size_t k = 0; k < c->nodes_used; k++)
     {
       mu_node_t *n = c->nodes[k];
@@ -854,6 +916,9 @@ mu_nodes_free_all (mu_coord_t *c)
 {
   free (c->closed_fds);
   c->closed_fds = NULL;
+  free (c->closed_routes); /* zsrv */
+  c->closed_routes = NULL;
+  c->nclosed_routes = c->closed_routes_cap = 0;
   c->nclosed = c->closed_cap = 0;
   for (size_t k = 0; k < c->nodes_used; k++)
     {
