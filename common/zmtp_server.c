@@ -641,7 +641,9 @@ pend_free (conn_t *k)
 static void
 consume (conn_t *k, unsigned char *data, size_t n)
 {
-  while (n > 0 && k->state != ST_CLOSING)
+  /* Until the input is used up and no whole unit waits in pend (the
+   * last bytes of a read may complete it). */
+  while ((n > 0 || k->pend_len > 0) && k->state != ST_CLOSING)
     {
       size_t hl = 0;
       uint64_t bl = 0;
@@ -656,6 +658,8 @@ consume (conn_t *k, unsigned char *data, size_t n)
             }
           if ((size_t)need > k->pend_len)
             {
+              if (n == 0)
+                return; /* wait for more */
               size_t take = (size_t)need - k->pend_len;
               if (take > n)
                 take = n;

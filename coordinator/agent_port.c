@@ -15,6 +15,7 @@
 #include "coordinator/coord.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,6 +86,14 @@ on_event (void *arg, mu_zsrv_event_t ev)
 int
 mu_agent_port_open (mu_coord_t *c)
 {
+  /* libuv writes with write(2): a peer that closed while bytes were
+   * queued would raise SIGPIPE and kill the coordinator (libzmq sends with
+   * MSG_NOSIGNAL).  musterd and `muster run` are our programs, and their
+   * children get default dispositions back (worker/proc_launch.c); a
+   * handler someone installed is left alone. */
+  struct sigaction sa;
+  if (sigaction (SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+    signal (SIGPIPE, SIG_IGN);
   mu_zsrv_opts_t o;
   memset (&o, 0, sizeof o);
   if (!mu_auth_insecure (c->auth))
