@@ -117,6 +117,10 @@ usage (FILE *f)
       "                    would have on its own host\n"
       "  --hb-over MODE    heartbeats over udp (default), zmq (the agent\n"
       "                    port, the baseline) or both (each size twice)\n"
+      "  --agent-transport T  the musterd started here serves its agent\n"
+      "                    port natively (native, default), on a libzmq\n"
+      "                    ROUTER (zmq, the baseline) or, with --sizes,\n"
+      "                    both (each size twice, compared)\n"
       "  --loss            after the steady phase, one agent falls silent:\n"
       "                    time until the others get job.stop (replaces\n"
       "                    the done phase)\n");
@@ -158,6 +162,7 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "role", required_argument, 0, 'R' },
     { "hb-over", required_argument, 0, 'B' },
     { "loss", no_argument, 0, 'K' },
+    { "agent-transport", required_argument, 0, 'T' }, /* zsrv */
     { "help", no_argument, 0, 'h' },
     { 0, 0, 0, 0 },
   };
@@ -171,6 +176,7 @@ parse_opts (int argc, char **argv, opts_t *o)
   o->log_level = "warn";
   o->role = "worker";
   o->hb_over = "udp";
+  o->transport = "native";
   int c;
   uint32_t u;
   while ((c = getopt_long (argc, argv, "h", lo, NULL)) != -1)
@@ -248,6 +254,16 @@ parse_opts (int argc, char **argv, opts_t *o)
         break;
       case 'K':
         o->loss = 1;
+        break;
+      case 'T':
+        if (strcmp (optarg, "native") != 0 && strcmp (optarg, "zmq") != 0
+            && strcmp (optarg, "both") != 0)
+          {
+            fprintf (stderr, "rdzv_load: --agent-transport '%s': expected "
+                     "native, zmq or both\n", optarg);
+            return -1;
+          }
+        o->transport = optarg;
         break;
       case 'h':
         usage (stdout);
@@ -360,6 +376,8 @@ start_musterd (const opts_t *o, daemon_t *d)
       argv[k++] = "--heartbeat";
       argv[k++] = o->heartbeat;
     }
+  argv[k++] = "--agent-transport"; /* zsrv */
+  argv[k++] = o->transport;
   for (int i = 0; i < o->ndargs; i++)
     argv[k++] = o->dargs[i];
   argv[k] = NULL;
@@ -453,6 +471,7 @@ enum
   F_DET,
   F_DETL,
   F_HBMS,
+  F_NODE, /* zsrv: bytes per connected node (heap + anonymous) */
   F_N
 };
 static const char *const field_key[F_N] = {
@@ -469,6 +488,7 @@ static const char *const field_key[F_N] = {
   "detect_ms=",
   "detect_last_ms=",
   "hb_interval_ms=",
+  "node_b=",
 };
 
 static int
@@ -490,7 +510,8 @@ median (double *v, int n)
 static int
 sizes_own_option (char **argv, int argc, int i)
 {
-  static const char *const own[] = { "--sizes", "--reps", "--hb-over" };
+  static const char *const own[] = { "--sizes", "--reps", "--hb-over",
+                                     "--agent-transport" };
   for (size_t k = 0; k < sizeof own / sizeof own[0]; k++)
     {
       size_t l = strlen (own[k]);
@@ -528,15 +549,26 @@ run_sizes (const opts_t *o, int argc, char **argv)
       modes[0] = "zmq";
       modes[1] = "udp";
     }
+  /* zsrv: --agent-transport both: each size on libzmq's ROUTER, then
+   * on the native port (the modes loop runs inside; with both, one mode). */
+  const char *tps[2] = { o->transport, NULL };
+  if (strcmp (o->transport, "both") == 0)
+    {
+      tps[0] = "zmq";
+      tps[1] = "native";
+      if (modes[1] != NULL)
+        rl_die ("--agent-transport both and --hb-over both: one at a time");
+    }
   for (char *tok = strtok (list, ","); tok && nsz < MAXSZ - 1;
        tok = strtok (NULL, ","))
+    for (int ti = 0; ti < 2 && tps[ti] != NULL; ti++)
     for (int mi = 0; mi < 2 && modes[mi] != NULL; mi++)
       {
         unsigned a = 0, w = 0;
         if (sscanf (tok, "%ux%u", &a, &w) != 2 || a == 0 || w == 0)
           rl_die ("--sizes: '%s' is not AGENTSxWORKERS", tok);
-        snprintf (labels[nsz], sizeof labels[nsz], "%ux%u %s", a, w,
-                  modes[mi]);
+        snprintf (labels[nsz], sizeof labels[nsz], "%ux%u %s%s%s", a, w,
+                  modes[mi], tps[1] ? " " : "", tps[1] ? tps[ti] : "");
         wk[nsz] = (unsigned long)a * w;
         nok[nsz] = 0;
         rmin[nsz] = 1e30;
@@ -563,6 +595,8 @@ run_sizes (const opts_t *o, int argc, char **argv)
         cargv[k++] = sw;
         cargv[k++] = "--hb-over";
         cargv[k++] = modes[mi];
+        cargv[k++] = "--agent-transport";
+        cargv[k++] = tps[ti];
         cargv[k] = NULL;
         for (int rep = 0; rep < reps; rep++)
           {
@@ -674,6 +708,20 @@ run_sizes (const opts_t *o, int argc, char **argv)
                                / (m[i][F_SCPU] / (m[i][F_HBPS] + 1e-9) + 1e-12),
                 m[i + 1][F_P99] / (m[i][F_P99] + 1e-12),
                 m[i][F_DET] > 0 ? m[i + 1][F_DET] / m[i][F_DET] : -1.0);
+  if (tps[1] != NULL) /* zsrv: native against the libzmq baseline */
+    for (int i = 0; i + 1 < nsz; i += 2)
+      if (nok[i] > 0 && nok[i + 1] > 0)
+        printf ("%.*s native vs libzmq ROUTER: per node %.0f vs %.0f B "
+                "(%.2fx), per worker %.0f vs %.0f B (%.2fx), round %.0f vs "
+                "%.0f ms (%.2fx), musterd CPU in the round %.2f vs %.2f s "
+                "(%.2fx)\n",
+                (int)strcspn (labels[i], " "), labels[i], m[i + 1][F_NODE],
+                m[i][F_NODE], m[i + 1][F_NODE] / (m[i][F_NODE] + 1e-9),
+                m[i + 1][F_B0], m[i][F_B0],
+                m[i + 1][F_B0] / (m[i][F_B0] + 1e-9), m[i + 1][F_ROUND],
+                m[i][F_ROUND], m[i + 1][F_ROUND] / (m[i][F_ROUND] + 1e-9),
+                m[i + 1][F_CPU], m[i][F_CPU],
+                m[i + 1][F_CPU] / (m[i][F_CPU] + 1e-9));
   return bad ? 1 : 0;
 }
 
@@ -1007,14 +1055,17 @@ main (int argc, char **argv)
           "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
           "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
           "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
-          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f\n",
+          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f node_b=%.0f\n",
           o.agents, nw, rl_ms (t_conn), rl_ms (t_round), rl_ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? cpu2 - cpu1 : -1.0, o.hb_udp ? "udp" : "zmq",
           (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
           hist_quantile_ms (ri.hb_rtt_hist, 0.5),
-          hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps);
+          hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps,
+          pid > 0 ? (double)(m1.heap_kb - m0.heap_kb + m1.anon_kb
+                             - m0.anon_kb) * 1024.0 / o.agents
+                  : -1.0);
   fflush (stdout);
 
 out:

@@ -33,6 +33,7 @@ typedef struct opts
   const char *role;  /* role name of the job's one role */
   /* hb: heartbeats over UDP, and an injected silent loss */
   const char *hb_over; /* "udp" (default), "zmq" (the baseline) or "both" */
+  const char *transport; /* zsrv: agent port "native" (default), "zmq", "both" */
   int hb_udp;          /* this run's agents heartbeat over UDP */
   int loss;            /* --loss: after steady, one agent falls silent */
   uint32_t jobs;     /* many_jobs.c: agents bring this many jobs of

@@ -330,7 +330,8 @@ known_key (const char *key)
           "kv-max-bytes", "kv-max-keys", "state-dir", "ctl-socket",
           "journal-sync", "restore-window", "standby-of", "standby-bind",
           "standby-lease", "metrics-bind", "metrics-token-file",
-          "job-log-bytes", "events-keep", "quota", NULL };
+          "job-log-bytes", "events-keep", "quota",
+          "agent-transport" /* zsrv */, NULL };
   for (int i = 0; keys[i]; i++)
     if (strcmp (keys[i], key) == 0)
       return 1;
