@@ -128,6 +128,8 @@ mu_agent_port_open (mu_coord_t *c)
       return rc;
     }
   c->agent_sock = c->agent_port;
+  mu_log_notice (c->log, "AGENT-PORT", "%s: musterd's own ZMTP 3.1 server, %s",
+               c->agent_ep, o.curve ? "CURVE" : "NULL (insecure)");
   return 0;
 }
 
