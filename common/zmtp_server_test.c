@@ -449,6 +449,75 @@ test_garbage_and_timeout (void **state)
   fx_free (f);
 }
 
+/* Read exactly n bytes from a raw socket while turning the loop. */
+static int
+raw_read (fx_t *f, int s, unsigned char *buf, size_t n)
+{
+  size_t got = 0;
+  for (int i = 0; i < 20000 && got < n; i++)
+    {
+      ssize_t r = recv (s, buf + got, n - got, MSG_DONTWAIT);
+      if (r == 0)
+        return -1; /* closed */
+      if (r > 0)
+        got += (size_t)r;
+      else
+        turn (f);
+    }
+  return got == n ? 0 : -1;
+}
+
+/* A NULL peer written by hand: READY both ways, PING answered with PONG
+ * and its context, then a command frame with MORE closes the connection. */
+static void
+test_null_raw_ping (void **state)
+{
+  (void)state;
+  fx_t *f = fx_new (0, 0);
+  int s = raw_connect (f);
+  unsigned char g[64], buf[256];
+  mu_zmtp_greeting (g, "NULL", 0);
+  assert_int_equal (write (s, g, 64), 64);
+  assert_int_equal (raw_read (f, s, buf, 64), 0);
+  char err[128];
+  assert_int_equal (mu_zmtp_greeting_check (buf, 64, "NULL", err, sizeof err),
+                    0);
+  unsigned char meta[64], frame[128];
+  size_t ml = 0;
+  mu_zmtp_meta_put (meta, sizeof meta, &ml, "Socket-Type", "DEALER", 6);
+  int n = mu_zmtp_command_frame (frame, sizeof frame, "READY", meta, ml);
+  assert_int_equal (write (s, frame, (size_t)n), n);
+  /* the server's READY: a short command frame naming ROUTER */
+  assert_int_equal (raw_read (f, s, buf, 2), 0);
+  assert_int_equal (buf[0], MU_ZMTP_FLAG_COMMAND);
+  size_t bl = buf[1];
+  assert_int_equal (raw_read (f, s, buf + 2, bl), 0);
+  const unsigned char *name, *data, *v;
+  size_t nl, dl, vl;
+  assert_int_equal (mu_zmtp_command_parse (buf + 2, bl, &name, &nl, &data,
+                                           &dl), 0);
+  assert_true (mu_zmtp_command_is (name, nl, "READY"));
+  assert_int_equal (mu_zmtp_meta_get (data, dl, "Socket-Type", &v, &vl), 0);
+  assert_memory_equal (v, "ROUTER", 6);
+  assert_int_equal (mu_zsrv_ready (f->srv), 1);
+  /* PING: TTL 10 (deciseconds), context "ctx" */
+  n = mu_zmtp_command_frame (frame, sizeof frame, "PING", "\x00\x0a" "ctx", 5);
+  assert_int_equal (write (s, frame, (size_t)n), n);
+  assert_int_equal (raw_read (f, s, buf, 2), 0);
+  assert_int_equal (buf[0], MU_ZMTP_FLAG_COMMAND);
+  assert_int_equal (buf[1], 1 + 4 + 3);
+  assert_int_equal (raw_read (f, s, buf + 2, 8), 0);
+  assert_memory_equal (buf + 2, "\x04PONGctx", 8);
+  /* a command frame with MORE set is malformed: closed */
+  unsigned char bad[] = { MU_ZMTP_FLAG_COMMAND | MU_ZMTP_FLAG_MORE, 1, 'x' };
+  assert_int_equal (write (s, bad, sizeof bad), (ssize_t)sizeof bad);
+  SPIN_UNTIL (f, f->closes == 1);
+  assert_int_equal (f->closes, 1);
+  assert_int_equal (raw_read (f, s, buf, 1), -1);
+  close (s);
+  fx_free (f);
+}
+
 int
 main (void)
 {
@@ -459,6 +528,7 @@ main (void)
     cmocka_unit_test (test_curve),
     cmocka_unit_test (test_curve_refused),
     cmocka_unit_test (test_garbage_and_timeout),
+    cmocka_unit_test (test_null_raw_ping),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
