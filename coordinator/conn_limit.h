@@ -27,6 +27,11 @@
  *     its handshake: it calls mu_conn_admit() for each ZAP request and
  *     answers 400 when that returns MUSTER_EQUOTA (see below).
  *
+ * zsrv: the native agent port (common/zmtp_server.c, agent_port.c) has no
+ * socket monitor and no ZAP: its server reports accepts, closes and
+ * dropped handshakes to the same counters, and its handshake asks
+ * mu_auth_decide, which calls mu_conn_admit first (decision 106).
+ *
  * The maximum defaults to the descriptor limit minus MU_CONN_FD_RESERVE
  * (descriptors kept for the coordinator's own files, sockets and pipes).
  */

@@ -5,7 +5,9 @@
  * (agents are DEALERs whose routing id is their node id; ROUTER_HANDOVER
  * lets a reconnecting agent take its identity back, ROUTER_MANDATORY turns
  * sends to a vanished agent into an error instead of a silent drop) and the
- * optional control port.  Every received message is decoded by the schema
+ * optional control port.  (zsrv: by default the agent port is musterd's
+ * own ZMTP server instead, agent_port.c; `--agent-transport zmq` keeps
+ * the ROUTER described here.)  Every received message is decoded by the schema
  * codec; anything malformed is answered with an "error" message and
  * dropped, and never reaches the handlers in nodes.c, jobs.c, kv.c, ctl.c.
  * A sweep timer at the heartbeat interval declares lost nodes and expires
