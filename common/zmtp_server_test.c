@@ -107,6 +107,7 @@ on_event (void *arg, mu_zsrv_event_t ev)
 }
 
 static char spub[41], ssec[41];
+static size_t queue_max; /* 0: the server's default */
 
 static fx_t *
 fx_new (int curve, uint64_t handshake_ms)
@@ -123,6 +124,7 @@ fx_new (int curve, uint64_t handshake_ms)
       zmq_z85_decode (o.server_secret, ssec);
     }
   o.max_msg = MAXMSG;
+  o.queue_max = queue_max;
   o.handshake_ms = handshake_ms;
   o.admit = on_admit;
   o.on_msg = on_msg;
@@ -526,6 +528,52 @@ test_null_raw_ping (void **state)
   fx_free (f);
 }
 
+/* A peer that stops reading: once the kernel's buffers and the bounded
+ * queue are full, a send fails with -EAGAIN (the high-water mark) and
+ * nothing grows further; the peer going away ends it. */
+static void
+test_queue_bound (void **state)
+{
+  (void)state;
+  queue_max = 1 << 20;
+  fx_t *f = fx_new (0, 0);
+  queue_max = 0;
+  int s = raw_connect (f);
+  unsigned char g[64], buf[128];
+  mu_zmtp_greeting (g, "NULL", 0);
+  assert_int_equal (write (s, g, 64), 64);
+  unsigned char meta[64], frame[128];
+  size_t ml = 0;
+  mu_zmtp_meta_put (meta, sizeof meta, &ml, "Socket-Type", "DEALER", 6);
+  int n = mu_zmtp_command_frame (frame, sizeof frame, "READY", meta, ml);
+  assert_int_equal (write (s, frame, (size_t)n), n);
+  n = mu_zmtp_command_frame (frame, sizeof frame, "PING", "\x00\x00", 2);
+  assert_int_equal (write (s, frame, (size_t)n), n);
+  /* READY, then the PONG: the connection is ready, and we know its route
+   * from a message */
+  assert_int_equal (raw_read (f, s, buf, 64), 0);
+  unsigned char one[] = { 0, 3, 'h', 'e', 'y' };
+  assert_int_equal (write (s, one, sizeof one), (ssize_t)sizeof one);
+  SPIN_UNTIL (f, f->msgs == 1);
+  assert_int_equal (f->msgs, 1);
+  mu_route_t to = f->last;
+  char *body = calloc (1, 256 * 1024);
+  int rc = 0, sent = 0;
+  for (int i = 0; i < 4096 && rc == 0; i++)
+    {
+      rc = mu_zsrv_send (f->srv, &to, body, 256 * 1024);
+      sent += rc == 0;
+      turn (f);
+    }
+  assert_int_equal (rc, -EAGAIN);
+  assert_true (sent > 0);
+  close (s);
+  SPIN_UNTIL (f, f->closes == 1);
+  assert_int_equal (mu_zsrv_send (f->srv, &to, body, 1), -EHOSTUNREACH);
+  free (body);
+  fx_free (f);
+}
+
 int
 main (void)
 {
@@ -537,6 +585,7 @@ main (void)
     cmocka_unit_test (test_curve_refused),
     cmocka_unit_test (test_garbage_and_timeout),
     cmocka_unit_test (test_null_raw_ping),
+    cmocka_unit_test (test_queue_bound),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
