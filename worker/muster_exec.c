@@ -102,6 +102,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "worker/exec_serve.h" /* --serve: the resident spawner */
 #include "worker/owner.h" /* the switch of --uid */
 #include "worker/spawn.h" /* MU_EXEC_SWEEP_SIG, the contract with spawn.c */
 
@@ -524,7 +525,7 @@ prepare_owner (const char *uid_s, const char *gid_s, const char *groups_s)
 }
 
 int
-main (int argc, char **argv)
+mu_exec_supervise (int argc, char **argv)
 {
   int first = 1;
   const char *uid_s = NULL, *gid_s = NULL, *groups_s = NULL;
@@ -677,4 +678,12 @@ main (int argc, char **argv)
       /* Any other signal was sent to the whole group and has reached
        * PROGRAM directly: nothing to do. */
     }
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc == 4 && strcmp (argv[1], "--serve") == 0)
+    return mu_exec_serve (argv[2], argv[3]);
+  return mu_exec_supervise (argc, argv);
 }

@@ -43,8 +43,8 @@ extern char **environ;
 /* A pipe whose write end is at 3 or above, so that placing it on 1 or 2
  * in the child never collides with the other one (and dup2 always clears
  * its close-on-exec flag there). */
-static int
-launch_pipe (int fds[2])
+int
+mu_launch_pipe (int fds[2])
 {
   if (pipe2 (fds, O_CLOEXEC) != 0)
     return -errno;
@@ -133,9 +133,9 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
   if (o->cwd != NULL && !S_ISDIR (st.st_mode))
     return -ENOTDIR;
   int out[2], err[2];
-  if ((rc = launch_pipe (out)) != 0)
+  if ((rc = mu_launch_pipe (out)) != 0)
     return rc;
-  if ((rc = launch_pipe (err)) != 0)
+  if ((rc = mu_launch_pipe (err)) != 0)
     {
       close (out[0]);
       close (out[1]);

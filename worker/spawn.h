@@ -88,6 +88,11 @@ typedef struct mu_proc_opts {
    * the coordinator (ctl.logs).  Must not block; NULL = none.  Called
    * with `arg`. */
   void (*on_line) (void *arg, int is_err, const char *line, size_t len);
+  /* With exec_helper: the agent's resident spawner (spawner.h), which
+   * starts muster-exec by forking itself instead of an exec per worker;
+   * NULL = posix_spawn muster-exec.  Borrowed.  A request too large for
+   * it (MU_SPAWN_REQ_MAX) is started with posix_spawn all the same. */
+  struct mu_spawner *spawner;
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
