@@ -226,6 +226,11 @@ mu_exec_serve (const char *fd_s, const char *agent_s)
       say ("muster-exec: --serve: the descriptor is not open\n");
       return SERVE_USAGE;
     }
+  /* Nothing else of the agent's (descriptors it inherited without
+   * close-on-exec) may reach a worker. */
+  if (sock > 3)
+    (void) syscall (SYS_close_range, 3U, (unsigned) sock - 1, 0U);
+  (void) syscall (SYS_close_range, (unsigned) sock + 1, ~0U, 0U);
   int agent_fd = (int) syscall (SYS_pidfd_open, agent, 0);
   if (agent_fd >= 0)
     (void) fcntl (agent_fd, F_SETFD, FD_CLOEXEC);

@@ -18,7 +18,8 @@
  * session and process group, stdin from /dev/null, stdout and stderr into
  * two fresh pipes, every signal at its default disposition and none
  * blocked, no other descriptor of the caller (the caller's are O_CLOEXEC,
- * as libuv and ZeroMQ make theirs).
+ * as libuv and ZeroMQ make theirs; any it inherited without the flag is
+ * closed in the child).
  */
 #ifndef MU_PROC_LAUNCH_H
 #define MU_PROC_LAUNCH_H
