@@ -78,6 +78,13 @@
  * non-root muster-exec asked for another uid prints one line naming the
  * uid and exits 126 before PROGRAM is started.
  *
+ * Two ways in: exec'd per worker by the agent (posix_spawn, the command
+ * line above), or forked by the agent's resident spawner, `muster-exec
+ * --serve FD AGENT_PID` (exec_serve.c, decision 110), which runs
+ * mu_exec_supervise in a clone(CLONE_PARENT) of itself with the same
+ * command line, descriptors and environment — the supervisor is then the
+ * agent's child all the same, and everything below holds unchanged.
+ *
  * Cost: no stdio, a handful of syscalls plus one vfork before PROGRAM's
  * exec; static buffers only.  (The vfork child only makes system calls — setgroups,
  * setgid, setuid, chdir, prctl, sigprocmask — and execs; the error line is

@@ -115,7 +115,11 @@ typedef struct mu_proc_opts {
  * MUSTER_EXEC_PPID=<our pid> added
  * to its environment (the caller's array is not modified).  On success *out
  * is the new handle, which the caller owns and releases with mu_proc_close().
+ * With a spawner as well, the same muster-exec command line is started by
+ * a fork of the resident spawner instead of an exec (spawner.h); the
+ * process is our child either way.
  * Returns 0, -EINVAL for bad options (helper_args without exec_helper),
+ * MUSTER_EPEERLOST if the spawner died holding the request (spawner.h),
  * -ENOENT if exec_helper is missing or
  * not executable, or libuv's (negative errno) code from uv_spawn (e.g.
  * -ENOENT for a missing program without helper).  On error no callback is
