@@ -65,6 +65,10 @@ static union {
 /* argv[0], the arguments, NULL, the environment, NULL. */
 static char *ptrs[MU_SPAWN_REQ_MAX + 4];
 static char line[1024];
+/* The server's argument strings, contiguous: a supervisor's title goes
+ * there (NULL: not contiguous, titles are left alone). */
+static char *title;
+static size_t title_len;
 
 static void
 say (const char *text)
@@ -133,6 +137,44 @@ split_request (size_t got, char ***envp, const char **cwd)
   return 0;
 }
 
+/* The argument area [argv[0], end of the last argument) if the strings
+ * lie back to back there, as the kernel puts them. */
+static void
+find_title_area (int argc, char **argv)
+{
+  char *end = argv[0];
+  for (int i = 0; i < argc; i++)
+    {
+      if (argv[i] != end)
+        return;
+      end += strlen (argv[i]) + 1;
+    }
+  title = argv[0];
+  title_len = (size_t) (end - argv[0]);
+}
+
+/* In the fork: /proc/PID/cmdline (what ps shows) becomes the
+ * supervisor's own command line, NUL-separated, cut to the room, the
+ * rest NULs.  The environment's area is not touched. */
+static void
+set_title (int argc, char **argv)
+{
+  if (title == NULL || title_len < 2)
+    return;
+  size_t k = 0;
+  for (int i = 0; i < argc && k < title_len - 1; i++)
+    {
+      size_t n = strlen (argv[i]);
+      if (n > title_len - 1 - k)
+        n = title_len - 1 - k;
+      memcpy (title + k, argv[i], n);
+      k += n;
+      if (k < title_len - 1)
+        title[k++] = '\0';
+    }
+  memset (title + k, 0, title_len - k);
+}
+
 /* In the fork: the session, descriptors, directory and environment the
  * posix_spawn of muster-exec gave it, then the supervisor.  Never
  * returns. */
@@ -169,6 +211,7 @@ become_supervisor (int sock, int agent_fd, int out, int err, const char *cwd,
     }
   environ = envp;
   int argc = (int) req.hdr.argc + 1;
+  set_title (argc, ptrs);
   _exit (mu_exec_supervise (argc, ptrs));
 }
 
@@ -208,15 +251,18 @@ serve_one (int sock, int agent_fd, size_t got, int flags, int *fds, int nfds)
 }
 
 int
-mu_exec_serve (const char *fd_s, const char *agent_s)
+mu_exec_serve (int argc, char **argv)
 {
   long sock_l, agent_l;
-  if (parse_int (fd_s, &sock_l) != 0 || parse_int (agent_s, &agent_l) != 0
-      || agent_l == 0)
+  if (argc < 4 || argc > 5 || parse_int (argv[2], &sock_l) != 0
+      || parse_int (argv[3], &agent_l) != 0 || agent_l == 0)
     {
       say ("muster-exec: --serve needs a descriptor and the agent's pid\n");
       return SERVE_USAGE;
     }
+  find_title_area (argc, argv);
+  if (argc == 5)
+    memset (argv[4], 0, strlen (argv[4])); /* the room: blank in ps */
   int sock = (int) sock_l;
   pid_t agent = (pid_t) agent_l;
   if (getppid () != agent)

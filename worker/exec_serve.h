@@ -10,9 +10,11 @@
  * Does not return (exits with PROGRAM's status). */
 int mu_exec_supervise (int argc, char **argv);
 
-/* `muster-exec --serve FD AGENT_PID`: serve spawn requests on the
- * seqpacket socket FD until the agent closes it or dies.  Returns the
- * exit status (0 at the agent's end, 125 on a usage error). */
-int mu_exec_serve (const char *fd_s, const char *agent_s);
+/* `muster-exec --serve FD AGENT_PID [ROOM]`: serve spawn requests on the
+ * seqpacket socket FD until the agent closes it or dies.  ROOM (blanks)
+ * is space for each supervisor's command line in /proc/PID/cmdline.
+ * Returns the exit status (0 at the agent's end, 125 on a usage
+ * error). */
+int mu_exec_serve (int argc, char **argv);
 
 #endif

@@ -690,7 +690,7 @@ mu_exec_supervise (int argc, char **argv)
 int
 main (int argc, char **argv)
 {
-  if (argc == 4 && strcmp (argv[1], "--serve") == 0)
-    return mu_exec_serve (argv[2], argv[3]);
+  if (argc >= 2 && strcmp (argv[1], "--serve") == 0)
+    return mu_exec_serve (argc, argv);
   return mu_exec_supervise (argc, argv);
 }

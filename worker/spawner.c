@@ -129,7 +129,11 @@ sp_start (mu_spawner_t *s)
   (void) setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   char agent[24];
   snprintf (agent, sizeof agent, "%ld", (long) getpid ());
-  char *argv[] = { s->helper, (char *) "--serve", (char *) "3", agent, NULL };
+  char room[MU_SPAWN_TITLE_ROOM + 1]; /* see spawner_wire.h */
+  memset (room, ' ', MU_SPAWN_TITLE_ROOM);
+  room[MU_SPAWN_TITLE_ROOM] = '\0';
+  char *argv[] = { s->helper, (char *) "--serve", (char *) "3", agent, room,
+                   NULL };
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   posix_spawn_file_actions_init (&fa);
@@ -303,10 +307,13 @@ mu_spawner_launch (mu_spawner_t *s, const mu_launch_opts_t *o, mu_launch_t *l)
         rc = sp_start (s);
       if (rc == 0)
         rc = sp_send (s, len, out[1], err[1]);
+      if (rc == -EPIPE)
+        sp_stop (s, 1); /* gone before it read the request */
       if (rc != -EPIPE || attempt > 0)
         break;
-      sp_stop (s, 1); /* gone before it read the request: once more */
     }
+  if (rc == -EPIPE)
+    rc = MUSTER_EPEERLOST; /* a new server went the same way */
   close (out[1]);
   close (err[1]);
   mu_spawn_rep_t rep = { 0, 0 };

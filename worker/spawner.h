@@ -34,7 +34,8 @@ mu_spawner_t *mu_spawner_new (const char *helper);
  * a negative code: -ENOENT/-ENOTDIR for a missing working directory,
  * -EMSGSIZE when the request is too large for the server (the caller
  * may start it with mu_launch instead), MUSTER_EPEERLOST when the server
- * died with the request, another negative errno (starting the server,
+ * died with the request (or a server started again for it died before
+ * reading it), another negative errno (starting the server,
  * pipes, the fork).  On error no process is left behind that the caller
  * must reap. */
 int mu_spawner_launch (mu_spawner_t *s, const mu_launch_opts_t *o,

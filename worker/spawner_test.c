@@ -69,8 +69,9 @@ now_ms (void)
   return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* The parent of pid (also of a zombie: *zombie says), or -1. */
 static int
-ppid_of (int pid)
+ppid_state (int pid, int *zombie)
 {
   char p[64], buf[512];
   snprintf (p, sizeof p, "/proc/%d/stat", pid);
@@ -87,7 +88,25 @@ ppid_of (int pid)
   char *rp = strrchr (buf, ')');
   if (rp == NULL || sscanf (rp + 1, " %c %d", &state, &ppid) != 2)
     return -1;
-  return state == 'Z' ? 0 : ppid;
+  *zombie = state == 'Z';
+  return ppid;
+}
+
+/* The parent of a live pid; 0 for a zombie, -1 if gone. */
+static int
+ppid_of (int pid)
+{
+  int zombie = 0;
+  int ppid = ppid_state (pid, &zombie);
+  return zombie ? 0 : ppid;
+}
+
+/* The parent, whether pid still runs or is a zombie awaiting it. */
+static int
+parent_of (int pid)
+{
+  int zombie = 0;
+  return ppid_state (pid, &zombie);
 }
 
 /* Gone or a zombie within ms (reaping our orphans meanwhile). */
@@ -103,6 +122,27 @@ wait_gone (int pid, uint64_t ms)
         return 0;
       usleep (10000);
     }
+}
+
+/* The first n bytes of /proc/PID/cmdline; how many were read, or -1. */
+static ssize_t
+read_cmdline (int pid, char *buf, size_t n)
+{
+  char p[64];
+  snprintf (p, sizeof p, "/proc/%d/cmdline", pid);
+  int fd = open (p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  size_t got = 0;
+  while (got < n)
+    {
+      ssize_t r = read (fd, buf + got, n - got);
+      if (r <= 0)
+        break;
+      got += (size_t) r;
+    }
+  close (fd);
+  return (ssize_t) got;
 }
 
 /* Wait for the launched process to exit, reap it, read its stdout. */
@@ -168,7 +208,7 @@ test_launch_status (void **state)
   assert_int_equal (launch_sh (s, "echo \"$PATH $(pwd) ${MUSTER_EXEC_PPID-}\";"
                                   " exit 7", "/tmp", &l), 0);
   assert_true (mu_spawner_pid (s) > 0);
-  assert_int_equal (ppid_of (l.pid), (int) getpid ());
+  assert_int_equal (parent_of (l.pid), (int) getpid ()); /* ours to reap */
   finish (&l, out, sizeof out, &code, &sig);
   assert_string_equal (out, "/bin:/usr/bin /tmp \n");
   assert_int_equal (code, 7);
@@ -225,6 +265,24 @@ test_restart_after_death (void **state)
   assert_int_equal (launch_sh (s, "exec sleep 30", NULL, &sleeper), 0);
   int first = mu_spawner_pid (s);
   assert_true (first > 0);
+  /* ps shows what each runs: the supervisor its own command line (in
+   * the room the server's blank argument left), the server its own */
+  char want[] = "muster-exec\0--\0/bin/sh\0-c\0exec sleep 30\0";
+  char got[sizeof want + 8];
+  uint64_t until = now_ms () + 10000; /* the fork sets it as it starts */
+  while ((read_cmdline (sleeper.pid, got, sizeof got) != (ssize_t) sizeof got
+          || memcmp (got, want, sizeof want) != 0)
+         && now_ms () < until)
+    usleep (10000);
+  assert_memory_equal (got, want, sizeof want);
+  assert_int_equal (got[sizeof want], '\0'); /* then only the room's NULs */
+  char server[PATH_MAX + 64];
+  int n = snprintf (server, sizeof server, "%s%c--serve%c3%c", exec_path, 0,
+                    0, 0);
+  assert_true (read_cmdline (first, got, sizeof got) >= 0);
+  assert_true (n > 0 && (size_t) n <= sizeof server);
+  assert_memory_equal (got, server,
+                       (size_t) n < sizeof got ? (size_t) n : sizeof got);
   assert_int_equal (kill (first, SIGKILL), 0);
   /* dead, not reaped: the spawner reaps it itself */
   uint64_t end = now_ms () + 10000;
@@ -276,6 +334,20 @@ test_lost_with_request (void **state)
   int after = open ("/dev/null", O_RDONLY);
   close (after);
   assert_int_equal (after, before); /* no descriptor left open */
+  mu_spawner_destroy (&s);
+
+  /* one that exits at once, reading nothing: started again once, and
+   * the launch fails the same way whether the send or the reply saw it */
+  fp = fopen (path, "w");
+  assert_non_null (fp);
+  fputs ("#!/bin/sh\nexit 0\n", fp);
+  fclose (fp);
+  s = mu_spawner_new (path);
+  assert_int_equal (launch_sh (s, "true", NULL, &l), MUSTER_EPEERLOST);
+  assert_int_equal (mu_spawner_pid (s), 0);
+  after = open ("/dev/null", O_RDONLY);
+  close (after);
+  assert_int_equal (after, before);
   mu_spawner_destroy (&s);
   unlink (path);
   rmdir (dir);

@@ -29,6 +29,12 @@
  * (posix_spawn of muster-exec). */
 #define MU_SPAWN_REQ_MAX (160u * 1024)
 
+/* The blank argument the agent gives the server after its pid: room in
+ * the server's argument area, which each supervisor overwrites with its
+ * own command line so that ps and /proc/PID/cmdline show what it runs
+ * ("muster-exec -- PROGRAM ARGS", cut to fit). */
+#define MU_SPAWN_TITLE_ROOM 2048
+
 typedef struct mu_spawn_req {
   uint32_t magic;
   uint32_t argc;    /* strings of muster-exec's argv after argv[0] */

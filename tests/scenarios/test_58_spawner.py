@@ -14,6 +14,8 @@ exec'ing muster-exec per worker.  What a user sees:
 - exit codes, signals and an exec failure reach the user exactly as
   without the spawner (MUSTER_SPAWNER=exec, the old path, in the same
   test: the same lines);
+- a spawner that dies holding a request: that worker fails to start,
+  and the launcher says the spawner died while starting it;
 - muster run SIGKILLed: every worker and the spawner go (the harness's
   leftover check sees the spawner too: it carries the test's tag).
 
@@ -150,6 +152,31 @@ class Spawner(MusterCase):
             self.expect(lines != [], "the launcher names rank 0", p)
             self.expect_eq(lines, lines2, "rank 0's lines (spawner, exec)",
                            p, p2)
+
+    def test_spawner_lost_with_a_request(self):
+        # muster run copied beside a muster-exec whose server reads one
+        # request and exits without answering (the agent finds
+        # muster-exec beside its own program)
+        bindir = os.path.join(self.tmp, "bin")
+        os.mkdir(bindir)
+        with open(bin_path("muster"), "rb") as f, \
+                open(os.path.join(bindir, "muster"), "wb") as g:
+            g.write(f.read())
+        os.chmod(os.path.join(bindir, "muster"), 0o755)
+        self.write_script("bin/muster-exec",
+                          '#!/bin/sh\nif [ "$1" = --serve ]; then '
+                          'exec head -c 1 <&3 >/dev/null; fi\n'
+                          'exec "%s" "$@"\n' % bin_path("muster-exec"))
+        p = self.start("muster-run-lost", [
+            os.path.join(bindir, "muster"), "run", "--nproc-per-node", "1",
+            "--", "true"])
+        rc = p.wait(timeout=60)
+        self.check("the worker's start fails, naming the spawner (exit %d)"
+                   % rc)
+        self.expect(rc != 0, "a failed job's exit status", p)
+        self.expect("cannot start true: the spawner (muster-exec --serve) "
+                    "died while starting it" in p.err,
+                    "the reason of the failed start", p)
 
     def test_sigkill_to_muster_run(self):
         p = self.muster_run(["--nproc-per-node", "3", "--", "sh", "-c",
