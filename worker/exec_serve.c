@@ -58,7 +58,8 @@ extern char **environ;
 
 /* The request being served; its strings stay here for the fork, which
  * runs on its own copy of these pages. */
-static union {
+static union
+{
   mu_spawn_req_t hdr;
   char bytes[MU_SPAWN_REQ_MAX];
 } req;
@@ -82,7 +83,7 @@ say (const char *text)
       if (w <= 0)
         return;
       text += w;
-      n -= (size_t) w;
+      n -= (size_t)w;
     }
 }
 
@@ -105,19 +106,19 @@ static int
 split_request (size_t got, char ***envp, const char **cwd)
 {
   const mu_spawn_req_t *h = &req.hdr;
-  if (got < sizeof *h || h->magic != MU_SPAWN_MAGIC
-      || h->len != got - sizeof *h || h->argc < 1 || h->has_cwd > 1)
+  if (got < sizeof *h || h->magic != MU_SPAWN_MAGIC || h->len != got - sizeof *h
+      || h->argc < 1 || h->has_cwd > 1)
     return -EINVAL;
-  size_t want = (size_t) h->argc + h->envc + h->has_cwd;
+  size_t want = (size_t)h->argc + h->envc + h->has_cwd;
   if (want > h->len)
     return -EINVAL;
   char *p = req.bytes + sizeof *h, *end = p + h->len;
   size_t k = 0;
-  ptrs[k++] = (char *) "muster-exec";
+  ptrs[k++] = (char *)"muster-exec";
   *cwd = NULL;
   for (size_t i = 0; i < want; i++)
     {
-      char *nul = memchr (p, '\0', (size_t) (end - p));
+      char *nul = memchr (p, '\0', (size_t)(end - p));
       if (nul == NULL)
         return -EINVAL;
       if (i == h->argc)
@@ -150,7 +151,7 @@ find_title_area (int argc, char **argv)
       end += strlen (argv[i]) + 1;
     }
   title = argv[0];
-  title_len = (size_t) (end - argv[0]);
+  title_len = (size_t)(end - argv[0]);
 }
 
 /* In the fork: /proc/PID/cmdline (what ps shows) becomes the
@@ -210,7 +211,7 @@ become_supervisor (int sock, int agent_fd, int out, int err, const char *cwd,
       _exit (126);
     }
   environ = envp;
-  int argc = (int) req.hdr.argc + 1;
+  int argc = (int)req.hdr.argc + 1;
   set_title (argc, ptrs);
   _exit (mu_exec_supervise (argc, ptrs));
 }
@@ -230,19 +231,19 @@ serve_one (int sock, int agent_fd, size_t got, int flags, int *fds, int nfds)
   char **envp = NULL;
   const char *cwd = NULL;
   int rc = (flags & (MSG_TRUNC | MSG_CTRUNC)) ? -EMSGSIZE
-           : nfds != 2                         ? -EINVAL
-                                    : split_request (got, &envp, &cwd);
+           : nfds != 2                        ? -EINVAL
+                       : split_request (got, &envp, &cwd);
   if (rc == 0)
     {
       /* The supervisor becomes the agent's child (see the top). */
-      long pid = syscall (SYS_clone, (unsigned long) CLONE_PARENT, NULL, NULL,
+      long pid = syscall (SYS_clone, (unsigned long)CLONE_PARENT, NULL, NULL,
                           NULL, 0UL);
       if (pid == 0)
         become_supervisor (sock, agent_fd, fds[0], fds[1], cwd, envp);
       rc = pid < 0 ? -errno : 0;
       for (int i = 0; i < nfds; i++)
         close (fds[i]);
-      reply (sock, rc, rc == 0 ? (int) pid : 0);
+      reply (sock, rc, rc == 0 ? (int)pid : 0);
       return;
     }
   for (int i = 0; i < nfds; i++)
@@ -263,8 +264,8 @@ mu_exec_serve (int argc, char **argv)
   find_title_area (argc, argv);
   if (argc == 5)
     memset (argv[4], 0, strlen (argv[4])); /* the room: blank in ps */
-  int sock = (int) sock_l;
-  pid_t agent = (pid_t) agent_l;
+  int sock = (int)sock_l;
+  pid_t agent = (pid_t)agent_l;
   if (getppid () != agent)
     return 0; /* the agent is already gone */
   if (fcntl (sock, F_SETFD, FD_CLOEXEC) != 0)
@@ -275,11 +276,11 @@ mu_exec_serve (int argc, char **argv)
   /* Nothing else of the agent's (descriptors it inherited without
    * close-on-exec) may reach a worker. */
   if (sock > 3)
-    (void) syscall (SYS_close_range, 3U, (unsigned) sock - 1, 0U);
-  (void) syscall (SYS_close_range, (unsigned) sock + 1, ~0U, 0U);
-  int agent_fd = (int) syscall (SYS_pidfd_open, agent, 0);
+    (void)syscall (SYS_close_range, 3U, (unsigned)sock - 1, 0U);
+  (void)syscall (SYS_close_range, (unsigned)sock + 1, ~0U, 0U);
+  int agent_fd = (int)syscall (SYS_pidfd_open, agent, 0);
   if (agent_fd >= 0)
-    (void) fcntl (agent_fd, F_SETFD, FD_CLOEXEC);
+    (void)fcntl (agent_fd, F_SETFD, FD_CLOEXEC);
   for (;;)
     {
       struct pollfd p[2] = { { .fd = sock, .events = POLLIN },
@@ -294,7 +295,8 @@ mu_exec_serve (int argc, char **argv)
         return 0; /* the agent died */
       if (p[0].revents == 0)
         continue;
-      union {
+      union
+      {
         struct cmsghdr align;
         char buf[CMSG_SPACE (4 * sizeof (int))];
       } cm;
@@ -322,6 +324,6 @@ mu_exec_serve (int argc, char **argv)
               memcpy (&fds[nfds++], CMSG_DATA (c) + i * sizeof (int),
                       sizeof (int));
           }
-      serve_one (sock, agent_fd, (size_t) n, m.msg_flags, fds, nfds);
+      serve_one (sock, agent_fd, (size_t)n, m.msg_flags, fds, nfds);
     }
 }

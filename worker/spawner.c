@@ -49,12 +49,13 @@ extern char **environ;
 
 #define MU_SPAWNER_REPLY_MS 10000 /* a fork takes far less, even loaded */
 
-struct mu_spawner {
+struct mu_spawner
+{
   char *helper;
-  int pid;       /* the server, 0 while none runs */
-  int sock;      /* our end, -1 while none runs */
+  int pid;  /* the server, 0 while none runs */
+  int sock; /* our end, -1 while none runs */
   unsigned starts;
-  char *buf;     /* the request being built (kept between launches) */
+  char *buf; /* the request being built (kept between launches) */
   size_t cap;
 };
 
@@ -125,15 +126,15 @@ sp_start (mu_spawner_t *s)
       close (sv[0]);
       return e;
     }
-  int sndbuf = (int) (2 * MU_SPAWN_REQ_MAX);
-  (void) setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  int sndbuf = (int)(2 * MU_SPAWN_REQ_MAX);
+  (void)setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   char agent[24];
-  snprintf (agent, sizeof agent, "%ld", (long) getpid ());
+  snprintf (agent, sizeof agent, "%ld", (long)getpid ());
   char room[MU_SPAWN_TITLE_ROOM + 1]; /* see spawner_wire.h */
   memset (room, ' ', MU_SPAWN_TITLE_ROOM);
   room[MU_SPAWN_TITLE_ROOM] = '\0';
-  char *argv[] = { s->helper, (char *) "--serve", (char *) "3", agent, room,
-                   NULL };
+  char *argv[]
+      = { s->helper, (char *)"--serve", (char *)"3", agent, room, NULL };
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   posix_spawn_file_actions_init (&fa);
@@ -141,8 +142,7 @@ sp_start (mu_spawner_t *s)
   sigset_t none, all;
   sigemptyset (&none);
   memset (&all, 0xff, sizeof all); /* glibc's own two too: proc_launch.c */
-  int rc = posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY,
-                                             0);
+  int rc = posix_spawn_file_actions_addopen (&fa, 0, "/dev/null", O_RDONLY, 0);
   if (rc == 0)
     rc = posix_spawn_file_actions_adddup2 (&fa, theirs, 3);
   if (rc == 0)
@@ -217,7 +217,7 @@ sp_build (mu_spawner_t *s, const mu_launch_opts_t *o, size_t *len_out)
     rc = sp_put (s, &len, o->cwd);
   if (rc != 0)
     return rc;
-  h.len = (uint32_t) (len - sizeof h);
+  h.len = (uint32_t)(len - sizeof h);
   memcpy (s->buf, &h, sizeof h);
   *len_out = len;
   return 0;
@@ -228,7 +228,8 @@ sp_build (mu_spawner_t *s, const mu_launch_opts_t *o, size_t *len_out)
 static int
 sp_send (mu_spawner_t *s, size_t len, int out_w, int err_w)
 {
-  union {
+  union
+  {
     struct cmsghdr align;
     char buf[CMSG_SPACE (2 * sizeof (int))];
   } cm;
@@ -246,7 +247,7 @@ sp_send (mu_spawner_t *s, size_t len, int out_w, int err_w)
   memcpy (CMSG_DATA (c), fds, sizeof fds);
   for (;;)
     {
-      if (sendmsg (s->sock, &m, MSG_NOSIGNAL) == (ssize_t) len)
+      if (sendmsg (s->sock, &m, MSG_NOSIGNAL) == (ssize_t)len)
         return 0;
       if (errno == EINTR)
         continue;
@@ -269,7 +270,7 @@ sp_recv (mu_spawner_t *s, mu_spawn_rep_t *rep)
       ssize_t r = recv (s->sock, rep, sizeof *rep, 0);
       if (r < 0 && errno == EINTR)
         continue;
-      return r == (ssize_t) sizeof *rep ? 0 : MUSTER_EPEERLOST;
+      return r == (ssize_t)sizeof *rep ? 0 : MUSTER_EPEERLOST;
     }
 }
 
@@ -331,7 +332,7 @@ mu_spawner_launch (mu_spawner_t *s, const mu_launch_opts_t *o, mu_launch_t *l)
       close (err[0]);
       return rc;
     }
-  int pidfd = (int) syscall (SYS_pidfd_open, rep.pid, 0);
+  int pidfd = (int)syscall (SYS_pidfd_open, rep.pid, 0);
   if (pidfd < 0 && errno != ENOSYS)
     {
       rc = -errno;

@@ -66,7 +66,7 @@ now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The parent of pid (also of a zombie: *zombie says), or -1. */
@@ -139,10 +139,10 @@ read_cmdline (int pid, char *buf, size_t n)
       ssize_t r = read (fd, buf + got, n - got);
       if (r <= 0)
         break;
-      got += (size_t) r;
+      got += (size_t)r;
     }
   close (fd);
-  return (ssize_t) got;
+  return (ssize_t)got;
 }
 
 /* Wait for the launched process to exit, reap it, read its stdout. */
@@ -155,7 +155,7 @@ finish (mu_launch_t *l, char *out, size_t n, int64_t *code, int *sig)
       ssize_t r = read (l->out_fd, out + got, n - 1 - got);
       if (r <= 0)
         break;
-      got += (size_t) r;
+      got += (size_t)r;
       if (got == n - 1)
         break;
     }
@@ -169,7 +169,7 @@ finish (mu_launch_t *l, char *out, size_t n, int64_t *code, int *sig)
   else
     {
       siginfo_t si;
-      while (waitid (P_PID, (id_t) l->pid, &si, WEXITED | WNOWAIT) != 0)
+      while (waitid (P_PID, (id_t)l->pid, &si, WEXITED | WNOWAIT) != 0)
         assert_int_equal (errno, EINTR);
     }
   assert_int_equal (mu_launch_reap (l->pid, code, sig), 0);
@@ -178,14 +178,13 @@ finish (mu_launch_t *l, char *out, size_t n, int64_t *code, int *sig)
 }
 
 static int
-launch_sh (mu_spawner_t *s, const char *script, const char *cwd,
-           mu_launch_t *l)
+launch_sh (mu_spawner_t *s, const char *script, const char *cwd, mu_launch_t *l)
 {
   char ppid[32];
-  snprintf (ppid, sizeof ppid, "MUSTER_EXEC_PPID=%ld", (long) getpid ());
-  char *env[] = { ppid, (char *) "PATH=/bin:/usr/bin", NULL };
-  char *argv[] = { (char *) "--", (char *) "/bin/sh", (char *) "-c",
-                   (char *) script, NULL };
+  snprintf (ppid, sizeof ppid, "MUSTER_EXEC_PPID=%ld", (long)getpid ());
+  char *env[] = { ppid, (char *)"PATH=/bin:/usr/bin", NULL };
+  char *argv[]
+      = { (char *)"--", (char *)"/bin/sh", (char *)"-c", (char *)script, NULL };
   mu_launch_opts_t o = { .argv = argv, .env = env, .cwd = cwd };
   return mu_spawner_launch (s, &o, l);
 }
@@ -197,7 +196,7 @@ launch_sh (mu_spawner_t *s, const char *script, const char *cwd,
 static void
 test_launch_status (void **state)
 {
-  (void) state;
+  (void)state;
   mu_spawner_t *s = mu_spawner_new (exec_path);
   assert_non_null (s);
   assert_int_equal (mu_spawner_pid (s), 0); /* started on first use */
@@ -205,10 +204,13 @@ test_launch_status (void **state)
   char out[256];
   int64_t code;
   int sig;
-  assert_int_equal (launch_sh (s, "echo \"$PATH $(pwd) ${MUSTER_EXEC_PPID-}\";"
-                                  " exit 7", "/tmp", &l), 0);
+  assert_int_equal (launch_sh (s,
+                               "echo \"$PATH $(pwd) ${MUSTER_EXEC_PPID-}\";"
+                               " exit 7",
+                               "/tmp", &l),
+                    0);
   assert_true (mu_spawner_pid (s) > 0);
-  assert_int_equal (parent_of (l.pid), (int) getpid ()); /* ours to reap */
+  assert_int_equal (parent_of (l.pid), (int)getpid ()); /* ours to reap */
   finish (&l, out, sizeof out, &code, &sig);
   assert_string_equal (out, "/bin:/usr/bin /tmp \n");
   assert_int_equal (code, 7);
@@ -221,9 +223,9 @@ test_launch_status (void **state)
 
   /* a missing program: muster-exec's line and 127, as without spawner */
   char ppid[32];
-  snprintf (ppid, sizeof ppid, "MUSTER_EXEC_PPID=%ld", (long) getpid ());
+  snprintf (ppid, sizeof ppid, "MUSTER_EXEC_PPID=%ld", (long)getpid ());
   char *env[] = { ppid, NULL };
-  char *argv[] = { (char *) "--", (char *) "/nonexistent/prog", NULL };
+  char *argv[] = { (char *)"--", (char *)"/nonexistent/prog", NULL };
   mu_launch_opts_t o = { .argv = argv, .env = env };
   assert_int_equal (mu_spawner_launch (s, &o, &l), 0);
   char err[256];
@@ -242,7 +244,7 @@ test_launch_status (void **state)
 static void
 test_bad_cwd (void **state)
 {
-  (void) state;
+  (void)state;
   mu_spawner_t *s = mu_spawner_new (exec_path);
   mu_launch_t l;
   assert_int_equal (launch_sh (s, "true", "/nonexistent/dir", &l), -ENOENT);
@@ -259,7 +261,7 @@ test_bad_cwd (void **state)
 static void
 test_restart_after_death (void **state)
 {
-  (void) state;
+  (void)state;
   mu_spawner_t *s = mu_spawner_new (exec_path);
   mu_launch_t sleeper, l;
   assert_int_equal (launch_sh (s, "exec sleep 30", NULL, &sleeper), 0);
@@ -270,26 +272,26 @@ test_restart_after_death (void **state)
   char want[] = "muster-exec\0--\0/bin/sh\0-c\0exec sleep 30\0";
   char got[sizeof want + 8];
   uint64_t until = now_ms () + 10000; /* the fork sets it as it starts */
-  while ((read_cmdline (sleeper.pid, got, sizeof got) != (ssize_t) sizeof got
+  while ((read_cmdline (sleeper.pid, got, sizeof got) != (ssize_t)sizeof got
           || memcmp (got, want, sizeof want) != 0)
          && now_ms () < until)
     usleep (10000);
   assert_memory_equal (got, want, sizeof want);
   assert_int_equal (got[sizeof want], '\0'); /* then only the room's NULs */
   char server[PATH_MAX + 64];
-  int n = snprintf (server, sizeof server, "%s%c--serve%c3%c", exec_path, 0,
-                    0, 0);
+  int n = snprintf (server, sizeof server, "%s%c--serve%c3%c", exec_path, 0, 0,
+                    0);
   assert_true (read_cmdline (first, got, sizeof got) >= 0);
-  assert_true (n > 0 && (size_t) n <= sizeof server);
+  assert_true (n > 0 && (size_t)n <= sizeof server);
   assert_memory_equal (got, server,
-                       (size_t) n < sizeof got ? (size_t) n : sizeof got);
+                       (size_t)n < sizeof got ? (size_t)n : sizeof got);
   assert_int_equal (kill (first, SIGKILL), 0);
   /* dead, not reaped: the spawner reaps it itself */
   uint64_t end = now_ms () + 10000;
   while (ppid_of (first) != 0 && now_ms () < end)
     usleep (10000);
   assert_int_equal (ppid_of (first), 0);
-  assert_int_equal (ppid_of (sleeper.pid), (int) getpid ()); /* still runs */
+  assert_int_equal (ppid_of (sleeper.pid), (int)getpid ()); /* still runs */
 
   char out[256];
   int64_t code;
@@ -313,7 +315,7 @@ test_restart_after_death (void **state)
 static void
 test_lost_with_request (void **state)
 {
-  (void) state;
+  (void)state;
   char dir[] = "/tmp/mu_spawner_XXXXXX";
   assert_non_null (mkdtemp (dir));
   char path[PATH_MAX];
@@ -358,14 +360,14 @@ test_lost_with_request (void **state)
 static void
 on_exit_code (mu_proc_t *p, int64_t code, int sig, void *arg)
 {
-  (void) p;
-  *(int64_t *) arg = sig ? -sig : code;
+  (void)p;
+  *(int64_t *)arg = sig ? -sig : code;
 }
 
 static void
 test_too_big (void **state)
 {
-  (void) state;
+  (void)state;
   /* four variables of 48 KiB (one string may not pass 128 KiB in an
    * exec): more than the server takes */
   size_t n = 48 * 1024;
@@ -378,9 +380,9 @@ test_too_big (void **state)
       big[i][n + 3] = '\0';
     }
   char ppid[32];
-  snprintf (ppid, sizeof ppid, "MUSTER_EXEC_PPID=%ld", (long) getpid ());
+  snprintf (ppid, sizeof ppid, "MUSTER_EXEC_PPID=%ld", (long)getpid ());
   char *env[] = { ppid, big[0], big[1], big[2], big[3], NULL };
-  char *argv[] = { (char *) "--", (char *) "/bin/true", NULL };
+  char *argv[] = { (char *)"--", (char *)"/bin/true", NULL };
   mu_launch_opts_t o = { .argv = argv, .env = env };
   mu_spawner_t *s = mu_spawner_new (exec_path);
   mu_launch_t l;
@@ -392,13 +394,17 @@ test_too_big (void **state)
   int out = mkstemp (out_path);
   assert_true (out >= 0);
   unlink (out_path);
-  char *sh[] = { (char *) "/bin/sh", (char *) "-c",
-                 (char *) "echo $((${#B0} + ${#B1} + ${#B2} + ${#B3}))",
-                 NULL };
+  char *sh[] = { (char *)"/bin/sh", (char *)"-c",
+                 (char *)"echo $((${#B0} + ${#B1} + ${#B2} + ${#B3}))", NULL };
   int64_t code = -100;
-  mu_proc_opts_t po = { .exec_helper = exec_path, .spawner = s,
-                        .argv = sh, .env = env + 1, .out_fd = out,
-                        .err_fd = -1, .on_exit = on_exit_code, .arg = &code };
+  mu_proc_opts_t po = { .exec_helper = exec_path,
+                        .spawner = s,
+                        .argv = sh,
+                        .env = env + 1,
+                        .out_fd = out,
+                        .err_fd = -1,
+                        .on_exit = on_exit_code,
+                        .arg = &code };
   mu_proc_t *p = NULL;
   assert_int_equal (mu_proc_spawn (&loop, &po, &p), 0);
   uv_run (&loop, UV_RUN_DEFAULT);
@@ -424,18 +430,18 @@ test_too_big (void **state)
 static void
 test_serve_protocol (void **state)
 {
-  (void) state;
+  (void)state;
   int sv[2];
-  assert_int_equal (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
-                                sv), 0);
+  assert_int_equal (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv),
+                    0);
   pid_t pid = fork ();
   assert_true (pid >= 0);
   if (pid == 0)
     {
       dup2 (sv[1], 3);
       char agent[24];
-      snprintf (agent, sizeof agent, "%ld", (long) getppid ());
-      execl (exec_path, exec_path, "--serve", "3", agent, (char *) NULL);
+      snprintf (agent, sizeof agent, "%ld", (long)getppid ());
+      execl (exec_path, exec_path, "--serve", "3", agent, (char *)NULL);
       _exit (99);
     }
   close (sv[1]);
@@ -478,7 +484,7 @@ test_serve_protocol (void **state)
 static void
 test_agent_death (void **state)
 {
-  (void) state;
+  (void)state;
   assert_int_equal (prctl (PR_SET_CHILD_SUBREAPER, 1), 0);
   int pp[2];
   assert_int_equal (pipe (pp), 0);
@@ -492,7 +498,7 @@ test_agent_death (void **state)
       if (s == NULL || launch_sh (s, "exec sleep 60", NULL, &l) != 0)
         _exit (3);
       int pids[2] = { mu_spawner_pid (s), l.pid };
-      (void) !write (pp[1], pids, sizeof pids);
+      (void)!write (pp[1], pids, sizeof pids);
       for (;;)
         pause ();
     }

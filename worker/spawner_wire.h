@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define MU_SPAWN_MAGIC 0x4d535031u  /* "MSP1" */
+#define MU_SPAWN_MAGIC 0x4d535031u /* "MSP1" */
 /* Largest request (header and strings): a datagram of a seqpacket socket
  * must fit its send buffer (wmem_default, 208 KiB here, is also the cap
  * an unprivileged SO_SNDBUF gets); bigger ones are started the old way
@@ -35,7 +35,8 @@
  * ("muster-exec -- PROGRAM ARGS", cut to fit). */
 #define MU_SPAWN_TITLE_ROOM 2048
 
-typedef struct mu_spawn_req {
+typedef struct mu_spawn_req
+{
   uint32_t magic;
   uint32_t argc;    /* strings of muster-exec's argv after argv[0] */
   uint32_t envc;    /* environment strings */
@@ -43,7 +44,8 @@ typedef struct mu_spawn_req {
   uint32_t len;     /* bytes of strings after this header */
 } mu_spawn_req_t;
 
-typedef struct mu_spawn_rep {
+typedef struct mu_spawn_rep
+{
   int32_t err; /* 0 or a negative errno */
   int32_t pid; /* the supervisor (muster-exec) of the worker */
 } mu_spawn_rep_t;
