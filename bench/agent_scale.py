@@ -20,7 +20,9 @@ the same run:
                              worker runs, as a percentage of one core
                              (/proc/PID/task/*/schedstat)
   helpers' CPU while idle    the same for all its child processes that
-                             are not workers (muster-exec), summed
+                             are not workers (each worker's muster-exec,
+                             and the resident spawner, muster-exec
+                             --serve: all the agent's children), summed
   agent RSS                  VmRSS of the agent process while they idle
 
 muster runs as a real node: musterd on 127.0.0.1 and `muster run

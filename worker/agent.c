@@ -28,6 +28,7 @@
  * is this process's own stall (e.g. spawning hundreds of workers).
  */
 #include "worker/agent_int.h"
+#include "worker/spawner.h"
 #include "worker/log_fwd.h"
 
 #include <errno.h>
@@ -775,6 +776,15 @@ mu_agent_start (mu_agent_t *a, uv_loop_t *loop)
   int rc = resolve_exec_helper (a);
   if (rc != 0)
     return rc;
+  /* Workers' supervisors come from a resident spawner (decision 110);
+   * MUSTER_SPAWNER=exec keeps the posix_spawn of muster-exec per worker. */
+  const char *how = getenv ("MUSTER_SPAWNER");
+  if (how == NULL || strcmp (how, "exec") != 0)
+    {
+      a->spawner = mu_spawner_new (a->exec_helper);
+      if (a->spawner == NULL)
+        return -ENOMEM;
+    }
   detect_host (a);
   a->port_base = find_port_base (a->opts.slots + 1);
   a->zctx = zmq_ctx_new ();
@@ -930,6 +940,7 @@ mu_agent_destroy (mu_agent_t **a_p)
   mu_job_spec_free (&a->job);
   mu_run_dir_close (&a->run_dir);
   mu_agent_metrics_close (a);
+  mu_spawner_destroy (&a->spawner);
   free (a);
   *a_p = NULL;
 }

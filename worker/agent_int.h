@@ -150,6 +150,10 @@ struct mu_agent {
   uint64_t spare_seq;       /* the last spare id given */
   /* mpi: the PMIx server and the current epoch's namespace (agent_pmix.c) */
   struct mu_agent_pmix *pmix;
+  /* spawn: the resident spawner (spawner.h; NULL = posix_spawn each
+   * worker's muster-exec, MUSTER_SPAWNER=exec) and its restarts logged */
+  struct mu_spawner *spawner;
+  unsigned spawner_restarts;
 };
 
 /* agent_workers.c: start a process for assignment idx of a->start into w

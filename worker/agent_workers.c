@@ -23,6 +23,7 @@
  * root.
  */
 #include "worker/agent_int.h"
+#include "worker/spawner.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -301,8 +302,17 @@ mu_agent_spawn_into (mu_agent_t *a, size_t idx, mu_agent_worker_t *w,
                             .arg = w,
                             .helper_args = a->run_owner ? helper_args
                                                         : NULL,
-                            .files = &files };
+                            .files = &files,
+                            .spawner = a->spawner };
       rc = mu_proc_spawn (a->loop, &po, &w->proc);
+      unsigned restarts = mu_spawner_restarts (a->spawner);
+      if (restarts != a->spawner_restarts)
+        {
+          a->spawner_restarts = restarts;
+          mu_log_warn (a->log, "SPAWNER-RESTART",
+                       "the spawner (muster-exec --serve) had died; started "
+                       "it again (%u restart(s) so far)", restarts);
+        }
     }
   mu_env_free (&envp);
   free (argv);
@@ -326,7 +336,11 @@ spawn_one (mu_agent_t *a, size_t idx)
       const mu_start_t *s = &a->start.u.start;
       char why[512];
       snprintf (why, sizeof why, "muster-agent: cannot start %s: %s",
-                s->spec->argv.v[0], muster_strerror (rc));
+                s->spec->argv.v[0],
+                rc == MUSTER_EPEERLOST && a->spawner != NULL
+                    ? "the spawner (muster-exec --serve) died while "
+                      "starting it"
+                    : muster_strerror (rc));
       mu_log_err (a->log, "SPAWN-FAILED", "rank %llu: %s",
                   (unsigned long long)w->rank, why);
       report_state (a, w, "failed-to-start", 127, 0, why);

@@ -78,6 +78,13 @@
  * non-root muster-exec asked for another uid prints one line naming the
  * uid and exits 126 before PROGRAM is started.
  *
+ * Two ways in: exec'd per worker by the agent (posix_spawn, the command
+ * line above), or forked by the agent's resident spawner, `muster-exec
+ * --serve FD AGENT_PID` (exec_serve.c, decision 110), which runs
+ * mu_exec_supervise in a clone(CLONE_PARENT) of itself with the same
+ * command line, descriptors and environment — the supervisor is then the
+ * agent's child all the same, and everything below holds unchanged.
+ *
  * Cost: no stdio, a handful of syscalls plus one vfork before PROGRAM's
  * exec; static buffers only.  (The vfork child only makes system calls — setgroups,
  * setgid, setuid, chdir, prctl, sigprocmask — and execs; the error line is
@@ -102,6 +109,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "worker/exec_serve.h" /* --serve: the resident spawner */
 #include "worker/owner.h" /* the switch of --uid */
 #include "worker/spawn.h" /* MU_EXEC_SWEEP_SIG, the contract with spawn.c */
 
@@ -524,7 +532,7 @@ prepare_owner (const char *uid_s, const char *gid_s, const char *groups_s)
 }
 
 int
-main (int argc, char **argv)
+mu_exec_supervise (int argc, char **argv)
 {
   int first = 1;
   const char *uid_s = NULL, *gid_s = NULL, *groups_s = NULL;
@@ -677,4 +685,12 @@ main (int argc, char **argv)
       /* Any other signal was sent to the whole group and has reached
        * PROGRAM directly: nothing to do. */
     }
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc >= 2 && strcmp (argv[1], "--serve") == 0)
+    return mu_exec_serve (argc, argv);
+  return mu_exec_supervise (argc, argv);
 }

@@ -13,8 +13,9 @@
  * and every signal back to its default (a SIG_IGN of the agent, SIGPIPE
  * say, would otherwise survive the exec; so would glibc's, see below),
  * /dev/null on stdin, the pipes' write ends on 1 and 2, and the working
- * directory.  Every other
- * descriptor of the caller is O_CLOEXEC and does not reach the program.
+ * directory.  No other descriptor of the caller reaches the program: its
+ * own are O_CLOEXEC, and any it inherited without that flag is closed in
+ * the child (closefrom 3).
  *
  * PATH: like execvp in the child (what uv_spawn did once it had set the
  * child's environment), a bare name is looked up in the PATH of the
@@ -43,8 +44,8 @@ extern char **environ;
 /* A pipe whose write end is at 3 or above, so that placing it on 1 or 2
  * in the child never collides with the other one (and dup2 always clears
  * its close-on-exec flag there). */
-static int
-launch_pipe (int fds[2])
+int
+mu_launch_pipe (int fds[2])
 {
   if (pipe2 (fds, O_CLOEXEC) != 0)
     return -errno;
@@ -133,9 +134,9 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
   if (o->cwd != NULL && !S_ISDIR (st.st_mode))
     return -ENOTDIR;
   int out[2], err[2];
-  if ((rc = launch_pipe (out)) != 0)
+  if ((rc = mu_launch_pipe (out)) != 0)
     return rc;
-  if ((rc = launch_pipe (err)) != 0)
+  if ((rc = mu_launch_pipe (err)) != 0)
     {
       close (out[0]);
       close (out[1]);
@@ -158,6 +159,10 @@ mu_launch (const mu_launch_opts_t *o, mu_launch_t *l)
     rc = posix_spawn_file_actions_adddup2 (&fa, out[1], 1);
   if (rc == 0)
     rc = posix_spawn_file_actions_adddup2 (&fa, err[1], 2);
+  /* Descriptors the caller holds without close-on-exec (inherited from
+   * whoever started it) are not the child's either. */
+  if (rc == 0)
+    rc = posix_spawn_file_actions_addclosefrom_np (&fa, 3);
   if (rc == 0 && o->cwd != NULL)
     rc = posix_spawn_file_actions_addchdir_np (&fa, o->cwd);
   if (rc == 0)

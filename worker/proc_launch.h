@@ -18,7 +18,8 @@
  * session and process group, stdin from /dev/null, stdout and stderr into
  * two fresh pipes, every signal at its default disposition and none
  * blocked, no other descriptor of the caller (the caller's are O_CLOEXEC,
- * as libuv and ZeroMQ make theirs).
+ * as libuv and ZeroMQ make theirs; any it inherited without the flag is
+ * closed in the child).
  */
 #ifndef MU_PROC_LAUNCH_H
 #define MU_PROC_LAUNCH_H
@@ -51,6 +52,11 @@ typedef struct mu_launch {
  * posix_spawn — whose exec errors glibc reports here, not in the child —
  * or pidfd_open; then no child is left behind). */
 int mu_launch (const mu_launch_opts_t *o, mu_launch_t *l);
+
+/* A pipe for a child's stdout or stderr: both ends O_CLOEXEC, the write
+ * end at 3 or above (so placing it on 1 or 2 never collides with the
+ * other and always clears close-on-exec there).  0 or a negative errno. */
+int mu_launch_pipe (int fds[2]);
 
 /* 1 if pidfd_open works here (mu_launch then gives a pidfd), else 0. */
 int mu_launch_pidfd_usable (void);

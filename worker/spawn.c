@@ -75,6 +75,7 @@
 
 #include "worker/spawn.h"
 #include "worker/proc_launch.h"
+#include "worker/spawner.h"
 #include "worker/out_queue.h"
 
 extern char **environ;
@@ -657,7 +658,16 @@ mu_proc_spawn_checked (uv_loop_t *loop, const mu_proc_opts_t *o,
                           .env = o->exec_helper ? envv : o->env,
                           .cwd = o->cwd };
   mu_launch_t l;
-  int r = mu_launch (&lo, &l);
+  int r = -EMSGSIZE;
+  if (o->exec_helper != NULL && o->spawner != NULL)
+    {
+      /* muster-exec's command line after its name */
+      mu_launch_opts_t so = lo;
+      so.argv = args + 1;
+      r = mu_spawner_launch (o->spawner, &so, &l);
+    }
+  if (r == -EMSGSIZE)
+    r = mu_launch (&lo, &l);
   free (args);
   free (envv);
   if (r != 0)

@@ -88,6 +88,11 @@ typedef struct mu_proc_opts {
    * the coordinator (ctl.logs).  Must not block; NULL = none.  Called
    * with `arg`. */
   void (*on_line) (void *arg, int is_err, const char *line, size_t len);
+  /* With exec_helper: the agent's resident spawner (spawner.h), which
+   * starts muster-exec by forking itself instead of an exec per worker;
+   * NULL = posix_spawn muster-exec.  Borrowed.  A request too large for
+   * it (MU_SPAWN_REQ_MAX) is started with posix_spawn all the same. */
+  struct mu_spawner *spawner;
 } mu_proc_opts_t;
 
 #define MU_PROC_LINE_MAX (64u * 1024) /* longer lines go out in pieces */
@@ -110,7 +115,11 @@ typedef struct mu_proc_opts {
  * MUSTER_EXEC_PPID=<our pid> added
  * to its environment (the caller's array is not modified).  On success *out
  * is the new handle, which the caller owns and releases with mu_proc_close().
+ * With a spawner as well, the same muster-exec command line is started by
+ * a fork of the resident spawner instead of an exec (spawner.h); the
+ * process is our child either way.
  * Returns 0, -EINVAL for bad options (helper_args without exec_helper),
+ * MUSTER_EPEERLOST if the spawner died holding the request (spawner.h),
  * -ENOENT if exec_helper is missing or
  * not executable, or libuv's (negative errno) code from uv_spawn (e.g.
  * -ENOENT for a missing program without helper).  On error no callback is

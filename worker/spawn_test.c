@@ -40,6 +40,7 @@
 #include <muster/error.h>
 
 #include "worker/spawn.h"
+#include "worker/spawner.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -48,6 +49,8 @@ typedef struct fixture {
   char dir[64];
   int nfds; /* open fds before the test: none may leak */
   uv_loop_t loop;
+  mu_spawner_t *sp; /* MUSTER_SPAWN_TEST_SPAWNER=1: every spawn through
+                       the resident spawner (spawner.h); else NULL */
 } fixture_t;
 
 typedef struct result {
@@ -115,6 +118,9 @@ setup (void **state)
   assert_non_null (mkdtemp (f->dir));
   f->nfds = count_fds ();
   assert_int_equal (uv_loop_init (&f->loop), 0);
+  const char *how = getenv ("MUSTER_SPAWN_TEST_SPAWNER");
+  if (how != NULL && strcmp (how, "1") == 0)
+    assert_non_null (f->sp = mu_spawner_new (f->exec_path));
   *state = f;
   return 0;
 }
@@ -126,6 +132,8 @@ teardown (void **state)
   /* Run any pending close callbacks, then the loop must close cleanly. */
   uv_run (&f->loop, UV_RUN_DEFAULT);
   assert_int_equal (uv_loop_close (&f->loop), 0);
+  mu_spawner_destroy (&f->sp);
+  assert_null (f->sp);
   assert_int_equal (count_fds (), f->nfds);
   char cmd[128];
   snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
@@ -257,7 +265,7 @@ spawn_sh (fixture_t *f, const char *script, const char *prefix, int out_fd,
           int err_fd, size_t tail_lines, result_t *r)
 {
   char *argv[] = { "/bin/sh", "-c", (char *) script, NULL };
-  mu_proc_opts_t o = { .exec_helper = f->exec_path,
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp,
                        .argv = argv,
                        .prefix = prefix,
                        .out_fd = out_fd,
@@ -283,6 +291,14 @@ run_sh (fixture_t *f, const char *script, const char *prefix, int out_fd,
   assert_false (mu_proc_running (p));
   mu_proc_close (&p);
   assert_null (p);
+}
+
+/* A forked "agent" needs its own spawner: the supervisors it forks
+ * become the children of the spawner's parent (CLONE_PARENT). */
+static mu_spawner_t *
+agent_spawner (const fixture_t *f)
+{
+  return f->sp != NULL ? mu_spawner_new (f->exec_path) : NULL;
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -352,7 +368,7 @@ test_log_files (void **state)
                             .redirect = { 1, 0 } };
   char *argv[] = { "/bin/sh", "-c",
                    "echo o1; echo e1 >&2; printf 'o2'; printf 'e2' >&2", NULL };
-  mu_proc_opts_t o = { .exec_helper = f->exec_path, .argv = argv,
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp, .argv = argv,
                        .prefix = "[w 5] ", .out_fd = out, .err_fd = err,
                        .on_exit = on_exit_cb, .arg = &r, .files = &files };
   mu_proc_t *p = NULL;
@@ -409,7 +425,7 @@ test_log_file_error (void **state)
   mu_proc_files_t files = { .fd = { full, -1 }, .redirect = { 1, 0 },
                             .on_error = on_file_error };
   char *argv[] = { "/bin/sh", "-c", "echo a; echo b", NULL };
-  mu_proc_opts_t o = { .exec_helper = f->exec_path, .argv = argv,
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp, .argv = argv,
                        .prefix = "[w 0] ", .out_fd = out, .err_fd = -1,
                        .on_exit = on_exit_cb, .arg = &r, .files = &files };
   mu_proc_t *p = NULL;
@@ -459,7 +475,7 @@ test_prefix_whole_lines (void **state)
   result_t ra = { 0 }, rb = { 0 };
   char *argv_a[] = { "/bin/sh", "-c", (char *) script, "A", NULL };
   char *argv_b[] = { "/bin/sh", "-c", (char *) script, "B", NULL };
-  mu_proc_opts_t o = { .exec_helper = f->exec_path,
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp,
                        .argv = argv_a,
                        .prefix = "[a] ",
                        .out_fd = out,
@@ -574,7 +590,7 @@ test_missing_program (void **state)
   int err = capture_fd (f, "err");
   char *argv[] = { "/nonexistent/prog", "arg", NULL };
   result_t r = { 0 };
-  mu_proc_opts_t o = { .exec_helper = f->exec_path,
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp,
                        .argv = argv,
                        .prefix = "[m] ",
                        .out_fd = -1,
@@ -651,6 +667,74 @@ test_missing_helper (void **state)
   assert_int_equal (r.called, 0);
 }
 
+/* ---- a worker holds its stdin, stdout and stderr and nothing else of
+ * ours, and its supervisor holds no socket (not the spawner's) */
+static void
+test_worker_fds (void **state)
+{
+  fixture_t *f = *state;
+  int out = capture_fd (f, "out");
+  char *argv[] = { "/bin/ls", "/proc/self/fd", NULL };
+  result_t r = { 0 };
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp,
+                       .argv = argv,
+                       .out_fd = out,
+                       .err_fd = -1,
+                       .on_exit = on_exit_cb,
+                       .arg = &r };
+  mu_proc_t *p = NULL;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), 0);
+  run_loop (f);
+  assert_int_equal (r.called, 1);
+  assert_int_equal (r.code, 0);
+  char *text = slurp_fd (out, NULL);
+  assert_string_equal (text, "0\n1\n2\n3\n"); /* 3: ls's own listing */
+  free (text);
+  mu_proc_close (&p);
+  free (r.tail);
+  close (out);
+
+  char *sleeper[] = { "/bin/sleep", "30", NULL };
+  result_t r2 = { 0 };
+  o.argv = sleeper;
+  o.out_fd = -1;
+  o.arg = &r2;
+  assert_int_equal (mu_proc_spawn (&f->loop, &o, &p), 0);
+  /* the supervisor has set itself up once it watches its signals */
+  char dir[64], link[PATH_MAX], target[256];
+  snprintf (dir, sizeof dir, "/proc/%d/fd", mu_proc_pid (p));
+  int found_signalfd = 0, sockets = 0;
+  for (int tries = 0; tries < 500 && !found_signalfd; tries++)
+    {
+      sockets = 0;
+      DIR *d = opendir (dir);
+      assert_non_null (d);
+      struct dirent *e;
+      while ((e = readdir (d)) != NULL)
+        {
+          if (e->d_name[0] == '.')
+            continue;
+          snprintf (link, sizeof link, "%s/%s", dir, e->d_name);
+          ssize_t n = readlink (link, target, sizeof target - 1);
+          if (n <= 0)
+            continue;
+          target[n] = '\0';
+          found_signalfd |= strstr (target, "signalfd") != NULL;
+          sockets += strncmp (target, "socket:", 7) == 0;
+        }
+      closedir (d);
+      if (!found_signalfd)
+        usleep (10000);
+    }
+  assert_true (found_signalfd);
+  assert_int_equal (sockets, 0);
+  assert_int_equal (mu_proc_signal (p, SIGKILL), 0);
+  run_loop (f);
+  assert_int_equal (r2.sig, SIGKILL);
+  mu_proc_close (&p);
+  free (r2.tail);
+}
+
 /* Direct mode: no helper; a missing program fails in uv_spawn. */
 static void
 test_direct (void **state)
@@ -711,7 +795,7 @@ test_env (void **state)
                    "echo \"PPID_VAR=${MUSTER_EXEC_PPID-unset}\"; pwd",
                    NULL };
   result_t r = { 0 };
-  mu_proc_opts_t o = { .exec_helper = f->exec_path,
+  mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = f->sp,
                        .argv = argv,
                        .env = env,
                        .cwd = f->dir,
@@ -762,6 +846,7 @@ test_helper_args_user (void **state)
     }
   int out = capture_fd (f, "out");
   o.exec_helper = f->exec_path;
+  o.spawner = f->sp;
   o.out_fd = out;
   o.on_exit = on_exit_cb;
   o.arg = &r;
@@ -1114,7 +1199,7 @@ test_parent_death (void **state)
       if (uv_loop_init (&loop) != 0)
         _exit (2);
       char *argv[] = { "/bin/sh", "-c", script, NULL };
-      mu_proc_opts_t o = { .exec_helper = f->exec_path,
+      mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = agent_spawner (f),
                            .argv = argv,
                            .out_fd = -1,
                            .err_fd = -1 };
@@ -1183,7 +1268,7 @@ test_parent_death_after_thread (void **state)
     {
       close (ready_pipe[0]);
       char *argv[] = { "/bin/sh", "-c", script, NULL };
-      mu_proc_opts_t o = { .exec_helper = f->exec_path,
+      mu_proc_opts_t o = { .exec_helper = f->exec_path, .spawner = agent_spawner (f),
                            .argv = argv,
                            .out_fd = -1,
                            .err_fd = -1 };
@@ -1250,6 +1335,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_missing_program, setup, teardown),
     cmocka_unit_test_setup_teardown (test_missing_helper, setup, teardown),
     cmocka_unit_test_setup_teardown (test_direct, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_worker_fds, setup, teardown),
     cmocka_unit_test_setup_teardown (test_env, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stop_grace_then_kill, setup,
                                      teardown),

@@ -115,6 +115,14 @@ class Service(MusterCase):
         return self.pids(d, job)
 
     def environ(self, pid):
+        # The program's own: the pid muster reports is its supervisor
+        # (muster-exec), a fork of the agent's spawner whose environment
+        # is the agent's (decision 110); the program is its child.
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(c) for c in f.read().split()]
+        with open("/proc/%d/comm" % pid) as f:
+            if f.read().strip() == "muster-exec" and kids:
+                pid = kids[0]
         with open("/proc/%d/environ" % pid, "rb") as f:
             return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
 
