@@ -96,6 +96,8 @@ usage (FILE *f)
       "  --heartbeat DUR   --heartbeat for the musterd started here\n"
       "  --log-level L     --log-level for it (default warn)\n"
       "  --perf FILE       profile it: perf record -g -o FILE\n"
+      "  --perf-round      with --perf: record the round only (from the\n"
+      "                    first agent.register to the last job.start)\n"
       "  --musterd-arg A   pass A to it (repeatable), e.g.\n"
       "                    --musterd-arg=--full-members-max=1\n"
       "  --timeout SEC     give up on a phase after this (default 120)\n"
@@ -146,6 +148,7 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "heartbeat", required_argument, 0, 'H' },
     { "log-level", required_argument, 0, 'L' },
     { "perf", required_argument, 0, 'P' },
+    { "perf-round", no_argument, 0, 'Q' },
     { "musterd-arg", required_argument, 0, 'D' },
     { "timeout", required_argument, 0, 't' },
     { "steady", required_argument, 0, 's' },
@@ -201,6 +204,9 @@ parse_opts (int argc, char **argv, opts_t *o)
         break;
       case 'P':
         o->perf = optarg;
+        break;
+      case 'Q':
+        o->perf_round = 1;
         break;
       case 'D':
         if (o->ndargs == 16)
@@ -322,6 +328,7 @@ typedef struct daemon
 {
   pid_t pid;
   pid_t perf_pid;
+  int perf_ctl; /* --perf-round: perf's control fifo (write end), or -1 */
   char dir[64];
   char log[128];
   char endpoint[256];
@@ -398,7 +405,21 @@ start_musterd (const opts_t *o, daemon_t *d)
       char pid[32];
       snprintf (pid, sizeof pid, "%d", (int)d->pid);
       const char *pargv[]
-          = { "perf", "record", "-g", "-q", "-o", o->perf, "-p", pid, NULL };
+          = { "perf", "record", "-g", "-q", "-o", o->perf, "-p", pid, NULL,
+              NULL, NULL };
+      /* --perf-round: events start disabled; the parent enables them
+       * just before the round and disables them when it is over. */
+      char ctl[160], ctlopt[200];
+      d->perf_ctl = -1;
+      if (o->perf_round)
+        {
+          snprintf (ctl, sizeof ctl, "%s/perf.ctl", d->dir);
+          if (mkfifo (ctl, 0600) != 0)
+            rl_die ("mkfifo %s: %s", ctl, strerror (errno));
+          snprintf (ctlopt, sizeof ctlopt, "--control=fifo:%s", ctl);
+          pargv[8] = "--delay=-1";
+          pargv[9] = ctlopt;
+        }
       posix_spawn_file_actions_init (&fa);
       posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
       rc = posix_spawnp (&d->perf_pid, "perf", &fa, NULL, (char **)pargv,
@@ -406,13 +427,35 @@ start_musterd (const opts_t *o, daemon_t *d)
       posix_spawn_file_actions_destroy (&fa);
       if (rc != 0)
         rl_die ("cannot start perf: %s", strerror (rc));
+      if (o->perf_round && (d->perf_ctl = open (ctl, O_WRONLY)) < 0)
+        rl_die ("open %s: %s", ctl, strerror (errno));
       usleep (500000); /* let perf attach */
     }
+}
+
+/* --perf-round: turn perf's events on ("enable") or off ("disable"). */
+static void
+perf_ctl (const daemon_t *d, const char *cmd)
+{
+  if (d->perf_ctl < 0)
+    return;
+  char line[16];
+  int len = snprintf (line, sizeof line, "%s\n", cmd);
+  if (write (d->perf_ctl, line, (size_t)len) != len)
+    rl_note ("perf control: %s", strerror (errno));
 }
 
 static void
 stop_musterd (daemon_t *d)
 {
+  if (d->perf_ctl >= 0)
+    {
+      close (d->perf_ctl);
+      d->perf_ctl = -1;
+      char ctl[160];
+      snprintf (ctl, sizeof ctl, "%s/perf.ctl", d->dir);
+      unlink (ctl);
+    }
   if (d->perf_pid > 0)
     {
       kill (d->perf_pid, SIGINT);
@@ -779,6 +822,7 @@ main (int argc, char **argv)
 
   daemon_t d;
   memset (&d, 0, sizeof d);
+  d.perf_ctl = -1;
   long pid = o.pid;
   const char *endpoint = o.endpoint;
   if (o.musterd != NULL)
@@ -863,12 +907,14 @@ main (int argc, char **argv)
     ps_mem (pid, &m1);
   double cpu1 = pid > 0 ? ps_cpu_s (pid) : -1;
 
+  perf_ctl (&d, "enable");
   uint64_t t_reg0 = rl_now_us ();
   if (phase (sh, k, 'R', &rr) != 0)
     {
       bad = 1;
       goto out;
     }
+  perf_ctl (&d, "disable");
   double cpu2 = pid > 0 ? ps_cpu_s (pid) : -1;
   uint64_t t_round = rr.t_last - t_reg0;
   printf ("  round: registers sent in     %9.1f ms\n",

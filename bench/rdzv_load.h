@@ -19,6 +19,7 @@ typedef struct opts
   long pid;              /* musterd pid for --endpoint (memory, CPU) */
   const char *heartbeat; /* --heartbeat for a musterd we start */
   const char *perf;      /* perf record output for a musterd we start */
+  int perf_round;        /* --perf-round: record the round only */
   const char *log_level; /* musterd --log-level */
   const char *dargs[16]; /* more musterd arguments (--musterd-arg) */
   int ndargs;
