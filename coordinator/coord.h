@@ -23,6 +23,7 @@
 #include "common/wire.h"
 #include "coordinator/conn_limit.h"
 #include "coordinator/job_machine.h"
+#include "coordinator/join_queue.h"
 #include "coordinator/liveness.h"
 #include "rendezvous/rdzv.h"
 
@@ -302,6 +303,9 @@ struct mu_job {
   uint64_t scale_target_min, scale_target_max; /* nodes are within it */
   /* service: replicas, rolling update, loads (service.h); NULL = none */
   struct mu_service *svc;
+  /* zsim: joins whose rdzv.progress is held back (join_progress.c) */
+  uv_timer_t jp_timer;
+  mu_join_queue_t jp;
 };
 
 struct mu_coord {

@@ -257,6 +257,7 @@ send_starts (mu_job_t *j, start_prep_t *p)
       if (w && w->in_use && w->alive && w->job == j)
         mu_epoch_send_progress (j, w);
     }
+  mu_join_progress_clear (j); /* zsim: members have their start */
   mu_mem_trim_soon (c); /* the round's buffers are free: give pages back */
 }
 
@@ -354,6 +355,7 @@ mu_epoch_broadcast_progress (mu_job_t *j)
    * node cordoned out of the round hears nothing meanwhile (display). */
   mu_coord_t *c = j->coord;
   uint32_t pos = 0, key;
+  mu_join_progress_clear (j); /* zsim: everyone hears it now */
   while (mu_rdzv_next_key (j->rdzv, &pos, &key, NULL))
     {
       mu_node_t *n = mu_coord_node (c, key);
@@ -851,6 +853,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->epoch_reason);
   free (j->owner);
   free (j->members_buf);
+  mu_jq_free (&j->jp); /* zsim */
   mu_ps_plan_free (j);
   mu_ckpt_job_free (j);
   mu_ctl_job_free (j); /* ctl_ops.h: log ring, pids */
