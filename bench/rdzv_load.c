@@ -105,7 +105,10 @@ usage (FILE *f)
       "                    this long after the round (default 2, 0 = skip)\n"
       "  --connect-window N  connections in flight at once (default 64;\n"
       "                    0 = all at once, a burst)\n"
-      "  --io-threads N    ZeroMQ I/O threads here (default 1)\n"
+      "  --agent-io MODE   how a simulated agent talks to the port: zmtp\n"
+      "                    (default: a plain socket speaking ZMTP 3, cheap)\n"
+      "                    or zmq (a libzmq DEALER each, the baseline)\n"
+      "  --io-threads N    ZeroMQ I/O threads here (default 1; zmq only)\n"
       "  --verbose         progress on stderr\n"
       "  --sizes LIST      run each AGENTSxWORKERS of LIST (e.g.\n"
       "                    100x10,1000x10,10000x10) with a fresh musterd\n"
@@ -154,6 +157,7 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "steady", required_argument, 0, 's' },
     { "connect-window", required_argument, 0, 'W' },
     { "io-threads", required_argument, 0, 'i' },
+    { "agent-io", required_argument, 0, 'A' },
     { "verbose", no_argument, 0, 'v' },
     { "sizes", required_argument, 0, 'S' },
     { "reps", required_argument, 0, 'r' },
@@ -229,6 +233,15 @@ parse_opts (int argc, char **argv, opts_t *o)
         break;
       case 'v':
         o->verbose = 1;
+        break;
+      case 'A':
+        if (strcmp (optarg, "zmtp") != 0 && strcmp (optarg, "zmq") != 0)
+          {
+            fprintf (stderr, "rdzv_load: --agent-io '%s': expected zmtp or "
+                     "zmq\n", optarg);
+            return -1;
+          }
+        o->agent_zmq = strcmp (optarg, "zmq") == 0;
         break;
       case 'S':
         o->sizes = optarg;

@@ -27,6 +27,8 @@ typedef struct opts
   double steady_s;         /* heartbeat-only period measured after the round */
   uint32_t connect_window; /* connections in flight at once, 0 = all */
   int io_threads;
+  int agent_zmq;         /* --agent-io zmq: libzmq DEALERs (the baseline);
+                            0: plain sockets speaking ZMTP (rl_zmtp.c) */
   int verbose;
   const char *sizes; /* --sizes: run each AxW in turn, then a table */
   int reps;          /* --reps: runs per size with --sizes */
