@@ -94,7 +94,8 @@ usage (FILE *f)
       "  --endpoint EP     or use a running one (tcp://H:P)\n"
       "  --pid PID         with --endpoint: its pid, for memory and CPU\n"
       "  --heartbeat DUR   --heartbeat for the musterd started here\n"
-      "  --log-level L     --log-level for it (default warn)\n"
+      "  --log-level L     --log-level for it (default notice: nothing per\n"
+      "                    node, and EPOCH-START gives musterd's round)\n"
       "  --perf FILE       profile it: perf record -g -o FILE\n"
       "  --perf-round      with --perf: record the round only (from the\n"
       "                    first agent.register to the last job.start)\n"
@@ -175,7 +176,7 @@ parse_opts (int argc, char **argv, opts_t *o)
   o->steady_s = 2;
   o->connect_window = 64;
   o->io_threads = 1;
-  o->log_level = "warn";
+  o->log_level = "notice"; /* EPOCH-START: musterd's view of the round */
   o->role = "worker";
   o->hb_over = "udp";
   int c;
@@ -458,6 +459,27 @@ perf_ctl (const daemon_t *d, const char *cmd)
     rl_note ("perf control: %s", strerror (errno));
 }
 
+/* musterd's own view of the round: its last EPOCH-START line says how
+ * long from the round's opening to the last job.start handed to the
+ * transport ("round 123.4 ms"); -1 if it said nothing (log level). */
+static double
+musterd_round_ms (const daemon_t *d)
+{
+  FILE *f = fopen (d->log, "r");
+  if (f == NULL)
+    return -1;
+  char line[1024];
+  double ms = -1;
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      const char *p = strstr (line, "EPOCH-START");
+      if (p != NULL && (p = strstr (p, "; round ")) != NULL)
+        ms = atof (p + 8);
+    }
+  fclose (f);
+  return ms;
+}
+
 static void
 stop_musterd (daemon_t *d)
 {
@@ -509,6 +531,8 @@ enum
   F_DET,
   F_DETL,
   F_HBMS,
+  F_MROUND,
+  F_GCPU,
   F_N
 };
 static const char *const field_key[F_N] = {
@@ -525,6 +549,8 @@ static const char *const field_key[F_N] = {
   "detect_ms=",
   "detect_last_ms=",
   "hb_interval_ms=",
+  "musterd_round_ms=",
+  "gen_cpu_round_s=",
 };
 
 static int
@@ -674,10 +700,11 @@ run_sizes (const opts_t *o, int argc, char **argv)
   printf ("\nrendezvous load summary: median of %d run(s) each (see "
           "bench/README.md)\n",
           reps);
-  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s\n", "size, hb", "workers",
-          "round", "(min-max)", "all done", "B/worker", "B/worker", "musterd");
-  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s\n", "", "", "", "", "",
-          "from idle", "reg+round", "CPU round");
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s\n", "size, hb",
+          "workers", "round", "(min-max)", "musterd's", "all done",
+          "B/worker", "B/worker", "musterd", "generator");
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s\n", "", "", "", "",
+          "round", "", "from idle", "reg+round", "CPU round", "CPU round");
   double m[MAXSZ][F_N];
   for (int i = 0; i < nsz; i++)
     {
@@ -689,13 +716,15 @@ run_sizes (const opts_t *o, int argc, char **argv)
         }
       for (int fi = 0; fi < F_N; fi++)
         m[i][fi] = median (val[i][fi], nok[i]);
-      char range[32], done[16] = "        -";
+      char range[32], done[16] = "        -", mr[16] = "        -";
       snprintf (range, sizeof range, "(%.0f-%.0f)", rmin[i], rmax[i]);
       if (m[i][F_DONE] >= 0)
         snprintf (done, sizeof done, "%6.0f ms", m[i][F_DONE]);
-      printf ("%-14s %8lu %7.0f ms %13s %9s %9.0f %9.0f %7.2f s%s\n",
-              labels[i], wk[i], m[i][F_ROUND], range, done, m[i][F_B0],
-              m[i][F_B1], m[i][F_CPU],
+      if (m[i][F_MROUND] >= 0)
+        snprintf (mr, sizeof mr, "%6.0f ms", m[i][F_MROUND]);
+      printf ("%-14s %8lu %7.0f ms %13s %9s %9s %9.0f %9.0f %7.2f s %7.2f s%s\n",
+              labels[i], wk[i], m[i][F_ROUND], range, mr, done, m[i][F_B0],
+              m[i][F_B1], m[i][F_CPU], m[i][F_GCPU],
               nok[i] < reps ? "  (some runs broke)" : "");
     }
   printf ("\nheartbeats while the job runs (steady) and a silent node's "
@@ -950,6 +979,13 @@ main (int argc, char **argv)
    * second after the round (coordinator/mem_trim.c): read after both,
    * with a margin for a loaded machine. */
   settle (2500);
+  /* zsim: musterd's own view beside the generator's (EPOCH-START). */
+  double mround = o.musterd != NULL ? musterd_round_ms (&d) : -1.0;
+  if (mround >= 0)
+    printf ("         musterd's view: %.1f ms from the round's opening "
+            "(first register) to the last job.start handed to its "
+            "transport\n", mround);
+  fflush (stdout);
   long rss2 = pid > 0 ? ps_status_kb (pid, "VmRSS") : -1;
   if (pid > 0)
     ps_mem (pid, &m2);
@@ -1005,7 +1041,8 @@ main (int argc, char **argv)
               "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
               "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
               "steady_cpu_pct=%.1f steady_hb_per_s=%.0f detect_ms=%.1f "
-              "detect_last_ms=%.1f\n",
+              "detect_last_ms=%.1f musterd_round_ms=%.1f "
+              "gen_cpu_round_s=%.2f\n",
               o.agents, nw, rl_ms (t_conn), rl_ms (t_round),
               pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
               pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
@@ -1013,7 +1050,7 @@ main (int argc, char **argv)
               (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
               hist_quantile_ms (ri.hb_rtt_hist, 0.5),
               hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct,
-              steady_hbps, det_first, det_last);
+              steady_hbps, det_first, det_last, mround, rr.cpu_s);
       fflush (stdout);
       goto out;
     }
@@ -1066,14 +1103,16 @@ main (int argc, char **argv)
           "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
           "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
           "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
-          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f\n",
+          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f musterd_round_ms=%.1f "
+          "gen_cpu_round_s=%.2f\n",
           o.agents, nw, rl_ms (t_conn), rl_ms (t_round), rl_ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? cpu2 - cpu1 : -1.0, o.hb_udp ? "udp" : "zmq",
           (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
           hist_quantile_ms (ri.hb_rtt_hist, 0.5),
-          hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps);
+          hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps,
+          mround, rr.cpu_s);
   fflush (stdout);
 
 out:

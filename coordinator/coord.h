@@ -306,6 +306,7 @@ struct mu_job {
   /* zsim: joins whose rdzv.progress is held back (join_progress.c) */
   uv_timer_t jp_timer;
   mu_join_queue_t jp;
+  uint64_t round_open_us; /* the open round began (mu_now_us); 0 = none */
 };
 
 struct mu_coord {

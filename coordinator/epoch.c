@@ -233,6 +233,14 @@ send_starts (mu_job_t *j, start_prep_t *p)
       if (node != NULL)
         send_start (j, node, &mem[i], &m, all, n, full);
     }
+  /* zsim: the round as musterd saw it, from its opening (the first join
+   * of a first round) until the last start was handed to the transport
+   * (before the journal record and its sync below). */
+  uint64_t handed_us = mu_now_us ();
+  double round_ms = j->round_open_us && handed_us >= j->round_open_us
+                        ? (double)(handed_us - j->round_open_us) / 1e3
+                        : -1.0;
+  j->round_open_us = 0;
   free (j->members);
   j->members = p->keys;
   p->keys = NULL;
@@ -241,10 +249,11 @@ send_starts (mu_job_t *j, start_prep_t *p)
   mu_jhook_epoch (j);
   mu_ckpt_epoch_started (j);
   mu_log_notice (c->log, "EPOCH-START",
-                 "job %s epoch %llu: %zu node(s), world %llu, restart %llu",
+                 "job %s epoch %llu: %zu node(s), world %llu, restart %llu; "
+                 "round %.1f ms to the last start sent",
                  j->id, (unsigned long long)j->epoch, n,
                  (unsigned long long)j->world,
-                 (unsigned long long)j->restarts);
+                 (unsigned long long)j->restarts, round_ms);
   mu_ev_epoch_started (j);
   mu_service_epoch_started (j); /* service: every replica runs */
   /* Nodes that did not make it into the round hear that they wait (mem:

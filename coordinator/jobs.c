@@ -383,6 +383,7 @@ mu_jobs_begin_round (mu_job_t *j, int reform)
 {
   mu_rdzv_decision_t d;
   mu_cm_round_opened (j);
+  j->round_open_us = mu_now_us (); /* zsim: EPOCH-START says the round */
   mu_jhook_state (j);
   mu_ev_round_opened (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
