@@ -304,38 +304,6 @@ hist_quantile_ms (const uint32_t *h, double q)
   return (double)rl_hist_upper_us (RL_HIST_N - 1) / 1000.0;
 }
 
-/* Raise RLIMIT_NOFILE as far as allowed (as root with CAP_SYS_RESOURCE
- * past the hard limit) and return how many agents one process can hold:
- * each needs two descriptors (its socket's mailbox and its TCP connection).
- * More agents than that are spread over several processes.  musterd, when
- * started here, inherits the limit and needs one descriptor per agent. */
-static uint32_t
-raise_nofile (uint32_t agents)
-{
-  rlim_t need = (rlim_t)agents * 2 + 1024;
-  struct rlimit rl;
-  getrlimit (RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < need)
-    {
-      struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
-      if (setrlimit (RLIMIT_NOFILE, &want) != 0)
-        {
-          rl.rlim_cur = rl.rlim_max;
-          setrlimit (RLIMIT_NOFILE, &rl);
-        }
-      getrlimit (RLIMIT_NOFILE, &rl);
-    }
-  if (rl.rlim_cur < (rlim_t)agents + 256)
-    fprintf (stderr,
-             "rdzv_load: warning: descriptor limit %llu is too low for a "
-             "musterd serving %u agents\n",
-             (unsigned long long)rl.rlim_cur, agents);
-  rlim_t per = rl.rlim_cur > 1024 ? (rl.rlim_cur - 512) / 2 : 256;
-  if (per > 60000) /* ZeroMQ's socket limit per context is 65535 */
-    per = 60000;
-  return (uint32_t)per;
-}
-
 /* ----------------------------------------------------------- musterd */
 
 typedef struct daemon
@@ -764,73 +732,6 @@ run_sizes (const opts_t *o, int argc, char **argv)
 
 /* ------------------------------------------------------------- parent */
 
-typedef struct shard
-{
-  pid_t pid;
-  int cmd_fd, res_fd;
-  uint32_t base, n;
-  report_t r;
-} shard_t;
-
-/* Send one command to every shard, collect every report; the merged
- * report has the earliest "first" and latest "last" times. */
-static int
-phase (shard_t *sh, int k, char cmd, report_t *out)
-{
-  memset (out, 0, sizeof *out);
-  for (int i = 0; i < k; i++)
-    if (write (sh[i].cmd_fd, &cmd, 1) != 1)
-      return -1;
-  for (int i = 0; i < k; i++)
-    {
-      report_t *r = &sh[i].r;
-      size_t got = 0;
-      while (got < sizeof *r)
-        {
-          ssize_t g = read (sh[i].res_fd, (char *)r + got, sizeof *r - got);
-          if (g <= 0)
-            return -1; /* the shard died; it said why on stderr */
-          got += (size_t)g;
-        }
-      out->failed |= r->failed;
-      out->count += r->count;
-#define MIN_T(f)                                                               \
-  if (r->f && (!out->f || r->f < out->f))                                      \
-  out->f = r->f
-#define MAX_T(f)                                                               \
-  if (r->f > out->f)                                                           \
-  out->f = r->f
-      MIN_T (t_first);
-      MIN_T (t_first_welcome);
-      MAX_T (t_last);
-      MAX_T (t_last_welcome);
-      MAX_T (t_sent);
-      MAX_T (hb_late_max_us);
-      MAX_T (hb_rtt_max_us);
-      MAX_T (hb_ms);
-      MAX_T (t_stop);
-      MAX_T (t_victim_hb);
-      out->hb_bad += r->hb_bad;
-      for (unsigned b = 0; b < RL_HIST_N; b++)
-        out->hb_rtt_hist[b] += r->hb_rtt_hist[b];
-      out->hb_rtt_sum_us += r->hb_rtt_sum_us;
-      out->hb_rtt_n += r->hb_rtt_n;
-      out->msgs_in += r->msgs_in;
-      out->heartbeats_in += r->heartbeats_in;
-      out->progress_in += r->progress_in;
-      out->heartbeats_out += r->heartbeats_out;
-      out->cpu_s += r->cpu_s - r->cpu_start_s;
-    }
-  if (out->failed)
-    fprintf (stderr,
-             "rdzv_load: phase '%c' failed: %u agents completed it; "
-             "heartbeats were sent at most %.1f ms late and answered within "
-             "%.1f ms at worst\n",
-             cmd, out->count, rl_ms (out->hb_late_max_us),
-             rl_ms (out->hb_rtt_max_us));
-  return out->failed ? -1 : 0;
-}
-
 /* Let musterd settle between phases (the shards keep heartbeating). */
 static void
 settle (int ms_)
@@ -859,7 +760,7 @@ main (int argc, char **argv)
     }
   if (o.sizes != NULL)
     return run_sizes (&o, argc, argv);
-  uint32_t per = raise_nofile (o.agents);
+  uint32_t per = rl_raise_nofile (o.agents);
   int k = (int)((o.agents + per - 1) / per);
 
   daemon_t d;
@@ -875,44 +776,7 @@ main (int argc, char **argv)
     }
   rl_note ("%u agents in %d process(es) of at most %u", o.agents, k, per);
 
-  shard_t *sh = calloc ((size_t)k, sizeof *sh);
-  if (sh == NULL)
-    rl_die ("out of memory");
-  for (int i = 0; i < k; i++)
-    {
-      int cmd[2], res[2];
-      if (pipe2 (cmd, O_CLOEXEC) != 0 || pipe2 (res, O_CLOEXEC) != 0)
-        rl_die ("pipe: %s", strerror (errno));
-      sh[i].base
-          = (uint32_t)i * (o.agents / (uint32_t)k)
-            + ((uint32_t)i < o.agents % (uint32_t)k ? (uint32_t)i
-                                                    : o.agents % (uint32_t)k);
-      sh[i].n = o.agents / (uint32_t)k
-                + ((uint32_t)i < o.agents % (uint32_t)k ? 1 : 0);
-      fflush (NULL);
-      pid_t p = fork ();
-      if (p < 0)
-        rl_die ("fork: %s", strerror (errno));
-      if (p == 0)
-        {
-          close (cmd[1]);
-          close (res[0]);
-          for (int j = 0; j < i; j++)
-            {
-              close (sh[j].cmd_fd);
-              close (sh[j].res_fd);
-            }
-          if (o.nice != 0 && nice (o.nice) == -1 && errno != 0)
-            rl_note ("nice %d: %s", o.nice, strerror (errno));
-          _exit (rl_shard_main (&o, endpoint, sh[i].base, sh[i].n, (uint32_t)k,
-                                cmd[0], res[1]));
-        }
-      close (cmd[0]);
-      close (res[1]);
-      sh[i].pid = p;
-      sh[i].cmd_fd = cmd[1];
-      sh[i].res_fd = res[0];
-    }
+  rl_shard_t *sh = rl_shards_start (&o, endpoint, k, 1);
 
   report_t rc_, rr, ri, rx, rd;
   memset (&ri, 0, sizeof ri);
@@ -932,7 +796,7 @@ main (int argc, char **argv)
   if (pid > 0)
     ps_mem (pid, &m0);
   uint64_t t_conn0 = rl_now_us ();
-  if (phase (sh, k, 'C', &rc_) != 0)
+  if (rl_shards_phase (sh, k, 'C', &rc_) != 0)
     {
       bad = 1;
       goto out;
@@ -951,7 +815,7 @@ main (int argc, char **argv)
 
   perf_ctl (&d, "enable");
   uint64_t t_reg0 = rl_now_us ();
-  if (phase (sh, k, 'R', &rr) != 0)
+  if (rl_shards_phase (sh, k, 'R', &rr) != 0)
     {
       bad = 1;
       goto out;
@@ -995,7 +859,7 @@ main (int argc, char **argv)
     {
       double c0 = pid > 0 ? ps_cpu_s (pid) : -1;
       uint64_t t0 = rl_now_us ();
-      if (phase (sh, k, 'I', &ri) != 0)
+      if (rl_shards_phase (sh, k, 'I', &ri) != 0)
         {
           bad = 1;
           goto out;
@@ -1024,7 +888,7 @@ main (int argc, char **argv)
   if (o.loss)
     {
       report_t rk, rlost;
-      if (phase (sh, k, 'K', &rk) != 0 || phase (sh, k, 'L', &rlost) != 0)
+      if (rl_shards_phase (sh, k, 'K', &rk) != 0 || rl_shards_phase (sh, k, 'L', &rlost) != 0)
         {
           bad = 1;
           goto out;
@@ -1055,14 +919,14 @@ main (int argc, char **argv)
       goto out;
     }
 
-  if (phase (sh, k, 'E', &rx) != 0)
+  if (rl_shards_phase (sh, k, 'E', &rx) != 0)
     {
       bad = 1;
       goto out;
     }
   double cpu3 = pid > 0 ? ps_cpu_s (pid) : -1;
   uint64_t t_exit0 = rl_now_us ();
-  if (phase (sh, k, 'X', &rd) != 0)
+  if (rl_shards_phase (sh, k, 'X', &rd) != 0)
     {
       bad = 1;
       goto out;
@@ -1116,23 +980,8 @@ main (int argc, char **argv)
   fflush (stdout);
 
 out:
-  for (int i = 0; i < k; i++)
-    {
-      char q = 'Q';
-      if (write (sh[i].cmd_fd, &q, 1) != 1)
-        { /* already gone */
-        }
-      close (sh[i].cmd_fd);
-      close (sh[i].res_fd);
-    }
-  for (int i = 0; i < k; i++)
-    {
-      int st;
-      waitpid (sh[i].pid, &st, 0);
-      if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-        bad = 1;
-    }
-  free (sh);
+  if (rl_shards_stop (&sh, k) != 0)
+    bad = 1;
   if (o.musterd != NULL)
     {
       stop_musterd (&d);
