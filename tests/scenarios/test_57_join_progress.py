@@ -14,12 +14,18 @@ still waits a short delay later (coordinator/join_progress.c).
     (joined 1 of 2, not "full"); when the second comes both start, and
     neither hears a progress after its job.start;
 (c) a third agent of the now running 2:2 job waits for a place: it is
-    told so (waiting = true), though no round is open.
+    told so (waiting = true), though no round is open;
+(d) bench/rdzv_load's simulated agents, both kinds (plain sockets speaking
+    ZMTP, the default, and libzmq DEALERs), run a 30-node round against
+    the real port: two messages each (welcome, start), no progress; and
+    it refuses an --agent-io it does not know, naming it.
 
 Simulated agents are raw DEALERs speaking the agent protocol (python3-zmq).
 Nothing here is timed: the deadlines only stop a broken build from
 hanging."""
 import os
+import re
+import subprocess
 import sys
 import time
 
@@ -175,6 +181,44 @@ class JoinProgress(MusterCase):
                            "what w1 (it closed the round) heard", d)
         finally:
             ag.close()
+
+    def rdzv_load(self):
+        exe = os.path.join(os.environ.get("MUSTER_BUILD_DIR", ""), "bench",
+                           "rdzv_load")
+        if not os.path.exists(exe):
+            self.skipTest("bench/rdzv_load is not built here")
+        return exe
+
+    def test_simulated_agents_both_ways(self):
+        exe = self.rdzv_load()
+        musterd = os.path.join(os.environ["MUSTER_BIN"], "musterd")
+        for io in ("zmtp", "zmq"):
+            self.check("rdzv_load --agent-io %s: 30 agents, a quick round, "
+                       "welcome and start only" % io)
+            r = subprocess.run([exe, "--musterd", musterd, "--agents", "30",
+                                "--workers", "2", "--steady", "0",
+                                "--agent-io", io, "--timeout", "60"],
+                               capture_output=True, timeout=120)
+            out = r.stdout.decode(errors="replace")
+            err = r.stderr.decode(errors="replace")
+            self.expect_eq(r.returncode, 0, "rdzv_load exit status (%s)\n%s%s"
+                           % (io, out, err))
+            m = re.search(r"received (\d+) msgs \((\d+) rdzv.progress\)", out)
+            self.expect(m is not None, "the round's message count: %r" % out)
+            self.expect_eq((int(m.group(1)), int(m.group(2))), (60, 0),
+                           "messages received in the round, of them "
+                           "rdzv.progress (%s)" % io)
+            self.expect("musterd's view: " in out,
+                        "musterd's own round figure is shown: %r" % out)
+
+    def test_bench_refuses_unknown_agent_io(self):
+        exe = self.rdzv_load()
+        r = subprocess.run([exe, "--musterd", "/nonexistent", "--agent-io",
+                            "tcp"], capture_output=True, timeout=30)
+        err = r.stderr.decode(errors="replace")
+        self.expect_eq(r.returncode, 2, "exit status")
+        self.expect("--agent-io 'tcp': expected zmtp or zmq" in err,
+                    "the error names the option and the choices: %r" % err)
 
 
 if __name__ == "__main__":
