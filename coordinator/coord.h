@@ -404,6 +404,10 @@ void mu_coord_drain_agents (mu_coord_t *c);
  * it and its agent, answered "unknown" on its next message, registers
  * again, instead of waiting for the command forever.  0 or the code. */
 int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
+/* zsim: the same for a message already encoded (type: its type); the
+ * caller stamped the fencing term (c->opts.term). */
+int mu_coord_send_node_encoded (mu_coord_t *c, mu_node_t *n, int type,
+                                const char *buf, size_t len);
 /* A reply to a route (not a registered node's: a control client, an agent
  * registering). */
 int mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,
