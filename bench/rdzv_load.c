@@ -501,6 +501,7 @@ enum
   F_HBMS,
   F_MROUND,
   F_GCPU,
+  F_LCPU,
   F_N
 };
 static const char *const field_key[F_N] = {
@@ -519,6 +520,7 @@ static const char *const field_key[F_N] = {
   "hb_interval_ms=",
   "musterd_round_ms=",
   "gen_cpu_round_s=",
+  "musterd_loop_cpu_round_s=",
 };
 
 static int
@@ -668,11 +670,12 @@ run_sizes (const opts_t *o, int argc, char **argv)
   printf ("\nrendezvous load summary: median of %d run(s) each (see "
           "bench/README.md)\n",
           reps);
-  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s\n", "size, hb",
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s %9s\n", "size, hb",
           "workers", "round", "(min-max)", "musterd's", "all done",
-          "B/worker", "B/worker", "musterd", "generator");
-  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s\n", "", "", "", "",
-          "round", "", "from idle", "reg+round", "CPU round", "CPU round");
+          "B/worker", "B/worker", "musterd", "(loop", "generator");
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s %9s\n", "", "", "", "",
+          "round", "", "from idle", "reg+round", "CPU round", "thread)",
+          "CPU round");
   double m[MAXSZ][F_N];
   for (int i = 0; i < nsz; i++)
     {
@@ -690,9 +693,10 @@ run_sizes (const opts_t *o, int argc, char **argv)
         snprintf (done, sizeof done, "%6.0f ms", m[i][F_DONE]);
       if (m[i][F_MROUND] >= 0)
         snprintf (mr, sizeof mr, "%6.0f ms", m[i][F_MROUND]);
-      printf ("%-14s %8lu %7.0f ms %13s %9s %9s %9.0f %9.0f %7.2f s %7.2f s%s\n",
+      printf ("%-14s %8lu %7.0f ms %13s %9s %9s %9.0f %9.0f %7.2f s %7.2f s "
+              "%7.2f s%s\n",
               labels[i], wk[i], m[i][F_ROUND], range, mr, done, m[i][F_B0],
-              m[i][F_B1], m[i][F_CPU], m[i][F_GCPU],
+              m[i][F_B1], m[i][F_CPU], m[i][F_LCPU], m[i][F_GCPU],
               nok[i] < reps ? "  (some runs broke)" : "");
     }
   printf ("\nheartbeats while the job runs (steady) and a silent node's "
@@ -812,6 +816,7 @@ main (int argc, char **argv)
   if (pid > 0)
     ps_mem (pid, &m1);
   double cpu1 = pid > 0 ? ps_cpu_s (pid) : -1;
+  double mcpu1 = pid > 0 ? ps_main_thread_cpu_s (pid) : -1;
 
   perf_ctl (&d, "enable");
   uint64_t t_reg0 = rl_now_us ();
@@ -822,6 +827,7 @@ main (int argc, char **argv)
     }
   perf_ctl (&d, "disable");
   double cpu2 = pid > 0 ? ps_cpu_s (pid) : -1;
+  double mcpu2 = pid > 0 ? ps_main_thread_cpu_s (pid) : -1;
   uint64_t t_round = rr.t_last - t_reg0;
   printf ("  round: registers sent in     %9.1f ms\n",
           rl_ms (rr.t_sent - t_reg0));
@@ -831,10 +837,12 @@ main (int argc, char **argv)
           rl_ms (rr.t_first - t_reg0));
   printf ("         all job.start at      %9.1f ms   <- rendezvous round\n",
           rl_ms (t_round));
-  printf ("         musterd CPU %.2f s, load generator CPU %.2f s; received "
+  printf ("         musterd CPU %.2f s (its loop thread %.2f s), load "
+          "generator CPU %.2f s; received "
           "%llu msgs (%llu rdzv.progress); heartbeat every %llu ms, round "
           "trip max %.1f ms\n",
-          pid > 0 ? cpu2 - cpu1 : -1.0, rr.cpu_s,
+          pid > 0 ? cpu2 - cpu1 : -1.0, pid > 0 ? mcpu2 - mcpu1 : -1.0,
+          rr.cpu_s,
           (unsigned long long)rr.msgs_in, (unsigned long long)rr.progress_in,
           (unsigned long long)(rr.hb_ms), rl_ms (rr.hb_rtt_max_us));
   fflush (stdout);
@@ -968,7 +976,7 @@ main (int argc, char **argv)
           "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
           "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
           "steady_cpu_pct=%.1f steady_hb_per_s=%.0f musterd_round_ms=%.1f "
-          "gen_cpu_round_s=%.2f\n",
+          "gen_cpu_round_s=%.2f musterd_loop_cpu_round_s=%.2f\n",
           o.agents, nw, rl_ms (t_conn), rl_ms (t_round), rl_ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
@@ -976,7 +984,7 @@ main (int argc, char **argv)
           (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
           hist_quantile_ms (ri.hb_rtt_hist, 0.5),
           hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps,
-          mround, rr.cpu_s);
+          mround, rr.cpu_s, pid > 0 ? mcpu2 - mcpu1 : -1.0);
   fflush (stdout);
 
 out:
