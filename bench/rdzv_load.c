@@ -61,6 +61,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -413,6 +414,19 @@ start_musterd (const opts_t *o, daemon_t *d)
         rl_die ("open %s: %s", ctl, strerror (errno));
       usleep (500000); /* let perf attach */
     }
+}
+
+/* nftw callback: remove one entry, children first (FTW_DEPTH). */
+static int
+rm_entry (const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+  (void)st;
+  (void)f;
+  if (flag == FTW_DP || flag == FTW_D)
+    rmdir (path);
+  else
+    unlink (path);
+  return 0;
 }
 
 /* --perf-round: turn perf's events on ("enable") or off ("disable"). */
@@ -996,17 +1010,10 @@ out:
       if (bad)
         fprintf (stderr, "rdzv_load: failed; musterd's log is %s\n", d.log);
       else
-        {
-          char ep[160];
-          snprintf (ep, sizeof ep, "%s/endpoints", d.dir);
-          unlink (ep);
-          unlink (d.log);
-          snprintf (ep, sizeof ep, "%s/state/ctl.sock", d.dir);
-          unlink (ep); /* left only if musterd was killed */
-          snprintf (ep, sizeof ep, "%s/state", d.dir);
-          rmdir (ep);
-          rmdir (d.dir);
-        }
+        /* Everything under its directory: the log, the endpoints, and
+         * the state directory (musterd's journal and term, its socket if
+         * it was killed), which rmdir alone left behind. */
+        nftw (d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
   return bad ? 1 : 0;
 }
