@@ -146,47 +146,6 @@ stop_musterd (daemon_t *d, int keep)
     fprintf (stderr, "many_jobs: could not remove %s\n", d->dir);
 }
 
-/* -------------------------------------------------------------- shards */
-
-typedef struct shard
-{
-  pid_t pid;
-  int cmd_fd, res_fd;
-} shard_t;
-
-/* One command to every shard, every report merged (earliest first, latest
- * last, counts summed); -1 if a shard died or a phase failed. */
-static int
-phase (shard_t *sh, int k, char cmd, report_t *out)
-{
-  memset (out, 0, sizeof *out);
-  for (int i = 0; i < k; i++)
-    if (write (sh[i].cmd_fd, &cmd, 1) != 1)
-      return -1;
-  for (int i = 0; i < k; i++)
-    {
-      report_t r;
-      size_t got = 0;
-      while (got < sizeof r)
-        {
-          ssize_t g = read (sh[i].res_fd, (char *)&r + got, sizeof r - got);
-          if (g <= 0)
-            return -1;
-          got += (size_t)g;
-        }
-      out->failed |= r.failed;
-      out->count += r.count;
-      if (r.t_first && (!out->t_first || r.t_first < out->t_first))
-        out->t_first = r.t_first;
-      if (r.t_last > out->t_last)
-        out->t_last = r.t_last;
-      out->heartbeats_out += r.heartbeats_out;
-      if (r.hb_rtt_max_us > out->hb_rtt_max_us)
-        out->hb_rtt_max_us = r.hb_rtt_max_us;
-    }
-  return out->failed ? -1 : 0;
-}
-
 /* ------------------------------------------------------- control port */
 
 /* One request, its reply decoded into *rep; the round trip in us, or -1. */
@@ -301,72 +260,23 @@ typedef struct result
   lat_t list, get;
 } result_t;
 
-/* Raise the descriptor limit for musterd (inherited) and the shards; how
- * many agents one shard process holds (two descriptors each). */
-static uint32_t
-raise_nofile (uint32_t agents)
-{
-  rlim_t need = (rlim_t)agents * 2 + 1024;
-  struct rlimit rl;
-  getrlimit (RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < need)
-    {
-      rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-      setrlimit (RLIMIT_NOFILE, &rl);
-      getrlimit (RLIMIT_NOFILE, &rl);
-    }
-  rlim_t per = rl.rlim_cur > 1024 ? (rl.rlim_cur - 512) / 2 : 256;
-  return per > 60000 ? 60000 : (uint32_t)per;
-}
-
 static int
 run (const char *exe, const opts_t *o, int ctl_requests, result_t *res)
 {
   memset (res, 0, sizeof *res);
   res->jobs = o->jobs ? o->jobs : 1;
-  uint32_t per = raise_nofile (o->agents);
+  uint32_t per = rl_raise_nofile (o->agents);
   int k = (int)((o->agents + per - 1) / per);
   daemon_t d;
   memset (&d, 0, sizeof d);
   start_musterd (exe, o->heartbeat, &d);
-  shard_t *sh = calloc ((size_t)k, sizeof *sh);
-  if (sh == NULL)
-    rl_die ("out of memory");
   /* Shards hold whole jobs: a job's agents sit in one process. */
-  uint32_t unit = o->jobs > 1 ? o->agents / o->jobs : 1;
-  uint32_t units = o->agents / unit, base = 0;
-  for (int i = 0; i < k; i++)
-    {
-      uint32_t nu = units / (uint32_t)k + ((uint32_t)i < units % (uint32_t)k);
-      uint32_t n = nu * unit;
-      int cmd[2], rs[2];
-      if (pipe2 (cmd, O_CLOEXEC) != 0 || pipe2 (rs, O_CLOEXEC) != 0)
-        rl_die ("pipe: %s", strerror (errno));
-      fflush (NULL);
-      pid_t p = fork ();
-      if (p < 0)
-        rl_die ("fork: %s", strerror (errno));
-      if (p == 0)
-        {
-          close (cmd[1]);
-          close (rs[0]);
-          for (int j = 0; j < i; j++)
-            {
-              close (sh[j].cmd_fd);
-              close (sh[j].res_fd);
-            }
-          _exit (rl_shard_main (o, d.agent_ep, base, n, (uint32_t)k, cmd[0],
-                                rs[1]));
-        }
-      close (cmd[0]);
-      close (rs[1]);
-      sh[i] = (shard_t){ p, cmd[1], rs[0] };
-      base += n;
-    }
+  rl_shard_t *sh = rl_shards_start (o, d.agent_ep, k,
+                                    o->jobs > 1 ? o->agents / o->jobs : 1);
   int bad = 0;
   report_t r;
   res->rss_idle = ps_status_kb (d.pid, "VmRSS");
-  if (phase (sh, k, 'C', &r) != 0)
+  if (rl_shards_phase (sh, k, 'C', &r) != 0)
     {
       bad = 1;
       goto out;
@@ -376,7 +286,7 @@ run (const char *exe, const opts_t *o, int ctl_requests, result_t *res)
   ps_mem (d.pid, &res->m_conn);
   double c0 = ps_cpu_s (d.pid);
   uint64_t t0 = rl_now_us ();
-  if (phase (sh, k, 'R', &r) != 0)
+  if (rl_shards_phase (sh, k, 'R', &r) != 0)
     {
       bad = 1;
       goto out;
@@ -397,7 +307,7 @@ run (const char *exe, const opts_t *o, int ctl_requests, result_t *res)
     {
       double s0 = ps_cpu_s (d.pid);
       uint64_t w0 = rl_now_us ();
-      if (phase (sh, k, 'I', &r) != 0)
+      if (rl_shards_phase (sh, k, 'I', &r) != 0)
         {
           bad = 1;
           goto out;
@@ -405,14 +315,14 @@ run (const char *exe, const opts_t *o, int ctl_requests, result_t *res)
       res->steady_pct = 100.0 * (ps_cpu_s (d.pid) - s0)
                         / ((double)(rl_now_us () - w0) / 1e6);
     }
-  if (phase (sh, k, 'E', &r) != 0)
+  if (rl_shards_phase (sh, k, 'E', &r) != 0)
     {
       bad = 1;
       goto out;
     }
   c0 = ps_cpu_s (d.pid);
   t0 = rl_now_us ();
-  if (phase (sh, k, 'X', &r) != 0)
+  if (rl_shards_phase (sh, k, 'X', &r) != 0)
     {
       bad = 1;
       goto out;
@@ -420,23 +330,8 @@ run (const char *exe, const opts_t *o, int ctl_requests, result_t *res)
   res->finish_ms = rl_ms (r.t_last - t0);
   res->cpu_finish_s = ps_cpu_s (d.pid) - c0;
 out:
-  for (int i = 0; i < k; i++)
-    {
-      char q = 'Q';
-      if (write (sh[i].cmd_fd, &q, 1) != 1)
-        { /* already gone */
-        }
-      close (sh[i].cmd_fd);
-      close (sh[i].res_fd);
-    }
-  for (int i = 0; i < k; i++)
-    {
-      int st;
-      waitpid (sh[i].pid, &st, 0);
-      if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-        bad = 1;
-    }
-  free (sh);
+  if (rl_shards_stop (&sh, k) != 0)
+    bad = 1;
   stop_musterd (&d, bad);
   return bad ? -1 : 0;
 }

@@ -29,11 +29,29 @@ ps_status_kb (long pid, const char *field)
   return v;
 }
 
+static double stat_cpu_s (const char *path);
+
 double
 ps_cpu_s (long pid)
 {
-  char path[64], buf[2048];
+  char path[64];
   snprintf (path, sizeof path, "/proc/%ld/stat", pid);
+  return stat_cpu_s (path);
+}
+
+double
+ps_main_thread_cpu_s (long pid)
+{
+  char path[80];
+  snprintf (path, sizeof path, "/proc/%ld/task/%ld/stat", pid, pid);
+  return stat_cpu_s (path);
+}
+
+/* utime + stime of a /proc stat file, in seconds; -1 if unreadable. */
+static double
+stat_cpu_s (const char *path)
+{
+  char buf[2048];
   FILE *f = fopen (path, "r");
   if (f == NULL)
     return -1;

@@ -25,6 +25,9 @@ typedef struct ps_mem
 long ps_status_kb (long pid, const char *field);
 /* utime + stime of pid in seconds, or -1. */
 double ps_cpu_s (long pid);
+/* zsim: the same for its main thread alone (/proc/PID/task/PID/stat):
+ * musterd's loop, without libzmq's I/O thread. */
+double ps_main_thread_cpu_s (long pid);
 /* 0, or -1 if smaps cannot be read. */
 int ps_mem (long pid, ps_mem_t *out);
 /* Bytes the kernel allocates for one accepted TCP socket held by an

@@ -61,6 +61,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -94,8 +95,11 @@ usage (FILE *f)
       "  --endpoint EP     or use a running one (tcp://H:P)\n"
       "  --pid PID         with --endpoint: its pid, for memory and CPU\n"
       "  --heartbeat DUR   --heartbeat for the musterd started here\n"
-      "  --log-level L     --log-level for it (default warn)\n"
+      "  --log-level L     --log-level for it (default notice: nothing per\n"
+      "                    node, and EPOCH-START gives musterd's round)\n"
       "  --perf FILE       profile it: perf record -g -o FILE\n"
+      "  --perf-round      with --perf: record the round only (from the\n"
+      "                    first agent.register to the last job.start)\n"
       "  --musterd-arg A   pass A to it (repeatable), e.g.\n"
       "                    --musterd-arg=--full-members-max=1\n"
       "  --timeout SEC     give up on a phase after this (default 120)\n"
@@ -103,7 +107,10 @@ usage (FILE *f)
       "                    this long after the round (default 2, 0 = skip)\n"
       "  --connect-window N  connections in flight at once (default 64;\n"
       "                    0 = all at once, a burst)\n"
-      "  --io-threads N    ZeroMQ I/O threads here (default 1)\n"
+      "  --agent-io MODE   how a simulated agent talks to the port: zmtp\n"
+      "                    (default: a plain socket speaking ZMTP 3, cheap)\n"
+      "                    or zmq (a libzmq DEALER each, the baseline)\n"
+      "  --io-threads N    ZeroMQ I/O threads here (default 1; zmq only)\n"
       "  --verbose         progress on stderr\n"
       "  --sizes LIST      run each AGENTSxWORKERS of LIST (e.g.\n"
       "                    100x10,1000x10,10000x10) with a fresh musterd\n"
@@ -150,11 +157,13 @@ parse_opts (int argc, char **argv, opts_t *o)
     { "heartbeat", required_argument, 0, 'H' },
     { "log-level", required_argument, 0, 'L' },
     { "perf", required_argument, 0, 'P' },
+    { "perf-round", no_argument, 0, 'Q' },
     { "musterd-arg", required_argument, 0, 'D' },
     { "timeout", required_argument, 0, 't' },
     { "steady", required_argument, 0, 's' },
     { "connect-window", required_argument, 0, 'W' },
     { "io-threads", required_argument, 0, 'i' },
+    { "agent-io", required_argument, 0, 'A' },
     { "verbose", no_argument, 0, 'v' },
     { "sizes", required_argument, 0, 'S' },
     { "reps", required_argument, 0, 'r' },
@@ -173,7 +182,7 @@ parse_opts (int argc, char **argv, opts_t *o)
   o->steady_s = 2;
   o->connect_window = 64;
   o->io_threads = 1;
-  o->log_level = "warn";
+  o->log_level = "notice"; /* EPOCH-START: musterd's view of the round */
   o->role = "worker";
   o->hb_over = "udp";
   o->transport = "native";
@@ -208,6 +217,9 @@ parse_opts (int argc, char **argv, opts_t *o)
       case 'P':
         o->perf = optarg;
         break;
+      case 'Q':
+        o->perf_round = 1;
+        break;
       case 'D':
         if (o->ndargs == 16)
           return -1;
@@ -229,6 +241,15 @@ parse_opts (int argc, char **argv, opts_t *o)
         break;
       case 'v':
         o->verbose = 1;
+        break;
+      case 'A':
+        if (strcmp (optarg, "zmtp") != 0 && strcmp (optarg, "zmq") != 0)
+          {
+            fprintf (stderr, "rdzv_load: --agent-io '%s': expected zmtp or "
+                     "zmq\n", optarg);
+            return -1;
+          }
+        o->agent_zmq = strcmp (optarg, "zmq") == 0;
         break;
       case 'S':
         o->sizes = optarg;
@@ -300,44 +321,13 @@ hist_quantile_ms (const uint32_t *h, double q)
   return (double)rl_hist_upper_us (RL_HIST_N - 1) / 1000.0;
 }
 
-/* Raise RLIMIT_NOFILE as far as allowed (as root with CAP_SYS_RESOURCE
- * past the hard limit) and return how many agents one process can hold:
- * each needs two descriptors (its socket's mailbox and its TCP connection).
- * More agents than that are spread over several processes.  musterd, when
- * started here, inherits the limit and needs one descriptor per agent. */
-static uint32_t
-raise_nofile (uint32_t agents)
-{
-  rlim_t need = (rlim_t)agents * 2 + 1024;
-  struct rlimit rl;
-  getrlimit (RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < need)
-    {
-      struct rlimit want = { need, rl.rlim_max > need ? rl.rlim_max : need };
-      if (setrlimit (RLIMIT_NOFILE, &want) != 0)
-        {
-          rl.rlim_cur = rl.rlim_max;
-          setrlimit (RLIMIT_NOFILE, &rl);
-        }
-      getrlimit (RLIMIT_NOFILE, &rl);
-    }
-  if (rl.rlim_cur < (rlim_t)agents + 256)
-    fprintf (stderr,
-             "rdzv_load: warning: descriptor limit %llu is too low for a "
-             "musterd serving %u agents\n",
-             (unsigned long long)rl.rlim_cur, agents);
-  rlim_t per = rl.rlim_cur > 1024 ? (rl.rlim_cur - 512) / 2 : 256;
-  if (per > 60000) /* ZeroMQ's socket limit per context is 65535 */
-    per = 60000;
-  return (uint32_t)per;
-}
-
 /* ----------------------------------------------------------- musterd */
 
 typedef struct daemon
 {
   pid_t pid;
   pid_t perf_pid;
+  int perf_ctl; /* --perf-round: perf's control fifo (write end), or -1 */
   char dir[64];
   char log[128];
   char endpoint[256];
@@ -416,7 +406,21 @@ start_musterd (const opts_t *o, daemon_t *d)
       char pid[32];
       snprintf (pid, sizeof pid, "%d", (int)d->pid);
       const char *pargv[]
-          = { "perf", "record", "-g", "-q", "-o", o->perf, "-p", pid, NULL };
+          = { "perf", "record", "-g", "-q", "-o", o->perf, "-p", pid, NULL,
+              NULL, NULL };
+      /* --perf-round: events start disabled; the parent enables them
+       * just before the round and disables them when it is over. */
+      char ctl[160], ctlopt[200];
+      d->perf_ctl = -1;
+      if (o->perf_round)
+        {
+          snprintf (ctl, sizeof ctl, "%s/perf.ctl", d->dir);
+          if (mkfifo (ctl, 0600) != 0)
+            rl_die ("mkfifo %s: %s", ctl, strerror (errno));
+          snprintf (ctlopt, sizeof ctlopt, "--control=fifo:%s", ctl);
+          pargv[8] = "--delay=-1";
+          pargv[9] = ctlopt;
+        }
       posix_spawn_file_actions_init (&fa);
       posix_spawn_file_actions_addopen (&fa, 1, "/dev/null", O_WRONLY, 0);
       rc = posix_spawnp (&d->perf_pid, "perf", &fa, NULL, (char **)pargv,
@@ -424,13 +428,69 @@ start_musterd (const opts_t *o, daemon_t *d)
       posix_spawn_file_actions_destroy (&fa);
       if (rc != 0)
         rl_die ("cannot start perf: %s", strerror (rc));
+      if (o->perf_round && (d->perf_ctl = open (ctl, O_WRONLY)) < 0)
+        rl_die ("open %s: %s", ctl, strerror (errno));
       usleep (500000); /* let perf attach */
     }
+}
+
+/* nftw callback: remove one entry, children first (FTW_DEPTH). */
+static int
+rm_entry (const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+  (void)st;
+  (void)f;
+  if (flag == FTW_DP || flag == FTW_D)
+    rmdir (path);
+  else
+    unlink (path);
+  return 0;
+}
+
+/* --perf-round: turn perf's events on ("enable") or off ("disable"). */
+static void
+perf_ctl (const daemon_t *d, const char *cmd)
+{
+  if (d->perf_ctl < 0)
+    return;
+  char line[16];
+  int len = snprintf (line, sizeof line, "%s\n", cmd);
+  if (write (d->perf_ctl, line, (size_t)len) != len)
+    rl_note ("perf control: %s", strerror (errno));
+}
+
+/* musterd's own view of the round: its last EPOCH-START line says how
+ * long from the round's opening to the last job.start handed to the
+ * transport ("round 123.4 ms"); -1 if it said nothing (log level). */
+static double
+musterd_round_ms (const daemon_t *d)
+{
+  FILE *f = fopen (d->log, "r");
+  if (f == NULL)
+    return -1;
+  char line[1024];
+  double ms = -1;
+  while (fgets (line, sizeof line, f) != NULL)
+    {
+      const char *p = strstr (line, "EPOCH-START");
+      if (p != NULL && (p = strstr (p, "; round ")) != NULL)
+        ms = atof (p + 8);
+    }
+  fclose (f);
+  return ms;
 }
 
 static void
 stop_musterd (daemon_t *d)
 {
+  if (d->perf_ctl >= 0)
+    {
+      close (d->perf_ctl);
+      d->perf_ctl = -1;
+      char ctl[160];
+      snprintf (ctl, sizeof ctl, "%s/perf.ctl", d->dir);
+      unlink (ctl);
+    }
   if (d->perf_pid > 0)
     {
       kill (d->perf_pid, SIGINT);
@@ -472,6 +532,9 @@ enum
   F_DETL,
   F_HBMS,
   F_NODE, /* zsrv: bytes per connected node (heap + anonymous) */
+  F_MROUND,
+  F_GCPU,
+  F_LCPU,
   F_N
 };
 static const char *const field_key[F_N] = {
@@ -489,6 +552,9 @@ static const char *const field_key[F_N] = {
   "detect_last_ms=",
   "hb_interval_ms=",
   "node_b=",
+  "musterd_round_ms=",
+  "gen_cpu_round_s=",
+  "musterd_loop_cpu_round_s=",
 };
 
 static int
@@ -652,10 +718,12 @@ run_sizes (const opts_t *o, int argc, char **argv)
   printf ("\nrendezvous load summary: median of %d run(s) each (see "
           "bench/README.md)\n",
           reps);
-  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s\n", "size, hb", "workers",
-          "round", "(min-max)", "all done", "B/worker", "B/worker", "musterd");
-  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s\n", "", "", "", "", "",
-          "from idle", "reg+round", "CPU round");
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s %9s\n", "size, hb",
+          "workers", "round", "(min-max)", "musterd's", "all done",
+          "B/worker", "B/worker", "musterd", "(loop", "generator");
+  printf ("%-14s %8s %10s %13s %9s %9s %9s %9s %9s %9s %9s\n", "", "", "", "",
+          "round", "", "from idle", "reg+round", "CPU round", "thread)",
+          "CPU round");
   double m[MAXSZ][F_N];
   for (int i = 0; i < nsz; i++)
     {
@@ -667,13 +735,16 @@ run_sizes (const opts_t *o, int argc, char **argv)
         }
       for (int fi = 0; fi < F_N; fi++)
         m[i][fi] = median (val[i][fi], nok[i]);
-      char range[32], done[16] = "        -";
+      char range[32], done[16] = "        -", mr[16] = "        -";
       snprintf (range, sizeof range, "(%.0f-%.0f)", rmin[i], rmax[i]);
       if (m[i][F_DONE] >= 0)
         snprintf (done, sizeof done, "%6.0f ms", m[i][F_DONE]);
-      printf ("%-14s %8lu %7.0f ms %13s %9s %9.0f %9.0f %7.2f s%s\n",
-              labels[i], wk[i], m[i][F_ROUND], range, done, m[i][F_B0],
-              m[i][F_B1], m[i][F_CPU],
+      if (m[i][F_MROUND] >= 0)
+        snprintf (mr, sizeof mr, "%6.0f ms", m[i][F_MROUND]);
+      printf ("%-14s %8lu %7.0f ms %13s %9s %9s %9.0f %9.0f %7.2f s %7.2f s "
+              "%7.2f s%s\n",
+              labels[i], wk[i], m[i][F_ROUND], range, mr, done, m[i][F_B0],
+              m[i][F_B1], m[i][F_CPU], m[i][F_LCPU], m[i][F_GCPU],
               nok[i] < reps ? "  (some runs broke)" : "");
     }
   printf ("\nheartbeats while the job runs (steady) and a silent node's "
@@ -727,73 +798,6 @@ run_sizes (const opts_t *o, int argc, char **argv)
 
 /* ------------------------------------------------------------- parent */
 
-typedef struct shard
-{
-  pid_t pid;
-  int cmd_fd, res_fd;
-  uint32_t base, n;
-  report_t r;
-} shard_t;
-
-/* Send one command to every shard, collect every report; the merged
- * report has the earliest "first" and latest "last" times. */
-static int
-phase (shard_t *sh, int k, char cmd, report_t *out)
-{
-  memset (out, 0, sizeof *out);
-  for (int i = 0; i < k; i++)
-    if (write (sh[i].cmd_fd, &cmd, 1) != 1)
-      return -1;
-  for (int i = 0; i < k; i++)
-    {
-      report_t *r = &sh[i].r;
-      size_t got = 0;
-      while (got < sizeof *r)
-        {
-          ssize_t g = read (sh[i].res_fd, (char *)r + got, sizeof *r - got);
-          if (g <= 0)
-            return -1; /* the shard died; it said why on stderr */
-          got += (size_t)g;
-        }
-      out->failed |= r->failed;
-      out->count += r->count;
-#define MIN_T(f)                                                               \
-  if (r->f && (!out->f || r->f < out->f))                                      \
-  out->f = r->f
-#define MAX_T(f)                                                               \
-  if (r->f > out->f)                                                           \
-  out->f = r->f
-      MIN_T (t_first);
-      MIN_T (t_first_welcome);
-      MAX_T (t_last);
-      MAX_T (t_last_welcome);
-      MAX_T (t_sent);
-      MAX_T (hb_late_max_us);
-      MAX_T (hb_rtt_max_us);
-      MAX_T (hb_ms);
-      MAX_T (t_stop);
-      MAX_T (t_victim_hb);
-      out->hb_bad += r->hb_bad;
-      for (unsigned b = 0; b < RL_HIST_N; b++)
-        out->hb_rtt_hist[b] += r->hb_rtt_hist[b];
-      out->hb_rtt_sum_us += r->hb_rtt_sum_us;
-      out->hb_rtt_n += r->hb_rtt_n;
-      out->msgs_in += r->msgs_in;
-      out->heartbeats_in += r->heartbeats_in;
-      out->progress_in += r->progress_in;
-      out->heartbeats_out += r->heartbeats_out;
-      out->cpu_s += r->cpu_s - r->cpu_start_s;
-    }
-  if (out->failed)
-    fprintf (stderr,
-             "rdzv_load: phase '%c' failed: %u agents completed it; "
-             "heartbeats were sent at most %.1f ms late and answered within "
-             "%.1f ms at worst\n",
-             cmd, out->count, rl_ms (out->hb_late_max_us),
-             rl_ms (out->hb_rtt_max_us));
-  return out->failed ? -1 : 0;
-}
-
 /* Let musterd settle between phases (the shards keep heartbeating). */
 static void
 settle (int ms_)
@@ -822,11 +826,12 @@ main (int argc, char **argv)
     }
   if (o.sizes != NULL)
     return run_sizes (&o, argc, argv);
-  uint32_t per = raise_nofile (o.agents);
+  uint32_t per = rl_raise_nofile (o.agents);
   int k = (int)((o.agents + per - 1) / per);
 
   daemon_t d;
   memset (&d, 0, sizeof d);
+  d.perf_ctl = -1;
   long pid = o.pid;
   const char *endpoint = o.endpoint;
   if (o.musterd != NULL)
@@ -837,44 +842,7 @@ main (int argc, char **argv)
     }
   rl_note ("%u agents in %d process(es) of at most %u", o.agents, k, per);
 
-  shard_t *sh = calloc ((size_t)k, sizeof *sh);
-  if (sh == NULL)
-    rl_die ("out of memory");
-  for (int i = 0; i < k; i++)
-    {
-      int cmd[2], res[2];
-      if (pipe2 (cmd, O_CLOEXEC) != 0 || pipe2 (res, O_CLOEXEC) != 0)
-        rl_die ("pipe: %s", strerror (errno));
-      sh[i].base
-          = (uint32_t)i * (o.agents / (uint32_t)k)
-            + ((uint32_t)i < o.agents % (uint32_t)k ? (uint32_t)i
-                                                    : o.agents % (uint32_t)k);
-      sh[i].n = o.agents / (uint32_t)k
-                + ((uint32_t)i < o.agents % (uint32_t)k ? 1 : 0);
-      fflush (NULL);
-      pid_t p = fork ();
-      if (p < 0)
-        rl_die ("fork: %s", strerror (errno));
-      if (p == 0)
-        {
-          close (cmd[1]);
-          close (res[0]);
-          for (int j = 0; j < i; j++)
-            {
-              close (sh[j].cmd_fd);
-              close (sh[j].res_fd);
-            }
-          if (o.nice != 0 && nice (o.nice) == -1 && errno != 0)
-            rl_note ("nice %d: %s", o.nice, strerror (errno));
-          _exit (rl_shard_main (&o, endpoint, sh[i].base, sh[i].n, (uint32_t)k,
-                                cmd[0], res[1]));
-        }
-      close (cmd[0]);
-      close (res[1]);
-      sh[i].pid = p;
-      sh[i].cmd_fd = cmd[1];
-      sh[i].res_fd = res[0];
-    }
+  rl_shard_t *sh = rl_shards_start (&o, endpoint, k, 1);
 
   report_t rc_, rr, ri, rx, rd;
   memset (&ri, 0, sizeof ri);
@@ -894,7 +862,7 @@ main (int argc, char **argv)
   if (pid > 0)
     ps_mem (pid, &m0);
   uint64_t t_conn0 = rl_now_us ();
-  if (phase (sh, k, 'C', &rc_) != 0)
+  if (rl_shards_phase (sh, k, 'C', &rc_) != 0)
     {
       bad = 1;
       goto out;
@@ -910,14 +878,18 @@ main (int argc, char **argv)
   if (pid > 0)
     ps_mem (pid, &m1);
   double cpu1 = pid > 0 ? ps_cpu_s (pid) : -1;
+  double mcpu1 = pid > 0 ? ps_main_thread_cpu_s (pid) : -1;
 
+  perf_ctl (&d, "enable");
   uint64_t t_reg0 = rl_now_us ();
-  if (phase (sh, k, 'R', &rr) != 0)
+  if (rl_shards_phase (sh, k, 'R', &rr) != 0)
     {
       bad = 1;
       goto out;
     }
+  perf_ctl (&d, "disable");
   double cpu2 = pid > 0 ? ps_cpu_s (pid) : -1;
+  double mcpu2 = pid > 0 ? ps_main_thread_cpu_s (pid) : -1;
   uint64_t t_round = rr.t_last - t_reg0;
   printf ("  round: registers sent in     %9.1f ms\n",
           rl_ms (rr.t_sent - t_reg0));
@@ -927,10 +899,12 @@ main (int argc, char **argv)
           rl_ms (rr.t_first - t_reg0));
   printf ("         all job.start at      %9.1f ms   <- rendezvous round\n",
           rl_ms (t_round));
-  printf ("         musterd CPU %.2f s, load generator CPU %.2f s; received "
+  printf ("         musterd CPU %.2f s (its loop thread %.2f s), load "
+          "generator CPU %.2f s; received "
           "%llu msgs (%llu rdzv.progress); heartbeat every %llu ms, round "
           "trip max %.1f ms\n",
-          pid > 0 ? cpu2 - cpu1 : -1.0, rr.cpu_s,
+          pid > 0 ? cpu2 - cpu1 : -1.0, pid > 0 ? mcpu2 - mcpu1 : -1.0,
+          rr.cpu_s,
           (unsigned long long)rr.msgs_in, (unsigned long long)rr.progress_in,
           (unsigned long long)(rr.hb_ms), rl_ms (rr.hb_rtt_max_us));
   fflush (stdout);
@@ -939,6 +913,13 @@ main (int argc, char **argv)
    * second after the round (coordinator/mem_trim.c): read after both,
    * with a margin for a loaded machine. */
   settle (2500);
+  /* zsim: musterd's own view beside the generator's (EPOCH-START). */
+  double mround = o.musterd != NULL ? musterd_round_ms (&d) : -1.0;
+  if (mround >= 0)
+    printf ("         musterd's view: %.1f ms from the round's opening "
+            "(first register) to the last job.start handed to its "
+            "transport\n", mround);
+  fflush (stdout);
   long rss2 = pid > 0 ? ps_status_kb (pid, "VmRSS") : -1;
   if (pid > 0)
     ps_mem (pid, &m2);
@@ -948,7 +929,7 @@ main (int argc, char **argv)
     {
       double c0 = pid > 0 ? ps_cpu_s (pid) : -1;
       uint64_t t0 = rl_now_us ();
-      if (phase (sh, k, 'I', &ri) != 0)
+      if (rl_shards_phase (sh, k, 'I', &ri) != 0)
         {
           bad = 1;
           goto out;
@@ -977,7 +958,7 @@ main (int argc, char **argv)
   if (o.loss)
     {
       report_t rk, rlost;
-      if (phase (sh, k, 'K', &rk) != 0 || phase (sh, k, 'L', &rlost) != 0)
+      if (rl_shards_phase (sh, k, 'K', &rk) != 0 || rl_shards_phase (sh, k, 'L', &rlost) != 0)
         {
           bad = 1;
           goto out;
@@ -994,7 +975,8 @@ main (int argc, char **argv)
               "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
               "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
               "steady_cpu_pct=%.1f steady_hb_per_s=%.0f detect_ms=%.1f "
-              "detect_last_ms=%.1f\n",
+              "detect_last_ms=%.1f musterd_round_ms=%.1f "
+              "gen_cpu_round_s=%.2f\n",
               o.agents, nw, rl_ms (t_conn), rl_ms (t_round),
               pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
               pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
@@ -1002,19 +984,19 @@ main (int argc, char **argv)
               (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
               hist_quantile_ms (ri.hb_rtt_hist, 0.5),
               hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct,
-              steady_hbps, det_first, det_last);
+              steady_hbps, det_first, det_last, mround, rr.cpu_s);
       fflush (stdout);
       goto out;
     }
 
-  if (phase (sh, k, 'E', &rx) != 0)
+  if (rl_shards_phase (sh, k, 'E', &rx) != 0)
     {
       bad = 1;
       goto out;
     }
   double cpu3 = pid > 0 ? ps_cpu_s (pid) : -1;
   uint64_t t_exit0 = rl_now_us ();
-  if (phase (sh, k, 'X', &rd) != 0)
+  if (rl_shards_phase (sh, k, 'X', &rd) != 0)
     {
       bad = 1;
       goto out;
@@ -1055,7 +1037,9 @@ main (int argc, char **argv)
           "done_ms=%.1f rss_per_worker_b=%.0f rss_per_worker_reg_b=%.0f "
           "musterd_cpu_round_s=%.2f hb=%s hb_interval_ms=%llu "
           "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
-          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f node_b=%.0f\n",
+          "steady_cpu_pct=%.1f steady_hb_per_s=%.0f node_b=%.0f "
+          "musterd_round_ms=%.1f gen_cpu_round_s=%.2f "
+          "musterd_loop_cpu_round_s=%.2f\n",
           o.agents, nw, rl_ms (t_conn), rl_ms (t_round), rl_ms (t_done),
           pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
           pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
@@ -1065,44 +1049,23 @@ main (int argc, char **argv)
           hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct, steady_hbps,
           pid > 0 ? (double)(m1.heap_kb - m0.heap_kb + m1.anon_kb
                              - m0.anon_kb) * 1024.0 / o.agents
-                  : -1.0);
+                  : -1.0,
+          mround, rr.cpu_s, pid > 0 ? mcpu2 - mcpu1 : -1.0);
   fflush (stdout);
 
 out:
-  for (int i = 0; i < k; i++)
-    {
-      char q = 'Q';
-      if (write (sh[i].cmd_fd, &q, 1) != 1)
-        { /* already gone */
-        }
-      close (sh[i].cmd_fd);
-      close (sh[i].res_fd);
-    }
-  for (int i = 0; i < k; i++)
-    {
-      int st;
-      waitpid (sh[i].pid, &st, 0);
-      if (!WIFEXITED (st) || WEXITSTATUS (st) != 0)
-        bad = 1;
-    }
-  free (sh);
+  if (rl_shards_stop (&sh, k) != 0)
+    bad = 1;
   if (o.musterd != NULL)
     {
       stop_musterd (&d);
       if (bad)
         fprintf (stderr, "rdzv_load: failed; musterd's log is %s\n", d.log);
       else
-        {
-          char ep[160];
-          snprintf (ep, sizeof ep, "%s/endpoints", d.dir);
-          unlink (ep);
-          unlink (d.log);
-          snprintf (ep, sizeof ep, "%s/state/ctl.sock", d.dir);
-          unlink (ep); /* left only if musterd was killed */
-          snprintf (ep, sizeof ep, "%s/state", d.dir);
-          rmdir (ep);
-          rmdir (d.dir);
-        }
+        /* Everything under its directory: the log, the endpoints, and
+         * the state directory (musterd's journal and term, its socket if
+         * it was killed), which rmdir alone left behind. */
+        nftw (d.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
   return bad ? 1 : 0;
 }

@@ -8,6 +8,7 @@
 #define RDZV_LOAD_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Command-line options (see usage() in rdzv_load.c). */
 typedef struct opts
@@ -19,6 +20,7 @@ typedef struct opts
   long pid;              /* musterd pid for --endpoint (memory, CPU) */
   const char *heartbeat; /* --heartbeat for a musterd we start */
   const char *perf;      /* perf record output for a musterd we start */
+  int perf_round;        /* --perf-round: record the round only */
   const char *log_level; /* musterd --log-level */
   const char *dargs[16]; /* more musterd arguments (--musterd-arg) */
   int ndargs;
@@ -26,6 +28,8 @@ typedef struct opts
   double steady_s;         /* heartbeat-only period measured after the round */
   uint32_t connect_window; /* connections in flight at once, 0 = all */
   int io_threads;
+  int agent_zmq;         /* --agent-io zmq: libzmq DEALERs (the baseline);
+                            0: plain sockets speaking ZMTP (rl_zmtp.c) */
   int verbose;
   const char *sizes; /* --sizes: run each AxW in turn, then a table */
   int reps;          /* --reps: runs per size with --sizes */
@@ -96,5 +100,34 @@ double rl_self_cpu_s (void);
  * something broke). */
 int rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base,
                    uint32_t n, uint32_t nshards, int cmd_fd, int res_fd);
+
+/* The shard processes (rl_shard.c).  How many agents one process may
+ * hold: RLIMIT_NOFILE is raised as far as allowed (musterd, started
+ * after, inherits it and needs one descriptor per agent; a warning says
+ * when that is too low); a libzmq agent needs two descriptors. */
+uint32_t rl_raise_nofile (uint32_t agents);
+
+typedef struct rl_shard
+{
+  pid_t pid;
+  int cmd_fd, res_fd;
+  uint32_t base, n; /* its agents: base .. base+n-1 */
+  report_t r;       /* its last report */
+} rl_shard_t;
+
+/* Fork k shards over o->agents, each holding whole units of `unit`
+ * agents (many_jobs: a job's agents stay in one process; 0 or 1 = any
+ * split), niced by o->nice, talking to endpoint.  Exits on failure. */
+rl_shard_t *rl_shards_start (const opts_t *o, const char *endpoint, int k,
+                             uint32_t unit);
+
+/* One command to every shard, every report merged into *out (earliest
+ * first, latest last, counts and CPU summed).  0, or -1 if a shard died
+ * or the phase failed (said on stderr). */
+int rl_shards_phase (rl_shard_t *sh, int k, char cmd, report_t *out);
+
+/* Tell every shard to quit, wait for them, free the array and set *shp
+ * to NULL.  0, or -1 if a shard exited with a failure. */
+int rl_shards_stop (rl_shard_t **shp, int k);
 
 #endif

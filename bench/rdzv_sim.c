@@ -2,11 +2,14 @@
  * rdzv_sim.c — one shard of rdzv_load's simulated agents (see rdzv_load.c
  * for the protocol and the phases).
  *
- * Each agent is a DEALER whose routing id is its node id.  Instead of
- * zmq_poll over thousands of sockets (O(sockets) per call), one epoll set
- * watches every socket's ZMQ_FD and only signalled sockets are drained.
- * ZMQ_FD is edge-like, so a socket is also drained after every send to it,
- * and all are swept when the loop has been idle for a second.  Heartbeats
+ * Each agent is a DEALER whose routing id is its node id: by default a
+ * plain TCP socket speaking ZMTP 3 itself (rl_zmtp.c: one syscall per
+ * message sent, one read per readable socket, no I/O thread), or with
+ * --agent-io zmq a libzmq DEALER, the baseline.  One epoll set watches
+ * every socket (a libzmq socket's ZMQ_FD) and only signalled sockets are
+ * drained.  ZMQ_FD is edge-like, so a libzmq socket is also drained after
+ * every send to it, and all are swept when the loop has been idle for a
+ * second.  Heartbeats
  * fall due in welcome order, so a FIFO ring is the timer queue.  Between
  * commands from the parent the shard keeps its agents alive (heartbeats).
  *
@@ -36,6 +39,7 @@
 #include <muster/error.h>
 
 #include "bench/rdzv_load.h"
+#include "bench/rl_zmtp.h"
 #include "common/hb_wire.h"
 #include "common/netaddr.h"
 #include "common/proto.h"
@@ -74,7 +78,9 @@ enum
 
 typedef struct agent
 {
-  void *sock;
+  void *sock;      /* --agent-io zmq */
+  rl_conn_t conn;  /* --agent-io zmtp (the default) */
+  uint8_t out_watched; /* zmtp: EPOLLOUT is watched (bytes queued) */
   char node_id[24];
   uint8_t probed; /* connect probe answered */
   uint8_t welcomed;
@@ -123,7 +129,14 @@ typedef struct sim
   int udp_fd;                /* -1 until the first welcome with a port */
   uint32_t *slot_agent;      /* slot -> agent index + 1 (0 = none) */
   uint32_t slot_cap;
+  /* zmtp: the port's address, and one read buffer for every socket */
+  struct sockaddr_storage sa;
+  socklen_t salen;
+  uint8_t *scratch;
+  uint32_t cur; /* agent whose messages are being parsed */
 } sim_t;
+
+#define SCRATCH_SIZE (256u << 10)
 
 #define CMD_MARK UINT32_MAX
 #define UDP_MARK (UINT32_MAX - 1)
@@ -132,9 +145,33 @@ static void drain (sim_t *s, uint32_t i);
 
 /* Send a pre-encoded message; on a full pipe, service incoming traffic and
  * retry (a DEALER at its high-water mark refuses with EAGAIN). */
+/* zmtp: watch EPOLLOUT exactly while bytes wait for the kernel. */
+static void
+watch_out (sim_t *s, uint32_t i)
+{
+  agent_t *a = &s->ag[i];
+  uint8_t want = (uint8_t)rl_zmtp_want_out (&a->conn);
+  if (want == a->out_watched)
+    return;
+  struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0),
+                            .data.u32 = i };
+  if (epoll_ctl (s->ep, EPOLL_CTL_MOD, a->conn.fd, &ev) != 0)
+    rl_die ("epoll_ctl: %s", strerror (errno));
+  a->out_watched = want;
+}
+
 static void
 send_raw (sim_t *s, uint32_t i, const void *buf, size_t len)
 {
+  if (!s->o->agent_zmq)
+    {
+      int rc = rl_zmtp_send (&s->ag[i].conn, buf, len);
+      if (rc != 0)
+        rl_die ("send to coordinator (agent %u): %s", s->base + i,
+                strerror (-rc));
+      watch_out (s, i);
+      return;
+    }
   for (;;)
     {
       if (zmq_send (s->ag[i].sock, buf, len, ZMQ_DONTWAIT) >= 0)
@@ -445,10 +482,45 @@ on_message (sim_t *s, uint32_t i, mu_msg_t *m)
     }
 }
 
+/* zmtp: one whole message of agent s->cur, decoded as an agent would. */
+static void
+on_zmtp_message (void *arg, const uint8_t *buf, size_t len)
+{
+  sim_t *s = arg;
+  mu_msg_t m;
+  char err[256];
+  int rc = mu_msg_decode (buf, len, &m, err, sizeof err);
+  if (rc != 0)
+    {
+      fail (s, &s->ag[s->cur], "bad message: %s (%s)", err,
+            muster_err_name (rc));
+      return;
+    }
+  on_message (s, s->cur, &m);
+  mu_msg_clear (&m);
+}
+
 /* Receive everything waiting on agent i's socket. */
 static void
 drain (sim_t *s, uint32_t i)
 {
+  if (!s->o->agent_zmq)
+    {
+      const char *why;
+      s->cur = i;
+      int rc = rl_zmtp_read (&s->ag[i].conn, s->scratch, SCRATCH_SIZE,
+                             on_zmtp_message, s, &why);
+      if (rc != 0 && s->ag[i].conn.fd >= 0)
+        {
+          fail (s, &s->ag[i], "connection: %s", why ? why : strerror (-rc));
+          /* Closed or broken: stop watching it. */
+          epoll_ctl (s->ep, EPOLL_CTL_DEL, s->ag[i].conn.fd, NULL);
+          rl_zmtp_close (&s->ag[i].conn);
+        }
+      else if (rc == 0)
+        watch_out (s, i); /* the greeting released what was held */
+      return;
+    }
   for (;;)
     {
       mu_msg_t m;
@@ -474,6 +546,8 @@ drain (sim_t *s, uint32_t i)
 static void
 sweep_all (sim_t *s)
 {
+  if (!s->o->agent_zmq)
+    return; /* level-triggered plain sockets: nothing is missed */
   for (uint32_t i = 0; i < s->nopen; i++)
     drain (s, i);
 }
@@ -519,6 +593,20 @@ service (sim_t *s, int max_wait_ms)
       s->cmd_ready = 1;
     else if (ev[e].data.u32 == UDP_MARK)
       drain_udp (s);
+    else if (!s->o->agent_zmq)
+      {
+        uint32_t i = ev[e].data.u32;
+        if (ev[e].events & EPOLLOUT)
+          {
+            int rc = rl_zmtp_flush (&s->ag[i].conn);
+            if (rc != 0)
+              rl_die ("send to coordinator (agent %u): %s", s->base + i,
+                      strerror (-rc));
+            watch_out (s, i);
+          }
+        if (ev[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+          drain (s, i);
+      }
     else
       drain (s, ev[e].data.u32);
   t = rl_now_us ();
@@ -619,12 +707,37 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
   s.udp_fd = -1;
   s.ag = calloc (n, sizeof *s.ag);
   s.ring = calloc (n, sizeof *s.ring);
-  s.ctx = zmq_ctx_new ();
   s.ep = epoll_create1 (EPOLL_CLOEXEC);
-  if (s.ag == NULL || s.ring == NULL || s.ctx == NULL || s.ep < 0)
+  if (s.ag == NULL || s.ring == NULL || s.ep < 0)
     rl_die ("out of memory");
-  zmq_ctx_set (s.ctx, ZMQ_MAX_SOCKETS, (int)n + 16);
-  zmq_ctx_set (s.ctx, ZMQ_IO_THREADS, o->io_threads);
+  for (uint32_t i = 0; i < n; i++)
+    s.ag[i].conn.fd = -1;
+  if (o->agent_zmq)
+    {
+      s.ctx = zmq_ctx_new ();
+      if (s.ctx == NULL)
+        rl_die ("zmq_ctx_new: %s", zmq_strerror (errno));
+      zmq_ctx_set (s.ctx, ZMQ_MAX_SOCKETS, (int)n + 16);
+      zmq_ctx_set (s.ctx, ZMQ_IO_THREADS, o->io_threads);
+    }
+  else
+    {
+      /* The agent port's address, resolved once. */
+      mu_endpoint_t ep;
+      char err[256];
+      struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+      struct addrinfo *res = NULL;
+      if (mu_endpoint_parse (endpoint, 0, &ep, err, sizeof err) != 0)
+        rl_die ("%s", err);
+      if (getaddrinfo (ep.host, ep.port, &hints, &res) != 0 || res == NULL)
+        rl_die ("cannot resolve %s", endpoint);
+      memcpy (&s.sa, res->ai_addr, res->ai_addrlen);
+      s.salen = res->ai_addrlen;
+      freeaddrinfo (res);
+      s.scratch = malloc (SCRATCH_SIZE);
+      if (s.scratch == NULL)
+        rl_die ("out of memory");
+    }
   fcntl (cmd_fd, F_SETFL, O_NONBLOCK);
   struct epoll_event cev = { .events = EPOLLIN, .data.u32 = CMD_MARK };
   epoll_ctl (s.ep, EPOLL_CTL_ADD, cmd_fd, &cev);
@@ -661,6 +774,21 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
               while (window > 0 && i - s.probed >= window && !s.r.failed)
                 service (&s, 5);
               snprintf (a->node_id, sizeof a->node_id, "sim-%06u", base + i);
+              if (!o->agent_zmq)
+                {
+                  int rc = rl_zmtp_connect (&a->conn,
+                                            (struct sockaddr *)&s.sa, s.salen,
+                                            a->node_id);
+                  if (rc != 0)
+                    rl_die ("socket %u: %s", base + i, strerror (-rc));
+                  struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT,
+                                            .data.u32 = i };
+                  a->out_watched = 1;
+                  if (epoll_ctl (s.ep, EPOLL_CTL_ADD, a->conn.fd, &ev) != 0)
+                    rl_die ("epoll_ctl: %s", strerror (errno));
+                }
+              else
+                {
               a->sock = zmq_socket (s.ctx, ZMQ_DEALER);
               if (a->sock == NULL)
                 rl_die ("socket %u: %s", base + i, zmq_strerror (errno));
@@ -676,6 +804,7 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
               struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
               if (epoll_ctl (s.ep, EPOLL_CTL_ADD, fd, &ev) != 0)
                 rl_die ("epoll_ctl: %s", strerror (errno));
+                }
               s.nopen = i + 1;
               /* The probe: an unregistered node's heartbeat is answered
                * with "unknown node", which proves the connection is up
@@ -822,8 +951,13 @@ rl_shard_main (const opts_t *o, const char *endpoint, uint32_t base, uint32_t n,
         break;
     }
   for (uint32_t i = 0; i < s.nopen; i++)
-    zmq_close (s.ag[i].sock);
-  zmq_ctx_term (s.ctx);
+    if (o->agent_zmq)
+      zmq_close (s.ag[i].sock);
+    else
+      rl_zmtp_close (&s.ag[i].conn);
+  if (s.ctx != NULL)
+    zmq_ctx_term (s.ctx);
+  free (s.scratch);
   close (s.ep);
   if (s.udp_fd >= 0)
     close (s.udp_fd);

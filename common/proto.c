@@ -568,6 +568,132 @@ mu_msg_encode_v (const mu_msg_t *msg, uint64_t version, char **buf,
   return 0;
 }
 
+/* ------------------------------------------- one message to many peers */
+
+/* (zsim) Bit i set: field i of d is named in `own`.  MUSTER_EINVAL for a
+ * name the record does not have. */
+static int
+mu_own_mask (const mu_rec_desc_t *d, const char *const *own, uint64_t *mask)
+{
+  *mask = 0;
+  for (size_t k = 0; own != NULL && own[k] != NULL; k++)
+    {
+      size_t i = 0;
+      while (i < d->nfields && strcmp (d->fields[i].name, own[k]) != 0)
+        i++;
+      if (i == d->nfields || i >= 64)
+        return MUSTER_EINVAL;
+      *mask |= UINT64_C (1) << i;
+    }
+  return 0;
+}
+
+int
+mu_msg_split_encode (const mu_msg_t *msg, const char *const *own,
+                     mu_msg_split_t *out)
+{
+  if (!msg || !out)
+    return MUSTER_EINVAL;
+  memset (out, 0, sizeof *out);
+  const mu_msg_desc_t *md = mu_proto_msg_desc (msg->type);
+  if (!md)
+    return MUSTER_ETYPE;
+  int rc = mu_own_mask (md->rec, own, &out->own);
+  if (rc != 0)
+    return rc;
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init (&sb);
+  msgpack_packer pk;
+  msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+  size_t n = 2;
+  if (msgpack_pack_str (&pk, 1) != 0 || msgpack_pack_str_body (&pk, "v", 1) != 0
+      || msgpack_pack_uint64 (&pk, MU_PROTO_VERSION) != 0
+      || msgpack_pack_str (&pk, 1) != 0
+      || msgpack_pack_str_body (&pk, "t", 1) != 0
+      || msgpack_pack_str (&pk, md->wirelen) != 0
+      || msgpack_pack_str_body (&pk, md->wire, md->wirelen) != 0)
+    rc = -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < md->rec->nfields; i++)
+    {
+      const mu_field_desc_t *fd = &md->rec->fields[i];
+      if ((out->own >> i) & 1 || !mu_field_present (fd, &msg->u))
+        continue;
+      if (msgpack_pack_str (&pk, fd->namelen) != 0
+          || msgpack_pack_str_body (&pk, fd->name, fd->namelen) != 0)
+        rc = -ENOMEM;
+      else
+        rc = mu_pack_field (&pk, fd, &msg->u);
+      n++;
+    }
+  if (rc == 0 && sb.size > MU_PROTO_MAX_MSG)
+    rc = MUSTER_ETOOBIG;
+  if (rc != 0)
+    {
+      msgpack_sbuffer_destroy (&sb);
+      return rc;
+    }
+  out->type = msg->type;
+  out->nshared = n;
+  out->len = sb.size;
+  out->buf = msgpack_sbuffer_release (&sb);
+  return 0;
+}
+
+int
+mu_msg_split_finish (const mu_msg_split_t *split, const mu_msg_t *msg,
+                     char **buf, size_t *len)
+{
+  if (!split || !msg || !buf || !len || msg->type != split->type)
+    return MUSTER_EINVAL;
+  *buf = NULL;
+  *len = 0;
+  const mu_msg_desc_t *md = mu_proto_msg_desc (msg->type);
+  if (!md)
+    return MUSTER_ETYPE;
+  size_t n = split->nshared;
+  for (size_t i = 0; i < md->rec->nfields; i++)
+    if ((split->own >> i) & 1)
+      n += mu_field_present (&md->rec->fields[i], &msg->u);
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init (&sb);
+  msgpack_packer pk;
+  msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+  int rc = 0;
+  if (msgpack_pack_map (&pk, n) != 0
+      || msgpack_sbuffer_write (&sb, split->buf, split->len) != 0)
+    rc = -ENOMEM;
+  for (size_t i = 0; rc == 0 && i < md->rec->nfields; i++)
+    {
+      const mu_field_desc_t *fd = &md->rec->fields[i];
+      if (!((split->own >> i) & 1) || !mu_field_present (fd, &msg->u))
+        continue;
+      if (msgpack_pack_str (&pk, fd->namelen) != 0
+          || msgpack_pack_str_body (&pk, fd->name, fd->namelen) != 0)
+        rc = -ENOMEM;
+      else
+        rc = mu_pack_field (&pk, fd, &msg->u);
+    }
+  if (rc == 0 && sb.size > MU_PROTO_MAX_MSG)
+    rc = MUSTER_ETOOBIG;
+  if (rc != 0)
+    {
+      msgpack_sbuffer_destroy (&sb);
+      return rc;
+    }
+  *len = sb.size;
+  *buf = msgpack_sbuffer_release (&sb);
+  return 0;
+}
+
+void
+mu_msg_split_free (mu_msg_split_t *split)
+{
+  if (split == NULL)
+    return;
+  free (split->buf);
+  memset (split, 0, sizeof *split);
+}
+
 /* --------------------------------------------------------- the rest of API */
 
 void

@@ -148,6 +148,29 @@ int mu_msg_encode_v (const mu_msg_t *msg, uint64_t version, char **buf,
 int mu_msg_decode_v (const void *data, size_t len, uint64_t vmax,
                      uint64_t *found, mu_msg_t *out, char *err, size_t errlen);
 
+/* (zsim) One message to many peers, encoded once except for the fields
+ * each peer gets its own value of (job.start: node_rank, assign, nodes).
+ * mu_msg_split_encode encodes the header and every present field of msg
+ * not named in `own` (a NULL-terminated list of the message's field
+ * names; MUSTER_EINVAL for a name it does not have); mu_msg_split_finish
+ * then makes a whole message of that part and the `own` fields of `msg`
+ * (a message of the same type; its other fields are not read): the same
+ * map mu_msg_encode would make, its keys in another order, which a
+ * decoder does not mind.  *buf is malloc'd and the caller's.  Errors as
+ * mu_msg_encode's.  mu_msg_split_free releases the shared part. */
+typedef struct mu_msg_split {
+  mu_msg_type_t type;
+  uint64_t own;   /* bit i: field i is each peer's own */
+  size_t nshared; /* map entries in buf ("v" and "t" included) */
+  char *buf;      /* the shared entries, without the map header */
+  size_t len;
+} mu_msg_split_t;
+int mu_msg_split_encode (const mu_msg_t *msg, const char *const *own,
+                         mu_msg_split_t *out);
+int mu_msg_split_finish (const mu_msg_split_t *split, const mu_msg_t *msg,
+                         char **buf, size_t *len);
+void mu_msg_split_free (mu_msg_split_t *split);
+
 /* Free everything a decoded message owns and reset it to MU_MSG_NONE.
  * Accepts a message of type MU_MSG_NONE. */
 void mu_msg_clear (mu_msg_t *msg);

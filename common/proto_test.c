@@ -1060,6 +1060,66 @@ test_names_and_clear (void **state)
   assert_int_equal (m.type, MU_MSG_NONE);
 }
 
+/* (zsim) One job.start to many nodes: the shared part encoded once, each
+ * node's own fields (node_rank, assign, nodes) added to it, decodes to the
+ * message with that node's fields; no own field is the whole message; an
+ * unknown field name or another type is refused. */
+static void
+test_split_encode (void **state)
+{
+  (void)state;
+  mu_msg_t a, b, d;
+  fill_msg (&a, MU_MSG_START, true, 1);
+  fill_msg (&b, MU_MSG_START, true, 2);
+  static const char *const own[] = { "node_rank", "assign", "nodes", NULL };
+  mu_msg_split_t sp;
+  assert_int_equal (mu_msg_split_encode (&a, own, &sp), 0);
+  char *buf;
+  size_t len;
+  assert_int_equal (mu_msg_split_finish (&sp, &b, &buf, &len), 0);
+  char err[256];
+  assert_int_equal (mu_msg_decode (buf, len, &d, err, sizeof err), 0);
+  mu_msg_t e = a; /* a's fields, b's own ones (borrowed, not freed) */
+  e.u.start.node_rank = b.u.start.node_rank;
+  e.u.start.assign = b.u.start.assign;
+  e.u.start.nodes = b.u.start.nodes;
+  cmp_msg (&d, &e);
+  assert_true (d.u.start.node_rank != a.u.start.node_rank
+               || d.u.start.assign.n != a.u.start.assign.n
+               || d.u.start.nodes.n != a.u.start.nodes.n
+               || strcmp (d.u.start.nodes.v[0].node_id,
+                          a.u.start.nodes.v[0].node_id) != 0);
+  mu_msg_clear (&d);
+  free (buf);
+  mu_msg_split_free (&sp);
+
+  /* Nothing of its own: the same bytes as mu_msg_encode. */
+  char *whole;
+  size_t wlen;
+  encode_ok (&a, &whole, &wlen);
+  assert_int_equal (mu_msg_split_encode (&a, NULL, &sp), 0);
+  assert_int_equal (mu_msg_split_finish (&sp, &b, &buf, &len), 0);
+  assert_int_equal (len, wlen);
+  assert_memory_equal (buf, whole, len);
+  free (buf);
+  free (whole);
+
+  /* Another type to finish with. */
+  mu_msg_t other;
+  fill_msg (&other, MU_MSG_STOP, true, 3);
+  assert_int_equal (mu_msg_split_finish (&sp, &other, &buf, &len),
+                    MUSTER_EINVAL);
+  mu_msg_clear (&other);
+  mu_msg_split_free (&sp);
+  assert_null (sp.buf);
+
+  static const char *const bad[] = { "node_rank", "no_such_field", NULL };
+  assert_int_equal (mu_msg_split_encode (&a, bad, &sp), MUSTER_EINVAL);
+  assert_null (sp.buf);
+  mu_msg_clear (&a);
+  mu_msg_clear (&b);
+}
+
 int
 main (void)
 {
@@ -1088,6 +1148,7 @@ main (void)
     cmocka_unit_test (test_random_bytes),
     cmocka_unit_test (test_job_spec_dup),
     cmocka_unit_test (test_strmap_get),
+    cmocka_unit_test (test_split_encode),
     cmocka_unit_test (test_names_and_clear),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -195,6 +195,34 @@ mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m)
   return rc;
 }
 
+/* zsim: a message already encoded (one job.start of many: epoch.c), to a
+ * node; as mu_coord_send_node, with its failure handling.  The caller
+ * stamped the fencing term. */
+int
+mu_coord_send_node_encoded (mu_coord_t *c, mu_node_t *n, int type,
+                            const char *buf, size_t len)
+{
+  if (!n->alive || c->agent_sock == NULL)
+    return MUSTER_EPEERLOST;
+  mu_route_t to;
+  mu_node_route (n, &to);
+  int rc = fault (c, type, n->node_id)
+               ? -ENOMEM
+               : mu_coord_agent_send_raw (c, &to, buf, len);
+  if (rc == 0)
+    return 0;
+  if (is_command (type))
+    {
+      mu_coord_unreachable (c, n, type, rc);
+      return rc;
+    }
+  c->sends_failed++;
+  mu_log_warn (c->log, "SEND-FAILED", "%s to node %s: %s",
+               mu_msg_name ((mu_msg_type_t)type), n->node_id,
+               muster_strerror (rc));
+  return rc;
+}
+
 int
 mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,
                      const mu_msg_t *m)

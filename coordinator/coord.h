@@ -23,6 +23,7 @@
 #include "common/wire.h"
 #include "coordinator/conn_limit.h"
 #include "coordinator/job_machine.h"
+#include "coordinator/join_queue.h"
 #include "coordinator/liveness.h"
 #include "rendezvous/rdzv.h"
 
@@ -305,6 +306,10 @@ struct mu_job {
   uint64_t scale_target_min, scale_target_max; /* nodes are within it */
   /* service: replicas, rolling update, loads (service.h); NULL = none */
   struct mu_service *svc;
+  /* zsim: joins whose rdzv.progress is held back (join_progress.c) */
+  uv_timer_t jp_timer;
+  mu_join_queue_t jp;
+  uint64_t round_open_us; /* the open round began (mu_now_us); 0 = none */
 };
 
 struct mu_coord {
@@ -426,6 +431,10 @@ void mu_coord_drain_agents (mu_coord_t *c);
  * it and its agent, answered "unknown" on its next message, registers
  * again, instead of waiting for the command forever.  0 or the code. */
 int mu_coord_send_node (mu_coord_t *c, mu_node_t *n, const mu_msg_t *m);
+/* zsim: the same for a message already encoded (type: its type); the
+ * caller stamped the fencing term (c->opts.term). */
+int mu_coord_send_node_encoded (mu_coord_t *c, mu_node_t *n, int type,
+                                const char *buf, size_t len);
 /* A reply to a route (not a registered node's: a control client, an agent
  * registering). */
 int mu_coord_send_route (mu_coord_t *c, void *sock, const mu_route_t *to,

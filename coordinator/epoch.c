@@ -77,9 +77,13 @@ has_ps_role (const mu_job_t *j)
   return 0;
 }
 
+/* Send node its job.start: tmpl with its own part filled in; through
+ * `split` (the part every member shares, encoded once: send_starts) when
+ * not NULL, else encoded whole. */
 static int
 send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
-            mu_msg_t *tmpl, mu_peer_node_t *all, size_t nall, int full)
+            mu_msg_t *tmpl, mu_peer_node_t *all, size_t nall, int full,
+            const mu_msg_split_t *split)
 {
   node->live = me->nproc;
   node->live_epoch = j->epoch;
@@ -114,7 +118,21 @@ send_start (mu_job_t *j, mu_node_t *node, const mu_rdzv_member_t *me,
       s->nodes.v = two;
       s->nodes.n = me->node_rank == 0 ? 1 : 2;
     }
-  int rc = mu_coord_send_node (j->coord, node, tmpl);
+  int rc;
+  if (split == NULL)
+    rc = mu_coord_send_node (j->coord, node, tmpl);
+  else
+    {
+      char *buf = NULL;
+      size_t len = 0;
+      rc = mu_msg_split_finish (split, tmpl, &buf, &len);
+      if (rc == 0)
+        rc = mu_coord_send_node_encoded (j->coord, node, MU_MSG_START, buf,
+                                         len);
+      else
+        mu_coord_unreachable (j->coord, node, MU_MSG_START, rc);
+      free (buf);
+    }
   free (as);
   return rc;
 }
@@ -224,6 +242,28 @@ send_starts (mu_job_t *j, start_prep_t *p)
       free (j->members_buf);
       j->members_buf = NULL;
     }
+  /* zsim (decision 108): what every member's job.start shares (the spec,
+   * the roles, with every member the whole membership) is encoded once;
+   * each start adds its node's own fields.  The fencing term is stamped
+   * here, as mu_coord_send_node would. */
+  static const char *const own_part[] = { "node_rank", "assign", "nodes",
+                                          NULL };
+  static const char *const own_full[] = { "node_rank", "assign", NULL };
+  /* A service's spec may differ by node (service.h): its own too. */
+  static const char *const own_part_svc[] = { "node_rank", "assign",
+                                              "nodes", "spec", NULL };
+  static const char *const own_full_svc[] = { "node_rank", "assign", "spec",
+                                              NULL };
+  const char *const *own = j->svc != NULL ? (full ? own_full_svc : own_part_svc)
+                                          : (full ? own_full : own_part);
+  m.u.start.term = c->opts.term;
+  if (full)
+    {
+      m.u.start.nodes.v = all; /* shared: every member gets them all */
+      m.u.start.nodes.n = n;
+    }
+  mu_msg_split_t split;
+  int split_ok = mu_msg_split_encode (&m, own, &split) == 0;
   /* A start that cannot be sent marks its node unreachable (coord.c):
    * it is declared lost on the next loop turn and the job recovers
    * without it, instead of the node waiting for a start forever. */
@@ -231,8 +271,19 @@ send_starts (mu_job_t *j, start_prep_t *p)
     {
       mu_node_t *node = mu_coord_node (c, mem[i].key);
       if (node != NULL)
-        send_start (j, node, &mem[i], &m, all, n, full);
+        send_start (j, node, &mem[i], &m, all, n, full,
+                    split_ok ? &split : NULL);
     }
+  if (split_ok)
+    mu_msg_split_free (&split);
+  /* zsim: the round as musterd saw it, from its opening (the first join
+   * of a first round) until the last start was handed to the transport
+   * (before the journal record and its sync below). */
+  uint64_t handed_us = mu_now_us ();
+  double round_ms = j->round_open_us && handed_us >= j->round_open_us
+                        ? (double)(handed_us - j->round_open_us) / 1e3
+                        : -1.0;
+  j->round_open_us = 0;
   free (j->members);
   j->members = p->keys;
   p->keys = NULL;
@@ -241,10 +292,11 @@ send_starts (mu_job_t *j, start_prep_t *p)
   mu_jhook_epoch (j);
   mu_ckpt_epoch_started (j);
   mu_log_notice (c->log, "EPOCH-START",
-                 "job %s epoch %llu: %zu node(s), world %llu, restart %llu",
+                 "job %s epoch %llu: %zu node(s), world %llu, restart %llu; "
+                 "round %.1f ms to the last start sent",
                  j->id, (unsigned long long)j->epoch, n,
                  (unsigned long long)j->world,
-                 (unsigned long long)j->restarts);
+                 (unsigned long long)j->restarts, round_ms);
   mu_ev_epoch_started (j);
   mu_service_epoch_started (j); /* service: every replica runs */
   /* Nodes that did not make it into the round hear that they wait (mem:
@@ -257,6 +309,7 @@ send_starts (mu_job_t *j, start_prep_t *p)
       if (w && w->in_use && w->alive && w->job == j)
         mu_epoch_send_progress (j, w);
     }
+  mu_join_progress_clear (j); /* zsim: members have their start */
   mu_mem_trim_soon (c); /* the round's buffers are free: give pages back */
 }
 
@@ -316,7 +369,7 @@ mu_epoch_start_node (mu_job_t *j, mu_node_t *node, const char *why,
   fill_start (j, &m, roles, mem, n, all, 0);
   m.u.start.reason = (char *)why;
   int full = j->members_buf == NULL;
-  int rc = send_start (j, node, &mem[me], &m, all, n, full);
+  int rc = send_start (j, node, &mem[me], &m, all, n, full, NULL);
   free (all);
   *nproc = mem[me].nproc;
   return rc;
@@ -354,6 +407,7 @@ mu_epoch_broadcast_progress (mu_job_t *j)
    * node cordoned out of the round hears nothing meanwhile (display). */
   mu_coord_t *c = j->coord;
   uint32_t pos = 0, key;
+  mu_join_progress_clear (j); /* zsim: everyone hears it now */
   while (mu_rdzv_next_key (j->rdzv, &pos, &key, NULL))
     {
       mu_node_t *n = mu_coord_node (c, key);
@@ -851,6 +905,7 @@ mu_epoch_free_job (mu_job_t *j)
   free (j->epoch_reason);
   free (j->owner);
   free (j->members_buf);
+  mu_jq_free (&j->jp); /* zsim */
   mu_ps_plan_free (j);
   mu_ckpt_job_free (j);
   mu_ctl_job_free (j); /* ctl_ops.h: log ring, pids */

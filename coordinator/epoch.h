@@ -51,6 +51,14 @@ void mu_epoch_resend_stop (mu_job_t *j, mu_node_t *n);
 /* rdzv.progress to one node / every node attached to the job. */
 void mu_epoch_send_progress (mu_job_t *j, mu_node_t *n);
 void mu_epoch_broadcast_progress (mu_job_t *j);
+/* zsim (join_progress.c, decision 107): node n joined j's round; it is
+ * sent an rdzv.progress MU_JOIN_PROGRESS_DELAY_MS later if it still waits
+ * then (the round has not closed, or the job is full), not at once. */
+#define MU_JOIN_PROGRESS_DELAY_MS 500
+void mu_join_progress_note (mu_job_t *j, mu_node_t *n);
+/* Every node of j just heard its progress (the round's broadcast), or the
+ * round closed: nothing held back is due any more. */
+void mu_join_progress_clear (mu_job_t *j);
 /* Free a job that is detached from its coordinator and has no open
  * handles. */
 void mu_epoch_free_job (mu_job_t *j);

@@ -227,9 +227,10 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec, int queued)
   uv_timer_init (c->loop, &j->kick_timer);
   uv_timer_init (c->loop, &j->ckpt_timer);
   uv_timer_init (c->loop, &j->ckpt_tick);
+  uv_timer_init (c->loop, &j->jp_timer); /* zsim: join_progress.c */
   j->rdzv_timer.data = j->kick_timer.data = j;
-  j->ckpt_timer.data = j->ckpt_tick.data = j;
-  j->timers_open = 4;
+  j->ckpt_timer.data = j->ckpt_tick.data = j->jp_timer.data = j;
+  j->timers_open = 5;
   return j;
 }
 
@@ -238,8 +239,9 @@ job_new (mu_coord_t *c, const mu_job_spec_t *spec, int queued)
 static void
 job_close_timers (mu_job_t *j)
 {
-  if (j->timers_open == 4 && !uv_is_closing ((uv_handle_t *)&j->rdzv_timer))
+  if (j->timers_open == 5 && !uv_is_closing ((uv_handle_t *)&j->rdzv_timer))
     {
+      uv_close ((uv_handle_t *)&j->jp_timer, on_timer_closed);
       uv_close ((uv_handle_t *)&j->rdzv_timer, on_timer_closed);
       uv_close ((uv_handle_t *)&j->kick_timer, on_timer_closed);
       uv_close ((uv_handle_t *)&j->ckpt_timer, on_timer_closed);
@@ -381,6 +383,7 @@ mu_jobs_begin_round (mu_job_t *j, int reform)
 {
   mu_rdzv_decision_t d;
   mu_cm_round_opened (j);
+  j->round_open_us = mu_now_us (); /* zsim: EPOCH-START says the round */
   mu_jhook_state (j);
   mu_ev_round_opened (j);
   uv_timer_start (&j->kick_timer, on_progress_timer, PROGRESS_EVERY_MS,
@@ -463,7 +466,7 @@ join_as (mu_coord_t *c, mu_job_t *j, mu_node_t *n, uint32_t role, char *err,
   mu_log_info (c->log, "RDZV-JOIN", "job %s: node %s joined as %s", j->id,
                n->node_id, j->spec->roles.v[role].name);
   mu_ev_node_joined (j, n);
-  mu_epoch_send_progress (j, n);
+  mu_join_progress_note (j, n); /* zsim: held back (decision 107) */
   mu_jobs_handle_decision (j, &d);
   return 0;
 }
