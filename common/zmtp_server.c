@@ -286,21 +286,77 @@ send_error_close (conn_t *k, const char *reason)
   conn_close (k, 1);
 }
 
+/* Append one data frame (header, then the body or its CURVE box carved
+ * from box[*boff..]) to iov; the box space was sized by the caller. */
+static int
+add_frame (conn_t *k, int flags, const void *body, size_t len,
+           unsigned char *hdr, unsigned char *box, size_t *boff,
+           uv_buf_t *iov, unsigned *ni)
+{
+  if (k->curve == NULL)
+    {
+      size_t h = mu_zmtp_frame_header (hdr, flags, len);
+      iov[(*ni)++] = uv_buf_init ((char *)hdr, (unsigned)h);
+      if (len > 0)
+        iov[(*ni)++] = uv_buf_init ((char *)body, (unsigned)len);
+      return 0;
+    }
+  size_t blen = MU_ZCURVE_MSG_OVERHEAD + len;
+  unsigned char *b = box + *boff;
+  int inner = (flags & MU_ZMTP_FLAG_MORE) ? 1 : 0;
+  if (mu_zcurve_encode (k->curve, inner, body, len, b, blen) < 0)
+    return -ENOMEM;
+  *boff += blen;
+  size_t h = mu_zmtp_frame_header (hdr, 0, blen);
+  iov[(*ni)++] = uv_buf_init ((char *)hdr, (unsigned)h);
+  iov[(*ni)++] = uv_buf_init ((char *)b, (unsigned)blen);
+  return 0;
+}
+
 int
 mu_zsrv_send (mu_zsrv_t *s, const mu_route_t *to, const void *body,
               size_t len)
 {
+  uv_buf_t b = uv_buf_init ((char *)body, (unsigned)len);
+  return mu_zsrv_sendv (s, to, &b, 1);
+}
+
+int
+mu_zsrv_sendv (mu_zsrv_t *s, const mu_route_t *to, const uv_buf_t *bodies,
+               unsigned n)
+{
+  if (n == 0 || n > MU_ZSRV_SENDV_MAX)
+    return -EINVAL;
   conn_t *k = conn_of (s, to);
   if (k == NULL)
     return -EHOSTUNREACH;
-  if (k->tcp.write_queue_size + len > s->o.queue_max)
+  size_t total = 0, boxes = 0;
+  for (unsigned i = 0; i < n; i++)
+    {
+      total += bodies[i].len;
+      boxes += MU_ZCURVE_MSG_OVERHEAD * (to->delim ? 2 : 1) + bodies[i].len;
+    }
+  if (k->tcp.write_queue_size + total > s->o.queue_max)
     return -EAGAIN;
+  unsigned char *box = NULL;
+  if (k->curve != NULL && (box = scratch (s, boxes)) == NULL)
+    return -ENOMEM;
+  /* Each message is [delimiter]? body: up to two frames of two buffers. */
+  unsigned char hdr[2 * MU_ZSRV_SENDV_MAX][MU_ZMTP_HDR_MAX];
+  uv_buf_t iov[4 * MU_ZSRV_SENDV_MAX];
+  unsigned ni = 0, hi = 0;
+  size_t boff = 0;
   int rc = 0;
-  if (to->delim)
-    rc = send_frame (k, MU_ZMTP_FLAG_MORE, "", 0);
-  if (rc == 0)
-    rc = send_frame (k, 0, body, len);
-  return rc;
+  for (unsigned i = 0; i < n && rc == 0; i++)
+    {
+      if (to->delim)
+        rc = add_frame (k, MU_ZMTP_FLAG_MORE, "", 0, hdr[hi++], box, &boff,
+                        iov, &ni);
+      if (rc == 0)
+        rc = add_frame (k, 0, bodies[i].base, bodies[i].len, hdr[hi++], box,
+                        &boff, iov, &ni);
+    }
+  return rc != 0 ? rc : conn_write (k, iov, ni);
 }
 
 int

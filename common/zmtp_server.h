@@ -84,6 +84,12 @@ int mu_zsrv_bind (mu_zsrv_t *s, const char *endpoint, char *ep_out,
  * first when to->delim).  0, -EHOSTUNREACH, -EAGAIN, or -ENOMEM. */
 int mu_zsrv_send (mu_zsrv_t *s, const mu_route_t *to, const void *body,
                   size_t len);
+/* Send n (1..MU_ZSRV_SENDV_MAX) message bodies to one connection in one
+ * write: what would be n writes (and, on a real network, n packets and n
+ * wake-ups of the peer) is one.  Same results as mu_zsrv_send. */
+#define MU_ZSRV_SENDV_MAX 4
+int mu_zsrv_sendv (mu_zsrv_t *s, const mu_route_t *to, const uv_buf_t *bodies,
+                   unsigned n);
 /* Close the connection of `to` (its on_close follows); 0 or
  * -EHOSTUNREACH. */
 int mu_zsrv_disconnect (mu_zsrv_t *s, const mu_route_t *to);

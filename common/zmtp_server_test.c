@@ -375,6 +375,68 @@ test_curve (void **state)
   fx_free (f);
 }
 
+/* mu_zsrv_sendv: several messages in one write arrive whole and in order
+ * (NULL and CURVE; with a REQ's delimiter frames too); a bad count is
+ * refused. */
+static void
+sendv_case (int curve)
+{
+  fx_t *f = fx_new (curve, 0);
+  char cpub[41], csec[41];
+  zmq_curve_keypair (cpub, csec);
+  strcpy (f->allowed, cpub);
+  void *d = curve ? client (f, ZMQ_DEALER, spub, cpub, csec)
+                  : client (f, ZMQ_DEALER, NULL, NULL, NULL);
+  assert_int_equal (csend (f, d, "hi", 2, 0), 2);
+  SPIN_UNTIL (f, f->msgs == 1);
+  mu_route_t to = f->last;
+  uv_buf_t b[3] = { uv_buf_init ((char *)"welcome", 7),
+                    uv_buf_init ((char *)"start", 5),
+                    uv_buf_init ((char *)"third!", 6) };
+  assert_int_equal (mu_zsrv_sendv (f->srv, &to, b, 3), 0);
+  char got[32];
+  assert_int_equal (crecv (f, d, got, sizeof got), 7);
+  assert_memory_equal (got, "welcome", 7);
+  assert_int_equal (crecv (f, d, got, sizeof got), 5);
+  assert_memory_equal (got, "start", 5);
+  assert_int_equal (crecv (f, d, got, sizeof got), 6);
+  assert_memory_equal (got, "third!", 6);
+  /* a delimiter before each body, as to a REQ peer */
+  to.delim = 1;
+  assert_int_equal (mu_zsrv_sendv (f->srv, &to, b, 2), 0);
+  int more = 0;
+  size_t ml = sizeof more;
+  for (int i = 0; i < 2; i++)
+    {
+      assert_int_equal (crecv (f, d, got, sizeof got), 0);
+      zmq_getsockopt (d, ZMQ_RCVMORE, &more, &ml);
+      assert_int_equal (more, 1);
+      assert_int_equal (crecv (f, d, got, sizeof got), (int)b[i].len);
+      assert_memory_equal (got, b[i].base, b[i].len);
+    }
+  to.delim = 0;
+  assert_int_equal (mu_zsrv_sendv (f->srv, &to, b, 0), -EINVAL);
+  assert_int_equal (mu_zsrv_sendv (f->srv, &to, b, MU_ZSRV_SENDV_MAX + 1),
+                    -EINVAL);
+  /* and the stream is still in step after them (CURVE nonces too) */
+  assert_int_equal (mu_zsrv_send (f->srv, &to, "after", 5), 0);
+  assert_int_equal (crecv (f, d, got, sizeof got), 5);
+  assert_memory_equal (got, "after", 5);
+  zmq_close (d);
+  SPIN_UNTIL (f, f->closes == 1);
+  to.id[0] ^= 0xff;
+  assert_int_equal (mu_zsrv_sendv (f->srv, &to, b, 2), -EHOSTUNREACH);
+  fx_free (f);
+}
+
+static void
+test_sendv (void **state)
+{
+  (void)state;
+  sendv_case (0);
+  sendv_case (1);
+}
+
 static void
 test_curve_refused (void **state)
 {
@@ -587,6 +649,7 @@ main (void)
     cmocka_unit_test (test_null_dealer_and_req),
     cmocka_unit_test (test_null_large_frames_and_bound),
     cmocka_unit_test (test_curve),
+    cmocka_unit_test (test_sendv),
     cmocka_unit_test (test_curve_refused),
     cmocka_unit_test (test_garbage_and_timeout),
     cmocka_unit_test (test_null_raw_ping),

@@ -15,6 +15,7 @@
 #include "coordinator/coord.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,7 +149,17 @@ mu_coord_agent_send_raw (mu_coord_t *c, const mu_route_t *to, const void *buf,
 {
   if (c->agent_sock == NULL)
     return MUSTER_EPEERLOST;
-  if (c->agent_port != NULL)
+  if (c->agent_port == NULL)
+    return mu_wire_send_raw (c->agent_sock, to, buf, len);
+  /* A welcome held for this route goes first, in the same write
+   * (welcome_hold.c). */
+  size_t wlen = 0;
+  char *w = mu_welcome_take (c, to, &wlen);
+  if (w == NULL)
     return mu_zsrv_send (c->agent_port, to, buf, len);
-  return mu_wire_send_raw (c->agent_sock, to, buf, len);
+  uv_buf_t b[2] = { uv_buf_init (w, (unsigned)wlen),
+                    uv_buf_init ((char *)buf, (unsigned)len) };
+  int rc = mu_zsrv_sendv (c->agent_port, to, b, 2);
+  free (w);
+  return rc;
 }

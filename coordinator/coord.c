@@ -710,6 +710,7 @@ mu_coord_start (mu_coord_t *c, uv_loop_t *loop)
   c->sweep_timer.data = c;
   uv_timer_init (loop, &c->closed_timer);
   c->closed_timer.data = c;
+  mu_welcome_init (c);
   mu_mem_trim_init (c, loop);
   mu_conn_watch_on_close (c->agent_conns, on_agent_conn_closed, c);
   mu_hb_udp_start (c); /* hb: a failure leaves ZeroMQ heartbeats, logged */
@@ -853,6 +854,7 @@ mu_coord_stop (mu_coord_t *c)
   mu_conn_watch_stop (&c->ctl_conns);
   uv_close ((uv_handle_t *)&c->sweep_timer, NULL);
   uv_close ((uv_handle_t *)&c->closed_timer, NULL);
+  mu_welcome_close (c);
   mu_sched_glue_stop (c);
   mu_hb_udp_stop (c);
   mu_mem_trim_close (c);

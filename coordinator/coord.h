@@ -171,6 +171,10 @@ typedef struct mu_node {
   uint64_t hb_seq;    /* highest datagram sequence accepted (replay) */
   int hb_keyed;       /* hb_key was handed out */
   int hb_udp;         /* heard over UDP last: judged by the fixed limit */
+  /* welcome_hold.c: its agent.welcome, encoded, held to share a write
+   * with the next message to it (NULL: none held) */
+  char *wh_buf;
+  size_t wh_len;
 } mu_node_t;
 
 typedef struct mu_waiter {
@@ -401,6 +405,10 @@ struct mu_coord {
   struct mu_closed_route { uint32_t key; unsigned char id[8]; } *closed_routes;
   size_t nclosed_routes, closed_routes_cap; /* closed, not yet handled */
   int unreachable_pending;  /* mu_coord_unreachable marked a node */
+  /* welcome_hold.c: welcomes held back (native agent port only) */
+  uv_timer_t wh_timer;
+  mu_join_queue_t wh_q;     /* keys of nodes holding one, by due time */
+  size_t wh_held;           /* nodes holding one now */
 };
 
 /* zsrv: agent_port.c.  Open the agent port natively (opts.agent_zmq == 0)
@@ -412,6 +420,19 @@ void mu_agent_port_close (mu_coord_t *c);
  * the agent port.  0, -EHOSTUNREACH, -EAGAIN or a code. */
 int mu_coord_agent_send_raw (mu_coord_t *c, const mu_route_t *to,
                              const void *buf, size_t len);
+/* welcome_hold.c: a registering node's agent.welcome, held back for at
+ * most MU_WELCOME_HOLD_MS so that it leaves in one write with the next
+ * message to that node (decision 113).  mu_welcome_hold returns 0 when
+ * it holds `m` (the welcome, term stamped here), else a code and the
+ * caller sends it now.  mu_welcome_take hands the caller the welcome held
+ * for route `to` (NULL if none): owned, to be sent before anything else
+ * to that route.  mu_welcome_drop forgets a dead node's. */
+#define MU_WELCOME_HOLD_MS 200
+void mu_welcome_init (mu_coord_t *c);
+void mu_welcome_close (mu_coord_t *c);
+int mu_welcome_hold (mu_coord_t *c, mu_node_t *n, mu_msg_t *m);
+char *mu_welcome_take (mu_coord_t *c, const mu_route_t *to, size_t *len);
+void mu_welcome_drop (mu_coord_t *c, mu_node_t *n);
 /* coord.c: one decoded agent message (both transports). */
 void mu_coord_dispatch_agent (mu_coord_t *c, const mu_route_t *from,
                               mu_msg_t *m);

@@ -42,6 +42,7 @@ static const char *const kv_ops[] = { "put", "get", NULL };
 static const char *const node_states[] = { "free", "busy", "cordoned", NULL };
 static const char *const hb_drops[]
     = { "malformed", "unknown", "forged", "replayed", NULL };
+static const char *const welcome_sent[] = { "with_next", "alone", NULL };
 static const double lag_buckets[]
     = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 static const double fast_buckets[]
@@ -124,6 +125,12 @@ static const mu_metric_def_t defs[MU_CM_COUNT] = {
       "live node in that slot), forged (the tag is not the node's), "
       "replayed (a sequence number already seen).",
       MU_METRIC_COUNTER, "why", hb_drops, NULL, 0 },
+  [MU_CM_WELCOMES]
+  = { "muster_agent_welcomes_held_total",
+      "Welcomes of nodes registering to join a job, held back to share a "
+      "write with the next message to the node, by how they went: "
+      "with_next, or alone when the hold ran out.",
+      MU_METRIC_COUNTER, "sent", welcome_sent, NULL, 0 },
 };
 
 int
@@ -191,6 +198,12 @@ void
 mu_cm_hb_dropped (mu_coord_t *c, const char *why)
 {
   mu_metrics_inc (c->metrics, MU_CM_HB_DROPPED, why);
+}
+
+void
+mu_cm_welcome_sent (mu_coord_t *c, const char *sent)
+{
+  mu_metrics_inc (c->metrics, MU_CM_WELCOMES, sent);
 }
 
 void

@@ -42,6 +42,7 @@ typedef enum mu_cm_id
   MU_CM_QUEUE,             /* gauge */
   MU_CM_PLACEMENT_SECONDS, /* histogram */
   MU_CM_HB_DROPPED,        /* counter {why} (hb area) */
+  MU_CM_WELCOMES,          /* counter {sent} (welcome_hold.c) */
   MU_CM_COUNT
 } mu_cm_id_t;
 
@@ -65,6 +66,10 @@ void mu_cm_heartbeat (struct mu_coord *c, struct mu_node *n);
 /* A heartbeat datagram was dropped (hb_udp.c): why is "malformed",
  * "unknown", "forged" or "replayed". */
 void mu_cm_hb_dropped (struct mu_coord *c, const char *why);
+/* An agent.welcome that was held went out: sent "with_next" (in one
+ * write with the next message to its node) or "alone" (its hold ran
+ * out). */
+void mu_cm_welcome_sent (struct mu_coord *c, const char *sent);
 /* ckpt.c: an attempt began; its manifest is being written (the bytes);
  * it ended ("committed", "aborted", or "dropped" for an early attempt
  * given up quietly). */

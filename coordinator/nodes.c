@@ -219,6 +219,7 @@ mark_dead (mu_coord_t *c, mu_node_t *n)
     c->nodes_hb_udp--;
   n->hb_udp = 0;
   n->hb_keyed = 0;
+  mu_welcome_drop (c, n);
 }
 
 static void
@@ -269,8 +270,10 @@ mu_nodes_heartbeat_ms (mu_coord_t *c)
   return c->hb_ms;
 }
 
+/* hold: the node registers to join a job; its welcome may wait for the
+ * job.start to share its write (welcome_hold.c). */
 static void
-send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
+send_welcome_held (mu_coord_t *c, mu_node_t *n, const char *note, int hold)
 {
   mu_msg_t m;
   memset (&m, 0, sizeof m);
@@ -290,7 +293,14 @@ send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
       m.u.welcome.hb_key = key;
       m.u.welcome.hb_udp_ms = c->opts.heartbeat_ms;
     }
-  mu_coord_send_node (c, n, &m);
+  if (!hold || mu_welcome_hold (c, n, &m) != 0)
+    mu_coord_send_node (c, n, &m);
+}
+
+static void
+send_welcome (mu_coord_t *c, mu_node_t *n, const char *note)
+{
+  send_welcome_held (c, n, note, 0);
 }
 
 /* A member of a restored job registers again (journal.h), with the key it
@@ -645,7 +655,7 @@ mu_nodes_register (mu_coord_t *c, const mu_route_t *from,
     mu_log_warn (c->log, "JOB-OPTIONS",
                  "node %s joins job %s, whose options differ from the "
                  "node's: %s", n->node_id, reg->job->id, note);
-  send_welcome (c, n, note);
+  send_welcome_held (c, n, note, reg->job != NULL);
   if (reg->job != NULL)
     {
       int rc = mu_jobs_attach_node (c, n, reg->job, err, sizeof err);

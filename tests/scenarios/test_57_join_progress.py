@@ -15,6 +15,13 @@ still waits a short delay later (coordinator/join_progress.c).
     neither hears a progress after its job.start;
 (c) a third agent of the now running 2:2 job waits for a place: it is
     told so (waiting = true), though no round is open;
+(e) a registering node's agent.welcome is held back (decision 113) to
+    share a write with its job.start: three agents of a 3:3 job each get
+    welcome then job.start, and musterd counts the held welcomes as gone
+    "with_next" (muster_agent_welcomes_held_total), none "alone"; an agent
+    of a 2:2 job that waits alone gets its welcome on its own when the
+    hold runs out, counted "alone", is not declared lost for the wait,
+    and starts with the second;
 (d) bench/rdzv_load's simulated agents, both kinds (plain sockets speaking
     ZMTP, the default, and libzmq DEALERs), run a 30-node round against
     the real port: two messages each (welcome, start), no progress; and
@@ -28,6 +35,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import MusterCase, have_pyzmq, main, mp_pack, mp_unpack  # noqa: E402
@@ -179,6 +187,66 @@ class JoinProgress(MusterCase):
                             d)
             self.expect_eq(ag.types("w1"), ["agent.welcome", "job.start"],
                            "what w1 (it closed the round) heard", d)
+        finally:
+            ag.close()
+
+    def welcomes(self, url):
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+        out = {}
+        for sent in ("with_next", "alone"):
+            m = re.search(r'^muster_agent_welcomes_held_total\{sent="%s"\} '
+                          r'(\S+)$' % sent, text, re.M)
+            out[sent] = float(m.group(1)) if m else 0.0
+        return out
+
+    def metrics_url(self, d):
+        with open(d.endpoints_file) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "metrics":
+                    return parts[1]
+        self.fail("musterd's metrics URL is not in %s" % d.endpoints_file)
+
+    def test_welcome_shares_the_start_write(self):
+        d = self.musterd(extra=["--insecure", "--metrics-bind", "127.0.0.1:0"])
+        url = self.metrics_url(d)
+        ag = Agents(d.agent_ep)
+        try:
+            nodes = ["h%d" % i for i in range(3)]
+            for nid in nodes:
+                ag.connect(nid)
+            self.check("a 3:3 job: each welcome leaves with its job.start")
+            for nid in nodes:
+                ag.register(nid, "held", 3)
+            ag.until(self, lambda: all("job.start" in ag.types(n)
+                                       for n in nodes), "every job.start")
+            for nid in nodes:
+                self.expect_eq(ag.types(nid), ["agent.welcome", "job.start"],
+                               "what %s heard, in order" % nid, d)
+            self.expect_eq(self.welcomes(url), {"with_next": 3.0, "alone": 0.0},
+                           "held welcomes by how they went", d)
+
+            self.check("one agent of a 2:2 job waits alone: its welcome goes "
+                       "alone when the hold runs out, and it is not lost")
+            ag.connect("a0")
+            ag.connect("a1")
+            ag.register("a0", "alone", 2)
+            ag.until(self, lambda: "agent.welcome" in ag.types("a0"),
+                     "a0's welcome")
+            self.expect_eq(self.welcomes(url)["alone"], 1.0,
+                           "welcomes sent alone", d)
+            # Longer than a hold and a heartbeat interval: still a member.
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                ag.pump()
+            self.expect("NODE-LOST" not in d.err + d.out, "a0 declared lost", d)
+            ag.register("a1", "alone", 2)
+            ag.until(self, lambda: all("job.start" in ag.types(n)
+                                       for n in ("a0", "a1")),
+                     "both job.start")
+            self.expect_eq(ag.types("a1"), ["agent.welcome", "job.start"],
+                           "what a1 heard", d)
         finally:
             ag.close()
 
