@@ -848,6 +848,22 @@ mu_nodes_route_closed (mu_coord_t *c, const mu_route_t *route)
   uv_timer_start (&c->closed_timer, on_closed_timer_cb, 0, 0);
 }
 
+/* A node whose connection closed is lost, and its job told so. */
+static void
+lost_by_close (mu_coord_t *c, mu_node_t *n)
+{
+  uint64_t now = mu_now_ms ();
+  mu_log_warn (c->log, "NODE-LOST",
+               "node %s silent for %llu ms: its connection closed",
+               n->node_id,
+               (unsigned long long)(now > n->last_seen_ms
+                                        ? now - n->last_seen_ms : 0));
+  mu_cm_node_lost (c, n, "connection");
+  mark_dead (c, n);
+  mu_jobs_node_lost (c, n, "its connection closed", 1);
+  release_node (c, n);
+}
+
 /* zsrv: the native port's closes, O(1) each: the node still on that
  * route (not rebound to a new connection meanwhile) is lost. */
 static void
@@ -861,16 +877,7 @@ handle_closed_routes (mu_coord_t *c)
           || n->route.len != sizeof r->id
           || memcmp (n->route.id, r->id, sizeof r->id) != 0)
         continue;
-      uint64_t now = mu_now_ms ();
-      mu_log_warn (c->log, "NODE-LOST",
-                   "node %s silent for %llu ms: its connection closed",
-                   n->node_id,
-                   (unsigned long long)(now > n->last_seen_ms
-                                            ? now - n->last_seen_ms : 0));
-      mu_cm_node_lost (c, n, "connection");
-      mark_dead (c, n);
-      mu_jobs_node_lost (c, n, "its connection closed", 1);
-      release_node (c, n);
+      lost_by_close (c, n);
     }
 }
 
@@ -890,16 +897,7 @@ mu_nodes_handle_closed (mu_coord_t *c)
           mu_node_t *n = c->nodes[k];
           if (n == NULL || !n->in_use || !n->alive || n->route.fd != fd)
             continue;
-          uint64_t now = mu_now_ms ();
-          mu_log_warn (c->log, "NODE-LOST",
-                       "node %s silent for %llu ms: its connection closed",
-                       n->node_id,
-                       (unsigned long long)(now > n->last_seen_ms
-                                                ? now - n->last_seen_ms : 0));
-          mu_cm_node_lost (c, n, "connection");
-          mark_dead (c, n);
-          mu_jobs_node_lost (c, n, "its connection closed", 1);
-          release_node (c, n);
+          lost_by_close (c, n);
           break;
         }
     }
