@@ -976,7 +976,8 @@ main (int argc, char **argv)
               "hb_rtt_max_ms=%.1f hb_rtt_p50_ms=%.2f hb_rtt_p99_ms=%.2f "
               "steady_cpu_pct=%.1f steady_hb_per_s=%.0f detect_ms=%.1f "
               "detect_last_ms=%.1f musterd_round_ms=%.1f "
-              "gen_cpu_round_s=%.2f\n",
+              "gen_cpu_round_s=%.2f node_b=%.0f "
+              "musterd_loop_cpu_round_s=%.2f\n",
               o.agents, nw, rl_ms (t_conn), rl_ms (t_round),
               pid > 0 ? (double)(rss2 - rss0) * 1024.0 / (double)nw : -1.0,
               pid > 0 ? (double)(rss2 - rss1) * 1024.0 / (double)nw : -1.0,
@@ -984,7 +985,11 @@ main (int argc, char **argv)
               (unsigned long long)ri.hb_ms, rl_ms (ri.hb_rtt_max_us),
               hist_quantile_ms (ri.hb_rtt_hist, 0.5),
               hist_quantile_ms (ri.hb_rtt_hist, 0.99), steady_pct,
-              steady_hbps, det_first, det_last, mround, rr.cpu_s);
+              steady_hbps, det_first, det_last, mround, rr.cpu_s,
+              pid > 0 ? (double)(m1.heap_kb - m0.heap_kb + m1.anon_kb
+                                 - m0.anon_kb) * 1024.0 / o.agents
+                      : -1.0,
+              pid > 0 ? mcpu2 - mcpu1 : -1.0);
       fflush (stdout);
       goto out;
     }
