@@ -627,6 +627,12 @@ mu_exec_supervise (int argc, char **argv)
         continue;
       if (s == PDEATH_SIG && parent_gone ())
         _exit (EXIT_USAGE);
+      /* The agent alive and the sender: the exit of the agent THREAD that
+       * spawned us (a pdeath signal fires on that; decision 110's
+       * supervisor gets here within microseconds of the spawn, before
+       * the thread has gone).  As in the loop below, not a death. */
+      if (s == PDEATH_SIG && si.si_pid == agent_pid)
+        continue;
       if (s == MU_EXEC_SWEEP_SIG)
         {
           if (si.si_pid == agent_pid)
